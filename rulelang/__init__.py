@@ -1,0 +1,49 @@
+"""rulelang: a declarative language for loyalty programs.
+
+Takes: rule files in the text form (`*.loyalty`) or the YAML form (`*.yaml`).
+Gives: the public API — parse (`parse_text`, `load_yaml`, `load_file`), check
+(`check`), compile to the IR (`compile_source`), run one customer's events
+through the reference interpreter (`run`, `Event`, `Customer`, `Result`), and
+write a program back out (`format_source`, `to_yaml`). Everything reports
+problems as `Diagnostic` values; the error types form one tree under
+`RulelangError`. The `ast` and `ir` modules hold the data types.
+
+    sf, diags = parse_text(source, "coffee.loyalty")
+    program, diags = compile_source(sf)
+    result = run(program, [Event("purchase", datetime(2027, 5, 4, 9, 30), amount_cents=740)])
+"""
+
+from __future__ import annotations
+
+from . import ast, ir
+from .checker import check
+from .compiler import compile_source
+from .diagnostics import Diagnostic, EvaluationError, RuleCheckError, RulelangError, RuleSyntaxError, Span
+from .formatter import format_source
+from .interpreter import Customer, Event, Result, run
+from .loader import load_file
+from .parser import parse_text
+from .yaml_loader import load_yaml
+from .yaml_writer import to_yaml
+
+__all__ = [
+    "Customer",
+    "Diagnostic",
+    "EvaluationError",
+    "Event",
+    "Result",
+    "RuleCheckError",
+    "RuleSyntaxError",
+    "RulelangError",
+    "Span",
+    "ast",
+    "check",
+    "compile_source",
+    "format_source",
+    "ir",
+    "load_file",
+    "load_yaml",
+    "parse_text",
+    "run",
+    "to_yaml",
+]

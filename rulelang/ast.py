@@ -432,3 +432,8 @@ class SourceFile:
     program: Program | None
     tests: tuple[TestCase, ...] = ()
     comments: tuple[Comment, ...] = field(default=(), compare=False)
+    # Where statements that have no node of their own were written (`currency USD`,
+    # `priority 10`, `review monthly`, `price 150 stars`, `until ...`), keyed by
+    # (line, column) of the enclosing node's span and the statement's keyword.
+    # Filled by the text parser; the formatter uses it to keep comments beside them.
+    statement_spans: tuple[tuple[tuple[int, int, str], Span], ...] = field(default=(), compare=False)

@@ -10,7 +10,7 @@ this and nothing else. No source spans except `rule_line` for traces.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Literal as Lit, Union
 
@@ -147,7 +147,7 @@ class Rule:
     budget: Budget | None
     every_nth: int | None
     streak: Streak | None
-    line: int = 0
+    line: int = field(default=0, compare=False)  # source line for traces; not part of equality
 
 
 # ---------------------------------------------------------------- declarations

@@ -1,0 +1,7 @@
+"""`python -m rulelang ...`: the same command line as `loyalty ...` (see rulelang.cli)."""
+
+from __future__ import annotations
+
+from .cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,221 @@
+"""`loyalty simulate`: the simulator's command line.
+
+Takes: parsed arguments from `rulelang.cli` (which calls `register(subparsers)`).
+Gives: the `simulate` subcommand — loads and compiles the program, loads the
+population (the documented default without `--population`), runs the Monte Carlo
+simulation, prints a summary table (text) or the report document (json), and writes
+`report.json` into `--out`. Exit codes: 0 success, 1 errors in the input files or
+a program the simulator cannot simulate, 2 usage errors.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import sys
+from typing import Callable, TextIO
+
+from rulelang.diagnostics import Diagnostic, RulelangError, Span, render_text
+
+from .engine import BLOCK
+from .population import PopulationError, load_population_file
+from .result import RunResult, write_reports
+
+EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text.replace("_", ""))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected 1 or more, got {value}")
+    return value
+
+
+def _seed(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError("the seed must be 0 or more")
+    return value
+
+
+def _block(text: str) -> int:
+    value = _positive(text)
+    if value % BLOCK:
+        raise argparse.ArgumentTypeError(f"the block size must be a multiple of {BLOCK} (2^16), got {value}")
+    return value
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "simulate", help="Monte Carlo simulation of what a program costs and returns",
+        description="Simulate a population of customers with and without the program (same customers, "
+                    "same random draws) and report revenue, cost, incremental profit, points and tiers "
+                    "with 95%% intervals over trials.")
+    p.add_argument("program", metavar="PROGRAM", help="the program file (.loyalty or .yaml)")
+    p.add_argument("--population", metavar="FILE", help="population file (default: the built-in retail population)")
+    p.add_argument("--customers", type=_positive, default=10_000, metavar="N", help="customers (default 10000)")
+    p.add_argument("--months", type=_positive, default=12, metavar="M", help="months to simulate (default 12)")
+    p.add_argument("--trials", type=_positive, default=10, metavar="T", help="Monte Carlo trials (default 10)")
+    p.add_argument("--seed", type=_seed, default=0, metavar="S", help="random seed (default 0)")
+    p.add_argument("--workers", type=_positive, default=None, metavar="W", help="worker processes (default: all cores)")
+    p.add_argument("--block-size", type=_block, default=BLOCK, metavar="B", dest="block_size",
+                   help=f"customers per task, a multiple of {BLOCK} (results do not depend on it)")
+    p.add_argument("--start", metavar="DATE", help="first simulated day (default: the population's, else 2027-01-01)")
+    p.add_argument("--out", metavar="DIR", help="write report.json into this directory")
+    p.add_argument("--format", choices=("text", "json"), default="text", help="output format (default text)")
+    p.set_defaults(handler=cmd_simulate)
+
+
+def _load_program(path: str):
+    from rulelang.compiler import compile_source
+    from rulelang.loader import load_file
+
+    sf, diags, text = load_file(path)
+    program = None
+    if sf is not None and not any(d.is_error for d in diags):
+        program, more = compile_source(sf)
+        diags = list(diags) + [d for d in more if d not in diags]
+    return program, [d for d in diags if d.is_error], text
+
+
+def _progress_printer(stream: TextIO) -> Callable[[int, int], None] | None:
+    if os.environ.get("CI", "").lower() in ("1", "true", "yes") or not stream.isatty():
+        return None
+
+    def show(done: int, total: int) -> None:
+        width = 30
+        filled = int(width * done / total)
+        stream.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total} tasks")
+        if done == total:
+            stream.write("\n")
+        stream.flush()
+
+    return show
+
+
+def cmd_simulate(args: argparse.Namespace) -> int:
+    import datetime as dt
+
+    from .montecarlo import simulate
+
+    program, errors, text = _load_program(args.program)
+    if program is None:
+        if not errors:
+            errors = [Diagnostic("RL004", "error", "no program to simulate in this file", Span(args.program, 0, 0, 0, 0))]
+        print(render_text(errors, {args.program: text} if text else {}), file=sys.stderr)
+        return EXIT_FINDINGS
+    start = None
+    if args.start:
+        try:
+            start = dt.date.fromisoformat(args.start)
+        except ValueError:
+            print(f"loyalty simulate: error: --start expects a date such as 2027-01-01, got {args.start!r}", file=sys.stderr)
+            return EXIT_USAGE
+    try:
+        population = load_population_file(args.population)
+    except PopulationError as exc:
+        sources = {}
+        if args.population and os.path.exists(args.population):
+            with open(args.population, encoding="utf-8", errors="replace") as fh:
+                sources[args.population] = fh.read()
+        print(render_text(exc.diagnostics, sources), file=sys.stderr)
+        return EXIT_FINDINGS
+    source_hash = hashlib.sha256((text or "").encode("utf-8")).hexdigest()
+    try:
+        from rulelang.compiler import program_hash
+        source_hash = program_hash(program)
+    except Exception:
+        pass
+    try:
+        result = simulate(program, population, customers=args.customers, months=args.months, trials=args.trials,
+                          seed=args.seed, workers=args.workers, chunk_size=args.block_size, start=start,
+                          program_source_hash=source_hash, progress=_progress_printer(sys.stderr))
+    except RulelangError as exc:
+        print(render_text(exc.diagnostics, {}), file=sys.stderr)
+        return EXIT_FINDINGS
+    if args.out:
+        for path in write_reports(result, args.out):
+            print(f"wrote {path}", file=sys.stderr)
+    if args.format == "json":
+        json.dump(result.to_json(), sys.stdout, indent=2)
+        sys.stdout.write("\n")
+    else:
+        sys.stdout.write(summary_text(result))
+    return EXIT_OK
+
+
+def _fmt(v: float | None, kind: str) -> str:
+    if v is None:
+        return "-"
+    if kind == "money":
+        return f"{v:,.0f}"
+    if kind == "pct":
+        return f"{100 * v:.1f}%"
+    if kind == "ratio":
+        return f"{v:.2f}"
+    return f"{v:,.0f}"
+
+
+SUMMARY_ROWS = [
+    ("revenue", "program.revenue", "baseline.revenue", "incremental.revenue", "money"),
+    ("gross profit", "program.gross_profit", "baseline.gross_profit", None, "money"),
+    ("program cost", "program.program_cost", None, None, "money"),
+    ("  discounts", "program.cost_discounts", None, None, "money"),
+    ("  rewards + points paid", "program.cost_rewards", None, None, "money"),
+    ("  perks", "program.cost_perks", None, None, "money"),
+    ("  vouchers", "program.cost_vouchers", None, None, "money"),
+    ("  fixed + acquisition", "program.cost_fixed", None, None, "money"),
+    ("net profit", "program.net_profit", "baseline.net_profit", "incremental.profit", "money"),
+    ("ROI", "program.roi", None, None, "ratio"),
+    ("purchases", "program.purchases", "baseline.purchases", None, "count"),
+    ("average check", "program.average_check", "baseline.average_check", None, "ratio"),
+    ("repeat-purchase rate", "program.repeat_purchase_rate", "baseline.repeat_purchase_rate", None, "pct"),
+    ("retention at end", "program.retention", "baseline.retention", None, "pct"),
+    ("points issued", "program.points_issued", None, None, "count"),
+    ("points redeemed", "program.points_redeemed", None, None, "count"),
+    ("points expired", "program.points_expired", None, None, "count"),
+    ("points outstanding", "program.points_outstanding", None, None, "count"),
+    ("breakage rate", "program.breakage_rate", None, None, "pct"),
+    ("liability", "program.liability", None, None, "money"),
+]
+
+
+def summary_text(result: RunResult) -> str:
+    m = result.meta
+    lines = [
+        f"{m['program']} on {m['population']}: {m['customers']:,} customers, {m['months']} months "
+        f"({m['start']} .. {m['end']}), {m['trials']} trials, seed {m['seed']}",
+        f"money in {m['currency']}; mean over trials [95% interval]",
+        "",
+        f"{'metric':<24} {'program':>26} {'baseline':>16} {'difference':>26}",
+    ]
+
+    def cell(key: str | None, kind: str, wide: bool) -> str:
+        if key is None or key not in result.totals:
+            return ""
+        s = result.totals[key]
+        text = _fmt(s["mean"], kind)
+        if wide and s["low"] is not None and result.meta["trials"] > 1:
+            text += f" [{_fmt(s['low'], kind)}, {_fmt(s['high'], kind)}]"
+        return text
+
+    for label, prog, base, diff, kind in SUMMARY_ROWS:
+        if prog not in result.totals:
+            continue
+        lines.append(f"{label:<24} {cell(prog, kind, True):>26} {cell(base, kind, False):>16} {cell(diff, kind, True):>26}")
+    if result.tier_names:
+        last = {n: result.tier_mix["share"][n]["mean"][-1] for n in result.tier_names}
+        lines.append("tier mix at end: " + ", ".join(f"{n} {_fmt(v, 'pct')}" for n, v in last.items()))
+    lines.append(f"ledger identity issued = redeemed + expired + reversed + outstanding: "
+                 f"{'holds' if result.ledger_identity_ok else 'BROKEN (max error %d)' % result.ledger_identity_max_abs_error}")
+    for w in result.warnings:
+        lines.append(f"warning: {w}")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,222 @@
+"""Latent customer traits for one RNG block of customers.
+
+Takes: a `Population`, the block's `numpy.random.Generator` (keyed by seed, trial,
+block), the block's customer count and the simulated calendar. Gives: `Traits`,
+plain numpy arrays (one entry per customer slot: the block's customers followed by
+a pool of spare slots for newcomers brought by referrals) plus pre-drawn dated
+events (custom events, referrals) as (day, customer) lists. Draw order is fixed,
+so a block's traits do not depend on the program or on how blocks are chunked.
+
+Formulas (rates per day after the population's unit conversion):
+- λ ~ Gamma(r, rate α) purchases per day; daily purchase probability q = min(λ, 1)
+  (one purchase a day at most; exact for the mean while λ ≤ 1).
+- BG/NBD dropout p ~ Beta(a, b), applied after each purchase. Pareto/NBD:
+  μ ~ Gamma(s, rate β), death day = ⌊Exp(μ)⌋.
+- ν ~ Gamma(q, rate γ); each purchase spends Gamma(p, rate ν) currency units, rounded to cents.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .conditions import StringTable
+from .population import Choice, Population
+
+NEVER = np.int32(2**30)
+NON_LEAP_MONTH_START = np.array([0, 31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334, 365])
+
+
+@dataclass
+class SegmentTables:
+    """Per-segment lookup tables shared by every block (built once per run)."""
+
+    cat_codes: list[np.ndarray]
+    cat_cdf: list[np.ndarray]
+    chan_codes: list[np.ndarray]
+    chan_cdf: list[np.ndarray]
+    shipping: np.ndarray  # (segments, string codes) cents
+    items_mean: np.ndarray
+    spend_p: np.ndarray
+    redeem: np.ndarray
+    event_names: tuple[str, ...]
+    attr_names: tuple[str, ...]
+
+
+def _cdf(choice: Choice, strings: StringTable) -> tuple[np.ndarray, np.ndarray]:
+    codes = np.array([strings.code(str(v)) for v in choice.values], dtype=np.int64)
+    cdf = np.cumsum(np.array(choice.weights, dtype=np.float64))
+    cdf[-1] = 1.0
+    return codes, cdf
+
+
+def segment_tables(pop: Population, strings: StringTable) -> SegmentTables:
+    cats = [_cdf(s.categories, strings) for s in pop.segments]
+    chans = [_cdf(s.channels, strings) for s in pop.segments]
+    for s in pop.segments:
+        for ch, _ in s.shipping_cents:
+            strings.code(ch)
+    ship = np.zeros((len(pop.segments), len(strings.names) + 1), dtype=np.int64)
+    for i, s in enumerate(pop.segments):
+        for ch, cents in s.shipping_cents:
+            ship[i, strings.code(ch)] = cents
+    events = sorted({name for s in pop.segments for name, _ in s.events})
+    attrs = sorted({name for s in pop.segments for name, _ in s.attributes})
+    return SegmentTables(
+        [c for c, _ in cats], [f for _, f in cats], [c for c, _ in chans], [f for _, f in chans], ship,
+        np.array([s.items_mean for s in pop.segments]), np.array([s.spend_p for s in pop.segments]),
+        np.array([s.redeem for s in pop.segments], dtype=np.float32), tuple(events), tuple(attrs),
+    )
+
+
+@dataclass
+class Traits:
+    n: int  # slots (customers + pool)
+    n_customers: int
+    seg: np.ndarray
+    q0: np.ndarray  # float32 daily purchase probability
+    p_drop: np.ndarray  # float32 BG/NBD dropout per purchase (0 for Pareto/NBD)
+    death_day: np.ndarray | None  # Pareto/NBD: day of death
+    nu: np.ndarray  # float64 spend rate
+    bday_doy: np.ndarray  # int16 day of a non-leap year, -1 unknown
+    enroll_day: np.ndarray  # int32, NEVER when not a member (pool slots too)
+    pool: np.ndarray  # bool: a spare slot for a referred newcomer
+    satisfaction: np.ndarray  # float32 latent score 0..10
+    attributes: dict[str, np.ndarray] = field(default_factory=dict)  # raw values (object or numeric)
+    # dated events: sorted by (day, customer)
+    ev_day: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))
+    ev_cust: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    ev_kind: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int16))
+    ev_fields: dict[str, np.ndarray] = field(default_factory=dict)
+    ref_day: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))
+    ref_cust: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+
+
+def _pick(u: np.ndarray, choice: Choice) -> np.ndarray:
+    cdf = np.cumsum(np.array(choice.weights))
+    cdf[-1] = 1.0
+    i = np.searchsorted(cdf, u, side="right")
+    return np.array(choice.values, dtype=object)[np.minimum(i, len(choice.values) - 1)]
+
+
+def draw_block(pop: Population, tables: SegmentTables, rng: np.random.Generator, n_customers: int,
+               days: int) -> Traits:
+    """Draw one block's traits; the draw sequence is fixed (documented in the module docstring)."""
+    n_pool = int(np.ceil(n_customers * pop.referral_pool)) if pop.referral_pool > 0 else 0
+    n = n_customers + n_pool
+    shares = np.cumsum([s.share for s in pop.segments])
+    shares[-1] = 1.0
+    seg = np.minimum(np.searchsorted(shares, rng.random(n), side="right"), len(pop.segments) - 1).astype(np.int16)
+    r = np.array([s.r for s in pop.segments])[seg]
+    alpha = np.array([s.alpha_days for s in pop.segments])[seg]
+    lam = rng.gamma(r, 1.0 / alpha)
+    q0 = np.minimum(lam, 1.0).astype(np.float32)
+    if pop.model == "bgnbd":
+        a = np.array([s.a for s in pop.segments])[seg]
+        b = np.array([s.b for s in pop.segments])[seg]
+        p_drop = rng.beta(a, b).astype(np.float32)
+        death = None
+    else:
+        s_ = np.array([s.s for s in pop.segments])[seg]
+        beta = np.array([s.beta_days for s in pop.segments])[seg]
+        mu = rng.gamma(s_, 1.0 / beta)
+        life = rng.exponential(1.0, n) / np.maximum(mu, 1e-300)
+        death = np.minimum(life, float(NEVER)).astype(np.int32)
+        p_drop = np.zeros(n, dtype=np.float32)
+    q = np.array([s.spend_q for s in pop.segments])[seg]
+    gamma = np.array([s.spend_gamma for s in pop.segments])[seg]
+    nu = rng.gamma(q, 1.0 / gamma)
+    known = rng.random(n) < np.array([s.birthday_known for s in pop.segments])[seg]
+    doy = rng.integers(0, 365, n).astype(np.int16)
+    doy[~known] = -1
+    enroll_u = rng.random(n)
+    ramp = np.array([s.enroll_ramp_days for s in pop.segments])[seg]
+    ramp_u = rng.random(n)
+    enroll = np.where(enroll_u < np.array([s.enroll_share for s in pop.segments])[seg],
+                      np.floor(ramp_u * ramp).astype(np.int64), int(NEVER)).astype(np.int32)
+    pool = np.zeros(n, dtype=bool)
+    pool[n_customers:] = True
+    enroll[pool] = NEVER
+    sat = np.clip(rng.normal(pop.response.satisfaction_mean, pop.response.satisfaction_sd, n), 0.0, 10.0).astype(np.float32)
+    attrs: dict[str, np.ndarray] = {}
+    for name in tables.attr_names:
+        u = rng.random(n)
+        values = np.empty(n, dtype=object)
+        values[:] = None
+        for i, s in enumerate(pop.segments):
+            ch = dict(s.attributes).get(name)
+            m = seg == i
+            if ch is not None and m.any():
+                values[m] = _pick(u[m], ch)
+        attrs[name] = values
+    # custom events: Poisson counts over the horizon, uniform days
+    ev_days, ev_custs, ev_kinds = [], [], []
+    ev_fields: dict[str, list[np.ndarray]] = {}
+    for k, name in enumerate(tables.event_names):
+        rate = np.array([dict(s.events).get(name).rate_per_day if name in dict(s.events) else 0.0
+                         for s in pop.segments])[seg]
+        counts = rng.poisson(rate * days)
+        cust = np.repeat(np.arange(n), counts)
+        day = rng.integers(0, days, cust.size).astype(np.int32)
+        ev_days.append(day)
+        ev_custs.append(cust)
+        ev_kinds.append(np.full(cust.size, k, dtype=np.int16))
+    total = sum(c.size for c in ev_custs)
+    ev_day = np.concatenate(ev_days) if ev_days else np.zeros(0, np.int32)
+    ev_cust = np.concatenate(ev_custs) if ev_custs else np.zeros(0, np.int64)
+    ev_kind = np.concatenate(ev_kinds) if ev_kinds else np.zeros(0, np.int16)
+    order = np.lexsort((ev_kind, ev_cust, ev_day))
+    ev_day, ev_cust, ev_kind = ev_day[order], ev_cust[order], ev_kind[order]
+    # field values of each custom event, by the event's segment model
+    fields_u = rng.random(total) if total else np.zeros(0)
+    fields: dict[str, np.ndarray] = {}
+    for k, name in enumerate(tables.event_names):
+        sel = np.flatnonzero(ev_kind == k)
+        for i, s in enumerate(pop.segments):
+            model = dict(s.events).get(name)
+            if model is None:
+                continue
+            rows = sel[seg[ev_cust[sel]] == i]
+            for fname, ch in model.fields:
+                arr = fields.setdefault(fname, np.full(total, None, dtype=object))
+                arr[rows] = _pick(fields_u[rows], ch)
+    # referrals that become customers: intents × action rate × conversion
+    ref_rate = (np.array([s.refer_per_day for s in pop.segments])[seg]
+                * pop.response.referral_action_rate * pop.response.referral_conversion)
+    rcount = rng.poisson(ref_rate * days)
+    rcount[pool] = 0
+    ref_cust = np.repeat(np.arange(n), rcount)
+    ref_day = rng.integers(0, days, ref_cust.size).astype(np.int32)
+    order = np.lexsort((ref_cust, ref_day))
+    return Traits(n, n_customers, seg, q0, p_drop, death, nu, doy, enroll, pool, sat, attrs,
+                  ev_day, ev_cust, ev_kind, fields, ref_day[order], ref_cust[order])
+
+
+def concat_traits(parts: list[Traits]) -> tuple[Traits, np.ndarray]:
+    """Join block traits into one chunk; returns it and the slot offset of each block."""
+    offsets = np.cumsum([0] + [p.n for p in parts])
+    if len(parts) == 1:
+        return parts[0], offsets
+
+    def cat(name: str) -> np.ndarray:
+        return np.concatenate([getattr(p, name) for p in parts])
+
+    def cat_shift(name: str) -> np.ndarray:
+        return np.concatenate([getattr(p, name) + off for p, off in zip(parts, offsets)])
+
+    ev_day, ev_cust, ev_kind = cat("ev_day"), cat_shift("ev_cust"), cat("ev_kind")
+    fnames = sorted({f for p in parts for f in p.ev_fields})
+    fields = {}
+    for f in fnames:
+        fields[f] = np.concatenate([p.ev_fields.get(f, np.full(p.ev_day.size, None, dtype=object)) for p in parts])
+    order = np.lexsort((ev_kind, ev_cust, ev_day))
+    ref_day, ref_cust = cat("ref_day"), cat_shift("ref_cust")
+    rorder = np.lexsort((ref_cust, ref_day))
+    death = cat("death_day") if parts[0].death_day is not None else None
+    attrs = {k: np.concatenate([p.attributes[k] for p in parts]) for k in parts[0].attributes}
+    t = Traits(int(offsets[-1]), sum(p.n_customers for p in parts), cat("seg"), cat("q0"), cat("p_drop"), death,
+               cat("nu"), cat("bday_doy"), cat("enroll_day"), cat("pool"), cat("satisfaction"), attrs,
+               ev_day[order], ev_cust[order], ev_kind[order], {f: v[order] for f, v in fields.items()},
+               ref_day[rorder], ref_cust[rorder])
+    return t, offsets

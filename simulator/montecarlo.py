@@ -1,0 +1,174 @@
+"""Monte Carlo runner: trials × chunks of RNG blocks, in parallel, reproducibly.
+
+Takes: a compiled `ir.Program` (or None for "no program"), a `Population` and run
+settings. Gives: `RunResult` (see `simulator.result`). Each task is (trial, chunk)
+where a chunk is a run of whole 2^16-customer RNG blocks; block streams are keyed
+by (seed, trial, block), and every metric a chunk returns is an int64 sum, so the
+totals are bit-identical for any number of workers and any chunk size. Programs
+with a global budget couple customers, so each trial then runs as one chunk.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import os
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from rulelang import ir
+
+from .calendar import Calendar, add_months
+from .conditions import StringTable
+from .draws import segment_tables
+from .engine import BLOCK, ChunkResult, ChunkSim, blocks_for
+from .plan import SimulationError, build_plan
+from .population import Population, default_population
+from .result import RunResult, build_result
+
+ENGINE_VERSION = "1"
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    customers: int = 10_000
+    months: int = 12
+    trials: int = 10
+    seed: int = 0
+    workers: int | None = None  # None: all cores
+    chunk_size: int = BLOCK  # customers per task, a multiple of the block
+    start: dt.date | None = None
+
+
+def empty_program(name: str = "no program") -> ir.Program:
+    """A program with no rules: the simulation of it equals the baseline."""
+    return ir.Program(name=name, points_unit="points", currency="USD", point_cost_cents=0,
+                      point_value_cents=None, stacking="multiply", rounding="down", pending_days=0,
+                      events=(), attributes=(), counters=(), rules=(), tiers=None, expiry=(),
+                      returns=ir.ReturnPolicy(False, False), rewards=(), pay_with_points=None, conversion=None)
+
+
+def program_hash(program: ir.Program, source: str | None = None) -> str:
+    """rulelang.compiler.program_hash when available, else sha256 of the source (or of the IR's repr)."""
+    try:
+        from rulelang.compiler import program_hash as ph  # type: ignore[attr-defined]
+        return str(ph(program))
+    except Exception:  # the compiler may not provide it
+        text = source if source is not None else repr(program)
+        return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def package_version() -> str:
+    try:
+        from importlib.metadata import version
+        return version("loyalty-rules")
+    except Exception:
+        return "0.1.0"
+
+
+def _calendar(settings: RunSettings, pop: Population) -> Calendar:
+    start = settings.start or pop.start or dt.date(2027, 1, 1)
+    end = add_months(start, settings.months)
+    return Calendar.make(start, (end - start).days)
+
+
+def _has_budget(program: ir.Program) -> bool:
+    return any(r.budget is not None for r in program.rules)
+
+
+def _run_task(args) -> tuple[int, int, ChunkResult]:
+    program, pop, settings, trial, chunk_index, blocks, record = args
+    strings = StringTable()
+    cal = _calendar(settings, pop)
+    plan = build_plan(program, cal, strings)
+    tables = segment_tables(pop, strings)
+    sim = ChunkSim(plan, pop, tables, strings, settings.seed, trial, blocks, record=record)
+    return trial, chunk_index, sim.run()
+
+
+def plan_tasks(program: ir.Program, settings: RunSettings, block_size: int = BLOCK) -> list[list[tuple[int, int]]]:
+    blocks = blocks_for(settings.customers, block_size)
+    if _has_budget(program):
+        return [blocks]
+    per = max(1, settings.chunk_size // block_size)
+    return [blocks[i:i + per] for i in range(0, len(blocks), per)]
+
+
+def simulate(program: ir.Program | None, population: Population | None = None, *,
+             customers: int = 10_000, months: int = 12, trials: int = 10, seed: int = 0,
+             workers: int | None = None, chunk_size: int = BLOCK, start: dt.date | None = None,
+             program_source_hash: str | None = None, record: int = 0,
+             progress: Callable[[int, int], None] | None = None) -> RunResult:
+    """Run `trials` Monte Carlo trials of `program` on `population`; returns a RunResult.
+
+    `chunk_size` (customers per task) must be a multiple of 65 536. `record` > 0 keeps
+    the event streams and ledgers of that many customers of block 0 (differential tests).
+    """
+    if customers <= 0 or months <= 0 or trials <= 0:
+        raise SimulationError.of("customers, months and trials must be positive", code="RL611")
+    if chunk_size <= 0 or chunk_size % BLOCK:
+        raise SimulationError.of(f"the chunk size must be a multiple of {BLOCK}", code="RL611",
+                                 hint=f"use --block-size {BLOCK} or a multiple of it")
+    pop = population or default_population()
+    prog = program or empty_program()
+    settings = RunSettings(customers, months, trials, seed, workers, chunk_size, start)
+    cal = _calendar(settings, pop)
+    build_plan(prog, cal, StringTable())  # raise unsupported constructs before starting workers
+    chunks = plan_tasks(prog, settings)
+    tasks = [(prog, pop, settings, t, ci, blocks, record if ci == 0 else 0)
+             for t in range(trials) for ci, blocks in enumerate(chunks)]
+    results: dict[tuple[int, int], ChunkResult] = {}
+    nworkers = workers if workers is not None else (os.cpu_count() or 1)
+    nworkers = max(1, min(nworkers, len(tasks)))
+    done = 0
+    if nworkers == 1:
+        for task in tasks:
+            t, ci, res = _run_task(task)
+            results[t, ci] = res
+            done += 1
+            if progress:
+                progress(done, len(tasks))
+    else:
+        with ProcessPoolExecutor(max_workers=nworkers) as ex:
+            for t, ci, res in ex.map(_run_task, tasks):
+                results[t, ci] = res
+                done += 1
+                if progress:
+                    progress(done, len(tasks))
+    per_trial: list[ChunkResult] = []
+    for t in range(trials):
+        parts = [results[t, ci] for ci in range(len(chunks))]
+        per_trial.append(_merge(parts))
+    meta = {
+        "seed": seed, "trials": trials, "customers": customers, "months": months,
+        "start": cal.start.isoformat(), "end": cal.end.isoformat(), "days": cal.days,
+        "block_size": BLOCK, "chunk_size": chunk_size, "program": prog.name,
+        "program_hash": program_source_hash or program_hash(prog), "currency": prog.currency,
+        "points_unit": prog.points_unit,
+        "population": pop.name, "population_hash": pop.source_hash, "population_file": pop.path,
+        "package_version": package_version(), "engine_version": ENGINE_VERSION,
+        "model": pop.model, "response": "off" if not pop.response.changes_behaviour and not pop.response.referral_conversion else "on",
+    }
+    return build_result(meta, prog, pop, per_trial, cal)
+
+
+def _merge(parts: list[ChunkResult]) -> ChunkResult:
+    """Sum chunk results in block order (int64: exact)."""
+    first = parts[0]
+    monthly = {k: v.copy() for k, v in first.monthly.items()}
+    totals = dict(first.totals)
+    tiers = first.tier_counts.copy()
+    records = dict(first.records)
+    for p in parts[1:]:
+        for k, v in p.monthly.items():
+            monthly[k] += v
+        for k, v in p.totals.items():
+            if k == "ledger_identity_max_abs_error":
+                totals[k] = max(totals[k], v)
+            else:
+                totals[k] += v
+        tiers += p.tier_counts
+    return ChunkResult(monthly, totals, tiers, records)

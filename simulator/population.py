@@ -1,0 +1,362 @@
+"""Population files: who the simulated customers are, and the program's economics.
+
+Takes: a population YAML file (see `simulator/populations/default.yaml`, every key
+documented there). Gives: a frozen `Population` (segments with shares and latent
+trait distributions, behavioural `Response` parameters, `Economics`), or located
+`Diagnostic`s (RL6xx) for bad input — never a traceback.
+
+Time unit: every rate is per week (`time_unit: week`, the unit of the CDNOW
+estimates); `day` and `month` (= 30.4375 days) are accepted and converted.
+
+Latent traits per customer (drawn in `simulator.draws`):
+- BG/NBD (default): purchase rate λ ~ Gamma(r, rate α) per week, dropout p ~ Beta(a, b)
+  applied after each purchase (Fader, Hardie & Lee 2005).
+- Pareto/NBD (`model: pareto_nbd`): λ as above, lifetime τ ~ Exp(μ), μ ~ Gamma(s, rate β).
+- Spend per purchase (gamma-gamma): z ~ Gamma(p, rate ν), ν ~ Gamma(q, rate γ), so the
+  population mean spend is pγ/(q−1) currency units (Fader, Hardie & Lee 2005, JMR).
+- Category and channel of each purchase from the segment's mix; items per purchase
+  1 + Poisson(items − 1); birthday (a known one with probability `birthday_known`);
+  enrollment day; propensity to redeem; referral intents per week; custom-event rates.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from rulelang.diagnostics import Diagnostic, DiagnosticBag, RulelangError
+
+from .yamlnodes import Reader, compose, scalar_value
+
+DEFAULT_POPULATION = Path(__file__).with_name("populations") / "default.yaml"
+DAYS_PER_UNIT = {"day": 1.0, "week": 7.0, "month": 30.4375}
+
+
+class PopulationError(RulelangError):
+    """A population file could not be loaded; carries located diagnostics."""
+
+
+@dataclass(frozen=True)
+class Choice:
+    """A discrete distribution: values with probabilities (summing to 1)."""
+
+    values: tuple[Any, ...]
+    weights: tuple[float, ...]
+
+
+@dataclass(frozen=True)
+class CustomEventModel:
+    rate_per_day: float
+    fields: tuple[tuple[str, Choice], ...] = ()
+
+
+@dataclass(frozen=True)
+class Segment:
+    name: str
+    share: float
+    r: float  # purchase-rate Gamma shape
+    alpha_days: float  # Gamma rate, expressed per day (alpha in weeks × 7)
+    a: float = 0.0  # BG/NBD dropout Beta(a, b)
+    b: float = 0.0
+    s: float = 0.0  # Pareto/NBD lifetime Gamma(s, beta)
+    beta_days: float = 0.0
+    spend_p: float = 6.0
+    spend_q: float = 4.0
+    spend_gamma: float = 30.0  # currency units
+    categories: Choice = Choice(("other",), (1.0,))
+    channels: Choice = Choice(("store",), (1.0,))
+    items_mean: float = 1.0
+    shipping_cents: tuple[tuple[str, int], ...] = ()
+    redeem: float = 0.5
+    refer_per_day: float = 0.0
+    events: tuple[tuple[str, CustomEventModel], ...] = ()
+    attributes: tuple[tuple[str, Choice], ...] = ()
+    birthday_known: float = 1.0
+    enroll_share: float = 1.0
+    enroll_ramp_days: int = 0
+
+
+@dataclass(frozen=True)
+class Response:
+    """Behavioural response to the program; every effect 0 means no response."""
+
+    goal_gradient: float = 0.2  # Kivetz, Urminsky & Zheng 2006
+    post_reward_lift: float = 0.05  # Taylor & Neslin 2005 (rewarded behaviour)
+    post_reward_days: int = 14
+    heavy_buyer_damping: float = 1.0  # Liu 2007: lift / (1 + d·λ/λ̄)
+    tier_dropout_reduction: float = 0.2  # Meyer-Waarden 2007: top tier's dropout × (1 − x)
+    downgrade_dropout_increase: float = 0.5  # Wagner, Hennig-Thurau & Rudolph 2009
+    perk_use_rate: float = 0.5  # share of purchases on which a per-use tier perk is used
+    referral_action_rate: float = 0.3  # Kumar, Petersen & Leone 2007: intent -> referral
+    referral_conversion: float = 0.13  # Kumar et al. 2007: referral -> customer (12-14 %)
+    satisfaction: bool = False  # NPS estimate
+    satisfaction_mean: float = 7.0
+    satisfaction_sd: float = 2.0
+    satisfaction_redeem_boost: float = 0.5
+    satisfaction_tier_boost: float = 0.3
+
+    @staticmethod
+    def off() -> "Response":
+        return Response(0.0, 0.0, 0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, False)
+
+    @property
+    def changes_behaviour(self) -> bool:
+        return any((self.goal_gradient, self.post_reward_lift, self.tier_dropout_reduction,
+                    self.downgrade_dropout_increase))
+
+
+@dataclass(frozen=True)
+class Economics:
+    gross_margin: float = 0.3
+    fixed_cost_per_member_month_cents: int = 0
+    fixed_cost_per_month_cents: int = 0
+    acquisition_cost_cents: int = 0  # per customer brought in by a referral
+
+
+@dataclass(frozen=True)
+class Population:
+    name: str
+    model: str  # "bgnbd" | "pareto_nbd"
+    segments: tuple[Segment, ...]
+    economics: Economics
+    response: Response
+    start: dt.date | None = None
+    source_hash: str = ""
+    path: str = "<default>"
+    referral_pool: float = 0.1  # spare customer slots per block for referred newcomers
+
+    def segment_names(self) -> list[str]:
+        return [s.name for s in self.segments]
+
+
+_TOP_KEYS = ["version", "name", "description", "time_unit", "model", "start", "economics",
+             "response", "segments", "referral_pool"]
+_SEG_KEYS = ["name", "share", "purchase", "dropout", "lifetime", "spend", "categories", "channels",
+             "items", "shipping", "redeem", "refer", "events", "attributes", "birthday_known",
+             "enrollment", "description"]
+_RESP_KEYS = ["goal_gradient", "post_reward_lift", "post_reward_days", "heavy_buyer_damping",
+              "tier_dropout_reduction", "downgrade_dropout_increase", "perk_use_rate",
+              "referral_action_rate", "referral_conversion", "satisfaction"]
+_ECON_KEYS = ["gross_margin", "fixed_cost_per_member_per_month", "fixed_cost_per_month",
+              "acquisition_cost"]
+
+
+def _cents(value: float | None) -> int:
+    return int(round((value or 0.0) * 100))
+
+
+def _choice(rd: Reader, node: yaml.Node | None, what: str, default: Choice) -> Choice:
+    """`{a: 0.7, b: 0.3}` or `{values: [...], weights: [...]}` or a single constant."""
+    if node is None:
+        return default
+    if isinstance(node, yaml.ScalarNode):
+        return Choice((scalar_value(node),), (1.0,))
+    if isinstance(node, yaml.SequenceNode):
+        values = tuple(scalar_value(n) for n in node.value)
+        if not values:
+            rd.error(node, "RL603", f"{what} must list at least one value")
+            return default
+        return Choice(values, tuple(1.0 / len(values) for _ in values))
+    m = rd.mapping(node, what)
+    if set(m) == {"values", "weights"} or set(m) == {"values"}:
+        values = tuple(scalar_value(n) for n in rd.sequence(m["values"], f"{what}.values"))
+        if "weights" in m:
+            weights = tuple(rd.number(n, f"{what}.weights", 0.0, low=0.0) or 0.0
+                            for n in rd.sequence(m["weights"], f"{what}.weights"))
+        else:
+            weights = tuple(1.0 for _ in values)
+        if len(values) != len(weights) or not values:
+            rd.error(node, "RL603", f"{what}: `values` and `weights` must have the same, non-zero length")
+            return default
+    else:
+        values = tuple(m.keys())
+        weights = tuple(rd.number(n, f"{what}.{k}", 0.0, low=0.0) or 0.0 for k, n in m.items())
+    total = sum(weights)
+    if total <= 0:
+        rd.error(node, "RL605", f"{what}: the weights must add up to more than 0")
+        return default
+    if abs(total - 1.0) > 1e-6 and len(values) > 1 and set(m) != {"values"} and "weights" not in m:
+        rd.error(node, "RL605", f"{what}: the shares add up to {total:g}, not 1",
+                 "make the shares add up to 1 (for example 0.7 and 0.3)")
+    return Choice(values, tuple(w / total for w in weights))
+
+
+def _segment(rd: Reader, node: yaml.Node, index: int, per_day: float, model: str) -> Segment | None:
+    m = rd.mapping(node, f"segment #{index + 1}", _SEG_KEYS)
+    if not m:
+        return None
+    name = rd.string(m.get("name"), "segment name", f"segment{index + 1}") or f"segment{index + 1}"
+    where = f"segment `{name}`"
+    share = rd.number(m.get("share"), f"{where} share", None, low=0.0, high=1.0)
+    if share is None:
+        if "share" not in m:
+            rd.error(node, "RL604", f"{where} needs a `share` (its part of the customers, 0..1)")
+        share = 0.0
+    kw: dict[str, Any] = {}
+    if "purchase" not in m:
+        rd.error(node, "RL604", f"{where} needs `purchase: {{r: .., alpha: ..}}` (Gamma purchase rate per {per_day:g}-day unit)")
+        return None
+    pm = rd.mapping(m["purchase"], f"{where} purchase", ["r", "alpha"])
+    kw["r"] = rd.number(pm.get("r"), f"{where} purchase.r", 1.0, low=0.0, low_open=True) or 1.0
+    alpha = rd.number(pm.get("alpha"), f"{where} purchase.alpha", 1.0, low=0.0, low_open=True) or 1.0
+    kw["alpha_days"] = alpha * per_day
+    if model == "bgnbd":
+        if "lifetime" in m:
+            rd.error(m["lifetime"], "RL603", f"{where}: `lifetime` belongs to `model: pareto_nbd`",
+                     "use `dropout: {a: .., b: ..}` with the BG/NBD model")
+        dm = rd.mapping(m.get("dropout"), f"{where} dropout", ["a", "b"])
+        kw["a"] = rd.number(dm.get("a"), f"{where} dropout.a", 1.0, low=0.0, low_open=True) or 1.0
+        kw["b"] = rd.number(dm.get("b"), f"{where} dropout.b", 1e9 if "dropout" not in m else 1.0,
+                            low=0.0, low_open=True) or 1.0
+    else:
+        lm = rd.mapping(m.get("lifetime"), f"{where} lifetime", ["s", "beta"])
+        kw["s"] = rd.number(lm.get("s"), f"{where} lifetime.s", 1.0, low=0.0, low_open=True) or 1.0
+        beta = rd.number(lm.get("beta"), f"{where} lifetime.beta", 1e9, low=0.0, low_open=True) or 1e9
+        kw["beta_days"] = beta * per_day
+    sm = rd.mapping(m.get("spend"), f"{where} spend", ["p", "q", "gamma"])
+    kw["spend_p"] = rd.number(sm.get("p"), f"{where} spend.p", 6.0, low=0.0, low_open=True) or 6.0
+    q = rd.number(sm.get("q"), f"{where} spend.q", 4.0, low=1.0, low_open=True)
+    kw["spend_q"] = q or 4.0
+    kw["spend_gamma"] = rd.number(sm.get("gamma"), f"{where} spend.gamma", 30.0, low=0.0, low_open=True) or 30.0
+    kw["categories"] = _choice(rd, m.get("categories"), f"{where} categories", Choice(("other",), (1.0,)))
+    kw["channels"] = _choice(rd, m.get("channels"), f"{where} channels", Choice(("store",), (1.0,)))
+    kw["items_mean"] = rd.number(m.get("items"), f"{where} items", 1.0, low=1.0) or 1.0
+    ship = rd.mapping(m.get("shipping"), f"{where} shipping")
+    kw["shipping_cents"] = tuple((k, _cents(rd.number(v, f"{where} shipping.{k}", 0.0, low=0.0)))
+                                 for k, v in ship.items())
+    kw["redeem"] = rd.number(m.get("redeem"), f"{where} redeem", 0.5, low=0.0, high=1.0)
+    kw["refer_per_day"] = (rd.number(m.get("refer"), f"{where} refer", 0.0, low=0.0) or 0.0) / per_day
+    events = []
+    for ename, enode in rd.mapping(m.get("events"), f"{where} events").items():
+        if isinstance(enode, yaml.ScalarNode):
+            rate = rd.number(enode, f"{where} events.{ename}", 0.0, low=0.0) or 0.0
+            events.append((ename, CustomEventModel(rate / per_day)))
+            continue
+        em = rd.mapping(enode, f"{where} events.{ename}", ["rate", "fields"])
+        rate = rd.number(em.get("rate"), f"{where} events.{ename}.rate", 0.0, low=0.0) or 0.0
+        fields = tuple((fname, _choice(rd, fnode, f"{where} events.{ename}.fields.{fname}", Choice((0,), (1.0,))))
+                       for fname, fnode in rd.mapping(em.get("fields"), f"{where} events.{ename}.fields").items())
+        events.append((ename, CustomEventModel(rate / per_day, fields)))
+    kw["events"] = tuple(events)
+    kw["attributes"] = tuple((aname, _choice(rd, anode, f"{where} attributes.{aname}", Choice((None,), (1.0,))))
+                             for aname, anode in rd.mapping(m.get("attributes"), f"{where} attributes").items())
+    kw["birthday_known"] = rd.number(m.get("birthday_known"), f"{where} birthday_known", 1.0, low=0.0, high=1.0)
+    en = rd.mapping(m.get("enrollment"), f"{where} enrollment", ["share", "ramp_months"])
+    kw["enroll_share"] = rd.number(en.get("share"), f"{where} enrollment.share", 1.0, low=0.0, high=1.0)
+    ramp = rd.number(en.get("ramp_months"), f"{where} enrollment.ramp_months", 0.0, low=0.0) or 0.0
+    kw["enroll_ramp_days"] = int(round(ramp * DAYS_PER_UNIT["month"]))
+    return Segment(name=name, share=share, **kw)
+
+
+def _response(rd: Reader, node: yaml.Node | None) -> Response:
+    if node is None:
+        return Response()
+    value = scalar_value(node) if isinstance(node, yaml.ScalarNode) else None
+    if isinstance(node, yaml.ScalarNode):
+        if value in ("off", False, "none"):
+            return Response.off()
+        if value in ("on", True, "default"):
+            return Response()
+        rd.error(node, "RL603", "response must be `off`, `default` or a mapping of effects")
+        return Response()
+    m = rd.mapping(node, "response", _RESP_KEYS)
+    d = Response()
+    kw: dict[str, Any] = {}
+    for key in _RESP_KEYS:
+        if key == "satisfaction" or key not in m:
+            continue
+        default = getattr(d, key)
+        v = rd.number(m[key], f"response.{key}", float(default), low=0.0,
+                      high=1.0 if key in ("referral_action_rate", "referral_conversion", "perk_use_rate",
+                                          "tier_dropout_reduction") else None)
+        kw[key] = int(v) if isinstance(default, int) else v
+    if "satisfaction" in m:
+        sn = m["satisfaction"]
+        if isinstance(sn, yaml.ScalarNode):
+            kw["satisfaction"] = rd.boolean(sn, "response.satisfaction", False)
+        else:
+            sm = rd.mapping(sn, "response.satisfaction", ["enabled", "mean", "sd", "redeem_boost", "tier_boost"])
+            kw["satisfaction"] = rd.boolean(sm.get("enabled"), "response.satisfaction.enabled", True)
+            kw["satisfaction_mean"] = rd.number(sm.get("mean"), "response.satisfaction.mean", 7.0, low=0.0, high=10.0)
+            kw["satisfaction_sd"] = rd.number(sm.get("sd"), "response.satisfaction.sd", 2.0, low=0.0)
+            kw["satisfaction_redeem_boost"] = rd.number(sm.get("redeem_boost"), "response.satisfaction.redeem_boost", 0.5)
+            kw["satisfaction_tier_boost"] = rd.number(sm.get("tier_boost"), "response.satisfaction.tier_boost", 0.3)
+    return dataclasses.replace(d, **kw)
+
+
+def load_population(source: str, path: str) -> tuple[Population | None, list[Diagnostic]]:
+    """Parse and validate a population file; returns (population, diagnostics)."""
+    bag = DiagnosticBag()
+    root = compose(source, path, bag)
+    if root is None:
+        if not bag.items:
+            bag.error("RL604", "the population file is empty", _span1(path),
+                      "start from simulator/populations/default.yaml")
+        return None, bag.items
+    rd = Reader(path, bag)
+    top = rd.mapping(root, "the population file", _TOP_KEYS)
+    unit = rd.string(top.get("time_unit"), "time_unit", "week", DAYS_PER_UNIT.keys()) or "week"
+    per_day = DAYS_PER_UNIT[unit]
+    model = rd.string(top.get("model"), "model", "bgnbd", ["bgnbd", "pareto_nbd"]) or "bgnbd"
+    segments: list[Segment] = []
+    seg_nodes = rd.sequence(top.get("segments"), "segments")
+    if "segments" not in top and top:
+        bag.error("RL604", "a population needs `segments:` (a list of customer groups with shares)", rd.span(root))
+    for i, sn in enumerate(seg_nodes):
+        seg = _segment(rd, sn, i, per_day, model)
+        if seg is not None:
+            segments.append(seg)
+    names = [s.name for s in segments]
+    for i, n in enumerate(names):
+        if n in names[:i]:
+            rd.error(seg_nodes[i], "RL602", f"two segments are named `{n}`")
+    total = sum(s.share for s in segments)
+    if segments and abs(total - 1.0) > 1e-6:
+        rd.error(top["segments"], "RL605", f"segment shares add up to {total:g}, not 1",
+                 "make the `share` values of all segments add up to 1")
+    em = rd.mapping(top.get("economics"), "economics", _ECON_KEYS)
+    econ = Economics(
+        gross_margin=rd.number(em.get("gross_margin"), "economics.gross_margin", 0.3, low=0.0, high=1.0),
+        fixed_cost_per_member_month_cents=_cents(rd.number(em.get("fixed_cost_per_member_per_month"),
+                                                           "economics.fixed_cost_per_member_per_month", 0.0, low=0.0)),
+        fixed_cost_per_month_cents=_cents(rd.number(em.get("fixed_cost_per_month"), "economics.fixed_cost_per_month", 0.0, low=0.0)),
+        acquisition_cost_cents=_cents(rd.number(em.get("acquisition_cost"), "economics.acquisition_cost", 0.0, low=0.0)),
+    )
+    response = _response(rd, top.get("response"))
+    start = rd.date(top.get("start"), "start", None)
+    pool = rd.number(top.get("referral_pool"), "referral_pool", 0.1, low=0.0, high=1.0)
+    name = rd.string(top.get("name"), "name", Path(path).stem) or Path(path).stem
+    if bag.has_errors:
+        return None, bag.items
+    digest = hashlib.sha256(source.encode("utf-8")).hexdigest()
+    return Population(name, model, tuple(segments), econ, response, start, digest, path, pool), bag.items
+
+
+def _span1(path: str):
+    from rulelang.diagnostics import Span
+    return Span.point(path, 1, 1)
+
+
+def load_population_file(path: str | Path | None) -> Population:
+    """Load a population file (the documented default when `path` is None); raises PopulationError."""
+    p = Path(path) if path is not None else DEFAULT_POPULATION
+    try:
+        text = p.read_text(encoding="utf-8")
+    except OSError as exc:
+        from rulelang.diagnostics import Diagnostic as D, Span
+        raise PopulationError([D("RL600", "error", f"cannot read population file: {exc.strerror or exc}",
+                                 Span(str(p), 0, 0, 0, 0), "check the path given to --population")]) from None
+    pop, diags = load_population(text, str(p))
+    if pop is None:
+        raise PopulationError([d for d in diags if d.is_error] or diags)
+    return pop
+
+
+def default_population() -> Population:
+    return load_population_file(None)

@@ -1,0 +1,616 @@
+"""The program arm's state and rule evaluation, vectorized over customers.
+
+Takes: a `Plan` (the compiled program), the chunk's customer count and traits.
+Gives: `ProgramArm`, which runs the calendar work of a day (§7: pending, expiry,
+tier review, conversion, per-period perks) and applies one kind of event to a
+batch of customers at once, following docs/semantics.md §4.2 step by step:
+candidates in order, skips (window, condition, group, limit, every Nth, streak,
+budget), discounts, rate awards, multipliers, fixed awards, caps, budget, lots,
+counters and tier metric, upgrade. Per-customer totals (issued, redeemed,
+expired, costs in cents) are kept as int64 arrays so both the metrics and the
+differential test against the reference interpreter read them directly.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from fractions import Fraction
+from math import ceil
+
+import numpy as np
+
+from rulelang import ir
+
+from .calendar import add_months, month_index, period_id
+from .conditions import BatchContext, StringTable, evaluate
+from .lots import LotStore
+from .plan import Plan, RuleSpec, round_div
+
+BIG = np.int64(2**40)
+PERIODS = ("day", "week", "month", "quarter", "year", "lifetime")
+
+
+class ProgramArm:
+    def __init__(self, plan: Plan, n: int, strings: StringTable, enroll_day: np.ndarray,
+                 bday_doy: np.ndarray, attributes: dict[str, np.ndarray], budgets: dict[str, int]):
+        self.plan = plan
+        self.p = plan.program
+        self.n = n
+        self.strings = strings
+        self.enroll_day = enroll_day  # shared with the engine (referrals activate slots)
+        self.bday_doy = bday_doy
+        self.attributes_raw = attributes
+        self.attr_cache: dict[str, np.ndarray] = {}
+        self.budgets = budgets
+        cal = plan.cal
+        self.lots = LotStore(n, self.p.pending_days, plan.granularity, plan.ring_size)
+        ts = self.p.tiers
+        self.ntiers = len(ts.tiers) if ts else 1
+        self.tier = np.zeros(n, dtype=np.int64)
+        self.tier_since = np.zeros(n, dtype=np.int64)
+        self.grace_start = np.full(n, -1, dtype=np.int64)
+        self.downgraded = np.zeros(n, dtype=bool)
+        self.redeemed_ever = np.zeros(n, dtype=bool)
+        self.purchases = np.zeros(n, dtype=np.int64)
+        self.counters = {c.name: np.zeros(n, dtype=np.int64) for c in self.p.counters}
+        self.metric = np.zeros(n, dtype=np.int64)
+        self.window = None
+        if ts and ts.window == "rolling":
+            self.window = np.zeros((max(1, ts.window_months or 1), n), dtype=np.int64)
+        self.thresholds = [int(ceil(t.threshold)) for t in ts.tiers] if ts else [0]
+        self.last_activity = np.full(n, -1, dtype=np.int64)
+        self.inact_due = {k: np.full(n, BIG, dtype=np.int64) for k, s in enumerate(plan.expiry_sets)
+                          if s.inactivity_months}
+        self.expired_through = np.full(n, -1, dtype=np.int64)
+        self.prev_cut = -1
+        # rule state
+        self.cap_used: dict[tuple[int, int], np.ndarray] = {}
+        self.cap_pid: dict[tuple[int, int], np.ndarray] = {}
+        self.lim_used: dict[tuple[int, int], np.ndarray] = {}
+        self.lim_pid: dict[tuple[int, int], np.ndarray] = {}
+        self.nth: dict[int, np.ndarray] = {}
+        self.streak_last: dict[int, np.ndarray] = {}
+        self.streak_run: dict[int, np.ndarray] = {}
+        for s in plan.rules:
+            for j, _ in enumerate(s.point_caps):
+                self.cap_used[s.index, j] = np.zeros(n, dtype=np.int64)
+                self.cap_pid[s.index, j] = np.full(n, -1, dtype=np.int64)
+            for j, _ in enumerate(s.limits):
+                self.lim_used[s.index, j] = np.zeros(n, dtype=np.int64)
+                self.lim_pid[s.index, j] = np.full(n, -1, dtype=np.int64)
+            if s.rule.every_nth:
+                self.nth[s.index] = np.zeros(n, dtype=np.int64)
+            if s.rule.streak:
+                self.streak_last[s.index] = np.full(n, -(2**40), dtype=np.int64)
+                self.streak_run[s.index] = np.zeros(n, dtype=np.int64)
+        # totals (int64 per customer)
+        z = lambda: np.zeros(n, dtype=np.int64)  # noqa: E731
+        self.issued, self.redeemed, self.expired, self.reversed = z(), z(), z(), z()
+        self.discount, self.perk, self.reward, self.voucher = z(), z(), z(), z()
+        self.pay_cents = z()  # points payments: each costs round(points × point cost) cents
+        self.cal = cal
+        self.date = cal.start
+        self.day = 0
+        self._month_tables: dict[int, np.ndarray] = {}
+        self._set_table = np.array(plan.tier_expiry, dtype=np.int64)
+        self._last_cut = [-2] * len(plan.expiry_sets)
+        self._downgraded_today = False
+        self.tier_since[:] = np.minimum(enroll_day, 2**30)
+
+    # ------------------------------------------------------------ helpers
+    def members(self, day: int) -> np.ndarray:
+        return np.flatnonzero(self.enroll_day <= day)
+
+    def expiry_set_of(self, idx: np.ndarray) -> np.ndarray:
+        return self._set_table[self.tier[idx]]
+
+    def balance_available(self, idx: np.ndarray) -> np.ndarray:
+        return self.lots.available(idx)
+
+    def _expire(self, nz: np.ndarray, pts: np.ndarray) -> None:
+        if nz.size:
+            self.expired[nz] += pts
+
+    def _period_ids(self, period: str) -> int:
+        return period_id(self.date, period)
+
+    # ------------------------------------------------------------ calendar (§7)
+    def calendar(self, day: int) -> None:
+        self.day = day
+        self.date = d = self.cal.date(day)
+        plan = self.plan
+        lots = self.lots
+        lots.start_slot(plan.slot_of_day(day), plan.fold_old)
+        # 1. pending lots mature
+        P = self.p.pending_days
+        if P > 0 and day - P >= 0:
+            lots.mature(day, plan.slot_of_day(day - P))
+        # 2. expiry
+        self._expiry(day, d)
+        # 3. tier review
+        ts = self.p.tiers
+        first_of_month = d.day == 1
+        if ts is not None and first_of_month:
+            review = (ts.review == "monthly" or (ts.review == "quarterly" and d.month in (1, 4, 7, 10))
+                      or (ts.review == "yearly" and d.month == 1))
+            if review and ts.downgrade != "never":
+                self._review(day, d)
+            if ts.window == "calendar_year" and d.month == 1:
+                self.metric[:] = 0
+            if self.window is not None:
+                row = self.window[month_index(d) % self.window.shape[0]]
+                self.metric -= row
+                row[:] = 0
+        # 4. conversion
+        conv = self.p.conversion
+        if conv is not None and first_of_month and (
+                conv.period == "month" or (conv.period == "quarter" and d.month in (1, 4, 7, 10))
+                or (conv.period == "year" and d.month == 1)):
+            idx = self.members(day)
+            avail = lots.available(idx)
+            vouchers = avail // conv.points
+            sel = vouchers > 0
+            idx, vouchers = idx[sel], vouchers[sel]
+            pts = vouchers * conv.points
+            lots.burn(idx, pts)
+            self.redeemed[idx] += pts
+            self.voucher[idx] += vouchers * conv.voucher_cents
+        # 5. per-period tier perks
+        if ts is not None and first_of_month:
+            for t, tier in enumerate(ts.tiers):
+                for perk in tier.perks:
+                    if perk.per == "month" or (perk.per == "year" and d.month == 1):
+                        idx = self.members(day)
+                        idx = idx[self.tier[idx] == t]
+                        self.perk[idx] += perk.cost_cents
+
+    def _expiry(self, day: int, d: dt.date) -> None:
+        """Expire what is due today or earlier under each customer's expiry set (§6): per-lot
+        dates through the cut-off tables, inactivity for all lots at once."""
+        plan, lots = self.plan, self.lots
+        single = not plan.fold_old
+        catch_up = self._downgraded_today
+        self._downgraded_today = False
+        for k, s in enumerate(plan.expiry_sets):
+            if s.empty:
+                continue
+            cut_today = int(s.cutoff[day]) if s.cutoff is not None else -1
+            if not single and not s.inactivity_months and cut_today == self._last_cut[k] and not catch_up:
+                continue  # nothing new is due, and no customer moved into this set
+            self._last_cut[k] = cut_today
+            if single:
+                idx = None
+            else:
+                members = self.members(day)
+                idx = members[self.expiry_set_of(members) == k]
+                if idx.size == 0:
+                    continue
+            if s.cutoff is not None:
+                cut = int(s.cutoff[day])
+                oldest = lots.cur_slot - lots.ring_size + 1
+                if single:
+                    for slot in range(max(self.prev_cut + 1, oldest, 0), cut + 1):
+                        self._expire(*lots.expire_slot(slot, None, day))
+                    self.prev_cut = max(self.prev_cut, cut)
+                else:
+                    todo = idx[self.expired_through[idx] < cut]
+                    if todo.size:
+                        lo = int(self.expired_through[todo].min())
+                        if lo < oldest - 1:
+                            self._expire(*lots.expire_old(todo[self.expired_through[todo] < oldest - 1]))
+                        for slot in range(max(lo + 1, oldest, 0), cut + 1):
+                            sel = todo[self.expired_through[todo] < slot]
+                            self._expire(*lots.expire_slot(slot, sel, day))
+                        self.expired_through[todo] = cut
+            if s.inactivity_months:
+                hit = np.flatnonzero((self.inact_due[k] <= day) & (lots.outstanding != 0))
+                if idx is not None:
+                    hit = np.intersect1d(hit, idx, assume_unique=True)
+                self._expire(*lots.expire_all(hit))
+
+    def _review(self, day: int, d: dt.date) -> None:
+        """Tier review (§5): qualified tier from the metric as of yesterday; validity, grace, downgrade."""
+        ts = self.p.tiers
+        idx = self.members(day)
+        cur = self.tier[idx]
+        qual = self.qualified(self.metric[idx])
+        failing = qual < cur
+        self.grace_start[idx[~failing]] = -1
+        if not failing.any():
+            return
+        fidx, fcur, fqual = idx[failing], cur[failing], qual[failing]
+        since = self.tier_since[fidx]
+        ok = (since < day) & (self.months_later(since, ts.validity_months) <= day)
+        fidx, fcur, fqual = fidx[ok], fcur[ok], fqual[ok]
+        if ts.grace_months:
+            gs = self.grace_start[fidx]
+            start_grace = gs < 0
+            self.grace_start[fidx[start_grace]] = day
+            go = (~start_grace) & (self.months_later(gs, ts.grace_months) <= day)
+            fidx, fcur, fqual = fidx[go], fcur[go], fqual[go]
+        if ts.downgrade == "one_step":
+            new = fcur - 1
+        elif ts.downgrade == "to_base":
+            new = np.zeros_like(fcur)
+        else:
+            new = fqual
+        self.tier[fidx] = new
+        self.tier_since[fidx] = day
+        self.grace_start[fidx] = -1
+        self.downgraded[fidx] = True
+        if fidx.size:
+            self._downgraded_today = True
+
+    def months_later(self, days: np.ndarray, months: int) -> np.ndarray:
+        """Day index of (date of each day) + `months` months, clamped (table lookup)."""
+        if months == 0:
+            return days
+        table = self._month_tables.get(months)
+        if table is None:
+            cal = self.cal
+            table = np.array([cal.day_of(add_months(cal.date(i), months)) for i in range(cal.days)], dtype=np.int64)
+            self._month_tables[months] = table
+        return table[np.clip(days, 0, self.cal.days - 1)]
+
+    def qualified(self, metric: np.ndarray) -> np.ndarray:
+        thr = np.array(self.thresholds, dtype=np.int64)
+        return np.searchsorted(thr, metric, side="right") - 1
+
+    # ------------------------------------------------------------ events (§4.2)
+    def context(self, idx: np.ndarray, data: dict[str, np.ndarray]) -> BatchContext:
+        k = idx.size
+        d = self.date
+        zeros = lambda: np.zeros(k, dtype=np.int64)  # noqa: E731
+        g = {
+            "amount": lambda: data.get("amount", zeros()),
+            "shipping": lambda: data.get("shipping", zeros()),
+            "category": lambda: data.get("category", zeros()),
+            "channel": lambda: data.get("channel", zeros()),
+            "store": lambda: zeros(),
+            "items": lambda: data.get("items", np.ones(k, dtype=np.int64)),
+            "weekday": lambda: d.weekday(),
+            "hour": lambda: 12,
+            "date": lambda: d.toordinal(),
+            "month": lambda: d.month,
+            "first_purchase": lambda: self.purchases[idx] == 0,
+            "purchases": lambda: self.purchases[idx],
+            "tier": lambda: self.tier[idx],
+            "days_from_birthday": lambda: days_from_birthday(self.bday_doy[idx], d),
+            "balance": lambda: self.lots.outstanding[idx],
+        }
+        for name, arr in self.counters.items():
+            g[name] = g["counter." + name] = (lambda a=arr: a[idx])
+        for (aname, atype) in self.p.attributes:
+            g["customer." + aname] = (lambda an=aname, at=atype: self.attribute(an, at, idx))
+        for key, arr in data.items():
+            if key.startswith("event."):
+                g[key] = (lambda a=arr: a)
+        return BatchContext(k, g, self.strings)
+
+    def attribute(self, name: str, atype: str, idx: np.ndarray) -> np.ndarray:
+        arr = self.attr_cache.get(name)
+        if arr is None:
+            arr = encode_values(self.attributes_raw.get(name), atype, self.n, self.strings)
+            self.attr_cache[name] = arr
+        return arr[idx]
+
+    def apply(self, kind: str, idx: np.ndarray, data: dict[str, np.ndarray]) -> np.ndarray:
+        """Apply one event of `kind` to each customer in `idx` (sorted, unique); returns points issued."""
+        k = idx.size
+        plan, p = self.plan, self.p
+        day, d = self.day, self.date
+        if k == 0:
+            return np.zeros(0, dtype=np.int64)
+        ctx = self.context(idx, data)
+        role = data.get("role")
+        fired: list[tuple[RuleSpec, np.ndarray]] = []
+        groups: dict[str, np.ndarray] = {}
+        for spec in plan.by_event.get(kind, []):
+            r = spec.rule
+            if (r.start is not None and d < r.start) or (r.end is not None and d > r.end):
+                continue
+            m = evaluate(r.condition, ctx).copy()
+            if spec.sides:  # a rule that only awards referral sides skips the other side
+                m &= np.isin(role, [self.strings.code(x) for x in spec.sides]) if role is not None else False
+            nth_ok = streak_ok = None
+            if r.every_nth:
+                cnt = self.nth[spec.index]
+                sel = idx[m]
+                cnt[sel] += 1
+                nth_ok = np.zeros(k, dtype=bool)
+                nth_ok[m] = (cnt[sel] % r.every_nth) == 0
+            if r.streak is not None:
+                streak_ok = self._streak(spec, idx, m)
+            if r.group is not None and r.group in groups:
+                m &= ~groups[r.group]
+            for j, cap in enumerate(spec.limits):
+                used = self._period_value(self.lim_used[spec.index, j], self.lim_pid[spec.index, j], idx, cap.period)
+                m &= used < cap.limit
+            if nth_ok is not None:
+                m &= nth_ok
+            if streak_ok is not None:
+                m &= streak_ok
+            if r.budget is not None and self.budget_left(spec) <= 0:
+                m[:] = False
+            if not m.any():
+                continue
+            if r.group is not None:
+                groups[r.group] = groups.get(r.group, np.zeros(k, dtype=bool)) | m
+            fired.append((spec, m))
+        # counter conditions read the state before the event
+        counter_inc: dict[str, np.ndarray] = {}
+        for c in p.counters:
+            if c.event != kind:
+                continue
+            cm = evaluate(c.condition, ctx)
+            val = np.asarray(ctx.field(c.sums), dtype=np.int64) if c.sums else np.ones(k, dtype=np.int64)
+            counter_inc[c.name] = np.where(cm, np.broadcast_to(val, (k,)), 0)
+        amount = data.get("amount")
+        total = np.zeros(k, dtype=np.int64)
+        disc_by_rule: dict[int, np.ndarray] = {}
+        net = None
+        if amount is not None:
+            shipping = data.get("shipping", np.zeros(k, dtype=np.int64))
+            cat = data.get("category", np.zeros(k, dtype=np.int64))
+            goods = amount - shipping
+            disc = np.zeros(k, dtype=np.int64)
+            for spec, m in fired:
+                before = disc.copy()
+                for ds in spec.discounts:
+                    base = amount.copy() if ds.base == "gross" else goods.copy()
+                    if ds.excluding:
+                        base[np.isin(cat, ds.excluding)] = 0
+                    if ds.percent is not None:
+                        f = ds.percent / 100
+                        val = round_div(base * f.numerator, f.denominator, spec.rule.rounding)
+                    else:
+                        val = np.minimum(base, int(ds.fixed_cents or 0))
+                    disc += np.where(m, val, 0)
+                if spec.discounts:
+                    disc = np.minimum(disc, goods)
+                    disc_by_rule[spec.index] = disc - before
+            if p.tiers is not None:
+                for t, tier in enumerate(p.tiers.tiers):
+                    if tier.discount_percent:
+                        f = Fraction(tier.discount_percent) / 100
+                        tm = self.tier[idx] == t
+                        disc += np.where(tm, round_div(goods * f.numerator, f.denominator, p.rounding), 0)
+            disc = np.minimum(disc, goods)
+            self.discount[idx] += disc
+            net = goods - disc
+        else:
+            cat = np.zeros(k, dtype=np.int64)
+        D = plan.common_den
+        R = np.zeros(k, dtype=np.int64)
+        rule_pts: list[np.ndarray] = []
+        for spec, m in fired:
+            pts = np.zeros(k, dtype=np.int64)
+            if spec.rates and amount is not None:
+                num = np.zeros(k, dtype=np.int64)
+                for rs in spec.rates:
+                    base = amount.copy() if rs.base == "gross" else net.copy()
+                    if rs.excluding:
+                        base[np.isin(cat, rs.excluding)] = 0
+                    num += base * (rs.num * (D // rs.den))
+                num = np.where(m, num, 0)
+                R += num
+                pts += round_div(num, D, spec.rule.rounding)
+            rule_pts.append(pts)
+        # multipliers: the tier's first, then firing multiply rules in candidate order
+        tier_pts = np.zeros(k, dtype=np.int64)
+        if R.any():
+            pnum = np.ones(k, dtype=np.int64)
+            pden = np.ones(k, dtype=np.int64)
+            add = p.stacking == "add"
+            if p.tiers is not None:
+                for t, tier in enumerate(p.tiers.tiers):
+                    if tier.multiplier is not None and tier.multiplier != 1:
+                        tm = self.tier[idx] == t
+                        tier_pts += np.where(tm, self._bonus(R, pnum, pden, Fraction(tier.multiplier), add, p.rounding), 0)
+                        if not add:
+                            f = Fraction(tier.multiplier)
+                            pnum = np.where(tm, pnum * f.numerator, pnum)
+                            pden = np.where(tm, pden * f.denominator, pden)
+            for (spec, m), pts in zip(fired, rule_pts):
+                for f in spec.multipliers:
+                    pts += np.where(m, self._bonus(R, pnum, pden, f, add, spec.rule.rounding), 0)
+                    if not add:
+                        pnum = np.where(m, pnum * f.numerator, pnum)
+                        pden = np.where(m, pden * f.denominator, pden)
+                        g = np.gcd(pnum, pden)
+                        pnum //= g
+                        pden //= g
+        for (spec, m), pts in zip(fired, rule_pts):
+            for points, to in spec.fixed:
+                if to == "customer":
+                    pts += np.where(m, points, 0)
+                elif role is not None:
+                    pts += np.where(m & (role == self.strings.code(to)), points, 0)
+            np.maximum(pts, 0, out=pts)
+            wanted = pts.copy()
+            for j, cap in enumerate(spec.point_caps):
+                used = self._period_value(self.cap_used[spec.index, j], self.cap_pid[spec.index, j], idx, cap.period)
+                np.minimum(pts, np.maximum(cap.limit - used, 0), out=pts)
+            if spec.rule.budget is not None:
+                self._budget_cut(spec, m, pts, disc_by_rule.get(spec.index))
+            # a rule cut to 0 that gives no money did not fire (no limit usage, no perk)
+            if not spec.gives_money:
+                m &= ~((pts == 0) & (wanted > 0))
+            for j, cap in enumerate(spec.point_caps):
+                self.cap_used[spec.index, j][idx] += pts
+            for j, cap in enumerate(spec.limits):
+                arr, pid = self.lim_used[spec.index, j], self.lim_pid[spec.index, j]
+                sel = idx[m]
+                self._period_value(arr, pid, sel, cap.period)
+                arr[sel] += 1
+            for _, cost in spec.perks:
+                self.perk[idx] += np.where(m, cost, 0)
+            total += pts
+        total += np.maximum(tier_pts, 0)
+        earned = np.flatnonzero(total > 0)
+        if earned.size:
+            self.lots.add(idx[earned], day, self.plan.slot_of_day(day), total[earned])
+            self.issued[idx[earned]] += total[earned]
+        # activity, counters, tier metric, upgrade
+        active = (total > 0) if kind != "purchase" else np.ones(k, dtype=bool)
+        self._activity(idx[active], day)
+        for name, inc in counter_inc.items():
+            self.counters[name][idx] += inc
+        if kind == "purchase":
+            self.purchases[idx] += 1
+        ts = p.tiers
+        if ts is not None:
+            inc = None
+            if ts.metric == "spend" and net is not None:
+                inc = net
+            elif ts.metric == "points":
+                inc = total
+            elif ts.metric == "purchases" and kind == "purchase":
+                inc = np.ones(k, dtype=np.int64)
+            elif ts.metric in counter_inc:
+                inc = counter_inc[ts.metric]
+            if inc is not None:
+                self.metric[idx] += inc
+                if self.window is not None:
+                    self.window[month_index(d) % self.window.shape[0], idx] += inc
+                qual = self.qualified(self.metric[idx])
+                up = qual > self.tier[idx]
+                if up.any():
+                    u = idx[up]
+                    self.tier[u] = qual[up]
+                    self.tier_since[u] = day
+                    self.grace_start[u] = -1
+        return total
+
+    def budget_left(self, spec: RuleSpec):
+        b = spec.rule.budget
+        if spec.name not in self.budgets:
+            self.budgets[spec.name] = int(b.points) if b.points is not None else Fraction(b.cents or 0)
+        return self.budgets[spec.name]
+
+    def _budget_cut(self, spec: RuleSpec, m: np.ndarray, pts: np.ndarray, disc: np.ndarray | None) -> None:
+        """Global budget (§4.2 step 8), customer by customer in index order."""
+        b = spec.rule.budget
+        left = self.budget_left(spec)
+        pc = Fraction(self.p.point_cost_cents)
+        perk = sum(c for _, c in spec.perks)
+        for i in np.flatnonzero(m).tolist():
+            want = int(pts[i])
+            if b.points is not None:
+                allowed = max(int(left), 0)
+            elif pc > 0:
+                dc = int(disc[i]) if disc is not None else 0
+                allowed = int((max(left - dc - perk, 0)) // pc)
+            else:
+                allowed = want
+            got = min(want, allowed)
+            pts[i] = got
+            if b.points is not None:
+                left -= got
+            else:
+                dc = int(disc[i]) if disc is not None else 0
+                left -= dc + perk + got * pc
+        self.budgets[spec.name] = left
+
+    def _bonus(self, R: np.ndarray, pnum: np.ndarray, pden: np.ndarray, f: Fraction, add: bool, mode: str) -> np.ndarray:
+        D = self.plan.common_den
+        if add:
+            return round_div(R * (f.numerator - f.denominator), D * f.denominator, mode)
+        num = R * pnum * (f.numerator - f.denominator)
+        den = D * pden * f.denominator
+        return round_div(num, den, mode)
+
+    def _period_value(self, arr: np.ndarray, pid: np.ndarray, idx: np.ndarray, period: str) -> np.ndarray:
+        """Current-period usage for `idx`, resetting usage recorded in an earlier period."""
+        cur = period_id(self.date, period)
+        stale = idx[pid[idx] != cur]
+        arr[stale] = 0
+        pid[stale] = cur
+        return arr[idx]
+
+    def _streak(self, spec: RuleSpec, idx: np.ndarray, m: np.ndarray) -> np.ndarray:
+        st = spec.rule.streak
+        cur = streak_period(self.date, st.period)
+        last, run = self.streak_last[spec.index], self.streak_run[spec.index]
+        sel = idx[m]
+        lp = last[sel]
+        same = lp == cur
+        nxt = lp == cur - 1
+        run[sel] = np.where(same, run[sel], np.where(nxt, run[sel] + 1, 1))
+        last[sel] = cur
+        done = (~same) & (run[sel] >= st.length)
+        run[sel[done]] = 0
+        out = np.zeros_like(m)
+        out[np.flatnonzero(m)[done]] = True
+        return out
+
+    def _activity(self, idx: np.ndarray, day: int) -> None:
+        if idx.size == 0:
+            return
+        self.last_activity[idx] = day
+        for k, due in self.inact_due.items():
+            due[idx] = self.plan.expiry_sets[k].inactive_due[day]
+
+    # ------------------------------------------------------------ redemption (§8)
+    def redeem(self, idx: np.ndarray, reward: ir.Reward) -> None:
+        self.lots.burn(idx, np.full(idx.size, reward.price, dtype=np.int64))
+        self.redeemed[idx] += reward.price
+        self.reward[idx] += reward.cost_cents
+        self.redeemed_ever[idx] = True
+
+    def pay(self, idx: np.ndarray, cents: np.ndarray) -> None:
+        pwp = self.p.pay_with_points
+        pts = -((-cents * pwp.points) // pwp.cents)
+        self.lots.burn(idx, pts)
+        self.redeemed[idx] += pts
+        pc = Fraction(self.p.point_cost_cents)
+        self.pay_cents[idx] += (2 * pts * pc.numerator + pc.denominator) // (2 * pc.denominator)
+        self.redeemed_ever[idx] = True
+
+    def use_perk(self, idx: np.ndarray, cost_cents: int) -> None:
+        self.perk[idx] += cost_cents
+
+
+def streak_period(d: dt.date, period: str) -> int:
+    if period == "day":
+        return d.toordinal()
+    if period == "week":
+        return (d.toordinal() - d.weekday()) // 7
+    return month_index(d)
+
+
+def days_from_birthday(doy: np.ndarray, d: dt.date) -> np.ndarray:
+    """Days from `d` to the nearest birthday (a non-leap day-of-year), 366 when unknown."""
+    out = np.full(doy.size, 366, dtype=np.int64)
+    known = doy >= 0
+    if not known.any():
+        return out
+    best = np.full(doy.size, 10**6, dtype=np.int64)
+    dd = doy[known].astype(np.int64)
+    for year in (d.year - 1, d.year, d.year + 1):
+        base = dt.date(year, 1, 1).toordinal()
+        leap = 1 if (year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)) else 0
+        ords = base + dd + np.where(dd >= 59, leap, 0)
+        dist = np.abs(ords - d.toordinal())
+        best[known] = np.minimum(best[known], dist)
+    out[known] = best[known]
+    return out
+
+
+def encode_values(raw: np.ndarray | None, atype: str, n: int, strings: StringTable) -> np.ndarray:
+    """Population attribute values in the engine's representation (defaults when missing)."""
+    if raw is None:
+        if atype == "string":
+            return np.zeros(n, dtype=np.int64)
+        if atype == "bool":
+            return np.zeros(n, dtype=bool)
+        return np.zeros(n, dtype=np.float64 if atype == "number" else np.int64)
+    if atype == "string":
+        return np.array([strings.code("" if v is None else str(v)) for v in raw], dtype=np.int64)
+    if atype == "bool":
+        return np.array([bool(v) if v is not None else False for v in raw], dtype=bool)
+    if atype == "money":
+        return np.array([int(round(float(v) * 100)) if v is not None else 0 for v in raw], dtype=np.int64)
+    if atype == "date":
+        return np.array([(v.toordinal() if isinstance(v, dt.date) else 0) for v in raw], dtype=np.int64)
+    return np.array([float(v) if v is not None else 0.0 for v in raw], dtype=np.float64)
