@@ -533,6 +533,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             parser.print_usage(sys.stderr)
             print(f"loyalty {args.command}: error: {exc}", file=sys.stderr)
             return EXIT_USAGE
+        except SystemExit as stop:  # a plugin's handler may call parser.error() or sys.exit()
+            return stop.code if isinstance(stop.code, int) else (EXIT_OK if stop.code is None else EXIT_FINDINGS)
         return EXIT_OK if code is None else int(code)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

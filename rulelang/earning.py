@@ -185,8 +185,9 @@ def evaluate_rules(run: "_Run", ev: "Event", values: Mapping[str, object], amoun
         if rates:
             f.points = round_points(f.raw, f.rule.rounding)
             terms = " + ".join(
-                f"{money(0 if category in a.excluding else (net if a.base == 'net' else amount), cur)} x "
-                f"{number(a.rate * 100)} per {cur}" for a in rates)
+                f"category {run.fmt.value(category)} excluded" if category in a.excluding else
+                f"{money(net if a.base == 'net' else amount, cur)} x {number(a.rate * 100)} per {cur}"
+                for a in rates)
             f.details.append(f"{terms} = {number(f.raw)} -> {f.points} (round {f.rule.rounding})")
 
     # 6. multipliers: the tier's first, then firing rules' in candidate order

@@ -31,7 +31,7 @@ from .calendar_work import (
     lot_expiry_date,
     month_index,
 )
-from .conditions import Formatter, money, number
+from .conditions import Formatter, holds, money, number
 from .diagnostics import NO_SPAN, Diagnostic, EvaluationError, Span, did_you_mean
 from .earning import EarnOutcome, evaluate_rules
 from .ledger import OPENING_BALANCE, Entry, Ledger, LedgerInvariantError
@@ -518,8 +518,6 @@ class _Run:
     def _after_event(self, ev: Event, values: dict[str, object], outcome: EarnOutcome | None, earned: int,
                      notes: list[str]) -> None:
         """Step 10-11: counters, tier metric, activity, upgrade."""
-        from .conditions import holds
-
         day = ev.date
         metric_name = self.tiers.metric if self.tiers else None
         increment = Fraction(0)

@@ -521,3 +521,15 @@ def test_load_file_reads_utf8_with_bom_and_crlf(tmp_path: Path) -> None:
     sf, diags, text = load_file(str(path))
     assert sf is not None and not [d for d in diags if d.is_error]
     assert text == CLEAN
+
+
+def test_fmt_dash_formats_stdin_to_stdout(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    import io
+
+    monkeypatch.setattr(sys, "stdin", io.StringIO(UGLY))
+    code, out, _ = run(capsys, "fmt", "-")
+    sf, _ = parse_text(UGLY, "<stdin>")
+    assert sf is not None
+    assert (code, out) == (0, format_source(sf))
+    monkeypatch.setattr(sys, "stdin", io.StringIO(UGLY))
+    assert run(capsys, "fmt", "--check", "-")[0] == 1

@@ -420,7 +420,7 @@ def test_random_text_never_raises(text: str) -> None:
     assert (expr is None) == bool(diags)
 
 
-@settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=35, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.randoms(use_true_random=False), st.integers(1, 4))
 def test_mutated_programs_never_raise(rnd: random.Random, edits: int) -> None:
     tokens = list(IDENTITY_TOKENS)

@@ -9,7 +9,7 @@ from fractions import Fraction as F
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from ir_builders import D, Customer, Event, event, fixed, per_usd, program, purchase, redeem, ret, rule, run
+from ir_builders import D, Customer, Event, event, fixed, per_usd, program, purchase, redeem, rule, run
 from rulelang import ir
 from rulelang.diagnostics import EvaluationError
 

@@ -34,17 +34,19 @@ def _numbers(result) -> str:
     return json.dumps(doc, sort_keys=True)
 
 
-def test_same_seed_is_bit_identical_for_workers_and_chunk_sizes(busy_population):
+def test_same_seed_is_bit_identical_for_workers_and_chunk_sizes():
     from rulelang.compiler import compile_source
     from rulelang.loader import load_file
 
     sf, _, _ = load_file("rules/coffee.loyalty")
     program, _ = compile_source(sf)
-    kw = dict(customers=BLOCK + 3000, months=2, trials=2, seed=11)
-    one = simulate(program, busy_population, workers=1, chunk_size=BLOCK, **kw)
-    two = simulate(program, busy_population, workers=2, chunk_size=2 * BLOCK, **kw)
+    pop = population_text(QUIET.replace("response: off", "").replace("{a: 0.5, b: 0.5}", "{coffee: 0.5, tea: 0.5}"))
+    kw = dict(customers=BLOCK + 3000, months=1, trials=2, seed=11)
+    one = simulate(program, pop, workers=1, chunk_size=BLOCK, **kw)
+    two = simulate(program, pop, workers=2, chunk_size=2 * BLOCK, **kw)
+    assert one.totals["program.points_issued"]["mean"] > 0
     assert _numbers(one) == _numbers(two)
-    other = simulate(program, busy_population, workers=1, chunk_size=BLOCK, **{**kw, "seed": 12})
+    other = simulate(program, pop, workers=1, chunk_size=BLOCK, **{**kw, "seed": 12})
     assert _numbers(other) != _numbers(one)
 
 
@@ -78,7 +80,7 @@ def test_ledger_identity_holds_in_every_trial(busy_population):
     for name in ("rules/coffee.loyalty", "rules/supermarket.loyalty"):
         sf, _, _ = load_file(name)
         program, _ = compile_source(sf)
-        res = simulate(program, busy_population, customers=1500, months=13, trials=2, workers=1)
+        res = simulate(program, busy_population, customers=400, months=13, trials=2, workers=1)
         assert res.ledger_identity_ok and res.ledger_identity_max_abs_error == 0
         for t in range(2):
             issued = res.per_trial["program.points_issued"][t]

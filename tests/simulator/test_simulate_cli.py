@@ -1,0 +1,57 @@
+"""`loyalty simulate` through the simulator's own `register` (the CLI plugs it in the same way)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from simulator.cli import register
+
+
+def run(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="loyalty")
+    register(parser.add_subparsers())
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as stop:
+        return int(stop.code)
+    return args.handler(args)
+
+
+def test_simulate_prints_a_summary_and_writes_report_json(tmp_path, capsys):
+    code = run(["simulate", "rules/coffee.loyalty", "--population", "rules/populations/coffee.yaml",
+                "--customers", "400", "--months", "2", "--trials", "2", "--workers", "1", "--out", str(tmp_path)])
+    out = capsys.readouterr()
+    assert code == 0
+    assert "Bean Club" in out.out and "incremental" not in out.err
+    assert "ledger identity" in out.out and "holds" in out.out
+    doc = json.loads((tmp_path / "report.json").read_text())
+    assert doc["meta"]["customers"] == 400 and doc["meta"]["trials"] == 2
+    assert doc["tier_names"] == ["Green", "Gold", "Reserve"]
+
+
+def test_json_format(capsys):
+    assert run(["simulate", "rules/coffee.loyalty", "--customers", "200", "--months", "1", "--trials", "1",
+                "--workers", "1", "--format", "json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["schema"] == "loyalty-simulation/1"
+
+
+def test_a_bad_population_file_is_reported_with_its_location(tmp_path, capsys):
+    bad = tmp_path / "pop.yaml"
+    bad.write_text("segments:\n  - name: a\n    share: 1\n    purchase: {r: 1, alpha: 2}\n    refer: often\n")
+    assert run(["simulate", "rules/coffee.loyalty", "--population", str(bad), "--customers", "10"]) == 1
+    err = capsys.readouterr().err
+    assert f"{bad}:5:12: error[RL603]" in err
+
+
+def test_usage_errors_exit_2(capsys):
+    assert run(["simulate", "rules/coffee.loyalty", "--block-size", "1000"]) == 2
+    assert run(["simulate", "rules/coffee.loyalty", "--customers", "0"]) == 2
+
+
+def test_a_broken_program_exits_1(tmp_path, capsys):
+    bad = tmp_path / "bad.loyalty"
+    bad.write_text('program "x" {\n  points "p"\n  currency USD\n  earn a on purchase { award 1 pointz }\n}\n')
+    assert run(["simulate", str(bad), "--customers", "10"]) == 1
+    assert "error[" in capsys.readouterr().err
