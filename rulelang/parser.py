@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextvars
 import functools
+import os
 from importlib import resources
 from typing import Iterator
 
@@ -84,6 +85,23 @@ def _collect_comment(tok: Token) -> Token:
     return tok
 
 
+def _cache_option(strict: bool) -> dict[str, str]:
+    """Cache the built LALR tables in the user's own cache folder (not the shared temp
+    folder), so each command starts fast. lark checks a hash of the grammar, options and
+    versions stored in the file. No cache when strict checking or the folder is unusable."""
+    if strict or os.environ.get("LOYALTY_NO_CACHE"):
+        return {}
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    folder = os.path.join(base, "loyalty-rules")
+    try:
+        os.makedirs(folder, mode=0o700, exist_ok=True)
+        if not os.access(folder, os.W_OK) or os.stat(folder).st_uid != os.getuid():
+            return {}
+    except OSError:
+        return {}
+    return {"cache": os.path.join(folder, "grammar.lark-cache")}
+
+
 def build_parser(strict: bool = False) -> Lark:
     """A new lark parser for the grammar (`strict=True` also checks for conflicts)."""
     post = _PostLexer()
@@ -97,6 +115,7 @@ def build_parser(strict: bool = False) -> Lark:
         postlex=post,
         lexer_callbacks={"COMMENT": _collect_comment},
         strict=strict,
+        **_cache_option(strict),
     )
     post.keyword_types = {
         t.pattern.value: t.name for t in parser.terminals if t.pattern.type == "str" and t.pattern.value.isalpha()
@@ -204,6 +223,8 @@ def parse_text(source: str, path: str) -> tuple[ast.SourceFile | None, list[Diag
 def _parse_text(source: str, path: str) -> tuple[ast.SourceFile | None, list[Diagnostic]]:
     where = Where(path)
     text = source.replace("\r\n", "\n")
+    if text.startswith("\ufeff"):  # a byte-order mark is invisible in editors: columns count without it
+        text = text[1:]
     diags: list[Diagnostic] = []
     tree: Tree | None = None
     comments: list[Token] = []
@@ -235,6 +256,9 @@ def parse_expression(text: str, path: str, line: int, column: int) -> tuple[ast.
     """Parse one condition (as written in a YAML file). `line`/`column` (1-based) are where
     `text` starts in that file; spans and diagnostics point there."""
     where = Where(path, line, column, end_word="the end of the condition")
+    if not text.strip():
+        return None, [Diagnostic("RL101", "error", "the condition is empty", where.span(1, 1, 1, 1),
+                                 'write a condition, e.g. `category == "coffee"`')]
     try:
         try:
             tree, _ = _run(text.replace("\r\n", "\n"), "condition")

@@ -345,7 +345,7 @@ def _unexpected_token(err: UnexpectedToken, text: str, where: _Mapper,
             return Diagnostic("RL101", "error", f"unknown statement `{prev.value}` in {block}", where.of_token(prev),
                               suggestion), _skip(prev.line)
 
-    wanted = _describe_expected(expected, keywords)
+    wanted = [where.end_word if w == "the end of the file" else w for w in _describe_expected(expected, keywords)]
     if {"NAME", "POINTS"} <= expected and prev is not None and prev.type in ("NUMBER", "EXPIRE", "EARNED", "WITH"):
         wanted = ["the points unit (`points` or the program's own word)"] + [
             w for w in wanted if w not in ("a name", "`points`")]

@@ -7,10 +7,21 @@ Entry points: `simulate(program, population, ...)` (simulator.montecarlo) return
 
 from __future__ import annotations
 
-from .montecarlo import simulate
-from .plan import SimulationError
-from .population import Population, PopulationError, default_population, load_population, load_population_file
-from .result import RunResult, write_reports
+import importlib
+from typing import Any
+
+_WHERE = {
+    "simulate": "montecarlo", "SimulationError": "plan", "Population": "population",
+    "PopulationError": "population", "default_population": "population", "load_population": "population",
+    "load_population_file": "population", "RunResult": "result", "write_reports": "result",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """Import on first use, so `import simulator.cli` (done by every `loyalty` command) stays cheap."""
+    if name in _WHERE:
+        return getattr(importlib.import_module(f".{_WHERE[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 __all__ = [
     "Population", "PopulationError", "RunResult", "SimulationError", "default_population", "load_population",

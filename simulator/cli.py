@@ -15,13 +15,14 @@ import hashlib
 import json
 import os
 import sys
-from typing import Callable, TextIO
+from typing import TYPE_CHECKING, Callable, TextIO
 
 from rulelang.diagnostics import Diagnostic, RulelangError, Span, render_text
 
-from .engine import BLOCK
-from .population import PopulationError, load_population_file
-from .result import RunResult, write_reports
+if TYPE_CHECKING:
+    from .result import RunResult
+
+BLOCK = 1 << 16  # = simulator.engine.BLOCK (pinned by a test); not imported so `loyalty check` starts fast
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
 
@@ -105,6 +106,8 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     import datetime as dt
 
     from .montecarlo import simulate
+    from .population import PopulationError, load_population_file
+    from .result import write_reports
 
     program, errors, text = _load_program(args.program)
     if program is None:

@@ -442,3 +442,12 @@ def test_mutated_programs_never_raise(rnd: random.Random, edits: int) -> None:
     for d in diags:
         assert d.code in {"RL101", "RL102", "RL103"}
         assert d.span.line >= 1 and d.span.column >= 1
+
+
+def test_empty_condition_and_byte_order_mark() -> None:
+    expr, diags = parse_expression("  ", "c.yaml", 4, 9)
+    assert expr is None and [(d.code, d.span.line, d.span.column, d.message) for d in diags] == [
+        ("RL101", 4, 9, "the condition is empty")]
+    sf = parse_ok('\ufeffprogram "P" {\r\n\tcurrency EUR\r\n}\r\n')
+    assert sf.program is not None and sf.program.currency == "EUR"
+    assert sf.program.span.line == 1 and sf.program.span.column == 1

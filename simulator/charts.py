@@ -1,0 +1,395 @@
+"""Charts of a simulation report, as PNG images.
+
+Takes: the `report.json` document of a run (`RunResult.to_json()`, schema
+`loyalty-simulation/1`). Gives: one function per chart, each returning PNG bytes
+(or None when the run has nothing to draw, with the reason in `missing_reason`),
+plus `all_charts` (every chart with its title and caption, for the HTML report)
+and `write_charts` (the PNG files into a directory).
+
+Matplotlib is used through its object API (`Figure` + the Agg renderer), so no
+window, no display and no global pyplot state are involved. Interval bands are
+the 95 % intervals over trials stored in the report; with one trial there is no
+band. Series values that are not defined (a ratio with nothing to divide by) are
+stored as null and drawn as gaps.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter, MaxNLocator, PercentFormatter
+
+Report = dict[str, Any]
+
+PROGRAM_COLOR = "#1f77b4"
+BASELINE_COLOR = "#7f7f7f"
+COST_COLOR = "#d62728"
+MARGIN_COLOR = "#2ca02c"
+FIGSIZE = (8.0, 4.2)
+DPI = 100
+
+
+@dataclass(frozen=True)
+class Chart:
+    """One chart of the report: `png` is None when it could not be drawn (`note` says why)."""
+
+    key: str
+    title: str
+    caption: str
+    png: bytes | None
+    note: str = ""
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def _nan(values: list[float | None] | None) -> list[float]:
+    return [math.nan if v is None else float(v) for v in (values or [])]
+
+
+def _series(report: Report, key: str) -> dict[str, list[float]] | None:
+    s = report.get("monthly", {}).get(key)
+    if not s or not s.get("mean"):
+        return None
+    return {"mean": _nan(s["mean"]), "low": _nan(s.get("low")), "high": _nan(s.get("high"))}
+
+
+def _trials(report: Report) -> int:
+    return int(report.get("meta", {}).get("trials", 1) or 1)
+
+
+def _currency(report: Report) -> str:
+    return str(report.get("meta", {}).get("currency", "") or "")
+
+
+def _points_unit(report: Report) -> str:
+    return str(report.get("meta", {}).get("points_unit", "points") or "points")
+
+
+def _subtitle(report: Report, band_note: str | None = None) -> str:
+    m = report.get("meta", {})
+    trials = _trials(report)
+    if band_note is None:
+        band_note = "shaded: 95 % interval over trials" if trials > 1 else "one trial: no interval"
+    band = band_note
+    return (f"{m.get('program', '?')} · {int(m.get('customers', 0)):,} customers · "
+            f"{trials} trial{'s' if trials != 1 else ''} · {band}")
+
+
+def _money_formatter(currency: str) -> FuncFormatter:
+    def fmt(v: float, _pos: int) -> str:
+        a = abs(v)
+        if a >= 1e9:
+            text = f"{v / 1e9:,.1f}B"
+        elif a >= 1e6:
+            text = f"{v / 1e6:,.1f}M"
+        elif a >= 1e4:
+            text = f"{v / 1e3:,.0f}k"
+        else:
+            text = f"{v:,.0f}"
+        return text
+    return FuncFormatter(fmt)
+
+
+def _count_formatter() -> FuncFormatter:
+    return _money_formatter("")
+
+
+def _new_figure(report: Report, title: str, band_note: str | None = None) -> tuple[Figure, Any]:
+    fig = Figure(figsize=FIGSIZE, dpi=DPI)
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot(1, 1, 1)
+    fig.suptitle(title, fontsize=12, fontweight="bold", x=0.02, ha="left")
+    ax.set_title(_subtitle(report, band_note), fontsize=8.5, color="#555555", loc="left")
+    ax.grid(True, color="#e5e5e5", linewidth=0.8)
+    ax.set_axisbelow(True)
+    for side in ("top", "right"):
+        ax.spines[side].set_visible(False)
+    return fig, ax
+
+
+def _month_axis(ax: Any, months: list[str]) -> None:
+    ax.set_xlabel("month")
+    ax.set_xlim(-0.3, max(len(months) - 1, 0) + 0.3)
+    step = max(1, math.ceil(len(months) / 12))
+    ticks = list(range(0, len(months), step))
+    ax.set_xticks(ticks)
+    ax.set_xticklabels([months[i] for i in ticks], rotation=45 if len(months) > 6 else 0,
+                       ha="right" if len(months) > 6 else "center", fontsize=8)
+
+
+def _band(ax: Any, x: list[int], s: dict[str, list[float]], color: str, trials: int,
+          label: str | None = None) -> None:
+    if trials > 1 and s["low"] and s["high"]:
+        ax.fill_between(x, s["low"], s["high"], color=color, alpha=0.18, linewidth=0, label=label)
+
+
+def _png(fig: Figure) -> bytes:
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=DPI, metadata={"Software": None})
+    return buf.getvalue()
+
+
+def _cumulate(s: dict[str, list[float]], scale: float = 1.0) -> dict[str, list[float]]:
+    """Running sums of a monthly flow (× `scale`).
+
+    The band adds up the monthly half-widths: the standard deviation of a sum is at
+    most the sum of the standard deviations, so this is an upper bound on the
+    interval of the running total (the report stores intervals, not trials, per month).
+    """
+    mean, low, high = [], [], []
+    total = half_total = 0.0
+    for i, v in enumerate(s["mean"]):
+        total += 0.0 if math.isnan(v) else v * scale
+        lo = s["low"][i] if i < len(s["low"]) else math.nan
+        hi = s["high"][i] if i < len(s["high"]) else math.nan
+        if not (math.isnan(lo) or math.isnan(hi)):
+            half_total += abs(hi - lo) * abs(scale) / 2.0
+        mean.append(total)
+        low.append(total - half_total)
+        high.append(total + half_total)
+    return {"mean": mean, "low": low, "high": high}
+
+
+def gross_margin_rate(report: Report) -> float | None:
+    """The population's gross margin, recovered from the report (gross profit / revenue)."""
+    t = report.get("totals", {})
+    rev = (t.get("program.revenue") or {}).get("mean")
+    gp = (t.get("program.gross_profit") or {}).get("mean")
+    if not rev or gp is None:
+        rev = (t.get("baseline.revenue") or {}).get("mean")
+        gp = (t.get("baseline.gross_profit") or {}).get("mean")
+    if not rev or gp is None:
+        return None
+    return gp / rev
+
+
+def liability_per_point(report: Report) -> float | None:
+    """End-of-run value of one outstanding point: (1 − breakage) × point cost, from the totals."""
+    per = report.get("per_trial", {})
+    liab, out = per.get("program.liability") or [], per.get("program.points_outstanding") or []
+    factors = [lv / ov for lv, ov in zip(liab, out) if lv is not None and ov]
+    if not factors:
+        return None
+    return sum(factors) / len(factors)
+
+
+# ---------------------------------------------------------------- the charts
+
+
+def cost_vs_margin_chart(report: Report) -> bytes | None:
+    """Cumulative program cost against the cumulative incremental gross margin it brings in."""
+    months = list(report.get("months", []))
+    cost = _series(report, "program.program_cost")
+    inc_rev = _series(report, "incremental.revenue")
+    margin = gross_margin_rate(report)
+    if not months or cost is None or inc_rev is None or margin is None:
+        return None
+    trials = _trials(report)
+    cur = _currency(report)
+    c_cost = _cumulate(cost)
+    c_margin = _cumulate(inc_rev, margin)
+    c_profit = [a - b for a, b in zip(c_margin["mean"], c_cost["mean"])]
+    x = list(range(len(months)))
+    fig, ax = _new_figure(report, "Program cost vs the incremental margin it brings in (cumulative)")
+    _band(ax, x, c_cost, COST_COLOR, trials)
+    _band(ax, x, c_margin, MARGIN_COLOR, trials)
+    ax.plot(x, c_cost["mean"], color=COST_COLOR, linewidth=2, marker="o", markersize=3,
+            label="cumulative program cost")
+    ax.plot(x, c_margin["mean"], color=MARGIN_COLOR, linewidth=2, marker="o", markersize=3,
+            label=f"cumulative incremental gross margin (incremental revenue × {margin:.0%})")
+    ax.plot(x, c_profit, color="#333333", linewidth=1.2, linestyle="--",
+            label="cumulative incremental profit (margin − cost)")
+    ax.axhline(0, color="#999999", linewidth=0.8)
+    _month_axis(ax, months)
+    ax.set_ylabel(f"{cur} (cumulative)" if cur else "money (cumulative)")
+    ax.yaxis.set_major_formatter(_money_formatter(cur))
+    ax.legend(fontsize=8, loc="upper left", frameon=False)
+    return _png(fig)
+
+
+def liability_chart(report: Report) -> bytes | None:
+    """Points outstanding at each month end, and what they are worth as a liability."""
+    months = list(report.get("months", []))
+    out = _series(report, "program.points_outstanding")
+    if not months or out is None:
+        return None
+    trials = _trials(report)
+    unit = _points_unit(report)
+    cur = _currency(report)
+    x = list(range(len(months)))
+    fig, ax = _new_figure(report, f"Outstanding {unit} at month end (the points liability)")
+    _band(ax, x, out, PROGRAM_COLOR, trials, label="95 % interval" if trials > 1 else None)
+    ax.plot(x, out["mean"], color=PROGRAM_COLOR, linewidth=2, marker="o", markersize=3,
+            label=f"{unit} outstanding (mean over trials)")
+    _month_axis(ax, months)
+    ax.set_ylabel(f"{unit} outstanding")
+    ax.yaxis.set_major_formatter(_count_formatter())
+    ax.set_ylim(bottom=0)
+    factor = liability_per_point(report)
+    if factor:
+        sec = ax.secondary_yaxis("right", functions=(lambda v: v * factor, lambda v: v / factor))
+        one = unit[:-1] if unit.endswith("s") else unit
+        sec.set_ylabel(f"liability, {cur} ({factor * 100:.3g} cents per {one} at the end)")
+        sec.yaxis.set_major_formatter(_money_formatter(cur))
+    ax.legend(fontsize=8, loc="upper left", frameon=False)
+    return _png(fig)
+
+
+def tier_mix_chart(report: Report) -> bytes | None:
+    """Share of members in each tier at each month end (stacked)."""
+    months = list(report.get("months", []))
+    names = list(report.get("tier_names") or [])
+    share = (report.get("tier_mix") or {}).get("share") or {}
+    if not months or not names or not all(n in share for n in names):
+        return None
+    layers = [[0.0 if math.isnan(v) else v for v in _nan(share[n].get("mean"))] for n in names]
+    x = list(range(len(months)))
+    fig, ax = _new_figure(report, "Tier mix: share of enrolled members in each tier at month end",
+                          "mean over trials")
+    cmap = ["#c7dcef", "#f2c14e", "#6a3d9a", "#e07b39", "#2ca02c", "#17becf", "#8c564b", "#e377c2"]
+    colors = [cmap[i % len(cmap)] for i in range(len(names))]
+    ax.stackplot(x, layers, labels=names, colors=colors, alpha=0.9)
+    _month_axis(ax, months)
+    ax.set_ylabel("share of enrolled members")
+    ax.set_ylim(0, 1)
+    ax.yaxis.set_major_formatter(PercentFormatter(1.0))
+    handles, labels = ax.get_legend_handles_labels()
+    ax.legend(handles[::-1], labels[::-1], fontsize=8, loc="center left", bbox_to_anchor=(1.0, 0.5),
+              frameon=False, title="tier (top = highest)", title_fontsize=8)
+    return _png(fig)
+
+
+def retention_chart(report: Report) -> bytes | None:
+    """Share of the starting customers still active, with and without the program."""
+    months = list(report.get("months", []))
+    prog = _series(report, "program.retention")
+    base = _series(report, "baseline.retention")
+    if not months or prog is None or base is None:
+        return None
+    trials = _trials(report)
+    x = list(range(len(months)))
+    fig, ax = _new_figure(report, "Retention with and without the program (same customers)")
+    _band(ax, x, base, BASELINE_COLOR, trials)
+    _band(ax, x, prog, PROGRAM_COLOR, trials)
+    ax.plot(x, base["mean"], color=BASELINE_COLOR, linewidth=2, linestyle="--", marker="o", markersize=3,
+            label="without the program (baseline)")
+    ax.plot(x, prog["mean"], color=PROGRAM_COLOR, linewidth=2, marker="o", markersize=3,
+            label="with the program")
+    _month_axis(ax, months)
+    ax.set_ylabel("customers still active at month end\n(share of starting customers)")
+    ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
+    lows = [v for v in prog["low"] + base["low"] + prog["mean"] + base["mean"] if not math.isnan(v)]
+    if lows:
+        ax.set_ylim(max(0.0, min(lows) - 0.05), min(1.3, max(1.0, max(prog["mean"] + base["mean"])) + 0.02))
+    ax.legend(fontsize=8, loc="lower left", frameon=False)
+    return _png(fig)
+
+
+def incremental_profit_histogram(report: Report) -> bytes | None:
+    """Distribution of the incremental profit over trials, with its mean and 95 % interval."""
+    values = [v for v in (report.get("per_trial", {}).get("incremental.profit") or []) if v is not None]
+    summary = report.get("totals", {}).get("incremental.profit") or {}
+    if not values:
+        return None
+    cur = _currency(report)
+    trials = len(values)
+    fig, ax = _new_figure(report, "Incremental profit of the program, trial by trial",
+                          "one bar per range of trial results")
+    bins = max(1, min(30, int(math.ceil(math.sqrt(trials))) + 2))
+    lo_v, hi_v = min(values), max(values)
+    if hi_v == lo_v:
+        width = max(abs(lo_v) * 0.05, 1.0)
+        edges = [lo_v - width, lo_v + width]
+    else:
+        edges = [lo_v + (hi_v - lo_v) * i / bins for i in range(bins + 1)]
+    counts, _, _ = ax.hist(values, bins=edges, color="#9ecae1", edgecolor="#3182bd", label=f"trials ({trials})",
+                           zorder=2)
+    ax.set_ylim(0, max(counts) * 1.7 + 0.5)  # room for the legend above the bars
+    mean = summary.get("mean")
+    if mean is not None:
+        ax.axvline(mean, color="#08306b", linewidth=2, label=f"mean {_money_text(mean)} {cur}".rstrip())
+    low, high = summary.get("low"), summary.get("high")
+    if trials > 1 and low is not None and high is not None:
+        ax.axvspan(low, high, color="#fdae6b", alpha=0.3, zorder=0,
+                   label=f"95 % interval of the mean [{_money_text(low)}, {_money_text(high)}]")
+    span = max(hi_v - lo_v, abs(mean or lo_v) * 0.1, 1.0)
+    if lo_v - span <= 0 <= hi_v + span:
+        ax.axvline(0, color="#d62728", linewidth=1, linestyle=":", label="break-even (0)")
+    else:
+        side = "above" if lo_v > 0 else "below"
+        ax.plot([], [], " ", label=f"every trial is {side} break-even (0, off the chart)")
+    ax.set_xlabel(f"incremental profit over the run, {cur} (program − baseline, same customers)")
+    ax.set_ylabel("trials")
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.xaxis.set_major_formatter(_money_formatter(cur))
+    ax.legend(fontsize=8, loc="upper left", frameon=False)
+    return _png(fig)
+
+
+def _money_text(v: float) -> str:
+    return f"{v:,.0f}"
+
+
+# ---------------------------------------------------------------- all of them
+
+
+CHARTS: list[tuple[str, str, Callable[[Report], bytes | None], str]] = [
+    ("cost_vs_margin", "Cost vs incremental margin", cost_vs_margin_chart,
+     "Running totals month by month. Green: the extra gross margin the program brings in (incremental revenue "
+     "× gross margin, paired with the baseline on the same customers); red: what the program costs "
+     "(rewards, discounts, perks, vouchers, fixed and acquisition costs). The dashed line is their difference, "
+     "the incremental profit; where it crosses zero the program pays for itself. Bands add up the monthly "
+     "95 % intervals, so they are wider than the exact interval of the totals in the table."),
+    ("liability", "Points liability", liability_chart,
+     "Points earned but neither redeemed, expired nor reversed, at each month end. The right axis values them "
+     "as the end-of-run liability does: outstanding × (1 − breakage rate) × point cost."),
+    ("tier_mix", "Tier mix", tier_mix_chart,
+     "How the enrolled customers (churned ones included, in the tier they hold) are spread over the tiers at "
+     "each month end, mean over trials, lowest tier at the bottom."),
+    ("retention", "Retention", retention_chart,
+     "Share of the starting customers who have not churned by each month end, for the same customers with the "
+     "program (blue) and without it (grey, dashed)."),
+    ("incremental_profit", "Incremental profit distribution", incremental_profit_histogram,
+     "Each trial's incremental profit over the whole run (program net profit − baseline profit on the same "
+     "random draws). Dark line: mean; orange band: its 95 % interval; red dotted line: break-even."),
+]
+
+
+def missing_reason(report: Report, key: str) -> str:
+    """Why a chart could not be drawn for this report."""
+    if key == "tier_mix" and not report.get("tier_names"):
+        return "The program has no tiers, so there is no tier mix to show."
+    if not report.get("months"):
+        return "The report has no monthly series."
+    return "The report does not hold the series this chart needs."
+
+
+def all_charts(report: Report) -> list[Chart]:
+    """Every chart of the report, in reading order (charts that cannot be drawn carry a note)."""
+    out = []
+    for key, title, fn, caption in CHARTS:
+        png = fn(report)
+        out.append(Chart(key, title, caption, png, "" if png is not None else missing_reason(report, key)))
+    return out
+
+
+def write_charts(report: Report, out_dir: str | Path, prefix: str = "") -> list[Path]:
+    """Write each chart as `<prefix><key>.png` into `out_dir`; returns the paths written."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for chart in all_charts(report):
+        if chart.png is None:
+            continue
+        path = out / f"{prefix}{chart.key}.png"
+        path.write_bytes(chart.png)
+        paths.append(path)
+    return paths

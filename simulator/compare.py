@@ -1,0 +1,245 @@
+"""`loyalty compare`: program variants on common random numbers, with paired differences.
+
+Takes: two or more compiled programs (`LoadedProgram`), a population source and run
+settings. Gives: `Comparison` — for every variant each metric's mean and 95 % interval
+over trials, and for every variant after the first the paired difference to the first
+(per-trial differences, so the noise the variants share cancels), the cumulative
+incremental profit month by month, the tier mix at the end; `to_json()`
+(`schema: loyalty-comparison/1`) and `text_table()` for the terminal.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from .whatif_run import (Arm, LoadedProgram, PopulationSource, Settings, WhatIfRun, paired_summary, run_programs,
+                         short_name, summary)
+
+SCHEMA = "loyalty-comparison/1"
+
+# (label, report key, kind) in the order people read them; the JSON holds every metric.
+KEY_METRICS: list[tuple[str, str, str]] = [
+    ("revenue", "program.revenue", "money"),
+    ("incremental revenue", "incremental.revenue", "money"),
+    ("program cost", "program.program_cost", "money"),
+    ("  discounts", "program.cost_discounts", "money"),
+    ("  rewards", "program.cost_rewards", "money"),
+    ("  points payments", "program.cost_points_payments", "money"),
+    ("  perks", "program.cost_perks", "money"),
+    ("  vouchers", "program.cost_vouchers", "money"),
+    ("  fixed", "program.cost_fixed", "money"),
+    ("  acquisition", "program.cost_acquisition", "money"),
+    ("net profit", "program.net_profit", "money"),
+    ("incremental profit", "incremental.profit", "money"),
+    ("ROI", "program.roi", "ratio"),
+    ("points issued", "program.points_issued", "count"),
+    ("points redeemed", "program.points_redeemed", "count"),
+    ("points expired", "program.points_expired", "count"),
+    ("points outstanding", "program.points_outstanding", "count"),
+    ("breakage rate", "program.breakage_rate", "pct"),
+    ("liability", "program.liability", "money"),
+    ("members", "program.members", "count"),
+    ("purchases", "program.purchases", "count"),
+    ("average check", "program.average_check", "money2"),
+    ("purchase frequency", "program.purchase_frequency", "ratio"),
+    ("repeat-purchase rate", "program.repeat_purchase_rate", "pct"),
+    ("retention at end", "program.retention", "pct"),
+    ("churn rate", "program.churn_rate", "pct"),
+    ("NPS", "program.nps", "ratio"),
+]
+CHART_METRICS = ["incremental.profit", "program.program_cost", "incremental.revenue", "program.liability",
+                 "program.retention", "program.points_issued"]
+
+
+def fmt(v: float | None, kind: str, signed: bool = False) -> str:
+    """A number for tables: money without cents, counts with separators, rates as %."""
+    if v is None:
+        return "-"
+    sign = "+" if signed and v > 0 else ""
+    if kind == "money":
+        return f"{sign}{v:,.0f}"
+    if kind == "money2":
+        return f"{sign}{v:,.2f}"
+    if kind == "pct":
+        return f"{sign}{100 * v:.1f}%"
+    if kind == "pp":
+        return f"{sign}{100 * v:.2f} pp"
+    if kind == "ratio":
+        return f"{sign}{v:.2f}"
+    return f"{sign}{v:,.0f}"
+
+
+def fmt_interval(s: dict[str, Any], kind: str, signed: bool = False) -> str:
+    text = fmt(s.get("mean"), kind, signed)
+    if s.get("low") is not None and s.get("high") is not None and s["low"] != s["high"]:
+        text += f" [{fmt(s['low'], kind, signed)}, {fmt(s['high'], kind, signed)}]"
+    return text
+
+
+def diff_kind(kind: str) -> str:
+    """Differences of rates read as percentage points."""
+    return "pp" if kind == "pct" else kind
+
+
+def unique_labels(labels: Sequence[str]) -> list[str]:
+    out: list[str] = []
+    for label in labels:
+        name, n = label, 2
+        while name in out:
+            name = f"{label} ({n})"
+            n += 1
+        out.append(name)
+    return out
+
+
+@dataclass
+class Comparison:
+    """Variants on the same trials; `runs[0]` is the reference the differences are taken to."""
+
+    runs: list[WhatIfRun]
+
+    @property
+    def labels(self) -> list[str]:
+        return [r.label for r in self.runs]
+
+    @property
+    def meta(self) -> dict[str, Any]:
+        return self.runs[0].result.meta
+
+    def metric_keys(self) -> list[str]:
+        keys = set(self.runs[0].trial_totals)
+        for r in self.runs[1:]:
+            keys &= set(r.trial_totals)
+        return sorted(keys)
+
+    def total(self, i: int, key: str) -> dict[str, Any]:
+        return summary(self.runs[i].trial_totals[key])
+
+    def difference(self, i: int, key: str) -> dict[str, Any]:
+        return paired_summary(self.runs[0].trial_totals[key], self.runs[i].trial_totals[key])
+
+    def cumulative(self, i: int, key: str = "incremental.profit") -> dict[str, list[float | None]]:
+        """Mean and 95 % band of the running total of a monthly metric, month by month."""
+        series = np.nancumsum(self.runs[i].trial_monthly[key], axis=1)
+        return _summary_lists(series)
+
+    def cumulative_difference(self, i: int, key: str = "incremental.profit") -> dict[str, list[float | None]]:
+        a = np.nancumsum(self.runs[0].trial_monthly[key], axis=1)
+        b = np.nancumsum(self.runs[i].trial_monthly[key], axis=1)
+        return _summary_lists(b - a)
+
+    def tier_mix_end(self, i: int) -> dict[str, dict[str, Any]]:
+        r = self.runs[i]
+        if r.tier_share is None:
+            return {}
+        return {name: summary(r.tier_share[:, -1, j]) for j, name in enumerate(r.result.tier_names)}
+
+    def tier_mix_difference(self, i: int) -> dict[str, dict[str, Any]]:
+        """Paired difference of each tier's share of members at the end (tiers matched by name)."""
+        a, b = self.runs[0], self.runs[i]
+        if a.tier_share is None or b.tier_share is None:
+            return {}
+        names_a = a.result.tier_names
+        out = {}
+        for j, name in enumerate(b.result.tier_names):
+            if name in names_a:
+                out[name] = paired_summary(a.tier_share[:, -1, names_a.index(name)], b.tier_share[:, -1, j])
+        return out
+
+    def months(self) -> list[str]:
+        return self.runs[0].result.months
+
+    def to_json(self) -> dict[str, Any]:
+        keys = self.metric_keys()
+        meta = {k: v for k, v in self.meta.items() if k not in ("program", "program_hash", "variant", "currency",
+                                                                   "points_unit")}
+        variants = []
+        for i, r in enumerate(self.runs):
+            v: dict[str, Any] = {
+                "label": r.label, "program": r.program.name, "program_hash": r.result.meta["program_hash"],
+                "currency": r.program.currency, "points_unit": r.program.points_unit,
+                "totals": {k: self.total(i, k) for k in keys},
+                "per_trial": {k: [None if np.isnan(x) else float(x) for x in r.trial_totals[k]] for k in keys},
+                "cumulative_incremental_profit": self.cumulative(i),
+                "tier_mix_end": self.tier_mix_end(i),
+                "ledger_identity_ok": r.result.ledger_identity_ok,
+                "warnings": r.result.warnings,
+            }
+            if i:
+                v["difference"] = {k: self.difference(i, k) for k in keys}
+                v["cumulative_incremental_profit_difference"] = self.cumulative_difference(i)
+                v["tier_mix_end_difference"] = self.tier_mix_difference(i)
+            variants.append(v)
+        return {"schema": SCHEMA, "meta": meta, "reference": self.labels[0], "months": self.months(),
+                "variants": variants}
+
+
+def _summary_lists(series: np.ndarray) -> dict[str, list[float | None]]:
+    cols = [summary(series[:, m]) for m in range(series.shape[1])]
+    return {k: [c[k] for c in cols] for k in ("mean", "low", "high")}
+
+
+def compare_programs(programs: Sequence[LoadedProgram], population: PopulationSource, settings: Settings,
+                     progress: Callable[[int, int], None] | None = None) -> Comparison:
+    labels = unique_labels([p.label for p in programs])
+    runs = run_programs([Arm(label, p.program) for label, p in zip(labels, programs)], population, settings, progress)
+    return Comparison(runs)
+
+
+def header_lines(meta: dict[str, Any]) -> list[str]:
+    lines = [f"{meta['population']}: {meta['customers']:,} customers, {meta['months']} months "
+             f"({meta['start']} .. {meta['end']}), {meta['trials']} trials, seed {meta['seed']}"]
+    if meta.get("uncertain_parameters"):
+        lines.append("drawn per trial: " + "; ".join(meta["uncertain_parameters"]))
+    return lines
+
+
+def text_table(cmp: Comparison) -> str:
+    """Every key metric for each variant, and the paired difference to the first, with 95 % intervals."""
+    labels = cmp.labels
+    meta = cmp.meta
+    lines = header_lines(meta)
+    lines.append(f"money in {meta['currency']}; mean over trials [95% interval]; "
+                 f"differences are paired, trial by trial, against {labels[0]}")
+    lines.append("")
+    for i, label in enumerate(labels):
+        lines.append(f"  ({chr(65 + i) if i < 26 else i}) {label}")
+    lines.append("")
+    head = f"{'metric':<22}" + "".join(f"{'(' + (chr(65 + i) if i < 26 else str(i)) + ')':>16}" for i in range(len(labels)))
+    head += "".join(f"{'(' + (chr(65 + i) if i < 26 else str(i)) + ') - (A)':>32}" for i in range(1, len(labels)))
+    lines.append(head)
+    keys = set(cmp.metric_keys())
+    for label, key, kind in KEY_METRICS:
+        if key not in keys:
+            continue
+        row = f"{label:<22}" + "".join(f"{fmt(cmp.total(i, key)['mean'], kind):>16}" for i in range(len(labels)))
+        row += "".join(f"{fmt_interval(cmp.difference(i, key), diff_kind(kind), True):>32}" for i in range(1, len(labels)))
+        lines.append(row)
+    for i in range(len(labels)):
+        mix = cmp.tier_mix_end(i)
+        if mix:
+            lines.append(f"tier mix at end ({chr(65 + i) if i < 26 else i}): "
+                         + ", ".join(f"{n} {fmt(s['mean'], 'pct')}" for n, s in mix.items()))
+    for r in cmp.runs:
+        if not r.result.ledger_identity_ok:
+            lines.append(f"ledger identity BROKEN in {r.label} (max error {r.result.ledger_identity_max_abs_error})")
+        for w in r.result.warnings:
+            lines.append(f"warning ({r.label}): {w}")
+    return "\n".join(lines) + "\n"
+
+
+def metric_label(key: str) -> str:
+    for label, k, _ in KEY_METRICS:
+        if k == key:
+            return label.strip()
+    return short_name(key).replace("_", " ")
+
+
+def metric_kind(key: str) -> str:
+    for _, k, kind in KEY_METRICS:
+        if k == key:
+            return kind
+    return "pct" if key.endswith(("_rate", "retention")) else "money"
