@@ -145,14 +145,15 @@ def measure_engine(program_path: str, population: str | None, customers: int, da
     from simulator.montecarlo import simulate
 
     program = compile_program(program_path)
-    pop, _ = population_for(program_path, population)
+    pop, pop_path = population_for(program_path, population)
     t0 = time.perf_counter()
     result = simulate(program, pop, customers=customers, months=months_for(days), trials=1, seed=seed,
                       workers=workers)
     wall = time.perf_counter() - t0
     sim_days = int(result.meta["days"])
     return {
-        "program": program_path, "customers": customers, "days": sim_days, "workers": workers,
+        "program": program_path, "population": pop_path, "customers": customers, "days": sim_days,
+        "workers": workers,
         "wall_s": wall, "customer_days_per_s": customers * sim_days / wall,
         "parent_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
         "child_mib": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024.0,
@@ -258,6 +259,10 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     programs = ns.program or ["rules/coffee.loyalty", most_complex_example("rules/coffee.loyalty")]
     import numpy
+
+    for prog in programs:
+        print(f"{prog}: complexity {complexity(compile_program(prog))}, "
+              f"population {population_for(prog, ns.population)[1]}")
 
     print(f"python {sys.version.split()[0]}, numpy {numpy.__version__}, {os.cpu_count()} cores, "
           f"{ns.workers} workers, {ns.days} days, 1 trial (program + baseline arms)")

@@ -95,7 +95,7 @@ class ProgramDiff:
                 f"{self.count('rule', 'changed')} changed, {self.count('rule', 'removed')} removed")
         tiers = [(k, self.count("tier", k)) for k in ("added", "changed", "removed")]
         if any(n for _, n in tiers):
-            text += "; " + ", ".join(f"{n} {_plural('tier', n)} {k}" for k, n in tiers if n)
+            text += "; tiers: " + ", ".join(f"{n} {k}" for k, n in tiers if n)
         other = self.other_changes()
         if other:
             text += f"; {other} other {_plural('change', other)}"

@@ -77,28 +77,22 @@ def _subtitle(report: Report, band_note: str | None = None) -> str:
     trials = _trials(report)
     if band_note is None:
         band_note = "shaded: 95 % interval over trials" if trials > 1 else "one trial: no interval"
-    band = band_note
     return (f"{m.get('program', '?')} · {int(m.get('customers', 0)):,} customers · "
-            f"{trials} trial{'s' if trials != 1 else ''} · {band}")
+            f"{trials} trial{'s' if trials != 1 else ''} · {band_note}")
 
 
-def _money_formatter(currency: str) -> FuncFormatter:
+def _short_number_formatter() -> FuncFormatter:
+    """Axis ticks such as 950, 12k, 3.4M, 1.2B."""
     def fmt(v: float, _pos: int) -> str:
         a = abs(v)
         if a >= 1e9:
-            text = f"{v / 1e9:,.1f}B"
-        elif a >= 1e6:
-            text = f"{v / 1e6:,.1f}M"
-        elif a >= 1e4:
-            text = f"{v / 1e3:,.0f}k"
-        else:
-            text = f"{v:,.0f}"
-        return text
+            return f"{v / 1e9:,.1f}B"
+        if a >= 1e6:
+            return f"{v / 1e6:,.1f}M"
+        if a >= 1e4:
+            return f"{v / 1e3:,.0f}k"
+        return f"{v:,.0f}"
     return FuncFormatter(fmt)
-
-
-def _count_formatter() -> FuncFormatter:
-    return _money_formatter("")
 
 
 def _new_figure(report: Report, title: str, band_note: str | None = None) -> tuple[Figure, Any]:
@@ -210,7 +204,7 @@ def cost_vs_margin_chart(report: Report) -> bytes | None:
     ax.axhline(0, color="#999999", linewidth=0.8)
     _month_axis(ax, months)
     ax.set_ylabel(f"{cur} (cumulative)" if cur else "money (cumulative)")
-    ax.yaxis.set_major_formatter(_money_formatter(cur))
+    ax.yaxis.set_major_formatter(_short_number_formatter())
     ax.legend(fontsize=8, loc="upper left", frameon=False)
     return _png(fig)
 
@@ -231,14 +225,14 @@ def liability_chart(report: Report) -> bytes | None:
             label=f"{unit} outstanding (mean over trials)")
     _month_axis(ax, months)
     ax.set_ylabel(f"{unit} outstanding")
-    ax.yaxis.set_major_formatter(_count_formatter())
+    ax.yaxis.set_major_formatter(_short_number_formatter())
     ax.set_ylim(bottom=0)
     factor = liability_per_point(report)
     if factor:
         sec = ax.secondary_yaxis("right", functions=(lambda v: v * factor, lambda v: v / factor))
         one = unit[:-1] if unit.endswith("s") else unit
         sec.set_ylabel(f"liability, {cur} ({factor * 100:.3g} cents per {one} at the end)")
-        sec.yaxis.set_major_formatter(_money_formatter(cur))
+        sec.yaxis.set_major_formatter(_short_number_formatter())
     ax.legend(fontsize=8, loc="upper left", frameon=False)
     return _png(fig)
 
@@ -329,7 +323,7 @@ def incremental_profit_histogram(report: Report) -> bytes | None:
     ax.set_xlabel(f"incremental profit over the run, {cur} (program − baseline, same customers)")
     ax.set_ylabel("trials")
     ax.yaxis.set_major_locator(MaxNLocator(integer=True))
-    ax.xaxis.set_major_formatter(_money_formatter(cur))
+    ax.xaxis.set_major_formatter(_short_number_formatter())
     ax.legend(fontsize=8, loc="upper left", frameon=False)
     return _png(fig)
 

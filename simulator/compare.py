@@ -69,6 +69,8 @@ def fmt(v: float | None, kind: str, signed: bool = False) -> str:
         return f"{sign}{100 * v:.2f} pp"
     if kind == "ratio":
         return f"{sign}{v:.2f}"
+    if kind == "ratio4":
+        return f"{sign}{v:.4g}"
     return f"{sign}{v:,.0f}"
 
 
@@ -82,6 +84,16 @@ def fmt_interval(s: dict[str, Any], kind: str, signed: bool = False) -> str:
 def diff_kind(kind: str) -> str:
     """Differences of rates read as percentage points."""
     return "pp" if kind == "pct" else kind
+
+
+def render_table(headers: Sequence[str], rows: Sequence[Sequence[str]], left: int = 1) -> str:
+    """A plain-text table: the first `left` columns aligned left, the others right."""
+    widths = [max(len(str(x)) for x in col) for col in zip(headers, *rows)]
+
+    def line(cells: Sequence[str]) -> str:
+        return "  ".join(str(c).ljust(w) if i < left else str(c).rjust(w)
+                         for i, (c, w) in enumerate(zip(cells, widths))).rstrip()
+    return "\n".join([line(headers), line(["-" * w for w in widths])] + [line(r) for r in rows])
 
 
 def unique_labels(labels: Sequence[str]) -> list[str]:
@@ -206,22 +218,23 @@ def text_table(cmp: Comparison) -> str:
                  f"differences are paired, trial by trial, against {labels[0]}")
     lines.append("")
     for i, label in enumerate(labels):
-        lines.append(f"  ({chr(65 + i) if i < 26 else i}) {label}")
+        lines.append(f"  ({_letter(i)}) {label}")
     lines.append("")
-    head = f"{'metric':<22}" + "".join(f"{'(' + (chr(65 + i) if i < 26 else str(i)) + ')':>16}" for i in range(len(labels)))
-    head += "".join(f"{'(' + (chr(65 + i) if i < 26 else str(i)) + ') - (A)':>32}" for i in range(1, len(labels)))
-    lines.append(head)
+    headers = ["metric"] + [f"({_letter(i)})" for i in range(len(labels))]
+    headers += [f"({_letter(i)}) - (A) [95% interval]" for i in range(1, len(labels))]
     keys = set(cmp.metric_keys())
+    rows = []
     for label, key, kind in KEY_METRICS:
         if key not in keys:
             continue
-        row = f"{label:<22}" + "".join(f"{fmt(cmp.total(i, key)['mean'], kind):>16}" for i in range(len(labels)))
-        row += "".join(f"{fmt_interval(cmp.difference(i, key), diff_kind(kind), True):>32}" for i in range(1, len(labels)))
-        lines.append(row)
+        row = [label] + [fmt(cmp.total(i, key)["mean"], kind) for i in range(len(labels))]
+        row += [fmt_interval(cmp.difference(i, key), diff_kind(kind), True) for i in range(1, len(labels))]
+        rows.append(row)
+    lines.append(render_table(headers, rows))
     for i in range(len(labels)):
         mix = cmp.tier_mix_end(i)
         if mix:
-            lines.append(f"tier mix at end ({chr(65 + i) if i < 26 else i}): "
+            lines.append(f"tier mix at end ({_letter(i)}): "
                          + ", ".join(f"{n} {fmt(s['mean'], 'pct')}" for n, s in mix.items()))
     for r in cmp.runs:
         if not r.result.ledger_identity_ok:
@@ -229,6 +242,10 @@ def text_table(cmp: Comparison) -> str:
         for w in r.result.warnings:
             lines.append(f"warning ({r.label}): {w}")
     return "\n".join(lines) + "\n"
+
+
+def _letter(i: int) -> str:
+    return chr(65 + i) if i < 26 else str(i + 1)
 
 
 def metric_label(key: str) -> str:

@@ -245,7 +245,8 @@ def render_markdown(report: Report) -> str:
         out.append("")
     tiers = tier_rows(report)
     if tiers:
-        out += ["### Tier mix at the end", "", "| Tier | Share of enrolled members | Enrolled members |", "|---|---:|---:|"]
+        out += ["### Tier mix at the end", "",
+                "| Tier | Share of enrolled members | Enrolled members |", "|---|---:|---:|"]
         out += [f"| {_md(n)} | {s} | {c} |" for n, s, c in tiers]
         out.append("")
     out += [f"**{ledger_line(report)}**", ""]
@@ -261,7 +262,8 @@ def render_markdown(report: Report) -> str:
 CSS = """
 body { font-family: -apple-system, "Segoe UI", Helvetica, Arial, sans-serif; margin: 2rem auto; max-width: 64rem;
        padding: 0 1rem; color: #222; line-height: 1.45; }
-h1 { font-size: 1.6rem; margin-bottom: .2rem; } h2 { font-size: 1.2rem; margin-top: 2rem; border-bottom: 1px solid #ddd; }
+h1 { font-size: 1.6rem; margin-bottom: .2rem; }
+h2 { font-size: 1.2rem; margin-top: 2rem; border-bottom: 1px solid #ddd; }
 table { border-collapse: collapse; margin: .6rem 0 1rem; font-size: .92rem; }
 th, td { padding: .3rem .7rem; border-bottom: 1px solid #e5e5e5; text-align: right; vertical-align: top; }
 th:first-child, td:first-child { text-align: left; }
@@ -318,7 +320,8 @@ def render_html(report: Report) -> str:
     tiers = tier_rows(report)
     if tiers:
         out.append("<h2>Tier mix at the end</h2>")
-        out.append("<table><thead><tr><th>Tier</th><th>Share of enrolled members</th><th>Enrolled members</th></tr></thead><tbody>")
+        out.append("<table><thead><tr><th>Tier</th><th>Share of enrolled members</th>"
+                   "<th>Enrolled members</th></tr></thead><tbody>")
         out += [f"<tr><td>{_h(n)}</td><td>{_h(s)}</td><td>{_h(c)}</td></tr>" for n, s, c in tiers]
         out.append("</tbody></table>")
     out.append("<h2>Charts</h2>")

@@ -189,9 +189,13 @@ def build_result(meta: dict[str, Any], program: ir.Program, pop, trials: list, c
 
 
 def write_reports(result: RunResult, out_dir: str | Path) -> list[Path]:
-    """Write `report.json` (the RunResult.to_json() document) into `out_dir`; returns the paths written."""
+    """Write `report.json` (the RunResult.to_json() document), `report.md` and `report.html` into `out_dir`;
+    returns the paths written."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     path = out / "report.json"
-    path.write_text(json.dumps(result.to_json(), indent=2, sort_keys=False) + "\n", encoding="utf-8")
-    return [path]
+    document = result.to_json()
+    path.write_text(json.dumps(document, indent=2, sort_keys=False) + "\n", encoding="utf-8")
+    from .report import write_human_reports  # matplotlib is loaded only when reports are written
+
+    return [path, *write_human_reports(document, out)]

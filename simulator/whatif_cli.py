@@ -1,0 +1,319 @@
+"""`loyalty compare | sweep | sensitivity | plan`: the what-if commands.
+
+Takes: command-line arguments (`register(subparsers)` adds the four subcommands to the
+`loyalty` parser; `main(argv)` runs them stand-alone). Gives: the commands — each loads
+its programs and population, runs the simulations on common random numbers, prints a
+table (text), Markdown or JSON, and writes reports (JSON, Markdown, HTML with charts).
+Exit codes: 0 success; 1 errors in the input files, a program the simulator cannot
+simulate, or a failed guardrail; 2 usage errors. `plan --detailed-exitcode`: 0 no
+change, 1 error, 2 changes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import sys
+from typing import Any, Callable, Sequence, TextIO
+
+from rulelang.diagnostics import RulelangError, render_text
+
+from .engine import BLOCK
+from .whatif_run import Settings, WhatIfError, load_population_spec, load_program_spec
+
+EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
+USAGE_CODES = {"RL730", "RL731", "RL732", "RL733"}
+
+
+# ---------------------------------------------------------------- argument types
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text.replace("_", ""))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected 1 or more, got {value}")
+    return value
+
+
+def _seed(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError("the seed must be 0 or more")
+    return value
+
+
+def _block(text: str) -> int:
+    value = _positive(text)
+    if value % BLOCK:
+        raise argparse.ArgumentTypeError(f"the block size must be a multiple of {BLOCK} (2^16), got {value}")
+    return value
+
+
+def _date(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a date such as 2027-01-01, got {text!r}") from None
+
+
+def _fraction(text: str) -> float:
+    try:
+        value = float(text.rstrip("%")) / (100 if text.endswith("%") else 1)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a fraction such as 0.5 or 50%, got {text!r}") from None
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError("the range must lie between 0 and 1 (0.5 = ±50%)")
+    return value
+
+
+def _run_options(p: argparse.ArgumentParser, customers: int = 10_000, trials: int = 10) -> None:
+    g = p.add_argument_group("simulation")
+    g.add_argument("--population", metavar="FILE",
+                   help="population file (default: the built-in retail population); numeric parameters may be "
+                        "distributions, e.g. `goal_gradient: {uniform: [0.1, 0.3]}`, drawn once per trial")
+    g.add_argument("--customers", type=_positive, default=customers, metavar="N", help=f"customers (default {customers})")
+    g.add_argument("--months", type=_positive, default=12, metavar="M", help="months to simulate (default 12)")
+    g.add_argument("--trials", type=_positive, default=trials, metavar="T", help=f"Monte Carlo trials (default {trials})")
+    g.add_argument("--seed", type=_seed, default=0, metavar="S", help="random seed (default 0)")
+    g.add_argument("--workers", type=_positive, default=None, metavar="W", help="worker processes (default: all cores)")
+    g.add_argument("--block-size", type=_block, default=BLOCK, metavar="B", dest="block_size",
+                   help=f"customers per task, a multiple of {BLOCK} (results do not depend on it)")
+    g.add_argument("--start", type=_date, metavar="DATE", help="first simulated day (default: the population's, else 2027-01-01)")
+
+
+def _output_options(p: argparse.ArgumentParser, stem: str) -> None:
+    p.add_argument("--format", choices=("text", "markdown", "json"), default="text", help="what to print (default text)")
+    p.add_argument("--out", metavar="DIR", help=f"write {stem}.json, {stem}.md and {stem}.html (with charts) into DIR")
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add `compare`, `sweep`, `sensitivity` and `plan` to the `loyalty` command line."""
+    p = subparsers.add_parser(
+        "compare", help="compare program variants on the same simulated customers",
+        description="Simulate two or more programs on the same customers and random draws and report every "
+                    "metric for each, with the paired difference to the first (95% intervals).")
+    p.add_argument("programs", nargs="+", metavar="PROGRAM", help="program files (or REV:path from git); the first is the reference")
+    _run_options(p)
+    _output_options(p, "compare")
+    p.set_defaults(handler=cmd_compare)
+
+    p = subparsers.add_parser(
+        "sweep", help="vary one or two parameters and find the best value",
+        description="Run the program over a grid of values of one or two parameters (rule rates, tier thresholds, "
+                    "costs, population assumptions) and report incremental profit, program cost and retention "
+                    "with 95% intervals, and the best value under the constraints.")
+    p.add_argument("program", metavar="PROGRAM")
+    p.add_argument("--vary", action="append", required=True, metavar="NAME=FROM:TO:STEP",
+                   help="parameter path and values, e.g. base.rate=1:3:0.5 or tier.Gold.threshold=300,400,500 "
+                        "(once or twice; paths in docs/whatif.md)")
+    p.add_argument("--max", action="append", default=[], metavar="METRIC=LIMIT",
+                   help='constraint on the mean, e.g. --max "program_cost/revenue=0.02"')
+    p.add_argument("--min", action="append", default=[], metavar="METRIC=LIMIT", help='e.g. --min "retention=0.6"')
+    p.add_argument("--objective", default="incremental_profit", metavar="METRIC",
+                   help="metric to maximise (default incremental_profit)")
+    p.add_argument("--minimize", action="store_true", help="minimise the objective instead")
+    _run_options(p)
+    _output_options(p, "sweep")
+    p.set_defaults(handler=cmd_sweep)
+
+    p = subparsers.add_parser(
+        "sensitivity", help="tornado chart: which population assumption matters most",
+        description="Move each behavioural and economic assumption of the population to a low and a high value "
+                    "(default ±50%) and report the paired change in incremental profit.")
+    p.add_argument("program", metavar="PROGRAM")
+    p.add_argument("--range", type=_fraction, default=0.5, dest="relative", metavar="FRACTION",
+                   help="relative range of every assumption (default 0.5 = ±50%%)")
+    p.add_argument("--param", action="append", default=[], metavar="NAME=LOW:HIGH",
+                   help="an absolute range for one assumption, e.g. response.goal_gradient=0.1:0.3")
+    p.add_argument("--only", action="append", default=[], metavar="NAME", help="vary only these assumptions")
+    p.add_argument("--metric", default="incremental_profit", metavar="METRIC", help="the metric to watch")
+    _run_options(p, customers=5_000, trials=5)
+    _output_options(p, "sensitivity")
+    p.set_defaults(handler=cmd_sensitivity)
+
+    p = subparsers.add_parser(
+        "plan", help="what a rule change changes and what it costs",
+        description="Show the rules and tiers a change adds, removes and changes, in words, and simulate both "
+                    "programs on the same customers: the change in program cost, liability, incremental profit, "
+                    "retention and tier mix with 95% intervals. OLD and NEW are files or REV:path "
+                    "(read with `git show`, e.g. origin/main:rules/coffee.loyalty).")
+    p.add_argument("old", metavar="OLD")
+    p.add_argument("new", metavar="NEW")
+    p.add_argument("--guardrails", metavar="FILE", help="limits the new program must keep (YAML, see docs/whatif.md)")
+    p.add_argument("--detailed-exitcode", action="store_true", dest="detailed",
+                   help="exit 0 when nothing changed, 1 on errors or failed guardrails, 2 when there are changes")
+    p.add_argument("--format", choices=("text", "markdown", "json"), default="text",
+                   help="what to print: the Markdown plan (text, markdown) or the JSON document")
+    p.add_argument("--out", metavar="FILE", help="write the plan as JSON to FILE (e.g. plan.json)")
+    p.add_argument("--markdown", metavar="FILE", help="write the Markdown plan (a pull-request comment) to FILE")
+    p.add_argument("--html", metavar="FILE", help="write a self-contained HTML plan with charts to FILE")
+    _run_options(p)
+    p.set_defaults(handler=cmd_plan)
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    return Settings(args.customers, args.months, args.trials, args.seed, args.workers, args.block_size, args.start)
+
+
+def _progress(stream: TextIO) -> Callable[[int, int], None] | None:
+    if os.environ.get("CI", "").lower() in ("1", "true", "yes") or not stream.isatty():
+        return None
+
+    def show(done: int, total: int) -> None:
+        filled = int(30 * done / total)
+        stream.write(f"\r[{'#' * filled}{'.' * (30 - filled)}] {done}/{total} tasks")
+        if done == total:
+            stream.write("\n")
+        stream.flush()
+
+    return show
+
+
+def _fail(exc: RulelangError, command: str) -> int:
+    sources = dict(getattr(exc, "sources", {}) or {})
+    for d in exc.diagnostics:
+        if d.span.file not in sources and d.span.line and os.path.isfile(d.span.file):
+            try:
+                with open(d.span.file, encoding="utf-8", errors="replace") as fh:
+                    sources[d.span.file] = fh.read()
+            except OSError:
+                pass
+    print(render_text(exc.diagnostics, sources), file=sys.stderr)
+    if exc.diagnostics and all(d.code in USAGE_CODES for d in exc.diagnostics) and command != "plan":
+        return EXIT_USAGE
+    return EXIT_ERROR
+
+
+def _emit(x: Any, args: argparse.Namespace, stem: str, text: Callable[[Any], str]) -> None:
+    from . import whatif_report
+
+    if args.out:
+        for path in whatif_report.write_reports(x, args.out, stem):
+            print(f"wrote {path}", file=sys.stderr)
+    if args.format == "json":
+        json.dump(x.to_json(), sys.stdout, indent=2)
+        sys.stdout.write("\n")
+    elif args.format == "markdown":
+        sys.stdout.write(whatif_report.markdown(x))
+    else:
+        sys.stdout.write(text(x))
+
+
+# ---------------------------------------------------------------- commands
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from .compare import compare_programs, text_table
+
+    if len(args.programs) < 2:
+        print("loyalty compare: error: give at least two programs (the first is the reference)", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        programs = [load_program_spec(p) for p in args.programs]
+        population = load_population_spec(args.population)
+        cmp = compare_programs(programs, population, _settings(args), _progress(sys.stderr))
+    except RulelangError as exc:
+        return _fail(exc, "compare")
+    _emit(cmp, args, "compare", text_table)
+    return EXIT_OK
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    from .sweep import run_sweep, text_table
+
+    if len(args.vary) > 2:
+        print("loyalty sweep: error: give one or two --vary", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        loaded = load_program_spec(args.program)
+        population = load_population_spec(args.population)
+        res = run_sweep(loaded, args.vary, population, _settings(args), objective=args.objective,
+                        minimize=args.minimize, maxes=args.max, mins=args.min, progress=_progress(sys.stderr))
+    except RulelangError as exc:
+        return _fail(exc, "sweep")
+    _emit(res, args, "sweep", text_table)
+    return EXIT_OK
+
+
+def cmd_sensitivity(args: argparse.Namespace) -> int:
+    from .sensitivity import run_sensitivity, text_table
+
+    try:
+        loaded = load_program_spec(args.program)
+        population = load_population_spec(args.population)
+        res = run_sensitivity(loaded, population, _settings(args), relative=args.relative, params=args.param,
+                              metric=args.metric, only=args.only, progress=_progress(sys.stderr))
+    except RulelangError as exc:
+        return _fail(exc, "sensitivity")
+    _emit(res, args, "sensitivity", text_table)
+    return EXIT_OK
+
+
+def cmd_plan(args: argparse.Namespace) -> int:
+    from . import whatif_report
+    from .guardrails import load_guardrails_file
+    from .plan_cmd import make_plan, markdown
+
+    try:
+        old = load_program_spec(args.old)
+        new = load_program_spec(args.new)
+        rails = load_guardrails_file(args.guardrails) if args.guardrails else []
+        population = load_population_spec(args.population)
+        plan = make_plan(old, new, population, _settings(args), rails, _progress(sys.stderr))
+    except RulelangError as exc:
+        return _fail(exc, "plan")
+    outputs = [(args.out, lambda: json.dumps(plan.to_json(), indent=2) + "\n"),
+               (args.markdown, lambda: markdown(plan)),
+               (args.html, lambda: whatif_report.html(plan))]
+    for path, render in outputs:
+        if path:
+            try:
+                with open(path, "w", encoding="utf-8") as fh:
+                    fh.write(render())
+            except OSError as exc:
+                print(f"loyalty plan: error: cannot write {path}: {exc.strerror or exc}", file=sys.stderr)
+                return EXIT_ERROR
+            print(f"wrote {path}", file=sys.stderr)
+    if args.format == "json":
+        json.dump(plan.to_json(), sys.stdout, indent=2)
+        sys.stdout.write("\n")
+    else:
+        sys.stdout.write(markdown(plan))
+    for f in plan.findings:
+        if f.failed:
+            print(f"error: guardrail failed: {f.message}", file=sys.stderr)
+    return plan.exit_code(args.detailed)
+
+
+# ---------------------------------------------------------------- stand-alone entry point
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one of the what-if commands without the rest of the `loyalty` command line."""
+    parser = argparse.ArgumentParser(prog="loyalty", description="What-if analysis of loyalty programs.")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    register(sub)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as stop:
+        return stop.code if isinstance(stop.code, int) else EXIT_USAGE
+    handler = getattr(args, "handler", None)
+    if handler is None:
+        parser.print_help(sys.stderr)
+        return EXIT_USAGE
+    return int(handler(args))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
