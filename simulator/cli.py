@@ -59,7 +59,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "simulate", help="Monte Carlo simulation of what a program costs and returns",
         description="Simulate a population of customers with and without the program (same customers, "
                     "same random draws) and report revenue, cost, incremental profit, points and tiers "
-                    "with 95%% intervals over trials.")
+                    "with 95% intervals over trials.")
     p.add_argument("program", metavar="PROGRAM", help="the program file (.loyalty or .yaml)")
     p.add_argument("--population", metavar="FILE", help="population file (default: the built-in retail population)")
     p.add_argument("--customers", type=_positive, default=10_000, metavar="N", help="customers (default 10000)")
@@ -70,7 +70,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--block-size", type=_block, default=BLOCK, metavar="B", dest="block_size",
                    help=f"customers per task, a multiple of {BLOCK} (results do not depend on it)")
     p.add_argument("--start", metavar="DATE", help="first simulated day (default: the population's, else 2027-01-01)")
-    p.add_argument("--out", metavar="DIR", help="write report.json into this directory")
+    p.add_argument("--out", metavar="DIR", help="write report.json, report.md and report.html (charts) into this directory")
     p.add_argument("--format", choices=("text", "json"), default="text", help="output format (default text)")
     p.set_defaults(handler=cmd_simulate)
 

@@ -16,12 +16,14 @@ import datetime as dt
 import json
 import os
 import sys
-from typing import Any, Callable, Sequence, TextIO
+from typing import TYPE_CHECKING, Any, Callable, Sequence, TextIO
 
 from rulelang.diagnostics import RulelangError, render_text
 
-from .engine import BLOCK
-from .whatif_run import Settings, WhatIfError, load_population_spec, load_program_spec
+if TYPE_CHECKING:
+    from .whatif_run import Settings
+
+BLOCK = 1 << 16  # = simulator.engine.BLOCK; not imported so that `loyalty check` starts fast
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
 USAGE_CODES = {"RL730", "RL731", "RL732", "RL733"}
@@ -163,6 +165,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _settings(args: argparse.Namespace) -> Settings:
+    from .whatif_run import Settings
+
     return Settings(args.customers, args.months, args.trials, args.seed, args.workers, args.block_size, args.start)
 
 
@@ -215,6 +219,7 @@ def _emit(x: Any, args: argparse.Namespace, stem: str, text: Callable[[Any], str
 
 def cmd_compare(args: argparse.Namespace) -> int:
     from .compare import compare_programs, text_table
+    from .whatif_run import load_population_spec, load_program_spec
 
     if len(args.programs) < 2:
         print("loyalty compare: error: give at least two programs (the first is the reference)", file=sys.stderr)
@@ -231,6 +236,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 def cmd_sweep(args: argparse.Namespace) -> int:
     from .sweep import run_sweep, text_table
+    from .whatif_run import load_population_spec, load_program_spec
 
     if len(args.vary) > 2:
         print("loyalty sweep: error: give one or two --vary", file=sys.stderr)
@@ -248,6 +254,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
 def cmd_sensitivity(args: argparse.Namespace) -> int:
     from .sensitivity import run_sensitivity, text_table
+    from .whatif_run import load_population_spec, load_program_spec
 
     try:
         loaded = load_program_spec(args.program)
@@ -262,6 +269,7 @@ def cmd_sensitivity(args: argparse.Namespace) -> int:
 
 def cmd_plan(args: argparse.Namespace) -> int:
     from . import whatif_report
+    from .whatif_run import load_population_spec, load_program_spec
     from .guardrails import load_guardrails_file
     from .plan_cmd import make_plan, markdown
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from simulator.sensitivity import parse_param, run_sensitivity, text_table
-from simulator.whatif_run import WhatIfError, load_population_spec, metric_values, MetricExpr
+from simulator.whatif_run import Arm, MetricExpr, WhatIfError, load_population_spec, metric_values, run_programs
 from simulator import whatif_report
 from whatif_helpers import FIXTURES, SMALL
 
@@ -22,11 +22,9 @@ def test_economic_assumptions_move_profit_by_hand_computed_amounts(birthday, tmp
     assert fixed.low["mean"] == pytest.approx(100.0) and fixed.high["mean"] == pytest.approx(-100.0)
     assert fixed.swing == pytest.approx(200.0)
     # gross margin 0.30 moved to 0.15 / 0.45: profit changes by ∓0.15 × incremental revenue
-    from simulator.sensitivity import run_sensitivity as _  # noqa: F401  (same run, just read the base)
     margin = bars["economics.gross_margin"]
     assert margin.setting.low == pytest.approx(0.15) and margin.setting.high == pytest.approx(0.45)
     # the base run's incremental revenue: recompute it from a plain run on the same trials
-    from simulator.whatif_run import Arm, run_programs
     base = run_programs([Arm("b", birthday.program)], pop, SMALL)[0]
     inc_rev = metric_values(base, MetricExpr.parse("incremental_revenue"))
     assert margin.low["mean"] == pytest.approx(float(np.mean(-0.15 * inc_rev)))
