@@ -72,6 +72,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--start", metavar="DATE", help="first simulated day (default: the population's, else 2027-01-01)")
     p.add_argument("--out", metavar="DIR", help="write report.json, report.md and report.html (charts) into this directory")
     p.add_argument("--format", choices=("text", "json"), default="text", help="output format (default text)")
+    p.add_argument("--guardrails", metavar="FILE",
+                   help="limits the program must keep (YAML, see docs/whatif.md); exit 1 when one fails")
     p.set_defaults(handler=cmd_simulate)
 
 
@@ -122,6 +124,15 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         except ValueError:
             print(f"loyalty simulate: error: --start expects a date such as 2027-01-01, got {args.start!r}", file=sys.stderr)
             return EXIT_USAGE
+    rails = []
+    if args.guardrails:
+        from .guardrails import load_guardrails_file
+
+        try:
+            rails = load_guardrails_file(args.guardrails)
+        except RulelangError as exc:
+            print(render_text(exc.diagnostics, getattr(exc, "sources", {})), file=sys.stderr)
+            return EXIT_FINDINGS
     try:
         population = load_population_file(args.population)
     except PopulationError as exc:
@@ -152,6 +163,16 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         sys.stdout.write("\n")
     else:
         sys.stdout.write(summary_text(result))
+    if rails:
+        from .guardrails import evaluate_guardrails, findings_failed
+
+        findings = evaluate_guardrails(result, rails, program)
+        for f in findings:
+            mark = "ok  " if f.passed else ("FAIL" if f.failed else "warn")
+            print(f"guardrail {mark} {f.message}", file=sys.stderr)
+        if findings_failed(findings):
+            print("loyalty simulate: a guardrail failed", file=sys.stderr)
+            return EXIT_FINDINGS
     return EXIT_OK
 
 

@@ -55,3 +55,27 @@ def test_a_broken_program_exits_1(tmp_path, capsys):
     bad.write_text('program "x" {\n  points "p"\n  currency USD\n  earn a on purchase { award 1 pointz }\n}\n')
     assert run(["simulate", str(bad), "--customers", "10"]) == 1
     assert "error[" in capsys.readouterr().err
+
+
+def test_simulate_checks_guardrails_and_exits_1_when_one_fails(tmp_path, capsys):
+    # Revenue is positive in every trial, so `revenue > 0` must hold and `revenue < 0` must fail.
+    rails = tmp_path / "rails.yaml"
+    rails.write_text("guardrails:\n  - name: sells something\n    rule: revenue > 0\n")
+    argv = ["simulate", "rules/coffee.loyalty", "--customers", "300", "--months", "1", "--trials", "2",
+            "--workers", "1", "--guardrails", str(rails)]
+    assert run(argv) == 0
+    assert "guardrail ok" in capsys.readouterr().err
+    rails.write_text("guardrails:\n  - name: impossible\n    rule: revenue < 0\n")
+    assert run(argv) == 1
+    err = capsys.readouterr().err
+    assert "guardrail FAIL" in err and "impossible" in err
+
+
+def test_simulate_reports_a_bad_guardrails_file_at_its_line(tmp_path, capsys):
+    rails = tmp_path / "rails.yaml"
+    rails.write_text("guardrails:\n  - rule: revenu > 0\n")
+    code = run(["simulate", "rules/coffee.loyalty", "--customers", "300", "--months", "1", "--trials", "1",
+                "--guardrails", str(rails)])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert f"{rails}:2:" in err and "RL724" in err and "Traceback" not in err
