@@ -39,8 +39,13 @@ PROGRAM_METRICS = ("points_issued", "points_redeemed", "points_expired", "points
                    "acquisition_cents", "members")
 
 
-def block_rng(seed: int, trial: int, block: int) -> np.random.Generator:
-    return np.random.Generator(np.random.PCG64(np.random.SeedSequence(seed, spawn_key=(trial, block))))
+def block_rng(seed: int, trial: int, block: int, stream: int = 0) -> np.random.Generator:
+    """The random stream of one block. Stream 0 feeds the population and everything the baseline
+    arm consumes, in an order that does not depend on the program; stream 1 feeds only what the
+    program arm draws for itself (its extra purchases). So the baseline is the same whatever the
+    program, and two programs share every draw they can (common random numbers)."""
+    key = (trial, block) if stream == 0 else (trial, block, stream)
+    return np.random.Generator(np.random.PCG64(np.random.SeedSequence(seed, spawn_key=key)))
 
 
 @dataclass
@@ -71,6 +76,7 @@ class ChunkSim:
         self.plan, self.pop, self.tables, self.strings = plan, pop, tables, strings
         self.cal = plan.cal if plan is not None else None
         self.rngs = [block_rng(seed, trial, b) for b, _ in blocks]
+        self.prog_rngs = [block_rng(seed, trial, b, stream=1) for b, _ in blocks]
         self.days = plan.cal.days if plan is not None else 0
         parts = [draw_block(pop, tables, rng, n, self.days) for rng, (_, n) in zip(self.rngs, blocks)]
         self.tr, self.offsets = concat_traits(parts)
@@ -224,7 +230,7 @@ class ChunkSim:
             uU = u[U]
             buy_b = U[uU < q_base[U]]
             buy_p = U[uU < q_prog[U]]
-            amount, shipping, cat, chan, items, death_u, act_u, redeem_u = self._purchase_draws(U)
+            amount, shipping, cat, chan, items, death_u, act_u, redeem_u = self._purchase_draws(U, uU < q_base[U])
             # baseline arm
             ib = np.searchsorted(U, buy_b)
             rev_b[buy_b] += amount[ib]
@@ -274,7 +280,10 @@ class ChunkSim:
                     pd = pd * (1.0 - resp.tier_dropout_reduction * np.where(mem, arm.tier[buy_p], 0) / (ntiers - 1))
                 if resp.downgrade_dropout_increase:
                     pd = pd * (1.0 + resp.downgrade_dropout_increase * (arm.downgraded[buy_p] & mem))
-                die = buy_p[death_u[ip] < pd]
+                # Only purchases at the customer's own rate carry the BG/NBD chance to drop out; the
+                # visits the program adds (uniform between that rate and the program's) do not.
+                natural = u[buy_p] < tr.q0[buy_p]
+                die = buy_p[natural & (death_u[ip] < pd)]
                 alive_p[die] = False
                 q_prog[die] = 0.0
                 churn_p[mo] += die.size
@@ -302,7 +311,9 @@ class ChunkSim:
         return ChunkResult(mon, totals, tier_counts, self.records)
 
     # ------------------------------------------------------------------ helpers
-    def _purchase_draws(self, U: np.ndarray):
+    def _purchase_draws(self, U: np.ndarray, shared: np.ndarray):
+        """Spend, category, channel, items and three action uniforms for the day's buyers `U`.
+        Baseline buyers (`shared`) draw from stream 0, the program arm's other buyers from stream 1."""
         tr, tables = self.tr, self.tables
         m = U.size
         amount = np.zeros(m, np.int64); shipping = np.zeros(m, np.int64)
@@ -313,23 +324,28 @@ class ChunkSim:
         cuts = np.searchsorted(U, self.offsets)
         seg = tr.seg[U]
         sp = tables.spend_p[seg]
-        for b, rng in enumerate(self.rngs):
+        items_any = bool((tables.items_mean > 1).any())
+        for b in range(len(self.rngs)):
             lo, hi = int(cuts[b]), int(cuts[b + 1])
             if hi == lo:
                 continue
-            sl = slice(lo, hi)
-            z = rng.standard_gamma(sp[sl]) / tr.nu[U[sl]]
-            uu = rng.random((5, hi - lo))
-            amount[sl] = np.maximum(1, np.rint(z * 100.0)).astype(np.int64)
-            death_u[sl], act_u[sl], redeem_u[sl] = uu[2], uu[3], uu[4]
-            if (tables.items_mean > 1).any():
-                items[sl] = 1 + rng.poisson(tables.items_mean[seg[sl]] - 1.0)
-            for si in np.unique(seg[sl]).tolist():
-                rows = np.flatnonzero(seg[sl] == si) + lo
-                ci = np.minimum(np.searchsorted(tables.cat_cdf[si], uu[0][rows - lo], side="right"), len(tables.cat_cdf[si]) - 1)
-                cat[rows] = tables.cat_codes[si][ci]
-                hi_ = np.minimum(np.searchsorted(tables.chan_cdf[si], uu[1][rows - lo], side="right"), len(tables.chan_cdf[si]) - 1)
-                chan[rows] = tables.chan_codes[si][hi_]
+            in_block = np.arange(lo, hi)
+            for sl, rng in ((in_block[shared[lo:hi]], self.rngs[b]), (in_block[~shared[lo:hi]], self.prog_rngs[b])):
+                if sl.size == 0:
+                    continue
+                z = rng.standard_gamma(sp[sl]) / tr.nu[U[sl]]
+                uu = rng.random((5, sl.size))
+                amount[sl] = np.maximum(1, np.rint(z * 100.0)).astype(np.int64)
+                death_u[sl], act_u[sl], redeem_u[sl] = uu[2], uu[3], uu[4]
+                if items_any:
+                    items[sl] = 1 + rng.poisson(tables.items_mean[seg[sl]] - 1.0)
+                for si in np.unique(seg[sl]).tolist():
+                    pick = seg[sl] == si
+                    rows = sl[pick]
+                    ci = np.minimum(np.searchsorted(tables.cat_cdf[si], uu[0][pick], side="right"), len(tables.cat_cdf[si]) - 1)
+                    cat[rows] = tables.cat_codes[si][ci]
+                    hi_ = np.minimum(np.searchsorted(tables.chan_cdf[si], uu[1][pick], side="right"), len(tables.chan_cdf[si]) - 1)
+                    chan[rows] = tables.chan_codes[si][hi_]
         if tables.shipping.any():
             shipping = tables.shipping[seg, np.minimum(chan, tables.shipping.shape[1] - 1)]
             amount = amount + shipping
