@@ -3,9 +3,11 @@
 Takes: a `Population`, the block's `numpy.random.Generator` (keyed by seed, trial,
 block), the block's customer count and the simulated calendar. Gives: `Traits`,
 plain numpy arrays (one entry per customer slot: the block's customers followed by
-a pool of spare slots for newcomers brought by referrals) plus pre-drawn dated
-events (custom events, referrals) as (day, customer) lists. Draw order is fixed,
-so a block's traits do not depend on the program or on how blocks are chunked.
+a pool of spare slots for newcomers brought by referrals, one per drawn referral, at
+most `referral_pool` × the block's customers) plus pre-drawn dated events (custom
+events, referrals) as (day, customer) lists. Draw order is fixed: the customers'
+traits, their referrals, the spare slots' traits, custom events; so a block's traits
+do not depend on the program or on how blocks are chunked.
 
 Formulas (rates per day after the population's unit conversion):
 - λ ~ Gamma(r, rate α) purchases per day; daily purchase probability q = min(λ, 1)
@@ -42,6 +44,87 @@ class SegmentTables:
     redeem: np.ndarray
     event_names: tuple[str, ...]
     attr_names: tuple[str, ...]
+    # returns: per segment rate and delay range; returned shares as one table over all
+    # segments (segment s owns the bounds s + cdf, so one searchsorted picks for everyone)
+    ret_rate: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))
+    ret_delay_min: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    ret_delay_span: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    ret_frac_bounds: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    ret_frac_values: np.ndarray = field(default_factory=lambda: np.zeros(0))
+
+    # category and channel of a purchase: alias tables over all segments (see `Alias`)
+    cat_alias: "Alias | None" = None
+    chan_alias: "Alias | None" = None
+
+    @property
+    def has_returns(self) -> bool:
+        return bool((self.ret_rate > 0).any())
+
+
+@dataclass(frozen=True)
+class Alias:
+    """Walker's alias tables of one discrete distribution per segment, padded to `k` columns:
+    a uniform u of a customer of segment s picks column j = ⌊u·k⌋ and takes `first[s, j]` when
+    the rest u·k − j is below `prob[s, j]`, else `second[s, j]` (exact sampling, one uniform)."""
+
+    k: int
+    prob: np.ndarray  # (segments, k) float64
+    first: np.ndarray  # (segments, k) int64 value codes
+    second: np.ndarray
+
+    @staticmethod
+    def build(tables: list[tuple[np.ndarray, np.ndarray]]) -> "Alias":
+        """`tables`: per segment (value codes, probabilities)."""
+        k = max(len(codes) for codes, _ in tables)
+        prob = np.ones((len(tables), k))
+        first = np.zeros((len(tables), k), dtype=np.int64)
+        second = np.zeros((len(tables), k), dtype=np.int64)
+        for s, (codes, weights) in enumerate(tables):
+            w = np.zeros(k)
+            w[:len(weights)] = weights
+            scaled = w / w.sum() * k
+            col = list(range(k))
+            small = [j for j in col if scaled[j] < 1.0]
+            large = [j for j in col if scaled[j] >= 1.0]
+            alias = list(range(k))
+            p = scaled.copy()
+            while small and large:
+                j, g = small.pop(), large.pop()
+                alias[j] = g
+                p[g] -= 1.0 - p[j]
+                (small if p[g] < 1.0 else large).append(g)
+            for j in small + large:
+                p[j] = 1.0
+            padded = np.zeros(k, dtype=np.int64)
+            padded[:len(codes)] = codes
+            prob[s] = p
+            first[s] = padded
+            second[s] = padded[np.array(alias)]
+        return Alias(k, prob, first, second)
+
+    @property
+    def constant(self) -> bool:
+        """Every segment has a single value (no draw needed)."""
+        return self.k == 1
+
+    def pick(self, seg: np.ndarray, u: np.ndarray) -> np.ndarray:
+        x = u.astype(np.float64) * self.k
+        j = x.astype(np.int64)
+        flat = seg.astype(np.int64) * self.k + j
+        return np.where(x - j < self.prob.ravel()[flat], self.first.ravel()[flat], self.second.ravel()[flat])
+
+
+def flat_choice(choices: list[tuple[tuple, tuple]]) -> tuple[np.ndarray, np.ndarray]:
+    """Bounds and values of per-segment discrete distributions as one table: a draw u of
+    segment s picks values[searchsorted(bounds, s + u, side="right")]."""
+    bounds, values = [], []
+    for s, (vals, weights) in enumerate(choices):
+        cdf = np.cumsum(np.array(weights, dtype=np.float64))
+        cdf = cdf / cdf[-1]
+        cdf[-1] = 1.0
+        bounds.extend((s + cdf).tolist())
+        values.extend(vals)
+    return np.array(bounds), np.array(values)
 
 
 def _cdf(choice: Choice, strings: StringTable) -> tuple[np.ndarray, np.ndarray]:
@@ -49,6 +132,11 @@ def _cdf(choice: Choice, strings: StringTable) -> tuple[np.ndarray, np.ndarray]:
     cdf = np.cumsum(np.array(choice.weights, dtype=np.float64))
     cdf[-1] = 1.0
     return codes, cdf
+
+
+def _cdf_weights(choice: Choice, strings: StringTable) -> tuple[np.ndarray, np.ndarray]:
+    codes = np.array([strings.code(str(v)) for v in choice.values], dtype=np.int64)
+    return codes, np.array(choice.weights, dtype=np.float64)
 
 
 def segment_tables(pop: Population, strings: StringTable) -> SegmentTables:
@@ -63,10 +151,17 @@ def segment_tables(pop: Population, strings: StringTable) -> SegmentTables:
             ship[i, strings.code(ch)] = cents
     events = sorted({name for s in pop.segments for name, _ in s.events})
     attrs = sorted({name for s in pop.segments for name, _ in s.attributes})
+    rets = [s.returns for s in pop.segments]
+    frac_bounds, frac_values = flat_choice([(r.fraction.values, r.fraction.weights) for r in rets])
     return SegmentTables(
         [c for c, _ in cats], [f for _, f in cats], [c for c, _ in chans], [f for _, f in chans], ship,
         np.array([s.items_mean for s in pop.segments]), np.array([s.spend_p for s in pop.segments]),
         np.array([s.redeem for s in pop.segments], dtype=np.float32), tuple(events), tuple(attrs),
+        np.array([r.rate for r in rets], dtype=np.float32), np.array([r.delay_min for r in rets], dtype=np.int64),
+        np.array([r.delay_max - r.delay_min + 1 for r in rets], dtype=np.int64),
+        frac_bounds, frac_values.astype(np.float64),
+        Alias.build([_cdf_weights(s.categories, strings) for s in pop.segments]),
+        Alias.build([_cdf_weights(s.channels, strings) for s in pop.segments]),
     )
 
 
@@ -100,11 +195,8 @@ def _pick(u: np.ndarray, choice: Choice) -> np.ndarray:
     return np.array(choice.values, dtype=object)[np.minimum(i, len(choice.values) - 1)]
 
 
-def draw_block(pop: Population, tables: SegmentTables, rng: np.random.Generator, n_customers: int,
-               days: int) -> Traits:
-    """Draw one block's traits; the draw sequence is fixed (documented in the module docstring)."""
-    n_pool = int(np.ceil(n_customers * pop.referral_pool)) if pop.referral_pool > 0 else 0
-    n = n_customers + n_pool
+def _customer_traits(pop: Population, tables: SegmentTables, rng: np.random.Generator, n: int) -> dict:
+    """Latent traits of `n` customer slots, in a fixed draw order."""
     shares = np.cumsum([s.share for s in pop.segments])
     shares[-1] = 1.0
     seg = np.minimum(np.searchsorted(shares, rng.random(n), side="right"), len(pop.segments) - 1).astype(np.int16)
@@ -135,9 +227,6 @@ def draw_block(pop: Population, tables: SegmentTables, rng: np.random.Generator,
     ramp_u = rng.random(n)
     enroll = np.where(enroll_u < np.array([s.enroll_share for s in pop.segments])[seg],
                       np.floor(ramp_u * ramp).astype(np.int64), int(NEVER)).astype(np.int32)
-    pool = np.zeros(n, dtype=bool)
-    pool[n_customers:] = True
-    enroll[pool] = NEVER
     sat = np.clip(rng.normal(pop.response.satisfaction_mean, pop.response.satisfaction_sd, n), 0.0, 10.0).astype(np.float32)
     attrs: dict[str, np.ndarray] = {}
     for name in tables.attr_names:
@@ -150,9 +239,46 @@ def draw_block(pop: Population, tables: SegmentTables, rng: np.random.Generator,
             if ch is not None and m.any():
                 values[m] = _pick(u[m], ch)
         attrs[name] = values
-    # custom events: Poisson counts over the horizon, uniform days
+    return {"seg": seg, "q0": q0, "p_drop": p_drop, "death_day": death, "nu": nu, "bday_doy": doy,
+            "enroll_day": enroll, "satisfaction": sat, "attributes": attrs}
+
+
+def _join(a: dict, b: dict) -> dict:
+    out = {}
+    for k, v in a.items():
+        if k == "attributes":
+            out[k] = {name: np.concatenate([v[name], b[k][name]]) for name in v}
+        elif v is None:
+            out[k] = None
+        else:
+            out[k] = np.concatenate([v, b[k]])
+    return out
+
+
+def draw_block(pop: Population, tables: SegmentTables, rng: np.random.Generator, n_customers: int,
+               days: int) -> Traits:
+    """Draw one block's traits; the draw sequence is fixed (documented in the module docstring).
+
+    Spare slots for referred newcomers: as many as the block's drawn referrals (so they
+    cannot run out), at most `referral_pool` × the block's customers."""
+    base = _customer_traits(pop, tables, rng, n_customers)
+    # referrals that become customers: intents × action rate × conversion (customers only refer)
+    ref_rate = (np.array([s.refer_per_day for s in pop.segments])[base["seg"]]
+                * pop.response.referral_action_rate * pop.response.referral_conversion)
+    rcount = rng.poisson(ref_rate * days)
+    ref_cust = np.repeat(np.arange(n_customers), rcount)
+    ref_day = rng.integers(0, days, ref_cust.size).astype(np.int32)
+    cap = int(np.ceil(n_customers * pop.referral_pool)) if pop.referral_pool > 0 else 0
+    n_pool = min(ref_cust.size, cap)
+    t = _join(base, _customer_traits(pop, tables, rng, n_pool)) if n_pool else base
+    n = n_customers + n_pool
+    seg = t["seg"]
+    pool = np.zeros(n, dtype=bool)
+    pool[n_customers:] = True
+    enroll = t["enroll_day"]
+    enroll[pool] = NEVER
+    # custom events: Poisson counts over the horizon, uniform days (newcomers' slots too)
     ev_days, ev_custs, ev_kinds = [], [], []
-    ev_fields: dict[str, list[np.ndarray]] = {}
     for k, name in enumerate(tables.event_names):
         rate = np.array([dict(s.events).get(name).rate_per_day if name in dict(s.events) else 0.0
                          for s in pop.segments])[seg]
@@ -181,16 +307,10 @@ def draw_block(pop: Population, tables: SegmentTables, rng: np.random.Generator,
             for fname, ch in model.fields:
                 arr = fields.setdefault(fname, np.full(total, None, dtype=object))
                 arr[rows] = _pick(fields_u[rows], ch)
-    # referrals that become customers: intents × action rate × conversion
-    ref_rate = (np.array([s.refer_per_day for s in pop.segments])[seg]
-                * pop.response.referral_action_rate * pop.response.referral_conversion)
-    rcount = rng.poisson(ref_rate * days)
-    rcount[pool] = 0
-    ref_cust = np.repeat(np.arange(n), rcount)
-    ref_day = rng.integers(0, days, ref_cust.size).astype(np.int32)
-    order = np.lexsort((ref_cust, ref_day))
-    return Traits(n, n_customers, seg, q0, p_drop, death, nu, doy, enroll, pool, sat, attrs,
-                  ev_day, ev_cust, ev_kind, fields, ref_day[order], ref_cust[order])
+    rorder = np.lexsort((ref_cust, ref_day))
+    return Traits(n, n_customers, seg, t["q0"], t["p_drop"], t["death_day"], t["nu"], t["bday_doy"], enroll,
+                  pool, t["satisfaction"], t["attributes"], ev_day, ev_cust, ev_kind, fields,
+                  ref_day[rorder], ref_cust[rorder])
 
 
 def concat_traits(parts: list[Traits]) -> tuple[Traits, np.ndarray]:

@@ -9,34 +9,42 @@ ledgers of a few customers for the differential test.
 Each day, per block, ONE float32 uniform per customer decides who buys: a
 customer buys in the baseline arm when u < q (its base daily probability) and in
 the program arm when u < q' (q raised by the behavioural response). Both arms
-therefore share the draws (common random numbers); the customers who buy in
-either arm then get one spend, category, channel, dropout and action draw each,
-used by both arms. Rule work runs only for the day's purchasers; calendar work
-only on boundaries.
+therefore share the draws (common random numbers). The day's buyers then get
+their basket draws (spend, category, channel, items, and uniforms for dropout, perk
+use, redemption and returns): baseline buyers from the block's stream 0, the program
+arm's extra buyers from stream 1, so the baseline does not depend on the program.
+Only purchases at the customer's own rate (u < q) carry the BG/NBD chance to drop out.
+
+Cost per day: the uniforms, one comparison and `flatnonzero` over the chunk (q_max =
+max(q, q') is kept up to date, not recomputed); everything else touches only the
+day's buyers and the customers with an event. Calendar work runs on boundaries.
+The other day events (signups, referrals, birthdays, custom events, returns) are in
+`simulator.day_events`.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from rulelang import ir
-
 from .conditions import StringTable
-from .draws import NEVER, NON_LEAP_MONTH_START, SegmentTables, Traits, concat_traits, draw_block
+from .day_events import DayEvents, bday_of
+from .draws import NEVER, SegmentTables, concat_traits, draw_block
 from .plan import Plan
 from .population import Population
 from .program_arm import ProgramArm
+from .returns import ReturnSchedule
 
 BLOCK = 1 << 16
 ARM_METRICS = ("revenue_cents", "purchases", "active_customers", "alive_customers", "churned",
-               "new_customers", "nps_promoters", "nps_detractors", "nps_respondents")
+               "new_customers", "nps_promoters", "nps_detractors", "nps_respondents", "returns", "refund_cents")
 PROGRAM_METRICS = ("points_issued", "points_redeemed", "points_expired", "points_reversed",
                    "points_outstanding", "points_available", "discount_cents", "reward_cents",
                    "points_payment_cents", "perk_cents", "voucher_cents", "fixed_cost_cents",
-                   "acquisition_cents", "members")
+                   "acquisition_cents", "members", "discount_returned_cents")
+UNIFORMS = ("category", "channel", "dropout", "perk_use", "redeem")  # per purchase, then 3 for returns
+NO_VISIT = np.int16(-4)  # visit code: (month of the last purchase) * 4 + purchases so far (at most 2)
 
 
 def block_rng(seed: int, trial: int, block: int, stream: int = 0) -> np.random.Generator:
@@ -56,6 +64,19 @@ class ChunkResult:
     records: dict[int, dict] = field(default_factory=dict)
 
 
+@dataclass
+class Basket:
+    """The draws of the day's buyers (rows of U)."""
+
+    amount: np.ndarray
+    shipping: np.ndarray
+    cat: np.ndarray
+    chan: np.ndarray
+    items: np.ndarray
+    uniforms: np.ndarray  # (buyers, len(UNIFORMS) [+ 3]) float32
+    ret: dict | None
+
+
 def blocks_for(customers: int, block_size: int = BLOCK) -> list[tuple[int, int]]:
     """(block number, customers in it) for a population of `customers`."""
     out = []
@@ -69,7 +90,15 @@ def blocks_for(customers: int, block_size: int = BLOCK) -> list[tuple[int, int]]
     return out
 
 
-class ChunkSim:
+def _visit(codes: np.ndarray, idx: np.ndarray, mo: int) -> int:
+    """Book a purchase in month `mo` for customers `idx`; returns how many are new this month."""
+    v = codes[idx]
+    fresh = int(np.count_nonzero((v >> 2) != mo))
+    codes[idx] = (mo << 2) | np.minimum((v & 3) + 1, 2)
+    return fresh
+
+
+class ChunkSim(DayEvents):
     def __init__(self, plan: Plan | None, pop: Population, tables: SegmentTables, strings: StringTable,
                  seed: int, trial: int, blocks: list[tuple[int, int]], budgets: dict[str, int] | None = None,
                  record: int = 0):
@@ -85,304 +114,282 @@ class ChunkSim:
         self.budgets = budgets if budgets is not None else {}
         self.record_n = record
         self.records: dict[int, dict] = {}
+        self.dropped_referrals = 0  # referrals that found no spare slot (reported as a warning)
+
+    # ------------------------------------------------------------------ set-up
+    def _setup(self) -> None:
+        tr, plan, pop = self.tr, self.plan, self.pop
+        cal, program, resp = plan.cal, plan.program, pop.response
+        n = tr.n
+        self.resp = resp
+        self.q0 = tr.q0
+        seg_mean = np.array([s.r / s.alpha_days for s in pop.segments])[tr.seg]
+        self.weight = (1.0 / (1.0 + resp.heavy_buyer_damping * tr.q0 / np.maximum(seg_mean, 1e-12))).astype(np.float32)
+        self.q_base = tr.q0.copy()
+        self.q_base[tr.pool] = 0.0
+        self.q_prog = self.q_base.copy()
+        self.q_max = self.q_base.copy()  # max(q_base, q_prog), kept up to date
+        self.alive_b = ~tr.pool
+        self.alive_p = self.alive_b.copy()
+        self.enroll = tr.enroll_day.copy()
+        returns_on = self.tables.has_returns
+        self.arm = ProgramArm(plan, n, self.strings, self.enroll, tr.bday_doy, tr.attributes, self.budgets, returns_on)
+        self.schedule = ReturnSchedule() if returns_on else None
+        counted = {c.event for c in program.counters}
+        self.applied_kinds = set(plan.by_event) | counted
+        self.return_rules = "return" in self.applied_kinds
+        self.post_until = np.zeros(n, dtype=np.int32)
+        self.lifts = bool(resp.goal_gradient and plan.goal_points > 0) or bool(resp.post_reward_lift)
+        rewards = sorted(program.rewards, key=lambda r: (r.price, r.name))
+        self.goal_reward = rewards[0] if rewards else None
+        self.per_use = []
+        if program.tiers is not None:
+            self.per_use = [(t, perk) for t, tier in enumerate(program.tiers.tiers) for perk in tier.perks
+                            if perk.per == "use"]
+        self.ntiers = len(program.tiers.tiers) if program.tiers else 1
+        self.visit_b = np.full(n, NO_VISIT, dtype=np.int16)
+        self.visit_p = np.full(n, NO_VISIT, dtype=np.int16)
+        months = cal.months
+        self.mon = {f"{a}.{m}": np.zeros(months, np.int64) for a in ("program", "baseline") for m in ARM_METRICS}
+        self.mon.update({f"program.{m}": np.zeros(months, np.int64) for m in PROGRAM_METRICS})
+        self.newcomers = self.mon["program.new_customers"]
+        self.acquisition = self.mon["program.acquisition_cents"]
+        self.tier_counts = np.zeros((months, self.ntiers), np.int64)
+        self.prev: dict[str, int] = {}
+        # the day's event lists: customers sorted by day, and each day's slice
+        days = np.arange(cal.days + 1)
+        self.en_order = np.argsort(self.enroll, kind="stable")
+        self.en_bounds = np.searchsorted(self.enroll[self.en_order], days)
+        self.bd_order = np.argsort(tr.bday_doy, kind="stable")
+        self.bd_bounds = np.searchsorted(tr.bday_doy[self.bd_order], np.arange(367))
+        self.ev_bounds = np.searchsorted(tr.ev_day, days)
+        self.ref_bounds = np.searchsorted(tr.ref_day, days)
+        self.u = np.empty(n, dtype=np.float32)
+        self.block_slices = [slice(int(self.offsets[b]), int(self.offsets[b + 1])) for b in range(len(self.rngs))]
+        self.bgnbd = tr.death_day is None
+        self.p_drop = tr.p_drop
+        self.nu = tr.nu
+        self.seg = tr.seg
+        t = self.tables
+        self.spend_p = t.spend_p
+        self.n_uniforms = len(UNIFORMS) + (3 if returns_on else 0)
+        self.items_any = bool((t.items_mean > 1).any())
+        self.ship_any = bool(t.shipping.any())
+        self.dropout_tiers = bool(resp.tier_dropout_reduction and self.ntiers > 1)
+        self.rec_idx = set(range(min(self.record_n, self.sizes[0]))) if self.record_n > 0 else set()
+        for c in self.rec_idx:
+            self.records[c] = {"events": [], "birthday": bday_of(int(tr.bday_doy[c])),
+                               "attributes": {k: v[c] for k, v in tr.attributes.items()}}
 
     # ------------------------------------------------------------------ run
     def run(self) -> ChunkResult:
-        tr, plan, pop = self.tr, self.plan, self.pop
-        cal = plan.cal
-        n = tr.n
-        resp = pop.response
-        program = plan.program
-        seg_mean = np.array([s.r / s.alpha_days for s in pop.segments])[tr.seg]
-        self.weight = (1.0 / (1.0 + resp.heavy_buyer_damping * tr.q0 / np.maximum(seg_mean, 1e-12))).astype(np.float32)
-        q_base = tr.q0.copy()
-        q_base[tr.pool] = 0.0
-        q_prog = q_base.copy()
-        alive_b = ~tr.pool
-        alive_p = alive_b.copy()
-        enroll = tr.enroll_day.copy()
-        arm = ProgramArm(plan, n, self.strings, enroll, tr.bday_doy, tr.attributes, self.budgets)
-        self.arm, self.q_prog, self.alive_p, self.enroll = arm, q_prog, alive_p, enroll
-        self.post_until = np.zeros(n, dtype=np.int64)
-        rewards = sorted(program.rewards, key=lambda r: (r.price, r.name))
-        goal_reward = rewards[0] if rewards else None
-        per_use = []
-        if program.tiers is not None:
-            per_use = [(t, perk) for t, tier in enumerate(program.tiers.tiers) for perk in tier.perks if perk.per == "use"]
-        ntiers = len(program.tiers.tiers) if program.tiers else 1
-        # per-customer cumulative arrays for monthly metrics
-        rev_b = np.zeros(n, np.int64); rev_p = np.zeros(n, np.int64)
-        pur_b = np.zeros(n, np.int64); pur_p = np.zeros(n, np.int64)
-        last_b = np.full(n, -1, np.int32); last_p = np.full(n, -1, np.int32)
-        months = cal.months
+        self._setup()
+        plan, cal, arm = self.plan, self.plan.cal, self.arm
         month_of_day = plan.month_of_day
-        mon: dict[str, np.ndarray] = {f"{a}.{m}": np.zeros(months, np.int64) for a in ("program", "baseline") for m in ARM_METRICS}
-        mon.update({f"program.{m}": np.zeros(months, np.int64) for m in PROGRAM_METRICS})
-        tier_counts = np.zeros((months, ntiers), np.int64)
-        prev: dict[str, int] = {}
-        active_b = np.zeros(months, np.int64); active_p = np.zeros(months, np.int64)
-        churn_b = np.zeros(months, np.int64); churn_p = np.zeros(months, np.int64)
-        newc = np.zeros(months, np.int64)
-        acq = np.zeros(months, np.int64)
-        # enrollment and birthday day lists
-        en_order = np.argsort(enroll, kind="stable")
-        en_sorted = enroll[en_order]
-        bd_order = np.argsort(tr.bday_doy, kind="stable")
-        bd_sorted = tr.bday_doy[bd_order]
-        ev_starts = np.searchsorted(tr.ev_day, np.arange(cal.days + 1))
-        ref_starts = np.searchsorted(tr.ref_day, np.arange(cal.days + 1))
-        u = np.empty(n, dtype=np.float32)
-        q_max = np.empty(n, dtype=np.float32)
-        death_day = tr.death_day
-        items_any = bool((self.tables.items_mean > 1).any())
-        rec = self.record_n > 0
-        self.rec_idx = set(range(min(self.record_n, self.sizes[0]))) if rec else set()
-        if rec:
-            for c in list(self.rec_idx):
-                self.records[c] = {"events": [], "birthday": _bday(int(tr.bday_doy[c])),
-                                   "attributes": {k: v[c] for k, v in tr.attributes.items()}}
+        birthdays = "birthday" in plan.by_event
+        referrals = plan.referral_rules
+        customs = bool(self.tables.event_names)
         for day in range(cal.days):
             date = cal.date(day)
             mo = int(month_of_day[day])
             arm.calendar(day)
-            if date.day == 1 and day > 0:
-                self._refresh_q(np.flatnonzero(alive_p & (enroll <= day)), day)
+            if date.day == 1 and day > 0 and self.lifts:
+                self._refresh_q(np.flatnonzero(self.alive_p & (self.enroll <= day)), day)
             touched: list[np.ndarray] = []
-            # -- initial members enroll (signup)
-            lo, hi = np.searchsorted(en_sorted, [day, day + 1])
-            if hi > lo:
-                who = np.sort(en_order[lo:hi])
-                dead = who[~alive_p[who]]
-                enroll[dead] = NEVER
-                who = who[alive_p[who]]
-                self._event("signup", who, {}, day)
-            # -- referrals: the referrer's event, the newcomer's signup and referee event
-            if plan.referral_rules and ref_starts[day + 1] > ref_starts[day]:
-                refs = tr.ref_cust[ref_starts[day]:ref_starts[day + 1]]
-                refs = refs[alive_p[refs] & (enroll[refs] <= day)]
-                newcomers = []
-                kept = []
-                for c in refs.tolist():
-                    b = int(np.searchsorted(self.offsets, c, side="right") - 1)
-                    if self.pool_next[b] < self.sizes[b]:
-                        j = int(self.offsets[b]) + self.pool_next[b]
-                        self.pool_next[b] += 1
-                        newcomers.append(j)
-                        kept.append(c)
-                if kept:
-                    ref_code = self.strings.code("referrer")
-                    kept_a = np.array(kept, dtype=np.int64)
-                    for batch in _rounds(kept_a):
-                        self._event("referral", batch, {"role": np.full(batch.size, ref_code)}, day)
-                    nc = np.array(newcomers, dtype=np.int64)
-                    enroll[nc] = day
-                    arm.tier_since[nc] = day
-                    alive_p[nc] = True
-                    q_prog[nc] = tr.q0[nc]
-                    newc[mo] += nc.size
-                    acq[mo] += nc.size * pop.economics.acquisition_cost_cents
-                    self._event("signup", nc, {}, day)
-                    self._event("referral", nc, {"role": np.full(nc.size, self.strings.code("referee"))}, day)
-                    touched += [kept_a, nc]
-            # -- birthdays (every member, whether or not still buying)
-            if "birthday" in plan.by_event:
-                md = (date.month, date.day)
-                if md != (2, 29):
-                    doy = int(NON_LEAP_MONTH_START[date.month - 1] + date.day - 1)
-                    lo, hi = np.searchsorted(bd_sorted, [doy, doy + 1])
-                    if hi > lo:
-                        who = np.sort(bd_order[lo:hi])
-                        who = who[enroll[who] <= day]
-                        self._event("birthday", who, {}, day)
-                        touched.append(who)
-            # -- custom events
-            if ev_starts[day + 1] > ev_starts[day]:
-                sl = slice(ev_starts[day], ev_starts[day + 1])
-                cust, kinds = tr.ev_cust[sl], tr.ev_kind[sl]
-                for kcode, name in enumerate(self.tables.event_names):
-                    if name not in plan.by_event and not any(c.event == name for c in program.counters):
-                        continue
-                    rows = np.flatnonzero(kinds == kcode)
-                    rows = rows[alive_p[cust[rows]] & (enroll[cust[rows]] <= day)]
-                    if rows.size == 0:
-                        continue
-                    etype = next((e for e in program.events if e.name == name), None)
-                    for batch_rows in _rounds_rows(cust[rows], rows):
-                        data = {}
-                        if etype is not None:
-                            for fname, ftype in etype.fields:
-                                raw = tr.ev_fields.get(fname)
-                                vals = raw[sl][batch_rows] if raw is not None else np.full(batch_rows.size, None, dtype=object)
-                                from .program_arm import encode_values
-                                data["event." + fname] = encode_values(vals, ftype, batch_rows.size, self.strings)
-                        self._event(name, cust[batch_rows], data, day, raw_fields={
-                            f: (tr.ev_fields[f][sl][batch_rows] if f in tr.ev_fields else None)
-                            for f, _ in (etype.fields if etype else ())})
-                        touched.append(cust[batch_rows])
-            # -- the day's purchases: one uniform per customer-day per block
-            for b, rng in enumerate(self.rngs):
-                s, e = int(self.offsets[b]), int(self.offsets[b + 1])
-                rng.random(out=u[s:e], dtype=np.float32)
-            np.maximum(q_base, q_prog, out=q_max)
-            U = np.flatnonzero(u < q_max)  # buyers in either arm
-            if death_day is not None:
-                U = U[death_day[U] > day]
-            uU = u[U]
-            buy_b = U[uU < q_base[U]]
-            buy_p = U[uU < q_prog[U]]
-            amount, shipping, cat, chan, items, death_u, act_u, redeem_u = self._purchase_draws(U, uU < q_base[U])
-            # baseline arm
-            ib = np.searchsorted(U, buy_b)
-            rev_b[buy_b] += amount[ib]
-            pur_b[buy_b] += 1
-            fresh = last_b[buy_b] != mo
-            active_b[mo] += int(fresh.sum())
-            last_b[buy_b] = mo
-            if death_day is None:
-                die = buy_b[death_u[ib] < tr.p_drop[buy_b]]
-                alive_b[die] = False
-                q_base[die] = 0.0
-                churn_b[mo] += die.size
-            # program arm
-            ip = np.searchsorted(U, buy_p)
-            rev_p[buy_p] += amount[ip]
-            pur_p[buy_p] += 1
-            fresh = last_p[buy_p] != mo
-            active_p[mo] += int(fresh.sum())
-            last_p[buy_p] = mo
-            mem = enroll[buy_p] <= day
-            mp, mi = buy_p[mem], ip[mem]
-            if mp.size:
-                data = {"amount": amount[mi], "shipping": shipping[mi], "category": cat[mi],
-                        "channel": chan[mi], "items": items[mi]}
-                self._event("purchase", mp, data, day)
-                touched.append(mp)
-                # per-use tier perks
-                for t, perk in per_use:
-                    use = mp[(arm.tier[mp] == t) & (act_u[mi] < resp.perk_use_rate)]
-                    if use.size:
-                        arm.use_perk(use, perk.cost_cents)
-                        self._record(use, day, "use_perk", name=perk.name)
-                # redemption on the visit
-                prop = self.tables.redeem[tr.seg[mp]]
-                wants = redeem_u[mi] < prop
-                if goal_reward is not None:
-                    can = mp[wants & (arm.lots.available(mp) >= goal_reward.price)]
-                    if can.size:
-                        arm.redeem(can, goal_reward)
-                        self._record(can, day, "redeem", name=goal_reward.name)
-                        self._post_reward(can, day)
-                elif program.pay_with_points is not None:
-                    self._pay(mp[wants], amount[mi][wants], day)
-            if death_day is None and buy_p.size:
-                pd = tr.p_drop[buy_p].astype(np.float64)
-                if resp.tier_dropout_reduction and ntiers > 1:
-                    pd = pd * (1.0 - resp.tier_dropout_reduction * np.where(mem, arm.tier[buy_p], 0) / (ntiers - 1))
-                if resp.downgrade_dropout_increase:
-                    pd = pd * (1.0 + resp.downgrade_dropout_increase * (arm.downgraded[buy_p] & mem))
-                # Only purchases at the customer's own rate carry the BG/NBD chance to drop out; the
-                # visits the program adds (uniform between that rate and the program's) do not.
-                natural = u[buy_p] < tr.q0[buy_p]
-                die = buy_p[natural & (death_u[ip] < pd)]
-                alive_p[die] = False
-                q_prog[die] = 0.0
-                churn_p[mo] += die.size
-            for t_idx in touched:  # customers whose balance changed today (repeats are harmless)
-                self._refresh_q(t_idx[alive_p[t_idx] & (enroll[t_idx] <= day)], day)
-            # -- month end: snapshot metrics
+            self._signups(day)
+            if referrals:
+                self._referrals(day, mo, touched)
+            if birthdays:
+                self._birthdays(day, touched)
+            if customs:
+                self._custom_events(day, touched)
+            if self.schedule is not None:
+                self._returns(day, mo, touched)
+            buyers = self._purchases(day, mo)
+            if buyers is not None:
+                touched.append(buyers)
+            if self.lifts:
+                for t_idx in touched:  # customers whose balance changed today (repeats are harmless)
+                    self._refresh_q(t_idx[self.alive_p[t_idx] & (self.enroll[t_idx] <= day)], day)
             if day == cal.days - 1 or cal.date(day + 1).day == 1:
-                self._month_end(mo, day, mon, prev, rev_b, rev_p, pur_b, pur_p, alive_b, alive_p, death_day,
-                                tier_counts, ntiers)
-        mon["baseline.active_customers"] = active_b
-        mon["program.active_customers"] = active_p
-        mon["baseline.churned"] = churn_b
-        mon["program.churned"] = churn_p
-        mon["program.new_customers"] = newc
-        mon["program.acquisition_cents"] = acq
+                self._month_end(mo, day)
+        return self._finish()
+
+    def _finish(self) -> ChunkResult:
+        tr, arm, mon = self.tr, self.arm, self.mon
+        vb, vp = self.visit_b & 3, self.visit_p & 3
         totals = {
-            "baseline.buyers": int((pur_b > 0).sum()), "baseline.repeat_buyers": int((pur_b > 1).sum()),
-            "program.buyers": int((pur_p > 0).sum()), "program.repeat_buyers": int((pur_p > 1).sum()),
+            "baseline.buyers": int(np.count_nonzero(vb > 0)), "baseline.repeat_buyers": int(np.count_nonzero(vb > 1)),
+            "program.buyers": int(np.count_nonzero(vp > 0)), "program.repeat_buyers": int(np.count_nonzero(vp > 1)),
             "customers": int((~tr.pool).sum()),
+            "program.referrals_dropped": self.dropped_referrals,
         }
         ident = arm.issued - arm.redeemed - arm.expired - arm.reversed - arm.lots.outstanding
-        totals["ledger_identity_max_abs_error"] = int(np.abs(ident).max()) if n else 0
+        totals["ledger_identity_max_abs_error"] = int(np.abs(ident).max()) if tr.n else 0
         for c in self.records:
             self.records[c]["ledger"] = self.ledger_of(c)
-        return ChunkResult(mon, totals, tier_counts, self.records)
+        return ChunkResult(mon, totals, self.tier_counts, self.records)
+
+    # ------------------------------------------------------------------ purchases
+    def _purchases(self, day: int, mo: int) -> np.ndarray | None:
+        """The day's purchases in both arms; returns the members who bought (program arm)."""
+        u = self.u
+        for sl, rng in zip(self.block_slices, self.rngs):
+            rng.random(out=u[sl], dtype=np.float32)
+        U = np.flatnonzero(u < self.q_max)  # buyers in either arm
+        if not self.bgnbd:
+            U = U[self.tr.death_day[U] > day]
+        if U.size == 0:
+            return None
+        uU = u[U]
+        shared = uU < self.q_base[U]  # buys in the baseline (and so in the program arm, but for churn)
+        d = self._basket(U, shared, day)
+        mon = self.mon
+        uni = d.uniforms
+        # baseline arm
+        ib = np.flatnonzero(shared)
+        buy_b = U[ib]
+        mon["baseline.revenue_cents"][mo] += int(d.amount[ib].sum())
+        mon["baseline.purchases"][mo] += ib.size
+        mon["baseline.active_customers"][mo] += _visit(self.visit_b, buy_b, mo)
+        pdU = self.p_drop[U] if self.bgnbd else None
+        if self.bgnbd:
+            die = buy_b[uni[ib, 2] < pdU[ib]]
+            if die.size:
+                self.alive_b[die] = False
+                self.q_base[die] = 0.0
+                self.q_max[die] = self.q_prog[die]
+                mon["baseline.churned"][mo] += die.size
+        # program arm
+        in_p = uU < self.q_prog[U]
+        ip = np.flatnonzero(in_p)
+        buy_p = U[ip]
+        mon["program.revenue_cents"][mo] += int(d.amount[ip].sum())
+        mon["program.purchases"][mo] += ip.size
+        mon["program.active_customers"][mo] += _visit(self.visit_p, buy_p, mo)
+        mem = self.enroll[buy_p] <= day
+        if mem.all():
+            mp, mi = buy_p, ip
+        else:
+            mp, mi = buy_p[mem], ip[mem]
+        earned = None
+        arm = self.arm
+        if mp.size:
+            data = {"amount": d.amount[mi], "shipping": d.shipping[mi], "category": d.cat[mi],
+                    "channel": d.chan[mi], "items": d.items[mi]}
+            earned = self._event("purchase", mp, data, day)
+        if d.ret is not None:
+            self._schedule_returns(d.ret, U, ib, ip, mi, earned, d, day)
+        if mp.size:
+            for t, perk in self.per_use:  # per-use tier perks
+                use = mp[(arm.tier[mp] == t) & (uni[mi, 3] < self.resp.perk_use_rate)]
+                if use.size:
+                    arm.use_perk(use, perk.cost_cents)
+                    self._record(use, day, "use_perk", name=perk.name)
+            self._redeem(mp, mi, d, day)
+        if self.bgnbd and buy_p.size:
+            # Only purchases at the customer's own rate carry the BG/NBD chance to drop out; the
+            # visits the program adds (uniform between that rate and the program's) do not.
+            pd = pdU[ip]
+            worst = np.float32(1.0 + self.resp.downgrade_dropout_increase)  # the largest factor below
+            cand = (uni[ip, 2] < pd * worst) & (uU[ip] < self.q0[buy_p])
+            if cand.any():
+                sel = np.flatnonzero(cand)
+                who = buy_p[sel]
+                if not (self.dropout_tiers or self.resp.downgrade_dropout_increase):
+                    who = who[uni[ip[sel], 2] < pd[sel]]
+                else:
+                    p = pd[sel].astype(np.float64)
+                    member = mem[sel]
+                    if self.dropout_tiers:
+                        p = p * (1.0 - self.resp.tier_dropout_reduction * np.where(member, arm.tier[who], 0)
+                                 / (self.ntiers - 1))
+                    if self.resp.downgrade_dropout_increase:
+                        p = p * (1.0 + self.resp.downgrade_dropout_increase * (arm.downgraded[who] & member))
+                    who = who[uni[ip[sel], 2] < p]
+                if who.size:
+                    self.alive_p[who] = False
+                    self.q_prog[who] = 0.0
+                    self.q_max[who] = self.q_base[who]
+                    mon["program.churned"][mo] += who.size
+        return mp if mp.size else None
+
+    def _basket(self, U: np.ndarray, shared: np.ndarray, day: int) -> Basket:
+        """Spend, category, channel, items and the action uniforms of the day's buyers `U`, and,
+        when the population returns purchases, which come back (returned amount, return day).
+        Baseline buyers (`shared`) draw from stream 0, the program arm's other buyers from stream 1;
+        in each, the draws are: spend (gamma), the uniforms (buyer by buyer), items (Poisson)."""
+        t = self.tables
+        m = U.size
+        segU = self.seg[U]
+        K = self.n_uniforms
+        z = np.empty(m)
+        uni = np.empty((m, K), dtype=np.float32)
+        items = np.ones(m, np.int64)
+        whole = bool(shared.all())
+        for b, sl in enumerate(self.block_slices):
+            if len(self.block_slices) == 1:
+                lo, hi = 0, m
+            else:
+                lo, hi = (int(x) for x in np.searchsorted(U, [sl.start, sl.stop]))
+                if hi == lo:
+                    continue
+            if whole:
+                parts = [(slice(lo, hi), hi - lo, self.rngs[b])]
+            else:
+                sh = shared[lo:hi]
+                idx = np.arange(lo, hi)
+                mine, other = idx[sh], idx[~sh]
+                parts = [(mine, mine.size, self.rngs[b]), (other, other.size, self.prog_rngs[b])]
+            for where, k, rng in parts:
+                if k == 0:
+                    continue
+                z[where] = rng.standard_gamma(self.spend_p[segU[where]])
+                uni[where] = rng.random((k, K), dtype=np.float32)
+                if self.items_any:
+                    items[where] = 1 + rng.poisson(t.items_mean[segU[where]] - 1.0)
+        amount = np.rint(z * (100.0 / self.nu[U])).astype(np.int64)
+        np.maximum(amount, 1, out=amount)
+        cat = t.cat_alias.first[segU, 0] if t.cat_alias.constant else t.cat_alias.pick(segU, uni[:, 0])
+        chan = t.chan_alias.first[segU, 0] if t.chan_alias.constant else t.chan_alias.pick(segU, uni[:, 1])
+        if self.ship_any:
+            shipping = t.shipping[segU, np.minimum(chan, t.shipping.shape[1] - 1)]
+            amount += shipping
+        else:
+            shipping = np.zeros(m, np.int64)
+        ret = None
+        if self.schedule is not None:
+            back = np.flatnonzero(uni[:, 5] < t.ret_rate[segU])
+            if back.size:
+                sb = segU[back]
+                due = day + t.ret_delay_min[sb] + (uni[back, 7] * t.ret_delay_span[sb]).astype(np.int64)
+                keep = due < self.days  # returns after the last simulated day are not simulated
+                back, sb, due = back[keep], sb[keep], due[keep]
+                pick = np.searchsorted(t.ret_frac_bounds, sb + uni[back, 6].astype(np.float64), side="right")
+                frac = t.ret_frac_values[np.minimum(pick, t.ret_frac_values.size - 1)]
+                full = amount[back]
+                returned = np.where(frac >= 1.0, full, np.clip(np.floor(full * frac), 1, full)).astype(np.int64)
+                ret = {"rows": back, "due": due, "returned": returned}
+        return Basket(amount, shipping, cat, chan, items, uni, ret)
+
+    def _redeem(self, mp: np.ndarray, mi: np.ndarray, d: Basket, day: int) -> None:
+        """Redemption on the visit: members who want to redeem and can afford the goal reward."""
+        program = self.plan.program
+        if self.goal_reward is None and program.pay_with_points is None:
+            return
+        arm = self.arm
+        wants = d.uniforms[mi, 4] < self.tables.redeem[self.seg[mp]]
+        if self.goal_reward is not None:
+            w = np.flatnonzero(wants)
+            can = mp[w][arm.lots.available(mp[w]) >= self.goal_reward.price]
+            if can.size:
+                arm.redeem(can, self.goal_reward)
+                self._record(can, day, "redeem", name=self.goal_reward.name)
+                self._post_reward(can, day)
+        else:
+            self._pay(mp[wants], d.amount[mi][wants], day)
 
     # ------------------------------------------------------------------ helpers
-    def _purchase_draws(self, U: np.ndarray, shared: np.ndarray):
-        """Spend, category, channel, items and three action uniforms for the day's buyers `U`.
-        Baseline buyers (`shared`) draw from stream 0, the program arm's other buyers from stream 1."""
-        tr, tables = self.tr, self.tables
-        m = U.size
-        amount = np.zeros(m, np.int64); shipping = np.zeros(m, np.int64)
-        cat = np.zeros(m, np.int64); chan = np.zeros(m, np.int64); items = np.ones(m, np.int64)
-        death_u = np.zeros(m); act_u = np.zeros(m); redeem_u = np.zeros(m)
-        if m == 0:
-            return amount, shipping, cat, chan, items, death_u, act_u, redeem_u
-        cuts = np.searchsorted(U, self.offsets)
-        seg = tr.seg[U]
-        sp = tables.spend_p[seg]
-        items_any = bool((tables.items_mean > 1).any())
-        for b in range(len(self.rngs)):
-            lo, hi = int(cuts[b]), int(cuts[b + 1])
-            if hi == lo:
-                continue
-            in_block = np.arange(lo, hi)
-            for sl, rng in ((in_block[shared[lo:hi]], self.rngs[b]), (in_block[~shared[lo:hi]], self.prog_rngs[b])):
-                if sl.size == 0:
-                    continue
-                z = rng.standard_gamma(sp[sl]) / tr.nu[U[sl]]
-                uu = rng.random((5, sl.size))
-                amount[sl] = np.maximum(1, np.rint(z * 100.0)).astype(np.int64)
-                death_u[sl], act_u[sl], redeem_u[sl] = uu[2], uu[3], uu[4]
-                if items_any:
-                    items[sl] = 1 + rng.poisson(tables.items_mean[seg[sl]] - 1.0)
-                for si in np.unique(seg[sl]).tolist():
-                    pick = seg[sl] == si
-                    rows = sl[pick]
-                    ci = np.minimum(np.searchsorted(tables.cat_cdf[si], uu[0][pick], side="right"), len(tables.cat_cdf[si]) - 1)
-                    cat[rows] = tables.cat_codes[si][ci]
-                    hi_ = np.minimum(np.searchsorted(tables.chan_cdf[si], uu[1][pick], side="right"), len(tables.chan_cdf[si]) - 1)
-                    chan[rows] = tables.chan_codes[si][hi_]
-        if tables.shipping.any():
-            shipping = tables.shipping[seg, np.minimum(chan, tables.shipping.shape[1] - 1)]
-            amount = amount + shipping
-        return amount, shipping, cat, chan, items, death_u, act_u, redeem_u
-
-    def _event(self, kind: str, idx: np.ndarray, data: dict, day: int, raw_fields: dict | None = None) -> None:
-        if idx.size == 0:
-            return
-        if self.rec_idx:
-            self._record_event(kind, idx, data, day, raw_fields)
-        if kind in self.plan.by_event or any(c.event == kind for c in self.plan.program.counters) or kind == "purchase":
-            self.arm.apply(kind, idx, data)
-
-    def _record_event(self, kind, idx, data, day, raw_fields) -> None:
-        hits = [i for i, c in enumerate(idx.tolist()) if c in self.rec_idx]
-        for i in hits:
-            c = int(idx[i])
-            ev = {"kind": kind, "day": day}
-            if kind == "purchase":
-                ev.update(amount_cents=int(data["amount"][i]), shipping_cents=int(data["shipping"][i]),
-                          category=self.strings.name(data["category"][i]), channel=self.strings.name(data["channel"][i]),
-                          items=int(data["items"][i]))
-            if "role" in data:
-                ev["role"] = self.strings.name(data["role"][i])
-            if raw_fields:
-                ev["fields"] = {f: (None if v is None else v[i]) for f, v in raw_fields.items()}
-            self.records[c]["events"].append(ev)
-
-    def _record(self, idx: np.ndarray, day: int, kind: str, **kw) -> None:
-        if not self.rec_idx:
-            return
-        for i, c in enumerate(idx.tolist()):
-            if c in self.rec_idx:
-                ev = {"kind": kind, "day": day}
-                ev.update({k: (v[i] if isinstance(v, np.ndarray) else v) for k, v in kw.items()})
-                self.records[c]["events"].append(ev)
-
     def _pay(self, idx: np.ndarray, amounts: np.ndarray, day: int) -> None:
         arm = self.arm
         pwp = arm.p.pay_with_points
@@ -399,35 +406,34 @@ class ChunkSim:
             self._post_reward(idx, day)
 
     def _post_reward(self, idx: np.ndarray, day: int) -> None:
-        r = self.pop.response
+        r = self.resp
         if r.post_reward_lift and r.post_reward_days:
             self.post_until[idx] = day + r.post_reward_days
 
     def _refresh_q(self, idx: np.ndarray, day: int) -> None:
         """Program-arm daily purchase probability: q·(1 + w·(g·progress + post-reward lift))."""
-        r = self.pop.response
-        if idx.size == 0 or not (r.goal_gradient or r.post_reward_lift):
+        r = self.resp
+        if idx.size == 0 or not self.lifts:
             return
-        lift = np.zeros(idx.size)
+        lift = np.zeros(idx.size, dtype=np.float32)
         goal = self.plan.goal_points
         if r.goal_gradient and goal > 0:
-            prog = np.minimum(1.0, self.arm.lots.available(idx) / goal)
-            lift += r.goal_gradient * prog
+            avail = self.arm.lots.available(idx)
+            lift += np.float32(r.goal_gradient) * np.clip(avail * (1.0 / goal), 0.0, 1.0).astype(np.float32)
         if r.post_reward_lift:
-            lift += r.post_reward_lift * (self.post_until[idx] > day)
-        self.q_prog[idx] = np.minimum(1.0, self.tr.q0[idx] * (1.0 + self.weight[idx] * lift)).astype(np.float32)
+            lift += np.float32(r.post_reward_lift) * (self.post_until[idx] > day)
+        q = np.minimum(self.q0[idx] * (1.0 + self.weight[idx] * lift), 1.0)
+        self.q_prog[idx] = q
+        self.q_max[idx] = np.maximum(q, self.q_base[idx])
 
-    def _month_end(self, mo, day, mon, prev, rev_b, rev_p, pur_b, pur_p, alive_b, alive_p, death_day,
-                   tier_counts, ntiers) -> None:
-        arm, tr, pop = self.arm, self.tr, self.pop
-        if death_day is not None:
-            alive_now_b = (death_day > day) & ~tr.pool
-            alive_now_p = (death_day > day) & (~tr.pool | (self.enroll <= day))
+    def _month_end(self, mo: int, day: int) -> None:
+        arm, tr, pop, mon = self.arm, self.tr, self.pop, self.mon
+        if not self.bgnbd:
+            alive_now_b = (tr.death_day > day) & ~tr.pool
+            alive_now_p = (tr.death_day > day) & (~tr.pool | (self.enroll <= day))
         else:
-            alive_now_b, alive_now_p = alive_b, alive_p
+            alive_now_b, alive_now_p = self.alive_b, self.alive_p
         cum = {
-            "baseline.revenue_cents": int(rev_b.sum()), "program.revenue_cents": int(rev_p.sum()),
-            "baseline.purchases": int(pur_b.sum()), "program.purchases": int(pur_p.sum()),
             "program.points_issued": int(arm.issued.sum()), "program.points_redeemed": int(arm.redeemed.sum()),
             "program.points_expired": int(arm.expired.sum()), "program.points_reversed": int(arm.reversed.sum()),
             "program.discount_cents": int(arm.discount.sum()), "program.reward_cents": int(arm.reward.sum()),
@@ -435,22 +441,25 @@ class ChunkSim:
             "program.voucher_cents": int(arm.voucher.sum()),
         }
         for k, v in cum.items():
-            mon[k][mo] = v - prev.get(k, 0)
-            prev[k] = v
-        mon["program.points_outstanding"][mo] = int(arm.lots.outstanding.sum())
-        mon["program.points_available"][mo] = int(arm.lots.outstanding.sum() - arm.lots.pending.sum())
-        mon["baseline.alive_customers"][mo] = int(alive_now_b.sum())
-        mon["program.alive_customers"][mo] = int(alive_now_p.sum())
-        members = (self.enroll <= day) & alive_now_p
-        nmem = int(members.sum())
+            mon[k][mo] = v - self.prev.get(k, 0)
+            self.prev[k] = v
+        outstanding = int(arm.lots.outstanding.sum())
+        mon["program.points_outstanding"][mo] = outstanding
+        mon["program.points_available"][mo] = outstanding - int(arm.lots.pending.sum())
+        mon["baseline.alive_customers"][mo] = int(np.count_nonzero(alive_now_b))
+        mon["program.alive_customers"][mo] = int(np.count_nonzero(alive_now_p))
+        enrolled = self.enroll <= day
+        nmem = int(np.count_nonzero(enrolled & alive_now_p))
         mon["program.members"][mo] = nmem
-        mon["program.fixed_cost_cents"][mo] = nmem * pop.economics.fixed_cost_per_member_month_cents + pop.economics.fixed_cost_per_month_cents
-        mem_idx = np.flatnonzero(self.enroll <= day)
-        tier_counts[mo] = np.bincount(arm.tier[mem_idx], minlength=ntiers)[:ntiers]
+        econ = pop.economics
+        mon["program.fixed_cost_cents"][mo] = nmem * econ.fixed_cost_per_member_month_cents + econ.fixed_cost_per_month_cents
+        if self.ntiers > 1:
+            self.tier_counts[mo] = np.bincount(arm.tier[enrolled], minlength=self.ntiers)[:self.ntiers]
+        else:
+            self.tier_counts[mo, 0] = int(np.count_nonzero(enrolled))
         if pop.response.satisfaction:
             r = pop.response
-            base_score = np.rint(tr.satisfaction)
-            for arm_name, alive, boost in (("baseline", alive_now_b, None), ("program", alive_now_p, True)):
+            for arm_name, alive, boost in (("baseline", alive_now_b, False), ("program", alive_now_p, True)):
                 idx = np.flatnonzero(alive)
                 s = tr.satisfaction[idx].astype(np.float64)
                 if boost:
@@ -461,7 +470,6 @@ class ChunkSim:
                 mon[f"{arm_name}.nps_promoters"][mo] = int((score >= 9).sum())
                 mon[f"{arm_name}.nps_detractors"][mo] = int((score <= 6).sum())
                 mon[f"{arm_name}.nps_respondents"][mo] = int(idx.size)
-            del base_score
 
     def ledger_of(self, c: int) -> dict:
         arm = self.arm
@@ -477,39 +485,4 @@ class ChunkSim:
         }
 
 
-def _rounds(idx: np.ndarray):
-    """Split a list of customers with repeats into batches of unique, sorted customers."""
-    if idx.size == 0:
-        return
-    order = np.argsort(idx, kind="stable")
-    s = idx[order]
-    rank = np.zeros(s.size, dtype=np.int64)
-    if s.size > 1:
-        same = np.concatenate([[False], s[1:] == s[:-1]])
-        grp = np.cumsum(~same) - 1
-        first = np.flatnonzero(~same)
-        rank = np.arange(s.size) - first[grp]
-    for r in range(int(rank.max()) + 1):
-        yield s[rank == r]
-
-
-def _rounds_rows(cust: np.ndarray, rows: np.ndarray):
-    """Like `_rounds` but yields the event rows of each batch (customers unique and sorted)."""
-    if rows.size == 0:
-        return
-    order = np.lexsort((rows, cust))
-    s = cust[order]
-    r = rows[order]
-    same = np.concatenate([[False], s[1:] == s[:-1]]) if s.size > 1 else np.zeros(1, dtype=bool)
-    grp = np.cumsum(~same) - 1
-    first = np.flatnonzero(~same)
-    rank = np.arange(s.size) - first[grp]
-    for k in range(int(rank.max()) + 1):
-        yield r[rank == k]
-
-
-def _bday(doy: int) -> tuple[int, int] | None:
-    if doy < 0:
-        return None
-    m = int(np.searchsorted(NON_LEAP_MONTH_START, doy, side="right"))
-    return (m, doy - int(NON_LEAP_MONTH_START[m - 1]) + 1)
+__all__ = ["BLOCK", "ChunkResult", "ChunkSim", "NEVER", "block_rng", "blocks_for"]

@@ -1,15 +1,22 @@
-"""Vectorized points ledger: per-customer lot buckets for FIFO burn, pending and expiry.
+"""Vectorized points ledger: per-customer lot buckets for FIFO burn, pending, expiry and reversal.
 
-Takes: the customer count, the pending period, and the lot granularity the
-program's expiry needs. Gives: `LotStore`, holding for every customer
+Takes: the customer count, the pending period, the lot granularity the program's
+expiry needs, and whether returns may take the balance below zero. Gives:
+`LotStore`, holding for every customer
 - a pending ring (one row per earn day, `pending_days` rows) of points not yet spendable,
 - matured points, either one number per customer (granularity "none": no expiry
   depends on a lot's age) or a ring of buckets keyed by earn day ("day") or earn
   month ("month"), oldest burned first,
 - an `old` bucket for lots older than the ring (kept alive by a tier that stops expiry),
-- running totals `outstanding` and `pending`.
-Rows are customer-contiguous per bucket (`ring[slot, customer]`) so a day's
-calendar work reads one contiguous row. All points are int64.
+- running totals `outstanding` and `pending`, and `debt` (points a return reversed
+  beyond the balance, under `negative balance allowed`; later lots repay it first).
+
+Lots in one bucket share their expiry and maturity, so bucket totals give exactly the
+interpreter's ledger (docs/semantics.md §6, §10): burning and expiry take the oldest
+lots, a return takes its order's own lots and then the newest. Which lots an order
+still holds is followed by an optional `OrderBook` (simulator.returns) that every
+change here reports to. Rows are customer-contiguous per bucket (`ring[slot, customer]`)
+so a day's calendar work reads one contiguous row. Points are int64 totals, int32 buckets.
 """
 
 from __future__ import annotations
@@ -18,7 +25,8 @@ import numpy as np
 
 
 class LotStore:
-    def __init__(self, n: int, pending_days: int, granularity: str, ring_size: int):
+    def __init__(self, n: int, pending_days: int, granularity: str, ring_size: int,
+                 negative_allowed: bool = False):
         self.n = n
         self.pending_days = pending_days
         self.granularity = granularity
@@ -33,25 +41,40 @@ class LotStore:
         self.old = np.zeros(n, dtype=np.int64)
         self.outstanding = np.zeros(n, dtype=np.int64)
         self.pending = np.zeros(n, dtype=np.int64)
+        self.debt = np.zeros(n, dtype=np.int64) if negative_allowed else None
         self.cur_slot = 0  # newest ring slot in use (earn day or earn month)
+        self.book = None  # an OrderBook when returns reverse points (set by the program arm)
 
     # ------------------------------------------------------------ queries
     def available(self, idx: np.ndarray) -> np.ndarray:
         return self.outstanding[idx] - self.pending[idx]
 
+    def held(self, idx: np.ndarray) -> np.ndarray:
+        """Points remaining in lots (outstanding plus any debt)."""
+        if self.debt is None:
+            return self.outstanding[idx]
+        return self.outstanding[idx] + self.debt[idx]
+
     # ------------------------------------------------------------ changes
     def add(self, idx: np.ndarray, day: int, slot: int, points: np.ndarray) -> None:
-        """Book `points` (>= 0) earned on `day` (ring slot `slot`) to customers `idx`."""
+        """Book `points` (>= 0) earned on `day` (ring slot `slot`) to customers `idx`;
+        a debt is repaid first (that part never enters a bucket)."""
         if idx.size == 0:
             return
+        self.outstanding[idx] += points
+        if self.debt is not None:
+            debt = self.debt[idx]
+            if debt.any():
+                pay = np.minimum(debt, points)
+                self.debt[idx] = debt - pay
+                points = points - pay
         if self.pend is not None:
-            self.pend[day % self.pending_days, idx] += points
+            self.pend[day % self.pending_days, idx] += points.astype(np.int32)
             self.pending[idx] += points
         elif self.ring is None:
             self.avail[idx] += points
         else:
-            self.ring[slot % self.ring_size, idx] += points
-        self.outstanding[idx] += points
+            self.ring[slot % self.ring_size, idx] += points.astype(np.int32)
 
     def start_slot(self, slot: int, fold: bool) -> None:
         """Make `slot` the newest ring slot; with `fold`, a bucket about to be reused
@@ -62,8 +85,12 @@ class LotStore:
             self.cur_slot += 1
             row = self.ring[self.cur_slot % self.ring_size]
             if fold:
-                self.old += row
-            row[:] = 0
+                nz = np.flatnonzero(row)
+                if nz.size:
+                    self.old[nz] += row[nz]
+                    row[nz] = 0
+            else:
+                row[:] = 0
 
     def mature(self, day: int, earn_slot: int) -> None:
         """Move the lots earned `pending_days` ago (ring slot `earn_slot`) to matured points."""
@@ -78,7 +105,7 @@ class LotStore:
         if self.ring is None:
             self.avail[nz] += pts
         else:
-            self.ring[earn_slot % self.ring_size, nz] += pts
+            self.ring[earn_slot % self.ring_size, nz] += pts.astype(np.int32)
         row[nz] = 0
 
     def burn(self, idx: np.ndarray, amount: np.ndarray) -> None:
@@ -99,6 +126,8 @@ class LotStore:
             take = np.clip(rest[None, :] - before, 0, block)
             self.ring[order[:, None], idx[None, :]] = block - take
         self.outstanding[idx] -= amount
+        if self.book is not None:
+            self.book.front(idx, amount)
 
     def expire_slot(self, slot: int, mask_idx: np.ndarray | None, day: int) -> tuple[np.ndarray, np.ndarray]:
         """Expire the bucket of `slot` (all customers, or only `mask_idx`) — still pending
@@ -115,6 +144,8 @@ class LotStore:
         self.outstanding[nz] -= pts
         if pending:
             self.pending[nz] -= pts
+        if self.book is not None and nz.size:
+            self.book.expired_slot(nz, pts, slot)
         return nz, pts
 
     def expire_old(self, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -122,12 +153,16 @@ class LotStore:
         pts = self.old[nz].copy()
         self.old[nz] = 0
         self.outstanding[nz] -= pts
+        if self.book is not None and nz.size:
+            self.book.expired_old(nz, pts, self.cur_slot - self.ring_size + 1)
         return nz, pts
 
     def expire_all(self, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Expire every outstanding point (pending too) of customers `idx`."""
-        nz = idx[self.outstanding[idx] != 0]
-        pts = self.outstanding[nz].copy()
+        """Expire every point held in lots (pending too) of customers `idx`; a debt stays."""
+        held = self.held(idx)
+        sel = held != 0
+        nz = idx[sel]
+        pts = held[sel]
         if nz.size:
             if self.pend is not None:
                 self.pend[:, nz] = 0
@@ -137,5 +172,98 @@ class LotStore:
                 self.ring[:, nz] = 0
             self.old[nz] = 0
             self.pending[nz] = 0
-            self.outstanding[nz] = 0
+            self.outstanding[nz] -= pts
+            if self.book is not None:
+                self.book.expired_all(nz)
         return nz, pts
+
+    # ------------------------------------------------------------ returns (§6, §10)
+    def reverse(self, idx: np.ndarray, target: np.ndarray, own_day: np.ndarray, own_slot: np.ndarray,
+                own_ids: np.ndarray, day: int) -> np.ndarray:
+        """Reverse `target` points of one returned order per customer (`idx` unique): first
+        from the order's own lots (earned on `own_day`, ring slot `own_slot`; what they
+        still hold is tracked by the order book under `own_ids`, -1 when the order earned
+        nothing), then from the other lots newest first, pending or not. Under a negative
+        balance policy the rest becomes debt, otherwise it is not reversed. Returns the
+        points reversed per customer."""
+        book = self.book
+        own_rows = book.rows_of(own_ids) if book is not None else np.full(idx.size, -1, dtype=np.int64)
+        has_row = own_rows >= 0
+        own_left = np.zeros(idx.size, dtype=np.int64)
+        if book is not None and has_row.any():
+            own_left[has_row] = book.R[own_rows[has_row]]
+        take_own = np.minimum(target, own_left)
+        if take_own.any():
+            self._take_own(idx, take_own, own_day, own_slot, day)
+        held_after_own = self.held(idx) - take_own
+        rest = target - take_own
+        taken = np.zeros(idx.size, dtype=np.int64)
+        sel = np.flatnonzero(rest > 0)
+        if sel.size:
+            taken[sel] = self._take_newest(idx[sel], rest[sel], day)
+        leftover = rest - taken
+        done = take_own + taken
+        if self.debt is not None:
+            self.debt[idx] += leftover
+            done = done + leftover
+        self.outstanding[idx] -= done
+        if book is not None:
+            book.reversed(idx, own_rows, take_own, rest, held_after_own)
+        return done
+
+    def _take_own(self, idx: np.ndarray, take: np.ndarray, own_day: np.ndarray, own_slot: np.ndarray,
+                  day: int) -> None:
+        """Take `take` points from the bucket that holds each customer's order lots."""
+        P = self.pending_days
+        in_pend = (own_day > day - P) if self.pend is not None else np.zeros(idx.size, dtype=bool)
+        if in_pend.any():
+            c, t = idx[in_pend], take[in_pend]
+            self.pend[own_day[in_pend] % P, c] -= t.astype(np.int32)
+            self.pending[c] -= t
+        rest = ~in_pend
+        if not rest.any():
+            return
+        c, t, s = idx[rest], take[rest], own_slot[rest]
+        if self.ring is None:
+            self.avail[c] -= t
+            return
+        in_ring = s > self.cur_slot - self.ring_size
+        self.ring[s[in_ring] % self.ring_size, c[in_ring]] -= t[in_ring].astype(np.int32)
+        self.old[c[~in_ring]] -= t[~in_ring]
+
+    def _take_newest(self, idx: np.ndarray, want: np.ndarray, day: int) -> np.ndarray:
+        """Take up to `want` points per customer from the newest lots (pending first);
+        returns what was taken."""
+        rows: list[np.ndarray] = []
+        P = self.pending_days
+        prow = ((day - np.arange(P)) % P) if P > 0 else None  # pending rows, newest earn day first
+        if self.pend is not None:
+            rows.append(self.pend[prow[:, None], idx[None, :]].astype(np.int64))
+        if self.ring is not None:
+            s = self.ring_size
+            ring_order = (self.cur_slot - np.arange(s)) % s  # newest .. oldest
+            rows.append(self.ring[ring_order[:, None], idx[None, :]].astype(np.int64))
+        else:
+            rows.append(self.avail[idx][None, :])
+        rows.append(self.old[idx][None, :])
+        block = np.concatenate(rows, axis=0)
+        before = np.cumsum(block, axis=0) - block
+        take = np.clip(want[None, :] - before, 0, block)
+        if not take.any():
+            return np.zeros(idx.size, dtype=np.int64)
+        r = 0
+        if self.pend is not None:
+            t = take[:P]
+            self.pend[prow[:, None], idx[None, :]] -= t.astype(np.int32)
+            self.pending[idx] -= t.sum(axis=0)
+            r = P
+        if self.ring is not None:
+            s = self.ring_size
+            ring_order = (self.cur_slot - np.arange(s)) % s
+            self.ring[ring_order[:, None], idx[None, :]] -= take[r:r + s].astype(np.int32)
+            r += s
+        else:
+            self.avail[idx] -= take[r]
+            r += 1
+        self.old[idx] -= take[r]
+        return take.sum(axis=0)

@@ -17,6 +17,13 @@ Latent traits per customer (drawn in `simulator.draws`):
 - Category and channel of each purchase from the segment's mix; items per purchase
   1 + Poisson(items − 1); birthday (a known one with probability `birthday_known`);
   enrollment day; propensity to redeem; referral intents per week; custom-event rates.
+- Returns (`returns:` per segment): each purchase is returned with probability `rate`;
+  the returned part of the basket is `fraction` of its amount (1 = the whole basket, the
+  default; a choice such as `{0.5: 0.3, 1: 0.7}` mixes partial and full returns), rounded
+  down to the cent (at least 1 cent); the return happens `delay_days` days after the
+  purchase (uniform whole days between `min` and `max`, at least 1; default 1..30).
+  Default rate 0. Typical rates: fashion e-commerce 20–30 % of purchases, general retail
+  5–10 %, grocery and coffee about 1 % (industry return surveys).
 """
 
 from __future__ import annotations
@@ -57,6 +64,16 @@ class CustomEventModel:
 
 
 @dataclass(frozen=True)
+class ReturnModel:
+    """How a segment returns purchases (see the module docstring)."""
+
+    rate: float = 0.0  # probability that a purchase is returned
+    fraction: Choice = Choice((1.0,), (1.0,))  # share of the basket returned
+    delay_min: int = 1  # days after the purchase, uniform in [delay_min, delay_max]
+    delay_max: int = 30
+
+
+@dataclass(frozen=True)
 class Segment:
     name: str
     share: float
@@ -80,6 +97,7 @@ class Segment:
     birthday_known: float = 1.0
     enroll_share: float = 1.0
     enroll_ramp_days: int = 0
+    returns: ReturnModel = ReturnModel()
 
 
 @dataclass(frozen=True)
@@ -129,17 +147,21 @@ class Population:
     start: dt.date | None = None
     source_hash: str = ""
     path: str = "<default>"
-    referral_pool: float = 0.1  # spare customer slots per block for referred newcomers
+    referral_pool: float = 1.0  # at most this share of a block's customers as spare slots for newcomers
 
     def segment_names(self) -> list[str]:
         return [s.name for s in self.segments]
+
+    @property
+    def has_returns(self) -> bool:
+        return any(s.returns.rate > 0 for s in self.segments)
 
 
 _TOP_KEYS = ["version", "name", "description", "time_unit", "model", "start", "economics",
              "response", "segments", "referral_pool"]
 _SEG_KEYS = ["name", "share", "purchase", "dropout", "lifetime", "spend", "categories", "channels",
              "items", "shipping", "redeem", "refer", "events", "attributes", "birthday_known",
-             "enrollment", "description"]
+             "enrollment", "returns", "description"]
 _RESP_KEYS = ["goal_gradient", "post_reward_lift", "post_reward_days", "heavy_buyer_damping",
               "tier_dropout_reduction", "downgrade_dropout_increase", "perk_use_rate",
               "referral_action_rate", "referral_conversion", "satisfaction"]
@@ -251,7 +273,57 @@ def _segment(rd: Reader, node: yaml.Node, index: int, per_day: float, model: str
     kw["enroll_share"] = rd.number(en.get("share"), f"{where} enrollment.share", 1.0, low=0.0, high=1.0)
     ramp = rd.number(en.get("ramp_months"), f"{where} enrollment.ramp_months", 0.0, low=0.0) or 0.0
     kw["enroll_ramp_days"] = int(round(ramp * DAYS_PER_UNIT["month"]))
+    kw["returns"] = _returns(rd, m.get("returns"), where)
     return Segment(name=name, share=share, **kw)
+
+
+def _as_float(v: Any) -> Any:
+    """A mapping key such as `0.5` arrives as text; numbers become floats, anything else stays."""
+    if isinstance(v, (int, float)) and not isinstance(v, bool):
+        return float(v)
+    try:
+        return float(str(v))
+    except ValueError:
+        return v
+
+
+def _returns(rd: Reader, node: yaml.Node | None, where: str) -> ReturnModel:
+    """`returns: 0.25` (the rate) or `returns: {rate, fraction, delay_days}`."""
+    if node is None:
+        return ReturnModel()
+    if isinstance(node, yaml.ScalarNode):
+        rate = rd.number(node, f"{where} returns", 0.0, low=0.0, high=1.0) or 0.0
+        return ReturnModel(rate=rate)
+    m = rd.mapping(node, f"{where} returns", ["rate", "fraction", "delay_days"])
+    rate = rd.number(m.get("rate"), f"{where} returns.rate", 0.0, low=0.0, high=1.0) or 0.0
+    fraction = ReturnModel().fraction
+    fnode = m.get("fraction")
+    if isinstance(fnode, yaml.ScalarNode):
+        f = rd.number(fnode, f"{where} returns.fraction", 1.0, low=0.0, high=1.0, low_open=True) or 1.0
+        fraction = Choice((f,), (1.0,))
+    elif fnode is not None:
+        fraction = _choice(rd, fnode, f"{where} returns.fraction", fraction)
+        fraction = Choice(tuple(_as_float(v) for v in fraction.values), fraction.weights)
+        bad = [v for v in fraction.values if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 < v <= 1]
+        if bad:
+            rd.error(fnode, "RL603", f"{where} returns.fraction: every returned share must be a number in (0, 1], "
+                     f"got `{bad[0]}`", "for example `{0.5: 0.3, 1: 0.7}`: 30 % of returns are half baskets")
+            fraction = ReturnModel().fraction
+        else:
+            fraction = Choice(tuple(float(v) for v in fraction.values), fraction.weights)
+    lo, hi = ReturnModel().delay_min, ReturnModel().delay_max
+    dnode = m.get("delay_days")
+    if isinstance(dnode, yaml.ScalarNode):
+        d = rd.number(dnode, f"{where} returns.delay_days", float(lo), low=1.0)
+        lo = hi = int(d or lo)
+    elif dnode is not None:
+        dm = rd.mapping(dnode, f"{where} returns.delay_days", ["min", "max"])
+        lo = int(rd.number(dm.get("min"), f"{where} returns.delay_days.min", float(lo), low=1.0) or lo)
+        hi = int(rd.number(dm.get("max"), f"{where} returns.delay_days.max", float(max(hi, lo)), low=1.0) or hi)
+        if hi < lo:
+            rd.error(dnode, "RL603", f"{where} returns.delay_days: `max` ({hi}) is below `min` ({lo})")
+            hi = lo
+    return ReturnModel(rate, fraction, lo, hi)
 
 
 def _response(rd: Reader, node: yaml.Node | None) -> Response:
@@ -330,7 +402,7 @@ def load_population(source: str, path: str) -> tuple[Population | None, list[Dia
     )
     response = _response(rd, top.get("response"))
     start = rd.date(top.get("start"), "start", None)
-    pool = rd.number(top.get("referral_pool"), "referral_pool", 0.1, low=0.0, high=1.0)
+    pool = rd.number(top.get("referral_pool"), "referral_pool", 1.0, low=0.0)
     name = rd.string(top.get("name"), "name", Path(path).stem) or Path(path).stem
     if bag.has_errors:
         return None, bag.items

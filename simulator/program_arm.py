@@ -25,6 +25,7 @@ from .calendar import add_months, month_index, period_id
 from .conditions import BatchContext, StringTable, evaluate
 from .lots import LotStore
 from .plan import Plan, RuleSpec, round_div
+from .returns import OrderBook
 
 BIG = np.int64(2**40)
 PERIODS = ("day", "week", "month", "quarter", "year", "lifetime")
@@ -32,7 +33,8 @@ PERIODS = ("day", "week", "month", "quarter", "year", "lifetime")
 
 class ProgramArm:
     def __init__(self, plan: Plan, n: int, strings: StringTable, enroll_day: np.ndarray,
-                 bday_doy: np.ndarray, attributes: dict[str, np.ndarray], budgets: dict[str, int]):
+                 bday_doy: np.ndarray, attributes: dict[str, np.ndarray], budgets: dict[str, int],
+                 returns_happen: bool = False):
         self.plan = plan
         self.p = plan.program
         self.n = n
@@ -43,7 +45,13 @@ class ProgramArm:
         self.attr_cache: dict[str, np.ndarray] = {}
         self.budgets = budgets
         cal = plan.cal
-        self.lots = LotStore(n, self.p.pending_days, plan.granularity, plan.ring_size)
+        policy = self.p.returns
+        self.lots = LotStore(n, self.p.pending_days, plan.granularity, plan.ring_size,
+                             negative_allowed=bool(policy.reverse and policy.negative_balance and returns_happen))
+        self.reverses = bool(policy.reverse and returns_happen)
+        if self.reverses:
+            self.lots.book = OrderBook(n)
+        self.last_discount: np.ndarray | None = None  # per customer of the last `apply` with an amount
         ts = self.p.tiers
         self.ntiers = len(ts.tiers) if ts else 1
         self.tier = np.zeros(n, dtype=np.int64)
@@ -58,7 +66,6 @@ class ProgramArm:
         if ts and ts.window == "rolling":
             self.window = np.zeros((max(1, ts.window_months or 1), n), dtype=np.int64)
         self.thresholds = [int(ceil(t.threshold)) for t in ts.tiers] if ts else [0]
-        self.last_activity = np.full(n, -1, dtype=np.int64)
         self.inact_due = {k: np.full(n, BIG, dtype=np.int64) for k, s in enumerate(plan.expiry_sets)
                           if s.inactivity_months}
         self.expired_through = np.full(n, -1, dtype=np.int64)
@@ -203,7 +210,8 @@ class ProgramArm:
                             self._expire(*lots.expire_slot(slot, sel, day))
                         self.expired_through[todo] = cut
             if s.inactivity_months:
-                hit = np.flatnonzero((self.inact_due[k] <= day) & (lots.outstanding != 0))
+                hit = np.flatnonzero(self.inact_due[k] <= day)
+                hit = hit[lots.held(hit) != 0]
                 if idx is not None:
                     hit = np.intersect1d(hit, idx, assume_unique=True)
                 self._expire(*lots.expire_all(hit))
@@ -276,7 +284,7 @@ class ProgramArm:
             "purchases": lambda: self.purchases[idx],
             "tier": lambda: self.tier[idx],
             "days_from_birthday": lambda: days_from_birthday(self.bday_doy[idx], d),
-            "balance": lambda: self.lots.outstanding[idx],
+            "balance": lambda: data["balance"] if "balance" in data else self.lots.outstanding[idx],
         }
         for name, arr in self.counters.items():
             g[name] = g["counter." + name] = (lambda a=arr: a[idx])
@@ -349,10 +357,11 @@ class ProgramArm:
         total = np.zeros(k, dtype=np.int64)
         disc_by_rule: dict[int, np.ndarray] = {}
         net = None
+        purchase = kind == "purchase"
         if amount is not None:
-            shipping = data.get("shipping", np.zeros(k, dtype=np.int64))
             cat = data.get("category", np.zeros(k, dtype=np.int64))
-            goods = amount - shipping
+            # shipping is part of a purchase only; a return's amount is all goods (§4.1)
+            goods = amount - data["shipping"] if purchase and "shipping" in data else amount
             disc = np.zeros(k, dtype=np.int64)
             for spec, m in fired:
                 before = disc.copy()
@@ -369,7 +378,7 @@ class ProgramArm:
                 if spec.discounts:
                     disc = np.minimum(disc, goods)
                     disc_by_rule[spec.index] = disc - before
-            if p.tiers is not None:
+            if p.tiers is not None and purchase:
                 for t, tier in enumerate(p.tiers.tiers):
                     if tier.discount_percent:
                         f = Fraction(tier.discount_percent) / 100
@@ -377,6 +386,7 @@ class ProgramArm:
                         disc += np.where(tm, round_div(goods * f.numerator, f.denominator, p.rounding), 0)
             disc = np.minimum(disc, goods)
             self.discount[idx] += disc
+            self.last_discount = disc
             net = goods - disc
         else:
             cat = np.zeros(k, dtype=np.int64)
@@ -461,7 +471,7 @@ class ProgramArm:
         ts = p.tiers
         if ts is not None:
             inc = None
-            if ts.metric == "spend" and net is not None:
+            if ts.metric == "spend" and net is not None and purchase:
                 inc = net
             elif ts.metric == "points":
                 inc = total
@@ -547,7 +557,6 @@ class ProgramArm:
     def _activity(self, idx: np.ndarray, day: int) -> None:
         if idx.size == 0:
             return
-        self.last_activity[idx] = day
         for k, due in self.inact_due.items():
             due[idx] = self.plan.expiry_sets[k].inactive_due[day]
 

@@ -1,7 +1,8 @@
 """Replay recorded simulated customers through the reference interpreter.
 
 Takes: a `RunResult` (or `ChunkResult`) records — each a customer's event stream as the
-engine generated it, their birthday and attributes, and the engine's ledger for them —
+engine generated it (a purchase's id is `d<day>`; a return names that id), their
+birthday and attributes, and the engine's ledger for them —
 plus the program and the simulated calendar's last day. Gives: interpreter `Event`s
 and `Customer`s, and `compare_records`, the list of disagreements between the
 vectorized engine and `rulelang.interpreter.run` (empty when they agree exactly:
@@ -45,7 +46,9 @@ def to_events(program: ir.Program, record: dict, start: dt.date) -> list:
         if kind == "purchase":
             out.append(Event("purchase", at, ev["amount_cents"], None,
                              {"category": ev["category"], "channel": ev["channel"], "items": ev["items"],
-                              "shipping_cents": ev["shipping_cents"]}, id=f"o{i}"))
+                              "shipping_cents": ev["shipping_cents"]}, id=ev.get("id", f"o{i}")))
+        elif kind == "return":
+            out.append(Event("return", at, ev["amount_cents"], ev["order"]))
         elif kind == "referral":
             out.append(Event("referral", at, None, None, {"role": ev["role"]}))
         elif kind in ("redeem", "use_perk"):

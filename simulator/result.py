@@ -7,7 +7,14 @@ totals (for distributions); the tier mix over time; the ledger identity check �
 and `to_json()`, the documented `report.json` schema (`schema: loyalty-simulation/1`).
 
 Definitions (money in currency units; cents / 100):
-- revenue: list price of all purchases (amount incl. shipping); gross profit = revenue × gross margin.
+- revenue: list price of all purchases (amount incl. shipping), net of returns: a return takes the
+  returned part of the list amount off revenue in the month it happens (`refunds`, the same in both
+  arms for a purchase made in both), and the returned part's share of the purchase's instant
+  discount (round down) off the program's discount cost: the customer gets back what they paid,
+  and a fully returned purchase leaves no revenue and no discount cost. (Points ledgers, like the
+  interpreter, keep discounts given: §6.) Returns due after the last simulated day are not
+  simulated. `returns` counts returns; `return_rate` = returns / purchases.
+  gross profit = revenue × gross margin.
 - program cost = discounts + rewards (`costs us`) + points payments (points × point cost)
   + perks + vouchers + fixed (per member-month and per month) + acquisition of referred customers.
 - net profit: program arm = gross profit − program cost; baseline = gross profit.
@@ -92,6 +99,9 @@ def build_result(meta: dict[str, Any], program: ir.Program, pop, trials: list, c
         series[f"{arm}.revenue"] = money(f"{arm}.revenue_cents")
         series[f"{arm}.gross_profit"] = series[f"{arm}.revenue"] * margin
         series[f"{arm}.purchases"] = mon[f"{arm}.purchases"].astype(np.float64)
+        if f"{arm}.returns" in mon:
+            series[f"{arm}.returns"] = mon[f"{arm}.returns"].astype(np.float64)
+            series[f"{arm}.refunds"] = money(f"{arm}.refund_cents")
         series[f"{arm}.active_customers"] = mon[f"{arm}.active_customers"].astype(np.float64)
         series[f"{arm}.alive_customers"] = mon[f"{arm}.alive_customers"].astype(np.float64)
         series[f"{arm}.retention"] = ratio(mon[f"{arm}.alive_customers"], customers[:, None])
@@ -104,7 +114,8 @@ def build_result(meta: dict[str, Any], program: ir.Program, pop, trials: list, c
             series[f"{arm}.nps"] = 100.0 * ratio(mon[f"{arm}.nps_promoters"] - mon[f"{arm}.nps_detractors"],
                                                  mon[f"{arm}.nps_respondents"])
     cost_parts = {
-        "discounts": money("program.discount_cents"),
+        "discounts": money("program.discount_cents") - (money("program.discount_returned_cents")
+                                                         if "program.discount_returned_cents" in mon else 0.0),
         "rewards": money("program.reward_cents"),
         "points_payments": money("program.points_payment_cents"),
         "perks": money("program.perk_cents"),
@@ -131,6 +142,10 @@ def build_result(meta: dict[str, Any], program: ir.Program, pop, trials: list, c
         pt[f"{arm}.gross_profit"] = series[f"{arm}.gross_profit"].sum(axis=1)
         pt[f"{arm}.net_profit"] = series[f"{arm}.net_profit"].sum(axis=1)
         pt[f"{arm}.purchases"] = series[f"{arm}.purchases"].sum(axis=1)
+        if f"{arm}.returns" in series:
+            pt[f"{arm}.returns"] = series[f"{arm}.returns"].sum(axis=1)
+            pt[f"{arm}.refunds"] = series[f"{arm}.refunds"].sum(axis=1)
+            pt[f"{arm}.return_rate"] = ratio(pt[f"{arm}.returns"], pt[f"{arm}.purchases"])
         pt[f"{arm}.average_check"] = ratio(pt[f"{arm}.revenue"], pt[f"{arm}.purchases"])
         pt[f"{arm}.purchase_frequency"] = ratio(pt[f"{arm}.purchases"], tot[f"{arm}.buyers"])
         pt[f"{arm}.repeat_purchase_rate"] = ratio(tot[f"{arm}.repeat_buyers"], tot[f"{arm}.buyers"])
@@ -150,6 +165,8 @@ def build_result(meta: dict[str, Any], program: ir.Program, pop, trials: list, c
         pt[f"program.{k}"] = series[f"program.{k}"].sum(axis=1)
     pt["program.points_outstanding"] = series["program.points_outstanding"][:, -1]
     pt["program.members"] = series["program.members"][:, -1]
+    if "program.referrals_dropped" in tot:
+        pt["program.referrals_dropped"] = tot["program.referrals_dropped"].astype(np.float64)
     pt["program.new_customers"] = series["program.new_customers"].sum(axis=1)
     settled = pt["program.points_redeemed"] + pt["program.points_expired"]
     pt["program.breakage_rate"] = ratio(pt["program.points_expired"], settled)
@@ -182,8 +199,17 @@ def build_result(meta: dict[str, Any], program: ir.Program, pop, trials: list, c
     simulated = {name for s in pop.segments for name, _ in s.events}
     for name in sorted(declared - simulated):
         warnings.append(f"custom event `{name}` has no rate in the population: it never happens in the simulation")
-    if any(r.event == "return" for r in program.rules):
-        warnings.append("returns are not simulated: rules on `return` never fire")
+    returns_happen = any(s.returns.rate > 0 for s in pop.segments)
+    uses_returns = any(r.event == "return" for r in program.rules) or program.returns.reverse
+    if uses_returns and not returns_happen:
+        warnings.append("the population returns no purchases (no `returns:` rate in any segment): "
+                        "no points are reversed and rules on `return` never fire")
+    if "program.referrals_dropped" in tot:
+        dropped = tot["program.referrals_dropped"]
+        if dropped.any():
+            warnings.append(f"{int(dropped.sum()):,} referrals over {T} trial(s) (mean {dropped.mean():,.1f} a trial) "
+                            f"were not simulated: the spare slots for referred newcomers ran out "
+                            f"(referral_pool {pop.referral_pool:g}); raise `referral_pool` in the population file")
     return RunResult(meta, totals, per_trial, monthly, months, tier_names, tier_mix, max_err == 0, max_err,
                      warnings, trials[0].records)
 

@@ -1,8 +1,9 @@
 """The vectorized engine and the reference interpreter agree ledger for ledger.
 
 A small busy population is simulated; the event streams of a sample of its customers
-(purchases with amount, shipping, category, channel and items; signups, referrals,
-birthdays, custom events with their fields, redemptions, points payments, perk uses)
+(purchases with amount, shipping, category, channel and items; returns of those purchases,
+whole or in part; signups, referrals, birthdays, custom events with their fields,
+redemptions, points payments, perk uses)
 are replayed through `rulelang.interpreter.run`, and every total must match exactly.
 """
 
@@ -43,6 +44,26 @@ def test_engine_agrees_with_interpreter(path, busy_population):
     start, end = dt.date.fromisoformat(res.meta["start"]), dt.date.fromisoformat(res.meta["end"])
     assert compare_records(program, records, start, end) == []
     assert res.ledger_identity_ok
+    # the sample has returns (a quarter of the busy segment's purchases), and they reverse points
+    assert sum(e["kind"] == "return" for r in records.values() for e in r["events"]) >= 20
+    if program.returns.reverse:
+        assert sum(r["ledger"]["reversed"] for r in records.values()) > 0
+
+
+def test_returns_below_zero_are_in_the_sample(busy_population):
+    # `negative balance allowed` (the constructs fixture): some returns in the compared sample
+    # take the balance below zero, so debts and their repayment are compared too
+    from rulelang.interpreter import run
+    from simulator.replay import to_customer, to_events
+
+    program = _compile(PROGRAMS[-1])
+    assert program.returns.negative_balance
+    res = simulate(program, busy_population, customers=200, months=13, trials=1, seed=5, workers=1, record=25)
+    start, end = dt.date.fromisoformat(res.meta["start"]), dt.date.fromisoformat(res.meta["end"])
+    notes = [n for rec in res.records.values() if rec["events"]
+             for step in run(program, to_events(program, rec, start), to_customer(program, rec), until=end).trace
+             for n in step.notes]
+    assert any("below zero" in n for n in notes)
 
 
 def test_a_global_budget_is_shared_by_all_customers():
