@@ -79,6 +79,8 @@ SECTIONS: list[tuple[str, list[Row]]] = [
         Row("Churn rate over the run", "program.churn_rate", "baseline.churn_rate", "pct"),
         Row("Repeat-purchase rate", "program.repeat_purchase_rate", "baseline.repeat_purchase_rate", "pct"),
         Row("Purchases", "program.purchases", "baseline.purchases", "count"),
+        Row("Returns (purchases brought back)", "program.returns", "baseline.returns", "count"),
+        Row("Refunds (money, off revenue)", "program.refunds", "baseline.refunds", "money"),
         Row("Average check (money)", "program.average_check", "baseline.average_check", "money2"),
         Row("Purchase frequency (purchases per buyer)", "program.purchase_frequency",
             "baseline.purchase_frequency", "ratio"),
