@@ -131,25 +131,22 @@ def _png(fig: Figure) -> bytes:
     return buf.getvalue()
 
 
-def _cumulate(s: dict[str, list[float]], scale: float = 1.0) -> dict[str, list[float]]:
-    """Running sums of a monthly flow (× `scale`).
-
-    The band adds up the monthly half-widths: the standard deviation of a sum is at
-    most the sum of the standard deviations, so this is an upper bound on the
-    interval of the running total (the report stores intervals, not trials, per month).
-    """
-    mean, low, high = [], [], []
-    total = half_total = 0.0
-    for i, v in enumerate(s["mean"]):
+def _running_total(report: Report, key: str, flow: str, scale: float | None = 1.0) -> dict[str, list[float]] | None:
+    """A cumulative series: `monthly[key]` (a `cumulative.*` series: each trial's running total, then the
+    mean and 95 % interval over trials). A report written before those series existed has only the
+    monthly intervals of `flow`, which do not give the interval of a sum: the running total of its
+    monthly means (× `scale`) is returned then, with no band."""
+    s = _series(report, key)
+    if s is not None:
+        return s
+    f = _series(report, flow)
+    if f is None or scale is None:
+        return None
+    mean, total = [], 0.0
+    for v in f["mean"]:
         total += 0.0 if math.isnan(v) else v * scale
-        lo = s["low"][i] if i < len(s["low"]) else math.nan
-        hi = s["high"][i] if i < len(s["high"]) else math.nan
-        if not (math.isnan(lo) or math.isnan(hi)):
-            half_total += abs(hi - lo) * abs(scale) / 2.0
         mean.append(total)
-        low.append(total - half_total)
-        high.append(total + half_total)
-    return {"mean": mean, "low": low, "high": high}
+    return {"mean": mean, "low": [], "high": []}
 
 
 def gross_margin_rate(report: Report) -> float | None:
@@ -181,25 +178,33 @@ def liability_per_point(report: Report) -> float | None:
 def cost_vs_margin_chart(report: Report) -> bytes | None:
     """Cumulative program cost against the cumulative incremental gross margin it brings in."""
     months = list(report.get("months", []))
-    cost = _series(report, "program.program_cost")
-    inc_rev = _series(report, "incremental.revenue")
     margin = gross_margin_rate(report)
-    if not months or cost is None or inc_rev is None or margin is None:
+    c_cost = _running_total(report, "cumulative.program_cost", "program.program_cost")
+    c_margin = _running_total(report, "cumulative.incremental_gross_margin", "incremental.revenue", margin)
+    if not months or c_cost is None or c_margin is None:
         return None
+    c_profit = _running_total(report, "cumulative.incremental_profit", "incremental.profit")
+    if c_profit is None:
+        c_profit = {"mean": [a - b for a, b in zip(c_margin["mean"], c_cost["mean"])], "low": [], "high": []}
     trials = _trials(report)
     cur = _currency(report)
-    c_cost = _cumulate(cost)
-    c_margin = _cumulate(inc_rev, margin)
-    c_profit = [a - b for a, b in zip(c_margin["mean"], c_cost["mean"])]
+    band_note = None
+    if trials > 1:
+        if c_cost["low"] and c_margin["low"]:
+            band_note = "shaded: 95 % interval over trials of each trial's running total"
+        else:
+            band_note = "no bands: this report.json predates the per-trial running totals"
     x = list(range(len(months)))
-    fig, ax = _new_figure(report, "Program cost vs the incremental margin it brings in (cumulative)")
+    fig, ax = _new_figure(report, "Program cost vs the incremental margin it brings in (cumulative)", band_note)
     _band(ax, x, c_cost, COST_COLOR, trials)
     _band(ax, x, c_margin, MARGIN_COLOR, trials)
+    _band(ax, x, c_profit, "#999999", trials)
     ax.plot(x, c_cost["mean"], color=COST_COLOR, linewidth=2, marker="o", markersize=3,
             label="cumulative program cost")
+    margin_text = f"incremental revenue × {margin:.0%}" if margin is not None else "incremental revenue × margin"
     ax.plot(x, c_margin["mean"], color=MARGIN_COLOR, linewidth=2, marker="o", markersize=3,
-            label=f"cumulative incremental gross margin (incremental revenue × {margin:.0%})")
-    ax.plot(x, c_profit, color="#333333", linewidth=1.2, linestyle="--",
+            label=f"cumulative incremental gross margin ({margin_text})")
+    ax.plot(x, c_profit["mean"], color="#333333", linewidth=1.2, linestyle="--",
             label="cumulative incremental profit (margin − cost)")
     ax.axhline(0, color="#999999", linewidth=0.8)
     _month_axis(ax, months)
@@ -339,9 +344,10 @@ CHARTS: list[tuple[str, str, Callable[[Report], bytes | None], str]] = [
     ("cost_vs_margin", "Cost vs incremental margin", cost_vs_margin_chart,
      "Running totals month by month. Green: the extra gross margin the program brings in (incremental revenue "
      "× gross margin, paired with the baseline on the same customers); red: what the program costs "
-     "(rewards, discounts, perks, vouchers, fixed and acquisition costs). The dashed line is their difference, "
-     "the incremental profit; where it crosses zero the program pays for itself. Bands add up the monthly "
-     "95 % intervals, so they are wider than the exact interval of the totals in the table."),
+     "(rewards, discounts, perks, vouchers, fixed and acquisition costs). The dashed line (grey band) is their "
+     "difference, the incremental profit; where it crosses zero the program pays for itself. Bands: the 95 % "
+     "interval over trials of each trial's own running total, so at the last month they are the intervals of "
+     "the totals in the tables."),
     ("liability", "Points liability", liability_chart,
      "Points earned but neither redeemed, expired nor reversed, at each month end. The right axis values them "
      "as the end-of-run liability does: outstanding × (1 − breakage rate) × point cost."),

@@ -26,6 +26,9 @@ Definitions (money in currency units; cents / 100):
   the month / alive at its start; repeat-purchase rate = customers with ≥ 2 purchases / buyers;
   average check = revenue / purchases; purchase frequency = purchases / buyers.
 - NPS = 100 × (promoters − detractors) / respondents (satisfaction model on).
+- cumulative series (`monthly`, `cumulative.*`): each trial's running total from the first month,
+  then mean and 95 % interval over trials like every other series, so the interval of a running
+  total is the interval of the trials' totals to that month (the last month is the run's total).
 """
 
 from __future__ import annotations
@@ -76,6 +79,16 @@ class RunResult:
 
     def total(self, name: str) -> float | None:
         return self.totals[name]["mean"]
+
+
+def cumulative_flows(series: dict[str, np.ndarray], margin: float) -> dict[str, np.ndarray]:
+    """The `cumulative.*` series of `monthly` -> the monthly flow (trials, months) each one sums up."""
+    return {
+        "cumulative.program_cost": series["program.program_cost"],
+        "cumulative.incremental_revenue": series["incremental.revenue"],
+        "cumulative.incremental_gross_margin": series["incremental.revenue"] * margin,
+        "cumulative.incremental_profit": series["incremental.profit"],
+    }
 
 
 def _f(x: np.ndarray) -> list[float | None]:
@@ -134,6 +147,10 @@ def build_result(meta: dict[str, Any], program: ir.Program, pop, trials: list, c
     for k in ("points_issued", "points_redeemed", "points_expired", "points_reversed",
               "points_outstanding", "points_available", "members", "new_customers"):
         series[f"program.{k}"] = mon[f"program.{k}"].astype(np.float64)
+    # running totals, summed within each trial before the mean and interval are taken (summing the
+    # monthly half-widths instead would overstate the interval: months of one trial are not perfectly correlated)
+    for name, flow in cumulative_flows(series, margin).items():
+        series[name] = np.cumsum(flow, axis=1)
 
     # totals per trial
     pt: dict[str, np.ndarray] = {}
