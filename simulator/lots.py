@@ -21,6 +21,8 @@ so a day's calendar work reads one contiguous row. Points are int64 totals, int3
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 
 
@@ -43,6 +45,9 @@ class LotStore:
         self.pending = np.zeros(n, dtype=np.int64)
         self.debt = np.zeros(n, dtype=np.int64) if negative_allowed else None
         self.cur_slot = 0  # newest ring slot in use (earn day or earn month)
+        # per customer, a lower bound of the oldest ring slot that may hold points: burns and
+        # reversals read only the slots from there to the newest, not the whole ring
+        self.head = np.full(n, 2**40, dtype=np.int64) if self.ring is not None else None  # 2**40: no points yet
         self.book = None  # an OrderBook when returns reverse points (set by the program arm)
 
     # ------------------------------------------------------------ queries
@@ -75,6 +80,7 @@ class LotStore:
             self.avail[idx] += points
         else:
             self.ring[slot % self.ring_size, idx] += points.astype(np.int32)
+            self.head[idx] = np.minimum(self.head[idx], slot)
 
     def start_slot(self, slot: int, fold: bool) -> None:
         """Make `slot` the newest ring slot; with `fold`, a bucket about to be reused
@@ -106,6 +112,7 @@ class LotStore:
             self.avail[nz] += pts
         else:
             self.ring[earn_slot % self.ring_size, nz] += pts.astype(np.int32)
+            self.head[nz] = np.minimum(self.head[nz], earn_slot)
         row[nz] = 0
 
     def burn(self, idx: np.ndarray, amount: np.ndarray) -> None:
@@ -118,16 +125,30 @@ class LotStore:
             take_old = np.minimum(self.old[idx], amount)
             self.old[idx] -= take_old
             rest = amount - take_old
-            s = self.ring_size
-            order = (np.arange(1, s + 1) + self.cur_slot) % s  # oldest .. newest
-            block = self.ring[order[:, None], idx[None, :]].astype(np.int64)  # (s, k)
-            cum = np.cumsum(block, axis=0)
-            before = cum - block
-            take = np.clip(rest[None, :] - before, 0, block)
-            self.ring[order[:, None], idx[None, :]] = block - take
+            span = self._span(idx)
+            v = self.ring[span.slots, span.cols].astype(np.int64)  # each customer's slots, oldest first
+            cs = np.cumsum(v)
+            before = cs - v
+            before -= before[span.first][span.grp]  # points in the customer's older slots
+            take = np.clip(rest[span.grp] - before, 0, v)
+            left = v - take
+            self.ring[span.slots, span.cols] = left.astype(np.int32)
+            # the oldest slot still holding points is the customer's new lower bound
+            first_left = np.minimum.reduceat(np.where(left > 0, span.off, span.size[span.grp]), span.first)
+            self.head[idx] = span.start + np.minimum(first_left, span.size - 1)
         self.outstanding[idx] -= amount
         if self.book is not None:
             self.book.front(idx, amount)
+
+    def _span(self, idx: np.ndarray) -> "_Span":
+        """The ring slots from each customer's `head` (at least the oldest slot still in the
+        ring) to the newest, flattened customer by customer, oldest first."""
+        start = np.clip(self.head[idx], self.cur_slot - self.ring_size + 1, self.cur_slot)
+        size = self.cur_slot - start + 1
+        first = np.cumsum(size) - size
+        grp = np.repeat(np.arange(idx.size), size)
+        off = np.arange(int(size.sum())) - first[grp]
+        return _Span(start, size, first, grp, off, (start[grp] + off) % self.ring_size, idx[grp])
 
     def expire_slot(self, slot: int, mask_idx: np.ndarray | None, day: int) -> tuple[np.ndarray, np.ndarray]:
         """Expire the bucket of `slot` (all customers, or only `mask_idx`) — still pending
@@ -232,38 +253,49 @@ class LotStore:
         self.old[c[~in_ring]] -= t[~in_ring]
 
     def _take_newest(self, idx: np.ndarray, want: np.ndarray, day: int) -> np.ndarray:
-        """Take up to `want` points per customer from the newest lots (pending first);
-        returns what was taken."""
-        rows: list[np.ndarray] = []
+        """Take up to `want` points per customer from the newest lots (pending first, then the
+        ring newest first, then `old`); returns what was taken."""
+        k = idx.size
+        taken = np.zeros(k, dtype=np.int64)
         P = self.pending_days
-        prow = ((day - np.arange(P)) % P) if P > 0 else None  # pending rows, newest earn day first
         if self.pend is not None:
-            rows.append(self.pend[prow[:, None], idx[None, :]].astype(np.int64))
-        if self.ring is not None:
-            s = self.ring_size
-            ring_order = (self.cur_slot - np.arange(s)) % s  # newest .. oldest
-            rows.append(self.ring[ring_order[:, None], idx[None, :]].astype(np.int64))
-        else:
-            rows.append(self.avail[idx][None, :])
-        rows.append(self.old[idx][None, :])
-        block = np.concatenate(rows, axis=0)
-        before = np.cumsum(block, axis=0) - block
-        take = np.clip(want[None, :] - before, 0, block)
-        if not take.any():
-            return np.zeros(idx.size, dtype=np.int64)
-        r = 0
-        if self.pend is not None:
-            t = take[:P]
-            self.pend[prow[:, None], idx[None, :]] -= t.astype(np.int32)
-            self.pending[idx] -= t.sum(axis=0)
-            r = P
-        if self.ring is not None:
-            s = self.ring_size
-            ring_order = (self.cur_slot - np.arange(s)) % s
-            self.ring[ring_order[:, None], idx[None, :]] -= take[r:r + s].astype(np.int32)
-            r += s
-        else:
-            self.avail[idx] -= take[r]
-            r += 1
-        self.old[idx] -= take[r]
-        return take.sum(axis=0)
+            prow = (day - np.arange(P)) % P  # pending rows, newest earn day first
+            block = self.pend[prow[:, None], idx[None, :]].astype(np.int64)
+            before = np.cumsum(block, axis=0) - block
+            t = np.clip(want[None, :] - before, 0, block)
+            if t.any():
+                self.pend[prow[:, None], idx[None, :]] -= t.astype(np.int32)
+                got = t.sum(axis=0)
+                self.pending[idx] -= got
+                taken += got
+        need = want - taken
+        if self.ring is None:
+            t = np.minimum(np.maximum(self.avail[idx], 0), need)
+            self.avail[idx] -= t
+            taken += t
+        elif need.any():
+            span = self._span(idx)
+            slots = (self.cur_slot - span.off) % self.ring_size  # newest first
+            v = self.ring[slots, span.cols].astype(np.int64)
+            before = np.cumsum(v) - v
+            before -= before[span.first][span.grp]
+            t = np.clip(need[span.grp] - before, 0, v)
+            if t.any():
+                self.ring[slots, span.cols] = (v - t).astype(np.int32)
+                taken += np.add.reduceat(t, span.first)
+        need = want - taken
+        t = np.minimum(np.maximum(self.old[idx], 0), need)
+        self.old[idx] -= t
+        return taken + t
+
+
+class _Span(NamedTuple):
+    """Ring slots of a set of customers, flattened (see `LotStore._span`)."""
+
+    start: np.ndarray  # per customer: first (oldest) slot read
+    size: np.ndarray  # per customer: slots read (at least 1)
+    first: np.ndarray  # per customer: position of its first slot in the flat arrays
+    grp: np.ndarray  # flat: which customer (position in idx)
+    off: np.ndarray  # flat: 0 .. size - 1 within the customer
+    slots: np.ndarray  # flat: ring row, oldest first
+    cols: np.ndarray  # flat: customer index

@@ -31,6 +31,7 @@ class OrderBook:
 
     def __init__(self, n: int):
         self.n_open = np.zeros(n, dtype=np.int32)  # open orders per customer
+        self._mark = np.zeros(n, dtype=bool)  # scratch: customers asked about in `_rows`
         self.size = 0
         cap = 256
         self.cust = np.zeros(cap, dtype=np.int64)
@@ -113,7 +114,10 @@ class OrderBook:
         if with_open.size == 0:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
         m = self.size
-        rows = np.flatnonzero(self.live[:m] & np.isin(self.cust[:m], with_open))
+        mark = self._mark
+        mark[with_open] = True
+        rows = np.flatnonzero(self.live[:m] & mark[self.cust[:m]])
+        mark[with_open] = False
         return rows, np.searchsorted(idx, self.cust[rows])
 
     # ------------------------------------------------------------ lot changes
@@ -189,27 +193,38 @@ class OrderBook:
 
 
 class ReturnSchedule:
-    """Purchases to be returned, by due day; each entry is a dict of equal-length columns."""
+    """Purchases to be returned, by due day.
+
+    `add` takes equal-length columns (integers or booleans) and their due days; the columns
+    are packed into one int64 matrix sorted by due day, and each due day keeps a view of its
+    rows, so booking and popping cost a handful of numpy calls whatever the number of columns.
+    """
 
     def __init__(self) -> None:
-        self.by_day: dict[int, list[dict[str, np.ndarray]]] = {}
+        self.by_day: dict[int, list[np.ndarray]] = {}
+        self.names: tuple[str, ...] = ()
+        self.dtypes: tuple[np.dtype, ...] = ()
 
     def add(self, due: np.ndarray, columns: dict[str, np.ndarray]) -> None:
         if due.size == 0:
             return
+        if not self.names:
+            self.names = tuple(columns)
+            self.dtypes = tuple(np.asarray(v).dtype for v in columns.values())
         order = np.argsort(due, kind="stable")
+        packed = np.stack([np.asarray(columns[k])[order] for k in self.names]).astype(np.int64, copy=False)
         due_sorted = due[order]
         cuts = np.flatnonzero(np.diff(due_sorted)) + 1
-        starts = np.concatenate([[0], cuts])
-        ends = np.concatenate([cuts, [due_sorted.size]])
-        for s, e in zip(starts.tolist(), ends.tolist()):
-            sel = order[s:e]
-            self.by_day.setdefault(int(due_sorted[s]), []).append({k: v[sel] for k, v in columns.items()})
+        starts = [0, *cuts.tolist()]
+        ends = [*cuts.tolist(), due_sorted.size]
+        days = due_sorted[starts].tolist()
+        for d, s, e in zip(days, starts, ends):
+            self.by_day.setdefault(int(d), []).append(packed[:, s:e])
 
     def pop(self, day: int) -> dict[str, np.ndarray] | None:
         parts = self.by_day.pop(day, None)
         if not parts:
             return None
-        if len(parts) == 1:
-            return parts[0]
-        return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+        packed = parts[0] if len(parts) == 1 else np.concatenate(parts, axis=1)
+        return {k: (packed[i] if t == np.int64 else packed[i].astype(t))
+                for i, (k, t) in enumerate(zip(self.names, self.dtypes))}
