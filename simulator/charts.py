@@ -251,13 +251,13 @@ def tier_mix_chart(report: Report) -> bytes | None:
         return None
     layers = [[0.0 if math.isnan(v) else v for v in _nan(share[n].get("mean"))] for n in names]
     x = list(range(len(months)))
-    fig, ax = _new_figure(report, "Tier mix: share of enrolled members in each tier at month end",
+    fig, ax = _new_figure(report, "Tier mix: share of members in each tier at month end",
                           "mean over trials")
     cmap = ["#c7dcef", "#f2c14e", "#6a3d9a", "#e07b39", "#2ca02c", "#17becf", "#8c564b", "#e377c2"]
     colors = [cmap[i % len(cmap)] for i in range(len(names))]
     ax.stackplot(x, layers, labels=names, colors=colors, alpha=0.9)
     _month_axis(ax, months)
-    ax.set_ylabel("share of enrolled members")
+    ax.set_ylabel("share of members (churned members excluded)")
     ax.set_ylim(0, 1)
     ax.yaxis.set_major_formatter(PercentFormatter(1.0))
     handles, labels = ax.get_legend_handles_labels()

@@ -453,10 +453,12 @@ class ChunkSim(DayEvents):
         mon["program.members"][mo] = nmem
         econ = pop.economics
         mon["program.fixed_cost_cents"][mo] = nmem * econ.fixed_cost_per_member_month_cents + econ.fixed_cost_per_month_cents
+        # tier mix: members still active (alive in the program arm) by the tier they hold
+        members = enrolled & alive_now_p
         if self.ntiers > 1:
-            self.tier_counts[mo] = np.bincount(arm.tier[enrolled], minlength=self.ntiers)[:self.ntiers]
+            self.tier_counts[mo] = np.bincount(arm.tier[members], minlength=self.ntiers)[:self.ntiers]
         else:
-            self.tier_counts[mo, 0] = int(np.count_nonzero(enrolled))
+            self.tier_counts[mo, 0] = nmem
         if pop.response.satisfaction:
             r = pop.response
             for arm_name, alive, boost in (("baseline", alive_now_b, False), ("program", alive_now_p, True)):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from fractions import Fraction
 
+import numpy as np
 import pytest
 
 from rulelang import ir
@@ -106,3 +107,22 @@ def test_bad_settings_are_errors_not_tracebacks():
         simulate(program_with([ir.Rule("odd", 0, "teleport", None, (ir.FixedAward(1),), "down", 0, None, None,
                                        None, (), None, None, None)]), population_text(QUIET), customers=10)
     assert "odd" in exc.value.diagnostics[0].message
+
+
+def test_tier_mix_counts_the_members_at_month_end():
+    # the tier mix is taken over the members at month end (enrolled, not churned): its counts
+    # add up to the `members` series month by month; churned members leave it
+    from rulelang.compiler import compile_source
+    from rulelang.loader import load_file
+    from simulator.population import load_population_file
+
+    path = "rules/coffee.loyalty"
+    sf, _, _ = load_file(path)
+    program, _ = compile_source(sf)
+    pop = load_population_file("rules/populations/coffee.yaml")
+    res = simulate(program, pop, customers=3000, months=6, trials=2, seed=11, workers=1)
+    counts = sum(np.array(res.tier_mix["counts"][name]["mean"]) for name in res.tier_names)
+    members = np.array(res.monthly["program.members"]["mean"])
+    assert np.array_equal(counts, members)
+    # and some members did churn over the six months: the two definitions differ here
+    assert res.totals["program.churn_rate"]["mean"] > 0
