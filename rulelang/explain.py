@@ -33,6 +33,7 @@ import yaml
 from . import ir
 from .diagnostics import Diagnostic, Span, did_you_mean
 from .interpreter import Customer, Event, Result, run
+from .yaml_nodes import mark_span, syntax_error_point
 
 BAD_FILE = "RL010"
 UNKNOWN_NAME = "RL011"
@@ -92,11 +93,7 @@ class _Reader:
     # ------------------------------------------------------------ helpers
 
     def span(self, node: yaml.Node) -> Span:
-        start, end = node.start_mark, node.end_mark
-        end_line, end_column = end.line + 1, end.column
-        if end_column == 0 or (end_line, end_column) < (start.line + 1, start.column + 1):
-            end_line, end_column = start.line + 1, start.column + 1
-        return Span(self.path, start.line + 1, start.column + 1, end_line, end_column)
+        return mark_span(node, self.path)
 
     def error(self, code: str, message: str, node: yaml.Node, hint: str | None = None) -> _Invalid:
         return _Invalid(Diagnostic(code, "error", message, self.span(node), hint))
@@ -388,11 +385,9 @@ def _compose(text: str, path: str) -> tuple[yaml.Node | None, list[Diagnostic]]:
     try:
         return yaml.compose(text, Loader=yaml.SafeLoader), []
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
         message = (exc.problem or "not valid YAML").strip()
         return None, [Diagnostic(BAD_FILE, "error", f"not valid YAML or JSON: {message}",
-                                 Span(path, line, column, line, column))]
+                                 syntax_error_point(exc, path))]
     except yaml.YAMLError as exc:
         return None, [Diagnostic(BAD_FILE, "error", f"not valid YAML or JSON: {exc}", Span(path, 1, 1, 1, 1))]
 

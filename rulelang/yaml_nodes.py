@@ -15,6 +15,9 @@ into a boolean. Only `true` and `false` are booleans.
 Codes: RL100 YAML syntax or duplicate key, RL103 impossible number or date,
 RL110 ambiguous YAML 1.1 value, RL201 unknown key, RL202 wrong type or shape,
 RL204 duplicate name.
+
+`syntax_error_point` (where a YAML syntax error is) and `mark_span` (a node's span
+from its marks) also serve the YAML files of `explain` and of the simulator.
 """
 
 from __future__ import annotations
@@ -57,13 +60,11 @@ def compose_yaml(source: str, path: str) -> tuple[Node | None, list[Diagnostic]]
     try:
         return yaml.compose(source, Loader=yaml.SafeLoader), []
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line, column = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
         problem = exc.problem or exc.context or "invalid YAML"
         if "expected a single document" in str(exc.context or ""):
             problem = "a rule file holds a single YAML document (no second `---`)"
         return None, [
-            Diagnostic("RL100", "error", f"YAML syntax error: {problem}", Span.point(path, line, column),
+            Diagnostic("RL100", "error", f"YAML syntax error: {problem}", syntax_error_point(exc, path),
                        "check the indentation and the `key: value` layout around this line; "
                        "quote values that contain `: ` or ` #`")
         ]
@@ -81,6 +82,22 @@ def compose_yaml(source: str, path: str) -> tuple[Node | None, list[Diagnostic]]
             Diagnostic("RL100", "error", "YAML nesting is too deep to read", Span.point(path, 1, 1),
                        "a rule file needs only a few levels of nesting")
         ]
+
+
+def syntax_error_point(exc: yaml.MarkedYAMLError, path: str) -> Span:
+    """Where a YAML syntax error is: its problem mark, else its context mark, else 1:1."""
+    mark = exc.problem_mark or exc.context_mark
+    return Span.point(path, mark.line + 1, mark.column + 1) if mark is not None else Span.point(path, 1, 1)
+
+
+def mark_span(node: Node, path: str) -> Span:
+    """A node's span from its marks alone, for readers that do not keep the source text (a point
+    at the start when the node ends at the start of a line); `NodeReader.span` is exact."""
+    start, end = node.start_mark, node.end_mark
+    end_line, end_column = end.line + 1, end.column
+    if end_column == 0 or (end_line, end_column) < (start.line + 1, start.column + 1):
+        end_line, end_column = start.line + 1, start.column + 1
+    return Span(path, start.line + 1, start.column + 1, end_line, end_column)
 
 
 def foreign_tags(root: Node) -> list[Node]:

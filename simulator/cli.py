@@ -11,47 +11,19 @@ a program the simulator cannot simulate, 2 usage errors.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import sys
-from typing import TYPE_CHECKING, Callable, TextIO
+from typing import TYPE_CHECKING
 
 from rulelang.diagnostics import Diagnostic, RulelangError, Span, render_text
+
+from .cli_options import add_run_options, progress_printer
 
 if TYPE_CHECKING:
     from .result import RunResult
 
-BLOCK = 1 << 16  # = simulator.engine.BLOCK (pinned by a test); not imported so `loyalty check` starts fast
-
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
-
-
-def _positive(text: str) -> int:
-    try:
-        value = int(text.replace("_", ""))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected 1 or more, got {value}")
-    return value
-
-
-def _seed(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError("the seed must be 0 or more")
-    return value
-
-
-def _block(text: str) -> int:
-    value = _positive(text)
-    if value % BLOCK:
-        raise argparse.ArgumentTypeError(f"the block size must be a multiple of {BLOCK} (2^16), got {value}")
-    return value
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -62,13 +34,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "with 95% intervals over trials.")
     p.add_argument("program", metavar="PROGRAM", help="the program file (.loyalty or .yaml)")
     p.add_argument("--population", metavar="FILE", help="population file (default: the built-in retail population)")
-    p.add_argument("--customers", type=_positive, default=10_000, metavar="N", help="customers (default 10000)")
-    p.add_argument("--months", type=_positive, default=12, metavar="M", help="months to simulate (default 12)")
-    p.add_argument("--trials", type=_positive, default=10, metavar="T", help="Monte Carlo trials (default 10)")
-    p.add_argument("--seed", type=_seed, default=0, metavar="S", help="random seed (default 0)")
-    p.add_argument("--workers", type=_positive, default=None, metavar="W", help="worker processes (default: all cores)")
-    p.add_argument("--block-size", type=_block, default=BLOCK, metavar="B", dest="block_size",
-                   help=f"customers per task, a multiple of {BLOCK} (results do not depend on it)")
+    add_run_options(p)
     p.add_argument("--start", metavar="DATE", help="first simulated day (default: the population's, else 2027-01-01)")
     p.add_argument("--out", metavar="DIR", help="write report.json, report.md and report.html (charts) into this directory")
     p.add_argument("--format", choices=("text", "json"), default="text", help="output format (default text)")
@@ -89,25 +55,10 @@ def _load_program(path: str):
     return program, [d for d in diags if d.is_error], text
 
 
-def _progress_printer(stream: TextIO) -> Callable[[int, int], None] | None:
-    if os.environ.get("CI", "").lower() in ("1", "true", "yes") or not stream.isatty():
-        return None
-
-    def show(done: int, total: int) -> None:
-        width = 30
-        filled = int(width * done / total)
-        stream.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total} tasks")
-        if done == total:
-            stream.write("\n")
-        stream.flush()
-
-    return show
-
-
 def cmd_simulate(args: argparse.Namespace) -> int:
     import datetime as dt
 
-    from .montecarlo import simulate
+    from .montecarlo import program_hash, simulate
     from .population import PopulationError, load_population_file
     from .result import write_reports
 
@@ -142,16 +93,10 @@ def cmd_simulate(args: argparse.Namespace) -> int:
                 sources[args.population] = fh.read()
         print(render_text(exc.diagnostics, sources), file=sys.stderr)
         return EXIT_FINDINGS
-    source_hash = hashlib.sha256((text or "").encode("utf-8")).hexdigest()
-    try:
-        from rulelang.compiler import program_hash
-        source_hash = program_hash(program)
-    except Exception:
-        pass
     try:
         result = simulate(program, population, customers=args.customers, months=args.months, trials=args.trials,
                           seed=args.seed, workers=args.workers, chunk_size=args.block_size, start=start,
-                          program_source_hash=source_hash, progress=_progress_printer(sys.stderr))
+                          program_source_hash=program_hash(program, text), progress=progress_printer(sys.stderr))
     except RulelangError as exc:
         print(render_text(exc.diagnostics, {}), file=sys.stderr)
         return EXIT_FINDINGS
@@ -174,18 +119,6 @@ def cmd_simulate(args: argparse.Namespace) -> int:
             print("loyalty simulate: a guardrail failed", file=sys.stderr)
             return EXIT_FINDINGS
     return EXIT_OK
-
-
-def _fmt(v: float | None, kind: str) -> str:
-    if v is None:
-        return "-"
-    if kind == "money":
-        return f"{v:,.0f}"
-    if kind == "pct":
-        return f"{100 * v:.1f}%"
-    if kind == "ratio":
-        return f"{v:.2f}"
-    return f"{v:,.0f}"
 
 
 SUMMARY_ROWS = [
@@ -217,6 +150,8 @@ SUMMARY_ROWS = [
 
 
 def summary_text(result: RunResult) -> str:
+    from .compare import fmt
+
     m = result.meta
     lines = [
         f"{m['program']} on {m['population']}: {m['customers']:,} customers, {m['months']} months "
@@ -230,9 +165,9 @@ def summary_text(result: RunResult) -> str:
         if key is None or key not in result.totals:
             return ""
         s = result.totals[key]
-        text = _fmt(s["mean"], kind)
+        text = fmt(s["mean"], kind)
         if wide and s["low"] is not None and result.meta["trials"] > 1:
-            text += f" [{_fmt(s['low'], kind)}, {_fmt(s['high'], kind)}]"
+            text += f" [{fmt(s['low'], kind)}, {fmt(s['high'], kind)}]"
         return text
 
     for label, prog, base, diff, kind in SUMMARY_ROWS:
@@ -241,7 +176,7 @@ def summary_text(result: RunResult) -> str:
         lines.append(f"{label:<24} {cell(prog, kind, True):>26} {cell(base, kind, False):>16} {cell(diff, kind, True):>26}")
     if result.tier_names:
         last = {n: result.tier_mix["share"][n]["mean"][-1] for n in result.tier_names}
-        lines.append("tier mix at end: " + ", ".join(f"{n} {_fmt(v, 'pct')}" for n, v in last.items()))
+        lines.append("tier mix at end: " + ", ".join(f"{n} {fmt(v, 'pct')}" for n, v in last.items()))
     lines.append(f"ledger identity issued = redeemed + expired + reversed + outstanding: "
                  f"{'holds' if result.ledger_identity_ok else 'BROKEN (max error %d)' % result.ledger_identity_max_abs_error}")
     for w in result.warnings:

@@ -39,7 +39,7 @@ from rulelang.diagnostics import Diagnostic, DiagnosticBag, NO_SPAN, Span, did_y
 
 from .result import RunResult
 from .whatif_run import KNOWN_METRICS, MetricExpr, WhatIfError, WhatIfRun, metric_values, percentile, short_name
-from .yamlnodes import Reader, compose, scalar_value, span_of
+from .yamlnodes import Reader, compose, scalar_value
 
 __all__ = ["Finding", "Guardrail", "evaluate_guardrails", "load_guardrails", "load_guardrails_file"]
 
@@ -158,7 +158,7 @@ def load_guardrails(source: str, path: str) -> tuple[list[Guardrail], list[Diagn
             continue
         text = str(rule_node.value)
         g, problem = parse_rule(text)
-        span = span_of(rule_node, path)
+        span = rd.span(rule_node)
         if g is None:
             bag.error("RL723", problem or "cannot read this rule", span)
             continue

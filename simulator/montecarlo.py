@@ -14,10 +14,9 @@ import datetime as dt
 import hashlib
 import os
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import ExitStack
 from dataclasses import dataclass
-from typing import Callable
-
-import numpy as np
+from typing import Any, Callable, Iterable, Sequence
 
 from rulelang import ir
 
@@ -34,6 +33,8 @@ ENGINE_VERSION = "1"
 
 @dataclass(frozen=True)
 class RunSettings:
+    """How much to simulate and how: `simulate()`'s settings, and the what-if commands'."""
+
     customers: int = 10_000
     months: int = 12
     trials: int = 10
@@ -41,6 +42,10 @@ class RunSettings:
     workers: int | None = None  # None: all cores
     chunk_size: int = BLOCK  # customers per task, a multiple of the block
     start: dt.date | None = None
+
+
+# (program, population, settings, trial, blocks, customers to record): one unit of work
+Task = tuple[ir.Program, Population, RunSettings, int, list[tuple[int, int]], int]
 
 
 def empty_program(name: str = "no program") -> ir.Program:
@@ -69,7 +74,9 @@ def package_version() -> str:
         return "0.1.0"
 
 
-def _calendar(settings: RunSettings, pop: Population) -> Calendar:
+def calendar_for(settings: RunSettings, pop: Population) -> Calendar:
+    """The simulated days: `settings.months` months from `settings.start`, else the population's
+    start, else 2027-01-01."""
     start = settings.start or pop.start or dt.date(2027, 1, 1)
     end = add_months(start, settings.months)
     return Calendar.make(start, (end - start).days)
@@ -79,17 +86,39 @@ def _has_budget(program: ir.Program) -> bool:
     return any(r.budget is not None for r in program.rules)
 
 
-def _run_task(args) -> tuple[int, int, ChunkResult]:
-    program, pop, settings, trial, chunk_index, blocks, record = args
+def run_task(task: Task) -> ChunkResult:
+    """Simulate one task in this process (worker processes run this): its trial's chunk result."""
+    program, pop, settings, trial, blocks, record = task
     strings = StringTable()
-    cal = _calendar(settings, pop)
+    cal = calendar_for(settings, pop)
     plan = build_plan(program, cal, strings)
     tables = segment_tables(pop, strings)
     sim = ChunkSim(plan, pop, tables, strings, settings.seed, trial, blocks, record=record)
-    return trial, chunk_index, sim.run()
+    return sim.run()
+
+
+def run_tasks(tasks: Sequence[Task], workers: int | None,
+              progress: Callable[[int, int], None] | None = None) -> list[ChunkResult]:
+    """Run `tasks` on up to `workers` processes (None: all cores; 1: in this process) and return
+    their results in task order; `progress(done, total)` is called after each task."""
+    nworkers = workers if workers is not None else (os.cpu_count() or 1)
+    nworkers = max(1, min(nworkers, len(tasks)))
+    results: list[ChunkResult] = []
+    with ExitStack() as stack:
+        if nworkers == 1:
+            outcomes: Iterable[ChunkResult] = map(run_task, tasks)
+        else:
+            outcomes = stack.enter_context(ProcessPoolExecutor(max_workers=nworkers)).map(run_task, tasks)
+        for res in outcomes:
+            results.append(res)
+            if progress:
+                progress(len(results), len(tasks))
+    return results
 
 
 def plan_tasks(program: ir.Program, settings: RunSettings, block_size: int = BLOCK) -> list[list[tuple[int, int]]]:
+    """The chunks of one trial: runs of whole blocks of `settings.chunk_size` customers, or every
+    block in one chunk when a global budget couples the customers."""
     blocks = blocks_for(settings.customers, block_size)
     if _has_budget(program):
         return [blocks]
@@ -115,48 +144,38 @@ def simulate(program: ir.Program | None, population: Population | None = None, *
     pop = population or default_population()
     prog = program or empty_program()
     settings = RunSettings(customers, months, trials, seed, workers, chunk_size, start)
-    cal = _calendar(settings, pop)
+    cal = calendar_for(settings, pop)
     build_plan(prog, cal, StringTable())  # raise unsupported constructs before starting workers
     chunks = plan_tasks(prog, settings)
-    tasks = [(prog, pop, settings, t, ci, blocks, record if ci == 0 else 0)
+    tasks = [(prog, pop, settings, t, blocks, record if ci == 0 else 0)
              for t in range(trials) for ci, blocks in enumerate(chunks)]
-    results: dict[tuple[int, int], ChunkResult] = {}
-    nworkers = workers if workers is not None else (os.cpu_count() or 1)
-    nworkers = max(1, min(nworkers, len(tasks)))
-    done = 0
-    if nworkers == 1:
-        for task in tasks:
-            t, ci, res = _run_task(task)
-            results[t, ci] = res
-            done += 1
-            if progress:
-                progress(done, len(tasks))
-    else:
-        with ProcessPoolExecutor(max_workers=nworkers) as ex:
-            for t, ci, res in ex.map(_run_task, tasks):
-                results[t, ci] = res
-                done += 1
-                if progress:
-                    progress(done, len(tasks))
-    per_trial: list[ChunkResult] = []
-    for t in range(trials):
-        parts = [results[t, ci] for ci in range(len(chunks))]
-        per_trial.append(_merge(parts))
-    meta = {
-        "seed": seed, "trials": trials, "customers": customers, "months": months,
-        "start": cal.start.isoformat(), "end": cal.end.isoformat(), "days": cal.days,
-        "block_size": BLOCK, "chunk_size": chunk_size, "program": prog.name,
-        "program_hash": program_source_hash or program_hash(prog), "currency": prog.currency,
-        "points_unit": prog.points_unit,
-        "population": pop.name, "population_hash": pop.source_hash, "population_file": pop.path,
-        "package_version": package_version(), "engine_version": ENGINE_VERSION,
-        "model": pop.model, "response": "off" if not pop.response.changes_behaviour and not pop.response.referral_conversion else "on",
-    }
+    results = iter(run_tasks(tasks, workers, progress))  # trial by trial, chunks in block order
+    per_trial = [merge_chunks([next(results) for _ in chunks]) for _ in range(trials)]
+    meta = run_meta(prog, pop, settings, cal, program_source_hash=program_source_hash)
     return build_result(meta, prog, pop, per_trial, cal)
 
 
-def _merge(parts: list[ChunkResult]) -> ChunkResult:
-    """Sum chunk results in block order (int64: exact)."""
+def run_meta(program: ir.Program, pop: Population, settings: RunSettings, cal: Calendar, *,
+             program_source_hash: str | None = None, population_hash: str | None = None,
+             population_file: str | None = None) -> dict[str, Any]:
+    """The `meta` of a RunResult: settings, calendar, program, population and versions
+    (the hashes and population file default to the program's and the population's own)."""
+    response_on = pop.response.changes_behaviour or pop.response.referral_conversion
+    return {
+        "seed": settings.seed, "trials": settings.trials, "customers": settings.customers,
+        "months": settings.months, "start": cal.start.isoformat(), "end": cal.end.isoformat(), "days": cal.days,
+        "block_size": BLOCK, "chunk_size": settings.chunk_size, "program": program.name,
+        "program_hash": program_source_hash or program_hash(program), "currency": program.currency,
+        "points_unit": program.points_unit,
+        "population": pop.name, "population_hash": population_hash or pop.source_hash,
+        "population_file": population_file if population_file is not None else pop.path,
+        "package_version": package_version(), "engine_version": ENGINE_VERSION,
+        "model": pop.model, "response": "on" if response_on else "off",
+    }
+
+
+def merge_chunks(parts: Sequence[ChunkResult]) -> ChunkResult:
+    """One trial's result from its chunks' results, given in block order (int64 sums: exact)."""
     first = parts[0]
     monthly = {k: v.copy() for k, v in first.monthly.items()}
     totals = dict(first.totals)

@@ -16,47 +16,24 @@ import datetime as dt
 import json
 import os
 import sys
-from typing import TYPE_CHECKING, Any, Callable, Sequence, TextIO
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from rulelang.diagnostics import RulelangError, render_text
 
-if TYPE_CHECKING:
-    from .whatif_run import Settings
+from .cli_options import add_run_options, progress_printer
 
-BLOCK = 1 << 16  # = simulator.engine.BLOCK; not imported so that `loyalty check` starts fast
+if TYPE_CHECKING:
+    from .sensitivity import SensitivityResult
+    from .sweep import SweepResult
+    from .whatif_run import LoadedProgram, PopulationSource, Settings
+
+    Progress = Callable[[int, int], None]
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
 USAGE_CODES = {"RL730", "RL731", "RL732", "RL733"}
 
 
 # ---------------------------------------------------------------- argument types
-
-
-def _positive(text: str) -> int:
-    try:
-        value = int(text.replace("_", ""))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected 1 or more, got {value}")
-    return value
-
-
-def _seed(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError("the seed must be 0 or more")
-    return value
-
-
-def _block(text: str) -> int:
-    value = _positive(text)
-    if value % BLOCK:
-        raise argparse.ArgumentTypeError(f"the block size must be a multiple of {BLOCK} (2^16), got {value}")
-    return value
 
 
 def _date(text: str) -> dt.date:
@@ -81,13 +58,7 @@ def _run_options(p: argparse.ArgumentParser, customers: int = 10_000, trials: in
     g.add_argument("--population", metavar="FILE",
                    help="population file (default: the built-in retail population); numeric parameters may be "
                         "distributions, e.g. `goal_gradient: {uniform: [0.1, 0.3]}`, drawn once per trial")
-    g.add_argument("--customers", type=_positive, default=customers, metavar="N", help=f"customers (default {customers})")
-    g.add_argument("--months", type=_positive, default=12, metavar="M", help="months to simulate (default 12)")
-    g.add_argument("--trials", type=_positive, default=trials, metavar="T", help=f"Monte Carlo trials (default {trials})")
-    g.add_argument("--seed", type=_seed, default=0, metavar="S", help="random seed (default 0)")
-    g.add_argument("--workers", type=_positive, default=None, metavar="W", help="worker processes (default: all cores)")
-    g.add_argument("--block-size", type=_block, default=BLOCK, metavar="B", dest="block_size",
-                   help=f"customers per task, a multiple of {BLOCK} (results do not depend on it)")
+    add_run_options(g, customers, trials)
     g.add_argument("--start", type=_date, metavar="DATE", help="first simulated day (default: the population's, else 2027-01-01)")
 
 
@@ -170,20 +141,6 @@ def _settings(args: argparse.Namespace) -> Settings:
     return Settings(args.customers, args.months, args.trials, args.seed, args.workers, args.block_size, args.start)
 
 
-def _progress(stream: TextIO) -> Callable[[int, int], None] | None:
-    if os.environ.get("CI", "").lower() in ("1", "true", "yes") or not stream.isatty():
-        return None
-
-    def show(done: int, total: int) -> None:
-        filled = int(30 * done / total)
-        stream.write(f"\r[{'#' * filled}{'.' * (30 - filled)}] {done}/{total} tasks")
-        if done == total:
-            stream.write("\n")
-        stream.flush()
-
-    return show
-
-
 def _fail(exc: RulelangError, command: str) -> int:
     sources = dict(getattr(exc, "sources", {}) or {})
     for d in exc.diagnostics:
@@ -214,57 +171,59 @@ def _emit(x: Any, args: argparse.Namespace, stem: str, text: Callable[[Any], str
         sys.stdout.write(text(x))
 
 
+def _analyse(args: argparse.Namespace, command: str, specs: Sequence[str],
+             run: Callable[[list[LoadedProgram], PopulationSource, Settings, Progress | None], Any],
+             text: Callable[[Any], str]) -> int:
+    """Load the programs `specs` and the population, `run(programs, population, settings, progress)`,
+    then print and write the result; bad input: its diagnostics and the exit code."""
+    from .whatif_run import load_population_spec, load_program_spec
+
+    try:
+        programs = [load_program_spec(p) for p in specs]
+        population = load_population_spec(args.population)
+        result = run(programs, population, _settings(args), progress_printer(sys.stderr))
+    except RulelangError as exc:
+        return _fail(exc, command)
+    _emit(result, args, command, text)
+    return EXIT_OK
+
+
 # ---------------------------------------------------------------- commands
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
     from .compare import compare_programs, text_table
-    from .whatif_run import load_population_spec, load_program_spec
 
     if len(args.programs) < 2:
         print("loyalty compare: error: give at least two programs (the first is the reference)", file=sys.stderr)
         return EXIT_USAGE
-    try:
-        programs = [load_program_spec(p) for p in args.programs]
-        population = load_population_spec(args.population)
-        cmp = compare_programs(programs, population, _settings(args), _progress(sys.stderr))
-    except RulelangError as exc:
-        return _fail(exc, "compare")
-    _emit(cmp, args, "compare", text_table)
-    return EXIT_OK
+    return _analyse(args, "compare", args.programs, compare_programs, text_table)
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
     from .sweep import run_sweep, text_table
-    from .whatif_run import load_population_spec, load_program_spec
 
     if len(args.vary) > 2:
         print("loyalty sweep: error: give one or two --vary", file=sys.stderr)
         return EXIT_USAGE
-    try:
-        loaded = load_program_spec(args.program)
-        population = load_population_spec(args.population)
-        res = run_sweep(loaded, args.vary, population, _settings(args), objective=args.objective,
-                        minimize=args.minimize, maxes=args.max, mins=args.min, progress=_progress(sys.stderr))
-    except RulelangError as exc:
-        return _fail(exc, "sweep")
-    _emit(res, args, "sweep", text_table)
-    return EXIT_OK
+
+    def run(programs: list[LoadedProgram], population: PopulationSource, settings: Settings,
+            progress: Progress | None) -> SweepResult:
+        return run_sweep(programs[0], args.vary, population, settings, objective=args.objective,
+                         minimize=args.minimize, maxes=args.max, mins=args.min, progress=progress)
+
+    return _analyse(args, "sweep", [args.program], run, text_table)
 
 
 def cmd_sensitivity(args: argparse.Namespace) -> int:
     from .sensitivity import run_sensitivity, text_table
-    from .whatif_run import load_population_spec, load_program_spec
 
-    try:
-        loaded = load_program_spec(args.program)
-        population = load_population_spec(args.population)
-        res = run_sensitivity(loaded, population, _settings(args), relative=args.relative, params=args.param,
-                              metric=args.metric, only=args.only, progress=_progress(sys.stderr))
-    except RulelangError as exc:
-        return _fail(exc, "sensitivity")
-    _emit(res, args, "sensitivity", text_table)
-    return EXIT_OK
+    def run(programs: list[LoadedProgram], population: PopulationSource, settings: Settings,
+            progress: Progress | None) -> SensitivityResult:
+        return run_sensitivity(programs[0], population, settings, relative=args.relative, params=args.param,
+                               metric=args.metric, only=args.only, progress=progress)
+
+    return _analyse(args, "sensitivity", [args.program], run, text_table)
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
@@ -278,7 +237,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
         new = load_program_spec(args.new)
         rails = load_guardrails_file(args.guardrails) if args.guardrails else []
         population = load_population_spec(args.population)
-        plan = make_plan(old, new, population, _settings(args), rails, _progress(sys.stderr))
+        plan = make_plan(old, new, population, _settings(args), rails, progress_printer(sys.stderr))
     except RulelangError as exc:
         return _fail(exc, "plan")
     outputs = [(args.out, lambda: json.dumps(plan.to_json(), indent=2) + "\n"),

@@ -18,13 +18,11 @@ Tasks are the ones `simulator.montecarlo.simulate` runs, (trial, chunk) keyed by
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import math
 import os
 import re
 import subprocess
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Sequence
 
@@ -33,6 +31,7 @@ import yaml
 
 from rulelang import ast, ir
 from rulelang.diagnostics import Diagnostic, DiagnosticBag, RulelangError, Span
+from rulelang.yaml_nodes import mark_span
 
 from . import montecarlo as mc
 from .plan import build_plan
@@ -40,7 +39,7 @@ from .conditions import StringTable
 from .population import DEFAULT_POPULATION, Population, load_population
 from .result import RunResult, build_result
 from .stats import summarize, t975
-from .yamlnodes import compose, scalar_value, span_of
+from .yamlnodes import compose, scalar_value
 
 PopulationModifier = Callable[[Population], Population]
 
@@ -219,14 +218,14 @@ def _find_uncertain(node: Any, path: str, file: str, bag: DiagnosticBag, found: 
             args = [scalar_value(n) for n in arg_node.value] if isinstance(arg_node, yaml.SequenceNode) else []
             if len(args) != DISTRIBUTIONS[kind] or not all(isinstance(a, (int, float)) and not isinstance(a, bool) for a in args):
                 shape = {"uniform": "[low, high]", "triangular": "[low, mode, high]", "normal": "[mean, sd]"}[kind]
-                bag.error("RL606", f"{path}: `{kind}` needs {shape} (numbers)", span_of(node, file),
+                bag.error("RL606", f"{path}: `{kind}` needs {shape} (numbers)", mark_span(node, file),
                           f"for example {{{kind}: {shape}}}")
                 return
             fargs = tuple(float(a) for a in args)
             bad = (kind == "uniform" and fargs[0] > fargs[1]) or (kind == "triangular" and not fargs[0] <= fargs[1] <= fargs[2]) \
                 or (kind == "normal" and fargs[1] < 0)
             if bad:
-                bag.error("RL606", f"{path}: the bounds of `{kind}` are out of order: {list(fargs)}", span_of(node, file))
+                bag.error("RL606", f"{path}: the bounds of `{kind}` are out of order: {list(fargs)}", mark_span(node, file))
                 return
             start, end = node.start_mark.index, node.end_mark.index
             end = start + len(node.end_mark.buffer[start:end].rstrip()) if node.end_mark.buffer else end
@@ -273,19 +272,7 @@ def fixed_population(pop: Population) -> PopulationSource:
 # ---------------------------------------------------------------- runs
 
 
-@dataclass(frozen=True)
-class Settings:
-    customers: int = 10_000
-    months: int = 12
-    trials: int = 10
-    seed: int = 0
-    workers: int | None = None
-    chunk_size: int = mc.BLOCK
-    start: dt.date | None = None
-
-    def run_settings(self) -> mc.RunSettings:
-        return mc.RunSettings(self.customers, self.months, self.trials, self.seed, self.workers, self.chunk_size,
-                              self.start)
+Settings = mc.RunSettings  # what-if runs take simulate()'s settings
 
 
 @dataclass(frozen=True)
@@ -321,60 +308,28 @@ def _arr(values: Sequence[float | None]) -> np.ndarray:
 def run_programs(arms: Sequence[Arm], population: PopulationSource, settings: Settings,
                  progress: Callable[[int, int], None] | None = None) -> list[WhatIfRun]:
     """Simulate every arm on the same trials (seed, blocks, population draws); all tasks in one pool."""
-    s = settings.run_settings()
-    if s.customers <= 0 or s.months <= 0 or s.trials <= 0:
+    if settings.customers <= 0 or settings.months <= 0 or settings.trials <= 0:
         raise usage_error("RL611", "customers, months and trials must be positive")
-    pops = [population.for_trial(s.seed, t) for t in range(s.trials)]
+    pops = [population.for_trial(settings.seed, t) for t in range(settings.trials)]
     arm_pops = [[a.population(p) if a.population else p for p in pops] for a in arms]
-    cal = mc._calendar(s, pops[0])
+    cal = mc.calendar_for(settings, pops[0])
     for a in arms:  # constructs the engine cannot simulate: fail before starting workers
         build_plan(a.program, cal, StringTable())
-    chunks = [mc.plan_tasks(a.program, s) for a in arms]
-    tasks, keys = [], []
-    for i, a in enumerate(arms):
-        for t in range(s.trials):
-            for ci, blocks in enumerate(chunks[i]):
-                tasks.append((a.program, arm_pops[i][t], s, t, ci, blocks, 0))
-                keys.append((i, t, ci))
-    nworkers = s.workers if s.workers is not None else (os.cpu_count() or 1)
-    nworkers = max(1, min(nworkers, len(tasks)))
-    done: dict[tuple[int, int, int], Any] = {}
-    if nworkers == 1:
-        for n, (key, task) in enumerate(zip(keys, tasks)):
-            done[key] = mc._run_task(task)[2]
-            if progress:
-                progress(n + 1, len(tasks))
-    else:
-        with ProcessPoolExecutor(max_workers=nworkers) as ex:
-            for n, (key, res) in enumerate(zip(keys, ex.map(mc._run_task, tasks))):
-                done[key] = res[2]
-                if progress:
-                    progress(n + 1, len(tasks))
+    chunks = [mc.plan_tasks(a.program, settings) for a in arms]
+    tasks = [(a.program, arm_pops[i][t], settings, t, blocks, 0)
+             for i, a in enumerate(arms) for t in range(settings.trials) for blocks in chunks[i]]
+    results = iter(mc.run_tasks(tasks, settings.workers, progress))  # arm by arm, trial by trial, chunks in block order
     out = []
     for i, a in enumerate(arms):
-        per_trial = [mc._merge([done[i, t, ci] for ci in range(len(chunks[i]))]) for t in range(s.trials)]
-        out.append(_collect(a, arm_pops[i], population, per_trial, s, cal))
+        per_trial = [mc.merge_chunks([next(results) for _ in chunks[i]]) for _ in range(settings.trials)]
+        meta = mc.run_meta(a.program, arm_pops[i][0], settings, cal, population_hash=population.source_hash,
+                           population_file=population.path)
+        meta.update(uncertain_parameters=population.describe(), variant=a.label)
+        out.append(_collect(a, arm_pops[i], meta, per_trial, cal))
     return out
 
 
-def _meta(arm: Arm, pop: Population, source: PopulationSource, s: mc.RunSettings, cal) -> dict[str, Any]:
-    response_on = pop.response.changes_behaviour or pop.response.referral_conversion
-    return {
-        "seed": s.seed, "trials": s.trials, "customers": s.customers, "months": s.months,
-        "start": cal.start.isoformat(), "end": cal.end.isoformat(), "days": cal.days,
-        "block_size": mc.BLOCK, "chunk_size": s.chunk_size, "program": arm.program.name,
-        "program_hash": mc.program_hash(arm.program), "currency": arm.program.currency,
-        "points_unit": arm.program.points_unit, "population": pop.name,
-        "population_hash": source.source_hash or pop.source_hash, "population_file": source.path,
-        "package_version": mc.package_version(), "engine_version": mc.ENGINE_VERSION,
-        "model": pop.model, "response": "on" if response_on else "off",
-        "uncertain_parameters": source.describe(), "variant": arm.label,
-    }
-
-
-def _collect(arm: Arm, pops: list[Population], source: PopulationSource, per_trial: list, s: mc.RunSettings,
-             cal) -> WhatIfRun:
-    meta = _meta(arm, pops[0], source, s, cal)
+def _collect(arm: Arm, pops: list[Population], meta: dict[str, Any], per_trial: list, cal) -> WhatIfRun:
     singles = [build_result(meta, arm.program, pops[t], [per_trial[t]], cal) for t in range(len(per_trial))]
     trial_totals = {k: _arr([r.per_trial[k][0] for r in singles]) for k in singles[0].per_trial}
     trial_monthly = {k: np.stack([_arr(r.monthly[k]["mean"]) for r in singles]) for k in singles[0].monthly}

@@ -1,9 +1,15 @@
-"""Located YAML reading for population files.
+"""Located YAML reading for population and guardrails files.
 
 Takes: YAML text and its path. Gives: the composed node tree (`yaml.compose` on a
 YAML 1.2-style safe loader: only `true`/`false` are booleans, so `NO` or `off`
-stay strings) and `Reader`, a helper that reads typed values out of mapping nodes
-and reports every problem as a located `Diagnostic` (RL6xx) instead of raising.
+stay strings), `scalar_value` (a scalar's value by its resolved tag) and `Reader`,
+a helper that reads typed values out of mapping nodes and reports every problem as a
+located `Diagnostic` (RL6xx) instead of raising.
+
+Syntax errors and spans are located as in `rulelang.yaml_nodes` (`syntax_error_point`,
+`mark_span`). What stays here is the simulator's own: its codes and messages, and
+values typed by pyyaml's tags (`1e-3`, `2027-01-01`) where rule files read the text
+as written.
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ from typing import Any, Iterable
 import yaml
 
 from rulelang.diagnostics import DiagnosticBag, Span, did_you_mean
+from rulelang.yaml_nodes import Node, mark_span, syntax_error_point
 
 
 class _Loader(yaml.SafeLoader):
@@ -31,29 +38,17 @@ _Loader.add_implicit_resolver(
     list("tTfF"),
 )
 
-Node = yaml.Node
-
 
 def compose(source: str, path: str, bag: DiagnosticBag) -> Node | None:
     """Parse YAML text into a node tree; a syntax error becomes RL601."""
     try:
         return yaml.compose(source, Loader=_Loader)
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-        bag.error("RL601", f"invalid YAML: {exc.problem or exc}", Span.point(path, line, col),
+        bag.error("RL601", f"invalid YAML: {exc.problem or exc}", syntax_error_point(exc, path),
                   "check the indentation and the `key: value` layout around this line")
     except yaml.YAMLError as exc:  # pragma: no cover - defensive
         bag.error("RL601", f"invalid YAML: {exc}", Span.point(path, 1, 1))
     return None
-
-
-def span_of(node: Node, path: str) -> Span:
-    s, e = node.start_mark, node.end_mark
-    end_line, end_col = e.line + 1, max(e.column, 1)
-    if e.line > s.line and e.column == 0:
-        end_line, end_col = s.line + 1, s.column + 1
-    return Span(path, s.line + 1, s.column + 1, end_line, end_col)
 
 
 def scalar_value(node: Node) -> Any:
@@ -92,7 +87,7 @@ class Reader:
         self.bag = bag
 
     def span(self, node: Node) -> Span:
-        return span_of(node, self.path)
+        return mark_span(node, self.path)
 
     def error(self, node: Node, code: str, message: str, hint: str | None = None) -> None:
         self.bag.error(code, message, self.span(node), hint)

@@ -1,6 +1,6 @@
 
 
 def test_cli_block_constant_matches_the_engine():
-    from simulator import cli, engine
+    from simulator import cli_options, engine
 
-    assert cli.BLOCK == engine.BLOCK
+    assert cli_options.BLOCK == engine.BLOCK

@@ -1,0 +1,74 @@
+"""Command-line pieces shared by `loyalty simulate` and the what-if commands.
+
+Takes: argparse parsers (or argument groups) and argument strings. Gives: the argument
+types `positive`, `seed` and `block_size`, `add_run_options` (the simulation options
+`--customers` to `--block-size`), and `progress_printer`, the progress bar shown on a
+terminal. Imports nothing heavy, so that `loyalty check` starts fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from typing import Callable, TextIO
+
+BLOCK = 1 << 16  # = simulator.engine.BLOCK (pinned by a test); not imported so `loyalty check` starts fast
+
+
+def positive(text: str) -> int:
+    """A whole number of 1 or more (`10_000` allowed)."""
+    try:
+        value = int(text.replace("_", ""))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected 1 or more, got {value}")
+    return value
+
+
+def seed(text: str) -> int:
+    """A random seed: a whole number of 0 or more."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError("the seed must be 0 or more")
+    return value
+
+
+def block_size(text: str) -> int:
+    """Customers per task: a positive multiple of BLOCK."""
+    value = positive(text)
+    if value % BLOCK:
+        raise argparse.ArgumentTypeError(f"the block size must be a multiple of {BLOCK} (2^16), got {value}")
+    return value
+
+
+def add_run_options(p: argparse._ActionsContainer, customers: int = 10_000, trials: int = 10) -> None:
+    """Add --customers, --months, --trials, --seed, --workers and --block-size to a parser or group."""
+    p.add_argument("--customers", type=positive, default=customers, metavar="N",
+                   help=f"customers (default {customers})")
+    p.add_argument("--months", type=positive, default=12, metavar="M", help="months to simulate (default 12)")
+    p.add_argument("--trials", type=positive, default=trials, metavar="T",
+                   help=f"Monte Carlo trials (default {trials})")
+    p.add_argument("--seed", type=seed, default=0, metavar="S", help="random seed (default 0)")
+    p.add_argument("--workers", type=positive, default=None, metavar="W", help="worker processes (default: all cores)")
+    p.add_argument("--block-size", type=block_size, default=BLOCK, metavar="B", dest="block_size",
+                   help=f"customers per task, a multiple of {BLOCK} (results do not depend on it)")
+
+
+def progress_printer(stream: TextIO) -> Callable[[int, int], None] | None:
+    """A `progress(done, total)` that draws a bar on `stream`; None off a terminal or on CI."""
+    if os.environ.get("CI", "").lower() in ("1", "true", "yes") or not stream.isatty():
+        return None
+
+    def show(done: int, total: int) -> None:
+        width = 30
+        filled = int(width * done / total)
+        stream.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total} tasks")
+        if done == total:
+            stream.write("\n")
+        stream.flush()
+
+    return show
