@@ -69,7 +69,7 @@ def compose_yaml(source: str, path: str) -> tuple[Node | None, list[Diagnostic]]
                        "quote values that contain `: ` or ` #`")
         ]
     except yaml.reader.ReaderError as exc:
-        line, column = _position_in(source, exc.position)
+        line, column = position_in(source, exc.position)
         what = f"character {exc.character!r}" if isinstance(exc.character, str) else "byte"
         return None, [
             Diagnostic("RL100", "error", f"YAML syntax error: {what} is not allowed in a YAML file",
@@ -120,7 +120,8 @@ def foreign_tags(root: Node) -> list[Node]:
     return sorted(found, key=lambda n: n.start_mark.index)
 
 
-def _position_in(source: str, index: int) -> tuple[int, int]:
+def position_in(source: str, index: int) -> tuple[int, int]:
+    """1-based (line, column) of character `index` of `source`."""
     line_starts = _line_starts(source)
     row = bisect.bisect_right(line_starts, index) - 1
     return row + 1, index - line_starts[row] + 1

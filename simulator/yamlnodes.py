@@ -21,7 +21,7 @@ from typing import Any, Iterable
 import yaml
 
 from rulelang.diagnostics import DiagnosticBag, Span, did_you_mean
-from rulelang.yaml_nodes import Node, mark_span, syntax_error_point
+from rulelang.yaml_nodes import Node, mark_span, position_in, syntax_error_point
 
 
 class _Loader(yaml.SafeLoader):
@@ -46,8 +46,16 @@ def compose(source: str, path: str, bag: DiagnosticBag) -> Node | None:
     except yaml.MarkedYAMLError as exc:
         bag.error("RL601", f"invalid YAML: {exc.problem or exc}", syntax_error_point(exc, path),
                   "check the indentation and the `key: value` layout around this line")
+    except yaml.reader.ReaderError as exc:
+        line, column = position_in(source, exc.position)
+        what = f"character {exc.character!r}" if isinstance(exc.character, str) else "byte"
+        bag.error("RL601", f"invalid YAML: {what} is not allowed in a YAML file", Span.point(path, line, column),
+                  "remove the control character")
     except yaml.YAMLError as exc:  # pragma: no cover - defensive
         bag.error("RL601", f"invalid YAML: {exc}", Span.point(path, 1, 1))
+    except RecursionError:
+        bag.error("RL601", "invalid YAML: the nesting is too deep to read", Span.point(path, 1, 1),
+                  "a population or guardrails file needs only a few levels of nesting")
     return None
 
 

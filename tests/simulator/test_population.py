@@ -83,3 +83,14 @@ def test_yaml_syntax_error_is_a_diagnostic():
 def test_gamma_gamma_needs_q_above_one():
     errs = _errors(MINIMAL + "    spend: {p: 6, q: 1, gamma: 10}\n")
     assert any("spend.q" in e.message for e in errs)
+
+
+def test_a_control_character_is_located_where_it_is():
+    errs = _errors("segments:\n  - name: a\x07ll\n")
+    assert errs[0].code == "RL601" and (errs[0].span.line, errs[0].span.column) == (2, 12)
+    assert "control character" in errs[0].hint
+
+
+def test_too_deep_nesting_is_a_diagnostic_not_a_crash():
+    errs = _errors("segments: " + "[" * 5000 + "]" * 5000 + "\n")
+    assert errs[0].code == "RL601" and "too deep" in errs[0].message
