@@ -54,8 +54,9 @@ def add_run_options(p: argparse._ActionsContainer, customers: int = 10_000, tria
                    help=f"Monte Carlo trials (default {trials})")
     p.add_argument("--seed", type=seed, default=0, metavar="S", help="random seed (default 0)")
     p.add_argument("--workers", type=positive, default=None, metavar="W", help="worker processes (default: all cores)")
-    p.add_argument("--block-size", type=block_size, default=BLOCK, metavar="B", dest="block_size",
-                   help=f"customers per task, a multiple of {BLOCK} (results do not depend on it)")
+    p.add_argument("--block-size", type=block_size, default=None, metavar="B", dest="block_size",
+                   help=f"customers per task, a multiple of {BLOCK} (default: up to 4 × {BLOCK}, chosen from "
+                        "the population, the workers and the program's memory per customer; results do not depend on it)")
 
 
 def progress_printer(stream: TextIO) -> Callable[[int, int], None] | None:

@@ -40,7 +40,7 @@ class RunSettings:
     trials: int = 10
     seed: int = 0
     workers: int | None = None  # None: all cores
-    chunk_size: int = BLOCK  # customers per task, a multiple of the block
+    chunk_size: int | None = None  # customers per task, a multiple of the block; None: `auto_chunk_blocks`
     start: dt.date | None = None
 
 
@@ -116,29 +116,55 @@ def run_tasks(tasks: Sequence[Task], workers: int | None,
     return results
 
 
+AUTO_MAX_BLOCKS = 4  # the largest automatic chunk: 262 144 customers per task
+AUTO_WORKER_BYTES = 384 << 20  # the automatic chunk keeps a worker's customer arrays under this
+
+
+def customer_bytes(program: ir.Program, settings: RunSettings) -> int:
+    """Estimated bytes a worker holds per customer: about 400 for traits and state (measured),
+    plus 4 per lot bucket (the ring of earn days or months) and per pending day."""
+    plan = build_plan(program, calendar_for(settings, default_population()), StringTable())
+    return 400 + 4 * (plan.ring_size + program.pending_days)
+
+
+def auto_chunk_blocks(program: ir.Program, settings: RunSettings, blocks: int) -> int:
+    """Blocks per task when no chunk size is given: as many as `AUTO_MAX_BLOCKS` (fewer per-day
+    numpy calls per customer), but enough tasks to keep every worker busy and a worker's arrays
+    under `AUTO_WORKER_BYTES`. Results never depend on it."""
+    workers = settings.workers or os.cpu_count() or 1
+    per = min(AUTO_MAX_BLOCKS, max(1, blocks * settings.trials // workers))
+    fits = AUTO_WORKER_BYTES // (customer_bytes(program, settings) * BLOCK)
+    return max(1, min(per, fits))
+
+
 def plan_tasks(program: ir.Program, settings: RunSettings, block_size: int = BLOCK) -> list[list[tuple[int, int]]]:
-    """The chunks of one trial: runs of whole blocks of `settings.chunk_size` customers, or every
-    block in one chunk when a global budget couples the customers."""
+    """The chunks of one trial: runs of whole blocks of `settings.chunk_size` customers (chosen by
+    `auto_chunk_blocks` when None), or every block in one chunk when a global budget couples the
+    customers."""
     blocks = blocks_for(settings.customers, block_size)
     if _has_budget(program):
         return [blocks]
-    per = max(1, settings.chunk_size // block_size)
+    if settings.chunk_size is None:
+        per = auto_chunk_blocks(program, settings, len(blocks))
+    else:
+        per = max(1, settings.chunk_size // block_size)
     return [blocks[i:i + per] for i in range(0, len(blocks), per)]
 
 
 def simulate(program: ir.Program | None, population: Population | None = None, *,
              customers: int = 10_000, months: int = 12, trials: int = 10, seed: int = 0,
-             workers: int | None = None, chunk_size: int = BLOCK, start: dt.date | None = None,
+             workers: int | None = None, chunk_size: int | None = None, start: dt.date | None = None,
              program_source_hash: str | None = None, record: int = 0,
              progress: Callable[[int, int], None] | None = None) -> RunResult:
     """Run `trials` Monte Carlo trials of `program` on `population`; returns a RunResult.
 
-    `chunk_size` (customers per task) must be a multiple of 65 536. `record` > 0 keeps
+    `chunk_size` (customers per task) must be a multiple of 65 536 (None: chosen by
+    `auto_chunk_blocks`; results do not depend on it). `record` > 0 keeps
     the event streams and ledgers of that many customers of block 0 (differential tests).
     """
     if customers <= 0 or months <= 0 or trials <= 0:
         raise SimulationError.of("customers, months and trials must be positive", code="RL611")
-    if chunk_size <= 0 or chunk_size % BLOCK:
+    if chunk_size is not None and (chunk_size <= 0 or chunk_size % BLOCK):
         raise SimulationError.of(f"the chunk size must be a multiple of {BLOCK}", code="RL611",
                                  hint=f"use --block-size {BLOCK} or a multiple of it")
     pop = population or default_population()
@@ -151,20 +177,21 @@ def simulate(program: ir.Program | None, population: Population | None = None, *
              for t in range(trials) for ci, blocks in enumerate(chunks)]
     results = iter(run_tasks(tasks, workers, progress))  # trial by trial, chunks in block order
     per_trial = [merge_chunks([next(results) for _ in chunks]) for _ in range(trials)]
-    meta = run_meta(prog, pop, settings, cal, program_source_hash=program_source_hash)
+    meta = run_meta(prog, pop, settings, cal, program_source_hash=program_source_hash,
+                    chunk_size=len(chunks[0]) * BLOCK)
     return build_result(meta, prog, pop, per_trial, cal)
 
 
 def run_meta(program: ir.Program, pop: Population, settings: RunSettings, cal: Calendar, *,
              program_source_hash: str | None = None, population_hash: str | None = None,
-             population_file: str | None = None) -> dict[str, Any]:
+             population_file: str | None = None, chunk_size: int | None = None) -> dict[str, Any]:
     """The `meta` of a RunResult: settings, calendar, program, population and versions
     (the hashes and population file default to the program's and the population's own)."""
     response_on = pop.response.changes_behaviour or pop.response.referral_conversion
     return {
         "seed": settings.seed, "trials": settings.trials, "customers": settings.customers,
         "months": settings.months, "start": cal.start.isoformat(), "end": cal.end.isoformat(), "days": cal.days,
-        "block_size": BLOCK, "chunk_size": settings.chunk_size, "program": program.name,
+        "block_size": BLOCK, "chunk_size": chunk_size or settings.chunk_size, "program": program.name,
         "program_hash": program_source_hash or program_hash(program), "currency": program.currency,
         "points_unit": program.points_unit,
         "population": pop.name, "population_hash": population_hash or pop.source_hash,

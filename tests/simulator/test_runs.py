@@ -126,3 +126,33 @@ def test_tier_mix_counts_the_members_at_month_end():
     assert np.array_equal(counts, members)
     # and some members did churn over the six months: the two definitions differ here
     assert res.totals["program.churn_rate"]["mean"] > 0
+
+
+def test_automatic_chunks_keep_workers_busy_and_memory_bounded():
+    from simulator.montecarlo import RunSettings, customer_bytes, plan_tasks
+
+    program = program_with([rate_rule("base", 1)])
+    sizes = lambda s: [len(c) for c in plan_tasks(program, s)]  # noqa: E731
+    # 10 blocks, one worker: chunks of at most 4 blocks
+    assert sizes(RunSettings(customers=10 * BLOCK, trials=1, workers=1)) == [4, 4, 2]
+    # 3 blocks, one trial, two workers: one block a task, so both workers have work
+    assert sizes(RunSettings(customers=3 * BLOCK, trials=1, workers=2)) == [1, 1, 1]
+    # with 4 trials there are tasks enough: whole trials in one chunk
+    assert sizes(RunSettings(customers=3 * BLOCK, trials=4, workers=2)) == [3]
+    # a given chunk size is kept
+    assert sizes(RunSettings(customers=3 * BLOCK, trials=1, workers=1, chunk_size=BLOCK)) == [1, 1, 1]
+    # no lots by earn day: about 400 bytes a customer
+    assert customer_bytes(program, RunSettings()) == 400
+
+
+def test_automatic_chunks_shrink_for_programs_with_many_lot_buckets():
+    from rulelang.compiler import compile_source
+    from rulelang.loader import load_file
+    from simulator.montecarlo import AUTO_WORKER_BYTES, RunSettings, customer_bytes, plan_tasks
+
+    sf, _, _ = load_file("rules/online_shop.loyalty")  # expiry 12 months after each earn day, 14 days pending
+    program, _ = compile_source(sf)
+    per_customer = customer_bytes(program, RunSettings())
+    assert per_customer == 400 + 4 * (366 + 14)
+    chunks = plan_tasks(program, RunSettings(customers=10 * BLOCK, trials=1, workers=1))
+    assert len(chunks[0]) == AUTO_WORKER_BYTES // (per_customer * BLOCK) == 3
