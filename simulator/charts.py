@@ -352,7 +352,7 @@ CHARTS: list[tuple[str, str, Callable[[Report], bytes | None], str]] = [
      "Points earned but neither redeemed, expired nor reversed, at each month end. The right axis values them "
      "as the end-of-run liability does: outstanding × (1 − breakage rate) × point cost."),
     ("tier_mix", "Tier mix", tier_mix_chart,
-     "How the enrolled customers (churned ones included, in the tier they hold) are spread over the tiers at "
+     "How the members (enrolled customers who have not churned) are spread over the tiers at "
      "each month end, mean over trials, lowest tier at the bottom."),
     ("retention", "Retention", retention_chart,
      "Share of the starting customers who have not churned by each month end, for the same customers with the "

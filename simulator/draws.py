@@ -6,8 +6,10 @@ plain numpy arrays (one entry per customer slot: the block's customers followed 
 a pool of spare slots for newcomers brought by referrals, one per drawn referral, at
 most `referral_pool` × the block's customers) plus pre-drawn dated events (custom
 events, referrals) as (day, customer) lists. Draw order is fixed: the customers'
-traits, their referrals, the spare slots' traits, custom events; so a block's traits
-do not depend on the program or on how blocks are chunked.
+traits (the block's stream 0), then, from the block's side stream (2), their referrals,
+the spare slots' traits and custom events; so a block's traits do not depend on the
+program or on how blocks are chunked, and the customers' traits not on the referral or
+custom-event settings.
 
 Formulas (rates per day after the population's unit conversion):
 - λ ~ Gamma(r, rate α) purchases per day; daily purchase probability q = min(λ, 1)
@@ -256,12 +258,16 @@ def _join(a: dict, b: dict) -> dict:
 
 
 def draw_block(pop: Population, tables: SegmentTables, rng: np.random.Generator, n_customers: int,
-               days: int) -> Traits:
+               days: int, side_rng: np.random.Generator | None = None) -> Traits:
     """Draw one block's traits; the draw sequence is fixed (documented in the module docstring).
 
-    Spare slots for referred newcomers: as many as the block's drawn referrals (so they
-    cannot run out), at most `referral_pool` × the block's customers."""
+    The customers' traits come from `rng`; their referrals, the spare slots for referred
+    newcomers and custom events from `side_rng` (default: `rng`), so that referral and
+    custom-event settings do not move the draws the baseline arm uses.
+    Spare slots: as many as the block's drawn referrals (so they cannot run out), at most
+    `referral_pool` × the block's customers."""
     base = _customer_traits(pop, tables, rng, n_customers)
+    rng = side_rng if side_rng is not None else rng
     # referrals that become customers: intents × action rate × conversion (customers only refer)
     ref_rate = (np.array([s.refer_per_day for s in pop.segments])[base["seg"]]
                 * pop.response.referral_action_rate * pop.response.referral_conversion)

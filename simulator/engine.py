@@ -12,7 +12,9 @@ the program arm when u < q' (q raised by the behavioural response). Both arms
 therefore share the draws (common random numbers). The day's buyers then get
 their basket draws (spend, category, channel, items, and uniforms for dropout, perk
 use, redemption and returns): baseline buyers from the block's stream 0, the program
-arm's extra buyers from stream 1, so the baseline does not depend on the program.
+arm's extra buyers from stream 1, referred newcomers from the side stream 2, so the
+baseline does not depend on the program, nor on the referral settings, and the referral
+settings leave the other customers' draws alone.
 Only purchases at the customer's own rate (u < q) carry the BG/NBD chance to drop out.
 
 Cost per day: the uniforms, one comparison and `flatnonzero` over the chunk (q_max =
@@ -48,10 +50,12 @@ NO_VISIT = np.int16(-4)  # visit code: (month of the last purchase) * 4 + purcha
 
 
 def block_rng(seed: int, trial: int, block: int, stream: int = 0) -> np.random.Generator:
-    """The random stream of one block. Stream 0 feeds the population and everything the baseline
-    arm consumes, in an order that does not depend on the program; stream 1 feeds only what the
-    program arm draws for itself (its extra purchases). So the baseline is the same whatever the
-    program, and two programs share every draw they can (common random numbers)."""
+    """The random stream of one block. Stream 0 feeds the customers' traits and everything the
+    baseline arm consumes, in an order that does not depend on the program; stream 1 feeds only
+    what the program arm draws for itself (its extra purchases); stream 2 (side) the referrals,
+    the referred newcomers' slots and custom events. So the baseline is the same whatever the
+    program and whatever the referral settings, and two programs share every draw they can
+    (common random numbers)."""
     key = (trial, block) if stream == 0 else (trial, block, stream)
     return np.random.Generator(np.random.PCG64(np.random.SeedSequence(seed, spawn_key=key)))
 
@@ -106,9 +110,21 @@ class ChunkSim(DayEvents):
         self.cal = plan.cal if plan is not None else None
         self.rngs = [block_rng(seed, trial, b) for b, _ in blocks]
         self.prog_rngs = [block_rng(seed, trial, b, stream=1) for b, _ in blocks]
+        self.side_rngs = [block_rng(seed, trial, b, stream=2) for b, _ in blocks]
         self.days = plan.cal.days if plan is not None else 0
-        parts = [draw_block(pop, tables, rng, n, self.days) for rng, (_, n) in zip(self.rngs, blocks)]
+        parts = [draw_block(pop, tables, rng, n, self.days, side) for rng, side, (_, n)
+                 in zip(self.rngs, self.side_rngs, blocks)]
         self.tr, self.offsets = concat_traits(parts)
+        # per block: its customers' slots (daily uniforms from stream 0) and its spare slots for
+        # referred newcomers (from the side stream, so the referral settings leave stream 0 alone)
+        self.uniform_slices = []
+        self.pool_start = []  # per block: its first spare slot
+        for b, part in enumerate(parts):
+            lo, mid, hi = int(self.offsets[b]), int(self.offsets[b]) + part.n_customers, int(self.offsets[b + 1])
+            self.pool_start.append(mid)
+            self.uniform_slices.append((slice(lo, mid), self.rngs[b]))
+            if hi > mid:
+                self.uniform_slices.append((slice(mid, hi), self.side_rngs[b]))
         self.sizes = [p.n for p in parts]
         self.pool_next = [int(p.n_customers) for p in parts]  # next spare slot per block (block-local)
         self.budgets = budgets if budgets is not None else {}
@@ -234,7 +250,7 @@ class ChunkSim(DayEvents):
     def _purchases(self, day: int, mo: int) -> np.ndarray | None:
         """The day's purchases in both arms; returns the members who bought (program arm)."""
         u = self.u
-        for sl, rng in zip(self.block_slices, self.rngs):
+        for sl, rng in self.uniform_slices:
             rng.random(out=u[sl], dtype=np.float32)
         U = np.flatnonzero(u < self.q_max)  # buyers in either arm
         if not self.bgnbd:
@@ -317,8 +333,9 @@ class ChunkSim(DayEvents):
     def _basket(self, U: np.ndarray, shared: np.ndarray, day: int) -> Basket:
         """Spend, category, channel, items and the action uniforms of the day's buyers `U`, and,
         when the population returns purchases, which come back (returned amount, return day).
-        Baseline buyers (`shared`) draw from stream 0, the program arm's other buyers from stream 1;
-        in each, the draws are: spend (gamma), the uniforms (buyer by buyer), items (Poisson)."""
+        Baseline buyers (`shared`) draw from stream 0, the program arm's other buyers from stream 1,
+        referred newcomers (spare slots) from the side stream 2; in each, the draws are: spend
+        (gamma), the uniforms (buyer by buyer), items (Poisson)."""
         t = self.tables
         m = U.size
         segU = self.seg[U]
@@ -337,10 +354,13 @@ class ChunkSim(DayEvents):
             if whole:
                 parts = [(slice(lo, hi), hi - lo, self.rngs[b])]
             else:
-                sh = shared[lo:hi]
-                idx = np.arange(lo, hi)
+                # the block's spare slots (referred newcomers, never baseline buyers) come last
+                pm = lo + int(np.searchsorted(U[lo:hi], self.pool_start[b]))
+                sh = shared[lo:pm]
+                idx = np.arange(lo, pm)
                 mine, other = idx[sh], idx[~sh]
-                parts = [(mine, mine.size, self.rngs[b]), (other, other.size, self.prog_rngs[b])]
+                parts = [(mine, mine.size, self.rngs[b]), (other, other.size, self.prog_rngs[b]),
+                         (slice(pm, hi), hi - pm, self.side_rngs[b])]
             for where, k, rng in parts:
                 if k == 0:
                     continue

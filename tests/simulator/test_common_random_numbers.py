@@ -61,3 +61,20 @@ def test_a_program_that_only_raises_purchase_rates_does_not_lose_customers():
     base = res.per_trial["baseline.retention"]
     assert all(p >= b for p, b in zip(prog, base)), (prog, base)
     assert res.per_trial["program.purchases"][0] > res.per_trial["baseline.purchases"][0]
+
+
+def test_the_baseline_is_the_same_whatever_the_referral_settings():
+    # Referrals, the referred newcomers' slots and custom events draw from the side stream, and
+    # the newcomers' daily uniforms too: changing how many customers refer, or how many of them
+    # convert, changes the program arm only (sensitivity and sweeps over referral settings stay paired).
+    from rulelang import ir
+
+    friends = ir.Rule("friends", 0, "referral", None, (ir.FixedAward(100, "referrer"), ir.FixedAward(50, "referee")),
+                      "down", 0, None, None, None, (), None, None, None)
+    program = program_with([rate_rule("base", Fraction(1, 100)), friends])
+    text = POP.replace("    redeem: 0.6\n", "    redeem: 0.6\n    refer: REFER\n") \
+              .replace("response:\n", "response:\n  referral_action_rate: 1.0\n  referral_conversion: CONV\n")
+    runs = [simulate(program, population_text(text.replace("REFER", r).replace("CONV", c)), customers=3000, months=4,
+                     trials=2, seed=5, workers=1) for r, c in (("0.05", "0.3"), ("0.2", "0.6"))]
+    assert runs[0].per_trial["program.new_customers"] != runs[1].per_trial["program.new_customers"]
+    assert _baseline_series(runs[0]) and _baseline_series(runs[0]) == _baseline_series(runs[1])
