@@ -22,7 +22,7 @@ import numpy as np
 from rulelang import ir
 
 from .calendar import add_months, month_index, period_id
-from .conditions import BatchContext, StringTable, evaluate
+from .conditions import BatchContext, StringTable, evaluate, fields_read
 from .lots import LotStore
 from .plan import Plan, RuleSpec, round_div
 from .returns import OrderBook
@@ -66,6 +66,22 @@ class ProgramArm:
         if ts and ts.window == "rolling":
             self.window = np.zeros((max(1, ts.window_months or 1), n), dtype=np.int64)
         self.thresholds = [int(ceil(t.threshold)) for t in ts.tiers] if ts else [0]
+        self.threshold_table = np.array(self.thresholds, dtype=np.int64)
+        # per tier: earn multiplier and instant discount as fractions (1 and 0 where the tier has none)
+        mults = [Fraction(t.multiplier) if t.multiplier is not None else Fraction(1) for t in ts.tiers] if ts else []
+        discs = [Fraction(t.discount_percent) / 100 if t.discount_percent else Fraction(0) for t in ts.tiers] if ts else []
+        self.tier_mult = (np.array([f.numerator for f in mults], dtype=np.int64),
+                          np.array([f.denominator for f in mults], dtype=np.int64)) if any(f != 1 for f in mults) else None
+        self.tier_disc = (np.array([f.numerator for f in discs], dtype=np.int64),
+                          np.array([f.denominator for f in discs], dtype=np.int64)) if any(discs) else None
+        self.any_discounts = self.tier_disc is not None or any(spec.discounts for spec in plan.rules)
+        # the purchase count is kept only when something reads it
+        read = set()
+        for spec in plan.rules:
+            read |= set(fields_read(spec.rule.condition))
+        for c in self.p.counters:
+            read |= set(fields_read(c.condition)) | ({c.sums} if c.sums else set())
+        self.counts_purchases = bool(read & {"first_purchase", "purchases"}) or bool(ts and ts.metric == "purchases")
         self.inact_due = {k: np.full(n, BIG, dtype=np.int64) for k, s in enumerate(plan.expiry_sets)
                           if s.inactivity_months}
         self.expired_through = np.full(n, -1, dtype=np.int64)
@@ -261,8 +277,7 @@ class ProgramArm:
         return table[np.clip(days, 0, self.cal.days - 1)]
 
     def qualified(self, metric: np.ndarray) -> np.ndarray:
-        thr = np.array(self.thresholds, dtype=np.int64)
-        return np.searchsorted(thr, metric, side="right") - 1
+        return np.searchsorted(self.threshold_table, metric, side="right") - 1
 
     # ------------------------------------------------------------ events (§4.2)
     def context(self, idx: np.ndarray, data: dict[str, np.ndarray]) -> BatchContext:
@@ -378,16 +393,17 @@ class ProgramArm:
                 if spec.discounts:
                     disc = np.minimum(disc, goods)
                     disc_by_rule[spec.index] = disc - before
-            if p.tiers is not None and purchase:
-                for t, tier in enumerate(p.tiers.tiers):
-                    if tier.discount_percent:
-                        f = Fraction(tier.discount_percent) / 100
-                        tm = self.tier[idx] == t
-                        disc += np.where(tm, round_div(goods * f.numerator, f.denominator, p.rounding), 0)
-            disc = np.minimum(disc, goods)
-            self.discount[idx] += disc
-            self.last_discount = disc
-            net = goods - disc
+            if self.tier_disc is not None and purchase:
+                t_of = self.tier[idx]
+                disc += round_div(goods * self.tier_disc[0][t_of], self.tier_disc[1][t_of], p.rounding)
+            if self.any_discounts:
+                disc = np.minimum(disc, goods)
+                self.discount[idx] += disc
+                self.last_discount = disc
+                net = goods - disc
+            else:
+                self.last_discount = None
+                net = goods
         else:
             cat = np.zeros(k, dtype=np.int64)
         D = plan.common_den
@@ -412,15 +428,13 @@ class ProgramArm:
             pnum = np.ones(k, dtype=np.int64)
             pden = np.ones(k, dtype=np.int64)
             add = p.stacking == "add"
-            if p.tiers is not None:
-                for t, tier in enumerate(p.tiers.tiers):
-                    if tier.multiplier is not None and tier.multiplier != 1:
-                        tm = self.tier[idx] == t
-                        tier_pts += np.where(tm, self._bonus(R, pnum, pden, Fraction(tier.multiplier), add, p.rounding), 0)
-                        if not add:
-                            f = Fraction(tier.multiplier)
-                            pnum = np.where(tm, pnum * f.numerator, pnum)
-                            pden = np.where(tm, pden * f.denominator, pden)
+            if self.tier_mult is not None:
+                # each customer holds one tier: its bonus is R × (m − 1), the product so far m
+                t_of = self.tier[idx]
+                fn, fd = self.tier_mult[0][t_of], self.tier_mult[1][t_of]
+                tier_pts = round_div(R * (fn - fd), plan.common_den * fd, p.rounding)
+                if not add:
+                    pnum, pden = fn, fd
             for (spec, m), pts in zip(fired, rule_pts):
                 for f in spec.multipliers:
                     pts += np.where(m, self._bonus(R, pnum, pden, f, add, spec.rule.rounding), 0)
@@ -466,7 +480,7 @@ class ProgramArm:
         self._activity(idx[active], day)
         for name, inc in counter_inc.items():
             self.counters[name][idx] += inc
-        if kind == "purchase":
+        if kind == "purchase" and self.counts_purchases:
             self.purchases[idx] += 1
         ts = p.tiers
         if ts is not None:
