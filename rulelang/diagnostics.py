@@ -110,7 +110,8 @@ def render_text(diags: Sequence[Diagnostic], sources: dict[str, str]) -> str:
     out: list[str] = []
     for d in diags:
         loc = f"{d.span.file}:{d.span.line}:{d.span.column}" if d.span.line else d.span.file
-        out.append(f"{loc}: {d.severity}[{d.code}]: {d.message}")
+        where = "" if d.span.file == NO_SPAN.file else f"{loc}: "  # a diagnostic about no file (run settings)
+        out.append(f"{where}{d.severity}[{d.code}]: {d.message}")
         src = _source_line(sources, d.span)
         if src is not None:
             width = 1
@@ -131,10 +132,11 @@ def render_github(diags: Sequence[Diagnostic]) -> str:
     for d in diags:
         msg = f"[{d.code}] {d.message}" + (f" ({d.hint})" if d.hint else "")
         msg = msg.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
-        loc = f"file={d.span.file}"
+        loc = f"file={d.span.file}" if d.span.file != NO_SPAN.file else ""
         if d.span.line:
             loc += f",line={d.span.line},col={d.span.column},endLine={d.span.end_line},endColumn={d.span.end_column}"
-        out.append(f"::{d.severity} {loc},title={d.code}::{msg}")
+        props = f"{loc},title={d.code}" if loc else f"title={d.code}"
+        out.append(f"::{d.severity} {props}::{msg}")
     return "\n".join(out)
 
 

@@ -14,6 +14,7 @@ import datetime as dt
 import hashlib
 import os
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from contextlib import ExitStack
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Sequence
@@ -109,10 +110,16 @@ def run_tasks(tasks: Sequence[Task], workers: int | None,
             outcomes: Iterable[ChunkResult] = map(run_task, tasks)
         else:
             outcomes = stack.enter_context(ProcessPoolExecutor(max_workers=nworkers)).map(run_task, tasks)
-        for res in outcomes:
-            results.append(res)
-            if progress:
-                progress(len(results), len(tasks))
+        try:
+            for res in outcomes:
+                results.append(res)
+                if progress:
+                    progress(len(results), len(tasks))
+        except (MemoryError, BrokenProcessPool) as exc:
+            what = "ran out of memory" if isinstance(exc, MemoryError) else "was stopped (most often: out of memory)"
+            raise SimulationError.of(f"a simulation worker {what}",
+                                     "use fewer --workers, a smaller --block-size, or fewer --customers",
+                                     code="RL612") from None
     return results
 
 
@@ -151,6 +158,46 @@ def plan_tasks(program: ir.Program, settings: RunSettings, block_size: int = BLO
     return [blocks[i:i + per] for i in range(0, len(blocks), per)]
 
 
+def available_memory() -> int | None:
+    """Bytes of memory available to new work (Linux `MemAvailable`), None when unknown."""
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def check_memory(program: ir.Program, settings: RunSettings, chunks: Sequence[list[tuple[int, int]]],
+                 tasks: int, available: int | None = None) -> None:
+    """Refuse a run whose workers would not fit in memory (RL612), before starting it: each
+    running task holds its chunk's customers (plus up to 10 % spare slots for referred newcomers,
+    as a typical population draws) at `customer_bytes` each."""
+    available = available_memory() if available is None else available
+    if not available:
+        return
+    largest = max(sum(n for _, n in c) for c in chunks)
+    workers = max(1, min(settings.workers or os.cpu_count() or 1, tasks))
+    per_customer = customer_bytes(program, settings)
+    need = int(largest * 1.1 * per_customer) * workers
+    if need <= available:
+        return
+    gib = lambda b: f"{b / 2**30:.1f} GiB"  # noqa: E731
+    if len(chunks) == 1 and largest > BLOCK and _has_budget(program):
+        why = ("a global `budget` couples all customers, so a whole trial runs as one task; "
+               "simulate fewer customers (the budget's effect scales with them) or drop the budget for this run")
+    else:
+        why = "use fewer --workers, a smaller --block-size, or fewer --customers"
+    raise SimulationError.of(
+        f"this run needs about {gib(need)} of memory ({workers} worker(s) × {largest:,} customers × "
+        f"{per_customer} bytes) but {gib(available)} is available", why, code="RL612")
+
+
 def simulate(program: ir.Program | None, population: Population | None = None, *,
              customers: int = 10_000, months: int = 12, trials: int = 10, seed: int = 0,
              workers: int | None = None, chunk_size: int | None = None, start: dt.date | None = None,
@@ -173,6 +220,7 @@ def simulate(program: ir.Program | None, population: Population | None = None, *
     cal = calendar_for(settings, pop)
     build_plan(prog, cal, StringTable())  # raise unsupported constructs before starting workers
     chunks = plan_tasks(prog, settings)
+    check_memory(prog, settings, chunks, trials * len(chunks))
     tasks = [(prog, pop, settings, t, blocks, record if ci == 0 else 0)
              for t in range(trials) for ci, blocks in enumerate(chunks)]
     results = iter(run_tasks(tasks, workers, progress))  # trial by trial, chunks in block order

@@ -156,3 +156,31 @@ def test_automatic_chunks_shrink_for_programs_with_many_lot_buckets():
     assert per_customer == 400 + 4 * (366 + 14)
     chunks = plan_tasks(program, RunSettings(customers=10 * BLOCK, trials=1, workers=1))
     assert len(chunks[0]) == AUTO_WORKER_BYTES // (per_customer * BLOCK) == 3
+
+
+def test_a_run_that_does_not_fit_in_memory_is_refused_before_it_starts():
+    from simulator.montecarlo import RunSettings, check_memory, customer_bytes, plan_tasks
+
+    program = program_with([rate_rule("base", 1)])
+    settings = RunSettings(customers=10 * BLOCK, trials=1, workers=2)
+    chunks = plan_tasks(program, settings)  # chunks of 4, 4 and 2 blocks... at most 2 running at once
+    need = int(4 * BLOCK * 1.1 * customer_bytes(program, settings)) * 2
+    check_memory(program, settings, chunks, len(chunks), available=need)  # just fits
+    with pytest.raises(SimulationError) as err:
+        check_memory(program, settings, chunks, len(chunks), available=need - 1)
+    d = err.value.diagnostics[0]
+    assert d.code == "RL612" and "--workers" in d.hint and "2 worker(s)" in d.message
+
+
+def test_a_budget_program_too_large_for_memory_names_the_budget():
+    from simulator.montecarlo import RunSettings, check_memory, plan_tasks
+
+    rule = rate_rule("base", 1)
+    from dataclasses import replace
+    budgeted = program_with([replace(rule, budget=ir.Budget(points=1000, cents=None))])
+    settings = RunSettings(customers=10 * BLOCK, trials=1, workers=2)
+    chunks = plan_tasks(budgeted, settings)
+    assert len(chunks) == 1  # the whole trial in one task
+    with pytest.raises(SimulationError) as err:
+        check_memory(budgeted, settings, chunks, 1, available=1 << 20)
+    assert "budget" in err.value.diagnostics[0].hint

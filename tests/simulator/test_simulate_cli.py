@@ -79,3 +79,14 @@ def test_simulate_reports_a_bad_guardrails_file_at_its_line(tmp_path, capsys):
     err = capsys.readouterr().err
     assert code == 1
     assert f"{rails}:2:" in err and "RL724" in err and "Traceback" not in err
+
+
+def test_a_run_too_large_for_memory_is_a_clear_error(capsys, monkeypatch):
+    import simulator.montecarlo as mc
+
+    monkeypatch.setattr(mc, "available_memory", lambda: 10 << 20)  # 10 MiB free
+    assert run(["simulate", "rules/coffee.loyalty", "--customers", "300000", "--months", "1", "--trials", "1",
+                "--workers", "2"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error[RL612]: this run needs about") and "hint: use fewer --workers" in err
+    assert "Traceback" not in err
