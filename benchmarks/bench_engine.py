@@ -300,6 +300,20 @@ def main(argv: list[str] | None = None) -> int:
               flush=True)
         r["engine_customer_days_per_s"] = best
         r["ratio"] = ratio
+    print()
+    print("targets (issue: 2-core machine): >= 1e8 customer-days/s; 1e7 customers x 365 days in <= 60 s "
+          "and <= 2 GB peak memory")
+    for prog, ms in engine.items():
+        best = max(ms, key=lambda m: m.customer_days_per_s)
+        rate = best.customer_days_per_s
+        verdict = "meets" if rate >= 1e8 else f"misses by {1e8 / rate:.1f}x"
+        print(f"  {prog}: best {rate / 1e6:.1f} M customer-days/s ({best.customers:,} customers): {verdict}")
+        for m in ms:
+            if m.customers >= 10_000_000:
+                time_ok = "meets" if m.wall_s <= 60 else f"misses by {m.wall_s / 60:.1f}x"
+                mem_ok = "meets" if m.total_mib <= 2048 else f"misses by {m.total_mib / 2048:.1f}x"
+                print(f"    {m.customers:,} customers: {m.wall_s:.0f} s ({time_ok} the 60 s), "
+                      f"{m.total_mib:.0f} MiB total ({mem_ok} the 2 GB)")
     if ns.json:
         doc = {"engine": [m.__dict__ | {"total_mib": m.total_mib} for ms in engine.values() for m in ms],
                "interpreter": interp}
