@@ -78,8 +78,10 @@ def fmt(v: float | None, kind: str, signed: bool = False) -> str:
 
 def fmt_interval(s: dict[str, Any], kind: str, signed: bool = False) -> str:
     text = fmt(s.get("mean"), kind, signed)
-    if s.get("low") is not None and s.get("high") is not None and s["low"] != s["high"]:
-        text += f" [{fmt(s['low'], kind, signed)}, {fmt(s['high'], kind, signed)}]"
+    if s.get("low") is not None and s.get("high") is not None:
+        low, high = fmt(s["low"], kind, signed), fmt(s["high"], kind, signed)
+        if low != high:  # an interval narrower than the printed precision (e.g. float noise) is not shown
+            text += f" [{low}, {high}]"
     return text
 
 

@@ -107,3 +107,13 @@ def test_bad_distribution_is_located(tmp_path):
         load_population_spec(str(path))
     d = exc.value.diagnostics[0]
     assert d.code == "RL606" and d.span.line == 10 and "[low, high]" in d.message
+
+
+def test_an_interval_narrower_than_the_printed_precision_is_not_shown():
+    from simulator.compare import fmt_interval
+
+    # float noise around an exact +3,000 (a fixed cost moved by 250 × 12 in every trial)
+    noise = {"mean": 3000.0, "low": 2999.9999999999122, "high": 3000.0000000000414}
+    assert fmt_interval(noise, "money", True) == "+3,000"
+    real = {"mean": 3000.0, "low": 2998.0, "high": 3002.0}
+    assert fmt_interval(real, "money", True) == "+3,000 [+2,998, +3,002]"
