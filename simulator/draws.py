@@ -1,15 +1,18 @@
 """Latent customer traits for one RNG block of customers.
 
-Takes: a `Population`, the block's `numpy.random.Generator` (keyed by seed, trial,
-block), the block's customer count and the simulated calendar. Gives: `Traits`,
-plain numpy arrays (one entry per customer slot: the block's customers followed by
-a pool of spare slots for newcomers brought by referrals, one per drawn referral, at
-most `referral_pool` × the block's customers) plus pre-drawn dated events (custom
-events, referrals) as (day, customer) lists. Draw order is fixed: the customers'
-traits (the block's stream 0), then, from the block's side stream (2), their referrals,
-the spare slots' traits and custom events; so a block's traits do not depend on the
-program or on how blocks are chunked, and the customers' traits not on the referral or
-custom-event settings.
+Takes: a `Population`, the run's seed, the trial and block numbers, the block's side
+stream, the block's customer count and the simulated calendar. Gives: `Traits`, plain
+numpy arrays (one entry per customer slot: the block's customers followed by a pool of
+spare slots for newcomers brought by referrals, one per drawn referral, at most
+`referral_pool` × the block's customers) plus pre-drawn dated events (custom events,
+referrals) as (day, customer) lists.
+
+Streams: every trait has its own stream (`TraitStreams`: segment, purchase rate, dropout
+or lifetime, spend, birthday, enrollment, satisfaction, each attribute; the spare slots
+and each custom event their own set), the referrals come from the block's side stream
+(2). So a block's traits do not depend on the program or on how blocks are chunked; a
+trait depends only on its own parameters (a sensitivity run that changes the dropout
+redraws nothing else); and the block's stream 0, which the day loop uses, is untouched.
 
 Formulas (rates per day after the population's unit conversion):
 - λ ~ Gamma(r, rate α) purchases per day; daily purchase probability q = min(λ, 1)
@@ -20,6 +23,8 @@ Formulas (rates per day after the population's unit conversion):
 """
 
 from __future__ import annotations
+
+import zlib
 
 from dataclasses import dataclass, field
 
@@ -197,42 +202,60 @@ def _pick(u: np.ndarray, choice: Choice) -> np.ndarray:
     return np.array(choice.values, dtype=object)[np.minimum(i, len(choice.values) - 1)]
 
 
-def _customer_traits(pop: Population, tables: SegmentTables, rng: np.random.Generator, n: int) -> dict:
-    """Latent traits of `n` customer slots, in a fixed draw order."""
+class TraitStreams:
+    """One random stream per trait of a block's customers (or of its spare slots: `group` 1),
+    keyed by (seed, trial, block, 3 + group, trait). A trait's values depend only on its own
+    parameters: changing, say, the dropout of a segment redraws the dropout of its customers and
+    nothing else (their purchase rates, spend, birthdays, and the day-by-day draws stay)."""
+
+    def __init__(self, seed: int, trial: int, block: int, group: int = 0):
+        self.key = (trial, block, 3 + group)
+        self.seed = seed
+
+    def __call__(self, trait: str) -> np.random.Generator:
+        key = (*self.key, zlib.crc32(trait.encode("utf-8")))
+        return np.random.Generator(np.random.PCG64(np.random.SeedSequence(self.seed, spawn_key=key)))
+
+
+def _customer_traits(pop: Population, tables: SegmentTables, streams: TraitStreams, n: int) -> dict:
+    """Latent traits of `n` customer slots, each trait from its own stream."""
     shares = np.cumsum([s.share for s in pop.segments])
     shares[-1] = 1.0
-    seg = np.minimum(np.searchsorted(shares, rng.random(n), side="right"), len(pop.segments) - 1).astype(np.int16)
+    seg = np.minimum(np.searchsorted(shares, streams("segment").random(n), side="right"), len(pop.segments) - 1).astype(np.int16)
     r = np.array([s.r for s in pop.segments])[seg]
     alpha = np.array([s.alpha_days for s in pop.segments])[seg]
-    lam = rng.gamma(r, 1.0 / alpha)
+    lam = streams("purchase").gamma(r, 1.0 / alpha)
     q0 = np.minimum(lam, 1.0).astype(np.float32)
     if pop.model == "bgnbd":
         a = np.array([s.a for s in pop.segments])[seg]
         b = np.array([s.b for s in pop.segments])[seg]
-        p_drop = rng.beta(a, b).astype(np.float32)
+        p_drop = streams("dropout").beta(a, b).astype(np.float32)
         death = None
     else:
         s_ = np.array([s.s for s in pop.segments])[seg]
         beta = np.array([s.beta_days for s in pop.segments])[seg]
+        rng = streams("lifetime")
         mu = rng.gamma(s_, 1.0 / beta)
         life = rng.exponential(1.0, n) / np.maximum(mu, 1e-300)
         death = np.minimum(life, float(NEVER)).astype(np.int32)
         p_drop = np.zeros(n, dtype=np.float32)
     q = np.array([s.spend_q for s in pop.segments])[seg]
     gamma = np.array([s.spend_gamma for s in pop.segments])[seg]
-    nu = rng.gamma(q, 1.0 / gamma)
+    nu = streams("spend").gamma(q, 1.0 / gamma)
+    rng = streams("birthday")
     known = rng.random(n) < np.array([s.birthday_known for s in pop.segments])[seg]
     doy = rng.integers(0, 365, n).astype(np.int16)
     doy[~known] = -1
+    rng = streams("enrollment")
     enroll_u = rng.random(n)
     ramp = np.array([s.enroll_ramp_days for s in pop.segments])[seg]
     ramp_u = rng.random(n)
     enroll = np.where(enroll_u < np.array([s.enroll_share for s in pop.segments])[seg],
                       np.floor(ramp_u * ramp).astype(np.int64), int(NEVER)).astype(np.int32)
-    sat = np.clip(rng.normal(pop.response.satisfaction_mean, pop.response.satisfaction_sd, n), 0.0, 10.0).astype(np.float32)
+    sat = np.clip(streams("satisfaction").normal(pop.response.satisfaction_mean, pop.response.satisfaction_sd, n), 0.0, 10.0).astype(np.float32)
     attrs: dict[str, np.ndarray] = {}
     for name in tables.attr_names:
-        u = rng.random(n)
+        u = streams("attribute:" + name).random(n)
         values = np.empty(n, dtype=object)
         values[:] = None
         for i, s in enumerate(pop.segments):
@@ -257,17 +280,18 @@ def _join(a: dict, b: dict) -> dict:
     return out
 
 
-def draw_block(pop: Population, tables: SegmentTables, rng: np.random.Generator, n_customers: int,
-               days: int, side_rng: np.random.Generator | None = None) -> Traits:
-    """Draw one block's traits; the draw sequence is fixed (documented in the module docstring).
+def draw_block(pop: Population, tables: SegmentTables, seed: int, trial: int, block: int, n_customers: int,
+               days: int, side_rng: np.random.Generator) -> Traits:
+    """Draw one block's traits (documented in the module docstring).
 
-    The customers' traits come from `rng`; their referrals, the spare slots for referred
-    newcomers and custom events from `side_rng` (default: `rng`), so that referral and
-    custom-event settings do not move the draws the baseline arm uses.
+    The customers' traits come from their trait streams (`TraitStreams`, group 0), the spare
+    slots' from group 1, custom events from group 2 (one stream per event), and the referrals
+    from `side_rng`: the block's day-by-day stream 0 is not touched here, so no population
+    setting moves the draws the baseline arm makes day by day.
     Spare slots: as many as the block's drawn referrals (so they cannot run out), at most
     `referral_pool` × the block's customers."""
-    base = _customer_traits(pop, tables, rng, n_customers)
-    rng = side_rng if side_rng is not None else rng
+    base = _customer_traits(pop, tables, TraitStreams(seed, trial, block), n_customers)
+    rng = side_rng
     # referrals that become customers: intents × action rate × conversion (customers only refer)
     ref_rate = (np.array([s.refer_per_day for s in pop.segments])[base["seg"]]
                 * pop.response.referral_action_rate * pop.response.referral_conversion)
@@ -276,7 +300,8 @@ def draw_block(pop: Population, tables: SegmentTables, rng: np.random.Generator,
     ref_day = rng.integers(0, days, ref_cust.size).astype(np.int32)
     cap = int(np.ceil(n_customers * pop.referral_pool)) if pop.referral_pool > 0 else 0
     n_pool = min(ref_cust.size, cap)
-    t = _join(base, _customer_traits(pop, tables, rng, n_pool)) if n_pool else base
+    t = _join(base, _customer_traits(pop, tables, TraitStreams(seed, trial, block, group=1), n_pool)) if n_pool else base
+    events = TraitStreams(seed, trial, block, group=2)
     n = n_customers + n_pool
     seg = t["seg"]
     pool = np.zeros(n, dtype=bool)
@@ -288,9 +313,10 @@ def draw_block(pop: Population, tables: SegmentTables, rng: np.random.Generator,
     for k, name in enumerate(tables.event_names):
         rate = np.array([dict(s.events).get(name).rate_per_day if name in dict(s.events) else 0.0
                          for s in pop.segments])[seg]
-        counts = rng.poisson(rate * days)
+        ev_rng = events("event:" + name)
+        counts = ev_rng.poisson(rate * days)
         cust = np.repeat(np.arange(n), counts)
-        day = rng.integers(0, days, cust.size).astype(np.int32)
+        day = ev_rng.integers(0, days, cust.size).astype(np.int32)
         ev_days.append(day)
         ev_custs.append(cust)
         ev_kinds.append(np.full(cust.size, k, dtype=np.int16))
@@ -301,7 +327,7 @@ def draw_block(pop: Population, tables: SegmentTables, rng: np.random.Generator,
     order = np.lexsort((ev_kind, ev_cust, ev_day))
     ev_day, ev_cust, ev_kind = ev_day[order], ev_cust[order], ev_kind[order]
     # field values of each custom event, by the event's segment model
-    fields_u = rng.random(total) if total else np.zeros(0)
+    fields_u = events("event fields").random(total) if total else np.zeros(0)
     fields: dict[str, np.ndarray] = {}
     for k, name in enumerate(tables.event_names):
         sel = np.flatnonzero(ev_kind == k)

@@ -112,8 +112,8 @@ class ChunkSim(DayEvents):
         self.prog_rngs = [block_rng(seed, trial, b, stream=1) for b, _ in blocks]
         self.side_rngs = [block_rng(seed, trial, b, stream=2) for b, _ in blocks]
         self.days = plan.cal.days if plan is not None else 0
-        parts = [draw_block(pop, tables, rng, n, self.days, side) for rng, side, (_, n)
-                 in zip(self.rngs, self.side_rngs, blocks)]
+        parts = [draw_block(pop, tables, seed, trial, b, n, self.days, side)
+                 for side, (b, n) in zip(self.side_rngs, blocks)]
         self.tr, self.offsets = concat_traits(parts)
         # per block: its customers' slots (daily uniforms from stream 0) and its spare slots for
         # referred newcomers (from the side stream, so the referral settings leave stream 0 alone)
