@@ -47,11 +47,13 @@ class LotStore:
         self.cur_slot = 0  # newest ring slot in use (earn day or earn month)
         # per customer, a lower bound of the oldest ring slot that may hold points: burns and
         # reversals read only the slots from there to the newest, not the whole ring
-        self.head = np.full(n, 2**40, dtype=np.int64) if self.ring is not None else None  # 2**40: no points yet
+        self.head = np.zeros(n, dtype=np.int64) if self.ring is not None else None
         self.book = None  # an OrderBook when returns reverse points (set by the program arm)
 
     # ------------------------------------------------------------ queries
     def available(self, idx: np.ndarray) -> np.ndarray:
+        if self.pend is None:  # no pending period: everything outstanding is spendable
+            return self.outstanding[idx]
         return self.outstanding[idx] - self.pending[idx]
 
     def held(self, idx: np.ndarray) -> np.ndarray:
@@ -80,7 +82,7 @@ class LotStore:
             self.avail[idx] += points
         else:
             self.ring[slot % self.ring_size, idx] += points.astype(np.int32)
-            self.head[idx] = np.minimum(self.head[idx], slot)
+            # `head` stays a lower bound: a burn never sets it past the newest slot, where new lots go
 
     def start_slot(self, slot: int, fold: bool) -> None:
         """Make `slot` the newest ring slot; with `fold`, a bucket about to be reused
