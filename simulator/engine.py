@@ -50,12 +50,13 @@ NO_VISIT = np.int16(-4)  # visit code: (month of the last purchase) * 4 + purcha
 
 
 def block_rng(seed: int, trial: int, block: int, stream: int = 0) -> np.random.Generator:
-    """The random stream of one block. Stream 0 feeds the customers' traits and everything the
-    baseline arm consumes, in an order that does not depend on the program; stream 1 feeds only
-    what the program arm draws for itself (its extra purchases); stream 2 (side) the referrals,
-    the referred newcomers' slots and custom events. So the baseline is the same whatever the
-    program and whatever the referral settings, and two programs share every draw they can
-    (common random numbers)."""
+    """A day-by-day random stream of one block. Stream 0: the uniforms and baskets of the block's
+    customers, everything the baseline arm consumes, in an order that does not depend on the
+    program; stream 1: what the program arm draws for itself (its extra purchases); stream 2
+    (side): the referrals and the referred newcomers' uniforms and baskets. The customers' traits
+    and custom events have streams of their own (`simulator.draws.TraitStreams`). So the baseline
+    is the same whatever the program, and two programs share every draw they can (common random
+    numbers)."""
     key = (trial, block) if stream == 0 else (trial, block, stream)
     return np.random.Generator(np.random.PCG64(np.random.SeedSequence(seed, spawn_key=key)))
 
