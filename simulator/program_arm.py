@@ -75,6 +75,7 @@ class ProgramArm:
         self.tier_disc = (np.array([f.numerator for f in discs], dtype=np.int64),
                           np.array([f.denominator for f in discs], dtype=np.int64)) if any(discs) else None
         self.any_discounts = self.tier_disc is not None or any(spec.discounts for spec in plan.rules)
+        self.budgeted = any(spec.rule.budget is not None for spec in plan.rules)
         # the purchase count is kept only when something reads it
         read = set()
         for spec in plan.rules:
@@ -318,12 +319,18 @@ class ProgramArm:
         return arr[idx]
 
     def apply(self, kind: str, idx: np.ndarray, data: dict[str, np.ndarray]) -> np.ndarray:
-        """Apply one event of `kind` to each customer in `idx` (sorted, unique); returns points issued."""
+        """Apply one event of `kind` to each customer in `idx` (sorted, unique); returns points issued.
+
+        Customers are processed together; when a global budget of a candidate rule could run
+        out within the batch, one after the other (`_apply_in_turn`), so that the customers after
+        the one who spends it find the rule skipped, as the interpreter's semantics say."""
         k = idx.size
         plan, p = self.plan, self.p
         day, d = self.day, self.date
         if k == 0:
             return np.zeros(0, dtype=np.int64)
+        if k > 1 and self.budgeted and self._budget_at_risk(kind, idx, data):
+            return self._apply_in_turn(kind, idx, data)
         ctx = self.context(idx, data)
         role = data.get("role")
         fired: list[tuple[RuleSpec, np.ndarray]] = []
@@ -504,6 +511,59 @@ class ProgramArm:
                     self.tier[u] = qual[up]
                     self.tier_since[u] = day
                     self.grace_start[u] = -1
+        return total
+
+    def _budget_at_risk(self, kind: str, idx: np.ndarray, data: dict[str, np.ndarray]) -> bool:
+        """Could a candidate rule's global budget run out in this batch? Compares what is left
+        with a bound on what the batch can take: per customer, its amount × every rate of the
+        event's rules × every multiplier (tiers' and rules'), plus every fixed award, once per
+        rule, and for a money budget the amount (discounts) and every perk on top."""
+        specs = [sp for sp in self.plan.by_event.get(kind, []) if sp.rule.budget is not None]
+        if not specs:
+            return False
+        d = self.date
+        event_specs = self.plan.by_event.get(kind, [])
+        rate = sum(Fraction(rs.num, rs.den) for sp in event_specs for rs in sp.rates)
+        mult = Fraction(1)
+        for sp in event_specs:
+            for f in sp.multipliers:
+                mult *= max(f, Fraction(1))
+        if self.tier_mult is not None:
+            mult *= max(Fraction(int(n), int(dd)) for n, dd in zip(*self.tier_mult))
+        fixed = sum(pts for sp in event_specs for pts, _ in sp.fixed)
+        perks = sum(c for sp in event_specs for _, c in sp.perks)
+        amount = data.get("amount")
+        total_amount = int(amount.sum()) if amount is not None else 0
+        n_specs = len(event_specs)
+        points = (ceil(total_amount * rate * mult) + idx.size * (fixed + 1)) * n_specs
+        for sp in specs:
+            r = sp.rule
+            if (r.start is not None and d < r.start) or (r.end is not None and d > r.end):
+                continue
+            left = self.budget_left(sp)
+            if left <= 0:
+                continue
+            if r.budget.points is not None:
+                need = points
+            else:
+                need = total_amount + idx.size * perks + points * Fraction(self.p.point_cost_cents)
+            if need >= left:
+                return True
+        return False
+
+    def _apply_in_turn(self, kind: str, idx: np.ndarray, data: dict[str, np.ndarray]) -> np.ndarray:
+        """`apply` customer by customer, in index order (a global budget is close to running out)."""
+        k = idx.size
+        total = np.zeros(k, dtype=np.int64)
+        disc = np.zeros(k, dtype=np.int64)
+        for i in range(k):
+            one = {key: (v[i:i + 1] if isinstance(v, np.ndarray) and v.ndim >= 1 and v.shape[0] == k else v)
+                   for key, v in data.items()}
+            total[i] = self.apply(kind, idx[i:i + 1], one)[0]
+            if self.last_discount is not None:
+                disc[i] = self.last_discount[0]
+        if "amount" in data:
+            self.last_discount = disc if self.any_discounts else None
         return total
 
     def budget_left(self, spec: RuleSpec):

@@ -77,3 +77,39 @@ response: off
     res = simulate(program_with([rule]), pop, customers=2000, months=2, trials=2, workers=1)
     # 1000 points of budget, 7 per purchase: 142 purchases get 7 and one gets the 6 left
     assert res.per_trial["program.points_issued"] == [1000.0, 1000.0]
+
+
+def test_a_money_budget_that_runs_out_mid_day_stops_the_rule_for_the_customers_after():
+    # A perk that costs 1.00 USD on every purchase, under a 50 USD budget: each firing takes 100
+    # cents, the 50th leaves 0, and from then on the rule is skipped (docs/semantics.md §4.2: a
+    # budget at or below 0 skips the rule). 2,000 customers buying about every other day spend it
+    # within the first day, so it runs out in the middle of one day's batch of purchases: still
+    # exactly 50 perks, 50.00 USD, in every trial.
+    pop = population_text("""
+segments:
+  - {name: all, share: 1, purchase: {r: 4, alpha: 1}, dropout: {a: 1, b: 50}}
+response: off
+""")
+    rule = ir.Rule("welcome_gift", 0, "purchase", None, (ir.PerkAction("tote", 100),), "down", 0, None, None, None,
+                   (), ir.Budget(points=None, cents=5000), None, None)
+    res = simulate(program_with([rule]), pop, customers=2000, months=1, trials=2, workers=1)
+    assert res.per_trial["program.cost_perks"] == [50.0, 50.0]
+
+
+def test_a_points_budget_spent_mid_day_leaves_the_exclusive_group_to_the_next_rule():
+    # `launch` (7 points, budget 1,000) and `standard` (1 point) share a group, launch first. Once
+    # the budget is spent, launch is skipped and so no longer holds the group: `standard` fires.
+    # Every purchase earns 7 (launch) or 1 (standard) except the one that takes launch's last 6:
+    # points = 1000 + (purchases - 143) × 1, exactly.
+    pop = population_text("""
+segments:
+  - {name: all, share: 1, purchase: {r: 4, alpha: 1}, dropout: {a: 1, b: 50}}
+response: off
+""")
+    launch = ir.Rule("launch", 0, "purchase", None, (ir.FixedAward(7),), "down", 10, "welcome", None, None, (),
+                     ir.Budget(points=1000, cents=None), None, None)
+    standard = ir.Rule("standard", 1, "purchase", None, (ir.FixedAward(1),), "down", 0, "welcome", None, None, (),
+                       None, None, None)
+    res = simulate(program_with([launch, standard]), pop, customers=2000, months=1, trials=2, workers=1)
+    for issued, purchases in zip(res.per_trial["program.points_issued"], res.per_trial["program.purchases"]):
+        assert issued == 1000 + (purchases - 143)
