@@ -135,21 +135,16 @@ class OrderBook:
 
     def expired_slot(self, idx: np.ndarray, pts: np.ndarray, slot: int) -> None:
         """The bucket of `slot` expired (`pts` points per customer of `idx`)."""
-        if self.live_count == 0:
-            return
-        order = np.argsort(idx, kind="stable")
-        idx, pts = idx[order], pts[order]
-        rows, pos = self._rows(idx)
-        if rows.size == 0:
-            return
-        newer = self.slot[rows] > slot
-        self.A[rows[newer]] -= pts[pos[newer]]
-        gone = rows[~newer]
-        self.A[gone] = 0
-        self.R[gone] = 0
+        self._expired(idx, pts, slot)
 
     def expired_old(self, idx: np.ndarray, pts: np.ndarray, oldest_ring_slot: int) -> None:
         """The `old` bucket (lots older than the ring) expired."""
+        self._expired(idx, pts, oldest_ring_slot - 1)
+
+    def _expired(self, idx: np.ndarray, pts: np.ndarray, through: int) -> None:
+        """Lots of slots up to `through` expired, `pts` points per customer of `idx`: an order of
+        such a slot lost its own lots (and, being newer than them, none of its older ones were
+        left); a newer order lost them from its older lots `A`."""
         if self.live_count == 0:
             return
         order = np.argsort(idx, kind="stable")
@@ -157,9 +152,9 @@ class OrderBook:
         rows, pos = self._rows(idx)
         if rows.size == 0:
             return
-        folded = self.slot[rows] < oldest_ring_slot
-        self.A[rows[~folded]] -= pts[pos[~folded]]
-        gone = rows[folded]
+        newer = self.slot[rows] > through
+        self.A[rows[newer]] -= pts[pos[newer]]
+        gone = rows[~newer]
         self.A[gone] = 0
         self.R[gone] = 0
 

@@ -79,17 +79,20 @@ response: off
     assert res.per_trial["program.points_issued"] == [1000.0, 1000.0]
 
 
+DAILY_BUYERS = """
+segments:
+  - {name: all, share: 1, purchase: {r: 4, alpha: 1}, dropout: {a: 1, b: 50}}
+response: off
+"""
+
+
 def test_a_money_budget_that_runs_out_mid_day_stops_the_rule_for_the_customers_after():
     # A perk that costs 1.00 USD on every purchase, under a 50 USD budget: each firing takes 100
     # cents, the 50th leaves 0, and from then on the rule is skipped (docs/semantics.md §4.2: a
     # budget at or below 0 skips the rule). 2,000 customers buying about every other day spend it
     # within the first day, so it runs out in the middle of one day's batch of purchases: still
     # exactly 50 perks, 50.00 USD, in every trial.
-    pop = population_text("""
-segments:
-  - {name: all, share: 1, purchase: {r: 4, alpha: 1}, dropout: {a: 1, b: 50}}
-response: off
-""")
+    pop = population_text(DAILY_BUYERS)
     rule = ir.Rule("welcome_gift", 0, "purchase", None, (ir.PerkAction("tote", 100),), "down", 0, None, None, None,
                    (), ir.Budget(points=None, cents=5000), None, None)
     res = simulate(program_with([rule]), pop, customers=2000, months=1, trials=2, workers=1)
@@ -101,11 +104,7 @@ def test_a_points_budget_spent_mid_day_leaves_the_exclusive_group_to_the_next_ru
     # the budget is spent, launch is skipped and so no longer holds the group: `standard` fires.
     # Every purchase earns 7 (launch) or 1 (standard) except the one that takes launch's last 6:
     # points = 1000 + (purchases - 143) × 1, exactly.
-    pop = population_text("""
-segments:
-  - {name: all, share: 1, purchase: {r: 4, alpha: 1}, dropout: {a: 1, b: 50}}
-response: off
-""")
+    pop = population_text(DAILY_BUYERS)
     launch = ir.Rule("launch", 0, "purchase", None, (ir.FixedAward(7),), "down", 10, "welcome", None, None, (),
                      ir.Budget(points=1000, cents=None), None, None)
     standard = ir.Rule("standard", 1, "purchase", None, (ir.FixedAward(1),), "down", 0, "welcome", None, None, (),
