@@ -23,7 +23,7 @@ from typing import Any, Callable
 
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
-from matplotlib.ticker import FuncFormatter, MaxNLocator, PercentFormatter
+from matplotlib.ticker import Formatter, MaxNLocator, PercentFormatter
 
 Report = dict[str, Any]
 
@@ -81,18 +81,33 @@ def _subtitle(report: Report, band_note: str | None = None) -> str:
             f"{trials} trial{'s' if trials != 1 else ''} · {band_note}")
 
 
-def _short_number_formatter() -> FuncFormatter:
-    """Axis ticks such as 950, 12k, 3.4M, 1.2B."""
-    def fmt(v: float, _pos: int) -> str:
-        a = abs(v)
-        if a >= 1e9:
-            return f"{v / 1e9:,.1f}B"
-        if a >= 1e6:
-            return f"{v / 1e6:,.1f}M"
-        if a >= 1e4:
-            return f"{v / 1e3:,.0f}k"
-        return f"{v:,.0f}"
-    return FuncFormatter(fmt)
+class _ShortNumbers(Formatter):
+    """Axis ticks such as 950, 12k, 3.4M, 1.2B, in one unit for the whole axis (chosen by its
+    largest tick), so 7,500 and 10k never stand side by side."""
+
+    def __init__(self) -> None:
+        self.scale, self.suffix, self.digits = 1.0, "", 0
+
+    def set_locs(self, locs) -> None:
+        super().set_locs(locs)
+        top = max((abs(v) for v in locs), default=0.0)
+        for above, scale, suffix in ((1e9, 1e9, "B"), (1e6, 1e6, "M"), (1e4, 1e3, "k"), (0.0, 1.0, "")):
+            if top >= above:
+                self.scale, self.suffix = scale, suffix
+                break
+        # as many decimals as the ticks need to be printed exactly (at most 2)
+        scaled = [v / self.scale for v in locs]
+        self.digits = next((d for d in (0, 1) if all(abs(x * 10**d - round(x * 10**d)) < 1e-6 for x in scaled)), 2)
+
+    def __call__(self, v: float, pos: int | None = None) -> str:
+        if v == 0:
+            return "0"
+        return f"{v / self.scale:,.{self.digits}f}{self.suffix}"
+
+
+def _short_number_formatter() -> Formatter:
+    """The axis formatter of every money or count axis (see `_ShortNumbers`)."""
+    return _ShortNumbers()
 
 
 def _new_figure(report: Report, title: str, band_note: str | None = None) -> tuple[Figure, Any]:

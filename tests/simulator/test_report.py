@@ -181,3 +181,16 @@ def test_numbers_are_formatted_for_people():
     assert format_value(-0.012, "pct", signed=True) == "-1.2 pp"
     assert format_value(250.0, "count", signed=True) == "+250"
     assert format_value(None, "money") == "n/a"
+
+
+def test_axis_numbers_use_one_unit_per_axis():
+    from simulator.charts import _ShortNumbers
+
+    f = _ShortNumbers()
+    ticks = [0, 2500, 5000, 7500, 10000, 12500]
+    f.set_locs(ticks)  # the largest tick is 12,500: the whole axis in thousands, one decimal
+    assert [f(v) for v in ticks] == ["0", "2.5k", "5.0k", "7.5k", "10.0k", "12.5k"]
+    f.set_locs([0, 200, 400])
+    assert [f(v) for v in [0, 200, 400]] == ["0", "200", "400"]
+    f.set_locs([1e6, 1.5e6, 2e6])
+    assert [f(v) for v in [1e6, 1.5e6, 2e6]] == ["1.0M", "1.5M", "2.0M"]
