@@ -59,7 +59,6 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     import datetime as dt
 
     from .montecarlo import program_hash, simulate
-    from .population import PopulationError, load_population_file
     from .result import write_reports
 
     program, errors, text = _load_program(args.program)
@@ -84,21 +83,24 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         except RulelangError as exc:
             print(render_text(exc.diagnostics, getattr(exc, "sources", {})), file=sys.stderr)
             return EXIT_FINDINGS
+    from .whatif_run import Arm, Settings, load_population_spec, run_programs
+
     try:
-        population = load_population_file(args.population)
-    except PopulationError as exc:
-        sources = {}
-        if args.population and os.path.exists(args.population):
-            with open(args.population, encoding="utf-8", errors="replace") as fh:
-                sources[args.population] = fh.read()
-        print(render_text(exc.diagnostics, sources), file=sys.stderr)
+        source = load_population_spec(args.population)  # distributions become per-trial draws
+    except RulelangError as exc:
+        print(render_text(exc.diagnostics, getattr(exc, "sources", {})), file=sys.stderr)
         return EXIT_FINDINGS
     try:
-        result = simulate(program, population, customers=args.customers, months=args.months, trials=args.trials,
-                          seed=args.seed, workers=args.workers, chunk_size=args.block_size, start=start,
-                          program_source_hash=program_hash(program, text), progress=progress_printer(sys.stderr))
+        if source.uncertain:
+            settings = Settings(args.customers, args.months, args.trials, args.seed, args.workers, args.block_size, start)
+            result = run_programs([Arm(program.name, program)], source, settings, progress_printer(sys.stderr))[0].result
+            result.meta["program_hash"] = program_hash(program, text)
+        else:
+            result = simulate(program, source.base, customers=args.customers, months=args.months, trials=args.trials,
+                              seed=args.seed, workers=args.workers, chunk_size=args.block_size, start=start,
+                              program_source_hash=program_hash(program, text), progress=progress_printer(sys.stderr))
     except RulelangError as exc:
-        print(render_text(exc.diagnostics, {}), file=sys.stderr)
+        print(render_text(exc.diagnostics, getattr(exc, "sources", {})), file=sys.stderr)
         return EXIT_FINDINGS
     if args.out:
         for path in write_reports(result, args.out):
@@ -157,6 +159,7 @@ def summary_text(result: RunResult) -> str:
         f"{m['program']} on {m['population']}: {m['customers']:,} customers, {m['months']} months "
         f"({m['start']} .. {m['end']}), {m['trials']} trials, seed {m['seed']}",
         f"money in {m['currency']}; mean over trials [95% interval]",
+        *([f"drawn per trial: {', '.join(m['uncertain_parameters'])}"] if m.get("uncertain_parameters") else []),
         "",
         f"{'metric':<24} {'program':>26} {'baseline':>16} {'difference':>26}",
     ]

@@ -225,6 +225,11 @@ def _segment(rd: Reader, node: yaml.Node, index: int, per_day: float, model: str
         rd.error(node, "RL604", f"{where} needs `purchase: {{r: .., alpha: ..}}` (Gamma purchase rate per {per_day:g}-day unit)")
         return None
     pm = rd.mapping(m["purchase"], f"{where} purchase", ["r", "alpha"])
+    missing = [k for k in ("r", "alpha") if k not in pm]
+    if missing and isinstance(m["purchase"], yaml.MappingNode):
+        rd.error(m["purchase"], "RL604", f"{where} purchase needs {' and '.join(f'`{k}`' for k in missing)}",
+                 f"write `purchase: {{r: .., alpha: ..}}`: shape r and rate alpha of the Gamma purchase rate "
+                 f"per {per_day:g}-day unit (mean r / alpha purchases per unit)")
     kw["r"] = rd.number(pm.get("r"), f"{where} purchase.r", 1.0, low=0.0, low_open=True) or 1.0
     alpha = rd.number(pm.get("alpha"), f"{where} purchase.alpha", 1.0, low=0.0, low_open=True) or 1.0
     kw["alpha_days"] = alpha * per_day

@@ -129,7 +129,9 @@ class Reader:
         value = scalar_value(node)
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             extra = " (write true/false for yes/no)" if isinstance(value, str) and value.lower() in {"yes", "no", "on", "off"} else ""
-            self.error(node, "RL603", f"{what} must be a number, got `{getattr(node, 'value', '...')}`",
+            got = (f"`{node.value}`" if isinstance(node, yaml.ScalarNode)
+                   else "a mapping" if isinstance(node, yaml.MappingNode) else "a list")
+            self.error(node, "RL603", f"{what} must be a number, got {got}",
                        "write a plain number such as 0.25" + extra)
             return default
         v = float(value)

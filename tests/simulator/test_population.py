@@ -94,3 +94,9 @@ def test_a_control_character_is_located_where_it_is():
 def test_too_deep_nesting_is_a_diagnostic_not_a_crash():
     errs = _errors("segments: " + "[" * 5000 + "]" * 5000 + "\n")
     assert errs[0].code == "RL601" and "too deep" in errs[0].message
+
+
+def test_a_purchase_model_without_its_rate_is_an_error_not_a_default():
+    errs = _errors("segments:\n  - name: b\n    share: 1\n    purchase: {r: 1}\n")
+    assert [(e.code, e.span.line, e.span.column) for e in errs] == [("RL604", 4, 15)]
+    assert "`alpha`" in errs[0].message and "r / alpha" in errs[0].hint

@@ -90,3 +90,19 @@ def test_a_run_too_large_for_memory_is_a_clear_error(capsys, monkeypatch):
     err = capsys.readouterr().err
     assert err.startswith("error[RL612]: this run needs about") and "hint: use fewer --workers" in err
     assert "Traceback" not in err
+
+
+def test_distributions_in_the_population_are_drawn_per_trial(tmp_path, capsys):
+    # gross margin drawn per trial from uniform(0.2, 0.4): each trial's gross profit / revenue is
+    # its own draw, so the four trials differ and every one lies in [0.2, 0.4]
+    pop = tmp_path / "pop.yaml"
+    pop.write_text("segments:\n  - name: all\n    share: 1\n    purchase: {r: 2, alpha: 4}\n"
+                   "economics:\n  gross_margin: {uniform: [0.2, 0.4]}\n")
+    code = run(["simulate", "rules/coffee.loyalty", "--population", str(pop), "--customers", "300", "--months", "1",
+                "--trials", "4", "--workers", "1", "--out", str(tmp_path)])
+    out = capsys.readouterr().out
+    assert code == 0 and "drawn per trial: economics.gross_margin ~ uniform(0.2, 0.4)" in out
+    doc = json.loads((tmp_path / "report.json").read_text())
+    per = doc["per_trial"]
+    margins = [g / r for g, r in zip(per["baseline.gross_profit"], per["baseline.revenue"])]
+    assert len(set(round(m, 9) for m in margins)) == 4 and all(0.2 <= m <= 0.4 for m in margins)
