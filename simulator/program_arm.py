@@ -329,8 +329,10 @@ class ProgramArm:
         day, d = self.day, self.date
         if k == 0:
             return np.zeros(0, dtype=np.int64)
-        if k > 1 and self.budgeted and self._budget_at_risk(kind, idx, data):
-            return self._apply_in_turn(kind, idx, data)
+        if k > 1 and self.budgeted:
+            at_risk = self._budget_at_risk(kind, idx, data)
+            if at_risk is not None:
+                return self._apply_in_turn(kind, idx, data, at_risk)
         ctx = self.context(idx, data)
         role = data.get("role")
         fired: list[tuple[RuleSpec, np.ndarray]] = []
@@ -513,15 +515,19 @@ class ProgramArm:
                     self.grace_start[u] = -1
         return total
 
-    def _budget_at_risk(self, kind: str, idx: np.ndarray, data: dict[str, np.ndarray]) -> bool:
-        """Could a candidate rule's global budget run out in this batch? Compares what is left
-        with a bound on what the batch can take: per customer, its amount × every rate of the
-        event's rules × every multiplier (tiers' and rules'), plus every fixed award, once per
-        rule, and for a money budget the amount (discounts) and every perk on top."""
+    def _budget_at_risk(self, kind: str, idx: np.ndarray, data: dict[str, np.ndarray]) -> np.ndarray | None:
+        """The customers of this batch who could take the last of a rule's global budget (None:
+        the batch cannot spend any budget that is left). For each budgeted rule in its window with
+        budget left, the customers its condition holds for are compared with what is left, by a
+        bound on what they can take: each one's amount × every rate of the event's rules × every
+        multiplier (tiers' and rules'), plus every fixed award and 1 for rounding, and for a money
+        budget the amount (discounts) and every perk on top."""
         specs = [sp for sp in self.plan.by_event.get(kind, []) if sp.rule.budget is not None]
-        if not specs:
-            return False
         d = self.date
+        specs = [sp for sp in specs if (sp.rule.start is None or d >= sp.rule.start)
+                 and (sp.rule.end is None or d <= sp.rule.end) and self.budget_left(sp) > 0]
+        if not specs:
+            return None
         event_specs = self.plan.by_event.get(kind, [])
         rate = sum(Fraction(rs.num, rs.den) for sp in event_specs for rs in sp.rates)
         mult = Fraction(1)
@@ -533,35 +539,44 @@ class ProgramArm:
         fixed = sum(pts for sp in event_specs for pts, _ in sp.fixed)
         perks = sum(c for sp in event_specs for _, c in sp.perks)
         amount = data.get("amount")
-        total_amount = int(amount.sum()) if amount is not None else 0
-        n_specs = len(event_specs)
-        points = (ceil(total_amount * rate * mult) + idx.size * (fixed + 1)) * n_specs
+        ctx = self.context(idx, data)  # conditions read the state before the event: nothing changes
+        at_risk = np.zeros(idx.size, dtype=bool)
         for sp in specs:
-            r = sp.rule
-            if (r.start is not None and d < r.start) or (r.end is not None and d > r.end):
+            m = np.broadcast_to(evaluate(sp.rule.condition, ctx), (idx.size,))
+            count = int(np.count_nonzero(m))
+            if count == 0:
                 continue
-            left = self.budget_left(sp)
-            if left <= 0:
-                continue
-            if r.budget.points is not None:
+            cents = int(amount[m].sum()) if amount is not None else 0
+            points = ceil(cents * rate * mult) + count * (fixed + 1)
+            if sp.rule.budget.points is not None:
                 need = points
             else:
-                need = total_amount + idx.size * perks + points * Fraction(self.p.point_cost_cents)
-            if need >= left:
-                return True
-        return False
+                need = cents + count * perks + points * Fraction(self.p.point_cost_cents)
+            if need >= self.budget_left(sp):
+                at_risk |= m
+        return at_risk if at_risk.any() else None
 
-    def _apply_in_turn(self, kind: str, idx: np.ndarray, data: dict[str, np.ndarray]) -> np.ndarray:
-        """`apply` customer by customer, in index order (a global budget is close to running out)."""
+    def _apply_in_turn(self, kind: str, idx: np.ndarray, data: dict[str, np.ndarray],
+                       at_risk: np.ndarray) -> np.ndarray:
+        """`apply` with the customers who could take the last of a budget one by one, in index
+        order; the others (no budgeted rule applies to them) together. Only budgets couple
+        customers, so this gives what applying the batch one customer at a time gives."""
         k = idx.size
         total = np.zeros(k, dtype=np.int64)
         disc = np.zeros(k, dtype=np.int64)
-        for i in range(k):
-            one = {key: (v[i:i + 1] if isinstance(v, np.ndarray) and v.ndim >= 1 and v.shape[0] == k else v)
+
+        def part(rows: np.ndarray) -> None:
+            sub = {key: (v[rows] if isinstance(v, np.ndarray) and v.ndim >= 1 and v.shape[0] == k else v)
                    for key, v in data.items()}
-            total[i] = self.apply(kind, idx[i:i + 1], one)[0]
-            if self.last_discount is not None:
-                disc[i] = self.last_discount[0]
+            total[rows] = self.apply(kind, idx[rows], sub)
+            if self.last_discount is not None and "amount" in data:
+                disc[rows] = self.last_discount
+
+        rest = np.flatnonzero(~at_risk)
+        if rest.size:
+            part(rest)
+        for i in np.flatnonzero(at_risk).tolist():
+            part(np.array([i]))
         if "amount" in data:
             self.last_discount = disc if self.any_discounts else None
         return total

@@ -112,3 +112,19 @@ def test_a_points_budget_spent_mid_day_leaves_the_exclusive_group_to_the_next_ru
     res = simulate(program_with([launch, standard]), pop, customers=2000, months=1, trials=2, workers=1)
     for issued, purchases in zip(res.per_trial["program.points_issued"], res.per_trial["program.purchases"]):
         assert issued == 1000 + (purchases - 143)
+
+
+def test_a_budget_of_a_conditional_rule_runs_out_exactly_and_other_customers_go_on_together():
+    # Only purchases in category "a" get the 1 USD perk, under a 30 USD budget: exactly 30 perks.
+    # Every purchase also earns 1 point from an unbudgeted rule: points issued = purchases exactly,
+    # whether a customer was processed with the budget's customers one by one or with the rest.
+    pop = population_text(DAILY_BUYERS.replace("dropout: {a: 1, b: 50}}",
+                                               "dropout: {a: 1, b: 50}, categories: {a: 0.5, b: 0.5}}"))
+    is_a = ir.Cmp("==", ir.Field("category", "string"), ir.Const("a", "string"))
+    gift = ir.Rule("category_gift", 0, "purchase", is_a, (ir.PerkAction("sample", 100),), "down", 0, None, None, None,
+                   (), ir.Budget(points=None, cents=3000), None, None)
+    point = ir.Rule("point", 1, "purchase", None, (ir.FixedAward(1),), "down", 0, None, None, None, (),
+                    None, None, None)
+    res = simulate(program_with([gift, point]), pop, customers=2000, months=1, trials=2, workers=1)
+    assert res.per_trial["program.cost_perks"] == [30.0, 30.0]
+    assert res.per_trial["program.points_issued"] == res.per_trial["program.purchases"]
