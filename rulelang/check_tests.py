@@ -166,27 +166,9 @@ def _check_event(ctx: CheckContext, test: ast.TestCase, ev: ast.EventSpec, order
     elif kind in ("purchase", "pay"):
         ctx.error("RL202", f"a `{kind}` in a test needs an amount", ev, f"e.g. `when {kind} 10 {ctx.scope.currency} ...`", test)
     if kind == "redeem":
-        if ev.name not in ctx.scope.rewards:
-            rewards = list(ctx.scope.rewards)
-            ctx.error(
-                "RL201",
-                f"unknown reward `{ev.name}`",
-                ev,
-                did_you_mean(str(ev.name), rewards)
-                or (f"the rewards are {', '.join(rewards)}" if rewards else "the program has no rewards"),
-                test,
-            )
+        _check_known(ctx, ev, test, "reward", list(ctx.scope.rewards))
     elif kind == "use_perk":
-        if ev.name not in ctx.scope.perks:
-            perks = sorted(ctx.scope.perks)
-            ctx.error(
-                "RL201",
-                f"unknown perk `{ev.name}`",
-                ev,
-                did_you_mean(str(ev.name), perks)
-                or (f"the perks are {', '.join(perks)}" if perks else "the program has no perks"),
-                test,
-            )
+        _check_known(ctx, ev, test, "perk", sorted(ctx.scope.perks))
     elif kind == "return" and ev.name is not None and ev.name not in order_ids:
         ctx.error(
             "RL201",
@@ -266,3 +248,12 @@ def _check_expect(ctx: CheckContext, test: ast.TestCase, e: ast.Expect) -> None:
                 did_you_mean(str(e.value), rules) or (f"the rules are {', '.join(rules)}" if rules else None),
                 test,
             )
+
+
+def _check_known(ctx, ev, test, what: str, known: list[str]) -> None:
+    """RL201 when a test event names a reward or perk the program does not have."""
+    if ev.name in known:
+        return
+    hint = did_you_mean(str(ev.name), known) or (
+        f"the {what}s are {', '.join(known)}" if known else f"the program has no {what}s")
+    ctx.error("RL201", f"unknown {what} `{ev.name}`", ev, hint, test)

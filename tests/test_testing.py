@@ -270,3 +270,18 @@ def test_colours_only_when_asked() -> None:
     assert Painter(False).red("FAIL") == "FAIL"
     assert Painter(True).red("FAIL") == "\x1b[31mFAIL\x1b[0m"
     assert isinstance(TestReport().ok, bool)
+
+
+def test_a_test_naming_an_unknown_reward_or_perk_is_located_with_a_suggestion(tmp_path, capsys):
+    from rulelang.cli import main
+
+    src = tmp_path / "p.loyalty"
+    src.write_text('program "P" {\n  points "pts"\n  currency USD\n  earn base on purchase { award 1 point per 1 USD }\n'
+                   '  reward cup { price 10 points; worth 1 USD }\n}\n'
+                   'test "t" {\n  when purchase 10 USD on 2027-01-02\n  when redeem cupp on 2027-01-03\n'
+                   '  when use perk lounge on 2027-01-03\n  expect balance 0 points\n}\n')
+    assert main(["test", str(src)]) == 1
+    captured = capsys.readouterr()
+    err = captured.out + captured.err
+    assert f"{src}:9:3: error[RL201]: unknown reward `cupp`" in err and "did you mean `cup`?" in err
+    assert f"{src}:10:3: error[RL201]: unknown perk `lounge`" in err and "the program has no perks" in err
