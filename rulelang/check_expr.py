@@ -26,7 +26,7 @@ from .check_scope import (
 )
 from .diagnostics import DiagnosticBag, Span, did_you_mean
 
-MAX_DEPTH = 32
+from .limits import MAX_NESTING as MAX_DEPTH
 ORDERED_TYPES = frozenset({"number", "money", "date", "weekday", "tier"})
 BUILTIN_FIELD_NAMES = frozenset(COMMON_FIELDS) | frozenset(BASKET_FIELDS) | frozenset(PURCHASE_ONLY_FIELDS)
 

@@ -20,7 +20,7 @@ from .check_scope import FIELD_RANGES, INTEGER_FIELDS
 
 _FLIP = {"==": "==", "!=": "!=", "<": ">", "<=": ">=", ">": "<", ">=": "<="}
 _NEGATE = {"==": "!=", "!=": "==", "<": ">=", "<=": ">", ">": "<=", ">=": "<"}
-_MAX_ENUMERATION = 10_000
+from .limits import MAX_ENUMERATION as _MAX_ENUMERATION
 
 
 def _num(value: object) -> object:

@@ -19,7 +19,7 @@ from .check_expr import ConditionResolver
 from .check_scope import TIER_METRICS, threshold_units
 from .diagnostics import did_you_mean
 
-MAX_TIERS = 100
+from .limits import MAX_TIERS
 
 
 def check_tiers(ctx: CheckContext, p: ast.Program) -> None:

@@ -26,8 +26,7 @@ from .diagnostics import Diagnostic, DiagnosticBag, did_you_mean, sort_key
 
 __all__ = ["check"]
 
-MAX_RULES = 1000
-MAX_PERIODS = 1000  # every Nth purchase / streak length
+from .limits import MAX_PERIODS, MAX_RULES
 
 
 def check(sf: ast.SourceFile) -> list[Diagnostic]:

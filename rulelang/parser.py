@@ -38,7 +38,7 @@ RESERVED_WORDS = frozenset(
     points convert into voucher test given expect until and or not in true false""".split()
 )
 
-MAX_ERRORS = 25
+from .limits import MAX_PARSE_ERRORS as MAX_ERRORS
 
 _comments: contextvars.ContextVar[list[Token]] = contextvars.ContextVar("rulelang_comments")
 _drop_newlines: contextvars.ContextVar[bool] = contextvars.ContextVar("rulelang_drop_nl", default=False)
