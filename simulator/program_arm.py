@@ -70,6 +70,7 @@ class ProgramArm:
             self.window = np.zeros((max(1, ts.window_months or 1), n), dtype=np.int64)
         self.thresholds = [int(ceil(t.threshold)) for t in ts.tiers] if ts else [0]
         self.threshold_table = np.array(self.thresholds, dtype=np.int64)
+        self.ascending = bool(np.all(np.diff(self.threshold_table) > 0))
         # per tier: earn multiplier and instant discount as fractions (1 and 0 where the tier has none)
         mults = [Fraction(t.multiplier) if t.multiplier is not None else Fraction(1) for t in ts.tiers] if ts else []
         discs = [Fraction(t.discount_percent) / 100 if t.discount_percent else Fraction(0) for t in ts.tiers] if ts else []
@@ -123,6 +124,8 @@ class ProgramArm:
         self._last_cut = [-2] * len(plan.expiry_sets)
         self._downgraded_today = False
         self.tier_since[:] = np.minimum(enroll_day, 2**30)
+        if ts:  # customers start in the tier a metric of 0 qualifies for (a later tier at 0 too)
+            self.tier[:] = int(self.qualified(np.zeros(1, dtype=np.int64))[0])
 
     # ------------------------------------------------------------ helpers
     def members(self, day: int) -> np.ndarray:
@@ -281,7 +284,16 @@ class ProgramArm:
         return table[np.clip(days, 0, self.cal.days - 1)]
 
     def qualified(self, metric: np.ndarray) -> np.ndarray:
-        return np.searchsorted(self.threshold_table, metric, side="right") - 1
+        """The last tier, in the order written, whose threshold `metric` reaches; tier 0 when none
+        does (the interpreter's rule, docs/semantics.md §5: thresholds need not increase, and
+        the first tier is the base tier even when its threshold is above 0)."""
+        metric = np.asarray(metric)
+        if self.ascending:
+            return np.maximum(np.searchsorted(self.threshold_table, metric, side="right") - 1, 0)
+        best = np.zeros(metric.shape, dtype=np.int64)
+        for i, th in enumerate(self.thresholds):
+            best[metric >= th] = i
+        return best
 
     # ------------------------------------------------------------ events (§4.2)
     def context(self, idx: np.ndarray, data: dict[str, np.ndarray]) -> BatchContext:
