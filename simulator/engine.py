@@ -188,6 +188,7 @@ class ChunkSim(DayEvents):
         self.applied_kinds = set(plan.by_event) | counted
         self.return_rules = "return" in self.applied_kinds
         self.post_until = np.zeros(n, dtype=np.int32)
+        self.post_lift = bool(resp.post_reward_lift and resp.post_reward_days)
         self.lifts = bool(resp.goal_gradient and plan.goal_points > 0) or bool(resp.post_reward_lift)
         rewards = sorted(program.rewards, key=lambda r: (r.price, r.name))
         self.goal_reward = rewards[0] if rewards else None
@@ -244,6 +245,8 @@ class ChunkSim(DayEvents):
             arm.calendar(day)
             if date.day == 1 and day > 0 and self.lifts:
                 self._refresh_q(np.flatnonzero(self.alive_p & (self.enroll <= day)), day)
+            elif self.post_lift and day > 0:
+                self._end_post_windows(day)
             touched: list[np.ndarray] = []
             self._signups(day)
             if referrals:
@@ -461,6 +464,13 @@ class ChunkSim(DayEvents):
         r = self.resp
         if r.post_reward_lift and r.post_reward_days:
             self.post_until[idx] = day + r.post_reward_days
+
+    def _end_post_windows(self, day: int) -> None:
+        """Post-reward windows that end today (they covered the `post_reward_days` days from the
+        reward's day): their lift goes now, not at the customer's next balance change."""
+        ends = np.flatnonzero(self.post_until == day)
+        if ends.size:
+            self._refresh_q(ends[self.alive_p[ends]], day)
 
     def _refresh_q(self, idx: np.ndarray, day: int) -> None:
         """Program-arm daily purchase probability: q·(1 + w·(g·progress + post-reward lift))."""
