@@ -324,9 +324,9 @@ def run_programs(arms: Sequence[Arm], population: PopulationSource, settings: Se
     results = iter(mc.run_tasks(tasks, settings.workers, progress))  # arm by arm, trial by trial, chunks in block order
     out = []
     for i, a in enumerate(arms):
-        per_trial = [mc.merge_chunks([next(results) for _ in chunks[i]]) for _ in range(settings.trials)]
+        per_trial = [mc.merge_chunks([next(results) for _ in chunks[i]], arm_pops[i][t]) for t in range(settings.trials)]
         meta = mc.run_meta(a.program, arm_pops[i][0], settings, cal, population_hash=population.source_hash,
-                           population_file=population.path, chunk_size=len(chunks[i][0]) * mc.BLOCK)
+                           population_file=population.path, chunk_size=len(chunks[i][0]) * settings.block_size)
         meta.update(uncertain_parameters=population.describe(), variant=a.label)
         out.append(_collect(a, arm_pops[i], meta, per_trial, cal))
     return out
