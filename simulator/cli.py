@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 from rulelang.diagnostics import Diagnostic, RulelangError, Span, render_text
 
-from .cli_options import add_run_options, progress_printer
+from .cli_options import add_run_options, progress_printer, start_date
 
 if TYPE_CHECKING:
     from .result import RunResult
@@ -35,7 +35,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("program", metavar="PROGRAM", help="the program file (.loyalty or .yaml)")
     p.add_argument("--population", metavar="FILE", help="population file (default: the built-in retail population)")
     add_run_options(p)
-    p.add_argument("--start", metavar="DATE", help="first simulated day (default: the population's, else 2027-01-01)")
+    p.add_argument("--start", type=start_date, metavar="DATE",
+                   help="first simulated day (default: the population's, else 2027-01-01)")
     p.add_argument("--out", metavar="DIR", help="write report.json, report.md and report.html (charts) into this directory")
     p.add_argument("--format", choices=("text", "json"), default="text", help="output format (default text)")
     p.add_argument("--guardrails", metavar="FILE",
@@ -56,8 +57,6 @@ def _load_program(path: str):
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
-    import datetime as dt
-
     from .montecarlo import program_hash, simulate
     from .result import write_reports
 
@@ -67,13 +66,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
             errors = [Diagnostic("RL004", "error", "no program to simulate in this file", Span(args.program, 0, 0, 0, 0))]
         print(render_text(errors, {args.program: text} if text else {}), file=sys.stderr)
         return EXIT_FINDINGS
-    start = None
-    if args.start:
-        try:
-            start = dt.date.fromisoformat(args.start)
-        except ValueError:
-            print(f"loyalty simulate: error: --start expects a date such as 2027-01-01, got {args.start!r}", file=sys.stderr)
-            return EXIT_USAGE
+    start = args.start
     rails = []
     if args.guardrails:
         from .guardrails import load_guardrails_file

@@ -12,7 +12,6 @@ change, 1 error, 2 changes.
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
 import os
 import sys
@@ -20,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from rulelang.diagnostics import RulelangError, render_text
 
-from .cli_options import add_run_options, progress_printer
+from .cli_options import add_run_options, progress_printer, start_date
 
 if TYPE_CHECKING:
     from .sensitivity import SensitivityResult
@@ -34,13 +33,6 @@ USAGE_CODES = {"RL730", "RL731", "RL732", "RL733"}
 
 
 # ---------------------------------------------------------------- argument types
-
-
-def _date(text: str) -> dt.date:
-    try:
-        return dt.date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a date such as 2027-01-01, got {text!r}") from None
 
 
 def _fraction(text: str) -> float:
@@ -59,7 +51,7 @@ def _run_options(p: argparse.ArgumentParser, customers: int = 10_000, trials: in
                    help="population file (default: the built-in retail population); numeric parameters may be "
                         "distributions, e.g. `goal_gradient: {uniform: [0.1, 0.3]}`, drawn once per trial")
     add_run_options(g, customers, trials)
-    g.add_argument("--start", type=_date, metavar="DATE", help="first simulated day (default: the population's, else 2027-01-01)")
+    g.add_argument("--start", type=start_date, metavar="DATE", help="first simulated day (default: the population's, else 2027-01-01)")
 
 
 def _output_options(p: argparse.ArgumentParser, stem: str) -> None:
