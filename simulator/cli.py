@@ -4,8 +4,11 @@ Takes: parsed arguments from `rulelang.cli` (which calls `register(subparsers)`)
 Gives: the `simulate` subcommand — loads and compiles the program, loads the
 population (the documented default without `--population`), runs the Monte Carlo
 simulation, prints a summary table (text) or the report document (json), and writes
-`report.json` into `--out`. Exit codes: 0 success, 1 errors in the input files or
-a program the simulator cannot simulate, 2 usage errors.
+`report.json`, `report.md` and `report.html` into `--out` (checked writable before the
+run; written as one set, see `simulator.outputs`). Exit codes: 0 success, 1 errors in the
+input files, a program the simulator cannot simulate, or an output that cannot be written
+(RL620: a read-only or full disk, a file named as `--out`, standard output on a full
+device), 2 usage errors. A closed standard output (`| head`) ends quietly.
 """
 
 from __future__ import annotations
@@ -76,10 +79,13 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         except RulelangError as exc:
             print(render_text(exc.diagnostics, getattr(exc, "sources", {})), file=sys.stderr)
             return EXIT_FINDINGS
+    from .outputs import prepare_out_dir, print_stdout
     from .whatif_run import Arm, Settings, load_population_spec, run_programs
 
     try:
         source = load_population_spec(args.population)  # distributions become per-trial draws
+        if args.out:
+            prepare_out_dir(args.out)  # a folder that cannot be written fails now, not after the run
     except RulelangError as exc:
         print(render_text(exc.diagnostics, getattr(exc, "sources", {})), file=sys.stderr)
         return EXIT_FINDINGS
@@ -92,17 +98,13 @@ def cmd_simulate(args: argparse.Namespace) -> int:
             result = simulate(program, source.base, customers=args.customers, months=args.months, trials=args.trials,
                               seed=args.seed, workers=args.workers, chunk_size=args.block_size, start=start,
                               program_source_hash=program_hash(program, text), progress=progress_printer(sys.stderr))
+        if args.out:
+            for path in write_reports(result, args.out):
+                print(f"wrote {path}", file=sys.stderr)
+        print_stdout(json.dumps(result.to_json(), indent=2) + "\n" if args.format == "json" else summary_text(result))
     except RulelangError as exc:
         print(render_text(exc.diagnostics, getattr(exc, "sources", {})), file=sys.stderr)
         return EXIT_FINDINGS
-    if args.out:
-        for path in write_reports(result, args.out):
-            print(f"wrote {path}", file=sys.stderr)
-    if args.format == "json":
-        json.dump(result.to_json(), sys.stdout, indent=2)
-        sys.stdout.write("\n")
-    else:
-        sys.stdout.write(summary_text(result))
     if rails:
         from .guardrails import evaluate_guardrails, findings_failed
 
