@@ -5,8 +5,8 @@ Takes: the `report.json` document of a run (`RunResult.to_json()`, schema
 with means and 95 % intervals for the program arm, the baseline and their paired
 difference, the tier mix, the ledger identity line, warnings), `render_html(report)`
 (the same tables plus the charts of `simulator.charts`, embedded as base64 PNG, with
-inline CSS and no external asset) and `write_human_reports(report, out_dir)`, which
-writes `report.md` and `report.html`.
+inline CSS and no external asset), `render_human_reports(report)` (both, by file name) and
+`write_human_reports(report, out_dir)`, which writes `report.md` and `report.html` as one set.
 
 Differences: revenue and net profit use the report's own paired series
 (`incremental.revenue`, `incremental.profit`); for every other metric measured in
@@ -343,12 +343,14 @@ def render_html(report: Report) -> str:
 # ---------------------------------------------------------------- files
 
 
+def render_human_reports(report: Report) -> dict[str, str]:
+    """{`report.md`: Markdown, `report.html`: the page}: rendered in full before anything is written."""
+    return {"report.md": render_markdown(report), "report.html": render_html(report)}
+
+
 def write_human_reports(report: Report, out_dir: Path) -> list[Path]:
-    """Write `report.md` and `report.html` into `out_dir`; returns the paths written."""
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    md = out / "report.md"
-    md.write_text(render_markdown(report), encoding="utf-8")
-    page = out / "report.html"
-    page.write_text(render_html(report), encoding="utf-8")
-    return [md, page]
+    """Write `report.md` and `report.html` into `out_dir` as one set (`simulator.outputs.write_set`);
+    returns the paths written."""
+    from .outputs import write_set
+
+    return write_set(out_dir, render_human_reports(report))

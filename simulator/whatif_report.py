@@ -421,11 +421,11 @@ def to_json(x: Report) -> dict[str, Any]:
 
 
 def write_reports(x: Report, out_dir: str | Path, stem: str) -> list[Path]:
-    """`<stem>.json`, `<stem>.md` and `<stem>.html` in `out_dir`; returns the paths written."""
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    paths = [out / f"{stem}.json", out / f"{stem}.md", out / f"{stem}.html"]
-    paths[0].write_text(json.dumps(x.to_json(), indent=2) + "\n", encoding="utf-8")
-    paths[1].write_text(markdown(x), encoding="utf-8")
-    paths[2].write_text(html(x), encoding="utf-8")
-    return paths
+    """`<stem>.json`, `<stem>.md` and `<stem>.html` in `out_dir`, rendered in full, then written as one
+    set (`simulator.outputs.write_set`: the previous set stays whole when writing fails); returns
+    the paths written. OutputError (RL620) when they cannot be written."""
+    from .outputs import write_set
+
+    files = {f"{stem}.json": json.dumps(x.to_json(), indent=2) + "\n", f"{stem}.md": markdown(x),
+             f"{stem}.html": html(x)}
+    return write_set(out_dir, files)

@@ -308,8 +308,7 @@ def _arr(values: Sequence[float | None]) -> np.ndarray:
 def run_programs(arms: Sequence[Arm], population: PopulationSource, settings: Settings,
                  progress: Callable[[int, int], None] | None = None) -> list[WhatIfRun]:
     """Simulate every arm on the same trials (seed, blocks, population draws); all tasks in one pool."""
-    if settings.customers <= 0 or settings.months <= 0 or settings.trials <= 0:
-        raise usage_error("RL611", "customers, months and trials must be positive")
+    mc.check_settings(settings, population.base)
     pops = [population.for_trial(settings.seed, t) for t in range(settings.trials)]
     arm_pops = [[a.population(p) if a.population else p for p in pops] for a in arms]
     cal = mc.calendar_for(settings, pops[0])
