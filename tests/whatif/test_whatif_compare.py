@@ -44,9 +44,9 @@ def test_runs_match_simulate_for_the_same_seed(birthday, calm):
 
 
 def test_paired_summary_by_hand():
-    # differences 1, 2, 3: mean 2, sd 1, half-width t(2) × 1 / sqrt(3) = 4.303 / 1.7320508
+    # differences 1, 2, 3: mean 2, sd 1, half-width t(2) × 1 / sqrt(3); t(0.975, 2 df) = 4.302653 (tables)
     s = paired_summary(np.array([10.0, 20.0, 30.0]), np.array([11.0, 22.0, 33.0]))
-    half = 4.303 / 3 ** 0.5
+    half = 4.302653 / 3 ** 0.5
     assert s["mean"] == pytest.approx(2.0)
     assert s["low"] == pytest.approx(2.0 - half) and s["high"] == pytest.approx(2.0 + half)
     assert s["rel_mean"] == pytest.approx(2.0 / 20.0)
