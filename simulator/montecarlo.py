@@ -23,7 +23,7 @@ from typing import Any, Callable, Iterable, Sequence
 
 import numpy as np
 
-from rulelang import ir
+from rulelang import ir, limits
 
 from .calendar import Calendar, add_months
 from .conditions import StringTable
@@ -82,6 +82,22 @@ def package_version() -> str:
         return version("loyalty-rules")
     except Exception:
         return "0.1.0"
+
+
+def check_settings(settings: RunSettings, pop: Population | None = None) -> None:
+    """Refuse settings outside `rulelang.limits` (RL611): the command line bounds its options
+    the same way (a usage error there); this guards callers of the Python API."""
+    bounds = [("customers", settings.customers, limits.MAX_CUSTOMERS), ("months", settings.months, limits.MAX_MONTHS),
+              ("trials", settings.trials, limits.MAX_TRIALS)]
+    for what, value, top in bounds:
+        if not 1 <= value <= top:
+            raise SimulationError.of(f"{what} must be from 1 to {top:,}, got {value:,}", code="RL611")
+    if settings.workers is not None and not 1 <= settings.workers <= limits.MAX_WORKERS:
+        raise SimulationError.of(f"workers must be from 1 to {limits.MAX_WORKERS}, got {settings.workers}", code="RL611")
+    start = settings.start or (pop.start if pop is not None else None)
+    if start is not None and not limits.MIN_DATE <= start <= limits.MAX_DATE:
+        raise SimulationError.of(f"the first simulated day must be between {limits.MIN_DATE} and {limits.MAX_DATE}, "
+                                 f"got {start}", code="RL611")
 
 
 def calendar_for(settings: RunSettings, pop: Population) -> Calendar:
@@ -239,6 +255,7 @@ def simulate(program: ir.Program | None, population: Population | None = None, *
     pop = population or default_population()
     prog = program or empty_program()
     settings = RunSettings(customers, months, trials, seed, workers, chunk_size, start, block_size)
+    check_settings(settings, pop)
     cal = calendar_for(settings, pop)
     build_plan(prog, cal, StringTable())  # raise unsupported constructs before starting workers
     chunks = plan_tasks(prog, settings)
