@@ -26,6 +26,7 @@ from .diagnostics import Diagnostic, DiagnosticBag, did_you_mean, sort_key
 
 __all__ = ["check"]
 
+from .check_limits import check_limits
 from .limits import MAX_PERIODS, MAX_RULES
 
 
@@ -63,6 +64,7 @@ def _check_program(ctx: CheckContext, p: ast.Program) -> None:
         _check_rule(ctx, p, index, rule)
     check_tiers(ctx, p)
     check_lifecycle(ctx, p)
+    check_limits(ctx, p)
     check_warnings(ctx, p)
 
 

@@ -21,12 +21,15 @@ from contextlib import ExitStack
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Sequence
 
+import numpy as np
+
 from rulelang import ir, limits
 
 from .calendar import Calendar, add_months
 from .conditions import StringTable
 from .draws import segment_tables
 from .engine import BLOCK, ChunkResult, ChunkSim, blocks_for
+from .exact import ExactRangeError, checked_add
 from .plan import SimulationError, build_plan
 from .population import Population, default_population
 from .result import RunResult, build_result
@@ -117,7 +120,15 @@ def run_task(task: Task) -> ChunkResult:
     plan = build_plan(program, cal, strings)
     tables = segment_tables(pop, strings)
     sim = ChunkSim(plan, pop, tables, strings, settings.seed, trial, blocks, record=record)
-    return sim.run()
+    try:
+        return sim.run()
+    except ExactRangeError as exc:
+        raise SimulationError.of(f"the simulation stopped: {exc}", EXACT_RANGE_HINT, code="RL410") from None
+
+
+EXACT_RANGE_HINT = ("the engines hold points exactly only within the bounds of rulelang.limits "
+                    "(docs/errors/RL410.md): use smaller point amounts, rates or multipliers, "
+                    "smaller purchase amounts in the population, or fewer months")
 
 
 def run_tasks(tasks: Sequence[Task], workers: int | None,
@@ -145,15 +156,16 @@ def run_tasks(tasks: Sequence[Task], workers: int | None,
     return results
 
 
+BUCKET_BYTES = np.dtype(np.int64).itemsize  # one lot bucket of one customer (simulator.lots)
 AUTO_MAX_BLOCKS = 4  # the largest automatic chunk: 262 144 customers per task
 AUTO_WORKER_BYTES = 384 << 20  # the automatic chunk keeps a worker's customer arrays under this
 
 
 def customer_bytes(program: ir.Program, settings: RunSettings) -> int:
     """Estimated bytes a worker holds per customer: about 400 for traits and state (measured),
-    plus 4 per lot bucket (the ring of earn days or months) and per pending day."""
+    plus 8 per lot bucket (the ring of earn days or months) and per pending day (int64 buckets)."""
     plan = build_plan(program, calendar_for(settings, default_population()), StringTable())
-    return 400 + 4 * (plan.ring_size + program.pending_days)
+    return 400 + BUCKET_BYTES * (plan.ring_size + program.pending_days)
 
 
 def auto_chunk_blocks(program: ir.Program, settings: RunSettings, blocks: int) -> int:
@@ -285,15 +297,20 @@ def merge_chunks(parts: Sequence[ChunkResult], pop: Population) -> ChunkResult:
     totals = dict(first.totals)
     tiers = first.tier_counts.copy()
     records = dict(first.records)
-    for p in parts[1:]:
-        for k, v in p.monthly.items():
-            monthly[k] += v
-        for k, v in p.totals.items():
-            if k == "ledger_identity_max_abs_error":
-                totals[k] = max(totals[k], v)
-            else:
-                totals[k] += v
-        tiers += p.tier_counts
-    # per trial, not per customer: charged once a month whatever the number of chunks
-    monthly["program.fixed_cost_cents"] = monthly["program.fixed_cost_cents"] + pop.economics.fixed_cost_per_month_cents
+    try:
+        for p in parts[1:]:
+            for k, v in p.monthly.items():
+                monthly[k] = checked_add(monthly[k], v)
+            for k, v in p.totals.items():
+                if k == "ledger_identity_max_abs_error":
+                    totals[k] = max(totals[k], v)
+                else:
+                    totals[k] += v  # Python ints
+            tiers += p.tier_counts
+        # per trial, not per customer: charged once a month whatever the number of chunks
+        fixed = monthly["program.fixed_cost_cents"]
+        monthly["program.fixed_cost_cents"] = checked_add(
+            fixed, np.full(fixed.size, pop.economics.fixed_cost_per_month_cents, np.int64))
+    except ExactRangeError as exc:
+        raise SimulationError.of(f"the simulation stopped: {exc}", EXACT_RANGE_HINT, code="RL410") from None
     return ChunkResult(monthly, totals, tiers, records)

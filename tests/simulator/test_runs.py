@@ -154,9 +154,10 @@ def test_automatic_chunks_shrink_for_programs_with_many_lot_buckets():
     sf, _, _ = load_file("rules/online_shop.loyalty")  # expiry 12 months after each earn day, 14 days pending
     program, _ = compile_source(sf)
     per_customer = customer_bytes(program, RunSettings())
-    assert per_customer == 400 + 4 * (366 + 14)
+    assert per_customer == 400 + 8 * (366 + 14)  # int64 buckets: 3,440 bytes
     chunks = plan_tasks(program, RunSettings(customers=10 * BLOCK, trials=1, workers=1))
-    assert len(chunks[0]) == AUTO_WORKER_BYTES // (per_customer * BLOCK) == 3
+    # 384 MiB / (3,440 bytes x 65,536 customers) = 1.79: one block per task
+    assert len(chunks[0]) == AUTO_WORKER_BYTES // (per_customer * BLOCK) == 1
 
 
 def test_a_run_that_does_not_fit_in_memory_is_refused_before_it_starts():
