@@ -6,7 +6,7 @@ sorted by position. Errors: RL201 unknown name, RL202 type or value error, RL203
 currency, RL204 duplicate name, RL205 field not available on the event, RL206 action not
 valid for the event, RL302 (an impossible campaign window), RL401 limits. Warnings: RL301
 tier thresholds, RL302 rules or tiers that can never fire, RL303 possible double earn,
-RL304 unbounded liability, RL305 returns not reversed.
+RL304 unbounded liability, RL305 returns not reversed. Calendar limits (RL422 dates, RL423 durations): `check_calendar`.
 
 Passes: this module checks the header, declarations and earn rules; `check_tiers` the tiers,
 expiry and redemption; `check_warnings` the program-wide warnings; `check_tests` the tests.
@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from . import ast
 from .check_base import CheckContext
+from .check_calendar import check_calendar
 from .check_expr import ConditionResolver
 from .check_fold import never_true
 from .check_scope import BUILTIN_EVENTS, TEST_ONLY_EVENTS, TIER_METRICS, VALUE_TYPES, build_scope
@@ -37,6 +38,7 @@ def check(sf: ast.SourceFile) -> list[Diagnostic]:
         if sf.program is not None:
             _check_program(ctx, sf.program)
         check_tests(ctx)
+        check_calendar(ctx)
     except Exception as exc:  # noqa: BLE001 - a checker bug must not become a traceback for the user
         bag.error(
             "RL999",

@@ -26,6 +26,7 @@ import yaml
 
 from . import ast
 from .diagnostics import Diagnostic, Span
+from .read_limits import yaml_too_deep
 
 TEXT_SUFFIXES = (".loyalty",)
 YAML_SUFFIXES = (".yaml", ".yml")
@@ -217,7 +218,7 @@ def load_with_program(path: str) -> LoadedFile:
 def _yaml_top_level_keys(path: str) -> tuple[set[str], yaml.Node | None] | None:
     """Top-level keys and the `events` node of a YAML file; None if it cannot be read as a mapping."""
     text, _ = read_text(path)
-    if text is None:
+    if text is None or yaml_too_deep(text) is not None:
         return None
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)

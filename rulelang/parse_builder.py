@@ -18,6 +18,7 @@ from lark import Token, Transformer, v_args
 
 from . import ast
 from .diagnostics import Diagnostic, Span
+from .read_limits import NUMBER_HINT, NUMBER_TOO_LONG, number_too_long
 
 __all__ = ["Builder", "Where", "unquote"]
 
@@ -102,6 +103,10 @@ class Builder(Transformer):  # type: ignore[type-arg]
 
     def _dec(self, tok: Token, text: str | None = None) -> Decimal:
         raw = (text if text is not None else str(tok)).replace("_", "")
+        too_long = number_too_long(raw)
+        if too_long:
+            self._err(NUMBER_TOO_LONG, too_long, self.w.of_token(tok), NUMBER_HINT)
+            return Decimal(0)
         try:
             return Decimal(raw)
         except InvalidOperation:
@@ -341,8 +346,9 @@ class Builder(Transformer):  # type: ignore[type-arg]
 
     def every_stmt(self, meta, ch):
         tok = ch[0]
-        n = int(re.match(r"\d+", str(tok)).group(0))  # type: ignore[union-attr]
-        if n < 1:
+        errors_before = len(self.errors)
+        n = int(self._dec(tok, re.match(r"\d+", str(tok)).group(0)))  # type: ignore[union-attr]
+        if n < 1 and len(self.errors) == errors_before:
             self._err("RL103", f"`{tok}` is not a valid position", self.w.of_token(tok), "write e.g. `every 10th purchase`")
         return self._stmt(meta, "every", n)
 
