@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
+from decimal import Decimal
 
 from . import ast
 from .check_base import CheckContext
@@ -24,11 +26,13 @@ __all__ = ["check_calendar", "DURATION_TOO_LONG"]
 DURATION_TOO_LONG = "RL423"
 
 
-def check_calendar(ctx: CheckContext) -> None:
+def check_calendar(ctx: CheckContext, program: ast.Program | None) -> None:
+    """The program's durations and dates (`program` may be the checked part of `ctx.program`), and
+    the dates of the tests."""
     roots: list[object] = [*ctx.sf.tests]
-    if ctx.program is not None:
-        roots.insert(0, ctx.program)
-        _durations(ctx, ctx.program)
+    if program is not None:
+        roots.insert(0, program)
+        _durations(ctx, program)
     for root in roots:
         _dates(ctx, root)
 
@@ -65,21 +69,28 @@ def _durations(ctx: CheckContext, p: ast.Program) -> None:
         _months(ctx, expiry.months, what, expiry, parent)
 
 
+_SCALARS = (str, int, float, Decimal, bool, type(None))
+
+
+@functools.lru_cache(maxsize=None)
+def _field_names(cls: type) -> tuple[str, ...]:
+    return tuple(f.name for f in dataclasses.fields(cls) if f.name != "span")
+
+
 def _dates(ctx: CheckContext, root: object) -> None:
     """Every date held anywhere under `root`, reported at the nearest node that has a span."""
     stack: list[tuple[object, object]] = [(root, root)]
-    seen: set[int] = set()
     while stack:
         value, holder = stack.pop()
+        if isinstance(value, _SCALARS):
+            continue
         if isinstance(value, (dt.date, dt.datetime)):
             day = value.date() if isinstance(value, dt.datetime) else value
             problem = date_out_of_range(day)
             if problem:
                 ctx.error(DATE_OUT_OF_RANGE, problem, holder, DATE_HINT)
-            continue
-        if isinstance(value, (tuple, list)):
+        elif isinstance(value, (tuple, list)):
             stack.extend((item, holder) for item in value)
-        elif dataclasses.is_dataclass(value) and not isinstance(value, type) and id(value) not in seen:
-            seen.add(id(value))
+        elif dataclasses.is_dataclass(value) and not isinstance(value, type):
             here = value if getattr(value, "span", None) is not None else holder
-            stack.extend((getattr(value, f.name), here) for f in dataclasses.fields(value) if f.name != "span")
+            stack.extend((getattr(value, name), here) for name in _field_names(type(value)))

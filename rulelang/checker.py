@@ -14,6 +14,8 @@ expiry and redemption; `check_warnings` the program-wide warnings; `check_tests`
 
 from __future__ import annotations
 
+import dataclasses
+
 from . import ast
 from .check_base import CheckContext
 from .check_calendar import check_calendar
@@ -35,10 +37,9 @@ def check(sf: ast.SourceFile) -> list[Diagnostic]:
     bag = DiagnosticBag()
     ctx = CheckContext(sf=sf, scope=build_scope(sf.program), bag=bag)
     try:
-        if sf.program is not None:
-            _check_program(ctx, sf.program)
+        checked = _check_program(ctx, sf.program) if sf.program is not None else None
         check_tests(ctx)
-        check_calendar(ctx)
+        check_calendar(ctx, checked)
     except Exception as exc:  # noqa: BLE001 - a checker bug must not become a traceback for the user
         bag.error(
             "RL999",
@@ -49,7 +50,8 @@ def check(sf: ast.SourceFile) -> list[Diagnostic]:
     return sorted(bag.items, key=sort_key)
 
 
-def _check_program(ctx: CheckContext, p: ast.Program) -> None:
+def _check_program(ctx: CheckContext, p: ast.Program) -> ast.Program:
+    """Checks the program; returns the part checked (the first MAX_RULES rules)."""
     _check_header(ctx, p)
     _check_declarations(ctx, p)
     if len(p.rules) > MAX_RULES:
@@ -60,12 +62,14 @@ def _check_program(ctx: CheckContext, p: ast.Program) -> None:
             "merge similar rules, e.g. with `in [...]` conditions",
             parent=p,
         )
+        p = dataclasses.replace(p, rules=p.rules[:MAX_RULES])  # the rest is not checked
     ctx.duplicates(p.rules, "rule")
     for index, rule in enumerate(p.rules):
         _check_rule(ctx, p, index, rule)
     check_tiers(ctx, p)
     check_lifecycle(ctx, p)
     check_warnings(ctx, p)
+    return p
 
 
 # ---------------------------------------------------------------- header and declarations

@@ -686,7 +686,9 @@ class Builder(Transformer):  # type: ignore[type-arg]
         return self._stmt(meta, "until", self._date(ch[0]))
 
     def expect_points(self, meta, ch):
-        return ast.Expect(ch[0], self._int(ch[1], "points"), span=self.w.of_meta(meta))
+        negative = isinstance(ch[1], Token) and ch[1].type == "MINUS"
+        points = self._int(ch[2] if negative else ch[1], "points")
+        return ast.Expect(ch[0], -points if negative else points, span=self.w.of_meta(meta))
 
     def expect_tier(self, meta, ch):
         return ast.Expect("tier", str(ch[0]), span=self.w.of_meta(meta))

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextvars
 import functools
+import re
 from importlib import resources
 from typing import Iterator
 
@@ -117,6 +118,46 @@ def _keywords() -> dict[str, str]:
 
 #: Parse-tree nodes that are one level of a condition (as the checker counts levels).
 _CONDITION_LEVELS = frozenset({"or_expr", "and_expr", "not_op", "compare", "in_list", "not_in_list"})
+
+
+#: Characters refused inside quoted text: control characters (but tab) and line breaks, which the
+#: YAML form and editors would read as something else (DEL, NEL, U+2028).
+_CONTROL = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029]")
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def control_character(text: str) -> str | None:
+    """A description of the first control character in `text`, or None."""
+    found = _CONTROL.search(text)
+    return None if found is None else f"U+{ord(found.group()):04X}"
+
+
+def points_name_problem(name: str) -> str | None:
+    """Why `name` cannot be the program's word for points (it is written as a unit: `award 5 stars`)."""
+    if not _NAME.fullmatch(name):
+        return f"the points name `{name}` must be one word of letters, digits and `_`"
+    if name in RESERVED_WORDS and name != "points":
+        return f"the points name `{name}` is a reserved word"
+    return None
+
+
+def _text_problems(tree: Tree, where: Where) -> list[Diagnostic]:
+    """RL120 for control characters in quoted text, RL121 for a points name that is not a word."""
+    found: list[Diagnostic] = []
+    for node in tree.iter_subtrees():
+        for child in node.children:
+            if isinstance(child, Token) and child.type == "STRING":
+                bad = control_character(child.value)
+                if bad:
+                    found.append(Diagnostic("RL120", "error", f"the text {child.value[:30]!r} holds the control "
+                                            f"character {bad}", where.of_token(child),
+                                            "remove it; text holds printable characters and tabs only"))
+                elif node.data == "points_decl":
+                    problem = points_name_problem(child.value[1:-1])
+                    if problem:
+                        found.append(Diagnostic("RL121", "error", problem, where.of_token(child),
+                                                'write one word, e.g. `points "miles"`'))
+    return found
 
 
 def _too_deep(tree: Tree, where: Where) -> Diagnostic | None:
@@ -243,6 +284,7 @@ def _parse_text(source: str, path: str) -> tuple[ast.SourceFile | None, list[Dia
     too_deep = _too_deep(tree, where)
     if too_deep is not None:
         return None, sorted([*diags, too_deep], key=sort_key)
+    diags.extend(_text_problems(tree, where))
     builder = Builder(where)
     program, tests = builder.transform(tree)
     if not diags:  # after syntax errors, skipped lines would make these false alarms
@@ -270,6 +312,9 @@ def parse_expression(text: str, path: str, line: int, column: int) -> tuple[ast.
         too_deep = _too_deep(tree, where)
         if too_deep is not None:
             return None, [too_deep]
+        problems = _text_problems(tree, where)
+        if problems:
+            return None, problems
         builder = Builder(where)
         expr = builder.transform(tree)
         if builder.errors:

@@ -33,7 +33,7 @@ import yaml
 
 from . import ast
 from .diagnostics import Diagnostic, Span, did_you_mean
-from .parser import parse_expression
+from .parser import control_character, parse_expression
 from .read_limits import NESTED_TOO_DEEP, NESTING_HINT, NUMBER_HINT, NUMBER_TOO_LONG, number_too_long, yaml_too_deep
 
 Node = yaml.Node
@@ -356,6 +356,11 @@ class NodeReader:
             self.wrong_type(node, what, expected, example)
             return None
         text: str = node.value
+        bad = control_character(text)
+        if bad:
+            self.error("RL120", f"{what} holds the control character or line break {bad}", node,
+                       "remove it; text holds printable characters and tabs only")
+            return None
         if node.style is None:
             lowered = text.lower()
             if lowered in AMBIGUOUS_WORDS:
