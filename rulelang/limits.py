@@ -38,6 +38,11 @@ Why these values:
   dates, so dates are kept to `MIN_DATE`..`MAX_DATE` and durations to a century.
 - Literal numbers: Python refuses to print integers over 4,300 digits; no literal in a rule,
   events or population file may have more than `MAX_NUMBER_DIGITS` digits.
+- Nesting: the YAML composer, the AST builder and every walker of a condition recurse, and
+  Python's stack ends near 1,000 frames; `MAX_NESTING` is far below that and far above what
+  any program needs.
+- Files: `MAX_FILE_BYTES` is read at most, so that a path such as /dev/zero or a pasted log
+  ends with an error instead of filling memory (the largest example program is 6 KB).
 - Runs (`--customers`, `--trials`, `--workers`): `MAX_CUSTOMERS` is a hundred times the
   ten million the design asks to run on a laptop, and keeps every per-trial count (customers
   plus their referred newcomers, times months) far inside int64; `MAX_TRIALS` bounds the
@@ -62,6 +67,7 @@ import datetime as dt
 # ---------------------------------------------------------------- numbers in files
 MAX_NUMBER_DIGITS = 30  # digits of any literal number, before or after the point
 MAX_NESTING = 32  # levels of nesting in a condition, an events file or a population file
+MAX_FILE_BYTES = 64 * 1024 * 1024  # bytes of one rule, events or population file
 
 # ---------------------------------------------------------------- points and money
 MAX_POINTS = 10**9  # any one point amount, price, cap or threshold in points
@@ -101,7 +107,7 @@ MAX_ITEMS = 1000  # mean items in a basket
 MAX_MEMBER_MONTH_CENTS = 100_000  # a cost per member and month (1,000 in the program's currency)
 
 __all__ = [
-    "MAX_NUMBER_DIGITS", "MAX_NESTING", "MAX_POINTS", "MAX_MONEY_CENTS", "MAX_RATE_POINTS_PER_UNIT",
+    "MAX_NUMBER_DIGITS", "MAX_NESTING", "MAX_FILE_BYTES", "MAX_POINTS", "MAX_MONEY_CENTS", "MAX_RATE_POINTS_PER_UNIT",
     "MAX_MULTIPLIER", "MAX_EARN_PER_UNIT", "MAX_EVENT_POINTS", "MAX_CUSTOMER_POINTS", "MAX_BUDGET_POINTS",
     "MAX_PERCENT", "MIN_DATE", "MAX_DATE", "MAX_MONTHS", "MAX_DAYS", "MAX_RULES",
     "MAX_TIERS", "MAX_PERIODS", "MAX_ENUMERATION", "MAX_PARSE_ERRORS", "MAX_CUSTOMERS", "MAX_TRIALS",
