@@ -34,7 +34,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "simulate", help="Monte Carlo simulation of what a program costs and returns",
         description="Simulate a population of customers with and without the program (same customers, "
                     "same random draws) and report revenue, cost, incremental profit, points and tiers "
-                    "with 95% intervals over trials.")
+                    "with their range of outcomes over trials and the Monte Carlo precision of each mean.")
     p.add_argument("program", metavar="PROGRAM", help="the program file (.loyalty or .yaml)")
     p.add_argument("--population", metavar="FILE", help="population file (default: the built-in retail population)")
     add_run_options(p)
@@ -147,31 +147,31 @@ SUMMARY_ROWS = [
 
 
 def summary_text(result: RunResult) -> str:
-    from .compare import fmt
+    """The terminal table: per metric the program's mean [range of outcomes] ±Monte Carlo precision, the
+    baseline's mean and range, and the paired difference with both (see `simulator.stats`)."""
+    from .compare import fmt, fmt_interval, legend_lines, render_table
 
     m = result.meta
     lines = [
         f"{m['program']} on {m['population']}: {m['customers']:,} customers, {m['months']} months "
         f"({m['start']} .. {m['end']}), {m['trials']} trials, seed {m['seed']}",
-        f"money in {m['currency']}; mean over trials [95% interval]",
+        f"money in {m['currency']}",
+        *legend_lines(m),
         *([f"drawn per trial: {', '.join(m['uncertain_parameters'])}"] if m.get("uncertain_parameters") else []),
         "",
-        f"{'metric':<24} {'program':>26} {'baseline':>16} {'difference':>26}",
     ]
 
-    def cell(key: str | None, kind: str, wide: bool) -> str:
+    def cell(key: str | None, kind: str, precision: bool, signed: bool = False) -> str:
         if key is None or key not in result.totals:
             return ""
-        s = result.totals[key]
-        text = fmt(s["mean"], kind)
-        if wide and s["low"] is not None and result.meta["trials"] > 1:
-            text += f" [{fmt(s['low'], kind)}, {fmt(s['high'], kind)}]"
-        return text
+        return fmt_interval(result.totals[key], kind, signed, precision)
 
+    rows = []
     for label, prog, base, diff, kind in SUMMARY_ROWS:
         if prog not in result.totals:
             continue
-        lines.append(f"{label:<24} {cell(prog, kind, True):>26} {cell(base, kind, False):>16} {cell(diff, kind, True):>26}")
+        rows.append([label, cell(prog, kind, True), cell(base, kind, False), cell(diff, kind, True, True)])
+    lines.append(render_table(["metric", "program", "baseline", "difference"], rows))
     if result.tier_names:
         last = {n: result.tier_mix["share"][n]["mean"][-1] for n in result.tier_names}
         lines.append("tier mix at end: " + ", ".join(f"{n} {fmt(v, 'pct')}" for n, v in last.items()))
