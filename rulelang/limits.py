@@ -16,6 +16,12 @@ Why these values:
   dates, so dates are kept to `MIN_DATE`..`MAX_DATE` and durations to a century.
 - Literal numbers: Python refuses to print integers over 4,300 digits; no literal in a rule,
   events or population file may have more than `MAX_NUMBER_DIGITS` digits.
+- Fitting (`simulator.fit`): a model parameter above `FIT_PARAMETER_MAX` or below
+  `FIT_PARAMETER_MIN` means the likelihood is still rising towards a limit where the model
+  degenerates (BG/NBD b → ∞: nobody drops out; r, α → ∞ together: no heterogeneity in purchase
+  rates); the estimates at 1e6 already describe that limit to six digits, so the fit stops and
+  says which parameter ran away instead of reporting a meaningless number.
+  `FIT_MAX_ITERATIONS` bounds the optimizer; the CDNOW fits need about 30.
 """
 
 from __future__ import annotations
@@ -46,8 +52,14 @@ MAX_PERIODS = 1000  # every Nth purchase, a streak's length
 MAX_ENUMERATION = 10_000  # values a condition's range is folded into
 MAX_PARSE_ERRORS = 25  # syntax errors reported before a file is given up
 
+# ---------------------------------------------------------------- fitting models to transactions
+FIT_PARAMETER_MAX = 1e6  # a fitted parameter beyond this has run away (the model degenerates)
+FIT_PARAMETER_MIN = 1e-6  # ... and below this
+FIT_MAX_ITERATIONS = 1000  # optimizer iterations of one maximum-likelihood fit
+
 __all__ = [
     "MAX_NUMBER_DIGITS", "MAX_NESTING", "MAX_POINTS", "MAX_MONEY_CENTS", "MAX_RATE_POINTS_PER_UNIT",
     "MAX_MULTIPLIER", "MAX_PERCENT", "MIN_DATE", "MAX_DATE", "MAX_MONTHS", "MAX_DAYS", "MAX_RULES",
-    "MAX_TIERS", "MAX_PERIODS", "MAX_ENUMERATION", "MAX_PARSE_ERRORS",
+    "MAX_TIERS", "MAX_PERIODS", "MAX_ENUMERATION", "MAX_PARSE_ERRORS", "FIT_PARAMETER_MAX",
+    "FIT_PARAMETER_MIN", "FIT_MAX_ITERATIONS",
 ]
