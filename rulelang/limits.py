@@ -58,6 +58,12 @@ Why these values:
   average; money per member and month at most `MAX_MEMBER_MONTH_CENTS` (times
   `MAX_CUSTOMERS`, their referred newcomers and `MAX_MONTHS` it stays inside int64); a
   behavioural effect (a lift, a damping, a dropout increase) at most `MAX_MULTIPLIER`.
+- Fitting (`simulator.fit`): a model parameter above `FIT_PARAMETER_MAX` or below
+  `FIT_PARAMETER_MIN` means the likelihood is still rising towards a limit where the model
+  degenerates (BG/NBD b → ∞: nobody drops out; r, α → ∞ together: no heterogeneity in purchase
+  rates); the estimates at 1e6 already describe that limit to six digits, so the fit stops and
+  says which parameter ran away instead of reporting a meaningless number.
+  `FIT_MAX_ITERATIONS` bounds the optimizer; the CDNOW fits need about 30.
 """
 
 from __future__ import annotations
@@ -106,7 +112,13 @@ MAX_MEAN_SPEND_CENTS = MAX_MONEY_CENTS // 1000  # a segment's mean spend per pur
 MAX_ITEMS = 1000  # mean items in a basket
 MAX_MEMBER_MONTH_CENTS = 100_000  # a cost per member and month (1,000 in the program's currency)
 
+# ---------------------------------------------------------------- fitting models to transactions
+FIT_PARAMETER_MAX = 1e6  # a fitted parameter beyond this has run away (the model degenerates)
+FIT_PARAMETER_MIN = 1e-6  # ... and below this
+FIT_MAX_ITERATIONS = 1000  # optimizer iterations of one maximum-likelihood fit
+
 __all__ = [
+    "FIT_PARAMETER_MAX", "FIT_PARAMETER_MIN", "FIT_MAX_ITERATIONS",
     "MAX_NUMBER_DIGITS", "MAX_NESTING", "MAX_FILE_BYTES", "MAX_POINTS", "MAX_MONEY_CENTS", "MAX_RATE_POINTS_PER_UNIT",
     "MAX_MULTIPLIER", "MAX_EARN_PER_UNIT", "MAX_EVENT_POINTS", "MAX_CUSTOMER_POINTS", "MAX_BUDGET_POINTS",
     "MAX_PERCENT", "MIN_DATE", "MAX_DATE", "MAX_MONTHS", "MAX_DAYS", "MAX_RULES",
