@@ -14,6 +14,10 @@ Why these values:
   single amount, price or cost so that products with rates stay exact.
 - Calendar: Python dates end at 9999-12-31; a run adds months and expiry periods to its
   dates, so dates are kept to `MIN_DATE`..`MAX_DATE` and durations to a century.
+- Fitting transactions: a calibration period shorter than four weeks (or than its holdout)
+  cannot tell a slow buyer from one who left, and a holdout under a week checks nothing;
+  each `--segment-by` segment is a separate fit, and more than fifty of them leave too few
+  customers in most for a stable one.
 - Literal numbers: Python refuses to print integers over 4,300 digits; no literal in a rule,
   events or population file may have more than `MAX_NUMBER_DIGITS` digits.
 """
@@ -39,6 +43,11 @@ MAX_DATE = dt.date(2199, 12, 31)
 MAX_MONTHS = 1200  # a duration in months: expiry, windows, a simulation's length
 MAX_DAYS = 36_600  # a duration in days: pending periods, windows, delays
 
+# ---------------------------------------------------------------- fitting transactions
+MIN_CALIBRATION_DAYS = 28  # days of history before --holdout-from
+MIN_HOLDOUT_DAYS = 7  # days from --holdout-from to the end of the file
+MAX_FIT_SEGMENTS = 50  # values of a --segment-by column (each segment is fitted on its own)
+
 # ---------------------------------------------------------------- program size
 MAX_RULES = 1000
 MAX_TIERS = 100
@@ -49,5 +58,6 @@ MAX_PARSE_ERRORS = 25  # syntax errors reported before a file is given up
 __all__ = [
     "MAX_NUMBER_DIGITS", "MAX_NESTING", "MAX_POINTS", "MAX_MONEY_CENTS", "MAX_RATE_POINTS_PER_UNIT",
     "MAX_MULTIPLIER", "MAX_PERCENT", "MIN_DATE", "MAX_DATE", "MAX_MONTHS", "MAX_DAYS", "MAX_RULES",
-    "MAX_TIERS", "MAX_PERIODS", "MAX_ENUMERATION", "MAX_PARSE_ERRORS",
+    "MAX_TIERS", "MAX_PERIODS", "MAX_ENUMERATION", "MAX_PARSE_ERRORS", "MIN_CALIBRATION_DAYS", "MIN_HOLDOUT_DAYS",
+    "MAX_FIT_SEGMENTS",
 ]
