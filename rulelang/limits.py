@@ -36,6 +36,10 @@ Why these values:
   the ledger identity of the report is computed from them in Python ints.
 - Calendar: Python dates end at 9999-12-31; a run adds months and expiry periods to its
   dates, so dates are kept to `MIN_DATE`..`MAX_DATE` and durations to a century.
+- Fitting transactions: a calibration period shorter than four weeks (or than its holdout)
+  cannot tell a slow buyer from one who left, and a holdout under a week checks nothing;
+  each `--segment-by` segment is a separate fit, and more than fifty of them leave too few
+  customers in most for a stable one.
 - Literal numbers: Python refuses to print integers over 4,300 digits; no literal in a rule,
   events or population file may have more than `MAX_NUMBER_DIGITS` digits.
 - Nesting: the YAML composer, the AST builder and every walker of a condition recurse, and
@@ -92,6 +96,11 @@ MAX_DATE = dt.date(2199, 12, 31)
 MAX_MONTHS = 1200  # a duration in months: expiry, windows, a simulation's length
 MAX_DAYS = 36_600  # a duration in days: pending periods, windows, delays
 
+# ---------------------------------------------------------------- fitting transactions
+MIN_CALIBRATION_DAYS = 28  # days of history before --holdout-from
+MIN_HOLDOUT_DAYS = 7  # days from --holdout-from to the end of the file
+MAX_FIT_SEGMENTS = 50  # values of a --segment-by column (each segment is fitted on its own)
+
 # ---------------------------------------------------------------- program size
 MAX_RULES = 1000
 MAX_TIERS = 100
@@ -124,5 +133,5 @@ __all__ = [
     "MAX_PERCENT", "MIN_DATE", "MAX_DATE", "MAX_MONTHS", "MAX_DAYS", "MAX_RULES",
     "MAX_TIERS", "MAX_PERIODS", "MAX_ENUMERATION", "MAX_PARSE_ERRORS", "MAX_CUSTOMERS", "MAX_TRIALS",
     "MAX_WORKERS", "MAX_POPULATION_NUMBER", "MAX_EVENTS_PER_DAY", "MAX_REFERRAL_POOL", "MAX_MEAN_SPEND_CENTS",
-    "MAX_ITEMS", "MAX_MEMBER_MONTH_CENTS",
+    "MAX_ITEMS", "MAX_MEMBER_MONTH_CENTS", "MIN_CALIBRATION_DAYS", "MIN_HOLDOUT_DAYS", "MAX_FIT_SEGMENTS",
 ]
