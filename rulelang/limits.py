@@ -14,6 +14,8 @@ Why these values:
   single amount, price or cost so that products with rates stay exact.
 - Calendar: Python dates end at 9999-12-31; a run adds months and expiry periods to its
   dates, so dates are kept to `MIN_DATE`..`MAX_DATE` and durations to a century.
+- Opening balances (a customers file of a program already running) enter the engine's lot
+  buckets, which are int32 per customer and bucket: `MAX_OPENING_BALANCE` is the largest.
 - Literal numbers: Python refuses to print integers over 4,300 digits; no literal in a rule,
   events or population file may have more than `MAX_NUMBER_DIGITS` digits.
 """
@@ -32,6 +34,7 @@ MAX_MONEY_CENTS = 10**12  # any one amount of money, in cents (10 billion units)
 MAX_RATE_POINTS_PER_UNIT = 10**6  # points per one unit of money (per 1 USD, not per cent)
 MAX_MULTIPLIER = 1000  # a multiplier or a tier factor
 MAX_PERCENT = 100  # a discount or a share of a basket
+MAX_OPENING_BALANCE = 2**31 - 1  # one customer's balance at the start of a simulation (int32 lot bucket)
 
 # ---------------------------------------------------------------- calendar
 MIN_DATE = dt.date(1900, 1, 1)

@@ -23,6 +23,7 @@ from rulelang import ir
 
 from .calendar import Calendar, add_months
 from .conditions import StringTable
+from .customers_file import check_tiers, for_task
 from .draws import segment_tables
 from .engine import BLOCK, ChunkResult, ChunkSim, blocks_for
 from .plan import SimulationError, build_plan
@@ -90,6 +91,7 @@ def _has_budget(program: ir.Program) -> bool:
 def run_task(task: Task) -> ChunkResult:
     """Simulate one task in this process (worker processes run this): its trial's chunk result."""
     program, pop, settings, trial, blocks, record = task
+    pop = for_task(pop, settings.customers, settings.seed, blocks)  # no-op when the caller restricted it
     strings = StringTable()
     cal = calendar_for(settings, pop)
     plan = build_plan(program, cal, strings)
@@ -173,18 +175,23 @@ def available_memory() -> int | None:
         return None
 
 
+HISTORY_ROW_BYTES = 64  # a customers-file row a task holds per customer (history, balance, tier, dates)
+
+
 def check_memory(program: ir.Program, settings: RunSettings, chunks: Sequence[list[tuple[int, int]]],
-                 tasks: int, available: int | None = None) -> None:
+                 tasks: int, available: int | None = None, held_bytes: int = 0) -> None:
     """Refuse a run whose workers would not fit in memory (RL612), before starting it: each
     running task holds its chunk's customers (plus up to 10 % spare slots for referred newcomers,
-    as a typical population draws) at `customer_bytes` each."""
+    as a typical population draws) at `customer_bytes` each; `held_bytes` is what this process
+    holds besides (a customers file's columns, read once), and a task then also holds its
+    customers' rows (`HISTORY_ROW_BYTES` each)."""
     available = available_memory() if available is None else available
     if not available:
         return
     largest = max(sum(n for _, n in c) for c in chunks)
     workers = max(1, min(settings.workers or os.cpu_count() or 1, tasks))
-    per_customer = customer_bytes(program, settings)
-    need = int(largest * 1.1 * per_customer) * workers
+    per_customer = customer_bytes(program, settings) + (HISTORY_ROW_BYTES if held_bytes else 0)
+    need = int(largest * 1.1 * per_customer) * workers + held_bytes
     if need <= available:
         return
     gib = lambda b: f"{b / 2**30:.1f} GiB"  # noqa: E731
@@ -220,14 +227,27 @@ def simulate(program: ir.Program | None, population: Population | None = None, *
     cal = calendar_for(settings, pop)
     build_plan(prog, cal, StringTable())  # raise unsupported constructs before starting workers
     chunks = plan_tasks(prog, settings)
-    check_memory(prog, settings, chunks, trials * len(chunks))
-    tasks = [(prog, pop, settings, t, blocks, record if ci == 0 else 0)
+    check_customers(prog, pop)
+    check_memory(prog, settings, chunks, trials * len(chunks), held_bytes=customers_file_bytes(pop))
+    tasks = [(prog, for_task(pop, customers, seed, blocks), settings, t, blocks, record if ci == 0 else 0)
              for t in range(trials) for ci, blocks in enumerate(chunks)]
     results = iter(run_tasks(tasks, workers, progress))  # trial by trial, chunks in block order
     per_trial = [merge_chunks([next(results) for _ in chunks]) for _ in range(trials)]
     meta = run_meta(prog, pop, settings, cal, program_source_hash=program_source_hash,
                     chunk_size=len(chunks[0]) * BLOCK)
     return build_result(meta, prog, pop, per_trial, cal)
+
+
+def check_customers(program: ir.Program, pop: Population) -> None:
+    """The customers file's tiers are the program's (RL645), before any worker starts."""
+    if pop.customers is not None:
+        check_tiers(pop, [t.name for t in program.tiers.tiers] if program.tiers else [])
+
+
+def customers_file_bytes(pop: Population) -> int:
+    """Memory this process holds for the population's customers file (0 without one)."""
+    base = getattr(pop.customers, "base", pop.customers)
+    return int(base.nbytes) if base is not None else 0
 
 
 def run_meta(program: ir.Program, pop: Population, settings: RunSettings, cal: Calendar, *,
@@ -246,7 +266,19 @@ def run_meta(program: ir.Program, pop: Population, settings: RunSettings, cal: C
         "population_file": population_file if population_file is not None else pop.path,
         "package_version": package_version(), "engine_version": ENGINE_VERSION,
         "model": pop.model, "response": "on" if response_on else "off",
+        **customers_meta(pop, settings),
     }
+
+
+def customers_meta(pop: Population, settings: RunSettings) -> dict[str, Any]:
+    """The customers file of the run (its path, hash, rows, and how the run's customers were taken)."""
+    base = getattr(pop.customers, "base", pop.customers)
+    if base is None:
+        return {}
+    n, rows = settings.customers, base.size
+    how = "every row once" if n == rows else ("a sample without replacement" if n < rows else "rows drawn with replacement")
+    return {"customers_file": base.path, "customers_hash": base.digest, "customers_in_file": rows,
+            "customers_sampling": how}
 
 
 def merge_chunks(parts: Sequence[ChunkResult]) -> ChunkResult:

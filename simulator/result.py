@@ -20,9 +20,11 @@ Definitions (money in currency units; cents / 100):
 - net profit: program arm = gross profit − program cost; baseline = gross profit.
 - incremental revenue / profit: program − baseline, paired within each trial (common random numbers).
 - ROI = incremental profit / program cost.
+- opening balances (customers file of a program already running): `points_opening`, and the
+  ledger identity reads opening + issued = redeemed + expired + reversed + outstanding.
 - breakage rate = expired / (redeemed + expired); liability = outstanding points at the end
   × (1 − breakage rate) × point cost.
-- retention (month m) = customers still alive / customers at the start; churn rate = churned in
+- retention (month m) = customers still alive / customers alive at the start; churn rate = churned in
   the month / alive at its start; repeat-purchase rate = customers with ≥ 2 purchases / buyers;
   average check = revenue / purchases; purchase frequency = purchases / buyers.
 - NPS = 100 × (promoters − detractors) / respondents (satisfaction model on).
@@ -102,7 +104,8 @@ def build_result(meta: dict[str, Any], program: ir.Program, pop, trials: list, c
     margin = pop.economics.gross_margin
     pay_den = Fraction(program.point_cost_cents).denominator
     point_cost = float(Fraction(program.point_cost_cents)) / 100.0
-    customers = tot["customers"].astype(np.float64)
+    # customers alive at the start (all of them, unless a customers file or an `age:` starts some dead)
+    customers = tot["alive_at_start" if "alive_at_start" in tot else "customers"].astype(np.float64)
 
     def money(key: str) -> np.ndarray:
         return mon[key].astype(np.float64) / 100.0
@@ -189,7 +192,10 @@ def build_result(meta: dict[str, Any], program: ir.Program, pop, trials: list, c
     pt["program.breakage_rate"] = ratio(pt["program.points_expired"], settled)
     redemption_rate = np.where(np.isnan(pt["program.breakage_rate"]), 1.0, 1.0 - np.nan_to_num(pt["program.breakage_rate"]))
     pt["program.liability"] = pt["program.points_outstanding"] * redemption_rate * point_cost
-    ident = (pt["program.points_issued"] - pt["program.points_redeemed"] - pt["program.points_expired"]
+    opening = tot["program.points_opening"].astype(np.float64) if "program.points_opening" in tot else 0.0
+    if np.any(opening):  # a program already running: opening + issued = redeemed + expired + reversed + outstanding
+        pt["program.points_opening"] = opening
+    ident = (opening + pt["program.points_issued"] - pt["program.points_redeemed"] - pt["program.points_expired"]
              - pt["program.points_reversed"] - pt["program.points_outstanding"])
     max_err = int(max(np.abs(ident).max(), tot["ledger_identity_max_abs_error"].max()))
 
