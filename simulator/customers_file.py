@@ -149,6 +149,8 @@ def for_task(pop: "Population", customers: int, seed: int, blocks: Sequence[tupl
     if base is None:
         return pop
     if isinstance(base, ChunkRows):
+        if base.customers == customers and base.seed == seed and dict(base.blocks) == dict(blocks):
+            return pop  # restricted already (by the caller, before the task was shipped)
         base = base.base
     return dataclasses.replace(pop, customers=ChunkRows(base, customers, seed, blocks))
 
