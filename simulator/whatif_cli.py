@@ -59,6 +59,11 @@ def _run_options(p: argparse.ArgumentParser, customers: int = 10_000, trials: in
                    help="population file (default: the built-in retail population); numeric parameters may be "
                         "distributions, e.g. `goal_gradient: {uniform: [0.1, 0.3]}`, drawn once per trial")
     add_run_options(g, customers, trials)
+    for action in g._group_actions:  # --customers: the customers file's count when the population names one
+        if action.dest == "customers":
+            action.default = None
+            action.help = f"customers (default: every row of the population's customers file, else {customers})"
+    p.set_defaults(default_customers=customers)
     g.add_argument("--start", type=_date, metavar="DATE", help="first simulated day (default: the population's, else 2027-01-01)")
 
 
@@ -135,10 +140,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 # ---------------------------------------------------------------- helpers
 
 
-def _settings(args: argparse.Namespace) -> Settings:
+def _settings(args: argparse.Namespace, population: PopulationSource | None = None) -> Settings:
+    """The run settings; without --customers, every row of the population's customers file
+    (when it names one), else the command's default count."""
     from .whatif_run import Settings
 
-    return Settings(args.customers, args.months, args.trials, args.seed, args.workers, args.block_size, args.start)
+    customers = args.customers
+    if customers is None:
+        base = population.base.customers if population is not None else None
+        customers = base.size if base is not None else args.default_customers
+    return Settings(customers, args.months, args.trials, args.seed, args.workers, args.block_size, args.start)
 
 
 def _fail(exc: RulelangError, command: str) -> int:
@@ -181,7 +192,7 @@ def _analyse(args: argparse.Namespace, command: str, specs: Sequence[str],
     try:
         programs = [load_program_spec(p) for p in specs]
         population = load_population_spec(args.population)
-        result = run(programs, population, _settings(args), progress_printer(sys.stderr))
+        result = run(programs, population, _settings(args, population), progress_printer(sys.stderr))
     except RulelangError as exc:
         return _fail(exc, command)
     _emit(result, args, command, text)
@@ -237,7 +248,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
         new = load_program_spec(args.new)
         rails = load_guardrails_file(args.guardrails) if args.guardrails else []
         population = load_population_spec(args.population)
-        plan = make_plan(old, new, population, _settings(args), rails, progress_printer(sys.stderr))
+        plan = make_plan(old, new, population, _settings(args, population), rails, progress_printer(sys.stderr))
     except RulelangError as exc:
         return _fail(exc, "plan")
     outputs = [(args.out, lambda: json.dumps(plan.to_json(), indent=2) + "\n"),

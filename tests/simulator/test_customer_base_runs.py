@@ -349,3 +349,17 @@ def test_bad_uncertainty_and_age_blocks(tmp_path, block, message):
     errors = [d for d in diags if d.is_error]
     assert errors and message in errors[0].message and errors[0].code in ("RL650", "RL651")
     assert errors[0].span.line > 6
+
+
+def test_compare_defaults_to_the_files_customers(tmp_path, capsys):
+    from simulator.whatif_cli import register as register_whatif
+
+    write_customers(tmp_path / "customers.csv", histories(300, seed=8))
+    pop = population(tmp_path, BG)
+    parser = argparse.ArgumentParser(prog="loyalty")
+    register_whatif(parser.add_subparsers())
+    args = parser.parse_args(["compare", "rules/coffee.loyalty", "rules/coffee.yaml", "--population", str(pop),
+                              "--months", "1", "--trials", "2", "--workers", "1", "--format", "json"])
+    assert args.handler(args) == 0
+    meta = json.loads(capsys.readouterr().out)["meta"]
+    assert meta["customers"] == 300 and meta["customers_in_file"] == 300
