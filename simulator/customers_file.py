@@ -5,14 +5,14 @@ that file; format in TRANSACTIONS_API.md), the population's segment names. Gives
 - `read_customers(path, segments)` -> `CustomerBase`: columnar numpy arrays (one entry per
   row), or `CustomersFileError` with located diagnostics (file, line, column; RL640–RL649);
 - `check_tiers(base, tier_names)`: RL645 for a tier the program does not have;
-- `for_task(pop, customers, seed, blocks)`: the population of one task, whose `customers` is a
+- `for_task(pop, customers, seed, blocks, block_size)`: the population of one task, whose `customers` is a
   `ChunkRows` holding only that task's rows (so a worker receives its chunk, not the file);
 - `ChunkRows.block(b)` -> `BlockRows`: the file rows of RNG block b's customers.
 
 Which rows a run simulates (`--customers n`, the file has N rows): n = N: row i is customer i;
 n < N: a random subset without replacement (the first n of a permutation of the rows keyed by
 the seed); n > N: each customer is a row drawn with replacement, from a stream keyed by (seed,
-block). The choice depends on the seed only: every trial, both arms and every variant simulate
+RNG block). The choice depends on the seed only: every trial, both arms and every variant simulate
 the same customers, whatever the number of workers or the block size.
 
 Columns: `id, segment, frequency, recency, age, mean_spend, spend_count` (segment may be left out
@@ -122,9 +122,10 @@ class ChunkRows:
     """The rows of one task's blocks: lazy in this process, materialized when pickled for a worker."""
 
     def __init__(self, base: CustomerBase | None, customers: int, seed: int, blocks: Sequence[tuple[int, int]],
-                 ready: dict[int, BlockRows] | None = None, path: str = "", digest: str = "", size: int = 0):
+                 block_size: int, ready: dict[int, BlockRows] | None = None, path: str = "", digest: str = "",
+                 size: int = 0):
         self.base = base
-        self.customers, self.seed, self.blocks = customers, seed, list(blocks)
+        self.customers, self.seed, self.blocks, self.block_size = customers, seed, list(blocks), block_size
         self.ready = dict(ready or {})
         self.path = base.path if base is not None else path
         self.digest = base.digest if base is not None else digest
@@ -132,26 +133,30 @@ class ChunkRows:
 
     def block(self, b: int) -> BlockRows:
         if b not in self.ready:
-            from .engine import BLOCK
             n = dict(self.blocks)[b]
-            self.ready[b] = self.base.select(self.base.block_rows(self.customers, self.seed, b, b * BLOCK, n))
+            first = b * self.block_size
+            self.ready[b] = self.base.select(self.base.block_rows(self.customers, self.seed, b, first, n))
         return self.ready[b]
 
     def __reduce__(self):
         ready = {b: self.block(b) for b, _ in self.blocks}
-        return (ChunkRows, (None, self.customers, self.seed, self.blocks, ready, self.path, self.digest, self.size))
+        return (ChunkRows, (None, self.customers, self.seed, self.blocks, self.block_size, ready, self.path,
+                            self.digest, self.size))
 
 
-def for_task(pop: "Population", customers: int, seed: int, blocks: Sequence[tuple[int, int]]) -> "Population":
-    """`pop` with its customers file restricted to the rows of `blocks` (unchanged without a file)."""
+def for_task(pop: "Population", customers: int, seed: int, blocks: Sequence[tuple[int, int]],
+             block_size: int) -> "Population":
+    """`pop` with its customers file restricted to the rows of `blocks` (RNG blocks of `block_size`
+    customers; unchanged without a file)."""
     base = pop.customers
     if base is None:
         return pop
     if isinstance(base, ChunkRows):
-        if base.customers == customers and base.seed == seed and dict(base.blocks) == dict(blocks):
+        if (base.customers, base.seed, base.block_size) == (customers, seed, block_size) \
+                and dict(base.blocks) == dict(blocks):
             return pop  # restricted already (by the caller, before the task was shipped)
         base = base.base
-    return dataclasses.replace(pop, customers=ChunkRows(base, customers, seed, blocks))
+    return dataclasses.replace(pop, customers=ChunkRows(base, customers, seed, blocks, block_size))
 
 
 # ---------------------------------------------------------------- reading

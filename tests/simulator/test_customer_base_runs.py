@@ -82,6 +82,22 @@ def test_same_numbers_for_any_worker_count_and_block_size(tmp_path):
     assert runs[0].ledger_identity_ok
 
 
+@pytest.mark.parametrize("customers", [3000, 2000, 7000])
+def test_same_numbers_for_any_worker_count_and_chunk_with_small_blocks(tmp_path, customers):
+    """RNG blocks of 500 customers: the file's 3,000 rows (every row, a subset, rows drawn with
+    replacement) in 4 to 14 blocks; 1 or 2 workers and chunks of 1, 2 or 3 blocks agree exactly."""
+    cols = histories(3000, seed=9)
+    cols["balance"] = [(i % 3) * 70 for i in range(3000)]
+    cols["tier"] = ["Gold" if i % 11 == 0 else "" for i in range(3000)]
+    write_customers(tmp_path / "customers.csv", cols)
+    pop = load(population(tmp_path, BG))
+    kw = dict(customers=customers, months=2, trials=2, seed=3, block_size=500)
+    runs = [mc.simulate(TIERED, pop, workers=w, chunk_size=c, **kw) for w, c in ((1, 500), (2, 1000), (2, 1500), (1, None))]
+    for other in runs[1:]:
+        assert other.per_trial == runs[0].per_trial
+    assert runs[0].per_trial["program.points_opening"][0] > 0
+
+
 def test_rows_of_a_smaller_and_a_larger_count(tmp_path):
     write_customers(tmp_path / "customers.csv", histories(3000, seed=3))
     base = load(population(tmp_path, BG)).customers
@@ -110,7 +126,7 @@ def test_rows_of_a_smaller_and_a_larger_count(tmp_path):
 def test_a_task_ships_only_its_rows(tmp_path):
     write_customers(tmp_path / "customers.csv", histories(3000, seed=4))
     pop = load(population(tmp_path, BG))
-    task_pop = mc.for_task(pop, 140_000, 0, [(1, BLOCK)])
+    task_pop = mc.for_task(pop, 140_000, 0, [(1, BLOCK)], BLOCK)
     shipped = pickle.loads(pickle.dumps(task_pop.customers))
     assert isinstance(shipped, ChunkRows) and shipped.base is None
     assert list(shipped.ready) == [1] and shipped.ready[1].x.size == BLOCK
