@@ -311,11 +311,9 @@ def _read(p: Path, label: str, segments: list[str]) -> CustomerBase:
         try:  # fast path: every cell a number (no Python objects for a clean file)
             v = pc.cast(col, pa.float64()).to_numpy(zero_copy_only=False)
             empty = np.zeros(v.size, dtype=bool)
-        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-            import pandas as pd
-
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):  # slow path: find the bad cells
             text = np.asarray(col.to_numpy(zero_copy_only=False), dtype=object)
-            v = pd.to_numeric(pd.Series(text), errors="coerce").to_numpy(dtype=np.float64)
+            v = _floats(text)
             empty = text == ""
             del text
         bad = np.flatnonzero(~np.isfinite(v) & ~empty)
@@ -447,14 +445,25 @@ def _day_of_year(days: np.ndarray) -> np.ndarray:
     return out
 
 
+def _floats(text: np.ndarray) -> np.ndarray:
+    """Each cell as a number, NaN where it is not one."""
+    out = np.full(text.size, np.nan)
+    for r, t in enumerate(text.tolist()):
+        if isinstance(t, str) and "_" in t:  # Python reads 1_000; a CSV does not
+            continue
+        try:
+            out[r] = float(t)
+        except (TypeError, ValueError):
+            pass
+    return out
+
+
 def _attribute(raw: np.ndarray) -> np.ndarray:
     """An attribute column: numbers, true/false and ISO dates as such, empty as None, else text."""
-    import pandas as pd
-
     text = np.char.strip(raw.astype(str))
     out = np.empty(text.size, dtype=object)
     out[:] = list(text)
-    num = pd.to_numeric(pd.Series(text), errors="coerce").to_numpy(dtype=np.float64)
+    num = _floats(out)
     isnum = np.isfinite(num)
     out[isnum] = num[isnum]
     low = np.char.lower(text)

@@ -379,3 +379,37 @@ def test_compare_defaults_to_the_files_customers(tmp_path, capsys):
     assert args.handler(args) == 0
     meta = json.loads(capsys.readouterr().out)["meta"]
     assert meta["customers"] == 300 and meta["customers_in_file"] == 300
+
+
+def test_birthdays_signups_and_attributes_come_from_the_file(tmp_path):
+    import datetime as dt
+
+    cols = _no_repeat_rows(4)
+    cols.update({"birthday": ["1990-03-01", "", "2000-02-29", "1985-12-31"],
+                 "signup": ["2026-05-01", "2027-01-20", "", "2027-01-01"],
+                 "store": ["north", "12", "true", ""]})
+    write_customers(tmp_path / "customers.csv", cols)
+    rows = load(population(tmp_path, BG)).customers.rows
+    # day of a non-leap year: 1 March = 31 + 28 = 59; 29 February counts as 28 February (58); 31 December 364
+    assert rows.birthday.tolist() == [59, -1, 58, 364]
+    epoch = dt.date(1970, 1, 1)
+    assert rows.signup[0] == (dt.date(2026, 5, 1) - epoch).days and rows.signup[2] < -10**9
+    assert rows.attributes["store"].tolist() == ["north", 12.0, True, None]
+    from simulator.draws import TraitStreams, _customer_traits, segment_tables
+    from simulator.conditions import StringTable
+    from simulator.history_traits import history_traits
+
+    pop = load(population(tmp_path, BG))
+    streams = TraitStreams(0, 0, 0)
+    prior = _customer_traits(pop, segment_tables(pop, StringTable()), streams, 4, seg=rows.seg)
+    t = history_traits(pop, prior, rows, streams, dt.date(2027, 1, 1))
+    # signed up before the start (or on its first day): members from day 0 without a signup event;
+    # 20 January: day 19; no signup date: the segment's enrollment (everyone, day 0) with a signup event
+    assert t["enroll_day"].tolist() == [0, 19, 0, 0]
+    assert t["member_before"].tolist() == [True, False, False, True]
+    assert t["attributes"]["store"][0] == "north"
+
+
+def _no_repeat_rows(n):
+    return {"id": [f"c{i}" for i in range(n)], "segment": ["main"] * n, "frequency": [0] * n, "recency": [0] * n,
+            "age": [10] * n, "mean_spend": [20] * n, "spend_count": [1] * n}
