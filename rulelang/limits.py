@@ -40,6 +40,8 @@ Why these values:
   cannot tell a slow buyer from one who left, and a holdout under a week checks nothing;
   each `--segment-by` segment is a separate fit, and more than fifty of them leave too few
   customers in most for a stable one.
+- Opening balances (a customers file of a program already running) enter the engine's lot
+  buckets, int64 per customer and bucket; it is kept at 2**31 - 1: `MAX_OPENING_BALANCE` is the largest.
 - Literal numbers: Python refuses to print integers over 4,300 digits; no literal in a rule,
   events or population file may have more than `MAX_NUMBER_DIGITS` digits.
 - Nesting: the YAML composer, the AST builder and every walker of a condition recurse, and
@@ -89,6 +91,7 @@ MAX_EVENT_POINTS = 10**11  # points one event may earn (fixed awards × multipli
 MAX_CUSTOMER_POINTS = 2**53  # any one customer's running totals (float64-exact)
 MAX_BUDGET_POINTS = 10**15  # a global budget in points
 MAX_PERCENT = 100  # a discount or a share of a basket
+MAX_OPENING_BALANCE = 2**31 - 1  # one customer's balance at the start of a simulation (int32 lot bucket)
 
 # ---------------------------------------------------------------- calendar
 MIN_DATE = dt.date(1900, 1, 1)

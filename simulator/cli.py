@@ -38,6 +38,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("program", metavar="PROGRAM", help="the program file (.loyalty or .yaml)")
     p.add_argument("--population", metavar="FILE", help="population file (default: the built-in retail population)")
     add_run_options(p)
+    for action in p._actions:  # --customers: the customers file's count when the population names one
+        if action.dest == "customers":
+            action.default = None
+            action.help = ("customers (default: every row of the population's customers file, else 10000; "
+                           "a count that differs from the file's samples its rows, see docs/simulator.md)")
     p.add_argument("--start", type=start_date, metavar="DATE",
                    help="first simulated day (default: the population's, else 2027-01-01)")
     p.add_argument("--out", metavar="DIR", help="write report.json, report.md and report.html (charts) into this directory")
@@ -89,8 +94,10 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     except RulelangError as exc:
         print(render_text(exc.diagnostics, getattr(exc, "sources", {})), file=sys.stderr)
         return EXIT_FINDINGS
+    if args.customers is None:
+        args.customers = source.base.customers.size if source.base.customers is not None else 10_000
     try:
-        if source.uncertain:
+        if source.per_trial or source.base.customers is not None:
             settings = Settings(args.customers, args.months, args.trials, args.seed, args.workers, args.block_size, start)
             result = run_programs([Arm(program.name, program)], source, settings, progress_printer(sys.stderr))[0].result
             result.meta["program_hash"] = program_hash(program, text)
@@ -141,6 +148,7 @@ SUMMARY_ROWS = [
     ("average check", "program.average_check", "baseline.average_check", None, "ratio"),
     ("repeat-purchase rate", "program.repeat_purchase_rate", "baseline.repeat_purchase_rate", None, "pct"),
     ("retention at end", "program.retention", "baseline.retention", None, "pct"),
+    ("opening balances", "program.points_opening", None, None, "count"),
     ("points issued", "program.points_issued", None, None, "count"),
     ("points redeemed", "program.points_redeemed", None, None, "count"),
     ("points expired", "program.points_expired", None, None, "count"),
@@ -180,7 +188,8 @@ def summary_text(result: RunResult) -> str:
     if result.tier_names:
         last = {n: result.tier_mix["share"][n]["mean"][-1] for n in result.tier_names}
         lines.append("tier mix at end: " + ", ".join(f"{n} {fmt(v, 'pct')}" for n, v in last.items()))
-    lines.append(f"ledger identity issued = redeemed + expired + reversed + outstanding: "
+    opening = "opening + " if "program.points_opening" in result.totals else ""
+    lines.append(f"ledger identity {opening}issued = redeemed + expired + reversed + outstanding: "
                  f"{'holds' if result.ledger_identity_ok else 'BROKEN (max error %d)' % result.ledger_identity_max_abs_error}")
     for w in result.warnings:
         lines.append(f"warning: {w}")

@@ -100,12 +100,12 @@ def blocks_for(customers: int, block_size: int = BLOCK) -> list[tuple[int, int]]
 
 def ledger_error(arm: ProgramArm) -> int:
     """The largest error, over the chunk's customers, of the ledger identity issued = redeemed +
-    expired + reversed + outstanding, plus the lot buckets' own recount (`LotStore.audit`):
+    expired + reversed + outstanding (plus the opening balance on the left), plus the lot buckets' own recount (`LotStore.audit`):
     0 for a sound ledger. Per-customer totals are below MAX_CUSTOMER_POINTS (2**53, checked at
     every month end), so these int64 differences cannot wrap."""
     if arm.n == 0:
         return 0
-    ident = arm.issued - arm.redeemed - arm.expired - arm.reversed - arm.lots.outstanding
+    ident = arm.opening + arm.issued - arm.redeemed - arm.expired - arm.reversed - arm.lots.outstanding
     return int(max(np.abs(ident).max(), arm.lots.audit().max()))
 
 
@@ -145,7 +145,8 @@ class ChunkSim(DayEvents):
         self.prog_rngs = [block_rng(seed, trial, b, stream=1) for b, _ in blocks]
         self.side_rngs = [block_rng(seed, trial, b, stream=2) for b, _ in blocks]
         self.days = plan.cal.days if plan is not None else 0
-        parts = [draw_block(pop, tables, seed, trial, b, n, self.days, side)
+        start = plan.cal.start if plan is not None else None
+        parts = [draw_block(pop, tables, seed, trial, b, n, self.days, side, start)
                  for side, (b, n) in zip(self.side_rngs, blocks)]
         self.tr, self.offsets = concat_traits(parts)
         # per block: its customers' slots (daily uniforms from stream 0) and its spare slots for
@@ -178,11 +179,12 @@ class ChunkSim(DayEvents):
         self.q_base[tr.pool] = 0.0
         self.q_prog = self.q_base.copy()
         self.q_max = self.q_base.copy()  # max(q_base, q_prog), kept up to date
-        self.alive_b = ~tr.pool
+        self.alive_b = ~tr.pool if tr.alive is None else ~tr.pool & tr.alive  # customers who start dead never buy
         self.alive_p = self.alive_b.copy()
         self.enroll = tr.enroll_day.copy()
         returns_on = self.tables.has_returns
         self.arm = ProgramArm(plan, n, self.strings, self.enroll, tr.bday_doy, tr.attributes, self.budgets, returns_on)
+        self._opening_state()
         self.schedule = ReturnSchedule() if returns_on else None
         counted = {c.event for c in program.counters}
         self.applied_kinds = set(plan.by_event) | counted
@@ -231,6 +233,22 @@ class ChunkSim(DayEvents):
             self.records[c] = {"events": [], "birthday": bday_of(int(tr.bday_doy[c])),
                                "attributes": {k: v[c] for k, v in tr.attributes.items()}}
 
+    def _opening_state(self) -> None:
+        """A program already running (customers file): the opening tier and balance of its members.
+        Opening points are a lot earned on the first simulated day, spendable at once (no pending
+        period), and count toward no tier metric; the ledger identity becomes
+        opening + issued = redeemed + expired + reversed + outstanding."""
+        tr, arm = self.tr, self.arm
+        if tr.start_tier is not None and arm.p.tiers is not None:
+            index = {t.name: k for k, t in enumerate(arm.p.tiers.tiers)}
+            names = tr.start_tier
+            has = np.flatnonzero(names != "")
+            if has.size:
+                arm.tier[has] = np.array([index[str(v)] for v in names[has]], dtype=np.int64)
+        if tr.opening is not None:
+            idx = np.flatnonzero(tr.opening > 0)
+            arm.open_balances(idx, tr.opening[idx])
+
     # ------------------------------------------------------------------ run
     def run(self) -> ChunkResult:
         self._setup()
@@ -274,6 +292,8 @@ class ChunkSim(DayEvents):
             "baseline.buyers": int(np.count_nonzero(vb > 0)), "baseline.repeat_buyers": int(np.count_nonzero(vb > 1)),
             "program.buyers": int(np.count_nonzero(vp > 0)), "program.repeat_buyers": int(np.count_nonzero(vp > 1)),
             "customers": int((~tr.pool).sum()),
+            "alive_at_start": int((~tr.pool).sum() if tr.alive is None else (~tr.pool & tr.alive).sum()),
+            "program.points_opening": int(arm.opening.sum()),
             "program.referrals_dropped": self.dropped_referrals,
         }
         totals["ledger_identity_max_abs_error"] = ledger_error(arm)

@@ -111,6 +111,15 @@ class LotStore:
             self.ring[slot % self.ring_size, idx] += points
             # `head` stays a lower bound: a burn never sets it past the newest slot, where new lots go
 
+    def add_opening(self, idx: np.ndarray, slot: int, points: np.ndarray) -> None:
+        """Book opening balances as matured points of ring slot `slot` (no pending period)."""
+        self.outstanding[idx] += points
+        if self.ring is None:
+            self.avail[idx] += points
+        else:
+            self.ring[slot % self.ring_size, idx] += points.astype(np.int32)
+            self.head[idx] = np.minimum(self.head[idx], slot)
+
     def start_slot(self, slot: int, fold: bool) -> None:
         """Make `slot` the newest ring slot; with `fold`, a bucket about to be reused
         moves into `old` (lots kept alive by a tier), otherwise it must be empty."""

@@ -12,6 +12,8 @@ with a global budget couple customers, so each trial then runs as one chunk.
 
 from __future__ import annotations
 
+import dataclasses
+
 import datetime as dt
 import hashlib
 import os
@@ -27,6 +29,7 @@ from rulelang import ir, limits
 
 from .calendar import Calendar, add_months
 from .conditions import StringTable
+from .customers_file import check_tiers, for_task
 from .draws import segment_tables
 from .engine import BLOCK, ChunkResult, ChunkSim, blocks_for
 from .exact import ExactRangeError, checked_add
@@ -115,6 +118,7 @@ def _has_budget(program: ir.Program) -> bool:
 def run_task(task: Task) -> ChunkResult:
     """Simulate one task in this process (worker processes run this): its trial's chunk result."""
     program, pop, settings, trial, blocks, record = task
+    pop = for_task(pop, settings.customers, settings.seed, blocks, settings.block_size)  # no-op when the caller restricted it
     strings = StringTable()
     cal = calendar_for(settings, pop)
     plan = build_plan(program, cal, strings)
@@ -185,6 +189,7 @@ class MemoryEstimate:
     events: float  # pre-drawn dated events (referrals, custom events) per customer (expected)
     trials_kept: int  # trials × arms whose results the main process keeps
     per_trial: int  # bytes per kept trial
+    held: int = 0  # a customers file's columns and the tasks' rows of it
 
     @property
     def worker_bytes(self) -> int:
@@ -200,7 +205,7 @@ class MemoryEstimate:
 
     @property
     def total(self) -> int:
-        return self.worker_bytes + self.process_bytes + self.result_bytes
+        return self.worker_bytes + self.process_bytes + self.result_bytes + self.held
 
 
 def _population_draws(pop: Population, days: int) -> tuple[float, float, float]:
@@ -305,16 +310,21 @@ def available_memory() -> int | None:
         return None
 
 
+HISTORY_ROW_BYTES = 64  # a customers-file row a task holds per customer (history, balance, tier, dates)
+
+
 def _size(b: float) -> str:
     return f"{b / 2**30:.1f} GiB" if b >= 2**30 else f"{b / 2**20:.0f} MiB" if b >= 2**20 else f"{b / 2**10:.0f} KiB"
 
 
 def check_memory(program: ir.Program, settings: RunSettings, chunks: Sequence[list[tuple[int, int]]],
                  tasks: int, available: int | None = None, *, population: Population | None = None,
-                 estimate: MemoryEstimate | None = None) -> MemoryEstimate:
+                 estimate: MemoryEstimate | None = None, held_bytes: int = 0) -> MemoryEstimate:
     """Refuse a run that would not fit in memory (RL612), before starting it; returns the
     estimate (`estimate_memory` of `program` on `population`, unless `estimate` is given)."""
     est = estimate or estimate_memory([program], [population or default_population()], settings, [chunks], tasks)
+    if held_bytes:  # a customers file: its columns held here, and each task's rows in the workers
+        est = dataclasses.replace(est, held=held_bytes + HISTORY_ROW_BYTES * est.customers * est.workers)
     available = available_memory() if available is None else available
     if not available or est.total <= available:
         return est
@@ -365,14 +375,28 @@ def simulate(program: ir.Program | None, population: Population | None = None, *
     cal = calendar_for(settings, pop)
     build_plan(prog, cal, StringTable())  # raise unsupported constructs before starting workers
     chunks = plan_tasks(prog, settings, population=pop)
-    check_memory(prog, settings, chunks, trials * len(chunks), population=pop)
-    tasks = [(prog, pop, settings, t, blocks, record if ci == 0 else 0)
+    check_customers(prog, pop)
+    check_memory(prog, settings, chunks, trials * len(chunks), population=pop, held_bytes=customers_file_bytes(pop))
+    tasks = [(prog, for_task(pop, customers, seed, blocks, block_size), settings, t, blocks,
+              record if ci == 0 else 0)
              for t in range(trials) for ci, blocks in enumerate(chunks)]
     results = iter(run_tasks(tasks, workers, progress))  # trial by trial, chunks in block order
     per_trial = [merge_chunks([next(results) for _ in chunks], pop) for _ in range(trials)]
     meta = run_meta(prog, pop, settings, cal, program_source_hash=program_source_hash,
                     chunk_size=len(chunks[0]) * block_size)
     return build_result(meta, prog, pop, per_trial, cal)
+
+
+def check_customers(program: ir.Program, pop: Population) -> None:
+    """The customers file's tiers are the program's (RL645), before any worker starts."""
+    if pop.customers is not None:
+        check_tiers(pop, [t.name for t in program.tiers.tiers] if program.tiers else [])
+
+
+def customers_file_bytes(pop: Population) -> int:
+    """Memory this process holds for the population's customers file (0 without one)."""
+    base = getattr(pop.customers, "base", pop.customers)
+    return int(base.nbytes) if base is not None else 0
 
 
 def run_meta(program: ir.Program, pop: Population, settings: RunSettings, cal: Calendar, *,
@@ -391,7 +415,19 @@ def run_meta(program: ir.Program, pop: Population, settings: RunSettings, cal: C
         "population_file": population_file if population_file is not None else pop.path,
         "package_version": package_version(), "engine_version": ENGINE_VERSION,
         "model": pop.model, "response": "on" if response_on else "off",
+        **customers_meta(pop, settings),
     }
+
+
+def customers_meta(pop: Population, settings: RunSettings) -> dict[str, Any]:
+    """The customers file of the run (its path, hash, rows, and how the run's customers were taken)."""
+    base = getattr(pop.customers, "base", pop.customers)
+    if base is None:
+        return {}
+    n, rows = settings.customers, base.size
+    how = "every row once" if n == rows else ("a sample without replacement" if n < rows else "rows drawn with replacement")
+    return {"customers_file": base.path, "customers_hash": base.digest, "customers_in_file": rows,
+            "customers_sampling": how}
 
 
 def merge_chunks(parts: Sequence[ChunkResult], pop: Population) -> ChunkResult:

@@ -40,6 +40,7 @@ import yaml
 from rulelang import limits
 from rulelang.diagnostics import Diagnostic, DiagnosticBag, RulelangError
 
+from .history_model import AgeModel, ParameterUncertainty, parse_age, parse_uncertainty
 from .yamlnodes import Reader, compose, plain, scalar_value
 
 DEFAULT_POPULATION = Path(__file__).with_name("populations") / "default.yaml"
@@ -99,6 +100,8 @@ class Segment:
     enroll_share: float = 1.0
     enroll_ramp_days: int = 0
     returns: ReturnModel = ReturnModel()
+    age: AgeModel | None = None  # time units since the first purchase at the start (None: new customers)
+    uncertainty: ParameterUncertainty | None = None  # fitted parameters drawn jointly once per trial
 
 
 @dataclass(frozen=True)
@@ -149,6 +152,8 @@ class Population:
     source_hash: str = ""
     path: str = "<default>"
     referral_pool: float = 1.0  # at most this share of a block's customers as spare slots for newcomers
+    days_per_unit: float = 7.0  # days in the file's `time_unit`
+    customers: Any = None  # the customers file (`simulator.customers_file.CustomerBase` or a task's rows)
 
     def segment_names(self) -> list[str]:
         return [s.name for s in self.segments]
@@ -159,10 +164,10 @@ class Population:
 
 
 _TOP_KEYS = ["version", "name", "description", "time_unit", "model", "start", "economics",
-             "response", "segments", "referral_pool"]
+             "response", "segments", "referral_pool", "customers"]
 _SEG_KEYS = ["name", "share", "purchase", "dropout", "lifetime", "spend", "categories", "channels",
              "items", "shipping", "redeem", "refer", "events", "attributes", "birthday_known",
-             "enrollment", "returns", "description"]
+             "enrollment", "returns", "description", "age", "uncertainty"]
 _RESP_KEYS = ["goal_gradient", "post_reward_lift", "post_reward_days", "heavy_buyer_damping",
               "tier_dropout_reduction", "downgrade_dropout_increase", "perk_use_rate",
               "referral_action_rate", "referral_conversion", "satisfaction"]
@@ -291,7 +296,8 @@ def _segment(rd: Reader, node: yaml.Node, index: int, per_day: float, model: str
         kw["b"] = rd.number(dm.get("b"), f"{where} dropout.b", 1e9 if "dropout" not in m else 1.0,
                             low=0.0, low_open=True) or 1.0
     else:
-        lm = rd.mapping(m.get("lifetime"), f"{where} lifetime", ["s", "beta"])
+        life_key = "dropout" if "dropout" in m and "lifetime" not in m else "lifetime"  # `loyalty fit` writes dropout
+        lm = rd.mapping(m.get(life_key), f"{where} {life_key}", ["s", "beta"])
         kw["s"] = rd.number(lm.get("s"), f"{where} lifetime.s", 1.0, low=0.0, low_open=True) or 1.0
         beta = rd.number(lm.get("beta"), f"{where} lifetime.beta", 1e9, low=0.0, low_open=True) or 1e9
         kw["beta_days"] = beta * per_day
@@ -339,6 +345,8 @@ def _segment(rd: Reader, node: yaml.Node, index: int, per_day: float, model: str
                      **_limit("enrollment.ramp_months")) or 0.0
     kw["enroll_ramp_days"] = int(round(ramp * DAYS_PER_UNIT["month"]))
     kw["returns"] = _returns(rd, m.get("returns"), where)
+    kw["age"] = parse_age(rd, m.get("age"), where)
+    kw["uncertainty"] = parse_uncertainty(rd, m.get("uncertainty"), where, model)
     return Segment(name=name, share=share, **kw)
 
 
@@ -479,8 +487,33 @@ def load_population(source: str, path: str) -> tuple[Population | None, list[Dia
     name = rd.string(top.get("name"), "name", Path(path).stem) or Path(path).stem
     if bag.has_errors:
         return None, bag.items
+    customers = _customers_file(rd, top.get("customers"), path, segments)
+    if bag.has_errors:
+        return None, bag.items
     digest = hashlib.sha256(source.encode("utf-8")).hexdigest()
-    return Population(name, model, tuple(segments), econ, response, start, digest, path, pool), bag.items
+    return Population(name, model, tuple(segments), econ, response, start, digest, path, pool, per_day,
+                      customers), bag.items
+
+
+def _customers_file(rd: Reader, node: yaml.Node | None, path: str, segments: list[Segment]):
+    """`customers: FILE` (relative to the population file): the existing customers, read once
+    (see `simulator.customers_file`); their problems are located in that file."""
+    if node is None:
+        return None
+    from .customers_file import CustomersFileError, read_customers
+
+    name = rd.string(node, "customers", None)
+    if not name:
+        return None
+    file = Path(name) if Path(name).is_absolute() else Path(path).parent / name
+    try:
+        return read_customers(file, [s.name for s in segments])
+    except CustomersFileError as exc:
+        rd.bag.items.extend(exc.diagnostics)
+        if any(d.code == "RL640" and "cannot read" in d.message for d in exc.diagnostics):
+            rd.error(node, "RL640", f"the customers file `{name}` named here cannot be read",
+                     "the path is relative to the population file")
+        return None
 
 
 def _span1(path: str):

@@ -116,6 +116,7 @@ class ProgramArm:
         self.issued, self.redeemed, self.expired, self.reversed = z(), z(), z(), z()
         self.discount, self.perk, self.reward, self.voucher = z(), z(), z(), z()
         self.pay_cents = z()  # points payments: each costs round(points × point cost) cents
+        self.opening = z()  # opening balances of a program already running (customers file)
         self.cal = cal
         self.date = cal.start
         self.day = 0
@@ -668,6 +669,16 @@ class ProgramArm:
             return
         for k, due in self.inact_due.items():
             due[idx] = self.plan.expiry_sets[k].inactive_due[day]
+
+    def open_balances(self, idx: np.ndarray, points: np.ndarray) -> None:
+        """Opening balances (a program already running): a lot earned on the first simulated day,
+        spendable at once; the inactivity clock starts on that day."""
+        if idx.size == 0:
+            return
+        self.opening[idx] += points
+        self.lots.add_opening(idx, self.plan.slot_of_day(0), points)
+        for k, due in self.inact_due.items():
+            due[idx] = self.plan.expiry_sets[k].inactive_due[0]
 
     # ------------------------------------------------------------ redemption (§8)
     def redeem(self, idx: np.ndarray, reward: ir.Reward) -> None:

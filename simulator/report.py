@@ -201,10 +201,11 @@ def _last(series: Summary | None) -> Summary | None:
 def ledger_line(report: Report) -> str:
     unit = report.get("meta", {}).get("points_unit", "points")
     err = report.get("ledger_identity_max_abs_error", 0)
+    opening = "opening + " if "program.points_opening" in report.get("totals", {}) else ""
     if report.get("ledger_identity_ok"):
-        return (f"Ledger identity issued = redeemed + expired + reversed + outstanding: "
+        return (f"Ledger identity {opening}issued = redeemed + expired + reversed + outstanding: "
                 f"holds for every customer in every trial (largest error {err} {unit}).")
-    return (f"Ledger identity issued = redeemed + expired + reversed + outstanding: "
+    return (f"Ledger identity {opening}issued = redeemed + expired + reversed + outstanding: "
             f"BROKEN (largest error {err} {unit}). The figures of this run cannot be trusted.")
 
 

@@ -53,6 +53,11 @@ def _run_options(p: argparse.ArgumentParser, customers: int = 10_000, trials: in
                    help="population file (default: the built-in retail population); numeric parameters may be "
                         "distributions, e.g. `goal_gradient: {uniform: [0.1, 0.3]}`, drawn once per trial")
     add_run_options(g, customers, trials)
+    for action in g._group_actions:  # --customers: the customers file's count when the population names one
+        if action.dest == "customers":
+            action.default = None
+            action.help = f"customers (default: every row of the population's customers file, else {customers})"
+    p.set_defaults(default_customers=customers)
     g.add_argument("--start", type=start_date, metavar="DATE", help="first simulated day (default: the population's, else 2027-01-01)")
 
 
@@ -129,10 +134,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 # ---------------------------------------------------------------- helpers
 
 
-def _settings(args: argparse.Namespace) -> Settings:
+def _settings(args: argparse.Namespace, population: PopulationSource | None = None) -> Settings:
+    """The run settings; without --customers, every row of the population's customers file
+    (when it names one), else the command's default count."""
     from .whatif_run import Settings
 
-    return Settings(args.customers, args.months, args.trials, args.seed, args.workers, args.block_size, args.start)
+    customers = args.customers
+    if customers is None:
+        base = population.base.customers if population is not None else None
+        customers = base.size if base is not None else args.default_customers
+    return Settings(customers, args.months, args.trials, args.seed, args.workers, args.block_size, args.start)
 
 
 def _fail(exc: RulelangError, command: str) -> int:
@@ -179,7 +190,7 @@ def _analyse(args: argparse.Namespace, command: str, specs: Sequence[str],
         population = load_population_spec(args.population)
         if args.out:
             prepare_out_dir(args.out)  # a folder that cannot be written fails now, not after the run
-        result = run(programs, population, _settings(args), progress_printer(sys.stderr))
+        result = run(programs, population, _settings(args, population), progress_printer(sys.stderr))
         _emit(result, args, command, text)
     except RulelangError as exc:
         return _fail(exc, command)
@@ -243,7 +254,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
         rails = load_guardrails_file(args.guardrails) if args.guardrails else []
         population = load_population_spec(args.population)
         prepare_out_files(targets)  # files that cannot be written fail now, not after the run
-        plan = make_plan(old, new, population, _settings(args), rails, progress_printer(sys.stderr))
+        plan = make_plan(old, new, population, _settings(args, population), rails, progress_printer(sys.stderr))
         renders = [(args.out, lambda: json.dumps(plan.to_json(), indent=2) + "\n"),
                    (args.markdown, lambda: markdown(plan)), (args.html, lambda: whatif_report.html(plan))]
         for path in write_files({path: render() for path, render in renders if path}):
