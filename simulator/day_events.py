@@ -32,6 +32,8 @@ class DayEvents:
         lo, hi = self.en_bounds[day], self.en_bounds[day + 1]
         if hi > lo:
             who = np.sort(self.en_order[lo:hi])
+            if self.tr.member_before is not None:  # members before the first day do not sign up again
+                who = who[~self.tr.member_before[who]]
             alive = self.alive_p[who]
             self.enroll[who[~alive]] = NEVER
             self._event("signup", who[alive], {}, day)

@@ -24,6 +24,7 @@ Formulas (rates per day after the population's unit conversion):
 
 from __future__ import annotations
 
+import datetime as dt
 import zlib
 
 from dataclasses import dataclass, field
@@ -31,6 +32,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .conditions import StringTable
+from .history_traits import aged_state, history_traits
 from .population import Choice, Population
 
 NEVER = np.int32(2**30)
@@ -193,6 +195,11 @@ class Traits:
     ev_fields: dict[str, np.ndarray] = field(default_factory=dict)
     ref_day: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))
     ref_cust: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    # customers with a past (`simulator.history_traits`); None: every customer new, alive, no balance
+    alive: np.ndarray | None = None  # bool: alive at the start
+    member_before: np.ndarray | None = None  # bool: a member before the first day (no signup event)
+    opening: np.ndarray | None = None  # int64 opening balance (points)
+    start_tier: np.ndarray | None = None  # object: tier name at the start ("" none)
 
 
 def _pick(u: np.ndarray, choice: Choice) -> np.ndarray:
@@ -217,11 +224,16 @@ class TraitStreams:
         return np.random.Generator(np.random.PCG64(np.random.SeedSequence(self.seed, spawn_key=key)))
 
 
-def _customer_traits(pop: Population, tables: SegmentTables, streams: TraitStreams, n: int) -> dict:
-    """Latent traits of `n` customer slots, each trait from its own stream."""
-    shares = np.cumsum([s.share for s in pop.segments])
-    shares[-1] = 1.0
-    seg = np.minimum(np.searchsorted(shares, streams("segment").random(n), side="right"), len(pop.segments) - 1).astype(np.int16)
+def _customer_traits(pop: Population, tables: SegmentTables, streams: TraitStreams, n: int,
+                     seg: np.ndarray | None = None, aged: bool = True) -> dict:
+    """Latent traits of `n` customer slots, each trait from its own stream (segments drawn from
+    the shares unless given; with drawn segments, a segment `age:` starts customers part-way
+    through their life, `simulator.history_traits.aged_state`)."""
+    given = seg is not None
+    if seg is None:
+        shares = np.cumsum([s.share for s in pop.segments])
+        shares[-1] = 1.0
+        seg = np.minimum(np.searchsorted(shares, streams("segment").random(n), side="right"), len(pop.segments) - 1).astype(np.int16)
     r = np.array([s.r for s in pop.segments])[seg]
     alpha = np.array([s.alpha_days for s in pop.segments])[seg]
     lam = streams("purchase").gamma(r, 1.0 / alpha)
@@ -230,15 +242,21 @@ def _customer_traits(pop: Population, tables: SegmentTables, streams: TraitStrea
         a = np.array([s.a for s in pop.segments])[seg]
         b = np.array([s.b for s in pop.segments])[seg]
         p_drop = streams("dropout").beta(a, b).astype(np.float32)
-        death = None
+        death = life = None
     else:
         s_ = np.array([s.s for s in pop.segments])[seg]
         beta = np.array([s.beta_days for s in pop.segments])[seg]
         rng = streams("lifetime")
         mu = rng.gamma(s_, 1.0 / beta)
         life = rng.exponential(1.0, n) / np.maximum(mu, 1e-300)
-        death = np.minimum(life, float(NEVER)).astype(np.int32)
         p_drop = np.zeros(n, dtype=np.float32)
+    alive = None
+    if aged and not given:
+        alive, life = aged_state(pop, seg, lam, p_drop, life, streams("age"))
+    if pop.model != "bgnbd":
+        death = np.minimum(life, float(NEVER)).astype(np.int32)
+    if alive is not None:
+        q0 = np.where(alive, q0, 0.0).astype(np.float32)
     q = np.array([s.spend_q for s in pop.segments])[seg]
     gamma = np.array([s.spend_gamma for s in pop.segments])[seg]
     nu = streams("spend").gamma(q, 1.0 / gamma)
@@ -265,14 +283,30 @@ def _customer_traits(pop: Population, tables: SegmentTables, streams: TraitStrea
                 values[m] = _pick(u[m], ch)
         attrs[name] = values
     return {"seg": seg, "q0": q0, "p_drop": p_drop, "death_day": death, "nu": nu, "bday_doy": doy,
-            "enroll_day": enroll, "satisfaction": sat, "attributes": attrs}
+            "enroll_day": enroll, "satisfaction": sat, "attributes": attrs, "alive": alive}
+
+
+# values of the history traits for customers without a past (spare slots, synthetic new customers)
+HISTORY_DEFAULTS = {"alive": (bool, True), "member_before": (bool, False), "opening": (np.int64, 0),
+                    "start_tier": (object, "")}
+
+
+def _fill(v: np.ndarray | None, key: str, n: int) -> np.ndarray:
+    if v is not None:
+        return v
+    dtype, value = HISTORY_DEFAULTS[key]
+    return np.full(n, value, dtype=dtype)
 
 
 def _join(a: dict, b: dict) -> dict:
     out = {}
+    na, nb = a["seg"].size, b["seg"].size
     for k, v in a.items():
         if k == "attributes":
-            out[k] = {name: np.concatenate([v[name], b[k][name]]) for name in v}
+            out[k] = {name: np.concatenate([v[name], b[k].get(name, np.full(nb, None, dtype=object))]) for name in v}
+        elif k in HISTORY_DEFAULTS:
+            w = b.get(k)
+            out[k] = None if v is None and w is None else np.concatenate([_fill(v, k, na), _fill(w, k, nb)])
         elif v is None:
             out[k] = None
         else:
@@ -281,7 +315,7 @@ def _join(a: dict, b: dict) -> dict:
 
 
 def draw_block(pop: Population, tables: SegmentTables, seed: int, trial: int, block: int, n_customers: int,
-               days: int, side_rng: np.random.Generator) -> Traits:
+               days: int, side_rng: np.random.Generator, start: dt.date | None = None) -> Traits:
     """Draw one block's traits (documented in the module docstring).
 
     The customers' traits come from their trait streams (`TraitStreams`, group 0), the spare
@@ -290,7 +324,13 @@ def draw_block(pop: Population, tables: SegmentTables, seed: int, trial: int, bl
     setting moves the draws the baseline arm makes day by day.
     Spare slots: as many as the block's drawn referrals (so they cannot run out), at most
     `referral_pool` × the block's customers."""
-    base = _customer_traits(pop, tables, TraitStreams(seed, trial, block), n_customers)
+    streams = TraitStreams(seed, trial, block)
+    if pop.customers is not None:  # an existing base: the block's rows of the customers file
+        rows = pop.customers.block(block)
+        base = history_traits(pop, _customer_traits(pop, tables, streams, n_customers, seg=rows.seg), rows,
+                              streams, start)
+    else:
+        base = _customer_traits(pop, tables, streams, n_customers)
     rng = side_rng
     # referrals that become customers: intents × action rate × conversion (customers only refer)
     ref_rate = (np.array([s.refer_per_day for s in pop.segments])[base["seg"]]
@@ -300,7 +340,7 @@ def draw_block(pop: Population, tables: SegmentTables, seed: int, trial: int, bl
     ref_day = rng.integers(0, days, ref_cust.size).astype(np.int32)
     cap = int(np.ceil(n_customers * pop.referral_pool)) if pop.referral_pool > 0 else 0
     n_pool = min(ref_cust.size, cap)
-    t = _join(base, _customer_traits(pop, tables, TraitStreams(seed, trial, block, group=1), n_pool)) if n_pool else base
+    t = _join(base, _customer_traits(pop, tables, TraitStreams(seed, trial, block, group=1), n_pool, aged=False)) if n_pool else base
     events = TraitStreams(seed, trial, block, group=2)
     n = n_customers + n_pool
     seg = t["seg"]
@@ -342,7 +382,7 @@ def draw_block(pop: Population, tables: SegmentTables, seed: int, trial: int, bl
     rorder = np.lexsort((ref_cust, ref_day))
     return Traits(n, n_customers, seg, t["q0"], t["p_drop"], t["death_day"], t["nu"], t["bday_doy"], enroll,
                   pool, t["satisfaction"], t["attributes"], ev_day, ev_cust, ev_kind, fields,
-                  ref_day[rorder], ref_cust[rorder])
+                  ref_day[rorder], ref_cust[rorder], **{k: t.get(k) for k in HISTORY_DEFAULTS})
 
 
 def concat_traits(parts: list[Traits]) -> tuple[Traits, np.ndarray]:
@@ -367,8 +407,10 @@ def concat_traits(parts: list[Traits]) -> tuple[Traits, np.ndarray]:
     rorder = np.lexsort((ref_cust, ref_day))
     death = cat("death_day") if parts[0].death_day is not None else None
     attrs = {k: np.concatenate([p.attributes[k] for p in parts]) for k in parts[0].attributes}
+    history = {k: (None if all(getattr(p, k) is None for p in parts)
+                   else np.concatenate([_fill(getattr(p, k), k, p.n) for p in parts])) for k in HISTORY_DEFAULTS}
     t = Traits(int(offsets[-1]), sum(p.n_customers for p in parts), cat("seg"), cat("q0"), cat("p_drop"), death,
                cat("nu"), cat("bday_doy"), cat("enroll_day"), cat("pool"), cat("satisfaction"), attrs,
                ev_day[order], ev_cust[order], ev_kind[order], {f: v[order] for f, v in fields.items()},
-               ref_day[rorder], ref_cust[rorder])
+               ref_day[rorder], ref_cust[rorder], **history)
     return t, offsets

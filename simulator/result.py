@@ -20,9 +20,11 @@ Definitions (money in currency units; cents / 100):
 - net profit: program arm = gross profit − program cost; baseline = gross profit.
 - incremental revenue / profit: program − baseline, paired within each trial (common random numbers).
 - ROI = incremental profit / program cost.
+- opening balances (customers file of a program already running): `points_opening`, and the
+  ledger identity reads opening + issued = redeemed + expired + reversed + outstanding.
 - breakage rate = expired / (redeemed + expired); liability = outstanding points at the end
   × (1 − breakage rate) × point cost.
-- retention (month m) = customers still alive / customers at the start; churn rate = churned in
+- retention (month m) = customers still alive / customers alive at the start; churn rate = churned in
   the month / alive at its start; repeat-purchase rate = customers with ≥ 2 purchases / buyers;
   average check = revenue / purchases; purchase frequency = purchases / buyers.
 - NPS = 100 × (promoters − detractors) / respondents (satisfaction model on).
@@ -91,6 +93,19 @@ def cumulative_flows(series: dict[str, np.ndarray], margin: float) -> dict[str, 
     }
 
 
+def ledger_identity_error(mon: dict[str, np.ndarray], tot: dict[str, np.ndarray] | None = None) -> int:
+    """The largest error over trials of opening + issued = redeemed + expired + reversed + outstanding,
+    from the trials' int64 monthly flows summed in Python ints (never floats: a float64 total
+    loses points above 2**53, and an int64 one could wrap along with the data)."""
+    worst = 0
+    for t in range(mon["program.points_issued"].shape[0]):
+        flow = {k: sum(int(x) for x in mon[f"program.points_{k}"][t]) for k in ("issued", "redeemed", "expired", "reversed")}
+        outstanding = int(mon["program.points_outstanding"][t, -1])
+        opening = int(tot["program.points_opening"][t]) if tot is not None and "program.points_opening" in tot else 0
+        worst = max(worst, abs(opening + flow["issued"] - flow["redeemed"] - flow["expired"] - flow["reversed"] - outstanding))
+    return worst
+
+
 def _f(x: np.ndarray) -> list[float | None]:
     return [None if np.isnan(v) else float(v) for v in np.asarray(x, dtype=np.float64)]
 
@@ -102,7 +117,8 @@ def build_result(meta: dict[str, Any], program: ir.Program, pop, trials: list, c
     margin = pop.economics.gross_margin
     pay_den = Fraction(program.point_cost_cents).denominator
     point_cost = float(Fraction(program.point_cost_cents)) / 100.0
-    customers = tot["customers"].astype(np.float64)
+    # customers alive at the start (all of them, unless a customers file or an `age:` starts some dead)
+    customers = tot["alive_at_start" if "alive_at_start" in tot else "customers"].astype(np.float64)
 
     def money(key: str) -> np.ndarray:
         return mon[key].astype(np.float64) / 100.0
@@ -189,9 +205,10 @@ def build_result(meta: dict[str, Any], program: ir.Program, pop, trials: list, c
     pt["program.breakage_rate"] = ratio(pt["program.points_expired"], settled)
     redemption_rate = np.where(np.isnan(pt["program.breakage_rate"]), 1.0, 1.0 - np.nan_to_num(pt["program.breakage_rate"]))
     pt["program.liability"] = pt["program.points_outstanding"] * redemption_rate * point_cost
-    ident = (pt["program.points_issued"] - pt["program.points_redeemed"] - pt["program.points_expired"]
-             - pt["program.points_reversed"] - pt["program.points_outstanding"])
-    max_err = int(max(np.abs(ident).max(), tot["ledger_identity_max_abs_error"].max()))
+    opening = tot["program.points_opening"].astype(np.float64) if "program.points_opening" in tot else 0.0
+    if np.any(opening):  # a program already running: opening + issued = redeemed + expired + reversed + outstanding
+        pt["program.points_opening"] = opening
+    max_err = max(ledger_identity_error(mon, tot), int(tot["ledger_identity_max_abs_error"].max()))
 
     totals = {k: summarize(v) for k, v in pt.items()}
     monthly = {k: summarize(v) for k, v in series.items()}
@@ -232,13 +249,12 @@ def build_result(meta: dict[str, Any], program: ir.Program, pop, trials: list, c
 
 
 def write_reports(result: RunResult, out_dir: str | Path) -> list[Path]:
-    """Write `report.json` (the RunResult.to_json() document), `report.md` and `report.html` into `out_dir`;
-    returns the paths written."""
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    path = out / "report.json"
-    document = result.to_json()
-    path.write_text(json.dumps(document, indent=2, sort_keys=False) + "\n", encoding="utf-8")
-    from .report import write_human_reports  # matplotlib is loaded only when reports are written
+    """Write `report.json` (the RunResult.to_json() document), `report.md` and `report.html` into `out_dir`
+    as one set (`simulator.outputs.write_set`: the previous set stays whole when writing fails);
+    returns the paths written. OutputError (RL620) when they cannot be written."""
+    from .outputs import write_set
+    from .report import render_human_reports  # matplotlib is loaded only when reports are written
 
-    return [path, *write_human_reports(document, out)]
+    document = result.to_json()
+    files = {"report.json": json.dumps(document, indent=2, sort_keys=False) + "\n", **render_human_reports(document)}
+    return write_set(out_dir, files)

@@ -36,6 +36,7 @@ from rulelang.yaml_nodes import mark_span
 from . import montecarlo as mc
 from .plan import build_plan
 from .conditions import StringTable
+from .customers_file import for_task
 from .population import DEFAULT_POPULATION, Population, load_population
 from .result import RunResult, build_result
 from .stats import summarize, t975
@@ -139,6 +140,7 @@ def compile_ast_program(program: ast.Program, label: str) -> ir.Program:
 # ---------------------------------------------------------------- populations
 
 DISTRIBUTIONS = {"uniform": 2, "triangular": 3, "normal": 2}
+PER_CUSTOMER_KEYS = ("age", "uncertainty")  # segment keys whose `{uniform: ...}` is not drawn per trial
 
 
 @dataclass(frozen=True)
@@ -180,9 +182,18 @@ class PopulationSource:
     uncertain: tuple[Uncertain, ...] = ()
     source_hash: str = ""
 
+    @property
+    def per_trial(self) -> bool:
+        """Trials draw their own parameters (distributions, or a segment's `uncertainty` block)."""
+        return bool(self.uncertain) or any(s.uncertainty is not None for s in self.base.segments)
+
     def for_trial(self, seed: int, trial: int) -> Population:
+        """Trial t's population: the distributions drawn (stream keyed (seed, t)), then every
+        segment's `uncertainty` parameters drawn jointly (`simulator.history_model`)."""
+        from .history_model import draw_parameters
+
         if not self.uncertain:
-            return self.base
+            return draw_parameters(self.base, seed, trial)
         rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence(seed, spawn_key=(trial, 0x7FFF_FFFF))))
         values = [u.draw(rng) for u in self.uncertain]
         text = _splice(self.text, self.uncertain, [f"{v:.12g}" for v in values])
@@ -192,10 +203,12 @@ class PopulationSource:
             raise WhatIfError([replace(d, message=f"{d.message} (trial {trial} drew {drawn})",
                                        hint=d.hint or "use bounds the parameter allows, e.g. a uniform range")
                                for d in diags if d.is_error], {self.path: self.text})
-        return replace(pop, source_hash=self.source_hash)
+        return draw_parameters(replace(pop, source_hash=self.source_hash), seed, trial)
 
     def describe(self) -> list[str]:
-        return [u.describe() for u in self.uncertain]
+        from .history_model import describe
+
+        return [u.describe() for u in self.uncertain] + describe(self.base)
 
 
 def _splice(text: str, items: Sequence[Uncertain], values: Sequence[str]) -> str:
@@ -232,6 +245,8 @@ def _find_uncertain(node: Any, path: str, file: str, bag: DiagnosticBag, found: 
             found.append(Uncertain(path, kind, fargs, start, end, 0))
             return
         for k, v in node.value:
+            if path.startswith("segments[") and scalar_value(k) in PER_CUSTOMER_KEYS:
+                continue  # a distribution over customers, not a per-trial draw
             _find_uncertain(v, f"{path}.{scalar_value(k)}" if path else str(scalar_value(k)), file, bag, found)
     elif isinstance(node, yaml.SequenceNode):
         for i, v in enumerate(node.value):
@@ -308,25 +323,29 @@ def _arr(values: Sequence[float | None]) -> np.ndarray:
 def run_programs(arms: Sequence[Arm], population: PopulationSource, settings: Settings,
                  progress: Callable[[int, int], None] | None = None) -> list[WhatIfRun]:
     """Simulate every arm on the same trials (seed, blocks, population draws); all tasks in one pool."""
-    if settings.customers <= 0 or settings.months <= 0 or settings.trials <= 0:
-        raise usage_error("RL611", "customers, months and trials must be positive")
+    mc.check_settings(settings, population.base)
     pops = [population.for_trial(settings.seed, t) for t in range(settings.trials)]
     arm_pops = [[a.population(p) if a.population else p for p in pops] for a in arms]
     cal = mc.calendar_for(settings, pops[0])
     for a in arms:  # constructs the engine cannot simulate: fail before starting workers
         build_plan(a.program, cal, StringTable())
-    chunks = [mc.plan_tasks(a.program, settings) for a in arms]
+    chunks = [mc.plan_tasks(a.program, settings, population=population.base) for a in arms]
     ntasks = sum(len(c) for c in chunks) * settings.trials
-    for a, c in zip(arms, chunks):
-        mc.check_memory(a.program, settings, c, ntasks)
-    tasks = [(a.program, arm_pops[i][t], settings, t, blocks, 0)
+    every_pop = [p for ps in arm_pops for p in ps]
+    estimate = mc.estimate_memory([a.program for a in arms], every_pop, settings, chunks, ntasks, whatif=True)
+    for a in arms:
+        mc.check_customers(a.program, pops[0])
+    mc.check_memory(arms[0].program, settings, chunks[0], ntasks, estimate=estimate,
+                    held_bytes=mc.customers_file_bytes(pops[0]))
+    tasks = [(a.program, for_task(arm_pops[i][t], settings.customers, settings.seed, blocks, settings.block_size),
+              settings, t, blocks, 0)
              for i, a in enumerate(arms) for t in range(settings.trials) for blocks in chunks[i]]
     results = iter(mc.run_tasks(tasks, settings.workers, progress))  # arm by arm, trial by trial, chunks in block order
     out = []
     for i, a in enumerate(arms):
-        per_trial = [mc.merge_chunks([next(results) for _ in chunks[i]]) for _ in range(settings.trials)]
+        per_trial = [mc.merge_chunks([next(results) for _ in chunks[i]], arm_pops[i][t]) for t in range(settings.trials)]
         meta = mc.run_meta(a.program, arm_pops[i][0], settings, cal, population_hash=population.source_hash,
-                           population_file=population.path, chunk_size=len(chunks[i][0]) * mc.BLOCK)
+                           population_file=population.path, chunk_size=len(chunks[i][0]) * settings.block_size)
         meta.update(uncertain_parameters=population.describe(), variant=a.label)
         out.append(_collect(a, arm_pops[i], meta, per_trial, cal))
     return out
@@ -490,17 +509,16 @@ def metric_values(run: WhatIfRun, expr: MetricExpr) -> np.ndarray:
 
 
 def summary(values: np.ndarray) -> dict[str, float | None]:
-    """Mean and 95 % interval over the trials that have a value."""
+    """Mean, Monte Carlo precision and range of outcomes (`simulator.stats.summarize`) over the trials
+    that have a value."""
     v = np.asarray(values, dtype=np.float64)
     v = v[~np.isnan(v)]
-    if v.size == 0:
-        return {"mean": None, "low": None, "high": None}
     return summarize(v)  # type: ignore[return-value]
 
 
 def paired_summary(base: np.ndarray, other: np.ndarray) -> dict[str, float | None]:
-    """The paired difference other − base, trial by trial: mean, 95 % interval, and the same
-    relative to the base mean (`rel_*`, None when the base mean is 0)."""
+    """The paired difference other − base, trial by trial: mean, Monte Carlo precision (`low`, `high`),
+    range of outcomes, and the same relative to the base mean (`rel_*`, None when the base mean is 0)."""
     d = np.asarray(other, dtype=np.float64) - np.asarray(base, dtype=np.float64)
     out: dict[str, float | None] = dict(summary(d))
     b = np.asarray(base, dtype=np.float64)
@@ -509,6 +527,8 @@ def paired_summary(base: np.ndarray, other: np.ndarray) -> dict[str, float | Non
     for k in ("mean", "low", "high"):
         v = out[k]
         out[f"rel_{k}"] = None if v is None or base_mean == 0 else v / abs(base_mean)
+    out["rel_range"] = [None if v is None or base_mean == 0 else v / abs(base_mean)
+                        for v in out["range"]]  # type: ignore[union-attr]
     return out
 
 
