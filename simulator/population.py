@@ -148,6 +148,7 @@ class Population:
     source_hash: str = ""
     path: str = "<default>"
     referral_pool: float = 1.0  # at most this share of a block's customers as spare slots for newcomers
+    currency: str | None = None  # the money the amounts are in (ISO 4217 code), when the file says
 
     def segment_names(self) -> list[str]:
         return [s.name for s in self.segments]
@@ -158,7 +159,7 @@ class Population:
 
 
 _TOP_KEYS = ["version", "name", "description", "time_unit", "model", "start", "economics",
-             "response", "segments", "referral_pool"]
+             "response", "segments", "referral_pool", "currency"]
 _SEG_KEYS = ["name", "share", "purchase", "dropout", "lifetime", "spend", "categories", "channels",
              "items", "shipping", "redeem", "refer", "events", "attributes", "birthday_known",
              "enrollment", "returns", "description"]
@@ -409,10 +410,15 @@ def load_population(source: str, path: str) -> tuple[Population | None, list[Dia
     start = rd.date(top.get("start"), "start", None)
     pool = rd.number(top.get("referral_pool"), "referral_pool", 1.0, low=0.0)
     name = rd.string(top.get("name"), "name", Path(path).stem) or Path(path).stem
+    currency = rd.string(top.get("currency"), "currency", None)
+    if currency is not None and not (len(currency) == 3 and currency.isalpha() and currency.isupper()):
+        rd.error(top["currency"], "RL603", f"currency `{currency}` is not a three-letter code such as USD or EUR",
+                 "write the ISO 4217 code of the money the population's amounts are in")
     if bag.has_errors:
         return None, bag.items
     digest = hashlib.sha256(source.encode("utf-8")).hexdigest()
-    return Population(name, model, tuple(segments), econ, response, start, digest, path, pool), bag.items
+    return Population(name, model, tuple(segments), econ, response, start, digest, path, pool,
+                      currency), bag.items
 
 
 def _span1(path: str):

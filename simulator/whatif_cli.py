@@ -184,8 +184,17 @@ def _analyse(args: argparse.Namespace, command: str, specs: Sequence[str],
         result = run(programs, population, _settings(args), progress_printer(sys.stderr))
     except RulelangError as exc:
         return _fail(exc, command)
+    _print_fit(result)
     _emit(result, args, command, text)
     return EXIT_OK
+
+
+def _print_fit(result: Any) -> None:
+    """The population-fit warnings of a comparison or plan (`simulator.fit_warnings`), located, on stderr."""
+    cmp = getattr(result, "comparison", result)
+    diags = cmp.fit_diagnostics() if hasattr(cmp, "fit_diagnostics") else []
+    if diags:
+        print(render_text(diags, cmp.sources), file=sys.stderr)
 
 
 # ---------------------------------------------------------------- commands
@@ -240,6 +249,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
         plan = make_plan(old, new, population, _settings(args), rails, progress_printer(sys.stderr))
     except RulelangError as exc:
         return _fail(exc, "plan")
+    _print_fit(plan)
     outputs = [(args.out, lambda: json.dumps(plan.to_json(), indent=2) + "\n"),
                (args.markdown, lambda: markdown(plan)),
                (args.html, lambda: whatif_report.html(plan))]
