@@ -61,14 +61,14 @@ def _load_program(path: str):
     if sf is not None and not any(d.is_error for d in diags):
         program, more = compile_source(sf)
         diags = list(diags) + [d for d in more if d not in diags]
-    return program, [d for d in diags if d.is_error], text
+    return program, [d for d in diags if d.is_error], text, sf
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
     from .montecarlo import program_hash, simulate
     from .result import write_reports
 
-    program, errors, text = _load_program(args.program)
+    program, errors, text, sf = _load_program(args.program)
     if program is None:
         if not errors:
             errors = [Diagnostic("RL004", "error", "no program to simulate in this file", Span(args.program, 0, 0, 0, 0))]
@@ -105,6 +105,12 @@ def cmd_simulate(args: argparse.Namespace) -> int:
             result = simulate(program, source.base, customers=args.customers, months=args.months, trials=args.trials,
                               seed=args.seed, workers=args.workers, chunk_size=args.block_size, start=start,
                               program_source_hash=program_hash(program, text), progress=progress_printer(sys.stderr))
+        from .fit_warnings import diagnostics_json, fit_warnings, observed_from_run
+
+        fit = fit_warnings(program, observed_from_run(result, source.base), sf, text, args.program)
+        result.fit_warnings = diagnostics_json(fit)
+        if fit:
+            print(render_text(fit, {args.program: text} if text else {}), file=sys.stderr)
         if args.out:
             for path in write_reports(result, args.out):
                 print(f"wrote {path}", file=sys.stderr)
@@ -156,6 +162,8 @@ SUMMARY_ROWS = [
     ("points outstanding", "program.points_outstanding", None, None, "count"),
     ("breakage rate", "program.breakage_rate", None, None, "pct"),
     ("liability", "program.liability", None, None, "money"),
+    ("  at declared point cost", "program.liability_at_declared_cost", None, None, "money"),
+    ("cost per redeemed point", "program.cost_per_redeemed_point", None, None, "ratio4"),
 ]
 
 
@@ -191,6 +199,15 @@ def summary_text(result: RunResult) -> str:
     opening = "opening + " if "program.points_opening" in result.totals else ""
     lines.append(f"ledger identity {opening}issued = redeemed + expired + reversed + outstanding: "
                  f"{'holds' if result.ledger_identity_ok else 'BROKEN (max error %d)' % result.ledger_identity_max_abs_error}")
+    lines += fit_lines(result.fit_warnings)
     for w in result.warnings:
         lines.append(f"warning: {w}")
     return "\n".join(lines) + "\n"
+
+
+def fit_lines(fit: list[dict]) -> list[str]:
+    """The population-fit warnings as table footnotes (the full located text goes to stderr)."""
+    if not fit:
+        return []
+    return ["does the population fit the program? no:"] + [f"  warning[{w['code']}] {w['location']}: {w['message']}"
+                                                             for w in fit]

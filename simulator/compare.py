@@ -11,10 +11,12 @@ incremental profit month by month, the tier mix at the end; `to_json()`
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
 import numpy as np
+
+from rulelang.diagnostics import Diagnostic
 
 from .stats import PRECISION, RANGE
 from .stats import legend as stats_legend
@@ -45,6 +47,8 @@ KEY_METRICS: list[tuple[str, str, str]] = [
     ("points outstanding", "program.points_outstanding", "count"),
     ("breakage rate", "program.breakage_rate", "pct"),
     ("liability", "program.liability", "money"),
+    ("  at declared point cost", "program.liability_at_declared_cost", "money"),
+    ("cost per redeemed point", "program.cost_per_redeemed_point", "ratio4"),
     ("members", "program.members", "count"),
     ("purchases", "program.purchases", "count"),
     ("returns", "program.returns", "count"),
@@ -141,9 +145,16 @@ def unique_labels(labels: Sequence[str]) -> list[str]:
 
 @dataclass
 class Comparison:
-    """Variants on the same trials; `runs[0]` is the reference the differences are taken to."""
+    """Variants on the same trials; `runs[0]` is the reference the differences are taken to.
+    `fit` holds each variant's population-fit warnings (`simulator.fit_warnings`), `sources` the
+    programs' texts to render them."""
 
     runs: list[WhatIfRun]
+    fit: list[list[Diagnostic]] = field(default_factory=list)
+    sources: dict[str, str] = field(default_factory=dict)
+
+    def fit_diagnostics(self) -> list[Diagnostic]:
+        return [d for per in self.fit for d in per]
 
     @property
     def labels(self) -> list[str]:
@@ -211,6 +222,7 @@ class Comparison:
                 "tier_mix_end": self.tier_mix_end(i),
                 "ledger_identity_ok": r.result.ledger_identity_ok,
                 "warnings": r.result.warnings,
+                "fit_warnings": r.result.fit_warnings,
             }
             if i:
                 v["difference"] = {k: self.difference(i, k) for k in keys}
@@ -231,9 +243,17 @@ def _summary_lists(series: np.ndarray) -> dict[str, list[float | None]]:
 
 def compare_programs(programs: Sequence[LoadedProgram], population: PopulationSource, settings: Settings,
                      progress: Callable[[int, int], None] | None = None) -> Comparison:
+    from .fit_warnings import diagnostics_json, fit_warnings, observed_from_run
+
     labels = unique_labels([p.label for p in programs])
     runs = run_programs([Arm(label, p.program) for label, p in zip(labels, programs)], population, settings, progress)
-    return Comparison(runs)
+    fit = []
+    for p, r in zip(programs, runs):
+        pop = r.populations[0] if r.populations else population.base
+        diags = fit_warnings(p.program, observed_from_run(r.result, pop), p.source, p.text, p.label)
+        r.result.fit_warnings = diagnostics_json(diags)
+        fit.append(diags)
+    return Comparison(runs, fit, {p.label: p.text for p in programs})
 
 
 def header_lines(meta: dict[str, Any]) -> list[str]:
@@ -277,6 +297,8 @@ def text_table(cmp: Comparison) -> str:
             lines.append(f"ledger identity BROKEN in {r.label} (max error {r.result.ledger_identity_max_abs_error})")
         for w in r.result.warnings:
             lines.append(f"warning ({r.label}): {w}")
+        for w in r.result.fit_warnings:
+            lines.append(f"population does not fit ({r.label}): warning[{w['code']}] {w['location']}: {w['message']}")
     return "\n".join(lines) + "\n"
 
 

@@ -115,6 +115,7 @@ class Plan:
             doc["tier_mix_end"] = {"old": c.tier_mix_end(0), "new": c.tier_mix_end(1),
                                    "difference": c.tier_mix_difference(1)}
             doc["comparison"] = c.to_json()
+            doc["fit_warnings"] = {"old": c.runs[0].result.fit_warnings, "new": c.runs[1].result.fit_warnings}
         return doc
 
 
@@ -183,6 +184,8 @@ def markdown(plan: Plan) -> str:
         for r in c.runs:
             for w in r.result.warnings:
                 lines.append(f"\n> warning ({r.label}): {w}")
+            for w in r.result.fit_warnings:
+                lines.append(f"\n> population does not fit ({r.label}): **{w['code']}** `{w['location']}`: {w['message']}")
     if plan.findings:
         lines += ["", "**Guardrails** (on the new program)", ""]
         for f in plan.findings:

@@ -154,6 +154,7 @@ class Population:
     referral_pool: float = 1.0  # at most this share of a block's customers as spare slots for newcomers
     days_per_unit: float = 7.0  # days in the file's `time_unit`
     customers: Any = None  # the customers file (`simulator.customers_file.CustomerBase` or a task's rows)
+    currency: str | None = None  # the money the amounts are in (ISO 4217 code), when the file says
 
     def segment_names(self) -> list[str]:
         return [s.name for s in self.segments]
@@ -164,7 +165,7 @@ class Population:
 
 
 _TOP_KEYS = ["version", "name", "description", "time_unit", "model", "start", "economics",
-             "response", "segments", "referral_pool", "customers"]
+             "response", "segments", "referral_pool", "customers", "currency"]
 _SEG_KEYS = ["name", "share", "purchase", "dropout", "lifetime", "spend", "categories", "channels",
              "items", "shipping", "redeem", "refer", "events", "attributes", "birthday_known",
              "enrollment", "returns", "description", "age", "uncertainty"]
@@ -485,6 +486,10 @@ def load_population(source: str, path: str) -> tuple[Population | None, list[Dia
     start = rd.date(top.get("start"), "start", None)
     pool = rd.number(top.get("referral_pool"), "referral_pool", 1.0, low=0.0, **_limit("referral_pool"))
     name = rd.string(top.get("name"), "name", Path(path).stem) or Path(path).stem
+    currency = rd.string(top.get("currency"), "currency", None)
+    if currency is not None and not (len(currency) == 3 and currency.isalpha() and currency.isupper()):
+        rd.error(top["currency"], "RL603", f"currency `{currency}` is not a three-letter code such as USD or EUR",
+                 "write the ISO 4217 code of the money the population's amounts are in")
     if bag.has_errors:
         return None, bag.items
     customers = _customers_file(rd, top.get("customers"), path, segments)
@@ -492,7 +497,7 @@ def load_population(source: str, path: str) -> tuple[Population | None, list[Dia
         return None, bag.items
     digest = hashlib.sha256(source.encode("utf-8")).hexdigest()
     return Population(name, model, tuple(segments), econ, response, start, digest, path, pool, per_day,
-                      customers), bag.items
+                      customers, currency=currency), bag.items
 
 
 def _customers_file(rd: Reader, node: yaml.Node | None, path: str, segments: list[Segment]):

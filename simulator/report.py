@@ -68,7 +68,11 @@ SECTIONS: list[tuple[str, list[Row]]] = [
         Row("Expired", "program.points_expired", None, "count"),
         Row("Reversed (returns)", "program.points_reversed", None, "count"),
         Row("Outstanding at the end", "program.points_outstanding", None, "count"),
-        Row("Liability at the end (money)", "program.liability", None, "money"),
+        Row("Liability at the end (money, at the cost per redeemed point of the run)", "program.liability", None,
+            "money"),
+        Row("at the declared point cost", "program.liability_at_declared_cost", None, "money", indent=True),
+        Row("Cost per redeemed point (rewards + points payments + vouchers) / redeemed",
+            "program.cost_per_redeemed_point", None, "cost"),
         Row("Breakage rate (expired / (redeemed + expired))", "program.breakage_rate", None, "pct"),
     ]),
     ("Customers", [
@@ -106,6 +110,8 @@ def format_value(value: float | None, kind: str, signed: bool = False) -> str:
         text = f"{100.0 * value:{sign}.1f}" + (" pp" if signed else "%")
     elif kind == "ratio":
         text = f"{value:{sign},.2f}"
+    elif kind == "cost":  # a small unit cost: four significant digits
+        text = f"{value:{sign}.4g}"
     elif kind == "score":
         text = f"{value:{sign}.1f}"
     else:
@@ -242,6 +248,10 @@ def _interval_note(report: Report) -> str:
     return f"{head}One trial: no {RANGE} and no {PRECISION}.{tail}"
 
 
+FIT_INTRO = ("Where the simulated customers do not fit the program, the forecast says little about it "
+             "(codes RL660–RL668, see docs/errors):")
+
+
 # ---------------------------------------------------------------- Markdown
 
 
@@ -269,6 +279,11 @@ def render_markdown(report: Report) -> str:
         out += [f"| {_md(n)} | {s} | {c} |" for n, s, c in tiers]
         out.append("")
     out += [f"**{ledger_line(report)}**", ""]
+    fit = report.get("fit_warnings") or []
+    if fit:
+        out += ["### Does the population fit the program?", "", FIT_INTRO, ""]
+        out += [f"- **{w['code']}** `{_md(str(w.get('location') or ''))}`: {_md(w['message'])}"
+                + (f" *Hint: {_md(w['hint'])}*" if w.get("hint") else "") for w in fit] + [""]
     warnings = report.get("warnings") or []
     if warnings:
         out += ["### Warnings", ""] + [f"- {_md(w)}" for w in warnings] + [""]
@@ -329,6 +344,13 @@ def render_html(report: Report) -> str:
     out.append(f'<p class="note">{_h(_interval_note(report))}</p>')
     ok = bool(report.get("ledger_identity_ok"))
     out.append(f'<p class="{"ok" if ok else "broken"}">{_h(ledger_line(report))}</p>')
+    fit = report.get("fit_warnings") or []
+    if fit:
+        out.append("<h2>Does the population fit the program?</h2>")
+        out.append(f'<p class="note">{_h(FIT_INTRO)}</p>')
+        out.append('<ul class="warnings">' + "".join(
+            f"<li><strong>{_h(w['code'])}</strong> <code>{_h(w.get('location') or '')}</code>: {_h(w['message'])}"
+            + (f" <em>Hint: {_h(w['hint'])}</em>" if w.get("hint") else "") + "</li>" for w in fit) + "</ul>")
     warnings = report.get("warnings") or []
     if warnings:
         out.append("<h2>Warnings</h2>")

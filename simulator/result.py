@@ -22,9 +22,13 @@ Definitions (money in currency units; cents / 100):
 - ROI = incremental profit / program cost.
 - opening balances (customers file of a program already running): `points_opening`, and the
   ledger identity reads opening + issued = redeemed + expired + reversed + outstanding.
-- breakage rate = expired / (redeemed + expired); liability = outstanding points at the end
-  × (1 − breakage rate) × point cost.
-- retention (month m) = customers still alive / customers alive at the start; churn rate = churned in
+- breakage rate = expired / (redeemed + expired); redemption cost = rewards + points payments +
+  vouchers; cost per redeemed point = redemption cost / points redeemed (in the trial);
+  liability = outstanding points at the end × (1 − breakage rate) × cost per redeemed point (the
+  declared `point cost` when the trial redeemed nothing); `liability_at_declared_cost` values the
+  same points at the declared `point cost` (`simulator.fit_warnings` warns when the two costs
+  differ by more than a quarter).
+- retention (month m) = customers still alive / customers at the start; churn rate = churned in
   the month / alive at its start; repeat-purchase rate = customers with ≥ 2 purchases / buyers;
   average check = revenue / purchases; purchase frequency = purchases / buyers.
 - NPS = 100 × (promoters − detractors) / respondents (satisfaction model on).
@@ -63,6 +67,7 @@ class RunResult:
     ledger_identity_max_abs_error: int
     warnings: list[str] = field(default_factory=list)
     records: dict[int, dict] = field(default_factory=dict, repr=False)
+    fit_warnings: list[dict[str, Any]] = field(default_factory=list)  # `simulator.fit_warnings`, as JSON
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -77,6 +82,7 @@ class RunResult:
             "tier_names": self.tier_names,
             "tier_mix": self.tier_mix,
             "warnings": self.warnings,
+            "fit_warnings": self.fit_warnings,
         }
 
     def total(self, name: str) -> float | None:
@@ -204,7 +210,13 @@ def build_result(meta: dict[str, Any], program: ir.Program, pop, trials: list, c
     settled = pt["program.points_redeemed"] + pt["program.points_expired"]
     pt["program.breakage_rate"] = ratio(pt["program.points_expired"], settled)
     redemption_rate = np.where(np.isnan(pt["program.breakage_rate"]), 1.0, 1.0 - np.nan_to_num(pt["program.breakage_rate"]))
-    pt["program.liability"] = pt["program.points_outstanding"] * redemption_rate * point_cost
+    pt["program.redemption_cost"] = (pt["program.cost_rewards"] + pt["program.cost_points_payments"]
+                                     + pt["program.cost_vouchers"])
+    pt["program.cost_per_redeemed_point"] = ratio(pt["program.redemption_cost"], pt["program.points_redeemed"])
+    per_point = np.where(np.isnan(pt["program.cost_per_redeemed_point"]), point_cost,
+                         pt["program.cost_per_redeemed_point"])
+    pt["program.liability"] = pt["program.points_outstanding"] * redemption_rate * per_point
+    pt["program.liability_at_declared_cost"] = pt["program.points_outstanding"] * redemption_rate * point_cost
     opening = tot["program.points_opening"].astype(np.float64) if "program.points_opening" in tot else 0.0
     if np.any(opening):  # a program already running: opening + issued = redeemed + expired + reversed + outstanding
         pt["program.points_opening"] = opening
@@ -228,11 +240,7 @@ def build_result(meta: dict[str, Any], program: ir.Program, pop, trials: list, c
         months.append(f"{d.year:04d}-{d.month:02d}")
         d = (d.replace(day=1) + __import__("datetime").timedelta(days=32)).replace(day=1)
     per_trial = {k: _f(v) for k, v in pt.items()}
-    warnings = []
-    declared = {e.name for e in program.events}
-    simulated = {name for s in pop.segments for name, _ in s.events}
-    for name in sorted(declared - simulated):
-        warnings.append(f"custom event `{name}` has no rate in the population: it never happens in the simulation")
+    warnings = []  # custom events without a rate, tiers nobody reaches...: `simulator.fit_warnings`
     returns_happen = any(s.returns.rate > 0 for s in pop.segments)
     uses_returns = any(r.event == "return" for r in program.rules) or program.returns.reverse
     if uses_returns and not returns_happen:

@@ -191,6 +191,7 @@ def _analyse(args: argparse.Namespace, command: str, specs: Sequence[str],
         if args.out:
             prepare_out_dir(args.out)  # a folder that cannot be written fails now, not after the run
         result = run(programs, population, _settings(args, population), progress_printer(sys.stderr))
+        _print_fit(result)
         _emit(result, args, command, text)
     except RulelangError as exc:
         return _fail(exc, command)
@@ -200,6 +201,14 @@ def _analyse(args: argparse.Namespace, command: str, specs: Sequence[str],
               f"does not hold in {r.label} (max error {r.result.ledger_identity_max_abs_error:,}): "
               "these numbers are wrong; please report it with the program and population", file=sys.stderr)
     return EXIT_ERROR if broken else EXIT_OK
+
+
+def _print_fit(result: Any) -> None:
+    """The population-fit warnings of a comparison or plan (`simulator.fit_warnings`), located, on stderr."""
+    cmp = getattr(result, "comparison", result)
+    diags = cmp.fit_diagnostics() if hasattr(cmp, "fit_diagnostics") else []
+    if diags:
+        print(render_text(diags, cmp.sources), file=sys.stderr)
 
 
 # ---------------------------------------------------------------- commands
@@ -255,6 +264,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
         population = load_population_spec(args.population)
         prepare_out_files(targets)  # files that cannot be written fail now, not after the run
         plan = make_plan(old, new, population, _settings(args, population), rails, progress_printer(sys.stderr))
+        _print_fit(plan)
         renders = [(args.out, lambda: json.dumps(plan.to_json(), indent=2) + "\n"),
                    (args.markdown, lambda: markdown(plan)), (args.html, lambda: whatif_report.html(plan))]
         for path in write_files({path: render() for path, render in renders if path}):

@@ -297,6 +297,8 @@ def compare_markdown(cmp: Comparison) -> str:
         lines.append(f"- ledger identity in `{r.label}`: {ok}")
         for w in r.result.warnings:
             lines.append(f"- warning (`{r.label}`): {w}")
+        for w in r.result.fit_warnings:
+            lines.append(f"- population does not fit (`{r.label}`): **{w['code']}** `{w['location']}`: {w['message']}")
     return "\n".join(lines) + "\n"
 
 

@@ -419,6 +419,7 @@ KNOWN_METRICS = sorted({
     "baseline.repeat_purchase_rate", "program.active_customers_last_month", "baseline.active_customers_last_month",
     "program.nps", "baseline.nps", "program.cost_discounts", "program.cost_rewards", "program.cost_points_payments",
     "program.cost_perks", "program.cost_vouchers", "program.cost_fixed", "program.cost_acquisition",
+    "program.redemption_cost", "program.cost_per_redeemed_point", "program.liability_at_declared_cost",
 })
 
 
@@ -468,11 +469,15 @@ def _monthly_value(run: WhatIfRun, key: str, month: int) -> np.ndarray:
     def cum(k: str) -> np.ndarray:
         return np.nansum(m[k][:, :i], axis=1)
 
-    if key == "program.liability":
+    if key in ("program.liability", "program.liability_at_declared_cost"):
         redeemed, expired = cum("program.points_redeemed"), cum("program.points_expired")
         settled = redeemed + expired
         breakage = np.divide(expired, settled, out=np.zeros_like(expired), where=settled != 0)
-        point_cost = float(run.program.point_cost_cents) / 100.0
+        point_cost = np.full_like(redeemed, float(run.program.point_cost_cents) / 100.0)
+        parts = ("program.cost_rewards", "program.cost_points_payments", "program.cost_vouchers")
+        if key == "program.liability" and all(p in m for p in parts):  # valued at the run's redemption cost so far
+            spent = sum(cum(p) for p in parts)
+            point_cost = np.divide(spent, redeemed, out=point_cost, where=redeemed != 0)
         return m["program.points_outstanding"][:, i - 1] * (1.0 - breakage) * point_cost
     if key == "program.breakage_rate":
         redeemed, expired = cum("program.points_redeemed"), cum("program.points_expired")
