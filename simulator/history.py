@@ -120,13 +120,38 @@ def _span(path: str) -> Span:
     return Span(path, 0, 0, 0, 0)
 
 
+def factorize(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(code per row, distinct values) of a column of strings. The strings are hashed as
+    fixed-width code points and the hashes sorted (much faster than sorting strings); the
+    distinct values are then compared with every row, so a hash collision cannot merge two
+    values (it falls back to sorting the strings)."""
+    arr = np.asarray(values)
+    if arr.dtype.kind != "U":
+        arr = np.array(["" if v is None else str(v) for v in arr.tolist()])
+    n, width = arr.size, arr.dtype.itemsize // 4
+    if n == 0 or width == 0:
+        return np.zeros(n, dtype=np.int64), np.array([""] if n else [], dtype=str)
+    chars = np.ascontiguousarray(arr).view(np.uint32).reshape(n, width)
+    h = np.zeros(n, dtype=np.uint64)
+    for j in range(width):
+        h *= np.uint64(1_000_003)
+        h += chars[:, j]
+    _, first, inv = np.unique(h, return_index=True, return_inverse=True)
+    uniq = arr[first]
+    inv = inv.reshape(-1)
+    if not np.array_equal(uniq[inv], arr):
+        uniq, inv = np.unique(arr, return_inverse=True)
+        inv = inv.reshape(-1)
+    return inv.astype(np.int64), uniq
+
+
 def _strings_or_empty(values: np.ndarray | None, n: int, strings: StringTable) -> np.ndarray:
     """String codes of a column (codes of the distinct values, then per row); "" when absent."""
     if values is None:
         return np.zeros(n, dtype=np.int64)
-    uniq, inv = np.unique(values.astype(str), return_inverse=True)
-    codes = np.array([strings.code(str(u)) for u in uniq], dtype=np.int64)
-    return codes[inv.reshape(-1)]
+    inv, uniq = factorize(values)
+    codes = np.array([strings.code(str(u)) for u in uniq.tolist()], dtype=np.int64)
+    return codes[inv]
 
 
 def _dates(values: np.ndarray) -> list[dt.date | None]:
@@ -167,39 +192,41 @@ def match_returns(tx, path: str) -> tuple[np.ndarray, int]:
     ret_rows = np.flatnonzero(tx.is_return)
     if ret_rows.size == 0:
         return match, 0
-    cust = tx.customer
-    # the rows of the customers who return something
-    with_returns = np.zeros(int(cust.max()) + 1 if n else 0, dtype=bool)
-    with_returns[cust[ret_rows]] = True
-    rows = np.flatnonzero(with_returns[cust])
-    c_list = cust[rows].tolist()
-    is_ret = tx.is_return[rows].tolist()
-    amounts = tx.amount_cents[rows].tolist()
+    cust = tx.customer.astype(np.int64)
     if tx.order is not None:
-        orders = tx.order[rows].astype(str).tolist()
-        seen: dict[tuple[int, str], int] = {}
-        for r, c, ret, o in zip(rows.tolist(), c_list, is_ret, orders):
-            if not ret:
-                if (c, o) in seen:
-                    raise ReplayError([Diagnostic(
-                        DUPLICATE_ORDER, "error",
-                        f"order `{o}` of customer `{tx.customer_ids[c]}` is on two purchase rows "
-                        f"(rows {seen[(c, o)] + 1} and {r + 1} of the sorted history): a return could not say which it takes back",
-                        _span(path), "give each purchase its own order id (one row per order, its amount the order's total)")])
-                seen[(c, o)] = r
-            else:
-                match[r] = seen.get((c, o), -1)
+        code, uniq = factorize(tx.order)
+        key = cust * max(uniq.size, 1) + code
+        buy_rows = np.flatnonzero(~tx.is_return)
+        by_key = buy_rows[np.argsort(key[buy_rows], kind="stable")]
+        sorted_keys = key[by_key]
+        dup = np.flatnonzero(sorted_keys[1:] == sorted_keys[:-1])
+        if dup.size:
+            a, b = sorted(int(x) for x in by_key[dup[0]:dup[0] + 2])
+            raise ReplayError([Diagnostic(
+                DUPLICATE_ORDER, "error",
+                f"order `{uniq[code[a]]}` of customer `{tx.customer_ids[cust[a]]}` is on more than one purchase row "
+                f"({dup.size + 1:,} such rows or more in the file): a return could not say which it takes back",
+                _span(path), "give each purchase its own order id (one row per order, its amount the order's total)")])
+        at = np.searchsorted(sorted_keys, key[ret_rows])
+        found = at < sorted_keys.size
+        found[found] = sorted_keys[at[found]] == key[ret_rows][found]
+        bought = np.where(found, by_key[np.minimum(at, sorted_keys.size - 1)], -1)
+        bought[bought > ret_rows] = -1  # a purchase after its return (rows are in time order)
+        match[ret_rows] = bought
     else:
-        open_by_customer: dict[int, list[int]] = {}
-        for r, c, ret, a in zip(rows.tolist(), c_list, is_ret, amounts):
-            bought = open_by_customer.setdefault(c, [])
-            if not ret:
-                bought.append(r)
-                continue
-            for k in range(len(bought) - 1, -1, -1):
-                if int(tx.amount_cents[bought[k]]) >= a:
-                    match[r] = bought.pop(k)
+        # walk back from each return over its customer's earlier rows (Python, over returns only)
+        amounts = tx.amount_cents
+        c_of, is_ret = cust, tx.is_return
+        taken = np.zeros(n, dtype=bool)
+        for r in ret_rows.tolist():
+            c, want = c_of[r], amounts[r]
+            k = r - 1
+            while k >= 0 and c_of[k] == c:
+                if not is_ret[k] and not taken[k] and amounts[k] >= want:
+                    match[r] = k
+                    taken[k] = True
                     break
+                k -= 1
     unmatched = int(np.count_nonzero(match[ret_rows] < 0))
     return match, unmatched
 
@@ -297,9 +324,9 @@ def build_feed(tx, program: ir.Program, strings: StringTable, path: str | None =
                                    _span(path), "returns of purchases made before the history cannot take points back"))
     # membership
     cust = tx.customer.astype(np.int64)
-    first_day = np.full(n_cust, NEVER, dtype=np.int64)
-    np.minimum.at(first_day, cust, day)
-    enroll = first_day.copy()
+    enroll = np.full(n_cust, NEVER, dtype=np.int64)
+    starts = np.flatnonzero(np.concatenate([[True], cust[1:] != cust[:-1]]))
+    enroll[cust[starts]] = day[starts]  # rows are in customer, time order: a customer's first row is first
     signup_event = np.ones(n_cust, dtype=bool)
     table = tx.customer_table or {}
     if "signup" in table:
@@ -323,8 +350,8 @@ def build_feed(tx, program: ir.Program, strings: StringTable, path: str | None =
     new_group[1:] = key[1:] != key[:-1]
     group_start = np.flatnonzero(new_group)
     rank = np.arange(n_rows) - np.repeat(group_start, np.diff(np.append(group_start, n_rows)))
-    kind = tx.is_return.astype(np.int64)
-    order = np.lexsort((cust, kind, rank, day))
+    # one stable sort by (day, round, kind) keeps the customers in order within each batch
+    order = np.argsort((day * (int(rank.max()) + 1) + rank) * 2 + tx.is_return, kind="stable")
     pos_of = np.empty(n_rows, dtype=np.int64)
     pos_of[order] = np.arange(n_rows)
     # returns: their purchase (feed position), returned amount, how many returns an order has
