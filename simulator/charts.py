@@ -8,8 +8,9 @@ and `write_charts` (the PNG files into a directory).
 
 Matplotlib is used through its object API (`Figure` + the Agg renderer), so no
 window, no display and no global pyplot state are involved. Interval bands are
-the 95 % intervals over trials stored in the report; with one trial there is no
-band. Series values that are not defined (a ratio with nothing to divide by) are
+the range of outcomes stored in the report (5th to 95th percentile over trials, see
+`simulator.stats`); a report written before it existed falls back to the Monte Carlo
+precision of the mean and says so. With one trial there is no band. Series values that are not defined (a ratio with nothing to divide by) are
 stored as null and drawn as gaps.
 """
 
@@ -24,6 +25,8 @@ from typing import Any, Callable
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import Formatter, MaxNLocator, PercentFormatter
+
+from .stats import PRECISION, RANGE
 
 Report = dict[str, Any]
 
@@ -57,7 +60,20 @@ def _series(report: Report, key: str) -> dict[str, list[float]] | None:
     s = report.get("monthly", {}).get(key)
     if not s or not s.get("mean"):
         return None
-    return {"mean": _nan(s["mean"]), "low": _nan(s.get("low")), "high": _nan(s.get("high"))}
+    rng = s.get("range") or [None, None]
+    low, high = (rng[0], rng[1]) if rng[0] else (s.get("low"), s.get("high"))
+    return {"mean": _nan(s["mean"]), "low": _nan(low), "high": _nan(high)}
+
+
+def _band_kind(report: Report) -> str:
+    """What the shaded bands of this report are: the range of outcomes, or (older reports) the precision."""
+    for s in (report.get("monthly") or {}).values():
+        return RANGE_BAND if (s.get("range") or [None])[0] else PRECISION_BAND
+    return RANGE_BAND
+
+
+RANGE_BAND = f"{RANGE} (5th–95th percentile over trials)"
+PRECISION_BAND = f"{PRECISION} of the mean (95 % interval; this report.json has no {RANGE})"
 
 
 def _trials(report: Report) -> int:
@@ -76,7 +92,7 @@ def _subtitle(report: Report, band_note: str | None = None) -> str:
     m = report.get("meta", {})
     trials = _trials(report)
     if band_note is None:
-        band_note = "shaded: 95 % interval over trials" if trials > 1 else "one trial: no interval"
+        band_note = f"shaded: {_band_kind(report)}" if trials > 1 else "one trial: no band"
     return (f"{m.get('program', '?')} · {int(m.get('customers', 0)):,} customers · "
             f"{trials} trial{'s' if trials != 1 else ''} · {band_note}")
 
@@ -148,7 +164,7 @@ def _png(fig: Figure) -> bytes:
 
 def _running_total(report: Report, key: str, flow: str, scale: float | None = 1.0) -> dict[str, list[float]] | None:
     """A cumulative series: `monthly[key]` (a `cumulative.*` series: each trial's running total, then the
-    mean and 95 % interval over trials). A report written before those series existed has only the
+    mean and range of outcomes over trials). A report written before those series existed has only the
     monthly intervals of `flow`, which do not give the interval of a sum: the running total of its
     monthly means (× `scale`) is returned then, with no band."""
     s = _series(report, key)
@@ -206,7 +222,7 @@ def cost_vs_margin_chart(report: Report) -> bytes | None:
     band_note = None
     if trials > 1:
         if c_cost["low"] and c_margin["low"]:
-            band_note = "shaded: 95 % interval over trials of each trial's running total"
+            band_note = f"shaded: {_band_kind(report)} of each trial's running total"
         else:
             band_note = "no bands: this report.json predates the per-trial running totals"
     x = list(range(len(months)))
@@ -240,7 +256,7 @@ def liability_chart(report: Report) -> bytes | None:
     cur = _currency(report)
     x = list(range(len(months)))
     fig, ax = _new_figure(report, f"Outstanding {unit} at month end (the points liability)")
-    _band(ax, x, out, PROGRAM_COLOR, trials, label="95 % interval" if trials > 1 else None)
+    _band(ax, x, out, PROGRAM_COLOR, trials, label=RANGE if trials > 1 else None)
     ax.plot(x, out["mean"], color=PROGRAM_COLOR, linewidth=2, marker="o", markersize=3,
             label=f"{unit} outstanding (mean over trials)")
     _month_axis(ax, months)
@@ -308,7 +324,8 @@ def retention_chart(report: Report) -> bytes | None:
 
 
 def incremental_profit_histogram(report: Report) -> bytes | None:
-    """Distribution of the incremental profit over trials, with its mean and 95 % interval."""
+    """Distribution of the incremental profit over trials: its mean, the range of outcomes (5th to 95th
+    percentile) and the Monte Carlo precision of the mean."""
     values = [v for v in (report.get("per_trial", {}).get("incremental.profit") or []) if v is not None]
     summary = report.get("totals", {}).get("incremental.profit") or {}
     if not values:
@@ -333,7 +350,12 @@ def incremental_profit_histogram(report: Report) -> bytes | None:
     low, high = summary.get("low"), summary.get("high")
     if trials > 1 and low is not None and high is not None:
         ax.axvspan(low, high, color="#fdae6b", alpha=0.3, zorder=0,
-                   label=f"95 % interval of the mean [{_money_text(low)}, {_money_text(high)}]")
+                   label=f"{PRECISION} of the mean [{_money_text(low)}, {_money_text(high)}]")
+    p5, p95 = (summary.get("range") or [None, None])
+    if trials > 1 and p5 is not None and p95 is not None:
+        for v in (p5, p95):
+            ax.axvline(v, color="#6a3d9a", linewidth=1.2, linestyle="--",
+                       label=f"{RANGE}: 5th–95th percentile [{_money_text(p5)}, {_money_text(p95)}]" if v == p5 else None)
     span = max(hi_v - lo_v, abs(mean or lo_v) * 0.1, 1.0)
     if lo_v - span <= 0 <= hi_v + span:
         ax.axvline(0, color="#d62728", linewidth=1, linestyle=":", label="break-even (0)")
@@ -360,9 +382,9 @@ CHARTS: list[tuple[str, str, Callable[[Report], bytes | None], str]] = [
      "Running totals month by month. Green: the extra gross margin the program brings in (incremental revenue "
      "× gross margin, paired with the baseline on the same customers); red: what the program costs "
      "(rewards, discounts, perks, vouchers, fixed and acquisition costs). The dashed line (grey band) is their "
-     "difference, the incremental profit; where it crosses zero the program pays for itself. Bands: the 95 % "
-     "interval over trials of each trial's own running total, so at the last month they are the intervals of "
-     "the totals in the tables."),
+     "difference, the incremental profit; where it crosses zero the program pays for itself. Bands: the range "
+     "of outcomes (5th to 95th percentile over trials) of each trial's own running total, so at the last month "
+     "they are the ranges of the totals in the tables."),
     ("liability", "Points liability", liability_chart,
      "Points earned but neither redeemed, expired nor reversed, at each month end. The right axis values them "
      "as the end-of-run liability does: outstanding × (1 − breakage rate) × point cost."),
@@ -374,7 +396,9 @@ CHARTS: list[tuple[str, str, Callable[[Report], bytes | None], str]] = [
      "program (blue) and without it (grey, dashed)."),
     ("incremental_profit", "Incremental profit distribution", incremental_profit_histogram,
      "Each trial's incremental profit over the whole run (program net profit − baseline profit on the same "
-     "random draws). Dark line: mean; orange band: its 95 % interval; red dotted line: break-even."),
+     "random draws). Dark line: mean; purple dashed lines: the range of outcomes (5th and 95th percentile over "
+     "trials); orange band: the Monte Carlo precision of the mean (its 95 % confidence interval, which narrows "
+     "with more trials); red dotted line: break-even."),
 ]
 
 

@@ -4,8 +4,11 @@ Takes: parsed arguments from `rulelang.cli` (which calls `register(subparsers)`)
 Gives: the `simulate` subcommand — loads and compiles the program, loads the
 population (the documented default without `--population`), runs the Monte Carlo
 simulation, prints a summary table (text) or the report document (json), and writes
-`report.json` into `--out`. Exit codes: 0 success, 1 errors in the input files or
-a program the simulator cannot simulate, 2 usage errors.
+`report.json`, `report.md` and `report.html` into `--out` (checked writable before the
+run; written as one set, see `simulator.outputs`). Exit codes: 0 success, 1 errors in the
+input files, a program the simulator cannot simulate, or an output that cannot be written
+(RL620: a read-only or full disk, a file named as `--out`, standard output on a full
+device), 2 usage errors. A closed standard output (`| head`) ends quietly.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from typing import TYPE_CHECKING
 
 from rulelang.diagnostics import Diagnostic, RulelangError, Span, render_text
 
-from .cli_options import add_run_options, progress_printer
+from .cli_options import add_run_options, progress_printer, start_date
 
 if TYPE_CHECKING:
     from .result import RunResult
@@ -31,11 +34,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "simulate", help="Monte Carlo simulation of what a program costs and returns",
         description="Simulate a population of customers with and without the program (same customers, "
                     "same random draws) and report revenue, cost, incremental profit, points and tiers "
-                    "with 95% intervals over trials.")
+                    "with their range of outcomes over trials and the Monte Carlo precision of each mean.")
     p.add_argument("program", metavar="PROGRAM", help="the program file (.loyalty or .yaml)")
     p.add_argument("--population", metavar="FILE", help="population file (default: the built-in retail population)")
     add_run_options(p)
-    p.add_argument("--start", metavar="DATE", help="first simulated day (default: the population's, else 2027-01-01)")
+    p.add_argument("--start", type=start_date, metavar="DATE",
+                   help="first simulated day (default: the population's, else 2027-01-01)")
     p.add_argument("--out", metavar="DIR", help="write report.json, report.md and report.html (charts) into this directory")
     p.add_argument("--format", choices=("text", "json"), default="text", help="output format (default text)")
     p.add_argument("--guardrails", metavar="FILE",
@@ -56,8 +60,6 @@ def _load_program(path: str):
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
-    import datetime as dt
-
     from .montecarlo import program_hash, simulate
     from .result import write_reports
 
@@ -67,13 +69,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
             errors = [Diagnostic("RL004", "error", "no program to simulate in this file", Span(args.program, 0, 0, 0, 0))]
         print(render_text(errors, {args.program: text} if text else {}), file=sys.stderr)
         return EXIT_FINDINGS
-    start = None
-    if args.start:
-        try:
-            start = dt.date.fromisoformat(args.start)
-        except ValueError:
-            print(f"loyalty simulate: error: --start expects a date such as 2027-01-01, got {args.start!r}", file=sys.stderr)
-            return EXIT_USAGE
+    start = args.start
     rails = []
     if args.guardrails:
         from .guardrails import load_guardrails_file
@@ -83,10 +79,13 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         except RulelangError as exc:
             print(render_text(exc.diagnostics, getattr(exc, "sources", {})), file=sys.stderr)
             return EXIT_FINDINGS
+    from .outputs import prepare_out_dir, print_stdout
     from .whatif_run import Arm, Settings, load_population_spec, run_programs
 
     try:
         source = load_population_spec(args.population)  # distributions become per-trial draws
+        if args.out:
+            prepare_out_dir(args.out)  # a folder that cannot be written fails now, not after the run
     except RulelangError as exc:
         print(render_text(exc.diagnostics, getattr(exc, "sources", {})), file=sys.stderr)
         return EXIT_FINDINGS
@@ -99,17 +98,13 @@ def cmd_simulate(args: argparse.Namespace) -> int:
             result = simulate(program, source.base, customers=args.customers, months=args.months, trials=args.trials,
                               seed=args.seed, workers=args.workers, chunk_size=args.block_size, start=start,
                               program_source_hash=program_hash(program, text), progress=progress_printer(sys.stderr))
+        if args.out:
+            for path in write_reports(result, args.out):
+                print(f"wrote {path}", file=sys.stderr)
+        print_stdout(json.dumps(result.to_json(), indent=2) + "\n" if args.format == "json" else summary_text(result))
     except RulelangError as exc:
         print(render_text(exc.diagnostics, getattr(exc, "sources", {})), file=sys.stderr)
         return EXIT_FINDINGS
-    if args.out:
-        for path in write_reports(result, args.out):
-            print(f"wrote {path}", file=sys.stderr)
-    if args.format == "json":
-        json.dump(result.to_json(), sys.stdout, indent=2)
-        sys.stdout.write("\n")
-    else:
-        sys.stdout.write(summary_text(result))
     if rails:
         from .guardrails import evaluate_guardrails, findings_failed
 
@@ -152,31 +147,31 @@ SUMMARY_ROWS = [
 
 
 def summary_text(result: RunResult) -> str:
-    from .compare import fmt
+    """The terminal table: per metric the program's mean [range of outcomes] ±Monte Carlo precision, the
+    baseline's mean and range, and the paired difference with both (see `simulator.stats`)."""
+    from .compare import fmt, fmt_interval, legend_lines, render_table
 
     m = result.meta
     lines = [
         f"{m['program']} on {m['population']}: {m['customers']:,} customers, {m['months']} months "
         f"({m['start']} .. {m['end']}), {m['trials']} trials, seed {m['seed']}",
-        f"money in {m['currency']}; mean over trials [95% interval]",
+        f"money in {m['currency']}",
+        *legend_lines(m),
         *([f"drawn per trial: {', '.join(m['uncertain_parameters'])}"] if m.get("uncertain_parameters") else []),
         "",
-        f"{'metric':<24} {'program':>26} {'baseline':>16} {'difference':>26}",
     ]
 
-    def cell(key: str | None, kind: str, wide: bool) -> str:
+    def cell(key: str | None, kind: str, precision: bool, signed: bool = False) -> str:
         if key is None or key not in result.totals:
             return ""
-        s = result.totals[key]
-        text = fmt(s["mean"], kind)
-        if wide and s["low"] is not None and result.meta["trials"] > 1:
-            text += f" [{fmt(s['low'], kind)}, {fmt(s['high'], kind)}]"
-        return text
+        return fmt_interval(result.totals[key], kind, signed, precision)
 
+    rows = []
     for label, prog, base, diff, kind in SUMMARY_ROWS:
         if prog not in result.totals:
             continue
-        lines.append(f"{label:<24} {cell(prog, kind, True):>26} {cell(base, kind, False):>16} {cell(diff, kind, True):>26}")
+        rows.append([label, cell(prog, kind, True), cell(base, kind, False), cell(diff, kind, True, True)])
+    lines.append(render_table(["metric", "program", "baseline", "difference"], rows))
     if result.tier_names:
         last = {n: result.tier_mix["share"][n]["mean"][-1] for n in result.tier_names}
         lines.append("tier mix at end: " + ", ".join(f"{n} {fmt(v, 'pct')}" for n, v in last.items()))

@@ -1,16 +1,20 @@
 """Command-line pieces shared by `loyalty simulate` and the what-if commands.
 
 Takes: argparse parsers (or argument groups) and argument strings. Gives: the argument
-types `positive`, `seed` and `block_size`, `add_run_options` (the simulation options
-`--customers` to `--block-size`), and `progress_printer`, the progress bar shown on a
-terminal. Imports nothing heavy, so that `loyalty check` starts fast.
+types `positive`, `at_most`, `seed`, `block_size` and `start_date` (bounded by
+`rulelang.limits`: a value outside is a usage error, exit 2), `add_run_options` (the
+simulation options `--customers` to `--block-size`), and `progress_printer`, the progress
+bar shown on a terminal. Imports nothing heavy, so that `loyalty check` starts fast.
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import os
 from typing import Callable, TextIO
+
+from rulelang.limits import MAX_CUSTOMERS, MAX_DATE, MAX_MONTHS, MAX_TRIALS, MAX_WORKERS, MIN_DATE
 
 BLOCK = 1 << 16  # = simulator.engine.BLOCK (pinned by a test); not imported so `loyalty check` starts fast
 
@@ -23,6 +27,31 @@ def positive(text: str) -> int:
         raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected 1 or more, got {value}")
+    return value
+
+
+def at_most(limit: int, what: str) -> Callable[[str], int]:
+    """An argument type: a whole number from 1 to `limit` (`what` names the bound in the error)."""
+
+    def parse(text: str) -> int:
+        value = positive(text)
+        if value > limit:
+            raise argparse.ArgumentTypeError(f"at most {limit:,} {what}, got {value:,}")
+        return value
+
+    parse.__name__ = "number"  # argparse names the type in "invalid number value" messages
+    return parse
+
+
+def start_date(text: str) -> dt.date:
+    """A first simulated day between `MIN_DATE` and `MAX_DATE` (a run adds up to `MAX_MONTHS`
+    months and the program's expiry periods to it)."""
+    try:
+        value = dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a date such as 2027-01-01, got {text!r}") from None
+    if not MIN_DATE <= value <= MAX_DATE:
+        raise argparse.ArgumentTypeError(f"the first day must be between {MIN_DATE} and {MAX_DATE}, got {value}")
     return value
 
 
@@ -39,7 +68,7 @@ def seed(text: str) -> int:
 
 def block_size(text: str) -> int:
     """Customers per task: a positive multiple of BLOCK."""
-    value = positive(text)
+    value = at_most(MAX_CUSTOMERS, "customers per task")(text)
     if value % BLOCK:
         raise argparse.ArgumentTypeError(f"the block size must be a multiple of {BLOCK} (2^16), got {value}")
     return value
@@ -47,13 +76,15 @@ def block_size(text: str) -> int:
 
 def add_run_options(p: argparse._ActionsContainer, customers: int = 10_000, trials: int = 10) -> None:
     """Add --customers, --months, --trials, --seed, --workers and --block-size to a parser or group."""
-    p.add_argument("--customers", type=positive, default=customers, metavar="N",
-                   help=f"customers (default {customers})")
-    p.add_argument("--months", type=positive, default=12, metavar="M", help="months to simulate (default 12)")
-    p.add_argument("--trials", type=positive, default=trials, metavar="T",
-                   help=f"Monte Carlo trials (default {trials})")
+    p.add_argument("--customers", type=at_most(MAX_CUSTOMERS, "customers"), default=customers, metavar="N",
+                   help=f"customers (default {customers}, at most {MAX_CUSTOMERS:,})")
+    p.add_argument("--months", type=at_most(MAX_MONTHS, "months"), default=12, metavar="M",
+                   help=f"months to simulate (default 12, at most {MAX_MONTHS:,})")
+    p.add_argument("--trials", type=at_most(MAX_TRIALS, "trials"), default=trials, metavar="T",
+                   help=f"Monte Carlo trials (default {trials}, at most {MAX_TRIALS:,})")
     p.add_argument("--seed", type=seed, default=0, metavar="S", help="random seed (default 0)")
-    p.add_argument("--workers", type=positive, default=None, metavar="W", help="worker processes (default: all cores)")
+    p.add_argument("--workers", type=at_most(MAX_WORKERS, "workers"), default=None, metavar="W",
+                   help=f"worker processes (default: all cores, at most {MAX_WORKERS})")
     p.add_argument("--block-size", type=block_size, default=None, metavar="B", dest="block_size",
                    help=f"customers per task, a multiple of {BLOCK} (default: up to 4 × {BLOCK}, chosen from "
                         "the population, the workers and the program's memory per customer; results do not depend on it)")

@@ -1,9 +1,10 @@
 """`loyalty compare`: program variants on common random numbers, with paired differences.
 
 Takes: two or more compiled programs (`LoadedProgram`), a population source and run
-settings. Gives: `Comparison` — for every variant each metric's mean and 95 % interval
-over trials, and for every variant after the first the paired difference to the first
-(per-trial differences, so the noise the variants share cancels), the cumulative
+settings. Gives: `Comparison` — for every variant each metric's mean, range of outcomes
+and Monte Carlo precision over trials (`simulator.stats`), and for every variant after the
+first the paired difference to the first (per-trial differences, so the noise the variants
+share cancels), the cumulative
 incremental profit month by month, the tier mix at the end; `to_json()`
 (`schema: loyalty-comparison/1`) and `text_table()` for the terminal.
 """
@@ -15,6 +16,8 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from .stats import PRECISION, RANGE
+from .stats import legend as stats_legend
 from .whatif_run import (Arm, LoadedProgram, PopulationSource, Settings, WhatIfRun, paired_summary, run_programs,
                          short_name, summary)
 
@@ -76,13 +79,38 @@ def fmt(v: float | None, kind: str, signed: bool = False) -> str:
     return f"{sign}{v:,.0f}"
 
 
-def fmt_interval(s: dict[str, Any], kind: str, signed: bool = False) -> str:
+def fmt_interval(s: dict[str, Any], kind: str, signed: bool = False, precision: bool = True) -> str:
+    """`mean [p5..p95] ±h`: the mean, its range of outcomes (5th..95th percentile over trials) and its
+    Monte Carlo precision (± half the 95 % confidence interval of the mean; `precision=False` leaves it
+    out). A range or a precision narrower than the printed digits (e.g. float noise) is not shown."""
     text = fmt(s.get("mean"), kind, signed)
-    if s.get("low") is not None and s.get("high") is not None:
-        low, high = fmt(s["low"], kind, signed), fmt(s["high"], kind, signed)
-        if low != high:  # an interval narrower than the printed precision (e.g. float noise) is not shown
-            text += f" [{low}, {high}]"
+    if s.get("mean") is None:
+        return text
+    p5, p95 = (s.get("range") or [None, None])
+    if p5 is not None and p95 is not None:
+        low, high = fmt(p5, kind, signed), fmt(p95, kind, signed)
+        if low != high:
+            text += f" [{low}..{high}]"
+    if precision and s.get("low") is not None and s.get("high") is not None:
+        half = (s["high"] - s["low"]) / 2
+        shown = fmt(half, kind)
+        if fmt(s["low"], kind, signed) != fmt(s["high"], kind, signed) and shown.strip("0.,%p -") != "":
+            text += f" ±{shown}"
     return text
+
+
+CELL_LEGEND = f"each cell: mean [{RANGE}: 5th..95th percentile] ±{PRECISION} of the mean"
+
+
+def is_uncertain(meta: dict[str, Any]) -> bool:
+    """Whether the run drew uncertain assumptions per trial (the population file had distributions)."""
+    return bool(meta.get("uncertain_parameters"))
+
+
+def legend_lines(meta: dict[str, Any]) -> list[str]:
+    """The lines under a table's title that name its two kinds of uncertainty."""
+    trials = int(meta.get("trials", 1) or 1)
+    return ([CELL_LEGEND] if trials > 1 else []) + stats_legend(is_uncertain(meta), trials)
 
 
 def diff_kind(kind: str) -> str:
@@ -138,7 +166,7 @@ class Comparison:
         return paired_summary(self.runs[0].trial_totals[key], self.runs[i].trial_totals[key])
 
     def cumulative(self, i: int, key: str = "incremental.profit") -> dict[str, list[float | None]]:
-        """Mean and 95 % band of the running total of a monthly metric, month by month."""
+        """Mean, Monte Carlo precision and range of outcomes of the running total of a monthly metric, month by month."""
         series = np.nancumsum(self.runs[i].trial_monthly[key], axis=1)
         return _summary_lists(series)
 
@@ -195,7 +223,10 @@ class Comparison:
 
 def _summary_lists(series: np.ndarray) -> dict[str, list[float | None]]:
     cols = [summary(series[:, m]) for m in range(series.shape[1])]
-    return {k: [c[k] for c in cols] for k in ("mean", "low", "high")}
+    out: dict[str, Any] = {k: [c[k] for c in cols] for k in ("mean", "low", "high")}
+    out["mc_precision"] = [out["low"], out["high"]]
+    out["range"] = [[c["range"][0] for c in cols], [c["range"][1] for c in cols]]
+    return out
 
 
 def compare_programs(programs: Sequence[LoadedProgram], population: PopulationSource, settings: Settings,
@@ -214,24 +245,25 @@ def header_lines(meta: dict[str, Any]) -> list[str]:
 
 
 def text_table(cmp: Comparison) -> str:
-    """Every key metric for each variant, and the paired difference to the first, with 95 % intervals."""
+    """Every key metric for each variant with its range of outcomes, and the paired difference to the first
+    with its range of outcomes and Monte Carlo precision."""
     labels = cmp.labels
     meta = cmp.meta
     lines = header_lines(meta)
-    lines.append(f"money in {meta['currency']}; mean over trials [95% interval]; "
-                 f"differences are paired, trial by trial, against {labels[0]}")
+    lines.append(f"money in {meta['currency']}; differences are paired, trial by trial, against {labels[0]}")
+    lines += legend_lines(meta)
     lines.append("")
     for i, label in enumerate(labels):
         lines.append(f"  ({_letter(i)}) {label}")
     lines.append("")
-    headers = ["metric"] + [f"({_letter(i)})" for i in range(len(labels))]
-    headers += [f"({_letter(i)}) - (A) [95% interval]" for i in range(1, len(labels))]
+    headers = ["metric"] + [f"({_letter(i)}) [{RANGE}]" for i in range(len(labels))]
+    headers += [f"({_letter(i)}) - (A) [{RANGE}] ±{PRECISION}" for i in range(1, len(labels))]
     keys = set(cmp.metric_keys())
     rows = []
     for label, key, kind in KEY_METRICS:
         if key not in keys:
             continue
-        row = [label] + [fmt(cmp.total(i, key)["mean"], kind) for i in range(len(labels))]
+        row = [label] + [fmt_interval(cmp.total(i, key), kind, precision=False) for i in range(len(labels))]
         row += [fmt_interval(cmp.difference(i, key), diff_kind(kind), True) for i in range(1, len(labels))]
         rows.append(row)
     lines.append(render_table(headers, rows))

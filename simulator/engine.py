@@ -464,7 +464,8 @@ class ChunkSim(DayEvents):
         nmem = int(np.count_nonzero(enrolled & alive_now_p))
         mon["program.members"][mo] = nmem
         econ = pop.economics
-        mon["program.fixed_cost_cents"][mo] = nmem * econ.fixed_cost_per_member_month_cents + econ.fixed_cost_per_month_cents
+        # per member only: the fixed cost per month belongs to the trial, added once by `merge_chunks`
+        mon["program.fixed_cost_cents"][mo] = nmem * econ.fixed_cost_per_member_month_cents
         # tier mix: members still active (alive in the program arm) by the tier they hold
         members = enrolled & alive_now_p
         if self.ntiers > 1:

@@ -17,8 +17,12 @@ the measured value, a sentence saying why).
 
 Rule: `METRIC [/ METRIC] [at month N] OP LIMIT [at STATISTIC] [with probability >= P]`
 - OP is `<=`, `<`, `>=` or `>`; LIMIT a number (`0.02`, `2%`, `50_000`).
-- STATISTIC is over the Monte Carlo trials: `mean` (default), `pNN` (the NN-th percentile
-  of the per-trial values), `low` / `high` (the ends of the 95 % interval of the mean).
+- STATISTIC is over the Monte Carlo trials (the words of `simulator.stats`): `mean`
+  (default), `pNN` (the NN-th percentile of the per-trial values: `p5` and `p95` are the ends
+  of the range of outcomes), `low` / `high` (the ends of the Monte Carlo precision interval,
+  the 95 % confidence interval of the mean). Every finding states the mean with its range of
+  outcomes and Monte Carlo precision, so a pass on the mean with a range reaching past the
+  limit is visible.
 - `with probability >= P`: the share of trials whose value satisfies OP LIMIT must be >= P.
 Codes: RL720 file cannot be read, RL601 invalid YAML, RL722 wrong shape, RL723 a rule that
 cannot be read, RL724 an unknown metric.
@@ -38,6 +42,7 @@ from rulelang import ir
 from rulelang.diagnostics import Diagnostic, DiagnosticBag, NO_SPAN, Span, did_you_mean
 
 from .result import RunResult
+from .stats import PRECISION, RANGE, outcome_range, precision_half_width
 from .whatif_run import KNOWN_METRICS, MetricExpr, WhatIfError, WhatIfRun, metric_values, percentile, short_name
 from .yamlnodes import Reader, compose, scalar_value
 
@@ -263,7 +268,8 @@ def _evaluate(run: Any, g: Guardrail, per_trial_monthly: bool) -> Finding:
         verdict = "holds" if passed else "fails"
         return Finding(g, passed, share,
                        f"{g.title}: {verdict} — {g.metric.text} {g.op} {_value_text(g.limit)} in "
-                       f"{100 * share:.0f}% of {ok_values.size} trials (needs >= {100 * g.probability:.0f}%)")
+                       f"{100 * share:.0f}% of {ok_values.size} trials (needs >= {100 * g.probability:.0f}%); "
+                       f"{_spread_text(ok_values)}")
     if g.statistic == "mean":
         value = float(ok_values.mean())
     elif g.statistic in ("low", "high"):
@@ -275,9 +281,21 @@ def _evaluate(run: Any, g: Guardrail, per_trial_monthly: bool) -> Finding:
     stat = "" if g.statistic == "mean" else f" at {g.statistic}"
     where = "mean " if g.statistic == "mean" else ""
     relation = g.op if passed else _NEGATE[g.op]
+    what = {"mean": "", "low": f" (low end of the {PRECISION} interval)",
+            "high": f" (high end of the {PRECISION} interval)"}.get(g.statistic, " (a percentile of the outcomes)")
     return Finding(g, passed, value,
                    f"{g.title}: {'holds' if passed else 'fails'} — {where}{g.metric.text}{stat} = "
-                   f"{_value_text(value)} {relation} {_value_text(g.limit)}")
+                   f"{_value_text(value)} {relation} {_value_text(g.limit)}{what}; {_spread_text(ok_values)}")
+
+
+def _spread_text(values: np.ndarray) -> str:
+    """`mean 20 (range of outcomes -7 to 47; Monte Carlo precision ±17, 5 trials)`."""
+    mean = float(values.mean())
+    if values.size < 2:
+        return f"mean {_value_text(mean)} (one trial)"
+    p5, p95 = outcome_range(values)
+    return (f"mean {_value_text(mean)} ({RANGE} {_value_text(p5)} to {_value_text(p95)}; "
+            f"{PRECISION} ±{_value_text(precision_half_width(values))}, {values.size} trials)")
 
 
 def findings_failed(findings: Sequence[Finding]) -> bool:

@@ -3,8 +3,10 @@
 Takes: a compiled `ir.Program` (or None for "no program"), a `Population` and run
 settings. Gives: `RunResult` (see `simulator.result`). Each task is (trial, chunk)
 where a chunk is a run of whole 2^16-customer RNG blocks; block streams are keyed
-by (seed, trial, block), and every metric a chunk returns is an int64 sum, so the
-totals are bit-identical for any number of workers and any chunk size. Programs
+by (seed, trial, block), and every metric a chunk returns is an int64 sum over its
+customers (or a maximum), so the totals are bit-identical for any number of workers and
+any chunk size; quantities of the trial as a whole (the fixed cost per month) are added
+once, after the chunks are merged (`merge_chunks`). Programs
 with a global budget couple customers, so each trial then runs as one chunk.
 """
 
@@ -19,7 +21,7 @@ from contextlib import ExitStack
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Sequence
 
-from rulelang import ir
+from rulelang import ir, limits
 
 from .calendar import Calendar, add_months
 from .conditions import StringTable
@@ -43,6 +45,10 @@ class RunSettings:
     workers: int | None = None  # None: all cores
     chunk_size: int | None = None  # customers per task, a multiple of the block; None: `auto_chunk_blocks`
     start: dt.date | None = None
+    # customers per RNG block: BLOCK in every run of the command line; the random streams are keyed
+    # by block, so another block size gives other (equally valid) numbers. Tests use a small one to
+    # run many blocks quickly.
+    block_size: int = BLOCK
 
 
 # (program, population, settings, trial, blocks, customers to record): one unit of work
@@ -73,6 +79,22 @@ def package_version() -> str:
         return version("loyalty-rules")
     except Exception:
         return "0.1.0"
+
+
+def check_settings(settings: RunSettings, pop: Population | None = None) -> None:
+    """Refuse settings outside `rulelang.limits` (RL611): the command line bounds its options
+    the same way (a usage error there); this guards callers of the Python API."""
+    bounds = [("customers", settings.customers, limits.MAX_CUSTOMERS), ("months", settings.months, limits.MAX_MONTHS),
+              ("trials", settings.trials, limits.MAX_TRIALS)]
+    for what, value, top in bounds:
+        if not 1 <= value <= top:
+            raise SimulationError.of(f"{what} must be from 1 to {top:,}, got {value:,}", code="RL611")
+    if settings.workers is not None and not 1 <= settings.workers <= limits.MAX_WORKERS:
+        raise SimulationError.of(f"workers must be from 1 to {limits.MAX_WORKERS}, got {settings.workers}", code="RL611")
+    start = settings.start or (pop.start if pop is not None else None)
+    if start is not None and not limits.MIN_DATE <= start <= limits.MAX_DATE:
+        raise SimulationError.of(f"the first simulated day must be between {limits.MIN_DATE} and {limits.MAX_DATE}, "
+                                 f"got {start}", code="RL611")
 
 
 def calendar_for(settings: RunSettings, pop: Population) -> Calendar:
@@ -140,14 +162,15 @@ def auto_chunk_blocks(program: ir.Program, settings: RunSettings, blocks: int) -
     under `AUTO_WORKER_BYTES`. Results never depend on it."""
     workers = settings.workers or os.cpu_count() or 1
     per = min(AUTO_MAX_BLOCKS, max(1, blocks * settings.trials // workers))
-    fits = AUTO_WORKER_BYTES // (customer_bytes(program, settings) * BLOCK)
+    fits = AUTO_WORKER_BYTES // (customer_bytes(program, settings) * settings.block_size)
     return max(1, min(per, fits))
 
 
-def plan_tasks(program: ir.Program, settings: RunSettings, block_size: int = BLOCK) -> list[list[tuple[int, int]]]:
+def plan_tasks(program: ir.Program, settings: RunSettings) -> list[list[tuple[int, int]]]:
     """The chunks of one trial: runs of whole blocks of `settings.chunk_size` customers (chosen by
     `auto_chunk_blocks` when None), or every block in one chunk when a global budget couples the
     customers."""
+    block_size = settings.block_size
     blocks = blocks_for(settings.customers, block_size)
     if _has_budget(program):
         return [blocks]
@@ -188,7 +211,7 @@ def check_memory(program: ir.Program, settings: RunSettings, chunks: Sequence[li
     if need <= available:
         return
     gib = lambda b: f"{b / 2**30:.1f} GiB"  # noqa: E731
-    if len(chunks) == 1 and largest > BLOCK and _has_budget(program):
+    if len(chunks) == 1 and largest > settings.block_size and _has_budget(program):
         why = ("a global `budget` couples all customers, so a whole trial runs as one task; "
                "simulate fewer customers (the budget's effect scales with them) or drop the budget for this run")
     else:
@@ -202,21 +225,25 @@ def simulate(program: ir.Program | None, population: Population | None = None, *
              customers: int = 10_000, months: int = 12, trials: int = 10, seed: int = 0,
              workers: int | None = None, chunk_size: int | None = None, start: dt.date | None = None,
              program_source_hash: str | None = None, record: int = 0,
-             progress: Callable[[int, int], None] | None = None) -> RunResult:
+             progress: Callable[[int, int], None] | None = None, block_size: int = BLOCK) -> RunResult:
     """Run `trials` Monte Carlo trials of `program` on `population`; returns a RunResult.
 
-    `chunk_size` (customers per task) must be a multiple of 65 536 (None: chosen by
-    `auto_chunk_blocks`; results do not depend on it). `record` > 0 keeps
-    the event streams and ledgers of that many customers of block 0 (differential tests).
+    `chunk_size` (customers per task) must be a multiple of `block_size` (None: chosen by
+    `auto_chunk_blocks`; results do not depend on it). `block_size` is the RNG block
+    (65 536; tests pass a smaller one). `record` > 0 keeps the event streams and ledgers
+    of that many customers of block 0 (differential tests).
     """
     if customers <= 0 or months <= 0 or trials <= 0:
         raise SimulationError.of("customers, months and trials must be positive", code="RL611")
-    if chunk_size is not None and (chunk_size <= 0 or chunk_size % BLOCK):
-        raise SimulationError.of(f"the chunk size must be a multiple of {BLOCK}", code="RL611",
-                                 hint=f"use --block-size {BLOCK} or a multiple of it")
+    if block_size <= 0:
+        raise SimulationError.of("the RNG block size must be positive", code="RL611")
+    if chunk_size is not None and (chunk_size <= 0 or chunk_size % block_size):
+        raise SimulationError.of(f"the chunk size must be a multiple of {block_size}", code="RL611",
+                                 hint=f"use --block-size {block_size} or a multiple of it")
     pop = population or default_population()
     prog = program or empty_program()
-    settings = RunSettings(customers, months, trials, seed, workers, chunk_size, start)
+    settings = RunSettings(customers, months, trials, seed, workers, chunk_size, start, block_size)
+    check_settings(settings, pop)
     cal = calendar_for(settings, pop)
     build_plan(prog, cal, StringTable())  # raise unsupported constructs before starting workers
     chunks = plan_tasks(prog, settings)
@@ -224,9 +251,9 @@ def simulate(program: ir.Program | None, population: Population | None = None, *
     tasks = [(prog, pop, settings, t, blocks, record if ci == 0 else 0)
              for t in range(trials) for ci, blocks in enumerate(chunks)]
     results = iter(run_tasks(tasks, workers, progress))  # trial by trial, chunks in block order
-    per_trial = [merge_chunks([next(results) for _ in chunks]) for _ in range(trials)]
+    per_trial = [merge_chunks([next(results) for _ in chunks], pop) for _ in range(trials)]
     meta = run_meta(prog, pop, settings, cal, program_source_hash=program_source_hash,
-                    chunk_size=len(chunks[0]) * BLOCK)
+                    chunk_size=len(chunks[0]) * block_size)
     return build_result(meta, prog, pop, per_trial, cal)
 
 
@@ -239,7 +266,7 @@ def run_meta(program: ir.Program, pop: Population, settings: RunSettings, cal: C
     return {
         "seed": settings.seed, "trials": settings.trials, "customers": settings.customers,
         "months": settings.months, "start": cal.start.isoformat(), "end": cal.end.isoformat(), "days": cal.days,
-        "block_size": BLOCK, "chunk_size": chunk_size or settings.chunk_size, "program": program.name,
+        "block_size": settings.block_size, "chunk_size": chunk_size or settings.chunk_size, "program": program.name,
         "program_hash": program_source_hash or program_hash(program), "currency": program.currency,
         "points_unit": program.points_unit,
         "population": pop.name, "population_hash": population_hash or pop.source_hash,
@@ -249,8 +276,10 @@ def run_meta(program: ir.Program, pop: Population, settings: RunSettings, cal: C
     }
 
 
-def merge_chunks(parts: Sequence[ChunkResult]) -> ChunkResult:
-    """One trial's result from its chunks' results, given in block order (int64 sums: exact)."""
+def merge_chunks(parts: Sequence[ChunkResult], pop: Population) -> ChunkResult:
+    """One trial's result from its chunks' results, given in block order, on the trial's population
+    `pop`. A chunk returns only sums over its customers (int64: exact in any grouping) and maxima;
+    what belongs to the trial as a whole is added here, once: the fixed cost per month."""
     first = parts[0]
     monthly = {k: v.copy() for k, v in first.monthly.items()}
     totals = dict(first.totals)
@@ -265,4 +294,6 @@ def merge_chunks(parts: Sequence[ChunkResult]) -> ChunkResult:
             else:
                 totals[k] += v
         tiers += p.tier_counts
+    # per trial, not per customer: charged once a month whatever the number of chunks
+    monthly["program.fixed_cost_cents"] = monthly["program.fixed_cost_cents"] + pop.economics.fixed_cost_per_month_cents
     return ChunkResult(monthly, totals, tiers, records)

@@ -4,9 +4,10 @@ Takes: two program specs (files, or `REV:path` read with `git show`), a populati
 run settings and optional guardrails. Gives: `Plan` — the semantic diff
 (`rulelang.diff`), and, when something changed, both programs simulated on the same
 seed and population with the paired change in program cost, liability, incremental
-profit, retention and tier mix (95 % intervals), the guardrail findings on the new
-program, and the closing line
-`Plan: 1 rule added, 2 changed, 0 removed; program cost +4.1% (95% CI +3.2..+5.0)`.
+profit, retention and tier mix (each change with its range of outcomes and Monte Carlo
+precision, the words of `simulator.stats`), the guardrail findings on the new program,
+and the closing line `Plan: 1 rule added, 2 changed, 0 removed; program cost +4.1%
+(range of outcomes +2.0%..+6.3%; Monte Carlo precision ±0.9%)`.
 `to_json()` is `schema: loyalty-plan/1`; `exit_code(detailed)` follows terraform:
 0 no change (or success), 1 error or a failed guardrail, 2 changes (`--detailed-exitcode`).
 """
@@ -18,7 +19,8 @@ from typing import Any, Callable, Sequence
 
 from rulelang.diff import ProgramDiff, diff_programs
 
-from .compare import Comparison, compare_programs, fmt, fmt_interval, metric_kind
+from .compare import Comparison, compare_programs, fmt, fmt_interval, legend_lines, metric_kind
+from .stats import PRECISION, RANGE
 from .guardrails import Finding, Guardrail, evaluate_guardrails
 from .whatif_run import LoadedProgram, PopulationSource, Settings
 
@@ -75,10 +77,14 @@ class Plan:
             return ""
         d = m["difference"]
         if d.get("rel_mean") is not None:
-            return (f"program cost {_pct(d['rel_mean'])} "
-                    f"(95% CI {_pct(d['rel_low'])}..{_pct(d['rel_high'])})")
-        return f"program cost {fmt(d['mean'], 'money', True)} (95% CI {fmt(d['low'], 'money', True)}.."\
-               f"{fmt(d['high'], 'money', True)})"
+            lo, hi = d["rel_range"]
+            half = None if d["rel_low"] is None else (d["rel_high"] - d["rel_low"]) / 2
+            return (f"program cost {_pct(d['rel_mean'])} ({RANGE} {_pct(lo)}..{_pct(hi)}; "
+                    f"{PRECISION} ±{_pct(half)[1:]})")
+        lo, hi = d["range"]
+        half = None if d["low"] is None else (d["high"] - d["low"]) / 2
+        return (f"program cost {fmt(d['mean'], 'money', True)} ({RANGE} {fmt(lo, 'money', True)}.."
+                f"{fmt(hi, 'money', True)}; {PRECISION} ±{fmt(half, 'money')})")
 
     def summary_line(self) -> str:
         if not self.changed:
@@ -150,10 +156,11 @@ def markdown(plan: Plan) -> str:
         lines += ["", f"**What it costs** — simulated on {m['population']}: {m['customers']:,} customers, "
                       f"{m['months']} months from {m['start']}, {m['trials']} trials, seed {m['seed']}; both programs "
                       f"on the same customers and draws; money in {c.runs[1].program.currency}; "
-                      "differences are paired, with 95% intervals.", ""]
+                      "differences are paired trial by trial.", ""]
+        lines += [f"{line}.  " for line in legend_lines(m)] + [""]
         if m.get("uncertain_parameters"):
             lines += ["Drawn per trial: " + "; ".join(m["uncertain_parameters"]), ""]
-        lines.append("| metric | old | new | change | change % |")
+        lines.append(f"| metric | old | new | change [{RANGE}] ±{PRECISION} | change % [{RANGE}] |")
         lines.append("|---|---:|---:|---:|---:|")
         for label, key in PLAN_METRICS:
             mm = plan.metric(key)
@@ -163,7 +170,7 @@ def markdown(plan: Plan) -> str:
             dkind = "pp" if kind == "pct" else kind
             d = mm["difference"]
             rel = "" if d.get("rel_mean") is None or kind in ("pct", "ratio") else \
-                f"{_pct(d['rel_mean'])} [{_pct(d['rel_low'])}, {_pct(d['rel_high'])}]"
+                f"{_pct(d['rel_mean'])} [{_pct(d['rel_range'][0])}..{_pct(d['rel_range'][1])}]"
             lines.append(f"| {label} | {fmt(mm['old']['mean'], kind)} | {fmt(mm['new']['mean'], kind)} | "
                          f"{fmt_interval(d, dkind, True)} | {rel} |")
         old_mix, new_mix, dmix = c.tier_mix_end(0), c.tier_mix_end(1), c.tier_mix_difference(1)

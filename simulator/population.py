@@ -37,9 +37,10 @@ from typing import Any
 
 import yaml
 
+from rulelang import limits
 from rulelang.diagnostics import Diagnostic, DiagnosticBag, RulelangError
 
-from .yamlnodes import Reader, compose, scalar_value
+from .yamlnodes import Reader, compose, plain, scalar_value
 
 DEFAULT_POPULATION = Path(__file__).with_name("populations") / "default.yaml"
 DAYS_PER_UNIT = {"day": 1.0, "week": 7.0, "month": 30.4375}
@@ -169,6 +170,54 @@ _ECON_KEYS = ["gross_margin", "fixed_cost_per_member_per_month", "fixed_cost_per
               "acquisition_cost"]
 
 
+@dataclass(frozen=True)
+class Bound:
+    """The largest value a population key takes, and why (quoted in the error's hint)."""
+
+    high: float
+    why: str
+    per_day: bool = False  # a rate: `high` is per day and scales with the file's time_unit
+
+
+# Upper bounds of the population keys (lower bounds stay beside each key's reading); every
+# other number is at most `limits.MAX_POPULATION_NUMBER`. Derived from rulelang/limits.py.
+BOUNDS: dict[str, Bound] = {
+    "refer": Bound(limits.MAX_EVENTS_PER_DAY, "every referral intent is drawn before the run and kept in memory",
+                   per_day=True),
+    "events.rate": Bound(limits.MAX_EVENTS_PER_DAY, "every custom event is drawn before the run and kept in memory",
+                         per_day=True),
+    "spend.gamma": Bound(limits.MAX_MEAN_SPEND_CENTS / 100,
+                         "the mean spend p·gamma/(q − 1) must stay an amount the engines hold"),
+    "items": Bound(limits.MAX_ITEMS, "the mean number of items in a basket"),
+    "shipping": Bound(limits.MAX_MEAN_SPEND_CENTS / 100, "a fee added to a purchase's amount"),
+    "enrollment.ramp_months": Bound(limits.MAX_MONTHS, "the longest simulation, in months"),
+    "returns.delay_days": Bound(limits.MAX_DAYS, "the longest duration in days"),
+    "post_reward_days": Bound(limits.MAX_DAYS, "the longest duration in days"),
+    "goal_gradient": Bound(limits.MAX_MULTIPLIER, "the largest multiplier"),
+    "post_reward_lift": Bound(limits.MAX_MULTIPLIER, "the largest multiplier"),
+    "heavy_buyer_damping": Bound(limits.MAX_MULTIPLIER, "the largest multiplier"),
+    "downgrade_dropout_increase": Bound(limits.MAX_MULTIPLIER, "the largest multiplier"),
+    "satisfaction.score": Bound(10.0, "satisfaction is a score from 0 to 10"),
+    "fixed_cost_per_member_per_month": Bound(limits.MAX_MEMBER_MONTH_CENTS / 100,
+                                             "times every member and month it must stay a sum the engines hold"),
+    "fixed_cost_per_month": Bound(limits.MAX_MONEY_CENTS / 100, "the largest amount of money"),
+    "acquisition_cost": Bound(limits.MAX_MEMBER_MONTH_CENTS / 100,
+                              "times every referred newcomer it must stay a sum the engines hold"),
+    "referral_pool": Bound(limits.MAX_REFERRAL_POOL, "spare slots per customer, held in memory for the whole run"),
+}
+_CEILING_HINT = (f"a number in a population file is at most {limits.MAX_POPULATION_NUMBER:,} "
+                 "(see rulelang/limits.py)")
+
+
+def _limit(key: str, per_day: float = 1.0) -> dict[str, Any]:
+    """`high` and `hint` for `Reader.number` from `BOUNDS[key]` (a rate's bound in the file's unit)."""
+    b = BOUNDS[key]
+    high = b.high * per_day if b.per_day else b.high
+    unit = next((u for u, days in DAYS_PER_UNIT.items() if days == per_day), f"{per_day:g} days")
+    per = "" if not b.per_day else f" a {unit}" if per_day == 1 else f" a {unit} ({plain(b.high)} a day)"
+    return {"high": high, "hint": f"at most {plain(high)}{per}: {b.why}"}
+
+
 def _cents(value: float | None) -> int:
     return int(round((value or 0.0) * 100))
 
@@ -250,23 +299,33 @@ def _segment(rd: Reader, node: yaml.Node, index: int, per_day: float, model: str
     kw["spend_p"] = rd.number(sm.get("p"), f"{where} spend.p", 6.0, low=0.0, low_open=True) or 6.0
     q = rd.number(sm.get("q"), f"{where} spend.q", 4.0, low=1.0, low_open=True)
     kw["spend_q"] = q or 4.0
-    kw["spend_gamma"] = rd.number(sm.get("gamma"), f"{where} spend.gamma", 30.0, low=0.0, low_open=True) or 30.0
+    kw["spend_gamma"] = rd.number(sm.get("gamma"), f"{where} spend.gamma", 30.0, low=0.0, low_open=True,
+                                  **_limit("spend.gamma")) or 30.0
+    mean_cents = 100 * kw["spend_p"] * kw["spend_gamma"] / (kw["spend_q"] - 1.0)
+    if mean_cents > limits.MAX_MEAN_SPEND_CENTS and "spend" in m:
+        rd.error(m["spend"], "RL603", f"{where} spend: the mean spend p·gamma/(q − 1) is {mean_cents / 100:g}, "
+                 f"more than {limits.MAX_MEAN_SPEND_CENTS / 100:g}",
+                 "a draw a thousand times the mean must still be an amount the engines hold "
+                 "(rulelang/limits.py MAX_MEAN_SPEND_CENTS)")
     kw["categories"] = _choice(rd, m.get("categories"), f"{where} categories", Choice(("other",), (1.0,)))
     kw["channels"] = _choice(rd, m.get("channels"), f"{where} channels", Choice(("store",), (1.0,)))
-    kw["items_mean"] = rd.number(m.get("items"), f"{where} items", 1.0, low=1.0) or 1.0
+    kw["items_mean"] = rd.number(m.get("items"), f"{where} items", 1.0, low=1.0, **_limit("items")) or 1.0
     ship = rd.mapping(m.get("shipping"), f"{where} shipping")
-    kw["shipping_cents"] = tuple((k, _cents(rd.number(v, f"{where} shipping.{k}", 0.0, low=0.0)))
+    kw["shipping_cents"] = tuple((k, _cents(rd.number(v, f"{where} shipping.{k}", 0.0, low=0.0,
+                                                              **_limit("shipping"))))
                                  for k, v in ship.items())
     kw["redeem"] = rd.number(m.get("redeem"), f"{where} redeem", 0.5, low=0.0, high=1.0)
-    kw["refer_per_day"] = (rd.number(m.get("refer"), f"{where} refer", 0.0, low=0.0) or 0.0) / per_day
+    kw["refer_per_day"] = (rd.number(m.get("refer"), f"{where} refer", 0.0, low=0.0,
+                                     **_limit("refer", per_day)) or 0.0) / per_day
     events = []
     for ename, enode in rd.mapping(m.get("events"), f"{where} events").items():
         if isinstance(enode, yaml.ScalarNode):
-            rate = rd.number(enode, f"{where} events.{ename}", 0.0, low=0.0) or 0.0
+            rate = rd.number(enode, f"{where} events.{ename}", 0.0, low=0.0, **_limit("events.rate", per_day)) or 0.0
             events.append((ename, CustomEventModel(rate / per_day)))
             continue
         em = rd.mapping(enode, f"{where} events.{ename}", ["rate", "fields"])
-        rate = rd.number(em.get("rate"), f"{where} events.{ename}.rate", 0.0, low=0.0) or 0.0
+        rate = rd.number(em.get("rate"), f"{where} events.{ename}.rate", 0.0, low=0.0,
+                         **_limit("events.rate", per_day)) or 0.0
         fields = tuple((fname, _choice(rd, fnode, f"{where} events.{ename}.fields.{fname}", Choice((0,), (1.0,))))
                        for fname, fnode in rd.mapping(em.get("fields"), f"{where} events.{ename}.fields").items())
         events.append((ename, CustomEventModel(rate / per_day, fields)))
@@ -276,7 +335,8 @@ def _segment(rd: Reader, node: yaml.Node, index: int, per_day: float, model: str
     kw["birthday_known"] = rd.number(m.get("birthday_known"), f"{where} birthday_known", 1.0, low=0.0, high=1.0)
     en = rd.mapping(m.get("enrollment"), f"{where} enrollment", ["share", "ramp_months"])
     kw["enroll_share"] = rd.number(en.get("share"), f"{where} enrollment.share", 1.0, low=0.0, high=1.0)
-    ramp = rd.number(en.get("ramp_months"), f"{where} enrollment.ramp_months", 0.0, low=0.0) or 0.0
+    ramp = rd.number(en.get("ramp_months"), f"{where} enrollment.ramp_months", 0.0, low=0.0,
+                     **_limit("enrollment.ramp_months")) or 0.0
     kw["enroll_ramp_days"] = int(round(ramp * DAYS_PER_UNIT["month"]))
     kw["returns"] = _returns(rd, m.get("returns"), where)
     return Segment(name=name, share=share, **kw)
@@ -319,12 +379,14 @@ def _returns(rd: Reader, node: yaml.Node | None, where: str) -> ReturnModel:
     lo, hi = ReturnModel().delay_min, ReturnModel().delay_max
     dnode = m.get("delay_days")
     if isinstance(dnode, yaml.ScalarNode):
-        d = rd.number(dnode, f"{where} returns.delay_days", float(lo), low=1.0)
+        d = rd.number(dnode, f"{where} returns.delay_days", float(lo), low=1.0, **_limit("returns.delay_days"))
         lo = hi = int(d or lo)
     elif dnode is not None:
         dm = rd.mapping(dnode, f"{where} returns.delay_days", ["min", "max"])
-        lo = int(rd.number(dm.get("min"), f"{where} returns.delay_days.min", float(lo), low=1.0) or lo)
-        hi = int(rd.number(dm.get("max"), f"{where} returns.delay_days.max", float(max(hi, lo)), low=1.0) or hi)
+        lo = int(rd.number(dm.get("min"), f"{where} returns.delay_days.min", float(lo), low=1.0,
+                           **_limit("returns.delay_days")) or lo)
+        hi = int(rd.number(dm.get("max"), f"{where} returns.delay_days.max", float(max(hi, lo)), low=1.0,
+                           **_limit("returns.delay_days")) or hi)
         if hi < lo:
             rd.error(dnode, "RL603", f"{where} returns.delay_days: `max` ({hi}) is below `min` ({lo})")
             hi = lo
@@ -349,9 +411,9 @@ def _response(rd: Reader, node: yaml.Node | None) -> Response:
         if key == "satisfaction" or key not in m:
             continue
         default = getattr(d, key)
+        share = key in ("referral_action_rate", "referral_conversion", "perk_use_rate", "tier_dropout_reduction")
         v = rd.number(m[key], f"response.{key}", float(default), low=0.0,
-                      high=1.0 if key in ("referral_action_rate", "referral_conversion", "perk_use_rate",
-                                          "tier_dropout_reduction") else None)
+                      **({"high": 1.0} if share else _limit(key)))
         kw[key] = int(v) if isinstance(default, int) else v
     if "satisfaction" in m:
         sn = m["satisfaction"]
@@ -361,9 +423,12 @@ def _response(rd: Reader, node: yaml.Node | None) -> Response:
             sm = rd.mapping(sn, "response.satisfaction", ["enabled", "mean", "sd", "redeem_boost", "tier_boost"])
             kw["satisfaction"] = rd.boolean(sm.get("enabled"), "response.satisfaction.enabled", True)
             kw["satisfaction_mean"] = rd.number(sm.get("mean"), "response.satisfaction.mean", 7.0, low=0.0, high=10.0)
-            kw["satisfaction_sd"] = rd.number(sm.get("sd"), "response.satisfaction.sd", 2.0, low=0.0)
-            kw["satisfaction_redeem_boost"] = rd.number(sm.get("redeem_boost"), "response.satisfaction.redeem_boost", 0.5)
-            kw["satisfaction_tier_boost"] = rd.number(sm.get("tier_boost"), "response.satisfaction.tier_boost", 0.3)
+            score = _limit("satisfaction.score")
+            kw["satisfaction_sd"] = rd.number(sm.get("sd"), "response.satisfaction.sd", 2.0, low=0.0, **score)
+            kw["satisfaction_redeem_boost"] = rd.number(sm.get("redeem_boost"), "response.satisfaction.redeem_boost",
+                                                        0.5, **score)
+            kw["satisfaction_tier_boost"] = rd.number(sm.get("tier_boost"), "response.satisfaction.tier_boost", 0.3,
+                                                      **score)
     return dataclasses.replace(d, **kw)
 
 
@@ -376,7 +441,7 @@ def load_population(source: str, path: str) -> tuple[Population | None, list[Dia
             bag.error("RL604", "the population file is empty", _span1(path),
                       "start from simulator/populations/default.yaml")
         return None, bag.items
-    rd = Reader(path, bag)
+    rd = Reader(path, bag, limits.MAX_POPULATION_NUMBER, _CEILING_HINT)
     top = rd.mapping(root, "the population file", _TOP_KEYS)
     unit = rd.string(top.get("time_unit"), "time_unit", "week", DAYS_PER_UNIT.keys()) or "week"
     per_day = DAYS_PER_UNIT[unit]
@@ -401,13 +466,16 @@ def load_population(source: str, path: str) -> tuple[Population | None, list[Dia
     econ = Economics(
         gross_margin=rd.number(em.get("gross_margin"), "economics.gross_margin", 0.3, low=0.0, high=1.0),
         fixed_cost_per_member_month_cents=_cents(rd.number(em.get("fixed_cost_per_member_per_month"),
-                                                           "economics.fixed_cost_per_member_per_month", 0.0, low=0.0)),
-        fixed_cost_per_month_cents=_cents(rd.number(em.get("fixed_cost_per_month"), "economics.fixed_cost_per_month", 0.0, low=0.0)),
-        acquisition_cost_cents=_cents(rd.number(em.get("acquisition_cost"), "economics.acquisition_cost", 0.0, low=0.0)),
+                                                           "economics.fixed_cost_per_member_per_month", 0.0, low=0.0,
+                                                           **_limit("fixed_cost_per_member_per_month"))),
+        fixed_cost_per_month_cents=_cents(rd.number(em.get("fixed_cost_per_month"), "economics.fixed_cost_per_month", 0.0,
+                                             low=0.0, **_limit("fixed_cost_per_month"))),
+        acquisition_cost_cents=_cents(rd.number(em.get("acquisition_cost"), "economics.acquisition_cost", 0.0, low=0.0,
+                                         **_limit("acquisition_cost"))),
     )
     response = _response(rd, top.get("response"))
     start = rd.date(top.get("start"), "start", None)
-    pool = rd.number(top.get("referral_pool"), "referral_pool", 1.0, low=0.0)
+    pool = rd.number(top.get("referral_pool"), "referral_pool", 1.0, low=0.0, **_limit("referral_pool"))
     name = rd.string(top.get("name"), "name", Path(path).stem) or Path(path).stem
     if bag.has_errors:
         return None, bag.items

@@ -2,17 +2,17 @@
 
 Takes: the `report.json` document of a run (`RunResult.to_json()`, schema
 `loyalty-simulation/1`). Gives: `render_markdown(report)` (run facts, key metrics
-with means and 95 % intervals for the program arm, the baseline and their paired
-difference, the tier mix, the ledger identity line, warnings), `render_html(report)`
+for the program arm, the baseline and their paired difference, each as its mean, range of
+outcomes and Monte Carlo precision — the words of `simulator.stats` — the tier mix, the ledger identity line, warnings), `render_html(report)`
 (the same tables plus the charts of `simulator.charts`, embedded as base64 PNG, with
-inline CSS and no external asset) and `write_human_reports(report, out_dir)`, which
-writes `report.md` and `report.html`.
+inline CSS and no external asset), `render_human_reports(report)` (both, by file name) and
+`write_human_reports(report, out_dir)`, which writes `report.md` and `report.html` as one set.
 
 Differences: revenue and net profit use the report's own paired series
 (`incremental.revenue`, `incremental.profit`); for every other metric measured in
 both arms the difference is computed here trial by trial (program − baseline on the
-same random draws) and summarised like every other metric (mean, Student-t 95 %
-interval over trials).
+same random draws) and summarised like every other metric (mean, range of outcomes,
+Monte Carlo precision over trials).
 """
 
 from __future__ import annotations
@@ -25,7 +25,8 @@ from pathlib import Path
 from typing import Any
 
 from .charts import all_charts
-from .stats import summarize
+from .stats import PRECISION, RANGE, summarize
+from .stats import legend as stats_legend
 
 Report = dict[str, Any]
 Summary = dict[str, Any]
@@ -115,16 +116,25 @@ def format_value(value: float | None, kind: str, signed: bool = False) -> str:
 
 
 def format_cell(summary: Summary | None, kind: str, trials: int, signed: bool = False) -> str:
-    """`mean (low to high)`; the mean alone for one trial, a missing interval, or no spread at all."""
+    """`mean [p5 to p95] ±h`: the mean, its range of outcomes (5th to 95th percentile over trials) and
+    its Monte Carlo precision (± half the 95 % confidence interval of the mean). The mean alone for one
+    trial or no spread at all; a part narrower than the printed digits is left out."""
     if summary is None:
         return ""
     mean = format_value(summary.get("mean"), kind, signed)
-    low, high = summary.get("low"), summary.get("high")
-    if trials <= 1 or low is None or high is None or mean == NA:
+    if trials <= 1 or mean == NA:
         return mean
-    if low == high:
-        return mean  # no spread at all over trials
-    return f"{mean} ({format_value(low, kind, signed)} to {format_value(high, kind, signed)})"
+    text = mean
+    p5, p95 = summary.get("range") or [None, None]
+    if p5 is not None and p95 is not None:
+        lo, hi = format_value(p5, kind, signed), format_value(p95, kind, signed)
+        if lo != hi:
+            text += f" [{lo} to {hi}]"
+    low, high = summary.get("low"), summary.get("high")
+    if low is not None and high is not None and format_value(low, kind, signed) != format_value(high, kind, signed):
+        half = format_value((high - low) / 2, "ratio" if kind == "money2" else kind)
+        text += f" ±{half.replace('%', ' pp') if signed and kind == 'pct' else half}"
+    return text
 
 
 def paired_difference(report: Report, program_key: str, baseline_key: str) -> Summary | None:
@@ -182,7 +192,10 @@ def tier_rows(report: Report) -> list[tuple[str, str, str]]:
 def _last(series: Summary | None) -> Summary | None:
     if not series or not series.get("mean"):
         return None
-    return {k: (series[k][-1] if series.get(k) else None) for k in ("mean", "low", "high")}
+    out = {k: (series[k][-1] if series.get(k) else None) for k in ("mean", "low", "high")}
+    rng = series.get("range") or [None, None]
+    out["range"] = [rng[0][-1] if rng[0] else None, rng[1][-1] if rng[1] else None]
+    return out
 
 
 def ledger_line(report: Report) -> str:
@@ -217,12 +230,15 @@ def facts(report: Report) -> list[tuple[str, str]]:
 def _interval_note(report: Report) -> str:
     m = report.get("meta", {})
     cur = m.get("currency", "")
-    if _trials(report) > 1:
-        return (f"Money in {cur}; points in {m.get('points_unit', 'points')}. Each cell is the mean over trials "
-                f"and its 95 % interval (low to high). Difference = program − baseline on the same customers "
-                f"and random draws, paired trial by trial; pp = percentage points.")
-    return (f"Money in {cur}; points in {m.get('points_unit', 'points')}. One trial: no interval. "
-            f"Difference = program − baseline on the same customers and random draws; pp = percentage points.")
+    trials = _trials(report)
+    head = f"Money in {cur}; points in {m.get('points_unit', 'points')}. "
+    tail = (" Difference = program − baseline on the same customers and random draws, paired trial by trial; "
+            "pp = percentage points.")
+    if trials > 1:
+        legend = " ".join(f"{line[0].upper()}{line[1:]}." for line in stats_legend(bool(m.get("uncertain_parameters")), trials))
+        return (f"{head}Each cell: mean [{RANGE}: 5th to 95th percentile over trials] ±{PRECISION} of the mean. "
+                f"{legend}{tail}")
+    return f"{head}One trial: no {RANGE} and no {PRECISION}.{tail}"
 
 
 # ---------------------------------------------------------------- Markdown
@@ -343,12 +359,14 @@ def render_html(report: Report) -> str:
 # ---------------------------------------------------------------- files
 
 
+def render_human_reports(report: Report) -> dict[str, str]:
+    """{`report.md`: Markdown, `report.html`: the page}: rendered in full before anything is written."""
+    return {"report.md": render_markdown(report), "report.html": render_html(report)}
+
+
 def write_human_reports(report: Report, out_dir: Path) -> list[Path]:
-    """Write `report.md` and `report.html` into `out_dir`; returns the paths written."""
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    md = out / "report.md"
-    md.write_text(render_markdown(report), encoding="utf-8")
-    page = out / "report.html"
-    page.write_text(render_html(report), encoding="utf-8")
-    return [md, page]
+    """Write `report.md` and `report.html` into `out_dir` as one set (`simulator.outputs.write_set`);
+    returns the paths written."""
+    from .outputs import write_set
+
+    return write_set(out_dir, render_human_reports(report))

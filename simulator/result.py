@@ -232,13 +232,12 @@ def build_result(meta: dict[str, Any], program: ir.Program, pop, trials: list, c
 
 
 def write_reports(result: RunResult, out_dir: str | Path) -> list[Path]:
-    """Write `report.json` (the RunResult.to_json() document), `report.md` and `report.html` into `out_dir`;
-    returns the paths written."""
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    path = out / "report.json"
-    document = result.to_json()
-    path.write_text(json.dumps(document, indent=2, sort_keys=False) + "\n", encoding="utf-8")
-    from .report import write_human_reports  # matplotlib is loaded only when reports are written
+    """Write `report.json` (the RunResult.to_json() document), `report.md` and `report.html` into `out_dir`
+    as one set (`simulator.outputs.write_set`: the previous set stays whole when writing fails);
+    returns the paths written. OutputError (RL620) when they cannot be written."""
+    from .outputs import write_set
+    from .report import render_human_reports  # matplotlib is loaded only when reports are written
 
-    return [path, *write_human_reports(document, out)]
+    document = result.to_json()
+    files = {"report.json": json.dumps(document, indent=2, sort_keys=False) + "\n", **render_human_reports(document)}
+    return write_set(out_dir, files)

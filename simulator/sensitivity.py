@@ -4,7 +4,7 @@ Takes: a loaded program, a population source, run settings, a relative range (de
 ±50 %), optional absolute ranges (`--param response.goal_gradient=0.1:0.3`) and the metric
 to watch (default incremental profit). Gives: `SensitivityResult` — for every behavioural
 and economic assumption the metric at its low and at its high value, as paired
-differences to the base run (all runs share the trials: common random numbers), sorted by
+differences to the base run (mean, range of outcomes, Monte Carlo precision) (all runs share the trials: common random numbers), sorted by
 swing; `to_json()` (`schema: loyalty-sensitivity/1`).
 
 The assumptions and what "scaled by f" means for each are listed in `ASSUMPTIONS`
@@ -210,12 +210,14 @@ def run_sensitivity(loaded: LoadedProgram, population: PopulationSource, setting
 
 
 def text_table(res: SensitivityResult) -> str:
-    from .compare import fmt, fmt_interval, header_lines, metric_kind, render_table
+    from .compare import fmt, fmt_interval, header_lines, legend_lines, metric_kind, render_table
+    from .stats import PRECISION, RANGE
 
     kind = metric_kind(res.metric.numerator) if res.metric.denominator is None else "ratio"
     lines = header_lines(res.meta)
     lines.append(f"program {res.meta['program']}; {res.metric.text} at each assumption's low and high value, "
                  f"as paired differences to the base run; money in {res.meta['currency']}")
+    lines += legend_lines(res.meta)
     lines.append(f"base: {res.metric.text} = {fmt_interval(res.base, kind)}")
     lines.append("")
     rows = []
@@ -225,7 +227,8 @@ def text_table(res: SensitivityResult) -> str:
         rng = f"x{s.low:g} .. x{s.high:g}" if factor else f"{s.low:.4g} .. {s.high:.4g} (now {s.base:.4g})"
         rows.append([s.assumption.path, rng, fmt_interval(b.low, kind, True), fmt_interval(b.high, kind, True),
                      fmt(b.swing, kind)])
-    lines.append(render_table(["assumption", "range", "change at low", "change at high", "swing"], rows))
+    lines.append(render_table(["assumption", "values", f"change at low [{RANGE}] ±{PRECISION}",
+                               f"change at high [{RANGE}] ±{PRECISION}", "swing (of the means)"], rows))
     for note in res.skipped:
         lines.append(f"skipped: {note}")
     return "\n".join(lines) + "\n"

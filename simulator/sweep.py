@@ -4,8 +4,10 @@ Takes: a loaded program, one or two `--vary PATH=FROM:TO:STEP` (or `PATH=v1,v2,.
 optional constraints (`--max "program_cost / revenue=0.02"`, `--min "retention=0.6"`), an
 objective (default: maximise incremental profit), a population source and run settings.
 Gives: `SweepResult` — per grid point the objective, program cost, incremental profit and
-retention with 95 % intervals, whether the constraints hold (on the mean), and the best
-feasible point; `to_json()` (`schema: loyalty-sweep/1`).
+retention (mean, range of outcomes, Monte Carlo precision), whether the constraints hold (on
+the mean), the leading feasible point and whether its paired difference to the current
+setting is resolved (`resolve_leader`: only then is it called best); `to_json()`
+(`schema: loyalty-sweep/1`).
 
 Parameters are addressed by a path (documented in docs/whatif.md): `point_cost`,
 `rule.base.rate` (or `base.rate`), `base.award`, `rule.weekend_coffee.cap`,
@@ -28,9 +30,11 @@ from rulelang import ast
 from rulelang.diagnostics import did_you_mean
 
 from .population import Population, Response
+from .compare import fmt_interval
+from .stats import PRECISION, RANGE
 from .whatif_run import (KNOWN_METRICS, Arm, LoadedProgram, MetricExpr, PopulationSource, Settings, WhatIfError,
-                         WhatIfRun, compile_ast_program, metric_values, run_programs, short_name, summary,
-                         usage_error)
+                         WhatIfRun, compile_ast_program, metric_values, paired_summary, run_programs, short_name,
+                         summary, usage_error)
 
 SCHEMA = "loyalty-sweep/1"
 MAX_POINTS = 400
@@ -399,6 +403,50 @@ class SweepPoint:
         return all(ok for _, _, ok in self.constraints)
 
 
+@dataclass(frozen=True)
+class Verdict:
+    """Whether the leading grid point (the feasible point with the best mean objective) is resolved
+    from the current setting: see `resolve_leader`."""
+
+    leader: SweepPoint | None  # None: no feasible point
+    is_current: bool  # the leader is the current setting itself
+    difference: dict[str, Any] | None  # paired objective difference leader − current, trial by trial
+    resolved: bool
+    reason: str  # why not resolved (empty when resolved)
+
+
+def resolve_leader(leader: SweepPoint | None, leader_values: np.ndarray | None, current_values: np.ndarray,
+                   is_current: bool, minimize: bool) -> Verdict:
+    """The leader is "best" only when its paired difference to the current setting (same trials, common
+    random numbers) is resolved on the good side of 0, both ways the reports measure it:
+    - its Monte Carlo precision interval (95 % confidence interval of the mean paired difference)
+      excludes 0: more trials would not plausibly reverse the ranking of the means; and
+    - its range of outcomes (5th..95th percentile of the per-trial differences) excludes 0: the leader
+      beats the current setting in (at least about) 95 % of the trials, i.e. whatever the uncertain
+      assumptions drawn per trial, not just on average.
+    Comparing the two arms' own ranges would be wrong on common random numbers: they share every trial's
+    draw, so their ranges overlap whenever the assumptions move both, even when one wins every trial."""
+    if leader is None:
+        return Verdict(None, False, None, False, "no grid point meets the constraints")
+    if is_current or leader_values is None:
+        return Verdict(leader, True, None, True, "")
+    d = paired_summary(current_values, leader_values)
+    sign = -1.0 if minimize else 1.0
+    lo, hi = d["low"], d["high"]
+    p5, p95 = d["range"]  # type: ignore[misc]
+    if d["mean"] is None or lo is None or p5 is None:
+        return Verdict(leader, False, d, False, "the objective is undefined in some trials")
+    mc_ok = (lo > 0) if sign > 0 else (hi < 0)  # type: ignore[operator]
+    range_ok = (p5 > 0) if sign > 0 else (p95 < 0)  # type: ignore[operator]
+    reasons = []
+    if not mc_ok:
+        reasons.append(f"the {PRECISION} of the mean difference includes 0 (more trials may settle it)")
+    if not range_ok:
+        reasons.append(f"the {RANGE} of the difference includes 0 (in some trials the current setting does "
+                       "as well or better)")
+    return Verdict(leader, False, d, mc_ok and range_ok, "; ".join(reasons))
+
+
 @dataclass
 class SweepResult:
     parameters: list[Parameter]
@@ -407,12 +455,15 @@ class SweepResult:
     objective: MetricExpr
     minimize: bool
     constraints: list[Constraint]
-    best: SweepPoint | None
+    best: SweepPoint | None  # the leader, when it is resolved from the current setting (else None)
     meta: dict[str, Any]
+    verdict: Verdict | None = None
+    current: dict[str, Any] | None = None  # the objective at the current setting
 
     def to_json(self) -> dict[str, Any]:
         def num(d: Decimal) -> float | int:
             return int(d) if d == d.to_integral_value() else float(d)
+        v = self.verdict
         return {
             "schema": SCHEMA, "meta": self.meta,
             "parameters": [{"path": p.path, "current": p.current, "unit": p.unit, "values": [num(v) for v in g]}
@@ -425,6 +476,11 @@ class SweepResult:
                        for pt in self.points],
             "best": None if self.best is None else {"values": [num(v) for v in self.best.values],
                                                     "objective": self.best.objective},
+            "current": {"objective": self.current},
+            "leader": None if v is None or v.leader is None else {
+                "values": [num(x) for x in v.leader.values], "objective": v.leader.objective,
+                "is_current": v.is_current, "difference_to_current": v.difference,
+                "resolved": v.resolved, "not_resolved_because": v.reason or None},
         }
 
 
@@ -475,7 +531,13 @@ def run_sweep(loaded: LoadedProgram, varies: Sequence[str], population: Populati
                     q = setter(q, val)  # type: ignore[misc]
                 return q
         arms.append(Arm(label, compiled, modifier))
+    current_index = next((i for i, combo in enumerate(combos)
+                          if all(p.current is not None and float(x) == p.current for p, x in zip(params, combo))), None)
+    if current_index is None:  # the setting as loaded is not on the grid: run it too, on the same trials
+        arms.append(Arm("current", loaded.program))
     runs = run_programs(arms, population, settings, progress)
+    current_run = runs[current_index] if current_index is not None else runs[-1]
+    runs = runs[:len(combos)]
     points = []
     for combo, run in zip(combos, runs):
         try:
@@ -490,22 +552,52 @@ def run_sweep(loaded: LoadedProgram, varies: Sequence[str], population: Populati
         shown = {short_name(k): summary(run.trial_totals[k]) for k in SHOWN if k in run.trial_totals}
         points.append(SweepPoint(tuple(combo), run, obj_summary, shown, checks))
     feasible = [pt for pt in points if pt.feasible and pt.objective["mean"] is not None]
-    best = None
+    leader = None
     if feasible:
         key = (lambda pt: pt.objective["mean"]) if not minimize else (lambda pt: -pt.objective["mean"])
-        best = max(feasible, key=key)  # the first of equal values: the smallest setting
+        leader = max(feasible, key=key)  # the first of equal values: the smallest setting
+    try:
+        current_values = metric_values(current_run, obj)
+    except ValueError as exc:
+        raise usage_error("RL732", str(exc)) from None
+    verdict = resolve_leader(leader, metric_values(leader.run, obj) if leader else None, current_values,
+                             leader is not None and leader.run is current_run, minimize)
     meta = {k: v for k, v in runs[0].result.meta.items() if k != "variant"}
-    return SweepResult(params, grids, points, obj, minimize, constraints, best, meta)
+    return SweepResult(params, grids, points, obj, minimize, constraints, leader if verdict.resolved else None,
+                       meta, verdict, summary(current_values))
+
+
+def verdict_lines(res: SweepResult, kind: str, code: str = "") -> list[str]:
+    """The closing sentences of a sweep: the best setting, or why no setting is called best."""
+    v = res.verdict
+    q = code  # "`" in Markdown
+    now = ", ".join(f"{q}{p.path}{q} = {p.current:g}" if p.current is not None else f"{q}{p.path}{q} unset"
+                    for p in res.parameters)
+    cur = fmt_interval(res.current, kind) if res.current else "-"
+    if v is None or v.leader is None:
+        return ["no grid point meets the constraints"]
+    lead = ", ".join(f"{q}{p.path}{q} = {x}" for p, x in zip(res.parameters, v.leader.values))
+    obj = fmt_interval(v.leader.objective, kind)
+    if v.is_current:
+        return [f"best: {lead} ({res.objective.text} {obj}): the current setting; no grid point does better on the mean"]
+    diff = fmt_interval(v.difference or {}, kind, True)
+    if v.resolved:
+        return [f"best: {lead} ({res.objective.text} {obj}); now: {now} ({cur}); "
+                f"paired difference {diff}, resolved"]
+    return [f"not resolved: {lead} has the best mean {res.objective.text} ({obj}), but the difference to the "
+            f"current setting ({now}: {cur}) is not resolved: paired difference {diff}; {v.reason}. "
+            "No value is called best; run more trials, or narrow the uncertain assumptions."]
 
 
 def text_table(res: SweepResult) -> str:
-    from .compare import fmt, fmt_interval, header_lines, metric_kind, render_table
+    from .compare import fmt, header_lines, legend_lines, metric_kind, render_table
 
     lines = header_lines(res.meta)
     goal = "minimise" if res.minimize else "maximise"
     lines.append(f"program {res.meta['program']}; {goal} {res.objective.text}"
-                 + (f" subject to {', '.join(c.text() for c in res.constraints)}" if res.constraints else "")
-                 + f"; money in {res.meta['currency']}; mean [95% interval]")
+                 + (f" subject to {', '.join(c.text() for c in res.constraints)} (on the mean)" if res.constraints else "")
+                 + f"; money in {res.meta['currency']}")
+    lines += legend_lines(res.meta)
     lines.append("")
     from .whatif_run import resolve_metric
 
@@ -513,6 +605,7 @@ def text_table(res: SweepResult) -> str:
     extra = [k for k in res.points[0].shown if k != res.objective.text]
     headers = [p.path for p in res.parameters] + [res.objective.text] + extra + [c.text() for c in res.constraints]
     rows = []
+    leader = res.verdict.leader if res.verdict else None
     for pt in res.points:
         row = [str(v) for v in pt.values] + [fmt_interval(pt.objective, okind)]
         row += [fmt_interval(pt.shown[k], metric_kind(resolve_metric(k))) for k in extra]
@@ -521,15 +614,10 @@ def text_table(res: SweepResult) -> str:
             row.append(f"{fmt(value, kind)} {'ok' if ok else 'NO'}")
         if pt is res.best:
             row[-1] += "  <- best"
+        elif pt is leader:
+            row[-1] += "  <- best mean, not resolved"
         rows.append(row)
     lines.append(render_table(headers, rows, left=0))
     lines.append("")
-    if res.best is None:
-        lines.append("no grid point meets the constraints")
-    else:
-        settings = ", ".join(f"{p.path} = {v}" for p, v in zip(res.parameters, res.best.values))
-        current = ", ".join(f"{p.path} = {p.current:g}" if p.current is not None else f"{p.path} unset"
-                            for p in res.parameters)
-        lines.append(f"best: {settings} ({res.objective.text} {fmt_interval(res.best.objective, okind)}); "
-                     f"now: {current}")
+    lines += verdict_lines(res, okind)
     return "\n".join(lines) + "\n"

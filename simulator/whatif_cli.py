@@ -5,14 +5,15 @@ Takes: command-line arguments (`register(subparsers)` adds the four subcommands 
 its programs and population, runs the simulations on common random numbers, prints a
 table (text), Markdown or JSON, and writes reports (JSON, Markdown, HTML with charts).
 Exit codes: 0 success; 1 errors in the input files, a program the simulator cannot
-simulate, or a failed guardrail; 2 usage errors. `plan --detailed-exitcode`: 0 no
+simulate, an output that cannot be written (RL620; `--out` and the plan's files are checked
+writable before the run and written as one set, see `simulator.outputs`), or a failed
+guardrail; 2 usage errors. `plan --detailed-exitcode`: 0 no
 change, 1 error, 2 changes.
 """
 
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
 import os
 import sys
@@ -20,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from rulelang.diagnostics import RulelangError, render_text
 
-from .cli_options import add_run_options, progress_printer
+from .cli_options import add_run_options, progress_printer, start_date
 
 if TYPE_CHECKING:
     from .sensitivity import SensitivityResult
@@ -34,13 +35,6 @@ USAGE_CODES = {"RL730", "RL731", "RL732", "RL733"}
 
 
 # ---------------------------------------------------------------- argument types
-
-
-def _date(text: str) -> dt.date:
-    try:
-        return dt.date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a date such as 2027-01-01, got {text!r}") from None
 
 
 def _fraction(text: str) -> float:
@@ -59,7 +53,7 @@ def _run_options(p: argparse.ArgumentParser, customers: int = 10_000, trials: in
                    help="population file (default: the built-in retail population); numeric parameters may be "
                         "distributions, e.g. `goal_gradient: {uniform: [0.1, 0.3]}`, drawn once per trial")
     add_run_options(g, customers, trials)
-    g.add_argument("--start", type=_date, metavar="DATE", help="first simulated day (default: the population's, else 2027-01-01)")
+    g.add_argument("--start", type=start_date, metavar="DATE", help="first simulated day (default: the population's, else 2027-01-01)")
 
 
 def _output_options(p: argparse.ArgumentParser, stem: str) -> None:
@@ -157,18 +151,19 @@ def _fail(exc: RulelangError, command: str) -> int:
 
 
 def _emit(x: Any, args: argparse.Namespace, stem: str, text: Callable[[Any], str]) -> None:
+    """Write the reports into --out and print the result; OutputError (RL620) when either fails."""
     from . import whatif_report
+    from .outputs import print_stdout
 
     if args.out:
         for path in whatif_report.write_reports(x, args.out, stem):
             print(f"wrote {path}", file=sys.stderr)
     if args.format == "json":
-        json.dump(x.to_json(), sys.stdout, indent=2)
-        sys.stdout.write("\n")
+        print_stdout(json.dumps(x.to_json(), indent=2) + "\n")
     elif args.format == "markdown":
-        sys.stdout.write(whatif_report.markdown(x))
+        print_stdout(whatif_report.markdown(x))
     else:
-        sys.stdout.write(text(x))
+        print_stdout(text(x))
 
 
 def _analyse(args: argparse.Namespace, command: str, specs: Sequence[str],
@@ -176,15 +171,18 @@ def _analyse(args: argparse.Namespace, command: str, specs: Sequence[str],
              text: Callable[[Any], str]) -> int:
     """Load the programs `specs` and the population, `run(programs, population, settings, progress)`,
     then print and write the result; bad input: its diagnostics and the exit code."""
+    from .outputs import prepare_out_dir
     from .whatif_run import load_population_spec, load_program_spec
 
     try:
         programs = [load_program_spec(p) for p in specs]
         population = load_population_spec(args.population)
+        if args.out:
+            prepare_out_dir(args.out)  # a folder that cannot be written fails now, not after the run
         result = run(programs, population, _settings(args), progress_printer(sys.stderr))
+        _emit(result, args, command, text)
     except RulelangError as exc:
         return _fail(exc, command)
-    _emit(result, args, command, text)
     return EXIT_OK
 
 
@@ -230,33 +228,24 @@ def cmd_plan(args: argparse.Namespace) -> int:
     from . import whatif_report
     from .whatif_run import load_population_spec, load_program_spec
     from .guardrails import load_guardrails_file
+    from .outputs import prepare_out_files, print_stdout, write_files
     from .plan_cmd import make_plan, markdown
 
+    targets = [p for p in (args.out, args.markdown, args.html) if p]
     try:
         old = load_program_spec(args.old)
         new = load_program_spec(args.new)
         rails = load_guardrails_file(args.guardrails) if args.guardrails else []
         population = load_population_spec(args.population)
+        prepare_out_files(targets)  # files that cannot be written fail now, not after the run
         plan = make_plan(old, new, population, _settings(args), rails, progress_printer(sys.stderr))
+        renders = [(args.out, lambda: json.dumps(plan.to_json(), indent=2) + "\n"),
+                   (args.markdown, lambda: markdown(plan)), (args.html, lambda: whatif_report.html(plan))]
+        for path in write_files({path: render() for path, render in renders if path}):
+            print(f"wrote {path}", file=sys.stderr)
+        print_stdout(json.dumps(plan.to_json(), indent=2) + "\n" if args.format == "json" else markdown(plan))
     except RulelangError as exc:
         return _fail(exc, "plan")
-    outputs = [(args.out, lambda: json.dumps(plan.to_json(), indent=2) + "\n"),
-               (args.markdown, lambda: markdown(plan)),
-               (args.html, lambda: whatif_report.html(plan))]
-    for path, render in outputs:
-        if path:
-            try:
-                with open(path, "w", encoding="utf-8") as fh:
-                    fh.write(render())
-            except OSError as exc:
-                print(f"loyalty plan: error: cannot write {path}: {exc.strerror or exc}", file=sys.stderr)
-                return EXIT_ERROR
-            print(f"wrote {path}", file=sys.stderr)
-    if args.format == "json":
-        json.dump(plan.to_json(), sys.stdout, indent=2)
-        sys.stdout.write("\n")
-    else:
-        sys.stdout.write(markdown(plan))
     for f in plan.findings:
         if f.failed:
             print(f"error: guardrail failed: {f.message}", file=sys.stderr)

@@ -5,10 +5,12 @@ or `Plan` (plan). Gives: `markdown(x)`, `html(x)` (one file, charts embedded as 
 inline CSS), `charts(x)` -> {title: PNG bytes} (matplotlib, Agg), and `write_reports(x,
 out_dir, stem)` writing `<stem>.json`, `<stem>.md` and `<stem>.html`.
 
-Charts: compare / plan — paired differences to the reference with 95 % interval bars, and
-cumulative incremental profit over time per variant (bands: 95 % interval over trials);
-sweep — the objective, program cost and retention against the swept value with bands
-(a heat map of the objective for two parameters); sensitivity — a tornado chart.
+Every table and chart names its uncertainty with the words of `simulator.stats`: the range
+of outcomes (5th..95th percentile over trials) and the Monte Carlo precision of the mean.
+Charts: compare / plan — paired differences to the reference (thin bars: range of outcomes;
+caps: Monte Carlo precision), and cumulative incremental profit over time per variant (bands:
+range of outcomes); sweep — the objective, program cost and retention against the swept value
+with range bands (a heat map of the objective for two parameters); sensitivity — a tornado chart.
 """
 
 from __future__ import annotations
@@ -23,12 +25,13 @@ from typing import Any
 
 import numpy as np
 
-from .compare import (CHART_METRICS, KEY_METRICS, Comparison, diff_kind, fmt, fmt_interval, header_lines,
-                      metric_kind, metric_label)
+from .compare import (CHART_METRICS, KEY_METRICS, Comparison, diff_kind, fmt, fmt_interval,
+                      header_lines, legend_lines, metric_kind, metric_label)
 from .plan_cmd import Plan
 from .plan_cmd import markdown as plan_markdown
 from .sensitivity import SEGMENT_FACTORS, SensitivityResult
-from .sweep import SweepResult
+from .stats import PRECISION, RANGE
+from .sweep import SweepResult, verdict_lines
 from .whatif_run import resolve_metric
 
 Report = Comparison | SweepResult | SensitivityResult | Plan
@@ -59,7 +62,8 @@ def _arr(values: list[float | None]) -> np.ndarray:
 
 def chart_differences(cmp: Comparison, keys: list[str] | None = None, title: str | None = None,
                       names: list[str] | None = None) -> bytes:
-    """One panel per metric: each variant's paired difference to the reference, with its 95 % interval."""
+    """One panel per metric: each variant's paired difference to the reference: the bar is the mean, the
+    grey line its range of outcomes, the black caps its Monte Carlo precision."""
     plt = _plt()
     keys = [k for k in (keys or CHART_METRICS) if k in cmp.metric_keys()]
     cols = 3 if len(keys) > 4 else max(1, len(keys))
@@ -76,6 +80,9 @@ def chart_differences(cmp: Comparison, keys: list[str] | None = None, title: str
         hi = _arr([x["high"] for x in d]) * scale
         colors = ["#2a9d8f" if (m or 0) >= 0 else "#e76f51" for m in np.nan_to_num(mean)]
         ax.barh(ypos, np.nan_to_num(mean), color=colors, alpha=0.8)
+        p5 = _arr([x["range"][0] for x in d]) * scale
+        p95 = _arr([x["range"][1] for x in d]) * scale
+        ax.hlines(ypos, np.nan_to_num(p5), np.nan_to_num(p95), color="#888888", lw=5, alpha=0.6)
         ax.errorbar(np.nan_to_num(mean), ypos, xerr=[np.nan_to_num(mean - lo), np.nan_to_num(hi - mean)], fmt="none",
                     ecolor="black", capsize=4, lw=1)
         ax.axvline(0, color="grey", lw=0.8)
@@ -90,7 +97,8 @@ def chart_differences(cmp: Comparison, keys: list[str] | None = None, title: str
         _compact_axis(ax.xaxis)
     for ax in list(axes.flat)[len(keys):]:
         ax.axis("off")
-    fig.suptitle(title or "Paired differences to the reference (bars: 95% interval over trials)", fontsize=11)
+    fig.suptitle((title or "Paired differences to the reference") +
+                 f"\ngrey: {RANGE} (5th–95th percentile over trials); black caps: {PRECISION} of the mean", fontsize=10)
     fig.tight_layout()
     return _png(fig)
 
@@ -111,14 +119,14 @@ def _compact_axis(axis) -> None:
 
 
 def chart_cumulative(cmp: Comparison, title: str | None = None) -> bytes:
-    """Cumulative incremental profit month by month, one line per variant, 95 % bands."""
+    """Cumulative incremental profit month by month, one line per variant; bands: range of outcomes."""
     plt = _plt()
     fig, ax = plt.subplots(figsize=(8, 4.2))
     months = cmp.months()
     x = np.arange(1, len(months) + 1)
     for i, label in enumerate(cmp.labels):
         s = cmp.cumulative(i)
-        mean, lo, hi = _arr(s["mean"]), _arr(s["low"]), _arr(s["high"])
+        mean, lo, hi = _arr(s["mean"]), _arr(s["range"][0]), _arr(s["range"][1])
         line, = ax.plot(x, mean, marker="o", ms=3, label=_short(label))
         if cmp.meta.get("trials", 1) > 1:
             ax.fill_between(x, lo, hi, color=line.get_color(), alpha=0.15)
@@ -127,7 +135,8 @@ def chart_cumulative(cmp: Comparison, title: str | None = None) -> bytes:
     ax.set_xticklabels(months, rotation=45, ha="right", fontsize=8)
     ax.set_xlabel("month")
     ax.set_ylabel(f"cumulative incremental profit ({cmp.meta.get('currency', '')})")
-    ax.set_title(title or "Cumulative incremental profit (program − no program), band: 95% interval")
+    ax.set_title(title or f"Cumulative incremental profit (program − no program); band: {RANGE} (5th–95th percentile)",
+                 fontsize=10)
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3)
     fig.tight_layout()
@@ -146,22 +155,30 @@ def chart_sweep(res: SweepResult) -> bytes:
             stats = [pt.objective if key == res.objective.text else pt.shown[key] for pt in res.points]
             kind = metric_kind(resolve_metric(key)) if res.objective.denominator is None or key != res.objective.text else "ratio"
             scale = 100.0 if kind == "pct" else 1.0
-            mean, lo, hi = (_arr([s[k] for s in stats]) * scale for k in ("mean", "low", "high"))
+            mean = _arr([s["mean"] for s in stats]) * scale
+            lo, hi = (_arr([s["range"][j] for s in stats]) * scale for j in (0, 1))
+            mlo, mhi = (_arr([s[k] for s in stats]) * scale for k in ("low", "high"))
             ax.plot(x, mean, color="#264653", lw=1.5)
-            ax.fill_between(x, lo, hi, color="#264653", alpha=0.15, label="95% interval")
+            ax.fill_between(x, lo, hi, color="#264653", alpha=0.15, label=RANGE)
+            ax.errorbar(x, mean, yerr=[np.nan_to_num(mean - mlo), np.nan_to_num(mhi - mean)], fmt="none",
+                        ecolor="black", capsize=3, lw=0.8, label=f"{PRECISION} of the mean")
             ax.scatter(x[feasible], mean[feasible], color="#2a9d8f", zorder=3, s=18, label="meets constraints")
             if (~feasible).any():
                 ax.scatter(x[~feasible], mean[~feasible], facecolors="none", edgecolors="#e76f51", zorder=3, s=22,
                            label="breaks a constraint")
             if res.best is not None:
                 ax.axvline(float(res.best.values[0]), color="#e9c46a", ls="--", lw=1.5, label="best")
+            elif res.verdict is not None and res.verdict.leader is not None:
+                ax.axvline(float(res.verdict.leader.values[0]), color="#bbbbbb", ls=":", lw=1.5,
+                           label="best mean (not resolved)")
             unit = "%" if kind == "pct" else (currency if kind.startswith("money") else "")
             ax.set_title(key.replace("_", " "), fontsize=10)
             ax.set_xlabel(f"{res.parameters[0].path} ({res.parameters[0].unit})" if res.parameters[0].unit else res.parameters[0].path, fontsize=8)
             ax.set_ylabel(unit, fontsize=8)
             ax.grid(alpha=0.3)
         axes.flat[0].legend(fontsize=7)
-        fig.suptitle(f"Sweep of {res.parameters[0].path}: mean over trials with 95% interval", fontsize=11)
+        fig.suptitle(f"Sweep of {res.parameters[0].path}: mean over trials, band: {RANGE}, caps: {PRECISION}",
+                     fontsize=11)
     else:
         gx, gy = res.grids
         z = np.full((len(gy), len(gx)), np.nan)
@@ -203,8 +220,9 @@ def chart_tornado(res: SensitivityResult) -> bytes:
     ax.barh(y, hi, color="#2a9d8f", alpha=0.85, label="assumption at its high value")
     for yy, b in zip(y, bars):
         for d, v in ((b.low, lo[yy]), (b.high, hi[yy])):
-            if d["low"] is not None and d["high"] is not None:
-                ax.plot([d["low"], d["high"]], [yy, yy], color="black", lw=1)
+            p5, p95 = d["range"]
+            if p5 is not None and p95 is not None:
+                ax.plot([p5, p95], [yy, yy], color="black", lw=1)
     ax.axvline(0, color="black", lw=1)
     labels = []
     for b in bars:
@@ -218,7 +236,7 @@ def chart_tornado(res: SensitivityResult) -> bytes:
     unit = res.meta.get("currency", "") if res.metric.denominator is None and metric_kind(res.metric.numerator).startswith("money") else ""
     ax.set_xlabel(f"change in {res.metric.text}" + (f" ({unit})" if unit else "") +
                   (f" from the base {fmt(base, 'money')}" if base is not None else ""))
-    ax.set_title(f"Sensitivity of {res.metric.text} (black lines: 95% interval of the paired change)", fontsize=10)
+    ax.set_title(f"Sensitivity of {res.metric.text} (black lines: {RANGE} of the paired change)", fontsize=10)
     ax.legend(fontsize=8, loc="lower right")
     ax.grid(axis="x", alpha=0.3)
     fig.tight_layout()
@@ -233,7 +251,7 @@ def charts(x: Report) -> dict[str, bytes]:
         keys = ["program.program_cost", "program.liability", "incremental.profit", "incremental.revenue",
                 "program.retention", "program.points_issued"]
         return {"Change from the old to the new program": chart_differences(
-                    x.comparison, keys, "New minus old program, paired (bars: 95% interval)", ["new − old"]),
+                    x.comparison, keys, "New minus old program, paired", ["new − old"]),
                 "Cumulative incremental profit, old and new": chart_cumulative(x.comparison)}
     if isinstance(x, Comparison):
         return {"Paired differences": chart_differences(x), "Cumulative incremental profit": chart_cumulative(x)}
@@ -252,20 +270,20 @@ def _short(label: str, width: int = 28) -> str:
 def compare_markdown(cmp: Comparison) -> str:
     lines = ["### Comparison of program variants", ""]
     lines += [f"{line}  " for line in header_lines(cmp.meta)]
-    lines += [f"Money in {cmp.meta['currency']}; mean over trials; differences are paired trial by trial "
-              f"against **{cmp.labels[0]}**, with 95% intervals.", ""]
+    lines += [f"Money in {cmp.meta['currency']}; differences are paired trial by trial against **{cmp.labels[0]}**.  "]
+    lines += [f"{line}.  " for line in legend_lines(cmp.meta)] + [""]
     for i, r in enumerate(cmp.runs):
         lines.append(f"- ({chr(65 + i)}) `{r.label}` — {r.program.name}, program hash `{r.result.meta['program_hash'][:12]}`")
     lines.append("")
-    head = "| metric | " + " | ".join(f"({chr(65 + i)})" for i in range(len(cmp.runs)))
-    head += "".join(f" | ({chr(65 + i)}) − (A)" for i in range(1, len(cmp.runs))) + " |"
+    head = "| metric | " + " | ".join(f"({chr(65 + i)}) [{RANGE}]" for i in range(len(cmp.runs)))
+    head += "".join(f" | ({chr(65 + i)}) − (A) [{RANGE}] ±{PRECISION}" for i in range(1, len(cmp.runs))) + " |"
     lines.append(head)
     lines.append("|---|" + "---:|" * (2 * len(cmp.runs) - 1))
     keys = set(cmp.metric_keys())
     for label, key, kind in KEY_METRICS:
         if key not in keys:
             continue
-        cells = [fmt(cmp.total(i, key)["mean"], kind) for i in range(len(cmp.runs))]
+        cells = [fmt_interval(cmp.total(i, key), kind, precision=False) for i in range(len(cmp.runs))]
         cells += [fmt_interval(cmp.difference(i, key), diff_kind(kind), True) for i in range(1, len(cmp.runs))]
         lines.append(f"| {label.strip()} | " + " | ".join(cells) + " |")
     for i in range(len(cmp.runs)):
@@ -289,7 +307,8 @@ def sweep_markdown(res: SweepResult) -> str:
     goal = "minimise" if res.minimize else "maximise"
     lines.append(f"Program {res.meta['program']}; {goal} **{res.objective.text}**"
                  + (f" subject to {', '.join(f'`{c.text()}`' for c in res.constraints)} (on the mean)" if res.constraints else "")
-                 + f"; money in {res.meta['currency']}; mean [95% interval].")
+                 + f"; money in {res.meta['currency']}.  ")
+    lines += [f"{line}.  " for line in legend_lines(res.meta)]
     lines.append("")
     extra = [k for k in res.points[0].shown if k != res.objective.text]
     head = [p.path for p in res.parameters] + [res.objective.text] + extra + [c.text() for c in res.constraints] + ["best"]
@@ -299,15 +318,16 @@ def sweep_markdown(res: SweepResult) -> str:
         cells = [str(v) for v in pt.values] + [fmt_interval(pt.objective, okind)]
         cells += [fmt_interval(pt.shown[k], metric_kind(resolve_metric(k))) for k in extra]
         cells += [f"{fmt(v, 'ratio4')} {'✓' if ok else '✗'}" for _, v, ok in pt.constraints]
-        cells.append("◀" if pt is res.best else "")
+        cells.append("◀" if pt is res.best else ("best mean, not resolved" if res.verdict is not None
+                                                  and pt is res.verdict.leader else ""))
         lines.append("| " + " | ".join(cells) + " |")
     lines.append("")
-    if res.best is None:
+    verdict = verdict_lines(res, okind, "`")
+    if res.verdict is None or res.verdict.leader is None:
         lines.append("**No grid point meets the constraints.**")
     else:
-        best = ", ".join(f"`{p.path}` = {v}" for p, v in zip(res.parameters, res.best.values))
-        now = ", ".join(f"`{p.path}` = {p.current:g}" if p.current is not None else f"`{p.path}` unset" for p in res.parameters)
-        lines.append(f"**Best:** {best} — {res.objective.text} {fmt_interval(res.best.objective, okind)} (now: {now}).")
+        head, _, rest = verdict[0].partition(": ")
+        lines.append(f"**{head[0].upper()}{head[1:]}:** {rest}")
     return "\n".join(lines) + "\n"
 
 
@@ -317,9 +337,10 @@ def sensitivity_markdown(res: SensitivityResult) -> str:
     lines += [f"{line}  " for line in header_lines(res.meta)]
     lines.append(f"Program {res.meta['program']}; **{res.metric.text}** = {fmt_interval(res.base, kind)} in the base run. "
                  "Each assumption is moved to its low and its high value alone; the changes are paired differences "
-                 f"to the base run with 95% intervals; money in {res.meta['currency']}.")
+                 f"to the base run; money in {res.meta['currency']}.  ")
+    lines += [f"{line}.  " for line in legend_lines(res.meta)]
     lines.append("")
-    lines.append("| assumption | range | change at low | change at high | swing |")
+    lines.append(f"| assumption | values | change at low [{RANGE}] ±{PRECISION} | change at high [{RANGE}] ±{PRECISION} | swing |")
     lines.append("|---|---|---:|---:|---:|")
     for b in res.bars:
         s = b.setting
@@ -421,11 +442,11 @@ def to_json(x: Report) -> dict[str, Any]:
 
 
 def write_reports(x: Report, out_dir: str | Path, stem: str) -> list[Path]:
-    """`<stem>.json`, `<stem>.md` and `<stem>.html` in `out_dir`; returns the paths written."""
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    paths = [out / f"{stem}.json", out / f"{stem}.md", out / f"{stem}.html"]
-    paths[0].write_text(json.dumps(x.to_json(), indent=2) + "\n", encoding="utf-8")
-    paths[1].write_text(markdown(x), encoding="utf-8")
-    paths[2].write_text(html(x), encoding="utf-8")
-    return paths
+    """`<stem>.json`, `<stem>.md` and `<stem>.html` in `out_dir`, rendered in full, then written as one
+    set (`simulator.outputs.write_set`: the previous set stays whole when writing fails); returns
+    the paths written. OutputError (RL620) when they cannot be written."""
+    from .outputs import write_set
+
+    files = {f"{stem}.json": json.dumps(x.to_json(), indent=2) + "\n", f"{stem}.md": markdown(x),
+             f"{stem}.html": html(x)}
+    return write_set(out_dir, files)

@@ -308,8 +308,7 @@ def _arr(values: Sequence[float | None]) -> np.ndarray:
 def run_programs(arms: Sequence[Arm], population: PopulationSource, settings: Settings,
                  progress: Callable[[int, int], None] | None = None) -> list[WhatIfRun]:
     """Simulate every arm on the same trials (seed, blocks, population draws); all tasks in one pool."""
-    if settings.customers <= 0 or settings.months <= 0 or settings.trials <= 0:
-        raise usage_error("RL611", "customers, months and trials must be positive")
+    mc.check_settings(settings, population.base)
     pops = [population.for_trial(settings.seed, t) for t in range(settings.trials)]
     arm_pops = [[a.population(p) if a.population else p for p in pops] for a in arms]
     cal = mc.calendar_for(settings, pops[0])
@@ -324,9 +323,9 @@ def run_programs(arms: Sequence[Arm], population: PopulationSource, settings: Se
     results = iter(mc.run_tasks(tasks, settings.workers, progress))  # arm by arm, trial by trial, chunks in block order
     out = []
     for i, a in enumerate(arms):
-        per_trial = [mc.merge_chunks([next(results) for _ in chunks[i]]) for _ in range(settings.trials)]
+        per_trial = [mc.merge_chunks([next(results) for _ in chunks[i]], arm_pops[i][t]) for t in range(settings.trials)]
         meta = mc.run_meta(a.program, arm_pops[i][0], settings, cal, population_hash=population.source_hash,
-                           population_file=population.path, chunk_size=len(chunks[i][0]) * mc.BLOCK)
+                           population_file=population.path, chunk_size=len(chunks[i][0]) * settings.block_size)
         meta.update(uncertain_parameters=population.describe(), variant=a.label)
         out.append(_collect(a, arm_pops[i], meta, per_trial, cal))
     return out
@@ -490,17 +489,16 @@ def metric_values(run: WhatIfRun, expr: MetricExpr) -> np.ndarray:
 
 
 def summary(values: np.ndarray) -> dict[str, float | None]:
-    """Mean and 95 % interval over the trials that have a value."""
+    """Mean, Monte Carlo precision and range of outcomes (`simulator.stats.summarize`) over the trials
+    that have a value."""
     v = np.asarray(values, dtype=np.float64)
     v = v[~np.isnan(v)]
-    if v.size == 0:
-        return {"mean": None, "low": None, "high": None}
     return summarize(v)  # type: ignore[return-value]
 
 
 def paired_summary(base: np.ndarray, other: np.ndarray) -> dict[str, float | None]:
-    """The paired difference other − base, trial by trial: mean, 95 % interval, and the same
-    relative to the base mean (`rel_*`, None when the base mean is 0)."""
+    """The paired difference other − base, trial by trial: mean, Monte Carlo precision (`low`, `high`),
+    range of outcomes, and the same relative to the base mean (`rel_*`, None when the base mean is 0)."""
     d = np.asarray(other, dtype=np.float64) - np.asarray(base, dtype=np.float64)
     out: dict[str, float | None] = dict(summary(d))
     b = np.asarray(base, dtype=np.float64)
@@ -509,6 +507,8 @@ def paired_summary(base: np.ndarray, other: np.ndarray) -> dict[str, float | Non
     for k in ("mean", "low", "high"):
         v = out[k]
         out[f"rel_{k}"] = None if v is None or base_mean == 0 else v / abs(base_mean)
+    out["rel_range"] = [None if v is None or base_mean == 0 else v / abs(base_mean)
+                        for v in out["range"]]  # type: ignore[union-attr]
     return out
 
 

@@ -39,7 +39,7 @@ response: off
 COST = [[1, 5], [2, 3], [3, 1]]          # running totals 1,6 / 2,5 / 3,4
 INCREMENTAL_REVENUE = [[10, 30], [20, 10], [30, 20]]  # running totals 10,40 / 20,30 / 30,50
 BASELINE_REVENUE = 100
-T = 4.303  # t(0.975) with 2 degrees of freedom
+T = 0.95 * math.sqrt(2 / 0.0975)  # t(0.975) with 2 degrees of freedom: (2p − 1)·√(2 / (4p(1 − p))), p = 0.975
 ROOT3 = math.sqrt(3.0)
 
 MONTHLY_KEYS = [f"{arm}.{k}" for arm in ("program", "baseline")
@@ -111,8 +111,11 @@ def test_the_summed_half_widths_would_have_been_far_wider(report):
 
 
 def test_cost_vs_margin_chart_draws_the_per_trial_running_totals(report):
-    assert charts._running_total(report, "cumulative.program_cost", "program.program_cost") == \
-        report["monthly"]["cumulative.program_cost"]
+    drawn = charts._running_total(report, "cumulative.program_cost", "program.program_cost")
+    stored = report["monthly"]["cumulative.program_cost"]
+    # the band is the range of outcomes: running totals 1,2,3 then 6,5,4; p5/p95 interpolate at rank 0.1 and 1.9
+    assert drawn == {"mean": stored["mean"], "low": [1.1, 4.1], "high": [2.9, 5.9]}
+    assert stored["range"] == [[pytest.approx(1.1), pytest.approx(4.1)], [pytest.approx(2.9), pytest.approx(5.9)]]
     assert charts.cost_vs_margin_chart(report).startswith(b"\x89PNG\r\n\x1a\n")
 
 

@@ -62,8 +62,10 @@ def money(v: float) -> str:
     return f"{v:,.0f}"
 
 
-def interval(s: dict, fmt) -> str:
-    return f"{fmt(s['mean'])} ({fmt(s['low'])} to {fmt(s['high'])})"
+def interval(s: dict, fmt, half_fmt=None) -> str:
+    """mean [range of outcomes] ±Monte Carlo precision, as the reports print a cell."""
+    half = (s["high"] - s["low"]) / 2
+    return f"{fmt(s['mean'])} [{fmt(s['range'][0])} to {fmt(s['range'][1])}] ±{(half_fmt or fmt)(half)}"
 
 
 def test_header_names_the_run(markdown, report):
@@ -83,10 +85,10 @@ def test_money_rows_are_the_json_numbers(markdown, report):
     t = report["totals"]
     rows = table_rows(markdown)
     assert rows["Revenue"] == [interval(t["program.revenue"], money), interval(t["baseline.revenue"], money),
-                               interval(t["incremental.revenue"], lambda v: f"{v:+,.0f}")]
+                               interval(t["incremental.revenue"], lambda v: f"{v:+,.0f}", money)]
     net = rows["Net profit (gross profit − program cost)"]
     assert net[0] == interval(t["program.net_profit"], money)
-    assert net[2] == interval(t["incremental.profit"], lambda v: f"{v:+,.0f}")
+    assert net[2] == interval(t["incremental.profit"], lambda v: f"{v:+,.0f}", money)
     assert rows["Program cost"][0] == interval(t["program.program_cost"], money)
     assert rows["ROI (incremental profit / program cost)"][0] == interval(t["program.roi"], lambda v: f"{v:.2f}")
     assert rows["fixed costs"][0] == interval(t["program.cost_fixed"], money)
@@ -105,14 +107,23 @@ def test_points_and_customer_rows_are_the_json_numbers(markdown, report):
 
 
 def test_a_difference_is_paired_trial_by_trial(markdown, report):
-    # purchases: program − baseline per trial, mean and Student t (2 degrees of freedom: 4.303)
+    # purchases: program − baseline per trial; mean, Student t (2 degrees of freedom: 4.302653, tables)
+    # and the 5th / 95th percentiles of the three differences (ranks 0.1 and 1.9 of the sorted values)
     prog, base = report["per_trial"]["program.purchases"], report["per_trial"]["baseline.purchases"]
     d = [a - b for a, b in zip(prog, base)]
     mean = sum(d) / 3
     sd = (sum((x - mean) ** 2 for x in d) / 2) ** 0.5
-    half = 4.303 * sd / 3 ** 0.5
-    expected = f"{mean:+,.0f} ({mean - half:+,.0f} to {mean + half:+,.0f})"
+    half = 4.302653 * sd / 3 ** 0.5
+    x = sorted(d)
+    p5, p95 = x[0] + 0.1 * (x[1] - x[0]), x[1] + 0.9 * (x[2] - x[1])
+    expected = f"{mean:+,.0f} [{p5:+,.0f} to {p95:+,.0f}] ±{half:,.0f}"
     assert table_rows(markdown)["Purchases"][2] == expected
+
+
+def test_reports_name_both_kinds_of_uncertainty(markdown, page):
+    for text in (markdown, page):
+        assert "range of outcomes" in text and "Monte Carlo precision" in text
+        assert "chance alone" in text  # a fixed population: the range is chance only, and says so
 
 
 def test_markdown_has_tier_mix_ledger_line_and_no_tracebacks(markdown, report):
@@ -154,8 +165,8 @@ def test_no_tiers_and_one_trial_still_render(report, tmp_path):
         for s in group.values():
             s["low"], s["high"] = s["mean"], s["mean"]
     md = render_markdown(one)
-    assert "One trial: no interval" in md
-    assert " to " not in table_rows(md)["Revenue"][0]
+    assert "One trial: no range of outcomes and no Monte Carlo precision" in md
+    assert " to " not in table_rows(md)["Revenue"][0] and "±" not in table_rows(md)["Revenue"][0]
     assert "Tier mix" not in md
     paths = write_human_reports(one, tmp_path)
     assert [p.name for p in paths] == ["report.md", "report.html"]

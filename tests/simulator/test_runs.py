@@ -56,7 +56,8 @@ def test_a_program_that_gives_nothing_costs_nothing_and_changes_nothing():
     nothing = program_with([ir.Rule("nothing", 0, "purchase", None, (ir.FixedAward(0),), "down", 0, None,
                                     None, None, (), None, None, None)])
     res = simulate(nothing, pop, customers=3000, months=3, trials=3, seed=1, workers=1)
-    assert res.totals["program.program_cost"] == {"mean": 0.0, "low": 0.0, "high": 0.0}
+    assert res.totals["program.program_cost"] == {"mean": 0.0, "low": 0.0, "high": 0.0, "mc_precision": [0.0, 0.0],
+                                                  "range": [0.0, 0.0]}
     for k in ("incremental.revenue", "incremental.profit"):
         assert res.per_trial[k] == [0.0, 0.0, 0.0]
     assert res.totals["program.points_issued"]["mean"] == 0.0

@@ -44,9 +44,9 @@ def test_runs_match_simulate_for_the_same_seed(birthday, calm):
 
 
 def test_paired_summary_by_hand():
-    # differences 1, 2, 3: mean 2, sd 1, half-width t(2) × 1 / sqrt(3) = 4.303 / 1.7320508
+    # differences 1, 2, 3: mean 2, sd 1, half-width t(2) × 1 / sqrt(3); t(0.975, 2 df) = 4.302653 (tables)
     s = paired_summary(np.array([10.0, 20.0, 30.0]), np.array([11.0, 22.0, 33.0]))
-    half = 4.303 / 3 ** 0.5
+    half = 4.302653 / 3 ** 0.5
     assert s["mean"] == pytest.approx(2.0)
     assert s["low"] == pytest.approx(2.0 - half) and s["high"] == pytest.approx(2.0 + half)
     assert s["rel_mean"] == pytest.approx(2.0 / 20.0)
@@ -60,7 +60,8 @@ def test_two_different_programs(self_comparison, birthday, birthday_v2, calm):
     # the population does not respond to the program: the customers' purchases are the same
     assert cmp.difference(1, "program.revenue")["mean"] == 0.0
     table = text_table(cmp)
-    assert "(B) - (A) [95% interval]" in table and "points issued" in table
+    assert "(B) - (A) [range of outcomes] ±Monte Carlo precision" in table and "points issued" in table
+    assert "range of outcomes: 5th to 95th percentile" in table and "Monte Carlo precision (±)" in table
     doc = cmp.to_json()
     assert doc["schema"] == "loyalty-comparison/1"
     assert "difference" in doc["variants"][1] and "difference" not in doc["variants"][0]
@@ -113,7 +114,9 @@ def test_an_interval_narrower_than_the_printed_precision_is_not_shown():
     from simulator.compare import fmt_interval
 
     # float noise around an exact +3,000 (a fixed cost moved by 250 × 12 in every trial)
-    noise = {"mean": 3000.0, "low": 2999.9999999999122, "high": 3000.0000000000414}
+    noise = {"mean": 3000.0, "low": 2999.9999999999122, "high": 3000.0000000000414,
+             "range": [2999.99999999991, 3000.00000000004]}
     assert fmt_interval(noise, "money", True) == "+3,000"
-    real = {"mean": 3000.0, "low": 2998.0, "high": 3002.0}
-    assert fmt_interval(real, "money", True) == "+3,000 [+2,998, +3,002]"
+    real = {"mean": 3000.0, "low": 2998.0, "high": 3002.0, "range": [2990.0, 3011.0]}
+    assert fmt_interval(real, "money", True) == "+3,000 [+2,990..+3,011] ±2"
+    assert fmt_interval(real, "money", True, precision=False) == "+3,000 [+2,990..+3,011]"

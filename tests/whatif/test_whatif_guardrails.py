@@ -82,9 +82,9 @@ def test_statistics_by_hand():
     f = check("program_cost / revenue <= 0.045 at p95")
     assert not f.passed and f.value == pytest.approx(0.048)
     assert "0.048 > 0.045" in f.message and f.failed
-    # 95 % interval of the mean profit: 20 ± 2.776 × sd / sqrt(5), with
+    # Monte Carlo precision of the mean profit: 20 ± t(0.975, 4 df) × sd / sqrt(5), t = 2.776445 (tables), with
     # sd² = (30² + 15² + 0 + 15² + 30²) / 4 = 562.5
-    half = 2.776 * (562.5 ** 0.5) / 5 ** 0.5
+    half = 2.776445 * (562.5 ** 0.5) / 5 ** 0.5
     f = check("incremental_profit > 0 at low")
     assert f.value == pytest.approx(20 - half) and not f.passed
 
