@@ -38,7 +38,7 @@ from rulelang.limits import MAX_DAYS
 from .conditions import StringTable, fields_read
 from .draws import NEVER, NON_LEAP_MONTH_START
 
-REDEEM_POLICIES = ("when-affordable", "never", "recorded")
+REDEEM_POLICIES = ("when-affordable", "never")
 DEFAULT_REDEEM = "when-affordable"
 
 # diagnostic codes of replay (RL880-RL899); one page each in docs/errors/
@@ -46,12 +46,13 @@ CURRENCY_MISMATCH = "RL880"
 FIELD_NOT_IN_FILE = "RL881"
 EVENT_NOT_IN_FILE = "RL882"
 UNMATCHED_RETURN = "RL883"
-NO_RECORDED_REDEMPTIONS = "RL884"
+DATE_NOT_READ = "RL884"
 UNKNOWN_REWARD = "RL885"
 DUPLICATE_ORDER = "RL886"
 ATTRIBUTE_NOT_IN_FILE = "RL887"
 HISTORY_TOO_LONG = "RL888"
 NOTHING_TO_REPLAY = "RL889"
+COMPARE_CURRENCY = "RL890"
 
 
 class ReplayError(RulelangError):
@@ -66,8 +67,8 @@ class ReplayOptions:
     default its cheapest) at a purchase, right after it, once, whenever their available
     points cover its price; a program with `pay with points` and no reward pays with points
     as much of each basket as it allows, from the minimum balance up. `never` — nobody
-    redeems (points only expire: the most the liability can be). `recorded` — only the
-    redemptions in the file (needs redemption rows)."""
+    redeems (points only expire: the most the liability can be). Transaction files hold
+    purchases and returns only, so redemptions are never read from the file."""
 
     redeem: str = DEFAULT_REDEEM
     reward: str | None = None
@@ -106,6 +107,7 @@ class Feed:
     bday_doy: np.ndarray
     attributes: dict[str, np.ndarray]
     warnings: tuple[Diagnostic, ...] = field(default=())
+    unmatched_returns: int = 0
 
     @property
     def n_customers(self) -> int:
@@ -175,6 +177,13 @@ def _dates(values: np.ndarray) -> list[dt.date | None]:
     return out
 
 
+def _unread_dates(values: np.ndarray) -> int:
+    """How many non-empty values are not dates."""
+    raw = values.tolist() if hasattr(values, "tolist") else list(values)
+    got = _dates(values)
+    return sum(1 for v, d in zip(raw, got) if d is None and v not in (None, "") and str(v).strip() != "")
+
+
 def _birthday_doy(d: dt.date | None) -> int:
     if d is None:
         return -1
@@ -231,6 +240,14 @@ def match_returns(tx, path: str) -> tuple[np.ndarray, int]:
     return match, unmatched
 
 
+def unmatched_warning(count: int, by_order: bool, path: str) -> Diagnostic:
+    """RL883: returns that match no purchase (they reverse nothing)."""
+    how = "with the order id it names" if by_order else \
+        "(no earlier purchase of that customer of at least the returned amount that no other return took)"
+    return Diagnostic(UNMATCHED_RETURN, "warning", f"{count:,} return(s) match no purchase {how}: they reverse nothing",
+                      _span(path), "returns of purchases made before the history cannot take points back")
+
+
 def needed_warnings(program: ir.Program, tx, path: str, hours_known: bool) -> list[Diagnostic]:
     """What the program reads or listens to that the file does not record (RL881, RL882, RL887)."""
     out: list[Diagnostic] = []
@@ -262,7 +279,7 @@ def needed_warnings(program: ir.Program, tx, path: str, hours_known: bool) -> li
         if f"customer.{name}" in read and name not in table:
             out.append(Diagnostic(ATTRIBUTE_NOT_IN_FILE, "warning",
                                   f"the program reads the customer attribute `{name}`, which the file does not give: "
-                                  f"every customer has its default", sp, f"add --customer-column {name}"))
+                                  f"every customer has its default", sp, f"map its column with --attribute-column {name}"))
     events = {r.event for r in program.rules} | {c.event for c in program.counters}
     for kind in sorted(events - {"purchase", "return", "signup", "birthday"}):
         what = "referrals" if kind == "referral" else f"`{kind}` events"
@@ -271,7 +288,7 @@ def needed_warnings(program: ir.Program, tx, path: str, hours_known: bool) -> li
     if "birthday" in events and "birthday" not in table:
         out.append(Diagnostic(EVENT_NOT_IN_FILE, "warning",
                               "rules on `birthday` never fire: the file gives no birthdays", sp,
-                              "add --customer-column birthday"))
+                              "map the birthday column with --birthday-column NAME"))
     if program.tiers is not None:
         for t in program.tiers.tiers:
             for perk in t.perks:
@@ -293,8 +310,17 @@ def check_currency(program: ir.Program, tx, path: str) -> None:
             _span(path), f"convert the amounts to {program.currency}, or replay a program written in {cur}")])
 
 
-def build_feed(tx, program: ir.Program, strings: StringTable, path: str | None = None) -> Feed:
-    """The history of `tx` in the engine's order, with its warnings (see the module docstring)."""
+def history_span(tx) -> tuple[dt.date, int]:
+    """(first day, number of days) of the history in `tx`."""
+    days_abs = tx.time.astype("datetime64[D]").astype(np.int64)
+    first, last = int(days_abs.min()), int(days_abs.max())
+    return dt.date(1970, 1, 1) + dt.timedelta(days=first), last - first + 1
+
+
+def build_feed(tx, program: ir.Program, strings: StringTable, path: str | None = None,
+               span: tuple[dt.date, int] | None = None) -> Feed:
+    """The history of `tx` in the engine's order, with its warnings (see the module docstring).
+    `span` (first day, days): the calendar, when `tx` is a part of a larger history."""
     path = path or str(getattr(tx, "path", "<transactions>"))
     check_currency(program, tx, path)
     n_rows = int(tx.customer.size)
@@ -302,10 +328,9 @@ def build_feed(tx, program: ir.Program, strings: StringTable, path: str | None =
     if n_rows == 0:
         raise ReplayError([Diagnostic(NOTHING_TO_REPLAY, "error", "the transaction file has no rows to replay",
                                       _span(path), "check the file and the rows the reader skipped")])
+    start, ndays = span if span is not None else history_span(tx)
+    first = (start - dt.date(1970, 1, 1)).days
     days_abs = tx.time.astype("datetime64[D]").astype(np.int64)
-    first, last = int(days_abs.min()), int(days_abs.max())
-    start = dt.date(1970, 1, 1) + dt.timedelta(days=first)
-    ndays = last - first + 1
     if ndays > MAX_DAYS:
         raise ReplayError([Diagnostic(HISTORY_TOO_LONG, "error",
                                       f"the history spans {ndays:,} days; a replay covers at most {MAX_DAYS:,}",
@@ -317,11 +342,7 @@ def build_feed(tx, program: ir.Program, strings: StringTable, path: str | None =
     warnings = needed_warnings(program, tx, path, hours_known)
     match, unmatched = match_returns(tx, path)
     if unmatched:
-        how = "with the order id it names" if tx.order is not None else \
-            "(no earlier purchase of that customer of at least the returned amount)"
-        warnings.append(Diagnostic(UNMATCHED_RETURN, "warning",
-                                   f"{unmatched:,} return(s) match no purchase {how}: they reverse nothing",
-                                   _span(path), "returns of purchases made before the history cannot take points back"))
+        warnings.append(unmatched_warning(unmatched, tx.order is not None, path))
     # membership
     cust = tx.customer.astype(np.int64)
     enroll = np.full(n_cust, NEVER, dtype=np.int64)
@@ -329,6 +350,14 @@ def build_feed(tx, program: ir.Program, strings: StringTable, path: str | None =
     enroll[cust[starts]] = day[starts]  # rows are in customer, time order: a customer's first row is first
     signup_event = np.ones(n_cust, dtype=bool)
     table = tx.customer_table or {}
+    for key in ("signup", "birthday"):
+        if key in table:
+            bad = _unread_dates(table[key])
+            if bad:
+                warnings.append(Diagnostic(DATE_NOT_READ, "warning",
+                                           f"{bad:,} {key} value(s) are not ISO dates (such as 1990-06-14): "
+                                           f"those customers have no {key}", _span(path),
+                                           f"write the {key} column as YYYY-MM-DD"))
     if "signup" in table:
         for c, d in enumerate(_dates(table["signup"])):
             if d is None:
@@ -392,7 +421,7 @@ def build_feed(tx, program: ir.Program, strings: StringTable, path: str | None =
     batches = np.append(np.flatnonzero(cut), n_rows)
     return Feed(start, ndays, np.asarray(tx.customer_ids), cust[order], fday, is_ret, amount, category, channel,
                 store, items, hour[order], order, order_pos, returns_left, batches, fday[batches[:-1]],
-                enroll, signup_event, bday, attributes, tuple(warnings))
+                enroll, signup_event, bday, attributes, tuple(warnings), unmatched)
 
 
 def interpreter_events(feed: Feed, c: int, strings: StringTable) -> list:
@@ -440,5 +469,5 @@ def _fields(feed: Feed, p: int, strings: StringTable) -> dict:
             "store": strings.name(feed.store[p]), "items": int(feed.items[p]), "shipping_cents": 0}
 
 
-__all__ = ["DEFAULT_REDEEM", "Feed", "REDEEM_POLICIES", "ReplayError", "ReplayOptions", "build_feed",
+__all__ = ["DEFAULT_REDEEM", "Feed", "REDEEM_POLICIES", "ReplayError", "ReplayOptions", "build_feed", "history_span",
            "interpreter_events", "match_returns"]

@@ -28,7 +28,7 @@ from rulelang.diagnostics import Diagnostic
 from .calendar import Calendar
 from .conditions import StringTable
 from .draws import NON_LEAP_MONTH_START
-from .history import NO_RECORDED_REDEMPTIONS, UNKNOWN_REWARD, Feed, ReplayError, ReplayOptions, _span
+from .history import UNKNOWN_REWARD, Feed, ReplayError, ReplayOptions, _span
 from .plan import build_plan
 from .program_arm import ProgramArm
 
@@ -63,6 +63,7 @@ class HistoryResult:
     redeem_policy: str
     reward: str | None
     warnings: list[Diagnostic] = field(default_factory=list)
+    unmatched_returns: int = 0
 
     def ledger_of(self, c: int) -> dict:
         out = {k: int(self.ledgers[k][c]) for k in LEDGER}
@@ -97,11 +98,6 @@ class HistoryRun:
 
     def __init__(self, program: ir.Program, feed: Feed, strings: StringTable, options: ReplayOptions,
                  budgets: dict | None = None):
-        if options.redeem == "recorded":
-            raise ReplayError([Diagnostic(
-                NO_RECORDED_REDEMPTIONS, "error",
-                "`--redeem recorded` needs redemption rows, and the transaction reader gives purchases and returns only",
-                _span("<options>"), "use --redeem when-affordable (the default) or --redeem never")])
         self.program, self.feed, self.strings, self.options = program, feed, strings, options
         self.cal = Calendar.make(feed.start, feed.days)
         self.plan = build_plan(program, self.cal, strings)
@@ -284,7 +280,8 @@ class HistoryRun:
         return HistoryResult(p.name, p.currency, p.points_unit, float(Fraction(p.point_cost_cents)), f.start, f.end,
                              month_labels(f.start, self.cal.months), self.mon, names, self.tier_counts,
                              f.customer_ids, ledgers, self.enroll, self.options.redeem,
-                             self.reward.name if self.reward is not None else None, list(f.warnings))
+                             self.reward.name if self.reward is not None else None, list(f.warnings),
+                             f.unmatched_returns)
 
 
 def replay(program: ir.Program, feed: Feed, strings: StringTable, options: ReplayOptions = ReplayOptions()) -> HistoryResult:
