@@ -17,6 +17,7 @@ from . import ast, ir
 from .check_expr import money_cents, span_of
 from .check_scope import Scope
 from .diagnostics import DiagnosticBag, Span
+from .limits import MAX_MONEY_CENTS
 
 
 @dataclass
@@ -83,6 +84,16 @@ class CheckContext:
                 f"{what} must be {'more than' if positive else 'at least'} 0 {money.currency}",
                 money,
                 None,
+                parent,
+            )
+            ok = False
+        elif cents > MAX_MONEY_CENTS:
+            self.error(
+                "RL410",
+                f"{what} is {money.amount} {money.currency}, more than the {MAX_MONEY_CENTS // 100:,} "
+                f"{money.currency} the engines hold exactly",
+                money,
+                "the engines hold amounts exactly only within these bounds (see docs/errors/RL410.md)",
                 parent,
             )
             ok = False

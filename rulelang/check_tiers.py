@@ -106,7 +106,8 @@ def _check_threshold_order(ctx: CheckContext, ts: ast.TierSystem) -> None:
     if threshold_units(ts, first) != 0:
         ctx.warning(
             "RL301",
-            f"the first tier `{first.name}` starts at {first.threshold}, so new customers are in no tier",
+            f"the first tier `{first.name}` starts at {first.threshold}, but it is the base tier: "
+            "customers below that threshold hold it too",
             first,
             f"make the base tier start at 0: `tier {first.name} from 0`",
             ts,

@@ -107,6 +107,44 @@ def _exclusive(a: dict[str, frozenset[object]], b: dict[str, frozenset[object]])
     return any(not (values & b[name]) for name, values in a.items() if name in b)
 
 
+class _PinnedIndex:
+    """The earlier rules of one bucket, indexed by the values their conditions pin, so that a rule
+    is compared only with the earlier rules its own pinned values do not exclude (near-linear in
+    the number of rules instead of every pair)."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.by_value: dict[str, dict[object, list[int]]] = {}  # field -> value -> positions pinning it
+        self.not_pinning: dict[str, list[int]] = {}  # field -> positions whose condition leaves it free
+
+    def candidates(self, pins: dict[str, frozenset[object]]) -> list[int]:
+        """Positions, in order, of the earlier rules not excluded by one of `pins`' fields."""
+        best: list[int] | None = None
+        for name, values in pins.items():
+            if name not in self.not_pinning:
+                continue  # no earlier rule pins this field: it excludes none of them
+            found = set(self.not_pinning[name])
+            table = self.by_value[name]
+            for value in values:
+                found.update(table.get(value, ()))
+            if best is None or len(found) < len(best):
+                best = sorted(found)
+        return best if best is not None else list(range(self.count))
+
+    def add(self, pins: dict[str, frozenset[object]]) -> None:
+        position = self.count
+        self.count += 1
+        for name in pins:
+            if name not in self.not_pinning:
+                self.not_pinning[name] = list(range(position))
+                self.by_value[name] = {}
+            for value in pins[name]:
+                self.by_value[name].setdefault(value, []).append(position)
+        for name, free in self.not_pinning.items():
+            if name not in pins:
+                free.append(position)
+
+
 def _double_earn(ctx: CheckContext, p: ast.Program) -> None:
     tier_count = len(ctx.scope.tiers)
     required = {i: _required_values(c) for i, c in ctx.conditions.items()}
@@ -117,9 +155,11 @@ def _double_earn(ctx: CheckContext, p: ast.Program) -> None:
             rule = p.rules[i]
             buckets.setdefault((rule.event, _int(rule.priority)), []).append(i)
     for indices in buckets.values():
-        for pos, j in enumerate(indices):
+        index = _PinnedIndex()
+        for j in indices:
             later = p.rules[j]
-            for i in indices[:pos]:
+            for position in index.candidates(required[j]):
+                i = indices[position]
                 earlier = p.rules[i]
                 if earlier.group is not None and earlier.group == later.group:
                     continue
@@ -142,6 +182,7 @@ def _double_earn(ctx: CheckContext, p: ast.Program) -> None:
                     p,
                 )
                 break  # one warning per rule is enough
+            index.add(required[j])
 
 
 def _awards_points(p: ast.Program) -> bool:

@@ -6,7 +6,7 @@ sorted by position. Errors: RL201 unknown name, RL202 type or value error, RL203
 currency, RL204 duplicate name, RL205 field not available on the event, RL206 action not
 valid for the event, RL302 (an impossible campaign window), RL401 limits. Warnings: RL301
 tier thresholds, RL302 rules or tiers that can never fire, RL303 possible double earn,
-RL304 unbounded liability, RL305 returns not reversed.
+RL304 unbounded liability, RL305 returns not reversed. Calendar limits (RL422 dates, RL423 durations): `check_calendar`.
 
 Passes: this module checks the header, declarations and earn rules; `check_tiers` the tiers,
 expiry and redemption; `check_warnings` the program-wide warnings; `check_tests` the tests.
@@ -14,8 +14,11 @@ expiry and redemption; `check_warnings` the program-wide warnings; `check_tests`
 
 from __future__ import annotations
 
+import dataclasses
+
 from . import ast
 from .check_base import CheckContext
+from .check_calendar import check_calendar
 from .check_expr import ConditionResolver
 from .check_fold import never_true
 from .check_scope import BUILTIN_EVENTS, TEST_ONLY_EVENTS, TIER_METRICS, VALUE_TYPES, build_scope
@@ -26,6 +29,7 @@ from .diagnostics import Diagnostic, DiagnosticBag, did_you_mean, sort_key
 
 __all__ = ["check"]
 
+from .check_limits import check_limits
 from .limits import MAX_PERIODS, MAX_RULES
 
 
@@ -34,9 +38,9 @@ def check(sf: ast.SourceFile) -> list[Diagnostic]:
     bag = DiagnosticBag()
     ctx = CheckContext(sf=sf, scope=build_scope(sf.program), bag=bag)
     try:
-        if sf.program is not None:
-            _check_program(ctx, sf.program)
+        checked = _check_program(ctx, sf.program) if sf.program is not None else None
         check_tests(ctx)
+        check_calendar(ctx, checked)
     except Exception as exc:  # noqa: BLE001 - a checker bug must not become a traceback for the user
         bag.error(
             "RL999",
@@ -47,7 +51,8 @@ def check(sf: ast.SourceFile) -> list[Diagnostic]:
     return sorted(bag.items, key=sort_key)
 
 
-def _check_program(ctx: CheckContext, p: ast.Program) -> None:
+def _check_program(ctx: CheckContext, p: ast.Program) -> ast.Program:
+    """Checks the program; returns the part checked (the first MAX_RULES rules)."""
     _check_header(ctx, p)
     _check_declarations(ctx, p)
     if len(p.rules) > MAX_RULES:
@@ -58,12 +63,15 @@ def _check_program(ctx: CheckContext, p: ast.Program) -> None:
             "merge similar rules, e.g. with `in [...]` conditions",
             parent=p,
         )
+        p = dataclasses.replace(p, rules=p.rules[:MAX_RULES])  # the rest is not checked
     ctx.duplicates(p.rules, "rule")
     for index, rule in enumerate(p.rules):
         _check_rule(ctx, p, index, rule)
     check_tiers(ctx, p)
     check_lifecycle(ctx, p)
+    check_limits(ctx, p)
     check_warnings(ctx, p)
+    return p
 
 
 # ---------------------------------------------------------------- header and declarations

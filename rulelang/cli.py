@@ -21,6 +21,7 @@ import importlib
 import json
 import os
 import re
+import stat
 import sys
 import tempfile
 from typing import Callable, Sequence, TextIO
@@ -88,20 +89,52 @@ def plural(n: int, word: str) -> str:
     return f"{n} {word}" if n == 1 else f"{n} {word}s"
 
 
-def write_atomically(path: str, text: str) -> None:
-    """Write through a temporary file in the same directory, then rename over the target."""
-    directory = os.path.dirname(os.path.abspath(path))
-    handle, temp = tempfile.mkstemp(dir=directory, prefix=".loyalty-", suffix=".tmp")
+class OutputError(Exception):
+    """A file that cannot be written (exit 1, with the message)."""
+
+
+def write_atomically(path: str, text: str) -> str:
+    """Write `text` to `path` whole or not at all, and return the file written.
+
+    A symlink is followed: its target is written and the link stays. A path that exists and is
+    not a regular file (a directory, a device, a FIFO, a socket) is refused with `OutputError`,
+    never replaced. The text goes to a temporary file in the target's folder, which is then
+    renamed over the target, keeping the target's permissions (a new file gets the usual
+    permissions for the umask)."""
+    target = os.path.realpath(path)
+    try:
+        info = os.stat(target)
+    except FileNotFoundError:
+        info = None
+    except OSError as exc:
+        raise OutputError(f"cannot write {path}: {exc.strerror or exc}") from None
+    if info is not None and not stat.S_ISREG(info.st_mode):
+        kind = "a directory" if stat.S_ISDIR(info.st_mode) else "not a regular file"
+        raise OutputError(f"cannot write {path}: it is {kind}; give the path of a file")
+    directory = os.path.dirname(target)
+    try:
+        handle, temp = tempfile.mkstemp(dir=directory, prefix=".loyalty-", suffix=".tmp")
+    except OSError as exc:
+        raise OutputError(f"cannot write {path}: {exc.strerror or exc} ({directory})") from None
     try:
         with os.fdopen(handle, "w", encoding="utf-8", newline="\n") as out:
             out.write(text)
-        if os.path.exists(path):
-            os.chmod(temp, os.stat(path).st_mode & 0o7777)
-        os.replace(temp, path)
+        if info is not None:
+            os.chmod(temp, stat.S_IMODE(info.st_mode))
+        else:
+            umask = os.umask(0)
+            os.umask(umask)
+            os.chmod(temp, 0o666 & ~umask)
+        os.replace(temp, target)
+    except OSError as exc:
+        if os.path.exists(temp):
+            os.unlink(temp)
+        raise OutputError(f"cannot write {path}: {exc.strerror or exc}") from None
     except BaseException:
         if os.path.exists(temp):
             os.unlink(temp)
         raise
+    return target
 
 
 def same_meaning(a: ast.SourceFile, b: ast.SourceFile | None) -> bool:
@@ -209,6 +242,9 @@ def _format_one(path: str, text: str) -> tuple[str | None, list[Diagnostic]]:
     formatted = format_source(sf)
     again, _ = parse_text(formatted, path)
     if not same_meaning(sf, again):
+        errors = [d for d in check(sf) if d.is_error]
+        if errors:  # a program the checker refuses may have no canonical text: say why
+            return None, errors
         raise InternalError(f"formatting {path} would change its meaning; the file was left unchanged")
     return formatted, []
 
@@ -272,7 +308,12 @@ def cmd_fmt(args: argparse.Namespace) -> int:
         if args.check:
             print(f"would reformat {path}", file=sys.stderr if args.diff else sys.stdout)
         if write:
-            write_atomically(path, formatted)
+            try:
+                write_atomically(path, formatted)
+            except OutputError as exc:
+                print(f"error: {exc}", file=sys.stderr)
+                status = EXIT_FINDINGS
+                continue
             print(f"reformatted {path}", file=sys.stderr if args.diff else sys.stdout)
     summary_stream = sys.stderr if args.diff else sys.stdout
     if write:
@@ -403,9 +444,17 @@ def cmd_convert(args: argparse.Namespace) -> int:
         output = format_source(sf)
         again, _ = parse_text(output, sf.path)
     if not same_meaning(sf, again):
+        errors = [d for d in check(sf) if d.is_error]
+        if errors:  # the other form cannot hold what the checker refuses (an unknown test field...)
+            show_diagnostics(errors, {args.program: text} if text else {}, sys.stderr)
+            return EXIT_FINDINGS
         raise InternalError(f"converting {args.program} to {args.to} would change its meaning; nothing was written")
     if args.output:
-        write_atomically(args.output, output)
+        try:
+            write_atomically(args.output, output)
+        except OutputError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return EXIT_FINDINGS
         print(f"wrote {args.output}", file=sys.stderr)
     else:
         sys.stdout.write(output if output.endswith("\n") else output + "\n")
@@ -426,7 +475,7 @@ def add_convert(subparsers: argparse._SubParsersAction) -> None:
 
 COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [add_check, add_fmt, add_test, add_explain,
                                                                   add_convert]
-PLUGIN_MODULES = ("simulator.cli", "simulator.whatif_cli", "simulator.replay_cmd")
+PLUGIN_MODULES = ("simulator.cli", "simulator.whatif_cli", "simulator.fit_cmd", "simulator.replay_cmd")
 
 
 def add_plugins(subparsers: argparse._SubParsersAction) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Iterable, Literal, Sequence
 
@@ -95,14 +96,18 @@ def sort_key(d: Diagnostic) -> tuple[str, int, int, str]:
     return (d.span.file, d.span.line, d.span.column, d.code)
 
 
+_UNPRINTABLE = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029]")
+
+
 def _source_line(sources: dict[str, str], span: Span) -> str | None:
     text = sources.get(span.file)
     if text is None or span.line <= 0:
         return None
-    lines = text.splitlines()
+    # The text form counts lines at "\n" only; YAML also at NEL, U+2028 and U+2029.
+    lines = text.replace("\r\n", "\n").split("\n") if span.file.endswith(".loyalty") else text.splitlines()
     if span.line > len(lines):
         return None
-    return lines[span.line - 1]
+    return _UNPRINTABLE.sub("\ufffd", lines[span.line - 1])  # one column each, nothing a terminal acts on
 
 
 def render_text(diags: Sequence[Diagnostic], sources: dict[str, str]) -> str:

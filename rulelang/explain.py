@@ -23,6 +23,7 @@ RL013 a required key is missing; RL501 events out of time order.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from fractions import Fraction
@@ -33,6 +34,11 @@ import yaml
 from . import ir
 from .diagnostics import Diagnostic, Span, did_you_mean
 from .interpreter import Customer, Event, Result, run
+from .limits import MAX_MONEY_CENTS
+from .read_limits import (
+    DATE_HINT, DATE_OUT_OF_RANGE, NESTED_TOO_DEEP, NESTING_HINT, NUMBER_HINT, NUMBER_TOO_LONG, date_out_of_range,
+    decimal_too_long, number_too_long, yaml_too_deep,
+)
 from .yaml_nodes import mark_span, syntax_error_point
 
 BAD_FILE = "RL010"
@@ -63,6 +69,7 @@ REQUIRED_EVENT_KEYS: dict[str, tuple[str, ...]] = {
     "use_perk": ("perk",),
 }
 AMBIGUOUS_WORDS = frozenset({"yes", "no", "on", "off", "y", "n"})
+TIME_RE = re.compile(r"([0-9]{1,2}):([0-9]{2})")
 
 
 class _Invalid(Exception):
@@ -130,8 +137,15 @@ class _Reader:
             raise self.error(BAD_VALUE, f"{what} is empty", node)
         return value
 
+    def bounded(self, node: yaml.Node, text: str) -> None:
+        """RL420 for a number written with too many digits."""
+        problem = number_too_long(text)
+        if problem:
+            raise self.error(NUMBER_TOO_LONG, problem, node, NUMBER_HINT)
+
     def whole(self, node: yaml.Node, what: str, minimum: int = 0) -> int:
         value = self.scalar(node, what).replace("_", "")
+        self.bounded(node, value)
         try:
             number = int(value)
         except ValueError:
@@ -142,10 +156,18 @@ class _Reader:
 
     def number(self, node: yaml.Node, what: str) -> Fraction:
         value = self.scalar(node, what).replace("_", "")
+        self.bounded(node, value)
         try:
-            return Fraction(Decimal(value))
+            number = Decimal(value)
         except (InvalidOperation, ValueError):
             raise self.error(BAD_VALUE, f"{what} must be a number, got `{value}`", node) from None
+        if not number.is_finite():
+            raise self.error(BAD_VALUE, f"{what} must be a number, got `{value}`", node,
+                             "`Infinity` and `NaN` are not numbers here")
+        problem = decimal_too_long(number, value)
+        if problem:
+            raise self.error(NUMBER_TOO_LONG, f"{what}: {problem}", node, NUMBER_HINT)
+        return Fraction(number)
 
     def cents(self, node: yaml.Node, what: str) -> int:
         """`7.40`, `7.40 USD` or `"7.40 USD"` -> 740; the currency, if written, must be the program's."""
@@ -159,6 +181,7 @@ class _Reader:
                                  f"write the amount in {currency}")
         elif len(parts) != 1:
             raise self.error(BAD_VALUE, f"{what} must be an amount such as `7.40` or `7.40 {currency}`", node)
+        self.bounded(node, value)
         try:
             amount = Decimal(value.replace("_", ""))
         except InvalidOperation:
@@ -166,6 +189,10 @@ class _Reader:
                                         f"got `{value}`", node) from None
         if not amount.is_finite() or amount < 0:
             raise self.error(BAD_VALUE, f"{what} must be 0 or more", node)
+        if amount > MAX_MONEY_CENTS // 100:
+            raise self.error(NUMBER_TOO_LONG, f"{what} `{value}` is more than the largest amount, "
+                                              f"{MAX_MONEY_CENTS // 100:,} {currency}", node,
+                             "an amount this large is a typing mistake or another unit")
         cents = amount * 100
         if cents != cents.to_integral_value():
             raise self.error(BAD_VALUE, f"{what} has fractions of a cent: `{value}`", node,
@@ -185,15 +212,21 @@ class _Reader:
     def date(self, node: yaml.Node, what: str) -> dt.date:
         value = self.scalar(node, what)
         try:
-            return dt.date.fromisoformat(value)
+            day = dt.date.fromisoformat(value)
         except ValueError:
             raise self.error(BAD_VALUE, f"{what} must be a date such as 2027-05-04, got `{value}`", node) from None
+        problem = date_out_of_range(day)
+        if problem:
+            raise self.error(DATE_OUT_OF_RANGE, f"{what}: {problem}", node, DATE_HINT)
+        return day
 
     def time(self, node: yaml.Node, what: str) -> dt.time:
         value = self.scalar(node, what)
         try:
-            hour, minute = value.split(":")
-            return dt.time(int(hour), int(minute))
+            match = TIME_RE.fullmatch(value.strip())
+            if match is None:
+                raise ValueError(value)
+            return dt.time(int(match.group(1)), int(match.group(2)))
         except ValueError:
             raise self.error(BAD_VALUE, f"{what} must be a time such as \"09:30\", got `{value}`", node,
                              "quote times in YAML: time: \"09:30\"") from None
@@ -382,6 +415,10 @@ def _compose(text: str, path: str) -> tuple[yaml.Node | None, list[Diagnostic]]:
         # JSON allows tabs between tokens, YAML does not; a tab in a valid JSON string is escaped,
         # so this changes nothing else (and keeps every column where it was).
         text = text.replace("\t", " ")
+    deep = yaml_too_deep(text)
+    if deep is not None:
+        message, line, column = deep
+        return None, [Diagnostic(NESTED_TOO_DEEP, "error", message, Span.point(path, line, column), NESTING_HINT)]
     try:
         return yaml.compose(text, Loader=yaml.SafeLoader), []
     except yaml.MarkedYAMLError as exc:

@@ -26,6 +26,8 @@ import yaml
 
 from . import ast
 from .diagnostics import Diagnostic, Span
+from .limits import MAX_FILE_BYTES
+from .read_limits import yaml_too_deep
 
 TEXT_SUFFIXES = (".loyalty",)
 YAML_SUFFIXES = (".yaml", ".yml")
@@ -60,7 +62,7 @@ def read_text(path: str) -> tuple[str | None, list[Diagnostic]]:
     """The file's text (UTF-8, a leading BOM dropped, CRLF turned into LF), or a diagnostic."""
     try:
         with open(path, "rb") as handle:
-            data = handle.read()
+            data = handle.read(MAX_FILE_BYTES + 1)
     except FileNotFoundError:
         return None, [_error(CANNOT_READ, f"no such file: {path}", path, "check the path and its spelling")]
     except IsADirectoryError:
@@ -68,6 +70,9 @@ def read_text(path: str) -> tuple[str | None, list[Diagnostic]]:
     except OSError as exc:
         reason = exc.strerror or str(exc)
         return None, [_error(CANNOT_READ, f"cannot read {path}: {reason}", path)]
+    if len(data) > MAX_FILE_BYTES:
+        return None, [_error(CANNOT_READ, f"{path} is larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB", path,
+                             "a rule or events file is a few kilobytes; check the path")]
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -217,7 +222,7 @@ def load_with_program(path: str) -> LoadedFile:
 def _yaml_top_level_keys(path: str) -> tuple[set[str], yaml.Node | None] | None:
     """Top-level keys and the `events` node of a YAML file; None if it cannot be read as a mapping."""
     text, _ = read_text(path)
-    if text is None:
+    if text is None or yaml_too_deep(text) is not None:
         return None
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)

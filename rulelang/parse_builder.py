@@ -18,6 +18,7 @@ from lark import Token, Transformer, v_args
 
 from . import ast
 from .diagnostics import Diagnostic, Span
+from .read_limits import NUMBER_HINT, NUMBER_TOO_LONG, number_too_long
 
 __all__ = ["Builder", "Where", "unquote"]
 
@@ -102,6 +103,10 @@ class Builder(Transformer):  # type: ignore[type-arg]
 
     def _dec(self, tok: Token, text: str | None = None) -> Decimal:
         raw = (text if text is not None else str(tok)).replace("_", "")
+        too_long = number_too_long(raw)
+        if too_long:
+            self._err(NUMBER_TOO_LONG, too_long, self.w.of_token(tok), NUMBER_HINT)
+            return Decimal(0)
         try:
             return Decimal(raw)
         except InvalidOperation:
@@ -341,8 +346,9 @@ class Builder(Transformer):  # type: ignore[type-arg]
 
     def every_stmt(self, meta, ch):
         tok = ch[0]
-        n = int(re.match(r"\d+", str(tok)).group(0))  # type: ignore[union-attr]
-        if n < 1:
+        errors_before = len(self.errors)
+        n = int(self._dec(tok, re.match(r"\d+", str(tok)).group(0)))  # type: ignore[union-attr]
+        if n < 1 and len(self.errors) == errors_before:
             self._err("RL103", f"`{tok}` is not a valid position", self.w.of_token(tok), "write e.g. `every 10th purchase`")
         return self._stmt(meta, "every", n)
 
@@ -680,7 +686,9 @@ class Builder(Transformer):  # type: ignore[type-arg]
         return self._stmt(meta, "until", self._date(ch[0]))
 
     def expect_points(self, meta, ch):
-        return ast.Expect(ch[0], self._int(ch[1], "points"), span=self.w.of_meta(meta))
+        negative = isinstance(ch[1], Token) and ch[1].type == "MINUS"
+        points = self._int(ch[2] if negative else ch[1], "points")
+        return ast.Expect(ch[0], -points if negative else points, span=self.w.of_meta(meta))
 
     def expect_tier(self, meta, ch):
         return ast.Expect("tier", str(ch[0]), span=self.w.of_meta(meta))

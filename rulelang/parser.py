@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import contextvars
 import functools
-import os
+import re
 from importlib import resources
 from typing import Iterator
 
@@ -26,6 +26,7 @@ from lark.exceptions import UnexpectedInput
 from . import ast
 from .diagnostics import Diagnostic, Span, sort_key
 from .parse_builder import Builder, Where
+from .parser_cache import cached_parser
 from .parser_errors import Recovery, describe_syntax_error
 
 __all__ = ["parse_text", "parse_expression", "RESERVED_WORDS", "build_parser"]
@@ -38,6 +39,7 @@ RESERVED_WORDS = frozenset(
     points convert into voucher test given expect until and or not in true false""".split()
 )
 
+from .limits import MAX_NESTING
 from .limits import MAX_PARSE_ERRORS as MAX_ERRORS
 
 _comments: contextvars.ContextVar[list[Token]] = contextvars.ContextVar("rulelang_comments")
@@ -85,38 +87,17 @@ def _collect_comment(tok: Token) -> Token:
     return tok
 
 
-def _cache_option(strict: bool) -> dict[str, str]:
-    """Cache the built LALR tables in the user's own cache folder (not the shared temp
-    folder), so each command starts fast. lark checks a hash of the grammar, options and
-    versions stored in the file. No cache when strict checking or the folder is unusable."""
-    if strict or os.environ.get("LOYALTY_NO_CACHE"):
-        return {}
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    folder = os.path.join(base, "loyalty-rules")
-    try:
-        os.makedirs(folder, mode=0o700, exist_ok=True)
-        if not os.access(folder, os.W_OK) or os.stat(folder).st_uid != os.getuid():
-            return {}
-    except OSError:
-        return {}
-    return {"cache": os.path.join(folder, "grammar.lark-cache")}
-
-
 def build_parser(strict: bool = False) -> Lark:
-    """A new lark parser for the grammar (`strict=True` also checks for conflicts)."""
+    """A lark parser for the grammar (`strict=True` also checks for conflicts, and is never
+    cached). The tables come from the JSON cache in `parser_cache` when it holds valid ones."""
     post = _PostLexer()
-    parser = Lark(
-        grammar_text(),
-        parser="lalr",
-        lexer="contextual",
-        start=["start", "condition"],
-        propagate_positions=True,
-        maybe_placeholders=False,
-        postlex=post,
-        lexer_callbacks={"COMMENT": _collect_comment},
-        strict=strict,
-        **_cache_option(strict),
-    )
+    options = dict(parser="lalr", lexer="contextual", start=["start", "condition"], propagate_positions=True,
+                   maybe_placeholders=False, strict=strict)
+    runtime = dict(postlex=post, lexer_callbacks={"COMMENT": _collect_comment})
+    if strict:
+        parser = Lark(grammar_text(), **options, **runtime)
+    else:
+        parser = cached_parser(grammar_text(), options, runtime)
     post.keyword_types = {
         t.pattern.value: t.name for t in parser.terminals if t.pattern.type == "str" and t.pattern.value.isalpha()
     }
@@ -134,6 +115,65 @@ def _keywords() -> dict[str, str]:
 
 
 # ---------------------------------------------------------------- driver
+
+#: Parse-tree nodes that are one level of a condition (as the checker counts levels).
+_CONDITION_LEVELS = frozenset({"or_expr", "and_expr", "not_op", "compare", "in_list", "not_in_list"})
+
+
+#: Characters refused inside quoted text: control characters (but tab) and line breaks, which the
+#: YAML form and editors would read as something else (DEL, NEL, U+2028).
+_CONTROL = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029]")
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def control_character(text: str) -> str | None:
+    """A description of the first control character in `text`, or None."""
+    found = _CONTROL.search(text)
+    return None if found is None else f"U+{ord(found.group()):04X}"
+
+
+def points_name_problem(name: str) -> str | None:
+    """Why `name` cannot be the program's word for points (it is written as a unit: `award 5 stars`)."""
+    if not _NAME.fullmatch(name):
+        return f"the points name `{name}` must be one word of letters, digits and `_`"
+    if name in RESERVED_WORDS and name != "points":
+        return f"the points name `{name}` is a reserved word"
+    return None
+
+
+def _text_problems(tree: Tree, where: Where) -> list[Diagnostic]:
+    """RL120 for control characters in quoted text, RL121 for a points name that is not a word."""
+    found: list[Diagnostic] = []
+    for node in tree.iter_subtrees():
+        for child in node.children:
+            if isinstance(child, Token) and child.type == "STRING":
+                bad = control_character(child.value)
+                if bad:
+                    found.append(Diagnostic("RL120", "error", f"the text {child.value[:30]!r} holds the control "
+                                            f"character {bad}", where.of_token(child),
+                                            "remove it; text holds printable characters and tabs only"))
+                elif node.data == "points_decl":
+                    problem = points_name_problem(child.value[1:-1])
+                    if problem:
+                        found.append(Diagnostic("RL121", "error", problem, where.of_token(child),
+                                                'write one word, e.g. `points "miles"`'))
+    return found
+
+
+def _too_deep(tree: Tree, where: Where) -> Diagnostic | None:
+    """RL401 at the first condition nested more than MAX_NESTING levels, found without recursion
+    (building the AST of such a condition would exhaust Python's stack)."""
+    stack: list[tuple[Tree, int]] = [(tree, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if node.data in _CONDITION_LEVELS:
+            depth += 1
+            if depth > MAX_NESTING:
+                return Diagnostic("RL401", "error", f"this condition is nested more than {MAX_NESTING} levels deep",
+                                  where.of_meta(node.meta), "split it into simpler conditions or several rules")
+        stack.extend((child, depth) for child in node.children if isinstance(child, Tree))
+    return None
+
 
 
 def _run(text: str, start: str) -> tuple[Tree, list[Token]]:
@@ -241,6 +281,10 @@ def _parse_text(source: str, path: str) -> tuple[ast.SourceFile | None, list[Dia
             text = repaired
     if tree is None:
         return None, sorted(diags, key=sort_key)
+    too_deep = _too_deep(tree, where)
+    if too_deep is not None:
+        return None, sorted([*diags, too_deep], key=sort_key)
+    diags.extend(_text_problems(tree, where))
     builder = Builder(where)
     program, tests = builder.transform(tree)
     if not diags:  # after syntax errors, skipped lines would make these false alarms
@@ -265,6 +309,12 @@ def parse_expression(text: str, path: str, line: int, column: int) -> tuple[ast.
         except UnexpectedInput as err:
             diag, _ = describe_syntax_error(err, text, where, _keywords())
             return None, [diag]
+        too_deep = _too_deep(tree, where)
+        if too_deep is not None:
+            return None, [too_deep]
+        problems = _text_problems(tree, where)
+        if problems:
+            return None, problems
         builder = Builder(where)
         expr = builder.transform(tree)
         if builder.errors:

@@ -22,6 +22,7 @@ import yaml
 
 from . import ast
 from .diagnostics import Diagnostic, Span, did_you_mean, sort_key
+from .parser import points_name_problem
 from .yaml_nodes import NAME_RE, Entry, Node, NodeReader, compose_yaml, first_key, foreign_tags, number_of
 
 __all__ = ["load_yaml", "EVENT_TIME_WHEN_NONE_GIVEN"]
@@ -112,6 +113,9 @@ class _Builder:
         name = r.text(m["name"].node, "the program's `name`") if "name" in m else ""
         if "points" in m:
             fields["points_unit"] = self.points_unit = r.name(m["points"].node, "`points` (the unit's name)")
+            problem = points_name_problem(self.points_unit) if self.points_unit else None
+            if problem:
+                r.error("RL121", problem, m["points"].node, "write one word, e.g. `points: miles`")
         if "currency" in m:
             fields["currency"] = self.currency(m["currency"].node)
         if "point_cost" in m:
@@ -673,6 +677,8 @@ def _zero(span: Span) -> ast.Money:
 
 
 def _number_or_zero(r: NodeReader, node: Node, text: str, what: str) -> Decimal:
+    if r.too_long(node, text):
+        return Decimal(0)
     value = number_of(text)
     if value is None:
         r.wrong_type(node, what, "a number", "50")

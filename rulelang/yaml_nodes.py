@@ -33,7 +33,8 @@ import yaml
 
 from . import ast
 from .diagnostics import Diagnostic, Span, did_you_mean
-from .parser import parse_expression
+from .parser import control_character, parse_expression
+from .read_limits import NESTED_TOO_DEEP, NESTING_HINT, NUMBER_HINT, NUMBER_TOO_LONG, number_too_long, yaml_too_deep
 
 Node = yaml.Node
 T = TypeVar("T")
@@ -56,7 +57,12 @@ QUANTITY_RE = re.compile(r"(-?[0-9][0-9_]*)(?:\s+([A-Za-z]+))?")
 
 
 def compose_yaml(source: str, path: str) -> tuple[Node | None, list[Diagnostic]]:
-    """The node tree of one YAML document (None for an empty file), or RL100 at the mark."""
+    """The node tree of one YAML document (None for an empty file), or RL100 at the mark
+    (RL421 where collections nest deeper than the limit)."""
+    deep = yaml_too_deep(source)
+    if deep is not None:
+        message, line, column = deep
+        return None, [Diagnostic(NESTED_TOO_DEEP, "error", message, Span.point(path, line, column), NESTING_HINT)]
     try:
         return yaml.compose(source, Loader=yaml.SafeLoader), []
     except yaml.MarkedYAMLError as exc:
@@ -350,6 +356,11 @@ class NodeReader:
             self.wrong_type(node, what, expected, example)
             return None
         text: str = node.value
+        bad = control_character(text)
+        if bad:
+            self.error("RL120", f"{what} holds the control character or line break {bad}", node,
+                       "remove it; text holds printable characters and tabs only")
+            return None
         if node.style is None:
             lowered = text.lower()
             if lowered in AMBIGUOUS_WORDS:
@@ -391,9 +402,16 @@ class NodeReader:
         self.wrong_type(node, what, "`true` or `false`")
         return False
 
+    def too_long(self, node: Node, text: str) -> bool:
+        """RL420 when `text` holds a number with too many digits."""
+        problem = number_too_long(text)
+        if problem:
+            self.error(NUMBER_TOO_LONG, problem, node, NUMBER_HINT)
+        return problem is not None
+
     def decimal(self, node: Node, what: str, example: str = "12", expected: str = "a number") -> Decimal:
         text = self.scalar(node, what, expected, example)
-        if text is None:
+        if text is None or self.too_long(node, text):
             return Decimal(0)
         value = number_of(text.strip())
         if value is None:
@@ -411,7 +429,7 @@ class NodeReader:
     def suffixed(self, node: Node, what: str, suffix: str, example: str) -> Decimal:
         """A number, optionally followed by `suffix` (`10%`, `1.2x`)."""
         text = self.scalar(node, what, "a number", example)
-        if text is None:
+        if text is None or self.too_long(node, text):
             return Decimal(0)
         text = text.strip()
         if text.lower().endswith(suffix):
@@ -432,6 +450,8 @@ class NodeReader:
 
     def money_text(self, node: Node, text: str, what: str) -> ast.Money | None:
         """`7.40 USD` -> Money, reporting a missing or badly written currency."""
+        if self.too_long(node, text):
+            return None
         match = MONEY_RE.fullmatch(text)
         if match is None:
             if number_of(text) is not None:
@@ -528,7 +548,7 @@ class NodeReader:
                  example: str) -> tuple[int, T | None]:
         """`12 months` / `4 weeks` / `14` (when a default unit is implied) -> (number, unit)."""
         text = self.scalar(node, what, "a number with its unit", example)
-        if text is None:
+        if text is None or self.too_long(node, text):
             return 0, default_unit
         match = QUANTITY_RE.fullmatch(text.strip())
         if match is None:
@@ -584,6 +604,8 @@ class NodeReader:
             lowered = text.lower()
             if lowered in BOOL_WORDS:
                 return ast.Literal(BOOL_WORDS[lowered], span=span)
+            if (NUMBER_RE.fullmatch(text) or MONEY_RE.fullmatch(text)) and self.too_long(node, text):
+                return ast.Literal(Decimal(0), span=span)
             number = number_of(text)
             if number is not None:
                 return ast.Literal(number, span=span)

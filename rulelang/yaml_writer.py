@@ -93,8 +93,17 @@ def _inline(value: Value) -> str:
 _WORD_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
+# Characters a YAML reader refuses or reads as line breaks: written as escapes in quoted text.
+_NOT_PLAIN = re.compile("[^\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def _escape(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
+
+
 def _quoted(text: str) -> Raw:
-    return Raw(json.dumps(text, ensure_ascii=False))
+    return Raw(_NOT_PLAIN.sub(_escape, json.dumps(text, ensure_ascii=False)))
 
 
 def _word(text: str) -> Raw:

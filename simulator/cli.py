@@ -105,6 +105,11 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     except RulelangError as exc:
         print(render_text(exc.diagnostics, getattr(exc, "sources", {})), file=sys.stderr)
         return EXIT_FINDINGS
+    if not result.ledger_identity_ok:
+        print(f"loyalty simulate: error: the ledger identity issued = redeemed + expired + reversed + outstanding "
+              f"does not hold (max error {result.ledger_identity_max_abs_error:,}): these numbers are wrong; "
+              "please report it with the program and population", file=sys.stderr)
+        return EXIT_FINDINGS
     if rails:
         from .guardrails import evaluate_guardrails, findings_failed
 

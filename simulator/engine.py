@@ -32,7 +32,10 @@ import numpy as np
 
 from .conditions import StringTable
 from .day_events import DayEvents, bday_of
+from rulelang.limits import MAX_CUSTOMER_POINTS
+
 from .draws import NEVER, SegmentTables, concat_traits, draw_block
+from .exact import ExactRangeError, exact_sum
 from .plan import Plan
 from .population import Population
 from .program_arm import ProgramArm
@@ -93,6 +96,35 @@ def blocks_for(customers: int, block_size: int = BLOCK) -> list[tuple[int, int]]
         left -= n
         b += 1
     return out
+
+
+def ledger_error(arm: ProgramArm) -> int:
+    """The largest error, over the chunk's customers, of the ledger identity issued = redeemed +
+    expired + reversed + outstanding, plus the lot buckets' own recount (`LotStore.audit`):
+    0 for a sound ledger. Per-customer totals are below MAX_CUSTOMER_POINTS (2**53, checked at
+    every month end), so these int64 differences cannot wrap."""
+    if arm.n == 0:
+        return 0
+    ident = arm.issued - arm.redeemed - arm.expired - arm.reversed - arm.lots.outstanding
+    return int(max(np.abs(ident).max(), arm.lots.audit().max()))
+
+
+def check_customer_totals(arm: ProgramArm) -> None:
+    """Stop (ExactRangeError) when a customer's running totals pass MAX_CUSTOMER_POINTS."""
+    if arm.n == 0:
+        return
+    for name, arr in (("issued", arm.issued), ("redeemed", arm.redeemed), ("expired", arm.expired),
+                      ("reversed", arm.reversed), ("outstanding", arm.lots.outstanding), ("tier metric", arm.metric)):
+        big = int(np.abs(arr).max())
+        if big > MAX_CUSTOMER_POINTS:
+            raise ExactRangeError(f"a customer's {name} reached {big:,}, beyond the {MAX_CUSTOMER_POINTS:,} (2**53) "
+                                  "a customer's totals may hold exactly (rulelang.limits.MAX_CUSTOMER_POINTS)")
+
+
+def _int64(value: int, name: str) -> int:
+    if not -(2**63) <= value < 2**63:
+        raise ExactRangeError(f"the month's {name} ({value:.3e}) is beyond int64 (9.2e18): simulate fewer customers")
+    return value
 
 
 def _visit(codes: np.ndarray, idx: np.ndarray, mo: int) -> int:
@@ -156,6 +188,7 @@ class ChunkSim(DayEvents):
         self.applied_kinds = set(plan.by_event) | counted
         self.return_rules = "return" in self.applied_kinds
         self.post_until = np.zeros(n, dtype=np.int32)
+        self.post_lift = bool(resp.post_reward_lift and resp.post_reward_days)
         self.lifts = bool(resp.goal_gradient and plan.goal_points > 0) or bool(resp.post_reward_lift)
         rewards = sorted(program.rewards, key=lambda r: (r.price, r.name))
         self.goal_reward = rewards[0] if rewards else None
@@ -212,6 +245,8 @@ class ChunkSim(DayEvents):
             arm.calendar(day)
             if date.day == 1 and day > 0 and self.lifts:
                 self._refresh_q(np.flatnonzero(self.alive_p & (self.enroll <= day)), day)
+            elif self.post_lift and day > 0:
+                self._end_post_windows(day)
             touched: list[np.ndarray] = []
             self._signups(day)
             if referrals:
@@ -241,8 +276,7 @@ class ChunkSim(DayEvents):
             "customers": int((~tr.pool).sum()),
             "program.referrals_dropped": self.dropped_referrals,
         }
-        ident = arm.issued - arm.redeemed - arm.expired - arm.reversed - arm.lots.outstanding
-        totals["ledger_identity_max_abs_error"] = int(np.abs(ident).max()) if tr.n else 0
+        totals["ledger_identity_max_abs_error"] = ledger_error(arm)
         for c in self.records:
             self.records[c]["ledger"] = self.ledger_of(c)
         return ChunkResult(mon, totals, self.tier_counts, self.records)
@@ -422,6 +456,13 @@ class ChunkSim(DayEvents):
         if r.post_reward_lift and r.post_reward_days:
             self.post_until[idx] = day + r.post_reward_days
 
+    def _end_post_windows(self, day: int) -> None:
+        """Post-reward windows that end today (they covered the `post_reward_days` days from the
+        reward's day): their lift goes now, not at the customer's next balance change."""
+        ends = np.flatnonzero(self.post_until == day)
+        if ends.size:
+            self._refresh_q(ends[self.alive_p[ends]], day)
+
     def _refresh_q(self, idx: np.ndarray, day: int) -> None:
         """Program-arm daily purchase probability: q·(1 + w·(g·progress + post-reward lift))."""
         r = self.resp
@@ -445,19 +486,23 @@ class ChunkSim(DayEvents):
             alive_now_p = (tr.death_day > day) & (~tr.pool | (self.enroll <= day))
         else:
             alive_now_b, alive_now_p = self.alive_b, self.alive_p
+        check_customer_totals(arm)
+        # sums over customers as Python ints (exact_sum), stored into int64 months: a month's total
+        # beyond int64 raises instead of wrapping
         cum = {
-            "program.points_issued": int(arm.issued.sum()), "program.points_redeemed": int(arm.redeemed.sum()),
-            "program.points_expired": int(arm.expired.sum()), "program.points_reversed": int(arm.reversed.sum()),
-            "program.discount_cents": int(arm.discount.sum()), "program.reward_cents": int(arm.reward.sum()),
-            "program.points_payment_cents": int(arm.pay_cents.sum()), "program.perk_cents": int(arm.perk.sum()),
-            "program.voucher_cents": int(arm.voucher.sum()),
+            "program.points_issued": arm.issued, "program.points_redeemed": arm.redeemed,
+            "program.points_expired": arm.expired, "program.points_reversed": arm.reversed,
+            "program.discount_cents": arm.discount, "program.reward_cents": arm.reward,
+            "program.points_payment_cents": arm.pay_cents, "program.perk_cents": arm.perk,
+            "program.voucher_cents": arm.voucher,
         }
-        for k, v in cum.items():
-            mon[k][mo] = v - self.prev.get(k, 0)
+        for k, arr in cum.items():
+            v = exact_sum(arr)
+            mon[k][mo] = _int64(v - self.prev.get(k, 0), k)
             self.prev[k] = v
-        outstanding = int(arm.lots.outstanding.sum())
-        mon["program.points_outstanding"][mo] = outstanding
-        mon["program.points_available"][mo] = outstanding - int(arm.lots.pending.sum())
+        outstanding = exact_sum(arm.lots.outstanding)
+        mon["program.points_outstanding"][mo] = _int64(outstanding, "program.points_outstanding")
+        mon["program.points_available"][mo] = _int64(outstanding - exact_sum(arm.lots.pending), "program.points_available")
         mon["baseline.alive_customers"][mo] = int(np.count_nonzero(alive_now_b))
         mon["program.alive_customers"][mo] = int(np.count_nonzero(alive_now_p))
         enrolled = self.enroll <= day

@@ -16,7 +16,9 @@ interpreter's ledger (docs/semantics.md §6, §10): burning and expiry take the 
 lots, a return takes its order's own lots and then the newest. Which lots an order
 still holds is followed by an optional `OrderBook` (simulator.returns) that every
 change here reports to. Rows are customer-contiguous per bucket (`ring[slot, customer]`)
-so a day's calendar work reads one contiguous row. Points are int64 totals, int32 buckets.
+so a day's calendar work reads one contiguous row. Points are int64 everywhere, buckets too:
+a bucket holds whatever a customer earns in a day or a month, which no static bound keeps
+under 2**31 (an int32 bucket wrapped silently: F14); `rulelang.limits` keeps every sum under 2**63.
 """
 
 from __future__ import annotations
@@ -33,13 +35,13 @@ class LotStore:
         self.pending_days = pending_days
         self.granularity = granularity
         self.ring_size = ring_size
-        self.pend = np.zeros((pending_days, n), dtype=np.int32) if pending_days > 0 else None
+        self.pend = np.zeros((pending_days, n), dtype=np.int64) if pending_days > 0 else None
         if granularity == "none":
             self.avail = np.zeros(n, dtype=np.int64)
             self.ring = None
         else:
             self.avail = None
-            self.ring = np.zeros((ring_size, n), dtype=np.int32)
+            self.ring = np.zeros((ring_size, n), dtype=np.int64)
         self.old = np.zeros(n, dtype=np.int64)
         self.outstanding = np.zeros(n, dtype=np.int64)
         self.pending = np.zeros(n, dtype=np.int64)
@@ -62,6 +64,31 @@ class LotStore:
             return self.outstanding[idx]
         return self.outstanding[idx] + self.debt[idx]
 
+    def audit(self) -> np.ndarray:
+        """Per customer, how far the buckets are from the running totals, recounted from the
+        buckets themselves (independent of `outstanding` and `pending`, which every change
+        updates alongside): |buckets − (outstanding + debt)| + |pending rows − pending| + the
+        points in negative buckets. 0 for every customer of a sound ledger; a bucket that
+        wrapped or went negative shows here even when the running totals still add up."""
+        held = self.old.copy()
+        bad = np.maximum(-self.old, 0)
+        pend = np.zeros(self.n, dtype=np.int64)
+        for rows in (self.ring, self.pend):
+            if rows is None or rows.shape[0] == 0:
+                continue
+            # int64 sums are exact here: every bucket is bounded by MAX_CUSTOMER_POINTS (2**53)
+            # and a ring has at most a few thousand rows
+            bad += np.maximum(-rows, 0).sum(axis=0)
+            part = rows.sum(axis=0)
+            held += part
+            if rows is self.pend:
+                pend = part
+        if self.avail is not None:
+            held += self.avail
+            bad += np.maximum(-self.avail, 0)
+        debt = self.debt if self.debt is not None else 0
+        return np.abs(held - (self.outstanding + debt)) + np.abs(pend - self.pending) + bad
+
     # ------------------------------------------------------------ changes
     def add(self, idx: np.ndarray, day: int, slot: int, points: np.ndarray) -> None:
         """Book `points` (>= 0) earned on `day` (ring slot `slot`) to customers `idx`;
@@ -76,12 +103,12 @@ class LotStore:
                 self.debt[idx] = debt - pay
                 points = points - pay
         if self.pend is not None:
-            self.pend[day % self.pending_days, idx] += points.astype(np.int32)
+            self.pend[day % self.pending_days, idx] += points
             self.pending[idx] += points
         elif self.ring is None:
             self.avail[idx] += points
         else:
-            self.ring[slot % self.ring_size, idx] += points.astype(np.int32)
+            self.ring[slot % self.ring_size, idx] += points
             # `head` stays a lower bound: a burn never sets it past the newest slot, where new lots go
 
     def start_slot(self, slot: int, fold: bool) -> None:
@@ -113,7 +140,7 @@ class LotStore:
         if self.ring is None:
             self.avail[nz] += pts
         else:
-            self.ring[earn_slot % self.ring_size, nz] += pts.astype(np.int32)
+            self.ring[earn_slot % self.ring_size, nz] += pts
             self.head[nz] = np.minimum(self.head[nz], earn_slot)
         row[nz] = 0
 
@@ -134,7 +161,7 @@ class LotStore:
             before -= before[span.first][span.grp]  # points in the customer's older slots
             take = np.clip(rest[span.grp] - before, 0, v)
             left = v - take
-            self.ring[span.slots, span.cols] = left.astype(np.int32)
+            self.ring[span.slots, span.cols] = left
             # the oldest slot still holding points is the customer's new lower bound
             first_left = np.minimum.reduceat(np.where(left > 0, span.off, span.size[span.grp]), span.first)
             self.head[idx] = span.start + np.minimum(first_left, span.size - 1)
@@ -242,7 +269,7 @@ class LotStore:
         in_pend = (own_day > day - P) if self.pend is not None else np.zeros(idx.size, dtype=bool)
         if in_pend.any():
             c, t = idx[in_pend], take[in_pend]
-            self.pend[own_day[in_pend] % P, c] -= t.astype(np.int32)
+            self.pend[own_day[in_pend] % P, c] -= t
             self.pending[c] -= t
         rest = ~in_pend
         if not rest.any():
@@ -252,7 +279,7 @@ class LotStore:
             self.avail[c] -= t
             return
         in_ring = s > self.cur_slot - self.ring_size
-        self.ring[s[in_ring] % self.ring_size, c[in_ring]] -= t[in_ring].astype(np.int32)
+        self.ring[s[in_ring] % self.ring_size, c[in_ring]] -= t[in_ring]
         self.old[c[~in_ring]] -= t[~in_ring]
 
     def _take_newest(self, idx: np.ndarray, want: np.ndarray, day: int) -> np.ndarray:
@@ -267,7 +294,7 @@ class LotStore:
             before = np.cumsum(block, axis=0) - block
             t = np.clip(want[None, :] - before, 0, block)
             if t.any():
-                self.pend[prow[:, None], idx[None, :]] -= t.astype(np.int32)
+                self.pend[prow[:, None], idx[None, :]] -= t
                 got = t.sum(axis=0)
                 self.pending[idx] -= got
                 taken += got
@@ -284,7 +311,7 @@ class LotStore:
             before -= before[span.first][span.grp]
             t = np.clip(need[span.grp] - before, 0, v)
             if t.any():
-                self.ring[slots, span.cols] = (v - t).astype(np.int32)
+                self.ring[slots, span.cols] = (v - t)
                 taken += np.add.reduceat(t, span.first)
         need = want - taken
         t = np.minimum(np.maximum(self.old[idx], 0), need)

@@ -21,12 +21,15 @@ from contextlib import ExitStack
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Sequence
 
+import numpy as np
+
 from rulelang import ir, limits
 
 from .calendar import Calendar, add_months
 from .conditions import StringTable
 from .draws import segment_tables
 from .engine import BLOCK, ChunkResult, ChunkSim, blocks_for
+from .exact import ExactRangeError, checked_add
 from .plan import SimulationError, build_plan
 from .population import Population, default_population
 from .result import RunResult, build_result
@@ -117,7 +120,15 @@ def run_task(task: Task) -> ChunkResult:
     plan = build_plan(program, cal, strings)
     tables = segment_tables(pop, strings)
     sim = ChunkSim(plan, pop, tables, strings, settings.seed, trial, blocks, record=record)
-    return sim.run()
+    try:
+        return sim.run()
+    except ExactRangeError as exc:
+        raise SimulationError.of(f"the simulation stopped: {exc}", EXACT_RANGE_HINT, code="RL410") from None
+
+
+EXACT_RANGE_HINT = ("the engines hold points exactly only within the bounds of rulelang.limits "
+                    "(docs/errors/RL410.md): use smaller point amounts, rates or multipliers, "
+                    "smaller purchase amounts in the population, or fewer months")
 
 
 def run_tasks(tasks: Sequence[Task], workers: int | None,
@@ -145,28 +156,126 @@ def run_tasks(tasks: Sequence[Task], workers: int | None,
     return results
 
 
+BUCKET_BYTES = np.dtype(np.int64).itemsize  # one lot bucket of one customer (simulator.lots)
 AUTO_MAX_BLOCKS = 4  # the largest automatic chunk: 262 144 customers per task
 AUTO_WORKER_BYTES = 384 << 20  # the automatic chunk keeps a worker's customer arrays under this
 
+# What the memory estimate counts (measured with ru_maxrss on 65,536-customer runs, 12 months,
+# Python 3.11, numpy; rounded up; see docs/errors/RL612.md):
+SLOT_BYTES = 400  # a customer slot's traits and state (measured 415 for rules/coffee.loyalty)
+LOT_BYTES = BUCKET_BYTES  # per lot bucket (int64) (the ring of earn days or months) and per pending day
+REFERRAL_BYTES = 24  # a pre-drawn referral (day, referrer, sort order: measured 14)
+EVENT_BYTES = 64  # a pre-drawn custom event (day, customer, kind, sort order)
+EVENT_FIELD_BYTES = 24  # and each of its fields (measured 106 for an event with 3 fields)
+WORKER_PROCESS_BYTES = 48 << 20  # a worker process before its customers (measured 43 MiB resident)
+TRIAL_BYTES = 16 << 10  # results the main process keeps per trial and arm (measured 30 KiB at 12
+TRIAL_MONTH_BYTES = 1536  # months, 91 KiB at 60), plus this per month
+WHATIF_TRIAL_FACTOR = 3  # the what-if commands keep per-trial series as well (measured 90 KiB an arm)
 
-def customer_bytes(program: ir.Program, settings: RunSettings) -> int:
-    """Estimated bytes a worker holds per customer: about 400 for traits and state (measured),
-    plus 4 per lot bucket (the ring of earn days or months) and per pending day."""
-    plan = build_plan(program, calendar_for(settings, default_population()), StringTable())
-    return 400 + 4 * (plan.ring_size + program.pending_days)
+
+@dataclass(frozen=True)
+class MemoryEstimate:
+    """The memory a run holds at its peak, by part (bytes)."""
+
+    workers: int  # tasks running at once
+    processes: int  # worker processes started (0: tasks run in this process)
+    customers: int  # customers of the largest task
+    per_customer: int  # bytes per customer, spare slots and pre-drawn events included
+    spare_slots: float  # spare slots for referred newcomers per customer (expected)
+    events: float  # pre-drawn dated events (referrals, custom events) per customer (expected)
+    trials_kept: int  # trials × arms whose results the main process keeps
+    per_trial: int  # bytes per kept trial
+
+    @property
+    def worker_bytes(self) -> int:
+        return self.workers * self.customers * self.per_customer
+
+    @property
+    def process_bytes(self) -> int:
+        return self.processes * WORKER_PROCESS_BYTES
+
+    @property
+    def result_bytes(self) -> int:
+        return self.trials_kept * self.per_trial
+
+    @property
+    def total(self) -> int:
+        return self.worker_bytes + self.process_bytes + self.result_bytes
 
 
-def auto_chunk_blocks(program: ir.Program, settings: RunSettings, blocks: int) -> int:
+def _population_draws(pop: Population, days: int) -> tuple[float, float, float]:
+    """(spare slots, referrals, bytes of custom events) per customer slot that `pop` draws over
+    `days` days, expected over its segments."""
+    resp = pop.response
+    refs = sum(s.share * s.refer_per_day * resp.referral_action_rate * resp.referral_conversion * days
+               for s in pop.segments)
+    events = sum(s.share * sum(e.rate_per_day * days * (EVENT_BYTES + EVENT_FIELD_BYTES * len(e.fields))
+                               for _, e in s.events) for s in pop.segments)
+    spare = min(pop.referral_pool, 1.1 * refs)  # one per drawn referral, at most referral_pool
+    return spare, refs, events
+
+
+def customer_bytes(program: ir.Program, settings: RunSettings, population: Population | None = None) -> int:
+    """Estimated bytes a worker holds per customer of `population` (the default one when None):
+    `SLOT_BYTES` for traits and state plus `LOT_BYTES` per lot bucket and per pending day, for
+    the customer and for its expected spare slots for referred newcomers, plus its pre-drawn
+    referrals and custom events (every one is drawn before the run starts)."""
+    pop = population or default_population()
+    cal = calendar_for(settings, pop)
+    return _customer_bytes(_lot_bytes(program, cal), pop, cal.days)
+
+
+def _lot_bytes(program: ir.Program, cal: Calendar) -> int:
+    return LOT_BYTES * (build_plan(program, cal, StringTable()).ring_size + program.pending_days)
+
+
+def _customer_bytes(lot_bytes: int, pop: Population, days: int) -> int:
+    spare, refs, event_bytes = _population_draws(pop, days)
+    return int(round((SLOT_BYTES + lot_bytes + event_bytes) * (1 + spare) + REFERRAL_BYTES * refs))
+
+
+def trial_bytes(settings: RunSettings, whatif: bool = False) -> int:
+    """Bytes the main process keeps per trial and arm: the chunks' results and the merged trial
+    (`TRIAL_BYTES` + `TRIAL_MONTH_BYTES` a month), three times that for the what-if commands."""
+    return (TRIAL_BYTES + TRIAL_MONTH_BYTES * settings.months) * (WHATIF_TRIAL_FACTOR if whatif else 1)
+
+
+def estimate_memory(programs: Sequence[ir.Program], populations: Sequence[Population], settings: RunSettings,
+                    chunks: Sequence[Sequence[list[tuple[int, int]]]], tasks: int,
+                    whatif: bool = False) -> MemoryEstimate:
+    """The peak memory of a run of `programs` (one arm each, with its chunks) on `populations`
+    (one a trial, or one for all): the running tasks' customers, the worker processes and the
+    per-trial results the main process keeps (see `MemoryEstimate`)."""
+    workers = max(1, min(settings.workers or os.cpu_count() or 1, tasks))
+    distinct = list({id(p): p for p in populations}.values())
+    cal = calendar_for(settings, distinct[0])
+    days = cal.days
+    per_customer, largest = 0, 0
+    for program, arm_chunks in zip(programs, chunks):
+        lots = _lot_bytes(program, cal)
+        per_customer = max(per_customer, *(_customer_bytes(lots, pop, days) for pop in distinct))
+        largest = max(largest, max(sum(n for _, n in c) for c in arm_chunks))
+    draws = [_population_draws(p, days) for p in distinct]
+    spare = max(d[0] for d in draws)
+    events = max(d[1] + sum(s.share * sum(e.rate_per_day * days for _, e in s.events) for s in p.segments)
+                 for d, p in zip(draws, distinct))
+    return MemoryEstimate(workers, workers if workers > 1 else 0, largest, per_customer, spare, events,
+                          settings.trials * len(programs), trial_bytes(settings, whatif))
+
+
+def auto_chunk_blocks(program: ir.Program, settings: RunSettings, blocks: int,
+                      population: Population | None = None) -> int:
     """Blocks per task when no chunk size is given: as many as `AUTO_MAX_BLOCKS` (fewer per-day
     numpy calls per customer), but enough tasks to keep every worker busy and a worker's arrays
     under `AUTO_WORKER_BYTES`. Results never depend on it."""
     workers = settings.workers or os.cpu_count() or 1
     per = min(AUTO_MAX_BLOCKS, max(1, blocks * settings.trials // workers))
-    fits = AUTO_WORKER_BYTES // (customer_bytes(program, settings) * settings.block_size)
+    fits = AUTO_WORKER_BYTES // (customer_bytes(program, settings, population) * settings.block_size)
     return max(1, min(per, fits))
 
 
-def plan_tasks(program: ir.Program, settings: RunSettings) -> list[list[tuple[int, int]]]:
+def plan_tasks(program: ir.Program, settings: RunSettings,
+               population: Population | None = None) -> list[list[tuple[int, int]]]:
     """The chunks of one trial: runs of whole blocks of `settings.chunk_size` customers (chosen by
     `auto_chunk_blocks` when None), or every block in one chunk when a global budget couples the
     customers."""
@@ -175,7 +284,7 @@ def plan_tasks(program: ir.Program, settings: RunSettings) -> list[list[tuple[in
     if _has_budget(program):
         return [blocks]
     if settings.chunk_size is None:
-        per = auto_chunk_blocks(program, settings, len(blocks))
+        per = auto_chunk_blocks(program, settings, len(blocks), population)
     else:
         per = max(1, settings.chunk_size // block_size)
     return [blocks[i:i + per] for i in range(0, len(blocks), per)]
@@ -196,29 +305,38 @@ def available_memory() -> int | None:
         return None
 
 
+def _size(b: float) -> str:
+    return f"{b / 2**30:.1f} GiB" if b >= 2**30 else f"{b / 2**20:.0f} MiB" if b >= 2**20 else f"{b / 2**10:.0f} KiB"
+
+
 def check_memory(program: ir.Program, settings: RunSettings, chunks: Sequence[list[tuple[int, int]]],
-                 tasks: int, available: int | None = None) -> None:
-    """Refuse a run whose workers would not fit in memory (RL612), before starting it: each
-    running task holds its chunk's customers (plus up to 10 % spare slots for referred newcomers,
-    as a typical population draws) at `customer_bytes` each."""
+                 tasks: int, available: int | None = None, *, population: Population | None = None,
+                 estimate: MemoryEstimate | None = None) -> MemoryEstimate:
+    """Refuse a run that would not fit in memory (RL612), before starting it; returns the
+    estimate (`estimate_memory` of `program` on `population`, unless `estimate` is given)."""
+    est = estimate or estimate_memory([program], [population or default_population()], settings, [chunks], tasks)
     available = available_memory() if available is None else available
-    if not available:
-        return
-    largest = max(sum(n for _, n in c) for c in chunks)
-    workers = max(1, min(settings.workers or os.cpu_count() or 1, tasks))
-    per_customer = customer_bytes(program, settings)
-    need = int(largest * 1.1 * per_customer) * workers
-    if need <= available:
-        return
-    gib = lambda b: f"{b / 2**30:.1f} GiB"  # noqa: E731
-    if len(chunks) == 1 and largest > settings.block_size and _has_budget(program):
+    if not available or est.total <= available:
+        return est
+    parts = [f"{est.workers} worker(s) × {est.customers:,} customers × {est.per_customer:,} bytes"]
+    if est.processes:
+        parts.append(f"{est.processes} worker processes × {_size(WORKER_PROCESS_BYTES)}")
+    parts.append(f"{est.trials_kept:,} trial results × {_size(est.per_trial)}")
+    biggest = max((est.worker_bytes, "customers"), (est.process_bytes, "processes"), (est.result_bytes, "trials"))[1]
+    if biggest == "trials":
+        why = "use fewer --trials (or fewer variants); more trials narrow the intervals only as 1/√trials"
+    elif est.events > 1000 or est.spare_slots > 1:
+        why = (f"each customer draws about {est.events:,.0f} dated events (referrals, custom events) and "
+               f"{est.spare_slots:.2f} spare slots before the run: lower the population's `refer`, `events` "
+               "rates or `referral_pool`, or --months; or use fewer --workers or a smaller --block-size")
+    elif len(chunks) == 1 and est.customers > settings.block_size and _has_budget(program):
         why = ("a global `budget` couples all customers, so a whole trial runs as one task; "
                "simulate fewer customers (the budget's effect scales with them) or drop the budget for this run")
     else:
         why = "use fewer --workers, a smaller --block-size, or fewer --customers"
     raise SimulationError.of(
-        f"this run needs about {gib(need)} of memory ({workers} worker(s) × {largest:,} customers × "
-        f"{per_customer} bytes) but {gib(available)} is available", why, code="RL612")
+        f"this run needs about {_size(est.total)} of memory ({' + '.join(parts)}) but {_size(available)} is available",
+        why, code="RL612")
 
 
 def simulate(program: ir.Program | None, population: Population | None = None, *,
@@ -246,8 +364,8 @@ def simulate(program: ir.Program | None, population: Population | None = None, *
     check_settings(settings, pop)
     cal = calendar_for(settings, pop)
     build_plan(prog, cal, StringTable())  # raise unsupported constructs before starting workers
-    chunks = plan_tasks(prog, settings)
-    check_memory(prog, settings, chunks, trials * len(chunks))
+    chunks = plan_tasks(prog, settings, population=pop)
+    check_memory(prog, settings, chunks, trials * len(chunks), population=pop)
     tasks = [(prog, pop, settings, t, blocks, record if ci == 0 else 0)
              for t in range(trials) for ci, blocks in enumerate(chunks)]
     results = iter(run_tasks(tasks, workers, progress))  # trial by trial, chunks in block order
@@ -285,15 +403,20 @@ def merge_chunks(parts: Sequence[ChunkResult], pop: Population) -> ChunkResult:
     totals = dict(first.totals)
     tiers = first.tier_counts.copy()
     records = dict(first.records)
-    for p in parts[1:]:
-        for k, v in p.monthly.items():
-            monthly[k] += v
-        for k, v in p.totals.items():
-            if k == "ledger_identity_max_abs_error":
-                totals[k] = max(totals[k], v)
-            else:
-                totals[k] += v
-        tiers += p.tier_counts
-    # per trial, not per customer: charged once a month whatever the number of chunks
-    monthly["program.fixed_cost_cents"] = monthly["program.fixed_cost_cents"] + pop.economics.fixed_cost_per_month_cents
+    try:
+        for p in parts[1:]:
+            for k, v in p.monthly.items():
+                monthly[k] = checked_add(monthly[k], v)
+            for k, v in p.totals.items():
+                if k == "ledger_identity_max_abs_error":
+                    totals[k] = max(totals[k], v)
+                else:
+                    totals[k] += v  # Python ints
+            tiers += p.tier_counts
+        # per trial, not per customer: charged once a month whatever the number of chunks
+        fixed = monthly["program.fixed_cost_cents"]
+        monthly["program.fixed_cost_cents"] = checked_add(
+            fixed, np.full(fixed.size, pop.economics.fixed_cost_per_month_cents, np.int64))
+    except ExactRangeError as exc:
+        raise SimulationError.of(f"the simulation stopped: {exc}", EXACT_RANGE_HINT, code="RL410") from None
     return ChunkResult(monthly, totals, tiers, records)

@@ -20,9 +20,12 @@ from math import ceil
 import numpy as np
 
 from rulelang import ir
+from rulelang.limits import MAX_EVENT_POINTS
 
 from .calendar import add_months, month_index, period_id
+
 from .conditions import BatchContext, StringTable, evaluate, fields_read
+from .exact import ExactRangeError, fits_int64, mul
 from .lots import LotStore
 from .plan import Plan, RuleSpec, round_div
 from .returns import OrderBook
@@ -67,6 +70,7 @@ class ProgramArm:
             self.window = np.zeros((max(1, ts.window_months or 1), n), dtype=np.int64)
         self.thresholds = [int(ceil(t.threshold)) for t in ts.tiers] if ts else [0]
         self.threshold_table = np.array(self.thresholds, dtype=np.int64)
+        self.ascending = bool(np.all(np.diff(self.threshold_table) > 0))
         # per tier: earn multiplier and instant discount as fractions (1 and 0 where the tier has none)
         mults = [Fraction(t.multiplier) if t.multiplier is not None else Fraction(1) for t in ts.tiers] if ts else []
         discs = [Fraction(t.discount_percent) / 100 if t.discount_percent else Fraction(0) for t in ts.tiers] if ts else []
@@ -120,6 +124,8 @@ class ProgramArm:
         self._last_cut = [-2] * len(plan.expiry_sets)
         self._downgraded_today = False
         self.tier_since[:] = np.minimum(enroll_day, 2**30)
+        if ts:  # customers start in the tier a metric of 0 qualifies for (a later tier at 0 too)
+            self.tier[:] = int(self.qualified(np.zeros(1, dtype=np.int64))[0])
 
     # ------------------------------------------------------------ helpers
     def members(self, day: int) -> np.ndarray:
@@ -278,7 +284,16 @@ class ProgramArm:
         return table[np.clip(days, 0, self.cal.days - 1)]
 
     def qualified(self, metric: np.ndarray) -> np.ndarray:
-        return np.searchsorted(self.threshold_table, metric, side="right") - 1
+        """The last tier, in the order written, whose threshold `metric` reaches; tier 0 when none
+        does (the interpreter's rule, docs/semantics.md §5: thresholds need not increase, and
+        the first tier is the base tier even when its threshold is above 0)."""
+        metric = np.asarray(metric)
+        if self.ascending:
+            return np.maximum(np.searchsorted(self.threshold_table, metric, side="right") - 1, 0)
+        best = np.zeros(metric.shape, dtype=np.int64)
+        for i, th in enumerate(self.thresholds):
+            best[metric >= th] = i
+        return best
 
     # ------------------------------------------------------------ events (§4.2)
     def context(self, idx: np.ndarray, data: dict[str, np.ndarray]) -> BatchContext:
@@ -395,7 +410,7 @@ class ProgramArm:
                         base[np.isin(cat, ds.excluding)] = 0
                     if ds.percent is not None:
                         f = ds.percent / 100
-                        val = round_div(base * f.numerator, f.denominator, spec.rule.rounding)
+                        val = fits_int64(round_div(mul(base, f.numerator), f.denominator, spec.rule.rounding))
                     else:
                         val = np.minimum(base, int(ds.fixed_cents or 0))
                     disc += np.where(m, val, 0)
@@ -404,7 +419,7 @@ class ProgramArm:
                     disc_by_rule[spec.index] = disc - before
             if self.tier_disc is not None and purchase:
                 t_of = self.tier[idx]
-                disc += round_div(goods * self.tier_disc[0][t_of], self.tier_disc[1][t_of], p.rounding)
+                disc += fits_int64(round_div(mul(goods, self.tier_disc[0][t_of]), self.tier_disc[1][t_of], p.rounding))
             if self.any_discounts:
                 disc = np.minimum(disc, goods)
                 self.discount[idx] += disc
@@ -416,20 +431,22 @@ class ProgramArm:
         else:
             cat = np.zeros(k, dtype=np.int64)
         D = plan.common_den
-        R = np.zeros(k, dtype=np.int64)
+        # R, the points of the rate awards in 1/D points, and the multipliers' products stay
+        # exact: int64 while the bound allows it, Python ints (object arrays) beyond (simulator.exact)
+        R: np.ndarray = np.zeros(k, dtype=np.int64)
         rule_pts: list[np.ndarray] = []
         for spec, m in fired:
             pts = np.zeros(k, dtype=np.int64)
             if spec.rates and amount is not None:
-                num = np.zeros(k, dtype=np.int64)
+                num: np.ndarray = np.zeros(k, dtype=np.int64)
                 for rs in spec.rates:
                     base = amount.copy() if rs.base == "gross" else net.copy()
                     if rs.excluding:
                         base[np.isin(cat, rs.excluding)] = 0
-                    num += base * (rs.num * (D // rs.den))
+                    num = num + mul(base, rs.num * (D // rs.den))
                 num = np.where(m, num, 0)
-                R += num
-                pts += round_div(num, D, spec.rule.rounding)
+                R = R + num
+                pts += fits_int64(round_div(num, D, spec.rule.rounding))
             rule_pts.append(pts)
         # multipliers: the tier's first, then firing multiply rules in candidate order
         tier_pts = np.zeros(k, dtype=np.int64)
@@ -441,15 +458,15 @@ class ProgramArm:
                 # each customer holds one tier: its bonus is R × (m − 1), the product so far m
                 t_of = self.tier[idx]
                 fn, fd = self.tier_mult[0][t_of], self.tier_mult[1][t_of]
-                tier_pts = round_div(R * (fn - fd), plan.common_den * fd, p.rounding)
+                tier_pts = fits_int64(round_div(mul(R, fn - fd), mul(fd, plan.common_den), p.rounding))
                 if not add:
                     pnum, pden = fn, fd
             for (spec, m), pts in zip(fired, rule_pts):
                 for f in spec.multipliers:
                     pts += np.where(m, self._bonus(R, pnum, pden, f, add, spec.rule.rounding), 0)
                     if not add:
-                        pnum = np.where(m, pnum * f.numerator, pnum)
-                        pden = np.where(m, pden * f.denominator, pden)
+                        pnum = np.where(m, fits_int64(mul(pnum, f.numerator)), pnum)
+                        pden = np.where(m, fits_int64(mul(pden, f.denominator)), pden)
                         g = np.gcd(pnum, pden)
                         pnum //= g
                         pden //= g
@@ -480,6 +497,9 @@ class ProgramArm:
                 self.perk[idx] += np.where(m, cost, 0)
             total += pts
         total += np.maximum(tier_pts, 0)
+        if k and int(total.max()) > MAX_EVENT_POINTS:
+            raise ExactRangeError(f"one {kind} would earn {int(total.max()):,} {p.points_unit}, more than the "
+                                  f"{MAX_EVENT_POINTS:,} one event may earn (rulelang.limits.MAX_EVENT_POINTS)")
         earned = np.flatnonzero(total > 0)
         if earned.size:
             self.lots.add(idx[earned], day, self.plan.slot_of_day(day), total[earned])
@@ -614,10 +634,10 @@ class ProgramArm:
     def _bonus(self, R: np.ndarray, pnum: np.ndarray, pden: np.ndarray, f: Fraction, add: bool, mode: str) -> np.ndarray:
         D = self.plan.common_den
         if add:
-            return round_div(R * (f.numerator - f.denominator), D * f.denominator, mode)
-        num = R * pnum * (f.numerator - f.denominator)
-        den = D * pden * f.denominator
-        return round_div(num, den, mode)
+            return fits_int64(round_div(mul(R, f.numerator - f.denominator), D * f.denominator, mode))
+        num = mul(R, pnum, f.numerator - f.denominator)
+        den = mul(pden, D * f.denominator)
+        return fits_int64(round_div(num, den, mode))
 
     def _period_value(self, arr: np.ndarray, pid: np.ndarray, idx: np.ndarray, period: str) -> np.ndarray:
         """Current-period usage for `idx`, resetting usage recorded in an earlier period."""

@@ -91,6 +91,18 @@ def cumulative_flows(series: dict[str, np.ndarray], margin: float) -> dict[str, 
     }
 
 
+def ledger_identity_error(mon: dict[str, np.ndarray]) -> int:
+    """The largest error over trials of issued = redeemed + expired + reversed + outstanding,
+    from the trials' int64 monthly flows summed in Python ints (never floats: a float64 total
+    loses points above 2**53, and an int64 one could wrap along with the data)."""
+    worst = 0
+    for t in range(mon["program.points_issued"].shape[0]):
+        flow = {k: sum(int(x) for x in mon[f"program.points_{k}"][t]) for k in ("issued", "redeemed", "expired", "reversed")}
+        outstanding = int(mon["program.points_outstanding"][t, -1])
+        worst = max(worst, abs(flow["issued"] - flow["redeemed"] - flow["expired"] - flow["reversed"] - outstanding))
+    return worst
+
+
 def _f(x: np.ndarray) -> list[float | None]:
     return [None if np.isnan(v) else float(v) for v in np.asarray(x, dtype=np.float64)]
 
@@ -189,9 +201,7 @@ def build_result(meta: dict[str, Any], program: ir.Program, pop, trials: list, c
     pt["program.breakage_rate"] = ratio(pt["program.points_expired"], settled)
     redemption_rate = np.where(np.isnan(pt["program.breakage_rate"]), 1.0, 1.0 - np.nan_to_num(pt["program.breakage_rate"]))
     pt["program.liability"] = pt["program.points_outstanding"] * redemption_rate * point_cost
-    ident = (pt["program.points_issued"] - pt["program.points_redeemed"] - pt["program.points_expired"]
-             - pt["program.points_reversed"] - pt["program.points_outstanding"])
-    max_err = int(max(np.abs(ident).max(), tot["ledger_identity_max_abs_error"].max()))
+    max_err = max(ledger_identity_error(mon), int(tot["ledger_identity_max_abs_error"].max()))
 
     totals = {k: summarize(v) for k, v in pt.items()}
     monthly = {k: summarize(v) for k, v in series.items()}

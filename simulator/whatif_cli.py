@@ -183,7 +183,12 @@ def _analyse(args: argparse.Namespace, command: str, specs: Sequence[str],
         _emit(result, args, command, text)
     except RulelangError as exc:
         return _fail(exc, command)
-    return EXIT_OK
+    broken = [r for r in getattr(result, "runs", []) if not r.result.ledger_identity_ok]
+    for r in broken:
+        print(f"loyalty {command}: error: the ledger identity issued = redeemed + expired + reversed + outstanding "
+              f"does not hold in {r.label} (max error {r.result.ledger_identity_max_abs_error:,}): "
+              "these numbers are wrong; please report it with the program and population", file=sys.stderr)
+    return EXIT_ERROR if broken else EXIT_OK
 
 
 # ---------------------------------------------------------------- commands

@@ -314,10 +314,11 @@ def run_programs(arms: Sequence[Arm], population: PopulationSource, settings: Se
     cal = mc.calendar_for(settings, pops[0])
     for a in arms:  # constructs the engine cannot simulate: fail before starting workers
         build_plan(a.program, cal, StringTable())
-    chunks = [mc.plan_tasks(a.program, settings) for a in arms]
+    chunks = [mc.plan_tasks(a.program, settings, population=population.base) for a in arms]
     ntasks = sum(len(c) for c in chunks) * settings.trials
-    for a, c in zip(arms, chunks):
-        mc.check_memory(a.program, settings, c, ntasks)
+    every_pop = [p for ps in arm_pops for p in ps]
+    estimate = mc.estimate_memory([a.program for a in arms], every_pop, settings, chunks, ntasks, whatif=True)
+    mc.check_memory(arms[0].program, settings, chunks[0], ntasks, estimate=estimate)
     tasks = [(a.program, arm_pops[i][t], settings, t, blocks, 0)
              for i, a in enumerate(arms) for t in range(settings.trials) for blocks in chunks[i]]
     results = iter(mc.run_tasks(tasks, settings.workers, progress))  # arm by arm, trial by trial, chunks in block order

@@ -8,6 +8,7 @@ the simulated mean must cover it within the Monte Carlo interval."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from sim_helpers import population_text
 from simulator.montecarlo import simulate
@@ -113,3 +114,52 @@ def test_purchases_match_bgnbd_and_spend_matches_gamma_gamma():
     assert low <= 30.0 <= high, (low, high)
     # no program and no response: both arms are the same customers with the same draws
     assert res.totals["program.purchases"] == res.totals["baseline.purchases"]
+
+
+def test_the_post_reward_lift_lasts_exactly_post_reward_days():
+    # a reward on day 10 with post_reward_days 7 lifts the purchase rate on days 10..16 and not
+    # on day 17, whether or not the customer's balance changes again (F: it used to last until
+    # the next balance change, about two days longer)
+    from rulelang import ir
+    from sim_helpers import program_with
+    from simulator.conditions import StringTable
+    from simulator.draws import segment_tables
+    from simulator.engine import ChunkSim
+    from simulator.montecarlo import RunSettings, calendar_for
+    from simulator.plan import build_plan
+
+    pop = population_text("""
+name: lift
+segments:
+  - name: all
+    share: 1
+    purchase: {r: 2, alpha: 10}
+    dropout: {a: 1, b: 8}
+    spend: {p: 6, q: 4, gamma: 15}
+    categories: {a: 1}
+economics: {gross_margin: 0.3}
+response:
+  goal_gradient: 0
+  post_reward_lift: 0.5
+  post_reward_days: 7
+  heavy_buyer_damping: 0
+""")
+    program = program_with([], rewards=(ir.Reward("r", 10, None, 0),))
+    settings = RunSettings(customers=20, months=2)
+    strings = StringTable()
+    plan = build_plan(program, calendar_for(settings, pop), strings)
+    sim = ChunkSim(plan, pop, segment_tables(pop, strings), strings, 0, 0, [(0, 20)])
+    sim._setup()
+    c = np.array([3])
+    q0 = float(sim.q0[3])
+    sim._post_reward(c, 10)
+    sim._refresh_q(c, 10)
+    lifted = float(sim.q_prog[3])
+    assert lifted == pytest.approx(min(1.0, q0 * 1.5), rel=1e-6)  # weight 1 (no damping)
+    for day in range(11, 17):  # still inside the window: nothing ends, and a refresh keeps the lift
+        sim._end_post_windows(day)
+        assert float(sim.q_prog[3]) == lifted, day
+        sim._refresh_q(c, day)
+        assert float(sim.q_prog[3]) == lifted, day
+    sim._end_post_windows(17)  # day 10 + 7: the first day after the window
+    assert float(sim.q_prog[3]) == pytest.approx(q0, rel=1e-6)

@@ -129,6 +129,16 @@ def test_tier_mix_counts_the_members_at_month_end():
     assert res.totals["program.churn_rate"]["mean"] > 0
 
 
+def _quiet_population():
+    """The default population without referrals or custom events: nothing pre-drawn per customer."""
+    from dataclasses import replace
+
+    from simulator.population import default_population
+
+    pop = default_population()
+    return replace(pop, segments=tuple(replace(s, refer_per_day=0.0, events=()) for s in pop.segments))
+
+
 def test_automatic_chunks_keep_workers_busy_and_memory_bounded():
     from simulator.montecarlo import RunSettings, customer_bytes, plan_tasks
 
@@ -142,8 +152,8 @@ def test_automatic_chunks_keep_workers_busy_and_memory_bounded():
     assert sizes(RunSettings(customers=3 * BLOCK, trials=4, workers=2)) == [3]
     # a given chunk size is kept
     assert sizes(RunSettings(customers=3 * BLOCK, trials=1, workers=1, chunk_size=BLOCK)) == [1, 1, 1]
-    # no lots by earn day: about 400 bytes a customer
-    assert customer_bytes(program, RunSettings()) == 400
+    # no lots by earn day, no referrals: about 400 bytes a customer
+    assert customer_bytes(program, RunSettings(), _quiet_population()) == 400
 
 
 def test_automatic_chunks_shrink_for_programs_with_many_lot_buckets():
@@ -153,22 +163,27 @@ def test_automatic_chunks_shrink_for_programs_with_many_lot_buckets():
 
     sf, _, _ = load_file("rules/online_shop.loyalty")  # expiry 12 months after each earn day, 14 days pending
     program, _ = compile_source(sf)
-    per_customer = customer_bytes(program, RunSettings())
-    assert per_customer == 400 + 4 * (366 + 14)
-    chunks = plan_tasks(program, RunSettings(customers=10 * BLOCK, trials=1, workers=1))
-    assert len(chunks[0]) == AUTO_WORKER_BYTES // (per_customer * BLOCK) == 3
+    per_customer = customer_bytes(program, RunSettings(), _quiet_population())
+    assert per_customer == 400 + 8 * (366 + 14)  # int64 buckets: 3,440 bytes
+    chunks = plan_tasks(program, RunSettings(customers=10 * BLOCK, trials=1, workers=1), population=_quiet_population())
+    assert len(chunks[0]) == AUTO_WORKER_BYTES // (per_customer * BLOCK) == 1  # 384 MiB / (3,440 x 65,536) = 1.79
 
 
 def test_a_run_that_does_not_fit_in_memory_is_refused_before_it_starts():
     from simulator.montecarlo import RunSettings, check_memory, customer_bytes, plan_tasks
 
+    from simulator.montecarlo import TRIAL_BYTES, TRIAL_MONTH_BYTES, WORKER_PROCESS_BYTES
+
     program = program_with([rate_rule("base", 1)])
+    pop = _quiet_population()
     settings = RunSettings(customers=10 * BLOCK, trials=1, workers=2)
-    chunks = plan_tasks(program, settings)  # chunks of 4, 4 and 2 blocks... at most 2 running at once
-    need = int(4 * BLOCK * 1.1 * customer_bytes(program, settings)) * 2
-    check_memory(program, settings, chunks, len(chunks), available=need)  # just fits
+    chunks = plan_tasks(program, settings, population=pop)  # chunks of 4, 4 and 2 blocks... at most 2 running at once
+    assert [len(c) for c in chunks] == [4, 4, 2]
+    # two tasks of 4 blocks at 400 bytes a customer, two worker processes, one trial's results (12 months)
+    need = 2 * 4 * BLOCK * 400 + 2 * WORKER_PROCESS_BYTES + (TRIAL_BYTES + 12 * TRIAL_MONTH_BYTES)
+    assert check_memory(program, settings, chunks, len(chunks), available=need, population=pop).total == need
     with pytest.raises(SimulationError) as err:
-        check_memory(program, settings, chunks, len(chunks), available=need - 1)
+        check_memory(program, settings, chunks, len(chunks), available=need - 1, population=pop)
     d = err.value.diagnostics[0]
     assert d.code == "RL612" and "--workers" in d.hint and "2 worker(s)" in d.message
 
