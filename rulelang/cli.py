@@ -475,7 +475,7 @@ def add_convert(subparsers: argparse._SubParsersAction) -> None:
 
 COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [add_check, add_fmt, add_test, add_explain,
                                                                   add_convert]
-PLUGIN_MODULES = ("simulator.cli", "simulator.whatif_cli", "simulator.fit_cmd")
+PLUGIN_MODULES = ("simulator.cli", "simulator.whatif_cli", "simulator.fit_cmd", "simulator.replay_cmd")
 
 
 def add_plugins(subparsers: argparse._SubParsersAction) -> None:

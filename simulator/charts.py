@@ -126,12 +126,15 @@ def _short_number_formatter() -> Formatter:
     return _ShortNumbers()
 
 
-def _new_figure(report: Report, title: str, band_note: str | None = None) -> tuple[Figure, Any]:
+def _new_figure(report: Report, title: str, band_note: str | None = None,
+                subtitle: str | None = None) -> tuple[Figure, Any]:
+    """A figure in the reports' style; the subtitle names the run (or is `subtitle` when given)."""
     fig = Figure(figsize=FIGSIZE, dpi=DPI)
     FigureCanvasAgg(fig)
     ax = fig.add_subplot(1, 1, 1)
     fig.suptitle(title, fontsize=12, fontweight="bold", x=0.02, ha="left")
-    ax.set_title(_subtitle(report, band_note), fontsize=8.5, color="#555555", loc="left")
+    ax.set_title(subtitle if subtitle is not None else _subtitle(report, band_note), fontsize=8.5,
+                 color="#555555", loc="left")
     ax.grid(True, color="#e5e5e5", linewidth=0.8)
     ax.set_axisbelow(True)
     for side in ("top", "right"):

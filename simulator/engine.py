@@ -466,17 +466,8 @@ class ChunkSim(DayEvents):
 
     # ------------------------------------------------------------------ helpers
     def _pay(self, idx: np.ndarray, amounts: np.ndarray, day: int) -> None:
-        arm = self.arm
-        pwp = arm.p.pay_with_points
-        avail = arm.lots.available(idx)
-        ok = avail >= pwp.minimum_balance
-        share = (amounts * pwp.max_share.numerator) // (100 * pwp.max_share.denominator)
-        by_points = (avail * pwp.cents) // pwp.points
-        cents = np.minimum(share, by_points)
-        ok &= cents > 0
-        idx, cents = idx[ok], cents[ok]
+        idx, cents = self.arm.pay_most(idx, amounts)
         if idx.size:
-            arm.pay(idx, cents)
             self._record(idx, day, "pay", amount_cents=cents)
             self._post_reward(idx, day)
 

@@ -238,13 +238,14 @@ class LotStore:
 
     # ------------------------------------------------------------ returns (§6, §10)
     def reverse(self, idx: np.ndarray, target: np.ndarray, own_day: np.ndarray, own_slot: np.ndarray,
-                own_ids: np.ndarray, day: int) -> np.ndarray:
+                own_ids: np.ndarray, day: int, keep_open: np.ndarray | None = None) -> np.ndarray:
         """Reverse `target` points of one returned order per customer (`idx` unique): first
         from the order's own lots (earned on `own_day`, ring slot `own_slot`; what they
         still hold is tracked by the order book under `own_ids`, -1 when the order earned
         nothing), then from the other lots newest first, pending or not. Under a negative
         balance policy the rest becomes debt, otherwise it is not reversed. Returns the
-        points reversed per customer."""
+        points reversed per customer. An order returned in parts stays in the order book
+        (`keep_open` True) until its last return."""
         book = self.book
         own_rows = book.rows_of(own_ids) if book is not None else np.full(idx.size, -1, dtype=np.int64)
         has_row = own_rows >= 0
@@ -267,7 +268,7 @@ class LotStore:
             done = done + leftover
         self.outstanding[idx] -= done
         if book is not None:
-            book.reversed(idx, own_rows, take_own, rest, held_after_own)
+            book.reversed(idx, own_rows, take_own, rest, held_after_own, keep_open)
         return done
 
     def _take_own(self, idx: np.ndarray, take: np.ndarray, own_day: np.ndarray, own_slot: np.ndarray,

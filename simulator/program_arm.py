@@ -306,10 +306,10 @@ class ProgramArm:
             "shipping": lambda: data.get("shipping", zeros()),
             "category": lambda: data.get("category", zeros()),
             "channel": lambda: data.get("channel", zeros()),
-            "store": lambda: zeros(),
+            "store": lambda: data.get("store", zeros()),
             "items": lambda: data.get("items", np.ones(k, dtype=np.int64)),
             "weekday": lambda: d.weekday(),
-            "hour": lambda: 12,
+            "hour": lambda: data.get("hour", 12),  # simulated events happen at 12:00
             "date": lambda: d.toordinal(),
             "month": lambda: d.month,
             "first_purchase": lambda: self.purchases[idx] == 0,
@@ -695,6 +695,22 @@ class ProgramArm:
         pc = Fraction(self.p.point_cost_cents)
         self.pay_cents[idx] += (2 * pts * pc.numerator + pc.denominator) // (2 * pc.denominator)
         self.redeemed_ever[idx] = True
+
+    def pay_most(self, idx: np.ndarray, baskets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Customers `idx` pay with points as much of their baskets (`baskets` cents) as the
+        program allows: at most its share of the basket, at most what the available points
+        buy, only from the minimum balance up. Returns (who paid, cents paid)."""
+        pwp = self.p.pay_with_points
+        avail = self.lots.available(idx)
+        ok = avail >= pwp.minimum_balance
+        share = (baskets * pwp.max_share.numerator) // (100 * pwp.max_share.denominator)
+        by_points = (avail * pwp.cents) // pwp.points
+        cents = np.minimum(share, by_points)
+        ok &= cents > 0
+        idx, cents = idx[ok], cents[ok]
+        if idx.size:
+            self.pay(idx, cents)
+        return idx, cents
 
     def use_perk(self, idx: np.ndarray, cost_cents: int) -> None:
         self.perk[idx] += cost_cents

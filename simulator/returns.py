@@ -164,13 +164,16 @@ class OrderBook:
         self.R[rows] = 0
 
     def reversed(self, idx: np.ndarray, own_rows: np.ndarray, take_own: np.ndarray, rest: np.ndarray,
-                 held_after_own: np.ndarray) -> None:
+                 held_after_own: np.ndarray, keep_open: np.ndarray | None = None) -> None:
         """One return per customer of `idx`: `take_own` came from the order `own_rows`, then
-        `rest` was asked of the other lots, newest first (`held_after_own` lots held then)."""
+        `rest` was asked of the other lots, newest first (`held_after_own` lots held then).
+        The order's row closes unless `keep_open` (an order returned in parts, more to come):
+        an open row then takes part in the rest below like any other open order (its own lots
+        were taken first, so when `rest` > 0 it has none left)."""
         has = own_rows >= 0
         if has.any():
             self.R[own_rows[has]] -= take_own[has]
-        self.close(own_rows)
+        self.close(own_rows if keep_open is None else np.where(keep_open, -1, own_rows))
         rows, pos = self._rows(idx)
         if rows.size == 0:
             return
