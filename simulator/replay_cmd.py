@@ -73,7 +73,7 @@ def load_history(path: str, columns=None, *, date_format: str | None = None, dec
 def _load_program(path: str):
     from .cli import _load_program as load
 
-    program, errors, text = load(path)
+    program, errors, text, _ = load(path)
     if program is None and not errors:
         errors = [Diagnostic("RL004", "error", "no program to replay in this file", Span(path, 0, 0, 0, 0))]
     return program, errors, text
