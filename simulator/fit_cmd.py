@@ -199,7 +199,7 @@ def summary_text(report: dict) -> str:
     m = report["meta"]
     lines = [f"{m['file']}: {m['rows_used']:,} rows used of {m['rows_read']:,}, {m['customers']:,} customers, "
              f"{m['first_day']} .. {m['last_day']}", f"dates: {m['date_note']}",
-             f"model: {m['model_name']}" + (f", checked on the holdout {m['holdout_from']} .. {m['last_day']}"
+             f"model: {(m.get('model_choice') or {}).get('why') or m['model_name']}" + (f", checked on the holdout {m['holdout_from']} .. {m['last_day']}"
                                             if m["holdout_from"] else " (no holdout: --holdout-from checks a forecast)")]
     for seg in report["segments"]:
         f = seg["calibration"] or seg["purchase"]

@@ -186,12 +186,7 @@ def _uncertainty(seg: SegmentFit) -> list[str]:
 def population_yaml(outcome: FitOutcome, customers_file: str | None, name: str) -> str:
     s, tx = outcome.summaries, outcome.transactions
     skipped = sum(c for _, c in tx.skipped)
-    model = MODEL_NAMES[outcome.model]
-    why = "" if len(outcome.segments[0].alternatives) == 0 else (
-        " (higher log-likelihood than " + ", ".join(
-            f"{MODEL_NAMES[a.model]} {sum(seg.alternatives[i].loglik for seg in outcome.segments):,.1f}"
-            for i, a in enumerate(outcome.segments[0].alternatives)) +
-        f" vs {sum(seg.purchase.loglik for seg in outcome.segments):,.1f})")
+    why = outcome.choice.sentence() if outcome.choice else MODEL_NAMES[outcome.model]
     head = [
         f"# Population fitted by `loyalty fit` from {tx.path}",
         f"# {tx.rows_read:,} rows ({skipped:,} not used: see the fit report), {tx.n_customers:,} customers, "
@@ -202,7 +197,7 @@ def population_yaml(outcome: FitOutcome, customers_file: str | None, name: str) 
         "version: 1",
         f"name: {_key(name)}",
         f"time_unit: {s.unit}",
-        f"model: {outcome.model}    # {model}{why}",
+        f"model: {outcome.model}    # {why}",
         f"start: {s.last_day + dt.timedelta(days=1)}    # the day after the history ends: the simulation continues it",
     ]
     if tx.currency:

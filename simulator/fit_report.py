@@ -68,6 +68,9 @@ def build_report(o: FitOutcome, columns: dict[str, str], warnings: list[str]) ->
         "holdout_from": holdout_from, "holdout_units": s.holdout_units if s.holdout else 0.0,
         "time_unit": s.unit, "date_format": tx.date_format, "date_note": tx.date_note, "columns": columns,
         "currency": tx.currency, "model": o.model, "model_name": MODEL_NAMES[o.model],
+        "model_choice": None if o.choice is None else {
+            "model": o.choice.model, "asked": o.choice.asked, "compared_on": o.choice.basis,
+            "loglik": {m: ll for m, ll in o.choice.loglik}, "why": o.choice.sentence()},
         "segment_by": o.segment_by, "failed_models": [{"model": m, "why": w} for m, w in o.failed_models],
         "transactions_rule": "a transaction is a day with a purchase: same-day purchases of one customer count once",
     }
@@ -100,7 +103,7 @@ def facts(report: Report) -> list[tuple[str, str]]:
     rows = [("file", m["file"]), ("rows", f"{m['rows_read']:,} read, {m['rows_used']:,} used"),
             ("customers", f"{m['customers']:,}"), ("history", f"{m['first_day']} .. {m['last_day']}"),
             ("dates", m["date_note"] or m["date_format"]), ("time unit", m["time_unit"]),
-            ("model", m["model_name"])]
+            ("model", (m.get("model_choice") or {}).get("why") or m["model_name"])]
     if m["holdout_from"]:
         rows.append(("calibration", f"{m['first_day']} .. {m['calibration_end']} "
                                     f"({m['calibration_customers']:,} customers)"))
