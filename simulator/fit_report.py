@@ -6,7 +6,8 @@ read, the rows not used and why, per segment the parameters with standard errors
 log-likelihoods of every model fitted, on the whole history and on the calibration period,
 the mixes, and the checks of `simulator.fit_checks` each with its verdict),
 `render_markdown`, `render_html` (tables plus the charts of `simulator.fit_charts`, in the
-house style of the simulation report) and `write_fit_report(report, dir)`.
+house style of the simulation report: its CSS and escaping) and `write_fit_report(report, dir)`,
+which writes the three files as one set with `simulator.outputs.write_set` (RL620 on failure).
 """
 
 from __future__ import annotations
@@ -217,14 +218,22 @@ def render_html(report: Report) -> str:
     return "\n".join(out)
 
 
+def render_reports(report: Report) -> dict[str, str]:
+    """{file name: text} of the report set, rendered in full before anything is written."""
+    return {"report.json": json_text(report), "report.md": render_markdown(report), "report.html": render_html(report)}
+
+
+def json_text(report: Report) -> str:
+    """The report as strict JSON (NaN and infinity as null), as written and as `--format json` prints it."""
+    return json.dumps(clean(report), indent=2, allow_nan=False) + "\n"
+
+
 def write_fit_report(report: Report, out_dir: str | Path) -> list[Path]:
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    paths = [out / "report.json", out / "report.md", out / "report.html"]
-    paths[0].write_text(json.dumps(clean(report), indent=2, allow_nan=False) + "\n", encoding="utf-8")
-    paths[1].write_text(render_markdown(report), encoding="utf-8")
-    paths[2].write_text(render_html(report), encoding="utf-8")
-    return paths
+    """Write report.json, report.md and report.html into `out_dir` as one set (`simulator.outputs.write_set`,
+    as `simulate` does: a failed write leaves the previous set whole); OutputError (RL620) when it cannot."""
+    from .outputs import write_set
+
+    return write_set(out_dir, render_reports(report))
 
 
 def clean(v: Any) -> Any:

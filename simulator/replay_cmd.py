@@ -63,11 +63,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def load_history(path: str, columns=None, *, date_format: str | None = None, decimal: str = "."):
     """The transactions of `path` (standard column names filled in, as `loyalty fit` does)."""
-    from .transaction_columns import file_header, standard_columns
-    from .transactions import ColumnMap, read_transactions
+    from .transaction_columns import ReadOptions, read_file
+    from .transactions import ColumnMap
 
-    columns, _ = standard_columns(columns or ColumnMap(), file_header(path))
-    return read_transactions(path, columns, date_format=date_format, decimal=decimal)
+    return read_file(path, ReadOptions(columns or ColumnMap(), date_format, decimal)).transactions
 
 
 def _load_program(path: str):
@@ -180,7 +179,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
     from .montecarlo import program_hash
     from .outputs import prepare_out_dir, print_stdout
     from .replay_report import build_document, summary_text, write_reports
-    from .transaction_columns import read_options_from_args
+    from .transaction_columns import read_from_args
 
     programs = []
     for path in [args.program] + ([args.compare] if args.compare else []):
@@ -199,8 +198,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
     try:
         if args.out:
             prepare_out_dir(args.out)
-        read = read_options_from_args(args)
-        tx = load_history(args.transactions, read.columns, date_format=read.date_format, decimal=read.decimal)
+        tx = read_from_args(args, args.transactions).transactions
         results = [(replay_loaded(p, tx, options, args.workers, args.transactions), f, h) for p, f, h in programs]
     except RulelangError as exc:
         return _fail(exc)
