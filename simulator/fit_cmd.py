@@ -41,7 +41,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="check the model on the history from this date on (the calibration period ends the day before)")
     p.add_argument("--report", metavar="DIR", help="write report.json, report.md and report.html (charts) here")
     p.add_argument("--model", choices=("auto", "bgnbd", "pareto_nbd"), default="auto",
-                   help="purchase and dropout model (default auto: the higher likelihood)")
+                   help="purchase and dropout model (default auto: the higher log-likelihood, on the calibration "
+                        "period when there is a holdout)")
     p.add_argument("--segment-by", metavar="COLUMN", help="fit one segment per value of this customer column")
     p.add_argument("--time-unit", choices=("week", "day", "month"), default="week",
                    help="unit of the rates in the population file (default week)")
