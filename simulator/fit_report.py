@@ -6,13 +6,12 @@ read, the rows not used and why, per segment the parameters with standard errors
 log-likelihoods of every model fitted, on the whole history and on the calibration period,
 the mixes, and the checks of `simulator.fit_checks` each with its verdict),
 `render_markdown`, `render_html` (tables plus the charts of `simulator.fit_charts`, in the
-house style of the simulation report: its CSS and escaping) and `write_fit_report(report, dir)`,
+house style of the simulation report: its page head, CSS, escaping and chart figures) and `write_fit_report(report, dir)`,
 which writes the three files as one set with `simulator.outputs.write_set` (RL620 on failure).
 """
 
 from __future__ import annotations
 
-import base64
 import json
 from pathlib import Path
 from typing import Any
@@ -20,7 +19,7 @@ from typing import Any
 from .fit_checks import all_checks
 from .fit_population import MODEL_NAMES
 from .fit_run import FitOutcome
-from .report import CSS, _h, _md
+from .report import _h, _md, charts_html, page_head
 
 Report = dict[str, Any]
 SCHEMA = "loyalty-fit/1"
@@ -179,8 +178,7 @@ def render_html(report: Report) -> str:
 
     m = report["meta"]
     title = f"Fit: {m['file']}"
-    out = ["<!DOCTYPE html>", '<html lang="en">', "<head>", '<meta charset="utf-8">', f"<title>{_h(title)}</title>",
-           f"<style>{CSS}</style>", "</head>", "<body>", f"<h1>{_h(title)}</h1>", '<table class="facts"><tbody>']
+    out = page_head(title) + ['<table class="facts"><tbody>']
     out += [f"<tr><td>{_h(k)}</td><td>{_h(v)}</td></tr>" for k, v in facts(report)]
     out += ["</tbody></table>", "<h2>Does the model fit?</h2>", "<ul>"]
     out += [f"<li><strong>{_h(VERDICT_TITLES[k])}</strong>: {_h(report['checks'][k]['verdict'])}</li>"
@@ -204,16 +202,7 @@ def render_html(report: Report) -> str:
             out.append("<table><thead><tr><th>Parameter</th><th>Estimate</th><th>Standard error</th></tr></thead><tbody>")
             out += [f"<tr><td>{_h(n)}</td><td>{v}</td><td>{se}</td></tr>" for n, v, se in _param_rows(fit)]
             out.append("</tbody></table>")
-    out.append("<h2>Charts</h2>")
-    for chart in all_charts(report):
-        out.append("<figure>")
-        if chart.png is not None:
-            data = base64.b64encode(chart.png).decode("ascii")
-            out.append(f'<img src="data:image/png;base64,{data}" alt="{_h(chart.title)}">')
-            out.append(f"<figcaption><strong>{_h(chart.title)}.</strong> {_h(chart.caption)}</figcaption>")
-        else:
-            out.append(f"<figcaption><strong>{_h(chart.title)}:</strong> not drawn. {_h(chart.note)}</figcaption>")
-        out.append("</figure>")
+    out += charts_html(all_charts(report))
     out += ["</body>", "</html>", ""]
     return "\n".join(out)
 
