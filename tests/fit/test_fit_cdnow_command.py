@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from rulelang.cli import main
-from simulator.population import load_population_file
+from rulelang.tools.cli import main
+from simulator.model.population import load_population_file
 
 ROOT = Path(__file__).resolve().parents[2]
 CDNOW = ROOT / "tests" / "fixtures" / "cdnow" / "transactions.csv"

@@ -7,8 +7,8 @@ customers; the sign of the log-likelihood).
 
 from __future__ import annotations
 
-from simulator.fit import ModelFit
-from simulator.fit_run import choose_model
+from simulator.fit.models import ModelFit
+from simulator.fit.fitting import choose_model
 
 
 def fit(model: str, loglik: float, n: int = 100) -> ModelFit:

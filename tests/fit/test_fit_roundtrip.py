@@ -19,11 +19,11 @@ from pathlib import Path
 
 import numpy as np
 
-from rulelang.cli import main
-from rulelang.compiler import compile_source
-from rulelang.loader import load_file
-from simulator.population import load_population_file
-from simulator.synthetic import simulated_rows, write_transactions_csv
+from rulelang.tools.cli import main
+from rulelang.check.compiler import compile_source
+from rulelang.syntax.loader import load_file
+from simulator.model.population import load_population_file
+from simulator.model.synthetic import simulated_rows, write_transactions_csv
 
 ROOT = Path(__file__).resolve().parents[2]
 TRUTH = np.array([2.0, 4.0, 0.8, 2.5])

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from rulelang.cli import main
-from simulator.fit_summary import summarise
-from simulator.transactions import ColumnMap, TransactionsError, read_transactions
+from rulelang.tools.cli import main
+from simulator.fit.summary import summarise
+from simulator.transactions.reader import ColumnMap, TransactionsError, read_transactions
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "cdnow"
 CDNOW = FIXTURES / "transactions.csv"
@@ -159,8 +159,8 @@ def test_outputs_that_cannot_be_written_are_rl620_before_fitting(tmp_path: Path,
 
 
 def test_fit_and_replay_take_the_same_column_flags(capsys) -> None:
-    from rulelang.cli import build_parser
-    from simulator.transaction_columns import FIELD_FLAGS
+    from rulelang.tools.cli import build_parser
+    from simulator.transactions.columns import FIELD_FLAGS
 
     parser = build_parser()
     for command in ("fit", "replay"):

@@ -1,11 +1,11 @@
 """What `loyalty fit` writes: the population file (read back by the simulator and run by `simulate`),
-the customers file and the report, with the real statistics of `simulator.fit`.
+the customers file and the report, with the real statistics of `simulator.fit.models`.
 
-The data: 300 customers drawn with `simulator.synthetic` from a known BG/NBD population, plus four
+The data: 300 customers drawn with `simulator.model.synthetic` from a known BG/NBD population, plus four
 hand-written customers (a birthday column, a region, a return, a return without a purchase). Every
 number checked is worked out in the test from the rows it wrote: the per-customer summaries by their
 definition (a transaction is a day with a purchase; T runs to the last day of the file), the shares
-by counting rows; the parameters written must be the maximum-likelihood estimates of `simulator.fit`
+by counting rows; the parameters written must be the maximum-likelihood estimates of `simulator.fit.models`
 on those summaries (to the six significant digits the file prints).
 """
 
@@ -21,13 +21,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rulelang.cli import main
-from rulelang.compiler import compile_source
-from rulelang.loader import load_file
+from rulelang.tools.cli import main
+from rulelang.check.compiler import compile_source
+from rulelang.syntax.loader import load_file
 from sim_helpers import ROOT
-from simulator.fit import bgnbd, gamma_gamma, pareto_nbd
-from simulator.population import load_population_file
-from simulator.synthetic import simulated_rows
+from simulator.fit.models import bgnbd, gamma_gamma, pareto_nbd
+from simulator.model.population import load_population_file
+from simulator.model.synthetic import simulated_rows
 
 KNOWN = """version: 1
 name: known
