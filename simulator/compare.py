@@ -117,6 +117,13 @@ def legend_lines(meta: dict[str, Any]) -> list[str]:
     return ([CELL_LEGEND] if trials > 1 else []) + stats_legend(is_uncertain(meta), trials)
 
 
+def legend_json(meta: dict[str, Any]) -> dict[str, str]:
+    """The `uncertainty` entry of a JSON document: what its `range` and `mc_precision` keys mean."""
+    from .stats import json_legend
+
+    return json_legend(is_uncertain(meta), int(meta.get("trials", 1) or 1))
+
+
 def diff_kind(kind: str) -> str:
     """Differences of rates read as percentage points."""
     return "pp" if kind == "pct" else kind
@@ -229,7 +236,8 @@ class Comparison:
                 v["cumulative_incremental_profit_difference"] = self.cumulative_difference(i)
                 v["tier_mix_end_difference"] = self.tier_mix_difference(i)
             variants.append(v)
-        return {"schema": SCHEMA, "meta": meta, "reference": self.labels[0], "months": self.months(),
+        return {"schema": SCHEMA, "meta": meta, "uncertainty": legend_json(self.meta), "reference": self.labels[0],
+                "months": self.months(),
                 "variants": variants}
 
 
@@ -290,8 +298,8 @@ def text_table(cmp: Comparison) -> str:
     for i in range(len(labels)):
         mix = cmp.tier_mix_end(i)
         if mix:
-            lines.append(f"tier mix at end ({_letter(i)}): "
-                         + ", ".join(f"{n} {fmt(s['mean'], 'pct')}" for n, s in mix.items()))
+            lines.append(f"tier mix at end ({_letter(i)}, share of members, mean [{RANGE}]): "
+                         + ", ".join(f"{n} {fmt_interval(s, 'pct', precision=False)}" for n, s in mix.items()))
     for r in cmp.runs:
         if not r.result.ledger_identity_ok:
             lines.append(f"ledger identity BROKEN in {r.label} (max error {r.result.ledger_identity_max_abs_error})")

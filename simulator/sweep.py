@@ -31,7 +31,7 @@ from rulelang import ast
 from rulelang.diagnostics import did_you_mean
 
 from .population import Population, Response
-from .compare import fmt_interval
+from .compare import fmt_interval, legend_json
 from .stats import PRECISION, RANGE, outcome_range
 from .whatif_run import (KNOWN_METRICS, Arm, LoadedProgram, MetricExpr, PopulationSource, Settings, WhatIfError,
                          WhatIfRun, compile_ast_program, metric_values, paired_summary, run_programs, short_name,
@@ -472,7 +472,7 @@ class SweepResult:
             return int(d) if d == d.to_integral_value() else float(d)
         v = self.verdict
         return {
-            "schema": SCHEMA, "meta": self.meta,
+            "schema": SCHEMA, "meta": self.meta, "uncertainty": legend_json(self.meta),
             "parameters": [{"path": p.path, "current": p.current, "unit": p.unit, "values": [num(v) for v in g]}
                            for p, g in zip(self.parameters, self.grids)],
             "objective": {"metric": self.objective.text, "goal": "minimize" if self.minimize else "maximize"},
