@@ -79,6 +79,8 @@ def fmt(v: float | None, kind: str, signed: bool = False) -> str:
     if kind == "ratio":
         return f"{sign}{v:.2f}"
     if kind == "ratio4":
+        if abs(v) < 1e-12:  # float noise of a difference of equal ratios, not a figure
+            return "0"
         return f"{sign}{v:.4g}"
     return f"{sign}{v:,.0f}"
 
