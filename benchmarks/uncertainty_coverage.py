@@ -35,8 +35,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from simulator.stats import summarize, t975  # noqa: E402
-from simulator.whatif_run import Arm, Settings, load_population_spec, load_program_spec, run_programs  # noqa: E402
+from simulator.trials.stats import summarize, t975  # noqa: E402
+from simulator.whatif.runner import Arm, Settings, load_population_spec, load_program_spec, run_programs  # noqa: E402
 
 FIXTURES = ROOT / "tests" / "whatif" / "fixtures"
 

@@ -1,4 +1,4 @@
-"""How sure we are: the range of outcomes and the Monte Carlo precision (`simulator.stats`).
+"""How sure we are: the range of outcomes and the Monte Carlo precision (`simulator.trials.stats`).
 
 The coverage and 1/√trials checks run on synthetic per-trial values whose distribution is known,
 through the same `summarize` every output uses; the full-simulation version of the coverage
@@ -28,8 +28,8 @@ import numpy as np
 import pytest
 from scipy.special import gammaln
 
-from simulator.stats import precision_half_width, summarize, t975
-from simulator.whatif_run import Arm, Settings, load_population_spec, load_program_spec, run_programs
+from simulator.trials.stats import precision_half_width, summarize, t975
+from simulator.whatif.runner import Arm, Settings, load_population_spec, load_program_spec, run_programs
 
 FIXTURES = Path(__file__).resolve().parents[1] / "whatif" / "fixtures"
 

@@ -8,11 +8,10 @@ from decimal import Decimal
 import numpy as np
 import pytest
 
-from simulator.sweep import (SweepPoint, parse_constraint, parse_vary, resolve_leader, resolve_parameter, run_sweep,
-                             text_table)
-from simulator.whatif_run import summary
-from simulator.whatif_run import WhatIfError
-from simulator import whatif_report
+from simulator.whatif.sweep import SweepPoint, parse_constraint, parse_vary, resolve_leader, resolve_parameter, run_sweep, text_table
+from simulator.whatif.runner import summary
+from simulator.whatif.runner import WhatIfError
+from simulator.whatif import report as whatif_report
 from whatif_helpers import SMALL
 
 

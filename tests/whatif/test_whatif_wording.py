@@ -1,4 +1,4 @@
-"""Every what-if output names its uncertainty with the two words of `simulator.stats`, and no other.
+"""Every what-if output names its uncertainty with the two words of `simulator.trials.stats`, and no other.
 
 The range of outcomes and the Monte Carlo precision must both be named wherever a simulated
 figure carries an interval; the only "interval" left is the definition of the precision
@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import re
 
-from simulator import whatif_report
-from simulator.compare import text_table as compare_text
-from simulator.plan_cmd import make_plan, markdown as plan_markdown
-from simulator.sensitivity import run_sensitivity, text_table as sensitivity_text
-from simulator.sweep import run_sweep, text_table as sweep_text
-from simulator.whatif_run import Settings, load_population_spec
+from simulator.whatif import report as whatif_report
+from simulator.whatif.compare import text_table as compare_text
+from simulator.whatif.plan_command import make_plan, markdown as plan_markdown
+from simulator.whatif.sensitivity import run_sensitivity, text_table as sensitivity_text
+from simulator.whatif.sweep import run_sweep, text_table as sweep_text
+from simulator.whatif.runner import Settings, load_population_spec
 from whatif_helpers import FIXTURES
 
 SETTINGS = Settings(customers=100, months=1, trials=3, seed=3, workers=1)
