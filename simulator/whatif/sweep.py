@@ -599,7 +599,7 @@ def verdict_lines(res: SweepResult, kind: str, code: str = "") -> list[str]:
     if "overlap" in v.reason:
         advice.append(f"more trials do not narrow a {RANGE}: narrow the uncertain assumptions, or simulate more "
                       "customers when they are fixed")
-    if PRECISION in v.reason:
+    if PRECISION in v.reason or not advice:
         advice.append("run more trials")
     return [f"not resolved: {lead} has the best mean {res.objective.text} ({obj}), but the difference to the "
             f"current setting ({now}: {cur}) is not resolved: {v.reason}; paired difference {diff}{wins}. "
