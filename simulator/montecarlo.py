@@ -449,6 +449,9 @@ def merge_chunks(parts: Sequence[ChunkResult], pop: Population) -> ChunkResult:
                 else:
                     totals[k] += v  # Python ints
             tiers += p.tier_counts
+        for k, v in totals.items():  # the report keeps a trial's totals as int64
+            if abs(v) >= 2**63:
+                raise ExactRangeError(f"the trial's {k} ({v:.3e}) is beyond int64 (9.2e18): simulate fewer customers")
         # per trial, not per customer: charged once a month whatever the number of chunks
         fixed = monthly["program.fixed_cost_cents"]
         monthly["program.fixed_cost_cents"] = checked_add(
