@@ -87,16 +87,23 @@ class Source:
         import pyarrow.csv as pcsv
 
         wanted = [h for h in self.header if h in self.wanted]
+        # the header as pyarrow reads it: names with the spaces and tabs `self.header` strips
+        with _long_fields():
+            raw = next(csv.reader([self.header_line], delimiter=self.delimiter), self.header)
+        as_read = dict(zip(self.header, raw)) if len(raw) == len(self.header) else {}
         if _odd_quotes(self.path):  # pyarrow accepts a quote left open at the end of the file
             raise self._broken("a quote is never closed")
+        include = [as_read.get(c, c) for c in wanted]
         try:
-            return pcsv.read_csv(
+            table = pcsv.read_csv(
                 self.path,
                 read_options=pcsv.ReadOptions(encoding="utf8"),
                 parse_options=pcsv.ParseOptions(delimiter=self.delimiter, newlines_in_values=True),
-                convert_options=pcsv.ConvertOptions(include_columns=wanted,
-                                                    column_types={c: pa.string() for c in wanted},
+                convert_options=pcsv.ConvertOptions(include_columns=include,
+                                                    column_types={c: pa.string() for c in include},
                                                     strings_can_be_null=False, quoted_strings_can_be_null=False))
+            return table.rename_columns([{r: c for c, r in zip(wanted, include)}.get(n, n)
+                                         for n in table.column_names])
         except pa.ArrowInvalid as exc:
             raise self._broken(str(exc)) from None
 

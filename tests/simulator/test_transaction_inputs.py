@@ -90,3 +90,23 @@ def test_a_200_kib_field_is_read(capsys, tmp_path, where):
     out, err = capsys.readouterr()
     assert code == 0, err[:500]
     assert "Traceback" not in err
+
+
+def test_a_header_name_with_a_tab_before_it_is_the_column(capsys, tmp_path):
+    """`\\tcategory` in the header names the column `category` (the header's names are stripped):
+    the replay reads it like the file without the tab."""
+    plain = Path(__file__).resolve().parent / "fixtures" / "replay" / "tiny.csv"
+    text = plain.read_text(encoding="utf-8")
+    tabbed = tmp_path / "tiny.csv"
+    tabbed.write_text(text.replace(",category\n", ",\tcategory\n", 1), encoding="utf-8")
+    assert text.split("\n")[0].endswith(",category")
+    outs = []
+    for path in (plain, tabbed):
+        code = main(["replay", "rules/coffee.loyalty", "--transactions", str(path), "--workers", "1",
+                     "--format", "json"])
+        out, err = capsys.readouterr()
+        assert code == 0, err[:500]
+        doc = json.loads(out)
+        doc.get("meta", {}).pop("file", None)
+        outs.append(json.dumps(doc, sort_keys=True).replace(str(tabbed), "F").replace(str(plain), "F"))
+    assert outs[0] == outs[1]
