@@ -8,7 +8,7 @@ after one month, runs of up to five years. For every generated program that chec
 - no bucket is negative: outstanding and available points at every month end, and every
   recorded customer's issued, redeemed, expired, reversed and balance;
 - the engine and the reference interpreter agree on the recorded customers
-  (`simulator.replay.compare_records`, as in test_differential.py).
+  (`simulator.engine.interpreter_check.compare_records`, as in test_differential.py).
 
 Few customers, few examples and no deadline keep it within seconds per example."""
 
@@ -17,13 +17,13 @@ from __future__ import annotations
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from rulelang.checker import check
-from rulelang.compiler import compile_source
+from rulelang.check.checker import check
+from rulelang.check.compiler import compile_source
 from rulelang.limits import MAX_EARN_PER_UNIT, MAX_EVENT_POINTS, MAX_MULTIPLIER, MAX_POINTS
-from rulelang.parser import parse_text
-from simulator import montecarlo as mc
-from simulator.engine import blocks_for
-from simulator.replay import compare_records
+from rulelang.syntax.parser import parse_text
+from simulator.trials import montecarlo as mc
+from simulator.engine.day_loop import blocks_for
+from simulator.engine.interpreter_check import compare_records
 
 TEMPLATE = """program "Extreme" {{
   points "points"

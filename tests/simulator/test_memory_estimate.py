@@ -1,4 +1,4 @@
-"""The memory estimate of a run (`simulator.montecarlo.estimate_memory`, what RL612 compares with
+"""The memory estimate of a run (`simulator.trials.montecarlo.estimate_memory`, what RL612 compares with
 the memory available) is not below what a run really uses: the peak resident memory
 (`ru_maxrss`) of `loyalty simulate` run as a child process, on a small run and on one of two
 blocks of customers.
@@ -14,11 +14,11 @@ import sys
 
 import pytest
 
-from rulelang.compiler import compile_source
-from rulelang.loader import load_file
+from rulelang.check.compiler import compile_source
+from rulelang.syntax.loader import load_file
 from sim_helpers import ROOT
-from simulator import montecarlo as mc
-from simulator.population import default_population
+from simulator.trials import montecarlo as mc
+from simulator.model.population import default_population
 
 MONTHS = 3
 TOLERANCE = 1.05

@@ -7,10 +7,10 @@ import argparse
 
 import fit_formulas as ff  # noqa: F401  (installs simulator.fit when absent)
 from base_helpers import load, one_trial, population, write_customers
-from rulelang.compiler import compile_source
+from rulelang.check.compiler import compile_source
 from rulelang.limits import MAX_OPENING_BALANCE
-from rulelang.parser import parse_text
-from simulator.cli import register
+from rulelang.syntax.parser import parse_text
+from simulator.simulate_command import register
 
 # expiry by earn month keeps a ring of lot buckets, where the opening lot lands
 EXPIRING = """program "Test" {

@@ -1,6 +1,6 @@
 """Output errors of `loyalty simulate --out` (F20, F21): refused before the simulation when the
 folder cannot be written, exit 1 with RL620 when writing fails part-way, and the previous report
-set left whole by a failure or an interruption in the middle of writing (simulator.outputs).
+set left whole by a failure or an interruption in the middle of writing (simulator.report.outputs).
 
 A read-only file system is simulated by monkeypatching, since a test run as root writes through
 any file mode."""
@@ -13,8 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from rulelang.cli import main
-from simulator import montecarlo, outputs
+from rulelang.tools.cli import main
+from simulator.trials import montecarlo
+from simulator.report import outputs
 
 RUN = ["simulate", "rules/coffee.loyalty", "--customers", "200", "--months", "2", "--trials", "1", "--workers", "1"]
 REPORTS = {"report.json", "report.md", "report.html"}

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from rulelang.cli import main
+from rulelang.tools.cli import main
 
 CDNOW = Path(__file__).resolve().parent.parent / "fixtures" / "cdnow" / "transactions.csv"
 
