@@ -120,8 +120,9 @@ def _fit_error(tx: Transactions, segment: str, many: bool, exc: Exception) -> Tr
 def _fit(tx: Transactions, segment: str, many: bool, model: str, x: np.ndarray, t_x: np.ndarray, T: np.ndarray):
     from simulator.model.estimation import FitError
 
+    seen = T > 0  # first seen on the period's last day: a likelihood of 1 whatever the parameters
     try:
-        return _module(model).fit(x, t_x, T)
+        return _module(model).fit(x[seen], t_x[seen], T[seen])
     except FitError as exc:  # a located diagnostic naming the segment
         raise _fit_error(tx, segment, many, exc) from None
 
