@@ -47,7 +47,7 @@ class Business:
     """An invented business: its customers (a population, the truth) and how much history to draw."""
 
     currency: str
-    first_day: dt.date  # the first cohort's first purchase is the day before
+    first_day: dt.date  # the first cohort's first purchases are on the 14th of this month
     cohorts: tuple[int, ...]  # customers who first buy in each equal slice of the history
     seed: int
     segments: str  # the `segments:` of the true population (YAML)
@@ -64,7 +64,7 @@ BUSINESSES: dict[str, Business] = {
     # A coffee chain (USD): daily regulars, weekly and occasional visitors; drinks a few dollars.
     "coffee": Business("USD", dt.date(2026, 7, 1), (140, 60, 40), 11, """\
   - name: daily
-    share: 0.08
+    share: 0.12
     purchase: {r: 12.0, alpha: 2.0}      # about 6 visits a week
     dropout: {a: 0.2, b: 30.0}
     spend: {p: 9.0, q: 8.0, gamma: 6.0}  # mean 7.70
@@ -82,7 +82,7 @@ BUSINESSES: dict[str, Business] = {
     birthday_known: 0.8
     returns: {rate: 0.005, delay_days: {min: 1, max: 3}}
   - name: occasional
-    share: 0.6
+    share: 0.56
     purchase: {r: 0.8, alpha: 4.0}       # one visit in five weeks
     dropout: {a: 0.8, b: 4.0}
     spend: {p: 5.0, q: 4.0, gamma: 4.5}  # mean 7.50
@@ -220,7 +220,7 @@ def history(name: str, b: Business) -> list[Row]:
     step = total // len(b.cohorts)
     rows: list[Row] = []
     for k, n in enumerate(b.cohorts):
-        start = add_months(b.first_day, k * step)
+        start = add_months(b.first_day, k * step) + dt.timedelta(days=14)  # mid-month, like real sign-ups
         drawn = simulated_rows(pop, program, customers=n, months=total - k * step, seed=b.seed * 100 + k, start=start)
         prefix = f"K{k + 1}-"
         rows += [dataclasses.replace(r, customer=prefix + r.customer, order=prefix + r.order)
