@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from rulelang.cli import build_parser, main
+from rulelang.tools.cli import build_parser, main
 
 ROOT = Path(__file__).resolve().parent.parent
 SIMULATOR = ROOT / "docs" / "simulator.md"
