@@ -77,7 +77,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     from simulator.whatif.runner import Arm, Settings, load_population_spec, run_programs
 
     if args.population is None:
-        from .model.population_beside import population_beside
+        from simulator.model.population_beside import population_beside
 
         beside = population_beside(args.program)
         if beside is not None:

@@ -1,6 +1,6 @@
 """The bundled example data (rules/data/): a synthetic transaction file and a fitted population
 per example program, the population `loyalty simulate rules/NAME.loyalty` finds beside the
-program, and the small extension of simulator/model/synthetic.py that writes birthdays and currency."""
+program, and the small extension of simulator/transactions/synthetic.py that writes birthdays and currency."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from rulelang.check.compiler import compile_source
 from rulelang.syntax.loader import load_file
 from simulator.model.population import load_population, load_population_file
 from simulator.model.population_beside import population_beside
-from simulator.model.synthetic import simulated_rows, write_transactions_csv
+from simulator.transactions.synthetic import simulated_rows, write_transactions_csv
 
 ROOT = Path(__file__).resolve().parent.parent
 RULES = ROOT / "rules"

@@ -3,7 +3,7 @@
 Takes: nothing (everything is fixed here: one invented business per example program in
 rules/, its seed and its history period). Gives, for each example NAME:
   rules/data/NAME/transactions.csv            a small purchase and return history, drawn from the
-                                              invented business below with simulator/model/synthetic.py
+                                              invented business below with simulator/transactions/synthetic.py
   rules/data/NAME/population.yaml             what `loyalty fit` finds in that history
   rules/data/NAME/population.customers.csv    the customers `loyalty fit` found (their histories)
 
@@ -36,7 +36,7 @@ sys.path.insert(0, str(ROOT))
 from rulelang.check.compiler import compile_source  # noqa: E402
 from rulelang.syntax.loader import load_file  # noqa: E402
 from simulator.model.population import load_population  # noqa: E402
-from simulator.model.synthetic import Row, simulated_rows, write_transactions_csv  # noqa: E402
+from simulator.transactions.synthetic import Row, simulated_rows, write_transactions_csv  # noqa: E402
 
 DATA = Path(__file__).resolve().parent
 END = dt.date(2026, 12, 31)  # every history ends here; the simulation continues on 2027-01-01
