@@ -8,6 +8,7 @@ import csv
 import datetime as dt
 import importlib.util
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -135,3 +136,13 @@ def test_the_generation_script_reproduces_the_bundled_history():
     assert len(rows) == len(bundled)
     assert [(r.customer, r.date.isoformat(), f"{abs(r.amount_cents) / 100:.2f}", r.kind, r.order) for r in rows] == \
         [(b["customer_id"], b["date"], b["amount"], b["kind"], b["order_id"]) for b in bundled]
+
+
+def test_fit_writes_the_files_currency_as_a_key_the_simulator_reads(tmp_path):
+    rows = simulated_rows(_tiny_population(1.0), _program("supermarket"), customers=120, months=6, seed=5,
+                          start=dt.date(2026, 1, 1))
+    path = write_transactions_csv(rows, tmp_path / "t.csv", currency="EUR")
+    out = tmp_path / "pop.yaml"
+    assert main(["fit", str(path), "--out", str(out), "--model", "bgnbd"]) == 0
+    assert re.search(r"^currency: EUR\b", out.read_text(), re.MULTILINE)
+    assert load_population_file(out).currency == "EUR"
