@@ -6,7 +6,8 @@ Gives: the public API — parse (`parse_text`, `load_yaml`, `load_file`), check
 through the reference interpreter (`run`, `Event`, `Customer`, `Result`), and
 write a program back out (`format_source`, `to_yaml`). Everything reports
 problems as `Diagnostic` values; the error types form one tree under
-`RulelangError`. The `ast` and `ir` modules hold the data types.
+`RulelangError`. The `ast` and `ir` modules hold the data types, `fields` the table of
+built-in events and fields.
 
     sf, diags = parse_text(source, "coffee.loyalty")
     program, diags = compile_source(sf)
@@ -16,7 +17,7 @@ problems as `Diagnostic` values; the error types form one tree under
 from __future__ import annotations
 
 from rulelang.syntax import ast
-from rulelang import ir
+from rulelang import fields, ir
 from rulelang.check.checker import check
 from rulelang.check.compiler import compile_source
 from rulelang.diagnostics import Diagnostic, EvaluationError, RuleCheckError, RulelangError, RuleSyntaxError, Span
@@ -40,6 +41,7 @@ __all__ = [
     "ast",
     "check",
     "compile_source",
+    "fields",
     "format_source",
     "ir",
     "load_file",

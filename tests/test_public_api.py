@@ -17,6 +17,7 @@ PUBLIC = [
     "ast",
     "check",
     "compile_source",
+    "fields",
     "format_source",
     "ir",
     "load_file",
