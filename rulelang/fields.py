@@ -99,7 +99,7 @@ FIELDS: tuple[BuiltinField, ...] = (
                  engine="int64 string code (StringTable; 0 = missing)", engine_default=0),
     BuiltinField(name="channel", type="string", readable_on=BASKET, carried_by=("purchase",), form="text",
                  spelling=_given("channel"), interpreter_key="channel",
-                 doc="purchase: `store`, `online`, `app`, … (free text)",
+                 doc="purchase: its channel, `store`, `online`, `app`, … (free text)",
                  engine="int64 string code (StringTable; 0 = missing)", engine_default=0),
     BuiltinField(name="store", type="string", readable_on=BASKET, carried_by=("purchase",), form="text",
                  spelling=_given("store"), interpreter_key="store",
