@@ -89,7 +89,7 @@ def _given(key: str) -> Spelling:
 BASKET = ("purchase", "return")  # a return reads the basket fields of its order
 
 FIELDS: tuple[BuiltinField, ...] = (
-    BuiltinField(name="amount", type="money", readable_on=BASKET, carried_by=("purchase", "return"), form="money",
+    BuiltinField(name="amount", type="money", readable_on=BASKET, carried_by=BASKET, form="money",
                  spelling=Spelling(test=MAIN_VALUE, events_file="amount", yaml=MAIN_VALUE),
                  doc="purchase: gross basket amount (includes shipping)",
                  engine="int64 cents", engine_default=0, bound=limits.MAX_MONEY_CENTS),

@@ -21,7 +21,7 @@ from rulelang.check.base import CheckContext
 from rulelang.check.calendar import check_calendar
 from rulelang.check.expressions import ConditionResolver
 from rulelang.check.fold import never_true
-from rulelang.fields import FED_EVENTS
+from rulelang.fields import FED_EVENTS, FIELD_BY_NAME
 from rulelang.check.scope import TIER_METRICS, VALUE_TYPES, build_scope
 from rulelang.check.program_tests import check_tests
 from rulelang.check.tiers import check_lifecycle, check_tiers
@@ -212,7 +212,7 @@ def _check_action(
     ctx: CheckContext, p: ast.Program, rule: ast.EarnRule, action: ast.Action, known_event: bool
 ) -> None:
     """Values of one action, and whether it suits the rule's event (unless the event is unknown)."""
-    on_basket = rule.event in ("purchase", "return") or not known_event
+    on_basket = FIELD_BY_NAME["amount"].on(rule.event) or not known_event  # the event has an amount
     event_ok = known_event
     if isinstance(action, ast.Award):
         if action.unit not in ctx.scope.units:
