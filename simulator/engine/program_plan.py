@@ -22,7 +22,8 @@ from rulelang.fields import FIELDS, SIMULATED_RULE_EVENTS
 from rulelang.diagnostics import NO_SPAN, Diagnostic, RulelangError
 
 from simulator.engine.calendar import Calendar, add_months, first_of_month, month_index
-from simulator.engine.conditions import StringTable, fields_read
+from simulator.model.strings import StringTable
+from simulator.engine.conditions import fields_read
 
 
 class SimulationError(RulelangError):
