@@ -8,7 +8,8 @@ write a program back out (`format_source`, `to_yaml`), compare two programs
 (`diff_programs`), and locate YAML nodes in their file (`mark_span`, `position_in`,
 `syntax_error_point`: the simulator's population and guardrails files use them). Everything reports
 problems as `Diagnostic` values; the error types form one tree under
-`RulelangError`. The `ast` and `ir` modules hold the data types.
+`RulelangError`. The `ast` and `ir` modules hold the data types, `fields` the table of
+built-in events and fields.
 
     sf, diags = parse_text(source, "coffee.loyalty")
     program, diags = compile_source(sf)
@@ -18,7 +19,7 @@ problems as `Diagnostic` values; the error types form one tree under
 from __future__ import annotations
 
 from rulelang.syntax import ast
-from rulelang import ir
+from rulelang import fields, ir
 from rulelang.check.checker import check
 from rulelang.check.compiler import compile_source, program_hash
 from rulelang.diagnostics import Diagnostic, EvaluationError, RuleCheckError, RulelangError, RuleSyntaxError, Span
@@ -46,6 +47,7 @@ __all__ = [
     "check",
     "compile_source",
     "diff_programs",
+    "fields",
     "format_source",
     "ir",
     "load_file",

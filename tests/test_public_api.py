@@ -20,6 +20,7 @@ PUBLIC = [
     "check",
     "compile_source",
     "diff_programs",
+    "fields",
     "format_source",
     "ir",
     "load_file",

@@ -21,7 +21,8 @@ from rulelang.check.base import CheckContext
 from rulelang.check.calendar import check_calendar
 from rulelang.check.expressions import ConditionResolver
 from rulelang.check.fold import never_true
-from rulelang.check.scope import BUILTIN_EVENTS, TEST_ONLY_EVENTS, TIER_METRICS, VALUE_TYPES, build_scope
+from rulelang.fields import FED_EVENTS, FIELD_BY_NAME
+from rulelang.check.scope import TIER_METRICS, VALUE_TYPES, build_scope
 from rulelang.check.program_tests import check_tests
 from rulelang.check.tiers import check_lifecycle, check_tiers
 from rulelang.check.program_warnings import check_warnings
@@ -86,7 +87,7 @@ def _check_header(ctx: CheckContext, p: ast.Program) -> None:
 def _check_declarations(ctx: CheckContext, p: ast.Program) -> None:
     ctx.duplicates(p.events, "event")
     for ev in p.events:
-        if ev.name in BUILTIN_EVENTS or ev.name in TEST_ONLY_EVENTS:
+        if ev.name in FED_EVENTS:
             ctx.error(
                 "RL204",
                 f"`{ev.name}` is a built-in event and cannot be declared again",
@@ -211,7 +212,7 @@ def _check_action(
     ctx: CheckContext, p: ast.Program, rule: ast.EarnRule, action: ast.Action, known_event: bool
 ) -> None:
     """Values of one action, and whether it suits the rule's event (unless the event is unknown)."""
-    on_basket = rule.event in ("purchase", "return") or not known_event
+    on_basket = FIELD_BY_NAME["amount"].on(rule.event) or not known_event  # the event has an amount
     event_ok = known_event
     if isinstance(action, ast.Award):
         if action.unit not in ctx.scope.units:

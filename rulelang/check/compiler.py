@@ -28,7 +28,8 @@ from fractions import Fraction
 from rulelang.syntax import ast
 from rulelang import ir
 from rulelang.check.expressions import ConditionResolver, money_cents, span_of
-from rulelang.check.scope import BASKET_FIELDS, COMMON_FIELDS, PURCHASE_ONLY_FIELDS, Scope, build_scope, tier_order, threshold_units
+from rulelang.fields import FIELD_BY_NAME
+from rulelang.check.scope import Scope, build_scope, tier_order, threshold_units
 from rulelang.check.checker import check
 from rulelang.diagnostics import NO_SPAN, Diagnostic, DiagnosticBag, RuleCheckError, Span, sort_key
 
@@ -113,9 +114,7 @@ class _Compiler:
     def counter(self, c: ast.CounterDecl) -> ir.Counter:
         sums = c.sums
         if sums is not None:
-            builtin = sums in COMMON_FIELDS or (
-                c.event in ("purchase", "return") and sums in BASKET_FIELDS
-            ) or (c.event == "purchase" and sums in PURCHASE_ONLY_FIELDS)
+            builtin = sums in FIELD_BY_NAME and FIELD_BY_NAME[sums].on(c.event)
             sums = sums if builtin else f"event.{sums}"
         return ir.Counter(c.name, c.event, sums, self.condition(c.condition, c.event, c))
 

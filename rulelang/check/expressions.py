@@ -16,12 +16,12 @@ from fractions import Fraction
 
 from rulelang.syntax import ast
 from rulelang import ir
-from rulelang.check.scope import BASKET_FIELDS, COMMON_FIELDS, PURCHASE_ONLY_FIELDS, WEEKDAYS, Scope, literal_type, type_word
+from rulelang.fields import FIELD_BY_NAME
+from rulelang.check.scope import WEEKDAYS, Scope, literal_type, type_word
 from rulelang.diagnostics import DiagnosticBag, Span, did_you_mean
 
 from rulelang.limits import MAX_NESTING as MAX_DEPTH
 ORDERED_TYPES = frozenset({"number", "money", "date", "weekday", "tier"})
-BUILTIN_FIELD_NAMES = frozenset(COMMON_FIELDS) | frozenset(BASKET_FIELDS) | frozenset(PURCHASE_ONLY_FIELDS)
 
 
 @dataclass(frozen=True)
@@ -168,11 +168,7 @@ class ConditionResolver:
             fields = self.scope.fields_of(self.event)
             if name in fields:
                 typ = fields[name]
-                builtin = name in BUILTIN_FIELD_NAMES and (
-                    name in COMMON_FIELDS
-                    or (name in BASKET_FIELDS and self.event in ("purchase", "return"))
-                    or (name in PURCHASE_ONLY_FIELDS and self.event == "purchase")
-                )
+                builtin = name in FIELD_BY_NAME and FIELD_BY_NAME[name].on(self.event)
                 return ir.Field(name if builtin else f"event.{name}", typ), typ  # type: ignore[arg-type]
             elsewhere = self.scope.events_with_field(name)
             if elsewhere:

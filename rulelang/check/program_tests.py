@@ -13,7 +13,8 @@ from decimal import Decimal
 
 from rulelang.syntax import ast
 from rulelang.check.base import CheckContext
-from rulelang.check.scope import TEST_ONLY_EVENTS, literal_type, type_word
+from rulelang.check.scope import literal_type, type_word
+from rulelang.fields import ACTION_EVENTS, canonical_event, given_keys
 from rulelang.diagnostics import did_you_mean
 
 POINT_EXPECTS = (
@@ -23,24 +24,13 @@ MONEY_EXPECTS = ("discount", "cost")
 EXPECT_KINDS = POINT_EXPECTS + MONEY_EXPECTS + ("tier", "fired")
 GIVEN_KINDS = ("tier", "balance", "attribute", "purchases", "metric", "birthday", "counter")
 
-# Fields a test may give an event (besides declared custom-event fields); "id" names an order.
-PURCHASE_FIELDS = {
-    "category": "string",
-    "channel": "string",
-    "store": "string",
-    "items": "number",
-    "shipping": "money",
-    "id": "string",
-}
+# Fields a test may give a purchase (besides its amount); "id" names an order.
+PURCHASE_FIELDS = {**{f.spelling.test: f.type for f in given_keys("purchase", "test") if f.spelling}, "id": "string"}
 REFERRAL_ROLES = ("referrer", "referee")
 
 
-EVENT_KIND_ALIASES = {"use perk": "use_perk", "use": "use_perk", "perk": "use_perk", "pay with points": "pay"}
-
-
 def _event_kind(kind: str) -> str:
-    kind = kind.strip()
-    return EVENT_KIND_ALIASES.get(kind, kind)
+    return canonical_event(kind)
 
 
 def check_tests(ctx: CheckContext) -> None:
@@ -151,7 +141,7 @@ def _check_value(ctx: CheckContext, value: object, expected: str, what: str, nod
 
 def _check_event(ctx: CheckContext, test: ast.TestCase, ev: ast.EventSpec, order_ids: set[str]) -> None:
     kind = _event_kind(ev.kind)
-    known = list(ctx.scope.event_names) + list(TEST_ONLY_EVENTS)
+    known = list(ctx.scope.event_names) + list(ACTION_EVENTS)
     if kind not in known:
         ctx.error(
             "RL201",

@@ -4,7 +4,7 @@ Takes: an `ast.Program`. Gives: a `Scope` the checker and the compiler share —
 the events (built-in and declared), the fields readable on each event with their
 types, customer attributes, counters, tiers (by index, in threshold order),
 rules, rewards, perks, and the words accepted for the points unit.
-The built-in field table is the one in docs/semantics.md §3.
+The built-in fields and events are the table of rulelang.fields (docs/semantics.md §3).
 """
 
 from __future__ import annotations
@@ -13,45 +13,13 @@ import datetime as dt
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from rulelang.fields import FIELDS, RULE_EVENTS, fields_on
 from rulelang.syntax import ast
 
-BUILTIN_EVENTS: tuple[str, ...] = ("purchase", "return", "signup", "birthday", "referral")
-
-# Fields readable on every event.
-COMMON_FIELDS: dict[str, str] = {
-    "weekday": "weekday",
-    "hour": "number",
-    "date": "date",
-    "month": "number",
-    "purchases": "number",
-    "tier": "tier",
-    "days_from_birthday": "number",
-    "balance": "number",
-}
-
-# Fields of a basket: readable on purchases (and on returns, which refer to a purchase).
-BASKET_FIELDS: dict[str, str] = {
-    "amount": "money",
-    "shipping": "money",
-    "category": "string",
-    "channel": "string",
-    "store": "string",
-    "items": "number",
-}
-
-PURCHASE_ONLY_FIELDS: dict[str, str] = {"first_purchase": "bool"}
-
 # Fields whose values are whole numbers in a known range (used to prove a condition is never true).
-INTEGER_FIELDS: frozenset[str] = frozenset(
-    {"hour", "month", "purchases", "days_from_birthday", "balance", "items", "weekday", "tier"}
-)
+INTEGER_FIELDS: frozenset[str] = frozenset(f.name for f in FIELDS if f.integer)
 FIELD_RANGES: dict[str, tuple[int | None, int | None]] = {
-    "hour": (0, 23),
-    "month": (1, 12),
-    "days_from_birthday": (0, 366),
-    "purchases": (0, None),
-    "items": (0, None),
-    "weekday": (0, 6),
+    f.name: (f.low, f.high) for f in FIELDS if f.low is not None or f.high is not None
 }
 
 WEEKDAYS: dict[str, int] = {
@@ -63,8 +31,6 @@ WEEKDAYS: dict[str, int] = {
 VALUE_TYPES: tuple[str, ...] = ("string", "number", "bool", "money", "date")
 TIER_METRICS: tuple[str, ...] = ("spend", "points", "purchases")
 
-# Event kinds a test may use besides the program's events.
-TEST_ONLY_EVENTS: tuple[str, ...] = ("redeem", "pay", "use_perk")
 
 TYPE_WORDS: dict[str, str] = {
     "string": "text",
@@ -126,18 +92,14 @@ class Scope:
 
     @property
     def event_names(self) -> list[str]:
-        return list(BUILTIN_EVENTS) + [e for e in self.events if e not in BUILTIN_EVENTS]
+        return list(RULE_EVENTS) + [e for e in self.events if e not in RULE_EVENTS]
 
     def is_event(self, name: str) -> bool:
-        return name in BUILTIN_EVENTS or name in self.events
+        return name in RULE_EVENTS or name in self.events
 
     def fields_of(self, event: str) -> dict[str, str]:
         """Bare field names readable on `event` and their types (declared fields included)."""
-        out = dict(COMMON_FIELDS)
-        if event in ("purchase", "return"):
-            out.update(BASKET_FIELDS)
-        if event == "purchase":
-            out.update(PURCHASE_ONLY_FIELDS)
+        out = {f.name: f.type for f in fields_on(event)}
         for name, typ in self.events.get(event, {}).items():
             out.setdefault(name, typ)
         return out
@@ -155,7 +117,7 @@ def build_scope(program: ast.Program | None) -> Scope:
     scope.currency = program.currency
     scope.units = unit_words(program.points_unit)
     for ev in program.events:
-        if ev.name in scope.events or ev.name in BUILTIN_EVENTS:
+        if ev.name in scope.events or ev.name in RULE_EVENTS:
             continue
         fields: dict[str, str] = {}
         for f in ev.fields:

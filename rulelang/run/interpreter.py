@@ -24,6 +24,7 @@ from fractions import Fraction
 from typing import Hashable, Iterable, Mapping, Sequence
 
 from rulelang import ir
+from rulelang.fields import ACTION_EVENTS, FED_EVENTS, FIELDS, BuiltinField
 from rulelang.run.calendar import add_months, days_from_birthday, is_period_start, lot_expiry_date, month_index
 from rulelang.run.conditions import Formatter, holds, money, number
 from rulelang.diagnostics import NO_SPAN, Diagnostic, EvaluationError, Span, did_you_mean
@@ -33,11 +34,11 @@ from rulelang.run.trace import Result, RuleTrace, TierChange, TraceStep
 
 __all__ = [
     "BudgetState", "Customer", "Event", "EvaluationError", "LedgerInvariantError", "Result", "run",
-    "OPENING_BALANCE", "BUILTIN_EVENTS",
+    "OPENING_BALANCE",
 ]
 
-BUILTIN_EVENTS = ("purchase", "return", "signup", "birthday", "referral", "redeem", "pay", "use_perk")
-_RULE_EVENTS_WITHOUT_RULES = ("redeem", "pay", "use_perk")
+# The built-in fields an event's `fields` carry, with their defaults (the amount is `amount_cents`).
+_CARRIED_FIELDS = tuple(f for f in FIELDS if f.interpreter_key is not None)
 
 OUT_OF_ORDER = "RL501"
 UNKNOWN_EVENT = "RL502"
@@ -138,6 +139,11 @@ def _as_number(value: object) -> Fraction | None:
         return None
 
 
+def _builtin_value(b: BuiltinField, value: object) -> object:
+    """A built-in field's given (or default) value as conditions compare it (numbers as Fraction)."""
+    return _as_number(value) if b.type == "number" else value
+
+
 def normalize(value: object, type_: str) -> object:
     """A given attribute or event field as conditions compare it (numbers as Fraction, money as cents)."""
     if value is None:
@@ -236,7 +242,7 @@ class _Run:
     # ------------------------------------------------------------ validation
 
     def _validate(self) -> None:
-        known = set(BUILTIN_EVENTS) | set(self.custom)
+        known = set(FED_EVENTS) | set(self.custom)
         perk_names = {a.name for r in self.p.rules for a in r.actions if isinstance(a, ir.PerkAction)}
         if self.tiers:
             perk_names |= {perk.name for t in self.tiers.tiers for perk in t.perks}
@@ -456,11 +462,7 @@ class _Run:
             f = {**self.orders[str(ev.name)][1], **ev.fields}
         values: dict[str, object] = {
             "amount": amount,
-            "shipping": f.get("shipping_cents", 0),
-            "category": f.get("category"),
-            "channel": f.get("channel"),
-            "store": f.get("store"),
-            "items": _as_number(f.get("items", 1)),
+            **{b.name: _builtin_value(b, f.get(str(b.interpreter_key), b.default)) for b in _CARRIED_FIELDS},
             "weekday": ev.at.weekday(),
             "hour": Fraction(ev.at.hour),
             "date": ev.date,
@@ -495,7 +497,7 @@ class _Run:
             self._reverse(ev, amount, notes)
         earned = 0
         outcome: EarnOutcome | None = None
-        if ev.kind not in _RULE_EVENTS_WITHOUT_RULES:
+        if ev.kind not in ACTION_EVENTS:
             outcome = evaluate_rules(self, ev, values, amount or 0)
             rules = outcome.traces
             earned = outcome.points

@@ -20,6 +20,7 @@ from decimal import Decimal
 
 import yaml
 
+from rulelang.fields import ACTION_EVENTS, FED_EVENTS, given_keys
 from rulelang.syntax import ast
 from rulelang.diagnostics import Diagnostic, Span, did_you_mean, sort_key
 from rulelang.syntax.parser import points_name_problem
@@ -46,8 +47,9 @@ GIVEN_KEYS = ("tier", "balance", "attribute", "attributes", "purchases", "spend"
               "counter", "counters")  # any other word is a tier metric (`nights: 4`)
 EXPECT_POINTS = ("earned", "balance", "available", "pending", "redeemed", "expired", "reversed")
 EXPECT_KEYS = EXPECT_POINTS + ("tier", "discount", "cost", "fired", "not_fired")
-PURCHASE_FIELDS = ("category", "channel", "store", "items", "shipping", "id")
-TEXT_FIELDS = ("category", "channel", "store", "id")
+# A purchase's keys besides its amount (the built-in fields of rulelang.fields, and its order id).
+PURCHASE_FIELDS = tuple(f.spelling.yaml for f in given_keys("purchase", "yaml") if f.spelling) + ("id",)
+FIELD_FORMS = {**{f.spelling.yaml: str(f.form) for f in given_keys("purchase", "yaml") if f.spelling}, "id": "text"}
 
 ROUNDING = {"down": "down", "up": "up", "nearest": "nearest"}
 BASES = {"net": "net", "gross": "gross"}
@@ -599,13 +601,12 @@ class _Builder:
         allowed = [kind, "on"]
         if kind == "purchase":
             allowed += PURCHASE_FIELDS
-        elif kind not in ("redeem", "pay", "use_perk"):  # fields of returns, referrals, custom events
+        elif kind not in ACTION_EVENTS:  # fields of returns, referrals, custom events
             allowed += [str(k.value) for k, _ in node.value[1:] if isinstance(k, yaml.ScalarNode)]
         m = r.mapping(node, ewhat, allowed, required=("on",))
         if not NAME_RE.fullmatch(kind):
             r.error("RL202", f"`{kind}` is not an event name", node.value[0][0],
-                    "the first key of an event is its kind: purchase, return, signup, birthday, referral, "
-                    "redeem, pay, use_perk or a declared event")
+                    f"the first key of an event is its kind: {', '.join(FED_EVENTS)} or a declared event")
         at = r.datetime(m["on"].node, f"`on` of {ewhat}", EVENT_TIME_WHEN_NONE_GIVEN) if "on" in m \
             else dt.datetime(2000, 1, 1)
         amount: ast.Money | None = None
@@ -637,11 +638,12 @@ class _Builder:
         r = self.r
         where = f"`{entry.key}` of {what}"
         span = r.span(entry.node)
-        if kind == "purchase" and entry.key in TEXT_FIELDS:
+        form = FIELD_FORMS.get(entry.key) if kind == "purchase" else None
+        if form == "text":
             return ast.Literal(r.text(entry.node, where), span=span)
-        if kind == "purchase" and entry.key == "items":
+        if form == "whole":
             return ast.Literal(r.decimal(entry.node, where, "3"), span=span)
-        if kind == "purchase" and entry.key == "shipping":
+        if form == "money":
             return ast.Literal(r.money(entry.node, where), span=span)
         return r.literal(entry.node, where)
 

@@ -25,6 +25,7 @@ from typing import Union
 
 import yaml
 
+from rulelang.fields import given_keys
 from rulelang.syntax import ast
 from rulelang.syntax.formatter import expr_to_text  # conditions are written exactly as the text form writes them
 from rulelang.syntax.yaml_loader import EVENT_TIME_WHEN_NONE_GIVEN
@@ -409,6 +410,10 @@ def _given(g: ast.Given) -> dict[str, Value]:
     return {g.kind: Flow({g.name or "": _literal_value(value)})}
 
 
+# A purchase's text keys: its text fields (rulelang.fields) and its order id.
+_TEXT_KEYS = tuple(f.spelling.yaml for f in given_keys("purchase", "yaml") if f.spelling and f.form == "text") + ("id",)
+
+
 def _event(e: ast.EventSpec) -> dict[str, Value]:
     out: dict[str, Value] = {}
     fields = list(e.fields)
@@ -427,7 +432,7 @@ def _event(e: ast.EventSpec) -> dict[str, Value]:
         out["amount"] = _money(e.amount)
     for key, literal in fields:
         value = literal.value
-        if e.kind == "purchase" and key in ("category", "channel", "store", "id") and isinstance(value, str):
+        if e.kind == "purchase" and key in _TEXT_KEYS and isinstance(value, str):
             out[key] = _text(value)
         else:
             out[key] = _literal_value(value)

@@ -34,6 +34,7 @@ import yaml
 from rulelang import ir
 from rulelang.diagnostics import Diagnostic, Span, did_you_mean
 from rulelang.run.interpreter import Customer, Event, Result, run
+from rulelang.fields import EVENT_TYPES, FIELDS, canonical_event, given_keys
 from rulelang.limits import MAX_MONEY_CENTS
 from rulelang.syntax.read_limits import DATE_HINT, DATE_OUT_OF_RANGE, NESTED_TOO_DEEP, NESTING_HINT, NUMBER_HINT, NUMBER_TOO_LONG, date_out_of_range, decimal_too_long, number_too_long, yaml_too_deep
 from rulelang.syntax.yaml_nodes import mark_span, syntax_error_point
@@ -47,24 +48,14 @@ OUT_OF_ORDER = "RL501"
 TOP_KEYS = ("customer", "events", "until")
 CUSTOMER_KEYS = ("tier", "balance", "attributes", "purchases", "birthday", "metric", "counters")
 COMMON_EVENT_KEYS = ("type", "date", "time", "id")
+# An event's own keys (rulelang.fields): its keys, then the built-in fields it carries.
 BUILTIN_EVENT_KEYS: dict[str, tuple[str, ...]] = {
-    "purchase": ("amount", "category", "channel", "store", "items", "shipping"),
-    "return": ("order", "amount"),
-    "signup": (),
-    "birthday": (),
-    "referral": ("role",),
-    "redeem": ("reward",),
-    "pay": ("amount", "basket"),
-    "use_perk": ("perk",),
+    e.name: e.keys + tuple(f.spelling.events_file for f in given_keys(e.name, "events_file") if f.spelling)
+    for e in EVENT_TYPES
 }
-REQUIRED_EVENT_KEYS: dict[str, tuple[str, ...]] = {
-    "purchase": ("amount",),
-    "return": ("order",),
-    "referral": ("role",),
-    "redeem": ("reward",),
-    "pay": ("amount",),
-    "use_perk": ("perk",),
-}
+REQUIRED_EVENT_KEYS: dict[str, tuple[str, ...]] = {e.name: e.required for e in EVENT_TYPES if e.required}
+# The built-in fields read from an events file, by key.
+FIELD_KEYS = {f.spelling.events_file: f for f in FIELDS if f.spelling is not None and f.interpreter_key}
 AMBIGUOUS_WORDS = frozenset({"yes", "no", "on", "off", "y", "n"})
 TIME_RE = re.compile(r"([0-9]{1,2}):([0-9]{2})")
 
@@ -341,8 +332,7 @@ class _Reader:
                              "types: " + ", ".join([*BUILTIN_EVENT_KEYS, *self.custom_events()]))
         kind = self.text(type_node, "event type")
         custom = self.custom_events()
-        if kind in ("use perk", "use-perk"):
-            kind = "use_perk"
+        kind = canonical_event(kind)
         if kind not in BUILTIN_EVENT_KEYS and kind not in custom:
             known = [*BUILTIN_EVENT_KEYS, *custom]
             raise self.error(UNKNOWN_NAME, f"unknown event type `{kind}`", type_node,
@@ -360,13 +350,10 @@ class _Reader:
             event_id = self.text(keys["id"][1], "id")
         if "amount" in keys:
             amount = self.cents(keys["amount"][1], "amount")
-        for key in ("category", "channel", "store"):
-            if key in keys:
-                fields[key] = self.text(keys[key][1], key)
-        if "items" in keys:
-            fields["items"] = self.whole(keys["items"][1], "items")
-        if "shipping" in keys:
-            fields["shipping_cents"] = self.cents(keys["shipping"][1], "shipping")
+        for key, builtin in FIELD_KEYS.items():
+            if key in keys and kind in builtin.carried_by:
+                read = {"text": self.text, "whole": self.whole, "money": self.cents}[str(builtin.form)]
+                fields[str(builtin.interpreter_key)] = read(keys[key][1], key)
         if "basket" in keys:
             fields["basket_cents"] = self.cents(keys["basket"][1], "basket")
         if "order" in keys:

@@ -26,6 +26,7 @@ from rulelang.syntax import ast
 from rulelang import ir
 from rulelang.check.checker import check
 from rulelang.check.compiler import compile_program
+from rulelang.fields import canonical_event, given_keys
 from rulelang.diagnostics import NO_SPAN, Diagnostic, RulelangError, Span, render_github, render_text
 from rulelang.run.interpreter import Customer, Event, Result, run
 from rulelang.syntax.loader import discover, load_with_program, sibling_test_files
@@ -53,7 +54,6 @@ COST_PARTS = (
     ("vouchers", "voucher_cents"),
     ("points paid", "points_payment_cents"),
 )
-EVENT_KIND_ALIASES = {"use perk": "use_perk", "use": "use_perk", "perk": "use_perk", "pay with points": "pay"}
 OPENING_BALANCE = "opening balance"
 
 
@@ -174,7 +174,7 @@ def customer_from_givens(givens: Sequence[ast.Given], path: str) -> tuple[Custom
 
 def event_from_spec(spec: ast.EventSpec) -> tuple[Event | None, list[Diagnostic]]:
     """One `when` line -> an interpreter event."""
-    kind = EVENT_KIND_ALIASES.get(spec.kind, spec.kind)
+    kind = canonical_event(spec.kind)
     diags: list[Diagnostic] = []
     amount_cents: int | None = None
     if spec.amount is not None:
@@ -185,24 +185,27 @@ def event_from_spec(spec: ast.EventSpec) -> tuple[Event | None, list[Diagnostic]
                                     "write amounts with at most two decimals"))
     fields: dict[str, object] = {}
     event_id: str | None = None
+    builtin = {f.spelling.test: f for f in given_keys(kind, "test") if f.spelling is not None}
     for name, literal in spec.fields:
         value = literal.value if isinstance(literal, ast.Literal) else literal
+        known = builtin.get(name)
+        key = known.interpreter_key or name if known is not None else name
         if name == "id":
             event_id = str(value)
-        elif name == "shipping" and isinstance(value, ast.Money):
+        elif known is not None and known.form == "money" and isinstance(value, ast.Money):
             cents = money_to_cents(value)
             if cents is None:
-                diags.append(Diagnostic(INVALID_VALUE, "error", "shipping has fractions of a cent",
+                diags.append(Diagnostic(INVALID_VALUE, "error", f"{name} has fractions of a cent",
                                         getattr(literal, "span", spec.span)))
             else:
-                fields["shipping_cents"] = cents
-        elif name == "items":
+                fields[key] = cents
+        elif known is not None and known.form == "whole":
             number = _whole(value)
             if number is None or number < 0:
-                diags.append(Diagnostic(INVALID_VALUE, "error", "items must be a whole number",
+                diags.append(Diagnostic(INVALID_VALUE, "error", f"{name} must be a whole number",
                                         getattr(literal, "span", spec.span)))
             else:
-                fields["items"] = number
+                fields[key] = number
         elif name in ("role", "as"):
             fields["role"] = str(value)
         else:

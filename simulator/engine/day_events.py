@@ -22,6 +22,7 @@ import numpy as np
 
 from simulator.model.draws import NEVER, NON_LEAP_MONTH_START
 from simulator.engine.program_arm import encode_values
+from simulator.engine.program_plan import CARRIED_FIELDS
 
 
 class DayEvents:
@@ -220,9 +221,11 @@ class DayEvents:
             c = int(idx[i])
             ev = {"kind": kind, "day": day}
             if kind == "purchase":
-                ev.update(id=f"d{day}", amount_cents=int(data["amount"][i]), shipping_cents=int(data["shipping"][i]),
-                          category=self.strings.name(data["category"][i]), channel=self.strings.name(data["channel"][i]),
-                          items=int(data["items"][i]))
+                ev.update(id=f"d{day}", amount_cents=int(data["amount"][i]))
+                for f in CARRIED_FIELDS:  # the interpreter's keys and values (rulelang.fields)
+                    if f.interpreter_key is not None and f.name in data:
+                        value = data[f.name][i]
+                        ev[f.interpreter_key] = self.strings.name(value) if f.type == "string" else int(value)
             if "role" in data:
                 ev["role"] = self.strings.name(data["role"][i])
             if raw_fields:

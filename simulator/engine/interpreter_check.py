@@ -16,6 +16,7 @@ import datetime as dt
 from typing import Any
 
 from rulelang import ir
+from simulator.engine.program_plan import CARRIED_FIELDS
 
 FIELDS = ("issued", "redeemed", "expired", "reversed", "outstanding", "available", "pending",
           "discount_cents", "perk_cents", "reward_cents", "voucher_cents", "points_payment_cents", "tier")
@@ -44,9 +45,9 @@ def to_events(program: ir.Program, record: dict, start: dt.date) -> list:
         at = dt.datetime.combine(start + dt.timedelta(days=ev["day"]), dt.time(12, 0))
         kind = ev["kind"]
         if kind == "purchase":
-            out.append(Event("purchase", at, ev["amount_cents"], None,
-                             {"category": ev["category"], "channel": ev["channel"], "items": ev["items"],
-                              "shipping_cents": ev["shipping_cents"]}, id=ev.get("id", f"o{i}")))
+            basket = {f.interpreter_key: ev[f.interpreter_key] for f in CARRIED_FIELDS
+                      if f.interpreter_key is not None and f.interpreter_key in ev}
+            out.append(Event("purchase", at, ev["amount_cents"], None, basket, id=ev.get("id", f"o{i}")))
         elif kind == "return":
             out.append(Event("return", at, ev["amount_cents"], ev["order"]))
         elif kind == "referral":

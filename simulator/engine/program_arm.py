@@ -28,7 +28,7 @@ from simulator.model.strings import StringTable
 from simulator.engine.conditions import BatchContext, evaluate, fields_read
 from simulator.engine.exact import ExactRangeError, fits_int64, mul
 from simulator.engine.lots import LotStore
-from simulator.engine.program_plan import Plan, RuleSpec, round_div
+from simulator.engine.program_plan import CARRIED_FIELDS, Plan, RuleSpec, round_div
 from simulator.engine.returns import OrderBook
 
 BIG = np.int64(2**40)
@@ -301,14 +301,10 @@ class ProgramArm:
     def context(self, idx: np.ndarray, data: dict[str, np.ndarray]) -> BatchContext:
         k = idx.size
         d = self.date
-        zeros = lambda: np.zeros(k, dtype=np.int64)  # noqa: E731
         g = {
-            "amount": lambda: data.get("amount", zeros()),
-            "shipping": lambda: data.get("shipping", zeros()),
-            "category": lambda: data.get("category", zeros()),
-            "channel": lambda: data.get("channel", zeros()),
-            "store": lambda: data.get("store", zeros()),
-            "items": lambda: data.get("items", np.ones(k, dtype=np.int64)),
+            # fields an event carries: its data, else the field's engine default (rulelang.fields)
+            **{f.name: (lambda f=f: data.get(f.name, np.full(k, f.engine_default, dtype=np.int64)))
+               for f in CARRIED_FIELDS},
             "weekday": lambda: d.weekday(),
             "hour": lambda: data.get("hour", 12),  # simulated events happen at 12:00
             "date": lambda: d.toordinal(),

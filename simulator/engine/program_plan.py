@@ -18,6 +18,7 @@ from math import lcm
 import numpy as np
 
 from rulelang import ir
+from rulelang.fields import FIELDS, SIMULATED_RULE_EVENTS
 from rulelang.diagnostics import NO_SPAN, Diagnostic, RulelangError
 
 from simulator.engine.calendar import Calendar, add_months, first_of_month, month_index
@@ -33,11 +34,12 @@ class SimulationError(RulelangError):
         return SimulationError([Diagnostic(code, "error", message, NO_SPAN, hint)])
 
 
-BUILTIN_FIELDS = {
-    "amount", "shipping", "category", "channel", "store", "items", "weekday", "hour", "date",
-    "month", "first_purchase", "purchases", "tier", "days_from_birthday", "balance",
-}
-BUILTIN_EVENTS = {"purchase", "return", "signup", "birthday", "referral"}
+# The built-in fields a condition can read, and the built-in events the simulator generates on
+# which rules fire (rulelang.fields).
+BUILTIN_FIELDS = frozenset(f.name for f in FIELDS)
+SIMULATED_EVENTS = frozenset(SIMULATED_RULE_EVENTS)
+# The built-in fields an event's data carries (the rest the engine derives from the day and the customer).
+CARRIED_FIELDS = tuple(f for f in FIELDS if f.carried_by)
 
 
 def round_div(num: np.ndarray, den: int, mode: str) -> np.ndarray:
@@ -141,7 +143,7 @@ class Plan:
 
 def _check_rule(r: ir.Rule, program: ir.Program) -> None:
     declared = {e.name for e in program.events}
-    if r.event not in BUILTIN_EVENTS and r.event not in declared:
+    if r.event not in SIMULATED_EVENTS and r.event not in declared:
         raise SimulationError.of(f"rule `{r.name}` is on event `{r.event}`, which the simulator does not know")
     attrs = {a for a, _ in program.attributes}
     ev_fields = {f for e in program.events for f, _ in e.fields}

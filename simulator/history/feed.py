@@ -37,6 +37,7 @@ from rulelang.limits import MAX_DAYS
 
 from simulator.model.strings import StringTable
 from simulator.engine.conditions import fields_read
+from simulator.engine.program_plan import CARRIED_FIELDS
 from simulator.model.draws import NEVER, NON_LEAP_MONTH_START
 
 REDEEM_POLICIES = ("when-affordable", "never")
@@ -466,8 +467,15 @@ def interpreter_events(feed: Feed, c: int, strings: StringTable) -> list:
 
 
 def _fields(feed: Feed, p: int, strings: StringTable) -> dict:
-    return {"category": strings.name(feed.category[p]), "channel": strings.name(feed.channel[p]),
-            "store": strings.name(feed.store[p]), "items": int(feed.items[p]), "shipping_cents": 0}
+    """A purchase's built-in fields as the interpreter reads them (a field the history does not
+    record takes its engine default)."""
+    out: dict[str, object] = {}
+    for b in CARRIED_FIELDS:
+        if b.interpreter_key is None:
+            continue
+        value = int(getattr(feed, b.name)[p]) if hasattr(feed, b.name) else int(b.engine_default or 0)
+        out[b.interpreter_key] = strings.name(value) if b.type == "string" else value
+    return out
 
 
 __all__ = ["DEFAULT_REDEEM", "Feed", "REDEEM_POLICIES", "ReplayError", "ReplayOptions", "build_feed", "history_span",

@@ -29,7 +29,7 @@ from simulator.engine.calendar import Calendar
 from simulator.model.strings import StringTable
 from simulator.model.draws import NON_LEAP_MONTH_START
 from simulator.history.feed import UNKNOWN_REWARD, Feed, ReplayError, ReplayOptions, _span
-from simulator.engine.program_plan import build_plan
+from simulator.engine.program_plan import CARRIED_FIELDS, build_plan
 from simulator.engine.program_arm import ProgramArm
 
 MONTHLY = ("purchases", "revenue_cents", "returns", "refund_cents", "buyers", "members", "new_members",
@@ -173,9 +173,11 @@ class HistoryRun:
     def _data(self, sl: slice, keep: np.ndarray) -> dict[str, np.ndarray]:
         f = self.feed
         k = int(np.count_nonzero(keep))
-        return {"amount": f.amount[sl][keep], "shipping": np.zeros(k, dtype=np.int64),
-                "category": f.category[sl][keep], "channel": f.channel[sl][keep], "store": f.store[sl][keep],
-                "items": f.items[sl][keep], "hour": f.hour[sl][keep]}
+        # each built-in field the history records, else the field's engine default (rulelang.fields)
+        data = {b.name: getattr(f, b.name)[sl][keep] if hasattr(f, b.name)
+                else np.full(k, b.engine_default, dtype=np.int64) for b in CARRIED_FIELDS}
+        data["hour"] = f.hour[sl][keep]
+        return data
 
     def _purchases(self, lo: int, hi: int, day: int, mo: int) -> None:
         f, arm, mon = self.feed, self.arm, self.mon
