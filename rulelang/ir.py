@@ -24,13 +24,13 @@ ValueType = Lit["string", "number", "bool", "money", "date", "weekday", "tier"]
 # date -> datetime.date, weekday -> int 0..6, tier -> int index.
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Const:
     value: Union[str, Fraction, bool, int, dt.date]
     type: ValueType
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Field:
     """A value read from the event or the customer. Names are the documented
     field names (`amount`, `category`, `weekday`, `tier`, `first_purchase`, ...),
@@ -41,31 +41,31 @@ class Field:
     type: ValueType
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Cmp:
     op: Lit["==", "!=", "<", "<=", ">", ">="]
     left: "Expr"
     right: "Expr"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class InSet:
     left: "Expr"
     values: frozenset[Union[str, Fraction, bool, int, dt.date]]
     negated: bool = False
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class And:
     items: tuple["Expr", ...]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Or:
     items: tuple["Expr", ...]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Not:
     item: "Expr"
 
@@ -75,13 +75,13 @@ Expr = Union[Const, Field, Cmp, InSet, And, Or, Not]
 # ---------------------------------------------------------------- actions
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class FixedAward:
     points: int
     to: Lit["customer", "referrer", "referee"] = "customer"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class RateAward:
     """points = round(rate * base_cents * multiplier); cashback compiles to this too."""
 
@@ -90,12 +90,12 @@ class RateAward:
     excluding: frozenset[str] = frozenset()
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Multiplier:
     factor: Fraction
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class DiscountAction:
     percent: Fraction | None  # e.g. Fraction(10) for 10 %
     fixed_cents: int | None
@@ -103,7 +103,7 @@ class DiscountAction:
     excluding: frozenset[str] = frozenset()
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class PerkAction:
     name: str
     cost_cents: int
@@ -112,26 +112,26 @@ class PerkAction:
 Action = Union[FixedAward, RateAward, Multiplier, DiscountAction, PerkAction]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Cap:
     limit: int
     unit: Lit["points", "times"]
     period: Period
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Budget:
     points: int | None
     cents: int | None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Streak:
     length: int
     period: Lit["day", "week", "month"]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Rule:
     name: str
     order: int  # source order, 0-based; tie-break after priority
@@ -153,13 +153,13 @@ class Rule:
 # ---------------------------------------------------------------- declarations
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class EventType:
     name: str
     fields: tuple[tuple[str, ValueType], ...]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Counter:
     name: str
     event: str
@@ -167,7 +167,7 @@ class Counter:
     condition: Expr | None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Expiry:
     kind: Lit["after_earning", "inactivity", "fixed_date", "yearly", "never"]
     months: int | None = None
@@ -176,14 +176,14 @@ class Expiry:
     month_day: tuple[int, int] | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class TierPerk:
     name: str
     cost_cents: int
     per: Lit["use", "month", "year"]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Tier:
     name: str
     threshold: Fraction  # in metric units: cents for spend, points, purchases, counter units
@@ -193,7 +193,7 @@ class Tier:
     perks: tuple[TierPerk, ...]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class TierSystem:
     metric: str  # "spend" | "points" | "purchases" | counter name
     window: Lit["calendar_year", "rolling", "lifetime"]
@@ -205,7 +205,7 @@ class TierSystem:
     validity_months: int
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Reward:
     name: str
     price: int
@@ -213,7 +213,7 @@ class Reward:
     cost_cents: int
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class PayWithPoints:
     points: int  # this many points ...
     cents: int  # ... pay this much
@@ -221,20 +221,20 @@ class PayWithPoints:
     max_share: Fraction  # percent of the basket, 0..100
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Conversion:
     points: int
     voucher_cents: int
     period: Lit["month", "quarter", "year"]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class ReturnPolicy:
     reverse: bool
     negative_balance: bool  # True: balance may go below zero
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Program:
     name: str
     points_unit: str
