@@ -5,14 +5,40 @@ with every quantity in exact units: money in integer cents, rates as `Fraction`
 points per cent, dates as `datetime.date`, weekdays 0=Mon..6=Sun, tiers by index
 (0 = base tier). Both the reference interpreter and the vectorized simulator run
 this and nothing else. No source spans except `rule_line` for traces.
+
+Sources of points: `POINT_SOURCES` (at the end) names every place an event's points come
+from (rate awards, the tier's multiplier, rules' multipliers, fixed awards), in the order
+docs/semantics.md §4.2 works them out, with what each is per (`AwardBasis`). The reference
+interpreter (`rulelang.run.earning`), the vectorized engine (`simulator.engine.program_arm`)
+and the engine's global-budget bound each keep a table of one handler per source and run
+them through `in_source_order`, which refuses a table that misses a source; signup,
+birthday and referral awards, streaks and every-Nth rules are rules whose actions are these
+sources. (Opening balances are issued once, before any event, and are not earned; discounts
+and perks give money, not points: `MONEY_ACTIONS`.)
+
+Adding an award basis (for example "award 1 point per 2 litres", per purchase `quantity`):
+1. `AwardBasis`: a member (`QUANTITY = "quantity"`).
+2. An action dataclass that declares it (`QuantityAward(rate=..., excluding=...)`, rate in
+   points per unit), added to `Action`; the compiler builds it.
+3. A `PointSource` for it in `POINT_SOURCES`, at its §4.2 step (5 for a rate on an event
+   value), saying whether multipliers multiply its points (`multiplied`: in R of step 6).
+4. One handler in each table: `rulelang.run.earning.SOURCE_STEPS`,
+   `simulator.engine.program_arm.SOURCE_STEPS` and `simulator.engine.program_arm.BOUND_TERMS`
+   (what one customer's event can take at most, for the global-budget bound).
+   `tests/test_point_sources.py` fails until all three have it, and until every `Action`
+   class is either declared by a source or listed in `MONEY_ACTIONS`.
+5. docs/semantics.md §4 (the actions table and §4.2) says what it earns.
+A new field with a default on an existing IR class changes `program_hash` of every program
+(the hash covers every field); a new class changes only the programs that use it.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from enum import Enum
 from fractions import Fraction
-from typing import Literal as Lit, Union
+from typing import Literal as Lit, Mapping, TypeVar, Union
 
 Rounding = Lit["down", "up", "nearest"]
 Base = Lit["net", "gross"]
@@ -254,3 +280,58 @@ class Program:
     rewards: tuple[Reward, ...]
     pay_with_points: PayWithPoints | None
     conversion: Conversion | None
+
+
+
+# ---------------------------------------------------------------- sources of points
+
+
+class AwardBasis(Enum):
+    """What the points of a source are per."""
+
+    FIXED = "fixed"  # a number of points as written, once per firing
+    MONEY = "money"  # a rate times a money base of the event, in cents (net or gross amount)
+    POINTS = "points"  # a factor on R, the event's rate-award points (a multiplier's bonus)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PointSource:
+    """One place an event's points come from (docs/semantics.md §4.2)."""
+
+    name: str
+    step: int  # the §4.2 step that works it out
+    basis: AwardBasis
+    declared_by: type  # the IR class that declares it: a rule `Action`, or `Tier`
+    booked_to: Lit["rule", "tier"]  # whose points they are in the ledger and the trace
+    multiplied: bool  # part of R, the points multipliers multiply (step 6)
+
+
+RATE_AWARD = PointSource(name="rate award", step=5, basis=AwardBasis.MONEY, declared_by=RateAward,
+                         booked_to="rule", multiplied=True)
+TIER_MULTIPLIER = PointSource(name="tier multiplier", step=6, basis=AwardBasis.POINTS, declared_by=Tier,
+                              booked_to="tier", multiplied=False)
+RULE_MULTIPLIER = PointSource(name="rule multiplier", step=6, basis=AwardBasis.POINTS, declared_by=Multiplier,
+                              booked_to="rule", multiplied=False)
+FIXED_AWARD = PointSource(name="fixed award", step=7, basis=AwardBasis.FIXED, declared_by=FixedAward,
+                          booked_to="rule", multiplied=False)
+
+# Every source of an event's points, in the order §4.2 works them out (the tier's multiplier
+# is m1, before the rules' multipliers).
+POINT_SOURCES: tuple[PointSource, ...] = (RATE_AWARD, TIER_MULTIPLIER, RULE_MULTIPLIER, FIXED_AWARD)
+
+# Rule actions that give money, not points: a money budget counts them (§4.2 step 8).
+MONEY_ACTIONS: tuple[type, ...] = (DiscountAction, PerkAction)
+
+_H = TypeVar("_H")
+
+
+def in_source_order(handlers: Mapping[PointSource, _H], engine: str) -> tuple[tuple[PointSource, _H], ...]:
+    """`handlers` (one per point source) in `POINT_SOURCES` order; a table that misses a
+    source, or has one that is not in the list, is a programming error named here."""
+    missing = [s.name for s in POINT_SOURCES if s not in handlers]
+    unknown = [s.name for s in handlers if s not in POINT_SOURCES]
+    if missing or unknown:
+        raise NotImplementedError(
+            f"{engine}: no handler for point source(s) {missing}" if missing else
+            f"{engine}: handler for point source(s) {unknown} that rulelang.ir.POINT_SOURCES does not list")
+    return tuple((s, handlers[s]) for s in POINT_SOURCES)
