@@ -12,7 +12,7 @@ One function per step, named as in the vectorized engine (`simulator.engine.prog
 `ProgramArm`'s methods of the same names), each with its step number in its docstring:
 `candidates` (2), `skips` (3), `discounts` (4), the point sources of `rulelang.ir.POINT_SOURCES`
 through `SOURCE_STEPS`: `rate_awards` (5), `tier_multiplier` and `rule_multipliers` (6),
-`fixed_awards` (7); then `caps_and_budget` (8) and `lots` (9). Steps 10-11
+`fixed_awards` (7); then `caps_and_budget` (8) and `book_lots` (9). Steps 10-11
 (`counters_and_metrics`, `upgrade`) are the interpreter's (`rulelang.run.interpreter`).
 """
 
@@ -163,7 +163,7 @@ def evaluate_rules(run: RunState, ev: Event, values: Mapping[str, object], amoun
     for _source, step in ir.in_source_order(SOURCE_STEPS, "the reference interpreter (rulelang.run.earning)"):
         step(work)
     caps_and_budget(work)
-    return lots(work)
+    return book_lots(work)
 
 
 def candidates(run: RunState, ev: Event) -> list[ir.Rule]:
@@ -318,7 +318,7 @@ def caps_and_budget(w: _Work) -> None:
             f.details.append(f"cut from {wanted} to {f.points}: {f.cut}")
 
 
-def lots(w: _Work) -> EarnOutcome:
+def book_lots(w: _Work) -> EarnOutcome:
     """§4.2 step 9: book the fired rules — their lots (and the tier bonus's), discounts and
     perks; the counters of caps, limits and budgets."""
     run, ev, p, day, cur = w.run, w.ev, w.run.p, w.ev.date, w.run.p.currency
