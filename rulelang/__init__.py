@@ -3,7 +3,8 @@
 Takes: rule files in the text form (`*.loyalty`) or the YAML form (`*.yaml`).
 Gives: the public API — parse (`parse_text`, `load_yaml`, `load_file`), check
 (`check`), compile to the IR (`compile_source`), run one customer's events
-through the reference interpreter (`run`, `Event`, `Customer`, `Result`), and
+through the reference interpreter (`run`, `Event`, `Customer`, `Result`; several
+customers sharing global budgets: `run_together`, `BudgetState`), and
 write a program back out (`format_source`, `to_yaml`). Everything reports
 problems as `Diagnostic` values; the error types form one tree under
 `RulelangError`. The `ast` and `ir` modules hold the data types.
@@ -21,13 +22,14 @@ from rulelang.check.checker import check
 from rulelang.check.compiler import compile_source
 from rulelang.diagnostics import Diagnostic, EvaluationError, RuleCheckError, RulelangError, RuleSyntaxError, Span
 from rulelang.syntax.formatter import format_source
-from rulelang.run.interpreter import Customer, Event, Result, run
+from rulelang.run.interpreter import BudgetState, Customer, Event, Result, run, run_together
 from rulelang.syntax.loader import load_file
 from rulelang.syntax.parser import parse_text
 from rulelang.syntax.yaml_loader import load_yaml
 from rulelang.syntax.yaml_writer import to_yaml
 
 __all__ = [
+    "BudgetState",
     "Customer",
     "Diagnostic",
     "EvaluationError",
@@ -46,5 +48,6 @@ __all__ = [
     "load_yaml",
     "parse_text",
     "run",
+    "run_together",
     "to_yaml",
 ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import rulelang
 
 PUBLIC = [
+    "BudgetState",
     "Customer",
     "Diagnostic",
     "EvaluationError",
@@ -23,6 +24,7 @@ PUBLIC = [
     "load_yaml",
     "parse_text",
     "run",
+    "run_together",
     "to_yaml",
 ]
 

@@ -33,7 +33,7 @@ from rulelang.run.trace import Result, RuleTrace, TierChange, TraceStep
 
 __all__ = [
     "BudgetState", "Customer", "Event", "EvaluationError", "LedgerInvariantError", "Result", "run",
-    "OPENING_BALANCE", "BUILTIN_EVENTS",
+    "OPENING_BALANCE", "BUILTIN_EVENTS", "run_together",
 ]
 
 BUILTIN_EVENTS = ("purchase", "return", "signup", "birthday", "referral", "redeem", "pay", "use_perk")
@@ -56,6 +56,38 @@ def run(program: ir.Program, events: Iterable[Event], customer: Customer | None 
     every day from the first event's date (or `start`, when earlier) to `until`
     (default: the last event's date). The given `customer` state holds at the start."""
     return _Run(program, list(events), customer or Customer(), until, budgets or BudgetState(), start).execute()
+
+
+def run_together(program: ir.Program, customers: Sequence[tuple[Sequence[Event], Customer | None]],
+                 order: Iterable[int], until: dt.date | None = None,
+                 budgets: BudgetState | None = None) -> list[Result]:
+    """Several customers under one program, sharing one `BudgetState` (a global budget), their
+    events interleaved: `order` names, event by event, whose next event comes next (each
+    customer's own events are taken in their order). Each customer's run is what `run` gives
+    for them alone but for the budget. The interleaving must not go back in time (RL501)."""
+    shared = budgets if budgets is not None else BudgetState()
+    runs = [_Run(program, list(events), customer or Customer(), until, shared) for events, customer in customers]
+    for r in runs:
+        r.begin()
+    taken = [0] * len(runs)
+    last: dt.datetime | None = None
+    for who in order:
+        events = runs[who].events
+        if taken[who] >= len(events):
+            raise _error(OUT_OF_ORDER, f"customer {who} has no event left to take", None,
+                         "give each customer's index in `order` once per event of theirs")
+        event = events[taken[who]]
+        if last is not None and event.at < last:
+            raise _error(OUT_OF_ORDER, f"customer {who}'s event at {event.at} comes after one at {last}",
+                         event.span, "interleave the customers' events in time order")
+        last = event.at
+        runs[who].step(event)
+        taken[who] += 1
+    left = [i for i, r in enumerate(runs) if taken[i] != len(r.events)]
+    if left:
+        raise _error(OUT_OF_ORDER, f"`order` leaves events of customer(s) {left} untaken", None,
+                     "give each customer's index in `order` once per event of theirs")
+    return [r.finish() for r in runs]
 
 
 def _error(code: str, message: str, span: Span | None, hint: str | None = None) -> EvaluationError:
@@ -142,6 +174,13 @@ class _Run:
     # ------------------------------------------------------------ driving
 
     def execute(self) -> Result:
+        self.begin()
+        for event in self.events:
+            self.step(event)
+        return self.finish()
+
+    def begin(self) -> None:
+        """Check the events, open the run and do the first day's calendar work."""
         self._validate()
         if self.events:
             start = min(self.events[0].date, self.start or self.events[0].date)
@@ -155,9 +194,16 @@ class _Run:
         self._open(start)
         self.day = start
         self._calendar(start)
-        for event in self.events:
-            self._advance_to(event.date)
-            self._event(event)
+        self._span = (start, end)
+
+    def step(self, event: Event) -> None:
+        """Calendar work up to the event's day, then the event."""
+        self._advance_to(event.date)
+        self._event(event)
+
+    def finish(self) -> Result:
+        """Calendar work up to the last day; the result."""
+        start, end = self._span
         self._advance_to(end)
         return self._result(start, end)
 
