@@ -5,7 +5,9 @@ Gives: the public API — parse (`parse_text`, `load_yaml`, `load_file`), check
 (`check`), compile to the IR (`compile_source`), run one customer's events
 through the reference interpreter (`run`, `Event`, `Customer`, `Result`; several
 customers sharing global budgets: `run_together`, `BudgetState`), and
-write a program back out (`format_source`, `to_yaml`). Everything reports
+write a program back out (`format_source`, `to_yaml`), compare two programs
+(`diff_programs`), and locate YAML nodes in their file (`mark_span`, `position_in`,
+`syntax_error_point`: the simulator's population and guardrails files use them). Everything reports
 problems as `Diagnostic` values; the error types form one tree under
 `RulelangError`. The `ast` and `ir` modules hold the data types.
 
@@ -19,14 +21,16 @@ from __future__ import annotations
 from rulelang.syntax import ast
 from rulelang import ir
 from rulelang.check.checker import check
-from rulelang.check.compiler import compile_source
+from rulelang.check.compiler import compile_source, program_hash
 from rulelang.diagnostics import Diagnostic, EvaluationError, RuleCheckError, RulelangError, RuleSyntaxError, Span
 from rulelang.syntax.formatter import format_source
-from rulelang.run.interpreter import BudgetState, Customer, Event, Result, run, run_together
-from rulelang.syntax.loader import load_file
+from rulelang.run.interpreter import BudgetState, Customer, Event, Result, normalize, run, run_together
+from rulelang.syntax.loader import load_file, read_text
 from rulelang.syntax.parser import parse_text
 from rulelang.syntax.yaml_loader import load_yaml
+from rulelang.syntax.yaml_nodes import mark_span, position_in, syntax_error_point
 from rulelang.syntax.yaml_writer import to_yaml
+from rulelang.tools.diff import ProgramDiff, diff_programs
 
 __all__ = [
     "BudgetState",
@@ -34,6 +38,7 @@ __all__ = [
     "Diagnostic",
     "EvaluationError",
     "Event",
+    "ProgramDiff",
     "Result",
     "RuleCheckError",
     "RuleSyntaxError",
@@ -42,12 +47,19 @@ __all__ = [
     "ast",
     "check",
     "compile_source",
+    "diff_programs",
     "format_source",
     "ir",
     "load_file",
     "load_yaml",
+    "mark_span",
+    "normalize",
     "parse_text",
+    "position_in",
+    "program_hash",
+    "read_text",
     "run",
     "run_together",
+    "syntax_error_point",
     "to_yaml",
 ]
