@@ -36,7 +36,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "same random draws) and report revenue, cost, incremental profit, points and tiers "
                     "with their range of outcomes over trials and the Monte Carlo precision of each mean.")
     p.add_argument("program", metavar="PROGRAM", help="the program file (.loyalty or .yaml)")
-    p.add_argument("--population", metavar="FILE", help="population file (default: the built-in retail population)")
+    p.add_argument("--population", metavar="FILE",
+                   help="population file (default: data/NAME/population.yaml beside the program NAME.loyalty "
+                        "when it exists, else the built-in retail population)")
     add_run_options(p)
     for action in p._actions:  # --customers: the customers file's count when the population names one
         if action.dest == "customers":
@@ -74,6 +76,14 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     from simulator.report.outputs import prepare_out_dir, print_stdout
     from simulator.whatif.runner import Arm, Settings, load_population_spec, run_programs
 
+    if args.population is None:
+        from simulator.model.population_beside import population_beside
+
+        beside = population_beside(args.program)
+        if beside is not None:
+            args.population = str(beside)
+            print(f"population: {beside} (fitted to the program's data; --population FILE for another)",
+                  file=sys.stderr)
     try:
         source = load_population_spec(args.population)  # distributions become per-trial draws
         if args.out:

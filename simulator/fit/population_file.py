@@ -194,7 +194,7 @@ def population_yaml(outcome: FitOutcome, customers_file: str | None, name: str) 
         f"start: {s.last_day + dt.timedelta(days=1)}    # the day after the history ends: the simulation continues it",
     ]
     if tx.currency:
-        head.append(f"# currency of the amounts: {tx.currency}")
+        head.append(f"currency: {tx.currency}    # the money the amounts are in, as the transaction file says")
     if customers_file:
         head.append(f"customers: {_key(customers_file)}    # the {tx.n_customers:,} existing customers and their "
                     "histories (frequency, recency, age, mean spend)")
