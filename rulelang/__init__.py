@@ -3,7 +3,8 @@
 Takes: rule files in the text form (`*.loyalty`) or the YAML form (`*.yaml`).
 Gives: the public API — parse (`parse_text`, `load_yaml`, `load_file`), check
 (`check`), compile to the IR (`compile_source`), run one customer's events
-through the reference interpreter (`run`, `Event`, `Customer`, `Result`), and
+through the reference interpreter (`run`, `Event`, `Customer`, `Result`; several
+customers sharing global budgets: `run_together`, `BudgetState`), and
 write a program back out (`format_source`, `to_yaml`), compare two programs
 (`diff_programs`), and locate YAML nodes in their file (`mark_span`, `position_in`,
 `syntax_error_point`: the simulator's population and guardrails files use them). Everything reports
@@ -24,7 +25,7 @@ from rulelang.check.checker import check
 from rulelang.check.compiler import compile_source, program_hash
 from rulelang.diagnostics import Diagnostic, EvaluationError, RuleCheckError, RulelangError, RuleSyntaxError, Span
 from rulelang.syntax.formatter import format_source
-from rulelang.run.interpreter import Customer, Event, Result, normalize, run
+from rulelang.run.interpreter import BudgetState, Customer, Event, Result, normalize, run, run_together
 from rulelang.syntax.loader import load_file, read_text
 from rulelang.syntax.parser import parse_text
 from rulelang.syntax.yaml_loader import load_yaml
@@ -33,6 +34,7 @@ from rulelang.syntax.yaml_writer import to_yaml
 from rulelang.tools.diff import ProgramDiff, diff_programs
 
 __all__ = [
+    "BudgetState",
     "Customer",
     "Diagnostic",
     "EvaluationError",
@@ -59,6 +61,7 @@ __all__ = [
     "program_hash",
     "read_text",
     "run",
+    "run_together",
     "syntax_error_point",
     "to_yaml",
 ]

@@ -5,14 +5,40 @@ with every quantity in exact units: money in integer cents, rates as `Fraction`
 points per cent, dates as `datetime.date`, weekdays 0=Mon..6=Sun, tiers by index
 (0 = base tier). Both the reference interpreter and the vectorized simulator run
 this and nothing else. No source spans except `rule_line` for traces.
+
+Sources of points: `POINT_SOURCES` (at the end) names every place an event's points come
+from (rate awards, the tier's multiplier, rules' multipliers, fixed awards), in the order
+docs/semantics.md §4.2 works them out, with what each is per (`AwardBasis`). The reference
+interpreter (`rulelang.run.earning`), the vectorized engine (`simulator.engine.program_arm`)
+and the engine's global-budget bound each keep a table of one handler per source and run
+them through `in_source_order`, which refuses a table that misses a source; signup,
+birthday and referral awards, streaks and every-Nth rules are rules whose actions are these
+sources. (Opening balances are issued once, before any event, and are not earned; discounts
+and perks give money, not points: `MONEY_ACTIONS`.)
+
+Adding an award basis (for example "award 1 point per 2 litres", per purchase `quantity`):
+1. `AwardBasis`: a member (`QUANTITY = "quantity"`).
+2. An action dataclass that declares it (`QuantityAward(rate=..., excluding=...)`, rate in
+   points per unit), added to `Action`; the compiler builds it.
+3. A `PointSource` for it in `POINT_SOURCES`, at its §4.2 step (5 for a rate on an event
+   value), saying whether multipliers multiply its points (`multiplied`: in R of step 6).
+4. One handler in each table: `rulelang.run.earning.SOURCE_STEPS`,
+   `simulator.engine.program_arm.SOURCE_STEPS` and `simulator.engine.program_arm.BOUND_TERMS`
+   (what one customer's event can take at most, for the global-budget bound).
+   `tests/test_point_sources.py` fails until all three have it, and until every `Action`
+   class is either declared by a source or listed in `MONEY_ACTIONS`.
+5. docs/semantics.md §4 (the actions table and §4.2) says what it earns.
+A new field with a default on an existing IR class changes `program_hash` of every program
+(the hash covers every field); a new class changes only the programs that use it.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from enum import Enum
 from fractions import Fraction
-from typing import Literal as Lit, Union
+from typing import Literal as Lit, Mapping, TypeVar, Union
 
 Rounding = Lit["down", "up", "nearest"]
 Base = Lit["net", "gross"]
@@ -24,13 +50,13 @@ ValueType = Lit["string", "number", "bool", "money", "date", "weekday", "tier"]
 # date -> datetime.date, weekday -> int 0..6, tier -> int index.
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Const:
     value: Union[str, Fraction, bool, int, dt.date]
     type: ValueType
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Field:
     """A value read from the event or the customer. Names are the documented
     field names (`amount`, `category`, `weekday`, `tier`, `first_purchase`, ...),
@@ -41,31 +67,31 @@ class Field:
     type: ValueType
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Cmp:
     op: Lit["==", "!=", "<", "<=", ">", ">="]
     left: "Expr"
     right: "Expr"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class InSet:
     left: "Expr"
     values: frozenset[Union[str, Fraction, bool, int, dt.date]]
     negated: bool = False
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class And:
     items: tuple["Expr", ...]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Or:
     items: tuple["Expr", ...]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Not:
     item: "Expr"
 
@@ -75,13 +101,13 @@ Expr = Union[Const, Field, Cmp, InSet, And, Or, Not]
 # ---------------------------------------------------------------- actions
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class FixedAward:
     points: int
     to: Lit["customer", "referrer", "referee"] = "customer"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class RateAward:
     """points = round(rate * base_cents * multiplier); cashback compiles to this too."""
 
@@ -90,12 +116,12 @@ class RateAward:
     excluding: frozenset[str] = frozenset()
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Multiplier:
     factor: Fraction
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class DiscountAction:
     percent: Fraction | None  # e.g. Fraction(10) for 10 %
     fixed_cents: int | None
@@ -103,7 +129,7 @@ class DiscountAction:
     excluding: frozenset[str] = frozenset()
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class PerkAction:
     name: str
     cost_cents: int
@@ -112,26 +138,26 @@ class PerkAction:
 Action = Union[FixedAward, RateAward, Multiplier, DiscountAction, PerkAction]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Cap:
     limit: int
     unit: Lit["points", "times"]
     period: Period
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Budget:
     points: int | None
     cents: int | None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Streak:
     length: int
     period: Lit["day", "week", "month"]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Rule:
     name: str
     order: int  # source order, 0-based; tie-break after priority
@@ -153,13 +179,13 @@ class Rule:
 # ---------------------------------------------------------------- declarations
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class EventType:
     name: str
     fields: tuple[tuple[str, ValueType], ...]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Counter:
     name: str
     event: str
@@ -167,7 +193,7 @@ class Counter:
     condition: Expr | None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Expiry:
     kind: Lit["after_earning", "inactivity", "fixed_date", "yearly", "never"]
     months: int | None = None
@@ -176,14 +202,14 @@ class Expiry:
     month_day: tuple[int, int] | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class TierPerk:
     name: str
     cost_cents: int
     per: Lit["use", "month", "year"]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Tier:
     name: str
     threshold: Fraction  # in metric units: cents for spend, points, purchases, counter units
@@ -193,7 +219,7 @@ class Tier:
     perks: tuple[TierPerk, ...]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class TierSystem:
     metric: str  # "spend" | "points" | "purchases" | counter name
     window: Lit["calendar_year", "rolling", "lifetime"]
@@ -205,7 +231,7 @@ class TierSystem:
     validity_months: int
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Reward:
     name: str
     price: int
@@ -213,7 +239,7 @@ class Reward:
     cost_cents: int
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class PayWithPoints:
     points: int  # this many points ...
     cents: int  # ... pay this much
@@ -221,20 +247,20 @@ class PayWithPoints:
     max_share: Fraction  # percent of the basket, 0..100
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Conversion:
     points: int
     voucher_cents: int
     period: Lit["month", "quarter", "year"]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class ReturnPolicy:
     reverse: bool
     negative_balance: bool  # True: balance may go below zero
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Program:
     name: str
     points_unit: str
@@ -254,3 +280,58 @@ class Program:
     rewards: tuple[Reward, ...]
     pay_with_points: PayWithPoints | None
     conversion: Conversion | None
+
+
+
+# ---------------------------------------------------------------- sources of points
+
+
+class AwardBasis(Enum):
+    """What the points of a source are per."""
+
+    FIXED = "fixed"  # a number of points as written, once per firing
+    MONEY = "money"  # a rate times a money base of the event, in cents (net or gross amount)
+    POINTS = "points"  # a factor on R, the event's rate-award points (a multiplier's bonus)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PointSource:
+    """One place an event's points come from (docs/semantics.md §4.2)."""
+
+    name: str
+    step: int  # the §4.2 step that works it out
+    basis: AwardBasis
+    declared_by: type  # the IR class that declares it: a rule `Action`, or `Tier`
+    booked_to: Lit["rule", "tier"]  # whose points they are in the ledger and the trace
+    multiplied: bool  # part of R, the points multipliers multiply (step 6)
+
+
+RATE_AWARD = PointSource(name="rate award", step=5, basis=AwardBasis.MONEY, declared_by=RateAward,
+                         booked_to="rule", multiplied=True)
+TIER_MULTIPLIER = PointSource(name="tier multiplier", step=6, basis=AwardBasis.POINTS, declared_by=Tier,
+                              booked_to="tier", multiplied=False)
+RULE_MULTIPLIER = PointSource(name="rule multiplier", step=6, basis=AwardBasis.POINTS, declared_by=Multiplier,
+                              booked_to="rule", multiplied=False)
+FIXED_AWARD = PointSource(name="fixed award", step=7, basis=AwardBasis.FIXED, declared_by=FixedAward,
+                          booked_to="rule", multiplied=False)
+
+# Every source of an event's points, in the order §4.2 works them out (the tier's multiplier
+# is m1, before the rules' multipliers).
+POINT_SOURCES: tuple[PointSource, ...] = (RATE_AWARD, TIER_MULTIPLIER, RULE_MULTIPLIER, FIXED_AWARD)
+
+# Rule actions that give money, not points: a money budget counts them (§4.2 step 8).
+MONEY_ACTIONS: tuple[type, ...] = (DiscountAction, PerkAction)
+
+_H = TypeVar("_H")
+
+
+def in_source_order(handlers: Mapping[PointSource, _H], engine: str) -> tuple[tuple[PointSource, _H], ...]:
+    """`handlers` (one per point source) in `POINT_SOURCES` order; a table that misses a
+    source, or has one that is not in the list, is a programming error named here."""
+    missing = [s.name for s in POINT_SOURCES if s not in handlers]
+    unknown = [s.name for s in handlers if s not in POINT_SOURCES]
+    if missing or unknown:
+        raise NotImplementedError(
+            f"{engine}: no handler for point source(s) {missing}" if missing else
+            f"{engine}: handler for point source(s) {unknown} that rulelang.ir.POINT_SOURCES does not list")
+    return tuple((s, handlers[s]) for s in POINT_SOURCES)

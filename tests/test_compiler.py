@@ -45,20 +45,20 @@ def one_rule(*actions: ast.Action, event: str = "purchase", **kw: object) -> ir.
 def test_award_per_usd_is_a_fraction_of_points_per_cent() -> None:
     # 1 star per 1 USD = 1 star per 100 cents = 1/100 star per cent.
     r = one_rule(ast.Award(D(1), per=usd("1"), excluding=("gift_card",), unit="star"))
-    assert r.actions == (ir.RateAward(Fraction(1, 100), "net", frozenset({"gift_card"})),)
+    assert r.actions == (ir.RateAward(rate=Fraction(1, 100), base="net", excluding=frozenset({"gift_card"})),)
     # 5 miles per 2.50 USD = 5 / 250 = 1/50 mile per cent.
     r = one_rule(ast.Award(D(5), per=usd("2.50"), base="gross"))
-    assert r.actions == (ir.RateAward(Fraction(1, 50), "gross"),)
+    assert r.actions == (ir.RateAward(rate=Fraction(1, 50), base="gross"),)
 
 
 def test_cashback_uses_point_value() -> None:
     # 2% of net with points worth 0.01 USD = 1 cent: 0.02 / 1 = 1/50 point per cent.
     p = compile_program(prog(ast.EarnRule("cb", "purchase", actions=(ast.Cashback(D(2)),)), point_value=usd("0.01")))
-    assert p.rules[0].actions == (ir.RateAward(Fraction(1, 50), "net"),)
+    assert p.rules[0].actions == (ir.RateAward(rate=Fraction(1, 50), base="net"),)
     assert p.point_value_cents == Fraction(1)
     # 5% with points worth 0.05 USD = 5 cents: 0.05 / 5 = 1/100 point per cent.
     p = compile_program(prog(ast.EarnRule("cb", "purchase", actions=(ast.Cashback(D(5)),)), point_value=usd("0.05")))
-    assert p.rules[0].actions[0] == ir.RateAward(Fraction(1, 100), "net")
+    assert p.rules[0].actions[0] == ir.RateAward(rate=Fraction(1, 100), base="net")
 
 
 def test_multiplier_discount_perk_fixed() -> None:
@@ -70,17 +70,17 @@ def test_multiplier_discount_perk_fixed() -> None:
         ast.Award(D(50)),
     )
     assert r.actions == (
-        ir.Multiplier(Fraction(6, 5)),
-        ir.DiscountAction(Fraction(10), None, "net", frozenset({"sale"})),
-        ir.DiscountAction(None, 500, "net"),
-        ir.PerkAction("free_delivery", 499),
-        ir.FixedAward(50, "customer"),
+        ir.Multiplier(factor=Fraction(6, 5)),
+        ir.DiscountAction(percent=Fraction(10), fixed_cents=None, base="net", excluding=frozenset({"sale"})),
+        ir.DiscountAction(percent=None, fixed_cents=500, base="net"),
+        ir.PerkAction(name="free_delivery", cost_cents=499),
+        ir.FixedAward(points=50, to="customer"),
     )
 
 
 def test_referral_sides() -> None:
     r = one_rule(ast.Award(D(100), to="referrer"), ast.Award(D(50), to="referee"), event="referral")
-    assert r.actions == (ir.FixedAward(100, "referrer"), ir.FixedAward(50, "referee"))
+    assert r.actions == (ir.FixedAward(points=100, to="referrer"), ir.FixedAward(points=50, to="referee"))
 
 
 def test_rule_modifiers() -> None:
@@ -97,9 +97,9 @@ def test_rule_modifiers() -> None:
     )
     assert (r.rounding, r.priority, r.group) == ("nearest", 3, "g")
     assert (r.start, r.end) == (dt.date(2027, 1, 1), dt.date(2027, 3, 31))
-    assert r.caps == (ir.Cap(200, "points", "month"), ir.Cap(1, "times", "day"))
-    assert r.budget == ir.Budget(None, 500_000)
-    assert (r.every_nth, r.streak) == (10, ir.Streak(4, "week"))
+    assert r.caps == (ir.Cap(limit=200, unit="points", period="month"), ir.Cap(limit=1, unit="times", period="day"))
+    assert r.budget == ir.Budget(points=None, cents=500_000)
+    assert (r.every_nth, r.streak) == (10, ir.Streak(length=4, period="week"))
 
 
 # ---------------------------------------------------------------- conditions
@@ -129,14 +129,14 @@ def test_conditions_become_typed_ir() -> None:
         )
     )
     assert p.rules[0].condition == ir.And(
-        (
-            ir.InSet(ir.Field("weekday", "weekday"), frozenset({5, 6})),
-            ir.Cmp("==", ir.Field("category", "string"), ir.Const("coffee", "string")),
-            ir.Cmp(">", ir.Field("amount", "money"), ir.Const(1050, "money")),
-            ir.Cmp(">=", ir.Field("tier", "tier"), ir.Const(1, "tier")),
-            ir.Not(ir.Field("customer.vip", "bool")),
-            ir.Cmp("<=", ir.Field("hour", "number"), ir.Const(Fraction(19, 2), "number")),
-            ir.Cmp("<", ir.Field("date", "date"), ir.Const(dt.date(2027, 6, 1), "date")),
+        items=(
+            ir.InSet(left=ir.Field(name="weekday", type="weekday"), values=frozenset({5, 6})),
+            ir.Cmp(op="==", left=ir.Field(name="category", type="string"), right=ir.Const(value="coffee", type="string")),
+            ir.Cmp(op=">", left=ir.Field(name="amount", type="money"), right=ir.Const(value=1050, type="money")),
+            ir.Cmp(op=">=", left=ir.Field(name="tier", type="tier"), right=ir.Const(value=1, type="tier")),
+            ir.Not(item=ir.Field(name="customer.vip", type="bool")),
+            ir.Cmp(op="<=", left=ir.Field(name="hour", type="number"), right=ir.Const(value=Fraction(19, 2), type="number")),
+            ir.Cmp(op="<", left=ir.Field(name="date", type="date"), right=ir.Const(value=dt.date(2027, 6, 1), type="date")),
         )
     )
 
@@ -157,20 +157,20 @@ def test_custom_event_fields_and_counters() -> None:
         ast.CounterDecl("stars_given", "review", sums="rating"),
     )
     p = compile_program(prog(rule, events=(review,), counters=counters))
-    assert p.events == (ir.EventType("review", (("rating", "number"), ("verified", "bool"))),)
+    assert p.events == (ir.EventType(name="review", fields=(("rating", "number"), ("verified", "bool"))),)
     assert p.rules[0].condition == ir.Or(
-        (
-            ir.Cmp("==", ir.Field("event.rating", "number"), ir.Const(Fraction(5), "number")),
-            ir.Field("event.verified", "bool"),
+        items=(
+            ir.Cmp(op="==", left=ir.Field(name="event.rating", type="number"), right=ir.Const(value=Fraction(5), type="number")),
+            ir.Field(name="event.verified", type="bool"),
         )
     )
     assert p.counters == (
         ir.Counter(
-            "nights", "purchase", "items",
-            ir.Cmp("==", ir.Field("category", "string"), ir.Const("room", "string")),
+            name="nights", event="purchase", sums="items",
+            condition=ir.Cmp(op="==", left=ir.Field(name="category", type="string"), right=ir.Const(value="room", type="string")),
         ),
-        ir.Counter("reviews", "review", None, None),
-        ir.Counter("stars_given", "review", "event.rating", None),
+        ir.Counter(name="reviews", event="review", sums=None, condition=None),
+        ir.Counter(name="stars_given", event="review", sums="event.rating", condition=None),
     )
 
 
@@ -221,16 +221,16 @@ def test_header_lifecycle_and_redemption() -> None:
     # 0.004 USD = 0.4 cents = 2/5 cent.
     assert p.point_cost_cents == Fraction(2, 5)
     assert (p.stacking, p.pending_days) == ("add", 14)
-    assert p.expiry == (ir.Expiry("after_earning", 6, True), ir.Expiry("yearly", month_day=(12, 31)))
+    assert p.expiry == (ir.Expiry(kind="after_earning", months=6, end_of_month=True), ir.Expiry(kind="yearly", month_day=(12, 31)))
     assert p.returns == ir.ReturnPolicy(reverse=True, negative_balance=True)
     # pastry: 150 x 2/5 = 60 cents; odd: 3 x 2/5 = 1.2 cents -> nearest 1 cent.
     assert p.rewards == (
-        ir.Reward("free_drink", 150, 500, 150),
-        ir.Reward("pastry", 150, None, 60),
-        ir.Reward("odd", 3, None, 1),
+        ir.Reward(name="free_drink", price=150, worth_cents=500, cost_cents=150),
+        ir.Reward(name="pastry", price=150, worth_cents=None, cost_cents=60),
+        ir.Reward(name="odd", price=3, worth_cents=None, cost_cents=1),
     )
-    assert p.pay_with_points == ir.PayWithPoints(100, 100, 500, Fraction(50))
-    assert p.conversion == ir.Conversion(500, 500, "quarter")
+    assert p.pay_with_points == ir.PayWithPoints(points=100, cents=100, minimum_balance=500, max_share=Fraction(50))
+    assert p.conversion == ir.Conversion(points=500, voucher_cents=500, period="quarter")
 
 
 def test_tiers_thresholds_in_metric_units_and_sorted() -> None:
@@ -266,13 +266,13 @@ def test_tiers_thresholds_in_metric_units_and_sorted() -> None:
     ]
     assert ts.tiers[1].discount_percent == Fraction(3)
     assert ts.tiers[3].multiplier == Fraction(3, 2)
-    assert ts.tiers[3].expiry == (ir.Expiry("never"),)
+    assert ts.tiers[3].expiry == (ir.Expiry(kind="never"),)
     assert ts.tiers[0].expiry is None
-    assert ts.tiers[3].perks == (ir.TierPerk("lounge", 500, "month"),)
+    assert ts.tiers[3].perks == (ir.TierPerk(name="lounge", cost_cents=500, per="month"),)
     assert (ts.metric, ts.window, ts.window_months) == ("spend", "rolling", 12)
     assert (ts.review, ts.downgrade, ts.grace_months, ts.validity_months) == ("yearly", "one_step", 3, 12)
     # `tier == Gold` refers to Gold's index after sorting by threshold.
-    assert p.rules[0].condition == ir.Cmp("==", ir.Field("tier", "tier"), ir.Const(2, "tier"))
+    assert p.rules[0].condition == ir.Cmp(op="==", left=ir.Field(name="tier", type="tier"), right=ir.Const(value=2, type="tier"))
 
 
 def test_points_tiers_keep_their_unit() -> None:
@@ -363,15 +363,15 @@ program "Bean Club" {
     assert [d for d in diags if d.is_error] == []
     assert program is not None
     base, weekend = program.rules
-    assert base.actions == (ir.RateAward(Fraction(1, 100), "net", frozenset({"gift_card"})),)
+    assert base.actions == (ir.RateAward(rate=Fraction(1, 100), base="net", excluding=frozenset({"gift_card"})),)
     assert base.line == 5 and weekend.line == 8
     assert weekend.condition == ir.And(
-        (
-            ir.InSet(ir.Field("weekday", "weekday"), frozenset({5, 6})),
-            ir.Cmp("==", ir.Field("category", "string"), ir.Const("coffee", "string")),
+        items=(
+            ir.InSet(left=ir.Field(name="weekday", type="weekday"), values=frozenset({5, 6})),
+            ir.Cmp(op="==", left=ir.Field(name="category", type="string"), right=ir.Const(value="coffee", type="string")),
         )
     )
-    assert weekend.caps == (ir.Cap(200, "points", "month"),)
+    assert weekend.caps == (ir.Cap(limit=200, unit="points", period="month"),)
 
 
 def test_source_line_is_not_part_of_equality_or_hash() -> None:

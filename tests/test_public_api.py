@@ -6,6 +6,7 @@ import rulelang
 
 # the simulator uses only these (tests/test_layout.py); a name added here is a promise to keep it
 PUBLIC = [
+    "BudgetState",
     "Customer",
     "Diagnostic",
     "EvaluationError",
@@ -32,6 +33,7 @@ PUBLIC = [
     "program_hash",
     "read_text",
     "run",
+    "run_together",
     "syntax_error_point",
     "to_yaml",
 ]

@@ -73,24 +73,24 @@ class _Compiler:
     def action(self, a: ast.Action) -> ir.Action:
         if isinstance(a, ast.Award):
             if a.per is None:
-                return ir.FixedAward(int(a.points), a.to)
+                return ir.FixedAward(points=int(a.points), to=a.to)
             rate = _frac(a.points) / money_cents(a.per)
-            return ir.RateAward(rate, a.base, frozenset(a.excluding))
+            return ir.RateAward(rate=rate, base=a.base, excluding=frozenset(a.excluding))
         if isinstance(a, ast.Cashback):
             if not self.point_value:
                 raise RuleCheckError([Diagnostic("RL206", "error", "a cashback needs `point value`", span_of(a, NO_SPAN))])
-            return ir.RateAward(_frac(a.percent) / 100 / self.point_value, a.base, frozenset(a.excluding))
+            return ir.RateAward(rate=_frac(a.percent) / 100 / self.point_value, base=a.base, excluding=frozenset(a.excluding))
         if isinstance(a, ast.Multiply):
-            return ir.Multiplier(_frac(a.factor))
+            return ir.Multiplier(factor=_frac(a.factor))
         if isinstance(a, ast.Discount):
             percent = _frac(a.percent) if a.percent is not None else None
-            return ir.DiscountAction(percent, _cents_or_none(a.amount), a.base, frozenset(a.excluding))
-        return ir.PerkAction(a.name, _cents(a.cost))
+            return ir.DiscountAction(percent=percent, fixed_cents=_cents_or_none(a.amount), base=a.base, excluding=frozenset(a.excluding))
+        return ir.PerkAction(name=a.name, cost_cents=_cents(a.cost))
 
     def rule(self, index: int, r: ast.EarnRule) -> ir.Rule:
         budget = None
         if r.budget is not None:
-            budget = ir.Budget(r.budget.points, _cents_or_none(r.budget.money))
+            budget = ir.Budget(points=r.budget.points, cents=_cents_or_none(r.budget.money))
         return ir.Rule(
             name=r.name,
             order=index,
@@ -102,10 +102,10 @@ class _Compiler:
             group=r.group,
             start=r.window.start if r.window is not None else None,
             end=r.window.end if r.window is not None else None,
-            caps=tuple(ir.Cap(c.limit, c.unit, c.period) for c in r.caps),
+            caps=tuple(ir.Cap(limit=c.limit, unit=c.unit, period=c.period) for c in r.caps),
             budget=budget,
             every_nth=r.every_nth,
-            streak=ir.Streak(r.streak.length, r.streak.period) if r.streak is not None else None,
+            streak=ir.Streak(length=r.streak.length, period=r.streak.period) if r.streak is not None else None,
             line=span_of(r, NO_SPAN).line,
         )
 
@@ -116,12 +116,12 @@ class _Compiler:
         if sums is not None:
             builtin = sums in FIELD_BY_NAME and FIELD_BY_NAME[sums].on(c.event)
             sums = sums if builtin else f"event.{sums}"
-        return ir.Counter(c.name, c.event, sums, self.condition(c.condition, c.event, c))
+        return ir.Counter(name=c.name, event=c.event, sums=sums, condition=self.condition(c.condition, c.event, c))
 
     @staticmethod
     def expiry(e: ast.Expiry) -> ir.Expiry:
         month_day = (int(e.month_day[0]), int(e.month_day[1])) if e.month_day is not None else None
-        return ir.Expiry(e.kind, e.months, e.end_of_month, e.date, month_day)
+        return ir.Expiry(kind=e.kind, months=e.months, end_of_month=e.end_of_month, date=e.date, month_day=month_day)
 
     def tiers(self, ts: ast.TierSystem) -> ir.TierSystem:
         ordered = [ts.tiers[i] for i in tier_order(ts)]
@@ -132,7 +132,7 @@ class _Compiler:
                 multiplier=_frac(t.multiplier) if t.multiplier is not None else None,
                 discount_percent=_frac(t.discount) if t.discount is not None else None,
                 expiry=tuple(self.expiry(e) for e in t.expiry) if t.expiry else None,
-                perks=tuple(ir.TierPerk(k.name, _cents(k.cost), k.per) for k in t.perks),
+                perks=tuple(ir.TierPerk(name=k.name, cost_cents=_cents(k.cost), per=k.per) for k in t.perks),
             )
             for t in ordered
         )
@@ -152,7 +152,7 @@ class _Compiler:
             cost = _cents(r.cost)
         else:
             cost = math.floor(r.price * self.point_cost + Fraction(1, 2))
-        return ir.Reward(r.name, r.price, _cents_or_none(r.worth), cost)
+        return ir.Reward(name=r.name, price=r.price, worth_cents=_cents_or_none(r.worth), cost_cents=cost)
 
     # ------------------------------------------------------------ program
 
@@ -162,7 +162,7 @@ class _Compiler:
         rules.sort(key=lambda r: (-r.priority, r.order))
         returns = ir.ReturnPolicy(reverse=False, negative_balance=False)
         if p.returns is not None:
-            returns = ir.ReturnPolicy(p.returns.reverse, p.returns.negative_balance == "allowed")
+            returns = ir.ReturnPolicy(reverse=p.returns.reverse, negative_balance=p.returns.negative_balance == "allowed")
         pw = p.pay_with_points
         conv = p.conversion
         return ir.Program(
@@ -174,7 +174,7 @@ class _Compiler:
             stacking=p.stacking,
             rounding=p.rounding,
             pending_days=p.pending_days,
-            events=tuple(ir.EventType(e.name, tuple((f.name, f.type) for f in e.fields)) for e in p.events),
+            events=tuple(ir.EventType(name=e.name, fields=tuple((f.name, f.type) for f in e.fields)) for e in p.events),
             attributes=tuple((a.name, a.type) for a in p.attributes),
             counters=tuple(self.counter(c) for c in p.counters),
             rules=tuple(rules),
@@ -183,11 +183,11 @@ class _Compiler:
             returns=returns,
             rewards=tuple(self.reward(r) for r in p.rewards),
             pay_with_points=(
-                ir.PayWithPoints(pw.points, _cents(pw.money), pw.minimum_balance, _frac(pw.max_share))
+                ir.PayWithPoints(points=pw.points, cents=_cents(pw.money), minimum_balance=pw.minimum_balance, max_share=_frac(pw.max_share))
                 if pw is not None
                 else None
             ),
-            conversion=ir.Conversion(conv.points, _cents(conv.voucher), conv.period) if conv is not None else None,
+            conversion=ir.Conversion(points=conv.points, voucher_cents=_cents(conv.voucher), period=conv.period) if conv is not None else None,
         )
 
 

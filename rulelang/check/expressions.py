@@ -90,10 +90,10 @@ class ConditionResolver:
             if any(item is None for item in items):
                 return None
             clean = tuple(item for item in items if item is not None)
-            return ir.And(clean) if expr.op == "and" else ir.Or(clean)
+            return ir.And(items=clean) if expr.op == "and" else ir.Or(items=clean)
         if isinstance(expr, ast.Not):
             item = self._bool(expr.item, depth + 1)
-            return None if item is None else ir.Not(item)
+            return None if item is None else ir.Not(item=item)
         node, typ = self._typed(expr, depth)
         if isinstance(node, _Name):
             self._unknown_name(node, None)
@@ -135,10 +135,10 @@ class ConditionResolver:
         if isinstance(value, ast.Money):
             if not self._money_ok(value, lit):
                 return None, None
-            return ir.Const(int(money_cents(value)), "money"), "money"
+            return ir.Const(value=int(money_cents(value)), type="money"), "money"
         if typ == "number":
-            return ir.Const(Fraction(Decimal(value)), "number"), "number"  # type: ignore[arg-type]
-        return ir.Const(value, typ), typ  # type: ignore[arg-type]
+            return ir.Const(value=Fraction(Decimal(value)), type="number"), "number"  # type: ignore[arg-type]
+        return ir.Const(value=value, type=typ), typ  # type: ignore[arg-type]
 
     def _money_ok(self, money: ast.Money, node: object) -> bool:
         ok = True
@@ -169,7 +169,7 @@ class ConditionResolver:
             if name in fields:
                 typ = fields[name]
                 builtin = name in FIELD_BY_NAME and FIELD_BY_NAME[name].on(self.event)
-                return ir.Field(name if builtin else f"event.{name}", typ), typ  # type: ignore[arg-type]
+                return ir.Field(name=name if builtin else f"event.{name}", type=typ), typ  # type: ignore[arg-type]
             elsewhere = self.scope.events_with_field(name)
             if elsewhere:
                 self._not_here(name, elsewhere, ref)
@@ -179,7 +179,7 @@ class ConditionResolver:
             attrs = self.scope.attributes
             if path[1] in attrs:
                 typ = attrs[path[1]]
-                return ir.Field(f"customer.{path[1]}", typ), typ  # type: ignore[arg-type]
+                return ir.Field(name=f"customer.{path[1]}", type=typ), typ  # type: ignore[arg-type]
             hint = did_you_mean(path[1], attrs) or (
                 "declare it in the program: `attribute NAME: TYPE`" if not attrs else f"declared attributes: {', '.join(attrs)}"
             )
@@ -189,7 +189,7 @@ class ConditionResolver:
             own = self.scope.events.get(self.event, {})
             if path[1] in own:
                 typ = own[path[1]]
-                return ir.Field(f"event.{path[1]}", typ), typ  # type: ignore[arg-type]
+                return ir.Field(name=f"event.{path[1]}", type=typ), typ  # type: ignore[arg-type]
             elsewhere = [e for e, fields in self.scope.events.items() if path[1] in fields]
             if elsewhere:
                 self._not_here(path[1], elsewhere, ref)
@@ -258,7 +258,7 @@ class ConditionResolver:
                     did_you_mean(node.name.lower(), list(WEEKDAYS)[:7]) or "weekdays are mon, tue, wed, thu, fri, sat, sun",
                 )
                 return None
-            return ir.Const(day, "weekday")
+            return ir.Const(value=day, type="weekday")
         index = self.scope.tiers.get(node.name)
         if index is None:
             tiers = list(self.scope.tiers)
@@ -271,7 +271,7 @@ class ConditionResolver:
                 or (f"the tiers are {', '.join(tiers)}" if tiers else "the program has no tiers"),
             )
             return None
-        return ir.Const(index, "tier")
+        return ir.Const(value=index, type="tier")
 
     def _compare(self, cmp: ast.Compare, depth: int) -> _Typed:
         left, lt = self._typed(cmp.left, depth + 1)
@@ -297,7 +297,7 @@ class ConditionResolver:
                 "use `==`, `!=` or `in [...]` for text and true/false values",
             )
             return None, "bool"
-        return ir.Cmp(cmp.op, left, right), "bool"  # type: ignore[arg-type]
+        return ir.Cmp(op=cmp.op, left=left, right=right), "bool"  # type: ignore[arg-type]
 
     def _side_name(self, node: _Name, other_type: str | None) -> _Typed:
         if other_type in ("weekday", "tier"):
@@ -357,7 +357,7 @@ class ConditionResolver:
             values.append(value)
         if left is None or lt is None or self.failed:
             return None, "bool"
-        return ir.InSet(left, frozenset(values), node.negated), "bool"  # type: ignore[arg-type]
+        return ir.InSet(left=left, values=frozenset(values), negated=node.negated), "bool"  # type: ignore[arg-type]
 
     def _list_item(self, item: ast.Expr, left_type: str | None) -> tuple[object | None, str | None]:
         if isinstance(item, ast.Ref) and len(item.path) == 1 and left_type in ("weekday", "tier"):

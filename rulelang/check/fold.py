@@ -105,21 +105,21 @@ def _nnf(expr: ir.Expr, negate: bool = False) -> ir.Expr:
         return _nnf(expr.item, not negate)
     if isinstance(expr, ir.And):
         items = tuple(_nnf(i, negate) for i in expr.items)
-        return ir.Or(items) if negate else ir.And(items)
+        return ir.Or(items=items) if negate else ir.And(items=items)
     if isinstance(expr, ir.Or):
         items = tuple(_nnf(i, negate) for i in expr.items)
-        return ir.And(items) if negate else ir.Or(items)
+        return ir.And(items=items) if negate else ir.Or(items=items)
     if not negate:
         return expr
     if isinstance(expr, ir.Cmp):
-        return ir.Cmp(_NEGATE[expr.op], expr.left, expr.right)  # type: ignore[arg-type]
+        return ir.Cmp(op=_NEGATE[expr.op], left=expr.left, right=expr.right)  # type: ignore[arg-type]
     if isinstance(expr, ir.InSet):
-        return ir.InSet(expr.left, expr.values, not expr.negated)
+        return ir.InSet(left=expr.left, values=expr.values, negated=not expr.negated)
     if isinstance(expr, ir.Const) and isinstance(expr.value, bool):
-        return ir.Const(not expr.value, "bool")
+        return ir.Const(value=not expr.value, type="bool")
     if isinstance(expr, ir.Field) and expr.type == "bool":
-        return ir.Cmp("==", expr, ir.Const(False, "bool"))
-    return ir.Not(expr)
+        return ir.Cmp(op="==", left=expr, right=ir.Const(value=False, type="bool"))
+    return ir.Not(item=expr)
 
 
 def _compare_consts(op: str, a: object, b: object) -> bool | None:
@@ -209,7 +209,7 @@ def never_true(
     """True when no event (inside `window`, if given) can make `condition` true."""
     seed: list[tuple[ir.Field, str, object]] = []
     if window is not None:
-        date_field = ir.Field("date", "date")
+        date_field = ir.Field(name="date", type="date")
         seed = [(date_field, ">=", window[0]), (date_field, "<=", window[1])]
     if condition is None:
         return bool(window) and window[0] > window[1]  # type: ignore[index]
@@ -224,5 +224,5 @@ def both_possible(
 ) -> bool:
     """False when no single event can make both conditions true (inside `window`)."""
     items = tuple(c for c in (a, b) if c is not None)
-    combined: ir.Expr = ir.And(items) if items else ir.Const(True, "bool")
+    combined: ir.Expr = ir.And(items=items) if items else ir.Const(value=True, type="bool")
     return not never_true(combined, window, tier_count)

@@ -1,13 +1,19 @@
 """Earn rules on one event: steps 2-9 of docs/semantics.md §4.2, for the reference interpreter.
 
-Takes: the interpreter's running state of one customer (`interpreter._Run`), the
-event, the values its conditions read (as of before the event) and the event's
-amount in cents.
+Takes: the running state of one customer (`rulelang.run.state.RunState`), the event, the
+values its conditions read (as of before the event) and the event's amount in cents.
 Gives: an `EarnOutcome` — one `RuleTrace` per candidate rule (fired with its
 points and how they were worked out, or the reason it did not fire), the
 points earned, the net amount after discounts; and, as side effects on the
 state, the lots created, discount and perk costs booked, cap / limit / budget /
 every-Nth / streak counters advanced.
+
+One function per step, named as in the vectorized engine (`simulator.engine.program_arm`,
+`ProgramArm`'s methods of the same names), each with its step number in its docstring:
+`candidates` (2), `skips` (3), `discounts` (4), the point sources of `rulelang.ir.POINT_SOURCES`
+through `SOURCE_STEPS`: `rate_awards` (5), `tier_multiplier` and `rule_multipliers` (6),
+`fixed_awards` (7); then `caps_and_budget` (8) and `book_lots` (9). Steps 10-11
+(`counters_and_metrics`, `upgrade`) are the interpreter's (`rulelang.run.interpreter`).
 """
 
 from __future__ import annotations
@@ -16,16 +22,14 @@ import datetime as dt
 import math
 from dataclasses import dataclass, field
 from fractions import Fraction
-from typing import TYPE_CHECKING, Mapping
+from typing import Callable, Mapping
 
 from rulelang import ir
 from rulelang.run.calendar import ordinal, period_index, period_key
 from rulelang.run.conditions import holds, money, number, why_false
 from rulelang.run.ledger import Entry
+from rulelang.run.state import Event, RunState
 from rulelang.run.trace import RuleTrace
-
-if TYPE_CHECKING:  # pragma: no cover - typing only
-    from rulelang.run.interpreter import Event, _Run
 
 
 def round_points(x: Fraction, mode: str) -> int:
@@ -59,11 +63,36 @@ class _Firing:
     cut: str | None = None
 
 
+@dataclass
+class _Work:
+    """One event while its rules are evaluated: what each step leaves for the next."""
+
+    run: RunState
+    ev: Event
+    values: Mapping[str, object]
+    amount: int
+    candidates: list[ir.Rule] = field(default_factory=list)
+    firing: list[_Firing] = field(default_factory=list)
+    reasons: dict[str, str] = field(default_factory=dict)
+    tier: ir.Tier | None = None
+    tier_discount: int = 0
+    total_discount: int = 0
+    net: int = 0
+    total_raw: Fraction = Fraction(0)  # R of step 6
+    product: Fraction = Fraction(1)  # m1 × … × mj so far (`multipliers multiply`)
+    tier_bonus: int = 0
+    tier_detail: str = ""
+
+    @property
+    def category(self) -> object:
+        return self.values.get("category")
+
+
 def _plural(period: str) -> str:
     return period + "s"
 
 
-def _skip_reason(run: "_Run", rule: ir.Rule, ev: "Event", values: Mapping[str, object],
+def _skip_reason(run: RunState, rule: ir.Rule, ev: Event, values: Mapping[str, object],
                  groups: dict[str, str]) -> str | None:
     """Step 3: why this candidate does not fire, or None. Every-Nth counts and streak
     state advance for every matching event (in window, condition true, side matches)."""
@@ -116,47 +145,57 @@ def _skip_reason(run: "_Run", rule: ir.Rule, ev: "Event", values: Mapping[str, o
     return None
 
 
-def _used(run: "_Run", rule: ir.Rule, index: int, cap: ir.Cap, day: dt.date) -> int:
+def _used(run: RunState, rule: ir.Rule, index: int, cap: ir.Cap, day: dt.date) -> int:
     key = period_key(cap.period, day)
     stored = run.cap_usage.get((rule.name, index))
     return stored[1] if stored is not None and stored[0] == key else 0
 
 
-def _add_usage(run: "_Run", rule: ir.Rule, index: int, cap: ir.Cap, day: dt.date, amount: int) -> None:
+def _add_usage(run: RunState, rule: ir.Rule, index: int, cap: ir.Cap, day: dt.date, amount: int) -> None:
     run.cap_usage[(rule.name, index)] = (period_key(cap.period, day), _used(run, rule, index, cap, day) + amount)
 
 
-def evaluate_rules(run: "_Run", ev: "Event", values: Mapping[str, object], amount: int) -> EarnOutcome:
+def evaluate_rules(run: RunState, ev: Event, values: Mapping[str, object], amount: int) -> EarnOutcome:
     """Steps 2-9 for one event (see the module docstring)."""
-    p = run.p
-    day = ev.date
-    cur = p.currency
-    unit = p.points_unit
-    category = values.get("category")
-    candidates = [r for r in run.rules if r.event == ev.kind]
+    work = _Work(run, ev, values, amount, candidates(run, ev))
+    skips(work)
+    discounts(work)
+    for _source, step in ir.in_source_order(SOURCE_STEPS, "the reference interpreter (rulelang.run.earning)"):
+        step(work)
+    caps_and_budget(work)
+    return book_lots(work)
 
-    # 2-3. candidates and skip reasons
+
+def candidates(run: RunState, ev: Event) -> list[ir.Rule]:
+    """§4.2 step 2: the rules on this event, by priority (higher first), then source order."""
+    return [r for r in run.rules if r.event == ev.kind]
+
+
+def skips(w: _Work) -> None:
+    """§4.2 step 3: each candidate, in order, fires or is skipped with a reason."""
     groups: dict[str, str] = {}
-    reasons: dict[str, str] = {}
-    firing: list[_Firing] = []
-    for rule in candidates:
-        reason = _skip_reason(run, rule, ev, values, groups)
+    for rule in w.candidates:
+        reason = _skip_reason(w.run, rule, w.ev, w.values, groups)
         if reason is not None:
-            reasons[rule.name] = reason
+            w.reasons[rule.name] = reason
             continue
         if rule.group is not None:
             groups[rule.group] = rule.name
-        firing.append(_Firing(rule))
+        w.firing.append(_Firing(rule))
 
-    # 4. discounts of firing rules, then the tier's; capped at amount - shipping
-    shipping = values.get("shipping") if ev.kind == "purchase" else 0
+
+def discounts(w: _Work) -> None:
+    """§4.2 step 4: discounts of firing rules, then the tier's; capped at amount - shipping.
+    The net base is then known."""
+    run, amount, cur = w.run, w.amount, w.run.p.currency
+    shipping = w.values.get("shipping") if w.ev.kind == "purchase" else 0
     shipping = shipping if isinstance(shipping, int) else 0
     goods = max(amount - shipping, 0)
     room = goods
-    for f in firing:
+    for f in w.firing:
         for action in f.rule.actions:
             if isinstance(action, ir.DiscountAction):
-                base = 0 if category in action.excluding else (amount if action.base == "gross" else goods)
+                base = 0 if w.category in action.excluding else (amount if action.base == "gross" else goods)
                 if action.percent is not None:
                     wanted = round_points(action.percent * base / 100, f.rule.rounding)
                 else:
@@ -165,55 +204,71 @@ def evaluate_rules(run: "_Run", ev: "Event", values: Mapping[str, object], amoun
                 room -= given
                 f.discount += given
                 f.details.append(f"discount {money(given, cur)}")
-    tier = run._current_tier()
-    tier_discount = 0
-    if tier is not None and tier.discount_percent and ev.kind == "purchase":
-        tier_discount = max(min(round_points(tier.discount_percent * goods / 100, p.rounding), room), 0)
-        room -= tier_discount
-    total_discount = goods - room
-    net = goods - total_discount
+    w.tier = tier = run.current_tier()
+    if tier is not None and tier.discount_percent and w.ev.kind == "purchase":
+        w.tier_discount = max(min(round_points(tier.discount_percent * goods / 100, run.p.rounding), room), 0)
+        room -= w.tier_discount
+    w.total_discount = goods - room
+    w.net = goods - w.total_discount
 
-    # 5. rate awards
-    for f in firing:
+
+def rate_awards(w: _Work) -> None:
+    """§4.2 step 5 (point source `ir.RATE_AWARD`): raw = rate × base cents, exact; each
+    firing rule's points round(raw) by its mode; R = the sum of the raw points."""
+    net, amount, cur, category = w.net, w.amount, w.run.p.currency, w.category
+    for f in w.firing:
         for action in f.rule.actions:
             if isinstance(action, ir.RateAward):
                 base = 0 if category in action.excluding else (net if action.base == "net" else amount)
                 f.raw += action.rate * base
-    total_raw = sum((f.raw for f in firing), Fraction(0))
-    for f in firing:
+    w.total_raw = sum((f.raw for f in w.firing), Fraction(0))
+    for f in w.firing:
         rates = [a for a in f.rule.actions if isinstance(a, ir.RateAward)]
         if rates:
             f.points = round_points(f.raw, f.rule.rounding)
             terms = " + ".join(
-                f"category {run.fmt.value(category)} excluded" if category in a.excluding else
+                f"category {w.run.fmt.value(category)} excluded" if category in a.excluding else
                 f"{money(net if a.base == 'net' else amount, cur)} x {number(a.rate * 100)} per {cur}"
                 for a in rates)
             f.details.append(f"{terms} = {number(f.raw)} -> {f.points} (round {f.rule.rounding})")
 
-    # 6. multipliers: the tier's first, then firing rules' in candidate order
-    multipliers: list[tuple[_Firing | None, Fraction, str]] = []
-    if tier is not None and tier.multiplier is not None:
-        multipliers.append((None, tier.multiplier, p.rounding))
-    for f in firing:
-        multipliers.extend((f, a.factor, f.rule.rounding) for a in f.rule.actions if isinstance(a, ir.Multiplier))
-    product = Fraction(1)
-    tier_bonus = 0
-    tier_detail = ""
-    for owner, factor, mode in multipliers:
-        exact = total_raw * (product if p.stacking == "multiply" else 1) * (factor - 1)
-        bonus = round_points(exact, mode)
-        if p.stacking == "multiply":
-            product *= factor
-        text = f"{number(factor)}x on {number(total_raw)}: bonus {number(exact)} -> {bonus} (round {mode})"
-        if owner is None:
-            tier_bonus, tier_detail = bonus, text
-        else:
-            owner.points += bonus
-            owner.details.append(text)
 
-    # 7. fixed awards (referral sides: only the side the event's role names)
-    role = values.get("role")
-    for f in firing:
+def _bonus(w: _Work, factor: Fraction, mode: str) -> tuple[int, str]:
+    """Multiplier j's bonus: round(R × m1×…×m(j−1) × (mj − 1)) when multipliers multiply,
+    round(R × (mj − 1)) when they add; the product moves on to include mj."""
+    multiply = w.run.p.stacking == "multiply"
+    exact = w.total_raw * (w.product if multiply else 1) * (factor - 1)
+    bonus = round_points(exact, mode)
+    if multiply:
+        w.product *= factor
+    return bonus, f"{number(factor)}x on {number(w.total_raw)}: bonus {number(exact)} -> {bonus} (round {mode})"
+
+
+def tier_multiplier(w: _Work) -> None:
+    """§4.2 step 6 (point source `ir.TIER_MULTIPLIER`): the tier's multiplier is m1, its
+    bonus rounded by the program's mode and booked to `tier <name>`."""
+    if w.tier is not None and w.tier.multiplier is not None:
+        w.tier_bonus, w.tier_detail = _bonus(w, w.tier.multiplier, w.run.p.rounding)
+
+
+def rule_multipliers(w: _Work) -> None:
+    """§4.2 step 6 (point source `ir.RULE_MULTIPLIER`): firing rules' multipliers, in
+    candidate order after the tier's, each bonus rounded by its rule's mode."""
+    for f in w.firing:
+        for action in f.rule.actions:
+            if isinstance(action, ir.Multiplier):
+                bonus, text = _bonus(w, action.factor, f.rule.rounding)
+                f.points += bonus
+                f.details.append(text)
+
+
+def fixed_awards(w: _Work) -> None:
+    """§4.2 step 7 (point source `ir.FIXED_AWARD`): fixed awards add their points (referral
+    sides: only the side the event's role names); perks granted are costed in the same pass,
+    so the trace lists them as written. A rule's points are never negative."""
+    role = w.values.get("role")
+    cur = w.run.p.currency
+    for f in w.firing:
         for action in f.rule.actions:
             if isinstance(action, ir.FixedAward) and (action.to == "customer" or action.to == role):
                 f.points += action.points
@@ -223,9 +278,21 @@ def evaluate_rules(run: "_Run", ev: "Event", values: Mapping[str, object], amoun
                 f.details.append(f"perk {action.name} costs {money(action.cost_cents, cur)}")
         f.points = max(f.points, 0)
 
-    # 8. caps, then the global budget
-    point_cost = p.point_cost_cents
-    for f in firing:
+
+SOURCE_STEPS: dict[ir.PointSource, Callable[[_Work], None]] = {
+    ir.RATE_AWARD: rate_awards,
+    ir.TIER_MULTIPLIER: tier_multiplier,
+    ir.RULE_MULTIPLIER: rule_multipliers,
+    ir.FIXED_AWARD: fixed_awards,
+}
+
+
+def caps_and_budget(w: _Work) -> None:
+    """§4.2 step 8: each firing rule's points cut to what its caps leave, then to what its
+    global budget leaves."""
+    run, day, unit = w.run, w.ev.date, w.run.p.points_unit
+    point_cost = run.p.point_cost_cents
+    for f in w.firing:
         rule = f.rule
         wanted = f.points
         for i, cap in enumerate(rule.caps):
@@ -250,15 +317,20 @@ def evaluate_rules(run: "_Run", ev: "Event", values: Mapping[str, object], amoun
         if f.points < wanted:
             f.details.append(f"cut from {wanted} to {f.points}: {f.cut}")
 
-    # 9. book: fired rules, their discounts, perks, lots; counters of caps, limits and budgets
+
+def book_lots(w: _Work) -> EarnOutcome:
+    """§4.2 step 9: book the fired rules — their lots (and the tier bonus's), discounts and
+    perks; the counters of caps, limits and budgets."""
+    run, ev, p, day, cur = w.run, w.ev, w.run.p, w.ev.date, w.run.p.currency
+    point_cost = p.point_cost_cents
     traces: dict[str, RuleTrace] = {}
     earned = 0
     pending_until = day + dt.timedelta(days=p.pending_days)
-    for f in firing:
+    for f in w.firing:
         rule = f.rule
-        gives_money = any(isinstance(a, (ir.DiscountAction, ir.PerkAction)) for a in rule.actions)
+        gives_money = any(isinstance(a, ir.MONEY_ACTIONS) for a in rule.actions)
         if f.cut is not None and f.points == 0 and not gives_money:
-            reasons[rule.name] = f.cut
+            w.reasons[rule.name] = f.cut
             continue
         run.fired.add(rule.name)
         for i, cap in enumerate(rule.caps):
@@ -273,24 +345,25 @@ def evaluate_rules(run: "_Run", ev: "Event", values: Mapping[str, object], amoun
             run.ledger.book(Entry(day, "discount", 0, f.discount, rule.name, None, "instant discount"))
         for action in rule.actions:
             if isinstance(action, ir.PerkAction):
-                run._book_perk(day, action.name, action.cost_cents, f"granted by {rule.name}")
+                run.book_perk(day, action.name, action.cost_cents, f"granted by {rule.name}")
         if f.points > 0:
             run.ledger.earn(rule.name, ev.id, day, pending_until, f.points)
             run.points_by_rule[rule.name] = run.points_by_rule.get(rule.name, 0) + f.points
             earned += f.points
         traces[rule.name] = RuleTrace(rule.name, True, f.points, None, "; ".join(f.details) or None)
+    tier, tier_discount, tier_bonus = w.tier, w.tier_discount, w.tier_bonus
     if tier_discount:
         run.cents["discount"] += tier_discount
         run.ledger.book(Entry(day, "discount", 0, tier_discount, f"tier {tier.name}", None,  # type: ignore[union-attr]
                               f"{number(tier.discount_percent)}% tier discount"))  # type: ignore[union-attr]
-    ordered = [traces.get(r.name) or RuleTrace(r.name, False, 0, reasons.get(r.name)) for r in candidates]
-    if tier is not None and ((tier.multiplier is not None and total_raw) or tier_discount):
+    ordered = [traces.get(r.name) or RuleTrace(r.name, False, 0, w.reasons.get(r.name)) for r in w.candidates]
+    if tier is not None and ((tier.multiplier is not None and w.total_raw) or tier_discount):
         label = f"tier {tier.name}"
-        detail = "; ".join(x for x in (tier_detail, f"discount {money(tier_discount, cur)}" if tier_discount else "")
+        detail = "; ".join(x for x in (w.tier_detail, f"discount {money(tier_discount, cur)}" if tier_discount else "")
                            if x)
         if tier_bonus > 0:
             run.ledger.earn(label, ev.id, day, pending_until, tier_bonus)
             run.points_by_rule[label] = run.points_by_rule.get(label, 0) + tier_bonus
             earned += tier_bonus
         ordered.append(RuleTrace(label, True, max(tier_bonus, 0), None, detail or None))
-    return EarnOutcome(tuple(ordered), earned, net, total_discount)
+    return EarnOutcome(tuple(ordered), earned, w.net, w.total_discount)

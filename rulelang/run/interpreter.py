@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Hashable, Iterable, Mapping, Sequence
 
@@ -29,12 +28,13 @@ from rulelang.run.calendar import add_months, days_from_birthday, is_period_star
 from rulelang.run.conditions import Formatter, holds, money, number
 from rulelang.diagnostics import NO_SPAN, Diagnostic, EvaluationError, Span, did_you_mean
 from rulelang.run.earning import EarnOutcome, evaluate_rules
+from rulelang.run.state import BudgetState, Customer, Event
 from rulelang.run.ledger import OPENING_BALANCE, Entry, Ledger, LedgerInvariantError
 from rulelang.run.trace import Result, RuleTrace, TierChange, TraceStep
 
 __all__ = [
     "BudgetState", "Customer", "Event", "EvaluationError", "LedgerInvariantError", "Result", "run",
-    "OPENING_BALANCE",
+    "OPENING_BALANCE", "run_together",
 ]
 
 # The built-in fields an event's `fields` carry, with their defaults (the amount is `amount_cents`).
@@ -47,71 +47,6 @@ NOTHING_TO_RUN = "RL504"
 BAD_EVENT = "RL505"
 
 
-# ---------------------------------------------------------------- inputs
-
-
-@dataclass(frozen=True)
-class Event:
-    """One thing the customer did. `at` may be a date (taken as 12:00).
-
-    purchase: amount_cents, fields category / channel / store / items / shipping_cents;
-    return: name = the order id (the purchase's `id`), amount_cents = returned part (None: all);
-    referral: fields role = "referrer" | "referee"; custom events: their declared fields;
-    redeem: name = reward; pay: amount_cents paid with points (fields basket_cents optional);
-    use_perk: name = perk."""
-
-    kind: str
-    at: dt.datetime
-    amount_cents: int | None = None
-    name: str | None = None
-    fields: Mapping[str, object] = field(default_factory=dict)
-    id: str | None = None
-    span: Span | None = field(default=None, compare=False)
-
-    def __post_init__(self) -> None:
-        if isinstance(self.at, dt.date) and not isinstance(self.at, dt.datetime):
-            object.__setattr__(self, "at", dt.datetime.combine(self.at, dt.time(12, 0)))
-
-    @property
-    def date(self) -> dt.date:
-        return self.at.date()
-
-
-@dataclass(frozen=True)
-class Customer:
-    """The starting state (a test's `given` lines). `metric` is in the tier metric's unit
-    (cents for spend); `balance` becomes one lot earned the day before the first event."""
-
-    tier: str | None = None
-    balance: int = 0
-    attributes: Mapping[str, object] = field(default_factory=dict)
-    purchases: int = 0
-    metric: Fraction | int = 0
-    birthday: tuple[int, int] | None = None
-    counters: Mapping[str, int] = field(default_factory=dict)
-
-
-@dataclass
-class BudgetState:
-    """Remaining global budget per rule name (points, or Fraction cents for money budgets).
-
-    Share one instance across customers to model a campaign budget for everyone."""
-
-    remaining: dict[str, int | Fraction] = field(default_factory=dict)
-
-    def left(self, rule: ir.Rule) -> int | Fraction | None:
-        if rule.budget is None:
-            return None
-        if rule.name not in self.remaining:
-            start = rule.budget.points if rule.budget.points is not None else Fraction(rule.budget.cents or 0)
-            self.remaining[rule.name] = start
-        return self.remaining[rule.name]
-
-    def spend(self, rule: ir.Rule, amount: int | Fraction) -> None:
-        if rule.budget is not None and amount:
-            self.remaining[rule.name] = self.left(rule) - amount  # type: ignore[operator]
-
-
 # ---------------------------------------------------------------- entry point
 
 
@@ -122,6 +57,38 @@ def run(program: ir.Program, events: Iterable[Event], customer: Customer | None 
     every day from the first event's date (or `start`, when earlier) to `until`
     (default: the last event's date). The given `customer` state holds at the start."""
     return _Run(program, list(events), customer or Customer(), until, budgets or BudgetState(), start).execute()
+
+
+def run_together(program: ir.Program, customers: Sequence[tuple[Sequence[Event], Customer | None]],
+                 order: Iterable[int], until: dt.date | None = None,
+                 budgets: BudgetState | None = None) -> list[Result]:
+    """Several customers under one program, sharing one `BudgetState` (a global budget), their
+    events interleaved: `order` names, event by event, whose next event comes next (each
+    customer's own events are taken in their order). Each customer's run is what `run` gives
+    for them alone but for the budget. The interleaving must not go back in time (RL501)."""
+    shared = budgets if budgets is not None else BudgetState()
+    runs = [_Run(program, list(events), customer or Customer(), until, shared) for events, customer in customers]
+    for r in runs:
+        r.begin()
+    taken = [0] * len(runs)
+    last: dt.datetime | None = None
+    for who in order:
+        events = runs[who].events
+        if taken[who] >= len(events):
+            raise _error(OUT_OF_ORDER, f"customer {who} has no event left to take", None,
+                         "give each customer's index in `order` once per event of theirs")
+        event = events[taken[who]]
+        if last is not None and event.at < last:
+            raise _error(OUT_OF_ORDER, f"customer {who}'s event at {event.at} comes after one at {last}",
+                         event.span, "interleave the customers' events in time order")
+        last = event.at
+        runs[who].step(event)
+        taken[who] += 1
+    left = [i for i, r in enumerate(runs) if taken[i] != len(r.events)]
+    if left:
+        raise _error(OUT_OF_ORDER, f"`order` leaves events of customer(s) {left} untaken", None,
+                     "give each customer's index in `order` once per event of theirs")
+    return [r.finish() for r in runs]
 
 
 def _error(code: str, message: str, span: Span | None, hint: str | None = None) -> EvaluationError:
@@ -213,6 +180,13 @@ class _Run:
     # ------------------------------------------------------------ driving
 
     def execute(self) -> Result:
+        self.begin()
+        for event in self.events:
+            self.step(event)
+        return self.finish()
+
+    def begin(self) -> None:
+        """Check the events, open the run and do the first day's calendar work."""
         self._validate()
         if self.events:
             start = min(self.events[0].date, self.start or self.events[0].date)
@@ -226,9 +200,16 @@ class _Run:
         self._open(start)
         self.day = start
         self._calendar(start)
-        for event in self.events:
-            self._advance_to(event.date)
-            self._event(event)
+        self._span = (start, end)
+
+    def step(self, event: Event) -> None:
+        """Calendar work up to the event's day, then the event."""
+        self._advance_to(event.date)
+        self._event(event)
+
+    def finish(self) -> Result:
+        """Calendar work up to the last day; the result."""
+        start, end = self._span
         self._advance_to(end)
         return self._result(start, end)
 
@@ -375,7 +356,8 @@ class _Run:
         self._set_tier(target, day, f"review: {self._metric_text(metric)} qualifies for "
                                     f"{self.tier_names[qualified]}, downgrade {ts.downgrade.replace('_', ' ')}", notes)
 
-    def _upgrade(self, day: dt.date, notes: list[str]) -> None:
+    def upgrade(self, day: dt.date, notes: list[str]) -> None:
+        """§4.2 step 11: a metric that now qualifies for a higher tier moves the customer up at once."""
         if self.tiers is None or self.tier is None:
             return
         metric = self._metric_as_of(day)
@@ -385,7 +367,7 @@ class _Run:
             needed = money(threshold, self.p.currency) if self.tiers.metric == "spend" else number(threshold)
             self._set_tier(qualified, day, f"reached {self._metric_text(metric)} (needs {needed})", notes)
 
-    def _current_tier(self) -> ir.Tier | None:
+    def current_tier(self) -> ir.Tier | None:
         if self.tiers is None or self.tier is None:
             return None
         return self.tiers.tiers[self.tier]
@@ -393,7 +375,7 @@ class _Run:
     # ------------------------------------------------------------ calendar work
 
     def _expiry_policies(self) -> Sequence[ir.Expiry]:
-        tier = self._current_tier()
+        tier = self.current_tier()
         if tier is not None and tier.expiry is not None:
             return tier.expiry
         return self.p.expiry
@@ -438,18 +420,18 @@ class _Run:
                 notes.append(f"converted {burned} {unit} into {vouchers} voucher(s) worth "
                              f"{money(cents, self.p.currency)}; {available - burned} roll over")
         # 5. per-period tier perk costs
-        tier = self._current_tier()
+        tier = self.current_tier()
         if tier is not None:
             for perk in tier.perks:
                 if (perk.per == "month" and day.day == 1) or (perk.per == "year" and day.day == 1 and day.month == 1):
-                    self._book_perk(day, perk.name, perk.cost_cents, f"per {perk.per} for tier {tier.name}")
+                    self.book_perk(day, perk.name, perk.cost_cents, f"per {perk.per} for tier {tier.name}")
                     notes.append(f"perk {perk.name} ({tier.name}, per {perk.per}) costs "
                                  f"{money(perk.cost_cents, self.p.currency)}")
         # 6. cap periods roll over: usage is keyed by period, nothing to do
         if notes:
             self.trace.append(TraceStep(day, "calendar", "calendar work", notes=tuple(notes)))
 
-    def _book_perk(self, day: dt.date, name: str, cents: int, note: str) -> None:
+    def book_perk(self, day: dt.date, name: str, cents: int, note: str) -> None:
         self.cents["perk"] += cents
         self.ledger.book(Entry(day, "perk", 0, cents, name, None, note))
 
@@ -508,12 +490,14 @@ class _Run:
             self._pay(ev, notes)
         else:
             self._use_perk(ev, notes)
-        self._after_event(ev, values, outcome, earned, notes)
+        self.counters_and_metrics(ev, values, outcome, earned)
+        self.upgrade(day, notes)
         self.trace.append(TraceStep(day, ev.kind, self._describe(ev, amount), ev.at, ev.id, rules, tuple(notes)))
 
-    def _after_event(self, ev: Event, values: dict[str, object], outcome: EarnOutcome | None, earned: int,
-                     notes: list[str]) -> None:
-        """Step 10-11: counters, tier metric, activity, upgrade."""
+    def counters_and_metrics(self, ev: Event, values: dict[str, object], outcome: EarnOutcome | None,
+                             earned: int) -> None:
+        """§4.2 step 10: the purchase count, declared counters (their conditions read the values
+        of before the event), the tier metric, the last activity."""
         day = ev.date
         metric_name = self.tiers.metric if self.tiers else None
         increment = Fraction(0)
@@ -541,7 +525,6 @@ class _Run:
             self.metric_buckets[key] = self.metric_buckets.get(key, Fraction(0)) + increment
         if ev.kind == "purchase" or earned > 0:
             self.last_activity = day
-        self._upgrade(day, notes)
 
     def _describe(self, ev: Event, amount: int | None) -> str:
         parts = [ev.kind.replace("_", " ")]
@@ -657,10 +640,10 @@ class _Run:
 
     def _use_perk(self, ev: Event, notes: list[str]) -> None:
         name = str(ev.name)
-        tier = self._current_tier()
+        tier = self.current_tier()
         perk = next((p for p in tier.perks if p.name == name), None) if tier else None
         if perk is not None and perk.per == "use":
-            self._book_perk(ev.date, name, perk.cost_cents, f"per use, tier {tier.name}")  # type: ignore[union-attr]
+            self.book_perk(ev.date, name, perk.cost_cents, f"per use, tier {tier.name}")  # type: ignore[union-attr]
             notes.append(f"perk {name} used: costs {money(perk.cost_cents, self.p.currency)}")
         elif perk is not None:
             notes.append(f"perk {name} used: included in its per-{perk.per} cost")

@@ -8,6 +8,11 @@ and `Customer`s, and `compare_records`, the list of disagreements between the
 vectorized engine and `rulelang.run.interpreter.run` (empty when they agree exactly:
 points issued / redeemed / expired / reversed / outstanding, discount, perk, reward,
 voucher and points-payment cents, and the final tier).
+
+`compare_records_together` replays all recorded customers at once, sharing one global
+budget, in the order the engine applies a day's events (docs/simulator.md §6: kind by kind —
+signups, referrals, birthdays, custom events, returns, purchases — and within a kind in
+customer order); the record must hold every customer the budget is shared by.
 """
 
 from __future__ import annotations
@@ -98,3 +103,44 @@ def compare_records(program: ir.Program, records: dict[int, dict], start: dt.dat
             if got.get(f) != expected[f]:
                 problems.append(f"customer {cust}: {f} engine={got.get(f)} interpreter={expected[f]}")
     return problems
+
+
+# the order of a day's events across customers (docs/simulator.md §6); a redemption, points
+# payment or perk use follows its customer's purchase of the day
+KIND_ORDER = {"signup": 0, "referral": 1, "birthday": 2, "return": 4, "purchase": 5}
+CUSTOM_EVENTS = 3
+
+
+def documented_order(records: dict[int, dict]) -> list[int]:
+    """The interleaving of all recorded customers' events (customer keys of `records`, sorted,
+    numbered 0, 1, ...): one entry per event, whose next event comes next."""
+    keyed = []
+    for who, (_, rec) in enumerate(sorted(records.items())):
+        bought: int | None = None  # the day of this customer's latest purchase
+        for i, ev in enumerate(rec["events"]):
+            if ev["kind"] == "purchase":
+                bought = ev["day"]
+            after_purchase = bought == ev["day"] and ev["kind"] in ("purchase", "redeem", "pay", "use_perk")
+            rank = KIND_ORDER["purchase"] if after_purchase else KIND_ORDER.get(ev["kind"], CUSTOM_EVENTS)
+            keyed.append(((ev["day"], rank, who, i), who))
+    keyed.sort()
+    return [who for _, who in keyed]
+
+
+def compare_records_together(program: ir.Program, records: dict[int, dict], start: dt.date,
+                             end: dt.date) -> tuple[list[str], Any]:
+    """Disagreements between the engine's ledgers and the interpreter's, all customers run
+    together with one shared `BudgetState` (returned too, as the run left it)."""
+    from rulelang import BudgetState, run_together
+
+    recs = sorted((cust, rec) for cust, rec in records.items() if rec["events"])
+    streams = [(to_events(program, rec, start), to_customer(program, rec)) for _, rec in recs]
+    budgets = BudgetState()
+    results = run_together(program, streams, documented_order(dict(recs)), until=end, budgets=budgets)
+    problems = []
+    for (cust, rec), res in zip(recs, results):
+        for f in FIELDS:
+            expected = getattr(res, f)
+            if rec["ledger"].get(f) != expected:
+                problems.append(f"customer {cust}: {f} engine={rec['ledger'].get(f)} interpreter={expected}")
+    return problems, budgets

@@ -6,7 +6,12 @@ tier review, conversion, per-period perks) and applies one kind of event to a
 batch of customers at once, following docs/semantics.md §4.2 step by step:
 candidates in order, skips (window, condition, group, limit, every Nth, streak,
 budget), discounts, rate awards, multipliers, fixed awards, caps, budget, lots,
-counters and tier metric, upgrade. Per-customer totals (issued, redeemed,
+counters and tier metric, upgrade — one method per step, by the names the reference
+interpreter's steps have (`rulelang.run.earning`: `candidates`, `skips`, `discounts`,
+`rate_awards`, `tier_multiplier`, `rule_multipliers`, `fixed_awards`, `caps_and_budget`,
+`book_lots`; `rulelang.run.interpreter`: `counters_and_metrics`, `upgrade`), the point sources
+of `rulelang.ir.POINT_SOURCES` through `SOURCE_STEPS`, and the global-budget bound through
+`BOUND_TERMS`. Per-customer totals (issued, redeemed,
 expired, costs in cents) are kept as int64 arrays so both the metrics and the
 differential test against the reference interpreter read them directly.
 """
@@ -14,6 +19,7 @@ differential test against the reference interpreter read them directly.
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass, field
 from fractions import Fraction
 from math import ceil
 
@@ -33,6 +39,39 @@ from simulator.engine.returns import OrderBook
 
 BIG = np.int64(2**40)
 PERIODS = ("day", "week", "month", "quarter", "year", "lifetime")
+
+
+@dataclass
+class _Batch:
+    """One event applied to a batch of customers: what each step of `ProgramArm.apply` leaves
+    for the next (arrays over the batch)."""
+
+    kind: str
+    idx: np.ndarray
+    data: dict[str, np.ndarray]
+    ctx: BatchContext
+    candidates: list[RuleSpec] = field(default_factory=list)
+    fired: list[tuple[RuleSpec, np.ndarray]] = field(default_factory=list)  # (rule, customers it fires for)
+    rule_pts: list[np.ndarray] = field(default_factory=list)  # per fired rule: its points
+    counter_inc: dict[str, np.ndarray] = field(default_factory=dict)
+    disc_by_rule: dict[int, np.ndarray] = field(default_factory=dict)
+    net: np.ndarray | None = None
+    metric_changed: bool = False
+
+    def __post_init__(self) -> None:
+        k = self.k
+        self.role = self.data.get("role")
+        self.amount = self.data.get("amount")
+        self.cat = self.data.get("category", np.zeros(k, dtype=np.int64))
+        self.R: np.ndarray = np.zeros(k, dtype=np.int64)  # R of step 6, in 1/D points
+        self.pnum = np.ones(k, dtype=np.int64)  # m1 × … × mj so far (`multipliers multiply`)
+        self.pden = np.ones(k, dtype=np.int64)
+        self.tier_pts = np.zeros(k, dtype=np.int64)
+        self.total = np.zeros(k, dtype=np.int64)
+
+    @property
+    def k(self) -> int:
+        return self.idx.size
 
 
 class ProgramArm:
@@ -81,6 +120,8 @@ class ProgramArm:
                           np.array([f.denominator for f in discs], dtype=np.int64)) if any(discs) else None
         self.any_discounts = self.tier_disc is not None or any(spec.discounts for spec in plan.rules)
         self.budgeted = any(spec.rule.budget is not None for spec in plan.rules)
+        self._source_steps = ir.in_source_order(SOURCE_STEPS, "the vectorized engine (ProgramArm.apply)")
+        self._bound_terms = ir.in_source_order(BOUND_TERMS, "the global-budget bound (ProgramArm._budget_at_risk)")
         # the purchase count is kept only when something reads it
         read = set()
         for spec in plan.rules:
@@ -336,21 +377,40 @@ class ProgramArm:
 
         Customers are processed together; when a global budget of a candidate rule could run
         out within the batch, one after the other (`_apply_in_turn`), so that the customers after
-        the one who spends it find the rule skipped, as the interpreter's semantics say."""
+        the one who spends it find the rule skipped, as the interpreter's semantics say.
+        The steps are those of docs/semantics.md §4.2, by the names the reference interpreter
+        (`rulelang.run.earning`) uses; the point sources run through `SOURCE_STEPS`."""
         k = idx.size
-        plan, p = self.plan, self.p
-        day, d = self.day, self.date
         if k == 0:
             return np.zeros(0, dtype=np.int64)
         if k > 1 and self.budgeted:
             at_risk = self._budget_at_risk(kind, idx, data)
             if at_risk is not None:
                 return self._apply_in_turn(kind, idx, data, at_risk)
-        ctx = self.context(idx, data)
-        role = data.get("role")
-        fired: list[tuple[RuleSpec, np.ndarray]] = []
+        b = _Batch(kind, idx, data, self.context(idx, data))
+        self.candidates(b)
+        self.skips(b)
+        b.counter_inc = self._counter_increments(b)  # step 10's increments: conditions read the state before
+        self.discounts(b)
+        for _source, step in self._source_steps:
+            step(self, b)
+        self.caps_and_budget(b)
+        self.book_lots(b)
+        self.counters_and_metrics(b)
+        self.upgrade(b)
+        return b.total
+
+    def candidates(self, b: "_Batch") -> None:
+        """§4.2 step 2: the rules on this event, by priority (higher first), then source order."""
+        b.candidates = self.plan.by_event.get(b.kind, [])
+
+    def skips(self, b: "_Batch") -> None:
+        """§4.2 step 3: per candidate, the customers it fires for (window, condition, side,
+        group, limit, every Nth, streak, budget); every-Nth counts and streaks advance for every
+        matching event."""
+        k, idx, d, ctx, role = b.k, b.idx, self.date, b.ctx, b.role
         groups: dict[str, np.ndarray] = {}
-        for spec in plan.by_event.get(kind, []):
+        for spec in b.candidates:
             r = spec.rule
             if (r.start is not None and d < r.start) or (r.end is not None and d > r.end):
                 continue
@@ -381,109 +441,138 @@ class ProgramArm:
                 continue
             if r.group is not None:
                 groups[r.group] = groups.get(r.group, np.zeros(k, dtype=bool)) | m
-            fired.append((spec, m))
-        # counter conditions read the state before the event
+            b.fired.append((spec, m))
+        b.rule_pts = [np.zeros(k, dtype=np.int64) for _ in b.fired]
+
+    def _counter_increments(self, b: "_Batch") -> dict[str, np.ndarray]:
+        """Each declared counter's increment for this event (booked in step 10); counter
+        conditions read the state before the event."""
         counter_inc: dict[str, np.ndarray] = {}
-        for c in p.counters:
-            if c.event != kind:
+        for c in self.p.counters:
+            if c.event != b.kind:
                 continue
-            cm = evaluate(c.condition, ctx)
-            val = np.asarray(ctx.field(c.sums), dtype=np.int64) if c.sums else np.ones(k, dtype=np.int64)
-            counter_inc[c.name] = np.where(cm, np.broadcast_to(val, (k,)), 0)
-        amount = data.get("amount")
-        total = np.zeros(k, dtype=np.int64)
-        disc_by_rule: dict[int, np.ndarray] = {}
-        net = None
-        purchase = kind == "purchase"
-        if amount is not None:
-            cat = data.get("category", np.zeros(k, dtype=np.int64))
-            # shipping is part of a purchase only; a return's amount is all goods (§4.1)
-            goods = amount - data["shipping"] if purchase and "shipping" in data else amount
-            disc = np.zeros(k, dtype=np.int64)
-            for spec, m in fired:
-                before = disc.copy()
-                for ds in spec.discounts:
-                    base = amount.copy() if ds.base == "gross" else goods.copy()
-                    if ds.excluding:
-                        base[np.isin(cat, ds.excluding)] = 0
-                    if ds.percent is not None:
-                        f = ds.percent / 100
-                        val = fits_int64(round_div(mul(base, f.numerator), f.denominator, spec.rule.rounding))
-                    else:
-                        val = np.minimum(base, int(ds.fixed_cents or 0))
-                    disc += np.where(m, val, 0)
-                if spec.discounts:
-                    disc = np.minimum(disc, goods)
-                    disc_by_rule[spec.index] = disc - before
-            if self.tier_disc is not None and purchase:
-                t_of = self.tier[idx]
-                disc += fits_int64(round_div(mul(goods, self.tier_disc[0][t_of]), self.tier_disc[1][t_of], p.rounding))
-            if self.any_discounts:
+            cm = evaluate(c.condition, b.ctx)
+            val = np.asarray(b.ctx.field(c.sums), dtype=np.int64) if c.sums else np.ones(b.k, dtype=np.int64)
+            counter_inc[c.name] = np.where(cm, np.broadcast_to(val, (b.k,)), 0)
+        return counter_inc
+
+    def discounts(self, b: "_Batch") -> None:
+        """§4.2 step 4: discounts of firing rules, then the tier's; capped at amount - shipping.
+        The net base is then known."""
+        k, idx, data, amount, p = b.k, b.idx, b.data, b.amount, self.p
+        if amount is None:
+            return
+        purchase = b.kind == "purchase"
+        cat = b.cat
+        # shipping is part of a purchase only; a return's amount is all goods (§4.1)
+        goods = amount - data["shipping"] if purchase and "shipping" in data else amount
+        disc = np.zeros(k, dtype=np.int64)
+        for spec, m in b.fired:
+            before = disc.copy()
+            for ds in spec.discounts:
+                base = amount.copy() if ds.base == "gross" else goods.copy()
+                if ds.excluding:
+                    base[np.isin(cat, ds.excluding)] = 0
+                if ds.percent is not None:
+                    f = ds.percent / 100
+                    val = fits_int64(round_div(mul(base, f.numerator), f.denominator, spec.rule.rounding))
+                else:
+                    val = np.minimum(base, int(ds.fixed_cents or 0))
+                disc += np.where(m, val, 0)
+            if spec.discounts:
                 disc = np.minimum(disc, goods)
-                self.discount[idx] += disc
-                self.last_discount = disc
-                net = goods - disc
-            else:
-                self.last_discount = None
-                net = goods
+                b.disc_by_rule[spec.index] = disc - before
+        if self.tier_disc is not None and purchase:
+            t_of = self.tier[idx]
+            disc += fits_int64(round_div(mul(goods, self.tier_disc[0][t_of]), self.tier_disc[1][t_of], p.rounding))
+        if self.any_discounts:
+            disc = np.minimum(disc, goods)
+            self.discount[idx] += disc
+            self.last_discount = disc
+            b.net = goods - disc
         else:
-            cat = np.zeros(k, dtype=np.int64)
-        D = plan.common_den
-        # R, the points of the rate awards in 1/D points, and the multipliers' products stay
-        # exact: int64 while the bound allows it, Python ints (object arrays) beyond (simulator.engine.exact)
-        R: np.ndarray = np.zeros(k, dtype=np.int64)
-        rule_pts: list[np.ndarray] = []
-        for spec, m in fired:
-            pts = np.zeros(k, dtype=np.int64)
+            self.last_discount = None
+            b.net = goods
+
+    def rate_awards(self, b: "_Batch") -> None:
+        """§4.2 step 5 (point source `ir.RATE_AWARD`): raw = rate × base cents, exact; each
+        firing rule's points round(raw) by its mode; R = the sum of the raw points.
+
+        R, in 1/D points, and the multipliers' products stay exact: int64 while the bound
+        allows it, Python ints (object arrays) beyond (simulator.engine.exact)."""
+        D = self.plan.common_den
+        amount, net, cat = b.amount, b.net, b.cat
+        for (spec, m), pts in zip(b.fired, b.rule_pts):
             if spec.rates and amount is not None:
-                num: np.ndarray = np.zeros(k, dtype=np.int64)
+                num: np.ndarray = np.zeros(b.k, dtype=np.int64)
                 for rs in spec.rates:
                     base = amount.copy() if rs.base == "gross" else net.copy()
                     if rs.excluding:
                         base[np.isin(cat, rs.excluding)] = 0
                     num = num + mul(base, rs.num * (D // rs.den))
                 num = np.where(m, num, 0)
-                R = R + num
+                b.R = b.R + num
                 pts += fits_int64(round_div(num, D, spec.rule.rounding))
-            rule_pts.append(pts)
-        # multipliers: the tier's first, then firing multiply rules in candidate order
-        tier_pts = np.zeros(k, dtype=np.int64)
-        if R.any():
-            pnum = np.ones(k, dtype=np.int64)
-            pden = np.ones(k, dtype=np.int64)
-            add = p.stacking == "add"
-            if self.tier_mult is not None:
-                # each customer holds one tier: its bonus is R × (m − 1), the product so far m
-                t_of = self.tier[idx]
-                fn, fd = self.tier_mult[0][t_of], self.tier_mult[1][t_of]
-                tier_pts = fits_int64(round_div(mul(R, fn - fd), mul(fd, plan.common_den), p.rounding))
+
+    def tier_multiplier(self, b: "_Batch") -> None:
+        """§4.2 step 6 (point source `ir.TIER_MULTIPLIER`): the tier's multiplier is m1, its
+        bonus R × (m − 1) rounded by the program's mode (each customer holds one tier)."""
+        if self.tier_mult is None or not b.R.any():
+            return
+        t_of = self.tier[b.idx]
+        fn, fd = self.tier_mult[0][t_of], self.tier_mult[1][t_of]
+        b.tier_pts = fits_int64(round_div(mul(b.R, fn - fd), mul(fd, self.plan.common_den), self.p.rounding))
+        if self.p.stacking != "add":
+            b.pnum, b.pden = fn, fd
+
+    def rule_multipliers(self, b: "_Batch") -> None:
+        """§4.2 step 6 (point source `ir.RULE_MULTIPLIER`): firing rules' multipliers, in
+        candidate order after the tier's, each bonus rounded by its rule's mode."""
+        if not b.R.any():
+            return
+        add = self.p.stacking == "add"
+        for (spec, m), pts in zip(b.fired, b.rule_pts):
+            for f in spec.multipliers:
+                pts += np.where(m, self._bonus(b.R, b.pnum, b.pden, f, add, spec.rule.rounding), 0)
                 if not add:
-                    pnum, pden = fn, fd
-            for (spec, m), pts in zip(fired, rule_pts):
-                for f in spec.multipliers:
-                    pts += np.where(m, self._bonus(R, pnum, pden, f, add, spec.rule.rounding), 0)
-                    if not add:
-                        pnum = np.where(m, fits_int64(mul(pnum, f.numerator)), pnum)
-                        pden = np.where(m, fits_int64(mul(pden, f.denominator)), pden)
-                        g = np.gcd(pnum, pden)
-                        pnum //= g
-                        pden //= g
-        for (spec, m), pts in zip(fired, rule_pts):
+                    b.pnum = np.where(m, fits_int64(mul(b.pnum, f.numerator)), b.pnum)
+                    b.pden = np.where(m, fits_int64(mul(b.pden, f.denominator)), b.pden)
+                    g = np.gcd(b.pnum, b.pden)
+                    b.pnum //= g
+                    b.pden //= g
+
+    def fixed_awards(self, b: "_Batch") -> None:
+        """§4.2 step 7 (point source `ir.FIXED_AWARD`): fixed awards add their points (referral
+        sides: only the side the event's role names). A rule's points are never negative."""
+        role = b.role
+        for (spec, m), pts in zip(b.fired, b.rule_pts):
             for points, to in spec.fixed:
                 if to == "customer":
                     pts += np.where(m, points, 0)
                 elif role is not None:
                     pts += np.where(m & (role == self.strings.code(to)), points, 0)
             np.maximum(pts, 0, out=pts)
+
+    def caps_and_budget(self, b: "_Batch") -> None:
+        """§4.2 step 8: each firing rule's points cut to what its caps leave, then to what its
+        global budget leaves; a rule cut to 0 that gives no money did not fire."""
+        idx = b.idx
+        for (spec, m), pts in zip(b.fired, b.rule_pts):
             wanted = pts.copy()
             for j, cap in enumerate(spec.point_caps):
                 used = self._period_value(self.cap_used[spec.index, j], self.cap_pid[spec.index, j], idx, cap.period)
                 np.minimum(pts, np.maximum(cap.limit - used, 0), out=pts)
             if spec.rule.budget is not None:
-                self._budget_cut(spec, m, pts, disc_by_rule.get(spec.index))
+                self._budget_cut(spec, m, pts, b.disc_by_rule.get(spec.index))
             # a rule cut to 0 that gives no money did not fire (no limit usage, no perk)
             if not spec.gives_money:
                 m &= ~((pts == 0) & (wanted > 0))
+
+    def book_lots(self, b: "_Batch") -> None:
+        """§4.2 step 9: book the fired rules — the customers' lots (the tier bonus included),
+        perk costs; the counters of caps and limits."""
+        idx, total = b.idx, b.total
+        for (spec, m), pts in zip(b.fired, b.rule_pts):
             for j, cap in enumerate(spec.point_caps):
                 self.cap_used[spec.index, j][idx] += pts
             for j, cap in enumerate(spec.limits):
@@ -494,52 +583,63 @@ class ProgramArm:
             for _, cost in spec.perks:
                 self.perk[idx] += np.where(m, cost, 0)
             total += pts
-        total += np.maximum(tier_pts, 0)
-        if k and int(total.max()) > MAX_EVENT_POINTS:
-            raise ExactRangeError(f"one {kind} would earn {int(total.max()):,} {p.points_unit}, more than the "
-                                  f"{MAX_EVENT_POINTS:,} one event may earn (rulelang.limits.MAX_EVENT_POINTS)")
+        total += np.maximum(b.tier_pts, 0)
+        if b.k and int(total.max()) > MAX_EVENT_POINTS:
+            raise ExactRangeError(f"one {b.kind} would earn {int(total.max()):,} {self.p.points_unit}, more than "
+                                  f"the {MAX_EVENT_POINTS:,} one event may earn (rulelang.limits.MAX_EVENT_POINTS)")
         earned = np.flatnonzero(total > 0)
         if earned.size:
-            self.lots.add(idx[earned], day, self.plan.slot_of_day(day), total[earned])
+            self.lots.add(idx[earned], self.day, self.plan.slot_of_day(self.day), total[earned])
             self.issued[idx[earned]] += total[earned]
-        # activity, counters, tier metric, upgrade
+
+    def counters_and_metrics(self, b: "_Batch") -> None:
+        """§4.2 step 10: activity, the purchase count, declared counters, the tier metric."""
+        idx, k, kind, total = b.idx, b.k, b.kind, b.total
         active = (total > 0) if kind != "purchase" else np.ones(k, dtype=bool)
-        self._activity(idx[active], day)
-        for name, inc in counter_inc.items():
+        self._activity(idx[active], self.day)
+        for name, inc in b.counter_inc.items():
             self.counters[name][idx] += inc
         if kind == "purchase" and self.counts_purchases:
             self.purchases[idx] += 1
-        ts = p.tiers
+        ts = self.p.tiers
+        b.metric_changed = False
         if ts is not None:
             inc = None
-            if ts.metric == "spend" and net is not None and purchase:
-                inc = net
+            if ts.metric == "spend" and b.net is not None and kind == "purchase":
+                inc = b.net
             elif ts.metric == "points":
                 inc = total
             elif ts.metric == "purchases" and kind == "purchase":
                 inc = np.ones(k, dtype=np.int64)
-            elif ts.metric in counter_inc:
-                inc = counter_inc[ts.metric]
+            elif ts.metric in b.counter_inc:
+                inc = b.counter_inc[ts.metric]
             if inc is not None:
                 self.metric[idx] += inc
                 if self.window is not None:
-                    self.window[month_index(d) % self.window.shape[0], idx] += inc
-                qual = self.qualified(self.metric[idx])
-                up = qual > self.tier[idx]
-                if up.any():
-                    u = idx[up]
-                    self.tier[u] = qual[up]
-                    self.tier_since[u] = day
-                    self.grace_start[u] = -1
-        return total
+                    self.window[month_index(self.date) % self.window.shape[0], idx] += inc
+                b.metric_changed = True
+
+    def upgrade(self, b: "_Batch") -> None:
+        """§4.2 step 11: a metric that now qualifies for a higher tier moves the customer up at once."""
+        if not b.metric_changed:
+            return
+        idx, day = b.idx, self.day
+        qual = self.qualified(self.metric[idx])
+        up = qual > self.tier[idx]
+        if up.any():
+            u = idx[up]
+            self.tier[u] = qual[up]
+            self.tier_since[u] = day
+            self.grace_start[u] = -1
 
     def _budget_at_risk(self, kind: str, idx: np.ndarray, data: dict[str, np.ndarray]) -> np.ndarray | None:
         """The customers of this batch who could take the last of a rule's global budget (None:
         the batch cannot spend any budget that is left). For each budgeted rule in its window with
         budget left, the customers its condition holds for are compared with what is left, by a
-        bound on what they can take: each one's amount × every rate of the event's rules × every
-        multiplier (tiers' and rules'), plus every fixed award and 1 for rounding, and for a money
-        budget the amount (discounts) and every perk on top."""
+        bound on what they can take, one term per point source (`BOUND_TERMS`): each one's
+        amount × every rate of the event's rules × every multiplier (tiers' and rules'), plus
+        every fixed award and 1 for each rounding, and for a money budget the amount (discounts)
+        and every perk on top."""
         specs = [sp for sp in self.plan.by_event.get(kind, []) if sp.rule.budget is not None]
         d = self.date
         specs = [sp for sp in specs if (sp.rule.start is None or d >= sp.rule.start)
@@ -547,14 +647,10 @@ class ProgramArm:
         if not specs:
             return None
         event_specs = self.plan.by_event.get(kind, [])
-        rate = sum(Fraction(rs.num, rs.den) for sp in event_specs for rs in sp.rates)
-        mult = Fraction(1)
-        for sp in event_specs:
-            for f in sp.multipliers:
-                mult *= max(f, Fraction(1))
-        if self.tier_mult is not None:
-            mult *= max(Fraction(int(n), int(dd)) for n, dd in zip(*self.tier_mult))
-        fixed = sum(pts for sp in event_specs for pts, _ in sp.fixed)
+        bound = _Bound()
+        for _source, term in self._bound_terms:
+            term(bound, event_specs, self)
+        rate, mult, fixed = bound.rate, bound.factor, bound.fixed + bound.roundings
         perks = sum(c for sp in event_specs for _, c in sp.perks)
         amount = data.get("amount")
         ctx = self.context(idx, data)  # conditions read the state before the event: nothing changes
@@ -565,7 +661,7 @@ class ProgramArm:
             if count == 0:
                 continue
             cents = int(amount[m].sum()) if amount is not None else 0
-            points = ceil(cents * rate * mult) + count * (fixed + 1)
+            points = ceil(cents * rate * mult) + count * fixed
             if sp.rule.budget.points is not None:
                 need = points
             else:
@@ -711,6 +807,58 @@ class ProgramArm:
 
     def use_perk(self, idx: np.ndarray, cost_cents: int) -> None:
         self.perk[idx] += cost_cents
+
+
+# One step of `ProgramArm.apply` per point source (docs/semantics.md §4.2 steps 5-7).
+SOURCE_STEPS = {
+    ir.RATE_AWARD: ProgramArm.rate_awards,
+    ir.TIER_MULTIPLIER: ProgramArm.tier_multiplier,
+    ir.RULE_MULTIPLIER: ProgramArm.rule_multipliers,
+    ir.FIXED_AWARD: ProgramArm.fixed_awards,
+}
+
+
+@dataclass
+class _Bound:
+    """A bound on the points one customer's event can earn: amount (cents) × `rate` × `factor`
+    + `fixed` + `roundings` (each rounding of a rule's points or a bonus adds at most 1)."""
+
+    rate: Fraction = Fraction(0)
+    factor: Fraction = Fraction(1)
+    fixed: int = 0
+    roundings: int = 1
+
+
+def _bound_rates(b: _Bound, specs: list[RuleSpec], arm: ProgramArm) -> None:
+    for sp in specs:
+        b.rate += sum((Fraction(rs.num, rs.den) for rs in sp.rates), Fraction(0))
+        b.roundings += bool(sp.rates)
+
+
+def _bound_tier_multiplier(b: _Bound, specs: list[RuleSpec], arm: ProgramArm) -> None:
+    if arm.tier_mult is not None:
+        b.factor *= max(Fraction(int(n), int(dd)) for n, dd in zip(*arm.tier_mult))
+        b.roundings += 1
+
+
+def _bound_rule_multipliers(b: _Bound, specs: list[RuleSpec], arm: ProgramArm) -> None:
+    for sp in specs:
+        for f in sp.multipliers:
+            b.factor *= max(f, Fraction(1))
+            b.roundings += 1
+
+
+def _bound_fixed(b: _Bound, specs: list[RuleSpec], arm: ProgramArm) -> None:
+    b.fixed += sum(max(pts, 0) for sp in specs for pts, _ in sp.fixed)
+
+
+# What each point source can add at most, for the global-budget bound (`_budget_at_risk`).
+BOUND_TERMS = {
+    ir.RATE_AWARD: _bound_rates,
+    ir.TIER_MULTIPLIER: _bound_tier_multiplier,
+    ir.RULE_MULTIPLIER: _bound_rule_multipliers,
+    ir.FIXED_AWARD: _bound_fixed,
+}
 
 
 def streak_period(d: dt.date, period: str) -> int:

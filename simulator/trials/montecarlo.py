@@ -67,7 +67,7 @@ def empty_program(name: str = "no program") -> ir.Program:
     return ir.Program(name=name, points_unit="points", currency="USD", point_cost_cents=0,
                       point_value_cents=None, stacking="multiply", rounding="down", pending_days=0,
                       events=(), attributes=(), counters=(), rules=(), tiers=None, expiry=(),
-                      returns=ir.ReturnPolicy(False, False), rewards=(), pay_with_points=None, conversion=None)
+                      returns=ir.ReturnPolicy(reverse=False, negative_balance=False), rewards=(), pay_with_points=None, conversion=None)
 
 
 def program_hash(program: ir.Program, source: str | None = None) -> str:

@@ -59,46 +59,46 @@ def program(*rules: ir.Rule, **overrides: object) -> ir.Program:
 
 def per_usd(points: str | int = 1, per: str | int = 1, base: str = "net", excluding: tuple[str, ...] = ()) -> ir.RateAward:
     """`award POINTS points per PER USD of BASE amount` -> rate in points per cent."""
-    return ir.RateAward(F(str(points)) / cents(per), base, frozenset(excluding))  # type: ignore[arg-type]
+    return ir.RateAward(rate=F(str(points)) / cents(per), base=base, excluding=frozenset(excluding))  # type: ignore[arg-type]
 
 
 def fixed(points: int, to: str = "customer") -> ir.FixedAward:
-    return ir.FixedAward(points, to)  # type: ignore[arg-type]
+    return ir.FixedAward(points=points, to=to)  # type: ignore[arg-type]
 
 
 def mult(factor: str) -> ir.Multiplier:
-    return ir.Multiplier(F(factor))
+    return ir.Multiplier(factor=F(factor))
 
 
 def discount_pct(percent: str, base: str = "net", excluding: tuple[str, ...] = ()) -> ir.DiscountAction:
-    return ir.DiscountAction(F(percent), None, base, frozenset(excluding))  # type: ignore[arg-type]
+    return ir.DiscountAction(percent=F(percent), fixed_cents=None, base=base, excluding=frozenset(excluding))  # type: ignore[arg-type]
 
 
 def discount_usd(usd: str) -> ir.DiscountAction:
-    return ir.DiscountAction(None, cents(usd))
+    return ir.DiscountAction(percent=None, fixed_cents=cents(usd))
 
 
 def cap(limit: int, period: str, unit: str = "points") -> ir.Cap:
-    return ir.Cap(limit, unit, period)  # type: ignore[arg-type]
+    return ir.Cap(limit=limit, unit=unit, period=period)  # type: ignore[arg-type]
 
 
 # ---------------------------------------------------------------- conditions
 
 
 def field(name: str, type_: str = "string") -> ir.Field:
-    return ir.Field(name, type_)  # type: ignore[arg-type]
+    return ir.Field(name=name, type=type_)  # type: ignore[arg-type]
 
 
 def const(value: object, type_: str = "string") -> ir.Const:
-    return ir.Const(value, type_)  # type: ignore[arg-type]
+    return ir.Const(value=value, type=type_)  # type: ignore[arg-type]
 
 
 def eq(name: str, value: object, type_: str = "string", op: str = "==") -> ir.Cmp:
-    return ir.Cmp(op, field(name, type_), const(value, type_))  # type: ignore[arg-type]
+    return ir.Cmp(op=op, left=field(name, type_), right=const(value, type_))  # type: ignore[arg-type]
 
 
 def among(name: str, values: set, type_: str = "string", negated: bool = False) -> ir.InSet:
-    return ir.InSet(field(name, type_), frozenset(values), negated)
+    return ir.InSet(left=field(name, type_), values=frozenset(values), negated=negated)
 
 
 # ---------------------------------------------------------------- events

@@ -26,7 +26,7 @@ def test_events_out_of_order_are_an_error() -> None:
 
 
 def test_unknown_names_are_errors_with_hints() -> None:
-    p = program(rewards=(ir.Reward("free_drink", 10, None, 0),))
+    p = program(rewards=(ir.Reward(name="free_drink", price=10, worth_cents=None, cost_cents=0),))
     with pytest.raises(EvaluationError) as excinfo:
         run(p, [redeem("2027-01-01", "free_drnk")])
     assert _code(excinfo) == "RL503"
@@ -54,14 +54,14 @@ def test_a_date_without_time_is_noon() -> None:
 
 
 def test_no_events_but_until_runs_the_calendar() -> None:
-    p = program(expiry=(ir.Expiry("fixed_date", date=D("2027-12-31")),))
+    p = program(expiry=(ir.Expiry(kind="fixed_date", date=D("2027-12-31")),))
     result = run(p, [], Customer(balance=50), until=D("2027-12-31"))
     assert (result.issued, result.earned, result.expired) == (50, 0, 50)
 
 
 def test_json_and_text_output() -> None:
     p = program(rule("base", per_usd(1)), rule("coffee", fixed(5), when=ir.Cmp(
-        "==", ir.Field("category", "string"), ir.Const("coffee", "string"))), rewards=(ir.Reward("mug", 5, None, 250),))
+        op="==", left=ir.Field(name="category", type="string"), right=ir.Const(value="coffee", type="string"))), rewards=(ir.Reward(name="mug", price=5, worth_cents=None, cost_cents=250),))
     result = run(p, [purchase("2027-05-04 09:30", "7.40", category="tea", id="A1"), redeem("2027-05-05", "mug")])
     doc = json.loads(json.dumps(result.to_json()))
     assert doc["totals"]["issued"] == 7
@@ -77,7 +77,7 @@ def test_json_and_text_output() -> None:
 
 def test_cost_excludes_discounts_total_cost_includes_them() -> None:
     from ir_builders import discount_usd
-    p = program(rule("sale", discount_usd("1")), rewards=(ir.Reward("mug", 0, None, 250),))
+    p = program(rule("sale", discount_usd("1")), rewards=(ir.Reward(name="mug", price=0, worth_cents=None, cost_cents=250),))
     result = run(p, [purchase("2027-01-01", "10"), redeem("2027-01-01", "mug")])
     assert (result.discount_cents, result.cost_cents, result.total_cost_cents) == (100, 250, 350)
 
@@ -86,20 +86,20 @@ def test_cost_excludes_discounts_total_cost_includes_them() -> None:
 
 
 def _rich_program(negative: bool) -> ir.Program:
-    tiers = ir.TierSystem("spend", "rolling", 2, (
-        ir.Tier("Green", F(0), None, None, None, ()),
-        ir.Tier("Gold", F(5000), F("1.5"), F(5), (ir.Expiry("after_earning", months=3),), ())),
-        "monthly", "one_step", 1, 0)
+    tiers = ir.TierSystem(metric="spend", window="rolling", window_months=2, tiers=(
+        ir.Tier(name="Green", threshold=F(0), multiplier=None, discount_percent=None, expiry=None, perks=()),
+        ir.Tier(name="Gold", threshold=F(5000), multiplier=F("1.5"), discount_percent=F(5), expiry=(ir.Expiry(kind="after_earning", months=3),), perks=())),
+        review="monthly", downgrade="one_step", grace_months=1, validity_months=0)
     return program(
         rule("base", per_usd(1), rounding="nearest"),
-        rule("double", ir.Multiplier(F(2)), when=ir.Cmp("==", ir.Field("category", "string"), ir.Const("a", "string")),
-             caps=(ir.Cap(30, "points", "week"),)),
+        rule("double", ir.Multiplier(factor=F(2)), when=ir.Cmp(op="==", left=ir.Field(name="category", type="string"), right=ir.Const(value="a", type="string")),
+             caps=(ir.Cap(limit=30, unit="points", period="week"),)),
         rule("bonus", fixed(7), every_nth=3),
-        rule("weekly", fixed(11), streak=ir.Streak(2, "week")),
-        tiers=tiers, pending_days=5, expiry=(ir.Expiry("after_earning", months=1),
-                                            ir.Expiry("inactivity", months=2)),
-        returns=ir.ReturnPolicy(True, negative), rewards=(ir.Reward("gift", 40, None, 100),),
-        pay_with_points=ir.PayWithPoints(10, 100, 0, F(100)), conversion=ir.Conversion(60, 300, "month"),
+        rule("weekly", fixed(11), streak=ir.Streak(length=2, period="week")),
+        tiers=tiers, pending_days=5, expiry=(ir.Expiry(kind="after_earning", months=1),
+                                            ir.Expiry(kind="inactivity", months=2)),
+        returns=ir.ReturnPolicy(reverse=True, negative_balance=negative), rewards=(ir.Reward(name="gift", price=40, worth_cents=None, cost_cents=100),),
+        pay_with_points=ir.PayWithPoints(points=10, cents=100, minimum_balance=0, max_share=F(100)), conversion=ir.Conversion(points=60, voucher_cents=300, period="month"),
         point_cost_cents=F(1, 3),
     )
 

@@ -19,10 +19,10 @@ from rulelang.run.interpreter import BudgetState
 
 def _gold(rounding: str) -> ir.Program:
     """1 point per USD, a Gold tier multiplying by 1.2x, program rounding `rounding`."""
-    tiers = ir.TierSystem("spend", "lifetime", None, (
-        ir.Tier("Green", F(0), None, None, None, ()),
-        ir.Tier("Gold", F(50000), F("1.2"), None, None, ()),
-    ), "never", "never", 0, 0)
+    tiers = ir.TierSystem(metric="spend", window="lifetime", window_months=None, tiers=(
+        ir.Tier(name="Green", threshold=F(0), multiplier=None, discount_percent=None, expiry=None, perks=()),
+        ir.Tier(name="Gold", threshold=F(50000), multiplier=F("1.2"), discount_percent=None, expiry=None, perks=()),
+    ), review="never", downgrade="never", grace_months=0, validity_months=0)
     return program(rule("base", per_usd(1), rounding=rounding), rounding=rounding, tiers=tiers)
 
 
@@ -58,8 +58,8 @@ def _stack(stacking: str, tier_factor: str | None = None) -> tuple[ir.Program, C
     tiers = None
     customer = None
     if tier_factor:
-        tiers = ir.TierSystem("spend", "lifetime", None, (
-            ir.Tier("Base", F(0), F(tier_factor), None, None, ()),), "never", "never", 0, 0)
+        tiers = ir.TierSystem(metric="spend", window="lifetime", window_months=None, tiers=(
+            ir.Tier(name="Base", threshold=F(0), multiplier=F(tier_factor), discount_percent=None, expiry=None, perks=()),), review="never", downgrade="never", grace_months=0, validity_months=0)
         customer = Customer(tier="Base")
     p = program(rule("base", per_usd(1)), rule("double", mult("2")), rule("triple", mult("3")),
                 stacking=stacking, tiers=tiers)
@@ -159,7 +159,7 @@ def test_limit_times_per_day() -> None:
 
 def test_points_budget_is_shared_across_customers() -> None:
     # budget 100: 40, 40, then min(40, 20) = 20; the next customer finds it exhausted
-    p = program(rule("launch", fixed(40), budget=ir.Budget(100, None)))
+    p = program(rule("launch", fixed(40), budget=ir.Budget(points=100, cents=None)))
     budgets = BudgetState()
     first = run(p, [purchase(f"2027-01-0{d}", "1") for d in (1, 2, 3)], budgets=budgets)
     assert first.earned == 100
@@ -172,7 +172,7 @@ def test_points_budget_is_shared_across_customers() -> None:
 def test_money_budget_counts_points_at_point_cost() -> None:
     # point cost 0.5 cent; budget 1.00 USD; 150 points cost 75 cents -> 25 cents left;
     # then floor(25 / 0.5) = 50 points; then nothing is left
-    p = program(rule("launch", fixed(150), budget=ir.Budget(None, 100)), point_cost_cents=F(1, 2))
+    p = program(rule("launch", fixed(150), budget=ir.Budget(points=None, cents=100)), point_cost_cents=F(1, 2))
     result = run(p, [purchase(f"2027-01-0{d}", "1") for d in (1, 2, 3)])
     assert [points_of(result, i, "launch") for i in range(3)] == [150, 50, 0]
     assert reason(result, 2, "launch") == "budget exhausted"
@@ -200,7 +200,7 @@ def test_every_nth_starts_from_given_purchases() -> None:
 
 def test_streak_of_three_weeks_then_restarts() -> None:
     # Mondays: 2027-01-04, 01-11, 01-18, 01-25; a week runs Monday..Sunday
-    p = program(rule("streak3", fixed(100), streak=ir.Streak(3, "week")))
+    p = program(rule("streak3", fixed(100), streak=ir.Streak(length=3, period="week")))
     days = ["2027-01-04", "2027-01-06", "2027-01-12", "2027-01-18", "2027-01-19", "2027-01-25", "2027-02-08"]
     result = run(p, [purchase(d, "1") for d in days])
     assert [reason(result, i, "streak3") for i in range(len(days))] == [
@@ -216,7 +216,7 @@ def test_streak_of_three_weeks_then_restarts() -> None:
 
 
 def test_streak_of_days() -> None:
-    p = program(rule("daily", fixed(7), streak=ir.Streak(2, "day")))
+    p = program(rule("daily", fixed(7), streak=ir.Streak(length=2, period="day")))
     result = run(p, [purchase(d, "1") for d in ("2027-01-04", "2027-01-05", "2027-01-07", "2027-01-08")])
     # 04 (1 of 2), 05 (fires), 07 (gap: 1 of 2), 08 (fires)
     assert result.earned == 14
@@ -255,11 +255,11 @@ def test_fixed_discount_is_at_most_the_base() -> None:
 def test_cashback_percent_in_points_of_point_value() -> None:
     # 2% of 12.34 USD = 24.68 cents; at 1 cent a point -> 24.68 points -> 24
     rate = F(2, 100) / F(1)
-    p = program(rule("cashback", ir.RateAward(rate, "net")))
+    p = program(rule("cashback", ir.RateAward(rate=rate, base="net")))
     assert run(p, [purchase("2027-01-05", "12.34")]).earned == 24
     # at 0.5 cent a point: 24.68 / 0.5 = 49.36 -> 49
     rate = F(2, 100) / F(1, 2)
-    p = program(rule("cashback", ir.RateAward(rate, "net")), point_value_cents=F(1, 2))
+    p = program(rule("cashback", ir.RateAward(rate=rate, base="net")), point_value_cents=F(1, 2))
     assert run(p, [purchase("2027-01-05", "12.34")]).earned == 49
 
 
@@ -286,7 +286,7 @@ def test_campaign_window_is_inclusive() -> None:
 
 def test_condition_trace_names_the_values_read() -> None:
     weekend = among("weekday", {5, 6}, "weekday")
-    p = program(rule("weekend_coffee", mult("2"), when=ir.And((weekend, eq("category", "coffee")))))
+    p = program(rule("weekend_coffee", mult("2"), when=ir.And(items=(weekend, eq("category", "coffee")))))
     # 2027-05-04 is a Tuesday; 2027-05-08 a Saturday
     result = run(p, [purchase("2027-05-04", "5", category="coffee"), purchase("2027-05-08", "5", category="tea")])
     assert reason(result, 0, "weekend_coffee") == "condition false: weekday is tue, needed in [sat, sun]"
@@ -295,7 +295,7 @@ def test_condition_trace_names_the_values_read() -> None:
 
 def test_conditions_read_the_state_before_the_event() -> None:
     # first_purchase is true on the first purchase only; purchases counts earlier purchases
-    p = program(rule("welcome", fixed(50), when=ir.Cmp("==", field("first_purchase", "bool"), const(True, "bool"))),
+    p = program(rule("welcome", fixed(50), when=ir.Cmp(op="==", left=field("first_purchase", "bool"), right=const(True, "bool"))),
                 rule("loyal", fixed(5), when=eq("purchases", F(2), "number", ">=")))
     result = run(p, [purchase(f"2027-01-0{d}", "1") for d in (1, 2, 3)])
     assert [points_of(result, i, "welcome") for i in range(3)] == [50, 0, 0]
@@ -303,7 +303,7 @@ def test_conditions_read_the_state_before_the_event() -> None:
 
 
 def test_missing_attribute_equals_nothing() -> None:
-    vip = ir.Cmp("==", field("customer.vip", "bool"), const(True, "bool"))
+    vip = ir.Cmp(op="==", left=field("customer.vip", "bool"), right=const(True, "bool"))
     p = program(rule("vip", fixed(10), when=vip), attributes=(("vip", "bool"),))
     assert run(p, [purchase("2027-01-01", "1")]).earned == 0
     assert run(p, [purchase("2027-01-01", "1")], Customer(attributes={"vip": True})).earned == 10
@@ -337,10 +337,10 @@ def test_referral_awards_each_side() -> None:
 
 
 def test_custom_event_with_field_condition() -> None:
-    good = ir.And((eq("event.rating", F(4), "number", ">="),
-                   ir.Cmp("==", field("event.verified", "bool"), const(True, "bool"))))
+    good = ir.And(items=(eq("event.rating", F(4), "number", ">="),
+                   ir.Cmp(op="==", left=field("event.verified", "bool"), right=const(True, "bool"))))
     p = program(rule("review_bonus", fixed(25), event="review", when=good),
-                events=(ir.EventType("review", (("rating", "number"), ("verified", "bool"))),))
+                events=(ir.EventType(name="review", fields=(("rating", "number"), ("verified", "bool"))),))
     result = run(p, [event("review", "2027-05-07", rating=5, verified=True),
                      event("review", "2027-05-08", rating=3, verified=True)])
     assert result.earned == 25
@@ -348,7 +348,7 @@ def test_custom_event_with_field_condition() -> None:
 
 
 def test_rule_perk_costs_when_it_fires() -> None:
-    free_delivery = ir.PerkAction("free_delivery", 499)
+    free_delivery = ir.PerkAction(name="free_delivery", cost_cents=499)
     p = program(rule("big_basket", free_delivery, when=eq("amount", 5000, "money", ">=")))
     result = run(p, [purchase("2027-01-05", "60"), purchase("2027-01-06", "20")])
     assert result.perk_cents == 499

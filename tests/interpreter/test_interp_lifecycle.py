@@ -11,7 +11,7 @@ from rulelang import ir
 
 
 def _reward(price: int, cost_cents: int = 0) -> ir.Reward:
-    return ir.Reward("gift", price, None, cost_cents)
+    return ir.Reward(name="gift", price=price, worth_cents=None, cost_cents=cost_cents)
 
 
 # ---------------------------------------------------------------- pending
@@ -59,7 +59,7 @@ def _expire(*policies: ir.Expiry, **kw: object) -> ir.Program:
     ("2027-01-31", 1, "2027-02-27", "2027-02-28"),
 ])
 def test_expiry_n_months_after_earning(earned: str, months: int, last_day_kept: str, expiry_day: str) -> None:
-    p = _expire(ir.Expiry("after_earning", months=months))
+    p = _expire(ir.Expiry(kind="after_earning", months=months))
     kept = run(p, [purchase(earned, "10")], until=D(last_day_kept))
     gone = run(p, [purchase(earned, "10")], until=D(expiry_day))
     assert (kept.expired, kept.outstanding) == (0, 10)
@@ -69,13 +69,13 @@ def test_expiry_n_months_after_earning(earned: str, months: int, last_day_kept: 
 
 def test_expiry_at_end_of_month() -> None:
     # earned in May 2027, 6 months -> November; end of November -> expires at the start of 2027-12-01
-    p = _expire(ir.Expiry("after_earning", months=6, end_of_month=True))
+    p = _expire(ir.Expiry(kind="after_earning", months=6, end_of_month=True))
     assert run(p, [purchase("2027-05-10", "10")], until=D("2027-11-30")).expired == 0
     assert run(p, [purchase("2027-05-10", "10")], until=D("2027-12-01")).expired == 10
 
 
 def test_a_lot_expiring_today_is_gone_before_todays_events() -> None:
-    p = _expire(ir.Expiry("after_earning", months=1), rewards=(_reward(10),))
+    p = _expire(ir.Expiry(kind="after_earning", months=1), rewards=(_reward(10),))
     result = run(p, [purchase("2027-01-10", "10"), redeem("2027-02-10", "gift")])
     assert (result.expired, result.redeemed) == (10, 0)
 
@@ -83,7 +83,7 @@ def test_a_lot_expiring_today_is_gone_before_todays_events() -> None:
 def test_inactivity_expiry() -> None:
     # last activity 2027-06-15 (an earning purchase) -> all expire on 2028-12-15 (18 months later).
     # A signup that earns nothing is not activity.
-    p = _expire(ir.Expiry("inactivity", months=18))
+    p = _expire(ir.Expiry(kind="inactivity", months=18))
     events = [purchase("2027-01-15", "10"), purchase("2027-06-15", "10"), event("signup", "2028-01-01")]
     assert run(p, events, until=D("2028-12-14")).expired == 0
     gone = run(p, events, until=D("2028-12-15"))
@@ -92,14 +92,14 @@ def test_inactivity_expiry() -> None:
 
 def test_fixed_date_expiry_spares_lots_earned_that_day() -> None:
     # everything earned before 2027-12-31 expires that day; the lot earned on 12-31 itself survives
-    p = _expire(ir.Expiry("fixed_date", date=D("2027-12-31")))
+    p = _expire(ir.Expiry(kind="fixed_date", date=D("2027-12-31")))
     result = run(p, [purchase("2027-06-01", "10"), purchase("2027-12-31", "5")], until=D("2028-01-05"))
     assert (result.expired, result.outstanding) == (10, 5)
 
 
 def test_yearly_expiry() -> None:
     # lot of 2027-06-01 expires 2027-12-31; lot of 2027-12-31 expires on 2028-12-31
-    p = _expire(ir.Expiry("yearly", month_day=(12, 31)))
+    p = _expire(ir.Expiry(kind="yearly", month_day=(12, 31)))
     events = [purchase("2027-06-01", "10"), purchase("2027-12-31", "5")]
     assert run(p, events, until=D("2028-12-30")).expired == 10
     assert run(p, events, until=D("2028-12-31")).expired == 15
@@ -107,7 +107,7 @@ def test_yearly_expiry() -> None:
 
 def test_several_policies_take_the_earliest() -> None:
     # 12 months after earning (2028-03-01) vs fixed 2027-12-31 -> 2027-12-31
-    p = _expire(ir.Expiry("after_earning", months=12), ir.Expiry("fixed_date", date=D("2027-12-31")))
+    p = _expire(ir.Expiry(kind="after_earning", months=12), ir.Expiry(kind="fixed_date", date=D("2027-12-31")))
     result = run(p, [purchase("2027-03-01", "10")], until=D("2027-12-31"))
     assert result.expired == 10
 
@@ -129,7 +129,7 @@ def test_redemption_burns_oldest_first() -> None:
 
 
 def _returns(negative: bool, reverse: bool = True, **kw: object) -> ir.Program:
-    return program(rule("base", per_usd(1)), returns=ir.ReturnPolicy(reverse, negative), **kw)
+    return program(rule("base", per_usd(1)), returns=ir.ReturnPolicy(reverse=reverse, negative_balance=negative), **kw)
 
 
 def test_full_return_reverses_what_the_order_earned() -> None:
@@ -175,8 +175,8 @@ def test_return_with_negative_balance_allowed_and_repaid_later() -> None:
 
 
 def test_return_reverses_the_tier_bonus_of_the_order_too() -> None:
-    tiers = ir.TierSystem("spend", "lifetime", None, (ir.Tier("Gold", F(0), F(2), None, None, ()),),
-                          "never", "never", 0, 0)
+    tiers = ir.TierSystem(metric="spend", window="lifetime", window_months=None, tiers=(ir.Tier(name="Gold", threshold=F(0), multiplier=F(2), discount_percent=None, expiry=None, perks=()),),
+                          review="never", downgrade="never", grace_months=0, validity_months=0)
     p = _returns(False, tiers=tiers)
     # 10 USD: base 10 + tier bonus 10 = 20; returning the whole order reverses both lots
     result = run(p, [purchase("2027-01-01", "10", id="A1"), ret("2027-01-02", "A1")])
@@ -192,7 +192,7 @@ def test_without_a_returns_policy_nothing_is_reversed() -> None:
 def test_returns_do_not_claw_back_discounts() -> None:
     from ir_builders import discount_pct
     p = program(rule("sale", discount_pct("10")), rule("base", per_usd(1)),
-                returns=ir.ReturnPolicy(True, False))
+                returns=ir.ReturnPolicy(reverse=True, negative_balance=False))
     # 20 USD - 2.00 discount = 18 points; full return reverses 18, the 2.00 discount stays given
     result = run(p, [purchase("2027-01-01", "20", id="A1"), ret("2027-01-02", "A1")])
     assert (result.reversed, result.discount_cents) == (18, 200)
@@ -206,7 +206,7 @@ def test_lots_of_other_orders_expire_even_while_pending() -> None:
 
 
 def _expire_pending() -> ir.Program:
-    return program(rule("base", per_usd(1)), pending_days=60, expiry=(ir.Expiry("after_earning", months=1),))
+    return program(rule("base", per_usd(1)), pending_days=60, expiry=(ir.Expiry(kind="after_earning", months=1),))
 
 
 def test_fixed_awards_are_lots_with_the_event_id() -> None:

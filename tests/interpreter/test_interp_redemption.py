@@ -15,7 +15,7 @@ def _notes(result, kind: str) -> list[tuple[str, ...]]:
 
 
 def test_reward_burns_its_price_and_costs_what_it_costs_us() -> None:
-    p = program(rewards=(ir.Reward("free_drink", 150, 500, 150),))
+    p = program(rewards=(ir.Reward(name="free_drink", price=150, worth_cents=500, cost_cents=150),))
     result = run(p, [redeem("2027-06-01", "free_drink"), redeem("2027-06-02", "free_drink")], Customer(balance=200))
     # first: 200 - 150 = 50 left, cost 1.50 USD; second refused, nothing burned
     assert (result.redeemed, result.outstanding, result.reward_cents, result.cost_cents) == (150, 50, 150, 150)
@@ -23,7 +23,7 @@ def test_reward_burns_its_price_and_costs_what_it_costs_us() -> None:
 
 
 def _pay_program(points: int = 100, cents: int = 100, minimum: int = 500, share: int = 50) -> ir.Program:
-    return program(rule("base", per_usd(1)), pay_with_points=ir.PayWithPoints(points, cents, minimum, F(share)),
+    return program(rule("base", per_usd(1)), pay_with_points=ir.PayWithPoints(points=points, cents=cents, minimum_balance=minimum, max_share=F(share)),
                    point_cost_cents=F(2, 5))
 
 
@@ -61,7 +61,7 @@ def test_pay_without_a_purchase_that_day_is_refused_when_the_share_is_limited() 
 
 
 def test_quarterly_conversion_with_remainder() -> None:
-    conv = ir.Conversion(150, 500, "quarter")
+    conv = ir.Conversion(points=150, voucher_cents=500, period="quarter")
     p = program(rule("base", per_usd(1)), conversion=conv)
     # 400 points by 2027-03-31; on 2027-04-01 floor(400 / 150) = 2 vouchers (300 points, 2 x 5.00 USD); 100 roll over.
     # 2027-05-01 is no quarter start: nothing more
@@ -74,7 +74,7 @@ def test_quarterly_conversion_with_remainder() -> None:
 
 
 def test_conversion_uses_available_points_only() -> None:
-    p = program(rule("base", per_usd(1)), conversion=ir.Conversion(100, 100, "month"), pending_days=10)
+    p = program(rule("base", per_usd(1)), conversion=ir.Conversion(points=100, voucher_cents=100, period="month"), pending_days=10)
     # 150 earned 2027-01-25 are pending until 02-04: nothing converted on 02-01; on 03-01 one voucher
     assert run(p, [purchase("2027-01-25", "150")], until=D("2027-02-01")).redeemed == 0
     assert run(p, [purchase("2027-01-25", "150")], until=D("2027-03-01")).redeemed == 100

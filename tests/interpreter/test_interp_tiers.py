@@ -10,13 +10,13 @@ from rulelang import ir
 
 def _tier(name: str, usd: int, multiplier: str | None = None, discount: str | None = None,
           perks: tuple[ir.TierPerk, ...] = (), expiry: tuple[ir.Expiry, ...] | None = None) -> ir.Tier:
-    return ir.Tier(name, F(usd * 100), F(multiplier) if multiplier else None, F(discount) if discount else None,
-                   expiry, perks)
+    return ir.Tier(name=name, threshold=F(usd * 100), multiplier=F(multiplier) if multiplier else None, discount_percent=F(discount) if discount else None,
+                   expiry=expiry, perks=perks)
 
 
 def _program(*tiers: ir.Tier, window: str = "calendar_year", months: int | None = None, review: str = "never",
              downgrade: str = "never", grace: int = 0, valid: int = 0, **kw: object) -> ir.Program:
-    system = ir.TierSystem("spend", window, months, tiers, review, downgrade, grace, valid)  # type: ignore[arg-type]
+    system = ir.TierSystem(metric="spend", window=window, window_months=months, tiers=tiers, review=review, downgrade=downgrade, grace_months=grace, validity_months=valid)  # type: ignore[arg-type]
     return program(rule("base", per_usd(1)), tiers=system, **kw)
 
 
@@ -115,26 +115,26 @@ def test_spend_metric_is_net_of_discounts_and_shipping() -> None:
 
 
 def test_points_metric_and_purchases_metric() -> None:
-    points_tiers = ir.TierSystem("points", "lifetime", None, (
-        ir.Tier("Green", F(0), None, None, None, ()), ir.Tier("Gold", F(100), None, None, None, ())),
-        "never", "never", 0, 0)
+    points_tiers = ir.TierSystem(metric="points", window="lifetime", window_months=None, tiers=(
+        ir.Tier(name="Green", threshold=F(0), multiplier=None, discount_percent=None, expiry=None, perks=()), ir.Tier(name="Gold", threshold=F(100), multiplier=None, discount_percent=None, expiry=None, perks=())),
+        review="never", downgrade="never", grace_months=0, validity_months=0)
     p = program(rule("base", per_usd(1)), tiers=points_tiers)
     assert run(p, [purchase("2027-01-01", "99.99")]).tier == "Green"  # 99 points
     assert run(p, [purchase("2027-01-01", "99.99"), purchase("2027-01-02", "1")]).tier == "Gold"  # 99 + 1
-    count_tiers = ir.TierSystem("purchases", "lifetime", None, (
-        ir.Tier("Green", F(0), None, None, None, ()), ir.Tier("Regular", F(3), None, None, None, ())),
-        "never", "never", 0, 0)
+    count_tiers = ir.TierSystem(metric="purchases", window="lifetime", window_months=None, tiers=(
+        ir.Tier(name="Green", threshold=F(0), multiplier=None, discount_percent=None, expiry=None, perks=()), ir.Tier(name="Regular", threshold=F(3), multiplier=None, discount_percent=None, expiry=None, perks=())),
+        review="never", downgrade="never", grace_months=0, validity_months=0)
     p = program(rule("base", per_usd(1)), tiers=count_tiers)
     assert run(p, [purchase(f"2027-01-0{d}", "1") for d in (1, 2)]).tier == "Green"
     assert run(p, [purchase(f"2027-01-0{d}", "1") for d in (1, 2, 3)]).tier == "Regular"
 
 
 def test_counter_as_tier_metric() -> None:
-    nights = ir.Counter("nights", "purchase", "items", ir.Cmp("==", ir.Field("category", "string"),
-                                                              ir.Const("room", "string")))
-    system = ir.TierSystem("nights", "lifetime", None, (
-        ir.Tier("Member", F(0), None, None, None, ()), ir.Tier("Elite", F(10), None, None, None, ())),
-        "never", "never", 0, 0)
+    nights = ir.Counter(name="nights", event="purchase", sums="items", condition=ir.Cmp(op="==", left=ir.Field(name="category", type="string"),
+                                                              right=ir.Const(value="room", type="string")))
+    system = ir.TierSystem(metric="nights", window="lifetime", window_months=None, tiers=(
+        ir.Tier(name="Member", threshold=F(0), multiplier=None, discount_percent=None, expiry=None, perks=()), ir.Tier(name="Elite", threshold=F(10), multiplier=None, discount_percent=None, expiry=None, perks=())),
+        review="never", downgrade="never", grace_months=0, validity_months=0)
     p = program(rule("base", per_usd(1)), counters=(nights,), tiers=system)
     # 4 + 5 room nights = 9 (the spa items do not count), then 1 more night -> 10 -> Elite
     events = [purchase("2027-01-01", "400", category="room", items=4), purchase("2027-01-02", "50", category="spa", items=3),
@@ -145,7 +145,7 @@ def test_counter_as_tier_metric() -> None:
 
 
 def test_tier_perks_per_use_and_per_month() -> None:
-    reserve = _tier("Reserve", 2500, perks=(ir.TierPerk("free_refill", 30, "use"), ir.TierPerk("lounge", 500, "month")))
+    reserve = _tier("Reserve", 2500, perks=(ir.TierPerk(name="free_refill", cost_cents=30, per="use"), ir.TierPerk(name="lounge", cost_cents=500, per="month")))
     p = _program(GREEN, reserve)
     events = [event("use_perk", "2027-05-04", name="free_refill"), event("use_perk", "2027-05-10", name="free_refill"),
               event("use_perk", "2027-05-11", name="lounge")]
@@ -161,7 +161,7 @@ def test_tier_perks_per_use_and_per_month() -> None:
 
 
 def test_monthly_perk_is_charged_on_the_first_day_when_the_run_starts_there() -> None:
-    reserve = _tier("Reserve", 2500, perks=(ir.TierPerk("lounge", 500, "month"), ir.TierPerk("gift", 2000, "year")))
+    reserve = _tier("Reserve", 2500, perks=(ir.TierPerk(name="lounge", cost_cents=500, per="month"), ir.TierPerk(name="gift", cost_cents=2000, per="year")))
     p = _program(GREEN, reserve)
     # 2027-01-01: lounge 5.00 + gift 20.00; 02-01 and 03-01: lounge 5.00 each -> 35.00
     result = run(p, [purchase("2027-01-01", "1")], Customer(tier="Reserve"), until=D("2027-03-20"))
@@ -169,8 +169,8 @@ def test_monthly_perk_is_charged_on_the_first_day_when_the_run_starts_there() ->
 
 
 def test_tier_expiry_replaces_the_program_expiry() -> None:
-    gold = _tier("Gold", 500, expiry=(ir.Expiry("never"),))
-    p = _program(GREEN, gold, expiry=(ir.Expiry("after_earning", months=6),))
+    gold = _tier("Gold", 500, expiry=(ir.Expiry(kind="never"),))
+    p = _program(GREEN, gold, expiry=(ir.Expiry(kind="after_earning", months=6),))
     # a Gold customer's points never expire; a Green customer's expire after 6 months
     assert run(p, [purchase("2027-01-10", "10")], Customer(tier="Gold"), until=D("2028-12-31")).expired == 0
     assert run(p, [purchase("2027-01-10", "10")], until=D("2027-07-10")).expired == 10

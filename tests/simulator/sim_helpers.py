@@ -16,7 +16,7 @@ def program_with(rules=(), **kw) -> ir.Program:
     """A minimal program (no tiers, no expiry) with the given rules."""
     base = dict(name="test", points_unit="points", currency="USD", point_cost_cents=1, point_value_cents=None,
                 stacking="multiply", rounding="down", pending_days=0, events=(), attributes=(), counters=(),
-                rules=tuple(rules), tiers=None, expiry=(), returns=ir.ReturnPolicy(False, False), rewards=(),
+                rules=tuple(rules), tiers=None, expiry=(), returns=ir.ReturnPolicy(reverse=False, negative_balance=False), rewards=(),
                 pay_with_points=None, conversion=None)
     base.update(kw)
     return ir.Program(**base)

@@ -144,7 +144,7 @@ response:
   post_reward_days: 7
   heavy_buyer_damping: 0
 """)
-    program = program_with([], rewards=(ir.Reward("r", 10, None, 0),))
+    program = program_with([], rewards=(ir.Reward(name="r", price=10, worth_cents=None, cost_cents=0),))
     settings = RunSettings(customers=20, months=2)
     strings = StringTable()
     plan = build_plan(program, calendar_for(settings, pop), strings)

@@ -31,7 +31,7 @@ response:
 def _program(rate: Fraction):
     from rulelang import ir
 
-    return program_with([rate_rule("base", rate)], rewards=(ir.Reward("treat", 300, 500, 200),))
+    return program_with([rate_rule("base", rate)], rewards=(ir.Reward(name="treat", price=300, worth_cents=500, cost_cents=200),))
 
 
 def _baseline_series(result) -> dict[str, list]:
@@ -69,8 +69,8 @@ def test_the_baseline_is_the_same_whatever_the_referral_settings():
     # convert, changes the program arm only (sensitivity and sweeps over referral settings stay paired).
     from rulelang import ir
 
-    friends = ir.Rule("friends", 0, "referral", None, (ir.FixedAward(100, "referrer"), ir.FixedAward(50, "referee")),
-                      "down", 0, None, None, None, (), None, None, None)
+    friends = ir.Rule(name="friends", order=0, event="referral", condition=None, actions=(ir.FixedAward(points=100, to="referrer"), ir.FixedAward(points=50, to="referee")),
+                      rounding="down", priority=0, group=None, start=None, end=None, caps=(), budget=None, every_nth=None, streak=None)
     program = program_with([rate_rule("base", Fraction(1, 100)), friends])
     text = POP.replace("    redeem: 0.6\n", "    redeem: 0.6\n    refer: REFER\n") \
               .replace("response:\n", "response:\n  referral_action_rate: 1.0\n  referral_conversion: CONV\n")

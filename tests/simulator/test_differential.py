@@ -78,8 +78,8 @@ segments:
   - {name: all, share: 1, purchase: {r: 4, alpha: 4}, dropout: {a: 1, b: 50}}
 response: off
 """)
-    rule = ir.Rule("launch", 0, "purchase", None, (ir.FixedAward(7),), "down", 0, None, None, None, (),
-                   ir.Budget(points=1000, cents=None), None, None)
+    rule = ir.Rule(name="launch", order=0, event="purchase", condition=None, actions=(ir.FixedAward(points=7),), rounding="down", priority=0, group=None, start=None, end=None, caps=(),
+                   budget=ir.Budget(points=1000, cents=None), every_nth=None, streak=None)
     res = simulate(program_with([rule]), pop, customers=2000, months=2, trials=2, workers=1)
     # 1000 points of budget, 7 per purchase: 142 purchases get 7 and one gets the 6 left
     assert res.per_trial["program.points_issued"] == [1000.0, 1000.0]
@@ -99,8 +99,8 @@ def test_a_money_budget_that_runs_out_mid_day_stops_the_rule_for_the_customers_a
     # within the first day, so it runs out in the middle of one day's batch of purchases: still
     # exactly 50 perks, 50.00 USD, in every trial.
     pop = population_text(DAILY_BUYERS)
-    rule = ir.Rule("welcome_gift", 0, "purchase", None, (ir.PerkAction("tote", 100),), "down", 0, None, None, None,
-                   (), ir.Budget(points=None, cents=5000), None, None)
+    rule = ir.Rule(name="welcome_gift", order=0, event="purchase", condition=None, actions=(ir.PerkAction(name="tote", cost_cents=100),), rounding="down", priority=0, group=None, start=None, end=None,
+                   caps=(), budget=ir.Budget(points=None, cents=5000), every_nth=None, streak=None)
     res = simulate(program_with([rule]), pop, customers=2000, months=1, trials=2, workers=1)
     assert res.per_trial["program.cost_perks"] == [50.0, 50.0]
 
@@ -111,10 +111,10 @@ def test_a_points_budget_spent_mid_day_leaves_the_exclusive_group_to_the_next_ru
     # Every purchase earns 7 (launch) or 1 (standard) except the one that takes launch's last 6:
     # points = 1000 + (purchases - 143) × 1, exactly.
     pop = population_text(DAILY_BUYERS)
-    launch = ir.Rule("launch", 0, "purchase", None, (ir.FixedAward(7),), "down", 10, "welcome", None, None, (),
-                     ir.Budget(points=1000, cents=None), None, None)
-    standard = ir.Rule("standard", 1, "purchase", None, (ir.FixedAward(1),), "down", 0, "welcome", None, None, (),
-                       None, None, None)
+    launch = ir.Rule(name="launch", order=0, event="purchase", condition=None, actions=(ir.FixedAward(points=7),), rounding="down", priority=10, group="welcome", start=None, end=None, caps=(),
+                     budget=ir.Budget(points=1000, cents=None), every_nth=None, streak=None)
+    standard = ir.Rule(name="standard", order=1, event="purchase", condition=None, actions=(ir.FixedAward(points=1),), rounding="down", priority=0, group="welcome", start=None, end=None, caps=(),
+                       budget=None, every_nth=None, streak=None)
     res = simulate(program_with([launch, standard]), pop, customers=2000, months=1, trials=2, workers=1)
     for issued, purchases in zip(res.per_trial["program.points_issued"], res.per_trial["program.purchases"]):
         assert issued == 1000 + (purchases - 143)
@@ -126,11 +126,11 @@ def test_a_budget_of_a_conditional_rule_runs_out_exactly_and_other_customers_go_
     # whether a customer was processed with the budget's customers one by one or with the rest.
     pop = population_text(DAILY_BUYERS.replace("dropout: {a: 1, b: 50}}",
                                                "dropout: {a: 1, b: 50}, categories: {a: 0.5, b: 0.5}}"))
-    is_a = ir.Cmp("==", ir.Field("category", "string"), ir.Const("a", "string"))
-    gift = ir.Rule("category_gift", 0, "purchase", is_a, (ir.PerkAction("sample", 100),), "down", 0, None, None, None,
-                   (), ir.Budget(points=None, cents=3000), None, None)
-    point = ir.Rule("point", 1, "purchase", None, (ir.FixedAward(1),), "down", 0, None, None, None, (),
-                    None, None, None)
+    is_a = ir.Cmp(op="==", left=ir.Field(name="category", type="string"), right=ir.Const(value="a", type="string"))
+    gift = ir.Rule(name="category_gift", order=0, event="purchase", condition=is_a, actions=(ir.PerkAction(name="sample", cost_cents=100),), rounding="down", priority=0, group=None, start=None, end=None,
+                   caps=(), budget=ir.Budget(points=None, cents=3000), every_nth=None, streak=None)
+    point = ir.Rule(name="point", order=1, event="purchase", condition=None, actions=(ir.FixedAward(points=1),), rounding="down", priority=0, group=None, start=None, end=None, caps=(),
+                    budget=None, every_nth=None, streak=None)
     res = simulate(program_with([gift, point]), pop, customers=2000, months=1, trials=2, workers=1)
     assert res.per_trial["program.cost_perks"] == [30.0, 30.0]
     assert res.per_trial["program.points_issued"] == res.per_trial["program.purchases"]

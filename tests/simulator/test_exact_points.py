@@ -92,7 +92,7 @@ def test_a_legal_high_rate_with_huge_purchases_keeps_the_ledger_exact():
     # more than an int32 bucket holds; one-month expiry moves them all through the buckets
     pop = population_text(BIG_SPENDERS)
     program = program_with([rate_rule("base", Fraction(MAX_RATE_POINTS_PER_UNIT, 100))],
-                           expiry=(ir.Expiry("after_earning", months=1, end_of_month=False),))
+                           expiry=(ir.Expiry(kind="after_earning", months=1, end_of_month=False),))
     res = simulate(program, pop, customers=300, months=4, trials=1, workers=1, seed=3)
     t = res.per_trial
     revenue_cents = round(100 * t["program.revenue"][0])
@@ -107,8 +107,8 @@ def test_a_legal_high_rate_with_huge_purchases_keeps_the_ledger_exact():
 def test_an_event_beyond_the_bound_stops_the_run_with_rl410():
     # the Python API bypasses the checker: the engine refuses instead of wrapping
     pop = population_text(BIG_SPENDERS)
-    huge = program_with([ir.Rule("huge", 0, "purchase", None, (ir.FixedAward(MAX_EVENT_POINTS + 1),), "down", 0,
-                                 None, None, None, (), None, None, None)])
+    huge = program_with([ir.Rule(name="huge", order=0, event="purchase", condition=None, actions=(ir.FixedAward(points=MAX_EVENT_POINTS + 1),), rounding="down", priority=0,
+                                 group=None, start=None, end=None, caps=(), budget=None, every_nth=None, streak=None)])
     with pytest.raises(SimulationError) as exc:
         simulate(huge, pop, customers=50, months=1, trials=1, workers=1)
     d = exc.value.diagnostics[0]

@@ -94,8 +94,8 @@ def test_a_returned_discounted_purchase_leaves_no_revenue_and_no_discount_cost()
     # returns fall after the run: their revenue, and their discount of 10 % (rounded down to the
     # cent) as the only discount cost.
     pop = _pop("{rate: 1.0, delay_days: 1}")
-    ten_off = ir.Rule("ten_off", 0, "purchase", None, (ir.DiscountAction(percent=Fraction(10), fixed_cents=None),), "down", 0,
-                      None, None, None, (), None, None, None)
+    ten_off = ir.Rule(name="ten_off", order=0, event="purchase", condition=None, actions=(ir.DiscountAction(percent=Fraction(10), fixed_cents=None),), rounding="down", priority=0,
+                      group=None, start=None, end=None, caps=(), budget=None, every_nth=None, streak=None)
     res = simulate(program_with([ten_off]), pop, customers=3000, months=1, trials=2, seed=9, workers=1)
     assert res.per_trial["incremental.revenue"] == [0.0, 0.0]
     for t in range(2):
@@ -205,8 +205,8 @@ response: {referral_action_rate: 1.0, referral_conversion: 0.5}
 
 
 def _referral_program():
-    rule = ir.Rule("friends", 0, "referral", None, (ir.FixedAward(100, "referrer"), ir.FixedAward(50, "referee")),
-                   "down", 0, None, None, None, (), None, None, None)
+    rule = ir.Rule(name="friends", order=0, event="referral", condition=None, actions=(ir.FixedAward(points=100, to="referrer"), ir.FixedAward(points=50, to="referee")),
+                   rounding="down", priority=0, group=None, start=None, end=None, caps=(), budget=None, every_nth=None, streak=None)
     return program_with([rule])
 
 

@@ -53,8 +53,8 @@ def test_same_seed_is_bit_identical_for_workers_and_chunk_sizes():
 
 def test_a_program_that_gives_nothing_costs_nothing_and_changes_nothing():
     pop = population_text(QUIET.replace("response: off", ""))  # response on: still nothing to respond to
-    nothing = program_with([ir.Rule("nothing", 0, "purchase", None, (ir.FixedAward(0),), "down", 0, None,
-                                    None, None, (), None, None, None)])
+    nothing = program_with([ir.Rule(name="nothing", order=0, event="purchase", condition=None, actions=(ir.FixedAward(points=0),), rounding="down", priority=0, group=None,
+                                    start=None, end=None, caps=(), budget=None, every_nth=None, streak=None)])
     res = simulate(nothing, pop, customers=3000, months=3, trials=3, seed=1, workers=1)
     assert res.totals["program.program_cost"] == {"mean": 0.0, "low": 0.0, "high": 0.0, "mc_precision": [0.0, 0.0],
                                                   "range": [0.0, 0.0]}
@@ -105,8 +105,8 @@ def test_bad_settings_are_errors_not_tracebacks():
     with pytest.raises(SimulationError):
         simulate(None, population_text(QUIET), customers=100, chunk_size=1000)
     with pytest.raises(SimulationError) as exc:
-        simulate(program_with([ir.Rule("odd", 0, "teleport", None, (ir.FixedAward(1),), "down", 0, None, None,
-                                       None, (), None, None, None)]), population_text(QUIET), customers=10)
+        simulate(program_with([ir.Rule(name="odd", order=0, event="teleport", condition=None, actions=(ir.FixedAward(points=1),), rounding="down", priority=0, group=None, start=None,
+                                       end=None, caps=(), budget=None, every_nth=None, streak=None)]), population_text(QUIET), customers=10)
     assert "odd" in exc.value.diagnostics[0].message
 
 

@@ -26,7 +26,7 @@ def _run(totals: dict[str, list[float]], monthly: dict[str, list[list[float]]] |
     prog = ir.Program(name="p", points_unit="points", currency="USD", point_cost_cents=point_cost_cents,
                       point_value_cents=None, stacking="multiply", rounding="down", pending_days=0, events=(),
                       attributes=(), counters=(), rules=(), tiers=None, expiry=(),
-                      returns=ir.ReturnPolicy(False, False), rewards=(), pay_with_points=None, conversion=None)
+                      returns=ir.ReturnPolicy(reverse=False, negative_balance=False), rewards=(), pay_with_points=None, conversion=None)
     return WhatIfRun("p", prog, None,  # type: ignore[arg-type]
                      {k: np.array(v, dtype=float) for k, v in totals.items()},
                      {k: np.array(v, dtype=float) for k, v in (monthly or {}).items()})
