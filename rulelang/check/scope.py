@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from rulelang.syntax import ast
+from rulelang.vocabulary import singular, unit_words  # noqa: F401  (re-exported for the checker)
 
 BUILTIN_EVENTS: tuple[str, ...] = ("purchase", "return", "signup", "birthday", "referral")
 
@@ -80,20 +81,6 @@ TYPE_WORDS: dict[str, str] = {
 def type_word(t: str) -> str:
     """How a marketer would call a value type."""
     return TYPE_WORDS.get(t, t)
-
-
-def singular(word: str) -> str:
-    """`stars` -> `star`, `miles` -> `mile`, `bunnies` -> `bunny`."""
-    if word.endswith("ies") and len(word) > 3:
-        return word[:-3] + "y"
-    if word.endswith("s") and len(word) > 1:
-        return word[:-1]
-    return word
-
-
-def unit_words(points_unit: str) -> frozenset[str]:
-    """Words accepted wherever points are written: the unit, its singular, and `points`/`point`."""
-    return frozenset({points_unit, singular(points_unit), "points", "point"})
 
 
 def tier_order(tiers: ast.TierSystem) -> list[int]:

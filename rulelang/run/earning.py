@@ -23,6 +23,7 @@ from rulelang.run.calendar import ordinal, period_index, period_key
 from rulelang.run.conditions import holds, money, number, why_false
 from rulelang.run.ledger import Entry
 from rulelang.run.trace import RuleTrace
+from rulelang.vocabulary import plural
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from rulelang.run.interpreter import Event, _Run
@@ -59,10 +60,6 @@ class _Firing:
     cut: str | None = None
 
 
-def _plural(period: str) -> str:
-    return period + "s"
-
-
 def _skip_reason(run: "_Run", rule: ir.Rule, ev: "Event", values: Mapping[str, object],
                  groups: dict[str, str]) -> str | None:
     """Step 3: why this candidate does not fire, or None. Every-Nth counts and streak
@@ -90,16 +87,16 @@ def _skip_reason(run: "_Run", rule: ir.Rule, ev: "Event", values: Mapping[str, o
         last, length = run.streaks.get(rule.name, (None, 0))
         if last == index:
             if length == 0:
-                streak_reason = (f"streak {streak.length} {_plural(streak.period)}: completed this "
+                streak_reason = (f"streak {streak.length} {plural(streak.period)}: completed this "
                                  f"{streak.period} already")
             else:
-                streak_reason = f"streak {streak.length} {_plural(streak.period)}: {length} of {streak.length}"
+                streak_reason = f"streak {streak.length} {plural(streak.period)}: {length} of {streak.length}"
         else:
             length = length + 1 if last is not None and index == last + 1 else 1
             if length >= streak.length:
                 length = 0  # completed: the next streak starts from scratch
             else:
-                streak_reason = f"streak {streak.length} {_plural(streak.period)}: {length} of {streak.length}"
+                streak_reason = f"streak {streak.length} {plural(streak.period)}: {length} of {streak.length}"
             run.streaks[rule.name] = (index, length)
     if rule.group is not None and rule.group in groups:
         return f'group "{rule.group}" already fired by {groups[rule.group]}'

@@ -19,6 +19,7 @@ from decimal import Decimal
 
 from rulelang.syntax import ast
 from rulelang.diagnostics import Span
+from rulelang.vocabulary import counted
 
 __all__ = ["format_source", "expr_to_text", "literal_to_text"]
 
@@ -138,7 +139,7 @@ class _Writer:
         return self.spans.get((owner.line, owner.column, kind))
 
     def months(self, n: int) -> str:
-        return f"{n} month" if n == 1 else f"{n} months"
+        return counted(n, "month")
 
     # ------------------------------------------------------------ program
 
@@ -174,7 +175,7 @@ class _Writer:
         if p.rounding != "down":
             head("round", f"round {p.rounding}")
         if p.pending_days:
-            head("pending", f"pending {p.pending_days} {'day' if p.pending_days == 1 else 'days'}")
+            head("pending", f"pending {counted(p.pending_days, 'day')}")
         for a in p.attributes:
             body.append(("decl", (f"attribute {a.name}: {a.type}", a.span)))
         for e in p.events:
@@ -227,7 +228,7 @@ class _Writer:
             self.emit(2, f"during {date_text(r.window.start)} .. {date_text(r.window.end)}", r.window.span)
         for c in r.caps:
             if c.unit == "times":
-                self.emit(2, f"limit {c.limit} {'time' if c.limit == 1 else 'times'} per customer per {c.period}", c.span)
+                self.emit(2, f"limit {counted(c.limit, 'time')} per customer per {c.period}", c.span)
             else:
                 self.emit(2, f"cap {c.limit} {self.unit} per customer per {c.period}", c.span)
         if r.budget is not None:
@@ -238,7 +239,7 @@ class _Writer:
             self.emit(2, f"every {ordinal_text(r.every_nth)} {r.event}", self.stmt(s, "every"))
         if r.streak is not None:
             n, per = r.streak.length, r.streak.period
-            self.emit(2, f"streak {n} {per if n == 1 else per + 's'}", r.streak.span)
+            self.emit(2, f"streak {counted(n, per)}", r.streak.span)
         self.emit(1, "}", s, closes=True)
 
     def action(self, a: ast.Action) -> str:

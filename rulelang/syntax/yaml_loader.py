@@ -23,6 +23,7 @@ import yaml
 from rulelang.syntax import ast
 from rulelang.diagnostics import Diagnostic, Span, did_you_mean, sort_key
 from rulelang.syntax.parser import points_name_problem
+from rulelang.vocabulary import unit_words
 from rulelang.syntax.yaml_nodes import NAME_RE, Entry, Node, NodeReader, compose_yaml, first_key, foreign_tags, number_of
 
 __all__ = ["load_yaml", "EVENT_TIME_WHEN_NONE_GIVEN"]
@@ -393,7 +394,7 @@ class _Builder:
 
     def metric(self, node: Node) -> str:
         name = self.r.name(node, "`by` of `tiers` (spend, points, purchases or a counter)")
-        if name in _unit_words(self.points_unit):
+        if name in unit_words(self.points_unit):
             return "points"
         return name or "points"
 
@@ -575,7 +576,7 @@ class _Builder:
                 r.wrong_type(e.node, where, "a number", "500")
             return [ast.Given(e.key, value=value, span=span)]  # type: ignore[arg-type]
         # any other word is the tier metric so far: `spend: 120 USD`, `points: 300`, `nights: 4`
-        metric = "points" if self.has_program and e.key in _unit_words(self.points_unit) else e.key
+        metric = "points" if self.has_program and e.key in unit_words(self.points_unit) else e.key
         return [ast.Given("metric", name=metric, value=value, span=span)]  # type: ignore[arg-type]
 
     def amount_or_number(self, node: Node, what: str) -> Decimal | ast.Money:
@@ -662,14 +663,6 @@ class _Builder:
         negated = e.key == "not_fired"
         return [ast.Expect("fired", r.name(item, where), negated, span=r.span(item))
                 for item in r.sequence(e.node, where, single_ok=True)]
-
-
-def _unit_words(unit: str) -> set[str]:
-    """The words that name the points unit: `points`, `point`, the program's word and its singular."""
-    words = {"points", "point", unit}
-    if unit.endswith("s"):
-        words.add(unit[:-1])
-    return words
 
 
 def _zero(span: Span) -> ast.Money:

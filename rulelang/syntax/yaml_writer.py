@@ -28,6 +28,7 @@ import yaml
 from rulelang.syntax import ast
 from rulelang.syntax.formatter import expr_to_text  # conditions are written exactly as the text form writes them
 from rulelang.syntax.yaml_loader import EVENT_TIME_WHEN_NONE_GIVEN
+from rulelang.vocabulary import counted
 from rulelang.syntax.yaml_nodes import AMBIGUOUS_WORDS, BOOL_WORDS, DATE_RE, MONEY_RE, NULL_WORDS, number_of
 
 __all__ = ["to_yaml", "expr_to_text"]
@@ -166,7 +167,7 @@ def _number(value: Decimal | int) -> Raw:
 
 
 def _count(n: int, unit: str) -> Raw:
-    return Raw(f"{n} {unit}" + ("" if n == 1 else "s"))
+    return Raw(counted(n, unit))
 
 
 def _date(day: dt.date) -> Raw:

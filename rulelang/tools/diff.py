@@ -18,6 +18,7 @@ from typing import Any, Callable, Iterable, Literal, Sequence
 
 from rulelang.syntax import ast
 from rulelang.syntax.formatter import expr_to_text, money_text, number_text, ordinal_text
+from rulelang.vocabulary import counted, plural, singular
 
 __all__ = ["Change", "FieldChange", "ProgramDiff", "diff_programs"]
 
@@ -50,7 +51,7 @@ def _same_but_plural(a: str, b: str) -> bool:
     """`star per 1 USD` and `stars per 1 USD` say the same thing after different numbers."""
     wa, _, ra = a.partition(" ")
     wb, _, rb = b.partition(" ")
-    return ra == rb and (wa == wb or wa + "s" == wb or wb + "s" == wa)
+    return ra == rb and (wa == wb or plural(wa) == wb or plural(wb) == wa)
 
 
 @dataclass(frozen=True)
@@ -91,14 +92,14 @@ class ProgramDiff:
 
     def summary(self) -> str:
         """`1 rule added, 2 changed, 0 removed` plus tiers and other settings when they changed."""
-        text = (f"{self.count('rule', 'added')} {_plural('rule', self.count('rule', 'added'))} added, "
+        text = (f"{self.count('rule', 'added')} {plural('rule', self.count('rule', 'added'))} added, "
                 f"{self.count('rule', 'changed')} changed, {self.count('rule', 'removed')} removed")
         tiers = [(k, self.count("tier", k)) for k in ("added", "changed", "removed")]
         if any(n for _, n in tiers):
             text += "; tiers: " + ", ".join(f"{n} {k}" for k, n in tiers if n)
         other = self.other_changes()
         if other:
-            text += f"; {other} other {_plural('change', other)}"
+            text += f"; {other} other {plural('change', other)}"
         return text
 
     def lines(self) -> list[str]:
@@ -115,22 +116,17 @@ class ProgramDiff:
                 "other_changes": self.other_changes(), "summary": self.summary(), "lines": self.lines()}
 
 
-def _plural(word: str, n: int) -> str:
-    return word if n == 1 else word + "s"
-
-
 # ---------------------------------------------------------------- value texts
 
 
 def _points(n: Decimal | int, unit: str) -> str:
     """`1 star`, `2 stars`, `1.5 stars` from the program's plural unit word."""
-    singular = unit[:-1] if unit.endswith("s") and len(unit) > 1 else unit
-    return f"{number_text(n)} {singular if n == 1 else unit}"
+    return f"{number_text(n)} {singular(unit) if n == 1 else unit}"
 
 
 def _months(n: int | None) -> str:
     n = n or 0
-    return f"{n} month" if n == 1 else f"{n} months"
+    return counted(n, "month")
 
 
 def _money(m: ast.Money | None) -> str | None:
@@ -172,7 +168,7 @@ class _Texts:
 
     def cap(self, c: ast.Cap) -> str:
         if c.unit == "times":
-            return f"{c.limit} {'time' if c.limit == 1 else 'times'} per customer per {c.period}"
+            return f"{counted(c.limit, 'time')} per customer per {c.period}"
         return f"{_points(c.limit, self.unit)} per customer per {c.period}"
 
     def budget(self, b: ast.Budget | None) -> str | None:
@@ -207,7 +203,7 @@ class _Texts:
         if tiers.metric == "points":
             return _points(t.threshold, self.unit)
         if tiers.metric == "purchases":
-            return f"{number_text(t.threshold)} {'purchase' if t.threshold == 1 else 'purchases'}"
+            return f"{number_text(t.threshold)} {plural('purchase', t.threshold)}"
         return f"{number_text(t.threshold)} {tiers.metric}"
 
     def tier_window(self, w: ast.TierWindow) -> str:
@@ -281,7 +277,7 @@ class _Differ:
                n.point_value, _money)
         _field(out, "multipliers", o.stacking, n.stacking, lambda s: f"{s} (stacking)")
         _field(out, "default rounding", o.rounding, n.rounding)
-        _field(out, "pending period", o.pending_days, n.pending_days, lambda d: f"{d} {'day' if d == 1 else 'days'}")
+        _field(out, "pending period", o.pending_days, n.pending_days, lambda d: counted(d, "day"))
         if out:
             self.add("changed", "program", "program", "program settings changed", out)
 
@@ -336,7 +332,7 @@ class _Differ:
         _field(out, f"budget of {name}", self.t_old.budget(o.budget), t.budget(n.budget))
         _field(out, f"punch card of {name}", o.every_nth, n.every_nth, lambda k: f"every {ordinal_text(k)} {n.event}")
         _field(out, f"streak of {name}", o.streak, n.streak,
-               lambda s: f"{s.length} {s.period if s.length == 1 else s.period + 's'}")
+               lambda s: counted(s.length, s.period))
         return out
 
     def actions(self, name: str, old: tuple[ast.Action, ...], new: tuple[ast.Action, ...]) -> list[FieldChange]:
