@@ -18,7 +18,7 @@ from typing import Any, Callable, Mapping, TypeVar
 
 from rulelang.syntax import ast
 
-__all__ = ["NodeDecl", "NODES", "NODE_TYPES", "EXPRESSION_TYPES", "ACTION_TYPES", "UnhandledNode", "dispatch", "declaration"]
+__all__ = ["NodeDecl", "NODES", "EXPECT_POINTS", "NODE_TYPES", "EXPRESSION_TYPES", "ACTION_TYPES", "UnhandledNode", "dispatch", "declaration"]
 
 
 class UnhandledNode(TypeError):
@@ -38,6 +38,14 @@ class NodeDecl:
     yaml_key: str | None = None  # the key that holds it in the YAML form; None where it has none of its own
     yaml_fields: Mapping[str, str] = field(default_factory=dict)  # AST field -> YAML key of its own
     schema_path: tuple[str, ...] | None = None  # property names from the schema root to its keys
+    extra_keys: tuple[str, ...] | None = None  # the keys of its YAML mapping when they are not just `yaml_fields`
+
+    @property
+    def yaml_keys(self) -> tuple[str, ...]:
+        """The keys its YAML mapping accepts, in canonical order (docs/yaml.md)."""
+        if self.extra_keys is not None:
+            return self.extra_keys
+        return tuple(dict.fromkeys(self.yaml_fields.values()))
 
     @property
     def fields(self) -> tuple[dataclasses.Field[Any], ...]:
@@ -61,6 +69,9 @@ _ACTION = _RULE + ("actions", "[]")
 _TIERS = ("program", "tiers")
 _TEST = ("tests", "[]")
 
+#: `expect` keys that take a number of points.
+EXPECT_POINTS = ("earned", "balance", "available", "pending", "redeemed", "expired", "reversed")
+
 _DECLS = (
     # values and expressions: written inside statements, no word or key of their own
     NodeDecl(ast.Money),
@@ -73,21 +84,21 @@ _DECLS = (
     # rule parts
     NodeDecl(ast.Award, "award", "award",
              {"points": "points", "unit": "unit", "per": "per", "base": "of", "excluding": "excluding", "to": "to"},
-             _ACTION + ("award",)),
-    NodeDecl(ast.Cashback, "award", "award", {"percent": "percent", "base": "of", "excluding": "excluding"},
-             _ACTION + ("award",)),
+             _ACTION + ("award",), ("points", "percent", "unit", "per", "of", "excluding", "to")),  # and cashback's
+    NodeDecl(ast.Cashback, "award", "award", {"percent": "percent", "base": "of", "excluding": "excluding"}),  # in Award's mapping
     NodeDecl(ast.Multiply, "multiply", "multiply", {}, None),
     NodeDecl(ast.Discount, "discount", "discount",
              {"percent": "percent", "amount": "amount", "base": "of", "excluding": "excluding"}, _ACTION + ("discount",)),
     NodeDecl(ast.Perk, "perk", "perk", {"name": "name", "cost": "costs"}, _ACTION + ("perk",)),
-    NodeDecl(ast.Cap, "cap", "cap", {"period": "per"}, _RULE + ("cap",)),
+    NodeDecl(ast.Cap, "cap", "cap", {"period": "per"}, _RULE + ("cap",), ("points", "times", "per")),  # or `limit`
     NodeDecl(ast.Budget, "budget", "budget"),
-    NodeDecl(ast.DateWindow, "during", "during"),
+    NodeDecl(ast.DateWindow, "during", "during", {"start": "from", "end": "to"}, _RULE + ("during",)),
     NodeDecl(ast.Streak, "streak", "streak"),
     NodeDecl(ast.EarnRule, "earn", "rules",
              {"event": "on", "condition": "when", "actions": "actions", "rounding": "round", "priority": "priority",
               "group": "group", "window": "during", "caps": "cap", "budget": "budget", "every_nth": "every",
-              "streak": "streak"}, _RULE),
+              "streak": "streak"}, _RULE,
+             ("on", "when", "actions", "round", "priority", "group", "during", "cap", "limit", "budget", "every", "streak")),
     # declarations
     NodeDecl(ast.FieldDecl, "attribute", "attributes"),
     NodeDecl(ast.EventDecl, "event", "events"),
@@ -96,7 +107,8 @@ _DECLS = (
     # tiers
     NodeDecl(ast.TierPerk, "perk", "perks", {"name": "name", "cost": "costs", "per": "per"},
              _TIERS + ("levels", "*", "perks", "[]")),
-    NodeDecl(ast.Expiry, "expire", "expire", {"end_of_month": "at_end_of_month"}, ("program", "expire", "[]")),
+    NodeDecl(ast.Expiry, "expire", "expire", {"end_of_month": "at_end_of_month", "date": "on", "month_day": "yearly_on"},
+             ("program", "expire", "[]"), ("after_earning", "at_end_of_month", "inactivity", "on", "yearly_on")),
     NodeDecl(ast.Tier, "tier", "levels",
              {"threshold": "from", "multiplier": "multiply", "discount": "discount", "expiry": "expire",
               "perks": "perks"}, _TIERS + ("levels", "*")),
@@ -115,9 +127,11 @@ _DECLS = (
     NodeDecl(ast.ReturnPolicy, "returns", "returns", {"reverse": "reverse", "negative_balance": "negative_balance"},
              ("program", "returns")),
     # tests
-    NodeDecl(ast.Given, "given", "given"),
+    NodeDecl(ast.Given, "given", "given", {}, _TEST + ("given",),
+             ("tier", "balance", "attribute", "attributes", "purchases", "spend", "points", "birthday", "counter",
+              "counters")),  # any other key is a tier metric (`nights: 4`)
     NodeDecl(ast.EventSpec, "when", "when", {"amount": "amount", "at": "on"}, _TEST + ("when", "[]")),
-    NodeDecl(ast.Expect, "expect", "expect"),
+    NodeDecl(ast.Expect, "expect", "expect", {}, _TEST + ("expect",), EXPECT_POINTS + ("tier", "discount", "cost", "fired", "not_fired")),
     NodeDecl(ast.TestCase, "test", "tests",
              {"name": "name", "givens": "given", "events": "when", "until": "until", "expects": "expect"}, _TEST),
     # files
@@ -125,7 +139,7 @@ _DECLS = (
     NodeDecl(ast.Program, "program", "program",
              {"name": "name", "points_unit": "points", "currency": "currency", "point_cost": "point_cost",
               "point_value": "point_value", "stacking": "multipliers", "rounding": "round", "pending_days": "pending",
-              "events": "events", "attributes": "attributes", "counters": "counters", "rules": "rules",
+              "attributes": "attributes", "events": "events", "counters": "counters", "rules": "rules",
               "tiers": "tiers", "expiry": "expire", "returns": "returns", "rewards": "rewards",
               "pay_with_points": "pay_with_points", "conversion": "convert"}, ("program",)),
     NodeDecl(ast.SourceFile, None, None, {"program": "program", "tests": "tests"}, ()),
