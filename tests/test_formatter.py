@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import random
 import re
@@ -13,7 +14,10 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 
 from rulelang.syntax import ast
 from rulelang.syntax.formatter import expr_to_text, format_source
+from rulelang.syntax.nodes import NODE_TYPES, NODES
 from rulelang.syntax.parser import parse_expression, parse_text
+from rulelang.syntax.yaml_loader import load_yaml
+from rulelang.syntax.yaml_writer import to_yaml
 
 FMT = Path(__file__).parent / "fixtures" / "fmt"
 INPUTS = sorted(p for p in FMT.glob("*.loyalty") if not p.name.endswith(".expected.loyalty"))
@@ -193,3 +197,22 @@ def test_format_is_stable_on_mutated_programs(rnd: random.Random, edits: int) ->
     assert again.program == sf.program and again.tests == sf.tests
     assert format_source(again) == out
     assert len(again.comments) == len(sf.comments)
+    # the YAML path: what the text parser read, the YAML writer writes and the loader reads back
+    back, diags = load_yaml(to_yaml(sf), "m.yaml")
+    assert back is not None and not [d for d in diags if d.is_error], diags
+    assert back.program == sf.program and back.tests == sf.tests
+
+
+def test_the_mutated_seed_holds_every_node_type() -> None:
+    """The seed of the mutation test is a program with every construct: every AST node type."""
+    sf = parse_ok((FMT / "identity.loyalty").read_text())
+    seen: set[type] = set()
+    stack: list[object] = [sf]
+    while stack:
+        item = stack.pop()
+        if type(item) in NODES:
+            seen.add(type(item))
+            stack.extend(getattr(item, f.name) for f in dataclasses.fields(item))  # type: ignore[arg-type]
+        elif isinstance(item, tuple):
+            stack.extend(item)
+    assert seen == set(NODE_TYPES)

@@ -15,6 +15,7 @@ from decimal import Decimal
 
 from rulelang.fields import FIELDS, RULE_EVENTS, fields_on
 from rulelang.syntax import ast
+from rulelang.vocabulary import singular, unit_words  # noqa: F401  (re-exported for the checker)
 
 # Fields whose values are whole numbers in a known range (used to prove a condition is never true).
 INTEGER_FIELDS: frozenset[str] = frozenset(f.name for f in FIELDS if f.integer)
@@ -46,20 +47,6 @@ TYPE_WORDS: dict[str, str] = {
 def type_word(t: str) -> str:
     """How a marketer would call a value type."""
     return TYPE_WORDS.get(t, t)
-
-
-def singular(word: str) -> str:
-    """`stars` -> `star`, `miles` -> `mile`, `bunnies` -> `bunny`."""
-    if word.endswith("ies") and len(word) > 3:
-        return word[:-3] + "y"
-    if word.endswith("s") and len(word) > 1:
-        return word[:-1]
-    return word
-
-
-def unit_words(points_unit: str) -> frozenset[str]:
-    """Words accepted wherever points are written: the unit, its singular, and `points`/`point`."""
-    return frozenset({points_unit, singular(points_unit), "points", "point"})
 
 
 def tier_order(tiers: ast.TierSystem) -> list[int]:

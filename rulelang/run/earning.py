@@ -30,6 +30,7 @@ from rulelang.run.conditions import holds, money, number, why_false
 from rulelang.run.ledger import Entry
 from rulelang.run.state import Event, RunState
 from rulelang.run.trace import RuleTrace
+from rulelang.vocabulary import plural
 
 
 def round_points(x: Fraction, mode: str) -> int:
@@ -88,10 +89,6 @@ class _Work:
         return self.values.get("category")
 
 
-def _plural(period: str) -> str:
-    return period + "s"
-
-
 def _skip_reason(run: RunState, rule: ir.Rule, ev: Event, values: Mapping[str, object],
                  groups: dict[str, str]) -> str | None:
     """Step 3: why this candidate does not fire, or None. Every-Nth counts and streak
@@ -119,16 +116,16 @@ def _skip_reason(run: RunState, rule: ir.Rule, ev: Event, values: Mapping[str, o
         last, length = run.streaks.get(rule.name, (None, 0))
         if last == index:
             if length == 0:
-                streak_reason = (f"streak {streak.length} {_plural(streak.period)}: completed this "
+                streak_reason = (f"streak {streak.length} {plural(streak.period)}: completed this "
                                  f"{streak.period} already")
             else:
-                streak_reason = f"streak {streak.length} {_plural(streak.period)}: {length} of {streak.length}"
+                streak_reason = f"streak {streak.length} {plural(streak.period)}: {length} of {streak.length}"
         else:
             length = length + 1 if last is not None and index == last + 1 else 1
             if length >= streak.length:
                 length = 0  # completed: the next streak starts from scratch
             else:
-                streak_reason = f"streak {streak.length} {_plural(streak.period)}: {length} of {streak.length}"
+                streak_reason = f"streak {streak.length} {plural(streak.period)}: {length} of {streak.length}"
             run.streaks[rule.name] = (index, length)
     if rule.group is not None and rule.group in groups:
         return f'group "{rule.group}" already fired by {groups[rule.group]}'

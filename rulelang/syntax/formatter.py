@@ -19,6 +19,8 @@ from decimal import Decimal
 
 from rulelang.syntax import ast
 from rulelang.diagnostics import Span
+from rulelang.syntax.nodes import ACTION_TYPES, EXPRESSION_TYPES, NODES, dispatch
+from rulelang.vocabulary import counted
 
 __all__ = ["format_source", "expr_to_text", "literal_to_text"]
 
@@ -73,7 +75,7 @@ def literal_to_text(value: object) -> str:
         return date_text(value)
     if isinstance(value, tuple) and len(value) == 2:
         return month_day_text(value)  # type: ignore[arg-type]
-    return str(value)
+    raise TypeError(f"no text form for the literal value {value!r}")
 
 
 # ---------------------------------------------------------------- conditions
@@ -81,28 +83,38 @@ def literal_to_text(value: object) -> str:
 
 def expr_to_text(expr: ast.Expr) -> str:
     """A condition in the text form; parsing it back gives an equal expression."""
-    if isinstance(expr, ast.Literal):
-        return literal_to_text(expr.value)
-    if isinstance(expr, ast.Ref):
-        return ".".join(expr.path)
-    if isinstance(expr, ast.BoolOp):
-        parts = []
-        for item in expr.items:
-            # `a or b and c` needs no parentheses; a nested group of the same kind was written with them.
-            needs = isinstance(item, ast.BoolOp) and (expr.op == "and" or item.op == "or")
-            text = expr_to_text(item)
-            parts.append(f"({text})" if needs else text)
-        return f" {expr.op} ".join(parts)
-    if isinstance(expr, ast.Not):
-        inner = expr_to_text(expr.item)
-        return f"not ({inner})" if isinstance(expr.item, ast.BoolOp) else f"not {inner}"
-    if isinstance(expr, ast.Compare):
-        return f"{_operand(expr.left)} {expr.op} {_operand(expr.right)}"
-    if isinstance(expr, ast.InList):
-        items = ", ".join(expr_to_text(i) for i in expr.items)
-        word = "not in" if expr.negated else "in"
-        return f"{_operand(expr.left)} {word} [{items}]"
-    return str(expr)
+    return _EXPR_TEXT(expr)(expr)
+
+
+def _bool_op_text(expr: ast.BoolOp) -> str:
+    parts = []
+    for item in expr.items:
+        # `a or b and c` needs no parentheses; a nested group of the same kind was written with them.
+        needs = isinstance(item, ast.BoolOp) and (expr.op == "and" or item.op == "or")
+        text = expr_to_text(item)
+        parts.append(f"({text})" if needs else text)
+    return f" {expr.op} ".join(parts)
+
+
+def _not_text(expr: ast.Not) -> str:
+    inner = expr_to_text(expr.item)
+    return f"not ({inner})" if isinstance(expr.item, ast.BoolOp) else f"not {inner}"
+
+
+def _in_list_text(expr: ast.InList) -> str:
+    items = ", ".join(expr_to_text(i) for i in expr.items)
+    word = "not in" if expr.negated else "in"
+    return f"{_operand(expr.left)} {word} [{items}]"
+
+
+_EXPR_TEXT = dispatch("formatter: condition", {
+    ast.Literal: lambda e: literal_to_text(e.value),
+    ast.Ref: lambda e: ".".join(e.path),
+    ast.BoolOp: _bool_op_text,
+    ast.Not: _not_text,
+    ast.Compare: lambda e: f"{_operand(e.left)} {e.op} {_operand(e.right)}",
+    ast.InList: _in_list_text,
+}, EXPRESSION_TYPES)
 
 
 def _operand(expr: ast.Expr) -> str:
@@ -138,7 +150,7 @@ class _Writer:
         return self.spans.get((owner.line, owner.column, kind))
 
     def months(self, n: int) -> str:
-        return f"{n} month" if n == 1 else f"{n} months"
+        return counted(n, "month")
 
     # ------------------------------------------------------------ program
 
@@ -174,7 +186,7 @@ class _Writer:
         if p.rounding != "down":
             head("round", f"round {p.rounding}")
         if p.pending_days:
-            head("pending", f"pending {p.pending_days} {'day' if p.pending_days == 1 else 'days'}")
+            head("pending", f"pending {counted(p.pending_days, 'day')}")
         for a in p.attributes:
             body.append(("decl", (f"attribute {a.name}: {a.type}", a.span)))
         for e in p.events:
@@ -227,7 +239,7 @@ class _Writer:
             self.emit(2, f"during {date_text(r.window.start)} .. {date_text(r.window.end)}", r.window.span)
         for c in r.caps:
             if c.unit == "times":
-                self.emit(2, f"limit {c.limit} {'time' if c.limit == 1 else 'times'} per customer per {c.period}", c.span)
+                self.emit(2, f"limit {counted(c.limit, 'time')} per customer per {c.period}", c.span)
             else:
                 self.emit(2, f"cap {c.limit} {self.unit} per customer per {c.period}", c.span)
         if r.budget is not None:
@@ -238,31 +250,11 @@ class _Writer:
             self.emit(2, f"every {ordinal_text(r.every_nth)} {r.event}", self.stmt(s, "every"))
         if r.streak is not None:
             n, per = r.streak.length, r.streak.period
-            self.emit(2, f"streak {n} {per if n == 1 else per + 's'}", r.streak.span)
+            self.emit(2, f"streak {counted(n, per)}", r.streak.span)
         self.emit(1, "}", s, closes=True)
 
     def action(self, a: ast.Action) -> str:
-        if isinstance(a, ast.Award):
-            text = f"award {number_text(a.points)} {a.unit}"
-            if a.per is not None:
-                text += f" per {money_text(a.per)}"
-            if a.per is not None or a.base != "net":
-                text += f" of {a.base} amount"
-            text += _excluding(a.excluding)
-            return text + (f" to {a.to}" if a.to != "customer" else "")
-        if isinstance(a, ast.Cashback):
-            return f"award {number_text(a.percent)}% of {a.base} amount" + _excluding(a.excluding)
-        if isinstance(a, ast.Multiply):
-            return f"multiply {number_text(a.factor)}x"
-        if isinstance(a, ast.Discount):
-            what = f"{number_text(a.percent)}%" if a.percent is not None else money_text(a.amount)  # type: ignore[arg-type]
-            text = f"discount {what}"
-            if a.base != "net" or a.excluding:
-                text += f" of {a.base} amount"
-            return text + _excluding(a.excluding)
-        if isinstance(a, ast.Perk):
-            return f"perk {a.name} costs {money_text(a.cost)}"
-        return str(a)
+        return _ACTION_TEXT(a)(a)
 
     # ------------------------------------------------------------ tiers and lifecycle
 
@@ -398,6 +390,33 @@ class _Writer:
         if isinstance(x.value, ast.Money):
             return f"expect {x.kind} {money_text(x.value)}"
         return f"expect {x.kind} {x.value} {self.unit}"
+
+
+def _award_text(a: ast.Award) -> str:
+    text = f"{NODES[ast.Award].keyword} {number_text(a.points)} {a.unit}"
+    if a.per is not None:
+        text += f" per {money_text(a.per)}"
+    if a.per is not None or a.base != "net":
+        text += f" of {a.base} amount"
+    text += _excluding(a.excluding)
+    return text + (f" to {a.to}" if a.to != "customer" else "")
+
+
+def _discount_text(a: ast.Discount) -> str:
+    what = f"{number_text(a.percent)}%" if a.percent is not None else money_text(a.amount)  # type: ignore[arg-type]
+    text = f"{NODES[ast.Discount].keyword} {what}"
+    if a.base != "net" or a.excluding:
+        text += f" of {a.base} amount"
+    return text + _excluding(a.excluding)
+
+
+_ACTION_TEXT = dispatch("formatter: action", {
+    ast.Award: _award_text,
+    ast.Cashback: lambda a: f"{NODES[ast.Cashback].keyword} {number_text(a.percent)}% of {a.base} amount" + _excluding(a.excluding),
+    ast.Multiply: lambda a: f"{NODES[ast.Multiply].keyword} {number_text(a.factor)}x",
+    ast.Discount: _discount_text,
+    ast.Perk: lambda a: f"{NODES[ast.Perk].keyword} {a.name} costs {money_text(a.cost)}",
+}, ACTION_TYPES)
 
 
 def _excluding(categories: tuple[str, ...]) -> str:

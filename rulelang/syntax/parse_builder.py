@@ -18,6 +18,7 @@ from lark import Token, Transformer, v_args
 
 from rulelang.syntax import ast
 from rulelang.diagnostics import Diagnostic, Span
+from rulelang.vocabulary import unit_words
 from rulelang.syntax.read_limits import NUMBER_HINT, NUMBER_TOO_LONG, number_too_long
 
 __all__ = ["Builder", "Where", "unquote"]
@@ -73,13 +74,6 @@ _NOON = dt.time(12, 0)
 
 def unquote(text: str) -> str:
     return _UNESCAPE.sub(r"\1", text[1:-1])
-
-
-def _singulars(unit: str) -> set[str]:
-    words = {"points", "point", unit}
-    if unit.endswith("s"):
-        words.add(unit[:-1])
-    return words
 
 
 @v_args(meta=True)
@@ -590,7 +584,7 @@ class Builder(Transformer):  # type: ignore[type-arg]
             else:
                 returns = ast.ReturnPolicy(False, negative.value, span=negative.span)  # type: ignore[arg-type]
         tiers = header.get("tiers")
-        if isinstance(tiers, ast.TierSystem) and tiers.metric in _singulars(unit):
+        if isinstance(tiers, ast.TierSystem) and tiers.metric in unit_words(unit):
             tiers = ast.TierSystem("points", tiers.window, tiers.tiers, tiers.review, tiers.downgrade,
                                    tiers.grace_months, tiers.validity_months, span=tiers.span)
         return ast.Program(
@@ -728,7 +722,7 @@ class Builder(Transformer):  # type: ignore[type-arg]
         program = next((c for c in ch if isinstance(c, ast.Program)), None)
         tests = tuple(c for c in ch if isinstance(c, ast.TestCase))
         if program is not None:
-            units = _singulars(program.points_unit)
+            units = unit_words(program.points_unit)
             tests = tuple(_normalise_metric(t, units) for t in tests)
         return program, tests
 

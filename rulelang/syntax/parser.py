@@ -28,16 +28,10 @@ from rulelang.diagnostics import Diagnostic, Span, sort_key
 from rulelang.syntax.parse_builder import Builder, Where
 from rulelang.syntax.parser_cache import cached_parser
 from rulelang.syntax.parser_errors import Recovery, describe_syntax_error
+from rulelang.vocabulary import RESERVED_WORDS  # re-exported: words that can never be names
 
 __all__ = ["parse_text", "parse_expression", "RESERVED_WORDS", "build_parser"]
 
-#: Words that can never be names (docs/semantics.md §1).
-RESERVED_WORDS = frozenset(
-    """program earn on when award per of excluding category multiply discount perk costs cap
-    limit budget during priority group every streak round tiers tier from review downgrade grace
-    valid expire never after earning months inactivity yearly returns reward price worth pay with
-    points convert into voucher test given expect until and or not in true false""".split()
-)
 
 from rulelang.limits import MAX_NESTING
 from rulelang.limits import MAX_PARSE_ERRORS as MAX_ERRORS

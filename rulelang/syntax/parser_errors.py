@@ -17,6 +17,7 @@ from lark import Token, Tree
 from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken
 
 from rulelang.diagnostics import Diagnostic, Span, did_you_mean
+from rulelang.vocabulary import PROGRAM_WORDS, STATEMENT_WORDS
 
 __all__ = ["describe_syntax_error", "Recovery", "TERMINAL_WORDS"]
 
@@ -63,15 +64,10 @@ TERMINAL_WORDS = {
     "$END": "the end of the file",
 }
 
-# Words that begin a statement somewhere; a NAME where several of these are expected is an unknown statement.
-_STATEMENT_WORDS = frozenset(
-    """points currency point multipliers round pending attribute event counter earn tiers expire returns
-    negative reward pay convert award multiply discount perk priority group during cap limit budget every
-    streak tier review downgrade grace valid price worth costs minimum at test given when until expect program""".split()
-)
-_PROGRAM_WORDS = frozenset(
-    "points currency point multipliers pending attribute event counter earn tiers returns negative reward pay convert".split()
-)
+# Words that begin a statement somewhere (read from the grammar); a NAME where several of these are
+# expected is an unknown statement.
+_STATEMENT_WORDS = STATEMENT_WORDS
+_PROGRAM_WORDS = PROGRAM_WORDS
 _BLOCKS = {
     "PROGRAM": "the program",
     "EARN": "rule `{}`",

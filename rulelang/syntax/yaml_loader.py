@@ -24,6 +24,8 @@ from rulelang.fields import ACTION_EVENTS, FED_EVENTS, given_keys
 from rulelang.syntax import ast
 from rulelang.diagnostics import Diagnostic, Span, did_you_mean, sort_key
 from rulelang.syntax.parser import points_name_problem
+from rulelang.syntax.nodes import ACTION_TYPES, EXPECT_POINTS, NODES
+from rulelang.vocabulary import unit_words
 from rulelang.syntax.yaml_nodes import NAME_RE, Entry, Node, NodeReader, compose_yaml, first_key, foreign_tags, number_of
 
 __all__ = ["load_yaml", "EVENT_TIME_WHEN_NONE_GIVEN"]
@@ -31,22 +33,18 @@ __all__ = ["load_yaml", "EVENT_TIME_WHEN_NONE_GIVEN"]
 # The time an event gets when its `on:` gives only a date (the text form does the same).
 EVENT_TIME_WHEN_NONE_GIVEN = dt.time(12, 0)
 
-PROGRAM_KEYS = ("name", "points", "currency", "point_cost", "point_value", "multipliers", "round",
-                "pending", "attributes", "events", "counters", "rules", "tiers", "expire", "returns",
-                "rewards", "pay_with_points", "convert")
-RULE_KEYS = ("on", "when", "actions", "round", "priority", "group", "during", "cap", "limit", "budget",
-             "every", "streak")
-ACTION_KEYS = ("award", "multiply", "discount", "perk")
-AWARD_KEYS = ("points", "percent", "unit", "per", "of", "excluding", "to")
-DISCOUNT_KEYS = ("percent", "amount", "of", "excluding")
-TIERS_KEYS = ("by", "over", "levels", "review", "downgrade", "grace", "valid")
-LEVEL_KEYS = ("from", "multiply", "discount", "expire", "perks")
-EXPIRE_KEYS = ("after_earning", "at_end_of_month", "inactivity", "on", "yearly_on")
-TEST_KEYS = ("name", "given", "when", "until", "expect")
-GIVEN_KEYS = ("tier", "balance", "attribute", "attributes", "purchases", "spend", "points", "birthday",
-              "counter", "counters")  # any other word is a tier metric (`nights: 4`)
-EXPECT_POINTS = ("earned", "balance", "available", "pending", "redeemed", "expired", "reversed")
-EXPECT_KEYS = EXPECT_POINTS + ("tier", "discount", "cost", "fired", "not_fired")
+# The keys of each YAML mapping, from the node declarations (rulelang/syntax/nodes.py).
+PROGRAM_KEYS = NODES[ast.Program].yaml_keys
+RULE_KEYS = NODES[ast.EarnRule].yaml_keys
+ACTION_KEYS = tuple(dict.fromkeys(NODES[t].yaml_key or "" for t in ACTION_TYPES))
+AWARD_KEYS = NODES[ast.Award].yaml_keys
+DISCOUNT_KEYS = NODES[ast.Discount].yaml_keys
+TIERS_KEYS = NODES[ast.TierSystem].yaml_keys
+LEVEL_KEYS = NODES[ast.Tier].yaml_keys
+EXPIRE_KEYS = NODES[ast.Expiry].yaml_keys
+TEST_KEYS = NODES[ast.TestCase].yaml_keys
+GIVEN_KEYS = NODES[ast.Given].yaml_keys  # any other word is a tier metric (`nights: 4`)
+EXPECT_KEYS = NODES[ast.Expect].yaml_keys
 # A purchase's keys besides its amount (the built-in fields of rulelang.fields, and its order id).
 PURCHASE_FIELDS = tuple(f.spelling.yaml for f in given_keys("purchase", "yaml") if f.spelling) + ("id",)
 FIELD_FORMS = {**{f.spelling.yaml: str(f.form) for f in given_keys("purchase", "yaml") if f.spelling}, "id": "text"}
@@ -95,7 +93,7 @@ class _Builder:
         path = self.r.path
         if root is None or self.r.is_null(root):
             return ast.SourceFile(path, None)
-        top = self.r.mapping(root, "the file", ("program", "tests"))
+        top = self.r.mapping(root, "the file", NODES[ast.SourceFile].yaml_keys)
         if isinstance(root, yaml.MappingNode) and not top and not root.value:
             return ast.SourceFile(path, None)
         self.has_program = "program" in top
@@ -177,7 +175,7 @@ class _Builder:
     def counter(self, entry: Entry) -> ast.CounterDecl:
         r = self.r
         what = f"counter `{entry.key}`"
-        m = r.mapping(entry.node, what, ("on", "sums", "when"), required=("on",))
+        m = r.mapping(entry.node, what, NODES[ast.CounterDecl].yaml_keys, required=("on",))
         event = r.name(m["on"].node, f"`on` of {what}") if "on" in m else ""
         sums = r.name(m["sums"].node, f"`sums` of {what}") if "sums" in m else None
         condition = r.condition(m["when"].node, f"`when` of {what}") if "when" in m else None
@@ -237,7 +235,7 @@ class _Builder:
         if key == "multiply":
             return ast.Multiply(r.suffixed(value, f"`multiply` in {what}", "x", "2"), span=span)
         if key == "perk":
-            pm = r.mapping(value, f"`perk` in {what}", ("name", "costs"), required=("name", "costs"))
+            pm = r.mapping(value, f"`perk` in {what}", NODES[ast.Perk].yaml_keys, required=("name", "costs"))
             name = r.name(pm["name"].node, "the perk's `name`") if "name" in pm else ""
             cost = r.money(pm["costs"].node, "the perk's `costs`") if "costs" in pm else _zero(span)
             return ast.Perk(name, cost, span=span)
@@ -312,7 +310,7 @@ class _Builder:
         r = self.r
         span = r.span(node)
         if isinstance(node, yaml.MappingNode):
-            m = r.mapping(node, what, ("from", "to"), required=("from", "to"))
+            m = r.mapping(node, what, NODES[ast.DateWindow].yaml_keys, required=("from", "to"))
             start = r.date(m["from"].node, f"`from` of {what}") if "from" in m else dt.date(2000, 1, 1)
             end = r.date(m["to"].node, f"`to` of {what}") if "to" in m else start
             return ast.DateWindow(start, end, span=span)
@@ -331,7 +329,7 @@ class _Builder:
         """`{points: 200, per: month}` (cap) or `{times: 1, per: day}` (limit), under `cap` or `limit`."""
         r = self.r
         where = f"`{key}` of {what}"
-        m = r.mapping(node, where, ("points", "times", "per"), required=("per",))
+        m = r.mapping(node, where, NODES[ast.Cap].yaml_keys, required=("per",))
         units = [k for k in ("points", "times") if k in m]
         if len(units) != 1:
             if isinstance(node, yaml.MappingNode):
@@ -395,7 +393,7 @@ class _Builder:
 
     def metric(self, node: Node) -> str:
         name = self.r.name(node, "`by` of `tiers` (spend, points, purchases or a counter)")
-        if name in _unit_words(self.points_unit):
+        if name in unit_words(self.points_unit):
             return "points"
         return name or "points"
 
@@ -446,7 +444,7 @@ class _Builder:
 
     def tier_perk(self, node: Node, what: str) -> ast.TierPerk:
         r = self.r
-        m = r.mapping(node, f"a perk of {what}", ("name", "costs", "per"), required=("name", "costs"))
+        m = r.mapping(node, f"a perk of {what}", NODES[ast.TierPerk].yaml_keys, required=("name", "costs"))
         name = r.name(m["name"].node, "the perk's `name`") if "name" in m else ""
         cost = r.money(m["costs"].node, "the perk's `costs`") if "costs" in m else _zero(r.span(node))
         per = r.choice(m["per"].node, "the perk's `per`", {"use": "use", "month": "month", "year": "year"},
@@ -490,7 +488,7 @@ class _Builder:
 
     def returns(self, entry: Entry) -> ast.ReturnPolicy:
         r = self.r
-        m = r.mapping(entry.node, "`returns`", ("reverse", "negative_balance"))
+        m = r.mapping(entry.node, "`returns`", NODES[ast.ReturnPolicy].yaml_keys)
         reverse = r.boolean(m["reverse"].node, "`reverse` of `returns`") if "reverse" in m else True
         negative = r.choice(m["negative_balance"].node, "`negative_balance` of `returns`",
                             {"allowed": "allowed", "forbidden": "forbidden"}, "forbidden") \
@@ -500,7 +498,7 @@ class _Builder:
     def reward(self, entry: Entry) -> ast.Reward:
         r = self.r
         what = f"reward `{entry.key}`"
-        m = r.mapping(entry.node, what, ("price", "worth", "costs_us"), required=("price",))
+        m = r.mapping(entry.node, what, NODES[ast.Reward].yaml_keys, required=("price",))
         price = r.integer(m["price"].node, f"`price` of {what}", "150") if "price" in m else 0
         worth = r.money(m["worth"].node, f"`worth` of {what}") if "worth" in m else None
         cost = r.money(m["costs_us"].node, f"`costs_us` of {what}") if "costs_us" in m else None
@@ -509,7 +507,7 @@ class _Builder:
     def pay_with_points(self, entry: Entry) -> ast.PayWithPoints:
         r = self.r
         what = "`pay_with_points`"
-        m = r.mapping(entry.node, what, ("points", "worth", "minimum_balance", "at_most"),
+        m = r.mapping(entry.node, what, NODES[ast.PayWithPoints].yaml_keys,
                       required=("points", "worth"))
         points = r.integer(m["points"].node, f"`points` of {what}", "100") if "points" in m else 0
         money = r.money(m["worth"].node, f"`worth` of {what}") if "worth" in m else _zero(r.span(entry.node))
@@ -523,7 +521,7 @@ class _Builder:
     def conversion(self, entry: Entry) -> ast.Conversion:
         r = self.r
         what = "`convert`"
-        m = r.mapping(entry.node, what, ("every", "into", "at_end_of"), required=("every", "into", "at_end_of"))
+        m = r.mapping(entry.node, what, NODES[ast.Conversion].yaml_keys, required=("every", "into", "at_end_of"))
         points = r.integer(m["every"].node, f"`every` of {what}", "150") if "every" in m else 0
         voucher = r.money(m["into"].node, f"`into` of {what}") if "into" in m else _zero(r.span(entry.node))
         period = r.choice(m["at_end_of"].node, f"`at_end_of` of {what}",
@@ -577,7 +575,7 @@ class _Builder:
                 r.wrong_type(e.node, where, "a number", "500")
             return [ast.Given(e.key, value=value, span=span)]  # type: ignore[arg-type]
         # any other word is the tier metric so far: `spend: 120 USD`, `points: 300`, `nights: 4`
-        metric = "points" if self.has_program and e.key in _unit_words(self.points_unit) else e.key
+        metric = "points" if self.has_program and e.key in unit_words(self.points_unit) else e.key
         return [ast.Given("metric", name=metric, value=value, span=span)]  # type: ignore[arg-type]
 
     def amount_or_number(self, node: Node, what: str) -> Decimal | ast.Money:
@@ -664,14 +662,6 @@ class _Builder:
         negated = e.key == "not_fired"
         return [ast.Expect("fired", r.name(item, where), negated, span=r.span(item))
                 for item in r.sequence(e.node, where, single_ok=True)]
-
-
-def _unit_words(unit: str) -> set[str]:
-    """The words that name the points unit: `points`, `point`, the program's word and its singular."""
-    words = {"points", "point", unit}
-    if unit.endswith("s"):
-        words.add(unit[:-1])
-    return words
 
 
 def _zero(span: Span) -> ast.Money:

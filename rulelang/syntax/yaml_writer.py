@@ -21,7 +21,7 @@ import json
 import re
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Union
+from typing import Mapping, Union
 
 import yaml
 
@@ -29,6 +29,8 @@ from rulelang.fields import given_keys
 from rulelang.syntax import ast
 from rulelang.syntax.formatter import expr_to_text  # conditions are written exactly as the text form writes them
 from rulelang.syntax.yaml_loader import EVENT_TIME_WHEN_NONE_GIVEN
+from rulelang.syntax.nodes import ACTION_TYPES, NODES, dispatch
+from rulelang.vocabulary import counted
 from rulelang.syntax.yaml_nodes import AMBIGUOUS_WORDS, BOOL_WORDS, DATE_RE, MONEY_RE, NULL_WORDS, number_of
 
 __all__ = ["to_yaml", "expr_to_text"]
@@ -167,7 +169,7 @@ def _number(value: Decimal | int) -> Raw:
 
 
 def _count(n: int, unit: str) -> Raw:
-    return Raw(f"{n} {unit}" + ("" if n == 1 else "s"))
+    return Raw(counted(n, unit))
 
 
 def _date(day: dt.date) -> Raw:
@@ -282,30 +284,60 @@ def _rule(r: ast.EarnRule) -> dict[str, Value]:
 
 
 def _action(a: ast.Action) -> dict[str, Value]:
-    if isinstance(a, ast.Multiply):
-        return {"multiply": _number(a.factor)}
-    if isinstance(a, ast.Perk):
-        return {"perk": Flow({"name": _word(a.name), "costs": _money(a.cost)})}
+    """`{award: {...}}`, `{multiply: 2}`...: the action's YAML key and its body."""
+    return {NODES[type(a)].yaml_key or "": _ACTION_BODY(a)(a)}
+
+
+def _award_body(a: ast.Award) -> Value:
+    key = NODES[ast.Award].yaml_fields
+    body: dict[str, Value] = {key["points"]: _number(a.points)}
+    if a.unit != "points":
+        body[key["unit"]] = _word(a.unit)
+    if a.per is not None:
+        body[key["per"]] = _money(a.per)
+    _base_and_excluding(body, key, a.base, a.excluding)
+    if a.to != "customer":
+        body[key["to"]] = Raw(a.to)
+    return Flow(body)
+
+
+def _cashback_body(a: ast.Cashback) -> Value:
+    key = NODES[ast.Cashback].yaml_fields
+    body: dict[str, Value] = {key["percent"]: _number(a.percent)}
+    _base_and_excluding(body, key, a.base, a.excluding)
+    return Flow(body)
+
+
+def _discount_body(a: ast.Discount) -> Value:
+    key = NODES[ast.Discount].yaml_fields
     body: dict[str, Value] = {}
-    if isinstance(a, ast.Award):
-        body["points"] = _number(a.points)
-        if a.unit != "points":
-            body["unit"] = _word(a.unit)
-        if a.per is not None:
-            body["per"] = _money(a.per)
-    elif isinstance(a, ast.Cashback):
-        body["percent"] = _number(a.percent)
-    elif a.amount is not None:
-        body["amount"] = _money(a.amount)
+    if a.amount is not None:
+        body[key["amount"]] = _money(a.amount)
     else:
-        body["percent"] = _number(a.percent if a.percent is not None else Decimal(0))
-    if a.base != "net":
-        body["of"] = Raw(a.base)
-    if a.excluding:
-        body["excluding"] = _names(a.excluding)
-    if isinstance(a, ast.Award) and a.to != "customer":
-        body["to"] = Raw(a.to)
-    return {"discount" if isinstance(a, ast.Discount) else "award": Flow(body)}
+        body[key["percent"]] = _number(a.percent if a.percent is not None else Decimal(0))
+    _base_and_excluding(body, key, a.base, a.excluding)
+    return Flow(body)
+
+
+def _base_and_excluding(body: dict[str, Value], key: Mapping[str, str], base: str, excluding: tuple[str, ...]) -> None:
+    if base != "net":
+        body[key["base"]] = Raw(base)
+    if excluding:
+        body[key["excluding"]] = _names(excluding)
+
+
+def _perk_body(a: ast.Perk) -> Value:
+    key = NODES[ast.Perk].yaml_fields
+    return Flow({key["name"]: _word(a.name), key["cost"]: _money(a.cost)})
+
+
+_ACTION_BODY = dispatch("YAML writer: action", {
+    ast.Award: _award_body,
+    ast.Cashback: _cashback_body,
+    ast.Multiply: lambda a: _number(a.factor),
+    ast.Discount: _discount_body,
+    ast.Perk: _perk_body,
+}, ACTION_TYPES)
 
 
 def _tiers(t: ast.TierSystem) -> dict[str, Value]:

@@ -37,6 +37,7 @@ from rulelang.syntax.parser import parse_text
 from rulelang.tools.testing import Painter, render_report_github, render_report_json, render_report_text, run_paths
 from rulelang.syntax.yaml_loader import load_yaml
 from rulelang.syntax.yaml_writer import to_yaml
+from rulelang.vocabulary import counted
 
 EXIT_OK = 0
 EXIT_FINDINGS = 1
@@ -80,10 +81,6 @@ def paint_diagnostics(text: str, paint: Painter) -> str:
 def show_diagnostics(diags: Sequence[Diagnostic], sources: dict[str, str], stream: TextIO) -> None:
     if diags:
         print(paint_diagnostics(render_text(sorted(diags, key=sort_key), sources), painter(stream)), file=stream)
-
-
-def plural(n: int, word: str) -> str:
-    return f"{n} {word}" if n == 1 else f"{n} {word}s"
 
 
 class OutputError(Exception):
@@ -204,15 +201,15 @@ def cmd_check(args: argparse.Namespace) -> int:
     elif args.format == "github":
         if shown:
             print(render_github(shown), file=out)
-        print(f"checked {plural(len(files), 'file')}: {plural(errors, 'error')}, {plural(warnings, 'warning')}",
+        print(f"checked {counted(len(files), 'file')}: {counted(errors, 'error')}, {counted(warnings, 'warning')}",
               file=out)
     else:
         paint = painter(out)
         if shown:
             print(paint_diagnostics(render_text(shown, sources), paint), file=out)
         if hidden:
-            print(f"... and {plural(hidden, 'more error')} not shown (--max-errors {args.max_errors})", file=out)
-        summary = f"checked {plural(len(files), 'file')}: {plural(errors, 'error')}, {plural(warnings, 'warning')}"
+            print(f"... and {counted(hidden, 'more error')} not shown (--max-errors {args.max_errors})", file=out)
+        summary = f"checked {counted(len(files), 'file')}: {counted(errors, 'error')}, {counted(warnings, 'warning')}"
         print(paint.red(summary) if errors else summary, file=out)
     return EXIT_FINDINGS if errors else EXIT_OK
 
@@ -314,9 +311,9 @@ def cmd_fmt(args: argparse.Namespace) -> int:
             print(f"reformatted {path}", file=sys.stderr if args.diff else sys.stdout)
     summary_stream = sys.stderr if args.diff else sys.stdout
     if write:
-        print(f"{plural(len(changed), 'file')} reformatted, {unchanged} left unchanged", file=summary_stream)
+        print(f"{counted(len(changed), 'file')} reformatted, {unchanged} left unchanged", file=summary_stream)
     else:
-        print(f"{plural(len(changed), 'file')} would be reformatted, {unchanged} already formatted",
+        print(f"{counted(len(changed), 'file')} would be reformatted, {unchanged} already formatted",
               file=summary_stream)
     if args.check and changed:
         status = EXIT_FINDINGS

@@ -18,6 +18,8 @@ from typing import Any, Callable, Iterable, Literal, Sequence
 
 from rulelang.syntax import ast
 from rulelang.syntax.formatter import expr_to_text, money_text, number_text, ordinal_text
+from rulelang.syntax.nodes import ACTION_TYPES, dispatch
+from rulelang.vocabulary import counted, plural, singular
 
 __all__ = ["Change", "FieldChange", "ProgramDiff", "diff_programs"]
 
@@ -50,7 +52,7 @@ def _same_but_plural(a: str, b: str) -> bool:
     """`star per 1 USD` and `stars per 1 USD` say the same thing after different numbers."""
     wa, _, ra = a.partition(" ")
     wb, _, rb = b.partition(" ")
-    return ra == rb and (wa == wb or wa + "s" == wb or wb + "s" == wa)
+    return ra == rb and (wa == wb or plural(wa) == wb or plural(wb) == wa)
 
 
 @dataclass(frozen=True)
@@ -91,14 +93,14 @@ class ProgramDiff:
 
     def summary(self) -> str:
         """`1 rule added, 2 changed, 0 removed` plus tiers and other settings when they changed."""
-        text = (f"{self.count('rule', 'added')} {_plural('rule', self.count('rule', 'added'))} added, "
+        text = (f"{self.count('rule', 'added')} {plural('rule', self.count('rule', 'added'))} added, "
                 f"{self.count('rule', 'changed')} changed, {self.count('rule', 'removed')} removed")
         tiers = [(k, self.count("tier", k)) for k in ("added", "changed", "removed")]
         if any(n for _, n in tiers):
             text += "; tiers: " + ", ".join(f"{n} {k}" for k, n in tiers if n)
         other = self.other_changes()
         if other:
-            text += f"; {other} other {_plural('change', other)}"
+            text += f"; {other} other {plural('change', other)}"
         return text
 
     def lines(self) -> list[str]:
@@ -115,22 +117,17 @@ class ProgramDiff:
                 "other_changes": self.other_changes(), "summary": self.summary(), "lines": self.lines()}
 
 
-def _plural(word: str, n: int) -> str:
-    return word if n == 1 else word + "s"
-
-
 # ---------------------------------------------------------------- value texts
 
 
 def _points(n: Decimal | int, unit: str) -> str:
     """`1 star`, `2 stars`, `1.5 stars` from the program's plural unit word."""
-    singular = unit[:-1] if unit.endswith("s") and len(unit) > 1 else unit
-    return f"{number_text(n)} {singular if n == 1 else unit}"
+    return f"{number_text(n)} {singular(unit) if n == 1 else unit}"
 
 
 def _months(n: int | None) -> str:
     n = n or 0
-    return f"{n} month" if n == 1 else f"{n} months"
+    return counted(n, "month")
 
 
 def _money(m: ast.Money | None) -> str | None:
@@ -141,6 +138,10 @@ def _categories(c: tuple[str, ...]) -> str | None:
     return ", ".join(c) if c else None
 
 
+def _excluding(categories: tuple[str, ...]) -> str:
+    return " excluding category " + ", ".join(f'"{c}"' for c in categories) if categories else ""
+
+
 class _Texts:
     """Marketer wording for AST parts, in the program's points unit."""
 
@@ -149,30 +150,31 @@ class _Texts:
         self.currency = currency
 
     def action(self, a: ast.Action) -> str:
-        if isinstance(a, ast.Award):
-            if a.per is not None:
-                text = f"award {_points(a.points, self.unit)} per {money_text(a.per)} of {a.base} amount"
-            else:
-                text = f"award {_points(a.points, self.unit)}"
-            if a.excluding:
-                text += " excluding category " + ", ".join(f'"{c}"' for c in a.excluding)
-            return text + (f" to {a.to}" if a.to != "customer" else "")
-        if isinstance(a, ast.Cashback):
-            text = f"award {number_text(a.percent)}% of {a.base} amount"
-            return text + (" excluding category " + ", ".join(f'"{c}"' for c in a.excluding) if a.excluding else "")
-        if isinstance(a, ast.Multiply):
-            return f"multiply {number_text(a.factor)}x"
-        if isinstance(a, ast.Discount):
-            what = f"{number_text(a.percent)}%" if a.percent is not None else _money(a.amount)
-            return f"discount {what} of {a.base} amount" + (
-                " excluding category " + ", ".join(f'"{c}"' for c in a.excluding) if a.excluding else "")
-        if isinstance(a, ast.Perk):
-            return f"perk {a.name} costing {money_text(a.cost)}"
-        return str(a)
+        return _ACTION_WORDS(a)(self, a)
+
+    def _award(self, a: ast.Award) -> str:
+        if a.per is not None:
+            text = f"award {_points(a.points, self.unit)} per {money_text(a.per)} of {a.base} amount"
+        else:
+            text = f"award {_points(a.points, self.unit)}"
+        return text + _excluding(a.excluding) + (f" to {a.to}" if a.to != "customer" else "")
+
+    def _cashback(self, a: ast.Cashback) -> str:
+        return f"award {number_text(a.percent)}% of {a.base} amount" + _excluding(a.excluding)
+
+    def _multiply(self, a: ast.Multiply) -> str:
+        return f"multiply {number_text(a.factor)}x"
+
+    def _discount(self, a: ast.Discount) -> str:
+        what = f"{number_text(a.percent)}%" if a.percent is not None else _money(a.amount)
+        return f"discount {what} of {a.base} amount" + _excluding(a.excluding)
+
+    def _perk(self, a: ast.Perk) -> str:
+        return f"perk {a.name} costing {money_text(a.cost)}"
 
     def cap(self, c: ast.Cap) -> str:
         if c.unit == "times":
-            return f"{c.limit} {'time' if c.limit == 1 else 'times'} per customer per {c.period}"
+            return f"{counted(c.limit, 'time')} per customer per {c.period}"
         return f"{_points(c.limit, self.unit)} per customer per {c.period}"
 
     def budget(self, b: ast.Budget | None) -> str | None:
@@ -207,7 +209,7 @@ class _Texts:
         if tiers.metric == "points":
             return _points(t.threshold, self.unit)
         if tiers.metric == "purchases":
-            return f"{number_text(t.threshold)} {'purchase' if t.threshold == 1 else 'purchases'}"
+            return f"{number_text(t.threshold)} {plural('purchase', t.threshold)}"
         return f"{number_text(t.threshold)} {tiers.metric}"
 
     def tier_window(self, w: ast.TierWindow) -> str:
@@ -281,7 +283,7 @@ class _Differ:
                n.point_value, _money)
         _field(out, "multipliers", o.stacking, n.stacking, lambda s: f"{s} (stacking)")
         _field(out, "default rounding", o.rounding, n.rounding)
-        _field(out, "pending period", o.pending_days, n.pending_days, lambda d: f"{d} {'day' if d == 1 else 'days'}")
+        _field(out, "pending period", o.pending_days, n.pending_days, lambda d: counted(d, "day"))
         if out:
             self.add("changed", "program", "program", "program settings changed", out)
 
@@ -336,7 +338,7 @@ class _Differ:
         _field(out, f"budget of {name}", self.t_old.budget(o.budget), t.budget(n.budget))
         _field(out, f"punch card of {name}", o.every_nth, n.every_nth, lambda k: f"every {ordinal_text(k)} {n.event}")
         _field(out, f"streak of {name}", o.streak, n.streak,
-               lambda s: f"{s.length} {s.period if s.length == 1 else s.period + 's'}")
+               lambda s: counted(s.length, s.period))
         return out
 
     def actions(self, name: str, old: tuple[ast.Action, ...], new: tuple[ast.Action, ...]) -> list[FieldChange]:
@@ -352,36 +354,44 @@ class _Differ:
         return out
 
     def action(self, name: str, a: ast.Action, b: ast.Action) -> list[FieldChange]:
+        """The changed fields of one action whose type stayed the same."""
         out: list[FieldChange] = []
-        uo, un = self.old.points_unit, self.new.points_unit
-        if isinstance(a, ast.Award) and isinstance(b, ast.Award):
-            if (a.per is None) != (b.per is None):
-                return [FieldChange(f"award of {name}", self.t_old.action(a), self.t.action(b))]
-            if a.per is not None and b.per is not None:
-                if (a.points, a.per) != (b.points, b.per):
-                    out.append(FieldChange(f"earn rate on {name}", f"{_points(a.points, uo)} per {money_text(a.per)}",
-                                           f"{_points(b.points, un)} per {money_text(b.per)}"))
-                _field(out, f"earn base on {name}", a.base, b.base, lambda s: f"{s} amount")
-            else:
-                _field(out, f"award on {name}", a.points, b.points, lambda p: _points(p, un))
-            _field(out, f"excluded categories on {name}", a.excluding or None, b.excluding or None, _categories)
-            _field(out, f"who receives the award of {name}", a.to, b.to)
-        elif isinstance(a, ast.Cashback) and isinstance(b, ast.Cashback):
-            _field(out, f"cashback on {name}", a.percent, b.percent, lambda p: f"{number_text(p)}%")
-            _field(out, f"cashback base on {name}", a.base, b.base, lambda s: f"{s} amount")
-            _field(out, f"excluded categories on {name}", a.excluding or None, b.excluding or None, _categories)
-        elif isinstance(a, ast.Multiply) and isinstance(b, ast.Multiply):
-            _field(out, f"multiplier on {name}", a.factor, b.factor, lambda f: f"{number_text(f)}x")
-        elif isinstance(a, ast.Discount) and isinstance(b, ast.Discount):
-            old = f"{number_text(a.percent)}%" if a.percent is not None else _money(a.amount)
-            new = f"{number_text(b.percent)}%" if b.percent is not None else _money(b.amount)
-            _field(out, f"discount on {name}", old, new)
-            _field(out, f"discount base on {name}", a.base, b.base, lambda s: f"{s} amount")
-            _field(out, f"excluded categories on {name}", a.excluding or None, b.excluding or None, _categories)
-        elif isinstance(a, ast.Perk) and isinstance(b, ast.Perk):
-            _field(out, f"perk of {name}", a.name, b.name)
-            _field(out, f"cost of perk {b.name} on {name}", a.cost, b.cost, money_text)
+        _ACTION_CHANGES(a)(self, name, a, b, out)
         return out
+
+    def _award(self, name: str, a: ast.Award, b: ast.Award, out: list[FieldChange]) -> None:
+        uo, un = self.old.points_unit, self.new.points_unit
+        if (a.per is None) != (b.per is None):
+            out.append(FieldChange(f"award of {name}", self.t_old.action(a), self.t.action(b)))
+            return
+        if a.per is not None and b.per is not None:
+            if (a.points, a.per) != (b.points, b.per):
+                out.append(FieldChange(f"earn rate on {name}", f"{_points(a.points, uo)} per {money_text(a.per)}",
+                                       f"{_points(b.points, un)} per {money_text(b.per)}"))
+            _field(out, f"earn base on {name}", a.base, b.base, lambda s: f"{s} amount")
+        else:
+            _field(out, f"award on {name}", a.points, b.points, lambda p: _points(p, un))
+        _field(out, f"excluded categories on {name}", a.excluding or None, b.excluding or None, _categories)
+        _field(out, f"who receives the award of {name}", a.to, b.to)
+
+    def _cashback(self, name: str, a: ast.Cashback, b: ast.Cashback, out: list[FieldChange]) -> None:
+        _field(out, f"cashback on {name}", a.percent, b.percent, lambda p: f"{number_text(p)}%")
+        _field(out, f"cashback base on {name}", a.base, b.base, lambda s: f"{s} amount")
+        _field(out, f"excluded categories on {name}", a.excluding or None, b.excluding or None, _categories)
+
+    def _multiply(self, name: str, a: ast.Multiply, b: ast.Multiply, out: list[FieldChange]) -> None:
+        _field(out, f"multiplier on {name}", a.factor, b.factor, lambda f: f"{number_text(f)}x")
+
+    def _discount(self, name: str, a: ast.Discount, b: ast.Discount, out: list[FieldChange]) -> None:
+        old = f"{number_text(a.percent)}%" if a.percent is not None else _money(a.amount)
+        new = f"{number_text(b.percent)}%" if b.percent is not None else _money(b.amount)
+        _field(out, f"discount on {name}", old, new)
+        _field(out, f"discount base on {name}", a.base, b.base, lambda s: f"{s} amount")
+        _field(out, f"excluded categories on {name}", a.excluding or None, b.excluding or None, _categories)
+
+    def _perk(self, name: str, a: ast.Perk, b: ast.Perk, out: list[FieldChange]) -> None:
+        _field(out, f"perk of {name}", a.name, b.name)
+        _field(out, f"cost of perk {b.name} on {name}", a.cost, b.cost, money_text)
 
     # ------------------------------------------------------------ tiers
 
@@ -511,6 +521,17 @@ class _Differ:
         self.rewards()
         self.redemption()
         return ProgramDiff(tuple(self.changes))
+
+
+#: How each action is worded, and how a change of each is worded (one entry per action type).
+_ACTION_WORDS = dispatch("diff: action wording", {
+    ast.Award: _Texts._award, ast.Cashback: _Texts._cashback, ast.Multiply: _Texts._multiply,
+    ast.Discount: _Texts._discount, ast.Perk: _Texts._perk,
+}, ACTION_TYPES)
+_ACTION_CHANGES = dispatch("diff: action changes", {
+    ast.Award: _Differ._award, ast.Cashback: _Differ._cashback, ast.Multiply: _Differ._multiply,
+    ast.Discount: _Differ._discount, ast.Perk: _Differ._perk,
+}, ACTION_TYPES)
 
 
 def diff_programs(old: ast.Program, new: ast.Program) -> ProgramDiff:

@@ -23,6 +23,7 @@ from fractions import Fraction
 from typing import Iterable, Sequence
 
 from rulelang.syntax import ast
+from rulelang.vocabulary import counted, singular
 from rulelang import ir
 from rulelang.check.checker import check
 from rulelang.check.compiler import compile_program
@@ -68,10 +69,8 @@ def format_money(cents: int, currency: str) -> str:
 
 
 def format_points(points: int, unit: str) -> str:
-    """`8 stars`; `1 star` when the unit's plural ends in s."""
-    if abs(points) == 1 and unit.endswith("s") and len(unit) > 1:
-        unit = unit[:-1]
-    return f"{points} {unit}"
+    """`8 stars`; `1 star` (the unit's singular) for one."""
+    return f"{points} {singular(unit) if abs(points) == 1 else unit}"
 
 
 def money_to_cents(money: ast.Money) -> int | None:
@@ -506,8 +505,7 @@ def render_report_text(report: TestReport, verbose: bool = False, paint: "Painte
             if verbose and outcome.result is not None:
                 out.extend("    " + line for line in outcome.result.render_text().splitlines())
     if report.file_errors:
-        files = "file" if report.file_errors == 1 else "files"
-        out.append(paint.red(f"{report.file_errors} {files} could not be tested"))
+        out.append(paint.red(f"{counted(report.file_errors, 'file')} could not be tested"))
     if not report.outcomes and not report.file_errors:
         out.append("no tests found")
     out.append(summary_line(report))

@@ -36,6 +36,7 @@ import numpy as np
 from rulelang import ast
 from rulelang import ir
 from rulelang.diagnostics import NO_SPAN, Diagnostic, Span
+from rulelang.vocabulary import plural
 
 # A tier or threshold reached by fewer than 1 % of members (purchases) is, for planning, one nobody
 # reaches: at 10,000 simulated customers that is under 100 people, too few for its cost or its effect
@@ -226,7 +227,7 @@ def _custom_events(program: ir.Program, obs: Observed, loc: "_Locator") -> list[
         if e.name in obs.events:
             continue
         rules = [r.name for r in program.rules if r.event == e.name]
-        on = f"; rule{'s' if len(rules) != 1 else ''} {', '.join(f'`{r}`' for r in rules)} never fire" if rules else ""
+        on = f"; {plural('rule', len(rules))} {', '.join(f'`{r}`' for r in rules)} never fire" if rules else ""
         out.append(_warn("RL666", f"custom event `{e.name}` has no rate in {obs.source}: it never happens{on}",
                          loc.event(e.name),
                          f"give it a rate per segment in the population file: `events: {{{e.name}: 0.05}}` "

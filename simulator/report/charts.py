@@ -27,6 +27,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import Formatter, MaxNLocator, PercentFormatter
 
 from simulator.trials.stats import PRECISION, RANGE
+from rulelang.vocabulary import counted
 
 Report = dict[str, Any]
 
@@ -94,7 +95,7 @@ def _subtitle(report: Report, band_note: str | None = None) -> str:
     if band_note is None:
         band_note = f"shaded: {_band_kind(report)}" if trials > 1 else "one trial: no band"
     return (f"{m.get('program', '?')} · {int(m.get('customers', 0)):,} customers · "
-            f"{trials} trial{'s' if trials != 1 else ''} · {band_note}")
+            f"{counted(trials, 'trial')} · {band_note}")
 
 
 class _ShortNumbers(Formatter):

@@ -23,6 +23,7 @@ from simulator.whatif.compare import Comparison, compare_programs, fmt, fmt_inte
 from simulator.trials.stats import PRECISION, RANGE
 from simulator.whatif.guardrails import Finding, Guardrail, evaluate_guardrails
 from simulator.whatif.runner import LoadedProgram, PopulationSource, Settings
+from rulelang.vocabulary import counted
 
 SCHEMA = "loyalty-plan/1"
 EXIT_NO_CHANGES, EXIT_ERROR, EXIT_CHANGES = 0, 1, 2
@@ -95,7 +96,7 @@ class Plan:
             line += f"; {cost}"
         failed = [f for f in self.findings if f.failed]
         if failed:
-            line += f"; {len(failed)} {'guardrail' if len(failed) == 1 else 'guardrails'} failed"
+            line += f"; {counted(len(failed), 'guardrail')} failed"
         return line
 
     def to_json(self) -> dict[str, Any]:
