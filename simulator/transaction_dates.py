@@ -86,14 +86,46 @@ def _first_true(mask: np.ndarray) -> int:
     return int(idx[0]) if idx.size else -1
 
 
+def _distinct(texts: pa.Array) -> tuple[pa.Array, np.ndarray]:
+    """(the distinct texts in order of first appearance, each row's index into them; -1 for null)."""
+    enc = pc.dictionary_encode(texts)
+    return enc.dictionary, np.asarray(enc.indices.fill_null(-1), dtype=np.int64)
+
+
+def _per_row(values: np.ndarray, codes: np.ndarray, missing) -> np.ndarray:
+    """Values of the distinct texts spread back to the rows (`missing` for a null row)."""
+    return np.concatenate([values, np.array([missing], dtype=values.dtype)])[codes]
+
+
 def _strptime(texts: pa.Array, fmt: str) -> np.ndarray:
     """datetime64[s] with NaT where the text does not parse or is no calendar date (2026-02-30)."""
+    if fmt == "%Y-%m-%d %H:%M:%S":
+        fast = _iso_numpy(texts)
+        if fast is not None:
+            return fast
     parsed = pc.strptime(texts, format=fmt, unit="s", error_is_null=True)
     # strptime rolls 30 February over into March: writing the value back must give the text
     back = pc.strftime(parsed, format=fmt)
     same = pc.equal(_unpadded(back), _unpadded(texts))
     parsed = pc.if_else(pc.fill_null(same, False), parsed, pa.scalar(None, parsed.type))
     return parsed.to_numpy(zero_copy_only=False).astype("datetime64[s]")
+
+
+def _iso_numpy(texts: pa.Array) -> np.ndarray | None:
+    """numpy's C parser for `YYYY-MM-DD HH:MM:SS` texts; None unless every text is a valid date and time
+    that writes back to the same text (then strptime decides, and names the row that does not parse)."""
+    if texts.null_count:
+        return None
+    strings = texts.to_numpy(zero_copy_only=False).astype(str)
+    try:
+        values = strings.astype("datetime64[s]")
+    except ValueError:
+        return None
+    if values.size and (values.min() < np.datetime64("0001-01-01T00:00:00")
+                        or not np.array_equal(np.char.replace(np.datetime_as_string(values, unit="s"), "T", " "),
+                                              strings)):
+        return None
+    return values
 
 
 def _unpadded(texts: pa.Array) -> pa.Array:
@@ -127,7 +159,8 @@ def parse_dates(texts: pa.Array, date_format: str | None = None) -> ParsedDates:
     texts = pc.utf8_trim_whitespace(texts.cast(pa.string()))
     present = np.asarray(pc.fill_null(pc.greater(pc.utf8_length(texts), 0), False), dtype=bool)
     if date_format:
-        values = _strptime(texts, date_format)
+        distinct, codes = _distinct(texts)
+        values = _per_row(_strptime(distinct, date_format), codes, np.datetime64("NaT", "s"))
         bad = present & np.isnat(values)
         row = _first_true(bad)
         if row >= 0:
@@ -143,7 +176,10 @@ def parse_dates(texts: pa.Array, date_format: str | None = None) -> ParsedDates:
     if form is None:
         raise DateProblem("unparsed", first_row, str(texts[first_row]),
                           "a date such as 2026-12-31, 20261231, 31/12/2026, 12/31/2026 or 31.12.2026")
-    matches = np.asarray(pc.fill_null(pc.match_substring_regex(texts, form.pattern), False), dtype=bool)
+    # the work is done once per distinct text (a history has far fewer days than rows)
+    distinct, codes = _distinct(texts)
+    matches = _per_row(np.asarray(pc.fill_null(pc.match_substring_regex(distinct, form.pattern), False), dtype=bool),
+                       codes, False)
     row = _first_true(present & ~matches)
     if row >= 0:
         raise DateProblem("unparsed", row, str(texts[row]),
@@ -152,7 +188,7 @@ def parse_dates(texts: pa.Array, date_format: str | None = None) -> ParsedDates:
         fmt, note = _day_month_order(texts, present, form)
     else:
         fmt, note = form.fmt, f"{form.name}, e.g. {form.example}"
-    values = _strptime(_normalise(texts), fmt + " %H:%M:%S")
+    values = _per_row(_strptime(_normalise(distinct), fmt + " %H:%M:%S"), codes, np.datetime64("NaT", "s"))
     bad = present & np.isnat(values)
     row = _first_true(bad)
     if row >= 0:
