@@ -104,22 +104,24 @@ def child(file: str, out: str, holdout: str | None, result: str) -> int:
     import importlib
 
     times: dict[str, float] = {}
+    cpu: dict[str, float] = {}
     calls: dict[str, int] = {}
-    stack: list[float] = []  # time spent in timed callees of each open stage
+    stack: list[tuple[float, float]] = []  # (wall, CPU) time spent in timed callees of each open stage
 
     def wrap(fn, label):
         def timed(*a, **k):
-            stack.append(0.0)
-            t = time.perf_counter()
+            stack.append((0.0, 0.0))
+            t, c = time.perf_counter(), time.process_time()
             try:
                 return fn(*a, **k)
             finally:
-                spent = time.perf_counter() - t
-                inner = stack.pop()
+                spent, spent_cpu = time.perf_counter() - t, time.process_time() - c
+                inner, inner_cpu = stack.pop()
                 times[label] = times.get(label, 0.0) + spent - inner
+                cpu[label] = cpu.get(label, 0.0) + spent_cpu - inner_cpu
                 calls[label] = calls.get(label, 0) + 1
                 if stack:
-                    stack[-1] += spent
+                    stack[-1] = (stack[-1][0] + spent, stack[-1][1] + spent_cpu)
         return timed
 
     missing = []
@@ -134,7 +136,7 @@ def child(file: str, out: str, holdout: str | None, result: str) -> int:
     argv = ["fit", file, "--out", str(Path(out) / "population.yaml"), "--report", str(Path(out) / "report")]
     if holdout:
         argv += ["--holdout-from", holdout]
-    t = time.perf_counter()
+    t, c = time.perf_counter(), time.process_time()
     with open(os.devnull, "w") as sink:
         saved = sys.stdout, sys.stderr
         sys.stdout = sys.stderr = sink
@@ -142,9 +144,9 @@ def child(file: str, out: str, holdout: str | None, result: str) -> int:
             code = main(argv)
         finally:
             sys.stdout, sys.stderr = saved
-    wall = time.perf_counter() - t
+    wall, wall_cpu = time.perf_counter() - t, time.process_time() - c
     Path(result).write_text(json.dumps({
-        "exit": code, "command_s": wall, "stages": times, "calls": calls, "not_timed": missing,
+        "exit": code, "command_s": wall, "command_cpu_s": wall_cpu, "stages": times, "stages_cpu": cpu, "calls": calls, "not_timed": missing,
         "peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0}))
     return 0
 
@@ -204,12 +206,16 @@ def main() -> int:
             if r["exit"] != 0:
                 print(f"{label}: loyalty fit exited {r['exit']}")
                 continue
-            print(f"\n{label}: command {r['command_s']:.2f} s (process {r['process_s']:.2f} s with start-up), "
-                  f"{rows / r['command_s']:,.0f} rows/s, peak memory {r['peak_mib']:,.0f} MiB")
+            print(f"\n{label}: command {r['command_s']:.2f} s wall, {r['command_cpu_s']:.2f} s CPU (process "
+                  f"{r['process_s']:.2f} s with start-up), {rows / r['command_s']:,.0f} rows/s, peak memory "
+                  f"{r['peak_mib']:,.0f} MiB")
+            print(f"  {'stage':<18} {'wall s':>7} {'CPU s':>7}")
             for stage, s in r["stages"].items():
-                print(f"  {stage:<18} {s:7.2f} s  ({r['calls'][stage]} call{'s' if r['calls'][stage] > 1 else ''})")
+                n = r["calls"][stage]
+                print(f"  {stage:<18} {s:7.2f} {r['stages_cpu'][stage]:7.2f}  ({n} call{'s' if n > 1 else ''})")
             other = r["command_s"] - sum(r["stages"].values())
-            print(f"  {'other':<18} {other:7.2f} s")
+            other_cpu = r["command_cpu_s"] - sum(r["stages_cpu"].values())
+            print(f"  {'other':<18} {other:7.2f} {other_cpu:7.2f}")
             if r["not_timed"]:
                 print(f"  (not found, not timed: {', '.join(r['not_timed'])})")
             print("  fitted: " + "; ".join(r["params"]))

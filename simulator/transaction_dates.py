@@ -72,13 +72,28 @@ class DateProblem(Exception):
     other_value: str = ""
 
 
+def _any(mask: pa.Array) -> bool:
+    return bool(pc.any(pc.fill_null(mask, False)).as_py())
+
+
 def _normalise(texts: pa.Array) -> pa.Array:
-    """ISO `T` to a space, drop fractions of a second and UTC offsets, complete the time to HH:MM:SS."""
-    t = pc.replace_substring_regex(texts, r"^(\d{4}-\d{2}-\d{2})T", r"\1 ")
-    t = pc.replace_substring_regex(t, r"(\d{2}:\d{2}:\d{2})\.\d+", r"\1")
-    t = pc.replace_substring_regex(t, r"( \d{1,2}:\d{2}(?::\d{2})?)(?:Z|[+-]\d{2}(?::?\d{2})?)$", r"\1")
-    t = pc.replace_substring_regex(t, r"( \d{1,2}:\d{2})$", r"\1:00")
-    return pc.replace_substring_regex(t, r"^([^ ]+)$", r"\1 00:00:00")
+    """ISO `T` to a space, drop fractions of a second and UTC offsets, complete the time to HH:MM:SS.
+
+    `texts` all match one of `FORMS`. Each rewrite runs only when some text can need it (a cheap
+    literal test first: a rewrite by regular expression costs far more than a scan)."""
+    t = texts
+    if _any(pc.match_substring(t, "T")):  # only ISO texts have a letter T, between the date and the time
+        t = pc.replace_substring(t, "T", " ")
+    if _any(pc.match_substring(t, ".")):
+        t = pc.replace_substring_regex(t, r"(\d{2}:\d{2}:\d{2})\.\d+", r"\1")
+    if (_any(pc.match_substring(t, "Z")) or _any(pc.match_substring(t, "+"))
+            or _any(pc.greater(pc.count_substring(t, "-"), 2))):  # an offset: Z, +hh or a third `-`
+        t = pc.replace_substring_regex(t, r"( \d{1,2}:\d{2}(?::\d{2})?)(?:Z|[+-]\d{2}(?::?\d{2})?)$", r"\1")
+    if _any(pc.equal(pc.count_substring(t, ":"), 1)):  # a time without seconds
+        t = pc.replace_substring_regex(t, r"( \d{1,2}:\d{2})$", r"\1:00")
+    if _any(pc.invert(pc.match_substring(t, " "))):  # a date without a time
+        t = pc.replace_substring_regex(t, r"^([^ ]+)$", r"\1 00:00:00")
+    return t
 
 
 def _first_true(mask: np.ndarray) -> int:

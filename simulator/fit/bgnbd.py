@@ -100,7 +100,7 @@ def gradient(params, x, t_x, T, weights) -> np.ndarray:
     d_alpha = r / alpha - (r + x) * (w_alive / (alpha + T) + w_dead / (alpha + t_x))
     d_a = dg(a + b) - dg(a + b + x) + w_dead / a
     d_b = dg(b + x) - dg(a + b + x) - dg(b) + dg(a + b) - np.where(repeat, w_dead / (b + xs - 1), 0.0)
-    return np.array([np.dot(weights, d) for d in (d_r, d_alpha, d_a, d_b)])
+    return np.array([np.sum(weights * d) for d in (d_r, d_alpha, d_a, d_b)])
 
 
 def fit(x, t_x, T, *, weights=None) -> ModelFit:
@@ -109,7 +109,7 @@ def fit(x, t_x, T, *, weights=None) -> ModelFit:
     require_repeat_buyers(xs, w, "BG/NBD")
     rate = float(np.dot(w, xs) / np.dot(w, Ts))  # repeat purchases per unit of time
     start = np.array([1.0, 1.0 / max(rate, 1e-6), 1.0, 3.0])
-    problem = Problem("bgnbd", NAMES, lambda th: float(np.dot(w, loglik(th, xs, txs, Ts))), start,
+    problem = Problem("bgnbd", NAMES, lambda th: float(np.sum(w * loglik(th, xs, txs, Ts))), start,
                       int(round(w.sum())), lambda th: gradient(th, xs, txs, Ts, w), RUNAWAY_HINTS)
     return maximize(problem)
 

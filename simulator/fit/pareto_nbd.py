@@ -97,7 +97,7 @@ def fit(x, t_x, T, *, weights=None) -> ModelFit:
     rate = float(np.dot(w, xs) / np.dot(w, Ts))
     mean_T = float(np.dot(w, Ts) / w.sum())
     start = np.array([1.0, 1.0 / max(rate, 1e-6), 1.0, mean_T])
-    problem = Problem("pareto_nbd", NAMES, lambda th: float(np.dot(w, loglik(th, xs, txs, Ts))), start,
+    problem = Problem("pareto_nbd", NAMES, lambda th: float(np.sum(w * loglik(th, xs, txs, Ts))), start,
                       int(round(w.sum())), None, RUNAWAY_HINTS)
     return maximize(problem)
 
