@@ -92,7 +92,7 @@ def data_files(folder: Path, customers: int, months: int, seed: int) -> tuple[Pa
 
 
 def holdout_date(months: int) -> dt.date:
-    """The first day of the last third of the history (whole months)."""
+    """The first day of the last months // 3 months of the history (at least one)."""
     m = START.month - 1 + months - max(1, months // 3)
     return dt.date(START.year + m // 12, m % 12 + 1, 1)
 
@@ -178,7 +178,7 @@ def main() -> int:
                     help="folder that caches the generated files")
     ap.add_argument("--formats", default="csv,parquet", help="comma-separated: csv, parquet")
     ap.add_argument("--holdout", choices=("both", "with", "without"), default="both",
-                    help="runs with --holdout-from (the last third of the months), without, or both")
+                    help="runs with --holdout-from (the last months // 3 months held out), without, or both")
     ap.add_argument("--json", type=Path, help="write the measurements as JSON too")
     ap.add_argument("--child", help=argparse.SUPPRESS)
     ap.add_argument("--child-out", help=argparse.SUPPRESS)
