@@ -4,7 +4,7 @@ Takes: command-line flags (population sizes, simulated days, worker processes,
 programs). Gives: a table on stdout — for each program and population size, the
 wall time of one Monte Carlo trial (program arm and baseline arm together), the
 customer-days simulated per second, and the peak resident memory; then, for each
-program, the reference interpreter (`rulelang.interpreter.run`) replaying the
+program, the reference interpreter (`rulelang.run.interpreter.run`) replaying the
 recorded events of a sample of the same simulated customers, and the ratio of the
 two throughputs.
 
@@ -19,7 +19,7 @@ Definitions
   spare slots kept for referred newcomers). Both arms (with and without the
   program) run in the same day loop on the same random draws; the figure counts
   each customer-day once.
-- wall time covers `simulator.montecarlo.simulate` for one trial: drawing the
+- wall time covers `simulator.trials.montecarlo.simulate` for one trial: drawing the
   population, the day loop, the worker pool, merging and the result summary
   (not loading or compiling the program).
 - peak memory is `resource.getrusage(...).ru_maxrss` (kernel high-water mark of the
@@ -28,7 +28,7 @@ Definitions
   in a fresh process, so figures do not leak from one size into the next. "total"
   is the bound parent + workers × largest worker.
 - interpreter customer-days/s = sample customers × simulated days / the time
-  `rulelang.interpreter.run` takes over their recorded event streams (events,
+  `rulelang.run.interpreter.run` takes over their recorded event streams (events,
   calendar work for every day up to the end of the run).
 """
 
@@ -74,8 +74,8 @@ class Measurement:
 
 def compile_program(path: str):
     """The IR of a rule file, or SystemExit with its diagnostics."""
-    from rulelang.compiler import compile_source
-    from rulelang.loader import load_file
+    from rulelang.check.compiler import compile_source
+    from rulelang.syntax.loader import load_file
 
     sf, diags, _ = load_file(path)
     program = None
@@ -123,14 +123,14 @@ def most_complex_example(exclude: str) -> str:
 
 def population_for(program_path: str, given: str | None):
     """--population when given, else rules/populations/<stem>.yaml when it exists, else the default."""
-    from simulator.population import load_population_file
+    from simulator.model.population import load_population_file
 
     if given:
         return load_population_file(given), given
     own = ROOT / "rules" / "populations" / (Path(program_path).stem + ".yaml")
     if own.exists():
         return load_population_file(own), str(own.relative_to(ROOT))
-    return load_population_file(None), "simulator/populations/default.yaml"
+    return load_population_file(None), "simulator/model/populations/default.yaml"
 
 
 def months_for(days: int) -> int:
@@ -142,7 +142,7 @@ def months_for(days: int) -> int:
 
 def measure_engine(program_path: str, population: str | None, customers: int, days: int, workers: int,
                    seed: int) -> dict:
-    from simulator.montecarlo import simulate
+    from simulator.trials.montecarlo import simulate
 
     program = compile_program(program_path)
     pop, pop_path = population_for(program_path, population)
@@ -165,9 +165,9 @@ def measure_interpreter(program_path: str, population: str | None, sample: int, 
     """Record `sample` simulated customers, replay them through the interpreter, time both."""
     import datetime as dt
 
-    from rulelang.interpreter import run
-    from simulator.montecarlo import simulate
-    from simulator.replay import FIELDS, to_customer, to_events
+    from rulelang.run.interpreter import run
+    from simulator.trials.montecarlo import simulate
+    from simulator.engine.interpreter_check import FIELDS, to_customer, to_events
 
     program = compile_program(program_path)
     pop, _ = population_for(program_path, population)

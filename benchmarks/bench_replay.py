@@ -90,7 +90,7 @@ def main() -> int:
     ap.add_argument("--rows", type=int, default=1_000_000)
     ap.add_argument("--customers", type=int, default=100_000)
     args = ap.parse_args()
-    from simulator.replay_cmd import load_history, replay_program
+    from simulator.history.command import load_history, replay_program
 
     t = time.perf_counter()
     cols = make_history(args.rows, args.customers)

@@ -18,11 +18,11 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from rulelang.compiler import compile_source  # noqa: E402
-from rulelang.parser import parse_text  # noqa: E402
-from simulator.montecarlo import simulate  # noqa: E402
-from simulator.population import load_population_file  # noqa: E402
-from simulator.stats import t975  # noqa: E402
+from rulelang.check.compiler import compile_source  # noqa: E402
+from rulelang.syntax.parser import parse_text  # noqa: E402
+from simulator.trials.montecarlo import simulate  # noqa: E402
+from simulator.model.population import load_population_file  # noqa: E402
+from simulator.trials.stats import t975  # noqa: E402
 
 METRICS = ("program.revenue", "program.retention", "program.program_cost", "program.liability",
            "incremental.revenue", "incremental.profit")

@@ -22,7 +22,7 @@ import time
 from collections import Counter
 
 sys.setrecursionlimit(1000)
-from rulelang.cli import main  # noqa: E402
+from rulelang.tools.cli import main  # noqa: E402
 
 ODD = ["\x85", "\x7f", "\u2028", "\u0301", "\u202e", "\ufeff", "\x00", "\t", "\r", "é", "😀", "²"]
 HUGE = ["9" * 5000, "1e5000", "1e999999999", "Infinity", "NaN", "-1", "0001-01-01", "9999-12-31",

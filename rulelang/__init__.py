@@ -15,16 +15,17 @@ problems as `Diagnostic` values; the error types form one tree under
 
 from __future__ import annotations
 
-from . import ast, ir
-from .checker import check
-from .compiler import compile_source
-from .diagnostics import Diagnostic, EvaluationError, RuleCheckError, RulelangError, RuleSyntaxError, Span
-from .formatter import format_source
-from .interpreter import Customer, Event, Result, run
-from .loader import load_file
-from .parser import parse_text
-from .yaml_loader import load_yaml
-from .yaml_writer import to_yaml
+from rulelang.syntax import ast
+from rulelang import ir
+from rulelang.check.checker import check
+from rulelang.check.compiler import compile_source
+from rulelang.diagnostics import Diagnostic, EvaluationError, RuleCheckError, RulelangError, RuleSyntaxError, Span
+from rulelang.syntax.formatter import format_source
+from rulelang.run.interpreter import Customer, Event, Result, run
+from rulelang.syntax.loader import load_file
+from rulelang.syntax.parser import parse_text
+from rulelang.syntax.yaml_loader import load_yaml
+from rulelang.syntax.yaml_writer import to_yaml
 
 __all__ = [
     "Customer",

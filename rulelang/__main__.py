@@ -1,7 +1,7 @@
-"""`python -m rulelang ...`: the same command line as `loyalty ...` (see rulelang.cli)."""
+"""`python -m rulelang ...`: the same command line as `loyalty ...` (see rulelang.tools.cli)."""
 
 from __future__ import annotations
 
-from .cli import main
+from rulelang.tools.cli import main
 
 raise SystemExit(main())

@@ -1,6 +1,6 @@
 """IR: the executable form of a program — the contract between the language and the engines.
 
-Takes: nothing (plain data, built by `rulelang.compiler`). Gives: frozen dataclasses
+Takes: nothing (plain data, built by `rulelang.check.compiler`). Gives: frozen dataclasses
 with every quantity in exact units: money in integer cents, rates as `Fraction`
 points per cent, dates as `datetime.date`, weekdays 0=Mon..6=Sun, tiers by index
 (0 = base tier). Both the reference interpreter and the vectorized simulator run

@@ -30,7 +30,7 @@ Why these values:
   down in Python ints and compared with per-customer amounts).
 - Money is integer cents; `MAX_MONEY_CENTS` (10 billion in the program's currency) bounds a
   single amount, price, cost or threshold; products with rates and percentages are taken in
-  exact integers (int64 while the bound allows it, Python ints beyond: simulator.exact).
+  exact integers (int64 while the bound allows it, Python ints beyond: simulator.engine.exact).
 - Sums over customers (a month's points issued, a trial's revenue) can pass int64 for very
   large populations: they are taken as Python ints or with checked int64 additions, and
   the ledger identity of the report is computed from them in Python ints.
@@ -64,7 +64,7 @@ Why these values:
   average; money per member and month at most `MAX_MEMBER_MONTH_CENTS` (times
   `MAX_CUSTOMERS`, their referred newcomers and `MAX_MONTHS` it stays inside int64); a
   behavioural effect (a lift, a damping, a dropout increase) at most `MAX_MULTIPLIER`.
-- Fitting (`simulator.fit`): a model parameter above `FIT_PARAMETER_MAX` or below
+- Fitting (`simulator.fit.models`): a model parameter above `FIT_PARAMETER_MAX` or below
   `FIT_PARAMETER_MIN` means the likelihood is still rising towards a limit where the model
   degenerates (BG/NBD b → ∞: nobody drops out; r, α → ∞ together: no heterogeneity in purchase
   rates); the estimates at 1e6 already describe that limit to six digits, so the fit stops and

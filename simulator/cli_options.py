@@ -16,7 +16,7 @@ from typing import Callable, TextIO
 
 from rulelang.limits import MAX_CUSTOMERS, MAX_DATE, MAX_MONTHS, MAX_TRIALS, MAX_WORKERS, MIN_DATE
 
-BLOCK = 1 << 16  # = simulator.engine.BLOCK (pinned by a test); not imported so `loyalty check` starts fast
+BLOCK = 1 << 16  # = simulator.engine.day_loop.BLOCK (pinned by a test); not imported so `loyalty check` starts fast
 
 
 def positive(text: str) -> int:

@@ -8,8 +8,8 @@ from decimal import Decimal as D
 
 import pytest
 
-from rulelang import ast
-from rulelang.checker import check
+from rulelang.syntax import ast
+from rulelang.check.checker import check
 from rulelang.diagnostics import Diagnostic, Span
 
 FILE = "t.loyalty"
@@ -481,7 +481,7 @@ program "Shop" {
 
 
 def test_from_text_positions() -> None:
-    parser = pytest.importorskip("rulelang.parser")
+    parser = pytest.importorskip("rulelang.syntax.parser")
     sf, syntax = parser.parse_text(TEXT, "shop.loyalty")
     assert syntax == [] and sf is not None
     ds = check(sf)
@@ -492,10 +492,10 @@ def test_from_text_positions() -> None:
 
 
 def test_mutated_programs_never_crash_the_checker() -> None:
-    parser = pytest.importorskip("rulelang.parser")
+    parser = pytest.importorskip("rulelang.syntax.parser")
     hypothesis = pytest.importorskip("hypothesis")
     st = hypothesis.strategies
-    from rulelang.compiler import compile_source
+    from rulelang.check.compiler import compile_source
 
     source = """\
 program "Fuzz" {
@@ -542,13 +542,13 @@ def test_each_error_page_example_triggers_its_code(page: str) -> None:
     are wrapped in a small program)."""
     import re
 
-    parser = pytest.importorskip("rulelang.parser")
+    parser = pytest.importorskip("rulelang.syntax.parser")
     code = page.rsplit("/", 1)[-1][:-3]
     with open(page, encoding="utf-8") as fh:
         page_text = fh.read()
     blocks = re.findall(r"```loyalty\n(.*?)```", page_text, re.S)
     if not blocks:  # a code of the YAML form only: its first ```yaml example is a rule file
-        from rulelang.yaml_loader import load_yaml
+        from rulelang.syntax.yaml_loader import load_yaml
 
         yaml_blocks = re.findall(r"```yaml\n(.*?)```", page_text, re.S)
         assert yaml_blocks, f"{code}: no example"

@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from rulelang import cli
-from rulelang.cli import main
-from rulelang.formatter import format_source
-from rulelang.parser import parse_text
-from rulelang.yaml_loader import load_yaml
+from rulelang.tools import cli
+from rulelang.tools.cli import main
+from rulelang.syntax.formatter import format_source
+from rulelang.syntax.parser import parse_text
+from rulelang.syntax.yaml_loader import load_yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -483,7 +483,7 @@ def test_the_readme_example_program_passes_its_test(tmp_path: Path, capsys: pyte
 
 
 def test_discover_finds_rule_files_and_skips_the_rest(tmp_path: Path) -> None:
-    from rulelang.loader import discover
+    from rulelang.syntax.loader import discover
 
     write(tmp_path, "rules/a.loyalty", CLEAN)
     write(tmp_path, "rules/b.yaml", "program:\n  name: B\n")
@@ -505,7 +505,7 @@ def test_discover_finds_rule_files_and_skips_the_rest(tmp_path: Path) -> None:
 
 
 def test_sibling_test_files_bind_to_their_program(tmp_path: Path) -> None:
-    from rulelang.loader import load_with_program, sibling_test_files
+    from rulelang.syntax.loader import load_with_program, sibling_test_files
 
     program = write(tmp_path, "tiny.loyalty", CLEAN.split("\ntest ")[0])
     tests = write(tmp_path, "tiny.test.loyalty", "test " + CLEAN.split("\ntest ")[1])
@@ -517,7 +517,7 @@ def test_sibling_test_files_bind_to_their_program(tmp_path: Path) -> None:
 
 
 def test_load_file_reads_utf8_with_bom_and_crlf(tmp_path: Path) -> None:
-    from rulelang.loader import load_file
+    from rulelang.syntax.loader import load_file
 
     path = tmp_path / "tiny.loyalty"
     path.write_bytes(b"\xef\xbb\xbf" + CLEAN.replace("\n", "\r\n").encode())

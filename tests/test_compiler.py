@@ -12,8 +12,9 @@ from fractions import Fraction
 
 import pytest
 
-from rulelang import ast, ir
-from rulelang.compiler import compile_program, compile_source, program_hash
+from rulelang.syntax import ast
+from rulelang import ir
+from rulelang.check.compiler import compile_program, compile_source, program_hash
 from rulelang.diagnostics import Span
 
 
@@ -323,7 +324,7 @@ def test_program_hash_does_not_depend_on_hash_seed() -> None:
     code = (
         "import sys; sys.path.insert(0, '.');"
         "from tests.test_compiler import _sample;"
-        "from rulelang.compiler import program_hash; print(program_hash(_sample()))"
+        "from rulelang.check.compiler import program_hash; print(program_hash(_sample()))"
     )
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     hashes = set()
@@ -338,7 +339,7 @@ def test_program_hash_does_not_depend_on_hash_seed() -> None:
 
 
 def test_text_program_compiles() -> None:
-    parser = pytest.importorskip("rulelang.parser")
+    parser = pytest.importorskip("rulelang.syntax.parser")
     text = """\
 program "Bean Club" {
   points "stars"
@@ -384,9 +385,9 @@ def test_source_line_is_not_part_of_equality_or_hash() -> None:
 
 
 def test_text_and_yaml_twins_compile_to_equal_ir() -> None:
-    parser = pytest.importorskip("rulelang.parser")
-    yaml_writer = pytest.importorskip("rulelang.yaml_writer")
-    yaml_loader = pytest.importorskip("rulelang.yaml_loader")
+    parser = pytest.importorskip("rulelang.syntax.parser")
+    yaml_writer = pytest.importorskip("rulelang.syntax.yaml_writer")
+    yaml_loader = pytest.importorskip("rulelang.syntax.yaml_loader")
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     path = os.path.join(root, "rules", "coffee.loyalty")
     if not os.path.exists(path):

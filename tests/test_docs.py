@@ -15,10 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from rulelang.checker import check
-from rulelang.compiler import compile_source
-from rulelang.parser import parse_text
-from rulelang.testing import run_tests
+from rulelang.check.checker import check
+from rulelang.check.compiler import compile_source
+from rulelang.syntax.parser import parse_text
+from rulelang.tools.testing import run_tests
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 LANGUAGE = DOCS / "language.md"

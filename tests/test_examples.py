@@ -9,14 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from rulelang import ast
-from rulelang.checker import check
-from rulelang.compiler import compile_source
-from rulelang.formatter import format_source
-from rulelang.parser import parse_text
-from rulelang.testing import run_tests
-from rulelang.yaml_loader import load_yaml
-from rulelang.yaml_writer import to_yaml
+from rulelang.syntax import ast
+from rulelang.check.checker import check
+from rulelang.check.compiler import compile_source
+from rulelang.syntax.formatter import format_source
+from rulelang.syntax.parser import parse_text
+from rulelang.tools.testing import run_tests
+from rulelang.syntax.yaml_loader import load_yaml
+from rulelang.syntax.yaml_writer import to_yaml
 
 RULES = Path(__file__).resolve().parent.parent / "rules"
 TEXT_FILES = sorted(p for p in RULES.glob("*.loyalty") if not p.name.endswith(".test.loyalty"))

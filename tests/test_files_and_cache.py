@@ -11,9 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from rulelang import check_warnings, parser, parser_cache
-from rulelang.checker import check
-from rulelang.cli import main
+from rulelang.check import program_warnings as check_warnings
+from rulelang.syntax import parser, parser_cache
+from rulelang.check.checker import check
+from rulelang.tools.cli import main
 from rulelang.limits import MAX_RULES
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -87,7 +88,7 @@ def test_a_new_file_gets_the_permissions_of_the_umask(capsys: pytest.CaptureFixt
 
 
 def test_reading_stops_at_the_file_size_limit(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    from rulelang import loader
+    from rulelang.syntax import loader
 
     monkeypatch.setattr(loader, "MAX_FILE_BYTES", 100)
     path = tmp_path / "big.loyalty"

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from rulelang import ast
-from rulelang.formatter import expr_to_text, format_source
-from rulelang.parser import parse_expression, parse_text
+from rulelang.syntax import ast
+from rulelang.syntax.formatter import expr_to_text, format_source
+from rulelang.syntax.parser import parse_expression, parse_text
 
 FMT = Path(__file__).parent / "fixtures" / "fmt"
 INPUTS = sorted(p for p in FMT.glob("*.loyalty") if not p.name.endswith(".expected.loyalty"))

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from rulelang.checker import check
-from rulelang.cli import main
+from rulelang.check.checker import check
+from rulelang.tools.cli import main
 from rulelang.limits import MAX_DAYS, MAX_MONTHS, MAX_NESTING, MAX_NUMBER_DIGITS
-from rulelang.parser import parse_text
-from rulelang.yaml_loader import load_yaml
+from rulelang.syntax.parser import parse_text
+from rulelang.syntax.yaml_loader import load_yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 REPRO = ROOT / "tests" / "fixtures" / "repro"

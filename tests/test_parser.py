@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from rulelang import ast
+from rulelang.syntax import ast
 from rulelang.diagnostics import Span, render_text
-from rulelang.parser import RESERVED_WORDS, build_parser, grammar_text, parse_expression, parse_text
+from rulelang.syntax.parser import RESERVED_WORDS, build_parser, grammar_text, parse_expression, parse_text
 
 FIXTURES = Path(__file__).parent / "fixtures"
 PARSE_CASES = sorted((FIXTURES / "parse").glob("*.loyalty"))

@@ -11,22 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from rulelang import ast
+from rulelang.syntax import ast
 from rulelang.diagnostics import Span
-from rulelang.testing import (
-    Painter,
-    TestReport,
-    check_expectation,
-    customer_from_givens,
-    event_from_spec,
-    events_from_specs,
-    format_money,
-    format_points,
-    render_report_json,
-    render_report_text,
-    run_paths,
-)
-from rulelang.trace import Result, RuleTrace, TierChange, TraceStep
+from rulelang.tools.testing import Painter, TestReport, check_expectation, customer_from_givens, event_from_spec, events_from_specs, format_money, format_points, render_report_json, render_report_text, run_paths
+from rulelang.run.trace import Result, RuleTrace, TierChange, TraceStep
 
 USD = "USD"
 
@@ -273,7 +261,7 @@ def test_colours_only_when_asked() -> None:
 
 
 def test_a_test_naming_an_unknown_reward_or_perk_is_located_with_a_suggestion(tmp_path, capsys):
-    from rulelang.cli import main
+    from rulelang.tools.cli import main
 
     src = tmp_path / "p.loyalty"
     src.write_text('program "P" {\n  points "pts"\n  currency USD\n  earn base on purchase { award 1 point per 1 USD }\n'

@@ -14,16 +14,15 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from rulelang import ast
+from rulelang.syntax import ast
 from rulelang.diagnostics import Diagnostic
-from rulelang.parser import parse_expression, parse_text
-from rulelang.yaml_loader import (ACTION_KEYS, AWARD_KEYS, DISCOUNT_KEYS, EXPECT_KEYS, EXPIRE_KEYS, LEVEL_KEYS,
-                                  PROGRAM_KEYS, RULE_KEYS, TEST_KEYS, TIERS_KEYS, load_yaml)
-from rulelang.yaml_writer import expr_to_text, to_yaml
+from rulelang.syntax.parser import parse_expression, parse_text
+from rulelang.syntax.yaml_loader import ACTION_KEYS, AWARD_KEYS, DISCOUNT_KEYS, EXPECT_KEYS, EXPIRE_KEYS, LEVEL_KEYS, PROGRAM_KEYS, RULE_KEYS, TEST_KEYS, TIERS_KEYS, load_yaml
+from rulelang.syntax.yaml_writer import expr_to_text, to_yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "yaml"
-SCHEMA_PATH = ROOT / "rulelang" / "schema" / "rulelang.schema.json"
+SCHEMA_PATH = ROOT / "rulelang" / "syntax" / "schema" / "rulelang.schema.json"
 RULE_TEXT_FILES = sorted(p for p in (ROOT / "rules").glob("*.loyalty"))
 NOON = dt.time(12, 0)
 
@@ -71,8 +70,8 @@ def test_the_text_twin_gives_the_same_ast() -> None:
 
 
 def test_the_fixture_compiles_and_its_tests_pass_in_both_files() -> None:
-    from rulelang.compiler import compile_source
-    from rulelang.testing import run_tests
+    from rulelang.check.compiler import compile_source
+    from rulelang.tools.testing import run_tests
 
     sf = load_ok((FIXTURES / "coffee.yaml").read_text(), "coffee.yaml")
     program, diags = compile_source(sf)
@@ -811,7 +810,7 @@ def test_the_schema_lists_the_keys_the_loader_reads() -> None:
 
 
 def test_the_complete_example_in_the_docs_loads_and_checks() -> None:
-    from rulelang.checker import check
+    from rulelang.check.checker import check
 
     text = (ROOT / "docs" / "yaml.md").read_text()
     block = re.search(r"## A complete example\n\n```yaml\n(.*?)```", text, re.S)

@@ -13,7 +13,7 @@ from decimal import Decimal
 from fractions import Fraction
 
 from rulelang import ir
-from rulelang.interpreter import Customer, Event, run
+from rulelang.run.interpreter import Customer, Event, run
 
 F = Fraction
 

@@ -7,8 +7,8 @@ import pytest
 
 from ir_builders import D, Customer, event, purchase, redeem, ret, run
 
-parser = pytest.importorskip("rulelang.parser")
-compiler = pytest.importorskip("rulelang.compiler")
+parser = pytest.importorskip("rulelang.syntax.parser")
+compiler = pytest.importorskip("rulelang.check.compiler")
 
 
 def compile_text(text: str):

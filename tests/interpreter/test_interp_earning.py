@@ -11,7 +11,7 @@ from ir_builders import (
     reason, rule, rule_trace, run, points_of, among, field, const,
 )
 from rulelang import ir
-from rulelang.interpreter import BudgetState
+from rulelang.run.interpreter import BudgetState
 
 
 # ---------------------------------------------------------------- rounding

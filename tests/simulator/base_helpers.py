@@ -6,9 +6,9 @@ from pathlib import Path
 
 import numpy as np
 
-from simulator import montecarlo as mc
-from simulator.engine import blocks_for
-from simulator.population import load_population_file
+from simulator.trials import montecarlo as mc
+from simulator.engine.day_loop import blocks_for
+from simulator.model.population import load_population_file
 
 HEADER = ("id", "segment", "frequency", "recency", "age", "mean_spend", "spend_count")
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from sim_helpers import HERE
-from simulator.population import load_population_file
+from simulator.model.population import load_population_file
 
 
 @pytest.fixture(scope="session")
@@ -11,7 +11,7 @@ def busy_population():
     return load_population_file(HERE / "fixtures" / "busy.yaml")
 
 
-# the statistics core's posterior draws, from the published closed forms, until simulator.fit exists
+# the statistics core's posterior draws, from the published closed forms, until simulator.fit.models exists
 import fit_formulas  # noqa: E402
 
 fit_formulas.install()

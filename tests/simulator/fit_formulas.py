@@ -6,9 +6,9 @@ Pareto/NBD: Fader & Hardie (2005), "A note on deriving the Pareto/NBD model and 
 expressions": P(alive) (eq. 11, with A0 from eq. 19/20) and E[Y(t) | x, t_x, T] (eq. 22).
 Gamma-gamma: Fader, Hardie & Lee (2005), "RFM and CLV", JMR: ν | x, m̄ ~ Gamma(q + p x, γ + x m̄).
 
-The posterior draws follow the contract of `simulator.fit` (TRANSACTIONS_API.md) so that the
+The posterior draws follow the contract of `simulator.fit.models` (TRANSACTIONS_API.md) so that the
 tests can run before the statistics core is merged: `install()` puts them in `sys.modules`
-as `simulator.fit` only when the real package is absent (the simulator then calls them).
+as `simulator.fit.models` only when the real package is absent (the simulator then calls them).
 The BG/NBD joint posterior of (λ, p) given the history is a two-part mixture (alive at T:
 λ ~ Gamma(r + x, α + T), p ~ Beta(a, b + x); dropped out after the last purchase:
 λ ~ Gamma(r + x, α + t_x), p ~ Beta(a + 1, b + x − 1)), weighted by P(alive).
@@ -86,24 +86,24 @@ def _gamma_gamma_posterior_draw(params, x, mean_spend, rng):
 
 
 def install() -> bool:
-    """Provide `simulator.fit` from these formulas when the real package is not there."""
+    """Provide `simulator.fit.models` from these formulas when the real package is not there."""
     try:
-        import simulator.fit.bgnbd  # noqa: F401
-        import simulator.fit.gamma_gamma  # noqa: F401
-        import simulator.fit.pareto_nbd  # noqa: F401
+        import simulator.fit.models.bgnbd
+        import simulator.fit.models.gamma_gamma
+        import simulator.fit.models.pareto_nbd
         return False
     except ImportError:
         pass
-    pkg = types.ModuleType("simulator.fit")
+    pkg = types.ModuleType("simulator.fit.models")
     pkg.__path__ = []  # a package
     for name, draw in (("bgnbd", _bgnbd_posterior_draw), ("pareto_nbd", _pareto_posterior_draw),
                        ("gamma_gamma", _gamma_gamma_posterior_draw)):
-        mod = types.ModuleType(f"simulator.fit.{name}")
+        mod = types.ModuleType(f"simulator.fit.models.{name}")
         mod.posterior_draw = draw
         setattr(pkg, name, mod)
-        sys.modules[f"simulator.fit.{name}"] = mod
-    sys.modules["simulator.fit"] = pkg
+        sys.modules[f"simulator.fit.models.{name}"] = mod
+    sys.modules["simulator.fit.models"] = pkg
     import simulator
 
-    simulator.fit = pkg
+    simulator.fit.models = pkg
     return True

@@ -6,7 +6,7 @@ import datetime as dt
 from pathlib import Path
 
 from rulelang import ir
-from simulator.population import load_population, load_population_file
+from simulator.model.population import load_population, load_population_file
 
 HERE = Path(__file__).parent
 ROOT = HERE.parent.parent

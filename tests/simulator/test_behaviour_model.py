@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from sim_helpers import population_text
-from simulator.montecarlo import simulate
+from simulator.trials.montecarlo import simulate
 
 POPULATION = """
 name: analytic check
@@ -122,11 +122,11 @@ def test_the_post_reward_lift_lasts_exactly_post_reward_days():
     # the next balance change, about two days longer)
     from rulelang import ir
     from sim_helpers import program_with
-    from simulator.conditions import StringTable
-    from simulator.draws import segment_tables
-    from simulator.engine import ChunkSim
-    from simulator.montecarlo import RunSettings, calendar_for
-    from simulator.plan import build_plan
+    from simulator.engine.conditions import StringTable
+    from simulator.model.draws import segment_tables
+    from simulator.engine.day_loop import ChunkSim
+    from simulator.trials.montecarlo import RunSettings, calendar_for
+    from simulator.engine.program_plan import build_plan
 
     pop = population_text("""
 name: lift

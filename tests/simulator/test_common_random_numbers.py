@@ -5,7 +5,7 @@ from __future__ import annotations
 from fractions import Fraction
 
 from sim_helpers import program_with, population_text, rate_rule
-from simulator.montecarlo import simulate
+from simulator.trials.montecarlo import simulate
 
 POP = """
 name: crn

@@ -18,9 +18,9 @@ import numpy as np
 import pytest
 
 from sim_helpers import program_with, population_text
-from simulator import charts
-from simulator.engine import ChunkResult
-from simulator.result import build_result
+from simulator.report import charts
+from simulator.engine.day_loop import ChunkResult
+from simulator.trials.result import build_result
 
 POP = """
 name: two months

@@ -12,16 +12,16 @@ import pytest
 from scipy import integrate
 from scipy.stats import beta as beta_dist
 
-import fit_formulas as ff  # noqa: F401  (installs simulator.fit when absent)
+import fit_formulas as ff  # noqa: F401  (installs simulator.fit.models when absent)
 from base_helpers import histories, load, one_trial, population, write_customers
-from rulelang.compiler import compile_source
-from rulelang.parser import parse_text
-from simulator import montecarlo as mc
-from simulator.cli import register
-from simulator.customers_file import ChunkRows
-from simulator.engine import BLOCK
-from simulator.history_model import draw_parameters
-from simulator.whatif_run import Arm, Settings, load_population_spec, run_programs
+from rulelang.check.compiler import compile_source
+from rulelang.syntax.parser import parse_text
+from simulator.trials import montecarlo as mc
+from simulator.simulate_command import register
+from simulator.model.customers_file import ChunkRows
+from simulator.engine.day_loop import BLOCK
+from simulator.model.history_model import draw_parameters
+from simulator.whatif.runner import Arm, Settings, load_population_spec, run_programs
 
 BG = "    purchase: {r: 0.5, alpha: 5}\n    dropout: {a: 2, b: 6}\n"
 
@@ -192,7 +192,7 @@ def test_opening_balance_in_the_report(tmp_path):
     result = mc.simulate(TIERED, pop, customers=35, months=3, trials=2, seed=1, workers=1)
     assert result.totals["program.points_opening"]["mean"] == 30 * 500
     assert result.ledger_identity_ok
-    from simulator.cli import summary_text
+    from simulator.simulate_command import summary_text
 
     text = summary_text(result)
     assert "opening balances" in text
@@ -357,7 +357,7 @@ def test_a_missing_customers_file_points_at_the_population_key(tmp_path, capsys)
     ("    age: -3\n", "age must be a number of 0 or more"),
 ])
 def test_bad_uncertainty_and_age_blocks(tmp_path, block, message):
-    from simulator.population import load_population
+    from simulator.model.population import load_population
 
     path = population(tmp_path, BG + block, customers=None)
     pop, diags = load_population(path.read_text(), str(path))
@@ -368,7 +368,7 @@ def test_bad_uncertainty_and_age_blocks(tmp_path, block, message):
 
 
 def test_compare_defaults_to_the_files_customers(tmp_path, capsys):
-    from simulator.whatif_cli import register as register_whatif
+    from simulator.whatif.commands import register as register_whatif
 
     write_customers(tmp_path / "customers.csv", histories(300, seed=8))
     pop = population(tmp_path, BG)
@@ -395,9 +395,9 @@ def test_birthdays_signups_and_attributes_come_from_the_file(tmp_path):
     epoch = dt.date(1970, 1, 1)
     assert rows.signup[0] == (dt.date(2026, 5, 1) - epoch).days and rows.signup[2] < -10**9
     assert rows.attributes["store"].tolist() == ["north", 12.0, True, None]
-    from simulator.draws import TraitStreams, _customer_traits, segment_tables
-    from simulator.conditions import StringTable
-    from simulator.history_traits import history_traits
+    from simulator.model.draws import TraitStreams, _customer_traits, segment_tables
+    from simulator.engine.conditions import StringTable
+    from simulator.model.history_traits import history_traits
 
     pop = load(population(tmp_path, BG))
     streams = TraitStreams(0, 0, 0)

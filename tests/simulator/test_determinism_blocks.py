@@ -14,10 +14,10 @@ from typing import Any, Iterator
 
 import pytest
 
-from rulelang.compiler import compile_source
-from rulelang.loader import load_file
+from rulelang.check.compiler import compile_source
+from rulelang.syntax.loader import load_file
 from sim_helpers import HERE, ROOT, population_text
-from simulator.montecarlo import simulate
+from simulator.trials.montecarlo import simulate
 
 BLOCK_SIZE = 256
 CUSTOMERS = 6 * BLOCK_SIZE + 100  # seven blocks, the last one partly filled

@@ -4,7 +4,7 @@ A small busy population is simulated; the event streams of a sample of its custo
 (purchases with amount, shipping, category, channel and items; returns of those purchases,
 whole or in part; signups, referrals, birthdays, custom events with their fields,
 redemptions, points payments, perk uses)
-are replayed through `rulelang.interpreter.run`, and every total must match exactly.
+are replayed through `rulelang.run.interpreter.run`, and every total must match exactly.
 """
 
 from __future__ import annotations
@@ -16,11 +16,11 @@ from pathlib import Path
 import pytest
 
 from rulelang import ir
-from rulelang.compiler import compile_source
-from rulelang.loader import load_file
+from rulelang.check.compiler import compile_source
+from rulelang.syntax.loader import load_file
 from sim_helpers import HERE, ROOT, program_with, population_text
-from simulator.montecarlo import simulate
-from simulator.replay import compare_records
+from simulator.trials.montecarlo import simulate
+from simulator.engine.interpreter_check import compare_records
 
 PROGRAMS = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "rules").glob("*")
                   if p.suffix in (".loyalty", ".yaml", ".yml") and not p.name.endswith((".test.loyalty", "_test.yaml")))
@@ -59,8 +59,8 @@ def test_engine_agrees_with_interpreter(path, busy_population):
 def test_returns_below_zero_are_in_the_sample(busy_population):
     # `negative balance allowed` (the constructs fixture): some returns in the compared sample
     # take the balance below zero, so debts and their repayment are compared too
-    from rulelang.interpreter import run
-    from simulator.replay import to_customer, to_events
+    from rulelang.run.interpreter import run
+    from simulator.engine.interpreter_check import to_customer, to_events
 
     program = _compile(PROGRAMS[-1])
     assert program.returns.negative_balance

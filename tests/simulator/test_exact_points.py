@@ -13,13 +13,13 @@ import numpy as np
 import pytest
 
 from rulelang import ir
-from rulelang.cli import main
+from rulelang.tools.cli import main
 from rulelang.limits import MAX_EVENT_POINTS, MAX_POINTS, MAX_RATE_POINTS_PER_UNIT
 from sim_helpers import ROOT, program_with, population_text, rate_rule
-from simulator.lots import LotStore
-from simulator.montecarlo import simulate
-from simulator.plan import SimulationError
-from simulator.result import ledger_identity_error
+from simulator.engine.lots import LotStore
+from simulator.trials.montecarlo import simulate
+from simulator.engine.program_plan import SimulationError
+from simulator.trials.result import ledger_identity_error
 
 REPRO = ROOT / "tests" / "fixtures" / "repro"
 
@@ -116,7 +116,7 @@ def test_an_event_beyond_the_bound_stops_the_run_with_rl410():
 
 
 def test_a_broken_ledger_identity_exits_1(monkeypatch, capsys):
-    import simulator.montecarlo as mc
+    import simulator.trials.montecarlo as mc
 
     real = mc.simulate
 

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from rulelang.cli import main
-from simulator.fit_summary import summarise
-from simulator.transactions import ColumnMap, TransactionsError, read_transactions
+from rulelang.tools.cli import main
+from simulator.fit.summary import summarise
+from simulator.transactions.reader import ColumnMap, TransactionsError, read_transactions
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "cdnow"
 CDNOW = FIXTURES / "transactions.csv"

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from simulator.population import DEFAULT_POPULATION, Response, default_population, load_population
+from simulator.model.population import DEFAULT_POPULATION, Response, default_population, load_population
 
 from sim_helpers import ROOT
 

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from rulelang.cli import main
+from rulelang.tools.cli import main
 from rulelang.limits import MAX_DAYS, MAX_EVENTS_PER_DAY, MAX_MONEY_CENTS, MAX_MONTHS, MAX_NUMBER_DIGITS
-from simulator.population import load_population
+from simulator.model.population import load_population
 
 FIXTURES = Path(__file__).parent / "fixtures" / "reliability"
 RUN = ["--customers", "100", "--trials", "1", "--workers", "1"]

@@ -9,15 +9,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rulelang.cli import main
-from rulelang.compiler import compile_source
-from rulelang.loader import load_file
+from rulelang.tools.cli import main
+from rulelang.check.compiler import compile_source
+from rulelang.syntax.loader import load_file
 from sim_helpers import HERE, ROOT
-from simulator.conditions import StringTable
-from simulator.history import ReplayOptions, build_feed
-from simulator.history_check import compare_sample
-from simulator.history_run import replay
-from simulator.replay_cmd import load_history, replay_loaded
+from simulator.engine.conditions import StringTable
+from simulator.history.feed import ReplayOptions, build_feed
+from simulator.history.check import compare_sample
+from simulator.history.replay_engine import replay
+from simulator.history.command import load_history, replay_loaded
 
 TINY = HERE / "fixtures" / "replay" / "tiny.csv"
 PROGRAMS = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "rules").glob("*")
@@ -62,7 +62,7 @@ def _history_csv(path: Path, customers: int = 40, purchases: int = 1400, seed: i
 @pytest.fixture(scope="module")
 def history(tmp_path_factory):
     path = _history_csv(tmp_path_factory.mktemp("replay") / "history.csv")
-    from simulator.transactions import ColumnMap
+    from simulator.transactions.reader import ColumnMap
 
     return load_history(str(path), ColumnMap(birthday="birthday"))
 

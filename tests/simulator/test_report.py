@@ -15,13 +15,13 @@ import re
 
 import pytest
 
-from rulelang.compiler import compile_source
-from rulelang.loader import load_file
+from rulelang.check.compiler import compile_source
+from rulelang.syntax.loader import load_file
 from sim_helpers import ROOT
-from simulator import charts
-from simulator.montecarlo import simulate
-from simulator.population import load_population_file
-from simulator.report import format_value, render_html, render_markdown, write_human_reports
+from simulator.report import charts
+from simulator.trials.montecarlo import simulate
+from simulator.model.population import load_population_file
+from simulator.report.pages import format_value, render_html, render_markdown, write_human_reports
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 IMG = re.compile(r'<img src="data:image/png;base64,([A-Za-z0-9+/=]+)"')
@@ -195,7 +195,7 @@ def test_numbers_are_formatted_for_people():
 
 
 def test_axis_numbers_use_one_unit_per_axis():
-    from simulator.charts import _ShortNumbers
+    from simulator.report.charts import _ShortNumbers
 
     f = _ShortNumbers()
     ticks = [0, 2500, 5000, 7500, 10000, 12500]

@@ -14,10 +14,10 @@ import pytest
 
 from rulelang import ir
 from sim_helpers import program_with, population_text, rate_rule
-from simulator.lots import LotStore
-from simulator.montecarlo import simulate
-from simulator.population import load_population
-from simulator.returns import OrderBook, ReturnSchedule
+from simulator.engine.lots import LotStore
+from simulator.trials.montecarlo import simulate
+from simulator.model.population import load_population
+from simulator.engine.returns import OrderBook, ReturnSchedule
 
 POP = """
 name: returns

@@ -10,10 +10,10 @@ import pytest
 
 from rulelang import ir
 from sim_helpers import program_with, population_text, rate_rule
-from simulator.engine import BLOCK
-from simulator.montecarlo import simulate
-from simulator.plan import SimulationError
-from simulator.result import write_reports
+from simulator.engine.day_loop import BLOCK
+from simulator.trials.montecarlo import simulate
+from simulator.engine.program_plan import SimulationError
+from simulator.trials.result import write_reports
 
 QUIET = """
 name: quiet
@@ -36,8 +36,8 @@ def _numbers(result) -> str:
 
 
 def test_same_seed_is_bit_identical_for_workers_and_chunk_sizes():
-    from rulelang.compiler import compile_source
-    from rulelang.loader import load_file
+    from rulelang.check.compiler import compile_source
+    from rulelang.syntax.loader import load_file
 
     sf, _, _ = load_file("rules/coffee.loyalty")
     program, _ = compile_source(sf)
@@ -76,8 +76,8 @@ def test_doubling_the_earn_rate_doubles_points_issued():
 
 
 def test_ledger_identity_holds_in_every_trial(busy_population):
-    from rulelang.compiler import compile_source
-    from rulelang.loader import load_file
+    from rulelang.check.compiler import compile_source
+    from rulelang.syntax.loader import load_file
 
     for name in ("rules/coffee.loyalty", "rules/supermarket.loyalty"):
         sf, _, _ = load_file(name)
@@ -113,9 +113,9 @@ def test_bad_settings_are_errors_not_tracebacks():
 def test_tier_mix_counts_the_members_at_month_end():
     # the tier mix is taken over the members at month end (enrolled, not churned): its counts
     # add up to the `members` series month by month; churned members leave it
-    from rulelang.compiler import compile_source
-    from rulelang.loader import load_file
-    from simulator.population import load_population_file
+    from rulelang.check.compiler import compile_source
+    from rulelang.syntax.loader import load_file
+    from simulator.model.population import load_population_file
 
     path = "rules/coffee.loyalty"
     sf, _, _ = load_file(path)
@@ -133,14 +133,14 @@ def _quiet_population():
     """The default population without referrals or custom events: nothing pre-drawn per customer."""
     from dataclasses import replace
 
-    from simulator.population import default_population
+    from simulator.model.population import default_population
 
     pop = default_population()
     return replace(pop, segments=tuple(replace(s, refer_per_day=0.0, events=()) for s in pop.segments))
 
 
 def test_automatic_chunks_keep_workers_busy_and_memory_bounded():
-    from simulator.montecarlo import RunSettings, customer_bytes, plan_tasks
+    from simulator.trials.montecarlo import RunSettings, customer_bytes, plan_tasks
 
     program = program_with([rate_rule("base", 1)])
     sizes = lambda s: [len(c) for c in plan_tasks(program, s)]  # noqa: E731
@@ -157,9 +157,9 @@ def test_automatic_chunks_keep_workers_busy_and_memory_bounded():
 
 
 def test_automatic_chunks_shrink_for_programs_with_many_lot_buckets():
-    from rulelang.compiler import compile_source
-    from rulelang.loader import load_file
-    from simulator.montecarlo import AUTO_WORKER_BYTES, RunSettings, customer_bytes, plan_tasks
+    from rulelang.check.compiler import compile_source
+    from rulelang.syntax.loader import load_file
+    from simulator.trials.montecarlo import AUTO_WORKER_BYTES, RunSettings, customer_bytes, plan_tasks
 
     sf, _, _ = load_file("rules/online_shop.loyalty")  # expiry 12 months after each earn day, 14 days pending
     program, _ = compile_source(sf)
@@ -170,9 +170,9 @@ def test_automatic_chunks_shrink_for_programs_with_many_lot_buckets():
 
 
 def test_a_run_that_does_not_fit_in_memory_is_refused_before_it_starts():
-    from simulator.montecarlo import RunSettings, check_memory, customer_bytes, plan_tasks
+    from simulator.trials.montecarlo import RunSettings, check_memory, customer_bytes, plan_tasks
 
-    from simulator.montecarlo import TRIAL_BYTES, TRIAL_MONTH_BYTES, WORKER_PROCESS_BYTES
+    from simulator.trials.montecarlo import TRIAL_BYTES, TRIAL_MONTH_BYTES, WORKER_PROCESS_BYTES
 
     program = program_with([rate_rule("base", 1)])
     pop = _quiet_population()
@@ -189,7 +189,7 @@ def test_a_run_that_does_not_fit_in_memory_is_refused_before_it_starts():
 
 
 def test_a_budget_program_too_large_for_memory_names_the_budget():
-    from simulator.montecarlo import RunSettings, check_memory, plan_tasks
+    from simulator.trials.montecarlo import RunSettings, check_memory, plan_tasks
 
     rule = rate_rule("base", 1)
     from dataclasses import replace

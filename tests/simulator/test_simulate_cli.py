@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from simulator.cli import register
+from simulator.simulate_command import register
 
 
 def run(argv: list[str]) -> int:
@@ -82,7 +82,7 @@ def test_simulate_reports_a_bad_guardrails_file_at_its_line(tmp_path, capsys):
 
 
 def test_a_run_too_large_for_memory_is_a_clear_error(capsys, monkeypatch):
-    import simulator.montecarlo as mc
+    import simulator.trials.montecarlo as mc
 
     monkeypatch.setattr(mc, "available_memory", lambda: 10 << 20)  # 10 MiB free
     assert run(["simulate", "rules/coffee.loyalty", "--customers", "300000", "--months", "1", "--trials", "1",

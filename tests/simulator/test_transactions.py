@@ -13,8 +13,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from rulelang.diagnostics import render_text
-from simulator.transaction_columns import load_mapping_file, standard_columns
-from simulator.transactions import ColumnMap, TransactionsError, read_transactions
+from simulator.transactions.columns import load_mapping_file, standard_columns
+from simulator.transactions.reader import ColumnMap, TransactionsError, read_transactions
 
 CDNOW = Path(__file__).resolve().parent.parent / "fixtures" / "cdnow" / "transactions.csv"
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from simulator.whatif_run import load_population_spec, load_program_spec
+from simulator.whatif.runner import load_population_spec, load_program_spec
 from whatif_helpers import FIXTURES
 
 

@@ -9,11 +9,10 @@ import numpy as np
 import pytest
 
 from whatif_helpers import FIXTURES, SMALL
-from simulator.compare import compare_programs, text_table
-from simulator.montecarlo import simulate
-from simulator.whatif_run import (Arm, WhatIfError, load_population_spec, load_program_spec, paired_summary,
-                                  run_programs)
-from simulator import whatif_report
+from simulator.whatif.compare import compare_programs, text_table
+from simulator.trials.montecarlo import simulate
+from simulator.whatif.runner import Arm, WhatIfError, load_population_spec, load_program_spec, paired_summary, run_programs
+from simulator.whatif import report as whatif_report
 
 
 @pytest.fixture(scope="module")
@@ -111,7 +110,7 @@ def test_bad_distribution_is_located(tmp_path):
 
 
 def test_an_interval_narrower_than_the_printed_precision_is_not_shown():
-    from simulator.compare import fmt_interval
+    from simulator.whatif.compare import fmt_interval
 
     # float noise around an exact +3,000 (a fixed cost moved by 250 × 12 in every trial)
     noise = {"mean": 3000.0, "low": 2999.9999999999122, "high": 3000.0000000000414,

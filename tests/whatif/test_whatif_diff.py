@@ -6,9 +6,9 @@ import dataclasses
 from decimal import Decimal
 from pathlib import Path
 
-from rulelang import ast
-from rulelang.diff import diff_programs
-from rulelang.loader import load_file
+from rulelang.syntax import ast
+from rulelang.tools.diff import diff_programs
+from rulelang.syntax.loader import load_file
 
 ROOT = Path(__file__).resolve().parents[2]
 FIX = Path(__file__).with_name("fixtures")

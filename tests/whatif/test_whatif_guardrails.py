@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from rulelang import ir
-from simulator.guardrails import evaluate_guardrails, load_guardrails, parse_rule
-from simulator.whatif_run import WhatIfRun
+from simulator.whatif.guardrails import evaluate_guardrails, load_guardrails, parse_rule
+from simulator.whatif.runner import WhatIfRun
 
 GOOD = """\
 version: 1
@@ -111,7 +111,7 @@ def test_a_warning_does_not_fail():
 
 
 def test_guardrails_on_a_plain_simulate_result(birthday, calm):
-    from simulator.montecarlo import simulate
+    from simulator.trials.montecarlo import simulate
 
     result = simulate(birthday.program, calm.base, customers=300, months=2, trials=3, seed=2, workers=1)
     rails, diags = load_guardrails(

@@ -8,7 +8,7 @@ import subprocess
 
 import pytest
 
-from simulator.whatif_cli import main
+from simulator.whatif.commands import main
 from whatif_helpers import FIXTURES, ROOT
 
 RUN = ["--population", str(FIXTURES / "calm.yaml"), "--customers", "300", "--months", "2", "--trials", "3",
@@ -114,12 +114,12 @@ def test_missing_file_exits_1(capsys):
 def test_registers_beside_the_loyalty_commands():
     import argparse
 
-    from rulelang.cli import build_parser
-    from simulator import whatif_cli
+    from rulelang.tools.cli import build_parser
+    from simulator.whatif import commands as whatif_cli
 
     parser = build_parser()
     sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
-    if "plan" not in sub.choices:  # not wired into rulelang.cli yet
+    if "plan" not in sub.choices:  # not wired into rulelang.tools.cli yet
         whatif_cli.register(sub)
     assert {"check", "simulate", "compare", "sweep", "sensitivity", "plan"} <= set(sub.choices)
     args = parser.parse_args(["plan", "a.loyalty", "b.loyalty", "--detailed-exitcode"])

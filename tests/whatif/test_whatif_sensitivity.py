@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from simulator.sensitivity import parse_param, run_sensitivity, text_table
-from simulator.whatif_run import Arm, MetricExpr, WhatIfError, load_population_spec, metric_values, run_programs
-from simulator import whatif_report
+from simulator.whatif.sensitivity import parse_param, run_sensitivity, text_table
+from simulator.whatif.runner import Arm, MetricExpr, WhatIfError, load_population_spec, metric_values, run_programs
+from simulator.whatif import report as whatif_report
 from whatif_helpers import FIXTURES, SMALL
 
 

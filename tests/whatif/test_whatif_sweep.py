@@ -7,9 +7,9 @@ from decimal import Decimal
 import numpy as np
 import pytest
 
-from simulator.sweep import parse_constraint, parse_vary, resolve_parameter, run_sweep, text_table
-from simulator.whatif_run import WhatIfError
-from simulator import whatif_report
+from simulator.whatif.sweep import parse_constraint, parse_vary, resolve_parameter, run_sweep, text_table
+from simulator.whatif.runner import WhatIfError
+from simulator.whatif import report as whatif_report
 from whatif_helpers import SMALL
 
 

@@ -1,0 +1,259 @@
+"""Checks of the tests written beside a program.
+
+Takes: a `CheckContext` (the file's tests and its program's `Scope`). Gives: diagnostics:
+RL201 unknown tier, reward, perk, event, attribute, counter, field or rule named in a test
+(with a did-you-mean hint), RL202 values of the wrong kind, RL203 wrong currency, RL204
+two tests with the same name. A tests-only file (no program) is only checked for what
+does not need the program.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from rulelang.syntax import ast
+from rulelang.check.base import CheckContext
+from rulelang.check.scope import TEST_ONLY_EVENTS, literal_type, type_word
+from rulelang.diagnostics import did_you_mean
+
+POINT_EXPECTS = (
+    "earned", "issued", "balance", "outstanding", "available", "pending", "redeemed", "expired", "reversed",
+)
+MONEY_EXPECTS = ("discount", "cost")
+EXPECT_KINDS = POINT_EXPECTS + MONEY_EXPECTS + ("tier", "fired")
+GIVEN_KINDS = ("tier", "balance", "attribute", "purchases", "metric", "birthday", "counter")
+
+# Fields a test may give an event (besides declared custom-event fields); "id" names an order.
+PURCHASE_FIELDS = {
+    "category": "string",
+    "channel": "string",
+    "store": "string",
+    "items": "number",
+    "shipping": "money",
+    "id": "string",
+}
+REFERRAL_ROLES = ("referrer", "referee")
+
+
+EVENT_KIND_ALIASES = {"use perk": "use_perk", "use": "use_perk", "perk": "use_perk", "pay with points": "pay"}
+
+
+def _event_kind(kind: str) -> str:
+    kind = kind.strip()
+    return EVENT_KIND_ALIASES.get(kind, kind)
+
+
+def check_tests(ctx: CheckContext) -> None:
+    ctx.duplicates(ctx.sf.tests, "test")
+    if ctx.program is None:
+        return  # a tests-only file: names are checked once it is bound to its program
+    for test in ctx.sf.tests:
+        for given in test.givens:
+            _check_given(ctx, test, given)
+        order_ids: set[str] = set()
+        for ev in test.events:
+            _check_event(ctx, test, ev, order_ids)
+        for exp in test.expects:
+            _check_expect(ctx, test, exp)
+
+
+# ---------------------------------------------------------------- given
+
+
+def _tier_name(ctx: CheckContext, name: object, node: object, parent: object) -> None:
+    tiers = list(ctx.scope.tiers)
+    if not isinstance(name, str) or name not in ctx.scope.tiers:
+        ctx.error(
+            "RL201",
+            f"unknown tier `{name}`",
+            node,
+            (did_you_mean(str(name), tiers) or f"the tiers are {', '.join(tiers)}") if tiers else "the program has no tiers",
+            parent,
+        )
+
+
+def _check_given(ctx: CheckContext, test: ast.TestCase, g: ast.Given) -> None:
+    if g.kind == "tier":
+        _tier_name(ctx, g.name if g.name is not None else g.value, g, test)
+    elif g.kind in ("balance", "purchases"):
+        if isinstance(g.value, ast.Money):
+            ctx.error("RL202", f"`given {g.kind}` takes a number, not money", g, None, test)
+        elif g.value is not None:
+            ctx.count(g.value, f"the given {g.kind}", ctx.span(g, test))
+    elif g.kind == "attribute":
+        attrs = ctx.scope.attributes
+        if g.name not in attrs:
+            ctx.error(
+                "RL201",
+                f"unknown customer attribute `{g.name}`",
+                g,
+                did_you_mean(str(g.name), attrs) or "declare it in the program: `attribute NAME: TYPE`",
+                test,
+            )
+        else:
+            _check_value(ctx, g.value, attrs[g.name], f"attribute `{g.name}`", g, test)
+    elif g.kind == "metric":
+        ts = ctx.program.tiers if ctx.program is not None else None
+        if ts is None:
+            ctx.error("RL201", "the program has no tiers, so there is no tier measure to give", g, None, test)
+            return
+        if g.name is not None and g.name != ts.metric and not (g.name == "counter" and ts.metric in ctx.scope.counters):
+            ctx.error(
+                "RL201",
+                f"tiers go by {ts.metric}, not by {g.name}",
+                g,
+                f"write `given {ts.metric} ...`",
+                test,
+            )
+            return
+        if isinstance(g.value, ast.Money):
+            if ts.metric != "spend":
+                ctx.error("RL202", f"tiers go by {ts.metric}: give a number, not money", g, None, test)
+            else:
+                ctx.money(g.value, "the given spend", g, fractional_cents=False)
+        elif g.value is not None:
+            ctx.count(g.value, f"the given {ts.metric}", ctx.span(g, test), whole=False)
+    elif g.kind == "counter":
+        if g.name not in ctx.scope.counters:
+            ctx.error(
+                "RL201",
+                f"unknown counter `{g.name}`",
+                g,
+                did_you_mean(str(g.name), ctx.scope.counters) or "declare it: `counter NAME on EVENT`",
+                test,
+            )
+    elif g.kind == "birthday":
+        pass  # a month-day; the parser validates it
+    else:
+        ctx.error("RL201", f"unknown `given {g.kind}`", g, did_you_mean(str(g.kind), GIVEN_KINDS), test)
+
+
+def _check_value(ctx: CheckContext, value: object, expected: str, what: str, node: object, parent: object) -> None:
+    if isinstance(value, ast.Literal):
+        value = value.value
+    actual = literal_type(value)
+    if actual is None:
+        return
+    if actual != expected:
+        ctx.error(
+            "RL202",
+            f"{what} is {type_word(expected)}, but the test gives {type_word(actual)}",
+            node,
+            'text is written in double quotes, money with its currency (e.g. `5 USD`)',
+            parent,
+        )
+    elif isinstance(value, ast.Money):
+        ctx.money(value, what, node)
+
+
+# ---------------------------------------------------------------- when
+
+
+def _check_event(ctx: CheckContext, test: ast.TestCase, ev: ast.EventSpec, order_ids: set[str]) -> None:
+    kind = _event_kind(ev.kind)
+    known = list(ctx.scope.event_names) + list(TEST_ONLY_EVENTS)
+    if kind not in known:
+        ctx.error(
+            "RL201",
+            f"unknown event `{ev.kind}` in the test",
+            ev,
+            did_you_mean(kind, known) or f"events are {', '.join(known)}",
+            test,
+        )
+        return
+    if ev.amount is not None:
+        ctx.money(ev.amount, f"the {kind} amount", ev, positive=kind in ("purchase", "pay"))
+    elif kind in ("purchase", "pay"):
+        ctx.error("RL202", f"a `{kind}` in a test needs an amount", ev, f"e.g. `when {kind} 10 {ctx.scope.currency} ...`", test)
+    if kind == "redeem":
+        _check_known(ctx, ev, test, "reward", list(ctx.scope.rewards))
+    elif kind == "use_perk":
+        _check_known(ctx, ev, test, "perk", sorted(ctx.scope.perks))
+    elif kind == "return" and ev.name is not None and ev.name not in order_ids:
+        ctx.error(
+            "RL201",
+            f"no purchase with id \"{ev.name}\" comes before this return",
+            ev,
+            did_you_mean(ev.name, order_ids) or f"give the purchase an id: `when purchase ... id \"{ev.name}\"`",
+            test,
+        )
+    elif kind == "referral" and ev.name is not None and ev.name not in REFERRAL_ROLES:
+        ctx.error("RL201", f"unknown referral side `{ev.name}`", ev, "write `as referrer` or `as referee`", test)
+    _check_event_fields(ctx, test, ev, kind, order_ids)
+
+
+def _event_fields(ctx: CheckContext, kind: str) -> dict[str, str]:
+    if kind == "purchase":
+        return dict(PURCHASE_FIELDS)
+    if kind == "referral":
+        return {"role": "string", "as": "string", "id": "string"}
+    if kind == "return":
+        return {"id": "string"}
+    declared = dict(ctx.scope.events.get(kind, {}))
+    declared.setdefault("id", "string")
+    return declared
+
+
+def _check_event_fields(
+    ctx: CheckContext, test: ast.TestCase, ev: ast.EventSpec, kind: str, order_ids: set[str]
+) -> None:
+    allowed = _event_fields(ctx, kind)
+    for name, literal in ev.fields:
+        if name not in allowed:
+            ctx.error(
+                "RL201",
+                f"a `{kind}` has no field `{name}`",
+                literal,
+                did_you_mean(name, allowed) or (f"its fields are {', '.join(allowed)}" if allowed else None),
+                ev,
+            )
+            continue
+        _check_value(ctx, literal, allowed[name], f"`{name}`", literal, ev)
+        value = literal.value if isinstance(literal, ast.Literal) else literal
+        if name == "id" and kind == "purchase" and isinstance(value, str):
+            order_ids.add(value)
+        if name in ("role", "as") and kind == "referral" and value not in REFERRAL_ROLES:
+            ctx.error("RL201", f"unknown referral side `{value}`", literal, "write `as referrer` or `as referee`", ev)
+
+
+# ---------------------------------------------------------------- expect
+
+
+def _check_expect(ctx: CheckContext, test: ast.TestCase, e: ast.Expect) -> None:
+    if e.kind not in EXPECT_KINDS:
+        ctx.error(
+            "RL201",
+            f"unknown expectation `expect {e.kind}`",
+            e,
+            did_you_mean(e.kind, EXPECT_KINDS) or f"expectations are {', '.join(EXPECT_KINDS)}",
+            test,
+        )
+    elif e.kind in POINT_EXPECTS:
+        if isinstance(e.value, ast.Money):
+            ctx.error("RL202", f"`expect {e.kind}` counts {ctx.unit}, not money", e, None, test)
+        elif e.value is not None and not isinstance(e.value, (int, Decimal)):
+            ctx.error("RL202", f"`expect {e.kind}` needs a number of {ctx.unit}", e, None, test)
+    elif e.kind in MONEY_EXPECTS:
+        if isinstance(e.value, ast.Money):
+            ctx.money(e.value, f"the expected {e.kind}", e)
+    elif e.kind == "tier":
+        _tier_name(ctx, e.value, e, test)
+    elif e.kind == "fired":
+        rules = ctx.scope.rules
+        if e.value not in rules:
+            ctx.error(
+                "RL201",
+                f"unknown rule `{e.value}` in `expect {'not ' if e.negated else ''}fired`",
+                e,
+                did_you_mean(str(e.value), rules) or (f"the rules are {', '.join(rules)}" if rules else None),
+                test,
+            )
+
+
+def _check_known(ctx, ev, test, what: str, known: list[str]) -> None:
+    """RL201 when a test event names a reward or perk the program does not have."""
+    if ev.name in known:
+        return
+    hint = did_you_mean(str(ev.name), known) or (
+        f"the {what}s are {', '.join(known)}" if known else f"the program has no {what}s")
+    ctx.error("RL201", f"unknown {what} `{ev.name}`", ev, hint, test)

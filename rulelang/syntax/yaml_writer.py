@@ -1,0 +1,450 @@
+"""YAML writer: an AST -> the canonical YAML form of the rule file.
+
+Takes: an `ast.SourceFile` (from the text parser or the YAML loader). Gives:
+`to_yaml(sf)`, the canonical YAML text (`loyalty convert --to yaml`), such that
+`load_yaml(to_yaml(sf))` gives an AST equal to `sf` (spans excluded).
+Conditions are written with the text formatter's `expr_to_text` (re-exported
+here), so both forms spell a condition the same way.
+
+Canonical style: block mappings and lists, two-space indents, keys in the
+order of docs/yaml.md, values left out where they equal the default, small
+leaf mappings (actions, caps, perks, expiry) on one line in flow style, money
+as `7.40 USD`, dates as ISO `2027-05-04`. Comments of the text form are not
+carried over.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import json
+import re
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Union
+
+import yaml
+
+from rulelang.syntax import ast
+from rulelang.syntax.formatter import expr_to_text  # conditions are written exactly as the text form writes them
+from rulelang.syntax.yaml_loader import EVENT_TIME_WHEN_NONE_GIVEN
+from rulelang.syntax.yaml_nodes import AMBIGUOUS_WORDS, BOOL_WORDS, DATE_RE, MONEY_RE, NULL_WORDS, number_of
+
+__all__ = ["to_yaml", "expr_to_text"]
+
+SCHEMA_MODELINE = "# yaml-language-server: $schema={url}"
+
+
+# ---------------------------------------------------------------- a tiny YAML tree
+
+
+@dataclass(frozen=True, slots=True)
+class Raw:
+    """A scalar already written as YAML (`7.40 USD`, `"Bean Club"`); empty text is a null value."""
+
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Flow:
+    """A mapping or list written on one line: `{points: 200, per: month}`, `[a, b]`."""
+
+    value: Union[dict[str, "Value"], list["Value"]]
+
+
+Value = Union[Raw, Flow, dict[str, "Value"], list["Value"]]
+
+
+def _render(value: Value, indent: int) -> list[str]:
+    """Block lines for a mapping or list at `indent` spaces."""
+    pad = " " * indent
+    lines: list[str] = []
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if isinstance(item, (Raw, Flow)) or not item:
+                inline = _inline(item)
+                lines.append(f"{pad}{key}:" + (f" {inline}" if inline else ""))
+            else:
+                lines.append(f"{pad}{key}:")
+                lines.extend(_render(item, indent + 2))
+    elif isinstance(value, list):
+        for item in value:
+            if isinstance(item, (Raw, Flow)) or not item:
+                lines.append(f"{pad}- {_inline(item)}")
+            else:
+                inner = _render(item, indent + 2)
+                lines.append(f"{pad}- {inner[0].lstrip()}")
+                lines.extend(inner[1:])
+    return lines
+
+
+def _inline(value: Value) -> str:
+    if isinstance(value, Raw):
+        return value.text
+    if isinstance(value, Flow):
+        value = value.value
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k}: {_inline(v)}" for k, v in value.items()) + "}"
+    return "[" + ", ".join(_inline(v) for v in value) + "]"
+
+
+# ---------------------------------------------------------------- scalars
+
+_WORD_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+# Characters a YAML reader refuses or reads as line breaks: written as escapes in quoted text.
+_NOT_PLAIN = re.compile("[^\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def _escape(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
+
+
+def _quoted(text: str) -> Raw:
+    return Raw(_NOT_PLAIN.sub(_escape, json.dumps(text, ensure_ascii=False)))
+
+
+def _word(text: str) -> Raw:
+    """A name or short text: plain when it is a safe single word, else double-quoted."""
+    lowered = text.lower()
+    if _WORD_RE.fullmatch(text) and lowered not in AMBIGUOUS_WORDS and lowered not in BOOL_WORDS \
+            and lowered not in NULL_WORDS:
+        return Raw(text)
+    return _quoted(text)
+
+
+def _text(text: str) -> Raw:
+    """Free text (program and test names): plain when YAML reads it back unchanged, else quoted."""
+    return Raw(text) if _plain_ok(text) and not _looks_typed(text) else _quoted(text)
+
+
+def _looks_typed(text: str) -> bool:
+    """Text that a plain scalar would turn into a number, money, date or yes/no value."""
+    stripped = text.strip()
+    return (number_of(stripped) is not None or MONEY_RE.fullmatch(stripped) is not None
+            or DATE_RE.fullmatch(stripped) is not None or stripped.lower() in AMBIGUOUS_WORDS
+            or stripped.lower() in BOOL_WORDS or stripped.lower() in NULL_WORDS)
+
+
+@functools.lru_cache(maxsize=4096)
+def _plain_ok(text: str) -> bool:
+    """Whether `key: text` reads back as the plain scalar `text` in block context."""
+    if not text or text != text.strip() or any(ch in text for ch in "\n\r\t\x85\u2028\u2029"):
+        return False
+    try:
+        node = yaml.compose(f"k: {text}\n", Loader=yaml.SafeLoader)
+    except yaml.YAMLError:
+        return False
+    if not isinstance(node, yaml.MappingNode) or len(node.value) != 1:
+        return False
+    value = node.value[0][1]
+    return isinstance(value, yaml.ScalarNode) and value.style is None and value.value == text
+
+
+def _condition(expr: ast.Expr) -> Raw:
+    text = expr_to_text(expr)
+    if _plain_ok(text) and text.lower() not in AMBIGUOUS_WORDS | set(BOOL_WORDS) | NULL_WORDS:
+        return Raw(text)
+    return Raw("'" + text.replace("'", "''") + "'")
+
+
+def _num(value: Decimal | int) -> str:
+    if isinstance(value, Decimal):
+        text = format(value, "f")
+        return "0" if text in ("-0", "-0.0") else text
+    return str(value)
+
+
+def _money(money: ast.Money) -> Raw:
+    return Raw(f"{_num(money.amount)} {money.currency}")
+
+
+def _number(value: Decimal | int) -> Raw:
+    return Raw(_num(value))
+
+
+def _count(n: int, unit: str) -> Raw:
+    return Raw(f"{n} {unit}" + ("" if n == 1 else "s"))
+
+
+def _date(day: dt.date) -> Raw:
+    return Raw(day.isoformat())
+
+
+def _names(names: tuple[str, ...]) -> Flow:
+    return Flow([_word(n) for n in names])
+
+
+def _literal_value(value: object) -> Raw:
+    """An event field or attribute value, written so that it reads back as the same type."""
+    if isinstance(value, bool):
+        return Raw("true" if value else "false")
+    if isinstance(value, (Decimal, int)):
+        return _number(value)
+    if isinstance(value, ast.Money):
+        return _money(value)
+    if isinstance(value, dt.date):
+        return _date(value)
+    text = str(value)
+    if _looks_typed(text):
+        return _quoted(text)
+    return _word(text) if _WORD_RE.fullmatch(text) else _text(text)
+
+
+# ---------------------------------------------------------------- program
+
+
+def to_yaml(sf: ast.SourceFile, schema_url: str | None = None) -> str:
+    """The canonical YAML text of a rule file; with `schema_url`, a schema modeline on top."""
+    doc: dict[str, Value] = {}
+    if sf.program is not None:
+        doc["program"] = _program(sf.program)
+    if sf.tests:
+        doc["tests"] = [_test(t) for t in sf.tests]
+    lines = [SCHEMA_MODELINE.format(url=schema_url)] if schema_url else []
+    lines.extend(_render(doc, 0) if doc else ["{}"])
+    return "\n".join(lines) + "\n"
+
+
+def _program(p: ast.Program) -> dict[str, Value]:
+    out: dict[str, Value] = {"name": _text(p.name), "points": _word(p.points_unit), "currency": _word(p.currency)}
+    if p.point_cost is not None:
+        out["point_cost"] = _money(p.point_cost)
+    if p.point_value is not None:
+        out["point_value"] = _money(p.point_value)
+    if p.stacking != "multiply":
+        out["multipliers"] = Raw(p.stacking)
+    if p.rounding != "down":
+        out["round"] = Raw(p.rounding)
+    if p.pending_days:
+        out["pending"] = _count(p.pending_days, "day")
+    if p.attributes:
+        out["attributes"] = {a.name: Raw(a.type) for a in p.attributes}
+    if p.events:
+        out["events"] = {e.name: Flow({f.name: Raw(f.type) for f in e.fields}) for e in p.events}
+    if p.counters:
+        out["counters"] = {c.name: _counter(c) for c in p.counters}
+    if p.rules:
+        out["rules"] = {r.name: _rule(r) for r in p.rules}
+    if p.tiers is not None:
+        out["tiers"] = _tiers(p.tiers)
+    if p.expiry:
+        out["expire"] = _expiries(p.expiry)
+    if p.returns is not None:
+        out["returns"] = Flow({"reverse": Raw("true" if p.returns.reverse else "false"),
+                               "negative_balance": Raw(p.returns.negative_balance)})
+    if p.rewards:
+        out["rewards"] = {r.name: _reward(r) for r in p.rewards}
+    if p.pay_with_points is not None:
+        out["pay_with_points"] = _pay(p.pay_with_points)
+    if p.conversion is not None:
+        c = p.conversion
+        out["convert"] = Flow({"every": _number(c.points), "into": _money(c.voucher), "at_end_of": Raw(c.period)})
+    return out
+
+
+def _counter(c: ast.CounterDecl) -> dict[str, Value]:
+    out: dict[str, Value] = {"on": _word(c.event)}
+    if c.sums is not None:
+        out["sums"] = _word(c.sums)
+    if c.condition is not None:
+        out["when"] = _condition(c.condition)
+    return out
+
+
+def _rule(r: ast.EarnRule) -> dict[str, Value]:
+    out: dict[str, Value] = {"on": _word(r.event)}
+    if r.condition is not None:
+        out["when"] = _condition(r.condition)
+    out["actions"] = [_action(a) for a in r.actions]
+    if r.rounding is not None:
+        out["round"] = Raw(r.rounding)
+    if r.priority:
+        out["priority"] = _number(r.priority)
+    if r.group is not None:
+        out["group"] = _word(r.group)
+    if r.window is not None:
+        out["during"] = Raw(f"{r.window.start.isoformat()} .. {r.window.end.isoformat()}")
+    if r.caps:
+        key = "cap" if any(c.unit == "points" for c in r.caps) else "limit"
+        out[key] = [Flow({c.unit: _number(c.limit), "per": Raw(c.period)}) for c in r.caps]
+    if r.budget is not None:
+        b = r.budget
+        out["budget"] = _money(b.money) if b.money is not None else _number(b.points or 0)
+    if r.every_nth is not None:
+        out["every"] = _number(r.every_nth)
+    if r.streak is not None:
+        out["streak"] = _count(r.streak.length, r.streak.period)
+    return out
+
+
+def _action(a: ast.Action) -> dict[str, Value]:
+    if isinstance(a, ast.Multiply):
+        return {"multiply": _number(a.factor)}
+    if isinstance(a, ast.Perk):
+        return {"perk": Flow({"name": _word(a.name), "costs": _money(a.cost)})}
+    body: dict[str, Value] = {}
+    if isinstance(a, ast.Award):
+        body["points"] = _number(a.points)
+        if a.unit != "points":
+            body["unit"] = _word(a.unit)
+        if a.per is not None:
+            body["per"] = _money(a.per)
+    elif isinstance(a, ast.Cashback):
+        body["percent"] = _number(a.percent)
+    elif a.amount is not None:
+        body["amount"] = _money(a.amount)
+    else:
+        body["percent"] = _number(a.percent if a.percent is not None else Decimal(0))
+    if a.base != "net":
+        body["of"] = Raw(a.base)
+    if a.excluding:
+        body["excluding"] = _names(a.excluding)
+    if isinstance(a, ast.Award) and a.to != "customer":
+        body["to"] = Raw(a.to)
+    return {"discount" if isinstance(a, ast.Discount) else "award": Flow(body)}
+
+
+def _tiers(t: ast.TierSystem) -> dict[str, Value]:
+    window = {"calendar_year": "calendar_year", "lifetime": "lifetime"}.get(t.window.kind)
+    out: dict[str, Value] = {
+        "by": _word(t.metric),
+        "over": Raw(window or f"rolling {t.window.months or 0} months"),
+        "levels": {tier.name: _tier(tier) for tier in t.tiers},
+    }
+    if t.review != "never":
+        out["review"] = Raw(t.review)
+    if t.downgrade != "never":
+        out["downgrade"] = Raw(t.downgrade)
+    if t.grace_months:
+        out["grace"] = _count(t.grace_months, "month")
+    if t.validity_months:
+        out["valid"] = _count(t.validity_months, "month")
+    return out
+
+
+def _tier(t: ast.Tier) -> dict[str, Value]:
+    out: dict[str, Value] = {"from": _money(t.threshold_money) if t.threshold_money is not None
+                             else _number(t.threshold)}
+    if t.multiplier is not None:
+        out["multiply"] = _number(t.multiplier)
+    if t.discount is not None:
+        out["discount"] = Raw(_num(t.discount) + "%")
+    if t.expiry:
+        out["expire"] = _expiries(t.expiry)
+    if t.perks:
+        out["perks"] = [Flow({"name": _word(p.name), "costs": _money(p.cost), "per": Raw(p.per)}) for p in t.perks]
+    return out
+
+
+def _expiries(items: tuple[ast.Expiry, ...]) -> Value:
+    if len(items) == 1 and items[0].kind == "never":
+        return Raw("never")
+    return [_expiry(e) for e in items]
+
+
+def _expiry(e: ast.Expiry) -> Value:
+    if e.kind == "never":
+        return Raw("never")
+    if e.kind == "after_earning":
+        body: dict[str, Value] = {"after_earning": _count(e.months or 0, "month")}
+        if e.end_of_month:
+            body["at_end_of_month"] = Raw("true")
+        return Flow(body)
+    if e.kind == "inactivity":
+        return Flow({"inactivity": _count(e.months or 0, "month")})
+    if e.kind == "fixed_date":
+        return Flow({"on": _date(e.date or dt.date(2000, 1, 1))})
+    month, day = e.month_day or (1, 1)
+    return Flow({"yearly_on": Raw(f"{month:02d}-{day:02d}")})
+
+
+def _reward(r: ast.Reward) -> Value:
+    body: dict[str, Value] = {"price": _number(r.price)}
+    if r.worth is not None:
+        body["worth"] = _money(r.worth)
+    if r.cost is not None:
+        body["costs_us"] = _money(r.cost)
+    return Flow(body)
+
+
+def _pay(p: ast.PayWithPoints) -> Value:
+    body: dict[str, Value] = {"points": _number(p.points), "worth": _money(p.money)}
+    if p.minimum_balance:
+        body["minimum_balance"] = _number(p.minimum_balance)
+    if p.max_share != Decimal(100):
+        body["at_most"] = Raw(_num(p.max_share) + "%")
+    return Flow(body)
+
+
+# ---------------------------------------------------------------- tests
+
+
+def _test(t: ast.TestCase) -> dict[str, Value]:
+    out: dict[str, Value] = {"name": _text(t.name)}
+    if t.givens:
+        out["given"] = [_given(g) for g in t.givens]
+    if t.events:
+        out["when"] = [_event(e) for e in t.events]
+    if t.until is not None:
+        out["until"] = _date(t.until)
+    if t.expects:
+        out["expect"] = [_expect(x) for x in t.expects]
+    return out
+
+
+def _given(g: ast.Given) -> dict[str, Value]:
+    value = g.value
+    if g.kind == "tier":
+        return {"tier": _word(str(value if isinstance(value, str) else g.name))}
+    if g.kind in ("balance", "purchases"):
+        return {g.kind: _literal_value(value)}
+    if g.kind == "metric":
+        return {g.name or "points": _literal_value(value)}
+    if g.kind == "birthday":
+        month, day = value if isinstance(value, tuple) else (1, 1)
+        return {"birthday": Raw(f"{month:02d}-{day:02d}")}
+    return {g.kind: Flow({g.name or "": _literal_value(value)})}
+
+
+def _event(e: ast.EventSpec) -> dict[str, Value]:
+    out: dict[str, Value] = {}
+    fields = list(e.fields)
+    if e.kind == "return":
+        out[e.kind] = _text(e.name or "")
+    elif e.kind in ("redeem", "use_perk"):
+        out[e.kind] = _word(e.name or "")
+    elif e.kind == "referral" and fields and fields[0][0] == "role" \
+            and fields[0][1].value in ("referrer", "referee"):
+        out[e.kind] = Raw(str(fields.pop(0)[1].value))
+    elif e.amount is not None and e.kind != "return":
+        out[e.kind] = _money(e.amount)
+    else:
+        out[e.kind] = Raw("")
+    if e.kind == "return" and e.amount is not None:
+        out["amount"] = _money(e.amount)
+    for key, literal in fields:
+        value = literal.value
+        if e.kind == "purchase" and key in ("category", "channel", "store", "id") and isinstance(value, str):
+            out[key] = _text(value)
+        else:
+            out[key] = _literal_value(value)
+    when = e.at.date().isoformat()
+    clock = e.at.time()
+    if clock != EVENT_TIME_WHEN_NONE_GIVEN:
+        when += " at " + (clock.strftime("%H:%M:%S") if clock.second else clock.strftime("%H:%M"))
+    out["on"] = Raw(when)
+    return out
+
+
+def _expect(x: ast.Expect) -> dict[str, Value]:
+    if x.kind == "fired":
+        return {"not_fired" if x.negated else "fired": _word(str(x.value))}
+    value = x.value
+    if isinstance(value, ast.Money):
+        return {x.kind: _money(value)}
+    if isinstance(value, (int, Decimal)) and not isinstance(value, bool):
+        return {x.kind: _number(value)}
+    return {x.kind: _word(str(value))}

@@ -1,0 +1,568 @@
+"""The vectorized day loop: one chunk of customers (whole RNG blocks), both arms.
+
+Takes: a `Plan` (or None: no program), a `Population`, the trial number, the
+chunk's block numbers, and the run's seed. Gives: `ChunkResult`, integer monthly
+metrics per arm plus end-of-run totals (all int64, so sums over chunks are exact
+and independent of chunking), and optionally the recorded event streams and
+ledgers of a few customers for the differential test.
+
+Each day, per block, ONE float32 uniform per customer decides who buys: a
+customer buys in the baseline arm when u < q (its base daily probability) and in
+the program arm when u < q' (q raised by the behavioural response). Both arms
+therefore share the draws (common random numbers). The day's buyers then get
+their basket draws (spend, category, channel, items, and uniforms for dropout, perk
+use, redemption and returns): baseline buyers from the block's stream 0, the program
+arm's extra buyers from stream 1, referred newcomers from the side stream 2, so the
+baseline does not depend on the program, nor on the referral settings, and the referral
+settings leave the other customers' draws alone.
+Only purchases at the customer's own rate (u < q) carry the BG/NBD chance to drop out.
+
+Cost per day: the uniforms, one comparison and `flatnonzero` over the chunk (q_max =
+max(q, q') is kept up to date, not recomputed); everything else touches only the
+day's buyers and the customers with an event. Calendar work runs on boundaries.
+The other day events (signups, referrals, birthdays, custom events, returns) are in
+`simulator.engine.day_events`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from simulator.engine.conditions import StringTable
+from simulator.engine.day_events import DayEvents, bday_of
+from rulelang.limits import MAX_CUSTOMER_POINTS
+
+from simulator.model.draws import NEVER, SegmentTables, concat_traits, draw_block
+from simulator.engine.exact import ExactRangeError, exact_sum
+from simulator.engine.program_plan import Plan
+from simulator.model.population import Population
+from simulator.engine.program_arm import ProgramArm
+from simulator.engine.returns import ReturnSchedule
+
+BLOCK = 1 << 16
+ARM_METRICS = ("revenue_cents", "purchases", "active_customers", "alive_customers", "churned",
+               "new_customers", "nps_promoters", "nps_detractors", "nps_respondents", "returns", "refund_cents")
+PROGRAM_METRICS = ("points_issued", "points_redeemed", "points_expired", "points_reversed",
+                   "points_outstanding", "points_available", "discount_cents", "reward_cents",
+                   "points_payment_cents", "perk_cents", "voucher_cents", "fixed_cost_cents",
+                   "acquisition_cents", "members", "discount_returned_cents")
+UNIFORMS = ("category", "channel", "dropout", "perk_use", "redeem")  # per purchase, then 3 for returns
+NO_VISIT = np.int16(-4)  # visit code: (month of the last purchase) * 4 + purchases so far (at most 2)
+
+
+def block_rng(seed: int, trial: int, block: int, stream: int = 0) -> np.random.Generator:
+    """A day-by-day random stream of one block. Stream 0: the uniforms and baskets of the block's
+    customers, everything the baseline arm consumes, in an order that does not depend on the
+    program; stream 1: what the program arm draws for itself (its extra purchases); stream 2
+    (side): the referrals and the referred newcomers' uniforms and baskets. The customers' traits
+    and custom events have streams of their own (`simulator.model.draws.TraitStreams`). So the baseline
+    is the same whatever the program, and two programs share every draw they can (common random
+    numbers)."""
+    key = (trial, block) if stream == 0 else (trial, block, stream)
+    return np.random.Generator(np.random.PCG64(np.random.SeedSequence(seed, spawn_key=key)))
+
+
+@dataclass
+class ChunkResult:
+    monthly: dict[str, np.ndarray]  # "program.revenue_cents" -> (months,) int64
+    totals: dict[str, int]
+    tier_counts: np.ndarray  # (months, tiers) int64, program arm members at month end
+    records: dict[int, dict] = field(default_factory=dict)
+
+
+@dataclass
+class Basket:
+    """The draws of the day's buyers (rows of U)."""
+
+    amount: np.ndarray
+    shipping: np.ndarray
+    cat: np.ndarray
+    chan: np.ndarray
+    items: np.ndarray
+    uniforms: np.ndarray  # (buyers, len(UNIFORMS) [+ 3]) float32
+    ret: dict | None
+
+
+def blocks_for(customers: int, block_size: int = BLOCK) -> list[tuple[int, int]]:
+    """(block number, customers in it) for a population of `customers`."""
+    out = []
+    b = 0
+    left = customers
+    while left > 0:
+        n = min(block_size, left)
+        out.append((b, n))
+        left -= n
+        b += 1
+    return out
+
+
+def ledger_error(arm: ProgramArm) -> int:
+    """The largest error, over the chunk's customers, of the ledger identity issued = redeemed +
+    expired + reversed + outstanding (plus the opening balance on the left), plus the lot buckets' own recount (`LotStore.audit`):
+    0 for a sound ledger. Per-customer totals are below MAX_CUSTOMER_POINTS (2**53, checked at
+    every month end), so these int64 differences cannot wrap."""
+    if arm.n == 0:
+        return 0
+    ident = arm.opening + arm.issued - arm.redeemed - arm.expired - arm.reversed - arm.lots.outstanding
+    return int(max(np.abs(ident).max(), arm.lots.audit().max()))
+
+
+def check_customer_totals(arm: ProgramArm) -> None:
+    """Stop (ExactRangeError) when a customer's running totals pass MAX_CUSTOMER_POINTS."""
+    if arm.n == 0:
+        return
+    for name, arr in (("issued", arm.issued), ("redeemed", arm.redeemed), ("expired", arm.expired),
+                      ("reversed", arm.reversed), ("outstanding", arm.lots.outstanding), ("tier metric", arm.metric)):
+        big = int(np.abs(arr).max())
+        if big > MAX_CUSTOMER_POINTS:
+            raise ExactRangeError(f"a customer's {name} reached {big:,}, beyond the {MAX_CUSTOMER_POINTS:,} (2**53) "
+                                  "a customer's totals may hold exactly (rulelang.limits.MAX_CUSTOMER_POINTS)")
+
+
+def _int64(value: int, name: str) -> int:
+    if not -(2**63) <= value < 2**63:
+        raise ExactRangeError(f"the month's {name} ({value:.3e}) is beyond int64 (9.2e18): simulate fewer customers")
+    return value
+
+
+def _visit(codes: np.ndarray, idx: np.ndarray, mo: int) -> int:
+    """Book a purchase in month `mo` for customers `idx`; returns how many are new this month."""
+    v = codes[idx]
+    fresh = int(np.count_nonzero((v >> 2) != mo))
+    codes[idx] = (mo << 2) | np.minimum((v & 3) + 1, 2)
+    return fresh
+
+
+class ChunkSim(DayEvents):
+    def __init__(self, plan: Plan | None, pop: Population, tables: SegmentTables, strings: StringTable,
+                 seed: int, trial: int, blocks: list[tuple[int, int]], budgets: dict[str, int] | None = None,
+                 record: int = 0):
+        self.plan, self.pop, self.tables, self.strings = plan, pop, tables, strings
+        self.cal = plan.cal if plan is not None else None
+        self.rngs = [block_rng(seed, trial, b) for b, _ in blocks]
+        self.prog_rngs = [block_rng(seed, trial, b, stream=1) for b, _ in blocks]
+        self.side_rngs = [block_rng(seed, trial, b, stream=2) for b, _ in blocks]
+        self.days = plan.cal.days if plan is not None else 0
+        start = plan.cal.start if plan is not None else None
+        parts = [draw_block(pop, tables, seed, trial, b, n, self.days, side, start)
+                 for side, (b, n) in zip(self.side_rngs, blocks)]
+        self.tr, self.offsets = concat_traits(parts)
+        # per block: its customers' slots (daily uniforms from stream 0) and its spare slots for
+        # referred newcomers (from the side stream, so the referral settings leave stream 0 alone)
+        self.uniform_slices = []
+        self.pool_start = []  # per block: its first spare slot
+        for b, part in enumerate(parts):
+            lo, mid, hi = int(self.offsets[b]), int(self.offsets[b]) + part.n_customers, int(self.offsets[b + 1])
+            self.pool_start.append(mid)
+            self.uniform_slices.append((slice(lo, mid), self.rngs[b]))
+            if hi > mid:
+                self.uniform_slices.append((slice(mid, hi), self.side_rngs[b]))
+        self.sizes = [p.n for p in parts]
+        self.pool_next = [int(p.n_customers) for p in parts]  # next spare slot per block (block-local)
+        self.budgets = budgets if budgets is not None else {}
+        self.record_n = record
+        self.records: dict[int, dict] = {}
+        self.dropped_referrals = 0  # referrals that found no spare slot (reported as a warning)
+
+    # ------------------------------------------------------------------ set-up
+    def _setup(self) -> None:
+        tr, plan, pop = self.tr, self.plan, self.pop
+        cal, program, resp = plan.cal, plan.program, pop.response
+        n = tr.n
+        self.resp = resp
+        self.q0 = tr.q0
+        seg_mean = np.array([s.r / s.alpha_days for s in pop.segments])[tr.seg]
+        self.weight = (1.0 / (1.0 + resp.heavy_buyer_damping * tr.q0 / np.maximum(seg_mean, 1e-12))).astype(np.float32)
+        self.q_base = tr.q0.copy()
+        self.q_base[tr.pool] = 0.0
+        self.q_prog = self.q_base.copy()
+        self.q_max = self.q_base.copy()  # max(q_base, q_prog), kept up to date
+        self.alive_b = ~tr.pool if tr.alive is None else ~tr.pool & tr.alive  # customers who start dead never buy
+        self.alive_p = self.alive_b.copy()
+        self.enroll = tr.enroll_day.copy()
+        returns_on = self.tables.has_returns
+        self.arm = ProgramArm(plan, n, self.strings, self.enroll, tr.bday_doy, tr.attributes, self.budgets, returns_on)
+        self._opening_state()
+        self.schedule = ReturnSchedule() if returns_on else None
+        counted = {c.event for c in program.counters}
+        self.applied_kinds = set(plan.by_event) | counted
+        self.return_rules = "return" in self.applied_kinds
+        self.post_until = np.zeros(n, dtype=np.int32)
+        self.post_lift = bool(resp.post_reward_lift and resp.post_reward_days)
+        self.lifts = bool(resp.goal_gradient and plan.goal_points > 0) or bool(resp.post_reward_lift)
+        rewards = sorted(program.rewards, key=lambda r: (r.price, r.name))
+        self.goal_reward = rewards[0] if rewards else None
+        self.per_use = []
+        if program.tiers is not None:
+            self.per_use = [(t, perk) for t, tier in enumerate(program.tiers.tiers) for perk in tier.perks
+                            if perk.per == "use"]
+        self.ntiers = len(program.tiers.tiers) if program.tiers else 1
+        self.visit_b = np.full(n, NO_VISIT, dtype=np.int16)
+        self.visit_p = np.full(n, NO_VISIT, dtype=np.int16)
+        months = cal.months
+        self.mon = {f"{a}.{m}": np.zeros(months, np.int64) for a in ("program", "baseline") for m in ARM_METRICS}
+        self.mon.update({f"program.{m}": np.zeros(months, np.int64) for m in PROGRAM_METRICS})
+        self.newcomers = self.mon["program.new_customers"]
+        self.acquisition = self.mon["program.acquisition_cents"]
+        self.tier_counts = np.zeros((months, self.ntiers), np.int64)
+        self.prev: dict[str, int] = {}
+        # the day's event lists: customers sorted by day, and each day's slice
+        days = np.arange(cal.days + 1)
+        self.en_order = np.argsort(self.enroll, kind="stable")
+        self.en_bounds = np.searchsorted(self.enroll[self.en_order], days)
+        self.bd_order = np.argsort(tr.bday_doy, kind="stable")
+        self.bd_bounds = np.searchsorted(tr.bday_doy[self.bd_order], np.arange(367))
+        self.ev_bounds = np.searchsorted(tr.ev_day, days)
+        self.ref_bounds = np.searchsorted(tr.ref_day, days)
+        self.u = np.empty(n, dtype=np.float32)
+        self.block_slices = [slice(int(self.offsets[b]), int(self.offsets[b + 1])) for b in range(len(self.rngs))]
+        self.bgnbd = tr.death_day is None
+        self.p_drop = tr.p_drop
+        self.nu = tr.nu
+        self.seg = tr.seg
+        t = self.tables
+        self.spend_p = t.spend_p
+        self.n_uniforms = len(UNIFORMS) + (3 if returns_on else 0)
+        self.items_any = bool((t.items_mean > 1).any())
+        self.ship_any = bool(t.shipping.any())
+        self.dropout_tiers = bool(resp.tier_dropout_reduction and self.ntiers > 1)
+        self.rec_idx = set(range(min(self.record_n, self.sizes[0]))) if self.record_n > 0 else set()
+        for c in self.rec_idx:
+            self.records[c] = {"events": [], "birthday": bday_of(int(tr.bday_doy[c])),
+                               "attributes": {k: v[c] for k, v in tr.attributes.items()}}
+
+    def _opening_state(self) -> None:
+        """A program already running (customers file): the opening tier and balance of its members.
+        Opening points are a lot earned on the first simulated day, spendable at once (no pending
+        period), and count toward no tier metric; the ledger identity becomes
+        opening + issued = redeemed + expired + reversed + outstanding."""
+        tr, arm = self.tr, self.arm
+        if tr.start_tier is not None and arm.p.tiers is not None:
+            index = {t.name: k for k, t in enumerate(arm.p.tiers.tiers)}
+            names = tr.start_tier
+            has = np.flatnonzero(names != "")
+            if has.size:
+                arm.tier[has] = np.array([index[str(v)] for v in names[has]], dtype=np.int64)
+        if tr.opening is not None:
+            idx = np.flatnonzero(tr.opening > 0)
+            arm.open_balances(idx, tr.opening[idx])
+
+    # ------------------------------------------------------------------ run
+    def run(self) -> ChunkResult:
+        self._setup()
+        plan, cal, arm = self.plan, self.plan.cal, self.arm
+        month_of_day = plan.month_of_day
+        birthdays = "birthday" in plan.by_event
+        referrals = plan.referral_rules
+        customs = bool(self.tables.event_names)
+        for day in range(cal.days):
+            date = cal.date(day)
+            mo = int(month_of_day[day])
+            arm.calendar(day)
+            if date.day == 1 and day > 0 and self.lifts:
+                self._refresh_q(np.flatnonzero(self.alive_p & (self.enroll <= day)), day)
+            elif self.post_lift and day > 0:
+                self._end_post_windows(day)
+            touched: list[np.ndarray] = []
+            self._signups(day)
+            if referrals:
+                self._referrals(day, mo, touched)
+            if birthdays:
+                self._birthdays(day, touched)
+            if customs:
+                self._custom_events(day, touched)
+            if self.schedule is not None:
+                self._returns(day, mo, touched)
+            buyers = self._purchases(day, mo)
+            if buyers is not None:
+                touched.append(buyers)
+            if self.lifts:
+                for t_idx in touched:  # customers whose balance changed today (repeats are harmless)
+                    self._refresh_q(t_idx[self.alive_p[t_idx] & (self.enroll[t_idx] <= day)], day)
+            if day == cal.days - 1 or cal.date(day + 1).day == 1:
+                self._month_end(mo, day)
+        return self._finish()
+
+    def _finish(self) -> ChunkResult:
+        tr, arm, mon = self.tr, self.arm, self.mon
+        vb, vp = self.visit_b & 3, self.visit_p & 3
+        totals = {
+            "baseline.buyers": int(np.count_nonzero(vb > 0)), "baseline.repeat_buyers": int(np.count_nonzero(vb > 1)),
+            "program.buyers": int(np.count_nonzero(vp > 0)), "program.repeat_buyers": int(np.count_nonzero(vp > 1)),
+            "customers": int((~tr.pool).sum()),
+            "alive_at_start": int((~tr.pool).sum() if tr.alive is None else (~tr.pool & tr.alive).sum()),
+            "program.points_opening": int(arm.opening.sum()),
+            "program.referrals_dropped": self.dropped_referrals,
+        }
+        totals["ledger_identity_max_abs_error"] = ledger_error(arm)
+        for c in self.records:
+            self.records[c]["ledger"] = self.ledger_of(c)
+        return ChunkResult(mon, totals, self.tier_counts, self.records)
+
+    # ------------------------------------------------------------------ purchases
+    def _purchases(self, day: int, mo: int) -> np.ndarray | None:
+        """The day's purchases in both arms; returns the members who bought (program arm)."""
+        u = self.u
+        for sl, rng in self.uniform_slices:
+            rng.random(out=u[sl], dtype=np.float32)
+        U = np.flatnonzero(u < self.q_max)  # buyers in either arm
+        if not self.bgnbd:
+            U = U[self.tr.death_day[U] > day]
+        if U.size == 0:
+            return None
+        uU = u[U]
+        shared = uU < self.q_base[U]  # buys in the baseline (and so in the program arm, but for churn)
+        d = self._basket(U, shared, day)
+        mon = self.mon
+        uni = d.uniforms
+        # baseline arm
+        ib = np.flatnonzero(shared)
+        buy_b = U[ib]
+        mon["baseline.revenue_cents"][mo] += int(d.amount[ib].sum())
+        mon["baseline.purchases"][mo] += ib.size
+        mon["baseline.active_customers"][mo] += _visit(self.visit_b, buy_b, mo)
+        pdU = self.p_drop[U] if self.bgnbd else None
+        if self.bgnbd:
+            die = buy_b[uni[ib, 2] < pdU[ib]]
+            if die.size:
+                self.alive_b[die] = False
+                self.q_base[die] = 0.0
+                self.q_max[die] = self.q_prog[die]
+                mon["baseline.churned"][mo] += die.size
+        # program arm
+        in_p = uU < self.q_prog[U]
+        ip = np.flatnonzero(in_p)
+        buy_p = U[ip]
+        mon["program.revenue_cents"][mo] += int(d.amount[ip].sum())
+        mon["program.purchases"][mo] += ip.size
+        mon["program.active_customers"][mo] += _visit(self.visit_p, buy_p, mo)
+        mem = self.enroll[buy_p] <= day
+        if mem.all():
+            mp, mi = buy_p, ip
+        else:
+            mp, mi = buy_p[mem], ip[mem]
+        earned = None
+        arm = self.arm
+        if mp.size:
+            data = {"amount": d.amount[mi], "shipping": d.shipping[mi], "category": d.cat[mi],
+                    "channel": d.chan[mi], "items": d.items[mi]}
+            earned = self._event("purchase", mp, data, day)
+        if d.ret is not None:
+            self._schedule_returns(d.ret, U, ib, ip, mi, earned, d, day)
+        if mp.size:
+            for t, perk in self.per_use:  # per-use tier perks
+                use = mp[(arm.tier[mp] == t) & (uni[mi, 3] < self.resp.perk_use_rate)]
+                if use.size:
+                    arm.use_perk(use, perk.cost_cents)
+                    self._record(use, day, "use_perk", name=perk.name)
+            self._redeem(mp, mi, d, day)
+        if self.bgnbd and buy_p.size:
+            # Only purchases at the customer's own rate carry the BG/NBD chance to drop out; the
+            # visits the program adds (uniform between that rate and the program's) do not.
+            pd = pdU[ip]
+            worst = np.float32(1.0 + self.resp.downgrade_dropout_increase)  # the largest factor below
+            cand = (uni[ip, 2] < pd * worst) & (uU[ip] < self.q0[buy_p])
+            if cand.any():
+                sel = np.flatnonzero(cand)
+                who = buy_p[sel]
+                if not (self.dropout_tiers or self.resp.downgrade_dropout_increase):
+                    who = who[uni[ip[sel], 2] < pd[sel]]
+                else:
+                    p = pd[sel].astype(np.float64)
+                    member = mem[sel]
+                    if self.dropout_tiers:
+                        p = p * (1.0 - self.resp.tier_dropout_reduction * np.where(member, arm.tier[who], 0)
+                                 / (self.ntiers - 1))
+                    if self.resp.downgrade_dropout_increase:
+                        p = p * (1.0 + self.resp.downgrade_dropout_increase * (arm.downgraded[who] & member))
+                    who = who[uni[ip[sel], 2] < p]
+                if who.size:
+                    self.alive_p[who] = False
+                    self.q_prog[who] = 0.0
+                    self.q_max[who] = self.q_base[who]
+                    mon["program.churned"][mo] += who.size
+        return mp if mp.size else None
+
+    def _basket(self, U: np.ndarray, shared: np.ndarray, day: int) -> Basket:
+        """Spend, category, channel, items and the action uniforms of the day's buyers `U`, and,
+        when the population returns purchases, which come back (returned amount, return day).
+        Baseline buyers (`shared`) draw from stream 0, the program arm's other buyers from stream 1,
+        referred newcomers (spare slots) from the side stream 2; in each, the draws are: spend
+        (gamma), the uniforms (buyer by buyer), items (Poisson)."""
+        t = self.tables
+        m = U.size
+        segU = self.seg[U]
+        K = self.n_uniforms
+        z = np.empty(m)
+        uni = np.empty((m, K), dtype=np.float32)
+        items = np.ones(m, np.int64)
+        whole = bool(shared.all())
+        for b, sl in enumerate(self.block_slices):
+            if len(self.block_slices) == 1:
+                lo, hi = 0, m
+            else:
+                lo, hi = (int(x) for x in np.searchsorted(U, [sl.start, sl.stop]))
+                if hi == lo:
+                    continue
+            if whole:
+                parts = [(slice(lo, hi), hi - lo, self.rngs[b])]
+            else:
+                # the block's spare slots (referred newcomers, never baseline buyers) come last
+                pm = lo + int(np.searchsorted(U[lo:hi], self.pool_start[b]))
+                sh = shared[lo:pm]
+                idx = np.arange(lo, pm)
+                mine, other = idx[sh], idx[~sh]
+                parts = [(mine, mine.size, self.rngs[b]), (other, other.size, self.prog_rngs[b]),
+                         (slice(pm, hi), hi - pm, self.side_rngs[b])]
+            for where, k, rng in parts:
+                if k == 0:
+                    continue
+                z[where] = rng.standard_gamma(self.spend_p[segU[where]])
+                uni[where] = rng.random((k, K), dtype=np.float32)
+                if self.items_any:
+                    items[where] = 1 + rng.poisson(t.items_mean[segU[where]] - 1.0)
+        amount = np.rint(z * (100.0 / self.nu[U])).astype(np.int64)
+        np.maximum(amount, 1, out=amount)
+        cat = t.cat_alias.first[segU, 0] if t.cat_alias.constant else t.cat_alias.pick(segU, uni[:, 0])
+        chan = t.chan_alias.first[segU, 0] if t.chan_alias.constant else t.chan_alias.pick(segU, uni[:, 1])
+        if self.ship_any:
+            shipping = t.shipping[segU, np.minimum(chan, t.shipping.shape[1] - 1)]
+            amount += shipping
+        else:
+            shipping = np.zeros(m, np.int64)
+        ret = None
+        if self.schedule is not None:
+            back = np.flatnonzero(uni[:, 5] < t.ret_rate[segU])
+            if back.size:
+                sb = segU[back]
+                due = day + t.ret_delay_min[sb] + (uni[back, 7] * t.ret_delay_span[sb]).astype(np.int64)
+                keep = due < self.days  # returns after the last simulated day are not simulated
+                back, sb, due = back[keep], sb[keep], due[keep]
+                pick = np.searchsorted(t.ret_frac_bounds, sb + uni[back, 6].astype(np.float64), side="right")
+                frac = t.ret_frac_values[np.minimum(pick, t.ret_frac_values.size - 1)]
+                full = amount[back]
+                returned = np.where(frac >= 1.0, full, np.clip(np.floor(full * frac), 1, full)).astype(np.int64)
+                ret = {"rows": back, "due": due, "returned": returned}
+        return Basket(amount, shipping, cat, chan, items, uni, ret)
+
+    def _redeem(self, mp: np.ndarray, mi: np.ndarray, d: Basket, day: int) -> None:
+        """Redemption on the visit: members who want to redeem and can afford the goal reward."""
+        program = self.plan.program
+        if self.goal_reward is None and program.pay_with_points is None:
+            return
+        arm = self.arm
+        wants = d.uniforms[mi, 4] < self.tables.redeem[self.seg[mp]]
+        if self.goal_reward is not None:
+            w = np.flatnonzero(wants)
+            can = mp[w][arm.lots.available(mp[w]) >= self.goal_reward.price]
+            if can.size:
+                arm.redeem(can, self.goal_reward)
+                self._record(can, day, "redeem", name=self.goal_reward.name)
+                self._post_reward(can, day)
+        else:
+            self._pay(mp[wants], d.amount[mi][wants], day)
+
+    # ------------------------------------------------------------------ helpers
+    def _pay(self, idx: np.ndarray, amounts: np.ndarray, day: int) -> None:
+        idx, cents = self.arm.pay_most(idx, amounts)
+        if idx.size:
+            self._record(idx, day, "pay", amount_cents=cents)
+            self._post_reward(idx, day)
+
+    def _post_reward(self, idx: np.ndarray, day: int) -> None:
+        r = self.resp
+        if r.post_reward_lift and r.post_reward_days:
+            self.post_until[idx] = day + r.post_reward_days
+
+    def _end_post_windows(self, day: int) -> None:
+        """Post-reward windows that end today (they covered the `post_reward_days` days from the
+        reward's day): their lift goes now, not at the customer's next balance change."""
+        ends = np.flatnonzero(self.post_until == day)
+        if ends.size:
+            self._refresh_q(ends[self.alive_p[ends]], day)
+
+    def _refresh_q(self, idx: np.ndarray, day: int) -> None:
+        """Program-arm daily purchase probability: q·(1 + w·(g·progress + post-reward lift))."""
+        r = self.resp
+        if idx.size == 0 or not self.lifts:
+            return
+        lift = np.zeros(idx.size, dtype=np.float32)
+        goal = self.plan.goal_points
+        if r.goal_gradient and goal > 0:
+            avail = self.arm.lots.available(idx)
+            lift += np.float32(r.goal_gradient) * np.clip(avail * (1.0 / goal), 0.0, 1.0).astype(np.float32)
+        if r.post_reward_lift:
+            lift += np.float32(r.post_reward_lift) * (self.post_until[idx] > day)
+        q = np.minimum(self.q0[idx] * (1.0 + self.weight[idx] * lift), 1.0)
+        self.q_prog[idx] = q
+        self.q_max[idx] = np.maximum(q, self.q_base[idx])
+
+    def _month_end(self, mo: int, day: int) -> None:
+        arm, tr, pop, mon = self.arm, self.tr, self.pop, self.mon
+        if not self.bgnbd:
+            alive_now_b = (tr.death_day > day) & ~tr.pool
+            alive_now_p = (tr.death_day > day) & (~tr.pool | (self.enroll <= day))
+        else:
+            alive_now_b, alive_now_p = self.alive_b, self.alive_p
+        check_customer_totals(arm)
+        # sums over customers as Python ints (exact_sum), stored into int64 months: a month's total
+        # beyond int64 raises instead of wrapping
+        cum = {
+            "program.points_issued": arm.issued, "program.points_redeemed": arm.redeemed,
+            "program.points_expired": arm.expired, "program.points_reversed": arm.reversed,
+            "program.discount_cents": arm.discount, "program.reward_cents": arm.reward,
+            "program.points_payment_cents": arm.pay_cents, "program.perk_cents": arm.perk,
+            "program.voucher_cents": arm.voucher,
+        }
+        for k, arr in cum.items():
+            v = exact_sum(arr)
+            mon[k][mo] = _int64(v - self.prev.get(k, 0), k)
+            self.prev[k] = v
+        outstanding = exact_sum(arm.lots.outstanding)
+        mon["program.points_outstanding"][mo] = _int64(outstanding, "program.points_outstanding")
+        mon["program.points_available"][mo] = _int64(outstanding - exact_sum(arm.lots.pending), "program.points_available")
+        mon["baseline.alive_customers"][mo] = int(np.count_nonzero(alive_now_b))
+        mon["program.alive_customers"][mo] = int(np.count_nonzero(alive_now_p))
+        enrolled = self.enroll <= day
+        nmem = int(np.count_nonzero(enrolled & alive_now_p))
+        mon["program.members"][mo] = nmem
+        econ = pop.economics
+        # per member only: the fixed cost per month belongs to the trial, added once by `merge_chunks`
+        mon["program.fixed_cost_cents"][mo] = nmem * econ.fixed_cost_per_member_month_cents
+        # tier mix: members still active (alive in the program arm) by the tier they hold
+        members = enrolled & alive_now_p
+        if self.ntiers > 1:
+            self.tier_counts[mo] = np.bincount(arm.tier[members], minlength=self.ntiers)[:self.ntiers]
+        else:
+            self.tier_counts[mo, 0] = nmem
+        if pop.response.satisfaction:
+            r = pop.response
+            for arm_name, alive, boost in (("baseline", alive_now_b, False), ("program", alive_now_p, True)):
+                idx = np.flatnonzero(alive)
+                s = tr.satisfaction[idx].astype(np.float64)
+                if boost:
+                    mem = self.enroll[idx] <= day
+                    s = s + mem * (r.satisfaction_redeem_boost * arm.redeemed_ever[idx]
+                                   + r.satisfaction_tier_boost * arm.tier[idx])
+                score = np.clip(np.rint(s), 0, 10)
+                mon[f"{arm_name}.nps_promoters"][mo] = int((score >= 9).sum())
+                mon[f"{arm_name}.nps_detractors"][mo] = int((score <= 6).sum())
+                mon[f"{arm_name}.nps_respondents"][mo] = int(idx.size)
+
+    def ledger_of(self, c: int) -> dict:
+        arm = self.arm
+        names = [t.name for t in arm.p.tiers.tiers] if arm.p.tiers else [None]
+        return {
+            "issued": int(arm.issued[c]), "redeemed": int(arm.redeemed[c]), "expired": int(arm.expired[c]),
+            "reversed": int(arm.reversed[c]), "outstanding": int(arm.lots.outstanding[c]),
+            "pending": int(arm.lots.pending[c]), "available": int(arm.lots.outstanding[c] - arm.lots.pending[c]),
+            "discount_cents": int(arm.discount[c]), "perk_cents": int(arm.perk[c]),
+            "reward_cents": int(arm.reward[c]), "voucher_cents": int(arm.voucher[c]),
+            "points_payment_cents": int(arm.pay_cents[c]), "tier": names[int(arm.tier[c])],
+            "enroll_day": int(self.enroll[c]),
+        }
+
+
+__all__ = ["BLOCK", "ChunkResult", "ChunkSim", "NEVER", "block_rng", "blocks_for"]

@@ -1,0 +1,99 @@
+"""Replay recorded simulated customers through the reference interpreter.
+
+Takes: a `RunResult` (or `ChunkResult`) records — each a customer's event stream as the
+engine generated it (a purchase's id is `d<day>`; a return names that id), their
+birthday and attributes, and the engine's ledger for them —
+plus the program and the simulated calendar's last day. Gives: interpreter `Event`s
+and `Customer`s, and `compare_records`, the list of disagreements between the
+vectorized engine and `rulelang.run.interpreter.run` (empty when they agree exactly:
+points issued / redeemed / expired / reversed / outstanding, discount, perk, reward,
+voucher and points-payment cents, and the final tier).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from rulelang import ir
+
+FIELDS = ("issued", "redeemed", "expired", "reversed", "outstanding", "available", "pending",
+          "discount_cents", "perk_cents", "reward_cents", "voucher_cents", "points_payment_cents", "tier")
+
+
+def _default(value: Any, vtype: str) -> Any:
+    if value is not None:
+        if vtype == "money":
+            return int(round(float(value) * 100))
+        if vtype == "number":
+            from fractions import Fraction
+            return Fraction(str(value))
+        if vtype == "string":
+            return str(value)
+        return value
+    return {"string": "", "bool": False, "number": 0, "money": 0}.get(vtype)
+
+
+def to_events(program: ir.Program, record: dict, start: dt.date) -> list:
+    """The interpreter events of one recorded customer."""
+    from rulelang.run.interpreter import Event
+
+    ftypes = {e.name: dict(e.fields) for e in program.events}
+    out = []
+    for i, ev in enumerate(record["events"]):
+        at = dt.datetime.combine(start + dt.timedelta(days=ev["day"]), dt.time(12, 0))
+        kind = ev["kind"]
+        if kind == "purchase":
+            out.append(Event("purchase", at, ev["amount_cents"], None,
+                             {"category": ev["category"], "channel": ev["channel"], "items": ev["items"],
+                              "shipping_cents": ev["shipping_cents"]}, id=ev.get("id", f"o{i}")))
+        elif kind == "return":
+            out.append(Event("return", at, ev["amount_cents"], ev["order"]))
+        elif kind == "referral":
+            out.append(Event("referral", at, None, None, {"role": ev["role"]}))
+        elif kind in ("redeem", "use_perk"):
+            out.append(Event(kind, at, None, ev["name"]))
+        elif kind == "pay":
+            out.append(Event("pay", at, int(ev["amount_cents"])))
+        elif kind in ("signup", "birthday"):
+            out.append(Event(kind, at))
+        else:
+            fields = {f: _default(v, ftypes.get(kind, {}).get(f, "string")) for f, v in ev.get("fields", {}).items()}
+            out.append(Event(kind, at, None, None, fields))
+    return out
+
+
+def to_customer(program: ir.Program, record: dict):
+    from rulelang.run.interpreter import Customer
+
+    attrs = {name: _default(record["attributes"].get(name), t) for name, t in program.attributes}
+    return Customer(birthday=record["birthday"], attributes=attrs)
+
+
+def interpreter_ledger(program: ir.Program, record: dict, start: dt.date, end: dt.date) -> dict | None:
+    from rulelang.run.interpreter import run
+
+    events = to_events(program, record, start)
+    if not events:
+        return None
+    res = run(program, events, to_customer(program, record), until=end)
+    return {
+        "issued": res.issued, "redeemed": res.redeemed, "expired": res.expired, "reversed": res.reversed,
+        "outstanding": res.outstanding, "available": res.available, "pending": res.pending,
+        "discount_cents": res.discount_cents, "perk_cents": res.perk_cents, "reward_cents": res.reward_cents,
+        "voucher_cents": res.voucher_cents, "points_payment_cents": res.points_payment_cents, "tier": res.tier,
+    }
+
+
+def compare_records(program: ir.Program, records: dict[int, dict], start: dt.date, end: dt.date) -> list[str]:
+    """Disagreements between the engine's and the interpreter's ledgers ("" list when none)."""
+    problems = []
+    for cust, rec in sorted(records.items()):
+        expected = interpreter_ledger(program, rec, start, end)
+        if expected is None:
+            continue
+        got = rec["ledger"]
+        for f in FIELDS:
+            if got.get(f) != expected[f]:
+                problems.append(f"customer {cust}: {f} engine={got.get(f)} interpreter={expected[f]}")
+    return problems

@@ -1,0 +1,761 @@
+"""The program arm's state and rule evaluation, vectorized over customers.
+
+Takes: a `Plan` (the compiled program), the chunk's customer count and traits.
+Gives: `ProgramArm`, which runs the calendar work of a day (§7: pending, expiry,
+tier review, conversion, per-period perks) and applies one kind of event to a
+batch of customers at once, following docs/semantics.md §4.2 step by step:
+candidates in order, skips (window, condition, group, limit, every Nth, streak,
+budget), discounts, rate awards, multipliers, fixed awards, caps, budget, lots,
+counters and tier metric, upgrade. Per-customer totals (issued, redeemed,
+expired, costs in cents) are kept as int64 arrays so both the metrics and the
+differential test against the reference interpreter read them directly.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from fractions import Fraction
+from math import ceil
+
+import numpy as np
+
+from rulelang import ir
+from rulelang.limits import MAX_EVENT_POINTS
+
+from simulator.engine.calendar import add_months, month_index, period_id
+
+from simulator.engine.conditions import BatchContext, StringTable, evaluate, fields_read
+from simulator.engine.exact import ExactRangeError, fits_int64, mul
+from simulator.engine.lots import LotStore
+from simulator.engine.program_plan import Plan, RuleSpec, round_div
+from simulator.engine.returns import OrderBook
+
+BIG = np.int64(2**40)
+PERIODS = ("day", "week", "month", "quarter", "year", "lifetime")
+
+
+class ProgramArm:
+    def __init__(self, plan: Plan, n: int, strings: StringTable, enroll_day: np.ndarray,
+                 bday_doy: np.ndarray, attributes: dict[str, np.ndarray], budgets: dict[str, int],
+                 returns_happen: bool = False):
+        self.plan = plan
+        self.p = plan.program
+        self.n = n
+        self.strings = strings
+        self.enroll_day = enroll_day  # shared with the engine (referrals activate slots)
+        self.bday_doy = bday_doy
+        self.attributes_raw = attributes
+        self.attr_cache: dict[str, np.ndarray] = {}
+        self.budgets = budgets
+        cal = plan.cal
+        policy = self.p.returns
+        self.lots = LotStore(n, self.p.pending_days, plan.granularity, plan.ring_size,
+                             negative_allowed=bool(policy.reverse and policy.negative_balance and returns_happen))
+        self.reverses = bool(policy.reverse and returns_happen)
+        if self.reverses:
+            self.lots.book = OrderBook(n)
+        self.last_discount: np.ndarray | None = None  # per customer of the last `apply` with an amount
+        ts = self.p.tiers
+        self.ntiers = len(ts.tiers) if ts else 1
+        self.tier = np.zeros(n, dtype=np.int64)
+        self.tier_since = np.zeros(n, dtype=np.int64)
+        self.grace_start = np.full(n, -1, dtype=np.int64)
+        self.downgraded = np.zeros(n, dtype=bool)
+        self.redeemed_ever = np.zeros(n, dtype=bool)
+        self.purchases = np.zeros(n, dtype=np.int64)
+        self.counters = {c.name: np.zeros(n, dtype=np.int64) for c in self.p.counters}
+        self.metric = np.zeros(n, dtype=np.int64)
+        self.window = None
+        if ts and ts.window == "rolling":
+            self.window = np.zeros((max(1, ts.window_months or 1), n), dtype=np.int64)
+        self.thresholds = [int(ceil(t.threshold)) for t in ts.tiers] if ts else [0]
+        self.threshold_table = np.array(self.thresholds, dtype=np.int64)
+        self.ascending = bool(np.all(np.diff(self.threshold_table) > 0))
+        # per tier: earn multiplier and instant discount as fractions (1 and 0 where the tier has none)
+        mults = [Fraction(t.multiplier) if t.multiplier is not None else Fraction(1) for t in ts.tiers] if ts else []
+        discs = [Fraction(t.discount_percent) / 100 if t.discount_percent else Fraction(0) for t in ts.tiers] if ts else []
+        self.tier_mult = (np.array([f.numerator for f in mults], dtype=np.int64),
+                          np.array([f.denominator for f in mults], dtype=np.int64)) if any(f != 1 for f in mults) else None
+        self.tier_disc = (np.array([f.numerator for f in discs], dtype=np.int64),
+                          np.array([f.denominator for f in discs], dtype=np.int64)) if any(discs) else None
+        self.any_discounts = self.tier_disc is not None or any(spec.discounts for spec in plan.rules)
+        self.budgeted = any(spec.rule.budget is not None for spec in plan.rules)
+        # the purchase count is kept only when something reads it
+        read = set()
+        for spec in plan.rules:
+            read |= set(fields_read(spec.rule.condition))
+        for c in self.p.counters:
+            read |= set(fields_read(c.condition)) | ({c.sums} if c.sums else set())
+        self.counts_purchases = bool(read & {"first_purchase", "purchases"}) or bool(ts and ts.metric == "purchases")
+        self.inact_due = {k: np.full(n, BIG, dtype=np.int64) for k, s in enumerate(plan.expiry_sets)
+                          if s.inactivity_months}
+        self.expired_through = np.full(n, -1, dtype=np.int64)
+        self.prev_cut = -1
+        # rule state
+        self.cap_used: dict[tuple[int, int], np.ndarray] = {}
+        self.cap_pid: dict[tuple[int, int], np.ndarray] = {}
+        self.lim_used: dict[tuple[int, int], np.ndarray] = {}
+        self.lim_pid: dict[tuple[int, int], np.ndarray] = {}
+        self.nth: dict[int, np.ndarray] = {}
+        self.streak_last: dict[int, np.ndarray] = {}
+        self.streak_run: dict[int, np.ndarray] = {}
+        for s in plan.rules:
+            for j, _ in enumerate(s.point_caps):
+                self.cap_used[s.index, j] = np.zeros(n, dtype=np.int64)
+                self.cap_pid[s.index, j] = np.full(n, -1, dtype=np.int64)
+            for j, _ in enumerate(s.limits):
+                self.lim_used[s.index, j] = np.zeros(n, dtype=np.int64)
+                self.lim_pid[s.index, j] = np.full(n, -1, dtype=np.int64)
+            if s.rule.every_nth:
+                self.nth[s.index] = np.zeros(n, dtype=np.int64)
+            if s.rule.streak:
+                self.streak_last[s.index] = np.full(n, -(2**40), dtype=np.int64)
+                self.streak_run[s.index] = np.zeros(n, dtype=np.int64)
+        # totals (int64 per customer)
+        z = lambda: np.zeros(n, dtype=np.int64)  # noqa: E731
+        self.issued, self.redeemed, self.expired, self.reversed = z(), z(), z(), z()
+        self.discount, self.perk, self.reward, self.voucher = z(), z(), z(), z()
+        self.pay_cents = z()  # points payments: each costs round(points × point cost) cents
+        self.opening = z()  # opening balances of a program already running (customers file)
+        self.cal = cal
+        self.date = cal.start
+        self.day = 0
+        self._month_tables: dict[int, np.ndarray] = {}
+        self._set_table = np.array(plan.tier_expiry, dtype=np.int64)
+        self._last_cut = [-2] * len(plan.expiry_sets)
+        self._downgraded_today = False
+        self.tier_since[:] = np.minimum(enroll_day, 2**30)
+        if ts:  # customers start in the tier a metric of 0 qualifies for (a later tier at 0 too)
+            self.tier[:] = int(self.qualified(np.zeros(1, dtype=np.int64))[0])
+
+    # ------------------------------------------------------------ helpers
+    def members(self, day: int) -> np.ndarray:
+        return np.flatnonzero(self.enroll_day <= day)
+
+    def expiry_set_of(self, idx: np.ndarray) -> np.ndarray:
+        return self._set_table[self.tier[idx]]
+
+    def balance_available(self, idx: np.ndarray) -> np.ndarray:
+        return self.lots.available(idx)
+
+    def _expire(self, nz: np.ndarray, pts: np.ndarray) -> None:
+        if nz.size:
+            self.expired[nz] += pts
+
+    def _period_ids(self, period: str) -> int:
+        return period_id(self.date, period)
+
+    # ------------------------------------------------------------ calendar (§7)
+    def calendar(self, day: int) -> None:
+        self.day = day
+        self.date = d = self.cal.date(day)
+        plan = self.plan
+        lots = self.lots
+        lots.start_slot(plan.slot_of_day(day), plan.fold_old)
+        # 1. pending lots mature
+        P = self.p.pending_days
+        if P > 0 and day - P >= 0:
+            lots.mature(day, plan.slot_of_day(day - P))
+        # 2. expiry
+        self._expiry(day, d)
+        # 3. tier review
+        ts = self.p.tiers
+        first_of_month = d.day == 1
+        if ts is not None and first_of_month:
+            review = (ts.review == "monthly" or (ts.review == "quarterly" and d.month in (1, 4, 7, 10))
+                      or (ts.review == "yearly" and d.month == 1))
+            if review and ts.downgrade != "never":
+                self._review(day, d)
+            if ts.window == "calendar_year" and d.month == 1:
+                self.metric[:] = 0
+            if self.window is not None:
+                row = self.window[month_index(d) % self.window.shape[0]]
+                self.metric -= row
+                row[:] = 0
+        # 4. conversion
+        conv = self.p.conversion
+        if conv is not None and first_of_month and (
+                conv.period == "month" or (conv.period == "quarter" and d.month in (1, 4, 7, 10))
+                or (conv.period == "year" and d.month == 1)):
+            idx = self.members(day)
+            avail = lots.available(idx)
+            vouchers = avail // conv.points
+            sel = vouchers > 0
+            idx, vouchers = idx[sel], vouchers[sel]
+            pts = vouchers * conv.points
+            lots.burn(idx, pts)
+            self.redeemed[idx] += pts
+            self.voucher[idx] += vouchers * conv.voucher_cents
+        # 5. per-period tier perks
+        if ts is not None and first_of_month:
+            for t, tier in enumerate(ts.tiers):
+                for perk in tier.perks:
+                    if perk.per == "month" or (perk.per == "year" and d.month == 1):
+                        idx = self.members(day)
+                        idx = idx[self.tier[idx] == t]
+                        self.perk[idx] += perk.cost_cents
+
+    def _expiry(self, day: int, d: dt.date) -> None:
+        """Expire what is due today or earlier under each customer's expiry set (§6): per-lot
+        dates through the cut-off tables, inactivity for all lots at once."""
+        plan, lots = self.plan, self.lots
+        single = not plan.fold_old
+        catch_up = self._downgraded_today
+        self._downgraded_today = False
+        for k, s in enumerate(plan.expiry_sets):
+            if s.empty:
+                continue
+            cut_today = int(s.cutoff[day]) if s.cutoff is not None else -1
+            if not single and not s.inactivity_months and cut_today == self._last_cut[k] and not catch_up:
+                continue  # nothing new is due, and no customer moved into this set
+            self._last_cut[k] = cut_today
+            if single:
+                idx = None
+            else:
+                members = self.members(day)
+                idx = members[self.expiry_set_of(members) == k]
+                if idx.size == 0:
+                    continue
+            if s.cutoff is not None:
+                cut = int(s.cutoff[day])
+                oldest = lots.cur_slot - lots.ring_size + 1
+                if single:
+                    for slot in range(max(self.prev_cut + 1, oldest, 0), cut + 1):
+                        self._expire(*lots.expire_slot(slot, None, day))
+                    self.prev_cut = max(self.prev_cut, cut)
+                else:
+                    todo = idx[self.expired_through[idx] < cut]
+                    if todo.size:
+                        lo = int(self.expired_through[todo].min())
+                        if lo < oldest - 1:
+                            self._expire(*lots.expire_old(todo[self.expired_through[todo] < oldest - 1]))
+                        for slot in range(max(lo + 1, oldest, 0), cut + 1):
+                            sel = todo[self.expired_through[todo] < slot]
+                            self._expire(*lots.expire_slot(slot, sel, day))
+                        self.expired_through[todo] = cut
+            if s.inactivity_months:
+                hit = np.flatnonzero(self.inact_due[k] <= day)
+                hit = hit[lots.held(hit) != 0]
+                if idx is not None:
+                    hit = np.intersect1d(hit, idx, assume_unique=True)
+                self._expire(*lots.expire_all(hit))
+
+    def _review(self, day: int, d: dt.date) -> None:
+        """Tier review (§5): qualified tier from the metric as of yesterday; validity, grace, downgrade."""
+        ts = self.p.tiers
+        idx = self.members(day)
+        cur = self.tier[idx]
+        qual = self.qualified(self.metric[idx])
+        failing = qual < cur
+        self.grace_start[idx[~failing]] = -1
+        if not failing.any():
+            return
+        fidx, fcur, fqual = idx[failing], cur[failing], qual[failing]
+        since = self.tier_since[fidx]
+        ok = (since < day) & (self.months_later(since, ts.validity_months) <= day)
+        fidx, fcur, fqual = fidx[ok], fcur[ok], fqual[ok]
+        if ts.grace_months:
+            gs = self.grace_start[fidx]
+            start_grace = gs < 0
+            self.grace_start[fidx[start_grace]] = day
+            go = (~start_grace) & (self.months_later(gs, ts.grace_months) <= day)
+            fidx, fcur, fqual = fidx[go], fcur[go], fqual[go]
+        if ts.downgrade == "one_step":
+            new = fcur - 1
+        elif ts.downgrade == "to_base":
+            new = np.zeros_like(fcur)
+        else:
+            new = fqual
+        self.tier[fidx] = new
+        self.tier_since[fidx] = day
+        self.grace_start[fidx] = -1
+        self.downgraded[fidx] = True
+        if fidx.size:
+            self._downgraded_today = True
+
+    def months_later(self, days: np.ndarray, months: int) -> np.ndarray:
+        """Day index of (date of each day) + `months` months, clamped (table lookup)."""
+        if months == 0:
+            return days
+        table = self._month_tables.get(months)
+        if table is None:
+            cal = self.cal
+            table = np.array([cal.day_of(add_months(cal.date(i), months)) for i in range(cal.days)], dtype=np.int64)
+            self._month_tables[months] = table
+        return table[np.clip(days, 0, self.cal.days - 1)]
+
+    def qualified(self, metric: np.ndarray) -> np.ndarray:
+        """The last tier, in the order written, whose threshold `metric` reaches; tier 0 when none
+        does (the interpreter's rule, docs/semantics.md §5: thresholds need not increase, and
+        the first tier is the base tier even when its threshold is above 0)."""
+        metric = np.asarray(metric)
+        if self.ascending:
+            return np.maximum(np.searchsorted(self.threshold_table, metric, side="right") - 1, 0)
+        best = np.zeros(metric.shape, dtype=np.int64)
+        for i, th in enumerate(self.thresholds):
+            best[metric >= th] = i
+        return best
+
+    # ------------------------------------------------------------ events (§4.2)
+    def context(self, idx: np.ndarray, data: dict[str, np.ndarray]) -> BatchContext:
+        k = idx.size
+        d = self.date
+        zeros = lambda: np.zeros(k, dtype=np.int64)  # noqa: E731
+        g = {
+            "amount": lambda: data.get("amount", zeros()),
+            "shipping": lambda: data.get("shipping", zeros()),
+            "category": lambda: data.get("category", zeros()),
+            "channel": lambda: data.get("channel", zeros()),
+            "store": lambda: data.get("store", zeros()),
+            "items": lambda: data.get("items", np.ones(k, dtype=np.int64)),
+            "weekday": lambda: d.weekday(),
+            "hour": lambda: data.get("hour", 12),  # simulated events happen at 12:00
+            "date": lambda: d.toordinal(),
+            "month": lambda: d.month,
+            "first_purchase": lambda: self.purchases[idx] == 0,
+            "purchases": lambda: self.purchases[idx],
+            "tier": lambda: self.tier[idx],
+            "days_from_birthday": lambda: days_from_birthday(self.bday_doy[idx], d),
+            "balance": lambda: data["balance"] if "balance" in data else self.lots.outstanding[idx],
+        }
+        for name, arr in self.counters.items():
+            g[name] = g["counter." + name] = (lambda a=arr: a[idx])
+        for (aname, atype) in self.p.attributes:
+            g["customer." + aname] = (lambda an=aname, at=atype: self.attribute(an, at, idx))
+        for key, arr in data.items():
+            if key.startswith("event."):
+                g[key] = (lambda a=arr: a)
+        return BatchContext(k, g, self.strings)
+
+    def attribute(self, name: str, atype: str, idx: np.ndarray) -> np.ndarray:
+        arr = self.attr_cache.get(name)
+        if arr is None:
+            arr = encode_values(self.attributes_raw.get(name), atype, self.n, self.strings)
+            self.attr_cache[name] = arr
+        return arr[idx]
+
+    def apply(self, kind: str, idx: np.ndarray, data: dict[str, np.ndarray]) -> np.ndarray:
+        """Apply one event of `kind` to each customer in `idx` (sorted, unique); returns points issued.
+
+        Customers are processed together; when a global budget of a candidate rule could run
+        out within the batch, one after the other (`_apply_in_turn`), so that the customers after
+        the one who spends it find the rule skipped, as the interpreter's semantics say."""
+        k = idx.size
+        plan, p = self.plan, self.p
+        day, d = self.day, self.date
+        if k == 0:
+            return np.zeros(0, dtype=np.int64)
+        if k > 1 and self.budgeted:
+            at_risk = self._budget_at_risk(kind, idx, data)
+            if at_risk is not None:
+                return self._apply_in_turn(kind, idx, data, at_risk)
+        ctx = self.context(idx, data)
+        role = data.get("role")
+        fired: list[tuple[RuleSpec, np.ndarray]] = []
+        groups: dict[str, np.ndarray] = {}
+        for spec in plan.by_event.get(kind, []):
+            r = spec.rule
+            if (r.start is not None and d < r.start) or (r.end is not None and d > r.end):
+                continue
+            m = evaluate(r.condition, ctx).copy()
+            if spec.sides:  # a rule that only awards referral sides skips the other side
+                m &= np.isin(role, [self.strings.code(x) for x in spec.sides]) if role is not None else False
+            nth_ok = streak_ok = None
+            if r.every_nth:
+                cnt = self.nth[spec.index]
+                sel = idx[m]
+                cnt[sel] += 1
+                nth_ok = np.zeros(k, dtype=bool)
+                nth_ok[m] = (cnt[sel] % r.every_nth) == 0
+            if r.streak is not None:
+                streak_ok = self._streak(spec, idx, m)
+            if r.group is not None and r.group in groups:
+                m &= ~groups[r.group]
+            for j, cap in enumerate(spec.limits):
+                used = self._period_value(self.lim_used[spec.index, j], self.lim_pid[spec.index, j], idx, cap.period)
+                m &= used < cap.limit
+            if nth_ok is not None:
+                m &= nth_ok
+            if streak_ok is not None:
+                m &= streak_ok
+            if r.budget is not None and self.budget_left(spec) <= 0:
+                m[:] = False
+            if not m.any():
+                continue
+            if r.group is not None:
+                groups[r.group] = groups.get(r.group, np.zeros(k, dtype=bool)) | m
+            fired.append((spec, m))
+        # counter conditions read the state before the event
+        counter_inc: dict[str, np.ndarray] = {}
+        for c in p.counters:
+            if c.event != kind:
+                continue
+            cm = evaluate(c.condition, ctx)
+            val = np.asarray(ctx.field(c.sums), dtype=np.int64) if c.sums else np.ones(k, dtype=np.int64)
+            counter_inc[c.name] = np.where(cm, np.broadcast_to(val, (k,)), 0)
+        amount = data.get("amount")
+        total = np.zeros(k, dtype=np.int64)
+        disc_by_rule: dict[int, np.ndarray] = {}
+        net = None
+        purchase = kind == "purchase"
+        if amount is not None:
+            cat = data.get("category", np.zeros(k, dtype=np.int64))
+            # shipping is part of a purchase only; a return's amount is all goods (§4.1)
+            goods = amount - data["shipping"] if purchase and "shipping" in data else amount
+            disc = np.zeros(k, dtype=np.int64)
+            for spec, m in fired:
+                before = disc.copy()
+                for ds in spec.discounts:
+                    base = amount.copy() if ds.base == "gross" else goods.copy()
+                    if ds.excluding:
+                        base[np.isin(cat, ds.excluding)] = 0
+                    if ds.percent is not None:
+                        f = ds.percent / 100
+                        val = fits_int64(round_div(mul(base, f.numerator), f.denominator, spec.rule.rounding))
+                    else:
+                        val = np.minimum(base, int(ds.fixed_cents or 0))
+                    disc += np.where(m, val, 0)
+                if spec.discounts:
+                    disc = np.minimum(disc, goods)
+                    disc_by_rule[spec.index] = disc - before
+            if self.tier_disc is not None and purchase:
+                t_of = self.tier[idx]
+                disc += fits_int64(round_div(mul(goods, self.tier_disc[0][t_of]), self.tier_disc[1][t_of], p.rounding))
+            if self.any_discounts:
+                disc = np.minimum(disc, goods)
+                self.discount[idx] += disc
+                self.last_discount = disc
+                net = goods - disc
+            else:
+                self.last_discount = None
+                net = goods
+        else:
+            cat = np.zeros(k, dtype=np.int64)
+        D = plan.common_den
+        # R, the points of the rate awards in 1/D points, and the multipliers' products stay
+        # exact: int64 while the bound allows it, Python ints (object arrays) beyond (simulator.engine.exact)
+        R: np.ndarray = np.zeros(k, dtype=np.int64)
+        rule_pts: list[np.ndarray] = []
+        for spec, m in fired:
+            pts = np.zeros(k, dtype=np.int64)
+            if spec.rates and amount is not None:
+                num: np.ndarray = np.zeros(k, dtype=np.int64)
+                for rs in spec.rates:
+                    base = amount.copy() if rs.base == "gross" else net.copy()
+                    if rs.excluding:
+                        base[np.isin(cat, rs.excluding)] = 0
+                    num = num + mul(base, rs.num * (D // rs.den))
+                num = np.where(m, num, 0)
+                R = R + num
+                pts += fits_int64(round_div(num, D, spec.rule.rounding))
+            rule_pts.append(pts)
+        # multipliers: the tier's first, then firing multiply rules in candidate order
+        tier_pts = np.zeros(k, dtype=np.int64)
+        if R.any():
+            pnum = np.ones(k, dtype=np.int64)
+            pden = np.ones(k, dtype=np.int64)
+            add = p.stacking == "add"
+            if self.tier_mult is not None:
+                # each customer holds one tier: its bonus is R × (m − 1), the product so far m
+                t_of = self.tier[idx]
+                fn, fd = self.tier_mult[0][t_of], self.tier_mult[1][t_of]
+                tier_pts = fits_int64(round_div(mul(R, fn - fd), mul(fd, plan.common_den), p.rounding))
+                if not add:
+                    pnum, pden = fn, fd
+            for (spec, m), pts in zip(fired, rule_pts):
+                for f in spec.multipliers:
+                    pts += np.where(m, self._bonus(R, pnum, pden, f, add, spec.rule.rounding), 0)
+                    if not add:
+                        pnum = np.where(m, fits_int64(mul(pnum, f.numerator)), pnum)
+                        pden = np.where(m, fits_int64(mul(pden, f.denominator)), pden)
+                        g = np.gcd(pnum, pden)
+                        pnum //= g
+                        pden //= g
+        for (spec, m), pts in zip(fired, rule_pts):
+            for points, to in spec.fixed:
+                if to == "customer":
+                    pts += np.where(m, points, 0)
+                elif role is not None:
+                    pts += np.where(m & (role == self.strings.code(to)), points, 0)
+            np.maximum(pts, 0, out=pts)
+            wanted = pts.copy()
+            for j, cap in enumerate(spec.point_caps):
+                used = self._period_value(self.cap_used[spec.index, j], self.cap_pid[spec.index, j], idx, cap.period)
+                np.minimum(pts, np.maximum(cap.limit - used, 0), out=pts)
+            if spec.rule.budget is not None:
+                self._budget_cut(spec, m, pts, disc_by_rule.get(spec.index))
+            # a rule cut to 0 that gives no money did not fire (no limit usage, no perk)
+            if not spec.gives_money:
+                m &= ~((pts == 0) & (wanted > 0))
+            for j, cap in enumerate(spec.point_caps):
+                self.cap_used[spec.index, j][idx] += pts
+            for j, cap in enumerate(spec.limits):
+                arr, pid = self.lim_used[spec.index, j], self.lim_pid[spec.index, j]
+                sel = idx[m]
+                self._period_value(arr, pid, sel, cap.period)
+                arr[sel] += 1
+            for _, cost in spec.perks:
+                self.perk[idx] += np.where(m, cost, 0)
+            total += pts
+        total += np.maximum(tier_pts, 0)
+        if k and int(total.max()) > MAX_EVENT_POINTS:
+            raise ExactRangeError(f"one {kind} would earn {int(total.max()):,} {p.points_unit}, more than the "
+                                  f"{MAX_EVENT_POINTS:,} one event may earn (rulelang.limits.MAX_EVENT_POINTS)")
+        earned = np.flatnonzero(total > 0)
+        if earned.size:
+            self.lots.add(idx[earned], day, self.plan.slot_of_day(day), total[earned])
+            self.issued[idx[earned]] += total[earned]
+        # activity, counters, tier metric, upgrade
+        active = (total > 0) if kind != "purchase" else np.ones(k, dtype=bool)
+        self._activity(idx[active], day)
+        for name, inc in counter_inc.items():
+            self.counters[name][idx] += inc
+        if kind == "purchase" and self.counts_purchases:
+            self.purchases[idx] += 1
+        ts = p.tiers
+        if ts is not None:
+            inc = None
+            if ts.metric == "spend" and net is not None and purchase:
+                inc = net
+            elif ts.metric == "points":
+                inc = total
+            elif ts.metric == "purchases" and kind == "purchase":
+                inc = np.ones(k, dtype=np.int64)
+            elif ts.metric in counter_inc:
+                inc = counter_inc[ts.metric]
+            if inc is not None:
+                self.metric[idx] += inc
+                if self.window is not None:
+                    self.window[month_index(d) % self.window.shape[0], idx] += inc
+                qual = self.qualified(self.metric[idx])
+                up = qual > self.tier[idx]
+                if up.any():
+                    u = idx[up]
+                    self.tier[u] = qual[up]
+                    self.tier_since[u] = day
+                    self.grace_start[u] = -1
+        return total
+
+    def _budget_at_risk(self, kind: str, idx: np.ndarray, data: dict[str, np.ndarray]) -> np.ndarray | None:
+        """The customers of this batch who could take the last of a rule's global budget (None:
+        the batch cannot spend any budget that is left). For each budgeted rule in its window with
+        budget left, the customers its condition holds for are compared with what is left, by a
+        bound on what they can take: each one's amount × every rate of the event's rules × every
+        multiplier (tiers' and rules'), plus every fixed award and 1 for rounding, and for a money
+        budget the amount (discounts) and every perk on top."""
+        specs = [sp for sp in self.plan.by_event.get(kind, []) if sp.rule.budget is not None]
+        d = self.date
+        specs = [sp for sp in specs if (sp.rule.start is None or d >= sp.rule.start)
+                 and (sp.rule.end is None or d <= sp.rule.end) and self.budget_left(sp) > 0]
+        if not specs:
+            return None
+        event_specs = self.plan.by_event.get(kind, [])
+        rate = sum(Fraction(rs.num, rs.den) for sp in event_specs for rs in sp.rates)
+        mult = Fraction(1)
+        for sp in event_specs:
+            for f in sp.multipliers:
+                mult *= max(f, Fraction(1))
+        if self.tier_mult is not None:
+            mult *= max(Fraction(int(n), int(dd)) for n, dd in zip(*self.tier_mult))
+        fixed = sum(pts for sp in event_specs for pts, _ in sp.fixed)
+        perks = sum(c for sp in event_specs for _, c in sp.perks)
+        amount = data.get("amount")
+        ctx = self.context(idx, data)  # conditions read the state before the event: nothing changes
+        at_risk = np.zeros(idx.size, dtype=bool)
+        for sp in specs:
+            m = np.broadcast_to(evaluate(sp.rule.condition, ctx), (idx.size,))
+            count = int(np.count_nonzero(m))
+            if count == 0:
+                continue
+            cents = int(amount[m].sum()) if amount is not None else 0
+            points = ceil(cents * rate * mult) + count * (fixed + 1)
+            if sp.rule.budget.points is not None:
+                need = points
+            else:
+                need = cents + count * perks + points * Fraction(self.p.point_cost_cents)
+            if need >= self.budget_left(sp):
+                at_risk |= m
+        return at_risk if at_risk.any() else None
+
+    def _apply_in_turn(self, kind: str, idx: np.ndarray, data: dict[str, np.ndarray],
+                       at_risk: np.ndarray) -> np.ndarray:
+        """`apply` with the customers who could take the last of a budget one by one, in index
+        order; the others (no budgeted rule applies to them) together. Only budgets couple
+        customers, so this gives what applying the batch one customer at a time gives."""
+        k = idx.size
+        total = np.zeros(k, dtype=np.int64)
+        disc = np.zeros(k, dtype=np.int64)
+
+        def part(rows: np.ndarray) -> None:
+            sub = {key: (v[rows] if isinstance(v, np.ndarray) and v.ndim >= 1 and v.shape[0] == k else v)
+                   for key, v in data.items()}
+            total[rows] = self.apply(kind, idx[rows], sub)
+            if self.last_discount is not None and "amount" in data:
+                disc[rows] = self.last_discount
+
+        rest = np.flatnonzero(~at_risk)
+        if rest.size:
+            part(rest)
+        for i in np.flatnonzero(at_risk).tolist():
+            part(np.array([i]))
+        if "amount" in data:
+            self.last_discount = disc if self.any_discounts else None
+        return total
+
+    def budget_left(self, spec: RuleSpec):
+        b = spec.rule.budget
+        if spec.name not in self.budgets:
+            self.budgets[spec.name] = int(b.points) if b.points is not None else Fraction(b.cents or 0)
+        return self.budgets[spec.name]
+
+    def _budget_cut(self, spec: RuleSpec, m: np.ndarray, pts: np.ndarray, disc: np.ndarray | None) -> None:
+        """Global budget (§4.2 step 8), customer by customer in index order."""
+        b = spec.rule.budget
+        left = self.budget_left(spec)
+        pc = Fraction(self.p.point_cost_cents)
+        perk = sum(c for _, c in spec.perks)
+        for i in np.flatnonzero(m).tolist():
+            want = int(pts[i])
+            if b.points is not None:
+                allowed = max(int(left), 0)
+            elif pc > 0:
+                dc = int(disc[i]) if disc is not None else 0
+                allowed = int((max(left - dc - perk, 0)) // pc)
+            else:
+                allowed = want
+            got = min(want, allowed)
+            pts[i] = got
+            if b.points is not None:
+                left -= got
+            else:
+                dc = int(disc[i]) if disc is not None else 0
+                left -= dc + perk + got * pc
+        self.budgets[spec.name] = left
+
+    def _bonus(self, R: np.ndarray, pnum: np.ndarray, pden: np.ndarray, f: Fraction, add: bool, mode: str) -> np.ndarray:
+        D = self.plan.common_den
+        if add:
+            return fits_int64(round_div(mul(R, f.numerator - f.denominator), D * f.denominator, mode))
+        num = mul(R, pnum, f.numerator - f.denominator)
+        den = mul(pden, D * f.denominator)
+        return fits_int64(round_div(num, den, mode))
+
+    def _period_value(self, arr: np.ndarray, pid: np.ndarray, idx: np.ndarray, period: str) -> np.ndarray:
+        """Current-period usage for `idx`, resetting usage recorded in an earlier period."""
+        cur = period_id(self.date, period)
+        stale = idx[pid[idx] != cur]
+        arr[stale] = 0
+        pid[stale] = cur
+        return arr[idx]
+
+    def _streak(self, spec: RuleSpec, idx: np.ndarray, m: np.ndarray) -> np.ndarray:
+        st = spec.rule.streak
+        cur = streak_period(self.date, st.period)
+        last, run = self.streak_last[spec.index], self.streak_run[spec.index]
+        sel = idx[m]
+        lp = last[sel]
+        same = lp == cur
+        nxt = lp == cur - 1
+        run[sel] = np.where(same, run[sel], np.where(nxt, run[sel] + 1, 1))
+        last[sel] = cur
+        done = (~same) & (run[sel] >= st.length)
+        run[sel[done]] = 0
+        out = np.zeros_like(m)
+        out[np.flatnonzero(m)[done]] = True
+        return out
+
+    def _activity(self, idx: np.ndarray, day: int) -> None:
+        if idx.size == 0:
+            return
+        for k, due in self.inact_due.items():
+            due[idx] = self.plan.expiry_sets[k].inactive_due[day]
+
+    def open_balances(self, idx: np.ndarray, points: np.ndarray) -> None:
+        """Opening balances (a program already running): a lot earned on the first simulated day,
+        spendable at once; the inactivity clock starts on that day."""
+        if idx.size == 0:
+            return
+        self.opening[idx] += points
+        self.lots.add_opening(idx, self.plan.slot_of_day(0), points)
+        for k, due in self.inact_due.items():
+            due[idx] = self.plan.expiry_sets[k].inactive_due[0]
+
+    # ------------------------------------------------------------ redemption (§8)
+    def redeem(self, idx: np.ndarray, reward: ir.Reward) -> None:
+        self.lots.burn(idx, np.full(idx.size, reward.price, dtype=np.int64))
+        self.redeemed[idx] += reward.price
+        self.reward[idx] += reward.cost_cents
+        self.redeemed_ever[idx] = True
+
+    def pay(self, idx: np.ndarray, cents: np.ndarray) -> None:
+        pwp = self.p.pay_with_points
+        pts = -((-cents * pwp.points) // pwp.cents)
+        self.lots.burn(idx, pts)
+        self.redeemed[idx] += pts
+        pc = Fraction(self.p.point_cost_cents)
+        self.pay_cents[idx] += (2 * pts * pc.numerator + pc.denominator) // (2 * pc.denominator)
+        self.redeemed_ever[idx] = True
+
+    def pay_most(self, idx: np.ndarray, baskets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Customers `idx` pay with points as much of their baskets (`baskets` cents) as the
+        program allows: at most its share of the basket, at most what the available points
+        buy, only from the minimum balance up. Returns (who paid, cents paid)."""
+        pwp = self.p.pay_with_points
+        avail = self.lots.available(idx)
+        ok = avail >= pwp.minimum_balance
+        share = (baskets * pwp.max_share.numerator) // (100 * pwp.max_share.denominator)
+        by_points = (avail * pwp.cents) // pwp.points
+        cents = np.minimum(share, by_points)
+        ok &= cents > 0
+        idx, cents = idx[ok], cents[ok]
+        if idx.size:
+            self.pay(idx, cents)
+        return idx, cents
+
+    def use_perk(self, idx: np.ndarray, cost_cents: int) -> None:
+        self.perk[idx] += cost_cents
+
+
+def streak_period(d: dt.date, period: str) -> int:
+    if period == "day":
+        return d.toordinal()
+    if period == "week":
+        return (d.toordinal() - d.weekday()) // 7
+    return month_index(d)
+
+
+def days_from_birthday(doy: np.ndarray, d: dt.date) -> np.ndarray:
+    """Days from `d` to the nearest birthday (a non-leap day-of-year), 366 when unknown."""
+    out = np.full(doy.size, 366, dtype=np.int64)
+    known = doy >= 0
+    if not known.any():
+        return out
+    best = np.full(doy.size, 10**6, dtype=np.int64)
+    dd = doy[known].astype(np.int64)
+    for year in (d.year - 1, d.year, d.year + 1):
+        base = dt.date(year, 1, 1).toordinal()
+        leap = 1 if (year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)) else 0
+        ords = base + dd + np.where(dd >= 59, leap, 0)
+        dist = np.abs(ords - d.toordinal())
+        best[known] = np.minimum(best[known], dist)
+    out[known] = best[known]
+    return out
+
+
+def encode_values(raw: np.ndarray | None, atype: str, n: int, strings: StringTable) -> np.ndarray:
+    """Population attribute values in the engine's representation (defaults when missing)."""
+    if raw is None:
+        if atype == "string":
+            return np.zeros(n, dtype=np.int64)
+        if atype == "bool":
+            return np.zeros(n, dtype=bool)
+        return np.zeros(n, dtype=np.float64 if atype == "number" else np.int64)
+    if atype == "string":
+        return np.array([strings.code("" if v is None else str(v)) for v in raw], dtype=np.int64)
+    if atype == "bool":
+        return np.array([bool(v) if v is not None else False for v in raw], dtype=bool)
+    if atype == "money":
+        return np.array([int(round(float(v) * 100)) if v is not None else 0 for v in raw], dtype=np.int64)
+    if atype == "date":
+        return np.array([(v.toordinal() if isinstance(v, dt.date) else 0) for v in raw], dtype=np.int64)
+    return np.array([float(v) if v is not None else 0.0 for v in raw], dtype=np.float64)

@@ -1,0 +1,416 @@
+"""Latent customer traits for one RNG block of customers.
+
+Takes: a `Population`, the run's seed, the trial and block numbers, the block's side
+stream, the block's customer count and the simulated calendar. Gives: `Traits`, plain
+numpy arrays (one entry per customer slot: the block's customers followed by a pool of
+spare slots for newcomers brought by referrals, one per drawn referral, at most
+`referral_pool` × the block's customers) plus pre-drawn dated events (custom events,
+referrals) as (day, customer) lists.
+
+Streams: every trait has its own stream (`TraitStreams`: segment, purchase rate, dropout
+or lifetime, spend, birthday, enrollment, satisfaction, each attribute; the spare slots
+and each custom event their own set), the referrals come from the block's side stream
+(2). So a block's traits do not depend on the program or on how blocks are chunked; a
+trait depends only on its own parameters (a sensitivity run that changes the dropout
+redraws nothing else); and the block's stream 0, which the day loop uses, is untouched.
+
+Formulas (rates per day after the population's unit conversion):
+- λ ~ Gamma(r, rate α) purchases per day; daily purchase probability q = min(λ, 1)
+  (one purchase a day at most; exact for the mean while λ ≤ 1).
+- BG/NBD dropout p ~ Beta(a, b), applied after each purchase. Pareto/NBD:
+  μ ~ Gamma(s, rate β), death day = ⌊Exp(μ)⌋.
+- ν ~ Gamma(q, rate γ); each purchase spends Gamma(p, rate ν) currency units, rounded to cents.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import zlib
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from simulator.engine.conditions import StringTable
+from simulator.model.history_traits import aged_state, history_traits
+from simulator.model.population import Choice, Population
+
+NEVER = np.int32(2**30)
+NON_LEAP_MONTH_START = np.array([0, 31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334, 365])
+
+
+@dataclass
+class SegmentTables:
+    """Per-segment lookup tables shared by every block (built once per run)."""
+
+    cat_codes: list[np.ndarray]
+    cat_cdf: list[np.ndarray]
+    chan_codes: list[np.ndarray]
+    chan_cdf: list[np.ndarray]
+    shipping: np.ndarray  # (segments, string codes) cents
+    items_mean: np.ndarray
+    spend_p: np.ndarray
+    redeem: np.ndarray
+    event_names: tuple[str, ...]
+    attr_names: tuple[str, ...]
+    # returns: per segment rate and delay range; returned shares as one table over all
+    # segments (segment s owns the bounds s + cdf, so one searchsorted picks for everyone)
+    ret_rate: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))
+    ret_delay_min: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    ret_delay_span: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    ret_frac_bounds: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    ret_frac_values: np.ndarray = field(default_factory=lambda: np.zeros(0))
+
+    # category and channel of a purchase: alias tables over all segments (see `Alias`)
+    cat_alias: "Alias | None" = None
+    chan_alias: "Alias | None" = None
+
+    @property
+    def has_returns(self) -> bool:
+        return bool((self.ret_rate > 0).any())
+
+
+@dataclass(frozen=True)
+class Alias:
+    """Walker's alias tables of one discrete distribution per segment, padded to `k` columns:
+    a uniform u of a customer of segment s picks column j = ⌊u·k⌋ and takes `first[s, j]` when
+    the rest u·k − j is below `prob[s, j]`, else `second[s, j]` (exact sampling, one uniform)."""
+
+    k: int
+    prob: np.ndarray  # (segments, k) float64
+    first: np.ndarray  # (segments, k) int64 value codes
+    second: np.ndarray
+
+    @staticmethod
+    def build(tables: list[tuple[np.ndarray, np.ndarray]]) -> "Alias":
+        """`tables`: per segment (value codes, probabilities)."""
+        k = max(len(codes) for codes, _ in tables)
+        prob = np.ones((len(tables), k))
+        first = np.zeros((len(tables), k), dtype=np.int64)
+        second = np.zeros((len(tables), k), dtype=np.int64)
+        for s, (codes, weights) in enumerate(tables):
+            w = np.zeros(k)
+            w[:len(weights)] = weights
+            scaled = w / w.sum() * k
+            col = list(range(k))
+            small = [j for j in col if scaled[j] < 1.0]
+            large = [j for j in col if scaled[j] >= 1.0]
+            alias = list(range(k))
+            p = scaled.copy()
+            while small and large:
+                j, g = small.pop(), large.pop()
+                alias[j] = g
+                p[g] -= 1.0 - p[j]
+                (small if p[g] < 1.0 else large).append(g)
+            for j in small + large:
+                p[j] = 1.0
+            padded = np.zeros(k, dtype=np.int64)
+            padded[:len(codes)] = codes
+            prob[s] = p
+            first[s] = padded
+            second[s] = padded[np.array(alias)]
+        return Alias(k, prob, first, second)
+
+    @property
+    def constant(self) -> bool:
+        """Every segment has a single value (no draw needed)."""
+        return self.k == 1
+
+    def pick(self, seg: np.ndarray, u: np.ndarray) -> np.ndarray:
+        x = u.astype(np.float64) * self.k
+        j = x.astype(np.int64)
+        flat = seg.astype(np.int64) * self.k + j
+        return np.where(x - j < self.prob.ravel()[flat], self.first.ravel()[flat], self.second.ravel()[flat])
+
+
+def flat_choice(choices: list[tuple[tuple, tuple]]) -> tuple[np.ndarray, np.ndarray]:
+    """Bounds and values of per-segment discrete distributions as one table: a draw u of
+    segment s picks values[searchsorted(bounds, s + u, side="right")]."""
+    bounds, values = [], []
+    for s, (vals, weights) in enumerate(choices):
+        cdf = np.cumsum(np.array(weights, dtype=np.float64))
+        cdf = cdf / cdf[-1]
+        cdf[-1] = 1.0
+        bounds.extend((s + cdf).tolist())
+        values.extend(vals)
+    return np.array(bounds), np.array(values)
+
+
+def _cdf(choice: Choice, strings: StringTable) -> tuple[np.ndarray, np.ndarray]:
+    codes = np.array([strings.code(str(v)) for v in choice.values], dtype=np.int64)
+    cdf = np.cumsum(np.array(choice.weights, dtype=np.float64))
+    cdf[-1] = 1.0
+    return codes, cdf
+
+
+def _cdf_weights(choice: Choice, strings: StringTable) -> tuple[np.ndarray, np.ndarray]:
+    codes = np.array([strings.code(str(v)) for v in choice.values], dtype=np.int64)
+    return codes, np.array(choice.weights, dtype=np.float64)
+
+
+def segment_tables(pop: Population, strings: StringTable) -> SegmentTables:
+    cats = [_cdf(s.categories, strings) for s in pop.segments]
+    chans = [_cdf(s.channels, strings) for s in pop.segments]
+    for s in pop.segments:
+        for ch, _ in s.shipping_cents:
+            strings.code(ch)
+    ship = np.zeros((len(pop.segments), len(strings.names) + 1), dtype=np.int64)
+    for i, s in enumerate(pop.segments):
+        for ch, cents in s.shipping_cents:
+            ship[i, strings.code(ch)] = cents
+    events = sorted({name for s in pop.segments for name, _ in s.events})
+    attrs = sorted({name for s in pop.segments for name, _ in s.attributes})
+    rets = [s.returns for s in pop.segments]
+    frac_bounds, frac_values = flat_choice([(r.fraction.values, r.fraction.weights) for r in rets])
+    return SegmentTables(
+        [c for c, _ in cats], [f for _, f in cats], [c for c, _ in chans], [f for _, f in chans], ship,
+        np.array([s.items_mean for s in pop.segments]), np.array([s.spend_p for s in pop.segments]),
+        np.array([s.redeem for s in pop.segments], dtype=np.float32), tuple(events), tuple(attrs),
+        np.array([r.rate for r in rets], dtype=np.float32), np.array([r.delay_min for r in rets], dtype=np.int64),
+        np.array([r.delay_max - r.delay_min + 1 for r in rets], dtype=np.int64),
+        frac_bounds, frac_values.astype(np.float64),
+        Alias.build([_cdf_weights(s.categories, strings) for s in pop.segments]),
+        Alias.build([_cdf_weights(s.channels, strings) for s in pop.segments]),
+    )
+
+
+@dataclass
+class Traits:
+    n: int  # slots (customers + pool)
+    n_customers: int
+    seg: np.ndarray
+    q0: np.ndarray  # float32 daily purchase probability
+    p_drop: np.ndarray  # float32 BG/NBD dropout per purchase (0 for Pareto/NBD)
+    death_day: np.ndarray | None  # Pareto/NBD: day of death
+    nu: np.ndarray  # float64 spend rate
+    bday_doy: np.ndarray  # int16 day of a non-leap year, -1 unknown
+    enroll_day: np.ndarray  # int32, NEVER when not a member (pool slots too)
+    pool: np.ndarray  # bool: a spare slot for a referred newcomer
+    satisfaction: np.ndarray  # float32 latent score 0..10
+    attributes: dict[str, np.ndarray] = field(default_factory=dict)  # raw values (object or numeric)
+    # dated events: sorted by (day, customer)
+    ev_day: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))
+    ev_cust: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    ev_kind: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int16))
+    ev_fields: dict[str, np.ndarray] = field(default_factory=dict)
+    ref_day: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))
+    ref_cust: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    # customers with a past (`simulator.model.history_traits`); None: every customer new, alive, no balance
+    alive: np.ndarray | None = None  # bool: alive at the start
+    member_before: np.ndarray | None = None  # bool: a member before the first day (no signup event)
+    opening: np.ndarray | None = None  # int64 opening balance (points)
+    start_tier: np.ndarray | None = None  # object: tier name at the start ("" none)
+
+
+def _pick(u: np.ndarray, choice: Choice) -> np.ndarray:
+    cdf = np.cumsum(np.array(choice.weights))
+    cdf[-1] = 1.0
+    i = np.searchsorted(cdf, u, side="right")
+    return np.array(choice.values, dtype=object)[np.minimum(i, len(choice.values) - 1)]
+
+
+class TraitStreams:
+    """One random stream per trait of a block's customers (or of its spare slots: `group` 1),
+    keyed by (seed, trial, block, 3 + group, trait). A trait's values depend only on its own
+    parameters: changing, say, the dropout of a segment redraws the dropout of its customers and
+    nothing else (their purchase rates, spend, birthdays, and the day-by-day draws stay)."""
+
+    def __init__(self, seed: int, trial: int, block: int, group: int = 0):
+        self.key = (trial, block, 3 + group)
+        self.seed = seed
+
+    def __call__(self, trait: str) -> np.random.Generator:
+        key = (*self.key, zlib.crc32(trait.encode("utf-8")))
+        return np.random.Generator(np.random.PCG64(np.random.SeedSequence(self.seed, spawn_key=key)))
+
+
+def _customer_traits(pop: Population, tables: SegmentTables, streams: TraitStreams, n: int,
+                     seg: np.ndarray | None = None, aged: bool = True) -> dict:
+    """Latent traits of `n` customer slots, each trait from its own stream (segments drawn from
+    the shares unless given; with drawn segments, a segment `age:` starts customers part-way
+    through their life, `simulator.model.history_traits.aged_state`)."""
+    given = seg is not None
+    if seg is None:
+        shares = np.cumsum([s.share for s in pop.segments])
+        shares[-1] = 1.0
+        seg = np.minimum(np.searchsorted(shares, streams("segment").random(n), side="right"), len(pop.segments) - 1).astype(np.int16)
+    r = np.array([s.r for s in pop.segments])[seg]
+    alpha = np.array([s.alpha_days for s in pop.segments])[seg]
+    lam = streams("purchase").gamma(r, 1.0 / alpha)
+    q0 = np.minimum(lam, 1.0).astype(np.float32)
+    if pop.model == "bgnbd":
+        a = np.array([s.a for s in pop.segments])[seg]
+        b = np.array([s.b for s in pop.segments])[seg]
+        p_drop = streams("dropout").beta(a, b).astype(np.float32)
+        death = life = None
+    else:
+        s_ = np.array([s.s for s in pop.segments])[seg]
+        beta = np.array([s.beta_days for s in pop.segments])[seg]
+        rng = streams("lifetime")
+        mu = rng.gamma(s_, 1.0 / beta)
+        life = rng.exponential(1.0, n) / np.maximum(mu, 1e-300)
+        p_drop = np.zeros(n, dtype=np.float32)
+    alive = None
+    if aged and not given:
+        alive, life = aged_state(pop, seg, lam, p_drop, life, streams("age"))
+    if pop.model != "bgnbd":
+        death = np.minimum(life, float(NEVER)).astype(np.int32)
+    if alive is not None:
+        q0 = np.where(alive, q0, 0.0).astype(np.float32)
+    q = np.array([s.spend_q for s in pop.segments])[seg]
+    gamma = np.array([s.spend_gamma for s in pop.segments])[seg]
+    nu = streams("spend").gamma(q, 1.0 / gamma)
+    rng = streams("birthday")
+    known = rng.random(n) < np.array([s.birthday_known for s in pop.segments])[seg]
+    doy = rng.integers(0, 365, n).astype(np.int16)
+    doy[~known] = -1
+    rng = streams("enrollment")
+    enroll_u = rng.random(n)
+    ramp = np.array([s.enroll_ramp_days for s in pop.segments])[seg]
+    ramp_u = rng.random(n)
+    enroll = np.where(enroll_u < np.array([s.enroll_share for s in pop.segments])[seg],
+                      np.floor(ramp_u * ramp).astype(np.int64), int(NEVER)).astype(np.int32)
+    sat = np.clip(streams("satisfaction").normal(pop.response.satisfaction_mean, pop.response.satisfaction_sd, n), 0.0, 10.0).astype(np.float32)
+    attrs: dict[str, np.ndarray] = {}
+    for name in tables.attr_names:
+        u = streams("attribute:" + name).random(n)
+        values = np.empty(n, dtype=object)
+        values[:] = None
+        for i, s in enumerate(pop.segments):
+            ch = dict(s.attributes).get(name)
+            m = seg == i
+            if ch is not None and m.any():
+                values[m] = _pick(u[m], ch)
+        attrs[name] = values
+    return {"seg": seg, "q0": q0, "p_drop": p_drop, "death_day": death, "nu": nu, "bday_doy": doy,
+            "enroll_day": enroll, "satisfaction": sat, "attributes": attrs, "alive": alive}
+
+
+# values of the history traits for customers without a past (spare slots, synthetic new customers)
+HISTORY_DEFAULTS = {"alive": (bool, True), "member_before": (bool, False), "opening": (np.int64, 0),
+                    "start_tier": (object, "")}
+
+
+def _fill(v: np.ndarray | None, key: str, n: int) -> np.ndarray:
+    if v is not None:
+        return v
+    dtype, value = HISTORY_DEFAULTS[key]
+    return np.full(n, value, dtype=dtype)
+
+
+def _join(a: dict, b: dict) -> dict:
+    out = {}
+    na, nb = a["seg"].size, b["seg"].size
+    for k, v in a.items():
+        if k == "attributes":
+            out[k] = {name: np.concatenate([v[name], b[k].get(name, np.full(nb, None, dtype=object))]) for name in v}
+        elif k in HISTORY_DEFAULTS:
+            w = b.get(k)
+            out[k] = None if v is None and w is None else np.concatenate([_fill(v, k, na), _fill(w, k, nb)])
+        elif v is None:
+            out[k] = None
+        else:
+            out[k] = np.concatenate([v, b[k]])
+    return out
+
+
+def draw_block(pop: Population, tables: SegmentTables, seed: int, trial: int, block: int, n_customers: int,
+               days: int, side_rng: np.random.Generator, start: dt.date | None = None) -> Traits:
+    """Draw one block's traits (documented in the module docstring).
+
+    The customers' traits come from their trait streams (`TraitStreams`, group 0), the spare
+    slots' from group 1, custom events from group 2 (one stream per event), and the referrals
+    from `side_rng`: the block's day-by-day stream 0 is not touched here, so no population
+    setting moves the draws the baseline arm makes day by day.
+    Spare slots: as many as the block's drawn referrals (so they cannot run out), at most
+    `referral_pool` × the block's customers."""
+    streams = TraitStreams(seed, trial, block)
+    if pop.customers is not None:  # an existing base: the block's rows of the customers file
+        rows = pop.customers.block(block)
+        base = history_traits(pop, _customer_traits(pop, tables, streams, n_customers, seg=rows.seg), rows,
+                              streams, start)
+    else:
+        base = _customer_traits(pop, tables, streams, n_customers)
+    rng = side_rng
+    # referrals that become customers: intents × action rate × conversion (customers only refer)
+    ref_rate = (np.array([s.refer_per_day for s in pop.segments])[base["seg"]]
+                * pop.response.referral_action_rate * pop.response.referral_conversion)
+    rcount = rng.poisson(ref_rate * days)
+    ref_cust = np.repeat(np.arange(n_customers), rcount)
+    ref_day = rng.integers(0, days, ref_cust.size).astype(np.int32)
+    cap = int(np.ceil(n_customers * pop.referral_pool)) if pop.referral_pool > 0 else 0
+    n_pool = min(ref_cust.size, cap)
+    t = _join(base, _customer_traits(pop, tables, TraitStreams(seed, trial, block, group=1), n_pool, aged=False)) if n_pool else base
+    events = TraitStreams(seed, trial, block, group=2)
+    n = n_customers + n_pool
+    seg = t["seg"]
+    pool = np.zeros(n, dtype=bool)
+    pool[n_customers:] = True
+    enroll = t["enroll_day"]
+    enroll[pool] = NEVER
+    # custom events: Poisson counts over the horizon, uniform days (newcomers' slots too)
+    ev_days, ev_custs, ev_kinds = [], [], []
+    for k, name in enumerate(tables.event_names):
+        rate = np.array([dict(s.events).get(name).rate_per_day if name in dict(s.events) else 0.0
+                         for s in pop.segments])[seg]
+        ev_rng = events("event:" + name)
+        counts = ev_rng.poisson(rate * days)
+        cust = np.repeat(np.arange(n), counts)
+        day = ev_rng.integers(0, days, cust.size).astype(np.int32)
+        ev_days.append(day)
+        ev_custs.append(cust)
+        ev_kinds.append(np.full(cust.size, k, dtype=np.int16))
+    total = sum(c.size for c in ev_custs)
+    ev_day = np.concatenate(ev_days) if ev_days else np.zeros(0, np.int32)
+    ev_cust = np.concatenate(ev_custs) if ev_custs else np.zeros(0, np.int64)
+    ev_kind = np.concatenate(ev_kinds) if ev_kinds else np.zeros(0, np.int16)
+    order = np.lexsort((ev_kind, ev_cust, ev_day))
+    ev_day, ev_cust, ev_kind = ev_day[order], ev_cust[order], ev_kind[order]
+    # field values of each custom event, by the event's segment model
+    fields_u = events("event fields").random(total) if total else np.zeros(0)
+    fields: dict[str, np.ndarray] = {}
+    for k, name in enumerate(tables.event_names):
+        sel = np.flatnonzero(ev_kind == k)
+        for i, s in enumerate(pop.segments):
+            model = dict(s.events).get(name)
+            if model is None:
+                continue
+            rows = sel[seg[ev_cust[sel]] == i]
+            for fname, ch in model.fields:
+                arr = fields.setdefault(fname, np.full(total, None, dtype=object))
+                arr[rows] = _pick(fields_u[rows], ch)
+    rorder = np.lexsort((ref_cust, ref_day))
+    return Traits(n, n_customers, seg, t["q0"], t["p_drop"], t["death_day"], t["nu"], t["bday_doy"], enroll,
+                  pool, t["satisfaction"], t["attributes"], ev_day, ev_cust, ev_kind, fields,
+                  ref_day[rorder], ref_cust[rorder], **{k: t.get(k) for k in HISTORY_DEFAULTS})
+
+
+def concat_traits(parts: list[Traits]) -> tuple[Traits, np.ndarray]:
+    """Join block traits into one chunk; returns it and the slot offset of each block."""
+    offsets = np.cumsum([0] + [p.n for p in parts])
+    if len(parts) == 1:
+        return parts[0], offsets
+
+    def cat(name: str) -> np.ndarray:
+        return np.concatenate([getattr(p, name) for p in parts])
+
+    def cat_shift(name: str) -> np.ndarray:
+        return np.concatenate([getattr(p, name) + off for p, off in zip(parts, offsets)])
+
+    ev_day, ev_cust, ev_kind = cat("ev_day"), cat_shift("ev_cust"), cat("ev_kind")
+    fnames = sorted({f for p in parts for f in p.ev_fields})
+    fields = {}
+    for f in fnames:
+        fields[f] = np.concatenate([p.ev_fields.get(f, np.full(p.ev_day.size, None, dtype=object)) for p in parts])
+    order = np.lexsort((ev_kind, ev_cust, ev_day))
+    ref_day, ref_cust = cat("ref_day"), cat_shift("ref_cust")
+    rorder = np.lexsort((ref_cust, ref_day))
+    death = cat("death_day") if parts[0].death_day is not None else None
+    attrs = {k: np.concatenate([p.attributes[k] for p in parts]) for k in parts[0].attributes}
+    history = {k: (None if all(getattr(p, k) is None for p in parts)
+                   else np.concatenate([_fill(getattr(p, k), k, p.n) for p in parts])) for k in HISTORY_DEFAULTS}
+    t = Traits(int(offsets[-1]), sum(p.n_customers for p in parts), cat("seg"), cat("q0"), cat("p_drop"), death,
+               cat("nu"), cat("bday_doy"), cat("enroll_day"), cat("pool"), cat("satisfaction"), attrs,
+               ev_day[order], ev_cust[order], ev_kind[order], {f: v[order] for f, v in fields.items()},
+               ref_day[rorder], ref_cust[rorder], **history)
+    return t, offsets

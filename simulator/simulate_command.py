@@ -1,0 +1,213 @@
+"""`loyalty simulate`: the simulator's command line.
+
+Takes: parsed arguments from `rulelang.tools.cli` (which calls `register(subparsers)`).
+Gives: the `simulate` subcommand — loads and compiles the program, loads the
+population (the documented default without `--population`), runs the Monte Carlo
+simulation, prints a summary table (text) or the report document (json), and writes
+`report.json`, `report.md` and `report.html` into `--out` (checked writable before the
+run; written as one set, see `simulator.report.outputs`). Exit codes: 0 success, 1 errors in the
+input files, a program the simulator cannot simulate, or an output that cannot be written
+(RL620: a read-only or full disk, a file named as `--out`, standard output on a full
+device), 2 usage errors. A closed standard output (`| head`) ends quietly.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from typing import TYPE_CHECKING
+
+from rulelang.diagnostics import Diagnostic, RulelangError, Span, render_text
+
+from simulator.cli_options import add_run_options, progress_printer, start_date
+
+if TYPE_CHECKING:
+    from simulator.trials.result import RunResult
+
+EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "simulate", help="Monte Carlo simulation of what a program costs and returns",
+        description="Simulate a population of customers with and without the program (same customers, "
+                    "same random draws) and report revenue, cost, incremental profit, points and tiers "
+                    "with their range of outcomes over trials and the Monte Carlo precision of each mean.")
+    p.add_argument("program", metavar="PROGRAM", help="the program file (.loyalty or .yaml)")
+    p.add_argument("--population", metavar="FILE", help="population file (default: the built-in retail population)")
+    add_run_options(p)
+    for action in p._actions:  # --customers: the customers file's count when the population names one
+        if action.dest == "customers":
+            action.default = None
+            action.help = ("customers (default: every row of the population's customers file, else 10000; "
+                           "a count that differs from the file's samples its rows, see docs/simulator.md)")
+    p.add_argument("--start", type=start_date, metavar="DATE",
+                   help="first simulated day (default: the population's, else 2027-01-01)")
+    p.add_argument("--out", metavar="DIR", help="write report.json, report.md and report.html (charts) into this directory")
+    p.add_argument("--format", choices=("text", "json"), default="text", help="output format (default text)")
+    p.add_argument("--guardrails", metavar="FILE",
+                   help="limits the program must keep (YAML, see docs/whatif.md); exit 1 when one fails")
+    p.set_defaults(handler=cmd_simulate)
+
+
+def _load_program(path: str):
+    from rulelang.check.compiler import compile_source
+    from rulelang.syntax.loader import load_file
+
+    sf, diags, text = load_file(path)
+    program = None
+    if sf is not None and not any(d.is_error for d in diags):
+        program, more = compile_source(sf)
+        diags = list(diags) + [d for d in more if d not in diags]
+    return program, [d for d in diags if d.is_error], text, sf
+
+
+def cmd_simulate(args: argparse.Namespace) -> int:
+    from simulator.trials.montecarlo import program_hash, simulate
+    from simulator.trials.result import write_reports
+
+    program, errors, text, sf = _load_program(args.program)
+    if program is None:
+        if not errors:
+            errors = [Diagnostic("RL004", "error", "no program to simulate in this file", Span(args.program, 0, 0, 0, 0))]
+        print(render_text(errors, {args.program: text} if text else {}), file=sys.stderr)
+        return EXIT_FINDINGS
+    start = args.start
+    rails = []
+    if args.guardrails:
+        from simulator.whatif.guardrails import load_guardrails_file
+
+        try:
+            rails = load_guardrails_file(args.guardrails)
+        except RulelangError as exc:
+            print(render_text(exc.diagnostics, getattr(exc, "sources", {})), file=sys.stderr)
+            return EXIT_FINDINGS
+    from simulator.report.outputs import prepare_out_dir, print_stdout
+    from simulator.whatif.runner import Arm, Settings, load_population_spec, run_programs
+
+    try:
+        source = load_population_spec(args.population)  # distributions become per-trial draws
+        if args.out:
+            prepare_out_dir(args.out)  # a folder that cannot be written fails now, not after the run
+    except RulelangError as exc:
+        print(render_text(exc.diagnostics, getattr(exc, "sources", {})), file=sys.stderr)
+        return EXIT_FINDINGS
+    if args.customers is None:
+        args.customers = source.base.customers.size if source.base.customers is not None else 10_000
+    try:
+        if source.per_trial or source.base.customers is not None:
+            settings = Settings(args.customers, args.months, args.trials, args.seed, args.workers, args.block_size, start)
+            result = run_programs([Arm(program.name, program)], source, settings, progress_printer(sys.stderr))[0].result
+            result.meta["program_hash"] = program_hash(program, text)
+        else:
+            result = simulate(program, source.base, customers=args.customers, months=args.months, trials=args.trials,
+                              seed=args.seed, workers=args.workers, chunk_size=args.block_size, start=start,
+                              program_source_hash=program_hash(program, text), progress=progress_printer(sys.stderr))
+        from simulator.model.fit_warnings import diagnostics_json, fit_warnings, observed_from_run
+
+        fit = fit_warnings(program, observed_from_run(result, source.base), sf, text, args.program)
+        result.fit_warnings = diagnostics_json(fit)
+        if fit:
+            print(render_text(fit, {args.program: text} if text else {}), file=sys.stderr)
+        if args.out:
+            for path in write_reports(result, args.out):
+                print(f"wrote {path}", file=sys.stderr)
+        print_stdout(json.dumps(result.to_json(), indent=2) + "\n" if args.format == "json" else summary_text(result))
+    except RulelangError as exc:
+        print(render_text(exc.diagnostics, getattr(exc, "sources", {})), file=sys.stderr)
+        return EXIT_FINDINGS
+    if not result.ledger_identity_ok:
+        print(f"loyalty simulate: error: the ledger identity issued = redeemed + expired + reversed + outstanding "
+              f"does not hold (max error {result.ledger_identity_max_abs_error:,}): these numbers are wrong; "
+              "please report it with the program and population", file=sys.stderr)
+        return EXIT_FINDINGS
+    if rails:
+        from simulator.whatif.guardrails import evaluate_guardrails, findings_failed
+
+        findings = evaluate_guardrails(result, rails, program)
+        for f in findings:
+            mark = "ok  " if f.passed else ("FAIL" if f.failed else "warn")
+            print(f"guardrail {mark} {f.message}", file=sys.stderr)
+        if findings_failed(findings):
+            print("loyalty simulate: a guardrail failed", file=sys.stderr)
+            return EXIT_FINDINGS
+    return EXIT_OK
+
+
+SUMMARY_ROWS = [
+    ("revenue", "program.revenue", "baseline.revenue", "incremental.revenue", "money"),
+    ("gross profit", "program.gross_profit", "baseline.gross_profit", None, "money"),
+    ("program cost", "program.program_cost", None, None, "money"),
+    ("  discounts", "program.cost_discounts", None, None, "money"),
+    ("  rewards", "program.cost_rewards", None, None, "money"),
+    ("  points payments", "program.cost_points_payments", None, None, "money"),
+    ("  perks", "program.cost_perks", None, None, "money"),
+    ("  vouchers", "program.cost_vouchers", None, None, "money"),
+    ("  fixed", "program.cost_fixed", None, None, "money"),
+    ("  acquisition", "program.cost_acquisition", None, None, "money"),
+    ("net profit", "program.net_profit", "baseline.net_profit", "incremental.profit", "money"),
+    ("ROI", "program.roi", None, None, "ratio"),
+    ("purchases", "program.purchases", "baseline.purchases", None, "count"),
+    ("returns", "program.returns", "baseline.returns", None, "count"),
+    ("average check", "program.average_check", "baseline.average_check", None, "ratio"),
+    ("repeat-purchase rate", "program.repeat_purchase_rate", "baseline.repeat_purchase_rate", None, "pct"),
+    ("retention at end", "program.retention", "baseline.retention", None, "pct"),
+    ("opening balances", "program.points_opening", None, None, "count"),
+    ("points issued", "program.points_issued", None, None, "count"),
+    ("points redeemed", "program.points_redeemed", None, None, "count"),
+    ("points expired", "program.points_expired", None, None, "count"),
+    ("points reversed", "program.points_reversed", None, None, "count"),
+    ("points outstanding", "program.points_outstanding", None, None, "count"),
+    ("breakage rate", "program.breakage_rate", None, None, "pct"),
+    ("liability", "program.liability", None, None, "money"),
+    ("  at declared point cost", "program.liability_at_declared_cost", None, None, "money"),
+    ("cost per redeemed point", "program.cost_per_redeemed_point", None, None, "ratio4"),
+]
+
+
+def summary_text(result: RunResult) -> str:
+    """The terminal table: per metric the program's mean [range of outcomes] ±Monte Carlo precision, the
+    baseline's mean and range, and the paired difference with both (see `simulator.trials.stats`)."""
+    from simulator.whatif.compare import fmt, fmt_interval, legend_lines, render_table
+
+    m = result.meta
+    lines = [
+        f"{m['program']} on {m['population']}: {m['customers']:,} customers, {m['months']} months "
+        f"({m['start']} .. {m['end']}), {m['trials']} trials, seed {m['seed']}",
+        f"money in {m['currency']}",
+        *legend_lines(m),
+        *([f"drawn per trial: {', '.join(m['uncertain_parameters'])}"] if m.get("uncertain_parameters") else []),
+        "",
+    ]
+
+    def cell(key: str | None, kind: str, precision: bool, signed: bool = False) -> str:
+        if key is None or key not in result.totals:
+            return ""
+        return fmt_interval(result.totals[key], kind, signed, precision)
+
+    rows = []
+    for label, prog, base, diff, kind in SUMMARY_ROWS:
+        if prog not in result.totals:
+            continue
+        rows.append([label, cell(prog, kind, True), cell(base, kind, False), cell(diff, kind, True, True)])
+    lines.append(render_table(["metric", "program", "baseline", "difference"], rows))
+    if result.tier_names:
+        last = {n: result.tier_mix["share"][n]["mean"][-1] for n in result.tier_names}
+        lines.append("tier mix at end: " + ", ".join(f"{n} {fmt(v, 'pct')}" for n, v in last.items()))
+    opening = "opening + " if "program.points_opening" in result.totals else ""
+    lines.append(f"ledger identity {opening}issued = redeemed + expired + reversed + outstanding: "
+                 f"{'holds' if result.ledger_identity_ok else 'BROKEN (max error %d)' % result.ledger_identity_max_abs_error}")
+    lines += fit_lines(result.fit_warnings)
+    for w in result.warnings:
+        lines.append(f"warning: {w}")
+    return "\n".join(lines) + "\n"
+
+
+def fit_lines(fit: list[dict]) -> list[str]:
+    """The population-fit warnings as table footnotes (the full located text goes to stderr)."""
+    if not fit:
+        return []
+    return ["does the population fit the program? no:"] + [f"  warning[{w['code']}] {w['location']}: {w['message']}"
+                                                             for w in fit]
