@@ -1,11 +1,11 @@
 """Benchmark: `loyalty fit` on 1 million transactions of 100,000 customers (synthetic, made here).
 
-The history is drawn by the simulator's own customer model (simulator.synthetic, the default
+The history is drawn by the simulator's own customer model (`simulated_rows` of the synthetic module, the default
 retail population: BG/NBD purchases and dropout, gamma-gamma spend, three categories, three
 channels, returns), with a fixed seed, and written once as CSV and as Parquet into a cache
 folder (`--data`, default a folder in the system's temp directory); later runs reuse it.
 Each measured run is a fresh Python process running the `loyalty fit` command as a user
-would (`rulelang.cli.main(["fit", FILE, "--out", ..., "--report", ...])`), with and without
+would (`rulelang.tools.cli.main(["fit", FILE, "--out", ..., "--report", ...])`), with and without
 `--holdout-from`; the process times every stage of the command and reports its own peak
 resident memory (`ru_maxrss`), so the figure is the command's, not this script's.
 
@@ -35,23 +35,24 @@ sys.path.insert(0, str(ROOT))
 START = dt.date(2026, 1, 1)
 PROGRAM = ROOT / "rules" / "coffee.loyalty"  # only its currency and calendar matter to the history
 
-# (module, attribute, stage label): the functions of the command path that are timed. A stage's
-# time excludes the timed stages it calls (the checks inside the report, say).
+# (modules, attribute, stage label): the functions of the command path that are timed, each in
+# the first of its modules that imports (the package layout moves). A stage's time excludes the
+# timed stages it calls (the checks inside the report, say).
 STAGES = [
-    ("simulator.transaction_columns", "file_header", "read"),
-    ("simulator.transactions", "read_transactions", "read"),
-    ("simulator.fit_summary", "summarise", "summarise"),
-    ("simulator.fit.bgnbd", "fit", "fit BG/NBD"),
-    ("simulator.fit.pareto_nbd", "fit", "fit Pareto/NBD"),
-    ("simulator.fit.gamma_gamma", "fit", "fit gamma-gamma"),
-    ("simulator.fit_run", "estimate_mixes", "mixes"),
-    ("simulator.fit_cmd", "_iso_dates", "customer dates"),
-    ("simulator.fit_population", "write_population", "write population"),
-    ("simulator.fit_cmd", "_check_loads", "write population"),
-    ("simulator.fit_report", "all_checks", "fit checks"),
-    ("simulator.fit_report", "build_report", "report (build)"),
-    ("simulator.fit_charts", "all_charts", "report (charts)"),
-    ("simulator.fit_report", "write_fit_report", "report (write)"),
+    (("simulator.transactions.columns",), "file_header", "read"),
+    (("simulator.transactions.reader",), "read_transactions", "read"),
+    (("simulator.fit.summary",), "summarise", "summarise"),
+    (("simulator.model.estimation.bgnbd", "simulator.fit.models.bgnbd"), "fit", "fit BG/NBD"),
+    (("simulator.model.estimation.pareto_nbd", "simulator.fit.models.pareto_nbd"), "fit", "fit Pareto/NBD"),
+    (("simulator.model.estimation.gamma_gamma", "simulator.fit.models.gamma_gamma"), "fit", "fit gamma-gamma"),
+    (("simulator.fit.fitting",), "estimate_mixes", "mixes"),
+    (("simulator.fit.command",), "_iso_dates", "customer dates"),
+    (("simulator.fit.population_file",), "write_population", "write population"),
+    (("simulator.fit.command",), "_check_loads", "write population"),
+    (("simulator.fit.report",), "all_checks", "fit checks"),
+    (("simulator.fit.report",), "build_report", "report (build)"),
+    (("simulator.fit.charts",), "all_charts", "report (charts)"),
+    (("simulator.fit.report",), "write_fit_report", "report (write)"),
 ]
 
 
@@ -62,10 +63,13 @@ def data_files(folder: Path, customers: int, months: int, seed: int) -> tuple[Pa
     stem = f"fit-{customers}c-{months}m-s{seed}"
     csv_path, pq_path = folder / f"{stem}.csv", folder / f"{stem}.parquet"
     if not csv_path.exists():
-        from rulelang.compiler import compile_source
-        from rulelang.loader import load_file
-        from simulator.population import load_population_file
-        from simulator.synthetic import simulated_rows, write_transactions_csv
+        from rulelang.check.compiler import compile_source
+        from rulelang.syntax.loader import load_file
+        from simulator.model.population import load_population_file
+        try:
+            from simulator.transactions.synthetic import simulated_rows, write_transactions_csv
+        except ImportError:
+            from simulator.model.synthetic import simulated_rows, write_transactions_csv
 
         t = time.perf_counter()
         sf, diags, _ = load_file(str(PROGRAM))
@@ -125,13 +129,18 @@ def child(file: str, out: str, holdout: str | None, result: str) -> int:
         return timed
 
     missing = []
-    for mod, attr, label in STAGES:
-        try:
-            m = importlib.import_module(mod)
-            setattr(m, attr, wrap(getattr(m, attr), label))
-        except (ImportError, AttributeError):
-            missing.append(f"{mod}.{attr}")
-    from rulelang.cli import main
+    for modules, attr, label in STAGES:
+        for mod in modules:
+            try:
+                m = importlib.import_module(mod)
+            except ImportError:
+                continue
+            if hasattr(m, attr):
+                setattr(m, attr, wrap(getattr(m, attr), label))
+                break
+        else:
+            missing.append(f"{modules[0]}.{attr}")
+    from rulelang.tools.cli import main
 
     argv = ["fit", file, "--out", str(Path(out) / "population.yaml"), "--report", str(Path(out) / "report")]
     if holdout:
