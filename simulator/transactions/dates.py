@@ -16,6 +16,10 @@ Formats recognised without being told (the whole column must use one of them):
   month comes first is read from the data: a first number above 12 means day-first, a second
   number above 12 means month-first. When every number is 12 or less the column is
   ambiguous and the reader refuses to guess (`--date-format` says which).
+
+Speed: each distinct text is parsed once, and a column that is all `YYYY-MM-DD` or all
+`YYYY-MM-DD[T ]HH:MM:SS` is read in place by numpy (checked by writing it back), so a million
+rows take well under a second.
 """
 
 from __future__ import annotations
