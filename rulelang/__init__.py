@@ -4,7 +4,9 @@ Takes: rule files in the text form (`*.loyalty`) or the YAML form (`*.yaml`).
 Gives: the public API — parse (`parse_text`, `load_yaml`, `load_file`), check
 (`check`), compile to the IR (`compile_source`), run one customer's events
 through the reference interpreter (`run`, `Event`, `Customer`, `Result`), and
-write a program back out (`format_source`, `to_yaml`). Everything reports
+write a program back out (`format_source`, `to_yaml`), compare two programs
+(`diff_programs`), and locate YAML nodes in their file (`mark_span`, `position_in`,
+`syntax_error_point`: the simulator's population and guardrails files use them). Everything reports
 problems as `Diagnostic` values; the error types form one tree under
 `RulelangError`. The `ast` and `ir` modules hold the data types.
 
@@ -18,20 +20,23 @@ from __future__ import annotations
 from rulelang.syntax import ast
 from rulelang import ir
 from rulelang.check.checker import check
-from rulelang.check.compiler import compile_source
+from rulelang.check.compiler import compile_source, program_hash
 from rulelang.diagnostics import Diagnostic, EvaluationError, RuleCheckError, RulelangError, RuleSyntaxError, Span
 from rulelang.syntax.formatter import format_source
-from rulelang.run.interpreter import Customer, Event, Result, run
-from rulelang.syntax.loader import load_file
+from rulelang.run.interpreter import Customer, Event, Result, normalize, run
+from rulelang.syntax.loader import load_file, read_text
 from rulelang.syntax.parser import parse_text
 from rulelang.syntax.yaml_loader import load_yaml
+from rulelang.syntax.yaml_nodes import mark_span, position_in, syntax_error_point
 from rulelang.syntax.yaml_writer import to_yaml
+from rulelang.tools.diff import ProgramDiff, diff_programs
 
 __all__ = [
     "Customer",
     "Diagnostic",
     "EvaluationError",
     "Event",
+    "ProgramDiff",
     "Result",
     "RuleCheckError",
     "RuleSyntaxError",
@@ -40,11 +45,18 @@ __all__ = [
     "ast",
     "check",
     "compile_source",
+    "diff_programs",
     "format_source",
     "ir",
     "load_file",
     "load_yaml",
+    "mark_span",
+    "normalize",
     "parse_text",
+    "position_in",
+    "program_hash",
+    "read_text",
     "run",
+    "syntax_error_point",
     "to_yaml",
 ]

@@ -64,7 +64,7 @@ Why these values:
   average; money per member and month at most `MAX_MEMBER_MONTH_CENTS` (times
   `MAX_CUSTOMERS`, their referred newcomers and `MAX_MONTHS` it stays inside int64); a
   behavioural effect (a lift, a damping, a dropout increase) at most `MAX_MULTIPLIER`.
-- Fitting (`simulator.fit.models`): a model parameter above `FIT_PARAMETER_MAX` or below
+- Fitting (`simulator.model.estimation`): a model parameter above `FIT_PARAMETER_MAX` or below
   `FIT_PARAMETER_MIN` means the likelihood is still rising towards a limit where the model
   degenerates (BG/NBD b → ∞: nobody drops out; r, α → ∞ together: no heterogeneity in purchase
   rates); the estimates at 1e6 already describe that limit to six digits, so the fit stops and

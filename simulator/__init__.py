@@ -1,5 +1,9 @@
 """Monte Carlo simulator of loyalty programs: population -> vectorized engine -> trials -> report.
 
+Takes: a compiled program (`rulelang.ir`), a population file, run settings; or a business's
+transactions (`fit`, `history`). Gives: run results with their range of outcomes and Monte Carlo
+precision, reports, and the `simulate`, what-if, `fit` and `replay` commands.
+
 Entry points: `simulate(program, population, ...)` (simulator.trials.montecarlo) returns a
 `RunResult` (simulator.trials.result); `load_population_file` reads a population file;
 `simulator.simulate_command.register` adds `loyalty simulate` to the command line.
@@ -14,7 +18,7 @@ _WHERE = {
     "simulate": "trials.montecarlo", "SimulationError": "engine.program_plan", "Population": "model.population",
     "PopulationError": "model.population", "default_population": "model.population",
     "load_population": "model.population", "load_population_file": "model.population",
-    "RunResult": "trials.result", "write_reports": "trials.result",
+    "RunResult": "trials.result", "write_reports": "report.pages",
 }
 
 

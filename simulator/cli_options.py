@@ -104,3 +104,16 @@ def progress_printer(stream: TextIO) -> Callable[[int, int], None] | None:
         stream.flush()
 
     return show
+
+
+def load_program(path: str):
+    """A program file read and compiled: (IR program or None, its errors, its text, its AST)."""
+    from rulelang import compile_source
+    from rulelang import load_file
+
+    sf, diags, text = load_file(path)
+    program = None
+    if sf is not None and not any(d.is_error for d in diags):
+        program, more = compile_source(sf)
+        diags = list(diags) + [d for d in more if d not in diags]
+    return program, [d for d in diags if d.is_error], text, sf

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 
 from rulelang.diagnostics import Diagnostic, RulelangError, Span, render_text
 
-from simulator.cli_options import add_run_options, progress_printer, start_date
+from simulator.cli_options import add_run_options, load_program, progress_printer, start_date
 
 if TYPE_CHECKING:
     from simulator.trials.result import RunResult
@@ -52,23 +52,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=cmd_simulate)
 
 
-def _load_program(path: str):
-    from rulelang.check.compiler import compile_source
-    from rulelang.syntax.loader import load_file
-
-    sf, diags, text = load_file(path)
-    program = None
-    if sf is not None and not any(d.is_error for d in diags):
-        program, more = compile_source(sf)
-        diags = list(diags) + [d for d in more if d not in diags]
-    return program, [d for d in diags if d.is_error], text, sf
-
-
 def cmd_simulate(args: argparse.Namespace) -> int:
     from simulator.trials.montecarlo import program_hash, simulate
-    from simulator.trials.result import write_reports
 
-    program, errors, text, sf = _load_program(args.program)
+    program, errors, text, sf = load_program(args.program)
     if program is None:
         if not errors:
             errors = [Diagnostic("RL004", "error", "no program to simulate in this file", Span(args.program, 0, 0, 0, 0))]
@@ -112,6 +99,8 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         if fit:
             print(render_text(fit, {args.program: text} if text else {}), file=sys.stderr)
         if args.out:
+            from simulator.report.pages import write_reports  # matplotlib is loaded only when reports are written
+
             for path in write_reports(result, args.out):
                 print(f"wrote {path}", file=sys.stderr)
         print_stdout(json.dumps(result.to_json(), indent=2) + "\n" if args.format == "json" else summary_text(result))

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import rulelang
 
+# the simulator uses only these (tests/test_layout.py); a name added here is a promise to keep it
 PUBLIC = [
     "Customer",
     "Diagnostic",
     "EvaluationError",
     "Event",
+    "ProgramDiff",
     "Result",
     "RuleCheckError",
     "RuleSyntaxError",
@@ -17,12 +19,19 @@ PUBLIC = [
     "ast",
     "check",
     "compile_source",
+    "diff_programs",
     "format_source",
     "ir",
     "load_file",
     "load_yaml",
+    "mark_span",
+    "normalize",
     "parse_text",
+    "position_in",
+    "program_hash",
+    "read_text",
     "run",
+    "syntax_error_point",
     "to_yaml",
 ]
 

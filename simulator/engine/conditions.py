@@ -16,27 +16,9 @@ from typing import Callable, Union
 import numpy as np
 
 from rulelang import ir
+from simulator.model.strings import StringTable
 
 Value = Union[np.ndarray, int, float, bool]
-
-
-class StringTable:
-    """Interns strings to small integer codes (code 0 is the empty string)."""
-
-    def __init__(self) -> None:
-        self.codes: dict[str, int] = {"": 0}
-        self.names: list[str] = [""]
-
-    def code(self, s: str) -> int:
-        c = self.codes.get(s)
-        if c is None:
-            c = len(self.names)
-            self.codes[s] = c
-            self.names.append(s)
-        return c
-
-    def name(self, code: int) -> str:
-        return self.names[int(code)]
 
 
 def const_value(value: object, vtype: str, strings: StringTable) -> Value:

@@ -17,6 +17,13 @@ baseline does not depend on the program, nor on the referral settings, and the r
 settings leave the other customers' draws alone.
 Only purchases at the customer's own rate (u < q) carry the BG/NBD chance to drop out.
 
+The rule for random draws, for anyone adding to the engine: draw only when the draw is used (a
+program or population without the feature makes no draw for it), and draw after the draws that
+exist, from the stream that owns the quantity (or a new stream of its own). Then every existing
+program and population gives the same numbers, bit for bit, before and after the change, and
+variants compared on common random numbers stay paired. A new trait gets its own trait stream
+(`simulator.model.draws.TraitStreams`), never a draw taken from stream 0 in the middle of the day.
+
 Cost per day: the uniforms, one comparison and `flatnonzero` over the chunk (q_max =
 max(q, q') is kept up to date, not recomputed); everything else touches only the
 day's buyers and the customers with an event. Calendar work runs on boundaries.
@@ -30,7 +37,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from simulator.engine.conditions import StringTable
+from simulator.model.strings import StringTable
 from simulator.engine.day_events import DayEvents, bday_of
 from rulelang.limits import MAX_CUSTOMER_POINTS
 

@@ -36,7 +36,7 @@ def _default(value: Any, vtype: str) -> Any:
 
 def to_events(program: ir.Program, record: dict, start: dt.date) -> list:
     """The interpreter events of one recorded customer."""
-    from rulelang.run.interpreter import Event
+    from rulelang import Event
 
     ftypes = {e.name: dict(e.fields) for e in program.events}
     out = []
@@ -64,14 +64,14 @@ def to_events(program: ir.Program, record: dict, start: dt.date) -> list:
 
 
 def to_customer(program: ir.Program, record: dict):
-    from rulelang.run.interpreter import Customer
+    from rulelang import Customer
 
     attrs = {name: _default(record["attributes"].get(name), t) for name, t in program.attributes}
     return Customer(birthday=record["birthday"], attributes=attrs)
 
 
 def interpreter_ledger(program: ir.Program, record: dict, start: dt.date, end: dt.date) -> dict | None:
-    from rulelang.run.interpreter import run
+    from rulelang import run
 
     events = to_events(program, record, start)
     if not events:

@@ -24,7 +24,8 @@ from rulelang.limits import MAX_EVENT_POINTS
 
 from simulator.engine.calendar import add_months, month_index, period_id
 
-from simulator.engine.conditions import BatchContext, StringTable, evaluate, fields_read
+from simulator.model.strings import StringTable
+from simulator.engine.conditions import BatchContext, evaluate, fields_read
 from simulator.engine.exact import ExactRangeError, fits_int64, mul
 from simulator.engine.lots import LotStore
 from simulator.engine.program_plan import Plan, RuleSpec, round_div

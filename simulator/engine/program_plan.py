@@ -21,7 +21,8 @@ from rulelang import ir
 from rulelang.diagnostics import NO_SPAN, Diagnostic, RulelangError
 
 from simulator.engine.calendar import Calendar, add_months, first_of_month, month_index
-from simulator.engine.conditions import StringTable, fields_read
+from simulator.model.strings import StringTable
+from simulator.engine.conditions import fields_read
 
 
 class SimulationError(RulelangError):

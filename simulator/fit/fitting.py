@@ -5,7 +5,7 @@ Takes: `Transactions`, `Summaries` (simulator.fit.summary) and the options of th
 fitted on the whole history (what the population file carries), the same model fitted on the
 calibration period when there is a holdout (what the fit report checks against the holdout),
 the gamma-gamma spend model, the frequency–spend correlation and the mixes — and the fit
-checks of `simulator.fit.checks`. The statistics are `simulator.fit.models` (MLE with scipy); a fit
+checks of `simulator.fit.checks`. The statistics are `simulator.model.estimation` (MLE with scipy); a fit
 that cannot be trusted raises `TransactionsError` with its RL85x code and the segment named.
 
 Model choice (`--model auto`): both BG/NBD and Pareto/NBD are fitted in every segment, and
@@ -64,13 +64,13 @@ class FitOutcome:
 
 
 def _module(model: str):
-    from simulator.fit.models import bgnbd, pareto_nbd
+    from simulator.model.estimation import bgnbd, pareto_nbd
 
     return {"bgnbd": bgnbd, "pareto_nbd": pareto_nbd}[model]
 
 
 def _fit_error(tx: Transactions, segment: str, many: bool, exc: Exception) -> TransactionsError:
-    from simulator.fit.models import TOO_LITTLE_DATA
+    from simulator.model.estimation import TOO_LITTLE_DATA
 
     code = exc.code  # type: ignore[attr-defined]  # a FitError's RL85x code
     message = getattr(exc, "message", str(exc))
@@ -82,7 +82,7 @@ def _fit_error(tx: Transactions, segment: str, many: bool, exc: Exception) -> Tr
 
 
 def _fit(tx: Transactions, segment: str, many: bool, model: str, x: np.ndarray, t_x: np.ndarray, T: np.ndarray):
-    from simulator.fit.models import FitError
+    from simulator.model.estimation import FitError
 
     try:
         return _module(model).fit(x, t_x, T)
@@ -106,7 +106,7 @@ def segment_masks(tx: Transactions, column: str | None) -> list[tuple[str, np.nd
 
 
 def _spend(tx: Transactions, s: Summaries, mask: np.ndarray, many: bool, name: str):
-    from simulator.fit.models import FitError, gamma_gamma
+    from simulator.model.estimation import FitError, gamma_gamma
 
     repeat = mask & (s.spend_count >= 2)
     positive = repeat & (s.mean_spend > 0)

@@ -23,14 +23,14 @@ import numpy as np
 
 from rulelang import ir
 
-from simulator.engine.conditions import StringTable
+from simulator.model.strings import StringTable
 from simulator.history.feed import Feed, ReplayOptions, interpreter_events
 from simulator.history.replay_engine import LEDGER, HistoryResult, pick_reward
 
 
 def _customer(program: ir.Program, feed: Feed, c: int):
-    from rulelang.run.interpreter import Customer
-    from rulelang.run.interpreter import normalize
+    from rulelang import Customer
+    from rulelang import normalize
 
     from simulator.model.draws import NON_LEAP_MONTH_START
 
@@ -52,7 +52,7 @@ def _customer(program: ir.Program, feed: Feed, c: int):
 def interpreter_ledger(program: ir.Program, feed: Feed, c: int, strings: StringTable,
                        options: ReplayOptions = ReplayOptions()) -> dict | None:
     """Customer `c`'s ledger by the interpreter, None when they never joined."""
-    from rulelang.run.interpreter import Event, run
+    from rulelang import Event, run
 
     events = interpreter_events(feed, c, strings)
     join = int(feed.enroll_day[c])

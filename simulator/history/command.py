@@ -70,7 +70,7 @@ def load_history(path: str, columns=None, *, date_format: str | None = None, dec
 
 
 def _load_program(path: str):
-    from simulator.simulate_command import _load_program as load
+    from simulator.cli_options import load_program as load
 
     program, errors, text, _ = load(path)
     if program is None and not errors:
@@ -97,7 +97,7 @@ _WORK: dict[str, Any] = {}
 
 
 def _replay_part(bounds: tuple[int, int]) -> HistoryResult:
-    from simulator.engine.conditions import StringTable
+    from simulator.model.strings import StringTable
 
     w = _WORK
     strings = StringTable()
@@ -127,7 +127,7 @@ def _merge(parts: list[HistoryResult]) -> HistoryResult:
 def replay_loaded(program, tx, options: ReplayOptions = ReplayOptions(), workers: int | None = None,
                   path: str | None = None) -> HistoryResult:
     """Replay `program` over `tx`: one process, or two over two halves of the customers."""
-    from simulator.engine.conditions import StringTable
+    from simulator.model.strings import StringTable
 
     path = path or str(getattr(tx, "path", "<transactions>"))
     budgets = any(r.budget is not None for r in program.rules)

@@ -35,7 +35,8 @@ from rulelang import ir
 from rulelang.diagnostics import NO_SPAN, Diagnostic, RulelangError, Span
 from rulelang.limits import MAX_DAYS
 
-from simulator.engine.conditions import StringTable, fields_read
+from simulator.model.strings import StringTable
+from simulator.engine.conditions import fields_read
 from simulator.model.draws import NEVER, NON_LEAP_MONTH_START
 
 REDEEM_POLICIES = ("when-affordable", "never")
@@ -428,7 +429,7 @@ def interpreter_events(feed: Feed, c: int, strings: StringTable) -> list:
     """The interpreter `Event`s of customer `c` as the replay sees them (without redemptions):
     its signup, birthdays while a member, and its purchases and returns from the day it joins.
     A purchase's id is `p<feed position>`; a matched return names it."""
-    from rulelang.run.interpreter import Event
+    from rulelang import Event
 
     out = []
     join = int(feed.enroll_day[c])

@@ -26,7 +26,7 @@ from rulelang import ir
 from rulelang.diagnostics import Diagnostic
 
 from simulator.engine.calendar import Calendar
-from simulator.engine.conditions import StringTable
+from simulator.model.strings import StringTable
 from simulator.model.draws import NON_LEAP_MONTH_START
 from simulator.history.feed import UNKNOWN_REWARD, Feed, ReplayError, ReplayOptions, _span
 from simulator.engine.program_plan import build_plan

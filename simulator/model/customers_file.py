@@ -185,7 +185,7 @@ def read_customers(path: str | Path, segments: Sequence[str], *, shown_as: str |
 
 
 def _check_room(label: str, size: int) -> None:
-    from simulator.trials.montecarlo import available_memory
+    from simulator.machine import available_memory
 
     avail = available_memory()
     if avail and size * READ_FACTOR > avail:

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from simulator.engine.conditions import StringTable
+from simulator.model.strings import StringTable
 from simulator.model.history_traits import aged_state, history_traits
 from simulator.model.population import Choice, Population
 
@@ -39,7 +39,7 @@ NEVER = np.int32(2**30)
 NON_LEAP_MONTH_START = np.array([0, 31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334, 365])
 
 
-@dataclass
+@dataclass(kw_only=True)
 class SegmentTables:
     """Per-segment lookup tables shared by every block (built once per run)."""
 
@@ -163,15 +163,25 @@ def segment_tables(pop: Population, strings: StringTable) -> SegmentTables:
     rets = [s.returns for s in pop.segments]
     frac_bounds, frac_values = flat_choice([(r.fraction.values, r.fraction.weights) for r in rets])
     return SegmentTables(
-        [c for c, _ in cats], [f for _, f in cats], [c for c, _ in chans], [f for _, f in chans], ship,
-        np.array([s.items_mean for s in pop.segments]), np.array([s.spend_p for s in pop.segments]),
-        np.array([s.redeem for s in pop.segments], dtype=np.float32), tuple(events), tuple(attrs),
-        np.array([r.rate for r in rets], dtype=np.float32), np.array([r.delay_min for r in rets], dtype=np.int64),
-        np.array([r.delay_max - r.delay_min + 1 for r in rets], dtype=np.int64),
-        frac_bounds, frac_values.astype(np.float64),
-        Alias.build([_cdf_weights(s.categories, strings) for s in pop.segments]),
-        Alias.build([_cdf_weights(s.channels, strings) for s in pop.segments]),
+        cat_codes=[c for c, _ in cats],
+        cat_cdf=[f for _, f in cats],
+        chan_codes=[c for c, _ in chans],
+        chan_cdf=[f for _, f in chans],
+        shipping=ship,
+        items_mean=np.array([s.items_mean for s in pop.segments]),
+        spend_p=np.array([s.spend_p for s in pop.segments]),
+        redeem=np.array([s.redeem for s in pop.segments], dtype=np.float32),
+        event_names=tuple(events),
+        attr_names=tuple(attrs),
+        ret_rate=np.array([r.rate for r in rets], dtype=np.float32),
+        ret_delay_min=np.array([r.delay_min for r in rets], dtype=np.int64),
+        ret_delay_span=np.array([r.delay_max - r.delay_min + 1 for r in rets], dtype=np.int64),
+        ret_frac_bounds=frac_bounds,
+        ret_frac_values=frac_values.astype(np.float64),
+        cat_alias=Alias.build([_cdf_weights(s.categories, strings) for s in pop.segments]),
+        chan_alias=Alias.build([_cdf_weights(s.channels, strings) for s in pop.segments]),
     )
+
 
 
 @dataclass

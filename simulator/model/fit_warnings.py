@@ -33,7 +33,7 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 
-from rulelang.syntax import ast
+from rulelang import ast
 from rulelang import ir
 from rulelang.diagnostics import NO_SPAN, Diagnostic, Span
 

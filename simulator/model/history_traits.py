@@ -17,7 +17,7 @@ No purchase of the prior period is recorded: those customers start with no point
 
 Customers file (`history_traits`): each customer's traits come from their posterior given their
 own (x, t_x, T) and mean spend, under the trial's segment parameters, via the statistics core
-`simulator.fit.models` (`bgnbd.posterior_draw` -> alive, λ, p; `pareto_nbd.posterior_draw` -> alive, λ, μ,
+`simulator.model.estimation` (`bgnbd.posterior_draw` -> alive, λ, p; `pareto_nbd.posterior_draw` -> alive, λ, μ,
 then a remaining lifetime Exp(μ); `gamma_gamma.posterior_draw` -> ν given the spend). A dead
 customer never purchases. Birthdays, signup dates and attributes come from the file where it has
 them (else from the segment, as for a synthetic customer); a customer with a balance or a tier,
@@ -61,7 +61,7 @@ def aged_state(pop: "Population", seg: np.ndarray, lam_day: np.ndarray, p_drop: 
 
 
 def _fit():
-    from simulator.fit.models import bgnbd, gamma_gamma, pareto_nbd  # the statistics core (TRANSACTIONS_API.md)
+    from simulator.model.estimation import bgnbd, gamma_gamma, pareto_nbd  # the statistics core (TRANSACTIONS_API.md)
 
     return bgnbd, pareto_nbd, gamma_gamma
 

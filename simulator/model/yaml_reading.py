@@ -23,7 +23,9 @@ import yaml
 
 from rulelang.diagnostics import DiagnosticBag, Span, did_you_mean
 from rulelang.limits import MAX_DATE, MAX_NESTING, MAX_NUMBER_DIGITS, MIN_DATE
-from rulelang.syntax.yaml_nodes import Node, mark_span, position_in, syntax_error_point
+from yaml import Node
+
+from rulelang import mark_span, position_in, syntax_error_point
 
 
 class _StructureError(yaml.composer.ComposerError):

@@ -19,14 +19,19 @@ from __future__ import annotations
 
 import base64
 import html
+import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from simulator.report.charts import all_charts
+from simulator.report.outputs import write_set
 from simulator.trials.stats import PRECISION, RANGE, summarize
 from simulator.trials.stats import legend as stats_legend
+
+if TYPE_CHECKING:
+    from simulator.trials.result import RunResult
 
 Report = dict[str, Any]
 Summary = dict[str, Any]
@@ -390,6 +395,15 @@ def render_human_reports(report: Report) -> dict[str, str]:
 def write_human_reports(report: Report, out_dir: Path) -> list[Path]:
     """Write `report.md` and `report.html` into `out_dir` as one set (`simulator.report.outputs.write_set`);
     returns the paths written."""
-    from simulator.report.outputs import write_set
 
     return write_set(out_dir, render_human_reports(report))
+
+
+def write_reports(result: RunResult, out_dir: str | Path) -> list[Path]:
+    """Write `report.json` (the RunResult.to_json() document), `report.md` and `report.html` into `out_dir`
+    as one set (`simulator.report.outputs.write_set`: the previous set stays whole when writing fails);
+    returns the paths written. OutputError (RL620) when they cannot be written."""
+
+    document = result.to_json()
+    files = {"report.json": json.dumps(document, indent=2, sort_keys=False) + "\n", **render_human_reports(document)}
+    return write_set(out_dir, files)

@@ -28,7 +28,8 @@ import numpy as np
 from rulelang import ir, limits
 
 from simulator.engine.calendar import Calendar, add_months
-from simulator.engine.conditions import StringTable
+from simulator.model.strings import StringTable
+from simulator.machine import available_memory
 from simulator.model.customers_file import check_tiers, for_task
 from simulator.model.draws import segment_tables
 from simulator.engine.day_loop import BLOCK, ChunkResult, ChunkSim, blocks_for
@@ -72,7 +73,7 @@ def empty_program(name: str = "no program") -> ir.Program:
 def program_hash(program: ir.Program, source: str | None = None) -> str:
     """rulelang.check.compiler.program_hash when available, else sha256 of the source (or of the IR's repr)."""
     try:
-        from rulelang.check.compiler import program_hash as ph  # type: ignore[attr-defined]
+        from rulelang import program_hash as ph  # type: ignore[attr-defined]
         return str(ph(program))
     except Exception:  # the compiler may not provide it
         text = source if source is not None else repr(program)
@@ -293,21 +294,6 @@ def plan_tasks(program: ir.Program, settings: RunSettings,
     else:
         per = max(1, settings.chunk_size // block_size)
     return [blocks[i:i + per] for i in range(0, len(blocks), per)]
-
-
-def available_memory() -> int | None:
-    """Bytes of memory available to new work (Linux `MemAvailable`), None when unknown."""
-    try:
-        with open("/proc/meminfo") as fh:
-            for line in fh:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    try:
-        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (ValueError, OSError, AttributeError):
-        return None
 
 
 HISTORY_ROW_BYTES = 64  # a customers-file row a task holds per customer (history, balance, tier, dates)

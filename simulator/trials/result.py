@@ -254,15 +254,3 @@ def build_result(meta: dict[str, Any], program: ir.Program, pop, trials: list, c
                             f"(referral_pool {pop.referral_pool:g}); raise `referral_pool` in the population file")
     return RunResult(meta, totals, per_trial, monthly, months, tier_names, tier_mix, max_err == 0, max_err,
                      warnings, trials[0].records)
-
-
-def write_reports(result: RunResult, out_dir: str | Path) -> list[Path]:
-    """Write `report.json` (the RunResult.to_json() document), `report.md` and `report.html` into `out_dir`
-    as one set (`simulator.report.outputs.write_set`: the previous set stays whole when writing fails);
-    returns the paths written. OutputError (RL620) when they cannot be written."""
-    from simulator.report.outputs import write_set
-    from simulator.report.pages import render_human_reports  # matplotlib is loaded only when reports are written
-
-    document = result.to_json()
-    files = {"report.json": json.dumps(document, indent=2, sort_keys=False) + "\n", **render_human_reports(document)}
-    return write_set(out_dir, files)

@@ -181,7 +181,7 @@ def load_guardrails(source: str, path: str) -> tuple[list[Guardrail], list[Diagn
 
 def load_guardrails_file(path: str) -> list[Guardrail]:
     """Read and validate a guardrails file; WhatIfError with located diagnostics."""
-    from rulelang.syntax.loader import read_text
+    from rulelang import read_text
 
     text, problems = read_text(path)
     if text is None:

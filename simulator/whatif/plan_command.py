@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
-from rulelang.tools.diff import ProgramDiff, diff_programs
+from rulelang import ProgramDiff, diff_programs
 
 from simulator.whatif.compare import Comparison, compare_programs, fmt, fmt_interval, legend_lines, metric_kind
 from simulator.trials.stats import PRECISION, RANGE

@@ -29,14 +29,14 @@ from typing import Any, Callable, Sequence
 import numpy as np
 import yaml
 
-from rulelang.syntax import ast
+from rulelang import ast
 from rulelang import ir
 from rulelang.diagnostics import Diagnostic, DiagnosticBag, RulelangError, Span
-from rulelang.syntax.yaml_nodes import mark_span
+from rulelang import mark_span
 
 from simulator.trials import montecarlo as mc
 from simulator.engine.program_plan import build_plan
-from simulator.engine.conditions import StringTable
+from simulator.model.strings import StringTable
 from simulator.model.customers_file import for_task
 from simulator.model.population import DEFAULT_POPULATION, Population, load_population
 from simulator.trials.result import RunResult, build_result
@@ -77,7 +77,7 @@ class LoadedProgram:
 
 def read_spec(spec: str) -> tuple[str, str]:
     """(path used in messages, text) of a file or of `REV:path` (`git show REV:path`)."""
-    from rulelang.syntax.loader import read_text
+    from rulelang import read_text
 
     if os.path.exists(spec) or ":" not in spec:
         text, diags = read_text(spec)
@@ -99,14 +99,14 @@ def read_spec(spec: str) -> tuple[str, str]:
 
 def parse_program_text(text: str, path: str) -> LoadedProgram:
     """Parse (text or YAML form, by extension), check and compile; WhatIfError on any error."""
-    from rulelang.check.compiler import compile_source
+    from rulelang import compile_source
 
     bare = path.split(":", 1)[1] if ":" in path and not os.path.exists(path) else path
     if bare.endswith((".yaml", ".yml")):
-        from rulelang.syntax.yaml_loader import load_yaml
+        from rulelang import load_yaml
         sf, diags = load_yaml(text, path)
     elif bare.endswith(".loyalty"):
-        from rulelang.syntax.parser import parse_text
+        from rulelang import parse_text
         sf, diags = parse_text(text, path)
     else:
         raise usage_error("RL003", f"{path} is not a rule file", "rule files end in .loyalty or .yaml", path)
@@ -130,7 +130,7 @@ def load_program_spec(spec: str) -> LoadedProgram:
 
 def compile_ast_program(program: ast.Program, label: str) -> ir.Program:
     """Check and compile a program built in memory (sweeps); WhatIfError with the checker's messages."""
-    from rulelang.check.compiler import compile_source
+    from rulelang import compile_source
 
     compiled, diags = compile_source(ast.SourceFile(path=label, program=program))
     if compiled is None:
@@ -259,7 +259,7 @@ def _find_uncertain(node: Any, path: str, file: str, bag: DiagnosticBag, found: 
 
 def load_population_spec(path: str | None) -> PopulationSource:
     """Read a population file (the built-in default when None); distributions become per-trial draws."""
-    from rulelang.syntax.loader import read_text
+    from rulelang import read_text
 
     p = str(path) if path is not None else str(DEFAULT_POPULATION)
     text, problems = read_text(p)

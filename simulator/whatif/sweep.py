@@ -26,7 +26,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from rulelang.syntax import ast
+from rulelang import ast
 from rulelang.diagnostics import did_you_mean
 
 from simulator.model.population import Population, Response

@@ -1,6 +1,6 @@
 """Helpers of the fit tests: the CDNOW fixture, and direct simulations of the models' processes.
 
-The simulations are written from the models' definitions, independently of `simulator.fit.models`, so
+The simulations are written from the models' definitions, independently of `simulator.model.estimation`, so
 that fitting them tests the estimators (not a model against itself).
 """
 

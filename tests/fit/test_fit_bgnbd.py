@@ -1,4 +1,4 @@
-"""BG/NBD: likelihood, expectations, posterior draws and parameter recovery (simulator.fit.models.bgnbd).
+"""BG/NBD: likelihood, expectations, posterior draws and parameter recovery (simulator.model.estimation.bgnbd).
 
 Expected numbers come from Hardie's notes, from the model's definition (integrals computed here
 with scipy.integrate, independently of the closed forms under test) or from simulations written
@@ -14,7 +14,7 @@ import pytest
 from scipy import integrate, special, stats
 
 from fit_helpers import simulate_bgnbd
-from simulator.fit.models import FitError, bgnbd
+from simulator.model.estimation import FitError, bgnbd
 
 HARD = (0.25, 4.0, 0.8, 2.5)  # Hardie's note 027
 CDNOW = (0.243, 4.414, 0.793, 2.426)  # FHL 2005, the CDNOW estimates
@@ -233,7 +233,7 @@ def test_inconsistent_summaries_are_refused() -> None:
 
 
 def test_require_converged_turns_an_unconverged_fit_into_rl851() -> None:
-    from simulator.fit.models import ModelFit, require_converged
+    from simulator.model.estimation import ModelFit, require_converged
     ok = bgnbd.fit(*simulate_bgnbd(0.6, 4.0, 0.9, 2.5, np.full(500, 30.0), np.random.default_rng(1)), np.full(500, 30.0))
     assert require_converged(ok) is ok
     stuck = ModelFit("bgnbd", ok.names, ok.params, ok.se, ok.log_covariance, ok.loglik, ok.n, False, 3,

@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 from fit_helpers import cdnow_from_transactions, cdnow_summary
-from simulator.fit.models import bgnbd
+from simulator.model.estimation import bgnbd
 
 
 @pytest.fixture(scope="module")
@@ -57,7 +57,7 @@ def test_bgnbd_from_raw_transactions_matches_too(raw) -> None:
 
 
 def test_pareto_nbd_from_raw_transactions_matches_the_published_estimates(raw) -> None:
-    from simulator.fit.models import pareto_nbd
+    from simulator.model.estimation import pareto_nbd
     fit = pareto_nbd.fit(raw["x"], raw["t_x"], raw["T"])
     assert fit.converged
     r, alpha, s, beta = fit.params
@@ -68,7 +68,7 @@ def test_pareto_nbd_from_raw_transactions_matches_the_published_estimates(raw) -
 def test_pareto_nbd_on_the_two_decimal_summary(summary) -> None:
     """On the summary rounded to two decimals β's maximum moves to 11.668 (the profile likelihood is flat
     there: LL at 11.669 is lower by 1.5e-8); the other figures are the published ones."""
-    from simulator.fit.models import pareto_nbd
+    from simulator.model.estimation import pareto_nbd
     fit = pareto_nbd.fit(*summary)
     r, alpha, s, beta = fit.params
     assert (round(r, 3), round(alpha, 3), round(s, 3)) == (0.553, 10.578, 0.606)
@@ -77,7 +77,7 @@ def test_pareto_nbd_on_the_two_decimal_summary(summary) -> None:
 
 
 def test_gamma_gamma_matches_the_published_estimates(raw) -> None:
-    from simulator.fit.models import gamma_gamma
+    from simulator.model.estimation import gamma_gamma
     fit = gamma_gamma.fit(raw["x"], raw["mean_spend"])
     assert fit.converged and fit.n == 946
     p, q, gamma = fit.params

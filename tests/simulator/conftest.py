@@ -10,8 +10,3 @@ from simulator.model.population import load_population_file
 def busy_population():
     return load_population_file(HERE / "fixtures" / "busy.yaml")
 
-
-# the statistics core's posterior draws, from the published closed forms, until simulator.fit.models exists
-import fit_formulas  # noqa: E402
-
-fit_formulas.install()

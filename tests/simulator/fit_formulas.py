@@ -6,18 +6,11 @@ Pareto/NBD: Fader & Hardie (2005), "A note on deriving the Pareto/NBD model and 
 expressions": P(alive) (eq. 11, with A0 from eq. 19/20) and E[Y(t) | x, t_x, T] (eq. 22).
 Gamma-gamma: Fader, Hardie & Lee (2005), "RFM and CLV", JMR: ν | x, m̄ ~ Gamma(q + p x, γ + x m̄).
 
-The posterior draws follow the contract of `simulator.fit.models` (TRANSACTIONS_API.md) so that the
-tests can run before the statistics core is merged: `install()` puts them in `sys.modules`
-as `simulator.fit.models` only when the real package is absent (the simulator then calls them).
-The BG/NBD joint posterior of (λ, p) given the history is a two-part mixture (alive at T:
-λ ~ Gamma(r + x, α + T), p ~ Beta(a, b + x); dropped out after the last purchase:
-λ ~ Gamma(r + x, α + t_x), p ~ Beta(a + 1, b + x − 1)), weighted by P(alive).
+They are written independently of `simulator.model.estimation`, so the tests compare the simulator's
+posterior draws with the papers, not with themselves.
 """
 
 from __future__ import annotations
-
-import sys
-import types
 
 import numpy as np
 from scipy.special import hyp2f1
@@ -56,54 +49,3 @@ def pareto_conditional_expected(params, t, x, t_x, T):
     x, t_x, T = (np.asarray(v, dtype=np.float64) for v in (x, t_x, T))
     alive_mean = (r + x) * (beta + T) / ((alpha + T) * (s - 1)) * (1 - ((beta + T) / (beta + T + t)) ** (s - 1))
     return pareto_p_alive(params, x, t_x, T) * alive_mean
-
-
-def _bgnbd_posterior_draw(params, x, t_x, T, rng):
-    r, alpha, a, b = params
-    x, t_x, T = (np.asarray(v, dtype=np.float64) for v in (x, t_x, T))
-    alive = rng.random(x.size) < bgnbd_p_alive(params, x, t_x, T)
-    rate = np.where(alive, alpha + T, alpha + t_x)
-    lam = rng.gamma(r + x, 1.0 / rate)
-    pa = np.where(alive, a, a + 1)
-    pb = np.where(alive, b + x, np.maximum(b + x - 1, 1e-12))
-    p = rng.beta(pa, pb)
-    return alive, lam, p
-
-
-def _pareto_posterior_draw(params, x, t_x, T, rng):
-    r, alpha, s, beta = params
-    x, t_x, T = (np.asarray(v, dtype=np.float64) for v in (x, t_x, T))
-    alive = rng.random(x.size) < pareto_p_alive(params, x, t_x, T)
-    lam = rng.gamma(r + x, 1.0 / (alpha + T))
-    mu = rng.gamma(s, 1.0 / (beta + T))  # the living customers' posterior (the dead never buy)
-    return alive, lam, mu
-
-
-def _gamma_gamma_posterior_draw(params, x, mean_spend, rng):
-    p, q, gamma = params
-    x = np.asarray(x, dtype=np.float64)
-    return rng.gamma(q + p * x, 1.0 / (gamma + x * np.asarray(mean_spend, dtype=np.float64)))
-
-
-def install() -> bool:
-    """Provide `simulator.fit.models` from these formulas when the real package is not there."""
-    try:
-        import simulator.fit.models.bgnbd
-        import simulator.fit.models.gamma_gamma
-        import simulator.fit.models.pareto_nbd
-        return False
-    except ImportError:
-        pass
-    pkg = types.ModuleType("simulator.fit.models")
-    pkg.__path__ = []  # a package
-    for name, draw in (("bgnbd", _bgnbd_posterior_draw), ("pareto_nbd", _pareto_posterior_draw),
-                       ("gamma_gamma", _gamma_gamma_posterior_draw)):
-        mod = types.ModuleType(f"simulator.fit.models.{name}")
-        mod.posterior_draw = draw
-        setattr(pkg, name, mod)
-        sys.modules[f"simulator.fit.models.{name}"] = mod
-    sys.modules["simulator.fit.models"] = pkg
-    import simulator
-
-    simulator.fit.models = pkg
-    return True

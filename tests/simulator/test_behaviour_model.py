@@ -122,7 +122,7 @@ def test_the_post_reward_lift_lasts_exactly_post_reward_days():
     # the next balance change, about two days longer)
     from rulelang import ir
     from sim_helpers import program_with
-    from simulator.engine.conditions import StringTable
+    from simulator.model.strings import StringTable
     from simulator.model.draws import segment_tables
     from simulator.engine.day_loop import ChunkSim
     from simulator.trials.montecarlo import RunSettings, calendar_for

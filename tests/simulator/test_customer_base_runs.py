@@ -7,12 +7,12 @@ import argparse
 import json
 import pickle
 
+import fit_formulas as ff
 import numpy as np
 import pytest
 from scipy import integrate
 from scipy.stats import beta as beta_dist
 
-import fit_formulas as ff  # noqa: F401  (installs simulator.fit.models when absent)
 from base_helpers import histories, load, one_trial, population, write_customers
 from rulelang.check.compiler import compile_source
 from rulelang.syntax.parser import parse_text
@@ -396,7 +396,7 @@ def test_birthdays_signups_and_attributes_come_from_the_file(tmp_path):
     assert rows.signup[0] == (dt.date(2026, 5, 1) - epoch).days and rows.signup[2] < -10**9
     assert rows.attributes["store"].tolist() == ["north", 12.0, True, None]
     from simulator.model.draws import TraitStreams, _customer_traits, segment_tables
-    from simulator.engine.conditions import StringTable
+    from simulator.model.strings import StringTable
     from simulator.model.history_traits import history_traits
 
     pop = load(population(tmp_path, BG))

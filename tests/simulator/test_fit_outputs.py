@@ -1,7 +1,7 @@
 """What `loyalty fit` writes: the population file (read back by the simulator), the customers file
-and the report — with the statistics replaced by a private fake of `simulator.fit.models` whose
+and the report — with the statistics replaced by a private fake of `simulator.model.estimation` whose
 estimates are fixed, so every number written can be checked against the fake's and against
-the rows of the test. (The fake is temporary: it goes when the real `simulator.fit.models` is merged.)
+the rows of the test. (The fake is temporary: it goes when the real `simulator.model.estimation` is merged.)
 """
 
 from __future__ import annotations
@@ -56,27 +56,27 @@ def _fit(model, names, params, n):
 
 @pytest.fixture
 def fake_fit(monkeypatch):
-    pkg = types.ModuleType("simulator.fit.models")
+    pkg = types.ModuleType("simulator.model.estimation")
     pkg.FitError, pkg.TOO_LITTLE_DATA = FakeFitError, "RL852"
-    bg = types.ModuleType("simulator.fit.models.bgnbd")
+    bg = types.ModuleType("simulator.model.estimation.bgnbd")
     bg.fit = lambda x, t_x, T, weights=None: _fit("bgnbd", ("purchase.r", "purchase.alpha", "dropout.a", "dropout.b"),
                                                   (0.25, 4.0, 0.8, 2.5), len(x))
     bg.pmf = lambda params, t, x: np.where(np.asarray(x) == 0, 1.0, 0.0) * np.ones_like(np.asarray(t, float))
     bg.expected_count = lambda params, t: np.asarray(t, float) * 0.1
     bg.conditional_expected = lambda params, t, x, t_x, T: np.full(np.shape(x), 0.5)
     bg.p_alive = lambda params, x, t_x, T: np.full(np.shape(x), 0.9)
-    pn = types.ModuleType("simulator.fit.models.pareto_nbd")
+    pn = types.ModuleType("simulator.model.estimation.pareto_nbd")
 
     def pareto_fails(*a, **k):
         raise FakeFitError("the fake Pareto/NBD does not fit", None, None, "RL851")
 
     pn.fit = pareto_fails
-    gg = types.ModuleType("simulator.fit.models.gamma_gamma")
+    gg = types.ModuleType("simulator.model.estimation.gamma_gamma")
     gg.fit = lambda x, m, weights=None: _fit("gamma_gamma", ("spend.p", "spend.q", "spend.gamma"), (6.0, 4.0, 15.0),
                                              len(x))
     pkg.bgnbd, pkg.pareto_nbd, pkg.gamma_gamma = bg, pn, gg
-    for name, mod in (("simulator.fit.models", pkg), ("simulator.fit.models.bgnbd", bg), ("simulator.fit.models.pareto_nbd", pn),
-                      ("simulator.fit.models.gamma_gamma", gg)):
+    for name, mod in (("simulator.model.estimation", pkg), ("simulator.model.estimation.bgnbd", bg), ("simulator.model.estimation.pareto_nbd", pn),
+                      ("simulator.model.estimation.gamma_gamma", gg)):
         monkeypatch.setitem(sys.modules, name, mod)
     monkeypatch.setattr(simulator, "fit", pkg, raising=False)
     return pkg

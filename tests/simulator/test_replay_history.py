@@ -13,7 +13,7 @@ from rulelang.tools.cli import main
 from rulelang.check.compiler import compile_source
 from rulelang.syntax.loader import load_file
 from sim_helpers import HERE, ROOT
-from simulator.engine.conditions import StringTable
+from simulator.model.strings import StringTable
 from simulator.history.feed import ReplayOptions, build_feed
 from simulator.history.check import compare_sample
 from simulator.history.replay_engine import replay

@@ -13,7 +13,7 @@ from sim_helpers import program_with, population_text, rate_rule
 from simulator.engine.day_loop import BLOCK
 from simulator.trials.montecarlo import simulate
 from simulator.engine.program_plan import SimulationError
-from simulator.trials.result import write_reports
+from simulator.report.pages import write_reports
 
 QUIET = """
 name: quiet

@@ -1,4 +1,4 @@
-"""Maximum likelihood on log-parameters, shared by every model of `simulator.fit.models`.
+"""Maximum likelihood on log-parameters, shared by every model of `simulator.model.estimation`.
 
 Takes: a `Problem` (the model's total log-likelihood as a function of its parameters, optionally
 its gradient, a starting point and what a runaway parameter means). Gives: a `ModelFit` with the
@@ -25,7 +25,7 @@ from scipy import optimize
 
 from rulelang.limits import FIT_MAX_ITERATIONS, FIT_PARAMETER_MAX, FIT_PARAMETER_MIN
 
-from simulator.fit.models import NOT_CONVERGED, RUNAWAY, TOO_LITTLE_DATA, FitError, ModelFit
+from simulator.model.estimation import NOT_CONVERGED, RUNAWAY, TOO_LITTLE_DATA, FitError, ModelFit
 
 _LOG_LOW = float(np.log(FIT_PARAMETER_MIN)) - 2.0  # the optimizer may step past the runaway limits,
 _LOG_HIGH = float(np.log(FIT_PARAMETER_MAX)) + 2.0  # which are checked after it stops

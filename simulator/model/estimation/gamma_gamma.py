@@ -25,8 +25,8 @@ from __future__ import annotations
 import numpy as np
 from scipy import special
 
-from simulator.fit.models import ModelFit
-from simulator.fit.models.mle import Problem, maximize
+from simulator.model.estimation import ModelFit
+from simulator.model.estimation.mle import Problem, maximize
 
 NAMES = ("spend.p", "spend.q", "spend.gamma")
 _HINT = ("spend per transaction hardly differs between customers or within a customer; "
@@ -77,7 +77,7 @@ def _repeat_buyers(x, mean_spend, weights):
 def fit(x, mean_spend, *, weights=None) -> ModelFit:
     """Maximum-likelihood (p, q, γ) on the customers with x > 0; standard errors from the Hessian.
     Raises `FitError` (RL852 without any repeat buyer, RL850 when a parameter runs away)."""
-    from simulator.fit.models import TOO_LITTLE_DATA, FitError
+    from simulator.model.estimation import TOO_LITTLE_DATA, FitError
 
     xs, ms, w = _repeat_buyers(x, mean_spend, weights)
     if len(xs) < 2:

@@ -39,8 +39,8 @@ from __future__ import annotations
 import numpy as np
 from scipy import special
 
-from simulator.fit.models import ModelFit
-from simulator.fit.models.mle import Problem, maximize, require_repeat_buyers, summaries
+from simulator.model.estimation import ModelFit
+from simulator.model.estimation.mle import Problem, maximize, require_repeat_buyers, summaries
 
 NAMES = ("purchase.r", "purchase.alpha", "dropout.s", "dropout.beta")
 _RATE_HINT = ("r and alpha grow together when purchase rates hardly vary between customers; "
