@@ -42,9 +42,9 @@ STAGES = [
     (("simulator.transactions.columns",), "file_header", "read"),
     (("simulator.transactions.reader",), "read_transactions", "read"),
     (("simulator.fit.summary",), "summarise", "summarise"),
-    (("simulator.model.estimation.bgnbd", "simulator.fit.models.bgnbd"), "fit", "fit BG/NBD"),
-    (("simulator.model.estimation.pareto_nbd", "simulator.fit.models.pareto_nbd"), "fit", "fit Pareto/NBD"),
-    (("simulator.model.estimation.gamma_gamma", "simulator.fit.models.gamma_gamma"), "fit", "fit gamma-gamma"),
+    (("simulator.model.estimation.bgnbd", "simulator.model.estimation.bgnbd"), "fit", "fit BG/NBD"),
+    (("simulator.model.estimation.pareto_nbd", "simulator.model.estimation.pareto_nbd"), "fit", "fit Pareto/NBD"),
+    (("simulator.model.estimation.gamma_gamma", "simulator.model.estimation.gamma_gamma"), "fit", "fit gamma-gamma"),
     (("simulator.fit.fitting",), "estimate_mixes", "mixes"),
     (("simulator.fit.command",), "_iso_dates", "customer dates"),
     (("simulator.fit.population_file",), "write_population", "write population"),
@@ -69,7 +69,7 @@ def data_files(folder: Path, customers: int, months: int, seed: int) -> tuple[Pa
         try:
             from simulator.transactions.synthetic import simulated_rows, write_transactions_csv
         except ImportError:
-            from simulator.model.synthetic import simulated_rows, write_transactions_csv
+            from simulator.transactions.synthetic import simulated_rows, write_transactions_csv
 
         t = time.perf_counter()
         sf, diags, _ = load_file(str(PROGRAM))
