@@ -41,7 +41,11 @@ Why these values:
   each `--segment-by` segment is a separate fit, and more than fifty of them leave too few
   customers in most for a stable one.
 - Opening balances (a customers file of a program already running) enter the engine's lot
-  buckets, int64 per customer and bucket; it is kept at 2**31 - 1: `MAX_OPENING_BALANCE` is the largest.
+  buckets (int64) and the customer's running totals, which the engine keeps under
+  `MAX_CUSTOMER_POINTS` (2**53) as above; `MAX_OPENING_BALANCE` leaves room in that bound for
+  the longest run's worst purchases: 2**53 - `MAX_DAYS` × `MAX_EVENT_POINTS` = 2**53 - 3.66e15
+  = 5,347,199,254,740,992 (5.3e15). A balance the customers file reads is also exact there
+  (float64 holds every integer below 2**53). A trial's sum of balances is checked against int64.
 - Literal numbers: Python refuses to print integers over 4,300 digits; no literal in a rule,
   events or population file may have more than `MAX_NUMBER_DIGITS` digits.
 - Nesting: the YAML composer, the AST builder and every walker of a condition recurse, and
@@ -91,13 +95,16 @@ MAX_EVENT_POINTS = 10**11  # points one event may earn (fixed awards × multipli
 MAX_CUSTOMER_POINTS = 2**53  # any one customer's running totals (float64-exact)
 MAX_BUDGET_POINTS = 10**15  # a global budget in points
 MAX_PERCENT = 100  # a discount or a share of a basket
-MAX_OPENING_BALANCE = 2**31 - 1  # one customer's balance at the start of a simulation (int32 lot bucket)
 
 # ---------------------------------------------------------------- calendar
 MIN_DATE = dt.date(1900, 1, 1)
 MAX_DATE = dt.date(2199, 12, 31)
 MAX_MONTHS = 1200  # a duration in months: expiry, windows, a simulation's length
 MAX_DAYS = 36_600  # a duration in days: pending periods, windows, delays
+
+# one customer's balance at the start of a simulation: what is left of a customer's exact range
+# (its running totals) after the longest run of one purchase a day at the largest earn of one event
+MAX_OPENING_BALANCE = MAX_CUSTOMER_POINTS - MAX_DAYS * MAX_EVENT_POINTS
 
 # ---------------------------------------------------------------- fitting transactions
 MIN_CALIBRATION_DAYS = 28  # days of history before --holdout-from

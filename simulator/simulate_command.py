@@ -36,7 +36,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "same random draws) and report revenue, cost, incremental profit, points and tiers "
                     "with their range of outcomes over trials and the Monte Carlo precision of each mean.")
     p.add_argument("program", metavar="PROGRAM", help="the program file (.loyalty or .yaml)")
-    p.add_argument("--population", metavar="FILE", help="population file (default: the built-in retail population)")
+    p.add_argument("--population", metavar="FILE",
+                   help="population file (default: data/NAME/population.yaml beside the program NAME.loyalty "
+                        "when it exists, else the built-in retail population)")
     add_run_options(p)
     for action in p._actions:  # --customers: the customers file's count when the population names one
         if action.dest == "customers":
@@ -74,6 +76,14 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     from simulator.report.outputs import prepare_out_dir, print_stdout
     from simulator.whatif.runner import Arm, Settings, load_population_spec, run_programs
 
+    if args.population is None:
+        from simulator.model.population_beside import population_beside
+
+        beside = population_beside(args.program)
+        if beside is not None:
+            args.population = str(beside)
+            print(f"population: {beside} (fitted to the program's data; --population FILE for another)",
+                  file=sys.stderr)
     try:
         source = load_population_spec(args.population)  # distributions become per-trial draws
         if args.out:
@@ -92,7 +102,10 @@ def cmd_simulate(args: argparse.Namespace) -> int:
             result = simulate(program, source.base, customers=args.customers, months=args.months, trials=args.trials,
                               seed=args.seed, workers=args.workers, chunk_size=args.block_size, start=start,
                               program_source_hash=program_hash(program, text), progress=progress_printer(sys.stderr))
+        from simulator.whatif.compare import legend_json
         from simulator.model.fit_warnings import diagnostics_json, fit_warnings, observed_from_run
+
+        result.meta["uncertainty"] = legend_json(result.meta)  # what `range` and `mc_precision` mean
 
         fit = fit_warnings(program, observed_from_run(result, source.base), sf, text, args.program)
         result.fit_warnings = diagnostics_json(fit)
@@ -159,7 +172,8 @@ SUMMARY_ROWS = [
 def summary_text(result: RunResult) -> str:
     """The terminal table: per metric the program's mean [range of outcomes] ±Monte Carlo precision, the
     baseline's mean and range, and the paired difference with both (see `simulator.trials.stats`)."""
-    from simulator.whatif.compare import fmt, fmt_interval, legend_lines, render_table
+    from simulator.whatif.compare import fmt_interval, legend_lines, render_table
+    from simulator.trials.stats import RANGE
 
     m = result.meta
     lines = [
@@ -183,8 +197,11 @@ def summary_text(result: RunResult) -> str:
         rows.append([label, cell(prog, kind, True), cell(base, kind, False), cell(diff, kind, True, True)])
     lines.append(render_table(["metric", "program", "baseline", "difference"], rows))
     if result.tier_names:
-        last = {n: result.tier_mix["share"][n]["mean"][-1] for n in result.tier_names}
-        lines.append("tier mix at end: " + ", ".join(f"{n} {fmt(v, 'pct')}" for n, v in last.items()))
+        from simulator.report.pages import _last
+
+        last = {n: _last(result.tier_mix["share"][n]) for n in result.tier_names}
+        lines.append(f"tier mix at end (share of members, mean [{RANGE}]): "
+                     + ", ".join(f"{n} {fmt_interval(v, 'pct', precision=False) if v else '-'}" for n, v in last.items()))
     opening = "opening + " if "program.points_opening" in result.totals else ""
     lines.append(f"ledger identity {opening}issued = redeemed + expired + reversed + outstanding: "
                  f"{'holds' if result.ledger_identity_ok else 'BROKEN (max error %d)' % result.ledger_identity_max_abs_error}")

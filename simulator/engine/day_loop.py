@@ -300,7 +300,7 @@ class ChunkSim(DayEvents):
             "program.buyers": int(np.count_nonzero(vp > 0)), "program.repeat_buyers": int(np.count_nonzero(vp > 1)),
             "customers": int((~tr.pool).sum()),
             "alive_at_start": int((~tr.pool).sum() if tr.alive is None else (~tr.pool & tr.alive).sum()),
-            "program.points_opening": int(arm.opening.sum()),
+            "program.points_opening": _int64(exact_sum(arm.opening), "opening balances"),
             "program.referrals_dropped": self.dropped_referrals,
         }
         totals["ledger_identity_max_abs_error"] = ledger_error(arm)

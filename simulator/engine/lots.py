@@ -117,7 +117,7 @@ class LotStore:
         if self.ring is None:
             self.avail[idx] += points
         else:
-            self.ring[slot % self.ring_size, idx] += points.astype(np.int32)
+            self.ring[slot % self.ring_size, idx] += points.astype(np.int64)
             self.head[idx] = np.minimum(self.head[idx], slot)
 
     def start_slot(self, slot: int, fold: bool) -> None:

@@ -16,13 +16,12 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
 import sys
 from pathlib import Path
 
 import numpy as np
 
-from rulelang.diagnostics import Diagnostic, RulelangError, Span, did_you_mean, render_text
+from rulelang.diagnostics import Diagnostic, RulelangError, Span, render_text
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
 
@@ -42,7 +41,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="check the model on the history from this date on (the calibration period ends the day before)")
     p.add_argument("--report", metavar="DIR", help="write report.json, report.md and report.html (charts) here")
     p.add_argument("--model", choices=("auto", "bgnbd", "pareto_nbd"), default="auto",
-                   help="purchase and dropout model (default auto: the higher likelihood)")
+                   help="purchase and dropout model (default auto: the higher log-likelihood, on the calibration "
+                        "period when there is a holdout)")
     p.add_argument("--segment-by", metavar="COLUMN", help="fit one segment per value of this customer column")
     p.add_argument("--time-unit", choices=("week", "day", "month"), default="week",
                    help="unit of the rates in the population file (default week)")
@@ -103,35 +103,34 @@ def cmd_fit(args: argparse.Namespace) -> int:
         return EXIT_FINDINGS
 
 
-def _run(args: argparse.Namespace, holdout: dt.date | None) -> int:
-    import dataclasses
+def _prepare_outputs(out: Path, args: argparse.Namespace) -> None:
+    """Before anything is fitted: the population file (and its customers file) and the report folder
+    can be written (RL620 otherwise, as `simulate` checks its --out first)."""
+    from simulator.fit.population_file import customers_path
+    from simulator.report.outputs import OutputError, prepare_out_dir, prepare_out_files
 
+    if not out.parent.is_dir():
+        try:
+            out.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise OutputError.of(str(out), f"create the folder {out.parent}", exc) from None
+    prepare_out_files([out] + ([] if args.no_customers else [customers_path(out)]))
+    if args.report:
+        prepare_out_dir(args.report)
+
+
+def _run(args: argparse.Namespace, holdout: dt.date | None) -> int:
     from simulator.fit.population_file import write_population
-    from simulator.fit.report import build_report, clean, write_fit_report
+    from simulator.fit.report import build_report, json_text, write_fit_report
     from simulator.fit.fitting import run_fit
     from simulator.fit.summary import summarise
-    from simulator.transactions.columns import file_header, read_options_from_args, standard_columns
-    from simulator.transactions.reader import TransactionsError, read_transactions
+    from simulator.report.outputs import print_stdout
+    from simulator.transactions.columns import read_from_args
 
-    options = read_options_from_args(args)
-    header = file_header(args.transactions)
-    columns, filled = standard_columns(options.columns, header)
-    if args.segment_by:
-        if args.segment_by not in header:
-            raise TransactionsError([Diagnostic(
-                "RL822", "error", f"--segment-by: the column `{args.segment_by}` is not in the file",
-                Span(args.transactions, 1, 1, 1, 1),
-                (did_you_mean(args.segment_by, header) or "") + " the file's columns are "
-                + ", ".join(f"`{h}`" for h in header))])
-        fields = set(columns.row_fields().values())
-        if args.segment_by in fields:
-            raise TransactionsError([Diagnostic(
-                "RL822", "error", f"--segment-by: `{args.segment_by}` is a per-purchase column; segments are "
-                "groups of customers", Span(args.transactions, 1, 1, 1, 1),
-                "segment by a customer column (one value per customer: a region, a customer type)")])
-        if args.segment_by not in columns.customer_fields().values():
-            columns = dataclasses.replace(columns, customer_columns=(*columns.customer_columns, args.segment_by))
-    tx = read_transactions(args.transactions, columns, date_format=options.date_format, decimal=options.decimal)
+    out = Path(args.out)
+    _prepare_outputs(out, args)
+    loaded = read_from_args(args, args.transactions, args.segment_by)
+    tx, columns, filled = loaded.transactions, loaded.columns, loaded.filled
     s = summarise(tx, holdout, args.time_unit)
     segment_key = next((k for k, v in columns.customer_fields().items() if v == args.segment_by), None)
     attributes = tuple(c for c in columns.customer_columns)
@@ -166,7 +165,6 @@ def _run(args: argparse.Namespace, holdout: dt.date | None) -> int:
     notes = [d.message for d in warnings]
     notes.append("economics (gross margin, fixed costs) are not in the data: the population file has defaults; "
                  "set them before trusting profit figures")
-    out = Path(args.out)
     written = write_population(outcome, out, dates, with_customers=not args.no_customers)
     _check_loads(out)
     used = _columns_used(columns)
@@ -178,11 +176,7 @@ def _run(args: argparse.Namespace, holdout: dt.date | None) -> int:
         print(render_text(warnings, {}), file=sys.stderr)
     for path in written:
         print(f"wrote {path}", file=sys.stderr)
-    if args.format == "json":
-        json.dump(clean(report), sys.stdout, indent=2, allow_nan=False)
-        sys.stdout.write("\n")
-    else:
-        sys.stdout.write(summary_text(report))
+    print_stdout(json_text(report) if args.format == "json" else summary_text(report))
     return EXIT_OK
 
 
@@ -199,7 +193,7 @@ def summary_text(report: dict) -> str:
     m = report["meta"]
     lines = [f"{m['file']}: {m['rows_used']:,} rows used of {m['rows_read']:,}, {m['customers']:,} customers, "
              f"{m['first_day']} .. {m['last_day']}", f"dates: {m['date_note']}",
-             f"model: {m['model_name']}" + (f", checked on the holdout {m['holdout_from']} .. {m['last_day']}"
+             f"model: {(m.get('model_choice') or {}).get('why') or m['model_name']}" + (f", checked on the holdout {m['holdout_from']} .. {m['last_day']}"
                                             if m["holdout_from"] else " (no holdout: --holdout-from checks a forecast)")]
     for seg in report["segments"]:
         f = seg["calibration"] or seg["purchase"]

@@ -8,9 +8,16 @@ the gamma-gamma spend model, the frequency–spend correlation and the mixes —
 checks of `simulator.fit.checks`. The statistics are `simulator.model.estimation` (MLE with scipy); a fit
 that cannot be trusted raises `TransactionsError` with its RL85x code and the segment named.
 
-Model choice (`--model auto`): both BG/NBD and Pareto/NBD are fitted in every segment, and
-the population takes the one with the higher log-likelihood summed over the segments (one
-population file has one model); both are reported.
+Model choice (`--model auto`, `choose_model`): both BG/NBD and Pareto/NBD are fitted in every
+segment, and the population takes the one with the higher log-likelihood summed over the
+segments (one population file has one model). Both have four parameters, so the likelihood
+alone decides (a BIC would rank them the same way). With a holdout the log-likelihoods compared
+are those of the calibration-period fits: the fits the report shows and checks against the
+holdout, and the comparison of the papers (on CDNOW: BG/NBD −9582.4, Pareto/NBD −9595.0);
+without one, those of the whole-history fits. The model then carries its whole-history fit into
+the population file. `--model bgnbd|pareto_nbd` fits only the model asked for. The choice and
+every log-likelihood compared are in `FitOutcome.choice`, which the report and the population
+file's comment print.
 """
 
 from __future__ import annotations
@@ -23,6 +30,7 @@ import numpy as np
 from rulelang import limits
 from rulelang.diagnostics import Diagnostic, Span
 
+from simulator.model.estimation import MODEL_LABELS
 from simulator.fit.mixes import Mixes, estimate_mixes
 from simulator.fit.summary import Summaries
 from simulator.transactions.reader import Transactions, TransactionsError
@@ -54,6 +62,33 @@ class SegmentFit:
 
 
 @dataclass(frozen=True)
+class ModelChoice:
+    """Which purchase model the population uses and why."""
+
+    model: str
+    asked: bool  # `--model bgnbd|pareto_nbd` (only that model fitted) rather than `auto`
+    basis: str  # "calibration period" | "whole history": the fits whose log-likelihoods are compared
+    loglik: tuple[tuple[str, float], ...]  # (model, log-likelihood summed over the segments), best first
+
+    def sentence(self) -> str:
+        """The choice in words, with every log-likelihood compared (report and population comment)."""
+        name = MODEL_LABELS[self.model]
+        if len(self.loglik) == 1:
+            why = f"as asked (--model {self.model})" if self.asked else "the only model that could be fitted"
+            return f"{name}, {why}; log-likelihood on the {self.basis} {self.loglik[0][1]:,.1f}"
+        lls = ", ".join(f"{MODEL_LABELS[m]} {ll:,.1f}" for m, ll in self.loglik)
+        return f"{name}: the higher log-likelihood on the {self.basis} ({lls})"
+
+
+def choose_model(fits: dict[str, list[Any]], asked: bool, basis: str) -> ModelChoice:
+    """The model with the highest log-likelihood summed over the segments; `fits` maps each model
+    fitted to its per-segment fits (all on the same customers). Ties go to the first model of `fits`."""
+    totals = [(m, float(sum(f.loglik for f in per_segment))) for m, per_segment in fits.items()]
+    ranked = sorted(totals, key=lambda t: -t[1])  # stable: a tie keeps the order of `fits`
+    return ModelChoice(ranked[0][0], asked, basis, tuple(ranked))
+
+
+@dataclass(frozen=True)
 class FitOutcome:
     model: str
     segments: tuple[SegmentFit, ...]
@@ -61,6 +96,7 @@ class FitOutcome:
     summaries: Summaries
     transactions: Transactions
     failed_models: tuple[tuple[str, str], ...] = ()  # (model, why) for a model of `auto` that could not be fitted
+    choice: ModelChoice | None = None
 
 
 def _module(model: str):
@@ -84,8 +120,9 @@ def _fit_error(tx: Transactions, segment: str, many: bool, exc: Exception) -> Tr
 def _fit(tx: Transactions, segment: str, many: bool, model: str, x: np.ndarray, t_x: np.ndarray, T: np.ndarray):
     from simulator.model.estimation import FitError
 
+    seen = T > 0  # first seen on the period's last day: a likelihood of 1 whatever the parameters
     try:
-        return _module(model).fit(x, t_x, T)
+        return _module(model).fit(x[seen], t_x[seen], T[seen])
     except FitError as exc:  # a located diagnostic naming the segment
         raise _fit_error(tx, segment, many, exc) from None
 
@@ -144,7 +181,9 @@ def run_fit(tx: Transactions, s: Summaries, model: str = "auto", segment_by: str
             failed[m] = err.diagnostics[0].message
     if not candidates and first_error is not None:
         raise first_error
-    chosen = max(candidates, key=lambda m: sum(f.loglik for f in full[m]))
+    basis = "calibration period" if s.holdout else "whole history"
+    choice = choose_model({m: (cal[m] if s.holdout else full[m]) for m in candidates}, model != "auto", basis)
+    chosen = choice.model
     segments = []
     total = tx.n_customers
     for i, (name, mask) in enumerate(masks):
@@ -156,4 +195,4 @@ def run_fit(tx: Transactions, s: Summaries, model: str = "auto", segment_by: str
             alternatives=others, calibration=cal[chosen][i] if s.holdout else None,
             calibration_alternatives=cal_others, spend=spend, spend_customers=n_spend, spend_excluded=excluded,
             spend_correlation=corr, mixes=estimate_mixes(tx, mask, attribute_names)))
-    return FitOutcome(chosen, tuple(segments), segment_by, s, tx, tuple(failed.items()))
+    return FitOutcome(chosen, tuple(segments), segment_by, s, tx, tuple(failed.items()), choice)

@@ -7,6 +7,7 @@ based on, its standard error), the `uncertainty:` block of each segment (log-par
 and their covariance, TRANSACTIONS_API.md), and the customers CSV beside it (one row per
 customer: id, segment, frequency, recency, age, mean_spend, spend_count, then birthday,
 signup and attributes when the file has them), named by the population's `customers:` key.
+Both files are written together (`simulator.report.outputs.write_files`).
 
 What the data cannot say is written at documented defaults and marked so: economics
 (gross margin, fixed costs: set them), the behavioural response to the program (the
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import io
 import math
 from pathlib import Path
 from typing import Any
@@ -155,16 +157,7 @@ def segment_yaml(seg: SegmentFit, outcome: FitOutcome, share: str) -> list[str]:
     return lines
 
 
-def reader_supports(key: str) -> bool:
-    """Whether the simulator's population reader knows `customers:` (top) or `uncertainty:` (segment)."""
-    from simulator.model import population
-
-    return key in population._TOP_KEYS or key in population._SEG_KEYS
-
-
 def _uncertainty(seg: SegmentFit) -> list[str]:
-    if not reader_supports("uncertainty"):
-        return ["    # uncertainty: not written: this simulator's population reader does not read it yet"]
     fits = [seg.purchase] + ([seg.spend] if seg.spend is not None else [])
     names = [n for f in fits for n in f.names]
     k = len(names)
@@ -186,12 +179,7 @@ def _uncertainty(seg: SegmentFit) -> list[str]:
 def population_yaml(outcome: FitOutcome, customers_file: str | None, name: str) -> str:
     s, tx = outcome.summaries, outcome.transactions
     skipped = sum(c for _, c in tx.skipped)
-    model = MODEL_NAMES[outcome.model]
-    why = "" if len(outcome.segments[0].alternatives) == 0 else (
-        " (higher log-likelihood than " + ", ".join(
-            f"{MODEL_NAMES[a.model]} {sum(seg.alternatives[i].loglik for seg in outcome.segments):,.1f}"
-            for i, a in enumerate(outcome.segments[0].alternatives)) +
-        f" vs {sum(seg.purchase.loglik for seg in outcome.segments):,.1f})")
+    why = outcome.choice.sentence() if outcome.choice else MODEL_NAMES[outcome.model]
     head = [
         f"# Population fitted by `loyalty fit` from {tx.path}",
         f"# {tx.rows_read:,} rows ({skipped:,} not used: see the fit report), {tx.n_customers:,} customers, "
@@ -202,11 +190,11 @@ def population_yaml(outcome: FitOutcome, customers_file: str | None, name: str) 
         "version: 1",
         f"name: {_key(name)}",
         f"time_unit: {s.unit}",
-        f"model: {outcome.model}    # {model}{why}",
+        f"model: {outcome.model}    # {why}",
         f"start: {s.last_day + dt.timedelta(days=1)}    # the day after the history ends: the simulation continues it",
     ]
     if tx.currency:
-        head.append(f"# currency of the amounts: {tx.currency}")
+        head.append(f"currency: {tx.currency}    # the money the amounts are in, as the transaction file says")
     if customers_file:
         head.append(f"customers: {_key(customers_file)}    # the {tx.n_customers:,} existing customers and their "
                     "histories (frequency, recency, age, mean spend)")
@@ -217,8 +205,8 @@ def population_yaml(outcome: FitOutcome, customers_file: str | None, name: str) 
     return "\n".join(body) + "\n"
 
 
-def write_customers(outcome: FitOutcome, path: Path, dates: dict[str, np.ndarray]) -> int:
-    """The customers CSV (contract format); `dates` are the ISO birthday/signup texts. Returns the rows."""
+def customers_csv(outcome: FitOutcome, dates: dict[str, np.ndarray]) -> str:
+    """The customers CSV (contract format, simulator.model.customers_file); `dates` are the ISO birthday/signup texts."""
     s, tx = outcome.summaries, outcome.transactions
     seg_of = np.empty(tx.n_customers, dtype=object)
     for seg in outcome.segments:
@@ -227,28 +215,34 @@ def write_customers(outcome: FitOutcome, path: Path, dates: dict[str, np.ndarray
     attrs = [k for k in tx.customer_table if k not in ("birthday", "signup")]
     header = ["id", "segment", "frequency", "recency", "age", "mean_spend", "spend_count",
               *[k for k in ("birthday", "signup") if k in dates], *attrs]
-    with open(path, "w", newline="", encoding="utf-8") as f:
-        w = csv.writer(f, lineterminator="\n")
-        w.writerow(header)
-        for i in range(tx.n_customers):
-            row = [tx.customer_ids[i], seg_of[i], int(s.full_x[i]), f"{s.full_t_x[i]:.6g}", f"{s.full_T[i]:.6g}",
-                   f"{s.mean_spend[i]:.2f}" if spend_ok[i] else "0", int(s.spend_count[i]) if spend_ok[i] else 0]
-            row += [dates[k][i] for k in ("birthday", "signup") if k in dates]
-            row += [tx.customer_table[k][i] for k in attrs]
-            w.writerow(row)
-    return tx.n_customers
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(header)
+    for i in range(tx.n_customers):
+        row = [tx.customer_ids[i], seg_of[i], int(s.full_x[i]), f"{s.full_t_x[i]:.6g}", f"{s.full_T[i]:.6g}",
+               f"{s.mean_spend[i]:.2f}" if spend_ok[i] else "0", int(s.spend_count[i]) if spend_ok[i] else 0]
+        row += [dates[k][i] for k in ("birthday", "signup") if k in dates]
+        row += [tx.customer_table[k][i] for k in attrs]
+        w.writerow(row)
+    return buf.getvalue()
+
+
+def customers_path(out: Path) -> Path:
+    """The customers file beside the population file `out` (`ours.yaml` -> `ours.customers.csv`)."""
+    return out.with_name(out.stem + ".customers.csv")
 
 
 def write_population(outcome: FitOutcome, out: Path, dates: dict[str, np.ndarray],
                      with_customers: bool = True) -> list[Path]:
-    """Write the population file (and its customers file beside it); returns the paths written."""
-    out.parent.mkdir(parents=True, exist_ok=True)
-    written = []
-    customers_name = None
-    if with_customers and reader_supports("customers"):
-        customers_path = out.with_name(out.stem + ".customers.csv")
-        write_customers(outcome, customers_path, dates)
-        customers_name = customers_path.name
-        written.append(customers_path)
-    out.write_text(population_yaml(outcome, customers_name, out.stem), encoding="utf-8")
-    return [out, *written]
+    """Write the population file and its customers file beside it together (`simulator.report.outputs.write_files`:
+    both are renamed into place at once, or neither is); returns the paths written. OutputError (RL620)."""
+    from simulator.report.outputs import write_files
+
+    files: dict[Path, str] = {}
+    name = None
+    if with_customers:
+        cpath = customers_path(out)
+        name = cpath.name
+        files[cpath] = customers_csv(outcome, dates)
+    written = write_files({out: population_yaml(outcome, name, out.stem), **files})
+    return written

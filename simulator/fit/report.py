@@ -6,12 +6,12 @@ read, the rows not used and why, per segment the parameters with standard errors
 log-likelihoods of every model fitted, on the whole history and on the calibration period,
 the mixes, and the checks of `simulator.fit.checks` each with its verdict),
 `render_markdown`, `render_html` (tables plus the charts of `simulator.fit.charts`, in the
-house style of the simulation report) and `write_fit_report(report, dir)`.
+house style of the simulation report: its page head, CSS, escaping and chart figures) and `write_fit_report(report, dir)`,
+which writes the three files as one set with `simulator.report.outputs.write_set` (RL620 on failure).
 """
 
 from __future__ import annotations
 
-import base64
 import json
 from pathlib import Path
 from typing import Any
@@ -19,7 +19,7 @@ from typing import Any
 from simulator.fit.checks import all_checks
 from simulator.fit.population_file import MODEL_NAMES
 from simulator.fit.fitting import FitOutcome
-from simulator.report.pages import CSS, _h, _md
+from simulator.report.pages import _h, _md, charts_html, page_head
 
 Report = dict[str, Any]
 SCHEMA = "loyalty-fit/1"
@@ -68,6 +68,9 @@ def build_report(o: FitOutcome, columns: dict[str, str], warnings: list[str]) ->
         "holdout_from": holdout_from, "holdout_units": s.holdout_units if s.holdout else 0.0,
         "time_unit": s.unit, "date_format": tx.date_format, "date_note": tx.date_note, "columns": columns,
         "currency": tx.currency, "model": o.model, "model_name": MODEL_NAMES[o.model],
+        "model_choice": None if o.choice is None else {
+            "model": o.choice.model, "asked": o.choice.asked, "compared_on": o.choice.basis,
+            "loglik": {m: ll for m, ll in o.choice.loglik}, "why": o.choice.sentence()},
         "segment_by": o.segment_by, "failed_models": [{"model": m, "why": w} for m, w in o.failed_models],
         "transactions_rule": "a transaction is a day with a purchase: same-day purchases of one customer count once",
     }
@@ -100,7 +103,7 @@ def facts(report: Report) -> list[tuple[str, str]]:
     rows = [("file", m["file"]), ("rows", f"{m['rows_read']:,} read, {m['rows_used']:,} used"),
             ("customers", f"{m['customers']:,}"), ("history", f"{m['first_day']} .. {m['last_day']}"),
             ("dates", m["date_note"] or m["date_format"]), ("time unit", m["time_unit"]),
-            ("model", m["model_name"])]
+            ("model", (m.get("model_choice") or {}).get("why") or m["model_name"])]
     if m["holdout_from"]:
         rows.append(("calibration", f"{m['first_day']} .. {m['calibration_end']} "
                                     f"({m['calibration_customers']:,} customers)"))
@@ -175,8 +178,7 @@ def render_html(report: Report) -> str:
 
     m = report["meta"]
     title = f"Fit: {m['file']}"
-    out = ["<!DOCTYPE html>", '<html lang="en">', "<head>", '<meta charset="utf-8">', f"<title>{_h(title)}</title>",
-           f"<style>{CSS}</style>", "</head>", "<body>", f"<h1>{_h(title)}</h1>", '<table class="facts"><tbody>']
+    out = page_head(title) + ['<table class="facts"><tbody>']
     out += [f"<tr><td>{_h(k)}</td><td>{_h(v)}</td></tr>" for k, v in facts(report)]
     out += ["</tbody></table>", "<h2>Does the model fit?</h2>", "<ul>"]
     out += [f"<li><strong>{_h(VERDICT_TITLES[k])}</strong>: {_h(report['checks'][k]['verdict'])}</li>"
@@ -200,28 +202,27 @@ def render_html(report: Report) -> str:
             out.append("<table><thead><tr><th>Parameter</th><th>Estimate</th><th>Standard error</th></tr></thead><tbody>")
             out += [f"<tr><td>{_h(n)}</td><td>{v}</td><td>{se}</td></tr>" for n, v, se in _param_rows(fit)]
             out.append("</tbody></table>")
-    out.append("<h2>Charts</h2>")
-    for chart in all_charts(report):
-        out.append("<figure>")
-        if chart.png is not None:
-            data = base64.b64encode(chart.png).decode("ascii")
-            out.append(f'<img src="data:image/png;base64,{data}" alt="{_h(chart.title)}">')
-            out.append(f"<figcaption><strong>{_h(chart.title)}.</strong> {_h(chart.caption)}</figcaption>")
-        else:
-            out.append(f"<figcaption><strong>{_h(chart.title)}:</strong> not drawn. {_h(chart.note)}</figcaption>")
-        out.append("</figure>")
+    out += charts_html(all_charts(report))
     out += ["</body>", "</html>", ""]
     return "\n".join(out)
 
 
+def render_reports(report: Report) -> dict[str, str]:
+    """{file name: text} of the report set, rendered in full before anything is written."""
+    return {"report.json": json_text(report), "report.md": render_markdown(report), "report.html": render_html(report)}
+
+
+def json_text(report: Report) -> str:
+    """The report as strict JSON (NaN and infinity as null), as written and as `--format json` prints it."""
+    return json.dumps(clean(report), indent=2, allow_nan=False) + "\n"
+
+
 def write_fit_report(report: Report, out_dir: str | Path) -> list[Path]:
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    paths = [out / "report.json", out / "report.md", out / "report.html"]
-    paths[0].write_text(json.dumps(clean(report), indent=2, allow_nan=False) + "\n", encoding="utf-8")
-    paths[1].write_text(render_markdown(report), encoding="utf-8")
-    paths[2].write_text(render_html(report), encoding="utf-8")
-    return paths
+    """Write report.json, report.md and report.html into `out_dir` as one set (`simulator.report.outputs.write_set`,
+    as `simulate` does: a failed write leaves the previous set whole); OutputError (RL620) when it cannot."""
+    from simulator.report.outputs import write_set
+
+    return write_set(out_dir, render_reports(report))
 
 
 def clean(v: Any) -> Any:

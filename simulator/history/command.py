@@ -62,11 +62,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def load_history(path: str, columns=None, *, date_format: str | None = None, decimal: str = "."):
     """The transactions of `path` (standard column names filled in, as `loyalty fit` does)."""
-    from simulator.transactions.columns import file_header, standard_columns
-    from simulator.transactions.reader import ColumnMap, read_transactions
+    from simulator.transactions.columns import ReadOptions, read_file
+    from simulator.transactions.reader import ColumnMap
 
-    columns, _ = standard_columns(columns or ColumnMap(), file_header(path))
-    return read_transactions(path, columns, date_format=date_format, decimal=decimal)
+    return read_file(path, ReadOptions(columns or ColumnMap(), date_format, decimal)).transactions
 
 
 def _load_program(path: str):
@@ -179,7 +178,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
     from simulator.trials.montecarlo import program_hash
     from simulator.report.outputs import prepare_out_dir, print_stdout
     from simulator.history.report import build_document, summary_text, write_reports
-    from simulator.transactions.columns import read_options_from_args
+    from simulator.transactions.columns import read_from_args
 
     programs = []
     for path in [args.program] + ([args.compare] if args.compare else []):
@@ -198,8 +197,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
     try:
         if args.out:
             prepare_out_dir(args.out)
-        read = read_options_from_args(args)
-        tx = load_history(args.transactions, read.columns, date_format=read.date_format, decimal=read.decimal)
+        tx = read_from_args(args, args.transactions).transactions
         results = [(replay_loaded(p, tx, options, args.workers, args.transactions), f, h) for p, f, h in programs]
     except RulelangError as exc:
         return _fail(exc)

@@ -377,7 +377,7 @@ def _read(p: Path, label: str, segments: list[str]) -> CustomerBase:
         balance = number("balance", integer=True)
         probs.add(np.flatnonzero(np.nan_to_num(balance) > MAX_OPENING_BALANCE), "balance", "RL643",
                   lambda r: f"a balance of {raw('balance', r)} points is more than {MAX_OPENING_BALANCE:,}",
-                  "an opening balance is held in one lot of the engine (at most 2^31 - 1 points)")
+                  "a customer's points are held exactly up to 2^53; the bound leaves room for a century of earning")
         balance = np.nan_to_num(balance).astype(np.int64)
     if "tier" in trimmed:
         names, inverse = codes("tier")

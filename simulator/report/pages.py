@@ -6,7 +6,9 @@ for the program arm, the baseline and their paired difference, each as its mean,
 outcomes and Monte Carlo precision — the words of `simulator.trials.stats` — the tier mix, the ledger identity line, warnings), `render_html(report)`
 (the same tables plus the charts of `simulator.report.charts`, embedded as base64 PNG, with
 inline CSS and no external asset), `render_human_reports(report)` (both, by file name) and
-`write_human_reports(report, out_dir)`, which writes `report.md` and `report.html` as one set.
+`write_human_reports(report, out_dir)`, which writes `report.md` and `report.html` as one set;
+`page_head(title)` and `charts_html(charts)`, the page start and the chart figures, which the fit
+report (`simulator.fit.report`) shares.
 
 Differences: revenue and net profit use the report's own paired series
 (`incremental.revenue`, `incremental.profit`); for every other metric measured in
@@ -336,8 +338,7 @@ def render_html(report: Report) -> str:
     """The report as ONE self-contained HTML page: tables, charts as base64 PNG, inline CSS."""
     m = report.get("meta", {})
     title = f"Simulation: {m.get('program', '?')}"
-    out = ["<!DOCTYPE html>", '<html lang="en">', "<head>", '<meta charset="utf-8">',
-           f"<title>{_h(title)}</title>", f"<style>{CSS}</style>", "</head>", "<body>", f"<h1>{_h(title)}</h1>"]
+    out = page_head(title)
     out.append('<table class="facts"><tbody>')
     for k, v in facts(report):
         if v.startswith("`") and v.endswith("`"):
@@ -370,8 +371,21 @@ def render_html(report: Report) -> str:
                    "<th>Enrolled members</th></tr></thead><tbody>")
         out += [f"<tr><td>{_h(n)}</td><td>{_h(s)}</td><td>{_h(c)}</td></tr>" for n, s, c in tiers]
         out.append("</tbody></table>")
-    out.append("<h2>Charts</h2>")
-    for chart in all_charts(report):
+    out += charts_html(all_charts(report))
+    out += ["</body>", "</html>", ""]
+    return "\n".join(out)
+
+
+def page_head(title: str) -> list[str]:
+    """The start of a self-contained report page (house CSS) up to its <h1>; the fit report uses it too."""
+    return ["<!DOCTYPE html>", '<html lang="en">', "<head>", '<meta charset="utf-8">', f"<title>{_h(title)}</title>",
+            f"<style>{CSS}</style>", "</head>", "<body>", f"<h1>{_h(title)}</h1>"]
+
+
+def charts_html(charts: list[Any]) -> list[str]:
+    """A "Charts" section: each `charts.Chart` as a figure with its PNG inline, or the reason it is not drawn."""
+    out = ["<h2>Charts</h2>"]
+    for chart in charts:
         out.append("<figure>")
         if chart.png is not None:
             data = base64.b64encode(chart.png).decode("ascii")
@@ -380,8 +394,7 @@ def render_html(report: Report) -> str:
         else:
             out.append(f"<figcaption><strong>{_h(chart.title)}:</strong> not drawn. {_h(chart.note)}</figcaption>")
         out.append("</figure>")
-    out += ["</body>", "</html>", ""]
-    return "\n".join(out)
+    return out
 
 
 # ---------------------------------------------------------------- files

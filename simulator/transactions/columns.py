@@ -3,7 +3,9 @@
 Takes: parsed arguments (`add_column_options` adds the flags to a command: `loyalty fit`,
 `loyalty replay`), a mapping file (`--columns FILE`), and a file's header. Gives: a
 `ColumnMap` plus the read options (`date_format`, `decimal`), or located diagnostics
-(RL809) for a bad mapping file.
+(RL809) for a bad mapping file; and `read_from_args` / `read_file`, the one way both commands
+go from those to `Transactions` (mapping, standard names, an optional customer column such as
+`--segment-by` checked against the header, then `simulator.transactions.reader.read_transactions`).
 
 A mapping file names the column of each field (every key optional):
 
@@ -36,9 +38,9 @@ import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
-from rulelang.diagnostics import DiagnosticBag
+from rulelang.diagnostics import Diagnostic, DiagnosticBag, Span, did_you_mean
 
-from simulator.transactions.reader import ColumnMap, TransactionsError
+from simulator.transactions.reader import ColumnMap, Transactions, TransactionsError
 from simulator.model.yaml_reading import Reader, compose
 
 FIELD_FLAGS = (  # ColumnMap field, flag word, help
@@ -90,8 +92,6 @@ def load_mapping_file(path: str) -> ReadOptions:
     try:
         text = Path(path).read_text(encoding="utf-8")
     except OSError as exc:
-        from rulelang.diagnostics import Diagnostic, Span
-
         raise TransactionsError([Diagnostic("RL809", "error", f"cannot read the column mapping file: "
                                             f"{exc.strerror or exc}", Span(path, 0, 0, 0, 0),
                                             "check the path given to --columns")]) from None
@@ -152,3 +152,46 @@ def file_header(path: str) -> list[str]:
     from simulator.transactions.source import open_source
 
     return open_source(path, []).header
+
+
+@dataclass(frozen=True)
+class LoadedFile:
+    transactions: Transactions
+    columns: ColumnMap  # as read: the mapping, the standard names filled in, the extra customer column
+    filled: list[str]  # fields found by their standard names
+
+
+def read_from_args(args: argparse.Namespace, path: str, customer_column: str | None = None,
+                   flag: str = "--segment-by") -> LoadedFile:
+    """The transaction file `path` read with the column flags of `add_column_options` (`read_file`)."""
+    return read_file(path, read_options_from_args(args), customer_column, flag)
+
+
+def read_file(path: str, options: ReadOptions, customer_column: str | None = None,
+              flag: str = "--segment-by") -> LoadedFile:
+    """Read `path` with `options`, unmapped fields taken by their standard names; `customer_column`
+    (named by the option `flag`) must be a column of the file that is not a per-purchase field, and
+    is read as a customer column. Raises TransactionsError (RL822 for a bad `customer_column`)."""
+    header = file_header(path)
+    columns, filled = standard_columns(options.columns, header)
+    if customer_column is not None:
+        columns = _with_customer_column(columns, header, path, customer_column, flag)
+    from simulator.transactions.reader import read_transactions
+
+    tx = read_transactions(path, columns, date_format=options.date_format, decimal=options.decimal)
+    return LoadedFile(tx, columns, filled)
+
+
+def _with_customer_column(columns: ColumnMap, header: list[str], path: str, column: str, flag: str) -> ColumnMap:
+    here = Span(path, 1, 1, 1, 1)
+    if column not in header:
+        raise TransactionsError([Diagnostic(
+            "RL822", "error", f"{flag}: the column `{column}` is not in the file", here,
+            (did_you_mean(column, header) or "") + " the file's columns are " + ", ".join(f"`{h}`" for h in header))])
+    if column in set(columns.row_fields().values()):
+        raise TransactionsError([Diagnostic(
+            "RL822", "error", f"{flag}: `{column}` is a per-purchase column; segments are groups of customers", here,
+            "segment by a customer column (one value per customer: a region, a customer type)")])
+    if column in columns.customer_fields().values():
+        return columns
+    return dataclasses.replace(columns, customer_columns=(*columns.customer_columns, column))

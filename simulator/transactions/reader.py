@@ -268,6 +268,7 @@ def read_transactions(path: str | Path, columns: ColumnMap = ColumnMap(), *, dat
     for fname, col in {**fields, **{k: v for k, v in cust_fields.items()}}.items():
         if col not in src.header:
             raise _missing_column(src, fname, col)
+    src.check_unique(src.wanted)
     table = src.read()
     n = table.num_rows
     if n == 0:

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import csv
 import itertools
+import sys
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -32,6 +34,17 @@ def _fail(path: str, code: str, message: str, hint: str | None, line: int = 0, c
     return TransactionsError([Diagnostic(code, "error", message, span, hint)], sources)
 
 
+@contextmanager
+def _long_fields():
+    """Let Python's csv module read fields of any length (pyarrow reads them; the 128 KiB default
+    limit would end the header or the scan of the error path in an internal error)."""
+    old = csv.field_size_limit(sys.maxsize)
+    try:
+        yield
+    finally:
+        csv.field_size_limit(old)
+
+
 def _split_header(line: str) -> tuple[str, list[str]]:
     counts = {d: 0 for d in DELIMITERS}
     quoted = False
@@ -43,7 +56,8 @@ def _split_header(line: str) -> tuple[str, list[str]]:
     delimiter = max(DELIMITERS, key=lambda d: (counts[d], d == ","))
     if counts[delimiter] == 0:
         delimiter = ","
-    header = next(csv.reader([line], delimiter=delimiter))
+    with _long_fields():
+        header = next(csv.reader([line], delimiter=delimiter))
     return delimiter, [h.strip() for h in header]
 
 
@@ -73,16 +87,23 @@ class Source:
         import pyarrow.csv as pcsv
 
         wanted = [h for h in self.header if h in self.wanted]
+        # the header as pyarrow reads it: names with the spaces and tabs `self.header` strips
+        with _long_fields():
+            raw = next(csv.reader([self.header_line], delimiter=self.delimiter), self.header)
+        as_read = dict(zip(self.header, raw)) if len(raw) == len(self.header) else {}
         if _odd_quotes(self.path):  # pyarrow accepts a quote left open at the end of the file
             raise self._broken("a quote is never closed")
+        include = [as_read.get(c, c) for c in wanted]
         try:
-            return pcsv.read_csv(
+            table = pcsv.read_csv(
                 self.path,
                 read_options=pcsv.ReadOptions(encoding="utf8"),
                 parse_options=pcsv.ParseOptions(delimiter=self.delimiter, newlines_in_values=True),
-                convert_options=pcsv.ConvertOptions(include_columns=wanted,
-                                                    column_types={c: pa.string() for c in wanted},
+                convert_options=pcsv.ConvertOptions(include_columns=include,
+                                                    column_types={c: pa.string() for c in include},
                                                     strings_can_be_null=False, quoted_strings_can_be_null=False))
+            return table.rename_columns([{r: c for c, r in zip(wanted, include)}.get(n, n)
+                                         for n in table.column_names])
         except pa.ArrowInvalid as exc:
             raise self._broken(str(exc)) from None
 
@@ -98,7 +119,7 @@ class Source:
                                      "UTF-8 is on this line)", "save the file as UTF-8 (CSV UTF-8 in a "
                                      "spreadsheet program)", number, exc.start + 1)
         ncols = len(self.header)
-        with open(self.path, encoding="utf-8-sig", errors="replace", newline="") as f:
+        with open(self.path, encoding="utf-8-sig", errors="replace", newline="") as f, _long_fields():
             reader = csv.reader(f, delimiter=self.delimiter, strict=True)
             start = 1
             try:
@@ -120,6 +141,22 @@ class Source:
         return _fail(self.path, "RL802", f"broken CSV: {message.replace('CSV parse error: ', '')}",
                      "check the delimiters and quotes of the file", 0)
 
+    def check_unique(self, columns: list[str]) -> None:
+        """RL802 when one of `columns` names more than one column of the header."""
+        for col in columns:
+            where = [i for i, h in enumerate(self.header) if h == col]
+            if len(where) > 1:
+                col_no, width = (_field_position(self.header_line, self.delimiter, where[1]) if self.header_line
+                                 else (1, 1))
+                line = 1 if self.header_line else 0
+                diag = Diagnostic("RL802", "error", f"the header names column `{col}` {len(where)} times "
+                                  f"(fields {', '.join(str(i + 1) for i in where)})",
+                                  Span(self.path, line, col_no if line else 0, line, col_no + width - 1 if line else 0),
+                                  "give every column its own name, or map another column with --columns")
+                from simulator.transactions.reader import TransactionsError
+
+                raise TransactionsError([diag], {self.path: self.header_line} if self.header_line else {})
+
     # -------------------------------------------------------------- locating
     def row_name(self, row: int, line: int) -> str:
         return f"row {row + 1} (line {line})" if self.kind == "csv" and line else f"row {row + 1}"
@@ -129,7 +166,7 @@ class Source:
         if self.kind != "csv":
             return row + 1, 1, 1, None
         index = self.header.index(column) if column in self.header else -1
-        with open(self.path, encoding="utf-8-sig", errors="replace", newline="") as f:
+        with open(self.path, encoding="utf-8-sig", errors="replace", newline="") as f, _long_fields():
             reader = csv.reader(f, delimiter=self.delimiter)
             start, seen = 1, -1
             for record in reader:

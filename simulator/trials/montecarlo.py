@@ -173,6 +173,8 @@ REFERRAL_BYTES = 24  # a pre-drawn referral (day, referrer, sort order: measured
 EVENT_BYTES = 64  # a pre-drawn custom event (day, customer, kind, sort order)
 EVENT_FIELD_BYTES = 24  # and each of its fields (measured 106 for an event with 3 fields)
 WORKER_PROCESS_BYTES = 48 << 20  # a worker process before its customers (measured 43 MiB resident)
+MAIN_PROCESS_BYTES = 128 << 20  # the `loyalty` process itself: Python, numpy, pyarrow, the program (measured
+# 97 MiB peak for rules/coffee.loyalty on 1,000 customers; matplotlib for the reports adds some)
 TRIAL_BYTES = 16 << 10  # results the main process keeps per trial and arm (measured 30 KiB at 12
 TRIAL_MONTH_BYTES = 1536  # months, 91 KiB at 60), plus this per month
 WHATIF_TRIAL_FACTOR = 3  # the what-if commands keep per-trial series as well (measured 90 KiB an arm)
@@ -191,6 +193,7 @@ class MemoryEstimate:
     trials_kept: int  # trials × arms whose results the main process keeps
     per_trial: int  # bytes per kept trial
     held: int = 0  # a customers file's columns and the tasks' rows of it
+    main: int = MAIN_PROCESS_BYTES  # the main process before any customer
 
     @property
     def worker_bytes(self) -> int:
@@ -206,7 +209,7 @@ class MemoryEstimate:
 
     @property
     def total(self) -> int:
-        return self.worker_bytes + self.process_bytes + self.result_bytes + self.held
+        return self.main + self.worker_bytes + self.process_bytes + self.result_bytes + self.held
 
 
 def _population_draws(pop: Population, days: int) -> tuple[float, float, float]:
@@ -315,6 +318,7 @@ def check_memory(program: ir.Program, settings: RunSettings, chunks: Sequence[li
     if not available or est.total <= available:
         return est
     parts = [f"{est.workers} worker(s) × {est.customers:,} customers × {est.per_customer:,} bytes"]
+    parts.insert(0, f"{_size(est.main)} for the program itself")
     if est.processes:
         parts.append(f"{est.processes} worker processes × {_size(WORKER_PROCESS_BYTES)}")
     parts.append(f"{est.trials_kept:,} trial results × {_size(est.per_trial)}")
@@ -435,6 +439,9 @@ def merge_chunks(parts: Sequence[ChunkResult], pop: Population) -> ChunkResult:
                 else:
                     totals[k] += v  # Python ints
             tiers += p.tier_counts
+        for k, v in totals.items():  # the report keeps a trial's totals as int64
+            if abs(v) >= 2**63:
+                raise ExactRangeError(f"the trial's {k} ({v:.3e}) is beyond int64 (9.2e18): simulate fewer customers")
         # per trial, not per customer: charged once a month whatever the number of chunks
         fixed = monthly["program.fixed_cost_cents"]
         monthly["program.fixed_cost_cents"] = checked_add(

@@ -116,6 +116,11 @@ def legend(uncertain: bool, trials: int) -> list[str]:
     return [range_note(uncertain, trials), precision_note(trials)]
 
 
+def json_legend(uncertain: bool, trials: int) -> dict[str, str]:
+    """What the `range` and `mc_precision` keys of a JSON document mean, in the words above."""
+    return {"range": range_note(uncertain, trials), "mc_precision": precision_note(trials)}
+
+
 def _num(x) -> float | None:
     v = float(x)
     return None if math.isnan(v) else v

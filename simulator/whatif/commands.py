@@ -71,7 +71,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "compare", help="compare program variants on the same simulated customers",
         description="Simulate two or more programs on the same customers and random draws and report every "
-                    "metric for each, with the paired difference to the first (95% intervals).")
+                    "metric for each, with the paired difference to the first; every figure with its range "
+                    "of outcomes over trials and the Monte Carlo precision of its mean.")
     p.add_argument("programs", nargs="+", metavar="PROGRAM", help="program files (or REV:path from git); the first is the reference")
     _run_options(p)
     _output_options(p, "compare")
@@ -81,7 +82,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "sweep", help="vary one or two parameters and find the best value",
         description="Run the program over a grid of values of one or two parameters (rule rates, tier thresholds, "
                     "costs, population assumptions) and report incremental profit, program cost and retention "
-                    "with 95% intervals, and the best value under the constraints.")
+                    "with their range of outcomes and Monte Carlo precision, and the best value under the "
+                    "constraints (only when its range of outcomes does not overlap the current setting's).")
     p.add_argument("program", metavar="PROGRAM")
     p.add_argument("--vary", action="append", required=True, metavar="NAME=FROM:TO:STEP",
                    help="parameter path and values, e.g. base.rate=1:3:0.5 or tier.Gold.threshold=300,400,500 "
@@ -99,7 +101,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "sensitivity", help="tornado chart: which population assumption matters most",
         description="Move each behavioural and economic assumption of the population to a low and a high value "
-                    "(default ±50%) and report the paired change in incremental profit.")
+                    "(default ±50%) and report the paired change in incremental profit, with its range of outcomes "
+                    "and Monte Carlo precision.")
     p.add_argument("program", metavar="PROGRAM")
     p.add_argument("--range", type=_fraction, default=0.5, dest="relative", metavar="FRACTION",
                    help="relative range of every assumption (default 0.5 = ±50%%)")
@@ -115,7 +118,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "plan", help="what a rule change changes and what it costs",
         description="Show the rules and tiers a change adds, removes and changes, in words, and simulate both "
                     "programs on the same customers: the change in program cost, liability, incremental profit, "
-                    "retention and tier mix with 95% intervals. OLD and NEW are files or REV:path "
+                    "retention and tier mix, each with its range of outcomes and Monte Carlo precision. OLD and NEW are files or REV:path "
                     "(read with `git show`, e.g. origin/main:rules/coffee.loyalty).")
     p.add_argument("old", metavar="OLD")
     p.add_argument("new", metavar="NEW")

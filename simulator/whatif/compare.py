@@ -78,6 +78,8 @@ def fmt(v: float | None, kind: str, signed: bool = False) -> str:
     if kind == "ratio":
         return f"{sign}{v:.2f}"
     if kind == "ratio4":
+        if abs(v) < 1e-12:  # float noise of a difference of equal ratios, not a figure
+            return "0"
         return f"{sign}{v:.4g}"
     return f"{sign}{v:,.0f}"
 
@@ -114,6 +116,13 @@ def legend_lines(meta: dict[str, Any]) -> list[str]:
     """The lines under a table's title that name its two kinds of uncertainty."""
     trials = int(meta.get("trials", 1) or 1)
     return ([CELL_LEGEND] if trials > 1 else []) + stats_legend(is_uncertain(meta), trials)
+
+
+def legend_json(meta: dict[str, Any]) -> dict[str, str]:
+    """The `uncertainty` entry of a JSON document: what its `range` and `mc_precision` keys mean."""
+    from simulator.trials.stats import json_legend
+
+    return json_legend(is_uncertain(meta), int(meta.get("trials", 1) or 1))
 
 
 def diff_kind(kind: str) -> str:
@@ -228,7 +237,8 @@ class Comparison:
                 v["cumulative_incremental_profit_difference"] = self.cumulative_difference(i)
                 v["tier_mix_end_difference"] = self.tier_mix_difference(i)
             variants.append(v)
-        return {"schema": SCHEMA, "meta": meta, "reference": self.labels[0], "months": self.months(),
+        return {"schema": SCHEMA, "meta": meta, "uncertainty": legend_json(self.meta), "reference": self.labels[0],
+                "months": self.months(),
                 "variants": variants}
 
 
@@ -289,8 +299,8 @@ def text_table(cmp: Comparison) -> str:
     for i in range(len(labels)):
         mix = cmp.tier_mix_end(i)
         if mix:
-            lines.append(f"tier mix at end ({_letter(i)}): "
-                         + ", ".join(f"{n} {fmt(s['mean'], 'pct')}" for n, s in mix.items()))
+            lines.append(f"tier mix at end ({_letter(i)}, share of members, mean [{RANGE}]): "
+                         + ", ".join(f"{n} {fmt_interval(s, 'pct', precision=False)}" for n, s in mix.items()))
     for r in cmp.runs:
         if not r.result.ledger_identity_ok:
             lines.append(f"ledger identity BROKEN in {r.label} (max error {r.result.ledger_identity_max_abs_error})")

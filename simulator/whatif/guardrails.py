@@ -19,10 +19,12 @@ Rule: `METRIC [/ METRIC] [at month N] OP LIMIT [at STATISTIC] [with probability 
 - OP is `<=`, `<`, `>=` or `>`; LIMIT a number (`0.02`, `2%`, `50_000`).
 - STATISTIC is over the Monte Carlo trials (the words of `simulator.trials.stats`): `mean`
   (default), `pNN` (the NN-th percentile of the per-trial values: `p5` and `p95` are the ends
-  of the range of outcomes), `low` / `high` (the ends of the Monte Carlo precision interval,
-  the 95 % confidence interval of the mean). Every finding states the mean with its range of
-  outcomes and Monte Carlo precision, so a pass on the mean with a range reaching past the
-  limit is visible.
+  of the range of outcomes), `low` / `high` (the ends of the Monte Carlo precision,
+  the 95 % confidence interval of the mean). Every finding says what its limit was checked
+  against (`Guardrail.checked_against`: the mean, an end of the Monte Carlo precision, a
+  percentile of the range of outcomes, or the share of trials) and states the mean with its
+  range of outcomes and Monte Carlo precision, so a pass on the mean with a range reaching past
+  the limit is visible.
 - `with probability >= P`: the share of trials whose value satisfies OP LIMIT must be >= P.
 Codes: RL720 file cannot be read, RL601 invalid YAML, RL722 wrong shape, RL723 a rule that
 cannot be read, RL724 an unknown metric.
@@ -75,6 +77,30 @@ class Guardrail:
     def title(self) -> str:
         return self.name or self.rule
 
+    @property
+    def checked_against(self) -> str:
+        """What the limit is checked against, in the words of `simulator.trials.stats`."""
+        return checked_against(self.statistic, self.probability)
+
+
+def checked_against(statistic: str, probability: float | None = None) -> str:
+    """`the mean`, `the low end of the Monte Carlo precision`, `the 95th percentile (the high end of the
+    range of outcomes)`, `the share of trials`: what a guardrail compares with its limit."""
+    if probability is not None:
+        return "the share of trials that keep the limit"
+    if statistic == "mean":
+        return "the mean"
+    if statistic in ("low", "high"):
+        return f"the {statistic} end of the {PRECISION} of the mean"
+    q = float(statistic[1:])
+    suffix = {1: "st", 2: "nd", 3: "rd"}.get(int(q) % 10, "th") if q == int(q) and int(q) % 100 not in (11, 12, 13) else "th"
+    name = f"the {q:g}{suffix} percentile of the trials"
+    if q == 5:
+        return f"{name} (the low end of the {RANGE})"
+    if q == 95:
+        return f"{name} (the high end of the {RANGE})"
+    return name
+
 
 @dataclass(frozen=True)
 class Finding:
@@ -94,6 +120,7 @@ class Finding:
         g = self.guardrail
         return {"name": g.name or None, "rule": g.rule, "severity": g.severity, "passed": self.passed,
                 "value": self.value, "limit": g.limit, "statistic": g.statistic, "probability": g.probability,
+                "checked_against": g.checked_against,
                 "message": self.message,
                 "location": f"{g.span.file}:{g.span.line}:{g.span.column}" if g.span.line else None}
 
@@ -268,8 +295,8 @@ def _evaluate(run: Any, g: Guardrail, per_trial_monthly: bool) -> Finding:
         verdict = "holds" if passed else "fails"
         return Finding(g, passed, share,
                        f"{g.title}: {verdict} — {g.metric.text} {g.op} {_value_text(g.limit)} in "
-                       f"{100 * share:.0f}% of {ok_values.size} trials (needs >= {100 * g.probability:.0f}%); "
-                       f"{_spread_text(ok_values)}")
+                       f"{100 * share:.0f}% of {ok_values.size} trials (needs >= {100 * g.probability:.0f}%; "
+                       f"checked against {g.checked_against}); {_spread_text(ok_values)}")
     if g.statistic == "mean":
         value = float(ok_values.mean())
     elif g.statistic in ("low", "high"):
@@ -281,8 +308,7 @@ def _evaluate(run: Any, g: Guardrail, per_trial_monthly: bool) -> Finding:
     stat = "" if g.statistic == "mean" else f" at {g.statistic}"
     where = "mean " if g.statistic == "mean" else ""
     relation = g.op if passed else _NEGATE[g.op]
-    what = {"mean": "", "low": f" (low end of the {PRECISION} interval)",
-            "high": f" (high end of the {PRECISION} interval)"}.get(g.statistic, " (a percentile of the outcomes)")
+    what = f" (checked against {g.checked_against})"
     return Finding(g, passed, value,
                    f"{g.title}: {'holds' if passed else 'fails'} — {where}{g.metric.text}{stat} = "
                    f"{_value_text(value)} {relation} {_value_text(g.limit)}{what}; {_spread_text(ok_values)}")

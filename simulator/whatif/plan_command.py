@@ -19,7 +19,7 @@ from typing import Any, Callable, Sequence
 
 from rulelang import ProgramDiff, diff_programs
 
-from simulator.whatif.compare import Comparison, compare_programs, fmt, fmt_interval, legend_lines, metric_kind
+from simulator.whatif.compare import Comparison, compare_programs, fmt, fmt_interval, legend_json, legend_lines, metric_kind
 from simulator.trials.stats import PRECISION, RANGE
 from simulator.whatif.guardrails import Finding, Guardrail, evaluate_guardrails
 from simulator.whatif.runner import LoadedProgram, PopulationSource, Settings
@@ -111,6 +111,7 @@ class Plan:
         if self.comparison is not None:
             c = self.comparison
             doc["meta"] = {k: v for k, v in c.meta.items() if k not in ("program", "program_hash", "variant")}
+            doc["uncertainty"] = legend_json(c.meta)
             doc["metrics"] = {key: self.metric(key) for _, key in PLAN_METRICS if self.metric(key) is not None}
             doc["tier_mix_end"] = {"old": c.tier_mix_end(0), "new": c.tier_mix_end(1),
                                    "difference": c.tier_mix_difference(1)}
@@ -161,7 +162,7 @@ def markdown(plan: Plan) -> str:
         lines += [f"{line}.  " for line in legend_lines(m)] + [""]
         if m.get("uncertain_parameters"):
             lines += ["Drawn per trial: " + "; ".join(m["uncertain_parameters"]), ""]
-        lines.append(f"| metric | old | new | change [{RANGE}] ±{PRECISION} | change % [{RANGE}] |")
+        lines.append(f"| metric | old [{RANGE}] | new [{RANGE}] | change [{RANGE}] ±{PRECISION} | change % [{RANGE}] |")
         lines.append("|---|---:|---:|---:|---:|")
         for label, key in PLAN_METRICS:
             mm = plan.metric(key)
@@ -172,14 +173,17 @@ def markdown(plan: Plan) -> str:
             d = mm["difference"]
             rel = "" if d.get("rel_mean") is None or kind in ("pct", "ratio") else \
                 f"{_pct(d['rel_mean'])} [{_pct(d['rel_range'][0])}..{_pct(d['rel_range'][1])}]"
-            lines.append(f"| {label} | {fmt(mm['old']['mean'], kind)} | {fmt(mm['new']['mean'], kind)} | "
+            lines.append(f"| {label} | {fmt_interval(mm['old'], kind, precision=False)} | "
+                         f"{fmt_interval(mm['new'], kind, precision=False)} | "
                          f"{fmt_interval(d, dkind, True)} | {rel} |")
         old_mix, new_mix, dmix = c.tier_mix_end(0), c.tier_mix_end(1), c.tier_mix_difference(1)
         if old_mix or new_mix:
-            lines += ["", "| tier mix at end (share of members) | old | new | change |", "|---|---:|---:|---:|"]
+            lines += ["", f"| tier mix at end (share of members) | old [{RANGE}] | new [{RANGE}] | "
+                          f"change [{RANGE}] ±{PRECISION} |", "|---|---:|---:|---:|"]
             for name in list(old_mix) + [n for n in new_mix if n not in old_mix]:
                 o, n = old_mix.get(name), new_mix.get(name)
-                lines.append(f"| {name} | {fmt(o['mean'], 'pct') if o else '-'} | {fmt(n['mean'], 'pct') if n else '-'} | "
+                lines.append(f"| {name} | {fmt_interval(o, 'pct', precision=False) if o else '-'} | "
+                             f"{fmt_interval(n, 'pct', precision=False) if n else '-'} | "
                              f"{fmt_interval(dmix[name], 'pp', True) if name in dmix else '-'} |")
         for r in c.runs:
             for w in r.result.warnings:

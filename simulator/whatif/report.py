@@ -289,7 +289,8 @@ def compare_markdown(cmp: Comparison) -> str:
         mix = cmp.tier_mix_end(i)
         if mix:
             lines.append("")
-            lines.append(f"Tier mix at end ({chr(65 + i)}): " + ", ".join(f"{n} {fmt(s['mean'], 'pct')}" for n, s in mix.items()))
+            lines.append(f"Tier mix at end ({chr(65 + i)}, share of members, mean [{RANGE}]): "
+                         + ", ".join(f"{n} {fmt_interval(s, 'pct', precision=False)}" for n, s in mix.items()))
     lines.append("")
     for r in cmp.runs:
         ok = "holds" if r.result.ledger_identity_ok else f"BROKEN (max error {r.result.ledger_identity_max_abs_error})"

@@ -130,8 +130,11 @@ class SensitivityResult:
     meta: dict[str, Any]
 
     def to_json(self) -> dict[str, Any]:
+        from simulator.whatif.compare import legend_json
+
         return {
-            "schema": SCHEMA, "meta": self.meta, "metric": self.metric.text, "relative_range": self.relative,
+            "schema": SCHEMA, "meta": self.meta, "uncertainty": legend_json(self.meta), "metric": self.metric.text,
+            "relative_range": self.relative,
             "base": self.base, "skipped": self.skipped,
             "assumptions": [{
                 "path": b.setting.assumption.path, "label": b.setting.assumption.label, "base_value": b.setting.base,

@@ -5,8 +5,9 @@ optional constraints (`--max "program_cost / revenue=0.02"`, `--min "retention=0
 objective (default: maximise incremental profit), a population source and run settings.
 Gives: `SweepResult` — per grid point the objective, program cost, incremental profit and
 retention (mean, range of outcomes, Monte Carlo precision), whether the constraints hold (on
-the mean), the leading feasible point and whether its paired difference to the current
-setting is resolved (`resolve_leader`: only then is it called best); `to_json()`
+the mean), the leading feasible point and whether its difference to the current setting is
+resolved (`resolve_leader`: their ranges of outcomes do not overlap and the Monte Carlo
+precision of the paired difference excludes 0; only then is it called best); `to_json()`
 (`schema: loyalty-sweep/1`).
 
 Parameters are addressed by a path (documented in docs/whatif.md): `point_cost`,
@@ -30,8 +31,8 @@ from rulelang import ast
 from rulelang.diagnostics import did_you_mean
 
 from simulator.model.population import Population, Response
-from simulator.whatif.compare import fmt_interval
-from simulator.trials.stats import PRECISION, RANGE
+from simulator.whatif.compare import fmt_interval, legend_json
+from simulator.trials.stats import PRECISION, RANGE, outcome_range
 from simulator.whatif.runner import KNOWN_METRICS, Arm, LoadedProgram, MetricExpr, PopulationSource, Settings, WhatIfError, WhatIfRun, compile_ast_program, metric_values, paired_summary, run_programs, short_name, summary, usage_error
 
 SCHEMA = "loyalty-sweep/1"
@@ -415,34 +416,40 @@ class Verdict:
 
 def resolve_leader(leader: SweepPoint | None, leader_values: np.ndarray | None, current_values: np.ndarray,
                    is_current: bool, minimize: bool) -> Verdict:
-    """The leader is "best" only when its paired difference to the current setting (same trials, common
-    random numbers) is resolved on the good side of 0, both ways the reports measure it:
-    - its Monte Carlo precision interval (95 % confidence interval of the mean paired difference)
-      excludes 0: more trials would not plausibly reverse the ranking of the means; and
-    - its range of outcomes (5th..95th percentile of the per-trial differences) excludes 0: the leader
-      beats the current setting in (at least about) 95 % of the trials, i.e. whatever the uncertain
-      assumptions drawn per trial, not just on average.
-    Comparing the two arms' own ranges would be wrong on common random numbers: they share every trial's
-    draw, so their ranges overlap whenever the assumptions move both, even when one wins every trial."""
+    """The leader is "best" only when the difference to the current setting is resolved, that is both:
+    - its range of outcomes (5th..95th percentile of its per-trial objective) does not overlap the
+      current setting's: it lies wholly above it (below it with `--minimize`), so the two settings'
+      outcomes are told apart whatever the uncertain assumptions drawn per trial; and
+    - the Monte Carlo precision of the mean paired difference (same trials, common random numbers)
+      excludes 0: more trials would not plausibly reverse the ranking of the means.
+    When the ranges overlap the sweep says the difference is not resolved and calls no value best,
+    even when the paired difference favours the leader in most trials (it is shown, with the share
+    of trials the leader wins, so a consistent win on the same trials stays visible)."""
     if leader is None:
         return Verdict(None, False, None, False, "no grid point meets the constraints")
     if is_current or leader_values is None:
         return Verdict(leader, True, None, True, "")
     d = paired_summary(current_values, leader_values)
-    sign = -1.0 if minimize else 1.0
-    lo, hi = d["low"], d["high"]
-    p5, p95 = d["range"]  # type: ignore[misc]
-    if d["mean"] is None or lo is None or p5 is None:
+    lead_lo, lead_hi = outcome_range(leader_values)
+    cur_lo, cur_hi = outcome_range(current_values)
+    if d["mean"] is None or d["low"] is None or lead_lo is None or cur_lo is None:
         return Verdict(leader, False, d, False, "the objective is undefined in some trials")
-    mc_ok = (lo > 0) if sign > 0 else (hi < 0)  # type: ignore[operator]
-    range_ok = (p5 > 0) if sign > 0 else (p95 < 0)  # type: ignore[operator]
+    diff = np.asarray(leader_values, dtype=np.float64) - np.asarray(current_values, dtype=np.float64)
+    diff = diff[~np.isnan(diff)]
+    wins = int(np.sum(diff < 0) if minimize else np.sum(diff > 0))
+    d = {**d, "trials_leader_better": wins, "trials": int(diff.size)}
+    if minimize:
+        range_ok = lead_hi < cur_lo  # type: ignore[operator]
+        mc_ok = d["high"] < 0  # type: ignore[operator]
+    else:
+        range_ok = lead_lo > cur_hi  # type: ignore[operator]
+        mc_ok = d["low"] > 0  # type: ignore[operator]
     reasons = []
-    if not mc_ok:
-        reasons.append(f"the {PRECISION} of the mean difference includes 0 (more trials may settle it)")
     if not range_ok:
-        reasons.append(f"the {RANGE} of the difference includes 0 (in some trials the current setting does "
-                       "as well or better)")
-    return Verdict(leader, False, d, mc_ok and range_ok, "; ".join(reasons))
+        reasons.append("the two settings' ranges of outcomes overlap")
+    if not mc_ok:
+        reasons.append(f"the {PRECISION} of the mean paired difference includes 0 (more trials may settle it)")
+    return Verdict(leader, False, d, range_ok and mc_ok, "; ".join(reasons))
 
 
 @dataclass
@@ -463,7 +470,7 @@ class SweepResult:
             return int(d) if d == d.to_integral_value() else float(d)
         v = self.verdict
         return {
-            "schema": SCHEMA, "meta": self.meta,
+            "schema": SCHEMA, "meta": self.meta, "uncertainty": legend_json(self.meta),
             "parameters": [{"path": p.path, "current": p.current, "unit": p.unit, "values": [num(v) for v in g]}
                            for p, g in zip(self.parameters, self.grids)],
             "objective": {"metric": self.objective.text, "goal": "minimize" if self.minimize else "maximize"},
@@ -554,6 +561,9 @@ def run_sweep(loaded: LoadedProgram, varies: Sequence[str], population: Populati
     if feasible:
         key = (lambda pt: pt.objective["mean"]) if not minimize else (lambda pt: -pt.objective["mean"])
         leader = max(feasible, key=key)  # the first of equal values: the smallest setting
+        here = points[current_index] if current_index is not None else None
+        if here is not None and here in feasible and key(here) == key(leader):
+            leader = here  # a tie with the current setting is no improvement on it
     try:
         current_values = metric_values(current_run, obj)
     except ValueError as exc:
@@ -578,13 +588,22 @@ def verdict_lines(res: SweepResult, kind: str, code: str = "") -> list[str]:
     obj = fmt_interval(v.leader.objective, kind)
     if v.is_current:
         return [f"best: {lead} ({res.objective.text} {obj}): the current setting; no grid point does better on the mean"]
-    diff = fmt_interval(v.difference or {}, kind, True)
+    d = v.difference or {}
+    diff = fmt_interval(d, kind, True)
+    wins = (f", {lead} better in {d['trials_leader_better']} of {d['trials']} trials"
+            if d.get("trials") else "")
     if v.resolved:
-        return [f"best: {lead} ({res.objective.text} {obj}); now: {now} ({cur}); "
-                f"paired difference {diff}, resolved"]
+        return [f"best: {lead} ({res.objective.text} {obj}); now: {now} ({cur}); resolved: their ranges of "
+                f"outcomes do not overlap and the paired difference is {diff}{wins}"]
+    advice = []
+    if "overlap" in v.reason:
+        advice.append(f"more trials do not narrow a {RANGE}: narrow the uncertain assumptions, or simulate more "
+                      "customers when they are fixed")
+    if PRECISION in v.reason or not advice:
+        advice.append("run more trials")
     return [f"not resolved: {lead} has the best mean {res.objective.text} ({obj}), but the difference to the "
-            f"current setting ({now}: {cur}) is not resolved: paired difference {diff}; {v.reason}. "
-            "No value is called best; run more trials, or narrow the uncertain assumptions."]
+            f"current setting ({now}: {cur}) is not resolved: {v.reason}; paired difference {diff}{wins}. "
+            f"No value is called best; {'; '.join(advice)}."]
 
 
 def text_table(res: SweepResult) -> str:

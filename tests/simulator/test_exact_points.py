@@ -126,7 +126,8 @@ def test_a_broken_ledger_identity_exits_1(monkeypatch, capsys):
         return res
 
     monkeypatch.setattr(mc, "simulate", broken)
-    code = main(["simulate", "rules/coffee.loyalty", "--customers", "50", "--trials", "1", "--workers", "1"])
+    code = main(["simulate", "rules/coffee.loyalty", "--population", "simulator/model/populations/default.yaml",
+                 "--customers", "50", "--trials", "1", "--workers", "1"])
     err = capsys.readouterr().err
     assert code == 1
     assert "ledger identity" in err and "256" in err

@@ -145,3 +145,26 @@ def test_segment_by_a_purchase_column_is_refused(tmp_path: Path, capsys) -> None
 def test_errors_are_also_raised_by_the_reader_api(tmp_path: Path) -> None:
     with pytest.raises(TransactionsError):
         read_transactions(write(tmp_path, "x,y\n1,2\n"))
+
+
+def test_outputs_that_cannot_be_written_are_rl620_before_fitting(tmp_path: Path, capsys) -> None:
+    p = write(tmp_path, SMALL)
+    blocker = write(tmp_path, "not a folder\n", "report")
+    rc, _, err = run(capsys, "fit", str(p), "--out", str(tmp_path / "p.yaml"), "--report", str(blocker))
+    assert rc == 1 and "error[RL620]" in err and "it is a file, not a folder" in err and "Traceback" not in err
+    assert not (tmp_path / "p.yaml").exists()  # checked before anything is fitted or written
+    (tmp_path / "pop").mkdir()
+    rc, _, err = run(capsys, "fit", str(p), "--out", str(tmp_path / "pop"))
+    assert rc == 1 and "error[RL620]" in err and "it is a folder" in err
+
+
+def test_fit_and_replay_take_the_same_column_flags(capsys) -> None:
+    from rulelang.tools.cli import build_parser
+    from simulator.transactions.columns import FIELD_FLAGS
+
+    parser = build_parser()
+    for command in ("fit", "replay"):
+        sub = parser._subparsers._group_actions[0].choices[command]  # type: ignore[union-attr]
+        flags = {o for a in sub._actions for o in a.option_strings}
+        assert {f"--{word}-column" for _, word, _ in FIELD_FLAGS} <= flags
+        assert {"--attribute-column", "--columns", "--date-format", "--decimal"} <= flags

@@ -87,8 +87,9 @@ def test_a_run_too_large_for_memory_is_a_clear_error(capsys, monkeypatch):
     monkeypatch.setattr(mc, "available_memory", lambda: 10 << 20)  # 10 MiB free
     assert run(["simulate", "rules/coffee.loyalty", "--customers", "300000", "--months", "1", "--trials", "1",
                 "--workers", "2"]) == 1
-    err = capsys.readouterr().err
-    assert err.startswith("error[RL612]: this run needs about") and "hint: use fewer --workers" in err
+    err = capsys.readouterr().err  # after the line naming the population found beside the program
+    assert err.startswith("population: rules/data/coffee/population.yaml")
+    assert "\nerror[RL612]: this run needs about" in err and "hint: use fewer --workers" in err
     assert "Traceback" not in err
 
 

@@ -126,3 +126,27 @@ def test_guardrails_on_a_plain_simulate_result(birthday, calm):
     # the mean at the last month equals the run's own total
     assert findings[1].value == pytest.approx(result.totals["program.points_outstanding"]["mean"])
     assert "per-trial monthly values" in findings[3].message
+
+
+def test_every_finding_says_what_its_limit_is_checked_against():
+    """Profits -10, 5, 20, 35, 50: mean 20; range of outcomes p5 = -10 + 0.2 × 15 = -7, p95 = 50 − 0.2 × 15
+    = 47 (ranks 0.2 and 3.8); Monte Carlo precision ±2.776445 × √562.5 / √5 = ±29.45."""
+    run = _run({"incremental.profit": [-10.0, 5.0, 20.0, 35.0, 50.0]})
+    want = {
+        "incremental_profit > 0": "the mean",
+        "incremental_profit > 0 at low": "the low end of the Monte Carlo precision of the mean",
+        "incremental_profit < 100 at high": "the high end of the Monte Carlo precision of the mean",
+        "incremental_profit > 0 at p5": "the 5th percentile of the trials (the low end of the range of outcomes)",
+        "incremental_profit < 100 at p95": "the 95th percentile of the trials (the high end of the range of outcomes)",
+        "incremental_profit > 0 at p50": "the 50th percentile of the trials",
+        "incremental_profit > 0 with probability >= 0.8": "the share of trials that keep the limit",
+    }
+    for rule, against in want.items():
+        g, problem = parse_rule(rule)
+        assert problem is None
+        f = evaluate_guardrails(run, [g])[0]
+        assert f"checked against {against}" in f.message, rule
+        assert f.to_json()["checked_against"] == against
+        assert "mean 20 (range of outcomes -7 to 47; Monte Carlo precision ±29.45, 5 trials)" in f.message
+    f = evaluate_guardrails(run, [parse_rule("incremental_profit > 0 at p5")[0]])[0]
+    assert not f.passed and f.value == pytest.approx(-7.0)

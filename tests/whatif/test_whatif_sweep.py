@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import math
 from decimal import Decimal
 
 import numpy as np
 import pytest
 
-from simulator.whatif.sweep import parse_constraint, parse_vary, resolve_parameter, run_sweep, text_table
+from simulator.whatif.sweep import SweepPoint, parse_constraint, parse_vary, resolve_leader, resolve_parameter, run_sweep, text_table
+from simulator.whatif.runner import summary
 from simulator.whatif.runner import WhatIfError
 from simulator.whatif import report as whatif_report
 from whatif_helpers import SMALL
@@ -92,3 +94,84 @@ def test_two_parameters_and_an_infeasible_grid(gift, calm, tmp_path):
     assert "no grid point meets the constraints" in text_table(res)
     paths = whatif_report.write_reports(res, tmp_path, "sweep")
     assert "data:image/png;base64," in paths[2].read_text(encoding="utf-8")
+
+
+# ---------------------------------------------------------------- "best" only when resolved
+
+def _point(values: np.ndarray) -> SweepPoint:
+    return SweepPoint((Decimal(1),), None, summary(values), {}, [])  # type: ignore[arg-type]
+
+
+def test_overlapping_ranges_are_not_resolved_even_when_the_leader_wins_every_trial():
+    """Current objective 100, 110, ..., 300 over 21 trials (p5 = 110, p95 = 290 by the type-7 rule:
+    ranks 1 and 19 of 0..20); the leader is 5 more in every trial: its range 115..295 overlaps."""
+    current = np.arange(100.0, 301.0, 10.0)
+    leader = current + 5
+    v = resolve_leader(_point(leader), leader, current, False, minimize=False)
+    assert not v.resolved
+    assert "ranges of outcomes overlap" in v.reason
+    assert "Monte Carlo precision" not in v.reason  # the paired difference is 5 in every trial: no spread
+    assert v.difference["mean"] == pytest.approx(5.0)
+    assert (v.difference["trials_leader_better"], v.difference["trials"]) == (21, 21)
+
+
+def test_separate_ranges_with_a_resolved_mean_are_best():
+    current = np.arange(100.0, 301.0, 10.0)  # range 110..290
+    leader = current[::-1] + 200.0  # 300..500 in reverse order: range 310..490 lies above 290
+    v = resolve_leader(_point(leader), leader, current, False, minimize=False)
+    assert v.resolved and v.reason == ""
+    # minimising, the same numbers make the *current* setting the better one: a leader above is never best
+    w = resolve_leader(_point(leader), leader, current, False, minimize=True)
+    assert not w.resolved and "overlap" in w.reason and "Monte Carlo precision" in w.reason
+    # minimising with the leader wholly below
+    low = current - 200.0  # range -90..90, below 110
+    assert resolve_leader(_point(low), low, current, False, minimize=True).resolved
+
+
+def test_separate_ranges_but_an_unresolved_mean_are_not_best():
+    """Two trials: current 0 and 10 (range 0.5..9.5), leader 20 and 10.5 (range 10.975..19.525): the
+    ranges do not overlap, but the paired differences 20 and 0.5 (mean 10.25, sd 19.5 / √2) give a
+    Monte Carlo precision half-width of t(0.975, 1 df) × sd / √2 = 12.706 × 19.5 / 2 = 123.9: it
+    includes 0."""
+    current = np.array([0.0, 10.0])
+    leader = np.array([20.0, 10.5])
+    v = resolve_leader(_point(leader), leader, current, False, minimize=False)
+    lo, hi = v.difference["mc_precision"]
+    assert v.difference["mean"] == pytest.approx(10.25)
+    assert (hi - lo) / 2 == pytest.approx(12.7062047 * 19.5 / math.sqrt(2) / math.sqrt(2), rel=1e-6)
+    assert not v.resolved and v.reason.startswith("the Monte Carlo precision")
+
+
+def test_sweep_says_not_resolved_when_the_ranges_overlap(gift, calm):
+    """Points issued = P + N × B (see above). Moving the gift from 50 (the current setting) to 51 adds
+    B points, far less than the trial-to-trial spread of P: the ranges overlap, and although 51 gives
+    more points in every trial the sweep calls nothing best. 50 -> 100 adds 50 × B: the ranges separate."""
+    near = run_sweep(gift, ["birthday_gift.award=50,51"], calm, SMALL, objective="points_issued")
+    issued = {int(pt.values[0]): pt.run.trial_totals["program.points_issued"] for pt in near.points}
+    assert (issued[51] > issued[50]).all()
+    assert np.percentile(issued[51], 5) <= np.percentile(issued[50], 95)  # the ranges overlap
+    assert near.best is None and not near.verdict.resolved
+    assert near.verdict.leader.values == (Decimal(51),)
+    table = text_table(near)
+    assert "not resolved: birthday_gift.award = 51 has the best mean points_issued" in table
+    assert "No value is called best" in table and "<- best mean, not resolved" in table
+    assert "<- best\n" not in table
+    doc = near.to_json()
+    assert doc["best"] is None and doc["leader"]["resolved"] is False
+    assert "overlap" in doc["leader"]["not_resolved_because"]
+    md = whatif_report.sweep_markdown(near)
+    assert "**Not resolved:**" in md and "| ◀ |" not in md
+
+    far = run_sweep(gift, ["birthday_gift.award=50,100"], calm, SMALL, objective="points_issued")
+    issued = {int(pt.values[0]): pt.run.trial_totals["program.points_issued"] for pt in far.points}
+    assert np.percentile(issued[100], 5) > np.percentile(issued[50], 95)  # the ranges do not overlap
+    assert far.best is not None and far.best.values == (Decimal(100),)
+    assert "best: birthday_gift.award = 100" in text_table(far)
+    assert "resolved: their ranges of outcomes do not overlap" in text_table(far)
+
+
+def test_a_tie_with_the_current_setting_is_not_an_improvement(gift, calm):
+    """The gift does not change the fixed program cost: every grid point has the same objective, and the
+    current setting (50) leads rather than the first grid point."""
+    res = run_sweep(gift, ["birthday_gift.award=10,50"], calm, SMALL, objective="program_cost")
+    assert res.verdict.is_current and res.best.values == (Decimal(50),)

@@ -15,7 +15,7 @@ Modules, one model each:
 - `bgnbd`: BG/NBD (Fader, Hardie & Lee 2005, "Counting your customers the easy way").
 - `pareto_nbd`: Pareto/NBD (Schmittlein, Morrison & Colombo 1987; Fader & Hardie's likelihood note).
 - `gamma_gamma`: spend per transaction (Fader, Hardie & Lee 2005, JMR; Fader & Hardie 2013 note).
-- `select`: fit both purchase models and keep the better one.
+- (the choice between the two purchase models is `simulator.fit.fitting.choose_model`)
 - `mle`: the shared machinery (optimizer on log-parameters, Hessian, runaway checks).
 
 Parameter names are the population-file keys (`purchase.r`, `dropout.b`, `spend.gamma`, ...), in the

@@ -44,7 +44,7 @@ import numpy as np
 from scipy import special
 
 from simulator.model.estimation import ModelFit
-from simulator.model.estimation.mle import Problem, maximize, require_repeat_buyers, summaries
+from simulator.model.estimation.mle import fit_counts
 
 NAMES = ("purchase.r", "purchase.alpha", "dropout.a", "dropout.b")
 RUNAWAY_HINTS = {
@@ -105,13 +105,8 @@ def gradient(params, x, t_x, T, weights) -> np.ndarray:
 
 def fit(x, t_x, T, *, weights=None) -> ModelFit:
     """Maximum-likelihood (r, α, a, b); standard errors from the Hessian. Raises `FitError`."""
-    xs, txs, Ts, w = summaries(x, t_x, T, weights)
-    require_repeat_buyers(xs, w, "BG/NBD")
-    rate = float(np.dot(w, xs) / np.dot(w, Ts))  # repeat purchases per unit of time
-    start = np.array([1.0, 1.0 / max(rate, 1e-6), 1.0, 3.0])
-    problem = Problem("bgnbd", NAMES, lambda th: float(np.sum(w * loglik(th, xs, txs, Ts))), start,
-                      int(round(w.sum())), lambda th: gradient(th, xs, txs, Ts, w), RUNAWAY_HINTS)
-    return maximize(problem)
+    return fit_counts("bgnbd", "BG/NBD", NAMES, loglik, x, t_x, T, weights,
+                      lambda rate, mean_T: np.array([1.0, 1.0 / max(rate, 1e-6), 1.0, 3.0]), gradient, RUNAWAY_HINTS)
 
 
 def p_alive(params, x, t_x, T) -> np.ndarray:

@@ -3,7 +3,8 @@
 Takes: a `Problem` (the model's total log-likelihood as a function of its parameters, optionally
 its gradient, a starting point and what a runaway parameter means). Gives: a `ModelFit` with the
 maximum, the standard errors and the covariance of the log-parameters from the Hessian, or a
-`FitError` naming the parameter that ran away.
+`FitError` naming the parameter that ran away. `fit_counts` is the whole fit of a purchase model
+on (x, t_x, T) summaries (BG/NBD and Pareto/NBD differ only in their likelihood and start).
 
 How: the negative mean log-likelihood is minimized over u = ln θ (every parameter is positive) with
 L-BFGS-B (analytic gradient when the model gives one, central differences otherwise), then polished
@@ -82,6 +83,26 @@ def require_repeat_buyers(x: np.ndarray, w: np.ndarray, model: str) -> None:
         raise FitError(f"no customer bought more than once, so the {model} model cannot be fitted "
                        "(its purchase rate and dropout are not identified)", None,
                        "use a longer calibration period, so that repeat purchases are seen", TOO_LITTLE_DATA)
+
+
+def fit_counts(model: str, label: str, names: tuple[str, ...], loglik: Callable[..., np.ndarray], x, t_x, T,
+               weights, start: Callable[[float, float], np.ndarray], gradient: Callable[..., np.ndarray] | None = None,
+               runaway_hints: dict[str, str] | None = None) -> ModelFit:
+    """Fit a purchase-and-dropout model on per-customer summaries (checked and grouped by `summaries`).
+
+    `loglik(θ, x, t_x, T)` gives the per-customer contributions, `gradient(θ, x, t_x, T, w)` (optional)
+    the gradient of their weighted sum, `start(rate, mean_T)` a starting θ from the repeat purchases
+    per unit of time and the mean observation length. `label` names the model in errors.
+    Raises `FitError`: RL852 when nobody bought again, RL850/RL851 from `maximize`."""
+    xs, txs, Ts, w = summaries(x, t_x, T, weights)
+    require_repeat_buyers(xs, w, label)
+    rate = float(np.dot(w, xs) / np.dot(w, Ts))
+    mean_T = float(np.dot(w, Ts) / w.sum())
+    grad = None if gradient is None else (lambda th: gradient(th, xs, txs, Ts, w))
+    problem = Problem(model, names, lambda th: float(np.sum(w * loglik(th, xs, txs, Ts))),
+                      np.asarray(start(rate, mean_T), dtype=float), int(round(w.sum())), grad,
+                      dict(runaway_hints or {}))
+    return maximize(problem)
 
 
 def _safe(value: float) -> float:
@@ -208,4 +229,4 @@ def _hessian(problem: Problem, u: np.ndarray, log_gradient: Callable[[np.ndarray
     return (hess + hess.T) / 2
 
 
-__all__ = ["Problem", "summaries", "require_repeat_buyers", "maximize"]
+__all__ = ["Problem", "summaries", "require_repeat_buyers", "maximize", "fit_counts"]

@@ -40,7 +40,7 @@ import numpy as np
 from scipy import special
 
 from simulator.model.estimation import ModelFit
-from simulator.model.estimation.mle import Problem, maximize, require_repeat_buyers, summaries
+from simulator.model.estimation.mle import fit_counts
 
 NAMES = ("purchase.r", "purchase.alpha", "dropout.s", "dropout.beta")
 _RATE_HINT = ("r and alpha grow together when purchase rates hardly vary between customers; "
@@ -92,14 +92,8 @@ def loglik(params, x, t_x, T) -> np.ndarray:
 
 def fit(x, t_x, T, *, weights=None) -> ModelFit:
     """Maximum-likelihood (r, α, s, β); standard errors from the Hessian. Raises `FitError`."""
-    xs, txs, Ts, w = summaries(x, t_x, T, weights)
-    require_repeat_buyers(xs, w, "Pareto/NBD")
-    rate = float(np.dot(w, xs) / np.dot(w, Ts))
-    mean_T = float(np.dot(w, Ts) / w.sum())
-    start = np.array([1.0, 1.0 / max(rate, 1e-6), 1.0, mean_T])
-    problem = Problem("pareto_nbd", NAMES, lambda th: float(np.sum(w * loglik(th, xs, txs, Ts))), start,
-                      int(round(w.sum())), None, RUNAWAY_HINTS)
-    return maximize(problem)
+    return fit_counts("pareto_nbd", "Pareto/NBD", NAMES, loglik, x, t_x, T, weights,
+                      lambda rate, mean_T: np.array([1.0, 1.0 / max(rate, 1e-6), 1.0, mean_T]), None, RUNAWAY_HINTS)
 
 
 def p_alive(params, x, t_x, T) -> np.ndarray:
