@@ -33,7 +33,9 @@ print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024)  # KiB on L
 
 
 def _peak_bytes(customers: int) -> int:
-    argv = [sys.executable, "-m", "rulelang", "simulate", "rules/coffee.loyalty", "--customers", str(customers),
+    # the population the estimate is made for (the example's own fitted population is the default otherwise)
+    argv = [sys.executable, "-m", "rulelang", "simulate", "rules/coffee.loyalty",
+            "--population", "simulator/model/populations/default.yaml", "--customers", str(customers),
             "--months", str(MONTHS), "--trials", "1", "--workers", "1", "--format", "json"]
     done = subprocess.run([sys.executable, "-c", MEASURE, *argv], cwd=ROOT, capture_output=True, text=True,
                           check=True, timeout=300)
