@@ -74,6 +74,17 @@ def peak_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
+def worker_peak_mib() -> float:
+    """The largest peak of the worker processes that have ended (the replay forks two for big files)."""
+    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024.0
+
+
+def cpu_s() -> float:
+    """CPU seconds of this process and of its ended workers (the machine may be shared: wall time is not CPU)."""
+    own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rows", type=int, default=1_000_000)
@@ -88,18 +99,23 @@ def main() -> int:
         write_csv(cols, path)
         print(f"made {args.rows:,} transactions of {args.customers:,} customers in {time.perf_counter() - t:.1f} s "
               f"({path.stat().st_size / 2**20:.0f} MiB CSV)")
-        t = time.perf_counter()
+        import os
+
+        print(f"load average at start: {' '.join(f'{v:.2f}' for v in os.getloadavg())}; {os.cpu_count()} cores")
+        t, c = time.perf_counter(), cpu_s()
         tx = load_history(str(path))  # kind, order_id, category, channel: standard column names
-        read_s = time.perf_counter() - t
-        print(f"read: {read_s:.2f} s")
+        read_s, read_cpu = time.perf_counter() - t, cpu_s() - c
+        print(f"read: {read_s:.2f} s wall, {read_cpu:.2f} s CPU")
         for name in ("coffee.loyalty", "online_shop.loyalty"):
-            t = time.perf_counter()
+            t, c = time.perf_counter(), cpu_s()
             result, stages = replay_program(str(ROOT / "rules" / name), tx, timings=True)
-            total = time.perf_counter() - t
+            total, total_cpu = time.perf_counter() - t, cpu_s() - c
             issued = int(result.monthly["points_issued"].sum())
-            print(f"{name}: feed + replay {stages['replay']:.2f} s; read + replay "
-                  f"{read_s + total:.2f} s = {args.rows / (read_s + total):,.0f} transactions/s; "
-                  f"{issued:,} points issued; peak memory {peak_mib():,.0f} MiB")
+            print(f"{name}: feed + replay {stages['replay']:.2f} s wall, {total_cpu:.2f} s CPU (all processes); "
+                  f"read + replay {read_s + total:.2f} s = {args.rows / (read_s + total):,.0f} transactions/s; "
+                  f"{issued:,} points issued; peak memory {peak_mib():,.0f} MiB (this process), "
+                  f"{worker_peak_mib():,.0f} MiB (largest worker)")
+        print(f"load average at end: {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
     return 0
 
 

@@ -94,8 +94,8 @@ def _returns(tx: Transactions, rows: np.ndarray) -> ReturnsFit | None:
     amount = tx.amount_cents[rows]
     r_idx = np.flatnonzero(ret)
     if tx.order is not None:
-        order = tx.order[rows]
-        key = np.char.add(np.char.add(cust.astype(str), "\x1f"), order)
+        order = np.unique(tx.order[rows], return_inverse=True)[1].reshape(-1)
+        key = cust.astype(np.int64) * (int(order.max()) + 1) + order  # one number per (customer, order id)
         b_idx = np.flatnonzero(~ret)
         b_key = key[b_idx]
         by = np.argsort(b_key, kind="stable")

@@ -230,8 +230,28 @@ def _whole_numbers(src: Source, name: str, col: pa.ChunkedArray, what: str) -> t
     return np.asarray(pc.cast(clean, pa.float64()), dtype=np.float64), present
 
 
+def _distinct_strings(col: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
+    """(the distinct trimmed texts, null as "", in order of first appearance; each row's index into them)."""
+    enc = pc.dictionary_encode(_texts(col).fill_null(""))
+    return (np.asarray(enc.dictionary.to_numpy(zero_copy_only=False), dtype=str),
+            np.asarray(enc.indices, dtype=np.int64))
+
+
 def _strings(col: pa.ChunkedArray) -> np.ndarray:
-    return np.asarray(_texts(col).fill_null("").to_numpy(zero_copy_only=False), dtype=str)
+    values, codes = _distinct_strings(col)
+    return values[codes]
+
+
+def _sorted_ids(col: pa.ChunkedArray, keep: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(the sorted distinct values of the kept rows, each kept row's index into them): `np.unique` of the
+    texts, computed on the distinct values (a file has many rows per customer)."""
+    values, codes = _distinct_strings(col)
+    used, inverse = np.unique(codes[keep], return_inverse=True)
+    names = values[used]
+    order = np.argsort(names, kind="stable")
+    rank = np.empty(order.size, dtype=np.int64)
+    rank[order] = np.arange(order.size)
+    return names[order], rank[inverse]
 
 
 # ------------------------------------------------------------------ the reader
@@ -272,7 +292,8 @@ def read_transactions(path: str | Path, columns: ColumnMap = ColumnMap(), *, dat
     reasons.append(("no amount", ~has_amount))
 
     if columns.kind:
-        kinds = np.char.lower(_strings(table.column(columns.kind)))
+        kind_values, kind_codes = _distinct_strings(table.column(columns.kind))
+        kinds = np.char.lower(kind_values)[kind_codes]
         known = (kinds == "purchase") | (kinds == "return")
         bad = ~known & (kinds != "")
         if bad.any():
@@ -314,26 +335,20 @@ def read_transactions(path: str | Path, columns: ColumnMap = ColumnMap(), *, dat
             unused |= mask
     keep = ~unused
 
-    ids_all = np.asarray(cust_texts.fill_null("").to_numpy(zero_copy_only=False), dtype=str)
-    customer_ids, inverse = np.unique(ids_all[keep], return_inverse=True)
-    customer = inverse.astype(np.int64)
+    customer_ids, customer = _sorted_ids(table.column(columns.customer), keep)
     time = dates.values[keep]
     ret = is_return[keep]
-    order_all = _strings(table.column(columns.order)) if columns.order else None
-    order_ = order_all[keep] if order_all is not None else None
+    order_values, order_codes = _distinct_strings(table.column(columns.order)) if columns.order else (None, None)
     perm = np.lexsort((ret, time, customer))
     customer, time, ret = customer[perm], time[perm], ret[perm]
     rows = np.flatnonzero(keep)[perm]  # original row of each kept row
-    if order_ is not None:
-        order_ = order_[perm]
 
-    matched = _match_returns(customer, time, ret, order_)
+    matched = _match_returns(customer, time, ret, order_codes[rows] if order_codes is not None else None)
     if (~matched).any():
         counted.append(("return without a matching purchase", int((~matched).sum())))
         sel = matched
         rows = rows[sel]
         customer, time, ret = customer[sel], time[sel], ret[sel]
-        order_ = order_[sel] if order_ is not None else None
         used_customers, customer = np.unique(customer, return_inverse=True)
         customer = customer.astype(np.int64)
         customer_ids = customer_ids[used_customers]
@@ -359,7 +374,8 @@ def read_transactions(path: str | Path, columns: ColumnMap = ColumnMap(), *, dat
             customer_table[key] = _first_non_empty(values, customer, customer_ids.size, first_of)
     return Transactions(
         path=str(path), customer_ids=customer_ids, customer=customer, time=time,
-        amount_cents=cents[rows], is_return=ret, order=order_, category=take(columns.category),
+        amount_cents=cents[rows], is_return=ret,
+        order=order_values[order_codes[rows]] if order_values is not None else None, category=take(columns.category),
         channel=take(columns.channel), store=take(columns.store), items=items, quantity=quantity,
         currency=currency, customer_table=customer_table, skipped=tuple(counted),
         date_format=dates.fmt, date_note=dates.note, rows_read=n, columns=columns)
@@ -408,8 +424,9 @@ def _match_returns(customer: np.ndarray, time: np.ndarray, is_return: np.ndarray
         np.minimum.at(first_purchase, customer[~is_return], t[~is_return])
         ok[is_return] = t[is_return] >= first_purchase[customer[is_return]]
         return ok
-    width = len(str(int(customer.max())))
-    key = np.char.add(np.char.add(np.char.zfill(customer.astype(str), width), "\x1f"), order)
+    if order.dtype.kind != "i":  # order ids as texts: numbered by value
+        order = np.unique(order, return_inverse=True)[1].reshape(-1)
+    key = customer.astype(np.int64) * (int(order.max()) + 1) + order  # one number per (customer, order id)
     p_key, p_t = key[~is_return], t[~is_return]
     by = np.lexsort((p_t, p_key))
     p_key, p_t = p_key[by], p_t[by]

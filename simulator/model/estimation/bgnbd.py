@@ -100,7 +100,7 @@ def gradient(params, x, t_x, T, weights) -> np.ndarray:
     d_alpha = r / alpha - (r + x) * (w_alive / (alpha + T) + w_dead / (alpha + t_x))
     d_a = dg(a + b) - dg(a + b + x) + w_dead / a
     d_b = dg(b + x) - dg(a + b + x) - dg(b) + dg(a + b) - np.where(repeat, w_dead / (b + xs - 1), 0.0)
-    return np.array([np.dot(weights, d) for d in (d_r, d_alpha, d_a, d_b)])
+    return np.array([np.sum(weights * d) for d in (d_r, d_alpha, d_a, d_b)])
 
 
 def fit(x, t_x, T, *, weights=None) -> ModelFit:

@@ -57,7 +57,7 @@ def gradient(params, x, mean_spend, weights) -> np.ndarray:
     d_p = x * (special.digamma(px + q) - special.digamma(px) + np.log(x) + np.log(m) - log_total)
     d_q = special.digamma(px + q) - special.digamma(q) + np.log(gamma) - log_total
     d_gamma = q / gamma - (px + q) / (gamma + x * m)
-    return np.array([np.dot(weights, d) for d in (d_p, d_q, d_gamma)])
+    return np.array([np.sum(weights * d) for d in (d_p, d_q, d_gamma)])  # np.sum: no BLAS threads per call
 
 
 def _repeat_buyers(x, mean_spend, weights):
@@ -86,7 +86,7 @@ def fit(x, mean_spend, *, weights=None) -> ModelFit:
                        TOO_LITTLE_DATA)
     mean = float(np.dot(w, ms) / w.sum())
     start = np.array([1.0, 2.0, mean])  # population mean pγ/(q−1) = the observed mean
-    problem = Problem("gamma_gamma", NAMES, lambda th: float(np.dot(w, loglik(th, xs, ms))), start,
+    problem = Problem("gamma_gamma", NAMES, lambda th: float(np.sum(w * loglik(th, xs, ms))), start,
                       int(round(w.sum())), lambda th: gradient(th, xs, ms, w), RUNAWAY_HINTS)
     return maximize(problem)
 

@@ -99,7 +99,7 @@ def fit_counts(model: str, label: str, names: tuple[str, ...], loglik: Callable[
     rate = float(np.dot(w, xs) / np.dot(w, Ts))
     mean_T = float(np.dot(w, Ts) / w.sum())
     grad = None if gradient is None else (lambda th: gradient(th, xs, txs, Ts, w))
-    problem = Problem(model, names, lambda th: float(np.dot(w, loglik(th, xs, txs, Ts))),
+    problem = Problem(model, names, lambda th: float(np.sum(w * loglik(th, xs, txs, Ts))),
                       np.asarray(start(rate, mean_T), dtype=float), int(round(w.sum())), grad,
                       dict(runaway_hints or {}))
     return maximize(problem)
