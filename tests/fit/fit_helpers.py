@@ -85,3 +85,21 @@ def simulate_gamma_gamma(p: float, q: float, gamma: float, x: np.ndarray,
     """Mean spend over x transactions: z ~ Gamma(p, rate ν) per transaction, ν ~ Gamma(q, rate γ)."""
     nu = rng.gamma(q, 1.0 / gamma, len(x))
     return rng.gamma(p * x, 1.0 / nu) / x  # the sum of x Gamma(p, ν) spends is Gamma(px, ν)
+
+# A one-segment BG/NBD population with known parameters (r=2, α=4, a=0.8, b=2.5), for drawing histories.
+KNOWN = """version: 1
+name: known
+currency: USD
+time_unit: week
+model: bgnbd
+start: 2026-01-01
+segments:
+  - name: all
+    share: 1
+    purchase: {r: 2.0, alpha: 4.0}
+    dropout: {a: 0.8, b: 2.5}
+    spend: {p: 6.0, q: 4.0, gamma: 15.0}
+    categories: {coffee: 0.75, food: 0.25}
+    channels: {store: 0.8, app: 0.2}
+    returns: 0
+"""

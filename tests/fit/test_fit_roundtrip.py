@@ -22,27 +22,12 @@ import numpy as np
 from rulelang.tools.cli import main
 from rulelang.check.compiler import compile_source
 from rulelang.syntax.loader import load_file
+from fit_helpers import KNOWN
 from simulator.model.population import load_population_file
 from simulator.transactions.synthetic import simulated_rows, write_transactions_csv
 
 ROOT = Path(__file__).resolve().parents[2]
 TRUTH = np.array([2.0, 4.0, 0.8, 2.5])
-KNOWN = """version: 1
-name: known
-currency: USD
-time_unit: week
-model: bgnbd
-start: 2026-01-01
-segments:
-  - name: all
-    share: 1
-    purchase: {r: 2.0, alpha: 4.0}
-    dropout: {a: 0.8, b: 2.5}
-    spend: {p: 6.0, q: 4.0, gamma: 15.0}
-    categories: {coffee: 0.75, food: 0.25}
-    channels: {store: 0.8, app: 0.2}
-    returns: 0
-"""
 
 
 def draw_and_fit(program, population, seed: int, folder: Path, tag: str) -> tuple[np.ndarray, np.ndarray, Path]:

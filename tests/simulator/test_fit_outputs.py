@@ -25,26 +25,11 @@ from rulelang.tools.cli import main
 from rulelang.check.compiler import compile_source
 from rulelang.syntax.loader import load_file
 from sim_helpers import ROOT
+from fit_helpers import KNOWN
 from simulator.model.estimation import bgnbd, gamma_gamma, pareto_nbd
 from simulator.model.population import load_population_file
 from simulator.transactions.synthetic import simulated_rows
 
-KNOWN = """version: 1
-name: known
-currency: USD
-time_unit: week
-model: bgnbd
-start: 2026-01-01
-segments:
-  - name: all
-    share: 1
-    purchase: {r: 2.0, alpha: 4.0}
-    dropout: {a: 0.8, b: 2.5}
-    spend: {p: 6.0, q: 4.0, gamma: 15.0}
-    categories: {coffee: 0.75, food: 0.25}
-    channels: {store: 0.8, app: 0.2}
-    returns: 0
-"""
 HEADER = ["customer_id", "date", "amount", "kind", "order_id", "category", "channel", "items", "dob", "region"]
 HAND = [  # customer, date, amount, kind, order, category, channel, items, dob, region
     ("a", "2026-01-01", "10.00", "purchase", "a1", "coffee", "store", "1", "1980-05-17", "north"),
