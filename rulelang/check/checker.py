@@ -224,7 +224,22 @@ def _check_action(
                 rule,
             )
         ctx.count(action.points, f"the {p.points_unit} awarded", ctx.span(action, rule), whole=action.per is None)
-        if action.per is not None:
+        if isinstance(action.per, ast.Quantity):
+            quantity = FIELD_BY_NAME["quantity"]
+            ctx.count(action.per.value, "the quantity per which points are awarded", ctx.span(action, rule), minimum=1)
+            if known_event and rule.event not in quantity.carried_by:
+                ctx.error(
+                    "RL206",
+                    f"`award ... per {action.per.value} {action.per.unit}` needs the purchase's `quantity`, "
+                    f"and `{rule.event}` events have none",
+                    action,
+                    f"make the rule `on purchase`, or award a fixed number, e.g. `award 50 {p.points_unit}`",
+                    rule,
+                )
+            if action.base != "net":
+                ctx.error("RL206", f"`of {action.base} amount` does not go with an award per quantity", action,
+                          f"write `award {action.points} {action.unit} per {action.per.value} {action.per.unit}`", rule)
+        elif action.per is not None:
             ctx.money(action.per, "the amount per which points are awarded", action, positive=True, fractional_cents=True)
             if not on_basket:
                 ctx.error(

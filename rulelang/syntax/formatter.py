@@ -394,6 +394,9 @@ class _Writer:
 
 def _award_text(a: ast.Award) -> str:
     text = f"{NODES[ast.Award].keyword} {number_text(a.points)} {a.unit}"
+    if isinstance(a.per, ast.Quantity):
+        return text + f" per {number_text(a.per.value)} {a.per.unit}" + _excluding(a.excluding) + \
+            (f" to {a.to}" if a.to != "customer" else "")
     if a.per is not None:
         text += f" per {money_text(a.per)}"
     if a.per is not None or a.base != "net":
