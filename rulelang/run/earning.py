@@ -30,7 +30,7 @@ from rulelang.run.conditions import holds, money, number, why_false
 from rulelang.run.ledger import Entry
 from rulelang.run.state import Event, RunState
 from rulelang.run.trace import RuleTrace
-from rulelang.vocabulary import plural
+from rulelang.vocabulary import plural, singular
 
 
 def round_points(x: Fraction, mode: str) -> int:
@@ -247,7 +247,7 @@ def quantity_awards(w: _Work) -> None:
         f.points = round_points(f.raw, f.rule.rounding)
         terms = " + ".join(
             f"category {w.run.fmt.value(category)} excluded" if category in a.excluding else
-            f"{number(Fraction(quantity))} {a.unit} x {number(a.rate)} per {a.unit.rstrip('s') or a.unit}"
+            f"{number(Fraction(quantity))} {a.unit} x {number(a.rate)} per {singular(a.unit)}"
             for a in awards)
         f.details.append(f"{terms} = {number(raw)} -> {f.points} (round {f.rule.rounding})")
 
