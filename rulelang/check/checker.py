@@ -226,7 +226,9 @@ def _check_action(
         ctx.count(action.points, f"the {p.points_unit} awarded", ctx.span(action, rule), whole=action.per is None)
         if isinstance(action.per, ast.Quantity):
             quantity = FIELD_BY_NAME["quantity"]
-            ctx.count(action.per.value, "the quantity per which points are awarded", ctx.span(action, rule), minimum=1)
+            if action.per.value <= 0:
+                ctx.error("RL202", f"the quantity per which points are awarded must be more than 0 (got {action.per.value})",
+                          action, f"e.g. `award 1 {p.points_unit} per 2 {action.per.unit}`", rule)
             if known_event and rule.event not in quantity.carried_by:
                 ctx.error(
                     "RL206",
