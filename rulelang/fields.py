@@ -16,7 +16,7 @@ field list, event list, batch context and recorded events (simulator.engine.prog
 program_arm, day_events, interpreter_check), the JSON Schema and the field tables of
 docs/semantics.md §3 and docs/language.md (checked by tests/test_fields.py).
 
-Adding a built-in field (e.g. a purchase `quantity`):
+Adding a built-in field (as the purchase `quantity` was added):
 1. one `BuiltinField` entry below (name, type, events, carried_by, default, spelling, doc,
    engine representation and default, bound from rulelang.limits);
 2. its row in docs/semantics.md §3 (the doc line, verbatim), in docs/language.md's field

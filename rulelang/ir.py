@@ -7,7 +7,8 @@ points per cent, dates as `datetime.date`, weekdays 0=Mon..6=Sun, tiers by index
 this and nothing else. No source spans except `rule_line` for traces.
 
 Sources of points: `POINT_SOURCES` (at the end) names every place an event's points come
-from (rate awards, the tier's multiplier, rules' multipliers, fixed awards), in the order
+from (rate awards per money, awards per quantity, the tier's multiplier, rules' multipliers,
+fixed awards), in the order
 docs/semantics.md §4.2 works them out, with what each is per (`AwardBasis`). The reference
 interpreter (`rulelang.run.earning`), the vectorized engine (`simulator.engine.program_arm`)
 and the engine's global-budget bound each keep a table of one handler per source and run
@@ -16,7 +17,8 @@ birthday and referral awards, streaks and every-Nth rules are rules whose action
 sources. (Opening balances are issued once, before any event, and are not earned; discounts
 and perks give money, not points: `MONEY_ACTIONS`.)
 
-Adding an award basis (for example "award 1 point per 2 litres", per purchase `quantity`):
+Adding an award basis (the purchase `quantity`'s "award 1 point per 2 litres" was added so:
+`AwardBasis.QUANTITY`, `QuantityAward`, `QUANTITY_AWARD`):
 1. `AwardBasis`: a member (`QUANTITY = "quantity"`).
 2. An action dataclass that declares it (`QuantityAward(rate=..., excluding=...)`, rate in
    points per unit), added to `Action`; the compiler builds it.

@@ -15,7 +15,8 @@ Latent traits per customer (drawn in `simulator.model.draws`):
 - Spend per purchase (gamma-gamma): z ~ Gamma(p, rate ν), ν ~ Gamma(q, rate γ), so the
   population mean spend is pγ/(q−1) currency units (Fader, Hardie & Lee 2005, JMR).
 - Category and channel of each purchase from the segment's mix; items per purchase
-  1 + Poisson(items − 1); birthday (a known one with probability `birthday_known`);
+  1 + Poisson(items − 1); its `quantity` (litres, nights, units) Poisson(quantity), drawn
+  only for a program that reads it (simulator.engine.day_loop); birthday (a known one with probability `birthday_known`);
   enrollment day; propensity to redeem; referral intents per week; custom-event rates.
 - Returns (`returns:` per segment): each purchase is returned with probability `rate`;
   the returned part of the basket is `fraction` of its amount (1 = the whole basket, the
