@@ -83,3 +83,14 @@ def test_a_negative_mean_quantity_is_a_located_error() -> None:
     assert pop is None
     [d] = [d for d in diags if d.is_error]
     assert "quantity" in d.message and d.span.line == 3
+
+
+def test_a_replay_of_transactions_says_it_does_not_feed_quantity() -> None:
+    from types import SimpleNamespace
+
+    from simulator.history.feed import needed_warnings
+
+    tx = SimpleNamespace(category=None, channel=None, store=None, items=None, customer_table={})
+    [warning] = needed_warnings(PER_LITRE, tx, "tx.csv", hours_known=True)
+    assert warning.severity == "warning" and "every transaction reads quantity 0" in warning.message
+    assert needed_warnings(PER_DOLLAR, tx, "tx.csv", hours_known=True) == []
