@@ -16,7 +16,7 @@ field list, event list, batch context and recorded events (simulator.engine.prog
 program_arm, day_events, interpreter_check), the JSON Schema and the field tables of
 docs/semantics.md §3 and docs/language.md (checked by tests/test_fields.py).
 
-Adding a built-in field (e.g. a purchase `quantity`):
+Adding a built-in field (as the purchase `quantity` was added):
 1. one `BuiltinField` entry below (name, type, events, carried_by, default, spelling, doc,
    engine representation and default, bound from rulelang.limits);
 2. its row in docs/semantics.md §3 (the doc line, verbatim), in docs/language.md's field
@@ -109,6 +109,10 @@ FIELDS: tuple[BuiltinField, ...] = (
                  spelling=_given("items"), default=1, interpreter_key="items",
                  doc="purchase: number of items (default 1)",
                  engine="int64", engine_default=1, low=0),
+    BuiltinField(name="quantity", type="number", readable_on=BASKET, carried_by=("purchase",), form="whole",
+                 spelling=_given("quantity"), default=0, interpreter_key="quantity",
+                 doc="purchase: quantity bought, a whole number of the program's unit: litres, nights, units (default 0)",
+                 engine="int64", engine_default=0, low=0, bound=limits.MAX_QUANTITY),
     BuiltinField(name="shipping", type="money", readable_on=BASKET, carried_by=("purchase",), form="money",
                  spelling=_given("shipping"), default=0, interpreter_key="shipping_cents",
                  doc="purchase: shipping part of the amount (default 0)",

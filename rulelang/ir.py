@@ -7,7 +7,8 @@ points per cent, dates as `datetime.date`, weekdays 0=Mon..6=Sun, tiers by index
 this and nothing else. No source spans except `rule_line` for traces.
 
 Sources of points: `POINT_SOURCES` (at the end) names every place an event's points come
-from (rate awards, the tier's multiplier, rules' multipliers, fixed awards), in the order
+from (rate awards per money, awards per quantity, the tier's multiplier, rules' multipliers,
+fixed awards), in the order
 docs/semantics.md §4.2 works them out, with what each is per (`AwardBasis`). The reference
 interpreter (`rulelang.run.earning`), the vectorized engine (`simulator.engine.program_arm`)
 and the engine's global-budget bound each keep a table of one handler per source and run
@@ -16,7 +17,8 @@ birthday and referral awards, streaks and every-Nth rules are rules whose action
 sources. (Opening balances are issued once, before any event, and are not earned; discounts
 and perks give money, not points: `MONEY_ACTIONS`.)
 
-Adding an award basis (for example "award 1 point per 2 litres", per purchase `quantity`):
+Adding an award basis (the purchase `quantity`'s "award 1 point per 2 litres" was added so:
+`AwardBasis.QUANTITY`, `QuantityAward`, `QUANTITY_AWARD`):
 1. `AwardBasis`: a member (`QUANTITY = "quantity"`).
 2. An action dataclass that declares it (`QuantityAward(rate=..., excluding=...)`, rate in
    points per unit), added to `Action`; the compiler builds it.
@@ -117,6 +119,16 @@ class RateAward:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class QuantityAward:
+    """points = round(rate * quantity * multiplier): `award 1 point per 2 litres` is rate 1/2
+    points per unit of the purchase's `quantity`."""
+
+    rate: Fraction  # points per unit of quantity
+    unit: str  # the unit word as written (`litres`, `nights`, `quantity`), for traces
+    excluding: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Multiplier:
     factor: Fraction
 
@@ -135,7 +147,7 @@ class PerkAction:
     cost_cents: int
 
 
-Action = Union[FixedAward, RateAward, Multiplier, DiscountAction, PerkAction]
+Action = Union[FixedAward, RateAward, QuantityAward, Multiplier, DiscountAction, PerkAction]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -291,6 +303,7 @@ class AwardBasis(Enum):
 
     FIXED = "fixed"  # a number of points as written, once per firing
     MONEY = "money"  # a rate times a money base of the event, in cents (net or gross amount)
+    QUANTITY = "quantity"  # a rate times the purchase's `quantity` (litres, nights, units)
     POINTS = "points"  # a factor on R, the event's rate-award points (a multiplier's bonus)
 
 
@@ -308,6 +321,8 @@ class PointSource:
 
 RATE_AWARD = PointSource(name="rate award", step=5, basis=AwardBasis.MONEY, declared_by=RateAward,
                          booked_to="rule", multiplied=True)
+QUANTITY_AWARD = PointSource(name="quantity award", step=5, basis=AwardBasis.QUANTITY, declared_by=QuantityAward,
+                             booked_to="rule", multiplied=True)
 TIER_MULTIPLIER = PointSource(name="tier multiplier", step=6, basis=AwardBasis.POINTS, declared_by=Tier,
                               booked_to="tier", multiplied=False)
 RULE_MULTIPLIER = PointSource(name="rule multiplier", step=6, basis=AwardBasis.POINTS, declared_by=Multiplier,
@@ -317,7 +332,7 @@ FIXED_AWARD = PointSource(name="fixed award", step=7, basis=AwardBasis.FIXED, de
 
 # Every source of an event's points, in the order §4.2 works them out (the tier's multiplier
 # is m1, before the rules' multipliers).
-POINT_SOURCES: tuple[PointSource, ...] = (RATE_AWARD, TIER_MULTIPLIER, RULE_MULTIPLIER, FIXED_AWARD)
+POINT_SOURCES: tuple[PointSource, ...] = (RATE_AWARD, QUANTITY_AWARD, TIER_MULTIPLIER, RULE_MULTIPLIER, FIXED_AWARD)
 
 # Rule actions that give money, not points: a money budget counts them (§4.2 step 8).
 MONEY_ACTIONS: tuple[type, ...] = (DiscountAction, PerkAction)

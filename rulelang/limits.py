@@ -129,6 +129,7 @@ MAX_EVENTS_PER_DAY = 10  # a customer's referral intents, or one custom event's 
 MAX_REFERRAL_POOL = 10  # spare slots for referred newcomers, per customer of a block
 MAX_MEAN_SPEND_CENTS = MAX_MONEY_CENTS // 1000  # a segment's mean spend per purchase
 MAX_ITEMS = 1000  # mean items in a basket
+MAX_QUANTITY = 10**9  # a purchase's quantity (litres, nights, units), and a segment's mean quantity
 MAX_MEMBER_MONTH_CENTS = 100_000  # a cost per member and month (1,000 in the program's currency)
 
 # ---------------------------------------------------------------- fitting models to transactions
@@ -143,5 +144,5 @@ __all__ = [
     "MAX_PERCENT", "MIN_DATE", "MAX_DATE", "MAX_MONTHS", "MAX_DAYS", "MAX_RULES",
     "MAX_TIERS", "MAX_PERIODS", "MAX_ENUMERATION", "MAX_PARSE_ERRORS", "MAX_CUSTOMERS", "MAX_TRIALS",
     "MAX_WORKERS", "MAX_POPULATION_NUMBER", "MAX_EVENTS_PER_DAY", "MAX_REFERRAL_POOL", "MAX_MEAN_SPEND_CENTS",
-    "MAX_ITEMS", "MAX_MEMBER_MONTH_CENTS", "MIN_CALIBRATION_DAYS", "MIN_HOLDOUT_DAYS", "MAX_FIT_SEGMENTS",
+    "MAX_ITEMS", "MAX_QUANTITY", "MAX_MEMBER_MONTH_CENTS", "MIN_CALIBRATION_DAYS", "MIN_HOLDOUT_DAYS", "MAX_FIT_SEGMENTS",
 ]

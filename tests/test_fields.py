@@ -108,9 +108,10 @@ def test_a_test_an_events_file_and_yaml_give_each_carried_field(field) -> None:
 
 
 def test_a_field_not_given_reads_its_default() -> None:
-    # shipping 0 and items 1 when not given: `shipping == 0 USD and items == 1` fires on a bare purchase
+    # shipping 0, items 1 and quantity 0 when not given: `shipping == 0 USD and items == 1 and quantity == 0`
+    # fires on a bare purchase
     defaults = [f for f in GIVEN if f.default is not None]
-    assert {f.name for f in defaults} == {"shipping", "items"}
+    assert {f.name for f in defaults} == {"shipping", "items", "quantity"}
     condition = " and ".join(f"{f.name} == {f.default}{' USD' if f.type == 'money' else ''}" for f in defaults)
     tests = '  test "bare" {\n    when purchase 10 USD on 2027-05-04\n    expect earned 1 points\n  }\n'
     sf, program = _compile(_program(condition, tests))

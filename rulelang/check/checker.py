@@ -224,7 +224,24 @@ def _check_action(
                 rule,
             )
         ctx.count(action.points, f"the {p.points_unit} awarded", ctx.span(action, rule), whole=action.per is None)
-        if action.per is not None:
+        if isinstance(action.per, ast.Quantity):
+            quantity = FIELD_BY_NAME["quantity"]
+            if action.per.value <= 0:
+                ctx.error("RL202", f"the quantity per which points are awarded must be more than 0 (got {action.per.value})",
+                          action, f"e.g. `award 1 {p.points_unit} per 2 {action.per.unit}`", rule)
+            if known_event and rule.event not in quantity.carried_by:
+                ctx.error(
+                    "RL206",
+                    f"`award ... per {action.per.value} {action.per.unit}` needs the purchase's `quantity`, "
+                    f"and `{rule.event}` events have none",
+                    action,
+                    f"make the rule `on purchase`, or award a fixed number, e.g. `award 50 {p.points_unit}`",
+                    rule,
+                )
+            if action.base != "net":
+                ctx.error("RL206", f"`of {action.base} amount` does not go with an award per quantity", action,
+                          f"write `award {action.points} {action.unit} per {action.per.value} {action.per.unit}`", rule)
+        elif action.per is not None:
             ctx.money(action.per, "the amount per which points are awarded", action, positive=True, fractional_cents=True)
             if not on_basket:
                 ctx.error(

@@ -74,6 +74,9 @@ class _Compiler:
         if isinstance(a, ast.Award):
             if a.per is None:
                 return ir.FixedAward(points=int(a.points), to=a.to)
+            if isinstance(a.per, ast.Quantity):
+                return ir.QuantityAward(rate=_frac(a.points) / _frac(a.per.value), unit=a.per.unit,
+                                        excluding=frozenset(a.excluding))
             rate = _frac(a.points) / money_cents(a.per)
             return ir.RateAward(rate=rate, base=a.base, excluding=frozenset(a.excluding))
         if isinstance(a, ast.Cashback):

@@ -45,7 +45,8 @@ def check_limits(ctx: CheckContext, p: ast.Program) -> None:
                 else:
                     rate = _rate_of_award(action)
                     if rate is not None and rate > MAX_RATE_POINTS_PER_UNIT:
-                        ctx.error("RL410", f"the rate of {_frac(rate)} {unit} per 1 {action.per.currency} is more "
+                        per = action.per.unit if isinstance(action.per, ast.Quantity) else action.per.currency
+                        ctx.error("RL410", f"the rate of {_frac(rate)} {unit} per 1 {per} is more "
                                   f"than the {MAX_RATE_POINTS_PER_UNIT:,} {unit} per unit of money the engines hold "
                                   "exactly", action, HINT, rule)
             elif isinstance(action, ast.Multiply):
@@ -79,9 +80,10 @@ def _frac(x: Fraction) -> str:
 
 
 def _rate_of_award(action: ast.Award) -> Fraction | None:
-    if action.per is None or action.per.amount <= 0:
+    per = action.per.value if isinstance(action.per, ast.Quantity) else action.per.amount if action.per else None
+    if per is None or per <= 0:
         return None
-    return Fraction(action.points) / Fraction(action.per.amount)
+    return Fraction(action.points) / Fraction(per)
 
 
 def _rate_of_cashback(p: ast.Program, action: ast.Cashback) -> Fraction | None:

@@ -11,7 +11,7 @@ every-Nth / streak counters advanced.
 One function per step, named as in the vectorized engine (`simulator.engine.program_arm`,
 `ProgramArm`'s methods of the same names), each with its step number in its docstring:
 `candidates` (2), `skips` (3), `discounts` (4), the point sources of `rulelang.ir.POINT_SOURCES`
-through `SOURCE_STEPS`: `rate_awards` (5), `tier_multiplier` and `rule_multipliers` (6),
+through `SOURCE_STEPS`: `rate_awards` and `quantity_awards` (5), `tier_multiplier` and `rule_multipliers` (6),
 `fixed_awards` (7); then `caps_and_budget` (8) and `book_lots` (9). Steps 10-11
 (`counters_and_metrics`, `upgrade`) are the interpreter's (`rulelang.run.interpreter`).
 """
@@ -30,7 +30,7 @@ from rulelang.run.conditions import holds, money, number, why_false
 from rulelang.run.ledger import Entry
 from rulelang.run.state import Event, RunState
 from rulelang.run.trace import RuleTrace
-from rulelang.vocabulary import plural
+from rulelang.vocabulary import plural, singular
 
 
 def round_points(x: Fraction, mode: str) -> int:
@@ -230,6 +230,28 @@ def rate_awards(w: _Work) -> None:
             f.details.append(f"{terms} = {number(f.raw)} -> {f.points} (round {f.rule.rounding})")
 
 
+def quantity_awards(w: _Work) -> None:
+    """§4.2 step 5 (point source `ir.QUANTITY_AWARD`): raw = rate × the purchase's `quantity`,
+    exact, added to the rule's raw points of `rate_awards` (its points are round(raw) of the
+    sum) and to R."""
+    quantity = w.values.get("quantity")
+    quantity = quantity if isinstance(quantity, (int, Fraction)) and not isinstance(quantity, bool) else 0
+    category = w.category
+    for f in w.firing:
+        awards = [a for a in f.rule.actions if isinstance(a, ir.QuantityAward)]
+        if not awards:
+            continue
+        raw = sum((Fraction(0) if category in a.excluding else a.rate * quantity for a in awards), Fraction(0))
+        f.raw += raw
+        w.total_raw += raw
+        f.points = round_points(f.raw, f.rule.rounding)
+        terms = " + ".join(
+            f"category {w.run.fmt.value(category)} excluded" if category in a.excluding else
+            f"{number(Fraction(quantity))} {a.unit} x {number(a.rate)} per {singular(a.unit)}"
+            for a in awards)
+        f.details.append(f"{terms} = {number(raw)} -> {f.points} (round {f.rule.rounding})")
+
+
 def _bonus(w: _Work, factor: Fraction, mode: str) -> tuple[int, str]:
     """Multiplier j's bonus: round(R × m1×…×m(j−1) × (mj − 1)) when multipliers multiply,
     round(R × (mj − 1)) when they add; the product moves on to include mj."""
@@ -278,6 +300,7 @@ def fixed_awards(w: _Work) -> None:
 
 SOURCE_STEPS: dict[ir.PointSource, Callable[[_Work], None]] = {
     ir.RATE_AWARD: rate_awards,
+    ir.QUANTITY_AWARD: quantity_awards,
     ir.TIER_MULTIPLIER: tier_multiplier,
     ir.RULE_MULTIPLIER: rule_multipliers,
     ir.FIXED_AWARD: fixed_awards,

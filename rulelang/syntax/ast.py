@@ -90,12 +90,21 @@ Rounding = Lit["down", "up", "nearest"]
 
 
 @dataclass(frozen=True, slots=True)
+class Quantity:
+    """A quantity of the purchase as an award is per: `2 litres`, `1 night`, `5 quantity`."""
+
+    value: Decimal
+    unit: str  # the unit word as written (free text: the purchase's `quantity` counts it)
+    span: Span = _span()
+
+
+@dataclass(frozen=True, slots=True)
 class Award:
     """`award 1 star per 1 USD of net amount excluding category "gift_card"`,
     `award 50 stars`, `award 100 stars to referrer`."""
 
     points: Decimal
-    per: Money | None = None
+    per: Money | Quantity | None = None  # money: per amount; quantity: per unit of the purchase's `quantity`
     base: Base = "net"
     excluding: tuple[str, ...] = ()
     to: Lit["customer", "referrer", "referee"] = "customer"

@@ -42,6 +42,11 @@ def money_text(m: ast.Money) -> str:
     return f"{number_text(m.amount)} {m.currency}"
 
 
+def per_text(per: ast.Money | ast.Quantity) -> str:
+    """What an award is per: `1 USD` (money) or `2 litres` (a quantity)."""
+    return f"{number_text(per.value)} {per.unit}" if isinstance(per, ast.Quantity) else money_text(per)
+
+
 def string_text(s: str) -> str:
     return '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
@@ -395,8 +400,8 @@ class _Writer:
 def _award_text(a: ast.Award) -> str:
     text = f"{NODES[ast.Award].keyword} {number_text(a.points)} {a.unit}"
     if a.per is not None:
-        text += f" per {money_text(a.per)}"
-    if a.per is not None or a.base != "net":
+        text += f" per {per_text(a.per)}"
+    if isinstance(a.per, ast.Money) or a.base != "net":
         text += f" of {a.base} amount"
     text += _excluding(a.excluding)
     return text + (f" to {a.to}" if a.to != "customer" else "")

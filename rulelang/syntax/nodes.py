@@ -75,6 +75,7 @@ EXPECT_POINTS = ("earned", "balance", "available", "pending", "redeemed", "expir
 _DECLS = (
     # values and expressions: written inside statements, no word or key of their own
     NodeDecl(ast.Money),
+    NodeDecl(ast.Quantity),
     NodeDecl(ast.Literal),
     NodeDecl(ast.Ref),
     NodeDecl(ast.Compare),

@@ -279,6 +279,9 @@ class Builder(Transformer):  # type: ignore[type-arg]
     def per_clause(self, meta, ch):
         return _Clause("per", self._money(ch[0]))
 
+    def per_quantity(self, meta, ch):
+        return _Clause("per", ast.Quantity(self._dec(ch[0]), str(ch[1]), span=self.w.of_meta(meta)))
+
     def of_clause(self, meta, ch):
         return _Clause("of", ch[0])
 

@@ -271,7 +271,7 @@ class _Builder:
                 r.error("RL202", f"{what} needs `points` or `percent`", node, "e.g. `award: {points: 1, per: 1 USD}`")
             return ast.Award(Decimal(0), span=span)
         points = r.decimal(m["points"].node, f"`points` in {what}", "1")
-        per = r.money(m["per"].node, f"`per` in {what}") if "per" in m else None
+        per = self.per(m["per"].node, f"`per` in {what}") if "per" in m else None
         base, excluding = self.base_and_exclusions(m, what)
         to = "customer"
         if "to" in m:
@@ -279,6 +279,16 @@ class _Builder:
                           {"customer": "customer", "referrer": "referrer", "referee": "referee"}, "customer")
         unit = r.name(m["unit"].node, f"`unit` in {what}") if "unit" in m else "points"
         return ast.Award(points, per, base, excluding, to, unit or "points", span=span)  # type: ignore[arg-type]
+
+    def per(self, node: Node, what: str) -> ast.Money | ast.Quantity:
+        """`per: 1 USD` (an amount of money) or `per: 2 litres` (a quantity: a number and a
+        lower-case unit word)."""
+        r = self.r
+        if isinstance(node, yaml.ScalarNode):
+            parts = str(node.value).split()
+            if len(parts) == 2 and parts[1][:1].islower() and parts[1].isidentifier() and number_of(parts[0]) is not None:
+                return ast.Quantity(number_of(parts[0]), parts[1], span=r.span(node))  # type: ignore[arg-type]
+        return r.money(node, what)
 
     def discount(self, node: Node, what: str, span: Span) -> ast.Discount:
         r = self.r

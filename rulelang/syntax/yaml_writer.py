@@ -293,7 +293,9 @@ def _award_body(a: ast.Award) -> Value:
     body: dict[str, Value] = {key["points"]: _number(a.points)}
     if a.unit != "points":
         body[key["unit"]] = _word(a.unit)
-    if a.per is not None:
+    if isinstance(a.per, ast.Quantity):
+        body[key["per"]] = Raw(f"{_num(a.per.value)} {a.per.unit}")
+    elif a.per is not None:
         body[key["per"]] = _money(a.per)
     _base_and_excluding(body, key, a.base, a.excluding)
     if a.to != "customer":

@@ -17,7 +17,7 @@ from decimal import Decimal
 from typing import Any, Callable, Iterable, Literal, Sequence
 
 from rulelang.syntax import ast
-from rulelang.syntax.formatter import expr_to_text, money_text, number_text, ordinal_text
+from rulelang.syntax.formatter import expr_to_text, money_text, number_text, ordinal_text, per_text
 from rulelang.syntax.nodes import ACTION_TYPES, dispatch
 from rulelang.vocabulary import counted, plural, singular
 
@@ -154,7 +154,8 @@ class _Texts:
 
     def _award(self, a: ast.Award) -> str:
         if a.per is not None:
-            text = f"award {_points(a.points, self.unit)} per {money_text(a.per)} of {a.base} amount"
+            text = f"award {_points(a.points, self.unit)} per {per_text(a.per)}"
+            text += f" of {a.base} amount" if isinstance(a.per, ast.Money) else ""
         else:
             text = f"award {_points(a.points, self.unit)}"
         return text + _excluding(a.excluding) + (f" to {a.to}" if a.to != "customer" else "")
@@ -366,8 +367,8 @@ class _Differ:
             return
         if a.per is not None and b.per is not None:
             if (a.points, a.per) != (b.points, b.per):
-                out.append(FieldChange(f"earn rate on {name}", f"{_points(a.points, uo)} per {money_text(a.per)}",
-                                       f"{_points(b.points, un)} per {money_text(b.per)}"))
+                out.append(FieldChange(f"earn rate on {name}", f"{_points(a.points, uo)} per {per_text(a.per)}",
+                                       f"{_points(b.points, un)} per {per_text(b.per)}"))
             _field(out, f"earn base on {name}", a.base, b.base, lambda s: f"{s} amount")
         else:
             _field(out, f"award on {name}", a.points, b.points, lambda p: _points(p, un))

@@ -152,8 +152,9 @@ class DayEvents:
                 c = cust[track]
                 lots = self.arm.lots
                 book_id[track] = lots.book.open(c, day, self.plan.slot_of_day(day), lots.held(c), earn_u[rows][track])
+        quantity = {} if draws.quantity is None else {"quantity": draws.quantity[rows]}
         self.schedule.add(due, {
-            "cust": cust, "order_day": np.full(rows.size, day, dtype=np.int64), "amount": whole,
+            **quantity, "cust": cust, "order_day": np.full(rows.size, day, dtype=np.int64), "amount": whole,
             "returned": returned, "disc_back": disc_back, "shipping": draws.shipping[rows],
             "category": draws.cat[rows], "channel": draws.chan[rows], "items": draws.items[rows],
             "in_b": in_b[rows], "in_p": in_p[rows], "member": mem, "earned": earn_u[rows], "book_id": book_id,
@@ -185,6 +186,8 @@ class DayEvents:
             data = {"amount": returned, "shipping": due["shipping"][batch], "category": due["category"][batch],
                     "channel": due["channel"][batch], "items": due["items"][batch],
                     "balance": arm.lots.outstanding[c].copy()}
+            if "quantity" in due:
+                data["quantity"] = due["quantity"][batch]
             if self.rec_idx:
                 order_day = due["order_day"][batch]
                 for i, cc in enumerate(c.tolist()):

@@ -11,7 +11,8 @@ customer buys in the baseline arm when u < q (its base daily probability) and in
 the program arm when u < q' (q raised by the behavioural response). Both arms
 therefore share the draws (common random numbers). The day's buyers then get
 their basket draws (spend, category, channel, items, and uniforms for dropout, perk
-use, redemption and returns): baseline buyers from the block's stream 0, the program
+use, redemption and returns; the `quantity` of a purchase, Poisson(the segment's mean), from a
+stream of its own (3), only when the program reads it): baseline buyers from the block's stream 0, the program
 arm's extra buyers from stream 1, referred newcomers from the side stream 2, so the
 baseline does not depend on the program, nor on the referral settings, and the referral
 settings leave the other customers' draws alone.
@@ -88,6 +89,7 @@ class Basket:
     cat: np.ndarray
     chan: np.ndarray
     items: np.ndarray
+    quantity: np.ndarray | None  # drawn only when the program reads `quantity`
     uniforms: np.ndarray  # (buyers, len(UNIFORMS) [+ 3]) float32
     ret: dict | None
 
@@ -151,6 +153,9 @@ class ChunkSim(DayEvents):
         self.rngs = [block_rng(seed, trial, b) for b, _ in blocks]
         self.prog_rngs = [block_rng(seed, trial, b, stream=1) for b, _ in blocks]
         self.side_rngs = [block_rng(seed, trial, b, stream=2) for b, _ in blocks]
+        # stream 3: the purchases' `quantity`, only for a program that reads it (the draw rule above)
+        self.quantity_rngs = ([block_rng(seed, trial, b, stream=3) for b, _ in blocks]
+                              if plan is not None and plan.reads_quantity else None)
         self.days = plan.cal.days if plan is not None else 0
         start = plan.cal.start if plan is not None else None
         parts = [draw_block(pop, tables, seed, trial, b, n, self.days, side, start)
@@ -355,6 +360,8 @@ class ChunkSim(DayEvents):
         if mp.size:
             data = {"amount": d.amount[mi], "shipping": d.shipping[mi], "category": d.cat[mi],
                     "channel": d.chan[mi], "items": d.items[mi]}
+            if d.quantity is not None:
+                data["quantity"] = d.quantity[mi]
             earned = self._event("purchase", mp, data, day)
         if d.ret is not None:
             self._schedule_returns(d.ret, U, ib, ip, mi, earned, d, day)
@@ -430,6 +437,14 @@ class ChunkSim(DayEvents):
                 uni[where] = rng.random((k, K), dtype=np.float32)
                 if self.items_any:
                     items[where] = 1 + rng.poisson(t.items_mean[segU[where]] - 1.0)
+        quantity = None
+        if self.quantity_rngs is not None:  # after every other draw, from its own stream
+            quantity = np.zeros(m, np.int64)
+            for b, sl in enumerate(self.block_slices):
+                lo, hi = (0, m) if len(self.block_slices) == 1 else \
+                    (int(x) for x in np.searchsorted(U, [sl.start, sl.stop]))
+                if hi > lo:
+                    quantity[lo:hi] = self.quantity_rngs[b].poisson(t.quantity_mean[segU[lo:hi]])
         amount = np.rint(z * (100.0 / self.nu[U])).astype(np.int64)
         np.maximum(amount, 1, out=amount)
         cat = t.cat_alias.first[segU, 0] if t.cat_alias.constant else t.cat_alias.pick(segU, uni[:, 0])
@@ -452,7 +467,7 @@ class ChunkSim(DayEvents):
                 full = amount[back]
                 returned = np.where(frac >= 1.0, full, np.clip(np.floor(full * frac), 1, full)).astype(np.int64)
                 ret = {"rows": back, "due": due, "returned": returned}
-        return Basket(amount, shipping, cat, chan, items, uni, ret)
+        return Basket(amount, shipping, cat, chan, items, quantity, uni, ret)
 
     def _redeem(self, mp: np.ndarray, mi: np.ndarray, d: Basket, day: int) -> None:
         """Redemption on the visit: members who want to redeem and can afford the goal reward."""

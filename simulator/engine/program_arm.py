@@ -514,6 +514,40 @@ class ProgramArm:
                 b.R = b.R + num
                 pts += fits_int64(round_div(num, D, spec.rule.rounding))
 
+    def quantity_awards(self, b: "_Batch") -> None:
+        """§4.2 step 5 (point source `ir.QUANTITY_AWARD`): raw = rate × the purchase's
+        `quantity`, exact, added to the rule's raw points of `rate_awards` (its points are
+        round(raw) of the sum) and to R."""
+        D = self.plan.common_den
+        quantity = b.data.get("quantity")
+        for (spec, m), pts in zip(b.fired, b.rule_pts):
+            if not spec.quantities or quantity is None:
+                continue
+            num: np.ndarray = np.zeros(b.k, dtype=np.int64)
+            for qs in spec.quantities:
+                base = np.asarray(quantity, dtype=np.int64).copy()
+                if qs.excluding:
+                    base[np.isin(b.cat, qs.excluding)] = 0
+                num = num + mul(base, qs.num * (D // qs.den))
+            num = np.where(m, num, 0)
+            money = self._money_raw(b, spec, m)
+            pts -= fits_int64(round_div(money, D, spec.rule.rounding)) if money is not None else 0
+            pts += fits_int64(round_div(money + num if money is not None else num, D, spec.rule.rounding))
+            b.R = b.R + num
+
+    def _money_raw(self, b: "_Batch", spec: RuleSpec, m: np.ndarray):
+        """The rule's raw points of `rate_awards` (in 1/D points), None when it has none."""
+        if not spec.rates or b.amount is None:
+            return None
+        D = self.plan.common_den
+        num: np.ndarray = np.zeros(b.k, dtype=np.int64)
+        for rs in spec.rates:
+            base = b.amount.copy() if rs.base == "gross" else b.net.copy()
+            if rs.excluding:
+                base[np.isin(b.cat, rs.excluding)] = 0
+            num = num + mul(base, rs.num * (D // rs.den))
+        return np.where(m, num, 0)
+
     def tier_multiplier(self, b: "_Batch") -> None:
         """§4.2 step 6 (point source `ir.TIER_MULTIPLIER`): the tier's multiplier is m1, its
         bonus R × (m − 1) rounded by the program's mode (each customer holds one tier)."""
@@ -661,7 +695,8 @@ class ProgramArm:
             if count == 0:
                 continue
             cents = int(amount[m].sum()) if amount is not None else 0
-            points = ceil(cents * rate * mult) + count * fixed
+            units = int(np.asarray(data["quantity"])[m].sum()) if "quantity" in data else 0
+            points = ceil((cents * rate + units * bound.per_quantity) * mult) + count * fixed
             if sp.rule.budget.points is not None:
                 need = points
             else:
@@ -812,6 +847,7 @@ class ProgramArm:
 # One step of `ProgramArm.apply` per point source (docs/semantics.md §4.2 steps 5-7).
 SOURCE_STEPS = {
     ir.RATE_AWARD: ProgramArm.rate_awards,
+    ir.QUANTITY_AWARD: ProgramArm.quantity_awards,
     ir.TIER_MULTIPLIER: ProgramArm.tier_multiplier,
     ir.RULE_MULTIPLIER: ProgramArm.rule_multipliers,
     ir.FIXED_AWARD: ProgramArm.fixed_awards,
@@ -824,6 +860,7 @@ class _Bound:
     + `fixed` + `roundings` (each rounding of a rule's points or a bonus adds at most 1)."""
 
     rate: Fraction = Fraction(0)
+    per_quantity: Fraction = Fraction(0)  # points per unit of the purchase's `quantity`
     factor: Fraction = Fraction(1)
     fixed: int = 0
     roundings: int = 1
@@ -833,6 +870,12 @@ def _bound_rates(b: _Bound, specs: list[RuleSpec], arm: ProgramArm) -> None:
     for sp in specs:
         b.rate += sum((Fraction(rs.num, rs.den) for rs in sp.rates), Fraction(0))
         b.roundings += bool(sp.rates)
+
+
+def _bound_quantities(b: _Bound, specs: list[RuleSpec], arm: ProgramArm) -> None:
+    for sp in specs:
+        b.per_quantity += sum((Fraction(qs.num, qs.den) for qs in sp.quantities), Fraction(0))
+        b.roundings += bool(sp.quantities)
 
 
 def _bound_tier_multiplier(b: _Bound, specs: list[RuleSpec], arm: ProgramArm) -> None:
@@ -855,6 +898,7 @@ def _bound_fixed(b: _Bound, specs: list[RuleSpec], arm: ProgramArm) -> None:
 # What each point source can add at most, for the global-budget bound (`_budget_at_risk`).
 BOUND_TERMS = {
     ir.RATE_AWARD: _bound_rates,
+    ir.QUANTITY_AWARD: _bound_quantities,
     ir.TIER_MULTIPLIER: _bound_tier_multiplier,
     ir.RULE_MULTIPLIER: _bound_rule_multipliers,
     ir.FIXED_AWARD: _bound_fixed,

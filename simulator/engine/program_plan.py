@@ -82,6 +82,7 @@ class RuleSpec:
     limits: list[ir.Cap]
     sides: tuple[str, ...] = ()  # the rule only awards these referral sides
     gives_money: bool = False
+    quantities: list[RateSpec] = field(default_factory=list)  # awards per quantity: num / den points per unit
 
     @property
     def name(self) -> str:
@@ -136,6 +137,7 @@ class Plan:
     warnings: list[str]
     referral_rules: bool
     custom_events: tuple[str, ...]
+    reads_quantity: bool = False  # a rule or counter reads the purchase's `quantity`: the day loop draws it
 
     def slot_of_day(self, day: int) -> int:
         return int(self.month_of_day[day]) if self.granularity == "month" else day
@@ -162,12 +164,17 @@ def build_plan(program: ir.Program, cal: Calendar, strings: StringTable) -> Plan
     dens: list[int] = [1]
     for i, r in enumerate(program.rules):
         _check_rule(r, program)
-        rates, mults, fixed, discounts, perks = [], [], [], [], []
+        rates, mults, fixed, discounts, perks, quantities = [], [], [], [], [], []
         for a in r.actions:
             if isinstance(a, ir.RateAward):
                 rate = Fraction(a.rate)
                 rates.append(RateSpec(rate.numerator, rate.denominator, a.base,
                                       tuple(sorted(strings.code(c) for c in a.excluding))))
+                dens.append(rate.denominator)
+            elif isinstance(a, ir.QuantityAward):
+                rate = Fraction(a.rate)
+                quantities.append(RateSpec(rate.numerator, rate.denominator, "quantity",
+                                           tuple(sorted(strings.code(c) for c in a.excluding))))
                 dens.append(rate.denominator)
             elif isinstance(a, ir.Multiplier):
                 mults.append(Fraction(a.factor))
@@ -184,7 +191,7 @@ def build_plan(program: ir.Program, cal: Calendar, strings: StringTable) -> Plan
         only_sides = bool(sides) and len(fixed) == len(r.actions)
         specs.append(RuleSpec(r, i, rates, mults, fixed, discounts, perks,
                               [c for c in r.caps if c.unit == "points"], [c for c in r.caps if c.unit == "times"],
-                              sides if only_sides else (), bool(discounts or perks)))
+                              sides if only_sides else (), bool(discounts or perks), quantities))
     by_event: dict[str, list[RuleSpec]] = {}
     for s in specs:
         by_event.setdefault(s.rule.event, []).append(s)
@@ -252,7 +259,13 @@ def build_plan(program: ir.Program, cal: Calendar, strings: StringTable) -> Plan
     warnings: list[str] = []
     return Plan(program, cal, specs, by_event, common, sets, tier_expiry, granularity, ring, fold_old,
                 month_of_day, goal, warnings, "referral" in by_event,
-                tuple(e.name for e in program.events))
+                tuple(e.name for e in program.events), _reads_quantity(program, specs))
+
+
+def _reads_quantity(program: ir.Program, specs: list[RuleSpec]) -> bool:
+    """Whether a rule (its condition or an award per quantity) or a counter reads `quantity`."""
+    return (any(s.quantities or "quantity" in fields_read(s.rule.condition) for s in specs)
+            or any(c.sums == "quantity" or "quantity" in fields_read(c.condition) for c in program.counters))
 
 
 NEVER_DAY = 2**40

@@ -269,6 +269,11 @@ def needed_warnings(program: ir.Program, tx, path: str, hours_known: bool) -> li
                                   f"the program reads `{name}`, but the transaction file has no {name} column: "
                                   f"every transaction reads {fallback}", sp,
                                   f"map the column that holds it (--{name}-column NAME)"))
+    if "quantity" in read or any(isinstance(a, ir.QuantityAward) for r in program.rules for a in r.actions):
+        out.append(Diagnostic(FIELD_NOT_IN_FILE, "warning",
+                              "the program reads `quantity`, but a replay of transactions does not feed it yet: "
+                              "every transaction reads quantity 0", sp,
+                              "simulate the program on a population with a `quantity` per segment instead"))
     if "hour" in read and not hours_known:
         out.append(Diagnostic(FIELD_NOT_IN_FILE, "warning",
                               "the program reads `hour`, but the file's times have no time of day: "

@@ -49,6 +49,7 @@ class SegmentTables:
     chan_cdf: list[np.ndarray]
     shipping: np.ndarray  # (segments, string codes) cents
     items_mean: np.ndarray
+    quantity_mean: np.ndarray = field(default_factory=lambda: np.zeros(0))  # per segment: Poisson mean of `quantity`
     spend_p: np.ndarray
     redeem: np.ndarray
     event_names: tuple[str, ...]
@@ -169,6 +170,7 @@ def segment_tables(pop: Population, strings: StringTable) -> SegmentTables:
         chan_cdf=[f for _, f in chans],
         shipping=ship,
         items_mean=np.array([s.items_mean for s in pop.segments]),
+        quantity_mean=np.array([s.quantity_mean for s in pop.segments]),
         spend_p=np.array([s.spend_p for s in pop.segments]),
         redeem=np.array([s.redeem for s in pop.segments], dtype=np.float32),
         event_names=tuple(events),

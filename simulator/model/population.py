@@ -15,7 +15,8 @@ Latent traits per customer (drawn in `simulator.model.draws`):
 - Spend per purchase (gamma-gamma): z ~ Gamma(p, rate ν), ν ~ Gamma(q, rate γ), so the
   population mean spend is pγ/(q−1) currency units (Fader, Hardie & Lee 2005, JMR).
 - Category and channel of each purchase from the segment's mix; items per purchase
-  1 + Poisson(items − 1); birthday (a known one with probability `birthday_known`);
+  1 + Poisson(items − 1); its `quantity` (litres, nights, units) Poisson(quantity), drawn
+  only for a program that reads it (simulator.engine.day_loop); birthday (a known one with probability `birthday_known`);
   enrollment day; propensity to redeem; referral intents per week; custom-event rates.
 - Returns (`returns:` per segment): each purchase is returned with probability `rate`;
   the returned part of the basket is `fraction` of its amount (1 = the whole basket, the
@@ -91,6 +92,7 @@ class Segment:
     categories: Choice = Choice(("other",), (1.0,))
     channels: Choice = Choice(("store",), (1.0,))
     items_mean: float = 1.0
+    quantity_mean: float = 0.0  # mean `quantity` of a purchase (litres, nights, units): Poisson(quantity)
     shipping_cents: tuple[tuple[str, int], ...] = ()
     redeem: float = 0.5
     refer_per_day: float = 0.0
@@ -167,7 +169,7 @@ class Population:
 _TOP_KEYS = ["version", "name", "description", "time_unit", "model", "start", "economics",
              "response", "segments", "referral_pool", "customers", "currency"]
 _SEG_KEYS = ["name", "share", "purchase", "dropout", "lifetime", "spend", "categories", "channels",
-             "items", "shipping", "redeem", "refer", "events", "attributes", "birthday_known",
+             "items", "quantity", "shipping", "redeem", "refer", "events", "attributes", "birthday_known",
              "enrollment", "returns", "description", "age", "uncertainty"]
 _RESP_KEYS = ["goal_gradient", "post_reward_lift", "post_reward_days", "heavy_buyer_damping",
               "tier_dropout_reduction", "downgrade_dropout_increase", "perk_use_rate",
@@ -195,6 +197,8 @@ BOUNDS: dict[str, Bound] = {
     "spend.gamma": Bound(limits.MAX_MEAN_SPEND_CENTS / 100,
                          "the mean spend p·gamma/(q − 1) must stay an amount the engines hold"),
     "items": Bound(limits.MAX_ITEMS, "the mean number of items in a basket"),
+    "quantity": Bound(limits.MAX_QUANTITY // 1000, "a draw far above the mean quantity must stay a quantity the "
+                      "engines hold (rulelang/limits.py MAX_QUANTITY)"),
     "shipping": Bound(limits.MAX_MEAN_SPEND_CENTS / 100, "a fee added to a purchase's amount"),
     "enrollment.ramp_months": Bound(limits.MAX_MONTHS, "the longest simulation, in months"),
     "returns.delay_days": Bound(limits.MAX_DAYS, "the longest duration in days"),
@@ -317,6 +321,7 @@ def _segment(rd: Reader, node: yaml.Node, index: int, per_day: float, model: str
     kw["categories"] = _choice(rd, m.get("categories"), f"{where} categories", Choice(("other",), (1.0,)))
     kw["channels"] = _choice(rd, m.get("channels"), f"{where} channels", Choice(("store",), (1.0,)))
     kw["items_mean"] = rd.number(m.get("items"), f"{where} items", 1.0, low=1.0, **_limit("items")) or 1.0
+    kw["quantity_mean"] = rd.number(m.get("quantity"), f"{where} quantity", 0.0, low=0.0, **_limit("quantity")) or 0.0
     ship = rd.mapping(m.get("shipping"), f"{where} shipping")
     kw["shipping_cents"] = tuple((k, _cents(rd.number(v, f"{where} shipping.{k}", 0.0, low=0.0,
                                                               **_limit("shipping"))))
