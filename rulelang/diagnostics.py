@@ -110,6 +110,10 @@ def _source_line(sources: dict[str, str], span: Span) -> str | None:
     return _UNPRINTABLE.sub("\ufffd", lines[span.line - 1])  # one column each, nothing a terminal acts on
 
 
+EXCERPT_WIDTH = 120  # characters of a source line shown under a diagnostic
+EXCERPT_LEAD = 20  # of them, before the span when the line is cut
+
+
 def render_text(diags: Sequence[Diagnostic], sources: dict[str, str]) -> str:
     """`file:line:col: error[RL201]: message`, the source line, a caret, and the hint."""
     out: list[str] = []
@@ -123,9 +127,16 @@ def render_text(diags: Sequence[Diagnostic], sources: dict[str, str]) -> str:
             if d.span.end_line == d.span.line and d.span.end_column >= d.span.column:
                 width = d.span.end_column - d.span.column + 1
             width = max(1, min(width, max(1, len(src) - d.span.column + 1)))
+            column = d.span.column
+            if len(src) > EXCERPT_WIDTH:  # a long line is shown as the part around the span, marked with …
+                start = max(0, min(column - 1 - EXCERPT_LEAD, len(src) - EXCERPT_WIDTH))
+                end = start + EXCERPT_WIDTH
+                lead = "…" if start else ""
+                width = max(1, min(width, end - (column - 1)))
+                src, column = lead + src[start:end] + ("…" if end < len(src) else ""), column - start + len(lead)
             gutter = f"{d.span.line:>4} | "
             out.append(gutter + src)
-            out.append(" " * (len(gutter) + d.span.column - 1) + "^" * width)
+            out.append(" " * (len(gutter) + column - 1) + "^" * width)
         if d.hint:
             out.append(f"     = hint: {d.hint}")
     return "\n".join(out)

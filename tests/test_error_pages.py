@@ -155,3 +155,15 @@ def test_pages_follow_the_format() -> None:
         if "## How to fix" not in text:
             problems.append(f"{code}: no `## How to fix` section")
     assert not problems, "\n".join(problems)
+
+
+def test_a_long_source_line_is_shown_cut_around_the_span() -> None:
+    from rulelang.diagnostics import Diagnostic, Span, render_text
+
+    line = "".join(chr(ord("a") + i % 26) for i in range(500))
+    d = Diagnostic("RL001", "error", "here", Span("f.loyalty", 1, 200, 1, 202))
+    out = render_text([d], {"f.loyalty": line + "\n"}).splitlines()
+    # 120 characters from column 180 (20 before the span), with … on both sides
+    assert out[1] == "   1 | …" + line[179:299] + "…"
+    assert out[2] == " " * len("   1 | …") + " " * 20 + "^^^"
+    assert line[199:202] == out[1][len("   1 | …") + 20:len("   1 | …") + 23]

@@ -62,7 +62,7 @@ def _iso_dates(values: np.ndarray, column: str, path: str) -> np.ndarray:
     """Per-customer date texts (birthday, signup) as ISO dates ("" unknown); RL804 when one does not parse."""
     import pyarrow as pa
 
-    from simulator.transactions.dates import DateProblem, parse_dates
+    from simulator.transactions.dates import DateProblem, parse_dates, shown
     from simulator.transactions.reader import TransactionsError
 
     try:
@@ -70,9 +70,9 @@ def _iso_dates(values: np.ndarray, column: str, path: str) -> np.ndarray:
     except DateProblem as p:
         hint = f"expected {p.expected}"
         if p.kind == "ambiguous":
-            hint = (f"the dates could be day-first or month-first (`{p.value}`, `{p.other_value}`); write them as "
+            hint = (f"the dates could be day-first or month-first (`{shown(p.value)}`, `{shown(p.other_value)}`); write them as "
                     "ISO dates (1985-03-14)")
-        raise TransactionsError([Diagnostic("RL804", "error", f"column `{column}`: the date `{p.value}` does not "
+        raise TransactionsError([Diagnostic("RL804", "error", f"column `{column}`: the date `{shown(p.value)}` does not "
                                             "parse", Span(path, 0, 0, 0, 0), hint)]) from None
     days = parsed.values.astype("datetime64[D]").astype(str)
     return np.where(parsed.missing, "", days)

@@ -64,6 +64,12 @@ class ParsedDates:
     note: str  # how the format was chosen, for the fit report
 
 
+def shown(value: object, limit: int = 40) -> str:
+    """A value as an error message quotes it: cut to `limit` characters, saying how long it was."""
+    text = str(value)
+    return text if len(text) <= limit else f"{text[:limit]}… ({len(text):,} characters)"
+
+
 @dataclass(frozen=True)
 class DateProblem(Exception):
     """A date column that cannot be read: `kind` is "unparsed" or "ambiguous"."""

@@ -39,7 +39,7 @@ import pyarrow.compute as pc
 
 from rulelang.diagnostics import Diagnostic, RulelangError, Span, did_you_mean
 
-from simulator.transactions.dates import DateProblem, parse_dates
+from simulator.transactions.dates import DateProblem, parse_dates, shown
 from simulator.transactions.source import Source, open_source
 
 
@@ -402,14 +402,14 @@ def _date_error(src: Source, column: str, p: DateProblem, stated: str | None) ->
     if p.kind == "ambiguous":
         other = src.row_name(p.other_row, src.locate(p.other_row, column)[0])
         err = _error(src, "RL805", f"the dates could be day-first or month-first: no day or month in the "
-                     f"column is above 12 (e.g. `{p.value}` here and `{p.other_value}` at {other})",
+                     f"column is above 12 (e.g. `{shown(p.value)}` here and `{shown(p.other_value)}` at {other})",
                      f"say which with --date-format {p.expected.replace(' or ', ' or --date-format ')}",
                      p.row, column)
         return err
     hint = f"expected {p.expected}"
     if not stated:
         hint += "; state another format with --date-format (strptime codes, e.g. %d/%m/%Y)"
-    return _error(src, "RL804", f"the date `{p.value}` does not parse", hint, p.row, column)
+    return _error(src, "RL804", f"the date `{shown(p.value)}` does not parse", hint, p.row, column)
 
 
 def _match_returns(customer: np.ndarray, time: np.ndarray, is_return: np.ndarray,

@@ -110,3 +110,15 @@ def test_a_header_name_with_a_tab_before_it_is_the_column(capsys, tmp_path):
         doc.get("meta", {}).pop("file", None)
         outs.append(json.dumps(doc, sort_keys=True).replace(str(tabbed), "F").replace(str(plain), "F"))
     assert outs[0] == outs[1]
+
+
+def test_a_very_long_bad_date_is_quoted_cut_short(capsys, tmp_path):
+    path = tmp_path / "t.csv"
+    path.write_text("customer_id,date,amount\nA,2027-05-03,7.40\nB," + "9" * 100_000 + ",7.40\n", encoding="utf-8")
+    for code, err in _both(capsys, path, tmp_path):
+        assert code == 1 and "error[RL804]" in err, err[:300]
+        message = next(line for line in err.splitlines() if "error[RL804]" in line)
+        assert "`" + "9" * 40 + "… (100,000 characters)`" in message  # the value cut to 40 characters
+        excerpt = next(line for line in err.splitlines() if line.lstrip().startswith("3 |"))
+        assert len(excerpt) < 140 and excerpt.endswith("…")  # the source line cut to 120 characters
+        assert len(err) < 1_000
