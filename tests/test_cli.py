@@ -405,11 +405,29 @@ def test_plugin_commands_register_through_the_seam(monkeypatch: pytest.MonkeyPat
 
     plugin.register = register  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, "fake_plugin_cli", plugin)
-    monkeypatch.setattr(cli, "PLUGIN_MODULES", ("fake_plugin_cli",))
+    monkeypatch.setattr(cli, "PLUGIN_MODULES", {"fake_plugin_cli": ("simulate",)})
     code, out, _ = run(capsys, "simulate", "x.loyalty")
     assert (code, out) == (0, "simulating x.loyalty\n")
-    monkeypatch.setattr(cli, "PLUGIN_MODULES", ("no_such_plugin_module",))
+    monkeypatch.setattr(cli, "PLUGIN_MODULES", {"no_such_plugin_module": ("simulate",)})
     assert run(capsys, "check", "--help")[0] == 0  # a missing plugin is simply not offered
+
+
+def test_a_plugin_that_fails_to_load_offers_its_commands_as_unavailable(capsys, monkeypatch) -> None:
+    from rulelang.tools import cli
+
+    broken = types.ModuleType("broken_plugin_cli")
+
+    def register(subparsers: object) -> None:
+        raise AttributeError("'function' object has no attribute '__mro__'")
+
+    broken.register = register  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "broken_plugin_cli", broken)
+    monkeypatch.setattr(cli, "PLUGIN_MODULES", {"broken_plugin_cli": ("fit", "replay")})
+    for command in ("fit", "replay"):
+        code, _, err = run(capsys, command, "data.csv")
+        assert code == 3  # an installation fault, not the user's mistake
+        assert f"`loyalty {command}` is unavailable" in err and "AttributeError" in err
+    assert run(capsys, "check", "--help")[0] == 0
 
 
 # ---------------------------------------------------------------- a real process

@@ -469,35 +469,44 @@ def add_convert(subparsers: argparse._SubParsersAction) -> None:
 
 COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [add_check, add_fmt, add_test, add_explain,
                                                                   add_convert]
-PLUGIN_MODULES = ("simulator.simulate_command", "simulator.whatif.commands", "simulator.fit.command", "simulator.history.command")
+# The simulator's modules and the commands each one adds (a module that fails to load offers its
+# commands as unavailable, with the reason, instead of leaving `invalid choice`).
+PLUGIN_MODULES: dict[str, tuple[str, ...]] = {
+    "simulator.simulate_command": ("simulate",),
+    "simulator.whatif.commands": ("compare", "sweep", "sensitivity", "plan"),
+    "simulator.fit.command": ("fit",),
+    "simulator.history.command": ("replay",),
+}
 
 
 def add_plugins(subparsers: argparse._SubParsersAction) -> None:
     """Commands from other packages (`simulate`, `compare`, `plan`): `module.register(subparsers)`."""
-    for name in PLUGIN_MODULES:
+    for name, commands in PLUGIN_MODULES.items():
         try:
             module = importlib.import_module(name)
         except ImportError as exc:
             if exc.name is not None and name.startswith(exc.name):
                 continue  # the module is not there: its commands are simply not offered
-            _add_unavailable(subparsers, exc)
+            _add_unavailable(subparsers, exc, commands)
             continue
         try:
             module.register(subparsers)
         except Exception as exc:  # a broken plugin must not take `check` and `test` down with it
-            _add_unavailable(subparsers, exc)
+            _add_unavailable(subparsers, exc, commands)
 
 
-def _add_unavailable(subparsers: argparse._SubParsersAction, exc: Exception) -> None:
+def _add_unavailable(subparsers: argparse._SubParsersAction, exc: Exception, commands: tuple[str, ...]) -> None:
     def handler(args: argparse.Namespace) -> int:
-        print(f"error: the simulator is unavailable: {exc}", file=sys.stderr)
-        return EXIT_FINDINGS
+        print(f"error: `loyalty {args.command_name}` is unavailable: the simulator could not be loaded "
+              f"({type(exc).__name__}: {exc})\n     = hint: reinstall the package (pip install .)", file=sys.stderr)
+        return EXIT_INTERNAL
 
-    if "simulate" in subparsers.choices:
-        return
-    p = subparsers.add_parser("simulate", help="(unavailable: the simulator could not be loaded)")
-    p.add_argument("rest", nargs=argparse.REMAINDER)
-    p.set_defaults(handler=handler)
+    for command in commands:
+        if command in subparsers.choices:
+            continue
+        p = subparsers.add_parser(command, help="(unavailable: the simulator could not be loaded)")
+        p.add_argument("rest", nargs=argparse.REMAINDER)
+        p.set_defaults(handler=handler, command_name=command)
 
 
 def _version() -> str:
