@@ -26,6 +26,7 @@ from typing import Mapping, Union
 import yaml
 
 from rulelang.fields import given_keys
+from rulelang.syntax.lifecycle_words import ACTIVITY_WORDS
 from rulelang.syntax import ast
 from rulelang.syntax.formatter import expr_to_text  # conditions are written exactly as the text form writes them
 from rulelang.syntax.yaml_loader import EVENT_TIME_WHEN_NONE_GIVEN
@@ -245,6 +246,8 @@ def _program(p: ast.Program) -> dict[str, Value]:
     if p.conversion is not None:
         c = p.conversion
         out["convert"] = Flow({"every": _number(c.points), "into": _money(c.voucher), "at_end_of": Raw(c.period)})
+    if p.activity:
+        out["activity"] = Flow([Raw(ACTIVITY_WORDS[k]) for k in p.activity])
     return out
 
 
@@ -357,6 +360,12 @@ def _tiers(t: ast.TierSystem) -> dict[str, Value]:
         out["grace"] = _count(t.grace_months, "month")
     if t.validity_months:
         out["valid"] = _count(t.validity_months, "month")
+    if t.status_through is not None:
+        status: dict[str, Value] = {"valid_through": Raw("%02d-%02d" % t.status_through),
+                                    "years_after": _number(t.status_years)}
+        if t.status_drop != "to_qualified":
+            status["then"] = Raw(t.status_drop)
+        out["status"] = Flow(status)
     return out
 
 
@@ -371,6 +380,8 @@ def _tier(t: ast.Tier) -> dict[str, Value]:
         out["expire"] = _expiries(t.expiry)
     if t.perks:
         out["perks"] = [Flow({"name": _word(p.name), "costs": _money(p.cost), "per": Raw(p.per)}) for p in t.perks]
+    if t.rate is not None and t.rate_per is not None:
+        out["award"] = Flow({"points": _number(t.rate), "per": _money(t.rate_per)})
     return out
 
 
