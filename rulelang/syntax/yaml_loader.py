@@ -88,6 +88,7 @@ class _Builder:
         self.r = reader
         self.points_unit = "points"
         self.has_program = False
+        self.stmt_spans: list[tuple[tuple[int, int, str], Span]] = []
 
     # ------------------------------------------------------------ file
 
@@ -104,7 +105,7 @@ class _Builder:
         if "tests" in top:
             items = self.r.sequence(top["tests"].node, "`tests`")
             tests = tuple(self.test_case(item) for item in items)
-        return ast.SourceFile(path, program, tests)
+        return ast.SourceFile(path, program, tests, statement_spans=tuple(self.stmt_spans))
 
     # ------------------------------------------------------------ program
 
@@ -154,9 +155,11 @@ class _Builder:
             fields["pay_with_points"] = self.pay_with_points(m["pay_with_points"])
         if "convert" in m:
             fields["conversion"] = self.conversion(m["convert"])
+        span = r.entry_span(entry)
         if "activity" in m:
             fields["activity"] = self.activity(m["activity"].node)
-        return ast.Program(name, **fields, span=r.entry_span(entry))  # type: ignore[arg-type]
+            self._statement(span, "activity", m["activity"])
+        return ast.Program(name, **fields, span=span)  # type: ignore[arg-type]
 
     def currency(self, node: Node) -> str:
         text = self.r.scalar(node, "`currency`", "a currency code", "USD")
@@ -403,9 +406,15 @@ class _Builder:
         if "valid" in m:
             fields["validity_months"] = r.quantity(m["valid"].node, "`valid` of `tiers`", MONTHS, "month",
                                                    "12 months")[0]
+        span = r.entry_span(entry)
         if "status" in m:
             fields.update(self.status(m["status"].node))
-        return ast.TierSystem(metric, window, levels, **fields, span=r.entry_span(entry))  # type: ignore[arg-type]
+            self._statement(span, "status", m["status"])
+        return ast.TierSystem(metric, window, levels, **fields, span=span)  # type: ignore[arg-type]
+
+    def _statement(self, owner: Span, kind: str, entry: Entry) -> None:
+        """Where a key without a node of its own was written, for the checker's errors."""
+        self.stmt_spans.append(((owner.line, owner.column, kind), self.r.entry_span(entry)))
 
     def status(self, node: Node) -> dict[str, object]:
         """`status: {valid_through: 01-31, years_after: 2, then: one_step}` of `tiers`."""
@@ -491,6 +500,7 @@ class _Builder:
                                     for item in r.sequence(m["perks"].node, f"`perks` of {what}", single_ok=True))
         if "award" in m:
             fields["rate"], fields["rate_per"] = self.tier_rate(m["award"].node, what)
+            self._statement(r.entry_span(entry), "award", m["award"])
         return ast.Tier(entry.key, threshold, money, **fields, span=r.entry_span(entry))  # type: ignore[arg-type]
 
     def tier_rate(self, node: Node, what: str) -> tuple[Decimal, ast.Money]:
