@@ -15,6 +15,8 @@ from decimal import Decimal
 
 from rulelang.syntax import ast
 from rulelang.check.base import CheckContext
+from rulelang.check.calendar import DURATION_TOO_LONG
+from rulelang.limits import MAX_MONTHS
 
 __all__ = ["check_status_rules", "STATUS_CONFLICT", "ACTIVITY_UNUSED", "TIER_RATE"]
 
@@ -45,6 +47,10 @@ def _statement(ctx: CheckContext, owner: object, keyword: str) -> object:
 def _status_date(ctx: CheckContext, p: ast.Program, ts: ast.TierSystem) -> None:
     if ts.status_through is None:
         return
+    if ts.status_years > MAX_MONTHS // 12:
+        ctx.error(DURATION_TOO_LONG, f"a status of {ts.status_years} years is too long "
+                                     f"(at most {MAX_MONTHS // 12} years after the qualification year)",
+                  _statement(ctx, ts, "status"), f"durations are at most {MAX_MONTHS // 12} years", p)
     beside = [text for text, on in (
         (f"`review {ts.review}`", ts.review != "never"),
         (f"`downgrade {ts.downgrade.replace('_', ' ')}`", ts.downgrade != "never"),
