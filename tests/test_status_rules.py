@@ -146,3 +146,14 @@ def test_the_declared_kinds_of_activity_move_the_inactivity_clock(activity, last
     assert (before.expired, before.balance) == (0, 60)
     assert (after.expired, after.balance) == (60, 0)
     assert last + dt.timedelta(days=1) <= due
+
+
+def test_the_yaml_guide_example_checks_and_its_test_passes(tmp_path, capsys):
+    text = (Path(__file__).resolve().parent.parent / "docs" / "yaml.md").read_text(encoding="utf-8")
+    start = text.index("```yaml\nprogram:\n  name: Status Club")
+    block = text[start + len("```yaml\n"):text.index("```", start + 8)]
+    path = tmp_path / "status.yaml"
+    path.write_text(block, encoding="utf-8")
+    assert main(["check", str(path)]) == 0
+    assert main(["test", str(path)]) == 0
+    assert "1 passed, 0 failed" in capsys.readouterr().out
