@@ -68,6 +68,8 @@ class BuiltinField:
     doc: str  # the meaning, as docs/semantics.md §3 states it
     engine: str  # the vectorized engine's representation
     engine_default: int | None = None  # the engine's value when the event's data does not carry it
+    simulated: bool = False  # the simulator's purchases draw it (the engine's `Basket` attribute of its name)
+    recorded: bool = False  # a transaction file can record it (a column of `loyalty fit` / `loyalty replay`)
     low: int | None = None  # smallest value it can take (the checker's prover uses it)
     high: int | None = None  # largest value it can take
     bound: int | None = None  # largest value its readers accept (a constant of rulelang.limits)
@@ -89,31 +91,31 @@ def _given(key: str) -> Spelling:
 BASKET = ("purchase", "return")  # a return reads the basket fields of its order
 
 FIELDS: tuple[BuiltinField, ...] = (
-    BuiltinField(name="amount", type="money", readable_on=BASKET, carried_by=BASKET, form="money",
+    BuiltinField(name="amount", type="money", readable_on=BASKET, carried_by=BASKET, form="money", simulated=True, recorded=True,
                  spelling=Spelling(test=MAIN_VALUE, events_file="amount", yaml=MAIN_VALUE),
                  doc="purchase: gross basket amount (includes shipping)",
                  engine="int64 cents", engine_default=0, bound=limits.MAX_MONEY_CENTS),
-    BuiltinField(name="category", type="string", readable_on=BASKET, carried_by=("purchase",), form="text",
+    BuiltinField(name="category", type="string", readable_on=BASKET, carried_by=("purchase",), form="text", simulated=True, recorded=True,
                  spelling=_given("category"), interpreter_key="category",
                  doc="purchase: category of the basket",
                  engine="int64 string code (StringTable; 0 = missing)", engine_default=0),
-    BuiltinField(name="channel", type="string", readable_on=BASKET, carried_by=("purchase",), form="text",
+    BuiltinField(name="channel", type="string", readable_on=BASKET, carried_by=("purchase",), form="text", simulated=True, recorded=True,
                  spelling=_given("channel"), interpreter_key="channel",
                  doc="purchase: its channel, `store`, `online`, `app`, … (free text)",
                  engine="int64 string code (StringTable; 0 = missing)", engine_default=0),
-    BuiltinField(name="store", type="string", readable_on=BASKET, carried_by=("purchase",), form="text",
+    BuiltinField(name="store", type="string", readable_on=BASKET, carried_by=("purchase",), form="text", recorded=True,
                  spelling=_given("store"), interpreter_key="store",
                  doc="purchase: store id",
                  engine="int64 string code (StringTable; 0 = missing)", engine_default=0),
-    BuiltinField(name="items", type="number", readable_on=BASKET, carried_by=("purchase",), form="whole",
+    BuiltinField(name="items", type="number", readable_on=BASKET, carried_by=("purchase",), form="whole", simulated=True, recorded=True,
                  spelling=_given("items"), default=1, interpreter_key="items",
                  doc="purchase: number of items (default 1)",
                  engine="int64", engine_default=1, low=0),
-    BuiltinField(name="quantity", type="number", readable_on=BASKET, carried_by=("purchase",), form="whole",
+    BuiltinField(name="quantity", type="number", readable_on=BASKET, carried_by=("purchase",), form="whole", simulated=True, recorded=True,
                  spelling=_given("quantity"), default=0, interpreter_key="quantity",
                  doc="purchase: quantity bought, a whole number of the program's unit: litres, nights, units (default 0)",
                  engine="int64", engine_default=0, low=0, bound=limits.MAX_QUANTITY),
-    BuiltinField(name="shipping", type="money", readable_on=BASKET, carried_by=("purchase",), form="money",
+    BuiltinField(name="shipping", type="money", readable_on=BASKET, carried_by=("purchase",), form="money", simulated=True,
                  spelling=_given("shipping"), default=0, interpreter_key="shipping_cents",
                  doc="purchase: shipping part of the amount (default 0)",
                  engine="int64 cents", engine_default=0, bound=limits.MAX_MONEY_CENTS),
@@ -154,6 +156,17 @@ def fields_on(event: str) -> tuple[BuiltinField, ...]:
 def carried_by(event: str) -> tuple[BuiltinField, ...]:
     """The built-in fields an input of `event` may give, in table order."""
     return tuple(f for f in FIELDS if event in f.carried_by)
+
+
+def simulated_fields(event: str) -> tuple[BuiltinField, ...]:
+    """The built-in fields the simulator draws for `event` (carried and `simulated`), in table order.
+    A carried field that is not simulated (the purchase's `store`) reads its engine default."""
+    return tuple(f for f in carried_by(event) if f.simulated)
+
+
+def recorded_fields(event: str) -> tuple[BuiltinField, ...]:
+    """The built-in fields of `event` a transaction file can record, in table order."""
+    return tuple(f for f in carried_by(event) if f.recorded)
 
 
 def given_keys(event: str, form: str) -> tuple[BuiltinField, ...]:
@@ -221,5 +234,5 @@ def canonical_event(kind: str) -> str:
 __all__ = [
     "ACTION_EVENTS", "BASKET", "BuiltinField", "EVENT_ALIASES", "EVENT_BY_NAME", "EVENT_TYPES", "EventType",
     "FED_EVENTS", "FIELDS", "FIELD_BY_NAME", "MAIN_VALUE", "RULE_EVENTS", "SIMULATED_RULE_EVENTS", "Spelling",
-    "canonical_event", "carried_by", "fields_on", "given_keys",
+    "canonical_event", "carried_by", "fields_on", "given_keys", "recorded_fields", "simulated_fields",
 ]

@@ -22,7 +22,10 @@ import numpy as np
 
 from simulator.model.draws import NEVER, NON_LEAP_MONTH_START
 from simulator.engine.program_arm import encode_values
+from rulelang.fields import simulated_fields
 from simulator.engine.program_plan import CARRIED_FIELDS
+
+ORDER_FIELDS = simulated_fields("purchase")  # what an order's row in the return schedule keeps of it
 
 
 class DayEvents:
@@ -152,11 +155,11 @@ class DayEvents:
                 c = cust[track]
                 lots = self.arm.lots
                 book_id[track] = lots.book.open(c, day, self.plan.slot_of_day(day), lots.held(c), earn_u[rows][track])
-        quantity = {} if draws.quantity is None else {"quantity": draws.quantity[rows]}
+        # the order's basket fields, under their names (`amount` is the whole order's)
+        basket = {f.name: v[rows] for f in ORDER_FIELDS if (v := getattr(draws, f.name)) is not None}
         self.schedule.add(due, {
-            **quantity, "cust": cust, "order_day": np.full(rows.size, day, dtype=np.int64), "amount": whole,
-            "returned": returned, "disc_back": disc_back, "shipping": draws.shipping[rows],
-            "category": draws.cat[rows], "channel": draws.chan[rows], "items": draws.items[rows],
+            **basket, "cust": cust, "order_day": np.full(rows.size, day, dtype=np.int64),
+            "returned": returned, "disc_back": disc_back,
             "in_b": in_b[rows], "in_p": in_p[rows], "member": mem, "earned": earn_u[rows], "book_id": book_id,
         })
 
@@ -183,11 +186,10 @@ class DayEvents:
             batch = batch[np.argsort(due["cust"][batch], kind="stable")]
             c = due["cust"][batch]
             returned, whole, earned = due["returned"][batch], due["amount"][batch], due["earned"][batch]
-            data = {"amount": returned, "shipping": due["shipping"][batch], "category": due["category"][batch],
-                    "channel": due["channel"][batch], "items": due["items"][batch],
-                    "balance": arm.lots.outstanding[c].copy()}
-            if "quantity" in due:
-                data["quantity"] = due["quantity"][batch]
+            # a return reads its order's basket fields (rulelang.fields.BASKET), its amount the returned part
+            data = {f.name: due[f.name][batch] for f in ORDER_FIELDS if f.name in due}
+            data["amount"] = returned
+            data["balance"] = arm.lots.outstanding[c].copy()
             if self.rec_idx:
                 order_day = due["order_day"][batch]
                 for i, cc in enumerate(c.tolist()):
