@@ -184,6 +184,7 @@ def _tier_parameter(p: ast.Program, path: str, parts: list[str]) -> Parameter:
 
 
 POPULATION_SEGMENT_FIELDS = {"redeem": "redeem", "birthday_known": "birthday_known", "items": "items_mean",
+                             "quantity": "quantity_mean",
                              "purchase.r": "r", "dropout.a": "a", "dropout.b": "b", "spend.p": "spend_p",
                              "spend.q": "spend_q", "spend.gamma": "spend_gamma", "enrollment.share": "enroll_share"}
 ECONOMICS_MONEY = {"fixed_cost_per_member_per_month": "fixed_cost_per_member_month_cents",
