@@ -253,3 +253,17 @@ def test_the_sweep_can_vary_every_action_type(every_node: ast.SourceFile) -> Non
             assert [a != b for a, b in zip(changed, rule.actions)] == [i == ai for i in range(len(rule.actions))]
             seen.add(type(action))
     assert seen == set(ACTION_TYPES)
+
+
+def test_the_yaml_writer_uses_only_declared_keys(every_node: ast.SourceFile) -> None:
+    import yaml
+
+    doc = yaml.load(to_yaml(every_node), Loader=yaml.BaseLoader)  # keys as written (`on`, not True)
+    program = doc["program"]
+    assert set(program) <= set(NODES[ast.Program].yaml_keys)
+    assert set(program) >= {"name", "rules", "tiers", "rewards"}  # the fixture has them (so the test can fail)
+    for rule in program["rules"].values():
+        assert set(rule) <= set(NODES[ast.EarnRule].yaml_keys)
+    assert set(program["tiers"]) <= set(NODES[ast.TierSystem].yaml_keys)
+    for tier in program["tiers"]["levels"].values():
+        assert set(tier) <= set(NODES[ast.Tier].yaml_keys)
