@@ -40,6 +40,7 @@ import numpy as np
 
 from simulator.model.strings import StringTable
 from simulator.engine.day_events import DayEvents, bday_of
+from simulator.engine.event_days import day_order
 from rulelang.fields import simulated_fields
 from rulelang.limits import MAX_CUSTOMER_POINTS
 
@@ -225,10 +226,8 @@ class ChunkSim(DayEvents):
         self.prev: dict[str, int] = {}
         # the day's event lists: customers sorted by day, and each day's slice
         days = np.arange(cal.days + 1)
-        self.en_order = np.argsort(self.enroll, kind="stable")
-        self.en_bounds = np.searchsorted(self.enroll[self.en_order], days)
-        self.bd_order = np.argsort(tr.bday_doy, kind="stable")
-        self.bd_bounds = np.searchsorted(tr.bday_doy[self.bd_order], np.arange(367))
+        self.en_order, self.en_bounds = day_order(self.enroll, cal.days)
+        self.bd_order, self.bd_bounds = day_order(tr.bday_doy, 366)
         self.ev_bounds = np.searchsorted(tr.ev_day, days)
         self.ref_bounds = np.searchsorted(tr.ref_day, days)
         self.u = np.empty(n, dtype=np.float32)
