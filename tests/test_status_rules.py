@@ -157,3 +157,22 @@ def test_the_yaml_guide_example_checks_and_its_test_passes(tmp_path, capsys):
     assert main(["check", str(path)]) == 0
     assert main(["test", str(path)]) == 0
     assert "1 passed, 0 failed" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("name", ["status.loyalty", "status_step.loyalty"])
+def test_fmt_and_convert_keep_status_dates_activity_and_tier_rates(name):
+    from rulelang.syntax.formatter import format_source
+    from rulelang.syntax.yaml_loader import load_yaml
+    from rulelang.syntax.yaml_writer import to_yaml
+
+    path = Path(__file__).resolve().parent / "simulator" / "fixtures" / name
+    text = path.read_text(encoding="utf-8")
+    sf, diags = parse_text(text, str(path))
+    assert sf is not None and not [d for d in diags if d.is_error]
+    ts = sf.program.tiers
+    assert ts.status_through is not None and sf.program.activity and any(t.rate for t in ts.tiers)
+    assert format_source(sf) == text  # the fixtures are written in canonical form
+    back, diags = load_yaml(to_yaml(sf), "back.yaml")
+    assert back is not None and not [d for d in diags if d.is_error], diags
+    assert back.program == sf.program
+    assert compile_source(back)[0] == compile_source(sf)[0]
