@@ -144,6 +144,8 @@ class _Writer:
         self.lines: list[_Line] = []
         self.spans = dict(sf.statement_spans)
         self.unit = sf.program.points_unit if sf.program is not None else "points"
+        # a tests-only file does not know its program's points word: it writes only a word written
+        self.expect_unit = sf.program.points_unit if sf.program is not None else None
 
     def emit(self, depth: int, text: str, anchor: Span | None, *, closes: bool = False, blank: bool = False) -> None:
         pos = None
@@ -388,13 +390,28 @@ class _Writer:
         return text
 
     def expect(self, x: ast.Expect) -> str:
+        if x.event is not None:
+            which = f" {string_text(x.event_id)}" if x.event_id is not None else f" on {date_text(x.on)}" if x.on else ""
+            if x.at is not None:
+                which += f" at {x.at.hour:02d}:{x.at.minute:02d}"
+            return f"expect {x.event}{which} {self.expect_item(x)}"
+        return f"expect {self.expect_item(x)}" + (f" on {date_text(x.on)}" if x.on is not None else "")
+
+    def expect_item(self, x: ast.Expect) -> str:
+        """One expectation without its `expect` word, event or date."""
         if x.kind == "tier":
-            return f"expect tier {x.value}"
+            return f"tier {x.value}"
         if x.kind == "fired":
-            return f"expect {'not ' if x.negated else ''}fired {x.value}"
+            return f"{'not ' if x.negated else ''}fired {x.value}"
+        if x.kind == "counter":
+            return f"counter {x.name} {literal_to_text(x.value)}"
+        if x.kind == "metric":
+            word = self.unit if x.name == "points" else x.name or "metric"
+            return f"{word} {literal_to_text(x.value)}" + (f" {x.unit}" if x.unit else "")
         if isinstance(x.value, ast.Money):
-            return f"expect {x.kind} {money_text(x.value)}"
-        return f"expect {x.kind} {x.value} {self.unit}"
+            return f"{x.kind} {money_text(x.value)}"
+        unit = x.unit or self.expect_unit
+        return f"{x.kind} {x.value}" + (f" {unit}" if unit else "")
 
 
 def _award_text(a: ast.Award) -> str:

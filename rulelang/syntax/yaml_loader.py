@@ -24,7 +24,8 @@ from rulelang.fields import ACTION_EVENTS, FED_EVENTS, given_keys
 from rulelang.syntax import ast
 from rulelang.diagnostics import Diagnostic, Span, did_you_mean, sort_key
 from rulelang.syntax.parser import points_name_problem
-from rulelang.syntax.nodes import ACTION_TYPES, EXPECT_POINTS, NODES
+from rulelang.syntax.nodes import ACTION_TYPES, NODES
+from rulelang.syntax.expectations import normalise_expect_words, read_expect
 from rulelang.vocabulary import unit_words
 from rulelang.syntax.yaml_nodes import NAME_RE, Entry, Node, NodeReader, compose_yaml, first_key, foreign_tags, number_of
 
@@ -553,7 +554,8 @@ class _Builder:
         expects = tuple(x for e in r.pairs(m["expect"].node, f"`expect` of {what}") for x in self.expect(e, what)) \
             if "expect" in m and not r.is_null(m["expect"].node) else ()
         until = r.date(m["until"].node, f"`until` of {what}") if "until" in m else None
-        return ast.TestCase(name, givens, events, expects, until, span=r.span(node))
+        case = ast.TestCase(name, givens, events, expects, until, span=r.span(node))
+        return normalise_expect_words(case, self.points_unit) if self.has_program else case
 
     def given(self, e: Entry, what: str) -> list[ast.Given]:
         r = self.r
@@ -656,22 +658,7 @@ class _Builder:
         return r.literal(entry.node, where)
 
     def expect(self, e: Entry, what: str) -> list[ast.Expect]:
-        r = self.r
-        span = r.entry_span(e)
-        where = f"`expect {e.key}` in {what}"
-        if e.key not in EXPECT_KEYS:
-            hint = did_you_mean(e.key, EXPECT_KEYS) or "allowed: " + ", ".join(f"`{k}`" for k in EXPECT_KEYS)
-            r.error("RL201", f"unknown key `{e.key}` in `expect` of {what}", e.key_node, hint)
-            return []
-        if e.key in EXPECT_POINTS:
-            return [ast.Expect(e.key, r.integer(e.node, where, "8"), span=span)]
-        if e.key == "tier":
-            return [ast.Expect("tier", r.name(e.node, where), span=span)]
-        if e.key in ("discount", "cost"):
-            return [ast.Expect(e.key, r.money(e.node, where), span=span)]
-        negated = e.key == "not_fired"
-        return [ast.Expect("fired", r.name(item, where), negated, span=r.span(item))
-                for item in r.sequence(e.node, where, single_ok=True)]
+        return read_expect(self.r, e, what, EXPECT_KEYS, did_you_mean)
 
 
 def _zero(span: Span) -> ast.Money:

@@ -1,0 +1,34 @@
+"""The points words written after a test's expectations.
+
+Takes: a parsed `ast.TestCase` and its program's points unit. Gives: the same test with the
+program's own word after each expectation recorded as no word (so the text and YAML forms give
+equal ASTs) and any other word kept for the checker to refuse (RL430).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from rulelang.syntax import ast
+from rulelang.vocabulary import own_unit_words, unit_words
+
+__all__ = ["normalise_expect_words"]
+
+
+def normalise_expect_words(test: ast.TestCase, points_unit: str) -> ast.TestCase:
+    """The program's own points word after an expectation is recorded as no word; another one is
+    kept, for the checker to refuse (`expect earned 24 points` in a program that counts stars).
+    `expect stars 300` (the points tier metric, by the unit's name) is recorded as `points`."""
+    own, words = own_unit_words(points_unit), unit_words(points_unit)
+
+    def one(x: ast.Expect) -> ast.Expect:
+        if x.unit is not None and x.unit in own:
+            x = dataclasses.replace(x, unit=None)
+        if x.kind == "metric" and x.name in words and x.name != "points":
+            x = dataclasses.replace(x, name="points")
+        return x
+
+    expects = tuple(one(x) for x in test.expects)
+    if all(a.unit == b.unit and a.name == b.name for a, b in zip(expects, test.expects)):
+        return test
+    return ast.TestCase(test.name, test.givens, test.events, expects, test.until, span=test.span)
