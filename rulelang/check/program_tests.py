@@ -291,7 +291,7 @@ def _check_unit(ctx: CheckContext, test: ast.TestCase, e: ast.Expect) -> None:
                   f"write the number alone: `expect {e.name} {e.value}`", test)
         return
     best = singular(ctx.unit) if e.unit == singular(e.unit) and e.unit != ctx.unit else ctx.unit
-    ctx.error(UNIT_WORD, f"`{e.unit}` is not this program's points: it counts {ctx.unit}", e,
+    ctx.error(UNIT_WORD, f"`{e.unit}` is not this program's word for points: it counts {ctx.unit}", e,
               f"did you mean `{best}`? write `{e.value} {best}`, or the number alone", test)
 
 
