@@ -226,7 +226,7 @@ class Builder(Transformer):  # type: ignore[type-arg]
 
     stacking = rounding = field_type = event_name = base = side = period = streak_period = _word
     unit = metric_word = perk_per = review_freq = allowance = conv_period = given_word = _word
-    ev_kind = field_key = points_kind = money_kind = _word
+    ev_kind = expect_ev_kind = field_key = points_kind = money_kind = _word
 
     # ------------------------------------------------------------ program header
 

@@ -160,7 +160,8 @@ def check_event_expect(x: ast.Expect, case: ast.TestCase, runs: StepRuns,
     if expected == actual:
         return None
     step = next((s for s in reversed(after.trace) if s.kind != "calendar"), None)
-    fired = [f"rule {r.rule} {r.points}" for r in (step.rules if step else ()) if r.fired]
+    fired = [f"rule {r.rule} {r.points}" if r.points else f"rule {r.rule} fired"
+             for r in (step.rules if step else ()) if r.fired]
     missed = [f"{r.rule}: {r.reason}" for r in (step.rules if step else ()) if not r.fired and r.reason]
     parts = fired + missed + list(step.notes if step else ())
     detail = "; ".join(parts[:6]) or "no rule was a candidate"
