@@ -373,3 +373,78 @@ def test_a_given_on_an_unknown_counter_is_a_located_error_in_yaml(tmp_path: Path
     found = errors(report_of(tmp_path, "cafe.yaml", text))
     assert [(c, ln, col, m, h) for c, ln, col, m, h in found] == [
         ("RL201", 38, 19, "unknown counter `visit`", "did you mean `visits`?")]
+
+
+# ---------------------------------------------------------------- the tier metric by its word, both forms
+
+
+SPEND = '''program "Shop" {
+  points "points"
+  currency USD
+  earn base on purchase {
+    award 1 point per 1 USD
+  }
+  tiers by spend over calendar year {
+    tier Basic from 0
+    tier Silver from 25 USD
+  }
+  expire points 12 months after earning
+  returns reverse earned points; negative balance forbidden
+}
+
+# 10 USD + 17 USD = 27 USD of spend in 2027: Silver (from 25 USD) after the second purchase.
+test "spend" {
+  given spend 5 USD
+  when purchase 10 USD on 2027-05-04
+  when purchase 17 USD on 2027-06-01
+  expect spend 15 USD on 2027-05-04
+  expect tier Basic on 2027-05-31
+  expect spend 32 USD
+  expect metric 32 USD
+  expect tier Silver
+  expect earned 27 points
+}
+'''
+
+SPEND_YAML_TESTS = '''tests:
+  - name: spend
+    given:
+      - spend: 5 USD
+    when:
+      - purchase: 10 USD
+        on: 2027-05-04
+      - purchase: 17 USD
+        on: 2027-06-01
+    expect:
+      - spend: 15 USD on 2027-05-04
+      - tier: Basic on 2027-05-31
+      - spend: 32 USD
+      - metric: 32 USD
+      - tier: Silver
+      - earned: 27 points
+'''
+
+
+def test_the_spend_metric_by_its_word_in_both_forms(tmp_path: Path) -> None:
+    # given 5 USD; +10 USD on 05-04 = 15 USD; +17 USD on 06-01 = 32 USD >= 25 USD: Silver
+    assert failures(report_of(tmp_path, "shop.loyalty", SPEND)) == {"spend": []}
+    (tmp_path / "shop.loyalty").write_text(SPEND.split("\n# 10 USD")[0] + "\n", encoding="utf-8")
+    sibling = report_of(tmp_path, "shop_test.yaml", SPEND_YAML_TESTS)  # a tests-only file beside its program
+    assert errors(sibling) == [] and failures(sibling) == {"spend": []}
+
+
+def test_the_spend_metric_fails_with_money_in_the_message(tmp_path: Path) -> None:
+    report = report_of(tmp_path, "shop.loyalty", SPEND.replace("expect spend 32 USD", "expect spend 30 USD"))
+    assert failures(report) == {"spend": ["expected spend 30.00 USD, got 32.00 USD (tier Silver)"]}
+
+
+def test_the_yaml_docs_tests_block_loads() -> None:
+    from rulelang.syntax.yaml_loader import load_yaml
+    text = (Path(__file__).resolve().parent.parent / "docs" / "yaml.md").read_text(encoding="utf-8")
+    block = re.search(r"### Tests\n\n```yaml\n(.*?)```", text, re.S)
+    assert block is not None
+    sf, diags = load_yaml(block.group(1), "docs/yaml.md")
+    assert sf is not None and [d for d in diags if d.is_error] == []
+    kinds = [(x.kind, x.event, x.on is not None) for x in sf.tests[0].expects]
+    assert ("counter", None, False) in kinds and ("metric", None, False) in kinds
+    assert ("tier", None, True) in kinds and ("earned", "purchase", True) in kinds

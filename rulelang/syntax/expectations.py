@@ -149,7 +149,7 @@ def read_expect(r: NodeReader, e: Entry, what: str, known: tuple[str, ...],
     if e.key in POINT_KINDS or e.key in MONEY_KINDS or e.key == "tier":
         x = _state(r, e, e.key, where)
         return [x] if x is not None else []
-    close = did_you_mean(e.key, known) if e.key != "metric" else None
+    close = did_you_mean(e.key, known) if e.key not in known else None
     if close or not NAME_RE.fullmatch(e.key):
         r.error("RL201", f"unknown key `{e.key}` in `expect` of {what}", e.key_node,
                 close or "allowed: " + ", ".join(f"`{k}`" for k in known) + ", or the tier metric's word")
