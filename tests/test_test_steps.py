@@ -448,3 +448,19 @@ def test_the_yaml_docs_tests_block_loads() -> None:
     kinds = [(x.kind, x.event, x.on is not None) for x in sf.tests[0].expects]
     assert ("counter", None, False) in kinds and ("metric", None, False) in kinds
     assert ("tier", None, True) in kinds and ("earned", "purchase", True) in kinds
+
+
+def test_a_given_metric_wins_over_the_given_counter_for_the_tier(tmp_path: Path) -> None:
+    # `given visits 3` is the metric (Gold at once); the counter starts at 1.
+    # 5 USD in Gold: 5 + 5 = 10 stars; the counter goes 1 -> 2, the metric 3 -> 4.
+    text = CAFE + '''
+test "both" {
+  given counter visits = 1
+  given visits 3
+  when purchase 5 USD on 2027-05-04
+  expect purchase on 2027-05-04 earned 10 stars
+  expect counter visits 2
+  expect visits 4
+}
+'''
+    assert failures(report_of(tmp_path, "cafe.loyalty", text)) == {"both": []}
