@@ -464,3 +464,25 @@ test "both" {
 }
 '''
     assert failures(report_of(tmp_path, "cafe.loyalty", text)) == {"both": []}
+
+
+@pytest.mark.parametrize("name, text", [
+    ("cafe.loyalty", CAFE + 'test "t" {\n  given balance 500 points\n  when purchase 5 USD on 2027-05-04\n}\n'),
+    ("cafe.yaml", CAFE_YAML + "tests:\n  - name: t\n    given:\n      - balance: 500 points\n"
+                  "    when:\n      - purchase: 5 USD\n        on: 2027-05-04\n"),
+])
+def test_a_given_balance_in_another_points_word_is_an_error(tmp_path: Path, name: str, text: str) -> None:
+    found = errors(report_of(tmp_path, name, text))
+    line = 26 if name.endswith(".loyalty") else 38
+    assert [(c, ln, m, h) for c, ln, _, m, h in found] == [
+        ("RL430", line, "`points` is not this program's word for points: it counts stars",
+         "did you mean `stars`? write `500 stars`, or the number alone")]
+
+
+def test_a_given_balance_in_the_programs_word_passes_in_both_forms(tmp_path: Path) -> None:
+    # 500 opening stars + 5 USD at 1 star per USD (Green) = 505 stars
+    text = CAFE + 'test "t" {\n  given balance 500 stars\n  when purchase 5 USD on 2027-05-04\n  expect balance 505 stars\n}\n'
+    assert failures(report_of(tmp_path, "cafe.loyalty", text)) == {"t": []}
+    yaml_text = CAFE_YAML + ("tests:\n  - name: t\n    given:\n      - balance: 500 stars\n"
+                             "    when:\n      - purchase: 5 USD\n        on: 2027-05-04\n    expect:\n      - balance: 505\n")
+    assert failures(report_of(tmp_path, "cafe.yaml", yaml_text)) == {"t": []}

@@ -51,6 +51,8 @@ def check_tests(ctx: CheckContext) -> None:
     for test in ctx.sf.tests:
         for given in test.givens:
             _check_given(ctx, test, given)
+            if given.unit is not None:
+                _check_given_unit(ctx, test, given)
         order_ids: set[str] = set()
         for ev in test.events:
             _check_event(ctx, test, ev, order_ids)
@@ -383,3 +385,16 @@ def _check_event_expect(ctx: CheckContext, test: ast.TestCase, e: ast.Expect) ->
     ctx.error(WHICH_EVENT, f"{len(found)} {plural(word)} {_which(e)} (at {times}): say which one", e,
               f"add its time: `expect {word} {_which(e)} at {test.events[found[0]].at:%H:%M} ...`, "
               f"or give it an id (`id \"A1\"`) and write `expect {word} \"A1\" ...`", test)
+
+
+def _check_given_unit(ctx: CheckContext, test: ast.TestCase, g: ast.Given) -> None:
+    """RL430 for `given balance 500 points` in a program that counts stars (and any word after
+    a count that is not points)."""
+    points = g.kind == "balance" or (g.kind == "metric" and g.name == "points")
+    if not points:
+        ctx.error(UNIT_WORD, f"`given {g.name or g.kind}` takes a number without a word, not `{g.unit}`", g,
+                  f"write `given {g.name or g.kind} {g.value}`", test)
+        return
+    best = singular(ctx.unit) if g.unit == singular(g.unit or "") and g.unit != ctx.unit else ctx.unit
+    ctx.error(UNIT_WORD, f"`{g.unit}` is not this program's word for points: it counts {ctx.unit}", g,
+              f"did you mean `{best}`? write `{g.value} {best}`, or the number alone", test)

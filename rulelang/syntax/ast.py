@@ -358,6 +358,7 @@ class Given:
     kind: Lit["tier", "balance", "attribute", "purchases", "metric", "birthday", "counter"]
     name: str | None = None
     value: Union[str, Decimal, bool, dt.date, Money, tuple[int, int], None] = None
+    unit: str | None = None  # a points word written after the number that is not the program's (for the checker)
     span: Span = _span()
 
 

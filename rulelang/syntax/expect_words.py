@@ -1,7 +1,7 @@
 """The points words written after a test's expectations.
 
 Takes: a parsed `ast.TestCase` and its program's points unit. Gives: the same test with the
-program's own word after each expectation recorded as no word (so the text and YAML forms give
+program's own word after each expectation and `given` recorded as no word (so the text and YAML forms give
 equal ASTs) and any other word kept for the checker to refuse (RL430).
 """
 
@@ -29,6 +29,9 @@ def normalise_expect_words(test: ast.TestCase, points_unit: str) -> ast.TestCase
         return x
 
     expects = tuple(one(x) for x in test.expects)
-    if all(a.unit == b.unit and a.name == b.name for a, b in zip(expects, test.expects)):
+    givens = tuple(dataclasses.replace(g, unit=None) if g.unit is not None and g.unit in own else g
+                   for g in test.givens)
+    if all(a.unit == b.unit and a.name == b.name for a, b in zip(expects, test.expects)) and \
+            all(a.unit == b.unit for a, b in zip(givens, test.givens)):
         return test
-    return ast.TestCase(test.name, test.givens, test.events, expects, test.until, span=test.span)
+    return ast.TestCase(test.name, givens, test.events, expects, test.until, span=test.span)

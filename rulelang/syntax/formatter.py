@@ -356,7 +356,8 @@ class _Writer:
         if g.kind == "tier":
             return f"given tier {v}"
         if g.kind == "balance":
-            return f"given balance {literal_to_text(v)} {self.unit}"
+            unit = g.unit or self.expect_unit
+            return f"given balance {literal_to_text(v)}" + (f" {unit}" if unit else "")
         if g.kind == "purchases":
             return f"given purchases {literal_to_text(v)}"
         if g.kind == "attribute":
@@ -366,7 +367,7 @@ class _Writer:
         if g.kind == "birthday":
             return f"given birthday {literal_to_text(v)}"
         name = self.unit if g.name == "points" else g.name
-        return f"given {name} {literal_to_text(v)}"
+        return f"given {name} {literal_to_text(v)}" + (f" {g.unit}" if g.unit else "")
 
     def event(self, e: ast.EventSpec) -> str:
         fields = "".join(f" {k} {literal_to_text(lit.value)}" for k, lit in e.fields if k != "role" or e.kind != "referral")

@@ -633,12 +633,13 @@ class Builder(Transformer):  # type: ignore[type-arg]
         span = self.w.of_meta(meta)
         word, tok = ch[0], ch[1]
         value: object = self._money(tok) if tok.type == "MONEY" else self._dec(tok)
+        unit = str(ch[2]) if len(ch) > 2 else None
         if word in ("balance", "purchases"):
             if tok.type == "MONEY":
                 self._err("RL101", f"`given {word}` takes a number, not money", self.w.of_token(tok),
                           f"write e.g. `given {word} 500`")
-            return ast.Given(word, None, value, span=span)  # type: ignore[arg-type]
-        return ast.Given("metric", word, value, span=span)  # type: ignore[arg-type]
+            return ast.Given(word, None, value, unit=unit, span=span)  # type: ignore[arg-type]
+        return ast.Given("metric", word, value, unit=unit, span=span)  # type: ignore[arg-type]
 
     def ev_time(self, meta, ch):
         day = self._date(ch[0])

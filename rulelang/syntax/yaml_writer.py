@@ -435,10 +435,11 @@ def _given(g: ast.Given) -> dict[str, Value]:
     value = g.value
     if g.kind == "tier":
         return {"tier": _word(str(value if isinstance(value, str) else g.name))}
-    if g.kind in ("balance", "purchases"):
-        return {g.kind: _literal_value(value)}
-    if g.kind == "metric":
-        return {g.name or "points": _literal_value(value)}
+    if g.kind in ("balance", "purchases", "metric"):
+        written = _literal_value(value)
+        if g.unit:  # a word that is not the program's, kept for the checker (RL430)
+            written = Raw(f"{written.text} {g.unit}")
+        return {(g.name or "points") if g.kind == "metric" else g.kind: written}
     if g.kind == "birthday":
         month, day = value if isinstance(value, tuple) else (1, 1)
         return {"birthday": Raw(f"{month:02d}-{day:02d}")}
