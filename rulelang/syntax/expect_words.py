@@ -2,17 +2,20 @@
 
 Takes: a parsed `ast.TestCase` and its program's points unit. Gives: the same test with the
 program's own word after each expectation and `given` recorded as no word (so the text and YAML forms give
-equal ASTs) and any other word kept for the checker to refuse (RL430).
+equal ASTs) and any other word kept for the checker to refuse (RL430). Also the two small
+values the text form's builder passes up while it reads an expectation (`OnDate`, `EventRef`).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
+from dataclasses import dataclass
 
 from rulelang.syntax import ast
 from rulelang.vocabulary import own_unit_words, unit_words
 
-__all__ = ["normalise_expect_words"]
+__all__ = ["normalise_expect_words", "OnDate", "EventRef"]
 
 
 def normalise_expect_words(test: ast.TestCase, points_unit: str) -> ast.TestCase:
@@ -35,3 +38,23 @@ def normalise_expect_words(test: ast.TestCase, points_unit: str) -> ast.TestCase
             all(a.unit == b.unit for a, b in zip(givens, test.givens)):
         return test
     return ast.TestCase(test.name, givens, test.events, expects, test.until, span=test.span)
+
+
+# what the text form's builder hands on while it reads an expectation
+
+
+@dataclass(frozen=True)
+class OnDate:
+    """`on DATE` after an expectation (the state at the end of that date)."""
+
+    day: dt.date
+
+
+@dataclass(frozen=True)
+class EventRef:
+    """`purchase "A1"` / `purchase on DATE [at TIME]`: the event an expectation is about."""
+
+    kind: str
+    id: str | None
+    on: dt.date | None
+    at: dt.time | None

@@ -9,10 +9,8 @@ with no node of their own are recorded in `Builder.stmt_spans` for the formatter
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import re
-from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import NamedTuple
 
@@ -21,7 +19,7 @@ from lark import Token, Transformer, v_args
 from rulelang.syntax import ast
 from rulelang.diagnostics import Diagnostic, Span
 from rulelang.vocabulary import unit_words
-from rulelang.syntax.expect_words import normalise_expect_words
+from rulelang.syntax.expect_words import EventRef, OnDate, normalise_expect_words
 from rulelang.syntax.read_limits import NUMBER_HINT, NUMBER_TOO_LONG, number_too_long
 
 __all__ = ["Builder", "Where", "unquote"]
@@ -696,13 +694,13 @@ class Builder(Transformer):  # type: ignore[type-arg]
 
     @staticmethod
     def _on(ch: list) -> dt.date | None:
-        return next((c.day for c in ch if isinstance(c, _On)), None)
+        return next((c.day for c in ch if isinstance(c, OnDate)), None)
 
     def expect_on(self, meta, ch):
-        return _On(self._date(ch[0]))
+        return OnDate(self._date(ch[0]))
 
     def expect_points(self, meta, ch):
-        points, unit = self._points_value([c for c in ch if not isinstance(c, _On)])
+        points, unit = self._points_value([c for c in ch if not isinstance(c, OnDate)])
         return ast.Expect(ch[0], points, unit=unit, on=self._on(ch), span=self.w.of_meta(meta))
 
     def expect_tier(self, meta, ch):
@@ -717,15 +715,15 @@ class Builder(Transformer):  # type: ignore[type-arg]
     def expect_metric(self, meta, ch):
         word, tok = str(ch[0]), ch[1]
         value: object = self._money(tok) if tok.type == "MONEY" else self._dec(tok)
-        unit = next((str(c) for c in ch[2:] if isinstance(c, str) and not isinstance(c, _On)), None)
+        unit = next((str(c) for c in ch[2:] if isinstance(c, str) and not isinstance(c, OnDate)), None)
         return ast.Expect("metric", value, name=None if word == "metric" else word, unit=unit,  # type: ignore[arg-type]
                           on=self._on(ch), span=self.w.of_meta(meta))
 
     def expect_event(self, meta, ch):
         kind = str(ch[0])
         if isinstance(ch[1], Token) and ch[1].type == "STRING":
-            return _EventRef(kind, unquote(ch[1]), None, None)
-        return _EventRef(kind, None, self._date(ch[1]), self._time(ch[2]) if len(ch) > 2 else None)
+            return EventRef(kind, unquote(ch[1]), None, None)
+        return EventRef(kind, None, self._date(ch[1]), self._time(ch[2]) if len(ch) > 2 else None)
 
     def event_points(self, meta, ch):
         points, unit = self._points_value(ch)
@@ -735,7 +733,7 @@ class Builder(Transformer):  # type: ignore[type-arg]
         return ast.Expect(ch[0], self._money(ch[1]), span=self.w.of_meta(meta))
 
     def expect_event_stmt(self, meta, ch):
-        ref: _EventRef = ch[0]
+        ref: EventRef = ch[0]
         return [ast.Expect(x.kind, x.value, unit=x.unit, on=ref.on, event=ref.kind, event_id=ref.id, at=ref.at,
                            span=x.span) for x in ch[1:]]
 
@@ -774,23 +772,6 @@ class Builder(Transformer):  # type: ignore[type-arg]
             units = unit_words(program.points_unit)
             tests = tuple(normalise_expect_words(_normalise_metric(t, units), program.points_unit) for t in tests)
         return program, tests
-
-
-@dataclass(frozen=True)
-class _On:
-    """`on DATE` after an expectation (the state at the end of that date)."""
-
-    day: dt.date
-
-
-@dataclass(frozen=True)
-class _EventRef:
-    """`purchase "A1"` / `purchase on DATE [at TIME]`: the event an expectation is about."""
-
-    kind: str
-    id: str | None
-    on: dt.date | None
-    at: dt.time | None
 
 
 def _normalise_metric(test: ast.TestCase, units: set[str]) -> ast.TestCase:
