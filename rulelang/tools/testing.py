@@ -375,14 +375,15 @@ def run_test(case: ast.TestCase, program: ir.Program, path: str) -> TestOutcome:
         return TestOutcome(case.name, path, case.span, diagnostics=tuple(diags))
     try:
         result = run(program, events, customer=customer, until=case.until)
+        runs = StepRuns(program, events, customer)
+        failures = tuple(f for f in (_check_one(e, case, result, runs, program) for e in case.expects)
+                         if f is not None)
     except RulelangError as exc:
         located = tuple(d if d.span.line else Diagnostic(d.code, d.severity, d.message, case.span, d.hint)
                         for d in exc.diagnostics)
         if not located:
             located = (Diagnostic("RL500", "error", str(exc), case.span),)
         return TestOutcome(case.name, path, case.span, diagnostics=located)
-    runs = StepRuns(program, events, customer)
-    failures = tuple(f for f in (_check_one(e, case, result, runs, program) for e in case.expects) if f is not None)
     return TestOutcome(case.name, path, case.span, failures=failures, result=result)
 
 
