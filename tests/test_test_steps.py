@@ -486,3 +486,15 @@ def test_a_given_balance_in_the_programs_word_passes_in_both_forms(tmp_path: Pat
     yaml_text = CAFE_YAML + ("tests:\n  - name: t\n    given:\n      - balance: 500 stars\n"
                              "    when:\n      - purchase: 5 USD\n        on: 2027-05-04\n    expect:\n      - balance: 505\n")
     assert failures(report_of(tmp_path, "cafe.yaml", yaml_text)) == {"t": []}
+
+
+def test_converted_steps_are_valid_against_the_json_schema() -> None:
+    import yaml
+    from test_yaml import SCHEMA, json_view, validate  # the schema checker of the YAML tests
+    from rulelang.syntax.parser import parse_text
+    from rulelang.syntax.yaml_writer import to_yaml
+    sf, _ = parse_text(CAFE + STEPS, "cafe.loyalty")
+    assert sf is not None
+    written = to_yaml(sf)
+    assert "- metric: 4" in written and "- event: {purchase: A1, earned: 10}" in written
+    assert validate(json_view(yaml.compose(written, Loader=yaml.SafeLoader)), SCHEMA) == []

@@ -18,10 +18,11 @@ from rulelang.vocabulary import own_unit_words, unit_words
 __all__ = ["normalise_expect_words", "OnDate", "EventRef"]
 
 
-def normalise_expect_words(test: ast.TestCase, points_unit: str) -> ast.TestCase:
+def normalise_expect_words(test: ast.TestCase, points_unit: str, tier_metric: str | None = None) -> ast.TestCase:
     """The program's own points word after an expectation is recorded as no word; another one is
     kept, for the checker to refuse (`expect earned 24 points` in a program that counts stars).
-    `expect stars 300` (the points tier metric, by the unit's name) is recorded as `points`."""
+    `expect stars 300` (the points tier metric, by the unit's name) is recorded as `points`, and the
+    tier metric named by its own word (`expect spend 120 USD`, `expect visits 4`) as `metric`."""
     own, words = own_unit_words(points_unit), unit_words(points_unit)
 
     def one(x: ast.Expect) -> ast.Expect:
@@ -29,6 +30,8 @@ def normalise_expect_words(test: ast.TestCase, points_unit: str) -> ast.TestCase
             x = dataclasses.replace(x, unit=None)
         if x.kind == "metric" and x.name in words and x.name != "points":
             x = dataclasses.replace(x, name="points")
+        if x.kind == "metric" and x.name is not None and x.name == tier_metric:
+            x = dataclasses.replace(x, name=None)
         return x
 
     expects = tuple(one(x) for x in test.expects)

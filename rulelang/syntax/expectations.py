@@ -2,8 +2,8 @@
 
 Takes: one `expect` entry of a YAML test (a `NodeReader` entry), or a parsed `ast.TestCase`.
 Gives: `ast.Expect` nodes (`read_expect`), the YAML mapping of one or more expectations
-(`write_expects`), and `normalise_expect_words`, which both readers apply once the program's
-points unit is known.
+(`write_expects`); `normalise_expect_words` (from rulelang/syntax/expect_words.py, which both
+readers apply once the program is known) is re-exported.
 
 The YAML values mirror the text form: `earned: 24` or `earned: 24 stars`, any state value
 followed by `on DATE` (`tier: Gold on 2027-06-01`), `counter: {visits: 5}`, the tier metric

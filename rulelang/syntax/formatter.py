@@ -146,6 +146,8 @@ class _Writer:
         self.unit = sf.program.points_unit if sf.program is not None else "points"
         # a tests-only file does not know its program's points word: it writes only a word written
         self.expect_unit = sf.program.points_unit if sf.program is not None else None
+        tiers = sf.program.tiers if sf.program is not None else None
+        self.metric_word = (self.unit if tiers.metric == "points" else tiers.metric) if tiers is not None else "metric"
 
     def emit(self, depth: int, text: str, anchor: Span | None, *, closes: bool = False, blank: bool = False) -> None:
         pos = None
@@ -407,7 +409,7 @@ class _Writer:
         if x.kind == "counter":
             return f"counter {x.name} {literal_to_text(x.value)}"
         if x.kind == "metric":
-            word = self.unit if x.name == "points" else x.name or "metric"
+            word = self.unit if x.name == "points" else x.name or self.metric_word
             return f"{word} {literal_to_text(x.value)}" + (f" {x.unit}" if x.unit else "")
         if isinstance(x.value, ast.Money):
             return f"{x.kind} {money_text(x.value)}"

@@ -214,7 +214,8 @@ def load_with_program(path: str) -> LoadedFile:
                                 f"it is the program file that {path} tests"))
         return LoadedFile(path, None, program_path, tuple(diags), sources)
     unit = program_sf.program.points_unit
-    tests = tuple(normalise_expect_words(t, unit) for t in sf.tests)  # the program's points word, as one file does
+    metric = program_sf.program.tiers.metric if program_sf.program.tiers is not None else None
+    tests = tuple(normalise_expect_words(t, unit, metric) for t in sf.tests)  # the program's points word, as one file does
     bound = ast.SourceFile(path=path, program=program_sf.program, tests=tests, comments=sf.comments)
     return LoadedFile(path, bound, program_path, tuple(diags), sources)
 

@@ -770,7 +770,9 @@ class Builder(Transformer):  # type: ignore[type-arg]
         tests = tuple(c for c in ch if isinstance(c, ast.TestCase))
         if program is not None:
             units = unit_words(program.points_unit)
-            tests = tuple(normalise_expect_words(_normalise_metric(t, units), program.points_unit) for t in tests)
+            metric = program.tiers.metric if program.tiers is not None else None
+            tests = tuple(normalise_expect_words(_normalise_metric(t, units), program.points_unit, metric)
+                          for t in tests)
         return program, tests
 
 

@@ -89,6 +89,7 @@ class _Builder:
         self.r = reader
         self.points_unit = "points"
         self.has_program = False
+        self.tier_metric: str | None = None
 
     # ------------------------------------------------------------ file
 
@@ -101,6 +102,7 @@ class _Builder:
             return ast.SourceFile(path, None)
         self.has_program = "program" in top
         program = self.program(top["program"]) if "program" in top else None
+        self.tier_metric = program.tiers.metric if program is not None and program.tiers is not None else None
         tests: tuple[ast.TestCase, ...] = ()
         if "tests" in top:
             items = self.r.sequence(top["tests"].node, "`tests`")
@@ -557,7 +559,7 @@ class _Builder:
             if "expect" in m and not r.is_null(m["expect"].node) else ()
         until = r.date(m["until"].node, f"`until` of {what}") if "until" in m else None
         case = ast.TestCase(name, givens, events, expects, until, span=r.span(node))
-        return normalise_expect_words(case, self.points_unit) if self.has_program else case
+        return normalise_expect_words(case, self.points_unit, self.tier_metric) if self.has_program else case
 
     def given(self, e: Entry, what: str) -> list[ast.Given]:
         r = self.r
