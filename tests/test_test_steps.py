@@ -298,8 +298,7 @@ BASE = '''  when purchase 10 USD id "A1" on 2027-05-04 at 09:00
      "add it: `when signup ... on DATE`, or expect on another event"),
     ("  expect purchase on 2027-05-04 earned 10 stars\n", "RL432", 33,
      "2 purchases on 2027-05-04 (at 09:00, 12:30): say which one",
-     'add its time: `expect purchase on 2027-05-04 at 09:00 ...`, or give it an id (`id "A1"`) and write '
-     '`expect purchase "A1" ...`'),
+     'add its time: `expect purchase on 2027-05-04 at 09:00 ...`, or name it by its id: `expect purchase "A1" ...`'),
     ('  expect purchase "A1" balance 10 stars\n', "RL433", 24, "`balance` is not something one event moves",
      "an event's expectations are earned, redeemed, reversed, discount, cost"),
     ("  expect counter visit 2\n", "RL201", 10, "unknown counter `visit` in `expect counter`", "did you mean `visits`?"),

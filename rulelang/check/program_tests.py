@@ -382,9 +382,11 @@ def _check_event_expect(ctx: CheckContext, test: ast.TestCase, e: ast.Expect) ->
         ctx.error(NO_SUCH_EVENT, f"the test has no {word} {_which(e)}", e, hint, test)
         return
     times = ", ".join(f"{test.events[i].at:%H:%M}" for i in found)
+    ident = _event_id(test.events[found[0]])
+    by_id = (f"or name it by its id: `expect {word} \"{ident}\" ...`" if ident is not None
+             else f"or give it an id (`id \"A1\"`) and write `expect {word} \"A1\" ...`")
     ctx.error(WHICH_EVENT, f"{len(found)} {plural(word)} {_which(e)} (at {times}): say which one", e,
-              f"add its time: `expect {word} {_which(e)} at {test.events[found[0]].at:%H:%M} ...`, "
-              f"or give it an id (`id \"A1\"`) and write `expect {word} \"A1\" ...`", test)
+              f"add its time: `expect {word} {_which(e)} at {test.events[found[0]].at:%H:%M} ...`, {by_id}", test)
 
 
 def _check_given_unit(ctx: CheckContext, test: ast.TestCase, g: ast.Given) -> None:
