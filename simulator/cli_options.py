@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import os
+from fractions import Fraction
 from typing import Callable, TextIO
 
 from rulelang.limits import MAX_CUSTOMERS, MAX_DATE, MAX_MONTHS, MAX_TRIALS, MAX_WORKERS, MIN_DATE
@@ -52,6 +53,28 @@ def start_date(text: str) -> dt.date:
         raise argparse.ArgumentTypeError(f"expected a date such as 2027-01-01, got {text!r}") from None
     if not MIN_DATE <= value <= MAX_DATE:
         raise argparse.ArgumentTypeError(f"the first day must be between {MIN_DATE} and {MAX_DATE}, got {value}")
+    return value
+
+
+def money_amount(text: str) -> Fraction:
+    """An amount of money of 0 or more in currency units (`0.01`), kept exact."""
+    try:
+        value = Fraction(text.strip())
+    except (ValueError, ZeroDivisionError):
+        raise argparse.ArgumentTypeError(f"expected an amount such as 0.01, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected 0 or more, got {text}")
+    return value
+
+
+def unit_share(text: str) -> Fraction:
+    """A rate from 0 to 1 (`0.8`), kept exact."""
+    try:
+        value = Fraction(text.strip())
+    except (ValueError, ZeroDivisionError):
+        raise argparse.ArgumentTypeError(f"expected a rate such as 0.8, got {text!r}") from None
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"expected a rate from 0 to 1, got {text}")
     return value
 
 

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 
 from rulelang.diagnostics import Diagnostic, RulelangError, Span, render_text
 
-from simulator.cli_options import add_run_options, load_program, progress_printer, start_date
+from simulator.cli_options import add_run_options, load_program, money_amount, progress_printer, start_date, unit_share
 
 if TYPE_CHECKING:
     from simulator.trials.result import RunResult
@@ -47,8 +47,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                            "a count that differs from the file's samples its rows, see docs/simulator.md)")
     p.add_argument("--start", type=start_date, metavar="DATE",
                    help="first simulated day (default: the population's, else 2027-01-01)")
-    p.add_argument("--out", metavar="DIR", help="write report.json, report.md and report.html (charts) into this directory")
-    p.add_argument("--format", choices=("text", "json"), default="text", help="output format (default text)")
+    p.add_argument("--out", metavar="DIR",
+                   help="write report.json, report.md, report.html (charts), summary.csv, monthly.csv, per_trial.csv, "
+                        "report.xlsx and the tables as Parquet into this directory")
+    p.add_argument("--format", choices=("text", "json", "csv"), default="text",
+                   help="standard output: text (the table), json (report.json) or csv (summary.csv) (default text)")
+    p.add_argument("--point-value", type=money_amount, metavar="AMOUNT", dest="point_value",
+                   help="standalone selling price of one point for the contract liability, in the program's currency "
+                        "(default: the program's `point value`, else its rewards' worth per point; docs/accounting.md)")
+    p.add_argument("--expected-redemption", type=unit_share, metavar="RATE", dest="expected_redemption",
+                   help="expected redemption rate (1 - expected breakage), 0..1, for the contract liability "
+                        "(default: each trial's own redeemed / (redeemed + expired))")
     p.add_argument("--guardrails", metavar="FILE",
                    help="limits the program must keep (YAML, see docs/whatif.md); exit 1 when one fails")
     p.set_defaults(handler=cmd_simulate)
@@ -106,6 +115,10 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         from simulator.model.fit_warnings import diagnostics_json, fit_warnings, observed_from_run
 
         result.meta["uncertainty"] = legend_json(result.meta)  # what `range` and `mc_precision` mean
+        from simulator.accounting.views import attach_accounting
+
+        attach_accounting(result, program, point_value_cents=None if args.point_value is None else args.point_value * 100,
+                          expected_redemption=args.expected_redemption)
 
         fit = fit_warnings(program, observed_from_run(result, source.base), sf, text, args.program)
         result.fit_warnings = diagnostics_json(fit)
