@@ -129,7 +129,14 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 
             for path in write_reports(result, args.out):
                 print(f"wrote {path}", file=sys.stderr)
-        print_stdout(json.dumps(result.to_json(), indent=2) + "\n" if args.format == "json" else summary_text(result))
+        if args.format == "json":
+            print_stdout(json.dumps(result.to_json(), indent=2) + "\n")
+        elif args.format == "csv":
+            from simulator.report.tables import csv_text, tables
+
+            print_stdout(csv_text(*tables(result.to_json())["summary"]))
+        else:
+            print_stdout(summary_text(result))
     except RulelangError as exc:
         print(render_text(exc.diagnostics, getattr(exc, "sources", {})), file=sys.stderr)
         return EXIT_FINDINGS

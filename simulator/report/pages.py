@@ -413,10 +413,13 @@ def write_human_reports(report: Report, out_dir: Path) -> list[Path]:
 
 
 def write_reports(result: RunResult, out_dir: str | Path) -> list[Path]:
-    """Write `report.json` (the RunResult.to_json() document), `report.md` and `report.html` into `out_dir`
-    as one set (`simulator.report.outputs.write_set`: the previous set stays whole when writing fails);
+    """Write `report.json` (the RunResult.to_json() document), `report.md`, `report.html` and the exports of
+    `simulator.report.tables` (CSV, report.xlsx, Parquet) into `out_dir` as one set (`simulator.report.outputs.write_set`: the previous set stays whole when writing fails);
     returns the paths written. OutputError (RL620) when they cannot be written."""
 
+    from simulator.report.tables import export_files
+
     document = result.to_json()
-    files = {"report.json": json.dumps(document, indent=2, sort_keys=False) + "\n", **render_human_reports(document)}
+    files: dict[str, str | bytes] = {"report.json": json.dumps(document, indent=2, sort_keys=False) + "\n",
+                                     **render_human_reports(document), **export_files(document)}
     return write_set(out_dir, files)
