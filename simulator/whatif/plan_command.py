@@ -194,7 +194,7 @@ def markdown(plan: Plan) -> str:
     if plan.findings:
         lines += ["", "**Guardrails** (on the new program)", ""]
         for f in plan.findings:
-            mark = "✅" if f.passed else ("❌" if f.failed else "⚠️")
-            lines.append(f"- {mark} {f.message}")
+            mark = "pass" if f.passed else ("**FAIL**" if f.failed else "*warn*")  # words: no emoji font needed
+            lines.append(f"- {mark}: {f.message}")
     lines += ["", "```", plan.summary_line(), "```"]
     return "\n".join(lines) + "\n"
