@@ -277,6 +277,37 @@ def liability_chart(report: Report) -> bytes | None:
     return _png(fig)
 
 
+def contract_liability_chart(report: Report) -> bytes | None:
+    """The IFRS 15 contract liability month by month: deferred up, recognized and breakage down, closing."""
+    cl = (report.get("accounting") or {}).get("contract_liability")
+    months = list(report.get("months", []))
+    if not cl or not months:
+        return None
+    mon = cl["monthly"]
+    cur = _currency(report)
+    x = list(range(len(months)))
+    dep = _nan(mon["deferred"]["mean"])
+    rec = [-v for v in _nan(mon["recognized"]["mean"])]
+    brk = [-v for v in _nan(mon["breakage"]["mean"])]
+    fig, ax = _new_figure(report, "Contract liability for points (IFRS 15 / ASC 606)")
+    ax.bar(x, dep, color=MARGIN_COLOR, alpha=0.75, label="deferred (revenue allocated to the points issued)")
+    ax.bar(x, rec, color=PROGRAM_COLOR, alpha=0.75, label="recognized on redemption")
+    ax.bar(x, brk, bottom=rec, color="#9e9ac8", alpha=0.9, label="recognized as breakage")
+    close = {"mean": _nan(mon["closing"]["mean"]), "low": _nan(mon["closing"]["range"][0]),
+             "high": _nan(mon["closing"]["range"][1])}
+    _band(ax, x, close, "#333333", _trials(report))
+    ax.plot(x, close["mean"], color="#333333", linewidth=2, marker="o", markersize=3, label="closing liability")
+    ax.axhline(0, color="#999999", linewidth=0.8)
+    _month_axis(ax, months)
+    ax.set_ylabel(cur)
+    ax.yaxis.set_major_formatter(_short_number_formatter())
+    top = max([v for v in dep + close["high"] + close["mean"] if not math.isnan(v)] or [1.0])
+    low = min([r + b for r, b in zip(rec, brk) if not math.isnan(r + b)] or [0.0])
+    ax.set_ylim(low * 1.1, top * 1.1 + (top - low) * 0.35)  # room for the legend above the bars
+    ax.legend(fontsize=8, loc="upper left", frameon=False, ncol=2)
+    return _png(fig)
+
+
 def tier_mix_chart(report: Report) -> bytes | None:
     """Share of members in each tier at each month end (stacked)."""
     months = list(report.get("months", []))
@@ -392,6 +423,10 @@ CHARTS: list[tuple[str, str, Callable[[Report], bytes | None], str]] = [
     ("liability", "Points liability", liability_chart,
      "Points earned but neither redeemed, expired nor reversed, at each month end. The right axis values them "
      "as the end-of-run liability does: outstanding × (1 − breakage rate) × point cost."),
+    ("contract_liability", "Contract liability (IFRS 15 / ASC 606)", contract_liability_chart,
+     "Month by month, means over trials: revenue deferred into the liability for the points issued (up), "
+     "recognized when points are redeemed and as breakage (down), and the closing liability (line; band: range "
+     "of outcomes). Opening + deferred − recognized − breakage = closing; docs/accounting.md gives the method."),
     ("tier_mix", "Tier mix", tier_mix_chart,
      "How the members (enrolled customers who have not churned) are spread over the tiers at "
      "each month end, mean over trials, lowest tier at the bottom."),
@@ -408,6 +443,8 @@ CHARTS: list[tuple[str, str, Callable[[Report], bytes | None], str]] = [
 
 def missing_reason(report: Report, key: str) -> str:
     """Why a chart could not be drawn for this report."""
+    if key == "contract_liability" and not (report.get("accounting") or {}).get("contract_liability"):
+        return "The report has no contract liability (`loyalty simulate` writes it; older reports lack it)."
     if key == "tier_mix" and not report.get("tier_names"):
         return "The program has no tiers, so there is no tier mix to show."
     if not report.get("months"):
