@@ -122,13 +122,27 @@ LEDGER_FLOW_KEYS = ("program.revenue_cents", "program.discount_cents", "program.
                     "program.points_expired", "program.points_outstanding")
 
 
-def ledger_flows(mon: dict[str, np.ndarray], tot: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """The monthly ledger flows the accounting views start from, (trials, months) int64, and the
-    opening balances (trials,): exact integers, merged from the chunks like every other sum."""
+def ledger_flows(mon: dict[str, np.ndarray], tot: dict[str, np.ndarray],
+                 tier_flows: dict[str, np.ndarray] | None = None) -> dict[str, np.ndarray]:
+    """The monthly ledger flows the accounting views start from, (trials, months) int64, the opening
+    balances (trials,), the tier economics flows `tier.*` (trials, months, tiers) and the members by tier
+    `tier.members` (trials, months, tiers): exact integers, merged from the chunks like every other sum."""
     out = {k: mon[k] for k in LEDGER_FLOW_KEYS if k in mon}
     trials = mon["program.points_issued"].shape[0]
+    for k, v in (tier_flows or {}).items():  # (trials, months, tiers)
+        out[f"tier.{k}"] = v
     out["program.points_opening"] = tot["program.points_opening"] if "program.points_opening" in tot \
         else np.zeros(trials, np.int64)
+    return out
+
+
+def _tier_flows(trials: list) -> dict[str, np.ndarray]:
+    """The trials' tier economics flows stacked (trials, months, tiers), with the members by tier."""
+    first = getattr(trials[0], "tier_flows", None)
+    if not first:
+        return {}
+    out = {k: np.stack([t.tier_flows[k] for t in trials]).astype(np.int64) for k in first}
+    out["members"] = np.stack([t.tier_counts for t in trials]).astype(np.int64)
     return out
 
 
@@ -296,4 +310,4 @@ def build_result(meta: dict[str, Any], program: ir.Program, pop, trials: list, c
                             f"were not simulated: the spare slots for referred newcomers ran out "
                             f"(referral_pool {pop.referral_pool:g}); raise `referral_pool` in the population file")
     return RunResult(meta, totals, per_trial, monthly, months, tier_names, tier_mix, max_err == 0, max_err,
-                     warnings, trials[0].records, ledger_flows=ledger_flows(mon, tot))
+                     warnings, trials[0].records, ledger_flows=ledger_flows(mon, tot, _tier_flows(trials)))
