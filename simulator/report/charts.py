@@ -308,6 +308,45 @@ def contract_liability_chart(report: Report) -> bytes | None:
     return _png(fig)
 
 
+def tier_economics_chart(report: Report) -> bytes | None:
+    """Per tier over the run: the incremental gross margin against the costs of its perks, discounts and
+    points, and the incremental margin left (means; error bars: range of outcomes)."""
+    te = (report.get("accounting") or {}).get("tier_economics")
+    if not te or not te.get("tiers"):
+        return None
+    names = te["tiers"]
+    by = te["by_tier"]
+    cur = _currency(report)
+    fig, ax = _new_figure(report, "Tier economics over the run",
+                          band_note="whiskers: range of outcomes of the incremental margin" if _trials(report) > 1 else None)
+    x = list(range(len(names)))
+    w = 0.2
+    parts = [("incremental gross margin", "incremental_gross_margin", MARGIN_COLOR),
+             ("perks + discounts", None, COST_COLOR), ("points cost", "points_cost", "#fdae6b"),
+             ("incremental margin", "incremental_margin", "#333333")]
+    for i, (label, key, color) in enumerate(parts):
+        if key is None:
+            vals = [(by[n]["perks"]["mean"] or 0.0) + (by[n]["discounts"]["mean"] or 0.0) for n in names]
+        else:
+            vals = [by[n][key]["mean"] or 0.0 for n in names]
+        pos = [v + (i - 1.5) * w for v in x]
+        ax.bar(pos, vals, width=w, color=color, alpha=0.85, label=label)
+        if key == "incremental_margin" and _trials(report) > 1:
+            lo = [by[n][key]["range"][0] for n in names]
+            hi = [by[n][key]["range"][1] for n in names]
+            if all(v is not None for v in lo + hi):
+                ax.errorbar(pos, vals, yerr=[[v - a for v, a in zip(vals, lo)], [b - v for v, b in zip(vals, hi)]],
+                            fmt="none", ecolor="#777777", capsize=3, lw=1)
+    ax.axhline(0, color="#999999", linewidth=0.8)
+    ax.set_xticks(x)
+    ax.set_xticklabels(names, fontsize=9)
+    ax.set_xlabel("tier (members at the month's end)")
+    ax.set_ylabel(cur)
+    ax.yaxis.set_major_formatter(_short_number_formatter())
+    ax.legend(fontsize=8, loc="upper right", frameon=False)
+    return _png(fig)
+
+
 def tier_mix_chart(report: Report) -> bytes | None:
     """Share of members in each tier at each month end (stacked)."""
     months = list(report.get("months", []))
@@ -427,6 +466,10 @@ CHARTS: list[tuple[str, str, Callable[[Report], bytes | None], str]] = [
      "Month by month, means over trials: revenue deferred into the liability for the points issued (up), "
      "recognized when points are redeemed and as breakage (down), and the closing liability (line; band: range "
      "of outcomes). Opening + deferred − recognized − breakage = closing; docs/accounting.md gives the method."),
+    ("tier_economics", "Tier economics", tier_economics_chart,
+     "Per tier over the whole run (means; whiskers: range of outcomes of the incremental margin): the extra gross "
+     "margin its members bring against the same customers without the program, what their perks and discounts "
+     "cost, the cost of the points they earned at the declared point cost, and the incremental margin left."),
     ("tier_mix", "Tier mix", tier_mix_chart,
      "How the members (enrolled customers who have not churned) are spread over the tiers at "
      "each month end, mean over trials, lowest tier at the bottom."),
@@ -445,7 +488,7 @@ def missing_reason(report: Report, key: str) -> str:
     """Why a chart could not be drawn for this report."""
     if key == "contract_liability" and not (report.get("accounting") or {}).get("contract_liability"):
         return "The report has no contract liability (`loyalty simulate` writes it; older reports lack it)."
-    if key == "tier_mix" and not report.get("tier_names"):
+    if key in ("tier_mix", "tier_economics") and not report.get("tier_names"):
         return "The program has no tiers, so there is no tier mix to show."
     if not report.get("months"):
         return "The report has no monthly series."

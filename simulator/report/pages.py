@@ -263,6 +263,38 @@ def accounting_rows(report: Report) -> list[tuple[str, str, str, str, str, str]]
     return out
 
 
+TIER_COLUMNS = [("Members at the end", "members", "count"), ("Revenue", "revenue", "money"),
+                ("Incremental revenue", "incremental_revenue", "money"),
+                ("Incremental gross margin", "incremental_gross_margin", "money"), ("Perks", "perks", "money"),
+                ("Discounts", "discounts", "money"), ("Points cost", "points_cost", "money"),
+                ("of which the multiplier", "multiplier_points_cost", "money"),
+                ("Incremental margin", "incremental_margin", "money")]
+
+
+def tier_economics_rows(report: Report) -> list[list[str]]:
+    """Per tier: its name, then each of TIER_COLUMNS as a mean [range] ±precision cell."""
+    te = (report.get("accounting") or {}).get("tier_economics")
+    if not te:
+        return []
+    trials = _trials(report)
+    rows = []
+    for name in te["tiers"]:
+        t = te["by_tier"][name]
+        rows.append([name] + [format_cell(t[key], kind, trials, signed=key.startswith("incremental"))
+                              for _, key, kind in TIER_COLUMNS])
+    return rows
+
+
+def tier_economics_note(report: Report) -> str:
+    te = (report.get("accounting") or {}).get("tier_economics") or {}
+    cur = report.get("meta", {}).get("currency", "")
+    return (f"Money in {cur}, over the whole run; each cell: mean [{RANGE}] ±{PRECISION}. Attribution: "
+            f"{te.get('attribution', '')}. Points cost: points issued × the declared point cost "
+            f"({te.get('point_cost', 0):.4g}); the multiplier's share is points cost × (m − 1) / m, an estimate "
+            "(exact when the tier's multiplier is the only one and nothing is capped). Incremental margin = "
+            "incremental gross margin − perks − discounts − points cost.")
+
+
 def accounting_notes(report: Report) -> list[str]:
     """The contract liability's assumptions and its identity check, as sentences."""
     cl = (report.get("accounting") or {}).get("contract_liability")
@@ -331,6 +363,12 @@ def render_markdown(report: Report) -> str:
         out += ["### Contract liability for points (IFRS 15 / ASC 606)", ""] + [_md(n) + "  " for n in accounting_notes(report)]
         out += ["", "| Month | Opening | Deferred | Recognized | Breakage | Closing |", "|---|---:|---:|---:|---:|---:|"]
         out += ["| " + " | ".join(r) + " |" for r in acc] + [""]
+    te_rows = tier_economics_rows(report)
+    if te_rows:
+        out += ["### Tier economics", "", _md(tier_economics_note(report)), "",
+                "| Tier | " + " | ".join(c for c, _, _ in TIER_COLUMNS) + " |",
+                "|---|" + "---:|" * len(TIER_COLUMNS)]
+        out += ["| " + " | ".join(_md(x) for x in r) + " |" for r in te_rows] + [""]
     fit = report.get("fit_warnings") or []
     if fit:
         out += ["### Does the population fit the program?", "", FIT_INTRO, ""]
@@ -423,6 +461,14 @@ def render_html(report: Report) -> str:
         out.append("<table><thead><tr><th>Month</th><th>Opening</th><th>Deferred</th><th>Recognized</th>"
                    "<th>Breakage</th><th>Closing</th></tr></thead><tbody>")
         out += ["<tr>" + "".join(f"<td>{_h(v)}</td>" for v in r) + "</tr>" for r in acc]
+        out.append("</tbody></table>")
+    te_rows = tier_economics_rows(report)
+    if te_rows:
+        out.append("<h2>Tier economics</h2>")
+        out.append(f'<p class="note">{_h(tier_economics_note(report))}</p>')
+        out.append("<table><thead><tr><th>Tier</th>" + "".join(f"<th>{_h(c)}</th>" for c, _, _ in TIER_COLUMNS)
+                   + "</tr></thead><tbody>")
+        out += ["<tr>" + "".join(f"<td>{_h(v)}</td>" for v in r) + "</tr>" for r in te_rows]
         out.append("</tbody></table>")
     out += charts_html(all_charts(report))
     out += ["</body>", "</html>", ""]
