@@ -4,9 +4,11 @@ Takes: a `report.json` document (`RunResult.to_json()`; money already rounded to
 Gives: `tables(report)`, {name: (columns, rows)} for `summary` (one row per metric: mean, range of
 outcomes, Monte Carlo precision), `monthly` (one row per month and metric, same columns),
 `per_trial` (one row per trial, one column per metric), `contract_liability` (the monthly
-roll-forward's means, when the report has it) and `assumptions` (setting, value);
+roll-forward's means, when the report has it), `tier_economics` (one row per tier, means over the run,
+for a program with tiers) and `assumptions` (setting, value);
 `csv_text(columns, rows)`; `export_files(report)`, the file set `--out` writes beside the reports
-(`summary.csv`, `monthly.csv`, `per_trial.csv`, `contract_liability.csv`, `report.xlsx`, `*.parquet`);
+(`summary.csv`, `monthly.csv`, `per_trial.csv`, `contract_liability.csv`, `tier_economics.csv`,
+`report.xlsx`, `*.parquet`);
 and `dataframes(report_or_path)`, the same tables as pandas DataFrames (the `notebook` extra).
 """
 
@@ -67,6 +69,12 @@ def tables(report: dict[str, Any]) -> dict[str, Table]:
         cols = ["opening", "deferred", "recognized", "breakage", "closing"]
         out["contract_liability"] = (["month", *cols], [[mo, *[cl["monthly"][c]["mean"][i] for c in cols]]
                                                         for i, mo in enumerate(months)])
+    te = (report.get("accounting") or {}).get("tier_economics")
+    if te:
+        from simulator.accounting.views import TIER_METRICS
+
+        out["tier_economics"] = (["tier", *TIER_METRICS], [[n, *[te["by_tier"][n][k]["mean"] for k in TIER_METRICS]]
+                                                          for n in te["tiers"]])
     out["assumptions"] = (["setting", "value"], assumption_rows(report))
     return out
 
@@ -146,11 +154,11 @@ def export_files(report: dict[str, Any]) -> dict[str, str | bytes]:
     """{file name: content} of the exports written with `--out` beside the reports."""
     tabs = tables(report)
     files: dict[str, str | bytes] = {}
-    for name in ("summary", "monthly", "per_trial", "contract_liability"):
+    for name in ("summary", "monthly", "per_trial", "contract_liability", "tier_economics"):
         if name in tabs:
             files[f"{name}.csv"] = csv_text(*tabs[name])
     files["report.xlsx"] = xlsx_bytes(tabs)
-    for name in ("summary", "monthly", "per_trial", "contract_liability"):
+    for name in ("summary", "monthly", "per_trial", "contract_liability", "tier_economics"):
         if name in tabs:
             files[f"{name}.parquet"] = parquet_bytes(*tabs[name])
     return files
@@ -161,7 +169,7 @@ NOTEBOOK_HINT = "pandas is not installed: pip install 'loyalty-rules[notebook]' 
 
 def dataframes(report: dict[str, Any] | str | os.PathLike) -> dict[str, Any]:
     """The tables of a run as pandas DataFrames, keyed `summary`, `monthly`, `per_trial`,
-    `contract_liability` (when present) and `assumptions`. `report` is a report.json document, or
+    `contract_liability` and `tier_economics` (when present) and `assumptions`. `report` is a report.json document, or
     the path of report.json or of the `--out` folder holding it. Needs the `notebook` extra."""
     try:
         import pandas as pd

@@ -42,7 +42,7 @@ def run_dir(tmp_path_factory):
 
 def test_out_writes_every_export(run_dir):
     names = {p.name for p in run_dir.iterdir()}
-    for n in ("summary.csv", "monthly.csv", "per_trial.csv", "contract_liability.csv", "report.xlsx",
+    for n in ("summary.csv", "monthly.csv", "per_trial.csv", "contract_liability.csv", "tier_economics.csv", "report.xlsx",
               "summary.parquet", "monthly.parquet", "per_trial.parquet", "report.json", "report.md", "report.html"):
         assert n in names
 
@@ -73,7 +73,8 @@ def test_dataframes_xlsx_and_parquet_agree(run_dir):
     import pandas as pd
 
     frames = dataframes(run_dir)
-    assert set(frames) == {"summary", "monthly", "per_trial", "contract_liability", "assumptions"}
+    assert set(frames) == {"summary", "monthly", "per_trial", "contract_liability", "tier_economics", "assumptions"}
+    assert list(frames["tier_economics"]["tier"]) == ["Green", "Gold", "Reserve"]  # coffee's tiers, lowest first
     book = pd.read_excel(run_dir / "report.xlsx", sheet_name=None)
     assert set(book) == set(frames)
     for name in ("summary", "monthly", "per_trial", "contract_liability"):
