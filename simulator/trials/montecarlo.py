@@ -169,6 +169,7 @@ AUTO_WORKER_BYTES = 384 << 20  # the automatic chunk keeps a worker's customer a
 # Python 3.11, numpy; rounded up; see docs/errors/RL612.md):
 SLOT_BYTES = 400  # a customer slot's traits and state (measured 415 for rules/coffee.loyalty)
 LOT_BYTES = BUCKET_BYTES  # per lot bucket (int64) (the ring of earn days or months) and per pending day
+TIER_ECONOMICS_BYTES = 72  # a tiered program's per-customer running totals (7 int64) and the month end's delta
 REFERRAL_BYTES = 24  # a pre-drawn referral (day, referrer, sort order: measured 14)
 EVENT_BYTES = 64  # a pre-drawn custom event (day, customer, kind, sort order)
 EVENT_FIELD_BYTES = 24  # and each of its fields (measured 106 for an event with 3 fields)
@@ -235,7 +236,9 @@ def customer_bytes(program: ir.Program, settings: RunSettings, population: Popul
 
 
 def _lot_bytes(program: ir.Program, cal: Calendar) -> int:
-    return LOT_BYTES * (build_plan(program, cal, StringTable()).ring_size + program.pending_days)
+    """The ledger's bytes per customer: its lot buckets, and the tier economics' running totals."""
+    tiers = TIER_ECONOMICS_BYTES if program.tiers is not None and len(program.tiers.tiers) > 1 else 0
+    return LOT_BYTES * (build_plan(program, cal, StringTable()).ring_size + program.pending_days) + tiers
 
 
 def _customer_bytes(lot_bytes: int, pop: Population, days: int) -> int:
