@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from simulator.whatif.compare import CHART_METRICS, KEY_METRICS, Comparison, diff_kind, fmt, fmt_interval, header_lines, legend_lines, metric_kind, metric_label
+from simulator.whatif.compare import CHART_METRICS, KEY_METRICS, Comparison, diff_kind, fmt, fmt_interval, header_lines, legend_lines, metric_kind, metric_label, scale_note
 from simulator.whatif.plan_command import Plan
 from simulator.whatif.plan_command import markdown as plan_markdown
 from simulator.whatif.sensitivity import SEGMENT_FACTORS, SensitivityResult
@@ -285,6 +285,7 @@ def compare_markdown(cmp: Comparison) -> str:
     lines = ["### Comparison of program variants", ""]
     lines += [f"{line}  " for line in header_lines(cmp.meta)]
     lines += [f"Money in {cmp.meta['currency']}; differences are paired trial by trial against **{cmp.labels[0]}**.  "]
+    lines += [f"{scale_note(cmp.meta)[0].upper()}{scale_note(cmp.meta)[1:]}.  "]
     lines += [f"{line}.  " for line in legend_lines(cmp.meta)] + [""]
     for i, r in enumerate(cmp.runs):
         lines.append(f"- ({chr(65 + i)}) `{r.label}` — {r.program.name}, program hash `{r.result.meta['program_hash'][:12]}`")

@@ -36,3 +36,10 @@ def test_a_decrease_in_cost_is_good():
     assert change_color("program.program_cost", 50.0) == BAD_COLOR
     assert change_color("incremental.profit", 50.0) == GOOD_COLOR
     assert change_color("incremental.profit", -1.0) == BAD_COLOR
+
+
+def test_compare_and_plan_say_the_scale():
+    from simulator.whatif.compare import scale_note
+
+    note = scale_note({"customers": 12345})
+    assert "12,345 customers" in note and "--customers N" in note and "fixed costs" in note
