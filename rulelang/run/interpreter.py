@@ -277,6 +277,8 @@ class _Run:
             self.ledger.earn(OPENING_BALANCE, None, opening_day, opening_day, c.balance, "given balance")
         if self.tiers:
             metric = _as_number(c.metric) or Fraction(0)
+            if not metric and self.tiers.metric in c.counters:  # `given counter NAME N` for the counter tiers go by
+                metric = Fraction(c.counters[self.tiers.metric])
             if metric:
                 self.metric_buckets[month_index(start)] = metric
             if c.tier is not None:
@@ -671,4 +673,5 @@ class _Run:
             reward_cents=self.cents["reward"], voucher_cents=self.cents["voucher"],
             points_payment_cents=self.cents["points_payment"],
             fired=frozenset(self.fired), points_by_rule=dict(self.points_by_rule),
+            counters=dict(self.counters), metric=self._metric_as_of(end) if self.tiers and end else None,
         )
