@@ -6,6 +6,7 @@ precision, reports, and the `simulate`, what-if, `fit` and `replay` commands.
 
 Entry points: `simulate(program, population, ...)` (simulator.trials.montecarlo) returns a
 `RunResult` (simulator.trials.result); `load_population_file` reads a population file;
+`dataframes(report)` gives a run's tables as pandas DataFrames (simulator.report.tables);
 `simulator.simulate_command.register` adds `loyalty simulate` to the command line.
 """
 
@@ -18,7 +19,7 @@ _WHERE = {
     "simulate": "trials.montecarlo", "SimulationError": "engine.program_plan", "Population": "model.population",
     "PopulationError": "model.population", "default_population": "model.population",
     "load_population": "model.population", "load_population_file": "model.population",
-    "RunResult": "trials.result", "write_reports": "report.pages",
+    "RunResult": "trials.result", "write_reports": "report.pages", "dataframes": "report.tables",
 }
 
 
@@ -29,6 +30,6 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 __all__ = [
-    "Population", "PopulationError", "RunResult", "SimulationError", "default_population", "load_population",
+    "Population", "PopulationError", "RunResult", "SimulationError", "dataframes", "default_population", "load_population",
     "load_population_file", "simulate", "write_reports",
 ]

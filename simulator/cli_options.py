@@ -3,8 +3,9 @@
 Takes: argparse parsers (or argument groups) and argument strings. Gives: the argument
 types `positive`, `at_most`, `seed`, `block_size` and `start_date` (bounded by
 `rulelang.limits`: a value outside is a usage error, exit 2), `add_run_options` (the
-simulation options `--customers` to `--block-size`), and `progress_printer`, the progress
-bar shown on a terminal. Imports nothing heavy, so that `loyalty check` starts fast.
+simulation options `--customers` to `--block-size`), `money_amount` and `unit_share` (exact
+amounts and rates), and `progress_printer`, the progress bar (rich) shown on a terminal and
+nowhere else (`quiet_progress`: on CI or piped). Imports nothing heavy, so that `loyalty check` starts fast.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import os
+from fractions import Fraction
 from typing import Callable, TextIO
 
 from rulelang.limits import MAX_CUSTOMERS, MAX_DATE, MAX_MONTHS, MAX_TRIALS, MAX_WORKERS, MIN_DATE
@@ -55,6 +57,28 @@ def start_date(text: str) -> dt.date:
     return value
 
 
+def money_amount(text: str) -> Fraction:
+    """An amount of money of 0 or more in currency units (`0.01`), kept exact."""
+    try:
+        value = Fraction(text.strip())
+    except (ValueError, ZeroDivisionError):
+        raise argparse.ArgumentTypeError(f"expected an amount such as 0.01, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected 0 or more, got {text}")
+    return value
+
+
+def unit_share(text: str) -> Fraction:
+    """A rate from 0 to 1 (`0.8`), kept exact."""
+    try:
+        value = Fraction(text.strip())
+    except (ValueError, ZeroDivisionError):
+        raise argparse.ArgumentTypeError(f"expected a rate such as 0.8, got {text!r}") from None
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"expected a rate from 0 to 1, got {text}")
+    return value
+
+
 def seed(text: str) -> int:
     """A random seed: a whole number of 0 or more."""
     try:
@@ -90,18 +114,37 @@ def add_run_options(p: argparse._ActionsContainer, customers: int = 10_000, tria
                         "the population, the workers and the program's memory per customer; results do not depend on it)")
 
 
+def quiet_progress(stream: TextIO) -> bool:
+    """No progress bar on CI ($CI set to 1/true/yes) or when `stream` is not a terminal (piped, a file)."""
+    return os.environ.get("CI", "").lower() in ("1", "true", "yes") or not stream.isatty()
+
+
 def progress_printer(stream: TextIO) -> Callable[[int, int], None] | None:
-    """A `progress(done, total)` that draws a bar on `stream`; None off a terminal or on CI."""
-    if os.environ.get("CI", "").lower() in ("1", "true", "yes") or not stream.isatty():
+    """A `progress(done, total)` that draws a bar with the tasks done, the elapsed time and the time
+    left (ETA) on `stream` (rich, redrawn on each call: no thread to stop); None on CI or off a terminal."""
+    if quiet_progress(stream):
         return None
+    state: dict[str, object] = {}
 
     def show(done: int, total: int) -> None:
-        width = 30
-        filled = int(width * done / total)
-        stream.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total} tasks")
-        if done == total:
-            stream.write("\n")
-        stream.flush()
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+        bar = state.get("bar")
+        if bar is None:
+            bar = Progress(TextColumn("simulating"), BarColumn(), MofNCompleteColumn(), TextColumn("tasks"),
+                           TextColumn("elapsed"), TimeElapsedColumn(), TextColumn("left"), TimeRemainingColumn(),
+                           console=Console(file=stream), auto_refresh=False, transient=False)
+            bar.start()
+            import atexit
+
+            atexit.register(bar.stop)  # a run that fails half-way still gives the cursor back
+            state["bar"], state["task"] = bar, bar.add_task("run", total=total)
+        bar.update(state["task"], completed=done, total=total)  # type: ignore[union-attr]
+        bar.refresh()  # type: ignore[union-attr]
+        if done >= total:
+            bar.stop()  # type: ignore[union-attr]
+            state.clear()
 
     return show
 

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 
 from rulelang.diagnostics import Diagnostic, RulelangError, Span, render_text
 
-from simulator.cli_options import add_run_options, load_program, progress_printer, start_date
+from simulator.cli_options import add_run_options, load_program, money_amount, progress_printer, start_date, unit_share
 
 if TYPE_CHECKING:
     from simulator.trials.result import RunResult
@@ -47,8 +47,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                            "a count that differs from the file's samples its rows, see docs/simulator.md)")
     p.add_argument("--start", type=start_date, metavar="DATE",
                    help="first simulated day (default: the population's, else 2027-01-01)")
-    p.add_argument("--out", metavar="DIR", help="write report.json, report.md and report.html (charts) into this directory")
-    p.add_argument("--format", choices=("text", "json"), default="text", help="output format (default text)")
+    p.add_argument("--out", metavar="DIR",
+                   help="write report.json, report.md, report.html (charts), summary.csv, monthly.csv, per_trial.csv, "
+                        "report.xlsx and the tables as Parquet into this directory")
+    p.add_argument("--format", choices=("text", "json", "csv"), default="text",
+                   help="standard output: text (the table), json (report.json) or csv (summary.csv) (default text)")
+    p.add_argument("--point-value", type=money_amount, metavar="AMOUNT", dest="point_value",
+                   help="standalone selling price of one point for the contract liability, in the program's currency "
+                        "(default: the program's `point value`, else its rewards' worth per point; docs/accounting.md)")
+    p.add_argument("--expected-redemption", type=unit_share, metavar="RATE", dest="expected_redemption",
+                   help="expected redemption rate (1 - expected breakage), 0..1, for the contract liability "
+                        "(default: each trial's own redeemed / (redeemed + expired))")
     p.add_argument("--guardrails", metavar="FILE",
                    help="limits the program must keep (YAML, see docs/whatif.md); exit 1 when one fails")
     p.set_defaults(handler=cmd_simulate)
@@ -91,8 +100,14 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     except RulelangError as exc:
         print(render_text(exc.diagnostics, getattr(exc, "sources", {})), file=sys.stderr)
         return EXIT_FINDINGS
+    customers_source = "--customers"
     if args.customers is None:
-        args.customers = source.base.customers.size if source.base.customers is not None else 10_000
+        if source.base.customers is not None:
+            args.customers = source.base.customers.size
+            customers_source = "every row of the population's customers file"
+        else:
+            args.customers = 10_000
+            customers_source = "the default; no --customers given"
     try:
         if source.per_trial or source.base.customers is not None:
             settings = Settings(args.customers, args.months, args.trials, args.seed, args.workers, args.block_size, start)
@@ -106,6 +121,11 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         from simulator.model.fit_warnings import diagnostics_json, fit_warnings, observed_from_run
 
         result.meta["uncertainty"] = legend_json(result.meta)  # what `range` and `mc_precision` mean
+        result.meta["customers_source"] = customers_source  # the scale the figures assume (fixed costs)
+        from simulator.accounting.views import attach_accounting
+
+        attach_accounting(result, program, point_value_cents=None if args.point_value is None else args.point_value * 100,
+                          expected_redemption=args.expected_redemption)
 
         fit = fit_warnings(program, observed_from_run(result, source.base), sf, text, args.program)
         result.fit_warnings = diagnostics_json(fit)
@@ -116,7 +136,14 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 
             for path in write_reports(result, args.out):
                 print(f"wrote {path}", file=sys.stderr)
-        print_stdout(json.dumps(result.to_json(), indent=2) + "\n" if args.format == "json" else summary_text(result))
+        if args.format == "json":
+            print_stdout(json.dumps(result.to_json(), indent=2) + "\n")
+        elif args.format == "csv":
+            from simulator.report.tables import csv_text, tables
+
+            print_stdout(csv_text(*tables(result.to_json())["summary"]))
+        else:
+            print_stdout(summary_text(result))
     except RulelangError as exc:
         print(render_text(exc.diagnostics, getattr(exc, "sources", {})), file=sys.stderr)
         return EXIT_FINDINGS
@@ -149,7 +176,8 @@ SUMMARY_ROWS = [
     ("  vouchers", "program.cost_vouchers", None, None, "money"),
     ("  fixed", "program.cost_fixed", None, None, "money"),
     ("  acquisition", "program.cost_acquisition", None, None, "money"),
-    ("net profit", "program.net_profit", "baseline.net_profit", "incremental.profit", "money"),
+    ("net profit", "program.net_profit", "baseline.net_profit", None, "money"),
+    ("incremental profit", None, None, "incremental.profit", "money"),
     ("ROI", "program.roi", None, None, "ratio"),
     ("purchases", "program.purchases", "baseline.purchases", None, "count"),
     ("returns", "program.returns", "baseline.returns", None, "count"),
@@ -167,12 +195,71 @@ SUMMARY_ROWS = [
     ("  at declared point cost", "program.liability_at_declared_cost", None, None, "money"),
     ("cost per redeemed point", "program.cost_per_redeemed_point", None, None, "ratio4"),
 ]
+GROUPS = ["program", "baseline", "difference"]
 
 
-def summary_text(result: RunResult) -> str:
-    """The terminal table: per metric the program's mean [range of outcomes] ±Monte Carlo precision, the
-    baseline's mean and range, and the paired difference with both (see `simulator.trials.stats`)."""
-    from simulator.whatif.compare import fmt_interval, legend_lines, render_table
+def cell_parts(s: dict | None, kind: str, signed: bool = False, precision: bool = True) -> tuple[str, str, str] | None:
+    """(mean, `p5..p95`, `±h`) of a summary, as `fmt_interval` prints them (a part narrower than the
+    printed digits left empty)."""
+    from simulator.whatif.compare import fmt
+
+    if s is None:
+        return None
+    mean = fmt(s.get("mean"), kind, signed)
+    if s.get("mean") is None:
+        return mean, "", ""
+    rng = ""
+    p5, p95 = (s.get("range") or [None, None])
+    if p5 is not None and p95 is not None:
+        low, high = fmt(p5, kind, signed), fmt(p95, kind, signed)
+        rng = f"{low}..{high}" if low != high else ""
+    pm = ""
+    if precision and s.get("low") is not None and s.get("high") is not None:
+        shown = fmt((s["high"] - s["low"]) / 2, kind)
+        if fmt(s["low"], kind, signed) != fmt(s["high"], kind, signed) and shown.strip("0.,%p -") != "":
+            pm = f"±{shown}"
+    return mean, rng, pm
+
+
+def scale_lines(result: RunResult) -> list[str]:
+    """What count of customers the figures assume and where the real one is set: fixed costs do not
+    grow with the customers, so ROI and incremental profit depend on the count."""
+    m = result.meta
+    where = m.get("customers_source") or "--customers"
+    lines = [f"scale: these figures are for {m['customers']:,} customers ({where}); set your real number of "
+             f"customers with --customers N (or the population's customers file)"]
+    fixed = (result.totals.get("program.cost_fixed") or {}).get("mean")
+    if fixed:
+        lines.append("  the program's fixed costs do not grow with the customers, so ROI and incremental "
+                     "profit change with the count: simulate the count you will run")
+    return lines
+
+
+def headline_lines(result: RunResult) -> list[str]:
+    """The answer first: incremental profit and ROI with their range of outcomes and precision."""
+    from simulator.trials.stats import PRECISION, RANGE
+
+    cur = result.meta["currency"]
+    out = []
+    for label, key, kind in (("incremental profit", "incremental.profit", "money"), ("ROI", "program.roi", "ratio")):
+        parts = cell_parts(result.totals.get(key), kind, signed=kind == "money")
+        if parts is None:
+            continue
+        mean, rng, pm = parts
+        unit = f" {cur}" if kind == "money" else ""
+        extra = [f"{RANGE} {rng}" if rng else "", f"{PRECISION} {pm}" if pm else ""]
+        extra = [x for x in extra if x]
+        out.append(f"{label}: {mean}{unit}" + (f" ({'; '.join(extra)})" if extra else ""))
+    return out
+
+
+def summary_text(result: RunResult, width: int | None = None) -> str:
+    """The terminal table: the headline (incremental profit, ROI), the scale the figures assume, then
+    per metric the program's, the baseline's and the paired difference's mean, range of outcomes and
+    Monte Carlo precision (see `simulator.trials.stats`), in the widest layout that fits `width`
+    (`simulator.report.terminal`)."""
+    from simulator.report.terminal import fit_table, terminal_width
+    from simulator.whatif.compare import fmt_interval, legend_lines
     from simulator.trials.stats import RANGE
 
     m = result.meta
@@ -183,19 +270,22 @@ def summary_text(result: RunResult) -> str:
         *legend_lines(m),
         *([f"drawn per trial: {', '.join(m['uncertain_parameters'])}"] if m.get("uncertain_parameters") else []),
         "",
+        *headline_lines(result),
+        *scale_lines(result),
+        "",
     ]
 
-    def cell(key: str | None, kind: str, precision: bool, signed: bool = False) -> str:
+    def cell(key: str | None, kind: str, precision: bool, signed: bool = False):
         if key is None or key not in result.totals:
-            return ""
-        return fmt_interval(result.totals[key], kind, signed, precision)
+            return None
+        return cell_parts(result.totals[key], kind, signed, precision)
 
     rows = []
     for label, prog, base, diff, kind in SUMMARY_ROWS:
-        if prog not in result.totals:
+        if (prog or diff) not in result.totals:
             continue
-        rows.append([label, cell(prog, kind, True), cell(base, kind, False), cell(diff, kind, True, True)])
-    lines.append(render_table(["metric", "program", "baseline", "difference"], rows))
+        rows.append((label, [cell(prog, kind, True), cell(base, kind, False), cell(diff, kind, True, True)]))
+    lines.append(fit_table(GROUPS, rows, width or terminal_width()))
     if result.tier_names:
         from simulator.report.pages import _last
 
@@ -205,10 +295,25 @@ def summary_text(result: RunResult) -> str:
     opening = "opening + " if "program.points_opening" in result.totals else ""
     lines.append(f"ledger identity {opening}issued = redeemed + expired + reversed + outstanding: "
                  f"{'holds' if result.ledger_identity_ok else 'BROKEN (max error %d)' % result.ledger_identity_max_abs_error}")
+    lines += accounting_lines(result)
     lines += fit_lines(result.fit_warnings)
     for w in result.warnings:
         lines.append(f"warning: {w}")
     return "\n".join(lines) + "\n"
+
+
+def accounting_lines(result: RunResult) -> list[str]:
+    """The contract liability in one line: deferred, recognized, breakage over the run and the closing."""
+    cl = (result.accounting or {}).get("contract_liability")
+    if not cl:
+        return []
+    from simulator.whatif.compare import fmt
+
+    t = cl["totals"]
+    parts = ", ".join(f"{k} {fmt(t[k]['mean'], 'money')}" for k in ("opening", "deferred", "recognized", "breakage", "closing"))
+    check = "holds" if cl["identity_ok"] else "BROKEN"
+    return [f"contract liability (IFRS 15, {result.meta['currency']}, mean): {parts}; "
+            f"opening + deferred - recognized - breakage = closing: {check}"]
 
 
 def fit_lines(fit: list[dict]) -> list[str]:

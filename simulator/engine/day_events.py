@@ -170,6 +170,9 @@ class DayEvents:
             mon[f"{arm_name}.revenue_cents"][mo] -= cents
             mon[f"{arm_name}.returns"][mo] += int(sel.sum())
             mon[f"{arm_name}.refund_cents"][mo] += cents
+            if self.tier_flows:  # tier economics: revenue net of refunds, like the arm's revenue
+                key = "revenue_cents" if arm_name == "program" else "baseline_revenue_cents"
+                np.subtract.at(self.cust_rev[key], due["cust"][sel], due["returned"][sel])
         mon["program.discount_returned_cents"][mo] += int(due["disc_back"][due["in_p"]].sum())
         rows = np.flatnonzero(due["member"])
         if rows.size == 0:

@@ -59,6 +59,7 @@ PROGRAM_METRICS = ("points_issued", "points_redeemed", "points_expired", "points
                    "points_outstanding", "points_available", "discount_cents", "reward_cents",
                    "points_payment_cents", "perk_cents", "voucher_cents", "fixed_cost_cents",
                    "acquisition_cents", "members", "discount_returned_cents")
+TIER_FLOWS = ("revenue_cents", "baseline_revenue_cents", "discount_cents", "perk_cents", "points_issued")
 UNIFORMS = ("category", "channel", "dropout", "perk_use", "redeem")  # per purchase, then 3 for returns
 NO_VISIT = np.int16(-4)  # visit code: (month of the last purchase) * 4 + purchases so far (at most 2)
 
@@ -81,6 +82,9 @@ class ChunkResult:
     totals: dict[str, int]
     tier_counts: np.ndarray  # (months, tiers) int64, program arm members at month end
     records: dict[int, dict] = field(default_factory=dict)
+    # tier economics (programs with tiers): TIER_FLOWS -> (months, tiers) int64, each enrolled customer's
+    # month attributed to the tier held at the month's end (`ChunkSim._tier_month`)
+    tier_flows: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 @dataclass
@@ -224,6 +228,7 @@ class ChunkSim(DayEvents):
         self.acquisition = self.mon["program.acquisition_cents"]
         self.tier_counts = np.zeros((months, self.ntiers), np.int64)
         self.prev: dict[str, int] = {}
+        self._tier_setup(months)
         # the day's event lists: customers sorted by day, and each day's slice
         days = np.arange(cal.days + 1)
         self.en_order, self.en_bounds = day_order(self.enroll, cal.days)
@@ -313,7 +318,7 @@ class ChunkSim(DayEvents):
         totals["ledger_identity_max_abs_error"] = ledger_error(arm)
         for c in self.records:
             self.records[c]["ledger"] = self.ledger_of(c)
-        return ChunkResult(mon, totals, self.tier_counts, self.records)
+        return ChunkResult(mon, totals, self.tier_counts, self.records, self.tier_flows)
 
     # ------------------------------------------------------------------ purchases
     def _purchases(self, day: int, mo: int) -> np.ndarray | None:
@@ -335,6 +340,8 @@ class ChunkSim(DayEvents):
         ib = np.flatnonzero(shared)
         buy_b = U[ib]
         mon["baseline.revenue_cents"][mo] += int(d.amount[ib].sum())
+        if self.tier_flows:
+            self.cust_rev["baseline_revenue_cents"][buy_b] += d.amount[ib]
         mon["baseline.purchases"][mo] += ib.size
         mon["baseline.active_customers"][mo] += _visit(self.visit_b, buy_b, mo)
         pdU = self.p_drop[U] if self.bgnbd else None
@@ -350,6 +357,8 @@ class ChunkSim(DayEvents):
         ip = np.flatnonzero(in_p)
         buy_p = U[ip]
         mon["program.revenue_cents"][mo] += int(d.amount[ip].sum())
+        if self.tier_flows:
+            self.cust_rev["revenue_cents"][buy_p] += d.amount[ip]
         mon["program.purchases"][mo] += ip.size
         mon["program.active_customers"][mo] += _visit(self.visit_p, buy_p, mo)
         mem = self.enroll[buy_p] <= day
@@ -558,6 +567,8 @@ class ChunkSim(DayEvents):
             self.tier_counts[mo] = np.bincount(arm.tier[members], minlength=self.ntiers)[:self.ntiers]
         else:
             self.tier_counts[mo, 0] = nmem
+        if self.tier_flows:
+            self._tier_month(mo, enrolled)
         if pop.response.satisfaction:
             r = pop.response
             for arm_name, alive, boost in (("baseline", alive_now_b, False), ("program", alive_now_p, True)):
@@ -571,6 +582,32 @@ class ChunkSim(DayEvents):
                 mon[f"{arm_name}.nps_promoters"][mo] = int((score >= 9).sum())
                 mon[f"{arm_name}.nps_detractors"][mo] = int((score <= 6).sum())
                 mon[f"{arm_name}.nps_respondents"][mo] = int(idx.size)
+
+    # ------------------------------------------------------------------ tier economics
+    def _tier_setup(self, months: int) -> None:
+        """Per-customer running revenue in both arms, and the month's flows by tier (programs with tiers)."""
+        self.tier_flows: dict[str, np.ndarray] = {}
+        if self.ntiers <= 1:
+            return
+        n = self.arm.issued.size
+        self.cust_rev = {k: np.zeros(n, np.int64) for k in ("revenue_cents", "baseline_revenue_cents")}
+        self.tier_prev = {k: np.zeros(n, np.int64) for k in TIER_FLOWS}
+        self.tier_flows = {k: np.zeros((months, self.ntiers), np.int64) for k in TIER_FLOWS}
+
+    def _tier_month(self, mo: int, enrolled: np.ndarray) -> None:
+        """The month's revenue (program arm, and the same customers' baseline), discounts, perk costs and
+        points issued of every enrolled customer, added to the tier it holds at the month's end (int64:
+        exact, so chunks merge by summing)."""
+        arm = self.arm
+        now = {"revenue_cents": self.cust_rev["revenue_cents"],
+               "baseline_revenue_cents": self.cust_rev["baseline_revenue_cents"],
+               "discount_cents": arm.discount, "perk_cents": arm.perk, "points_issued": arm.issued}
+        members = np.flatnonzero(enrolled)
+        tiers = arm.tier[members]
+        for k, cum in now.items():
+            delta = cum - self.tier_prev[k]
+            self.tier_prev[k] = cum.copy()
+            np.add.at(self.tier_flows[k][mo], tiers, delta[members])
 
     def ledger_of(self, c: int) -> dict:
         arm = self.arm

@@ -277,6 +277,76 @@ def liability_chart(report: Report) -> bytes | None:
     return _png(fig)
 
 
+def contract_liability_chart(report: Report) -> bytes | None:
+    """The IFRS 15 contract liability month by month: deferred up, recognized and breakage down, closing."""
+    cl = (report.get("accounting") or {}).get("contract_liability")
+    months = list(report.get("months", []))
+    if not cl or not months:
+        return None
+    mon = cl["monthly"]
+    cur = _currency(report)
+    x = list(range(len(months)))
+    dep = _nan(mon["deferred"]["mean"])
+    rec = [-v for v in _nan(mon["recognized"]["mean"])]
+    brk = [-v for v in _nan(mon["breakage"]["mean"])]
+    fig, ax = _new_figure(report, "Contract liability for points (IFRS 15 / ASC 606)")
+    ax.bar(x, dep, color=MARGIN_COLOR, alpha=0.75, label="deferred (revenue allocated to the points issued)")
+    ax.bar(x, rec, color=PROGRAM_COLOR, alpha=0.75, label="recognized on redemption")
+    ax.bar(x, brk, bottom=rec, color="#9e9ac8", alpha=0.9, label="recognized as breakage")
+    close = {"mean": _nan(mon["closing"]["mean"]), "low": _nan(mon["closing"]["range"][0]),
+             "high": _nan(mon["closing"]["range"][1])}
+    _band(ax, x, close, "#333333", _trials(report))
+    ax.plot(x, close["mean"], color="#333333", linewidth=2, marker="o", markersize=3, label="closing liability")
+    ax.axhline(0, color="#999999", linewidth=0.8)
+    _month_axis(ax, months)
+    ax.set_ylabel(cur)
+    ax.yaxis.set_major_formatter(_short_number_formatter())
+    top = max([v for v in dep + close["high"] + close["mean"] if not math.isnan(v)] or [1.0])
+    low = min([r + b for r, b in zip(rec, brk) if not math.isnan(r + b)] or [0.0])
+    ax.set_ylim(low * 1.1, top * 1.1 + (top - low) * 0.35)  # room for the legend above the bars
+    ax.legend(fontsize=8, loc="upper left", frameon=False, ncol=2)
+    return _png(fig)
+
+
+def tier_economics_chart(report: Report) -> bytes | None:
+    """Per tier over the run: the incremental gross margin against the costs of its perks, discounts and
+    points, and the incremental margin left (means; error bars: range of outcomes)."""
+    te = (report.get("accounting") or {}).get("tier_economics")
+    if not te or not te.get("tiers"):
+        return None
+    names = te["tiers"]
+    by = te["by_tier"]
+    cur = _currency(report)
+    fig, ax = _new_figure(report, "Tier economics over the run",
+                          band_note="whiskers: range of outcomes of the incremental margin" if _trials(report) > 1 else None)
+    x = list(range(len(names)))
+    w = 0.2
+    parts = [("incremental gross margin", "incremental_gross_margin", MARGIN_COLOR),
+             ("perks + discounts", None, COST_COLOR), ("points cost", "points_cost", "#fdae6b"),
+             ("incremental margin", "incremental_margin", "#333333")]
+    for i, (label, key, color) in enumerate(parts):
+        if key is None:
+            vals = [(by[n]["perks"]["mean"] or 0.0) + (by[n]["discounts"]["mean"] or 0.0) for n in names]
+        else:
+            vals = [by[n][key]["mean"] or 0.0 for n in names]
+        pos = [v + (i - 1.5) * w for v in x]
+        ax.bar(pos, vals, width=w, color=color, alpha=0.85, label=label)
+        if key == "incremental_margin" and _trials(report) > 1:
+            lo = [by[n][key]["range"][0] for n in names]
+            hi = [by[n][key]["range"][1] for n in names]
+            if all(v is not None for v in lo + hi):
+                ax.errorbar(pos, vals, yerr=[[v - a for v, a in zip(vals, lo)], [b - v for v, b in zip(vals, hi)]],
+                            fmt="none", ecolor="#777777", capsize=3, lw=1)
+    ax.axhline(0, color="#999999", linewidth=0.8)
+    ax.set_xticks(x)
+    ax.set_xticklabels(names, fontsize=9)
+    ax.set_xlabel("tier (members at the month's end)")
+    ax.set_ylabel(cur)
+    ax.yaxis.set_major_formatter(_short_number_formatter())
+    ax.legend(fontsize=8, loc="upper right", frameon=False)
+    return _png(fig)
+
+
 def tier_mix_chart(report: Report) -> bytes | None:
     """Share of members in each tier at each month end (stacked)."""
     months = list(report.get("months", []))
@@ -392,6 +462,14 @@ CHARTS: list[tuple[str, str, Callable[[Report], bytes | None], str]] = [
     ("liability", "Points liability", liability_chart,
      "Points earned but neither redeemed, expired nor reversed, at each month end. The right axis values them "
      "as the end-of-run liability does: outstanding × (1 − breakage rate) × point cost."),
+    ("contract_liability", "Contract liability (IFRS 15 / ASC 606)", contract_liability_chart,
+     "Month by month, means over trials: revenue deferred into the liability for the points issued (up), "
+     "recognized when points are redeemed and as breakage (down), and the closing liability (line; band: range "
+     "of outcomes). Opening + deferred − recognized − breakage = closing; docs/accounting.md gives the method."),
+    ("tier_economics", "Tier economics", tier_economics_chart,
+     "Per tier over the whole run (means; whiskers: range of outcomes of the incremental margin): the extra gross "
+     "margin its members bring against the same customers without the program, what their perks and discounts "
+     "cost, the cost of the points they earned at the declared point cost, and the incremental margin left."),
     ("tier_mix", "Tier mix", tier_mix_chart,
      "How the members (enrolled customers who have not churned) are spread over the tiers at "
      "each month end, mean over trials, lowest tier at the bottom."),
@@ -408,7 +486,9 @@ CHARTS: list[tuple[str, str, Callable[[Report], bytes | None], str]] = [
 
 def missing_reason(report: Report, key: str) -> str:
     """Why a chart could not be drawn for this report."""
-    if key == "tier_mix" and not report.get("tier_names"):
+    if key == "contract_liability" and not (report.get("accounting") or {}).get("contract_liability"):
+        return "The report has no contract liability (`loyalty simulate` writes it; older reports lack it)."
+    if key in ("tier_mix", "tier_economics") and not report.get("tier_names"):
         return "The program has no tiers, so there is no tier mix to show."
     if not report.get("months"):
         return "The report has no monthly series."

@@ -115,16 +115,22 @@ def _interrupts_held() -> Iterator[None]:
         signal.pthread_sigmask(signal.SIG_SETMASK, old)
 
 
-def _write_text(path: Path, text: str) -> None:
-    """Write `text` to a new file (UTF-8, `\\n` line ends) and flush it to the disk."""
+def _write_text(path: Path, text: str | bytes) -> None:
+    """Write `text` to a new file (UTF-8, `\\n` line ends; bytes as they are) and flush it to the disk."""
+    if isinstance(text, bytes):
+        with open(path, "wb") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        return
     with open(path, "w", encoding="utf-8", newline="\n") as fh:
         fh.write(text)
         fh.flush()
         os.fsync(fh.fileno())
 
 
-def write_set(out_dir: str | os.PathLike, files: Mapping[str, str]) -> list[Path]:
-    """Write `files` ({file name: text}) into `out_dir` as one set (see the module docstring);
+def write_set(out_dir: str | os.PathLike, files: Mapping[str, str | bytes]) -> list[Path]:
+    """Write `files` ({file name: text or bytes}) into `out_dir` as one set (see the module docstring);
     returns the paths written. OutputError (RL620) when they cannot be written."""
     out = prepare_out_dir(out_dir)
     try:

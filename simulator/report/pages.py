@@ -3,7 +3,8 @@
 Takes: the `report.json` document of a run (`RunResult.to_json()`, schema
 `loyalty-simulation/1`). Gives: `render_markdown(report)` (run facts, key metrics
 for the program arm, the baseline and their paired difference, each as its mean, range of
-outcomes and Monte Carlo precision — the words of `simulator.trials.stats` — the tier mix, the ledger identity line, warnings), `render_html(report)`
+outcomes and Monte Carlo precision — the words of `simulator.trials.stats` — the tier mix, the ledger identity line,
+the contract liability roll-forward of `simulator.accounting`, the scale the figures assume, warnings), `render_html(report)`
 (the same tables plus the charts of `simulator.report.charts`, embedded as base64 PNG, with
 inline CSS and no external asset), `render_human_reports(report)` (both, by file name) and
 `write_human_reports(report, out_dir)`, which writes `report.md` and `report.html` as one set;
@@ -231,13 +232,84 @@ def facts(report: Report) -> list[tuple[str, str]]:
         ("Program", str(m.get("program", "?"))),
         ("Population", f"{m.get('population', '?')} ({m.get('population_file', '?')})"),
         ("Seed", str(m.get("seed", "?"))),
-        ("Customers", f"{customers:,}" if isinstance(customers, int) else str(customers)),
+        ("Customers", (f"{customers:,}" if isinstance(customers, int) else str(customers))
+         + (f" ({m['customers_source']})" if m.get("customers_source") else "")),
+        ("Scale", SCALE_NOTE),
         ("Months", f"{m.get('months', '?')} ({m.get('start', '?')} to {m.get('end', '?')}, {m.get('days', '?')} days)"),
         ("Trials", str(trials)),
         ("Program hash", f"`{m.get('program_hash', '?')}`"),
         ("Population hash", f"`{m.get('population_hash', '?')}`"),
         ("Version", f"loyalty-rules {m.get('package_version', '?')}, engine {m.get('engine_version', '?')}"),
         ("Model", f"{m.get('model', '?')}, behavioural response {m.get('response', '?')}"),
+    ]
+
+
+SCALE_NOTE = ("the figures are for the customers above: fixed costs do not grow with them, so ROI and incremental "
+              "profit depend on the count; set the real number with --customers N (or the population's customers file)")
+
+
+def accounting_rows(report: Report) -> list[tuple[str, str, str, str, str, str]]:
+    """(month, opening, deferred, recognized, breakage, closing) of the contract liability, means in money,
+    then a `total` row (the run's opening, sums of the flows, the closing)."""
+    cl = (report.get("accounting") or {}).get("contract_liability")
+    if not cl:
+        return []
+    cols = ("opening", "deferred", "recognized", "breakage", "closing")
+    out = []
+    for i, month in enumerate(report.get("months", [])):
+        out.append((month, *[format_value(cl["monthly"][c]["mean"][i], "money2") for c in cols]))
+    t = cl["totals"]
+    out.append(("whole run", *[format_value(t[c]["mean"], "money2") for c in cols]))
+    return out
+
+
+TIER_COLUMNS = [("Members at the end", "members", "count"), ("Revenue", "revenue", "money"),
+                ("Incremental revenue", "incremental_revenue", "money"),
+                ("Incremental gross margin", "incremental_gross_margin", "money"), ("Perks", "perks", "money"),
+                ("Discounts", "discounts", "money"), ("Points cost", "points_cost", "money"),
+                ("of which the multiplier", "multiplier_points_cost", "money"),
+                ("Incremental margin", "incremental_margin", "money")]
+
+
+def tier_economics_rows(report: Report) -> list[list[str]]:
+    """Per tier: its name, then each of TIER_COLUMNS as a mean [range] ±precision cell."""
+    te = (report.get("accounting") or {}).get("tier_economics")
+    if not te:
+        return []
+    trials = _trials(report)
+    rows = []
+    for name in te["tiers"]:
+        t = te["by_tier"][name]
+        rows.append([name] + [format_cell(t[key], kind, trials, signed=key.startswith("incremental"))
+                              for _, key, kind in TIER_COLUMNS])
+    return rows
+
+
+def tier_economics_note(report: Report) -> str:
+    te = (report.get("accounting") or {}).get("tier_economics") or {}
+    cur = report.get("meta", {}).get("currency", "")
+    return (f"Money in {cur}, over the whole run; each cell: mean [{RANGE}] ±{PRECISION}. Attribution: "
+            f"{te.get('attribution', '')}. Points cost: points issued × the declared point cost "
+            f"({te.get('point_cost', 0):.4g}); the multiplier's share is points cost × (m − 1) / m, an estimate "
+            "(exact when the tier's multiplier is the only one and nothing is capped). Incremental margin = "
+            "incremental gross margin − perks − discounts − points cost.")
+
+
+def accounting_notes(report: Report) -> list[str]:
+    """The contract liability's assumptions and its identity check, as sentences."""
+    cl = (report.get("accounting") or {}).get("contract_liability")
+    if not cl:
+        return []
+    m = report.get("meta", {})
+    rate = cl["expected_redemption_rate"]
+    trials = _trials(report)
+    return [
+        f"Points as a material right (IFRS 15 / ASC 606), money in {m.get('currency', '')}, means over trials. "
+        f"Standalone selling price of one point: {cl['point_value']:.4g} ({cl['point_value_source']}); expected "
+        f"redemption rate: {format_cell(rate, 'pct', trials)} ({cl['expected_redemption_source']}).",
+        f"Method: {cl['method']}.",
+        f"Roll-forward identity {cl['identity']}: " + ("holds in every trial and month (integer cents)."
+                                                      if cl["identity_ok"] else "BROKEN: please report it."),
     ]
 
 
@@ -286,6 +358,17 @@ def render_markdown(report: Report) -> str:
         out += [f"| {_md(n)} | {s} | {c} |" for n, s, c in tiers]
         out.append("")
     out += [f"**{ledger_line(report)}**", ""]
+    acc = accounting_rows(report)
+    if acc:
+        out += ["### Contract liability for points (IFRS 15 / ASC 606)", ""] + [_md(n) + "  " for n in accounting_notes(report)]
+        out += ["", "| Month | Opening | Deferred | Recognized | Breakage | Closing |", "|---|---:|---:|---:|---:|---:|"]
+        out += ["| " + " | ".join(r) + " |" for r in acc] + [""]
+    te_rows = tier_economics_rows(report)
+    if te_rows:
+        out += ["### Tier economics", "", _md(tier_economics_note(report)), "",
+                "| Tier | " + " | ".join(c for c, _, _ in TIER_COLUMNS) + " |",
+                "|---|" + "---:|" * len(TIER_COLUMNS)]
+        out += ["| " + " | ".join(_md(x) for x in r) + " |" for r in te_rows] + [""]
     fit = report.get("fit_warnings") or []
     if fit:
         out += ["### Does the population fit the program?", "", FIT_INTRO, ""]
@@ -371,6 +454,22 @@ def render_html(report: Report) -> str:
                    "<th>Enrolled members</th></tr></thead><tbody>")
         out += [f"<tr><td>{_h(n)}</td><td>{_h(s)}</td><td>{_h(c)}</td></tr>" for n, s, c in tiers]
         out.append("</tbody></table>")
+    acc = accounting_rows(report)
+    if acc:
+        out.append("<h2>Contract liability for points (IFRS 15 / ASC 606)</h2>")
+        out += [f'<p class="note">{_h(n)}</p>' for n in accounting_notes(report)]
+        out.append("<table><thead><tr><th>Month</th><th>Opening</th><th>Deferred</th><th>Recognized</th>"
+                   "<th>Breakage</th><th>Closing</th></tr></thead><tbody>")
+        out += ["<tr>" + "".join(f"<td>{_h(v)}</td>" for v in r) + "</tr>" for r in acc]
+        out.append("</tbody></table>")
+    te_rows = tier_economics_rows(report)
+    if te_rows:
+        out.append("<h2>Tier economics</h2>")
+        out.append(f'<p class="note">{_h(tier_economics_note(report))}</p>')
+        out.append("<table><thead><tr><th>Tier</th>" + "".join(f"<th>{_h(c)}</th>" for c, _, _ in TIER_COLUMNS)
+                   + "</tr></thead><tbody>")
+        out += ["<tr>" + "".join(f"<td>{_h(v)}</td>" for v in r) + "</tr>" for r in te_rows]
+        out.append("</tbody></table>")
     out += charts_html(all_charts(report))
     out += ["</body>", "</html>", ""]
     return "\n".join(out)
@@ -413,10 +512,13 @@ def write_human_reports(report: Report, out_dir: Path) -> list[Path]:
 
 
 def write_reports(result: RunResult, out_dir: str | Path) -> list[Path]:
-    """Write `report.json` (the RunResult.to_json() document), `report.md` and `report.html` into `out_dir`
-    as one set (`simulator.report.outputs.write_set`: the previous set stays whole when writing fails);
+    """Write `report.json` (the RunResult.to_json() document), `report.md`, `report.html` and the exports of
+    `simulator.report.tables` (CSV, report.xlsx, Parquet) into `out_dir` as one set (`simulator.report.outputs.write_set`: the previous set stays whole when writing fails);
     returns the paths written. OutputError (RL620) when they cannot be written."""
 
+    from simulator.report.tables import export_files
+
     document = result.to_json()
-    files = {"report.json": json.dumps(document, indent=2, sort_keys=False) + "\n", **render_human_reports(document)}
+    files: dict[str, str | bytes] = {"report.json": json.dumps(document, indent=2, sort_keys=False) + "\n",
+                                     **render_human_reports(document), **export_files(document)}
     return write_set(out_dir, files)

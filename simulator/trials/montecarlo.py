@@ -169,6 +169,7 @@ AUTO_WORKER_BYTES = 384 << 20  # the automatic chunk keeps a worker's customer a
 # Python 3.11, numpy; rounded up; see docs/errors/RL612.md):
 SLOT_BYTES = 400  # a customer slot's traits and state (measured 415 for rules/coffee.loyalty)
 LOT_BYTES = BUCKET_BYTES  # per lot bucket (int64) (the ring of earn days or months) and per pending day
+TIER_ECONOMICS_BYTES = 72  # a tiered program's per-customer running totals (7 int64) and the month end's delta
 REFERRAL_BYTES = 24  # a pre-drawn referral (day, referrer, sort order: measured 14)
 EVENT_BYTES = 64  # a pre-drawn custom event (day, customer, kind, sort order)
 EVENT_FIELD_BYTES = 24  # and each of its fields (measured 106 for an event with 3 fields)
@@ -235,7 +236,9 @@ def customer_bytes(program: ir.Program, settings: RunSettings, population: Popul
 
 
 def _lot_bytes(program: ir.Program, cal: Calendar) -> int:
-    return LOT_BYTES * (build_plan(program, cal, StringTable()).ring_size + program.pending_days)
+    """The ledger's bytes per customer: its lot buckets, and the tier economics' running totals."""
+    tiers = TIER_ECONOMICS_BYTES if program.tiers is not None and len(program.tiers.tiers) > 1 else 0
+    return LOT_BYTES * (build_plan(program, cal, StringTable()).ring_size + program.pending_days) + tiers
 
 
 def _customer_bytes(lot_bytes: int, pop: Population, days: int) -> int:
@@ -428,6 +431,7 @@ def merge_chunks(parts: Sequence[ChunkResult], pop: Population) -> ChunkResult:
     monthly = {k: v.copy() for k, v in first.monthly.items()}
     totals = dict(first.totals)
     tiers = first.tier_counts.copy()
+    tier_flows = {k: v.copy() for k, v in first.tier_flows.items()}
     records = dict(first.records)
     try:
         for p in parts[1:]:
@@ -439,6 +443,8 @@ def merge_chunks(parts: Sequence[ChunkResult], pop: Population) -> ChunkResult:
                 else:
                     totals[k] += v  # Python ints
             tiers += p.tier_counts
+            for k, v in p.tier_flows.items():
+                tier_flows[k] = checked_add(tier_flows[k], v)
         for k, v in totals.items():  # the report keeps a trial's totals as int64
             if abs(v) >= 2**63:
                 raise ExactRangeError(f"the trial's {k} ({v:.3e}) is beyond int64 (9.2e18): simulate fewer customers")
@@ -448,4 +454,4 @@ def merge_chunks(parts: Sequence[ChunkResult], pop: Population) -> ChunkResult:
             fixed, np.full(fixed.size, pop.economics.fixed_cost_per_month_cents, np.int64))
     except ExactRangeError as exc:
         raise SimulationError.of(f"the simulation stopped: {exc}", EXACT_RANGE_HINT, code="RL410") from None
-    return ChunkResult(monthly, totals, tiers, records)
+    return ChunkResult(monthly, totals, tiers, records, tier_flows)

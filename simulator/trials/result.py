@@ -68,25 +68,82 @@ class RunResult:
     warnings: list[str] = field(default_factory=list)
     records: dict[int, dict] = field(default_factory=dict, repr=False)
     fit_warnings: list[dict[str, Any]] = field(default_factory=list)  # `simulator.model.fit_warnings`, as JSON
+    # per-trial monthly ledger flows (int64, trials x months) the accounting views start from
+    ledger_flows: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
+    accounting: dict[str, Any] = field(default_factory=dict)  # `simulator.accounting.views`, as JSON
 
     def to_json(self) -> dict[str, Any]:
+        """The report.json document; money amounts rounded to the cent (`round_money`)."""
         return {
             "schema": SCHEMA,
             "meta": self.meta,
             "ledger_identity_ok": self.ledger_identity_ok,
             "ledger_identity_max_abs_error": self.ledger_identity_max_abs_error,
-            "totals": self.totals,
-            "per_trial": self.per_trial,
+            "totals": {k: round_money(v) if is_money(k) else v for k, v in self.totals.items()},
+            "per_trial": {k: round_money(v) if is_money(k) else v for k, v in self.per_trial.items()},
             "months": self.months,
-            "monthly": self.monthly,
+            "monthly": {k: round_money(v) if is_money(k) else v for k, v in self.monthly.items()},
             "tier_names": self.tier_names,
             "tier_mix": self.tier_mix,
             "warnings": self.warnings,
             "fit_warnings": self.fit_warnings,
+            **({"accounting": self.accounting} if self.accounting else {}),
         }
 
     def total(self, name: str) -> float | None:
         return self.totals[name]["mean"]
+
+
+MONEY_SUFFIXES = ("revenue", "gross_profit", "net_profit", "program_cost", "refunds", "liability",
+                  "liability_at_declared_cost", "average_check", "redemption_cost", "incremental.profit")
+
+
+def is_money(key: str) -> bool:
+    """A metric key whose values are amounts of money (a unit cost such as `cost_per_redeemed_point` is not)."""
+    if key.endswith("cost_per_redeemed_point"):
+        return False
+    return key.endswith(MONEY_SUFFIXES) or ".cost_" in key or key.startswith("cumulative.")
+
+
+def round_money(value: Any) -> Any:
+    """Every float in `value` (a number, a summary dict, nested lists) rounded to the cent, so a
+    document shows `1657927.07`, never `1657927.0700000003`."""
+    if isinstance(value, float):
+        return round(value, 2) + 0.0  # + 0.0: no "-0.0"
+    if isinstance(value, dict):
+        return {k: round_money(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [round_money(v) for v in value]
+    return value
+
+
+LEDGER_FLOW_KEYS = ("program.revenue_cents", "program.discount_cents", "program.discount_returned_cents",
+                    "program.points_issued", "program.points_reversed", "program.points_redeemed",
+                    "program.points_expired", "program.points_outstanding")
+
+
+def ledger_flows(mon: dict[str, np.ndarray], tot: dict[str, np.ndarray],
+                 tier_flows: dict[str, np.ndarray] | None = None) -> dict[str, np.ndarray]:
+    """The monthly ledger flows the accounting views start from, (trials, months) int64, the opening
+    balances (trials,), the tier economics flows `tier.*` (trials, months, tiers) and the members by tier
+    `tier.members` (trials, months, tiers): exact integers, merged from the chunks like every other sum."""
+    out = {k: mon[k] for k in LEDGER_FLOW_KEYS if k in mon}
+    trials = mon["program.points_issued"].shape[0]
+    for k, v in (tier_flows or {}).items():  # (trials, months, tiers)
+        out[f"tier.{k}"] = v
+    out["program.points_opening"] = tot["program.points_opening"] if "program.points_opening" in tot \
+        else np.zeros(trials, np.int64)
+    return out
+
+
+def _tier_flows(trials: list) -> dict[str, np.ndarray]:
+    """The trials' tier economics flows stacked (trials, months, tiers), with the members by tier."""
+    first = getattr(trials[0], "tier_flows", None)
+    if not first:
+        return {}
+    out = {k: np.stack([t.tier_flows[k] for t in trials]).astype(np.int64) for k in first}
+    out["members"] = np.stack([t.tier_counts for t in trials]).astype(np.int64)
+    return out
 
 
 def cumulative_flows(series: dict[str, np.ndarray], margin: float) -> dict[str, np.ndarray]:
@@ -253,4 +310,4 @@ def build_result(meta: dict[str, Any], program: ir.Program, pop, trials: list, c
                             f"were not simulated: the spare slots for referred newcomers ran out "
                             f"(referral_pool {pop.referral_pool:g}); raise `referral_pool` in the population file")
     return RunResult(meta, totals, per_trial, monthly, months, tier_names, tier_mix, max_err == 0, max_err,
-                     warnings, trials[0].records)
+                     warnings, trials[0].records, ledger_flows=ledger_flows(mon, tot, _tier_flows(trials)))

@@ -125,6 +125,14 @@ def legend_json(meta: dict[str, Any]) -> dict[str, str]:
     return json_legend(is_uncertain(meta), int(meta.get("trials", 1) or 1))
 
 
+def scale_note(meta: dict[str, Any]) -> str:
+    """The number of customers the figures are for, and where to set the real one (fixed costs do
+    not grow with the customers, so ROI and incremental profit depend on the count)."""
+    return (f"scale: the figures are for {int(meta.get('customers', 0)):,} customers; fixed costs do not grow with "
+            "them, so ROI and incremental profit depend on the count: set the real number with --customers N "
+            "(or the population's customers file)")
+
+
 def diff_kind(kind: str) -> str:
     """Differences of rates read as percentage points."""
     return "pp" if kind == "pct" else kind
@@ -280,6 +288,7 @@ def text_table(cmp: Comparison) -> str:
     meta = cmp.meta
     lines = header_lines(meta)
     lines.append(f"money in {meta['currency']}; differences are paired, trial by trial, against {labels[0]}")
+    lines.append(scale_note(meta))
     lines += legend_lines(meta)
     lines.append("")
     for i, label in enumerate(labels):

@@ -19,7 +19,7 @@ from typing import Any, Callable, Sequence
 
 from rulelang import ProgramDiff, diff_programs
 
-from simulator.whatif.compare import Comparison, compare_programs, fmt, fmt_interval, legend_json, legend_lines, metric_kind
+from simulator.whatif.compare import Comparison, compare_programs, fmt, fmt_interval, legend_json, legend_lines, metric_kind, scale_note
 from simulator.trials.stats import PRECISION, RANGE
 from simulator.whatif.guardrails import Finding, Guardrail, evaluate_guardrails
 from simulator.whatif.runner import LoadedProgram, PopulationSource, Settings
@@ -160,7 +160,7 @@ def markdown(plan: Plan) -> str:
                       f"{m['months']} months from {m['start']}, {m['trials']} trials, seed {m['seed']}; both programs "
                       f"on the same customers and draws; money in {c.runs[1].program.currency}; "
                       "differences are paired trial by trial.", ""]
-        lines += [f"{line}.  " for line in legend_lines(m)] + [""]
+        lines += [f"{line}.  " for line in legend_lines(m)] + [f"{scale_note(m)[0].upper()}{scale_note(m)[1:]}.", ""]
         if m.get("uncertain_parameters"):
             lines += ["Drawn per trial: " + "; ".join(m["uncertain_parameters"]), ""]
         lines.append(f"| metric | old [{RANGE}] | new [{RANGE}] | change [{RANGE}] ±{PRECISION} | change % [{RANGE}] |")
@@ -194,7 +194,7 @@ def markdown(plan: Plan) -> str:
     if plan.findings:
         lines += ["", "**Guardrails** (on the new program)", ""]
         for f in plan.findings:
-            mark = "✅" if f.passed else ("❌" if f.failed else "⚠️")
-            lines.append(f"- {mark} {f.message}")
+            mark = "pass" if f.passed else ("**FAIL**" if f.failed else "*warn*")  # words: no emoji font needed
+            lines.append(f"- {mark}: {f.message}")
     lines += ["", "```", plan.summary_line(), "```"]
     return "\n".join(lines) + "\n"

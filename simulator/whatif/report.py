@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from simulator.whatif.compare import CHART_METRICS, KEY_METRICS, Comparison, diff_kind, fmt, fmt_interval, header_lines, legend_lines, metric_kind, metric_label
+from simulator.whatif.compare import CHART_METRICS, KEY_METRICS, Comparison, diff_kind, fmt, fmt_interval, header_lines, legend_lines, metric_kind, metric_label, scale_note
 from simulator.whatif.plan_command import Plan
 from simulator.whatif.plan_command import markdown as plan_markdown
 from simulator.whatif.sensitivity import SEGMENT_FACTORS, SensitivityResult
@@ -77,7 +77,7 @@ def chart_differences(cmp: Comparison, keys: list[str] | None = None, title: str
         mean = _arr([x["mean"] for x in d]) * scale
         lo = _arr([x["low"] for x in d]) * scale
         hi = _arr([x["high"] for x in d]) * scale
-        colors = ["#2a9d8f" if (m or 0) >= 0 else "#e76f51" for m in np.nan_to_num(mean)]
+        colors = [change_color(key, float(m)) for m in np.nan_to_num(mean)]
         ax.barh(ypos, np.nan_to_num(mean), color=colors, alpha=0.8)
         p5 = _arr([x["range"][0] for x in d]) * scale
         p95 = _arr([x["range"][1] for x in d]) * scale
@@ -97,24 +97,38 @@ def chart_differences(cmp: Comparison, keys: list[str] | None = None, title: str
     for ax in list(axes.flat)[len(keys):]:
         ax.axis("off")
     fig.suptitle((title or "Paired differences to the reference") +
-                 f"\ngrey: {RANGE} (5th–95th percentile over trials); black caps: {PRECISION} of the mean", fontsize=10)
+                 f"\ngreen: better for the business, orange: worse (a lower cost is better); grey: {RANGE} "
+                 f"(5th–95th percentile over trials); black caps: {PRECISION} of the mean", fontsize=10)
     fig.tight_layout()
     return _png(fig)
 
 
 def _compact_axis(axis) -> None:
-    """At most 5 ticks, written 1.2k / 3.4M so they never overlap."""
-    from matplotlib.ticker import FuncFormatter, MaxNLocator
+    """At most 5 ticks in ONE unit for the whole axis (950, 12k, 3.4M: never `5000` beside `10k`), the
+    report charts' formatter."""
+    from matplotlib.ticker import MaxNLocator
 
-    def short(v: float, _pos: int) -> str:
-        a = abs(v)
-        if a >= 1e6:
-            return f"{v / 1e6:g}M"
-        if a >= 1e4:
-            return f"{v / 1e3:g}k"
-        return f"{v:g}"
+    from simulator.report.charts import _short_number_formatter
+
     axis.set_major_locator(MaxNLocator(5))
-    axis.set_major_formatter(FuncFormatter(short))
+    axis.set_major_formatter(_short_number_formatter())
+
+
+# metrics where less is better for the business: a decrease is drawn as good
+LOWER_IS_BETTER = ("program_cost", ".cost_", "liability", "churn_rate", "returns", "refunds", "redemption_cost",
+                   "cost_per_redeemed_point")
+GOOD_COLOR, BAD_COLOR = "#2a9d8f", "#e76f51"
+
+
+def lower_is_better(key: str) -> bool:
+    """Whether a decrease of metric `key` is good for the business (costs, liability, churn, returns)."""
+    return any(part in key for part in LOWER_IS_BETTER)
+
+
+def change_color(key: str, change: float) -> str:
+    """Green for a change that is good for the business, orange for one that is bad."""
+    good = change <= 0 if lower_is_better(key) else change >= 0
+    return GOOD_COLOR if good else BAD_COLOR
 
 
 def chart_cumulative(cmp: Comparison, title: str | None = None) -> bytes:
@@ -134,6 +148,7 @@ def chart_cumulative(cmp: Comparison, title: str | None = None) -> bytes:
     ax.set_xticklabels(months, rotation=45, ha="right", fontsize=8)
     ax.set_xlabel("month")
     ax.set_ylabel(f"cumulative incremental profit ({cmp.meta.get('currency', '')})")
+    _compact_axis(ax.yaxis)
     ax.set_title(title or f"Cumulative incremental profit (program − no program); band: {RANGE} (5th–95th percentile)",
                  fontsize=10)
     ax.legend(fontsize=8)
@@ -270,6 +285,7 @@ def compare_markdown(cmp: Comparison) -> str:
     lines = ["### Comparison of program variants", ""]
     lines += [f"{line}  " for line in header_lines(cmp.meta)]
     lines += [f"Money in {cmp.meta['currency']}; differences are paired trial by trial against **{cmp.labels[0]}**.  "]
+    lines += [f"{scale_note(cmp.meta)[0].upper()}{scale_note(cmp.meta)[1:]}.  "]
     lines += [f"{line}.  " for line in legend_lines(cmp.meta)] + [""]
     for i, r in enumerate(cmp.runs):
         lines.append(f"- ({chr(65 + i)}) `{r.label}` — {r.program.name}, program hash `{r.result.meta['program_hash'][:12]}`")

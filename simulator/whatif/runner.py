@@ -374,7 +374,9 @@ def _collect(arm: Arm, pops: list[Population], meta: dict[str, Any], per_trial: 
         result = RunResult(meta, {k: summarize(v) for k, v in trial_totals.items()},
                            {k: [None if math.isnan(x) else float(x) for x in v] for k, v in trial_totals.items()},
                            {k: summarize(v) for k, v in trial_monthly.items()}, first.months, first.tier_names,
-                           tier_mix, max_err == 0, max_err, first.warnings)
+                           tier_mix, max_err == 0, max_err, first.warnings,
+                           ledger_flows={k: np.concatenate([r.ledger_flows[k] for r in singles])
+                                         for k in first.ledger_flows})
     return WhatIfRun(arm.label, arm.program, result, trial_totals, trial_monthly, tier_share, pops)
 
 

@@ -18,7 +18,8 @@ from simulator.trials import montecarlo
 from simulator.report import outputs
 
 RUN = ["simulate", "rules/coffee.loyalty", "--customers", "200", "--months", "2", "--trials", "1", "--workers", "1"]
-REPORTS = {"report.json", "report.md", "report.html"}
+REPORTS = {"report.json", "report.md", "report.html", "report.xlsx",
+           *(f"{t}.{ext}" for t in ("summary", "monthly", "per_trial", "contract_liability", "tier_economics") for ext in ("csv", "parquet"))}
 
 
 def _contents(folder: Path) -> dict[str, bytes]:
@@ -115,7 +116,7 @@ def test_without_a_failure_the_new_set_replaces_the_previous_one(tmp_path, previ
     the previous one, and a file of the user's own in the folder stays."""
     out = _previous_set(previous, tmp_path)
     (out / "notes.txt").write_text("mine\n", encoding="utf-8")
-    new = {"report.json": "{}\n", "report.md": "# new\n", "report.html": "<p>new</p>\n"}
+    new = {name: f"new {name}\n" for name in sorted(previous)}  # a whole set: every file a run writes
     assert outputs.write_set(out, new) == [out / name for name in new]
     assert _contents(out) == {**{k: v.encode() for k, v in new.items()}, "notes.txt": b"mine\n"}
 

@@ -57,7 +57,8 @@ def test_a_guardrail_that_must_fail_exits_1(tmp_path, capsys):
     assert code == 1
     assert "error: guardrail failed: no points at all: fails" in captured.err
     text = md.read_text(encoding="utf-8")
-    assert "❌ no points at all" in text and "✅ incremental_profit > -1e12" in text
+    assert "- **FAIL**: no points at all" in text and "- pass: incremental_profit > -1e12" in text
+    assert not any(ord(ch) >= 0x2600 for ch in text)  # no emoji or symbol glyph that needs an emoji font
     assert "1 guardrail failed" in text
 
 
