@@ -263,7 +263,21 @@ class PayWithPoints:
 class Conversion:
     points: int
     voucher_cents: int
-    period: Lit["month", "quarter", "year"]
+    period: Lit["month", "quarter", "year", "months"]
+    months: tuple[int, ...] = ()  # "months": conversion runs after these months end (1-12)
+    valid: int | None = None  # a voucher with a life: valid this many `valid_unit`s from its issue day
+    valid_unit: Lit["days", "months"] = "months"
+
+    @property
+    def end_months(self) -> tuple[int, ...]:
+        """The months (1-12) after whose end the conversion runs, on the 1st of the next month."""
+        if self.period == "months":
+            return self.months
+        return {"month": tuple(range(1, 13)), "quarter": (3, 6, 9, 12), "year": (12,)}[self.period]
+
+    def runs_on(self, day: "dt.date") -> bool:
+        """Conversion day: the 1st of the month after one of `end_months`."""
+        return day.day == 1 and (12 if day.month == 1 else day.month - 1) in self.end_months
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -27,6 +27,7 @@ from fractions import Fraction
 
 from rulelang.syntax import ast
 from rulelang import ir
+from rulelang.check.vouchers import month_number
 from rulelang.check.expressions import ConditionResolver, money_cents, span_of
 from rulelang.fields import FIELD_BY_NAME
 from rulelang.check.scope import Scope, build_scope, tier_order, threshold_units
@@ -190,8 +191,19 @@ class _Compiler:
                 if pw is not None
                 else None
             ),
-            conversion=ir.Conversion(points=conv.points, voucher_cents=_cents(conv.voucher), period=conv.period) if conv is not None else None,
+            conversion=_conversion(conv) if conv is not None else None,
         )
+
+
+def _conversion(conv: ast.Conversion) -> ir.Conversion:
+    """Vouchers, with their schedule as months (1-12) and their validity in days or months."""
+    months = tuple(sorted(n for n in (month_number(m) for m in conv.months) if n is not None))
+    if conv.valid is None:
+        return ir.Conversion(points=conv.points, voucher_cents=_cents(conv.voucher), period=conv.period, months=months)
+    valid, unit = (conv.valid, "days") if conv.valid_unit == "days" else \
+        (conv.valid * (12 if conv.valid_unit == "years" else 1), "months")
+    return ir.Conversion(points=conv.points, voucher_cents=_cents(conv.voucher), period=conv.period, months=months,
+                         valid=valid, valid_unit=unit)  # type: ignore[arg-type]
 
 
 def compile_program(p: ast.Program) -> ir.Program:

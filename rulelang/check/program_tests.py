@@ -13,6 +13,8 @@ from decimal import Decimal
 
 from rulelang.syntax import ast
 from rulelang.check.base import CheckContext
+from rulelang.check.vouchers import check_test_vouchers
+from rulelang.syntax.nodes import EXPECT_VOUCHER_MONEY, EXPECT_VOUCHERS
 from rulelang.check.scope import literal_type, type_word
 from rulelang.fields import ACTION_EVENTS, canonical_event, given_keys
 from rulelang.diagnostics import did_you_mean
@@ -21,7 +23,8 @@ POINT_EXPECTS = (
     "earned", "issued", "balance", "outstanding", "available", "pending", "redeemed", "expired", "reversed",
 )
 MONEY_EXPECTS = ("discount", "cost")
-EXPECT_KINDS = POINT_EXPECTS + MONEY_EXPECTS + ("tier", "fired")
+VOUCHER_EXPECTS = EXPECT_VOUCHERS + (EXPECT_VOUCHER_MONEY,)  # checked by rulelang.check.vouchers
+EXPECT_KINDS = POINT_EXPECTS + MONEY_EXPECTS + ("tier", "fired") + VOUCHER_EXPECTS
 GIVEN_KINDS = ("tier", "balance", "attribute", "purchases", "metric", "birthday", "counter")
 
 # Fields a test may give a purchase (besides its amount); "id" names an order.
@@ -45,6 +48,7 @@ def check_tests(ctx: CheckContext) -> None:
             _check_event(ctx, test, ev, order_ids)
         for exp in test.expects:
             _check_expect(ctx, test, exp)
+        check_test_vouchers(ctx, test, ctx.program)
 
 
 # ---------------------------------------------------------------- given

@@ -14,6 +14,7 @@ from decimal import Decimal
 
 from rulelang.syntax import ast
 from rulelang.check.base import CheckContext
+from rulelang.check.vouchers import check_conversion
 from rulelang.check.fold import never_true
 from rulelang.check.expressions import ConditionResolver
 from rulelang.check.scope import TIER_METRICS, threshold_units
@@ -213,3 +214,4 @@ def check_lifecycle(ctx: CheckContext, p: ast.Program) -> None:
     if conv is not None:
         ctx.count(conv.points, f"the {p.points_unit} per voucher", ctx.span(conv, p), minimum=1)
         ctx.money(conv.voucher, "the voucher", conv, positive=True)
+        check_conversion(ctx, p)

@@ -30,7 +30,8 @@ from rulelang.diagnostics import NO_SPAN, Diagnostic, EvaluationError, Span, did
 from rulelang.run.earning import EarnOutcome, evaluate_rules
 from rulelang.run.state import BudgetState, Customer, Event
 from rulelang.run.ledger import OPENING_BALANCE, Entry, Ledger, LedgerInvariantError
-from rulelang.run.trace import Result, RuleTrace, TierChange, TraceStep
+from rulelang.run.trace import Result, RuleTrace, TierChange, TraceStep, VoucherTotals
+from rulelang.run.vouchers import Wallet
 
 __all__ = [
     "BudgetState", "Customer", "Event", "EvaluationError", "LedgerInvariantError", "Result", "run",
@@ -45,6 +46,7 @@ UNKNOWN_EVENT = "RL502"
 UNKNOWN_NAME = "RL503"
 NOTHING_TO_RUN = "RL504"
 BAD_EVENT = "RL505"
+NO_VOUCHER = "RL264"
 
 
 # ---------------------------------------------------------------- entry point
@@ -176,6 +178,8 @@ class _Run:
         self._expiry_next = dt.date.max
         self.points_by_rule: dict[str, int] = {}
         self.cents = {"discount": 0, "perk": 0, "reward": 0, "voucher": 0, "points_payment": 0}
+        conv = program.conversion
+        self.wallet = Wallet(conv) if conv is not None and conv.valid is not None else None
 
     # ------------------------------------------------------------ driving
 
@@ -409,16 +413,26 @@ class _Run:
         self._review(day, notes)
         # 4. automatic conversion into vouchers
         conv = self.p.conversion
-        if conv is not None and conv.points > 0 and is_period_start(conv.period, day):
+        if self.wallet is not None:
+            gone = self.wallet.expire(day)
+            if gone:
+                notes.append(f"{gone} voucher(s) worth {money(gone * conv.voucher_cents, self.p.currency)} "  # type: ignore[union-attr]
+                             "expired unused")
+        if conv is not None and conv.points > 0 and conv.runs_on(day):
             available = self.ledger.available(day)
             vouchers = available // conv.points if available > 0 else 0
             if vouchers:
                 burned, cents = vouchers * conv.points, vouchers * conv.voucher_cents
-                self.ledger.burn_available(burned, day, "voucher", "voucher", cents,
+                # a voucher with a life costs when used (`_use_voucher`); one without, at issue
+                booked = 0 if self.wallet is not None else cents
+                self.ledger.burn_available(burned, day, "voucher", "voucher", booked,
                                            f"{vouchers} x {money(conv.voucher_cents, self.p.currency)} voucher")
-                self.cents["voucher"] += cents
+                self.cents["voucher"] += booked
+                valid = ""
+                if self.wallet is not None:
+                    valid = f", valid until {self.wallet.issue(day, vouchers) - dt.timedelta(days=1)}"
                 notes.append(f"converted {burned} {unit} into {vouchers} voucher(s) worth "
-                             f"{money(cents, self.p.currency)}; {available - burned} roll over")
+                             f"{money(cents, self.p.currency)}{valid}; {available - burned} roll over")
         # 5. per-period tier perk costs
         tier = self.current_tier()
         if tier is not None:
@@ -488,6 +502,8 @@ class _Run:
             self._redeem(ev, notes)
         elif ev.kind == "pay":
             self._pay(ev, notes)
+        elif ev.kind == "use_voucher":
+            self._use_voucher(ev, notes)
         else:
             self._use_perk(ev, notes)
         self.counters_and_metrics(ev, values, outcome, earned)
@@ -638,6 +654,23 @@ class _Run:
         self.cents["points_payment"] += cost
         notes.append(f"paid {money(amount, cur)} with {self._unit(points)}, costs {money(cost, cur)}")
 
+    def _use_voucher(self, ev: Event, notes: list[str]) -> None:
+        """A voucher with a life is spent: the one that expires first; its face value is booked as cost."""
+        w = self.wallet
+        if w is None:
+            raise _error(NO_VOUCHER, "a voucher is used, but the program's vouchers have no validity", ev.span,
+                         "give them a life: `convert ... into a 5 EUR voucher valid 2 years at end of quarter`")
+        last = w.use()
+        if last is None:
+            raise _error(NO_VOUCHER, f"a voucher is used on {ev.date}, but the customer holds none (issued {w.issued}, "
+                         f"used {w.used}, expired {w.expired})", ev.span,
+                         "use a voucher only after a conversion day has issued one, and before it expires")
+        cents = w.conv.voucher_cents
+        self.cents["voucher"] += cents
+        self.ledger.book(Entry(ev.date, "voucher", 0, cents, "voucher", None, "voucher used"))
+        notes.append(f"used a {money(cents, self.p.currency)} voucher (valid until {last}): costs "
+                     f"{money(cents, self.p.currency)}; {w.outstanding} left")
+
     def _use_perk(self, ev: Event, notes: list[str]) -> None:
         name = str(ev.name)
         tier = self.current_tier()
@@ -671,4 +704,7 @@ class _Run:
             reward_cents=self.cents["reward"], voucher_cents=self.cents["voucher"],
             points_payment_cents=self.cents["points_payment"],
             fired=frozenset(self.fired), points_by_rule=dict(self.points_by_rule),
+            vouchers=None if self.wallet is None else VoucherTotals(
+                issued=self.wallet.issued, used=self.wallet.used, expired=self.wallet.expired,
+                outstanding=self.wallet.outstanding, face_cents=self.wallet.conv.voucher_cents),
         )

@@ -65,6 +65,25 @@ class TierChange:
 
 
 @dataclass(frozen=True)
+class VoucherTotals:
+    """Vouchers with a life, counted: issued = used + expired + outstanding; each worth `face_cents`."""
+
+    issued: int
+    used: int
+    expired: int
+    outstanding: int
+    face_cents: int
+
+    def cents(self, count: int) -> int:
+        return count * self.face_cents
+
+    def to_json(self) -> dict[str, int]:
+        return {"issued": self.issued, "used": self.used, "expired": self.expired,
+                "outstanding": self.outstanding, "face_cents": self.face_cents,
+                "outstanding_cents": self.cents(self.outstanding)}
+
+
+@dataclass(frozen=True)
 class Result:
     """One customer's run. Points are integers, money integer cents.
 
@@ -97,6 +116,7 @@ class Result:
     points_payment_cents: int
     fired: frozenset[str] = frozenset()
     points_by_rule: Mapping[str, int] = field(default_factory=dict)
+    vouchers: VoucherTotals | None = None  # a program whose vouchers have a life
 
     @property
     def cost_cents(self) -> int:
@@ -129,6 +149,7 @@ class Result:
                 "voucher": self.voucher_cents, "points_payment": self.points_payment_cents,
                 "cost": self.cost_cents, "total_cost": self.total_cost_cents,
             },
+            **({"vouchers": self.vouchers.to_json()} if self.vouchers is not None else {}),
             "tier": self.tier,
             "tier_history": [t.to_json() for t in self.tier_history],
             "fired": sorted(self.fired),
@@ -192,4 +213,9 @@ class Result:
         out.append(f"  discounts {money(self.discount_cents, c)}; cost {money(self.cost_cents, c)} "
                    f"(rewards {money(self.reward_cents, c)}, perks {money(self.perk_cents, c)}, "
                    f"vouchers {money(self.voucher_cents, c)}, points paid {money(self.points_payment_cents, c)})")
+        v = self.vouchers
+        if v is not None:
+            out.append(f"  vouchers issued {v.issued} = used {v.used} + expired {v.expired} + outstanding "
+                       f"{v.outstanding} ({money(v.cents(v.outstanding), c)} outstanding, "
+                       f"{money(v.cents(v.expired), c)} breakage)")
         return "\n".join(out)

@@ -329,11 +329,19 @@ class PayWithPoints:
 
 @dataclass(frozen=True, slots=True)
 class Conversion:
-    """`convert every 150 points into a 5 USD voucher at end of quarter`."""
+    """`convert every 150 points into a 5 USD voucher at end of quarter`;
+    `... into a 5 EUR voucher valid 2 years at end of Feb, May, Aug, Nov`.
+
+    `period` is "months" when the schedule is a list of months (`months`, as written);
+    `valid` / `valid_unit`: the voucher's validity (None: a voucher without a life,
+    its cost booked at issue)."""
 
     points: int
     voucher: Money
-    period: Lit["month", "quarter", "year"]
+    period: Lit["month", "quarter", "year", "months"]
+    months: tuple[str, ...] = ()
+    valid: int | None = None
+    valid_unit: Lit["days", "months", "years"] = "years"
     span: Span = _span()
 
 

@@ -221,7 +221,9 @@ class _Writer:
             body.append(("pay", lambda blank, y=p.pay_with_points: self.pay(y, blank)))
         if p.conversion is not None:
             c = p.conversion
-            text = f"convert every {c.points} {u} into a {money_text(c.voucher)} voucher at end of {c.period}"
+            when = ", ".join(c.months) if c.period == "months" else c.period
+            valid = f" valid {c.valid} {c.valid_unit}" if c.valid is not None else ""
+            text = f"convert every {c.points} {u} into a {money_text(c.voucher)} voucher{valid} at end of {when}"
             body.append(("convert", (text, c.span)))
 
     # ------------------------------------------------------------ rules
@@ -345,8 +347,19 @@ class _Writer:
             self.emit(1, self.event(e), e.span)
         if t.until is not None:
             self.emit(1, f"until {date_text(t.until)}", self.stmt(s, "until"))
-        for x in t.expects:
+        i = 0
+        while i < len(t.expects):
+            x = t.expects[i]
+            if x.kind.startswith("vouchers_"):  # consecutive voucher counts share one line
+                j = i
+                while j < len(t.expects) and t.expects[j].kind.startswith("vouchers_"):
+                    j += 1
+                counts = " ".join(f"{y.kind.removeprefix('vouchers_')} {y.value}" for y in t.expects[i:j])
+                self.emit(1, f"expect vouchers {counts}", x.span)
+                i = j
+                continue
             self.emit(1, self.expect(x), x.span)
+            i += 1
         self.emit(0, "}", s, closes=True)
 
     def given(self, g: ast.Given) -> str:
@@ -377,6 +390,8 @@ class _Writer:
             text = f"when pay {money_text(e.amount) if e.amount else '0 USD'} with {self.unit}"
         elif e.kind == "use_perk":
             text = f"when use perk {e.name}"
+        elif e.kind == "use_voucher":
+            text = "when use voucher"
         elif e.kind == "referral":
             role = next((lit.value for k, lit in e.fields if k == "role"), None)
             text = "when referral" + (f" as {role}" if role else "") + fields
@@ -392,6 +407,8 @@ class _Writer:
             return f"expect tier {x.value}"
         if x.kind == "fired":
             return f"expect {'not ' if x.negated else ''}fired {x.value}"
+        if x.kind == "voucher_balance" and isinstance(x.value, ast.Money):
+            return f"expect voucher balance {money_text(x.value)}"
         if isinstance(x.value, ast.Money):
             return f"expect {x.kind} {money_text(x.value)}"
         return f"expect {x.kind} {x.value} {self.unit}"

@@ -244,7 +244,11 @@ def _program(p: ast.Program) -> dict[str, Value]:
         out["pay_with_points"] = _pay(p.pay_with_points)
     if p.conversion is not None:
         c = p.conversion
-        out["convert"] = Flow({"every": _number(c.points), "into": _money(c.voucher), "at_end_of": Raw(c.period)})
+        conv: dict[str, Value] = {"every": _number(c.points), "into": _money(c.voucher)}
+        if c.valid is not None:
+            conv["valid"] = Raw(f"{c.valid} {c.valid_unit}")
+        conv["at_end_of"] = Flow([_word(m) for m in c.months]) if c.period == "months" else Raw(c.period)
+        out["convert"] = Flow(conv)
     return out
 
 
