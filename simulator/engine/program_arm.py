@@ -36,6 +36,7 @@ from simulator.engine.exact import ExactRangeError, fits_int64, mul
 from simulator.engine.lots import LotStore
 from simulator.engine.program_plan import CARRIED_FIELDS, Plan, RuleSpec, round_div
 from simulator.engine.returns import OrderBook
+from simulator.engine.vouchers import VoucherBook
 
 BIG = np.int64(2**40)
 PERIODS = ("day", "week", "month", "quarter", "year", "lifetime")
@@ -159,6 +160,8 @@ class ProgramArm:
         self.discount, self.perk, self.reward, self.voucher = z(), z(), z(), z()
         self.pay_cents = z()  # points payments: each costs round(points × point cost) cents
         self.opening = z()  # opening balances of a program already running (customers file)
+        conv = self.p.conversion
+        self.vouchers = VoucherBook(conv, cal, n) if conv is not None and conv.valid is not None else None
         self.cal = cal
         self.date = cal.start
         self.day = 0
@@ -216,9 +219,9 @@ class ProgramArm:
                 row[:] = 0
         # 4. conversion
         conv = self.p.conversion
-        if conv is not None and first_of_month and (
-                conv.period == "month" or (conv.period == "quarter" and d.month in (1, 4, 7, 10))
-                or (conv.period == "year" and d.month == 1)):
+        if self.vouchers is not None:  # vouchers whose validity ends today expire, unused
+            self.vouchers.expire(day)
+        if conv is not None and conv.runs_on(d):
             idx = self.members(day)
             avail = lots.available(idx)
             vouchers = avail // conv.points
@@ -227,7 +230,10 @@ class ProgramArm:
             pts = vouchers * conv.points
             lots.burn(idx, pts)
             self.redeemed[idx] += pts
-            self.voucher[idx] += vouchers * conv.voucher_cents
+            if self.vouchers is not None:  # a voucher with a life costs when used (`use_vouchers`)
+                self.vouchers.issue(day, idx, vouchers)
+            else:
+                self.voucher[idx] += vouchers * conv.voucher_cents
         # 5. per-period tier perks
         if ts is not None and first_of_month:
             for t, tier in enumerate(ts.tiers):
@@ -236,6 +242,12 @@ class ProgramArm:
                         idx = self.members(day)
                         idx = idx[self.tier[idx] == t]
                         self.perk[idx] += perk.cost_cents
+
+    def use_vouchers(self, idx: np.ndarray) -> None:
+        """Customers `idx` (holders, distinct) each spend one voucher: its face value is the cost."""
+        if self.vouchers is not None and idx.size:
+            self.vouchers.use(idx)
+            self.voucher[idx] += self.p.conversion.voucher_cents  # type: ignore[union-attr]
 
     def _expiry(self, day: int, d: dt.date) -> None:
         """Expire what is due today or earlier under each customer's expiry set (§6): per-lot
