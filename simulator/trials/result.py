@@ -28,6 +28,11 @@ Definitions (money in currency units; cents / 100):
   declared `point cost` when the trial redeemed nothing); `liability_at_declared_cost` values the
   same points at the declared `point cost` (`simulator.model.fit_warnings` warns when the two costs
   differ by more than a quarter).
+- vouchers with a life (a conversion with a validity; only then): `vouchers_issued`, `_used`,
+  `_expired` (counts over the run), `vouchers_outstanding` (held at the end), each also as money
+  (`voucher_value_*`: count × face value); voucher breakage rate = expired / (used + expired);
+  voucher liability = outstanding face value × (1 − voucher breakage rate) (the face value when none
+  settled in the trial). Their cost (in `cost_vouchers`) is booked when a voucher is used.
 - retention (month m) = customers still alive / customers at the start; churn rate = churned in
   the month / alive at its start; repeat-purchase rate = customers with ≥ 2 purchases / buyers;
   average check = revenue / purchases; purchase frequency = purchases / buyers.
@@ -52,6 +57,25 @@ from rulelang import ir
 from simulator.trials.stats import ratio, summarize
 
 SCHEMA = "loyalty-simulation/1"
+
+
+def _voucher_totals(pt: dict[str, np.ndarray], series: dict[str, np.ndarray], mon: dict[str, np.ndarray],
+                    program: ir.Program) -> None:
+    """The voucher counts, their money, breakage rate and liability (vouchers with a life only)."""
+    if "program.vouchers_issued" not in mon or program.conversion is None:
+        return
+    face = program.conversion.voucher_cents / 100.0
+    for k in ("issued", "used", "expired", "outstanding"):
+        series[f"program.vouchers_{k}"] = mon[f"program.vouchers_{k}"].astype(np.float64)
+    for k in ("issued", "used", "expired"):
+        pt[f"program.vouchers_{k}"] = series[f"program.vouchers_{k}"].sum(axis=1)
+    pt["program.vouchers_outstanding"] = series["program.vouchers_outstanding"][:, -1]
+    for k in ("issued", "used", "expired", "outstanding"):
+        pt[f"program.voucher_value_{k}"] = pt[f"program.vouchers_{k}"] * face
+    breakage = ratio(pt["program.vouchers_expired"], pt["program.vouchers_used"] + pt["program.vouchers_expired"])
+    pt["program.voucher_breakage_rate"] = breakage
+    pt["program.voucher_liability"] = pt["program.voucher_value_outstanding"] * np.where(
+        np.isnan(breakage), 1.0, 1.0 - np.nan_to_num(breakage))
 
 
 @dataclass
@@ -217,6 +241,7 @@ def build_result(meta: dict[str, Any], program: ir.Program, pop, trials: list, c
                          pt["program.cost_per_redeemed_point"])
     pt["program.liability"] = pt["program.points_outstanding"] * redemption_rate * per_point
     pt["program.liability_at_declared_cost"] = pt["program.points_outstanding"] * redemption_rate * point_cost
+    _voucher_totals(pt, series, mon, program)
     opening = tot["program.points_opening"].astype(np.float64) if "program.points_opening" in tot else 0.0
     if np.any(opening):  # a program already running: opening + issued = redeemed + expired + reversed + outstanding
         pt["program.points_opening"] = opening
