@@ -31,7 +31,9 @@ Adding an award basis (the purchase `quantity`'s "award 1 point per 2 litres" wa
    class is either declared by a source or listed in `MONEY_ACTIONS`.
 5. docs/semantics.md §4 (the actions table and §4.2) says what it earns.
 A new field with a default on an existing IR class changes `program_hash` of every program
-(the hash covers every field); a new class changes only the programs that use it.
+(the hash covers every field) unless it is declared with `metadata=OMIT_DEFAULT` (left out of the
+hash at its default, as the vouchers' `months` and `valid` of `Conversion`); a new class changes
+only the programs that use it.
 """
 
 from __future__ import annotations
@@ -259,14 +261,20 @@ class PayWithPoints:
     max_share: Fraction  # percent of the basket, 0..100
 
 
+#: Field metadata: a field added to an existing IR class that `program_hash` leaves out while it
+#: holds its default (rulelang.check.compiler), so the programs that do not use it keep their hash.
+OMIT_DEFAULT = {"omit_default": True}
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Conversion:
     points: int
     voucher_cents: int
     period: Lit["month", "quarter", "year", "months"]
-    months: tuple[int, ...] = ()  # "months": conversion runs after these months end (1-12)
-    valid: int | None = None  # a voucher with a life: valid this many `valid_unit`s from its issue day
-    valid_unit: Lit["days", "months"] = "months"
+    # (`OMIT_DEFAULT`: left out of `program_hash` at their default, so programs without them keep their hash)
+    months: tuple[int, ...] = field(default=(), metadata=OMIT_DEFAULT)  # "months": runs after these months end (1-12)
+    valid: int | None = field(default=None, metadata=OMIT_DEFAULT)  # a voucher with a life: valid this many units
+    valid_unit: Lit["days", "months"] = field(default="months", metadata=OMIT_DEFAULT)
 
     @property
     def end_months(self) -> tuple[int, ...]:

@@ -238,7 +238,8 @@ def compile_source(sf: ast.SourceFile) -> tuple[ir.Program | None, list[Diagnost
 def _canonical(value: object) -> str:
     """A text form of an IR value that does not depend on set order or hash seeds."""
     if is_dataclass(value) and not isinstance(value, type):
-        parts = ",".join(f"{f.name}={_canonical(getattr(value, f.name))}" for f in fields(value) if f.compare)
+        parts = ",".join(f"{f.name}={_canonical(getattr(value, f.name))}" for f in fields(value) if f.compare
+                         and not (f.metadata.get("omit_default") and getattr(value, f.name) == f.default))
         return f"{type(value).__name__}({parts})"
     if isinstance(value, (frozenset, set)):
         return "{" + ",".join(sorted(_canonical(v) for v in value)) + "}"

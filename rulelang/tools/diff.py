@@ -508,7 +508,10 @@ class _Differ:
         co, cn = self.old.conversion, self.new.conversion
         if co != cn:
             def conv(c: ast.Conversion) -> str:
-                return f"every {_points(c.points, self.new.points_unit)} into a {money_text(c.voucher)} voucher at end of {c.period}"
+                when = ", ".join(c.months) if c.period == "months" else c.period
+                valid = f" valid {c.valid} {c.valid_unit}" if c.valid is not None else ""
+                return (f"every {_points(c.points, self.new.points_unit)} into a {money_text(c.voucher)} voucher"
+                        f"{valid} at end of {when}")
             kind = "added" if co is None else "removed" if cn is None else "changed"
             self.add(kind, "redemption", "conversion", f"voucher conversion {kind}",
                      [FieldChange("voucher conversion", None if co is None else conv(co), None if cn is None else conv(cn))])

@@ -32,7 +32,9 @@ Definitions (money in currency units; cents / 100):
   `_expired` (counts over the run), `vouchers_outstanding` (held at the end), each also as money
   (`voucher_value_*`: count × face value); voucher breakage rate = expired / (used + expired);
   voucher liability = outstanding face value × (1 − voucher breakage rate) (the face value when none
-  settled in the trial). Their cost (in `cost_vouchers`) is booked when a voucher is used.
+  settled in the trial). Their cost (in `cost_vouchers`) is booked when a voucher is used; the
+  redemption cost (and so the cost per redeemed point) adds the voucher liability, since the points
+  of the outstanding vouchers are redeemed already.
 - retention (month m) = customers still alive / customers at the start; churn rate = churned in
   the month / alive at its start; repeat-purchase rate = customers with ≥ 2 purchases / buyers;
   average check = revenue / purchases; purchase frequency = purchases / buyers.
@@ -231,17 +233,19 @@ def build_result(meta: dict[str, Any], program: ir.Program, pop, trials: list, c
     if "program.referrals_dropped" in tot:
         pt["program.referrals_dropped"] = tot["program.referrals_dropped"].astype(np.float64)
     pt["program.new_customers"] = series["program.new_customers"].sum(axis=1)
+    _voucher_totals(pt, series, mon, program)
     settled = pt["program.points_redeemed"] + pt["program.points_expired"]
     pt["program.breakage_rate"] = ratio(pt["program.points_expired"], settled)
     redemption_rate = np.where(np.isnan(pt["program.breakage_rate"]), 1.0, 1.0 - np.nan_to_num(pt["program.breakage_rate"]))
     pt["program.redemption_cost"] = (pt["program.cost_rewards"] + pt["program.cost_points_payments"]
                                      + pt["program.cost_vouchers"])
+    if "program.voucher_liability" in pt:  # vouchers with a life: the outstanding ones at their expected cost
+        pt["program.redemption_cost"] = pt["program.redemption_cost"] + pt["program.voucher_liability"]
     pt["program.cost_per_redeemed_point"] = ratio(pt["program.redemption_cost"], pt["program.points_redeemed"])
     per_point = np.where(np.isnan(pt["program.cost_per_redeemed_point"]), point_cost,
                          pt["program.cost_per_redeemed_point"])
     pt["program.liability"] = pt["program.points_outstanding"] * redemption_rate * per_point
     pt["program.liability_at_declared_cost"] = pt["program.points_outstanding"] * redemption_rate * point_cost
-    _voucher_totals(pt, series, mon, program)
     opening = tot["program.points_opening"].astype(np.float64) if "program.points_opening" in tot else 0.0
     if np.any(opening):  # a program already running: opening + issued = redeemed + expired + reversed + outstanding
         pt["program.points_opening"] = opening
