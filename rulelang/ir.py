@@ -245,12 +245,21 @@ class TierSystem:
     validity_months: int
 
 
+#: Field metadata: a field added to an existing IR class that `program_hash` leaves out while it
+#: holds its default (rulelang.check.compiler), so the programs that do not use it keep their hash.
+OMIT_DEFAULT = {"omit_default": True}
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Reward:
     name: str
     price: int
     worth_cents: int | None
-    cost_cents: int
+    cost_cents: int  # booked when redeemed; 0 for a reward that issues a voucher (it costs when used)
+    # a reward that issues a voucher with a life: its face value and validity (as `Conversion`)
+    voucher_cents: int | None = field(default=None, metadata=OMIT_DEFAULT)
+    valid: int | None = field(default=None, metadata=OMIT_DEFAULT)
+    valid_unit: Lit["days", "months"] = field(default="months", metadata=OMIT_DEFAULT)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -259,11 +268,6 @@ class PayWithPoints:
     cents: int  # ... pay this much
     minimum_balance: int
     max_share: Fraction  # percent of the basket, 0..100
-
-
-#: Field metadata: a field added to an existing IR class that `program_hash` leaves out while it
-#: holds its default (rulelang.check.compiler), so the programs that do not use it keep their hash.
-OMIT_DEFAULT = {"omit_default": True}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -315,6 +319,13 @@ class Program:
     pay_with_points: PayWithPoints | None
     conversion: Conversion | None
 
+
+
+def vouchers_with_a_life(p: Program) -> bool:
+    """The program issues vouchers with a validity (a conversion's or a reward's): both engines keep
+    a voucher ledger for them, and their cost is booked when one is used."""
+    return (p.conversion is not None and p.conversion.valid is not None) or \
+        any(r.voucher_cents is not None for r in p.rewards)
 
 
 # ---------------------------------------------------------------- sources of points

@@ -187,7 +187,7 @@ def test_before_the_first_expiry_both_vouchers_are_outstanding():
     _, p = compiled(program_text(SCHEDULED))
     res = run(p, [purchase("2027-01-15", 1234)], until=at("2027-05-31"))
     assert (res.vouchers.issued, res.vouchers.outstanding) == (2, 2)
-    assert res.vouchers.cents(res.vouchers.outstanding) == 1000 and res.voucher_cents == 0
+    assert res.vouchers.outstanding_cents == 1000 and res.voucher_cents == 0
 
 
 def test_months_not_in_the_list_do_not_convert():
@@ -231,7 +231,8 @@ def test_the_voucher_totals_are_in_the_json_result():
     _, p = compiled(program_text(SCHEDULED))
     res = run(p, [purchase("2027-01-15", 1234)], until=at("2027-03-01"))
     assert res.to_json()["vouchers"] == {"issued": 2, "used": 0, "expired": 0, "outstanding": 2,
-                                         "face_cents": 500, "outstanding_cents": 1000}
+                                         "issued_cents": 1000, "used_cents": 0, "expired_cents": 0,
+                                         "outstanding_cents": 1000}
 
 
 # ---------------------------------------------------------------- tests and explain
@@ -280,3 +281,68 @@ def test_explain_refuses_a_voucher_use_in_an_events_file_at_its_line(tmp_path):
                            "--format", "json"], capture_output=True, text=True, cwd=ROOT)
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["vouchers"]["used"] == 1
+
+
+# ---------------------------------------------------------------- a reward that issues a voucher
+
+REWARD = '''reward coupon {
+    price 300 points
+    voucher 3 EUR valid 1 year
+  }'''
+
+
+def test_a_reward_voucher_in_both_forms():
+    sf, p = compiled(program_text(REWARD))
+    [reward] = p.rewards
+    assert (reward.voucher_cents, reward.valid, reward.valid_unit, reward.cost_cents) == (300, 12, "months", 0)
+    assert "voucher 3 EUR valid 1 year\n" in format_source(sf)
+    yaml_text = to_yaml(sf)
+    assert "coupon: {price: 300, voucher: 3 EUR, valid: 1 year}" in yaml_text
+    ysf, _ = load_yaml(yaml_text, "card.yaml")
+    assert compile_source(ysf)[0] == p
+
+
+def test_a_reward_voucher_is_issued_at_redemption_and_costs_when_used():
+    # 400 points; redeem coupon on 1 Mar: 300 points redeemed, a 3 EUR voucher valid 1 year
+    # (usable through 29 Feb 2028, expired on 1 Mar 2028); nothing booked at redemption.
+    _, p = compiled(program_text(REWARD))
+    redeem = Event("redeem", dt.datetime(2027, 3, 1, 12), None, "coupon")
+    res = run(p, [purchase("2027-02-10", 400), redeem], until=at("2027-03-02"))
+    assert (res.redeemed, res.outstanding, res.reward_cents, res.voucher_cents) == (300, 100, 0, 0)
+    assert (res.vouchers.issued, res.vouchers.outstanding_cents) == (1, 300)
+    spent = run(p, [purchase("2027-02-10", 400), redeem, use("2028-02-29")])
+    assert spent.voucher_cents == 300 and spent.cost_cents == 300 and spent.vouchers.used == 1
+    lapsed = run(p, [purchase("2027-02-10", 400), redeem], until=at("2028-03-01"))
+    assert (lapsed.vouchers.expired, lapsed.vouchers.expired_cents, lapsed.cost_cents) == (1, 300, 0)
+
+
+def test_conversion_and_reward_vouchers_are_spent_in_the_order_they_expire():
+    # 1234 points on 15 Jan; redeem coupon on 20 Jan (300 points, 3 EUR, ends 20 Jan 2028);
+    # 1 Mar: floor(934 / 500) = 1 conversion voucher of 5 EUR valid 3 months (ends 1 Jun 2027).
+    # The first use spends the 5 EUR one (it ends first), the second the 3 EUR one.
+    _, p = compiled(program_text(SCHEDULED + "\n  " + REWARD))
+    events = [purchase("2027-01-15", 1234), Event("redeem", dt.datetime(2027, 1, 20, 12), None, "coupon"),
+              use("2027-03-05")]
+    first = run(p, events)
+    assert (first.voucher_cents, first.vouchers.outstanding_cents) == (500, 300)
+    both = run(p, events + [use("2027-03-06")])
+    assert (both.voucher_cents, both.vouchers.used, both.vouchers.outstanding) == (800, 2, 0)
+
+
+def test_a_reward_voucher_needs_a_validity_and_no_costs_us():
+    yaml_text = '''program:
+  name: Card
+  currency: EUR
+  rewards:
+    a: {price: 300, voucher: 3 EUR}
+    b: {price: 300, voucher: 3 EUR, valid: 1 year, costs_us: 1 EUR}
+    c: {price: 300, valid: 1 year}
+    d: {price: 300, voucher: 3 EUR, valid: 0 days}
+'''
+    assert sorted(yaml_errors(yaml_text)) == [("RL260", 8), ("RL265", 5), ("RL265", 6), ("RL265", 7)]
+    text = program_text('''reward b {
+    price 300 points
+    voucher 3 EUR valid 0 months
+    costs us 1 EUR
+  }''')
+    assert sorted(errors(text)) == [("RL260", 6), ("RL265", 6)]

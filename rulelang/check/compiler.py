@@ -152,6 +152,10 @@ class _Compiler:
         )
 
     def reward(self, r: ast.Reward) -> ir.Reward:
+        if r.voucher is not None and r.valid is not None:  # a voucher with a life: its cost is booked when used
+            valid, unit = _validity(r.valid, r.valid_unit)
+            return ir.Reward(name=r.name, price=r.price, worth_cents=_cents_or_none(r.worth), cost_cents=0,
+                             voucher_cents=_cents(r.voucher), valid=valid, valid_unit=unit)  # type: ignore[arg-type]
         if r.cost is not None:
             cost = _cents(r.cost)
         else:
@@ -195,13 +199,17 @@ class _Compiler:
         )
 
 
+def _validity(valid: int, unit: str) -> tuple[int, str]:
+    """A voucher's validity in days, or in months (years are 12 months)."""
+    return (valid, "days") if unit == "days" else (valid * (12 if unit == "years" else 1), "months")
+
+
 def _conversion(conv: ast.Conversion) -> ir.Conversion:
     """Vouchers, with their schedule as months (1-12) and their validity in days or months."""
     months = tuple(sorted(n for n in (month_number(m) for m in conv.months) if n is not None))
     if conv.valid is None:
         return ir.Conversion(points=conv.points, voucher_cents=_cents(conv.voucher), period=conv.period, months=months)
-    valid, unit = (conv.valid, "days") if conv.valid_unit == "days" else \
-        (conv.valid * (12 if conv.valid_unit == "years" else 1), "months")
+    valid, unit = _validity(conv.valid, conv.valid_unit)
     return ir.Conversion(points=conv.points, voucher_cents=_cents(conv.voucher), period=conv.period, months=months,
                          valid=valid, valid_unit=unit)  # type: ignore[arg-type]
 

@@ -31,7 +31,7 @@ from rulelang.run.earning import EarnOutcome, evaluate_rules
 from rulelang.run.state import BudgetState, Customer, Event
 from rulelang.run.ledger import OPENING_BALANCE, Entry, Ledger, LedgerInvariantError
 from rulelang.run.trace import Result, RuleTrace, TierChange, TraceStep, VoucherTotals
-from rulelang.run.vouchers import Wallet
+from rulelang.run.vouchers import Wallet, voucher_end
 
 __all__ = [
     "BudgetState", "Customer", "Event", "EvaluationError", "LedgerInvariantError", "Result", "run",
@@ -178,8 +178,7 @@ class _Run:
         self._expiry_next = dt.date.max
         self.points_by_rule: dict[str, int] = {}
         self.cents = {"discount": 0, "perk": 0, "reward": 0, "voucher": 0, "points_payment": 0}
-        conv = program.conversion
-        self.wallet = Wallet(conv) if conv is not None and conv.valid is not None else None
+        self.wallet = Wallet() if ir.vouchers_with_a_life(program) else None
 
     # ------------------------------------------------------------ driving
 
@@ -414,9 +413,10 @@ class _Run:
         # 4. automatic conversion into vouchers
         conv = self.p.conversion
         if self.wallet is not None:
+            before = self.wallet.expired_cents
             gone = self.wallet.expire(day)
             if gone:
-                notes.append(f"{gone} voucher(s) worth {money(gone * conv.voucher_cents, self.p.currency)} "  # type: ignore[union-attr]
+                notes.append(f"{gone} voucher(s) worth {money(self.wallet.expired_cents - before, self.p.currency)} "
                              "expired unused")
         if conv is not None and conv.points > 0 and conv.runs_on(day):
             available = self.ledger.available(day)
@@ -424,13 +424,15 @@ class _Run:
             if vouchers:
                 burned, cents = vouchers * conv.points, vouchers * conv.voucher_cents
                 # a voucher with a life costs when used (`_use_voucher`); one without, at issue
-                booked = 0 if self.wallet is not None else cents
+                booked = 0 if conv.valid is not None else cents
                 self.ledger.burn_available(burned, day, "voucher", "voucher", booked,
                                            f"{vouchers} x {money(conv.voucher_cents, self.p.currency)} voucher")
                 self.cents["voucher"] += booked
                 valid = ""
-                if self.wallet is not None:
-                    valid = f", valid until {self.wallet.issue(day, vouchers) - dt.timedelta(days=1)}"
+                if conv.valid is not None and self.wallet is not None:
+                    end = voucher_end(conv.valid, conv.valid_unit, day)
+                    self.wallet.issue(end, conv.voucher_cents, vouchers)
+                    valid = f", valid until {end - dt.timedelta(days=1)}"
                 notes.append(f"converted {burned} {unit} into {vouchers} voucher(s) worth "
                              f"{money(cents, self.p.currency)}{valid}; {available - burned} roll over")
         # 5. per-period tier perk costs
@@ -619,6 +621,13 @@ class _Run:
         self.ledger.burn_available(reward.price, ev.date, "redeem", reward.name, reward.cost_cents,
                                    f"reward {reward.name}")
         self.cents["reward"] += reward.cost_cents
+        if reward.voucher_cents is not None and reward.valid is not None and self.wallet is not None:
+            end = voucher_end(reward.valid, reward.valid_unit, ev.date)
+            self.wallet.issue(end, reward.voucher_cents, 1)
+            notes.append(f"redeemed {reward.name}: {self._unit(reward.price)} for a "
+                         f"{money(reward.voucher_cents, self.p.currency)} voucher valid until "
+                         f"{end - dt.timedelta(days=1)} (it costs when used)")
+            return
         notes.append(f"redeemed {reward.name}: {self._unit(reward.price)}, costs "
                      f"{money(reward.cost_cents, self.p.currency)}")
 
@@ -658,14 +667,14 @@ class _Run:
         """A voucher with a life is spent: the one that expires first; its face value is booked as cost."""
         w = self.wallet
         if w is None:
-            raise _error(NO_VOUCHER, "a voucher is used, but the program's vouchers have no validity", ev.span,
+            raise _error(NO_VOUCHER, "a voucher is used, but the program issues no vouchers with a validity", ev.span,
                          "give them a life: `convert ... into a 5 EUR voucher valid 2 years at end of quarter`")
-        last = w.use()
-        if last is None:
+        spent = w.use()
+        if spent is None:
             raise _error(NO_VOUCHER, f"a voucher is used on {ev.date}, but the customer holds none (issued {w.issued}, "
                          f"used {w.used}, expired {w.expired})", ev.span,
-                         "use a voucher only after a conversion day has issued one, and before it expires")
-        cents = w.conv.voucher_cents
+                         "use a voucher only after a conversion or a reward has issued one, and before it expires")
+        cents, last = spent
         self.cents["voucher"] += cents
         self.ledger.book(Entry(ev.date, "voucher", 0, cents, "voucher", None, "voucher used"))
         notes.append(f"used a {money(cents, self.p.currency)} voucher (valid until {last}): costs "
@@ -706,5 +715,7 @@ class _Run:
             fired=frozenset(self.fired), points_by_rule=dict(self.points_by_rule),
             vouchers=None if self.wallet is None else VoucherTotals(
                 issued=self.wallet.issued, used=self.wallet.used, expired=self.wallet.expired,
-                outstanding=self.wallet.outstanding, face_cents=self.wallet.conv.voucher_cents),
+                outstanding=self.wallet.outstanding, issued_cents=self.wallet.issued_cents,
+                used_cents=self.wallet.used_cents, expired_cents=self.wallet.expired_cents,
+                outstanding_cents=self.wallet.outstanding_cents),
         )

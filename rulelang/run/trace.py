@@ -66,21 +66,22 @@ class TierChange:
 
 @dataclass(frozen=True)
 class VoucherTotals:
-    """Vouchers with a life, counted: issued = used + expired + outstanding; each worth `face_cents`."""
+    """Vouchers with a life, counted and in face value (cents):
+    issued = used + expired + outstanding, in both."""
 
     issued: int
     used: int
     expired: int
     outstanding: int
-    face_cents: int
-
-    def cents(self, count: int) -> int:
-        return count * self.face_cents
+    issued_cents: int
+    used_cents: int
+    expired_cents: int
+    outstanding_cents: int
 
     def to_json(self) -> dict[str, int]:
         return {"issued": self.issued, "used": self.used, "expired": self.expired,
-                "outstanding": self.outstanding, "face_cents": self.face_cents,
-                "outstanding_cents": self.cents(self.outstanding)}
+                "outstanding": self.outstanding, "issued_cents": self.issued_cents, "used_cents": self.used_cents,
+                "expired_cents": self.expired_cents, "outstanding_cents": self.outstanding_cents}
 
 
 @dataclass(frozen=True)
@@ -216,6 +217,6 @@ class Result:
         v = self.vouchers
         if v is not None:
             out.append(f"  vouchers issued {v.issued} = used {v.used} + expired {v.expired} + outstanding "
-                       f"{v.outstanding} ({money(v.cents(v.outstanding), c)} outstanding, "
-                       f"{money(v.cents(v.expired), c)} breakage)")
+                       f"{v.outstanding} ({money(v.outstanding_cents, c)} outstanding, "
+                       f"{money(v.expired_cents, c)} breakage)")
         return "\n".join(out)

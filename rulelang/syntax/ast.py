@@ -307,12 +307,16 @@ class TierSystem:
 
 @dataclass(frozen=True, slots=True)
 class Reward:
-    """`reward free_drink { price 150 stars; worth 5 USD; costs us 1.50 USD }`."""
+    """`reward free_drink { price 150 stars; worth 5 USD; costs us 1.50 USD }`;
+    `reward coupon { price 500 points; voucher 5 EUR valid 1 year }` issues a voucher with a life."""
 
     name: str
     price: int
     worth: Money | None = None
     cost: Money | None = None
+    voucher: Money | None = None
+    valid: int | None = None
+    valid_unit: Lit["days", "months", "years"] = "years"
     span: Span = _span()
 
 

@@ -38,6 +38,11 @@ def number_text(value: Decimal | int) -> str:
     return text
 
 
+def validity_text(count: int, unit: str) -> str:
+    """A voucher's validity: `2 years`, `1 year`, `90 days`."""
+    return f"{count} {unit[:-1] if count == 1 else unit}"
+
+
 def money_text(m: ast.Money) -> str:
     return f"{number_text(m.amount)} {m.currency}"
 
@@ -222,7 +227,7 @@ class _Writer:
         if p.conversion is not None:
             c = p.conversion
             when = ", ".join(c.months) if c.period == "months" else c.period
-            valid = f" valid {c.valid} {c.valid_unit}" if c.valid is not None else ""
+            valid = f" valid {validity_text(c.valid, c.valid_unit)}" if c.valid is not None else ""
             text = f"convert every {c.points} {u} into a {money_text(c.voucher)} voucher{valid} at end of {when}"
             body.append(("convert", (text, c.span)))
 
@@ -324,6 +329,9 @@ class _Writer:
             self.emit(2, f"worth {money_text(w.worth)}", self.stmt(s, "worth") or w.worth.span)
         if w.cost is not None:
             self.emit(2, f"costs us {money_text(w.cost)}", self.stmt(s, "costs_us") or w.cost.span)
+        if w.voucher is not None:
+            valid = f" valid {validity_text(w.valid, w.valid_unit)}" if w.valid is not None else ""
+            self.emit(2, f"voucher {money_text(w.voucher)}{valid}", self.stmt(s, "voucher") or w.voucher.span)
         self.emit(1, "}", s, closes=True)
 
     def pay(self, y: ast.PayWithPoints, blank: bool) -> None:

@@ -121,7 +121,8 @@ _DECLS = (
              {"metric": "by", "window": "over", "tiers": "levels", "review": "review", "downgrade": "downgrade",
               "grace_months": "grace", "validity_months": "valid"}, _TIERS),
     # redemption and lifecycle
-    NodeDecl(ast.Reward, "reward", "rewards", {"price": "price", "worth": "worth", "cost": "costs_us"},
+    NodeDecl(ast.Reward, "reward", "rewards", {"price": "price", "worth": "worth", "cost": "costs_us",
+                                               "voucher": "voucher", "valid": "valid", "valid_unit": "valid"},
              ("program", "rewards", "*")),
     NodeDecl(ast.PayWithPoints, "pay", "pay_with_points",
              {"points": "points", "money": "worth", "minimum_balance": "minimum_balance", "max_share": "at_most"},

@@ -510,6 +510,9 @@ class Builder(Transformer):  # type: ignore[type-arg]
     def costs_us_stmt(self, meta, ch):
         return self._stmt(meta, "costs_us", self._money(ch[0]))
 
+    def reward_voucher_stmt(self, meta, ch):
+        return self._stmt(meta, "voucher", (self._money(ch[0]), ch[1]))
+
     def reward(self, meta, ch):
         span = self.w.of_meta(meta)
         name = str(ch[0])
@@ -521,7 +524,9 @@ class Builder(Transformer):  # type: ignore[type-arg]
                 values[item.kind] = item.value
         if "price" not in values:
             self._missing(f"reward `{name}` has no price", span, "add e.g. `price 150 points`")
-        return ast.Reward(name, values.get("price", 0), values.get("worth"), values.get("costs_us"), span=span)  # type: ignore[arg-type]
+        voucher, (valid, unit) = values.get("voucher") or (None, (None, "years"))  # type: ignore[misc]
+        return ast.Reward(name, values.get("price", 0), values.get("worth"), values.get("costs_us"),  # type: ignore[arg-type]
+                          voucher, valid, unit, span=span)
 
     def exchange_stmt(self, meta, ch):
         return self._stmt(meta, "exchange", (self._int(ch[0], "points"), self._money(ch[2])))

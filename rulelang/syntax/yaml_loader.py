@@ -514,7 +514,10 @@ class _Builder:
         price = r.integer(m["price"].node, f"`price` of {what}", "150") if "price" in m else 0
         worth = r.money(m["worth"].node, f"`worth` of {what}") if "worth" in m else None
         cost = r.money(m["costs_us"].node, f"`costs_us` of {what}") if "costs_us" in m else None
-        return ast.Reward(entry.key, price, worth, cost, span=r.entry_span(entry))
+        voucher = r.money(m["voucher"].node, f"`voucher` of {what}") if "voucher" in m else None
+        valid, unit = self.validity(m["valid"].node, f"`valid` of {what}") if "valid" in m else (None, "years")
+        return ast.Reward(entry.key, price, worth, cost, voucher, valid, unit,  # type: ignore[arg-type]
+                          span=r.entry_span(entry))
 
     def pay_with_points(self, entry: Entry) -> ast.PayWithPoints:
         r = self.r

@@ -27,7 +27,7 @@ import yaml
 
 from rulelang.fields import given_keys
 from rulelang.syntax import ast
-from rulelang.syntax.formatter import expr_to_text  # conditions are written exactly as the text form writes them
+from rulelang.syntax.formatter import expr_to_text, validity_text  # conditions are written exactly as the text form writes them
 from rulelang.syntax.yaml_loader import EVENT_TIME_WHEN_NONE_GIVEN
 from rulelang.syntax.nodes import ACTION_TYPES, NODES, dispatch
 from rulelang.vocabulary import counted
@@ -246,7 +246,7 @@ def _program(p: ast.Program) -> dict[str, Value]:
         c = p.conversion
         conv: dict[str, Value] = {"every": _number(c.points), "into": _money(c.voucher)}
         if c.valid is not None:
-            conv["valid"] = Raw(f"{c.valid} {c.valid_unit}")
+            conv["valid"] = Raw(validity_text(c.valid, c.valid_unit))
         conv["at_end_of"] = Flow([_word(m) for m in c.months]) if c.period == "months" else Raw(c.period)
         out["convert"] = Flow(conv)
     return out
@@ -406,6 +406,10 @@ def _reward(r: ast.Reward) -> Value:
         body["worth"] = _money(r.worth)
     if r.cost is not None:
         body["costs_us"] = _money(r.cost)
+    if r.voucher is not None:
+        body["voucher"] = _money(r.voucher)
+    if r.valid is not None:
+        body["valid"] = Raw(validity_text(r.valid, r.valid_unit))
     return Flow(body)
 
 

@@ -377,7 +377,7 @@ def _voucher_expectation(expect: ast.Expect, result: Result, program: ir.Program
     counts = f"issued {v.issued}, used {v.used}, expired {v.expired}, outstanding {v.outstanding}"
     if kind == "voucher_balance":
         expected = money_to_cents(expect.value) if isinstance(expect.value, ast.Money) else None
-        actual = v.cents(v.outstanding)
+        actual = v.outstanding_cents
         if expected == actual:
             return None
         shown = format_money(expected, program.currency) if expected is not None else str(expect.value)

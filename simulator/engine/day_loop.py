@@ -38,6 +38,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from rulelang import ir
 from simulator.model.strings import StringTable
 from simulator.engine.day_events import DayEvents, bday_of
 from rulelang.limits import MAX_CUSTOMER_POINTS
@@ -57,7 +58,8 @@ PROGRAM_METRICS = ("points_issued", "points_redeemed", "points_expired", "points
                    "points_payment_cents", "perk_cents", "voucher_cents", "fixed_cost_cents",
                    "acquisition_cents", "members", "discount_returned_cents")
 # vouchers with a life (only for a program whose conversion gives them a validity)
-VOUCHER_METRICS = ("vouchers_issued", "vouchers_used", "vouchers_expired", "vouchers_outstanding")
+VOUCHER_METRICS = ("vouchers_issued", "vouchers_used", "vouchers_expired", "vouchers_outstanding",
+                   "voucher_issued_cents", "voucher_used_cents", "voucher_expired_cents", "voucher_outstanding_cents")
 UNIFORMS = ("category", "channel", "dropout", "perk_use", "redeem")  # per purchase, then 3 for returns
 NO_VISIT = np.int16(-4)  # visit code: (month of the last purchase) * 4 + purchases so far (at most 2)
 
@@ -160,9 +162,8 @@ class ChunkSim(DayEvents):
                               if plan is not None and plan.reads_quantity else None)
         # stream 4: whether a member holding a voucher with a life spends one at a purchase, only
         # for a program whose vouchers have a life (the draw rule above)
-        conv = plan.program.conversion if plan is not None else None
         self.voucher_rngs = ([block_rng(seed, trial, b, stream=4) for b, _ in blocks]
-                             if conv is not None and conv.valid is not None else None)
+                             if plan is not None and ir.vouchers_with_a_life(plan.program) else None)
         self.days = plan.cal.days if plan is not None else 0
         start = plan.cal.start if plan is not None else None
         parts = [draw_block(pop, tables, seed, trial, b, n, self.days, side, start)
@@ -573,11 +574,15 @@ class ChunkSim(DayEvents):
         vb = arm.vouchers
         if vb is not None:
             for k, arr in (("program.vouchers_issued", vb.issued), ("program.vouchers_used", vb.used),
-                           ("program.vouchers_expired", vb.expired)):
+                           ("program.vouchers_expired", vb.expired), ("program.voucher_issued_cents", vb.issued_cents),
+                           ("program.voucher_used_cents", vb.used_cents),
+                           ("program.voucher_expired_cents", vb.expired_cents)):
                 v = exact_sum(arr)
                 mon[k][mo] = _int64(v - self.prev.get(k, 0), k)
                 self.prev[k] = v
             mon["program.vouchers_outstanding"][mo] = _int64(exact_sum(vb.held), "program.vouchers_outstanding")
+            mon["program.voucher_outstanding_cents"][mo] = _int64(exact_sum(vb.held_cents),
+                                                                  "program.voucher_outstanding_cents")
         outstanding = exact_sum(arm.lots.outstanding)
         mon["program.points_outstanding"][mo] = _int64(outstanding, "program.points_outstanding")
         mon["program.points_available"][mo] = _int64(outstanding - exact_sum(arm.lots.pending), "program.points_available")
@@ -622,7 +627,8 @@ class ChunkSim(DayEvents):
             "enroll_day": int(self.enroll[c]),
             **({} if arm.vouchers is None else {
                 "vouchers_issued": int(arm.vouchers.issued[c]), "vouchers_used": int(arm.vouchers.used[c]),
-                "vouchers_expired": int(arm.vouchers.expired[c]), "vouchers_outstanding": int(arm.vouchers.held[c])}),
+                "vouchers_expired": int(arm.vouchers.expired[c]), "vouchers_outstanding": int(arm.vouchers.held[c]),
+                "voucher_outstanding_cents": int(arm.vouchers.held_cents[c])}),
         }
 
 

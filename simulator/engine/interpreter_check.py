@@ -26,7 +26,8 @@ from simulator.engine.program_plan import CARRIED_FIELDS
 FIELDS = ("issued", "redeemed", "expired", "reversed", "outstanding", "available", "pending",
           "discount_cents", "perk_cents", "reward_cents", "voucher_cents", "points_payment_cents", "tier")
 # compared too when the program's vouchers have a life (the engine's ledger then carries them)
-VOUCHER_FIELDS = ("vouchers_issued", "vouchers_used", "vouchers_expired", "vouchers_outstanding")
+VOUCHER_FIELDS = ("vouchers_issued", "vouchers_used", "vouchers_expired", "vouchers_outstanding",
+                  "voucher_outstanding_cents")
 
 
 def _voucher_counts(res: Any) -> dict:
@@ -34,12 +35,11 @@ def _voucher_counts(res: Any) -> dict:
     if v is None:
         return {}
     return {"vouchers_issued": v.issued, "vouchers_used": v.used, "vouchers_expired": v.expired,
-            "vouchers_outstanding": v.outstanding}
+            "vouchers_outstanding": v.outstanding, "voucher_outstanding_cents": v.outstanding_cents}
 
 
 def _fields(program: ir.Program) -> tuple[str, ...]:
-    conv = program.conversion
-    return FIELDS + (VOUCHER_FIELDS if conv is not None and conv.valid is not None else ())
+    return FIELDS + (VOUCHER_FIELDS if ir.vouchers_with_a_life(program) else ())
 
 
 def _default(value: Any, vtype: str) -> Any:

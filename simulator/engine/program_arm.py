@@ -36,7 +36,7 @@ from simulator.engine.exact import ExactRangeError, fits_int64, mul
 from simulator.engine.lots import LotStore
 from simulator.engine.program_plan import CARRIED_FIELDS, Plan, RuleSpec, round_div
 from simulator.engine.returns import OrderBook
-from simulator.engine.vouchers import VoucherBook
+from simulator.engine.vouchers import VoucherBook, voucher_end
 
 BIG = np.int64(2**40)
 PERIODS = ("day", "week", "month", "quarter", "year", "lifetime")
@@ -160,8 +160,7 @@ class ProgramArm:
         self.discount, self.perk, self.reward, self.voucher = z(), z(), z(), z()
         self.pay_cents = z()  # points payments: each costs round(points × point cost) cents
         self.opening = z()  # opening balances of a program already running (customers file)
-        conv = self.p.conversion
-        self.vouchers = VoucherBook(conv, cal, n) if conv is not None and conv.valid is not None else None
+        self.vouchers = VoucherBook(n) if ir.vouchers_with_a_life(self.p) else None
         self.cal = cal
         self.date = cal.start
         self.day = 0
@@ -230,8 +229,9 @@ class ProgramArm:
             pts = vouchers * conv.points
             lots.burn(idx, pts)
             self.redeemed[idx] += pts
-            if self.vouchers is not None:  # a voucher with a life costs when used (`use_vouchers`)
-                self.vouchers.issue(day, idx, vouchers)
+            if self.vouchers is not None and conv.valid is not None:  # costs when used (`use_vouchers`)
+                end = self.cal.day_of(voucher_end(conv.valid, conv.valid_unit, d))
+                self.vouchers.issue(idx, vouchers, end, conv.voucher_cents)
             else:
                 self.voucher[idx] += vouchers * conv.voucher_cents
         # 5. per-period tier perks
@@ -246,8 +246,7 @@ class ProgramArm:
     def use_vouchers(self, idx: np.ndarray) -> None:
         """Customers `idx` (holders, distinct) each spend one voucher: its face value is the cost."""
         if self.vouchers is not None and idx.size:
-            self.vouchers.use(idx)
-            self.voucher[idx] += self.p.conversion.voucher_cents  # type: ignore[union-attr]
+            self.voucher[idx] += self.vouchers.use(idx)
 
     def _expiry(self, day: int, d: dt.date) -> None:
         """Expire what is due today or earlier under each customer's expiry set (§6): per-lot
@@ -826,6 +825,9 @@ class ProgramArm:
         self.redeemed[idx] += reward.price
         self.reward[idx] += reward.cost_cents
         self.redeemed_ever[idx] = True
+        if reward.voucher_cents is not None and reward.valid is not None and self.vouchers is not None:
+            end = self.cal.day_of(voucher_end(reward.valid, reward.valid_unit, self.date))
+            self.vouchers.issue(idx, np.ones(idx.size, dtype=np.int64), end, reward.voucher_cents)
 
     def pay(self, idx: np.ndarray, cents: np.ndarray) -> None:
         pwp = self.p.pay_with_points

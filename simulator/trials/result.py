@@ -30,7 +30,7 @@ Definitions (money in currency units; cents / 100):
   differ by more than a quarter).
 - vouchers with a life (a conversion with a validity; only then): `vouchers_issued`, `_used`,
   `_expired` (counts over the run), `vouchers_outstanding` (held at the end), each also as money
-  (`voucher_value_*`: count × face value); voucher breakage rate = expired / (used + expired);
+  (`voucher_value_*`: their face values); voucher breakage rate = expired / (used + expired);
   voucher liability = outstanding face value × (1 − voucher breakage rate) (the face value when none
   settled in the trial). Their cost (in `cost_vouchers`) is booked when a voucher is used; the
   redemption cost (and so the cost per redeemed point) adds the voucher liability, since the points
@@ -61,19 +61,18 @@ from simulator.trials.stats import ratio, summarize
 SCHEMA = "loyalty-simulation/1"
 
 
-def _voucher_totals(pt: dict[str, np.ndarray], series: dict[str, np.ndarray], mon: dict[str, np.ndarray],
-                    program: ir.Program) -> None:
+def _voucher_totals(pt: dict[str, np.ndarray], series: dict[str, np.ndarray], mon: dict[str, np.ndarray]) -> None:
     """The voucher counts, their money, breakage rate and liability (vouchers with a life only)."""
-    if "program.vouchers_issued" not in mon or program.conversion is None:
+    if "program.vouchers_issued" not in mon:
         return
-    face = program.conversion.voucher_cents / 100.0
     for k in ("issued", "used", "expired", "outstanding"):
         series[f"program.vouchers_{k}"] = mon[f"program.vouchers_{k}"].astype(np.float64)
+        series[f"program.voucher_value_{k}"] = mon[f"program.voucher_{k}_cents"] / 100.0
     for k in ("issued", "used", "expired"):
         pt[f"program.vouchers_{k}"] = series[f"program.vouchers_{k}"].sum(axis=1)
+        pt[f"program.voucher_value_{k}"] = series[f"program.voucher_value_{k}"].sum(axis=1)
     pt["program.vouchers_outstanding"] = series["program.vouchers_outstanding"][:, -1]
-    for k in ("issued", "used", "expired", "outstanding"):
-        pt[f"program.voucher_value_{k}"] = pt[f"program.vouchers_{k}"] * face
+    pt["program.voucher_value_outstanding"] = series["program.voucher_value_outstanding"][:, -1]
     breakage = ratio(pt["program.vouchers_expired"], pt["program.vouchers_used"] + pt["program.vouchers_expired"])
     pt["program.voucher_breakage_rate"] = breakage
     pt["program.voucher_liability"] = pt["program.voucher_value_outstanding"] * np.where(
@@ -233,7 +232,7 @@ def build_result(meta: dict[str, Any], program: ir.Program, pop, trials: list, c
     if "program.referrals_dropped" in tot:
         pt["program.referrals_dropped"] = tot["program.referrals_dropped"].astype(np.float64)
     pt["program.new_customers"] = series["program.new_customers"].sum(axis=1)
-    _voucher_totals(pt, series, mon, program)
+    _voucher_totals(pt, series, mon)
     settled = pt["program.points_redeemed"] + pt["program.points_expired"]
     pt["program.breakage_rate"] = ratio(pt["program.points_expired"], settled)
     redemption_rate = np.where(np.isnan(pt["program.breakage_rate"]), 1.0, 1.0 - np.nan_to_num(pt["program.breakage_rate"]))

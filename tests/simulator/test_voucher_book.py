@@ -1,49 +1,37 @@
-"""The engine's vouchers with a life (`simulator.engine.vouchers.VoucherBook`), worked by hand,
-and the draw rule: a program without them makes no voucher draws."""
+"""The engine's vouchers with a life (`simulator.engine.vouchers.VoucherBook`), worked by hand."""
 
 from __future__ import annotations
 
-import datetime as dt
-
 import numpy as np
 
-from rulelang import ir
-from simulator.engine.calendar import Calendar
 from simulator.engine.vouchers import VoucherBook
 
 
-def _book(n: int = 3) -> tuple[VoucherBook, Calendar]:
-    conv = ir.Conversion(points=500, voucher_cents=500, period="month", valid=2, valid_unit="months")
-    cal = Calendar.make(dt.date(2027, 1, 1), 200)
-    return VoucherBook(conv, cal, n), cal
-
-
 def test_issue_use_oldest_first_and_expire_worked_by_hand():
-    book, cal = _book()
-    feb, mar = cal.day_of(dt.date(2027, 2, 1)), cal.day_of(dt.date(2027, 3, 1))
-    apr, may = cal.day_of(dt.date(2027, 4, 1)), cal.day_of(dt.date(2027, 5, 1))
-    book.issue(feb, np.array([0, 2]), np.array([2, 1]))  # 1 Feb: customer 0 gets 2, customer 2 gets 1
-    book.issue(mar, np.array([0]), np.array([1]))         # 1 Mar: customer 0 gets 1 more
+    book = VoucherBook(3, slots=1)  # one slot per customer to start: the table must grow
+    book.issue(np.array([0, 2]), np.array([2, 1]), end_day=90, face_cents=500)  # 2 and 1 vouchers of 5.00, end day 90
+    book.issue(np.array([0]), np.array([1]), end_day=120, face_cents=500)        # 1 more for customer 0, end day 120
+    assert book.end.shape[1] == 2
     assert book.holders(np.array([0, 1, 2])).tolist() == [0, 2]
-    book.use(np.array([0]))                               # spends a February voucher (it ends first)
+    assert book.use(np.array([0])).tolist() == [500]  # spends one ending on day 90 (it ends first)
     assert book.held.tolist() == [2, 0, 1] and book.used.tolist() == [1, 0, 0]
-    # February's vouchers are valid 2 months: expired on 1 Apr; March's on 1 May
-    book.expire(apr)
+    book.expire(89)  # nothing ends on day 89
+    assert book.expired.tolist() == [0, 0, 0]
+    book.expire(90)  # customer 0's last day-90 voucher and customer 2's expire
     assert book.expired.tolist() == [1, 0, 1] and book.held.tolist() == [1, 0, 0]
-    book.expire(may)
+    book.expire(120)
     assert book.expired.tolist() == [2, 0, 1] and book.held.tolist() == [0, 0, 0]
-    # issued = used + expired + outstanding, per customer
+    # issued = used + expired + outstanding, per customer, in count and in cents
     assert (book.issued == book.used + book.expired + book.held).all()
-    assert book.issued.tolist() == [3, 0, 1]
+    assert (book.issued_cents == book.used_cents + book.expired_cents + book.held_cents).all()
+    assert book.issued_cents.tolist() == [1500, 0, 500] and book.expired_cents.tolist() == [1000, 0, 500]
 
 
-def test_conversion_days_are_the_first_days_after_the_months_of_the_schedule():
-    conv = ir.Conversion(points=500, voucher_cents=500, period="months", months=(2, 5, 8, 11), valid=30,
-                         valid_unit="days")
-    cal = Calendar.make(dt.date(2027, 1, 1), 365)
-    book = VoucherBook(conv, cal, 1)
-    days = sorted(book.batch_of_day)
-    assert [cal.date(d) for d in days] == [dt.date(2027, 3, 1), dt.date(2027, 6, 1), dt.date(2027, 9, 1),
-                                           dt.date(2027, 12, 1)]
-    # valid 30 days: the 1 Mar batch expires on 31 Mar
-    assert book.expires_on[cal.day_of(dt.date(2027, 3, 31))] == [0]
+def test_of_equal_end_days_the_smaller_face_value_is_spent_first():
+    book = VoucherBook(1)
+    book.issue(np.array([0]), np.array([1]), end_day=50, face_cents=1000)
+    book.issue(np.array([0]), np.array([1]), end_day=50, face_cents=300)
+    book.issue(np.array([0]), np.array([1]), end_day=40, face_cents=2000)
+    # spending order: (40, 20.00), (50, 3.00), (50, 10.00)
+    assert [int(book.use(np.array([0]))[0]) for _ in range(3)] == [2000, 300, 1000]
+    assert book.held.tolist() == [0] and book.used_cents.tolist() == [3300]
