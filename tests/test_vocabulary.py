@@ -21,7 +21,7 @@ def test_statement_words_by_block_as_read_by_hand_from_the_grammar() -> None:
                                                 "during", "cap", "limit", "budget", "every", "streak"}
     assert STATEMENT_WORDS_BY_BLOCK["tiers"] == {"tier", "review", "downgrade", "grace", "valid"}
     assert STATEMENT_WORDS_BY_BLOCK["tier"] == {"multiply", "discount", "perk", "expire"}  # `stars never expire` starts with the unit
-    assert STATEMENT_WORDS_BY_BLOCK["reward"] == {"price", "worth", "costs"}
+    assert STATEMENT_WORDS_BY_BLOCK["reward"] == {"price", "worth", "costs", "voucher"}
     assert STATEMENT_WORDS_BY_BLOCK["pay with points"] == {"minimum", "at"}  # `100 points = 1 USD` starts with a number
     assert STATEMENT_WORDS_BY_BLOCK["test"] == {"given", "when", "until", "expect"}
     assert STATEMENT_WORDS_BY_BLOCK["file"] == {"program", "test"}
