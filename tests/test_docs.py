@@ -200,4 +200,4 @@ def test_semantics_test_example_parses() -> None:
     assert sf.program is None and len(sf.tests) == 1
     case = sf.tests[0]
     # 11 events: purchase x2, return, birthday, referral, signup, review, redeem, pay, use perk, use voucher
-    assert len(case.givens) == 6 and len(case.events) == 11 and case.until is not None
+    assert len(case.givens) == 7 and len(case.events) == 11 and case.until is not None

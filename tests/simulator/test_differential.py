@@ -34,6 +34,8 @@ FUEL = str((HERE / "fixtures" / "fuel.loyalty").relative_to(ROOT))  # awards per
 PROGRAMS.append(FUEL)
 VOUCHERS = str((HERE / "fixtures" / "vouchers.loyalty").relative_to(ROOT))  # vouchers with a 45-day life
 PROGRAMS.append(VOUCHERS)
+# status dates (to the qualified tier; one step), `activity is ...`, tier earn rates
+PROGRAMS += [str((HERE / "fixtures" / name).relative_to(ROOT)) for name in ("status.loyalty", "status_step.loyalty")]
 PROGRAMS.append(str((HERE / "fixtures" / "constructs.loyalty").relative_to(ROOT)))  # last: tests below read it
 
 
