@@ -228,6 +228,8 @@ EVENT_TYPES: tuple[EventType, ...] = (
               doc="the customer pays part of a basket with points"),
     EventType(name="use_perk", rules=False, simulated=True, keys=("perk",), required=("perk",),
               doc="the customer uses a perk"),
+    EventType(name="use_voucher", rules=False, simulated=True,
+              doc="the customer spends a voucher (the one that expires first)"),
 )
 
 EVENT_BY_NAME: dict[str, EventType] = {e.name: e for e in EVENT_TYPES}
@@ -244,7 +246,7 @@ SIMULATED_RULE_EVENTS: tuple[str, ...] = tuple(e.name for e in EVENT_TYPES if e.
 # Other spellings of an event kind in tests and events files.
 EVENT_ALIASES: dict[str, str] = {
     "use perk": "use_perk", "use-perk": "use_perk", "use": "use_perk", "perk": "use_perk",
-    "pay with points": "pay",
+    "pay with points": "pay", "use voucher": "use_voucher", "use-voucher": "use_voucher",
 }
 
 

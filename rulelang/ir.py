@@ -32,7 +32,9 @@ Adding an award basis (the purchase `quantity`'s "award 1 point per 2 litres" wa
    class is either declared by a source or listed in `MONEY_ACTIONS`.
 5. docs/semantics.md §4 (the actions table and §4.2) says what it earns.
 A new field with a default on an existing IR class changes `program_hash` of every program
-(the hash covers every field); a new class changes only the programs that use it.
+(the hash covers every field) unless it is declared with `metadata=OMIT_DEFAULT` (left out of the
+hash at its default, as the vouchers' `months` and `valid` of `Conversion`); a new class changes
+only the programs that use it.
 """
 
 from __future__ import annotations
@@ -252,12 +254,21 @@ class TierSystem:
     status_drop: Lit["to_qualified", "one_step"] = "to_qualified"
 
 
+#: Field metadata: a field added to an existing IR class that `program_hash` leaves out while it
+#: holds its default (rulelang.check.compiler), so the programs that do not use it keep their hash.
+OMIT_DEFAULT = {"omit_default": True}
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Reward:
     name: str
     price: int
     worth_cents: int | None
-    cost_cents: int
+    cost_cents: int  # booked when redeemed; 0 for a reward that issues a voucher (it costs when used)
+    # a reward that issues a voucher with a life: its face value and validity (as `Conversion`)
+    voucher_cents: int | None = field(default=None, metadata=OMIT_DEFAULT)
+    valid: int | None = field(default=None, metadata=OMIT_DEFAULT)
+    valid_unit: Lit["days", "months"] = field(default="months", metadata=OMIT_DEFAULT)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -272,7 +283,22 @@ class PayWithPoints:
 class Conversion:
     points: int
     voucher_cents: int
-    period: Lit["month", "quarter", "year"]
+    period: Lit["month", "quarter", "year", "months"]
+    # (`OMIT_DEFAULT`: left out of `program_hash` at their default, so programs without them keep their hash)
+    months: tuple[int, ...] = field(default=(), metadata=OMIT_DEFAULT)  # "months": runs after these months end (1-12)
+    valid: int | None = field(default=None, metadata=OMIT_DEFAULT)  # a voucher with a life: valid this many units
+    valid_unit: Lit["days", "months"] = field(default="months", metadata=OMIT_DEFAULT)
+
+    @property
+    def end_months(self) -> tuple[int, ...]:
+        """The months (1-12) after whose end the conversion runs, on the 1st of the next month."""
+        if self.period == "months":
+            return self.months
+        return {"month": tuple(range(1, 13)), "quarter": (3, 6, 9, 12), "year": (12,)}[self.period]
+
+    def runs_on(self, day: "dt.date") -> bool:
+        """Conversion day: the 1st of the month after one of `end_months`."""
+        return day.day == 1 and (12 if day.month == 1 else day.month - 1) in self.end_months
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -305,6 +331,13 @@ class Program:
     # (a reward or a payment with points), "earning" (any event that earned points)
     activity: tuple[Lit["purchase", "redemption", "earning"], ...] = ("purchase", "earning")
 
+
+
+def vouchers_with_a_life(p: Program) -> bool:
+    """The program issues vouchers with a validity (a conversion's or a reward's): both engines keep
+    a voucher ledger for them, and their cost is booked when one is used."""
+    return (p.conversion is not None and p.conversion.valid is not None) or \
+        any(r.voucher_cents is not None for r in p.rewards)
 
 
 # ---------------------------------------------------------------- sources of points

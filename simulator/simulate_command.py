@@ -194,6 +194,11 @@ SUMMARY_ROWS = [
     ("liability", "program.liability", None, None, "money"),
     ("  at declared point cost", "program.liability_at_declared_cost", None, None, "money"),
     ("cost per redeemed point", "program.cost_per_redeemed_point", None, None, "ratio4"),
+    ("vouchers issued", "program.vouchers_issued", None, None, "count"),
+    ("vouchers used", "program.vouchers_used", None, None, "count"),
+    ("vouchers expired", "program.vouchers_expired", None, None, "count"),
+    ("vouchers outstanding", "program.vouchers_outstanding", None, None, "count"),
+    ("voucher liability", "program.voucher_liability", None, None, "money"),
 ]
 GROUPS = ["program", "baseline", "difference"]
 

@@ -21,14 +21,14 @@ def test_statement_words_by_block_as_read_by_hand_from_the_grammar() -> None:
                                                 "during", "cap", "limit", "budget", "every", "streak"}
     assert STATEMENT_WORDS_BY_BLOCK["tiers"] == {"tier", "review", "downgrade", "grace", "valid", "status"}
     assert STATEMENT_WORDS_BY_BLOCK["tier"] == {"multiply", "discount", "perk", "expire", "award"}  # `stars never expire` starts with the unit
-    assert STATEMENT_WORDS_BY_BLOCK["reward"] == {"price", "worth", "costs"}
+    assert STATEMENT_WORDS_BY_BLOCK["reward"] == {"price", "worth", "costs", "voucher"}
     assert STATEMENT_WORDS_BY_BLOCK["pay with points"] == {"minimum", "at"}  # `100 points = 1 USD` starts with a number
     assert STATEMENT_WORDS_BY_BLOCK["test"] == {"given", "when", "until", "expect"}
     assert STATEMENT_WORDS_BY_BLOCK["file"] == {"program", "test"}
     # program statements less those another block also has (`round`, `expire`)
     assert PROGRAM_WORDS == {"points", "currency", "point", "multipliers", "pending", "attribute", "event", "counter",
                              "earn", "tiers", "returns", "negative", "reward", "pay", "convert", "activity"}
-    assert len(STATEMENT_WORDS) == 18 + 12 + 6 + 3 + 2 + 4 + 2  # program, rule, tiers, reward, pay, test, file (no repeats)
+    assert len(STATEMENT_WORDS) == 18 + 12 + 6 + 4 + 2 + 4 + 2  # program, rule, tiers, reward, pay, test, file (no repeats)
 
 
 def test_reserved_and_statement_words_are_keywords_of_the_grammar() -> None:

@@ -28,6 +28,7 @@ from fractions import Fraction
 from rulelang.syntax import ast
 from rulelang.syntax.nodes import UnhandledNode
 from rulelang import ir
+from rulelang.check.vouchers import month_number
 from rulelang.check.expressions import ConditionResolver, money_cents, span_of
 from rulelang.fields import FIELD_BY_NAME
 from rulelang.check.scope import Scope, build_scope, tier_order, threshold_units
@@ -158,6 +159,10 @@ class _Compiler:
         )
 
     def reward(self, r: ast.Reward) -> ir.Reward:
+        if r.voucher is not None and r.valid is not None:  # a voucher with a life: its cost is booked when used
+            valid, unit = _validity(r.valid, r.valid_unit)
+            return ir.Reward(name=r.name, price=r.price, worth_cents=_cents_or_none(r.worth), cost_cents=0,
+                             voucher_cents=_cents(r.voucher), valid=valid, valid_unit=unit)  # type: ignore[arg-type]
         if r.cost is not None:
             cost = _cents(r.cost)
         else:
@@ -197,9 +202,24 @@ class _Compiler:
                 if pw is not None
                 else None
             ),
-            conversion=ir.Conversion(points=conv.points, voucher_cents=_cents(conv.voucher), period=conv.period) if conv is not None else None,
+            conversion=_conversion(conv) if conv is not None else None,
             activity=tuple(p.activity) or ("purchase", "earning"),
         )
+
+
+def _validity(valid: int, unit: str) -> tuple[int, str]:
+    """A voucher's validity in days, or in months (years are 12 months)."""
+    return (valid, "days") if unit == "days" else (valid * (12 if unit == "years" else 1), "months")
+
+
+def _conversion(conv: ast.Conversion) -> ir.Conversion:
+    """Vouchers, with their schedule as months (1-12) and their validity in days or months."""
+    months = tuple(sorted(n for n in (month_number(m) for m in conv.months) if n is not None))
+    if conv.valid is None:
+        return ir.Conversion(points=conv.points, voucher_cents=_cents(conv.voucher), period=conv.period, months=months)
+    valid, unit = _validity(conv.valid, conv.valid_unit)
+    return ir.Conversion(points=conv.points, voucher_cents=_cents(conv.voucher), period=conv.period, months=months,
+                         valid=valid, valid_unit=unit)  # type: ignore[arg-type]
 
 
 def compile_program(p: ast.Program) -> ir.Program:
@@ -234,7 +254,8 @@ def compile_source(sf: ast.SourceFile) -> tuple[ir.Program | None, list[Diagnost
 def _canonical(value: object) -> str:
     """A text form of an IR value that does not depend on set order or hash seeds."""
     if is_dataclass(value) and not isinstance(value, type):
-        parts = ",".join(f"{f.name}={_canonical(getattr(value, f.name))}" for f in fields(value) if f.compare)
+        parts = ",".join(f"{f.name}={_canonical(getattr(value, f.name))}" for f in fields(value) if f.compare
+                         and not (f.metadata.get("omit_default") and getattr(value, f.name) == f.default))
         return f"{type(value).__name__}({parts})"
     if isinstance(value, (frozenset, set)):
         return "{" + ",".join(sorted(_canonical(v) for v in value)) + "}"

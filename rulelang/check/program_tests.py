@@ -17,6 +17,8 @@ from decimal import Decimal
 
 from rulelang.syntax import ast
 from rulelang.check.base import CheckContext
+from rulelang.check.vouchers import check_test_vouchers
+from rulelang.syntax.nodes import EXPECT_VOUCHER_MONEY, EXPECT_VOUCHERS
 from rulelang.check.scope import literal_type, type_word
 from rulelang.fields import ACTION_EVENTS, canonical_event, given_keys
 from rulelang.diagnostics import did_you_mean
@@ -26,7 +28,8 @@ POINT_EXPECTS = (
     "earned", "issued", "balance", "outstanding", "available", "pending", "redeemed", "expired", "reversed",
 )
 MONEY_EXPECTS = ("discount", "cost")
-EXPECT_KINDS = POINT_EXPECTS + MONEY_EXPECTS + ("tier", "fired", "counter", "metric")
+VOUCHER_EXPECTS = EXPECT_VOUCHERS + (EXPECT_VOUCHER_MONEY,)  # checked by rulelang.check.vouchers
+EXPECT_KINDS = POINT_EXPECTS + MONEY_EXPECTS + ("tier", "fired", "counter", "metric") + VOUCHER_EXPECTS
 #: what an expectation on one event may check
 EVENT_EXPECTS = ("earned", "redeemed", "reversed", "discount", "cost")
 UNIT_WORD = "RL430"  # a points word that is not the program's
@@ -61,6 +64,7 @@ def check_tests(ctx: CheckContext) -> None:
             _check_unit(ctx, test, exp)
             if exp.event is not None:
                 _check_event_expect(ctx, test, exp)
+        check_test_vouchers(ctx, test, ctx.program)
 
 
 # ---------------------------------------------------------------- given

@@ -14,6 +14,7 @@ from decimal import Decimal
 
 from rulelang.syntax import ast
 from rulelang.check.base import CheckContext
+from rulelang.check.vouchers import check_conversion, check_reward_vouchers
 from rulelang.check.fold import never_true
 from rulelang.check.expressions import ConditionResolver
 from rulelang.check.scope import TIER_METRICS, threshold_units
@@ -196,6 +197,7 @@ def check_lifecycle(ctx: CheckContext, p: ast.Program) -> None:
         ctx.count(reward.price, f"the price of reward `{reward.name}`", ctx.span(reward, p), minimum=1)
         ctx.money(reward.worth, f"the worth of reward `{reward.name}`", reward)
         ctx.money(reward.cost, f"the cost of reward `{reward.name}`", reward)
+    check_reward_vouchers(ctx, p)
     pw = p.pay_with_points
     if pw is not None:
         ctx.count(pw.points, f"the {p.points_unit} in `pay with points`", ctx.span(pw, p), minimum=1)
@@ -213,3 +215,4 @@ def check_lifecycle(ctx: CheckContext, p: ast.Program) -> None:
     if conv is not None:
         ctx.count(conv.points, f"the {p.points_unit} per voucher", ctx.span(conv, p), minimum=1)
         ctx.money(conv.voucher, "the voucher", conv, positive=True)
+        check_conversion(ctx, p)

@@ -30,7 +30,8 @@ from rulelang.diagnostics import NO_SPAN, Diagnostic, EvaluationError, Span, did
 from rulelang.run.earning import EarnOutcome, evaluate_rules
 from rulelang.run.state import BudgetState, Customer, Event
 from rulelang.run.ledger import OPENING_BALANCE, Entry, Ledger, LedgerInvariantError
-from rulelang.run.trace import Result, RuleTrace, TierChange, TraceStep
+from rulelang.run.trace import Result, RuleTrace, TierChange, TraceStep, VoucherTotals
+from rulelang.run.vouchers import Wallet, voucher_end
 
 __all__ = [
     "BudgetState", "Customer", "Event", "EvaluationError", "LedgerInvariantError", "Result", "run",
@@ -45,6 +46,7 @@ UNKNOWN_EVENT = "RL502"
 UNKNOWN_NAME = "RL503"
 NOTHING_TO_RUN = "RL504"
 BAD_EVENT = "RL505"
+NO_VOUCHER = "RL264"
 
 
 # ---------------------------------------------------------------- entry point
@@ -179,6 +181,7 @@ class _Run:
         self._expiry_next = dt.date.max
         self.points_by_rule: dict[str, int] = {}
         self.cents = {"discount": 0, "perk": 0, "reward": 0, "voucher": 0, "points_payment": 0}
+        self.wallet = Wallet() if ir.vouchers_with_a_life(program) else None
 
     # ------------------------------------------------------------ driving
 
@@ -447,16 +450,29 @@ class _Run:
         self._status_end(day, notes)
         # 4. automatic conversion into vouchers
         conv = self.p.conversion
-        if conv is not None and conv.points > 0 and is_period_start(conv.period, day):
+        if self.wallet is not None:
+            before = self.wallet.expired_cents
+            gone = self.wallet.expire(day)
+            if gone:
+                notes.append(f"{gone} voucher(s) worth {money(self.wallet.expired_cents - before, self.p.currency)} "
+                             "expired unused")
+        if conv is not None and conv.points > 0 and conv.runs_on(day):
             available = self.ledger.available(day)
             vouchers = available // conv.points if available > 0 else 0
             if vouchers:
                 burned, cents = vouchers * conv.points, vouchers * conv.voucher_cents
-                self.ledger.burn_available(burned, day, "voucher", "voucher", cents,
+                # a voucher with a life costs when used (`_use_voucher`); one without, at issue
+                booked = 0 if conv.valid is not None else cents
+                self.ledger.burn_available(burned, day, "voucher", "voucher", booked,
                                            f"{vouchers} x {money(conv.voucher_cents, self.p.currency)} voucher")
-                self.cents["voucher"] += cents
+                self.cents["voucher"] += booked
+                valid = ""
+                if conv.valid is not None and self.wallet is not None:
+                    end = voucher_end(conv.valid, conv.valid_unit, day)
+                    self.wallet.issue(end, conv.voucher_cents, vouchers)
+                    valid = f", valid until {end - dt.timedelta(days=1)}"
                 notes.append(f"converted {burned} {unit} into {vouchers} voucher(s) worth "
-                             f"{money(cents, self.p.currency)}; {available - burned} roll over")
+                             f"{money(cents, self.p.currency)}{valid}; {available - burned} roll over")
         # 5. per-period tier perk costs
         tier = self.current_tier()
         if tier is not None:
@@ -531,6 +547,8 @@ class _Run:
             before = self.ledger.redeemed
             self._pay(ev, notes)
             self._redeemed_now = self.ledger.redeemed > before
+        elif ev.kind == "use_voucher":
+            self._use_voucher(ev, notes)
         else:
             self._use_perk(ev, notes)
         self.counters_and_metrics(ev, values, outcome, earned)
@@ -649,6 +667,13 @@ class _Run:
         self.ledger.burn_available(reward.price, ev.date, "redeem", reward.name, reward.cost_cents,
                                    f"reward {reward.name}")
         self.cents["reward"] += reward.cost_cents
+        if reward.voucher_cents is not None and reward.valid is not None and self.wallet is not None:
+            end = voucher_end(reward.valid, reward.valid_unit, ev.date)
+            self.wallet.issue(end, reward.voucher_cents, 1)
+            notes.append(f"redeemed {reward.name}: {self._unit(reward.price)} for a "
+                         f"{money(reward.voucher_cents, self.p.currency)} voucher valid until "
+                         f"{end - dt.timedelta(days=1)} (it costs when used)")
+            return
         notes.append(f"redeemed {reward.name}: {self._unit(reward.price)}, costs "
                      f"{money(reward.cost_cents, self.p.currency)}")
 
@@ -684,6 +709,23 @@ class _Run:
         self.cents["points_payment"] += cost
         notes.append(f"paid {money(amount, cur)} with {self._unit(points)}, costs {money(cost, cur)}")
 
+    def _use_voucher(self, ev: Event, notes: list[str]) -> None:
+        """A voucher with a life is spent: the one that expires first; its face value is booked as cost."""
+        w = self.wallet
+        if w is None:
+            raise _error(NO_VOUCHER, "a voucher is used, but the program issues no vouchers with a validity", ev.span,
+                         "give them a life: `convert ... into a 5 EUR voucher valid 2 years at end of quarter`")
+        spent = w.use()
+        if spent is None:
+            raise _error(NO_VOUCHER, f"a voucher is used on {ev.date}, but the customer holds none (issued {w.issued}, "
+                         f"used {w.used}, expired {w.expired})", ev.span,
+                         "use a voucher only after a conversion or a reward has issued one, and before it expires")
+        cents, last = spent
+        self.cents["voucher"] += cents
+        self.ledger.book(Entry(ev.date, "voucher", 0, cents, "voucher", None, "voucher used"))
+        notes.append(f"used a {money(cents, self.p.currency)} voucher (valid until {last}): costs "
+                     f"{money(cents, self.p.currency)}; {w.outstanding} left")
+
     def _use_perk(self, ev: Event, notes: list[str]) -> None:
         name = str(ev.name)
         tier = self.current_tier()
@@ -718,4 +760,9 @@ class _Run:
             points_payment_cents=self.cents["points_payment"],
             fired=frozenset(self.fired), points_by_rule=dict(self.points_by_rule),
             counters=dict(self.counters), metric=self._metric_as_of(end) if self.tiers and end else None,
+            vouchers=None if self.wallet is None else VoucherTotals(
+                issued=self.wallet.issued, used=self.wallet.used, expired=self.wallet.expired,
+                outstanding=self.wallet.outstanding, issued_cents=self.wallet.issued_cents,
+                used_cents=self.wallet.used_cents, expired_cents=self.wallet.expired_cents,
+                outstanding_cents=self.wallet.outstanding_cents),
         )

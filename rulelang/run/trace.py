@@ -66,6 +66,26 @@ class TierChange:
 
 
 @dataclass(frozen=True)
+class VoucherTotals:
+    """Vouchers with a life, counted and in face value (cents):
+    issued = used + expired + outstanding, in both."""
+
+    issued: int
+    used: int
+    expired: int
+    outstanding: int
+    issued_cents: int
+    used_cents: int
+    expired_cents: int
+    outstanding_cents: int
+
+    def to_json(self) -> dict[str, int]:
+        return {"issued": self.issued, "used": self.used, "expired": self.expired,
+                "outstanding": self.outstanding, "issued_cents": self.issued_cents, "used_cents": self.used_cents,
+                "expired_cents": self.expired_cents, "outstanding_cents": self.outstanding_cents}
+
+
+@dataclass(frozen=True)
 class Result:
     """One customer's run. Points are integers, money integer cents.
 
@@ -100,6 +120,7 @@ class Result:
     points_by_rule: Mapping[str, int] = field(default_factory=dict)
     counters: Mapping[str, Fraction] = field(default_factory=dict)  # each declared counter at the end
     metric: Fraction | None = None  # the tier metric at the end, over its window (cents for spend); None without tiers
+    vouchers: VoucherTotals | None = None  # a program whose vouchers have a life
 
     @property
     def cost_cents(self) -> int:
@@ -132,6 +153,7 @@ class Result:
                 "voucher": self.voucher_cents, "points_payment": self.points_payment_cents,
                 "cost": self.cost_cents, "total_cost": self.total_cost_cents,
             },
+            **({"vouchers": self.vouchers.to_json()} if self.vouchers is not None else {}),
             "tier": self.tier,
             "tier_history": [t.to_json() for t in self.tier_history],
             "fired": sorted(self.fired),
@@ -195,4 +217,9 @@ class Result:
         out.append(f"  discounts {money(self.discount_cents, c)}; cost {money(self.cost_cents, c)} "
                    f"(rewards {money(self.reward_cents, c)}, perks {money(self.perk_cents, c)}, "
                    f"vouchers {money(self.voucher_cents, c)}, points paid {money(self.points_payment_cents, c)})")
+        v = self.vouchers
+        if v is not None:
+            out.append(f"  vouchers issued {v.issued} = used {v.used} + expired {v.expired} + outstanding "
+                       f"{v.outstanding} ({money(v.outstanding_cents, c)} outstanding, "
+                       f"{money(v.expired_cents, c)} breakage)")
         return "\n".join(out)

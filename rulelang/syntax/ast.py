@@ -314,12 +314,16 @@ class TierSystem:
 
 @dataclass(frozen=True, slots=True)
 class Reward:
-    """`reward free_drink { price 150 stars; worth 5 USD; costs us 1.50 USD }`."""
+    """`reward free_drink { price 150 stars; worth 5 USD; costs us 1.50 USD }`;
+    `reward coupon { price 500 points; voucher 5 EUR valid 1 year }` issues a voucher with a life."""
 
     name: str
     price: int
     worth: Money | None = None
     cost: Money | None = None
+    voucher: Money | None = None
+    valid: int | None = None
+    valid_unit: Lit["days", "months", "years"] = "years"
     span: Span = _span()
 
 
@@ -336,11 +340,19 @@ class PayWithPoints:
 
 @dataclass(frozen=True, slots=True)
 class Conversion:
-    """`convert every 150 points into a 5 USD voucher at end of quarter`."""
+    """`convert every 150 points into a 5 USD voucher at end of quarter`;
+    `... into a 5 EUR voucher valid 2 years at end of Feb, May, Aug, Nov`.
+
+    `period` is "months" when the schedule is a list of months (`months`, as written);
+    `valid` / `valid_unit`: the voucher's validity (None: a voucher without a life,
+    its cost booked at issue)."""
 
     points: int
     voucher: Money
-    period: Lit["month", "quarter", "year"]
+    period: Lit["month", "quarter", "year", "months"]
+    months: tuple[str, ...] = ()
+    valid: int | None = None
+    valid_unit: Lit["days", "months", "years"] = "years"
     span: Span = _span()
 
 

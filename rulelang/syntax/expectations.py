@@ -22,6 +22,7 @@ from typing import Callable
 from rulelang.syntax import ast
 from rulelang.syntax.yaml_nodes import NAME_RE, Entry, NodeReader, number_of
 from rulelang.syntax.expect_words import normalise_expect_words
+from rulelang.syntax.nodes import EXPECT_VOUCHER_MONEY, EXPECT_VOUCHERS
 
 __all__ = ["POINT_KINDS", "MONEY_KINDS", "EVENT_KINDS", "read_expect", "write_expects", "normalise_expect_words"]
 
@@ -146,6 +147,10 @@ def read_expect(r: NodeReader, e: Entry, what: str, known: tuple[str, ...],
         negated = e.key == "not_fired"
         return [ast.Expect("fired", r.name(item, where), negated, span=r.span(item))
                 for item in r.sequence(e.node, where, single_ok=True)]
+    if e.key in EXPECT_VOUCHERS:  # vouchers with a life: `vouchers_issued: 2`
+        return [ast.Expect(e.key, r.integer(e.node, where, "2"), span=r.entry_span(e))]
+    if e.key == EXPECT_VOUCHER_MONEY:  # `voucher_balance: 5 EUR`
+        return [ast.Expect(e.key, r.money(e.node, where), span=r.entry_span(e))]
     if e.key in POINT_KINDS or e.key in MONEY_KINDS or e.key == "tier":
         x = _state(r, e, e.key, where)
         return [x] if x is not None else []

@@ -39,6 +39,11 @@ def number_text(value: Decimal | int) -> str:
     return text
 
 
+def validity_text(count: int, unit: str) -> str:
+    """A voucher's validity: `2 years`, `1 year`, `90 days`."""
+    return f"{count} {unit[:-1] if count == 1 else unit}"
+
+
 def money_text(m: ast.Money) -> str:
     return f"{number_text(m.amount)} {m.currency}"
 
@@ -229,7 +234,9 @@ class _Writer:
             body.append(("pay", lambda blank, y=p.pay_with_points: self.pay(y, blank)))
         if p.conversion is not None:
             c = p.conversion
-            text = f"convert every {c.points} {u} into a {money_text(c.voucher)} voucher at end of {c.period}"
+            when = ", ".join(c.months) if c.period == "months" else c.period
+            valid = f" valid {validity_text(c.valid, c.valid_unit)}" if c.valid is not None else ""
+            text = f"convert every {c.points} {u} into a {money_text(c.voucher)} voucher{valid} at end of {when}"
             body.append(("convert", (text, c.span)))
 
     # ------------------------------------------------------------ rules
@@ -338,6 +345,9 @@ class _Writer:
             self.emit(2, f"worth {money_text(w.worth)}", self.stmt(s, "worth") or w.worth.span)
         if w.cost is not None:
             self.emit(2, f"costs us {money_text(w.cost)}", self.stmt(s, "costs_us") or w.cost.span)
+        if w.voucher is not None:
+            valid = f" valid {validity_text(w.valid, w.valid_unit)}" if w.valid is not None else ""
+            self.emit(2, f"voucher {money_text(w.voucher)}{valid}", self.stmt(s, "voucher") or w.voucher.span)
         self.emit(1, "}", s, closes=True)
 
     def pay(self, y: ast.PayWithPoints, blank: bool) -> None:
@@ -361,8 +371,19 @@ class _Writer:
             self.emit(1, self.event(e), e.span)
         if t.until is not None:
             self.emit(1, f"until {date_text(t.until)}", self.stmt(s, "until"))
-        for x in t.expects:
+        i = 0
+        while i < len(t.expects):
+            x = t.expects[i]
+            if x.kind.startswith("vouchers_"):  # consecutive voucher counts share one line
+                j = i
+                while j < len(t.expects) and t.expects[j].kind.startswith("vouchers_"):
+                    j += 1
+                counts = " ".join(f"{y.kind.removeprefix('vouchers_')} {y.value}" for y in t.expects[i:j])
+                self.emit(1, f"expect vouchers {counts}", x.span)
+                i = j
+                continue
             self.emit(1, self.expect(x), x.span)
+            i += 1
         self.emit(0, "}", s, closes=True)
 
     def given(self, g: ast.Given) -> str:
@@ -394,6 +415,8 @@ class _Writer:
             text = f"when pay {money_text(e.amount) if e.amount else '0 USD'} with {self.unit}"
         elif e.kind == "use_perk":
             text = f"when use perk {e.name}"
+        elif e.kind == "use_voucher":
+            text = "when use voucher"
         elif e.kind == "referral":
             role = next((lit.value for k, lit in e.fields if k == "role"), None)
             text = "when referral" + (f" as {role}" if role else "") + fields
@@ -423,6 +446,8 @@ class _Writer:
         if x.kind == "metric":
             word = self.unit if x.name == "points" else x.name or self.metric_word
             return f"{word} {literal_to_text(x.value)}" + (f" {x.unit}" if x.unit else "")
+        if x.kind == "voucher_balance" and isinstance(x.value, ast.Money):
+            return f"voucher balance {money_text(x.value)}"
         if isinstance(x.value, ast.Money):
             return f"{x.kind} {money_text(x.value)}"
         unit = x.unit or self.expect_unit

@@ -18,7 +18,7 @@ from typing import Any, Callable, Mapping, TypeVar
 
 from rulelang.syntax import ast
 
-__all__ = ["NodeDecl", "NODES", "EXPECT_POINTS", "NODE_TYPES", "EXPRESSION_TYPES", "ACTION_TYPES", "UnhandledNode", "dispatch", "declaration"]
+__all__ = ["NodeDecl", "NODES", "EXPECT_POINTS", "EXPECT_VOUCHERS", "EXPECT_VOUCHER_MONEY", "NODE_TYPES", "EXPRESSION_TYPES", "ACTION_TYPES", "UnhandledNode", "dispatch", "declaration"]
 
 
 class UnhandledNode(TypeError):
@@ -71,6 +71,9 @@ _TEST = ("tests", "[]")
 
 #: `expect` keys that take a number of points.
 EXPECT_POINTS = ("earned", "balance", "available", "pending", "redeemed", "expired", "reversed")
+#: `expect` keys that take a number of vouchers (`expect vouchers issued 2 used 1`), and the money one.
+EXPECT_VOUCHERS = ("vouchers_issued", "vouchers_used", "vouchers_expired", "vouchers_outstanding")
+EXPECT_VOUCHER_MONEY = "voucher_balance"
 
 _DECLS = (
     # values and expressions: written inside statements, no word or key of their own
@@ -119,12 +122,14 @@ _DECLS = (
               "grace_months": "grace", "validity_months": "valid", "status_through": "status",
               "status_years": "status", "status_drop": "status"}, _TIERS),
     # redemption and lifecycle
-    NodeDecl(ast.Reward, "reward", "rewards", {"price": "price", "worth": "worth", "cost": "costs_us"},
+    NodeDecl(ast.Reward, "reward", "rewards", {"price": "price", "worth": "worth", "cost": "costs_us",
+                                               "voucher": "voucher", "valid": "valid", "valid_unit": "valid"},
              ("program", "rewards", "*")),
     NodeDecl(ast.PayWithPoints, "pay", "pay_with_points",
              {"points": "points", "money": "worth", "minimum_balance": "minimum_balance", "max_share": "at_most"},
              ("program", "pay_with_points")),
-    NodeDecl(ast.Conversion, "convert", "convert", {"points": "every", "voucher": "into", "period": "at_end_of"},
+    NodeDecl(ast.Conversion, "convert", "convert", {"points": "every", "voucher": "into", "period": "at_end_of",
+                                                  "months": "at_end_of", "valid": "valid", "valid_unit": "valid"},
              ("program", "convert")),
     NodeDecl(ast.ReturnPolicy, "returns", "returns", {"reverse": "reverse", "negative_balance": "negative_balance"},
              ("program", "returns")),
@@ -133,7 +138,8 @@ _DECLS = (
              ("tier", "balance", "attribute", "attributes", "purchases", "spend", "points", "birthday", "counter",
               "counters")),  # any other key is a tier metric (`nights: 4`)
     NodeDecl(ast.EventSpec, "when", "when", {"amount": "amount", "at": "on"}, _TEST + ("when", "[]")),
-    NodeDecl(ast.Expect, "expect", "expect", {}, _TEST + ("expect",), EXPECT_POINTS + ("tier", "discount", "cost", "fired", "not_fired", "counter", "metric", "spend", "points", "purchases", "event")),
+    NodeDecl(ast.Expect, "expect", "expect", {}, _TEST + ("expect",), EXPECT_POINTS + ("tier", "discount", "cost", "fired", "not_fired", "counter", "metric", "spend", "points", "purchases", "event")
+             + EXPECT_VOUCHERS + (EXPECT_VOUCHER_MONEY,)),
              # any other key is the tier metric under a counter's name (`nights: 4`)
     NodeDecl(ast.TestCase, "test", "tests",
              {"name": "name", "givens": "given", "events": "when", "until": "until", "expects": "expect"}, _TEST),

@@ -228,6 +228,7 @@ class Builder(Transformer):  # type: ignore[type-arg]
 
     stacking = rounding = field_type = event_name = base = side = period = streak_period = _word
     unit = metric_word = perk_per = review_freq = allowance = conv_period = given_word = _word
+    valid_unit = voucher_count_kind = _word
     ev_kind = expect_ev_kind = field_key = points_kind = money_kind = _word
 
     # ------------------------------------------------------------ program header
@@ -556,6 +557,9 @@ class Builder(Transformer):  # type: ignore[type-arg]
     def costs_us_stmt(self, meta, ch):
         return self._stmt(meta, "costs_us", self._money(ch[0]))
 
+    def reward_voucher_stmt(self, meta, ch):
+        return self._stmt(meta, "voucher", (self._money(ch[0]), ch[1]))
+
     def reward(self, meta, ch):
         span = self.w.of_meta(meta)
         name = str(ch[0])
@@ -567,7 +571,9 @@ class Builder(Transformer):  # type: ignore[type-arg]
                 values[item.kind] = item.value
         if "price" not in values:
             self._missing(f"reward `{name}` has no price", span, "add e.g. `price 150 points`")
-        return ast.Reward(name, values.get("price", 0), values.get("worth"), values.get("costs_us"), span=span)  # type: ignore[arg-type]
+        voucher, (valid, unit) = values.get("voucher") or (None, (None, "years"))  # type: ignore[misc]
+        return ast.Reward(name, values.get("price", 0), values.get("worth"), values.get("costs_us"),  # type: ignore[arg-type]
+                          voucher, valid, unit, span=span)
 
     def exchange_stmt(self, meta, ch):
         return self._stmt(meta, "exchange", (self._int(ch[0], "points"), self._money(ch[2])))
@@ -593,7 +599,18 @@ class Builder(Transformer):  # type: ignore[type-arg]
                                  values.get("at_most", Decimal(100)), span=span)  # type: ignore[arg-type]
 
     def convert_stmt(self, meta, ch):
-        return ast.Conversion(self._int(ch[0], "points"), self._money(ch[2]), ch[3], span=self.w.of_meta(meta))
+        valid, unit = (ch[3] if isinstance(ch[3], tuple) else (None, "years"))
+        when = ch[-1]
+        period, months = ("months", tuple(when)) if isinstance(when, list) else (str(when), ())
+        return ast.Conversion(self._int(ch[0], "points"), self._money(ch[2]), period, months,  # type: ignore[arg-type]
+                              valid, unit, span=self.w.of_meta(meta))
+
+    def voucher_valid(self, meta, ch):
+        unit = str(ch[1])
+        return (self._int(ch[0], "validity"), unit if unit.endswith("s") else unit + "s")
+
+    def conv_months(self, meta, ch):
+        return [str(t) for t in ch]
 
     def activity_named(self, meta, ch):
         word = str(ch[0])
@@ -735,6 +752,9 @@ class Builder(Transformer):  # type: ignore[type-arg]
     def ev_use_perk(self, meta, ch):
         return self._event(meta, "use_perk", ch, name=str(ch[0]))
 
+    def ev_use_voucher(self, meta, ch):
+        return self._event(meta, "use_voucher", ch)
+
     def ev_referral(self, meta, ch):
         extra = ((("role", ast.Literal(ch[0])),) if isinstance(ch[0], str) else ())
         return self._event(meta, "referral", ch, extra=extra)
@@ -809,8 +829,16 @@ class Builder(Transformer):  # type: ignore[type-arg]
     def expect_not_fired(self, meta, ch):
         return ast.Expect("fired", str(ch[0]), True, span=self.w.of_meta(meta))
 
+    def expect_vouchers(self, meta, ch):
+        span = self.w.of_meta(meta)
+        return [ast.Expect(f"vouchers_{ch[i]}", self._int(ch[i + 1], "vouchers"), span=span)
+                for i in range(0, len(ch), 2)]
+
+    def expect_voucher_balance(self, meta, ch):
+        return ast.Expect("voucher_balance", self._money(ch[0]), span=self.w.of_meta(meta))
+
     def expect_stmt(self, meta, ch):
-        return list(ch)
+        return [x for c in ch for x in (c if isinstance(c, list) else [c])]
 
     def test(self, meta, ch):
         span = self.w.of_meta(meta)

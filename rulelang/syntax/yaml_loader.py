@@ -50,6 +50,7 @@ EXPIRE_KEYS = NODES[ast.Expiry].yaml_keys
 TEST_KEYS = NODES[ast.TestCase].yaml_keys
 GIVEN_KEYS = NODES[ast.Given].yaml_keys  # any other word is a tier metric (`nights: 4`)
 EXPECT_KEYS = NODES[ast.Expect].yaml_keys
+_VALIDITY_RE = re.compile(r"(-?\d+)\s*(days?|months?|years?)")
 # A purchase's keys besides its amount (the built-in fields of rulelang.fields, and its order id).
 PURCHASE_FIELDS = tuple(f.spelling.yaml for f in given_keys("purchase", "yaml") if f.spelling) + ("id",)
 FIELD_FORMS = {**{f.spelling.yaml: str(f.form) for f in given_keys("purchase", "yaml") if f.spelling}, "id": "text"}
@@ -582,7 +583,10 @@ class _Builder:
         price = r.integer(m["price"].node, f"`price` of {what}", "150") if "price" in m else 0
         worth = r.money(m["worth"].node, f"`worth` of {what}") if "worth" in m else None
         cost = r.money(m["costs_us"].node, f"`costs_us` of {what}") if "costs_us" in m else None
-        return ast.Reward(entry.key, price, worth, cost, span=r.entry_span(entry))
+        voucher = r.money(m["voucher"].node, f"`voucher` of {what}") if "voucher" in m else None
+        valid, unit = self.validity(m["valid"].node, f"`valid` of {what}") if "valid" in m else (None, "years")
+        return ast.Reward(entry.key, price, worth, cost, voucher, valid, unit,  # type: ignore[arg-type]
+                          span=r.entry_span(entry))
 
     def pay_with_points(self, entry: Entry) -> ast.PayWithPoints:
         r = self.r
@@ -604,10 +608,30 @@ class _Builder:
         m = r.mapping(entry.node, what, NODES[ast.Conversion].yaml_keys, required=("every", "into", "at_end_of"))
         points = r.integer(m["every"].node, f"`every` of {what}", "150") if "every" in m else 0
         voucher = r.money(m["into"].node, f"`into` of {what}") if "into" in m else _zero(r.span(entry.node))
-        period = r.choice(m["at_end_of"].node, f"`at_end_of` of {what}",
-                          {"month": "month", "quarter": "quarter", "year": "year"}, "month") \
-            if "at_end_of" in m else "month"
-        return ast.Conversion(points, voucher, period, span=r.entry_span(entry))  # type: ignore[arg-type]
+        period, months = "month", ()
+        if "at_end_of" in m and isinstance(m["at_end_of"].node, yaml.SequenceNode):
+            period = "months"
+            months = tuple(r.name(item, f"a month of `at_end_of` of {what}")
+                           for item in r.sequence(m["at_end_of"].node, f"`at_end_of` of {what}"))
+        elif "at_end_of" in m:
+            period = r.choice(m["at_end_of"].node, f"`at_end_of` of {what}",
+                              {"month": "month", "quarter": "quarter", "year": "year"}, "month")
+        valid, unit = None, "years"
+        if "valid" in m:
+            valid, unit = self.validity(m["valid"].node, f"`valid` of {what}")
+        return ast.Conversion(points, voucher, period, months, valid, unit,  # type: ignore[arg-type]
+                              span=r.entry_span(entry))
+
+    def validity(self, node: Node, what: str) -> tuple[int | None, str]:
+        """`2 years`, `18 months`, `90 days` (a count of 0 or less is the checker's RL260)."""
+        text = self.r.scalar(node, what, "a validity", "2 years")
+        match = _VALIDITY_RE.fullmatch((text or "").strip())
+        if match is None:
+            if text is not None:
+                self.r.wrong_type(node, what, "a validity", "2 years")
+            return None, "years"
+        unit = match.group(2)
+        return int(match.group(1)), unit if unit.endswith("s") else unit + "s"
 
     # ------------------------------------------------------------ tests
 

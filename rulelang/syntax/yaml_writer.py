@@ -28,7 +28,7 @@ import yaml
 from rulelang.fields import given_keys
 from rulelang.syntax.lifecycle_words import ACTIVITY_WORDS
 from rulelang.syntax import ast
-from rulelang.syntax.formatter import expr_to_text  # conditions are written exactly as the text form writes them
+from rulelang.syntax.formatter import expr_to_text, validity_text  # conditions are written exactly as the text form writes them
 from rulelang.syntax.yaml_loader import EVENT_TIME_WHEN_NONE_GIVEN
 from rulelang.syntax.nodes import ACTION_TYPES, NODES, dispatch
 from rulelang.syntax.expectations import write_expects
@@ -255,7 +255,11 @@ def _program(p: ast.Program) -> dict[str, Value]:
         out[_PROGRAM["pay_with_points"]] = _pay(p.pay_with_points)
     if p.conversion is not None:
         c = p.conversion
-        out[_PROGRAM["conversion"]] = Flow({"every": _number(c.points), "into": _money(c.voucher), "at_end_of": Raw(c.period)})
+        conv: dict[str, Value] = {"every": _number(c.points), "into": _money(c.voucher)}
+        if c.valid is not None:
+            conv["valid"] = Raw(validity_text(c.valid, c.valid_unit))
+        conv["at_end_of"] = Flow([_word(m) for m in c.months]) if c.period == "months" else Raw(c.period)
+        out[_PROGRAM["conversion"]] = Flow(conv)
     if p.activity:
         out[_PROGRAM["activity"]] = Flow([Raw(ACTIVITY_WORDS[k]) for k in p.activity])
     return out
@@ -423,6 +427,10 @@ def _reward(r: ast.Reward) -> Value:
         body["worth"] = _money(r.worth)
     if r.cost is not None:
         body["costs_us"] = _money(r.cost)
+    if r.voucher is not None:
+        body["voucher"] = _money(r.voucher)
+    if r.valid is not None:
+        body["valid"] = Raw(validity_text(r.valid, r.valid_unit))
     return Flow(body)
 
 

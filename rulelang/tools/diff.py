@@ -17,7 +17,7 @@ from decimal import Decimal
 from typing import Any, Callable, Iterable, Literal, Sequence
 
 from rulelang.syntax import ast
-from rulelang.syntax.formatter import expr_to_text, month_day_text, money_text, number_text, ordinal_text, per_text
+from rulelang.syntax.formatter import expr_to_text, month_day_text, money_text, number_text, ordinal_text, per_text, validity_text
 from rulelang.syntax.lifecycle_words import ACTIVITY_WORDS, year_phrase
 from rulelang.syntax.nodes import ACTION_TYPES, dispatch
 from rulelang.vocabulary import counted, plural, singular
@@ -277,6 +277,13 @@ def _keyed(old: Iterable[Any], new: Iterable[Any]) -> list[tuple[str, Any, Any]]
     return out
 
 
+def _voucher_text(r: ast.Reward) -> str | None:
+    """A reward's voucher with a life (`voucher 3 EUR valid 1 year`), or None."""
+    if r.voucher is None:
+        return None
+    return f"voucher {money_text(r.voucher)}" + (f" valid {validity_text(r.valid, r.valid_unit)}" if r.valid else "")
+
+
 def _field(out: list[FieldChange], label: str, old: Any, new: Any, text: Callable[[Any], str | None] = str) -> None:
     if old != new:
         out.append(FieldChange(label, None if old is None else text(old), None if new is None else text(new)))
@@ -500,6 +507,7 @@ class _Differ:
                        _points(n.price, self.new.points_unit))
                 _field(out, f"reward {name} worth to the customer", o.worth, n.worth, money_text)
                 _field(out, f"reward {name} cost to us", o.cost, n.cost, money_text)
+                _field(out, f"reward {name} voucher", _voucher_text(o), _voucher_text(n))
                 self.add("changed", "reward", name, f"reward {name} changed", out)
 
     @staticmethod
@@ -509,6 +517,8 @@ class _Differ:
             text += f", worth {money_text(r.worth)}"
         if r.cost is not None:
             text += f", costs us {money_text(r.cost)}"
+        if r.voucher is not None:
+            text += f", {_voucher_text(r)}"
         return text
 
     def redemption(self) -> None:
@@ -532,7 +542,10 @@ class _Differ:
         co, cn = self.old.conversion, self.new.conversion
         if co != cn:
             def conv(c: ast.Conversion) -> str:
-                return f"every {_points(c.points, self.new.points_unit)} into a {money_text(c.voucher)} voucher at end of {c.period}"
+                when = ", ".join(c.months) if c.period == "months" else c.period
+                valid = f" valid {c.valid} {c.valid_unit}" if c.valid is not None else ""
+                return (f"every {_points(c.points, self.new.points_unit)} into a {money_text(c.voucher)} voucher"
+                        f"{valid} at end of {when}")
             kind = "added" if co is None else "removed" if cn is None else "changed"
             self.add(kind, "redemption", "conversion", f"voucher conversion {kind}",
                      [FieldChange("voucher conversion", None if co is None else conv(co), None if cn is None else conv(cn))])

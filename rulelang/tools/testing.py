@@ -363,7 +363,34 @@ def check_expectation(expect: ast.Expect, result: Result, program: ir.Program) -
         else:
             message = f"expected {rule} to fire, but it did not{detail or ' (it was never a candidate)'}"
         return Failure("not fired" if expect.negated else "fired", not expect.negated, fired, message, expect.span)
+    if kind.startswith("vouchers_") or kind == "voucher_balance":
+        return _voucher_expectation(expect, result, program)
     return Failure(kind, expect.value, None, f"unknown expectation `{kind}`", expect.span)
+
+
+def _voucher_expectation(expect: ast.Expect, result: Result, program: ir.Program) -> Failure | None:
+    """`expect vouchers issued 2 used 1 expired 0 outstanding 1`, `expect voucher balance 5 EUR`
+    (the face value of the vouchers outstanding)."""
+    v = result.vouchers
+    kind = expect.kind
+    if v is None:  # the checker refuses these in a program without vouchers with a life (RL263)
+        return Failure(kind, expect.value, None, "the program's vouchers have no life", expect.span)
+    counts = f"issued {v.issued}, used {v.used}, expired {v.expired}, outstanding {v.outstanding}"
+    if kind == "voucher_balance":
+        expected = money_to_cents(expect.value) if isinstance(expect.value, ast.Money) else None
+        actual = v.outstanding_cents
+        if expected == actual:
+            return None
+        shown = format_money(expected, program.currency) if expected is not None else str(expect.value)
+        return Failure(kind, expected, actual, f"expected voucher balance {shown}, got "
+                       f"{format_money(actual, program.currency)} ({counts})", expect.span)
+    what = kind.removeprefix("vouchers_")
+    expected_n = _whole(expect.value)
+    actual_n = int(getattr(v, what))
+    if expected_n == actual_n:
+        return None
+    return Failure(kind, expected_n, actual_n, f"expected vouchers {what} {expect.value}, got {actual_n} ({counts})",
+                   expect.span)
 
 
 def run_test(case: ast.TestCase, program: ir.Program, path: str) -> TestOutcome:

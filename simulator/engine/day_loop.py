@@ -38,6 +38,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from rulelang import ir
 from simulator.model.strings import StringTable
 from simulator.engine.day_events import DayEvents, bday_of
 from simulator.engine.event_days import day_order
@@ -60,6 +61,9 @@ PROGRAM_METRICS = ("points_issued", "points_redeemed", "points_expired", "points
                    "points_payment_cents", "perk_cents", "voucher_cents", "fixed_cost_cents",
                    "acquisition_cents", "members", "discount_returned_cents")
 TIER_FLOWS = ("revenue_cents", "baseline_revenue_cents", "discount_cents", "perk_cents", "points_issued")
+# vouchers with a life (only for a program whose conversion gives them a validity)
+VOUCHER_METRICS = ("vouchers_issued", "vouchers_used", "vouchers_expired", "vouchers_outstanding",
+                   "voucher_issued_cents", "voucher_used_cents", "voucher_expired_cents", "voucher_outstanding_cents")
 UNIFORMS = ("category", "channel", "dropout", "perk_use", "redeem")  # per purchase, then 3 for returns
 NO_VISIT = np.int16(-4)  # visit code: (month of the last purchase) * 4 + purchases so far (at most 2)
 
@@ -164,6 +168,10 @@ class ChunkSim(DayEvents):
         # stream 3: the purchases' `quantity`, only for a program that reads it (the draw rule above)
         self.quantity_rngs = ([block_rng(seed, trial, b, stream=3) for b, _ in blocks]
                               if plan is not None and plan.reads_quantity else None)
+        # stream 4: whether a member holding a voucher with a life spends one at a purchase, only
+        # for a program whose vouchers have a life (the draw rule above)
+        self.voucher_rngs = ([block_rng(seed, trial, b, stream=4) for b, _ in blocks]
+                             if plan is not None and ir.vouchers_with_a_life(plan.program) else None)
         self.days = plan.cal.days if plan is not None else 0
         start = plan.cal.start if plan is not None else None
         parts = [draw_block(pop, tables, seed, trial, b, n, self.days, side, start)
@@ -224,6 +232,8 @@ class ChunkSim(DayEvents):
         months = cal.months
         self.mon = {f"{a}.{m}": np.zeros(months, np.int64) for a in ("program", "baseline") for m in ARM_METRICS}
         self.mon.update({f"program.{m}": np.zeros(months, np.int64) for m in PROGRAM_METRICS})
+        if self.arm.vouchers is not None:
+            self.mon.update({f"program.{m}": np.zeros(months, np.int64) for m in VOUCHER_METRICS})
         self.newcomers = self.mon["program.new_customers"]
         self.acquisition = self.mon["program.acquisition_cents"]
         self.tier_counts = np.zeros((months, self.ntiers), np.int64)
@@ -380,6 +390,8 @@ class ChunkSim(DayEvents):
                     arm.use_perk(use, perk.cost_cents)
                     self._record(use, day, "use_perk", name=perk.name)
             self._redeem(mp, mi, d, day)
+            if self.voucher_rngs is not None:
+                self._use_vouchers(mp, day)
         if self.bgnbd and buy_p.size:
             # Only purchases at the customer's own rate carry the BG/NBD chance to drop out; the
             # visits the program adds (uniform between that rate and the program's) do not.
@@ -494,6 +506,23 @@ class ChunkSim(DayEvents):
         else:
             self._pay(mp[wants], d.amount[mi][wants], day)
 
+    def _use_vouchers(self, mp: np.ndarray, day: int) -> None:
+        """Members who bought today and hold a voucher with a life spend one with their segment's
+        `voucher_use` chance: one uniform per holder, from the block's stream 4, in customer order."""
+        arm = self.arm
+        holders = arm.vouchers.holders(mp)  # type: ignore[union-attr]
+        if holders.size == 0:
+            return
+        u = np.empty(holders.size, dtype=np.float32)
+        for b, sl in enumerate(self.block_slices):
+            lo, hi = (int(x) for x in np.searchsorted(holders, [sl.start, sl.stop]))
+            if hi > lo:
+                self.voucher_rngs[b].random(out=u[lo:hi], dtype=np.float32)  # type: ignore[index]
+        use = holders[u < self.tables.voucher_use[self.seg[holders]]]
+        if use.size:
+            arm.use_vouchers(use)
+            self._record(use, day, "use_voucher")
+
     # ------------------------------------------------------------------ helpers
     def _pay(self, idx: np.ndarray, amounts: np.ndarray, day: int) -> None:
         idx, cents = self.arm.pay_most(idx, amounts)
@@ -550,6 +579,18 @@ class ChunkSim(DayEvents):
             v = exact_sum(arr)
             mon[k][mo] = _int64(v - self.prev.get(k, 0), k)
             self.prev[k] = v
+        vb = arm.vouchers
+        if vb is not None:
+            for k, arr in (("program.vouchers_issued", vb.issued), ("program.vouchers_used", vb.used),
+                           ("program.vouchers_expired", vb.expired), ("program.voucher_issued_cents", vb.issued_cents),
+                           ("program.voucher_used_cents", vb.used_cents),
+                           ("program.voucher_expired_cents", vb.expired_cents)):
+                v = exact_sum(arr)
+                mon[k][mo] = _int64(v - self.prev.get(k, 0), k)
+                self.prev[k] = v
+            mon["program.vouchers_outstanding"][mo] = _int64(exact_sum(vb.held), "program.vouchers_outstanding")
+            mon["program.voucher_outstanding_cents"][mo] = _int64(exact_sum(vb.held_cents),
+                                                                  "program.voucher_outstanding_cents")
         outstanding = exact_sum(arm.lots.outstanding)
         mon["program.points_outstanding"][mo] = _int64(outstanding, "program.points_outstanding")
         mon["program.points_available"][mo] = _int64(outstanding - exact_sum(arm.lots.pending), "program.points_available")
@@ -620,7 +661,11 @@ class ChunkSim(DayEvents):
             "reward_cents": int(arm.reward[c]), "voucher_cents": int(arm.voucher[c]),
             "points_payment_cents": int(arm.pay_cents[c]), "tier": names[int(arm.tier[c])],
             "enroll_day": int(self.enroll[c]),
+            **({} if arm.vouchers is None else {
+                "vouchers_issued": int(arm.vouchers.issued[c]), "vouchers_used": int(arm.vouchers.used[c]),
+                "vouchers_expired": int(arm.vouchers.expired[c]), "vouchers_outstanding": int(arm.vouchers.held[c]),
+                "voucher_outstanding_cents": int(arm.vouchers.held_cents[c])}),
         }
 
 
-__all__ = ["BLOCK", "ChunkResult", "ChunkSim", "NEVER", "block_rng", "blocks_for"]
+__all__ = ["BLOCK", "VOUCHER_METRICS", "ChunkResult", "ChunkSim", "NEVER", "block_rng", "blocks_for"]

@@ -25,6 +25,21 @@ from simulator.engine.program_plan import CARRIED_FIELDS
 
 FIELDS = ("issued", "redeemed", "expired", "reversed", "outstanding", "available", "pending",
           "discount_cents", "perk_cents", "reward_cents", "voucher_cents", "points_payment_cents", "tier")
+# compared too when the program's vouchers have a life (the engine's ledger then carries them)
+VOUCHER_FIELDS = ("vouchers_issued", "vouchers_used", "vouchers_expired", "vouchers_outstanding",
+                  "voucher_outstanding_cents")
+
+
+def _voucher_counts(res: Any) -> dict:
+    v = res.vouchers
+    if v is None:
+        return {}
+    return {"vouchers_issued": v.issued, "vouchers_used": v.used, "vouchers_expired": v.expired,
+            "vouchers_outstanding": v.outstanding, "voucher_outstanding_cents": v.outstanding_cents}
+
+
+def _fields(program: ir.Program) -> tuple[str, ...]:
+    return FIELDS + (VOUCHER_FIELDS if ir.vouchers_with_a_life(program) else ())
 
 
 def _default(value: Any, vtype: str) -> Any:
@@ -61,7 +76,7 @@ def to_events(program: ir.Program, record: dict, start: dt.date) -> list:
             out.append(Event(kind, at, None, ev["name"]))
         elif kind == "pay":
             out.append(Event("pay", at, int(ev["amount_cents"])))
-        elif kind in ("signup", "birthday"):
+        elif kind in ("signup", "birthday", "use_voucher"):
             out.append(Event(kind, at))
         else:
             fields = {f: _default(v, ftypes.get(kind, {}).get(f, "string")) for f, v in ev.get("fields", {}).items()}
@@ -88,6 +103,7 @@ def interpreter_ledger(program: ir.Program, record: dict, start: dt.date, end: d
         "outstanding": res.outstanding, "available": res.available, "pending": res.pending,
         "discount_cents": res.discount_cents, "perk_cents": res.perk_cents, "reward_cents": res.reward_cents,
         "voucher_cents": res.voucher_cents, "points_payment_cents": res.points_payment_cents, "tier": res.tier,
+        **_voucher_counts(res),
     }
 
 
@@ -99,8 +115,8 @@ def compare_records(program: ir.Program, records: dict[int, dict], start: dt.dat
         if expected is None:
             continue
         got = rec["ledger"]
-        for f in FIELDS:
-            if got.get(f) != expected[f]:
+        for f in _fields(program):
+            if got.get(f) != expected.get(f):
                 problems.append(f"customer {cust}: {f} engine={got.get(f)} interpreter={expected[f]}")
     return problems
 
@@ -120,7 +136,7 @@ def documented_order(records: dict[int, dict]) -> list[int]:
         for i, ev in enumerate(rec["events"]):
             if ev["kind"] == "purchase":
                 bought = ev["day"]
-            after_purchase = bought == ev["day"] and ev["kind"] in ("purchase", "redeem", "pay", "use_perk")
+            after_purchase = bought == ev["day"] and ev["kind"] in ("purchase", "redeem", "pay", "use_perk", "use_voucher")
             rank = KIND_ORDER["purchase"] if after_purchase else KIND_ORDER.get(ev["kind"], CUSTOM_EVENTS)
             keyed.append(((ev["day"], rank, who, i), who))
     keyed.sort()
@@ -139,8 +155,9 @@ def compare_records_together(program: ir.Program, records: dict[int, dict], star
     results = run_together(program, streams, documented_order(dict(recs)), until=end, budgets=budgets)
     problems = []
     for (cust, rec), res in zip(recs, results):
-        for f in FIELDS:
-            expected = getattr(res, f)
+        counts = _voucher_counts(res)
+        for f in _fields(program):
+            expected = counts[f] if f in VOUCHER_FIELDS else getattr(res, f)
             if rec["ledger"].get(f) != expected:
                 problems.append(f"customer {cust}: {f} engine={rec['ledger'].get(f)} interpreter={expected}")
     return problems, budgets

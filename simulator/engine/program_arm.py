@@ -37,6 +37,7 @@ from simulator.engine.lots import LotStore
 from simulator.engine.program_plan import CARRIED_FIELDS, Plan, RuleSpec, round_div
 from simulator.engine.returns import OrderBook
 from simulator.engine.status_dates import StatusDates, tier_rate_table, tier_rates
+from simulator.engine.vouchers import VoucherBook, voucher_end
 
 BIG = np.int64(2**40)
 PERIODS = ("day", "week", "month", "quarter", "year", "lifetime")
@@ -165,6 +166,7 @@ class ProgramArm:
         self.discount, self.perk, self.reward, self.voucher = z(), z(), z(), z()
         self.pay_cents = z()  # points payments: each costs round(points × point cost) cents
         self.opening = z()  # opening balances of a program already running (customers file)
+        self.vouchers = VoucherBook(n) if ir.vouchers_with_a_life(self.p) else None
         self.cal = cal
         self.date = cal.start
         self.day = 0
@@ -226,9 +228,9 @@ class ProgramArm:
                 row[:] = 0
         # 4. conversion
         conv = self.p.conversion
-        if conv is not None and first_of_month and (
-                conv.period == "month" or (conv.period == "quarter" and d.month in (1, 4, 7, 10))
-                or (conv.period == "year" and d.month == 1)):
+        if self.vouchers is not None:  # vouchers whose validity ends today expire, unused
+            self.vouchers.expire(day)
+        if conv is not None and conv.runs_on(d):
             idx = self.members(day)
             avail = lots.available(idx)
             vouchers = avail // conv.points
@@ -237,7 +239,11 @@ class ProgramArm:
             pts = vouchers * conv.points
             lots.burn(idx, pts)
             self.redeemed[idx] += pts
-            self.voucher[idx] += vouchers * conv.voucher_cents
+            if self.vouchers is not None and conv.valid is not None:  # costs when used (`use_vouchers`)
+                end = self.cal.day_of(voucher_end(conv.valid, conv.valid_unit, d))
+                self.vouchers.issue(idx, vouchers, end, conv.voucher_cents)
+            else:
+                self.voucher[idx] += vouchers * conv.voucher_cents
         # 5. per-period tier perks
         if ts is not None and first_of_month:
             for t, tier in enumerate(ts.tiers):
@@ -246,6 +252,11 @@ class ProgramArm:
                         idx = self.members(day)
                         idx = idx[self.tier[idx] == t]
                         self.perk[idx] += perk.cost_cents
+
+    def use_vouchers(self, idx: np.ndarray) -> None:
+        """Customers `idx` (holders, distinct) each spend one voucher: its face value is the cost."""
+        if self.vouchers is not None and idx.size:
+            self.voucher[idx] += self.vouchers.use(idx)
 
     def _expiry(self, day: int, d: dt.date) -> None:
         """Expire what is due today or earlier under each customer's expiry set (§6): per-lot
@@ -856,6 +867,9 @@ class ProgramArm:
         self.redeemed[idx] += reward.price
         self.reward[idx] += reward.cost_cents
         self.redeemed_ever[idx] = True
+        if reward.voucher_cents is not None and reward.valid is not None and self.vouchers is not None:
+            end = self.cal.day_of(voucher_end(reward.valid, reward.valid_unit, self.date))
+            self.vouchers.issue(idx, np.ones(idx.size, dtype=np.int64), end, reward.voucher_cents)
 
     def pay(self, idx: np.ndarray, cents: np.ndarray) -> None:
         pwp = self.p.pay_with_points

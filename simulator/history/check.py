@@ -63,27 +63,40 @@ def interpreter_ledger(program: ir.Program, feed: Feed, c: int, strings: StringT
     customer = _customer(program, feed, c)
     reward = pick_reward(program, options) if options.redeem == "when-affordable" else None
     pwp = program.pay_with_points if (options.redeem == "when-affordable" and reward is None) else None
-    if reward is not None or pwp is not None:
+    # a voucher with a life the customer holds is spent at each purchase (after any redemption)
+    uses = options.redeem == "when-affordable" and ir.vouchers_with_a_life(program)
+    if reward is not None or pwp is not None or uses:
         done: list = []
         for ev in events:
             done.append(ev)
             if ev.kind != "purchase":
                 continue
-            available = run(program, done, customer, until=ev.date, start=start).available
-            if reward is not None:
-                if available >= reward.price:
-                    done.append(Event("redeem", ev.at, None, reward.name))
-            elif pwp is not None and available >= pwp.minimum_balance:
-                share = ev.amount_cents * pwp.max_share.numerator // (100 * pwp.max_share.denominator)
-                cents = min(share, available * pwp.cents // pwp.points)
-                if cents > 0:
-                    done.append(Event("pay", ev.at, cents, None, {"basket_cents": ev.amount_cents}))
+            if reward is not None or pwp is not None:
+                _redeem_after(program, done, ev, customer, start, reward, pwp)
+            if uses:
+                held = run(program, done, customer, until=ev.date, start=start).vouchers
+                if held is not None and held.outstanding > 0:
+                    done.append(Event("use_voucher", ev.at))
         events = done
     res = run(program, events, customer, until=end, start=start)
     out = {k: getattr(res, k) for k in LEDGER}
     out["tier"] = res.tier
     return out
 
+
+def _redeem_after(program: ir.Program, done: list, ev, customer, start: dt.date, reward, pwp) -> None:
+    """The `when-affordable` redemption (or points payment) right after purchase `ev`, appended to `done`."""
+    from rulelang import Event, run
+
+    available = run(program, done, customer, until=ev.date, start=start).available
+    if reward is not None:
+        if available >= reward.price:
+            done.append(Event("redeem", ev.at, None, reward.name))
+    elif pwp is not None and available >= pwp.minimum_balance:
+        share = ev.amount_cents * pwp.max_share.numerator // (100 * pwp.max_share.denominator)
+        cents = min(share, available * pwp.cents // pwp.points)
+        if cents > 0:
+            done.append(Event("pay", ev.at, cents, None, {"basket_cents": ev.amount_cents}))
 
 def compare_sample(result: HistoryResult, program: ir.Program, feed: Feed, strings: StringTable,
                    customers, options: ReplayOptions = ReplayOptions()) -> list[str]:

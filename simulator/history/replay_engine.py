@@ -12,7 +12,8 @@ evaluation, calendar work, lots, the order book for returns) is driven day by da
 file, batch by batch (`Feed.batches`), instead of from draws. Each day: the calendar work,
 signups, birthdays, then the day's batches in order; a purchase that will be returned opens
 its row in the order book right after it earns (as the engine does); redemptions follow
-the `ReplayOptions.redeem` policy right after the purchase.
+the `ReplayOptions.redeem` policy right after the purchase, and under `when-affordable` a held
+voucher with a life is spent at each purchase.
 """
 
 from __future__ import annotations
@@ -106,6 +107,7 @@ class HistoryRun:
         self.arm = ProgramArm(self.plan, n, strings, self.enroll, feed.bday_doy, feed.attributes,
                               budgets if budgets is not None else {}, bool(feed.is_return.any()))
         self.reward = pick_reward(program, options) if options.redeem == "when-affordable" else None
+        self.uses_vouchers = options.redeem == "when-affordable" and ir.vouchers_with_a_life(program)
         self.pays = (options.redeem == "when-affordable" and self.reward is None
                      and program.pay_with_points is not None)
         rows = feed.cust.size
@@ -199,6 +201,8 @@ class HistoryRun:
         elif self.pays:
             paid, _ = arm.pay_most(mc, data["amount"])
             mon["points_payments"][mo] += paid.size
+        if self.uses_vouchers:  # a held voucher with a life is spent at the purchase
+            arm.use_vouchers(arm.vouchers.holders(mc))  # type: ignore[union-attr]
 
     def _returns(self, lo: int, hi: int, day: int, mo: int) -> None:
         f, arm, mon = self.feed, self.arm, self.mon

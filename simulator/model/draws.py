@@ -56,6 +56,7 @@ class SegmentTables:
     attr_names: tuple[str, ...]
     # returns: per segment rate and delay range; returned shares as one table over all
     # segments (segment s owns the bounds s + cdf, so one searchsorted picks for everyone)
+    voucher_use: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))  # per segment
     ret_rate: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))
     ret_delay_min: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     ret_delay_span: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
@@ -173,6 +174,7 @@ def segment_tables(pop: Population, strings: StringTable) -> SegmentTables:
         quantity_mean=np.array([s.quantity_mean for s in pop.segments]),
         spend_p=np.array([s.spend_p for s in pop.segments]),
         redeem=np.array([s.redeem for s in pop.segments], dtype=np.float32),
+        voucher_use=np.array([s.voucher_use for s in pop.segments], dtype=np.float32),
         event_names=tuple(events),
         attr_names=tuple(attrs),
         ret_rate=np.array([r.rate for r in rets], dtype=np.float32),

@@ -106,7 +106,8 @@ def observed_from_run(result: Any, population: Any) -> Observed:
     totals = result.totals
     redeemed = sum(v or 0.0 for v in result.per_trial.get("program.points_redeemed", []))
     cost = sum(sum(v or 0.0 for v in result.per_trial.get(k, []))
-               for k in ("program.cost_rewards", "program.cost_points_payments", "program.cost_vouchers"))
+               for k in ("program.cost_rewards", "program.cost_points_payments", "program.cost_vouchers",
+                         "program.voucher_liability"))  # the last: vouchers with a life still outstanding
     issued = (totals.get("program.points_issued") or {}).get("mean")
     return Observed(f"population `{population.name}`", getattr(population, "currency", None), cats, chans,
                     frozenset(events), tier_reach_of(result), sample_purchase_amounts(population),

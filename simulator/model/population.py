@@ -95,6 +95,7 @@ class Segment:
     quantity_mean: float = 0.0  # mean `quantity` of a purchase (litres, nights, units): Poisson(quantity)
     shipping_cents: tuple[tuple[str, int], ...] = ()
     redeem: float = 0.5
+    voucher_use: float = 0.25  # chance a member holding a voucher with a life spends one at a purchase
     refer_per_day: float = 0.0
     events: tuple[tuple[str, CustomEventModel], ...] = ()
     attributes: tuple[tuple[str, Choice], ...] = ()
@@ -169,7 +170,7 @@ class Population:
 _TOP_KEYS = ["version", "name", "description", "time_unit", "model", "start", "economics",
              "response", "segments", "referral_pool", "customers", "currency"]
 _SEG_KEYS = ["name", "share", "purchase", "dropout", "lifetime", "spend", "categories", "channels",
-             "items", "quantity", "shipping", "redeem", "refer", "events", "attributes", "birthday_known",
+             "items", "quantity", "shipping", "redeem", "voucher_use", "refer", "events", "attributes", "birthday_known",
              "enrollment", "returns", "description", "age", "uncertainty"]
 _RESP_KEYS = ["goal_gradient", "post_reward_lift", "post_reward_days", "heavy_buyer_damping",
               "tier_dropout_reduction", "downgrade_dropout_increase", "perk_use_rate",
@@ -327,6 +328,7 @@ def _segment(rd: Reader, node: yaml.Node, index: int, per_day: float, model: str
                                                               **_limit("shipping"))))
                                  for k, v in ship.items())
     kw["redeem"] = rd.number(m.get("redeem"), f"{where} redeem", 0.5, low=0.0, high=1.0)
+    kw["voucher_use"] = rd.number(m.get("voucher_use"), f"{where} voucher_use", 0.25, low=0.0, high=1.0)
     kw["refer_per_day"] = (rd.number(m.get("refer"), f"{where} refer", 0.0, low=0.0,
                                      **_limit("refer", per_day)) or 0.0) / per_day
     events = []

@@ -28,6 +28,13 @@ Definitions (money in currency units; cents / 100):
   declared `point cost` when the trial redeemed nothing); `liability_at_declared_cost` values the
   same points at the declared `point cost` (`simulator.model.fit_warnings` warns when the two costs
   differ by more than a quarter).
+- vouchers with a life (a conversion with a validity; only then): `vouchers_issued`, `_used`,
+  `_expired` (counts over the run), `vouchers_outstanding` (held at the end), each also as money
+  (`voucher_value_*`: their face values); voucher breakage rate = expired / (used + expired);
+  voucher liability = outstanding face value × (1 − voucher breakage rate) (the face value when none
+  settled in the trial). Their cost (in `cost_vouchers`) is booked when a voucher is used; the
+  redemption cost (and so the cost per redeemed point) adds the voucher liability, since the points
+  of the outstanding vouchers are redeemed already.
 - retention (month m) = customers still alive / customers at the start; churn rate = churned in
   the month / alive at its start; repeat-purchase rate = customers with ≥ 2 purchases / buyers;
   average check = revenue / purchases; purchase frequency = purchases / buyers.
@@ -52,6 +59,24 @@ from rulelang import ir
 from simulator.trials.stats import ratio, summarize
 
 SCHEMA = "loyalty-simulation/1"
+
+
+def _voucher_totals(pt: dict[str, np.ndarray], series: dict[str, np.ndarray], mon: dict[str, np.ndarray]) -> None:
+    """The voucher counts, their money, breakage rate and liability (vouchers with a life only)."""
+    if "program.vouchers_issued" not in mon:
+        return
+    for k in ("issued", "used", "expired", "outstanding"):
+        series[f"program.vouchers_{k}"] = mon[f"program.vouchers_{k}"].astype(np.float64)
+        series[f"program.voucher_value_{k}"] = mon[f"program.voucher_{k}_cents"] / 100.0
+    for k in ("issued", "used", "expired"):
+        pt[f"program.vouchers_{k}"] = series[f"program.vouchers_{k}"].sum(axis=1)
+        pt[f"program.voucher_value_{k}"] = series[f"program.voucher_value_{k}"].sum(axis=1)
+    pt["program.vouchers_outstanding"] = series["program.vouchers_outstanding"][:, -1]
+    pt["program.voucher_value_outstanding"] = series["program.voucher_value_outstanding"][:, -1]
+    breakage = ratio(pt["program.vouchers_expired"], pt["program.vouchers_used"] + pt["program.vouchers_expired"])
+    pt["program.voucher_breakage_rate"] = breakage
+    pt["program.voucher_liability"] = pt["program.voucher_value_outstanding"] * np.where(
+        np.isnan(breakage), 1.0, 1.0 - np.nan_to_num(breakage))
 
 
 @dataclass
@@ -264,11 +289,14 @@ def build_result(meta: dict[str, Any], program: ir.Program, pop, trials: list, c
     if "program.referrals_dropped" in tot:
         pt["program.referrals_dropped"] = tot["program.referrals_dropped"].astype(np.float64)
     pt["program.new_customers"] = series["program.new_customers"].sum(axis=1)
+    _voucher_totals(pt, series, mon)
     settled = pt["program.points_redeemed"] + pt["program.points_expired"]
     pt["program.breakage_rate"] = ratio(pt["program.points_expired"], settled)
     redemption_rate = np.where(np.isnan(pt["program.breakage_rate"]), 1.0, 1.0 - np.nan_to_num(pt["program.breakage_rate"]))
     pt["program.redemption_cost"] = (pt["program.cost_rewards"] + pt["program.cost_points_payments"]
                                      + pt["program.cost_vouchers"])
+    if "program.voucher_liability" in pt:  # vouchers with a life: the outstanding ones at their expected cost
+        pt["program.redemption_cost"] = pt["program.redemption_cost"] + pt["program.voucher_liability"]
     pt["program.cost_per_redeemed_point"] = ratio(pt["program.redemption_cost"], pt["program.points_redeemed"])
     per_point = np.where(np.isnan(pt["program.cost_per_redeemed_point"]), point_cost,
                          pt["program.cost_per_redeemed_point"])

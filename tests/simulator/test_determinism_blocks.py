@@ -71,7 +71,8 @@ def _differences(a: dict, b: dict) -> list[str]:
     return sorted(out)
 
 
-@pytest.mark.parametrize("program_file", ["rules/coffee.loyalty", "rules/supermarket.loyalty"])
+@pytest.mark.parametrize("program_file", ["rules/coffee.loyalty", "rules/supermarket.loyalty",
+                                          "tests/simulator/fixtures/vouchers.loyalty"])
 def test_every_number_of_report_json_is_the_same_for_workers_and_chunks(program_file):
     program, pop = _program(program_file), _population()
     kw = dict(customers=CUSTOMERS, months=3, trials=2, seed=7, block_size=BLOCK_SIZE)
@@ -82,6 +83,9 @@ def test_every_number_of_report_json_is_the_same_for_workers_and_chunks(program_
     assert runs[2, 3]["meta"]["chunk_size"] == 3 * BLOCK_SIZE
     # the run does something: points move, and the per-trial fixed cost is there
     assert ref["totals"]["program.points_issued"]["mean"] > 0
+    if "vouchers" in program_file:  # vouchers with a life are used (stream 4) and expire
+        assert ref["totals"]["program.vouchers_used"]["mean"] > 0
+        assert ref["totals"]["program.vouchers_expired"]["mean"] > 0
     for key, doc in runs.items():
         assert _differences(ref, doc) == [], key
     # the fixed cost is charged once a month per trial, plus once per member-month: by definition

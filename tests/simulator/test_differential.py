@@ -32,6 +32,8 @@ TIER_ODDITIES = [str((ROOT / "tests" / "fixtures" / "repro" / name).relative_to(
 PROGRAMS += TIER_ODDITIES
 FUEL = str((HERE / "fixtures" / "fuel.loyalty").relative_to(ROOT))  # awards per `quantity`
 PROGRAMS.append(FUEL)
+VOUCHERS = str((HERE / "fixtures" / "vouchers.loyalty").relative_to(ROOT))  # vouchers with a 45-day life
+PROGRAMS.append(VOUCHERS)
 # status dates (to the qualified tier; one step), `activity is ...`, tier earn rates
 PROGRAMS += [str((HERE / "fixtures" / name).relative_to(ROOT)) for name in ("status.loyalty", "status_step.loyalty")]
 PROGRAMS.append(str((HERE / "fixtures" / "constructs.loyalty").relative_to(ROOT)))  # last: tests below read it
@@ -70,6 +72,23 @@ def test_the_fuel_card_sample_buys_litres_and_earns_on_them(busy_population):
     assert max(litres) >= 40  # big_fill and launch fire in the sample too
     start, end = dt.date.fromisoformat(res.meta["start"]), dt.date.fromisoformat(res.meta["end"])
     assert compare_records(program, res.records, start, end) == []
+
+
+def test_vouchers_with_a_life_are_used_and_expire_alike_in_both_engines(busy_population):
+    program = _compile(VOUCHERS)
+    res = simulate(program, busy_population, customers=200, months=13, trials=1, seed=5, workers=1, record=25)
+    start, end = dt.date.fromisoformat(res.meta["start"]), dt.date.fromisoformat(res.meta["end"])
+    assert compare_records(program, res.records, start, end) == []  # voucher counts compared too
+    ledgers = [r["ledger"] for r in res.records.values()]
+    used = sum(led["vouchers_used"] for led in ledgers)
+    expired = sum(led["vouchers_expired"] for led in ledgers)
+    issued = sum(led["vouchers_issued"] for led in ledgers)
+    assert used > 0 and expired > 0  # the sample spends some vouchers and lets others lapse
+    assert issued == used + expired + sum(led["vouchers_outstanding"] for led in ledgers)
+    # a used voucher costs its face value (1 USD from the conversion, 2 USD from the reward), an expired one nothing
+    assert 100 * used < sum(led["voucher_cents"] for led in ledgers) < 200 * used
+    assert sum(e["kind"] == "redeem" for r in res.records.values() for e in r["events"]) > 0  # reward vouchers
+    assert sum(e["kind"] == "use_voucher" for r in res.records.values() for e in r["events"]) == used
 
 
 def test_returns_below_zero_are_in_the_sample(busy_population):
