@@ -71,7 +71,7 @@ class Result:
     `issued` counts every lot (the opening balance too); `earned` only the
     points issued by events. `cost_cents` is the cost to the business that
     `expect cost` checks: rewards + perks + vouchers + points paid;
-    `total_cost_cents` adds the instant discounts."""
+    `total_cost_cents` adds the instant discounts less the share refunded with returned goods."""
 
     points_unit: str
     currency: str
@@ -95,6 +95,7 @@ class Result:
     reward_cents: int
     voucher_cents: int
     points_payment_cents: int
+    discount_refunded_cents: int = 0  # the returned share of discounts: refunded, no longer a cost
     fired: frozenset[str] = frozenset()
     points_by_rule: Mapping[str, int] = field(default_factory=dict)
 
@@ -104,7 +105,12 @@ class Result:
 
     @property
     def total_cost_cents(self) -> int:
-        return self.cost_cents + self.discount_cents
+        return self.cost_cents + self.net_discount_cents
+
+    @property
+    def net_discount_cents(self) -> int:
+        """Instant discounts given less the share refunded with returned goods (`expect discount`)."""
+        return self.discount_cents - self.discount_refunded_cents
 
     @property
     def balance(self) -> int:
@@ -128,6 +134,7 @@ class Result:
                 "discount": self.discount_cents, "perk": self.perk_cents, "reward": self.reward_cents,
                 "voucher": self.voucher_cents, "points_payment": self.points_payment_cents,
                 "cost": self.cost_cents, "total_cost": self.total_cost_cents,
+                **({"discount_refunded": self.discount_refunded_cents} if self.discount_refunded_cents else {}),
             },
             "tier": self.tier,
             "tier_history": [t.to_json() for t in self.tier_history],
@@ -189,7 +196,9 @@ class Result:
         if self.tier is not None:
             out.append(f"  tier {self.tier}")
         c = self.currency
-        out.append(f"  discounts {money(self.discount_cents, c)}; cost {money(self.cost_cents, c)} "
+        refunded = (f" ({money(self.discount_refunded_cents, c)} of it refunded with returned goods)"
+                    if self.discount_refunded_cents else "")
+        out.append(f"  discounts {money(self.discount_cents, c)}{refunded}; cost {money(self.cost_cents, c)} "
                    f"(rewards {money(self.reward_cents, c)}, perks {money(self.perk_cents, c)}, "
                    f"vouchers {money(self.voucher_cents, c)}, points paid {money(self.points_payment_cents, c)})")
         return "\n".join(out)

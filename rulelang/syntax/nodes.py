@@ -116,7 +116,8 @@ _DECLS = (
     NodeDecl(ast.TierWindow, None, "over"),
     NodeDecl(ast.TierSystem, "tiers", "tiers",
              {"metric": "by", "window": "over", "tiers": "levels", "review": "review", "downgrade": "downgrade",
-              "grace_months": "grace", "validity_months": "valid"}, _TIERS),
+              "grace_months": "grace", "validity_months": "valid", "spend_basis": "spend",
+              "on_return": "on_return"}, _TIERS),
     # redemption and lifecycle
     NodeDecl(ast.Reward, "reward", "rewards", {"price": "price", "worth": "worth", "cost": "costs_us"},
              ("program", "rewards", "*")),
@@ -125,7 +126,8 @@ _DECLS = (
              ("program", "pay_with_points")),
     NodeDecl(ast.Conversion, "convert", "convert", {"points": "every", "voucher": "into", "period": "at_end_of"},
              ("program", "convert")),
-    NodeDecl(ast.ReturnPolicy, "returns", "returns", {"reverse": "reverse", "negative_balance": "negative_balance"},
+    NodeDecl(ast.ReturnPolicy, "returns", "returns", {"reverse": "reverse", "negative_balance": "negative_balance",
+                                                      "lower_metrics": "lower_metrics"},
              ("program", "returns")),
     # tests
     NodeDecl(ast.Given, "given", "given", {}, _TEST + ("given",),

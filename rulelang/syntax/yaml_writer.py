@@ -236,8 +236,11 @@ def _program(p: ast.Program) -> dict[str, Value]:
     if p.expiry:
         out["expire"] = _expiries(p.expiry)
     if p.returns is not None:
-        out["returns"] = Flow({"reverse": Raw("true" if p.returns.reverse else "false"),
-                               "negative_balance": Raw(p.returns.negative_balance)})
+        ret: dict[str, Value] = {"reverse": Raw("true" if p.returns.reverse else "false"),
+                                 "negative_balance": Raw(p.returns.negative_balance)}
+        if p.returns.lower_metrics:
+            ret["lower_metrics"] = Raw("true")
+        out["returns"] = Flow(ret)
     if p.rewards:
         out["rewards"] = {r.name: _reward(r) for r in p.rewards}
     if p.pay_with_points is not None:
@@ -357,6 +360,10 @@ def _tiers(t: ast.TierSystem) -> dict[str, Value]:
         out["grace"] = _count(t.grace_months, "month")
     if t.validity_months:
         out["valid"] = _count(t.validity_months, "month")
+    if t.spend_basis is not None:
+        out["spend"] = Raw(t.spend_basis)
+    if t.on_return is not None:
+        out["on_return"] = Raw(t.on_return)
     return out
 
 
