@@ -23,6 +23,7 @@ import numpy as np
 from simulator.model.draws import NEVER, NON_LEAP_MONTH_START
 from simulator.engine.program_arm import encode_values
 from simulator.engine.program_plan import CARRIED_FIELDS
+from simulator.engine.undo import requalify, undo_returns
 
 
 class DayEvents:
@@ -153,8 +154,15 @@ class DayEvents:
                 lots = self.arm.lots
                 book_id[track] = lots.book.open(c, day, self.plan.slot_of_day(day), lots.held(c), earn_u[rows][track])
         quantity = {} if draws.quantity is None else {"quantity": draws.quantity[rows]}
+        moved = {}  # what each member's order added to the metric and counters (returns lower them)
+        if self.arm.p.returns.lower_metrics:
+            for key in ("metric", *("counter." + c.name for c in self.arm.p.counters)):
+                col = np.zeros(m, dtype=np.int64)
+                if mi.size and key in self.arm.last_moved:
+                    col[mi] = self.arm.last_moved[key]
+                moved["moved." + key] = col[rows]
         self.schedule.add(due, {
-            **quantity, "cust": cust, "order_day": np.full(rows.size, day, dtype=np.int64), "amount": whole,
+            **quantity, **moved, "cust": cust, "order_day": np.full(rows.size, day, dtype=np.int64), "amount": whole,
             "returned": returned, "disc_back": disc_back, "shipping": draws.shipping[rows],
             "category": draws.cat[rows], "channel": draws.chan[rows], "items": draws.items[rows],
             "in_b": in_b[rows], "in_p": in_p[rows], "member": mem, "earned": earn_u[rows], "book_id": book_id,
@@ -204,6 +212,11 @@ class DayEvents:
                     arm.reversed[cg] += arm.lots.reverse(cg, target[go], od, slots, book_id[go], day)
             if self.return_rules:
                 arm.apply("return", c, data)
+            arm.discount_refunded[c] += due["disc_back"][batch]
+            if arm.p.returns.lower_metrics:
+                moved = {k[len("moved."):]: v[batch] for k, v in due.items() if k.startswith("moved.")}
+                undo_returns(arm, c, returned, whole, due["order_day"][batch], moved)
+                requalify(arm, c)
             touched.append(c)
 
     # ------------------------------------------------------------ events and records
