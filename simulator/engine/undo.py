@@ -53,7 +53,7 @@ def undo_returns(arm, c: np.ndarray, returned: np.ndarray, whole: np.ndarray, or
         if key.startswith("counter."):
             np.subtract.at(arm.counters[key[len("counter."):]], c, dec)
     if arm.counts_purchases:
-        whole_gone = share(np.ones(c.size, dtype=np.int64), returned, whole, undone.get("purchase", 0))
+        whole_gone = share((whole > 0).astype(np.int64), returned, whole, undone.get("purchase", 0))
         taken["purchase"] = whole_gone
         np.subtract.at(arm.purchases, c, whole_gone)
     return taken
