@@ -480,7 +480,6 @@ class _Run:
         values = self._reader(ev, amount)
         if ev.kind == "return":
             self._reverse(ev, amount, notes)
-            self._undo(ev, amount, notes)
         earned = 0
         outcome: EarnOutcome | None = None
         if ev.kind not in ACTION_EVENTS:
@@ -496,7 +495,7 @@ class _Run:
             self._use_perk(ev, notes)
         self.counters_and_metrics(ev, values, outcome, earned)
         self.upgrade(day, notes)
-        if ev.kind == "return":
+        if ev.kind == "return" and self._undo(ev, amount, notes):
             self._requalify(day, notes)
         self.trace.append(TraceStep(day, ev.kind, self._describe(ev, amount), ev.at, ev.id, rules, tuple(notes)))
 
@@ -604,14 +603,15 @@ class _Run:
             note += f"; {target - done} could not be reversed (negative balance forbidden)"
         notes.append(note)
 
-    def _undo(self, ev: Event, returned: int | None, notes: list[str]) -> None:
-        """§6: the returned share of the order's discount is refunded (no longer a cost); with
-        `returns lower tier metric and counters`, the returned share of what the purchase added
-        to the tier metric (in its month), the counters and the purchase count is taken back."""
+    def _undo(self, ev: Event, returned: int | None, notes: list[str]) -> bool:
+        """§6, after the return's own rules, counters and upgrade: the returned share of the order's
+        discount is refunded (no longer a cost); with `returns lower tier metric and counters`, the
+        returned share of what the purchase added to the tier metric (in its month), the counters
+        and the purchase count is taken back. Returns whether the metric of the window fell."""
         moved = self.moved.get(str(ev.name))
         found = self.orders.get(str(ev.name))
         if moved is None or found is None or returned is None:
-            return
+            return False
         whole, cur = found[0], self.p.currency
         back = share(moved.discount, returned, whole, moved.undone_discount)
         if back:
@@ -620,9 +620,10 @@ class _Run:
             notes.append(f"refunded {money(back, cur)} of the {money(moved.discount, cur)} discount "
                          f"(no longer a cost)")
         if not self.p.returns.lower_metrics:
-            return
+            return False
         taken: list[str] = []
         lower = share(moved.metric, returned, whole, moved.undone_metric)
+        before = self._metric_as_of(ev.date) if self.tiers is not None else Fraction(0)
         if lower and self.tiers is not None:
             moved.undone_metric += lower
             self.metric_buckets[moved.month] = self.metric_buckets.get(moved.month, Fraction(0)) - lower
@@ -640,10 +641,12 @@ class _Run:
             taken.append("the purchase from the purchase count")
         if taken:
             notes.append("the return took back " + ", ".join(taken))
+        return self.tiers is not None and self._metric_as_of(ev.date) < before
 
     def _requalify(self, day: dt.date, notes: list[str]) -> None:
-        """`returns lower tier at once`: after a return, a tier the metric no longer reaches is
-        left at once for the tier it reaches (validity and grace do not hold it)."""
+        """`returns lower tier at once`: after a return that lowered the metric of the window, a
+        tier the metric no longer reaches is left at once for the tier it reaches (validity and
+        grace do not hold it)."""
         ts = self.tiers
         if ts is None or self.tier is None or ts.on_return != "lower_at_once" or not self.p.returns.lower_metrics:
             return

@@ -215,8 +215,7 @@ class DayEvents:
             arm.discount_refunded[c] += due["disc_back"][batch]
             if arm.p.returns.lower_metrics:
                 moved = {k[len("moved."):]: v[batch] for k, v in due.items() if k.startswith("moved.")}
-                undo_returns(arm, c, returned, whole, due["order_day"][batch], moved)
-                requalify(arm, c)
+                requalify(arm, c, undo_returns(arm, c, returned, whole, due["order_day"][batch], moved))
             touched.append(c)
 
     # ------------------------------------------------------------ events and records

@@ -29,7 +29,8 @@ def share(quantity: np.ndarray, returned: np.ndarray, whole: np.ndarray,
 def undo_returns(arm, c: np.ndarray, returned: np.ndarray, whole: np.ndarray, order_day: np.ndarray,
                  moved: dict[str, np.ndarray], undone: dict[str, np.ndarray] | None = None) -> dict[str, np.ndarray]:
     """Lower the metric, counters and purchase count of customers `c` (one return each) by the
-    returned share of what their orders added; returns what was taken, by key of `moved`."""
+    returned share of what their orders added; returns what was taken, by key of `moved`, and
+    under "lowered" how much the metric of the window fell."""
     taken: dict[str, np.ndarray] = {}
     undone = undone or {}
     for key, added in moved.items():
@@ -46,10 +47,11 @@ def undo_returns(arm, c: np.ndarray, returned: np.ndarray, whole: np.ndarray, or
         else:
             live = now - order_month < arm.window.shape[0]
         d = np.where(live, dec, 0)
+        taken["lowered"] = d
         np.subtract.at(arm.metric, c, d)
         if arm.window is not None:
             np.subtract.at(arm.window, (order_month % arm.window.shape[0], c), d)
-    for key, dec in taken.items():
+    for key, dec in list(taken.items()):
         if key.startswith("counter."):
             np.subtract.at(arm.counters[key[len("counter."):]], c, dec)
     if arm.counts_purchases:
@@ -59,13 +61,17 @@ def undo_returns(arm, c: np.ndarray, returned: np.ndarray, whole: np.ndarray, or
     return taken
 
 
-def requalify(arm, c: np.ndarray) -> None:
-    """`returns lower tier at once`: customers `c` whose metric no longer reaches their tier move
-    at once to the tier it reaches (their status starts today)."""
+def requalify(arm, c: np.ndarray, taken: dict[str, np.ndarray]) -> None:
+    """`returns lower tier at once`: customers `c` whose return lowered the metric of the window
+    (`taken["lowered"]` from `undo_returns`) and whose metric no longer reaches their tier move at
+    once to the tier it reaches (their status starts today)."""
     ts = arm.p.tiers
     if ts is None or ts.on_return != "lower_at_once" or not arm.p.returns.lower_metrics or c.size == 0:
         return
-    c = np.unique(c)
+    lowered = taken.get("lowered")
+    if lowered is None:
+        return
+    c = np.unique(c[lowered > 0])
     qual = arm.qualified(arm.metric[c])
     down = qual < arm.tier[c]
     if down.any():

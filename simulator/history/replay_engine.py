@@ -272,8 +272,9 @@ class HistoryRun:
         undone = {k: np.where(matched, v[om], 0) for k, v in self.undone.items()}
         taken = undo_returns(arm, c, returned, whole, f.day[om], moved, undone)
         for k, v in taken.items():
-            np.add.at(self.undone[k], om[matched], v[matched])
-        requalify(arm, c)
+            if k in self.undone:
+                np.add.at(self.undone[k], om[matched], v[matched])
+        requalify(arm, c, taken)
 
     def _month_end(self, mo: int, day: int) -> None:
         arm, mon = self.arm, self.mon
