@@ -280,6 +280,8 @@ class _Run:
             self.ledger.earn(OPENING_BALANCE, None, opening_day, opening_day, c.balance, "given balance")
         if self.tiers:
             metric = _as_number(c.metric) or Fraction(0)
+            if not metric and self.tiers.metric in c.counters:  # `given counter NAME N` for the counter tiers go by
+                metric = Fraction(c.counters[self.tiers.metric])
             if metric:
                 self.metric_buckets[month_index(start)] = metric
             if c.tier is not None:
@@ -735,4 +737,5 @@ class _Run:
             points_payment_cents=self.cents["points_payment"],
             discount_refunded_cents=self.cents["discount_refunded"],
             fired=frozenset(self.fired), points_by_rule=dict(self.points_by_rule),
+            counters=dict(self.counters), metric=self._metric_as_of(end) if self.tiers and end else None,
         )

@@ -361,6 +361,7 @@ class Given:
     kind: Lit["tier", "balance", "attribute", "purchases", "metric", "birthday", "counter"]
     name: str | None = None
     value: Union[str, Decimal, bool, dt.date, Money, tuple[int, int], None] = None
+    unit: str | None = None  # a points word written after the number that is not the program's (for the checker)
     span: Span = _span()
 
 
@@ -383,11 +384,20 @@ class EventSpec:
 class Expect:
     """`expect earned 8 stars`, `expect balance 8`, `expect tier Gold`,
     `expect discount 3.00 USD`, `expect fired weekend_coffee`, `expect not fired x`,
-    also available / pending / redeemed / expired / reversed / cost."""
+    also available / pending / redeemed / expired / reversed / cost; `expect counter visits 5`,
+    `expect spend 120 USD` (kind `metric`), any of those `on 2027-06-01` (the state at the end of
+    that date), and `expect purchase on 2027-05-04 earned 24 stars` (what one event moved)."""
 
     kind: str
-    value: Union[int, str, Money, None] = None
+    value: Union[int, str, Money, Decimal, None] = None
     negated: bool = False
+    # what the expectation is about (tests that check each step):
+    name: str | None = None  # `counter NAME`; for `metric`, the word written (`spend`, `nights`), None for `metric`
+    unit: str | None = None  # a points word written that is not the program's own (kept for the checker)
+    on: dt.date | None = None  # the state at the end of this date; with `event`, the event's date
+    event: str | None = None  # `expect purchase ... earned 24 stars`: what one event of this kind moved
+    event_id: str | None = None  # the event by its id (`expect purchase "A1" ...`)
+    at: dt.time | None = None  # the event's time, when several events of the kind share the date
     span: Span = _span()
 
 

@@ -144,6 +144,10 @@ class _Writer:
         self.lines: list[_Line] = []
         self.spans = dict(sf.statement_spans)
         self.unit = sf.program.points_unit if sf.program is not None else "points"
+        # a tests-only file does not know its program's points word: it writes only a word written
+        self.expect_unit = sf.program.points_unit if sf.program is not None else None
+        tiers = sf.program.tiers if sf.program is not None else None
+        self.metric_word = (self.unit if tiers.metric == "points" else tiers.metric) if tiers is not None else "metric"
 
     def emit(self, depth: int, text: str, anchor: Span | None, *, closes: bool = False, blank: bool = False) -> None:
         pos = None
@@ -362,7 +366,8 @@ class _Writer:
         if g.kind == "tier":
             return f"given tier {v}"
         if g.kind == "balance":
-            return f"given balance {literal_to_text(v)} {self.unit}"
+            unit = g.unit or self.expect_unit
+            return f"given balance {literal_to_text(v)}" + (f" {unit}" if unit else "")
         if g.kind == "purchases":
             return f"given purchases {literal_to_text(v)}"
         if g.kind == "attribute":
@@ -372,7 +377,7 @@ class _Writer:
         if g.kind == "birthday":
             return f"given birthday {literal_to_text(v)}"
         name = self.unit if g.name == "points" else g.name
-        return f"given {name} {literal_to_text(v)}"
+        return f"given {name} {literal_to_text(v)}" + (f" {g.unit}" if g.unit else "")
 
     def event(self, e: ast.EventSpec) -> str:
         fields = "".join(f" {k} {literal_to_text(lit.value)}" for k, lit in e.fields if k != "role" or e.kind != "referral")
@@ -396,13 +401,28 @@ class _Writer:
         return text
 
     def expect(self, x: ast.Expect) -> str:
+        if x.event is not None:
+            which = f" {string_text(x.event_id)}" if x.event_id is not None else f" on {date_text(x.on)}" if x.on else ""
+            if x.at is not None:
+                which += f" at {x.at.hour:02d}:{x.at.minute:02d}"
+            return f"expect {x.event}{which} {self.expect_item(x)}"
+        return f"expect {self.expect_item(x)}" + (f" on {date_text(x.on)}" if x.on is not None else "")
+
+    def expect_item(self, x: ast.Expect) -> str:
+        """One expectation without its `expect` word, event or date."""
         if x.kind == "tier":
-            return f"expect tier {x.value}"
+            return f"tier {x.value}"
         if x.kind == "fired":
-            return f"expect {'not ' if x.negated else ''}fired {x.value}"
+            return f"{'not ' if x.negated else ''}fired {x.value}"
+        if x.kind == "counter":
+            return f"counter {x.name} {literal_to_text(x.value)}"
+        if x.kind == "metric":
+            word = self.unit if x.name == "points" else x.name or self.metric_word
+            return f"{word} {literal_to_text(x.value)}" + (f" {x.unit}" if x.unit else "")
         if isinstance(x.value, ast.Money):
-            return f"expect {x.kind} {money_text(x.value)}"
-        return f"expect {x.kind} {x.value} {self.unit}"
+            return f"{x.kind} {money_text(x.value)}"
+        unit = x.unit or self.expect_unit
+        return f"{x.kind} {x.value}" + (f" {unit}" if unit else "")
 
 
 def _award_text(a: ast.Award) -> str:

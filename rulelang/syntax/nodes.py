@@ -134,7 +134,8 @@ _DECLS = (
              ("tier", "balance", "attribute", "attributes", "purchases", "spend", "points", "birthday", "counter",
               "counters")),  # any other key is a tier metric (`nights: 4`)
     NodeDecl(ast.EventSpec, "when", "when", {"amount": "amount", "at": "on"}, _TEST + ("when", "[]")),
-    NodeDecl(ast.Expect, "expect", "expect", {}, _TEST + ("expect",), EXPECT_POINTS + ("tier", "discount", "cost", "fired", "not_fired")),
+    NodeDecl(ast.Expect, "expect", "expect", {}, _TEST + ("expect",), EXPECT_POINTS + ("tier", "discount", "cost", "fired", "not_fired", "counter", "metric", "spend", "points", "purchases", "event")),
+             # any other key is the tier metric under a counter's name (`nights: 4`)
     NodeDecl(ast.TestCase, "test", "tests",
              {"name": "name", "givens": "given", "events": "when", "until": "until", "expects": "expect"}, _TEST),
     # files

@@ -21,6 +21,7 @@ from lark import Token, Transformer, v_args
 from rulelang.syntax import ast
 from rulelang.diagnostics import Diagnostic, Span
 from rulelang.vocabulary import unit_words
+from rulelang.syntax.expect_words import EventRef, OnDate, normalise_expect_words
 from rulelang.syntax.read_limits import NUMBER_HINT, NUMBER_TOO_LONG, number_too_long
 
 __all__ = ["Builder", "Where", "unquote"]
@@ -225,7 +226,7 @@ class Builder(Transformer):  # type: ignore[type-arg]
 
     stacking = rounding = field_type = event_name = base = side = period = streak_period = _word
     unit = metric_word = perk_per = review_freq = allowance = conv_period = given_word = _word
-    ev_kind = field_key = points_kind = money_kind = _word
+    ev_kind = expect_ev_kind = field_key = points_kind = money_kind = _word
 
     # ------------------------------------------------------------ program header
 
@@ -654,12 +655,13 @@ class Builder(Transformer):  # type: ignore[type-arg]
         span = self.w.of_meta(meta)
         word, tok = ch[0], ch[1]
         value: object = self._money(tok) if tok.type == "MONEY" else self._dec(tok)
+        unit = str(ch[2]) if len(ch) > 2 else None
         if word in ("balance", "purchases"):
             if tok.type == "MONEY":
                 self._err("RL101", f"`given {word}` takes a number, not money", self.w.of_token(tok),
                           f"write e.g. `given {word} 500`")
-            return ast.Given(word, None, value, span=span)  # type: ignore[arg-type]
-        return ast.Given("metric", word, value, span=span)  # type: ignore[arg-type]
+            return ast.Given(word, None, value, unit=unit, span=span)  # type: ignore[arg-type]
+        return ast.Given("metric", word, value, unit=unit, span=span)  # type: ignore[arg-type]
 
     def ev_time(self, meta, ch):
         day = self._date(ch[0])
@@ -706,16 +708,58 @@ class Builder(Transformer):  # type: ignore[type-arg]
     def until_stmt(self, meta, ch):
         return self._stmt(meta, "until", self._date(ch[0]))
 
-    def expect_points(self, meta, ch):
+    def _points_value(self, ch: list) -> tuple[int, str | None]:
+        """`[MINUS] NUMBER [unit]` after the kind word: the points and the unit word written."""
         negative = isinstance(ch[1], Token) and ch[1].type == "MINUS"
         points = self._int(ch[2] if negative else ch[1], "points")
-        return ast.Expect(ch[0], -points if negative else points, span=self.w.of_meta(meta))
+        rest = ch[3 if negative else 2:]
+        unit = next((str(c) for c in rest if isinstance(c, str)), None)
+        return (-points if negative else points), unit
+
+    @staticmethod
+    def _on(ch: list) -> dt.date | None:
+        return next((c.day for c in ch if isinstance(c, OnDate)), None)
+
+    def expect_on(self, meta, ch):
+        return OnDate(self._date(ch[0]))
+
+    def expect_points(self, meta, ch):
+        points, unit = self._points_value([c for c in ch if not isinstance(c, OnDate)])
+        return ast.Expect(ch[0], points, unit=unit, on=self._on(ch), span=self.w.of_meta(meta))
 
     def expect_tier(self, meta, ch):
-        return ast.Expect("tier", str(ch[0]), span=self.w.of_meta(meta))
+        return ast.Expect("tier", str(ch[0]), on=self._on(ch), span=self.w.of_meta(meta))
 
     def expect_money(self, meta, ch):
+        return ast.Expect(ch[0], self._money(ch[1]), on=self._on(ch), span=self.w.of_meta(meta))
+
+    def expect_counter(self, meta, ch):
+        return ast.Expect("counter", self._dec(ch[1]), name=str(ch[0]), on=self._on(ch), span=self.w.of_meta(meta))
+
+    def expect_metric(self, meta, ch):
+        word, tok = str(ch[0]), ch[1]
+        value: object = self._money(tok) if tok.type == "MONEY" else self._dec(tok)
+        unit = next((str(c) for c in ch[2:] if isinstance(c, str) and not isinstance(c, OnDate)), None)
+        return ast.Expect("metric", value, name=None if word == "metric" else word, unit=unit,  # type: ignore[arg-type]
+                          on=self._on(ch), span=self.w.of_meta(meta))
+
+    def expect_event(self, meta, ch):
+        kind = str(ch[0])
+        if isinstance(ch[1], Token) and ch[1].type == "STRING":
+            return EventRef(kind, unquote(ch[1]), None, None)
+        return EventRef(kind, None, self._date(ch[1]), self._time(ch[2]) if len(ch) > 2 else None)
+
+    def event_points(self, meta, ch):
+        points, unit = self._points_value(ch)
+        return ast.Expect(ch[0], points, unit=unit, span=self.w.of_meta(meta))
+
+    def event_money(self, meta, ch):
         return ast.Expect(ch[0], self._money(ch[1]), span=self.w.of_meta(meta))
+
+    def expect_event_stmt(self, meta, ch):
+        ref: EventRef = ch[0]
+        return [ast.Expect(x.kind, x.value, unit=x.unit, on=ref.on, event=ref.kind, event_id=ref.id, at=ref.at,
+                           span=x.span) for x in ch[1:]]
 
     def expect_fired(self, meta, ch):
         return ast.Expect("fired", str(ch[0]), span=self.w.of_meta(meta))
@@ -750,7 +794,9 @@ class Builder(Transformer):  # type: ignore[type-arg]
         tests = tuple(c for c in ch if isinstance(c, ast.TestCase))
         if program is not None:
             units = unit_words(program.points_unit)
-            tests = tuple(_normalise_metric(t, units) for t in tests)
+            metric = program.tiers.metric if program.tiers is not None else None
+            tests = tuple(normalise_expect_words(_normalise_metric(t, units), program.points_unit, metric)
+                          for t in tests)
         return program, tests
 
 

@@ -15,7 +15,9 @@ span points into the YAML file; conditions are parsed by the text parser's
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+import re
 from decimal import Decimal
 
 import yaml
@@ -24,8 +26,9 @@ from rulelang.fields import ACTION_EVENTS, FED_EVENTS, given_keys
 from rulelang.syntax import ast
 from rulelang.diagnostics import Diagnostic, Span, did_you_mean, sort_key
 from rulelang.syntax.parser import points_name_problem
-from rulelang.syntax.nodes import ACTION_TYPES, EXPECT_POINTS, NODES
-from rulelang.vocabulary import unit_words
+from rulelang.syntax.nodes import ACTION_TYPES, NODES
+from rulelang.syntax.expectations import normalise_expect_words, read_expect
+from rulelang.vocabulary import own_unit_words, unit_words
 from rulelang.syntax.yaml_nodes import NAME_RE, Entry, Node, NodeReader, compose_yaml, first_key, foreign_tags, number_of
 
 __all__ = ["load_yaml", "EVENT_TIME_WHEN_NONE_GIVEN"]
@@ -86,6 +89,7 @@ class _Builder:
         self.r = reader
         self.points_unit = "points"
         self.has_program = False
+        self.tier_metric: str | None = None
 
     # ------------------------------------------------------------ file
 
@@ -98,6 +102,7 @@ class _Builder:
             return ast.SourceFile(path, None)
         self.has_program = "program" in top
         program = self.program(top["program"]) if "program" in top else None
+        self.tier_metric = program.tiers.metric if program is not None and program.tiers is not None else None
         tests: tuple[ast.TestCase, ...] = ()
         if "tests" in top:
             items = self.r.sequence(top["tests"].node, "`tests`")
@@ -562,7 +567,8 @@ class _Builder:
         expects = tuple(x for e in r.pairs(m["expect"].node, f"`expect` of {what}") for x in self.expect(e, what)) \
             if "expect" in m and not r.is_null(m["expect"].node) else ()
         until = r.date(m["until"].node, f"`until` of {what}") if "until" in m else None
-        return ast.TestCase(name, givens, events, expects, until, span=r.span(node))
+        case = ast.TestCase(name, givens, events, expects, until, span=r.span(node))
+        return normalise_expect_words(case, self.points_unit, self.tier_metric) if self.has_program else case
 
     def given(self, e: Entry, what: str) -> list[ast.Given]:
         r = self.r
@@ -588,14 +594,28 @@ class _Builder:
             r.error("RL201", f"unknown key `{e.key}` in `given` of {what}", e.key_node,
                     close or "allowed: " + ", ".join(f"`{k}`" for k in GIVEN_KEYS) + ", or a tier metric")
             return []
-        value = self.amount_or_number(e.node, where)
+        value, unit = self.number_with_word(e.node, where)
         if e.key in ("balance", "purchases"):
             if isinstance(value, ast.Money):
                 r.wrong_type(e.node, where, "a number", "500")
-            return [ast.Given(e.key, value=value, span=span)]  # type: ignore[arg-type]
-        # any other word is the tier metric so far: `spend: 120 USD`, `points: 300`, `nights: 4`
-        metric = "points" if self.has_program and e.key in unit_words(self.points_unit) else e.key
-        return [ast.Given("metric", name=metric, value=value, span=span)]  # type: ignore[arg-type]
+            given = ast.Given(e.key, value=value, unit=unit, span=span)  # type: ignore[arg-type]
+        else:  # any other word is the tier metric so far: `spend: 120 USD`, `points: 300`, `nights: 4`
+            metric = "points" if self.has_program and e.key in unit_words(self.points_unit) else e.key
+            given = ast.Given("metric", name=metric, value=value, unit=unit, span=span)  # type: ignore[arg-type]
+        if unit is not None and self.has_program and unit in own_unit_words(self.points_unit):
+            given = dataclasses.replace(given, unit=None)
+        return [given]
+
+    def number_with_word(self, node: Node, what: str) -> tuple[Decimal | ast.Money, str | None]:
+        """`500`, `120 USD`, or `500 stars` (a number and a points word, for the checker)."""
+        text = self.r.scalar(node, what, "a number or an amount of money", "120 USD") if isinstance(node, yaml.ScalarNode) else None
+        parts = text.split() if text is not None else []
+        if len(parts) == 2 and NAME_RE.fullmatch(parts[1]) and not re.fullmatch(r"[A-Z]{3}", parts[1]) \
+                and number_of(parts[0]) is not None:
+            if self.r.too_long(node, parts[0]):
+                return Decimal(0), None
+            return number_of(parts[0]) or Decimal(0), parts[1]
+        return self.amount_or_number(node, what), None
 
     def amount_or_number(self, node: Node, what: str) -> Decimal | ast.Money:
         text = self.r.scalar(node, what, "a number or an amount of money", "120 USD")
@@ -665,22 +685,7 @@ class _Builder:
         return r.literal(entry.node, where)
 
     def expect(self, e: Entry, what: str) -> list[ast.Expect]:
-        r = self.r
-        span = r.entry_span(e)
-        where = f"`expect {e.key}` in {what}"
-        if e.key not in EXPECT_KEYS:
-            hint = did_you_mean(e.key, EXPECT_KEYS) or "allowed: " + ", ".join(f"`{k}`" for k in EXPECT_KEYS)
-            r.error("RL201", f"unknown key `{e.key}` in `expect` of {what}", e.key_node, hint)
-            return []
-        if e.key in EXPECT_POINTS:
-            return [ast.Expect(e.key, r.integer(e.node, where, "8"), span=span)]
-        if e.key == "tier":
-            return [ast.Expect("tier", r.name(e.node, where), span=span)]
-        if e.key in ("discount", "cost"):
-            return [ast.Expect(e.key, r.money(e.node, where), span=span)]
-        negated = e.key == "not_fired"
-        return [ast.Expect("fired", r.name(item, where), negated, span=r.span(item))
-                for item in r.sequence(e.node, where, single_ok=True)]
+        return read_expect(self.r, e, what, EXPECT_KEYS, did_you_mean)
 
 
 def _zero(span: Span) -> ast.Money:
