@@ -278,6 +278,8 @@ class Tier:
     discount: Decimal | None = None  # percent off every purchase while in this tier
     expiry: tuple[Expiry, ...] = ()
     perks: tuple[TierPerk, ...] = ()
+    rate: Decimal | None = None  # `award 1.2 stars per 1 USD`: the tier sets the earn rate ...
+    rate_per: Money | None = None  # ... per this much money (rounded once per purchase)
     span: Span = _span()
 
 
@@ -301,6 +303,11 @@ class TierSystem:
     validity_months: int = 0
     spend_basis: Lit["after_discounts", "before_discounts"] | None = None  # `by spend before discounts`; None: not written (after)
     on_return: Lit["keep_until_review", "lower_at_once"] | None = None  # `returns keep tier until review`; None: not written (keep)
+    # `status valid through 01-31 of the year after next [then one step]`: a status earned in a
+    # qualification year Y lasts through that month-day of year Y + status_years
+    status_through: tuple[int, int] | None = None
+    status_years: int = 0
+    status_drop: Lit["to_qualified", "one_step"] = "to_qualified"
     span: Span = _span()
 
 
@@ -443,6 +450,9 @@ class Program:
     rewards: tuple[Reward, ...] = ()
     pay_with_points: PayWithPoints | None = None
     conversion: Conversion | None = None
+    # `activity is purchase, redemption, any earning event`: what keeps points alive under an
+    # inactivity expiry; () is the default, a purchase or any earning event
+    activity: tuple[Lit["purchase", "redemption", "earning"], ...] = ()
     span: Span = _span()
 
 

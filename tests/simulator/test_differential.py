@@ -36,6 +36,8 @@ PROGRAMS.append(FUEL)
 RETURNS = [str((HERE / "fixtures" / name).relative_to(ROOT)) for name in
            ("returns_spend.loyalty", "returns_counter.loyalty", "returns_points.loyalty")]
 PROGRAMS += RETURNS
+# status dates (to the qualified tier; one step), `activity is ...`, tier earn rates
+PROGRAMS += [str((HERE / "fixtures" / name).relative_to(ROOT)) for name in ("status.loyalty", "status_step.loyalty")]
 PROGRAMS.append(str((HERE / "fixtures" / "constructs.loyalty").relative_to(ROOT)))  # last: tests below read it
 
 
