@@ -247,6 +247,11 @@ class TierSystem:
     downgrade: Lit["one_step", "to_base", "to_qualified", "never"]
     grace_months: int
     validity_months: int
+    # spend metric: amount - shipping before the purchase's discounts (default: after them)
+    spend_before_discounts: bool = False
+    # a return that lowers the metric below the current tier's threshold: keep the tier until
+    # the next review (default), or move at once to the tier the metric now reaches
+    on_return: Lit["keep_until_review", "lower_at_once"] = "keep_until_review"
     # status dates: a status earned in qualification year Y lasts through month-day
     # `status_through` of year Y + `status_years`; the day after, it drops (`status_drop`)
     status_through: tuple[int, int] | None = None
@@ -305,6 +310,9 @@ class Conversion:
 class ReturnPolicy:
     reverse: bool
     negative_balance: bool  # True: balance may go below zero
+    # `returns lower tier metric and counters`: a return lowers the tier metric, the counters and
+    # the purchase count by the returned share of what its purchase added (docs/semantics.md §6)
+    lower_metrics: bool = False
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

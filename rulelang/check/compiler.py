@@ -153,6 +153,8 @@ class _Compiler:
             downgrade=ts.downgrade,
             grace_months=ts.grace_months,
             validity_months=ts.validity_months,
+            spend_before_discounts=ts.spend_basis == "before_discounts",
+            on_return=ts.on_return or "keep_until_review",
             status_through=ts.status_through,
             status_years=ts.status_years,
             status_drop=ts.status_drop,
@@ -177,7 +179,8 @@ class _Compiler:
         rules.sort(key=lambda r: (-r.priority, r.order))
         returns = ir.ReturnPolicy(reverse=False, negative_balance=False)
         if p.returns is not None:
-            returns = ir.ReturnPolicy(reverse=p.returns.reverse, negative_balance=p.returns.negative_balance == "allowed")
+            returns = ir.ReturnPolicy(reverse=p.returns.reverse, negative_balance=p.returns.negative_balance == "allowed",
+                                      lower_metrics=p.returns.lower_metrics)
         pw = p.pay_with_points
         conv = p.conversion
         return ir.Program(

@@ -1,6 +1,7 @@
 """Checks of the tests written beside a program.
 
 Takes: a `CheckContext` (the file's tests and its program's `Scope`). Gives: diagnostics:
+RL240 a return of an order no earlier purchase has, RL241 returns of an order that add up to more than its purchase;
 RL201 unknown tier, reward, perk, event, attribute, counter, field or rule named in a test
 (with a did-you-mean hint), RL202 values of the wrong kind, RL203 wrong currency, RL204
 two tests with the same name, RL430 a points word that is not the program's, RL431 / RL432
@@ -65,6 +66,27 @@ def check_tests(ctx: CheckContext) -> None:
             if exp.event is not None:
                 _check_event_expect(ctx, test, exp)
         check_test_vouchers(ctx, test, ctx.program)
+        _check_returned_amounts(ctx, test)
+
+
+def _check_returned_amounts(ctx: CheckContext, test: ast.TestCase) -> None:
+    """RL241: the returns of one order together return more than its purchase's amount."""
+    left: dict[str, Decimal] = {}
+    for ev in test.events:
+        kind = _event_kind(ev.kind)
+        ident = next((lit.value for name, lit in ev.fields if name == "id"), None)
+        if kind == "purchase" and isinstance(ident, str) and ev.amount is not None:
+            left[ident] = ev.amount.amount
+        elif kind == "return" and ev.name in left:
+            whole = left[ev.name]  # type: ignore[index]
+            returned = ev.amount.amount if ev.amount is not None else whole
+            if returned > whole:
+                cur = ev.amount.currency if ev.amount is not None else ctx.scope.currency
+                ctx.error("RL241", f"this return of \"{ev.name}\" is {returned} {cur}, more than the "
+                                   f"{whole} {cur} its purchase has left to return", ev,
+                          f"return at most {whole} {cur} (all returns of an order together return at most "
+                          f"its amount), or leave the amount out to return the rest", test)
+            left[ev.name] = max(whole - returned, Decimal(0))  # type: ignore[index]
 
 
 # ---------------------------------------------------------------- given
@@ -181,7 +203,7 @@ def _check_event(ctx: CheckContext, test: ast.TestCase, ev: ast.EventSpec, order
         _check_known(ctx, ev, test, "perk", sorted(ctx.scope.perks))
     elif kind == "return" and ev.name is not None and ev.name not in order_ids:
         ctx.error(
-            "RL201",
+            "RL240",
             f"no purchase with id \"{ev.name}\" comes before this return",
             ev,
             did_you_mean(ev.name, order_ids) or f"give the purchase an id: `when purchase ... id \"{ev.name}\"`",

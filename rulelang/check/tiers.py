@@ -28,6 +28,7 @@ def check_tiers(ctx: CheckContext, p: ast.Program) -> None:
     if ts is None:
         return
     metric_ok = _check_metric(ctx, p, ts)
+    _check_return_policies(ctx, p, ts)
     if ts.window.kind == "rolling":
         ctx.count(ts.window.months, "the rolling window (months)", ctx.span(ts.window, ts), minimum=1)
     ctx.count(ts.grace_months, "the grace period (months)", ctx.span(ts))
@@ -53,6 +54,19 @@ def check_tiers(ctx: CheckContext, p: ast.Program) -> None:
             "add `review monthly` (or quarterly / yearly), or remove the `downgrade` line",
             p,
         )
+
+
+def _check_return_policies(ctx: CheckContext, p: ast.Program, ts: ast.TierSystem) -> None:
+    """RL242: `before|after discounts` on a metric that is not spend; `returns lower tier at once`
+    in a program whose returns do not lower the metric (the policy could never apply)."""
+    if ts.spend_basis is not None and ts.metric != "spend":
+        ctx.error("RL242", f"`{ts.spend_basis.replace('_', ' ')}` says how spend is counted, but these tiers go by "
+                           f"{_metric_word(ctx, ts.metric)}", ts,
+                  "remove it, or write `tiers by spend before discounts ...`", p)
+    lowers = p.returns is not None and p.returns.lower_metrics
+    if ts.on_return == "lower_at_once" and not lowers:
+        ctx.error("RL242", "`returns lower tier at once`, but returns do not lower the tier metric", ts,
+                  "add `returns lower tier metric and counters` to the program", p)
 
 
 def _check_metric(ctx: CheckContext, p: ast.Program, ts: ast.TierSystem) -> bool:

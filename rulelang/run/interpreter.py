@@ -32,6 +32,8 @@ from rulelang.run.state import BudgetState, Customer, Event
 from rulelang.run.ledger import OPENING_BALANCE, Entry, Ledger, LedgerInvariantError
 from rulelang.run.trace import Result, RuleTrace, TierChange, TraceStep, VoucherTotals
 from rulelang.run.vouchers import Wallet, voucher_end
+from rulelang.run.trace import Result, RuleTrace, TierChange, TraceStep
+from rulelang.run.undo import Moved, share
 
 __all__ = [
     "BudgetState", "Customer", "Event", "EvaluationError", "LedgerInvariantError", "Result", "run",
@@ -182,6 +184,9 @@ class _Run:
         self.points_by_rule: dict[str, int] = {}
         self.cents = {"discount": 0, "perk": 0, "reward": 0, "voucher": 0, "points_payment": 0}
         self.wallet = Wallet() if ir.vouchers_with_a_life(program) else None
+        self.cents = {"discount": 0, "perk": 0, "reward": 0, "voucher": 0, "points_payment": 0,
+                      "discount_refunded": 0}
+        self.moved: dict[str, Moved] = {}  # what each purchase with an id added (returns undo it)
 
     # ------------------------------------------------------------ driving
 
@@ -553,6 +558,8 @@ class _Run:
             self._use_perk(ev, notes)
         self.counters_and_metrics(ev, values, outcome, earned)
         self.upgrade(day, notes)
+        if ev.kind == "return" and self._undo(ev, amount, notes):
+            self._requalify(day, notes)
         self.trace.append(TraceStep(day, ev.kind, self._describe(ev, amount), ev.at, ev.id, rules, tuple(notes)))
 
     def counters_and_metrics(self, ev: Event, values: dict[str, object], outcome: EarnOutcome | None,
@@ -569,19 +576,25 @@ class _Run:
             if ev.id is not None:
                 self.orders[ev.id] = (ev.amount_cents or 0, ev.fields)
             if metric_name == "spend":
-                increment += net
+                before = (ev.amount_cents or 0) - int(ev.fields.get("shipping_cents", 0) or 0)  # type: ignore[call-overload]
+                increment += before if self.tiers.spend_before_discounts else net  # type: ignore[union-attr]
             elif metric_name == "purchases":
                 increment += 1
+        moved = Moved(month=month_index(day), discount=outcome.discount_cents if outcome is not None else 0)
         for counter in self.p.counters:
             if counter.event == ev.kind and holds(counter.condition, values.get):
                 step = _as_number(values.get(counter.sums)) if counter.sums else Fraction(1)
                 step = step or Fraction(0)
                 self.counters[counter.name] = self.counters.get(counter.name, Fraction(0)) + step
+                moved.counters[counter.name] = step
                 if metric_name == counter.name:
                     increment += step
         if metric_name == "points":
             increment += earned
         self._metric_moved = bool(increment)
+        if ev.kind == "purchase" and ev.id is not None:
+            moved.metric = increment
+            self.moved[ev.id] = moved
         if increment and self.tiers is not None:
             key = month_index(day)
             self.metric_buckets[key] = self.metric_buckets.get(key, Fraction(0)) + increment
@@ -655,6 +668,58 @@ class _Run:
         if done < target:
             note += f"; {target - done} could not be reversed (negative balance forbidden)"
         notes.append(note)
+
+    def _undo(self, ev: Event, returned: int | None, notes: list[str]) -> bool:
+        """§6, after the return's own rules, counters and upgrade: the returned share of the order's
+        discount is refunded (no longer a cost); with `returns lower tier metric and counters`, the
+        returned share of what the purchase added to the tier metric (in its month), the counters
+        and the purchase count is taken back. Returns whether the metric of the window fell."""
+        moved = self.moved.get(str(ev.name))
+        found = self.orders.get(str(ev.name))
+        if moved is None or found is None or returned is None:
+            return False
+        whole, cur = found[0], self.p.currency
+        back = share(moved.discount, returned, whole, moved.undone_discount)
+        if back:
+            moved.undone_discount += back
+            self.cents["discount_refunded"] += back
+            notes.append(f"refunded {money(back, cur)} of the {money(moved.discount, cur)} discount "
+                         f"(no longer a cost)")
+        if not self.p.returns.lower_metrics:
+            return False
+        taken: list[str] = []
+        lower = share(moved.metric, returned, whole, moved.undone_metric)
+        before = self._metric_as_of(ev.date) if self.tiers is not None else Fraction(0)
+        if lower and self.tiers is not None:
+            moved.undone_metric += lower
+            self.metric_buckets[moved.month] = self.metric_buckets.get(moved.month, Fraction(0)) - lower
+            taken.append(f"{money(lower, cur) if self.tiers.metric == 'spend' else number(Fraction(lower))} "
+                         f"of {self.tiers.metric}")
+        for name, step in moved.counters.items():
+            dec = share(step, returned, whole, moved.undone_counters.get(name, Fraction(0)))
+            if dec:
+                moved.undone_counters[name] = moved.undone_counters.get(name, Fraction(0)) + dec
+                self.counters[name] = self.counters.get(name, Fraction(0)) - dec
+                taken.append(f"{dec} of counter {name}")
+        if share(1, returned, whole, moved.undone_purchase):
+            moved.undone_purchase = 1
+            self.purchases = max(self.purchases - 1, 0)
+            taken.append("the purchase from the purchase count")
+        if taken:
+            notes.append("the return took back " + ", ".join(taken))
+        return self.tiers is not None and self._metric_as_of(ev.date) < before
+
+    def _requalify(self, day: dt.date, notes: list[str]) -> None:
+        """`returns lower tier at once`: after a return that lowered the metric of the window, a
+        tier the metric no longer reaches is left at once for the tier it reaches (validity and
+        grace do not hold it)."""
+        ts = self.tiers
+        if ts is None or self.tier is None or ts.on_return != "lower_at_once" or not self.p.returns.lower_metrics:
+            return
+        metric = self._metric_as_of(day)
+        qualified = self._qualified(metric)
+        if qualified < self.tier:
+            self._set_tier(qualified, day, f"a return lowered the metric to {self._metric_text(metric)}", notes)
 
     def _redeem(self, ev: Event, notes: list[str]) -> None:
         reward = self.rewards[str(ev.name)]
@@ -758,6 +823,7 @@ class _Run:
             discount_cents=self.cents["discount"], perk_cents=self.cents["perk"],
             reward_cents=self.cents["reward"], voucher_cents=self.cents["voucher"],
             points_payment_cents=self.cents["points_payment"],
+            discount_refunded_cents=self.cents["discount_refunded"],
             fired=frozenset(self.fired), points_by_rule=dict(self.points_by_rule),
             counters=dict(self.counters), metric=self._metric_as_of(end) if self.tiers and end else None,
             vouchers=None if self.wallet is None else VoucherTotals(

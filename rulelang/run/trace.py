@@ -92,7 +92,7 @@ class Result:
     `issued` counts every lot (the opening balance too); `earned` only the
     points issued by events. `cost_cents` is the cost to the business that
     `expect cost` checks: rewards + perks + vouchers + points paid;
-    `total_cost_cents` adds the instant discounts."""
+    `total_cost_cents` adds the instant discounts less the share refunded with returned goods."""
 
     points_unit: str
     currency: str
@@ -116,6 +116,7 @@ class Result:
     reward_cents: int
     voucher_cents: int
     points_payment_cents: int
+    discount_refunded_cents: int = 0  # the returned share of discounts: refunded, no longer a cost
     fired: frozenset[str] = frozenset()
     points_by_rule: Mapping[str, int] = field(default_factory=dict)
     counters: Mapping[str, Fraction] = field(default_factory=dict)  # each declared counter at the end
@@ -128,7 +129,12 @@ class Result:
 
     @property
     def total_cost_cents(self) -> int:
-        return self.cost_cents + self.discount_cents
+        return self.cost_cents + self.net_discount_cents
+
+    @property
+    def net_discount_cents(self) -> int:
+        """Instant discounts given less the share refunded with returned goods (`expect discount`)."""
+        return self.discount_cents - self.discount_refunded_cents
 
     @property
     def balance(self) -> int:
@@ -152,6 +158,7 @@ class Result:
                 "discount": self.discount_cents, "perk": self.perk_cents, "reward": self.reward_cents,
                 "voucher": self.voucher_cents, "points_payment": self.points_payment_cents,
                 "cost": self.cost_cents, "total_cost": self.total_cost_cents,
+                **({"discount_refunded": self.discount_refunded_cents} if self.discount_refunded_cents else {}),
             },
             **({"vouchers": self.vouchers.to_json()} if self.vouchers is not None else {}),
             "tier": self.tier,
@@ -214,7 +221,9 @@ class Result:
         if self.tier is not None:
             out.append(f"  tier {self.tier}")
         c = self.currency
-        out.append(f"  discounts {money(self.discount_cents, c)}; cost {money(self.cost_cents, c)} "
+        refunded = (f" ({money(self.discount_refunded_cents, c)} of it refunded with returned goods)"
+                    if self.discount_refunded_cents else "")
+        out.append(f"  discounts {money(self.discount_cents, c)}{refunded}; cost {money(self.cost_cents, c)} "
                    f"(rewards {money(self.reward_cents, c)}, perks {money(self.perk_cents, c)}, "
                    f"vouchers {money(self.voucher_cents, c)}, points paid {money(self.points_payment_cents, c)})")
         v = self.vouchers

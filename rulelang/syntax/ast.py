@@ -301,6 +301,8 @@ class TierSystem:
     downgrade: Lit["one_step", "to_base", "to_qualified", "never"] = "never"
     grace_months: int = 0
     validity_months: int = 0
+    spend_basis: Lit["after_discounts", "before_discounts"] | None = None  # `by spend before discounts`; None: not written (after)
+    on_return: Lit["keep_until_review", "lower_at_once"] | None = None  # `returns keep tier until review`; None: not written (keep)
     # `status valid through 01-31 of the year after next [then one step]`: a status earned in a
     # qualification year Y lasts through that month-day of year Y + status_years
     status_through: tuple[int, int] | None = None
@@ -362,6 +364,7 @@ class ReturnPolicy:
 
     reverse: bool = True
     negative_balance: Lit["allowed", "forbidden"] = "forbidden"
+    lower_metrics: bool = False  # `returns lower tier metric and counters`
     span: Span = _span()
 
 

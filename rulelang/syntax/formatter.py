@@ -226,8 +226,12 @@ class _Writer:
                 body.append(("life", (f"returns reverse earned {u}", p.returns.span)))
                 neg = self.stmt(s, "negative_balance") or p.returns.span
                 body.append(("life", (f"negative balance {p.returns.negative_balance}", neg)))
-            else:
-                body.append(("life", (f"negative balance {p.returns.negative_balance}", p.returns.span)))
+            elif (not p.returns.lower_metrics or p.returns.negative_balance != "forbidden"
+                  or self.stmt(s, "negative_balance") is not None):
+                neg = self.stmt(s, "negative_balance") or p.returns.span
+                body.append(("life", (f"negative balance {p.returns.negative_balance}", neg)))
+            if p.returns.lower_metrics:
+                body.append(("life", ("returns lower tier metric and counters", self.stmt(s, "returns_lower") or p.returns.span)))
         for w in p.rewards:
             body.append(("reward", lambda blank, w=w: self.reward(w, blank)))
         if p.pay_with_points is not None:
@@ -283,7 +287,8 @@ class _Writer:
         metric = self.unit if t.metric == "points" else t.metric
         w = t.window
         window = {"calendar_year": "calendar year", "lifetime": "lifetime"}.get(w.kind) or f"rolling {self.months(w.months or 0)}"
-        self.emit(1, f"tiers by {metric} over {window} {{", s, blank=blank)
+        basis = f" {t.spend_basis.replace('_', ' ')}" if t.spend_basis is not None else ""
+        self.emit(1, f"tiers by {metric}{basis} over {window} {{", s, blank=blank)
         for tier in t.tiers:
             self.tier(tier)
         if t.review != "never":
@@ -294,6 +299,9 @@ class _Writer:
             self.emit(2, f"grace {self.months(t.grace_months)}", self.stmt(s, "grace"))
         if t.validity_months:
             self.emit(2, f"valid {self.months(t.validity_months)}", self.stmt(s, "valid"))
+        if t.on_return is not None:
+            words = {"keep_until_review": "keep tier until review", "lower_at_once": "lower tier at once"}
+            self.emit(2, f"returns {words[t.on_return]}", self.stmt(s, "returns"))
         if t.status_through is not None:
             then = " then one step" if t.status_drop == "one_step" else ""
             self.emit(2, f"status valid through {month_day_text(t.status_through)} {year_phrase(t.status_years)}{then}",

@@ -119,7 +119,8 @@ _DECLS = (
     NodeDecl(ast.TierWindow, None, "over"),
     NodeDecl(ast.TierSystem, "tiers", "tiers",
              {"metric": "by", "window": "over", "tiers": "levels", "review": "review", "downgrade": "downgrade",
-              "grace_months": "grace", "validity_months": "valid", "status_through": "status",
+              "grace_months": "grace", "validity_months": "valid", "spend_basis": "spend",
+              "on_return": "on_return", "status_through": "status",
               "status_years": "status", "status_drop": "status"}, _TIERS),
     # redemption and lifecycle
     NodeDecl(ast.Reward, "reward", "rewards", {"price": "price", "worth": "worth", "cost": "costs_us",
@@ -131,7 +132,8 @@ _DECLS = (
     NodeDecl(ast.Conversion, "convert", "convert", {"points": "every", "voucher": "into", "period": "at_end_of",
                                                   "months": "at_end_of", "valid": "valid", "valid_unit": "valid"},
              ("program", "convert")),
-    NodeDecl(ast.ReturnPolicy, "returns", "returns", {"reverse": "reverse", "negative_balance": "negative_balance"},
+    NodeDecl(ast.ReturnPolicy, "returns", "returns", {"reverse": "reverse", "negative_balance": "negative_balance",
+                                                      "lower_metrics": "lower_metrics"},
              ("program", "returns")),
     # tests
     NodeDecl(ast.Given, "given", "given", {}, _TEST + ("given",),

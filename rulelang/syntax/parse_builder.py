@@ -394,6 +394,18 @@ class Builder(Transformer):  # type: ignore[type-arg]
     def metric(self, meta, ch):
         return ch[0]
 
+    def before_discounts(self, meta, ch):
+        return self._stmt(meta, "spend", "before_discounts")
+
+    def after_discounts(self, meta, ch):
+        return self._stmt(meta, "spend", "after_discounts")
+
+    def returns_keep_tier(self, meta, ch):
+        return self._stmt(meta, "returns", "keep_until_review")
+
+    def returns_lower_tier(self, meta, ch):
+        return self._stmt(meta, "returns", "lower_at_once")
+
     def calendar_year(self, meta, ch):
         return ast.TierWindow("calendar_year", span=self.w.of_meta(meta))
 
@@ -502,12 +514,14 @@ class Builder(Transformer):  # type: ignore[type-arg]
 
     def tiers(self, meta, ch):
         span = self.w.of_meta(meta)
-        metric, window = ch[0], ch[1]
+        metric, rest = ch[0], list(ch[1:])
         tiers: list[ast.Tier] = []
         fields: dict[str, object] = {}
         seen: dict[str, Span] = {}
-        names = {"review": "review", "downgrade": "downgrade", "grace": "grace_months", "valid": "validity_months"}
-        for item in ch[2:]:
+        names = {"review": "review", "downgrade": "downgrade", "grace": "grace_months", "valid": "validity_months",
+                 "spend": "spend_basis", "returns": "on_return"}
+        window = next(x for x in rest if isinstance(x, ast.TierWindow))
+        for item in rest:
             if isinstance(item, ast.Tier):
                 tiers.append(item)
             elif isinstance(item, _S) and self._once(seen, item, "the tiers block"):
@@ -545,6 +559,9 @@ class Builder(Transformer):  # type: ignore[type-arg]
 
     def negative_balance(self, meta, ch):
         return self._stmt(meta, "negative_balance", ch[0])
+
+    def returns_lower_stmt(self, meta, ch):
+        return self._stmt(meta, "returns_lower", True)
 
     # ------------------------------------------------------------ redemption
 
@@ -638,6 +655,7 @@ class Builder(Transformer):  # type: ignore[type-arg]
         seen: dict[str, Span] = {}
         returns: ast.ReturnPolicy | None = None
         negative: _S | None = None
+        lower: _S | None = None
         kinds = {ast.EventDecl: "events", ast.FieldDecl: "attributes", ast.CounterDecl: "counters",
                  ast.EarnRule: "rules", ast.Expiry: "expiry", ast.Reward: "rewards"}
         singles = {ast.TierSystem: ("tiers", "tiers"), ast.PayWithPoints: ("pay with points", "pay_with_points"),
@@ -649,6 +667,8 @@ class Builder(Transformer):  # type: ignore[type-arg]
                 self._remember(span, item)
                 if item.kind == "negative_balance":
                     negative = item
+                elif item.kind == "returns_lower":
+                    lower = item
                 else:
                     header[item.kind] = item.value
             elif type(item) in kinds:
@@ -666,6 +686,9 @@ class Builder(Transformer):  # type: ignore[type-arg]
                 returns = ast.ReturnPolicy(True, negative.value, span=returns.span)  # type: ignore[arg-type]
             else:
                 returns = ast.ReturnPolicy(False, negative.value, span=negative.span)  # type: ignore[arg-type]
+        if lower is not None:
+            returns = (ast.ReturnPolicy(False, lower_metrics=True, span=lower.span) if returns is None else
+                       ast.ReturnPolicy(returns.reverse, returns.negative_balance, True, span=returns.span))
         tiers = header.get("tiers")
         if isinstance(tiers, ast.TierSystem) and tiers.metric in unit_words(unit):
             tiers = dataclasses.replace(tiers, metric="points")

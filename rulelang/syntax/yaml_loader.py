@@ -412,6 +412,14 @@ class _Builder:
         if "valid" in m:
             fields["validity_months"] = r.quantity(m["valid"].node, "`valid` of `tiers`", MONTHS, "month",
                                                    "12 months")[0]
+        if "spend" in m:
+            fields["spend_basis"] = r.choice(m["spend"].node, "`spend` of `tiers`",
+                                             {k: k for k in ("after_discounts", "before_discounts")},
+                                             "after_discounts")
+        if "on_return" in m:
+            fields["on_return"] = r.choice(m["on_return"].node, "`on_return` of `tiers`",
+                                           {k: k for k in ("keep_until_review", "lower_at_once")},
+                                           "keep_until_review")
         span = r.entry_span(entry)
         if "status" in m:
             fields.update(self.status(m["status"].node))
@@ -574,7 +582,8 @@ class _Builder:
         negative = r.choice(m["negative_balance"].node, "`negative_balance` of `returns`",
                             {"allowed": "allowed", "forbidden": "forbidden"}, "forbidden") \
             if "negative_balance" in m else "forbidden"
-        return ast.ReturnPolicy(reverse, negative, span=r.entry_span(entry))  # type: ignore[arg-type]
+        lower = r.boolean(m["lower_metrics"].node, "`lower_metrics` of `returns`") if "lower_metrics" in m else False
+        return ast.ReturnPolicy(reverse, negative, bool(lower), span=r.entry_span(entry))  # type: ignore[arg-type]
 
     def reward(self, entry: Entry) -> ast.Reward:
         r = self.r

@@ -247,8 +247,11 @@ def _program(p: ast.Program) -> dict[str, Value]:
     if p.expiry:
         out[_PROGRAM["expiry"]] = _expiries(p.expiry)
     if p.returns is not None:
-        out[_PROGRAM["returns"]] = Flow({_RETURNS["reverse"]: Raw("true" if p.returns.reverse else "false"),
-                                         _RETURNS["negative_balance"]: Raw(p.returns.negative_balance)})
+        ret: dict[str, Value] = {_RETURNS["reverse"]: Raw("true" if p.returns.reverse else "false"),
+                                 _RETURNS["negative_balance"]: Raw(p.returns.negative_balance)}
+        if p.returns.lower_metrics:
+            ret[_RETURNS["lower_metrics"]] = Raw("true")
+        out[_PROGRAM["returns"]] = Flow(ret)
     if p.rewards:
         out[_PROGRAM["rewards"]] = {r.name: _reward(r) for r in p.rewards}
     if p.pay_with_points is not None:
@@ -374,6 +377,10 @@ def _tiers(t: ast.TierSystem) -> dict[str, Value]:
         out[_TIERS["grace_months"]] = _count(t.grace_months, "month")
     if t.validity_months:
         out[_TIERS["validity_months"]] = _count(t.validity_months, "month")
+    if t.spend_basis is not None:
+        out[_TIERS["spend_basis"]] = Raw(t.spend_basis)
+    if t.on_return is not None:
+        out[_TIERS["on_return"]] = Raw(t.on_return)
     if t.status_through is not None:
         status: dict[str, Value] = {"valid_through": Raw("%02d-%02d" % t.status_through),
                                     "years_after": _number(t.status_years)}

@@ -35,7 +35,7 @@ __all__ = ["StepRuns", "value_of", "expected_value", "describe_value", "check_ev
 TOTALS = {
     "earned": "earned", "issued": "issued", "balance": "outstanding", "outstanding": "outstanding",
     "available": "available", "pending": "pending", "redeemed": "redeemed", "expired": "expired",
-    "reversed": "reversed", "discount": "discount_cents", "cost": "cost_cents",
+    "reversed": "reversed", "discount": "net_discount_cents", "cost": "cost_cents",  # discounts less refunds
 }
 MONEY_KINDS = ("discount", "cost")
 

@@ -33,6 +33,7 @@ import yaml
 
 from rulelang import ir
 from rulelang.diagnostics import Diagnostic, Span, did_you_mean
+from rulelang.run.conditions import money
 from rulelang.run.interpreter import Customer, Event, Result, run
 from rulelang.fields import EVENT_TYPES, FIELDS, canonical_event, given_keys
 from rulelang.limits import MAX_MONEY_CENTS
@@ -44,6 +45,8 @@ UNKNOWN_NAME = "RL011"
 BAD_VALUE = "RL012"
 MISSING_KEY = "RL013"
 OUT_OF_ORDER = "RL501"
+UNKNOWN_ORDER = "RL240"
+RETURN_TOO_LARGE = "RL241"
 
 TOP_KEYS = ("customer", "events", "until")
 CUSTOMER_KEYS = ("tier", "balance", "attributes", "purchases", "birthday", "metric", "counters")
@@ -379,6 +382,7 @@ class _Reader:
             raise self.error(BAD_VALUE, "events must be a list, one `- {type: ..., date: ...}` per event", node)
         out: list[Event] = []
         previous: Event | None = None
+        orders: dict[str, int] = {}  # order id -> amount not yet returned
         for index, item in enumerate(node.value):
             read = self.attempt(lambda item=item, index=index: self.event(item, index))
             if read is None:
@@ -391,7 +395,32 @@ class _Reader:
                     "list the events in time order").diagnostic)
             previous = event
             out.append(event)
+            self._check_return(event, event_node, orders)
         return out
+
+    def _check_return(self, event: Event, node: yaml.Node, orders: dict[str, int]) -> None:
+        """RL240 a return of an order no earlier purchase has; RL241 returns of one order that
+        add up to more than its amount."""
+        if event.kind == "purchase" and event.id is not None:
+            orders[event.id] = event.amount_cents or 0
+        if event.kind != "return":
+            return
+        order = str(event.name)
+        if order not in orders:
+            self.diags.append(self.error(
+                UNKNOWN_ORDER, f"a return of order \"{order}\", but no earlier purchase has that id", node,
+                did_you_mean(order, list(orders)) or
+                f"give the purchase `id: {order}`, or name an earlier purchase's id in `order:`").diagnostic)
+            return
+        whole = orders[order]
+        returned = whole if event.amount_cents is None else event.amount_cents
+        if returned > whole:
+            cur = self.program.currency
+            self.diags.append(self.error(
+                RETURN_TOO_LARGE, f"this return of \"{order}\" is {money(returned, cur)}, more than the "
+                                  f"{money(whole, cur)} its purchase has left to return", node,
+                f"return at most {money(whole, cur)}, or leave `amount` out to return the rest").diagnostic)
+        orders[order] = max(whole - returned, 0)
 
 
 def _compose(text: str, path: str) -> tuple[yaml.Node | None, list[Diagnostic]]:

@@ -49,7 +49,7 @@ POINT_TOTALS = {
     "reversed": "reversed",
 }
 # expect kinds read from the result, in cents
-MONEY_TOTALS = {"discount": "discount_cents", "cost": "cost_cents"}
+MONEY_TOTALS = {"discount": "net_discount_cents", "cost": "cost_cents"}
 COST_PARTS = (
     ("rewards", "reward_cents"),
     ("perks", "perk_cents"),

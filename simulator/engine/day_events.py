@@ -25,6 +25,7 @@ from simulator.engine.program_arm import encode_values
 from rulelang.fields import simulated_fields
 from simulator.engine.event_days import birthdays_on, on_day, open_orders, reversal_target, reverse_orders
 from simulator.engine.program_plan import CARRIED_FIELDS
+from simulator.engine.undo import requalify, undo_returns
 
 ORDER_FIELDS = simulated_fields("purchase")  # what an order's row in the return schedule keeps of it
 
@@ -151,8 +152,15 @@ class DayEvents:
                 book_id[track] = open_orders(self.arm, cust[track], day, earn_u[rows][track])
         # the order's basket fields, under their names (`amount` is the whole order's)
         basket = {f.name: v[rows] for f in ORDER_FIELDS if (v := getattr(draws, f.name)) is not None}
+        moved = {}  # what each member's order added to the metric and counters (returns lower them)
+        if self.arm.p.returns.lower_metrics:
+            for key in ("metric", *("counter." + c.name for c in self.arm.p.counters)):
+                col = np.zeros(m, dtype=np.int64)
+                if mi.size and key in self.arm.last_moved:
+                    col[mi] = self.arm.last_moved[key]
+                moved["moved." + key] = col[rows]
         self.schedule.add(due, {
-            **basket, "cust": cust, "order_day": np.full(rows.size, day, dtype=np.int64),
+            **basket, **moved, "cust": cust, "order_day": np.full(rows.size, day, dtype=np.int64),
             "returned": returned, "disc_back": disc_back,
             "in_b": in_b[rows], "in_p": in_p[rows], "member": mem, "earned": earn_u[rows], "book_id": book_id,
         })
@@ -201,6 +209,10 @@ class DayEvents:
                     reverse_orders(arm, c[go], target[go], due["order_day"][batch][go], book_id[go], day)
             if self.return_rules:
                 arm.apply("return", c, data)
+            arm.discount_refunded[c] += due["disc_back"][batch]
+            if arm.p.returns.lower_metrics:
+                moved = {k[len("moved."):]: v[batch] for k, v in due.items() if k.startswith("moved.")}
+                requalify(arm, c, undo_returns(arm, c, returned, whole, due["order_day"][batch], moved))
             touched.append(c)
 
     # ------------------------------------------------------------ events and records

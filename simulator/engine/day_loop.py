@@ -660,6 +660,7 @@ class ChunkSim(DayEvents):
             "discount_cents": int(arm.discount[c]), "perk_cents": int(arm.perk[c]),
             "reward_cents": int(arm.reward[c]), "voucher_cents": int(arm.voucher[c]),
             "points_payment_cents": int(arm.pay_cents[c]), "tier": names[int(arm.tier[c])],
+            "discount_refunded_cents": int(arm.discount_refunded[c]),
             "enroll_day": int(self.enroll[c]),
             **({} if arm.vouchers is None else {
                 "vouchers_issued": int(arm.vouchers.issued[c]), "vouchers_used": int(arm.vouchers.used[c]),

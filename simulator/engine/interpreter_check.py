@@ -24,7 +24,8 @@ from rulelang import ir
 from simulator.engine.program_plan import CARRIED_FIELDS
 
 FIELDS = ("issued", "redeemed", "expired", "reversed", "outstanding", "available", "pending",
-          "discount_cents", "perk_cents", "reward_cents", "voucher_cents", "points_payment_cents", "tier")
+          "discount_cents", "perk_cents", "reward_cents", "voucher_cents", "points_payment_cents", "tier",
+          "discount_refunded_cents")
 # compared too when the program's vouchers have a life (the engine's ledger then carries them)
 VOUCHER_FIELDS = ("vouchers_issued", "vouchers_used", "vouchers_expired", "vouchers_outstanding",
                   "voucher_outstanding_cents")
@@ -104,6 +105,7 @@ def interpreter_ledger(program: ir.Program, record: dict, start: dt.date, end: d
         "discount_cents": res.discount_cents, "perk_cents": res.perk_cents, "reward_cents": res.reward_cents,
         "voucher_cents": res.voucher_cents, "points_payment_cents": res.points_payment_cents, "tier": res.tier,
         **_voucher_counts(res),
+        "discount_refunded_cents": res.discount_refunded_cents,
     }
 
 

@@ -59,6 +59,7 @@ class _Batch:
     disc_by_rule: dict[int, np.ndarray] = field(default_factory=dict)
     money_raw: dict[int, np.ndarray | None] = field(default_factory=dict)  # per fired rule: its rate awards' raw
     net: np.ndarray | None = None
+    goods: np.ndarray | None = None  # amount - shipping, before discounts
     metric_changed: bool = False
     metric_moved: np.ndarray | None = None  # per row: the event changed the tier metric
 
@@ -99,6 +100,8 @@ class ProgramArm:
         if self.reverses:
             self.lots.book = OrderBook(n)
         self.last_discount: np.ndarray | None = None  # per customer of the last `apply` with an amount
+        # what the last purchase `apply` added to the tier metric and the counters (returns undo it)
+        self.last_moved: dict[str, np.ndarray] = {}
         ts = self.p.tiers
         self.ntiers = len(ts.tiers) if ts else 1
         self.tier = np.zeros(n, dtype=np.int64)
@@ -165,6 +168,7 @@ class ProgramArm:
         self.issued, self.redeemed, self.expired, self.reversed = z(), z(), z(), z()
         self.discount, self.perk, self.reward, self.voucher = z(), z(), z(), z()
         self.pay_cents = z()  # points payments: each costs round(points × point cost) cents
+        self.discount_refunded = z()  # the returned share of discounts (no longer a cost)
         self.opening = z()  # opening balances of a program already running (customers file)
         self.vouchers = VoucherBook(n) if ir.vouchers_with_a_life(self.p) else None
         self.cal = cal
@@ -511,6 +515,7 @@ class ProgramArm:
         if self.tier_disc is not None and purchase:
             t_of = self.tier[idx]
             disc += fits_int64(round_div(mul(goods, self.tier_disc[0][t_of]), self.tier_disc[1][t_of], p.rounding))
+        b.goods = goods
         if self.any_discounts:
             disc = np.minimum(disc, goods)
             self.discount[idx] += disc
@@ -673,7 +678,7 @@ class ProgramArm:
         if ts is not None:
             inc = None
             if ts.metric == "spend" and b.net is not None and kind == "purchase":
-                inc = b.net
+                inc = b.goods if ts.spend_before_discounts else b.net
             elif ts.metric == "points":
                 inc = total
             elif ts.metric == "purchases" and kind == "purchase":
@@ -686,6 +691,10 @@ class ProgramArm:
                 if self.window is not None:
                     self.window[month_index(self.date) % self.window.shape[0], idx] += inc
                 b.metric_changed = True
+        if kind == "purchase" and self.p.returns.lower_metrics:
+            self.last_moved = {"metric": np.zeros(k, dtype=np.int64) if not b.metric_changed else
+                               np.broadcast_to(inc, (k,)).astype(np.int64),  # type: ignore[arg-type]
+                               **{"counter." + n: np.asarray(v, dtype=np.int64) for n, v in b.counter_inc.items()}}
 
     def upgrade(self, b: "_Batch") -> None:
         """§4.2 step 11: a metric that now qualifies for a higher tier moves the customer up at once."""
@@ -749,6 +758,7 @@ class ProgramArm:
         k = idx.size
         total = np.zeros(k, dtype=np.int64)
         disc = np.zeros(k, dtype=np.int64)
+        moved: dict[str, np.ndarray] = {}
 
         def part(rows: np.ndarray) -> None:
             sub = {key: (v[rows] if isinstance(v, np.ndarray) and v.ndim >= 1 and v.shape[0] == k else v)
@@ -756,6 +766,8 @@ class ProgramArm:
             total[rows] = self.apply(kind, idx[rows], sub)
             if self.last_discount is not None and "amount" in data:
                 disc[rows] = self.last_discount
+            for key, arr in self.last_moved.items():
+                moved.setdefault(key, np.zeros(k, dtype=np.int64))[rows] = arr
 
         rest = np.flatnonzero(~at_risk)
         if rest.size:
@@ -764,6 +776,8 @@ class ProgramArm:
             part(np.array([i]))
         if "amount" in data:
             self.last_discount = disc if self.any_discounts else None
+        if kind == "purchase" and self.p.returns.lower_metrics:
+            self.last_moved = moved
         return total
 
     def budget_left(self, spec: RuleSpec):

@@ -31,6 +31,7 @@ from simulator.model.strings import StringTable
 from simulator.engine.event_days import birthdays_on, day_order, on_day, open_orders, reversal_target, reverse_orders
 from simulator.history.feed import UNKNOWN_REWARD, Feed, ReplayError, ReplayOptions, _span
 from simulator.engine.program_plan import CARRIED_FIELDS, build_plan
+from simulator.engine.undo import requalify, undo_returns
 from simulator.engine.program_arm import ProgramArm
 
 MONTHLY = ("purchases", "revenue_cents", "returns", "refund_cents", "buyers", "members", "new_members",
@@ -115,6 +116,10 @@ class HistoryRun:
         self.disc = np.zeros(rows, dtype=np.int64)
         self.book_id = np.full(rows, -1, dtype=np.int64)
         self.rev_done = np.zeros(rows, dtype=np.int64)
+        # `returns lower tier metric and counters`: what each purchase added, and what returns undid
+        keys = ("metric", *("counter." + c.name for c in program.counters)) if program.returns.lower_metrics else ()
+        self.moved = {k: np.zeros(rows, dtype=np.int64) for k in keys}
+        self.undone = {k: np.zeros(rows, dtype=np.int64) for k in (*keys, "purchase")} if keys else {}
         self.last_month = np.full(n, -1, dtype=np.int64)
         months = self.cal.months
         self.mon = {k: np.zeros(months, dtype=np.int64) for k in MONTHLY}
@@ -189,6 +194,9 @@ class HistoryRun:
         self.earned[pos] = earned
         if arm.last_discount is not None:
             self.disc[pos] = arm.last_discount
+        for key, col in self.moved.items():
+            if key in arm.last_moved:
+                col[pos] = arm.last_moved[key]
         if arm.reverses:
             track = np.flatnonzero((f.returns_left[pos] > 0) & (earned > 0))
             if track.size:
@@ -237,6 +245,24 @@ class HistoryRun:
                 self.rev_done[om[go]] += done
         if "return" in self.applied:
             arm.apply("return", c, data)
+        if self.moved:
+            self._undo(sl, mem, c, day)
+
+    def _undo(self, sl: slice, mem: np.ndarray, c: np.ndarray, day: int) -> None:
+        """The returned share of what each order added to the metric and counters (simulator.engine.undo)."""
+        f, arm = self.feed, self.arm
+        o = f.order_pos[sl][mem]
+        matched = o >= 0
+        om = np.maximum(o, 0)
+        returned = f.amount[sl][mem]
+        whole = np.where(matched, f.amount[om], 0)
+        moved = {k: np.where(matched, v[om], 0) for k, v in self.moved.items()}
+        undone = {k: np.where(matched, v[om], 0) for k, v in self.undone.items()}
+        taken = undo_returns(arm, c, returned, whole, f.day[om], moved, undone)
+        for k, v in taken.items():
+            if k in self.undone:
+                np.add.at(self.undone[k], om[matched], v[matched])
+        requalify(arm, c, taken)
 
     def _month_end(self, mo: int, day: int) -> None:
         arm, mon = self.arm, self.mon

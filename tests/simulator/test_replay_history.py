@@ -22,6 +22,8 @@ from simulator.history.command import load_history, replay_loaded
 TINY = HERE / "fixtures" / "replay" / "tiny.csv"
 PROGRAMS = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "rules").glob("*")
                   if p.suffix in (".loyalty", ".yaml") and not p.name.endswith((".test.loyalty", "_test.yaml")))
+PROGRAMS += [str((HERE / "fixtures" / name).relative_to(ROOT)) for name in  # returns that lower the metric
+             ("returns_spend.loyalty", "returns_counter.loyalty", "returns_points.loyalty")]
 PROGRAMS.append(str((HERE / "fixtures" / "constructs.loyalty").relative_to(ROOT)))
 PROGRAMS.append(str((HERE / "fixtures" / "vouchers.loyalty").relative_to(ROOT)))  # vouchers with a life
 CATEGORIES = ["coffee", "food", "gift_card", "beans", "flight", "hotel", "own_brand", "fruit_veg", "sale", "coats"]
