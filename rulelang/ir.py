@@ -98,7 +98,18 @@ class Not:
     item: "Expr"
 
 
-Expr = Union[Const, Field, Cmp, InSet, And, Or, Not]
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AnyLine:
+    """`any line COND`: true when COND holds for at least one line of the purchase; COND reads
+    only the line fields (`LINE_FIELDS`). A purchase without lines is one line."""
+
+    item: "Expr"
+
+
+# The fields a line carries, as a condition inside `any line` reads them, with their types.
+LINE_FIELDS: dict[str, ValueType] = {"amount": "money", "category": "string", "quantity": "number", "sku": "string"}
+
+Expr = Union[Const, Field, Cmp, InSet, And, Or, Not, AnyLine]
 
 # ---------------------------------------------------------------- actions
 

@@ -192,7 +192,7 @@ def discounts(w: _Work) -> None:
     for f in w.firing:
         for action in f.rule.actions:
             if isinstance(action, ir.DiscountAction):
-                base = 0 if w.category in action.excluding else (amount if action.base == "gross" else goods)
+                base = _line_base(w, action.base, action.excluding, before_discounts=True)
                 if action.percent is not None:
                     wanted = round_points(action.percent * base / 100, f.rule.rounding)
                 else:
@@ -216,14 +216,15 @@ def rate_awards(w: _Work) -> None:
     for f in w.firing:
         for action in f.rule.actions:
             if isinstance(action, ir.RateAward):
-                base = 0 if category in action.excluding else (net if action.base == "net" else amount)
-                f.raw += action.rate * base
+                f.raw += action.rate * _line_base(w, action.base, action.excluding)
     w.total_raw = sum((f.raw for f in w.firing), Fraction(0))
     for f in w.firing:
         rates = [a for a in f.rule.actions if isinstance(a, ir.RateAward)]
         if rates:
             f.points = round_points(f.raw, f.rule.rounding)
             terms = " + ".join(
+                _lines_text(w, a.excluding, money(_line_base(w, a.base, a.excluding), cur)) + f" x {number(a.rate * 100)} per {cur}"
+                if w.ev.lines else
                 f"category {w.run.fmt.value(category)} excluded" if category in a.excluding else
                 f"{money(net if a.base == 'net' else amount, cur)} x {number(a.rate * 100)} per {cur}"
                 for a in rates)
@@ -241,11 +242,13 @@ def quantity_awards(w: _Work) -> None:
         awards = [a for a in f.rule.actions if isinstance(a, ir.QuantityAward)]
         if not awards:
             continue
-        raw = sum((Fraction(0) if category in a.excluding else a.rate * quantity for a in awards), Fraction(0))
+        raw = sum((a.rate * _line_quantity(w, a.excluding) for a in awards), Fraction(0))
         f.raw += raw
         w.total_raw += raw
         f.points = round_points(f.raw, f.rule.rounding)
         terms = " + ".join(
+            _lines_text(w, a.excluding, f"{_line_quantity(w, a.excluding)} {a.unit}") + f" x {number(a.rate)} per {singular(a.unit)}"
+            if w.ev.lines else
             f"category {w.run.fmt.value(category)} excluded" if category in a.excluding else
             f"{number(Fraction(quantity))} {a.unit} x {number(a.rate)} per {singular(a.unit)}"
             for a in awards)
@@ -296,6 +299,67 @@ def fixed_awards(w: _Work) -> None:
                 f.perk_cents += action.cost_cents
                 f.details.append(f"perk {action.name} costs {money(action.cost_cents, cur)}")
         f.points = max(f.points, 0)
+
+
+# ---------------------------------------------------------------- lines (docs/semantics.md §3.1)
+
+
+def _lines(w: _Work) -> list[tuple[int, object, int]]:
+    """(amount cents, category, quantity) of each line; a purchase without lines (and any other
+    event) is one line: its amount less shipping, its category and quantity."""
+    if w.ev.lines:
+        return [(line.amount_cents, line.category, line.quantity) for line in w.ev.lines]
+    quantity = w.values.get("quantity")
+    quantity = int(quantity) if isinstance(quantity, (int, Fraction)) and not isinstance(quantity, bool) else 0
+    return [(_goods(w), w.category, quantity)]
+
+
+def _goods(w: _Work) -> int:
+    shipping = w.values.get("shipping") if w.ev.kind == "purchase" else 0
+    return max(w.amount - (shipping if isinstance(shipping, int) else 0), 0)
+
+
+def shares(total: int, weights: list[int]) -> list[int]:
+    """`total` cents split over lines in proportion to `weights`, in whole cents that sum to
+    `total`: line j gets floor(total × W_j / W) − floor(total × W_(j−1) / W), W_j the running sum of
+    the weights; with all weights 0, the last line gets it all."""
+    whole = sum(weights)
+    if whole <= 0:
+        return [0] * (len(weights) - 1) + [total]
+    out, before, running = [], 0, 0
+    for weight in weights:
+        running += weight
+        upto = total * running // whole
+        out.append(upto - before)
+        before = upto
+    return out
+
+
+def _line_base(w: _Work, base: str, excluding: frozenset[str], before_discounts: bool = False) -> int:
+    """The money base of an award or discount: the sum over the lines whose category is not
+    excluded of the line's net amount (its amount less its share of the discounts) or gross
+    amount (its amount plus its share of the shipping)."""
+    lines = _lines(w)
+    amounts = [a for a, _, _ in lines]
+    if base == "gross":
+        parts = [a + s for a, s in zip(amounts, shares(w.amount - _goods(w), amounts))]
+    elif before_discounts:
+        parts = amounts
+    else:
+        parts = [a - d for a, d in zip(amounts, shares(w.total_discount, amounts))]
+    return sum(v for v, (_, cat, _) in zip(parts, lines) if cat not in excluding)
+
+
+def _line_quantity(w: _Work, excluding: frozenset[str]) -> int:
+    """The quantity over the lines whose category is not excluded."""
+    return sum(q for _, cat, q in _lines(w) if cat not in excluding)
+
+
+def _lines_text(w: _Work, excluding: frozenset[str], what: str) -> str:
+    """`12.00 EUR on 2 of 3 lines` for a trace."""
+    lines = _lines(w)
+    counted = sum(1 for _, cat, _ in lines if cat not in excluding)
+    return f"{what} on {counted} of {len(lines)} lines"
 
 
 SOURCE_STEPS: dict[ir.PointSource, Callable[[_Work], None]] = {

@@ -79,7 +79,15 @@ class Not:
     span: Span = _span()
 
 
-Expr = Union[Literal, Ref, Compare, InList, BoolOp, Not]
+@dataclass(frozen=True, slots=True)
+class AnyLine:
+    """`any line category == "coffee"`: true when the condition holds for a line of the purchase."""
+
+    item: "Expr"
+    span: Span = _span()
+
+
+Expr = Union[Literal, Ref, Compare, InList, BoolOp, Not, AnyLine]
 
 
 # ---------------------------------------------------------------- rule parts
@@ -372,6 +380,16 @@ class EventSpec:
     at: dt.datetime
     amount: Money | None = None
     name: str | None = None
+    fields: tuple[tuple[str, Literal], ...] = ()
+    lines: tuple["LineSpec", ...] = ()  # a purchase's lines: `{ line 12.00 EUR category "fuel" quantity 45 }`
+    span: Span = _span()
+
+
+@dataclass(frozen=True, slots=True)
+class LineSpec:
+    """`line 12.00 EUR category "fuel" quantity 45 sku "E10"`: one line of a purchase in a test."""
+
+    amount: Money | None = None
     fields: tuple[tuple[str, Literal], ...] = ()
     span: Span = _span()
 

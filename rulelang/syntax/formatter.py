@@ -42,6 +42,12 @@ def money_text(m: ast.Money) -> str:
     return f"{number_text(m.amount)} {m.currency}"
 
 
+def line_text(line: ast.LineSpec) -> str:
+    """`line 12.00 EUR category "fuel" quantity 45`."""
+    text = "line" + (f" {money_text(line.amount)}" if line.amount is not None else "")
+    return text + "".join(f" {k} {literal_to_text(lit.value)}" for k, lit in line.fields)
+
+
 def per_text(per: ast.Money | ast.Quantity) -> str:
     """What an award is per: `1 USD` (money) or `2 litres` (a quantity)."""
     return f"{number_text(per.value)} {per.unit}" if isinstance(per, ast.Quantity) else money_text(per)
@@ -112,7 +118,13 @@ def _in_list_text(expr: ast.InList) -> str:
     return f"{_operand(expr.left)} {word} [{items}]"
 
 
+def _any_line_text(expr: ast.AnyLine) -> str:
+    inner = expr_to_text(expr.item)
+    return f"any line ({inner})" if isinstance(expr.item, ast.BoolOp) else f"any line {inner}"
+
+
 _EXPR_TEXT = dispatch("formatter: condition", {
+    ast.AnyLine: _any_line_text,
     ast.Literal: lambda e: literal_to_text(e.value),
     ast.Ref: lambda e: ".".join(e.path),
     ast.BoolOp: _bool_op_text,
@@ -124,7 +136,7 @@ _EXPR_TEXT = dispatch("formatter: condition", {
 
 def _operand(expr: ast.Expr) -> str:
     text = expr_to_text(expr)
-    return f"({text})" if isinstance(expr, (ast.BoolOp, ast.Not, ast.Compare, ast.InList)) else text
+    return f"({text})" if isinstance(expr, (ast.BoolOp, ast.Not, ast.Compare, ast.InList, ast.AnyLine)) else text
 
 
 # ---------------------------------------------------------------- output lines
@@ -385,6 +397,8 @@ class _Writer:
         text += f" on {date_text(e.at.date())}"
         if e.at.time() != dt.time(12, 0):
             text += f" at {e.at.hour:02d}:{e.at.minute:02d}"
+        if e.lines:
+            text += " { " + "; ".join(line_text(line) for line in e.lines) + " }"
         return text
 
     def expect(self, x: ast.Expect) -> str:

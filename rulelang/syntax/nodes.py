@@ -82,6 +82,7 @@ _DECLS = (
     NodeDecl(ast.InList, "in"),
     NodeDecl(ast.BoolOp),
     NodeDecl(ast.Not, "not"),
+    NodeDecl(ast.AnyLine, "any"),
     # rule parts
     NodeDecl(ast.Award, "award", "award",
              {"points": "points", "unit": "unit", "per": "per", "base": "of", "excluding": "excluding", "to": "to"},

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import NamedTuple
 
@@ -74,6 +75,13 @@ _NOON = dt.time(12, 0)
 
 def unquote(text: str) -> str:
     return _UNESCAPE.sub(r"\1", text[1:-1])
+
+
+@dataclass(frozen=True)
+class _Lines:
+    """The `{ line ...; line ... }` block of a purchase in a test, while the event is built."""
+
+    items: tuple[ast.LineSpec, ...]
 
 
 @v_args(meta=True)
@@ -179,6 +187,9 @@ class Builder(Transformer):  # type: ignore[type-arg]
 
     def not_op(self, meta, ch):
         return ast.Not(ch[0], span=self.w.of_meta(meta))
+
+    def any_line(self, meta, ch):
+        return ast.AnyLine(ch[0], span=self.w.of_meta(meta))
 
     def compare(self, meta, ch):
         return ast.Compare(str(ch[1]), ch[0], ch[2], span=self.w.of_meta(meta))  # type: ignore[arg-type]
@@ -673,11 +684,23 @@ class Builder(Transformer):  # type: ignore[type-arg]
 
     def ev_generic(self, meta, ch):
         amount = self._money(ch[1]) if isinstance(ch[1], Token) and ch[1].type == "MONEY" else None
-        return self._event(meta, ch[0], ch, amount=amount)
+        spec = self._event(meta, ch[0], ch, amount=amount)
+        lines = next((c for c in ch if isinstance(c, _Lines)), None)
+        if lines is None:
+            return spec
+        return ast.EventSpec(spec.kind, spec.at, spec.amount, spec.name, spec.fields, lines.items, span=spec.span)
+
+    def ev_lines(self, meta, ch):
+        return _Lines(tuple(c for c in ch if isinstance(c, ast.LineSpec)))
+
+    def ev_line(self, meta, ch):
+        amount = self._money(ch[0]) if ch and isinstance(ch[0], Token) and ch[0].type == "MONEY" else None
+        return ast.LineSpec(amount, tuple(c for c in ch if isinstance(c, tuple)), span=self.w.of_meta(meta))
 
     def when_stmt(self, meta, ch):
         spec: ast.EventSpec = ch[0]
-        return ast.EventSpec(spec.kind, spec.at, spec.amount, spec.name, spec.fields, span=self.w.of_meta(meta))
+        return ast.EventSpec(spec.kind, spec.at, spec.amount, spec.name, spec.fields, spec.lines,
+                             span=self.w.of_meta(meta))
 
     def until_stmt(self, meta, ch):
         return self._stmt(meta, "until", self._date(ch[0]))

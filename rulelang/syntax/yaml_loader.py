@@ -49,6 +49,8 @@ EXPECT_KEYS = NODES[ast.Expect].yaml_keys
 PURCHASE_FIELDS = tuple(f.spelling.yaml for f in given_keys("purchase", "yaml") if f.spelling) + ("id",)
 FIELD_FORMS = {**{f.spelling.yaml: str(f.form) for f in given_keys("purchase", "yaml") if f.spelling}, "id": "text"}
 
+LINE_KEYS = ("amount", "category", "quantity", "sku")  # the keys of a purchase's line (docs/yaml.md)
+
 ROUNDING = {"down": "down", "up": "up", "nearest": "nearest"}
 BASES = {"net": "net", "gross": "gross"}
 PERIODS = {p: p for p in ("day", "week", "month", "quarter", "year", "lifetime")}
@@ -608,7 +610,7 @@ class _Builder:
         ewhat = f"event `{kind}` in {what}"
         allowed = [kind, "on"]
         if kind == "purchase":
-            allowed += PURCHASE_FIELDS
+            allowed += PURCHASE_FIELDS + ("lines",)
         elif kind not in ACTION_EVENTS:  # fields of returns, referrals, custom events
             allowed += [str(k.value) for k, _ in node.value[1:] if isinstance(k, yaml.ScalarNode)]
         m = r.mapping(node, ewhat, allowed, required=("on",))
@@ -632,15 +634,28 @@ class _Builder:
                 fields.append(("role", ast.Literal(role, span=r.span(main))))
         elif not r.is_null(main):  # a purchase's (or any event's) amount
             amount = r.money(main, f"the amount of {ewhat}")
+        lines: tuple[ast.LineSpec, ...] = ()
         for key, entry in m.items():
             if key in (kind, "on"):
+                continue
+            if key == "lines" and kind == "purchase":
+                lines = tuple(self.line(item, i, ewhat) for i, item in enumerate(r.sequence(entry.node, f"`lines` of {ewhat}")))
                 continue
             literal = self.field_value(entry, kind, ewhat)
             if key == "amount" and amount is None and isinstance(literal.value, ast.Money):
                 amount = literal.value  # `return: A1` + `amount: 10 USD`, as in the text form
             else:
                 fields.append((key, literal))
-        return ast.EventSpec(kind, at, amount, name, tuple(fields), span=span)
+        return ast.EventSpec(kind, at, amount, name, tuple(fields), lines, span=span)
+
+    def line(self, node: Node, index: int, what: str) -> ast.LineSpec:
+        """`- {amount: 12.00 EUR, category: fuel, quantity: 45, sku: E10}`: one line of a purchase."""
+        r = self.r
+        lwhat = f"line {index + 1} of {what}"
+        m = r.mapping(node, lwhat, LINE_KEYS)
+        amount = r.money(m["amount"].node, f"`amount` of {lwhat}") if "amount" in m else None
+        fields = tuple((key, self.field_value(entry, "purchase", lwhat)) for key, entry in m.items() if key != "amount")
+        return ast.LineSpec(amount, fields, span=r.span(node))
 
     def field_value(self, entry: Entry, kind: str, what: str) -> ast.Literal:
         r = self.r

@@ -475,6 +475,16 @@ def _event(e: ast.EventSpec) -> dict[str, Value]:
     if clock != EVENT_TIME_WHEN_NONE_GIVEN:
         when += " at " + (clock.strftime("%H:%M:%S") if clock.second else clock.strftime("%H:%M"))
     out["on"] = Raw(when)
+    if e.lines:
+        out["lines"] = [Flow(_line(line)) for line in e.lines]
+    return out
+
+
+def _line(line: ast.LineSpec) -> dict[str, Value]:
+    out: dict[str, Value] = {"amount": _money(line.amount)} if line.amount is not None else {}
+    for key, literal in line.fields:
+        value = literal.value
+        out[key] = _text(value) if isinstance(value, str) else _literal_value(value)
     return out
 
 
