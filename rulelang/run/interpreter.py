@@ -544,6 +544,13 @@ class _Run:
                 parts.append(f"{key} {self.fmt.value(value)}")
         if ev.id is not None:
             parts.append(f"id {self.fmt.value(ev.id)}")
+        if ev.lines:
+            parts.append("{ " + "; ".join(
+                " ".join([f"line {money(line.amount_cents, self.p.currency)}"]
+                         + ([f"category {self.fmt.value(line.category)}"] if line.category is not None else [])
+                         + ([f"quantity {line.quantity}"] if line.quantity else [])
+                         + ([f"sku {self.fmt.value(line.sku)}"] if line.sku is not None else []))
+                for line in ev.lines) + " }")
         return " ".join(parts)
 
     def _unit(self, n: int) -> str:
