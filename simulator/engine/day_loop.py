@@ -48,6 +48,7 @@ from simulator.engine.program_plan import Plan
 from simulator.model.population import Population
 from simulator.engine.program_arm import ProgramArm
 from simulator.engine.returns import ReturnSchedule
+from simulator.engine.line_draws import LineTables
 
 BLOCK = 1 << 16
 ARM_METRICS = ("revenue_cents", "purchases", "active_customers", "alive_customers", "churned",
@@ -92,6 +93,7 @@ class Basket:
     quantity: np.ndarray | None  # drawn only when the program reads `quantity`
     uniforms: np.ndarray  # (buyers, len(UNIFORMS) [+ 3]) float32
     ret: dict | None
+    lines: dict | None = None  # (buyers, L) arrays under simulator.engine.lines.LINE_KEYS, drawn only when read
 
 
 def blocks_for(customers: int, block_size: int = BLOCK) -> list[tuple[int, int]]:
@@ -156,6 +158,12 @@ class ChunkSim(DayEvents):
         # stream 3: the purchases' `quantity`, only for a program that reads it (the draw rule above)
         self.quantity_rngs = ([block_rng(seed, trial, b, stream=3) for b, _ in blocks]
                               if plan is not None and plan.reads_quantity else None)
+        # stream 4: the purchases' lines, only for a program that reads lines and a population that
+        # describes them (the draw rule above)
+        self.line_rngs = ([block_rng(seed, trial, b, stream=4) for b, _ in blocks]
+                          if plan is not None and plan.reads_lines and any(sg.lines for sg in pop.segments) else None)
+        if self.line_rngs is not None:
+            self.line_tables = LineTables.of(pop, strings)
         self.days = plan.cal.days if plan is not None else 0
         start = plan.cal.start if plan is not None else None
         parts = [draw_block(pop, tables, seed, trial, b, n, self.days, side, start)
@@ -362,6 +370,8 @@ class ChunkSim(DayEvents):
                     "channel": d.chan[mi], "items": d.items[mi]}
             if d.quantity is not None:
                 data["quantity"] = d.quantity[mi]
+            if d.lines is not None:
+                data.update({key: value[mi] for key, value in d.lines.items()})
             earned = self._event("purchase", mp, data, day)
         if d.ret is not None:
             self._schedule_returns(d.ret, U, ib, ip, mi, earned, d, day)
@@ -454,6 +464,10 @@ class ChunkSim(DayEvents):
             amount += shipping
         else:
             shipping = np.zeros(m, np.int64)
+        lines = None
+        if self.line_rngs is not None:  # after every other draw, from its own stream
+            lines = self.line_tables.draw(self.line_rngs, self.block_slices, U, segU, amount - shipping, cat, quantity)
+            quantity = lines["lines.quantity"].sum(axis=1)
         ret = None
         if self.schedule is not None:
             back = np.flatnonzero(uni[:, 5] < t.ret_rate[segU])
@@ -467,7 +481,7 @@ class ChunkSim(DayEvents):
                 full = amount[back]
                 returned = np.where(frac >= 1.0, full, np.clip(np.floor(full * frac), 1, full)).astype(np.int64)
                 ret = {"rows": back, "due": due, "returned": returned}
-        return Basket(amount, shipping, cat, chan, items, quantity, uni, ret)
+        return Basket(amount, shipping, cat, chan, items, quantity, uni, ret, lines=lines)
 
     def _redeem(self, mp: np.ndarray, mi: np.ndarray, d: Basket, day: int) -> None:
         """Redemption on the visit: members who want to redeem and can afford the goal reward."""

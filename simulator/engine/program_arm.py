@@ -31,7 +31,8 @@ from rulelang.limits import MAX_EVENT_POINTS
 from simulator.engine.calendar import add_months, month_index, period_id
 
 from simulator.model.strings import StringTable
-from simulator.engine.conditions import BatchContext, evaluate, fields_read
+from simulator.engine.lines import has_lines, line_base, line_quantity
+from simulator.engine.conditions import LINES_FIELD, BatchContext, evaluate, fields_read, line_context
 from simulator.engine.exact import ExactRangeError, fits_int64, mul
 from simulator.engine.lots import LotStore
 from simulator.engine.program_plan import CARRIED_FIELDS, Plan, RuleSpec, round_div
@@ -356,6 +357,9 @@ class ProgramArm:
             "days_from_birthday": lambda: days_from_birthday(self.bday_doy[idx], d),
             "balance": lambda: data["balance"] if "balance" in data else self.lots.outstanding[idx],
         }
+        g[LINES_FIELD] = lambda: line_context(
+            k, data, data["amount"] - data["shipping"] if "shipping" in data else data.get("amount", np.zeros(k, np.int64)),
+            self.strings)
         for name, arr in self.counters.items():
             g[name] = g["counter." + name] = (lambda a=arr: a[idx])
         for (aname, atype) in self.p.attributes:
@@ -470,9 +474,12 @@ class ProgramArm:
         for spec, m in b.fired:
             before = disc.copy()
             for ds in spec.discounts:
-                base = amount.copy() if ds.base == "gross" else goods.copy()
-                if ds.excluding:
-                    base[np.isin(cat, ds.excluding)] = 0
+                if has_lines(data):
+                    base = line_base(data, amount, goods, None, ds.base, ds.excluding)
+                else:
+                    base = amount.copy() if ds.base == "gross" else goods.copy()
+                    if ds.excluding:
+                        base[np.isin(cat, ds.excluding)] = 0
                 if ds.percent is not None:
                     f = ds.percent / 100
                     val = fits_int64(round_div(mul(base, f.numerator), f.denominator, spec.rule.rounding))
@@ -506,9 +513,7 @@ class ProgramArm:
             if spec.rates and amount is not None:
                 num: np.ndarray = np.zeros(b.k, dtype=np.int64)
                 for rs in spec.rates:
-                    base = amount.copy() if rs.base == "gross" else net.copy()
-                    if rs.excluding:
-                        base[np.isin(cat, rs.excluding)] = 0
+                    base = self._rate_base(b, rs.base, rs.excluding)
                     num = num + mul(base, rs.num * (D // rs.den))
                 num = np.where(m, num, 0)
                 b.R = b.R + num
@@ -525,9 +530,12 @@ class ProgramArm:
                 continue
             num: np.ndarray = np.zeros(b.k, dtype=np.int64)
             for qs in spec.quantities:
-                base = np.asarray(quantity, dtype=np.int64).copy()
-                if qs.excluding:
-                    base[np.isin(b.cat, qs.excluding)] = 0
+                if has_lines(b.data):
+                    base = line_quantity(b.data, qs.excluding)
+                else:
+                    base = np.asarray(quantity, dtype=np.int64).copy()
+                    if qs.excluding:
+                        base[np.isin(b.cat, qs.excluding)] = 0
                 num = num + mul(base, qs.num * (D // qs.den))
             num = np.where(m, num, 0)
             money = self._money_raw(b, spec, m)
@@ -542,11 +550,20 @@ class ProgramArm:
         D = self.plan.common_den
         num: np.ndarray = np.zeros(b.k, dtype=np.int64)
         for rs in spec.rates:
-            base = b.amount.copy() if rs.base == "gross" else b.net.copy()
-            if rs.excluding:
-                base[np.isin(b.cat, rs.excluding)] = 0
+            base = self._rate_base(b, rs.base, rs.excluding)
             num = num + mul(base, rs.num * (D // rs.den))
         return np.where(m, num, 0)
+
+    def _rate_base(self, b: "_Batch", base: str, excluding: tuple[int, ...]) -> np.ndarray:
+        """A rate award's money base (cents): net or gross, 0 for an excluded category; with
+        lines, summed over the lines not excluded (simulator.engine.lines)."""
+        if has_lines(b.data):
+            goods = b.amount - b.data["shipping"] if "shipping" in b.data else b.amount
+            return line_base(b.data, b.amount, goods, goods - b.net, base, excluding)
+        out = b.amount.copy() if base == "gross" else b.net.copy()
+        if excluding:
+            out[np.isin(b.cat, excluding)] = 0
+        return out
 
     def tier_multiplier(self, b: "_Batch") -> None:
         """§4.2 step 6 (point source `ir.TIER_MULTIPLIER`): the tier's multiplier is m1, its

@@ -23,7 +23,7 @@ from rulelang.diagnostics import NO_SPAN, Diagnostic, RulelangError
 
 from simulator.engine.calendar import Calendar, add_months, first_of_month, month_index
 from simulator.model.strings import StringTable
-from simulator.engine.conditions import fields_read
+from simulator.engine.conditions import LINES_FIELD, fields_read
 
 
 class SimulationError(RulelangError):
@@ -138,6 +138,7 @@ class Plan:
     referral_rules: bool
     custom_events: tuple[str, ...]
     reads_quantity: bool = False  # a rule or counter reads the purchase's `quantity`: the day loop draws it
+    reads_lines: bool = False  # a rule reads a purchase's lines (exclusions, awards per quantity, `any line`)
 
     def slot_of_day(self, day: int) -> int:
         return int(self.month_of_day[day]) if self.granularity == "month" else day
@@ -151,7 +152,7 @@ def _check_rule(r: ir.Rule, program: ir.Program) -> None:
     ev_fields = {f for e in program.events for f, _ in e.fields}
     counters = {c.name for c in program.counters}
     for name in fields_read(r.condition):
-        ok = (name in BUILTIN_FIELDS or name in counters
+        ok = (name in BUILTIN_FIELDS or name in counters or name == LINES_FIELD
               or (name.startswith("customer.") and name[9:] in attrs)
               or (name.startswith("event.") and name[6:] in ev_fields) or name in ev_fields)
         if not ok:
@@ -259,7 +260,15 @@ def build_plan(program: ir.Program, cal: Calendar, strings: StringTable) -> Plan
     warnings: list[str] = []
     return Plan(program, cal, specs, by_event, common, sets, tier_expiry, granularity, ring, fold_old,
                 month_of_day, goal, warnings, "referral" in by_event,
-                tuple(e.name for e in program.events), _reads_quantity(program, specs))
+                tuple(e.name for e in program.events), _reads_quantity(program, specs), _reads_lines(specs))
+
+
+def _reads_lines(specs: list[RuleSpec]) -> bool:
+    """Whether a rule reads a purchase's lines: an `any line` condition, an exclusion of
+    categories or an award per quantity (each of those applies per line)."""
+    return any(s.rule.event == "purchase" and (
+        LINES_FIELD in fields_read(s.rule.condition) or s.quantities
+        or any(r.excluding for r in s.rates) or any(d.excluding for d in s.discounts)) for s in specs)
 
 
 def _reads_quantity(program: ir.Program, specs: list[RuleSpec]) -> bool:
