@@ -132,7 +132,8 @@ _DECLS = (
     NodeDecl(ast.Given, "given", "given", {}, _TEST + ("given",),
              ("tier", "balance", "attribute", "attributes", "purchases", "spend", "points", "birthday", "counter",
               "counters")),  # any other key is a tier metric (`nights: 4`)
-    NodeDecl(ast.EventSpec, "when", "when", {"amount": "amount", "at": "on"}, _TEST + ("when", "[]")),
+    NodeDecl(ast.EventSpec, "when", "when", {"amount": "amount", "at": "on", "lines": "lines"}, _TEST + ("when", "[]")),
+    NodeDecl(ast.LineSpec, None, "lines", {"amount": "amount"}, None),  # a purchase's lines, in `when`
     NodeDecl(ast.Expect, "expect", "expect", {}, _TEST + ("expect",), EXPECT_POINTS + ("tier", "discount", "cost", "fired", "not_fired")),
     NodeDecl(ast.TestCase, "test", "tests",
              {"name": "name", "givens": "given", "events": "when", "until": "until", "expects": "expect"}, _TEST),
