@@ -189,6 +189,8 @@ class ConditionResolver:
             typ = ir.LINE_FIELDS[name]
             return ir.Field(name=name, type=typ), typ
         fields = ", ".join(f"`{f}`" for f in ir.LINE_FIELDS)
+        if len(ref.path) == 1 and name not in self.scope.fields_of(self.event) and not self.scope.events_with_field(name):
+            return _Name(name, span_of(ref, self.fallback)), None  # a bare word: a weekday, a tier, or unknown
         self._error("RL252", f"`{name}` is not a field of a line; inside `any line` a condition reads {fields}",
                     ref, did_you_mean(name, list(ir.LINE_FIELDS))
                     or f"move it out of `any line`, e.g. `any line category == \"coffee\" and {name} ...`")
