@@ -47,6 +47,10 @@ Base = Lit["net", "gross"]
 Period = Lit["day", "week", "month", "quarter", "year", "lifetime"]
 ValueType = Lit["string", "number", "bool", "money", "date", "weekday", "tier"]
 
+# A field added to an existing class after programs were hashed: left out of `program_hash` while
+# it holds its default, so the programs that do not use it keep their hash.
+NEW_FIELD = {"hash": "omit default"}
+
 # ---------------------------------------------------------------- expressions
 # Values: string -> str, number -> Fraction, bool -> bool, money -> int cents,
 # date -> datetime.date, weekday -> int 0..6, tier -> int index.
@@ -127,6 +131,7 @@ class RateAward:
     rate: Fraction  # points per cent of base
     base: Base
     excluding: frozenset[str] = frozenset()
+    only: frozenset[str] | None = field(default=None, metadata=NEW_FIELD)  # `in category`: only these lines
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -137,6 +142,7 @@ class QuantityAward:
     rate: Fraction  # points per unit of quantity
     unit: str  # the unit word as written (`litres`, `nights`, `quantity`), for traces
     excluding: frozenset[str] = frozenset()
+    only: frozenset[str] | None = field(default=None, metadata=NEW_FIELD)  # `in category`: only these lines
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

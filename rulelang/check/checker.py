@@ -224,6 +224,13 @@ def _check_action(
                 rule,
             )
         ctx.count(action.points, f"the {p.points_unit} awarded", ctx.span(action, rule), whole=action.per is None)
+        if action.only and action.per is None:
+            ctx.error("RL255", "`in category` picks the lines an award per amount or quantity counts; a fixed award "
+                               "counts no lines", action,
+                      f"put the condition on the rule: `when any line category == \"{action.only[0]}\"`", rule)
+        elif action.only and known_event and rule.event != "purchase":
+            ctx.error("RL255", f"`in category` counts a purchase's lines, and `{rule.event}` events have none", action,
+                      "make the rule `on purchase`", rule)
         if isinstance(action.per, ast.Quantity):
             quantity = FIELD_BY_NAME["quantity"]
             if action.per.value <= 0:

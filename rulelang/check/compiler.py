@@ -76,9 +76,10 @@ class _Compiler:
                 return ir.FixedAward(points=int(a.points), to=a.to)
             if isinstance(a.per, ast.Quantity):
                 return ir.QuantityAward(rate=_frac(a.points) / _frac(a.per.value), unit=a.per.unit,
-                                        excluding=frozenset(a.excluding))
+                                        excluding=frozenset(a.excluding), only=frozenset(a.only) if a.only else None)
             rate = _frac(a.points) / money_cents(a.per)
-            return ir.RateAward(rate=rate, base=a.base, excluding=frozenset(a.excluding))
+            return ir.RateAward(rate=rate, base=a.base, excluding=frozenset(a.excluding),
+                                only=frozenset(a.only) if a.only else None)
         if isinstance(a, ast.Cashback):
             if not self.point_value:
                 raise RuleCheckError([Diagnostic("RL206", "error", "a cashback needs `point value`", span_of(a, NO_SPAN))])
@@ -226,7 +227,8 @@ def compile_source(sf: ast.SourceFile) -> tuple[ir.Program | None, list[Diagnost
 def _canonical(value: object) -> str:
     """A text form of an IR value that does not depend on set order or hash seeds."""
     if is_dataclass(value) and not isinstance(value, type):
-        parts = ",".join(f"{f.name}={_canonical(getattr(value, f.name))}" for f in fields(value) if f.compare)
+        parts = ",".join(f"{f.name}={_canonical(getattr(value, f.name))}" for f in fields(value) if f.compare
+                         and not (f.metadata.get("hash") == "omit default" and getattr(value, f.name) == f.default))
         return f"{type(value).__name__}({parts})"
     if isinstance(value, (frozenset, set)):
         return "{" + ",".join(sorted(_canonical(v) for v in value)) + "}"

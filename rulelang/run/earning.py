@@ -216,15 +216,16 @@ def rate_awards(w: _Work) -> None:
     for f in w.firing:
         for action in f.rule.actions:
             if isinstance(action, ir.RateAward):
-                f.raw += action.rate * _line_base(w, action.base, action.excluding)
+                f.raw += action.rate * _line_base(w, action.base, action.excluding, only=action.only)
     w.total_raw = sum((f.raw for f in w.firing), Fraction(0))
     for f in w.firing:
         rates = [a for a in f.rule.actions if isinstance(a, ir.RateAward)]
         if rates:
             f.points = round_points(f.raw, f.rule.rounding)
             terms = " + ".join(
-                _lines_text(w, a.excluding, money(_line_base(w, a.base, a.excluding), cur)) + f" x {number(a.rate * 100)} per {cur}"
-                if w.ev.lines else
+                _lines_text(w, a.excluding, money(_line_base(w, a.base, a.excluding, only=a.only), cur), a.only)
+                + f" x {number(a.rate * 100)} per {cur}"
+                if w.ev.lines or a.only is not None else
                 f"category {w.run.fmt.value(category)} excluded" if category in a.excluding else
                 f"{money(net if a.base == 'net' else amount, cur)} x {number(a.rate * 100)} per {cur}"
                 for a in rates)
@@ -242,13 +243,14 @@ def quantity_awards(w: _Work) -> None:
         awards = [a for a in f.rule.actions if isinstance(a, ir.QuantityAward)]
         if not awards:
             continue
-        raw = sum((a.rate * _line_quantity(w, a.excluding) for a in awards), Fraction(0))
+        raw = sum((a.rate * _line_quantity(w, a.excluding, a.only) for a in awards), Fraction(0))
         f.raw += raw
         w.total_raw += raw
         f.points = round_points(f.raw, f.rule.rounding)
         terms = " + ".join(
-            _lines_text(w, a.excluding, f"{_line_quantity(w, a.excluding)} {a.unit}") + f" x {number(a.rate)} per {singular(a.unit)}"
-            if w.ev.lines else
+            _lines_text(w, a.excluding, f"{_line_quantity(w, a.excluding, a.only)} {a.unit}", a.only)
+            + f" x {number(a.rate)} per {singular(a.unit)}"
+            if w.ev.lines or a.only is not None else
             f"category {w.run.fmt.value(category)} excluded" if category in a.excluding else
             f"{number(Fraction(quantity))} {a.unit} x {number(a.rate)} per {singular(a.unit)}"
             for a in awards)
@@ -335,7 +337,13 @@ def shares(total: int, weights: list[int]) -> list[int]:
     return out
 
 
-def _line_base(w: _Work, base: str, excluding: frozenset[str], before_discounts: bool = False) -> int:
+def _counted(cat: object, excluding: frozenset[str], only: frozenset[str] | None) -> bool:
+    """Whether a line of category `cat` counts: not excluded, and in `only` when it is given."""
+    return cat not in excluding and (only is None or cat in only)
+
+
+def _line_base(w: _Work, base: str, excluding: frozenset[str], before_discounts: bool = False,
+               only: frozenset[str] | None = None) -> int:
     """The money base of an award or discount: the sum over the lines whose category is not
     excluded of the line's net amount (its amount less its share of the discounts) or gross
     amount (its amount plus its share of the shipping)."""
@@ -347,18 +355,18 @@ def _line_base(w: _Work, base: str, excluding: frozenset[str], before_discounts:
         parts = amounts
     else:
         parts = [a - d for a, d in zip(amounts, shares(w.total_discount, amounts))]
-    return sum(v for v, (_, cat, _) in zip(parts, lines) if cat not in excluding)
+    return sum(v for v, (_, cat, _) in zip(parts, lines) if _counted(cat, excluding, only))
 
 
-def _line_quantity(w: _Work, excluding: frozenset[str]) -> int:
-    """The quantity over the lines whose category is not excluded."""
-    return sum(q for _, cat, q in _lines(w) if cat not in excluding)
+def _line_quantity(w: _Work, excluding: frozenset[str], only: frozenset[str] | None = None) -> int:
+    """The quantity over the lines that count (not excluded; in `only` when given)."""
+    return sum(q for _, cat, q in _lines(w) if _counted(cat, excluding, only))
 
 
-def _lines_text(w: _Work, excluding: frozenset[str], what: str) -> str:
+def _lines_text(w: _Work, excluding: frozenset[str], what: str, only: frozenset[str] | None = None) -> str:
     """`12.00 EUR on 2 of 3 lines` for a trace."""
     lines = _lines(w)
-    counted = sum(1 for _, cat, _ in lines if cat not in excluding)
+    counted = sum(1 for _, cat, _ in lines if _counted(cat, excluding, only))
     return f"{what} on {counted} of {len(lines)} lines"
 
 

@@ -117,6 +117,7 @@ class Award:
     excluding: tuple[str, ...] = ()
     to: Lit["customer", "referrer", "referee"] = "customer"
     unit: str = "points"  # the unit word as written (checked against the program's)
+    only: tuple[str, ...] = ()  # `in category "fuel"`: only the lines of these categories count
     span: Span = _span()
 
 

@@ -417,6 +417,8 @@ def _award_text(a: ast.Award) -> str:
         text += f" per {per_text(a.per)}"
     if isinstance(a.per, ast.Money) or a.base != "net":
         text += f" of {a.base} amount"
+    if a.only:
+        text += " in category " + ", ".join(string_text(c) for c in a.only)
     text += _excluding(a.excluding)
     return text + (f" to {a.to}" if a.to != "customer" else "")
 

@@ -85,8 +85,9 @@ _DECLS = (
     NodeDecl(ast.AnyLine, "any"),
     # rule parts
     NodeDecl(ast.Award, "award", "award",
-             {"points": "points", "unit": "unit", "per": "per", "base": "of", "excluding": "excluding", "to": "to"},
-             _ACTION + ("award",), ("points", "percent", "unit", "per", "of", "excluding", "to")),  # and cashback's
+             {"points": "points", "unit": "unit", "per": "per", "base": "of", "excluding": "excluding", "to": "to",
+              "only": "in"},
+             _ACTION + ("award",), ("points", "percent", "unit", "per", "of", "in", "excluding", "to")),  # and cashback's
     NodeDecl(ast.Cashback, "award", "award", {"percent": "percent", "base": "of", "excluding": "excluding"}),  # in Award's mapping
     NodeDecl(ast.Multiply, "multiply", "multiply", {}, None),
     NodeDecl(ast.Discount, "discount", "discount",

@@ -299,6 +299,9 @@ class Builder(Transformer):  # type: ignore[type-arg]
     def excluding(self, meta, ch):
         return _Clause("excluding", tuple(unquote(t) for t in ch))
 
+    def in_category(self, meta, ch):
+        return _Clause("in", tuple(unquote(t) for t in ch))
+
     def to_clause(self, meta, ch):
         return _Clause("to", ch[0])
 
@@ -309,7 +312,8 @@ class Builder(Transformer):  # type: ignore[type-arg]
     def award(self, meta, ch):
         c = self._clauses(ch)
         return ast.Award(self._dec(ch[0]), c.get("per"), c.get("of", "net"), c.get("excluding", ()),  # type: ignore[arg-type]
-                         c.get("to", "customer"), unit=ch[1], span=self.w.of_meta(meta))  # type: ignore[arg-type]
+                         c.get("to", "customer"), unit=ch[1], only=c.get("in", ()),  # type: ignore[arg-type]
+                         span=self.w.of_meta(meta))
 
     def cashback(self, meta, ch):
         c = self._clauses(ch)

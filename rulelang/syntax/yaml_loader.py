@@ -280,7 +280,8 @@ class _Builder:
             to = r.choice(m["to"].node, f"`to` in {what}",
                           {"customer": "customer", "referrer": "referrer", "referee": "referee"}, "customer")
         unit = r.name(m["unit"].node, f"`unit` in {what}") if "unit" in m else "points"
-        return ast.Award(points, per, base, excluding, to, unit or "points", span=span)  # type: ignore[arg-type]
+        only = r.names(m["in"].node, f"`in` in {what}") if "in" in m else ()
+        return ast.Award(points, per, base, excluding, to, unit or "points", only, span=span)  # type: ignore[arg-type]
 
     def per(self, node: Node, what: str) -> ast.Money | ast.Quantity:
         """`per: 1 USD` (an amount of money) or `per: 2 litres` (a quantity: a number and a

@@ -297,6 +297,8 @@ def _award_body(a: ast.Award) -> Value:
         body[key["per"]] = Raw(f"{_num(a.per.value)} {a.per.unit}")
     elif a.per is not None:
         body[key["per"]] = _money(a.per)
+    if a.only:
+        body[key["only"]] = _names(a.only)
     _base_and_excluding(body, key, a.base, a.excluding)
     if a.to != "customer":
         body[key["to"]] = Raw(a.to)

@@ -158,6 +158,8 @@ class _Texts:
             text += f" of {a.base} amount" if isinstance(a.per, ast.Money) else ""
         else:
             text = f"award {_points(a.points, self.unit)}"
+        if a.only:
+            text += " in category " + ", ".join(f'"{c}"' for c in a.only)
         return text + _excluding(a.excluding) + (f" to {a.to}" if a.to != "customer" else "")
 
     def _cashback(self, a: ast.Cashback) -> str:
@@ -372,6 +374,7 @@ class _Differ:
             _field(out, f"earn base on {name}", a.base, b.base, lambda s: f"{s} amount")
         else:
             _field(out, f"award on {name}", a.points, b.points, lambda p: _points(p, un))
+        _field(out, f"lines counted on {name}", a.only or None, b.only or None, _categories)
         _field(out, f"excluded categories on {name}", a.excluding or None, b.excluding or None, _categories)
         _field(out, f"who receives the award of {name}", a.to, b.to)
 

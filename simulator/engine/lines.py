@@ -38,8 +38,17 @@ def shares(total: np.ndarray, weights: np.ndarray, valid: np.ndarray) -> np.ndar
     return out
 
 
+def counted(cat: np.ndarray, valid: np.ndarray, excluding: tuple[int, ...],
+            only: tuple[int, ...] | None) -> np.ndarray:
+    """The lines that count: valid, not excluded, and in `only` when it is given."""
+    keep = valid & ~np.isin(cat, excluding) if excluding else valid.copy()
+    if only is not None:
+        keep &= np.isin(cat, only)
+    return keep
+
+
 def line_base(data: dict, amount: np.ndarray, goods: np.ndarray, discount: np.ndarray | None, base: str,
-              excluding: tuple[int, ...]) -> np.ndarray:
+              excluding: tuple[int, ...], only: tuple[int, ...] | None = None) -> np.ndarray:
     """The money base over the lines not excluded: each line's net amount (its amount less its
     share of `discount`; `discount` None: before discounts) or gross amount (plus its share of
     the shipping)."""
@@ -50,12 +59,10 @@ def line_base(data: dict, amount: np.ndarray, goods: np.ndarray, discount: np.nd
         parts = a
     else:
         parts = a - shares(discount, a, valid)
-    keep = valid & ~np.isin(cat, excluding) if excluding else valid
-    return np.where(keep, parts, 0).sum(axis=1)
+    return np.where(counted(cat, valid, excluding, only), parts, 0).sum(axis=1)
 
 
-def line_quantity(data: dict, excluding: tuple[int, ...]) -> np.ndarray:
-    """The quantity over the lines not excluded."""
+def line_quantity(data: dict, excluding: tuple[int, ...], only: tuple[int, ...] | None = None) -> np.ndarray:
+    """The quantity over the lines that count."""
     cat, valid = data["lines.category"], data["lines.valid"]
-    keep = valid & ~np.isin(cat, excluding) if excluding else valid
-    return np.where(keep, data["lines.quantity"], 0).sum(axis=1)
+    return np.where(counted(cat, valid, excluding, only), data["lines.quantity"], 0).sum(axis=1)

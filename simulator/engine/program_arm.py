@@ -513,7 +513,7 @@ class ProgramArm:
             if spec.rates and amount is not None:
                 num: np.ndarray = np.zeros(b.k, dtype=np.int64)
                 for rs in spec.rates:
-                    base = self._rate_base(b, rs.base, rs.excluding)
+                    base = self._rate_base(b, rs.base, rs.excluding, rs.only)
                     num = num + mul(base, rs.num * (D // rs.den))
                 num = np.where(m, num, 0)
                 b.R = b.R + num
@@ -531,11 +531,13 @@ class ProgramArm:
             num: np.ndarray = np.zeros(b.k, dtype=np.int64)
             for qs in spec.quantities:
                 if has_lines(b.data):
-                    base = line_quantity(b.data, qs.excluding)
+                    base = line_quantity(b.data, qs.excluding, qs.only)
                 else:
                     base = np.asarray(quantity, dtype=np.int64).copy()
                     if qs.excluding:
                         base[np.isin(b.cat, qs.excluding)] = 0
+                    if qs.only is not None:
+                        base[~np.isin(b.cat, qs.only)] = 0
                 num = num + mul(base, qs.num * (D // qs.den))
             num = np.where(m, num, 0)
             money = self._money_raw(b, spec, m)
@@ -550,19 +552,22 @@ class ProgramArm:
         D = self.plan.common_den
         num: np.ndarray = np.zeros(b.k, dtype=np.int64)
         for rs in spec.rates:
-            base = self._rate_base(b, rs.base, rs.excluding)
+            base = self._rate_base(b, rs.base, rs.excluding, rs.only)
             num = num + mul(base, rs.num * (D // rs.den))
         return np.where(m, num, 0)
 
-    def _rate_base(self, b: "_Batch", base: str, excluding: tuple[int, ...]) -> np.ndarray:
+    def _rate_base(self, b: "_Batch", base: str, excluding: tuple[int, ...],
+                   only: tuple[int, ...] | None = None) -> np.ndarray:
         """A rate award's money base (cents): net or gross, 0 for an excluded category; with
         lines, summed over the lines not excluded (simulator.engine.lines)."""
         if has_lines(b.data):
             goods = b.amount - b.data["shipping"] if "shipping" in b.data else b.amount
-            return line_base(b.data, b.amount, goods, goods - b.net, base, excluding)
+            return line_base(b.data, b.amount, goods, goods - b.net, base, excluding, only)
         out = b.amount.copy() if base == "gross" else b.net.copy()
         if excluding:
             out[np.isin(b.cat, excluding)] = 0
+        if only is not None:
+            out[~np.isin(b.cat, only)] = 0
         return out
 
     def tier_multiplier(self, b: "_Batch") -> None:

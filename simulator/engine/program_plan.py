@@ -59,6 +59,7 @@ class RateSpec:
     den: int
     base: str
     excluding: tuple[int, ...]  # category codes
+    only: tuple[int, ...] | None = None  # `in category`: only the lines of these category codes
 
 
 @dataclass(frozen=True)
@@ -170,12 +171,13 @@ def build_plan(program: ir.Program, cal: Calendar, strings: StringTable) -> Plan
             if isinstance(a, ir.RateAward):
                 rate = Fraction(a.rate)
                 rates.append(RateSpec(rate.numerator, rate.denominator, a.base,
-                                      tuple(sorted(strings.code(c) for c in a.excluding))))
+                                      tuple(sorted(strings.code(c) for c in a.excluding)), _codes(strings, a.only)))
                 dens.append(rate.denominator)
             elif isinstance(a, ir.QuantityAward):
                 rate = Fraction(a.rate)
                 quantities.append(RateSpec(rate.numerator, rate.denominator, "quantity",
-                                           tuple(sorted(strings.code(c) for c in a.excluding))))
+                                           tuple(sorted(strings.code(c) for c in a.excluding)),
+                                           _codes(strings, a.only)))
                 dens.append(rate.denominator)
             elif isinstance(a, ir.Multiplier):
                 mults.append(Fraction(a.factor))
@@ -263,12 +265,17 @@ def build_plan(program: ir.Program, cal: Calendar, strings: StringTable) -> Plan
                 tuple(e.name for e in program.events), _reads_quantity(program, specs), _reads_lines(specs))
 
 
+def _codes(strings: StringTable, only: frozenset[str] | None) -> tuple[int, ...] | None:
+    return None if only is None else tuple(sorted(strings.code(c) for c in only))
+
+
 def _reads_lines(specs: list[RuleSpec]) -> bool:
     """Whether a rule reads a purchase's lines: an `any line` condition, an exclusion of
     categories or an award per quantity (each of those applies per line)."""
     return any(s.rule.event == "purchase" and (
         LINES_FIELD in fields_read(s.rule.condition) or s.quantities
-        or any(r.excluding for r in s.rates) or any(d.excluding for d in s.discounts)) for s in specs)
+        or any(r.excluding or r.only is not None for r in s.rates) or any(d.excluding for d in s.discounts))
+        for s in specs)
 
 
 def _reads_quantity(program: ir.Program, specs: list[RuleSpec]) -> bool:

@@ -262,7 +262,7 @@ def needed_warnings(program: ir.Program, tx, path: str, hours_known: bool) -> li
     columns = {"category": tx.category, "channel": tx.channel, "store": tx.store, "items": tx.items}
     for name, values in columns.items():
         used = name in read or (name == "category" and any(
-            getattr(a, "excluding", ()) for r in program.rules for a in r.actions))
+            getattr(a, "excluding", ()) or getattr(a, "only", None) for r in program.rules for a in r.actions))
         if used and values is None:
             fallback = "1" if name == "items" else 'the empty string ""'
             out.append(Diagnostic(FIELD_NOT_IN_FILE, "warning",
