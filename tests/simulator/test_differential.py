@@ -193,7 +193,7 @@ GROCERY = str((HERE / "fixtures" / "grocery.loyalty").relative_to(ROOT))  # per-
 BASKETS = HERE / "fixtures" / "baskets.yaml"  # the busy population with baskets of lines
 
 
-@pytest.mark.parametrize("path", [GROCERY, FUEL, "rules/supermarket.loyalty"])
+@pytest.mark.parametrize("path", [GROCERY, "rules/grocery.loyalty", FUEL, "rules/supermarket.loyalty"])
 def test_engine_agrees_with_interpreter_on_line_items(path):
     from simulator.model.population import load_population
     program = _compile(path)
