@@ -280,7 +280,7 @@ def test_the_grocery_example_passes_its_tests_in_both_forms(tmp_path: Path) -> N
     prog, diags = compile_source(sf)
     assert prog is not None and not [d for d in diags if d.is_error]
     outcomes = run_tests(sf, prog)
-    assert len(outcomes) == 5 and all(o.passed for o in outcomes)
+    assert len(outcomes) == 8 and all(o.passed for o in outcomes)
     ysf, _ = load_yaml(to_yaml(sf), "grocery.yaml")
     yprog, _ = compile_source(ysf)
     assert yprog == prog and all(o.passed for o in run_tests(ysf, yprog))

@@ -72,7 +72,8 @@ def test_declared_fields_are_the_dataclass_fields() -> None:
 
 
 def test_defaults_come_from_the_dataclass() -> None:
-    assert NODES[ast.Award].defaults == {"per": None, "base": "net", "excluding": (), "to": "customer", "unit": "points"}
+    assert NODES[ast.Award].defaults == {"per": None, "base": "net", "excluding": (), "to": "customer", "unit": "points",
+                                         "only": ()}
     assert NODES[ast.PayWithPoints].defaults == {"minimum_balance": 0, "max_share": Decimal(100)}
     assert "points" not in NODES[ast.Award].defaults  # a required field has no default
 
