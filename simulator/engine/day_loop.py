@@ -12,7 +12,9 @@ the program arm when u < q' (q raised by the behavioural response). Both arms
 therefore share the draws (common random numbers). The day's buyers then get
 their basket draws (spend, category, channel, items, and uniforms for dropout, perk
 use, redemption and returns; the `quantity` of a purchase, Poisson(the segment's mean), from a
-stream of its own (3), only when the program reads it): baseline buyers from the block's stream 0, the program
+stream of its own (3), only when the program reads it; the purchase's lines, from a stream of their
+own (4, `simulator.engine.line_draws`), only when the program reads lines and a segment describes
+them): baseline buyers from the block's stream 0, the program
 arm's extra buyers from stream 1, referred newcomers from the side stream 2, so the
 baseline does not depend on the program, nor on the referral settings, and the referral
 settings leave the other customers' draws alone.
