@@ -26,8 +26,9 @@ Adding an award basis (the purchase `quantity`'s "award 1 point per 2 litres" wa
    value), saying whether multipliers multiply its points (`multiplied`: in R of step 6).
 4. One handler in each table: `rulelang.run.earning.SOURCE_STEPS`,
    `simulator.engine.program_arm.SOURCE_STEPS` and `simulator.engine.program_arm.BOUND_TERMS`
-   (what one customer's event can take at most, for the global-budget bound).
-   `tests/test_point_sources.py` fails until all three have it, and until every `Action`
+   (what one customer's event can take at most, for the global-budget bound), and
+   `rulelang.check.number_limits.BOUND_TERMS` (what one action adds to its event's RL410 bound).
+   `tests/test_point_sources.py` fails until all four have it, and until every `Action`
    class is either declared by a source or listed in `MONEY_ACTIONS`.
 5. docs/semantics.md §4 (the actions table and §4.2) says what it earns.
 A new field with a default on an existing IR class changes `program_hash` of every program

@@ -17,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 
 from rulelang.syntax import ast
+from rulelang.syntax.nodes import UnhandledNode
 from rulelang.check.base import CheckContext
 from rulelang.check.calendar import check_calendar
 from rulelang.check.expressions import ConditionResolver
@@ -302,6 +303,8 @@ def _check_action(
             )
     elif isinstance(action, ast.Perk):
         ctx.money(action.cost, f"the cost of perk `{action.name}`", action)
+    else:  # every action type of the AST has a branch above (tests/test_nodes.py checks them all)
+        raise UnhandledNode("checker: action", action)
 
 
 def _check_modifiers(ctx: CheckContext, rule: ast.EarnRule) -> bool:

@@ -26,6 +26,7 @@ from decimal import Decimal
 from fractions import Fraction
 
 from rulelang.syntax import ast
+from rulelang.syntax.nodes import UnhandledNode
 from rulelang import ir
 from rulelang.check.expressions import ConditionResolver, money_cents, span_of
 from rulelang.fields import FIELD_BY_NAME
@@ -89,7 +90,9 @@ class _Compiler:
         if isinstance(a, ast.Discount):
             percent = _frac(a.percent) if a.percent is not None else None
             return ir.DiscountAction(percent=percent, fixed_cents=_cents_or_none(a.amount), base=a.base, excluding=frozenset(a.excluding))
-        return ir.PerkAction(name=a.name, cost_cents=_cents(a.cost))
+        if isinstance(a, ast.Perk):
+            return ir.PerkAction(name=a.name, cost_cents=_cents(a.cost))
+        raise UnhandledNode("compiler: action", a)  # tests/test_nodes.py compiles every action type
 
     def rule(self, index: int, r: ast.EarnRule) -> ir.Rule:
         budget = None

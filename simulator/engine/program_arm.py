@@ -56,6 +56,7 @@ class _Batch:
     rule_pts: list[np.ndarray] = field(default_factory=list)  # per fired rule: its points
     counter_inc: dict[str, np.ndarray] = field(default_factory=dict)
     disc_by_rule: dict[int, np.ndarray] = field(default_factory=dict)
+    money_raw: dict[int, np.ndarray | None] = field(default_factory=dict)  # per fired rule: its rate awards' raw
     net: np.ndarray | None = None
     metric_changed: bool = False
 
@@ -508,14 +509,10 @@ class ProgramArm:
         R, in 1/D points, and the multipliers' products stay exact: int64 while the bound
         allows it, Python ints (object arrays) beyond (simulator.engine.exact)."""
         D = self.plan.common_den
-        amount, net, cat = b.amount, b.net, b.cat
-        for (spec, m), pts in zip(b.fired, b.rule_pts):
-            if spec.rates and amount is not None:
-                num: np.ndarray = np.zeros(b.k, dtype=np.int64)
-                for rs in spec.rates:
-                    base = self._rate_base(b, rs.base, rs.excluding, rs.only)
-                    num = num + mul(base, rs.num * (D // rs.den))
-                num = np.where(m, num, 0)
+        for i, ((spec, m), pts) in enumerate(zip(b.fired, b.rule_pts)):
+            num = self._money_raw(b, spec, m)
+            b.money_raw[i] = num
+            if num is not None:
                 b.R = b.R + num
                 pts += fits_int64(round_div(num, D, spec.rule.rounding))
 
@@ -525,7 +522,7 @@ class ProgramArm:
         round(raw) of the sum) and to R."""
         D = self.plan.common_den
         quantity = b.data.get("quantity")
-        for (spec, m), pts in zip(b.fired, b.rule_pts):
+        for i, ((spec, m), pts) in enumerate(zip(b.fired, b.rule_pts)):
             if not spec.quantities or quantity is None:
                 continue
             num: np.ndarray = np.zeros(b.k, dtype=np.int64)
@@ -540,13 +537,14 @@ class ProgramArm:
                         base[~np.isin(b.cat, qs.only)] = 0
                 num = num + mul(base, qs.num * (D // qs.den))
             num = np.where(m, num, 0)
-            money = self._money_raw(b, spec, m)
+            money = b.money_raw.get(i)  # the rule's raw points of `rate_awards`, rounded there alone
             pts -= fits_int64(round_div(money, D, spec.rule.rounding)) if money is not None else 0
             pts += fits_int64(round_div(money + num if money is not None else num, D, spec.rule.rounding))
             b.R = b.R + num
 
     def _money_raw(self, b: "_Batch", spec: RuleSpec, m: np.ndarray):
-        """The rule's raw points of `rate_awards` (in 1/D points), None when it has none."""
+        """A firing rule's raw points of its rate awards (in 1/D points) for the customers `m`
+        it fires for; None when it has none or the event has no amount."""
         if not spec.rates or b.amount is None:
             return None
         D = self.plan.common_den
