@@ -274,6 +274,19 @@ def test_bad_lines_in_an_events_file(line: str, code: str) -> None:
 # ---------------------------------------------------------------- the example
 
 
+def test_the_grocery_week_events_file() -> None:
+    # worked out in the comments of rules/events/grocery_week.yaml: earned 76 + 17 + 16 + 30 = 139;
+    # 400 opening + 139 = 539 issued = 500 redeemed + 17 reversed (return of A2) + 22 outstanding
+    sf, _, _ = load_file(str(ROOT / "rules" / "grocery.loyalty"))
+    prog, _ = compile_source(sf)
+    path = ROOT / "rules" / "events" / "grocery_week.yaml"
+    ef, diags = load_events(path.read_text(), str(path), prog)
+    assert ef is not None, [d.message for d in diags]
+    result = explain(prog, ef)
+    assert (result.earned, result.issued, result.redeemed, result.reversed, result.outstanding) == (139, 539, 500, 17, 22)
+    assert result.fired >= {"base", "fuel", "coffee_club"}
+
+
 def test_the_grocery_example_passes_its_tests_in_both_forms(tmp_path: Path) -> None:
     sf, diags, _ = load_file(str(ROOT / "rules" / "grocery.loyalty"))
     assert sf is not None

@@ -412,7 +412,8 @@ class _Reader:
             raise self.error(LINES_DISAGREE, f"the lines' quantities of {what} add up to {quantity}, but its "
                                              f"`quantity` is {fields['quantity']}", node,
                              "leave `quantity` out: with lines it is the sum of the lines' quantities")
-        fields["quantity"] = quantity
+        if quantity or "quantity" in fields:
+            fields["quantity"] = quantity
         return total, tuple(out)
 
     def custom_events(self) -> dict[str, dict[str, str]]:

@@ -232,7 +232,8 @@ def event_from_spec(spec: ast.EventSpec) -> tuple[Event | None, list[Diagnostic]
         elif amount_cents != total:
             diags.append(Diagnostic("RL251", "error", "the lines do not add up to the purchase's amount", spec.span,
                                     "leave the purchase's amount out: it is the sum of its lines and shipping"))
-        fields["quantity"] = sum(line.quantity for line in lines)
+        if any(line.quantity for line in lines) or "quantity" in fields:
+            fields["quantity"] = sum(line.quantity for line in lines)
     if diags:
         return None, diags
     return Event(kind, spec.at, amount_cents=amount_cents, name=spec.name, fields=fields, id=event_id,
