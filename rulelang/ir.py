@@ -149,6 +149,7 @@ class QuantityAward:
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Multiplier:
     factor: Fraction
+    only: frozenset[str] | None = field(default=None, metadata=NEW_FIELD)  # `in category`: on these lines' R
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -141,6 +141,32 @@ def test_sku_is_a_line_field() -> None:
     assert earned(prog, Line(350, "coffee", 0, "ESPRESSO")) == 0
 
 
+def test_a_multiplier_on_some_lines() -> None:
+    _, prog = compiled('program "G" {\n  points "points"\n  currency EUR\n'
+                       '  earn base on purchase {\n    award 1 point per 1 EUR excluding category "tobacco"\n'
+                       '    award 1 point per 2 litres in category "fuel"\n  }\n'
+                       '  earn double on purchase {\n    multiply 2x in category "coffee", "fuel"\n  }\n}\n')
+    # R = 10 + 6 + 20 (money) + 40 / 2 (litres) = 56 -> base 56; on the coffee and fuel lines
+    # 6 + 20 + 20 = 46, doubled: bonus 46. 102.
+    assert earned(prog, Line(1000, "grocery"), Line(600, "coffee"), Line(2000, "fuel", 40), Line(900, "tobacco")) == 102
+    # a purchase without lines is one line: coffee 7.50 -> 7.5 x (2 - 1) = 7.5: 7 + 7 = 14; grocery: no bonus
+    assert earned(prog, Line(750, "coffee")) == 14
+    ev = Event("purchase", dt.datetime(2027, 5, 4, 12), amount_cents=750, fields={"category": "grocery"})
+    assert run(prog, [ev]).earned == 7
+
+
+@pytest.mark.parametrize("form", ["text", "yaml"])
+def test_a_tier_multiplier_on_some_lines_is_refused(form: str) -> None:
+    if form == "text":
+        text = ('program "G" {\n  points "points"\n  currency EUR\n  tiers by spend over lifetime {\n'
+                '    tier Base from 0\n    tier Gold from 100 { multiply 2x in category "coffee" }\n  }\n}\n')
+        assert ("RL255", 6) in errors(text)
+    else:
+        text = ('program:\n  name: G\n  points: points\n  currency: EUR\n  rules:\n    r:\n      on: signup\n'
+                '      actions:\n        - multiply: {factor: 2, in: [coffee]}\n')
+        assert ("RL255", 9) in errors(text, "g.yaml")
+
+
 # ---------------------------------------------------------------- tests, both forms
 
 RECEIPT_TEST = '''

@@ -282,6 +282,9 @@ def _check_action(
     elif isinstance(action, ast.Multiply):
         if action.factor <= 0:
             ctx.error("RL202", f"the multiplier {action.factor}x must be more than 0", action, None, rule)
+        if action.only and known_event and rule.event != "purchase":
+            ctx.error("RL255", f"`in category` multiplies what a purchase's lines earn, and `{rule.event}` events "
+                               "have none", action, "make the rule `on purchase`", rule)
         if not on_basket:
             ctx.error(
                 "RL206",

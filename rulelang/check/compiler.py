@@ -86,7 +86,7 @@ class _Compiler:
                 raise RuleCheckError([Diagnostic("RL206", "error", "a cashback needs `point value`", span_of(a, NO_SPAN))])
             return ir.RateAward(rate=_frac(a.percent) / 100 / self.point_value, base=a.base, excluding=frozenset(a.excluding))
         if isinstance(a, ast.Multiply):
-            return ir.Multiplier(factor=_frac(a.factor))
+            return ir.Multiplier(factor=_frac(a.factor), only=frozenset(a.only) if a.only else None)
         if isinstance(a, ast.Discount):
             percent = _frac(a.percent) if a.percent is not None else None
             return ir.DiscountAction(percent=percent, fixed_cents=_cents_or_none(a.amount), base=a.base, excluding=frozenset(a.excluding))

@@ -257,15 +257,35 @@ def quantity_awards(w: _Work) -> None:
         f.details.append(f"{terms} = {number(raw)} -> {f.points} (round {f.rule.rounding})")
 
 
-def _bonus(w: _Work, factor: Fraction, mode: str) -> tuple[int, str]:
+def _bonus(w: _Work, factor: Fraction, mode: str, only: frozenset[str] | None = None) -> tuple[int, str]:
     """Multiplier j's bonus: round(R × m1×…×m(j−1) × (mj − 1)) when multipliers multiply,
-    round(R × (mj − 1)) when they add; the product moves on to include mj."""
+    round(R × (mj − 1)) when they add; the product moves on to include mj. With `in category`
+    (`only`), R is what the rate awards award on the lines of those categories (§3.1)."""
     multiply = w.run.p.stacking == "multiply"
-    exact = w.total_raw * (w.product if multiply else 1) * (factor - 1)
+    base = w.total_raw if only is None else _raw_on(w, only)
+    exact = base * (w.product if multiply else 1) * (factor - 1)
     bonus = round_points(exact, mode)
     if multiply:
         w.product *= factor
-    return bonus, f"{number(factor)}x on {number(w.total_raw)}: bonus {number(exact)} -> {bonus} (round {mode})"
+    on = "" if only is None else " of the lines in " + ", ".join(w.run.fmt.value(c) for c in sorted(only))
+    return bonus, f"{number(factor)}x on {number(base)}{on}: bonus {number(exact)} -> {bonus} (round {mode})"
+
+
+def _raw_on(w: _Work, only: frozenset[str]) -> Fraction:
+    """R on the lines of the categories `only`: the firing rules' rate awards and awards per
+    quantity, each on those of its lines that are in `only`."""
+    total = Fraction(0)
+    for f in w.firing:
+        for a in f.rule.actions:
+            if isinstance(a, ir.RateAward):
+                total += a.rate * _line_base(w, a.base, a.excluding, only=_meet(a.only, only))
+            elif isinstance(a, ir.QuantityAward):
+                total += a.rate * _line_quantity(w, a.excluding, _meet(a.only, only))
+    return total
+
+
+def _meet(a: frozenset[str] | None, b: frozenset[str]) -> frozenset[str]:
+    return b if a is None else a & b
 
 
 def tier_multiplier(w: _Work) -> None:
@@ -281,7 +301,7 @@ def rule_multipliers(w: _Work) -> None:
     for f in w.firing:
         for action in f.rule.actions:
             if isinstance(action, ir.Multiplier):
-                bonus, text = _bonus(w, action.factor, f.rule.rounding)
+                bonus, text = _bonus(w, action.factor, f.rule.rounding, action.only)
                 f.points += bonus
                 f.details.append(text)
 

@@ -133,9 +133,11 @@ class Cashback:
 
 @dataclass(frozen=True, slots=True)
 class Multiply:
-    """`multiply 2x`: scales rate-based awards of the same event."""
+    """`multiply 2x`: scales rate-based awards of the same event; `multiply 2x in category
+    "coffee"`: only what they award on the lines of those categories."""
 
     factor: Decimal
+    only: tuple[str, ...] = ()
     span: Span = _span()
 
 

@@ -434,7 +434,8 @@ def _discount_text(a: ast.Discount) -> str:
 _ACTION_TEXT = dispatch("formatter: action", {
     ast.Award: _award_text,
     ast.Cashback: lambda a: f"{NODES[ast.Cashback].keyword} {number_text(a.percent)}% of {a.base} amount" + _excluding(a.excluding),
-    ast.Multiply: lambda a: f"{NODES[ast.Multiply].keyword} {number_text(a.factor)}x",
+    ast.Multiply: lambda a: f"{NODES[ast.Multiply].keyword} {number_text(a.factor)}x"
+    + (" in category " + ", ".join(string_text(c) for c in a.only) if a.only else ""),
     ast.Discount: _discount_text,
     ast.Perk: lambda a: f"{NODES[ast.Perk].keyword} {a.name} costs {money_text(a.cost)}",
 }, ACTION_TYPES)

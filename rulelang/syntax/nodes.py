@@ -89,7 +89,7 @@ _DECLS = (
               "only": "in"},
              _ACTION + ("award",), ("points", "percent", "unit", "per", "of", "in", "excluding", "to")),  # and cashback's
     NodeDecl(ast.Cashback, "award", "award", {"percent": "percent", "base": "of", "excluding": "excluding"}),  # in Award's mapping
-    NodeDecl(ast.Multiply, "multiply", "multiply", {}, None),
+    NodeDecl(ast.Multiply, "multiply", "multiply", {"factor": "factor", "only": "in"}, None),
     NodeDecl(ast.Discount, "discount", "discount",
              {"percent": "percent", "amount": "amount", "base": "of", "excluding": "excluding"}, _ACTION + ("discount",)),
     NodeDecl(ast.Perk, "perk", "perk", {"name": "name", "cost": "costs"}, _ACTION + ("perk",)),

@@ -321,7 +321,9 @@ class Builder(Transformer):  # type: ignore[type-arg]
                             span=self.w.of_meta(meta))
 
     def multiply(self, meta, ch):
-        return ast.Multiply(self._dec(ch[0], str(ch[0])[:-1]), span=self.w.of_meta(meta))
+        c = self._clauses(ch)
+        return ast.Multiply(self._dec(ch[0], str(ch[0])[:-1]), c.get("in", ()),  # type: ignore[arg-type]
+                            span=self.w.of_meta(meta))
 
     def discount(self, meta, ch):
         c = self._clauses(ch)
@@ -433,6 +435,11 @@ class Builder(Transformer):  # type: ignore[type-arg]
         seen: dict[str, Span] = {}
         for item in ch[2:]:
             if isinstance(item, ast.Multiply):
+                if item.only:
+                    self._err("RL255", f"a tier's multiplier scales every line; `in category` does not go in tier "
+                                       f"`{name}`", item.span,
+                              "write a rule instead: `earn coffee_double on purchase when tier == "
+                              f"{name} {{ multiply 2x in category \"coffee\" }}`")
                 if self._once(seen, _S("multiply", None, item.span), f"tier `{name}`"):
                     self._remember(span, _S("multiply", None, item.span))
                     fields["multiplier"] = item.factor

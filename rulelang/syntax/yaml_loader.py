@@ -235,6 +235,12 @@ class _Builder:
         key, entry = next(iter(m.items()))
         value = entry.node
         if key == "multiply":
+            if isinstance(value, yaml.MappingNode):  # `multiply: {factor: 2, in: [coffee]}`
+                mm = r.mapping(value, f"`multiply` in {what}", NODES[ast.Multiply].yaml_keys, required=("factor",))
+                factor = r.suffixed(mm["factor"].node, f"`factor` of `multiply` in {what}", "x", "2") \
+                    if "factor" in mm else Decimal(1)
+                only = r.names(mm["in"].node, f"`in` of `multiply` in {what}") if "in" in mm else ()
+                return ast.Multiply(factor, only, span=span)
             return ast.Multiply(r.suffixed(value, f"`multiply` in {what}", "x", "2"), span=span)
         if key == "perk":
             pm = r.mapping(value, f"`perk` in {what}", NODES[ast.Perk].yaml_keys, required=("name", "costs"))

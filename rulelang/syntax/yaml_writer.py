@@ -347,7 +347,7 @@ def _perk_body(a: ast.Perk) -> Value:
 _ACTION_BODY = dispatch("YAML writer: action", {
     ast.Award: _award_body,
     ast.Cashback: _cashback_body,
-    ast.Multiply: lambda a: _number(a.factor),
+    ast.Multiply: lambda a: Flow({"factor": _number(a.factor), "in": _names(a.only)}) if a.only else _number(a.factor),
     ast.Discount: _discount_body,
     ast.Perk: _perk_body,
 }, ACTION_TYPES)

@@ -166,7 +166,8 @@ class _Texts:
         return f"award {number_text(a.percent)}% of {a.base} amount" + _excluding(a.excluding)
 
     def _multiply(self, a: ast.Multiply) -> str:
-        return f"multiply {number_text(a.factor)}x"
+        return f"multiply {number_text(a.factor)}x" + (" in category " + ", ".join(f'"{c}"' for c in a.only)
+                                                       if a.only else "")
 
     def _discount(self, a: ast.Discount) -> str:
         what = f"{number_text(a.percent)}%" if a.percent is not None else _money(a.amount)
@@ -385,6 +386,7 @@ class _Differ:
 
     def _multiply(self, name: str, a: ast.Multiply, b: ast.Multiply, out: list[FieldChange]) -> None:
         _field(out, f"multiplier on {name}", a.factor, b.factor, lambda f: f"{number_text(f)}x")
+        _field(out, f"lines multiplied on {name}", a.only or None, b.only or None, _categories)
 
     def _discount(self, name: str, a: ast.Discount, b: ast.Discount, out: list[FieldChange]) -> None:
         old = f"{number_text(a.percent)}%" if a.percent is not None else _money(a.amount)

@@ -527,14 +527,7 @@ class ProgramArm:
                 continue
             num: np.ndarray = np.zeros(b.k, dtype=np.int64)
             for qs in spec.quantities:
-                if has_lines(b.data):
-                    base = line_quantity(b.data, qs.excluding, qs.only)
-                else:
-                    base = np.asarray(quantity, dtype=np.int64).copy()
-                    if qs.excluding:
-                        base[np.isin(b.cat, qs.excluding)] = 0
-                    if qs.only is not None:
-                        base[~np.isin(b.cat, qs.only)] = 0
+                base = self._quantity_base(b, quantity, qs.excluding, qs.only)
                 num = num + mul(base, qs.num * (D // qs.den))
             num = np.where(m, num, 0)
             money = b.money_raw.get(i)  # the rule's raw points of `rate_awards`, rounded there alone
@@ -586,14 +579,48 @@ class ProgramArm:
             return
         add = self.p.stacking == "add"
         for (spec, m), pts in zip(b.fired, b.rule_pts):
-            for f in spec.multipliers:
-                pts += np.where(m, self._bonus(b.R, b.pnum, b.pden, f, add, spec.rule.rounding), 0)
+            for j, f in enumerate(spec.multipliers):
+                only = spec.multiplier_only[j] if j < len(spec.multiplier_only) else None
+                R = b.R if only is None else self._raw_on(b, only)
+                pts += np.where(m, self._bonus(R, b.pnum, b.pden, f, add, spec.rule.rounding), 0)
                 if not add:
                     b.pnum = np.where(m, fits_int64(mul(b.pnum, f.numerator)), b.pnum)
                     b.pden = np.where(m, fits_int64(mul(b.pden, f.denominator)), b.pden)
                     g = np.gcd(b.pnum, b.pden)
                     b.pnum //= g
                     b.pden //= g
+
+    def _raw_on(self, b: "_Batch", only: tuple[int, ...]) -> np.ndarray:
+        """R on the lines of the category codes `only` (in 1/D points): the firing rules' rate
+        awards and awards per quantity, each on those of its lines in `only` (a multiplier
+        `in category`, docs/semantics.md §3.1)."""
+        D = self.plan.common_den
+        out: np.ndarray = np.zeros(b.k, dtype=np.int64)
+        quantity = b.data.get("quantity")
+        for spec, m in b.fired:
+            num: np.ndarray = np.zeros(b.k, dtype=np.int64)
+            if b.amount is not None:
+                for rs in spec.rates:
+                    base = self._rate_base(b, rs.base, rs.excluding, _meet(rs.only, only))
+                    num = num + mul(base, rs.num * (D // rs.den))
+            if quantity is not None:
+                for qs in spec.quantities:
+                    base = self._quantity_base(b, quantity, qs.excluding, _meet(qs.only, only))
+                    num = num + mul(base, qs.num * (D // qs.den))
+            out = out + np.where(m, num, 0)
+        return out
+
+    def _quantity_base(self, b: "_Batch", quantity, excluding: tuple[int, ...],
+                       only: tuple[int, ...] | None) -> np.ndarray:
+        """An award per quantity's base: the quantity of the lines that count (simulator.engine.lines)."""
+        if has_lines(b.data):
+            return line_quantity(b.data, excluding, only)
+        base = np.asarray(quantity, dtype=np.int64).copy()
+        if excluding:
+            base[np.isin(b.cat, excluding)] = 0
+        if only is not None:
+            base[~np.isin(b.cat, only)] = 0
+        return base
 
     def fixed_awards(self, b: "_Batch") -> None:
         """§4.2 step 7 (point source `ir.FIXED_AWARD`): fixed awards add their points (referral
@@ -968,3 +995,8 @@ def encode_values(raw: np.ndarray | None, atype: str, n: int, strings: StringTab
     if atype == "date":
         return np.array([(v.toordinal() if isinstance(v, dt.date) else 0) for v in raw], dtype=np.int64)
     return np.array([float(v) if v is not None else 0.0 for v in raw], dtype=np.float64)
+
+
+def _meet(a: tuple[int, ...] | None, b: tuple[int, ...]) -> tuple[int, ...]:
+    """The category codes in both (`a` None: all of `b`)."""
+    return b if a is None else tuple(sorted(set(a) & set(b)))

@@ -84,6 +84,7 @@ class RuleSpec:
     sides: tuple[str, ...] = ()  # the rule only awards these referral sides
     gives_money: bool = False
     quantities: list[RateSpec] = field(default_factory=list)  # awards per quantity: num / den points per unit
+    multiplier_only: list[tuple[int, ...] | None] = field(default_factory=list)  # per multiplier: `in category` codes
 
     @property
     def name(self) -> str:
@@ -167,6 +168,7 @@ def build_plan(program: ir.Program, cal: Calendar, strings: StringTable) -> Plan
     for i, r in enumerate(program.rules):
         _check_rule(r, program)
         rates, mults, fixed, discounts, perks, quantities = [], [], [], [], [], []
+        mult_only: list[tuple[int, ...] | None] = []
         for a in r.actions:
             if isinstance(a, ir.RateAward):
                 rate = Fraction(a.rate)
@@ -181,6 +183,7 @@ def build_plan(program: ir.Program, cal: Calendar, strings: StringTable) -> Plan
                 dens.append(rate.denominator)
             elif isinstance(a, ir.Multiplier):
                 mults.append(Fraction(a.factor))
+                mult_only.append(_codes(strings, a.only))
             elif isinstance(a, ir.FixedAward):
                 fixed.append((int(a.points), a.to))
             elif isinstance(a, ir.DiscountAction):
@@ -194,7 +197,8 @@ def build_plan(program: ir.Program, cal: Calendar, strings: StringTable) -> Plan
         only_sides = bool(sides) and len(fixed) == len(r.actions)
         specs.append(RuleSpec(r, i, rates, mults, fixed, discounts, perks,
                               [c for c in r.caps if c.unit == "points"], [c for c in r.caps if c.unit == "times"],
-                              sides if only_sides else (), bool(discounts or perks), quantities))
+                              sides if only_sides else (), bool(discounts or perks), quantities,
+                              multiplier_only=mult_only))
     by_event: dict[str, list[RuleSpec]] = {}
     for s in specs:
         by_event.setdefault(s.rule.event, []).append(s)
@@ -274,7 +278,8 @@ def _reads_lines(specs: list[RuleSpec]) -> bool:
     categories or an award per quantity (each of those applies per line)."""
     return any(s.rule.event == "purchase" and (
         LINES_FIELD in fields_read(s.rule.condition) or s.quantities
-        or any(r.excluding or r.only is not None for r in s.rates) or any(d.excluding for d in s.discounts))
+        or any(r.excluding or r.only is not None for r in s.rates) or any(d.excluding for d in s.discounts)
+        or any(o is not None for o in s.multiplier_only))
         for s in specs)
 
 
