@@ -3,12 +3,16 @@
 Takes: a `CheckContext` (the file's tests and its program's `Scope`). Gives: diagnostics:
 RL201 unknown tier, reward, perk, event, attribute, counter, field or rule named in a test
 (with a did-you-mean hint), RL202 values of the wrong kind, RL203 wrong currency, RL204
-two tests with the same name. A tests-only file (no program) is only checked for what
-does not need the program.
+two tests with the same name, RL430 a points word that is not the program's, RL431 / RL432
+an expectation on an event the test has not / has several of, RL433 an expectation one event
+cannot answer. A tests-only file (no program) is only checked for what does not need the
+program. `matching_events` gives the events an expectation on one event is about (the test
+runner uses it too).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from decimal import Decimal
 
 from rulelang.syntax import ast
@@ -17,12 +21,19 @@ from rulelang.check.scope import literal_type, type_word
 from rulelang.fields import ACTION_EVENTS, canonical_event, given_keys
 from rulelang.diagnostics import did_you_mean
 from rulelang.check.expressions import money_cents
+from rulelang.vocabulary import plural, singular
 
 POINT_EXPECTS = (
     "earned", "issued", "balance", "outstanding", "available", "pending", "redeemed", "expired", "reversed",
 )
 MONEY_EXPECTS = ("discount", "cost")
-EXPECT_KINDS = POINT_EXPECTS + MONEY_EXPECTS + ("tier", "fired")
+EXPECT_KINDS = POINT_EXPECTS + MONEY_EXPECTS + ("tier", "fired", "counter", "metric")
+#: what an expectation on one event may check
+EVENT_EXPECTS = ("earned", "redeemed", "reversed", "discount", "cost")
+UNIT_WORD = "RL430"  # a points word that is not the program's
+NO_SUCH_EVENT = "RL431"  # an expectation on an event the test does not have
+WHICH_EVENT = "RL432"  # an expectation on an event that several events of the test match
+NOT_PER_EVENT = "RL433"  # an expectation one event cannot answer
 GIVEN_KINDS = ("tier", "balance", "attribute", "purchases", "metric", "birthday", "counter")
 
 # Fields a test may give a purchase (besides its amount); "id" names an order.
@@ -41,11 +52,16 @@ def check_tests(ctx: CheckContext) -> None:
     for test in ctx.sf.tests:
         for given in test.givens:
             _check_given(ctx, test, given)
+            if given.unit is not None:
+                _check_given_unit(ctx, test, given)
         order_ids: set[str] = set()
         for ev in test.events:
             _check_event(ctx, test, ev, order_ids)
         for exp in test.expects:
             _check_expect(ctx, test, exp)
+            _check_unit(ctx, test, exp)
+            if exp.event is not None:
+                _check_event_expect(ctx, test, exp)
 
 
 # ---------------------------------------------------------------- given
@@ -287,6 +303,21 @@ def _check_expect(ctx: CheckContext, test: ast.TestCase, e: ast.Expect) -> None:
             ctx.money(e.value, f"the expected {e.kind}", e)
     elif e.kind == "tier":
         _tier_name(ctx, e.value, e, test)
+    elif e.kind == "counter":
+        if e.name not in ctx.scope.counters:
+            ctx.error(
+                "RL201",
+                f"unknown counter `{e.name}` in `expect counter`",
+                e,
+                did_you_mean(str(e.name), ctx.scope.counters) or (
+                    f"the counters are {', '.join(ctx.scope.counters)}" if ctx.scope.counters
+                    else "declare it: `counter NAME on EVENT`"),
+                test,
+            )
+        elif isinstance(e.value, ast.Money):
+            ctx.error("RL202", f"`expect counter {e.name}` takes a number, not money", e, None, test)
+    elif e.kind == "metric":
+        _check_metric_expect(ctx, test, e)
     elif e.kind == "fired":
         rules = ctx.scope.rules
         if e.value not in rules:
@@ -306,3 +337,125 @@ def _check_known(ctx, ev, test, what: str, known: list[str]) -> None:
     hint = did_you_mean(str(ev.name), known) or (
         f"the {what}s are {', '.join(known)}" if known else f"the program has no {what}s")
     ctx.error("RL201", f"unknown {what} `{ev.name}`", ev, hint, test)
+
+
+# ---------------------------------------------------------------- expect: units, metric, one event
+
+
+def _check_unit(ctx: CheckContext, test: ast.TestCase, e: ast.Expect) -> None:
+    """RL430: `expect earned 24 points` in a program that counts stars (the readers keep only a
+    word that is not the program's own)."""
+    if e.unit is None:
+        return
+    if e.kind == "metric" and e.name not in (None, "points"):
+        ctx.error(UNIT_WORD, f"`expect {e.name}` counts {e.name}, not {e.unit}", e,
+                  f"write the number alone: `expect {e.name} {e.value}`", test)
+        return
+    best = singular(ctx.unit) if e.unit == singular(e.unit) and e.unit != ctx.unit else ctx.unit
+    ctx.error(UNIT_WORD, f"`{e.unit}` is not this program's word for points: it counts {ctx.unit}", e,
+              f"did you mean `{best}`? write `{e.value} {best}`, or the number alone", test)
+
+
+def _check_metric_expect(ctx: CheckContext, test: ast.TestCase, e: ast.Expect) -> None:
+    ts = ctx.program.tiers if ctx.program is not None else None
+    if ts is None:
+        ctx.error("RL201", "the program has no tiers, so there is no tier metric to expect", e,
+                  "expect a counter instead: `expect counter NAME N`" if ctx.scope.counters else None, test)
+        return
+    if e.name is not None and e.name != ts.metric:
+        hint = (did_you_mean(e.name, list(EXPECT_KINDS) + ["metric", ts.metric])
+                or f"write `expect {ts.metric} ...` or `expect metric ...`")
+        ctx.error("RL201", f"tiers go by {ts.metric}, not by {e.name}", e, hint, test)
+        return
+    if isinstance(e.value, ast.Money):
+        if ts.metric != "spend":
+            ctx.error("RL202", f"tiers go by {ts.metric}: expect a number, not money", e, None, test)
+        else:
+            ctx.money(e.value, "the expected spend", e)
+    elif ts.metric == "spend":
+        ctx.error("RL202", "tiers go by spend: expect an amount of money", e,
+                  f"e.g. `expect spend 120 {ctx.scope.currency}`", test)
+
+
+def _event_text(ev: ast.EventSpec) -> str:
+    ident = _event_id(ev)
+    when = f"{ev.at:%Y-%m-%d}" + (f" at {ev.at:%H:%M}" if ev.at.time() != dt.time(12, 0) else "")
+    return f"{when}" + (f" (id \"{ident}\")" if ident is not None else "")
+
+
+def _event_id(ev: ast.EventSpec) -> str | None:
+    for name, literal in ev.fields:
+        if name == "id":
+            value = literal.value if isinstance(literal, ast.Literal) else literal
+            return str(value)
+    return ev.name if _event_kind(ev.kind) == "return" else None
+
+
+def matching_events(test: ast.TestCase, e: ast.Expect) -> list[int]:
+    """Indexes of the test's events an expectation on one event is about: those of its kind with
+    its id, or on its date (and at its time, when one is written)."""
+    kind = _event_kind(e.event or "")
+    out = []
+    for i, ev in enumerate(test.events):
+        if _event_kind(ev.kind) != kind:
+            continue
+        if e.event_id is not None:
+            if _event_id(ev) == e.event_id:
+                out.append(i)
+        elif e.on is not None and ev.at.date() == e.on and (e.at is None or ev.at.time() == e.at):
+            out.append(i)
+    return out
+
+
+def _which(e: ast.Expect) -> str:
+    if e.event_id is not None:
+        return f'"{e.event_id}"'
+    return f"on {e.on:%Y-%m-%d}" + (f" at {e.at:%H:%M}" if e.at is not None else "")
+
+
+def _check_event_expect(ctx: CheckContext, test: ast.TestCase, e: ast.Expect) -> None:
+    """RL433 / RL431 / RL432: an expectation on one event must name exactly one event of the test."""
+    kind = _event_kind(e.event or "")
+    if e.kind not in EVENT_EXPECTS:
+        state = f"; for the state at the end of a date write `expect {e.kind} {e.value} on {e.on:%Y-%m-%d}`" if e.on else ""
+        ctx.error(NOT_PER_EVENT, f"`{e.kind}` is not something one event moves", e,
+                  "an event's expectations are " + ", ".join(EVENT_EXPECTS) + state, test)
+        return
+    known = list(ctx.scope.event_names) + list(ACTION_EVENTS)
+    if kind not in known:
+        ctx.error("RL201", f"unknown event `{e.event}` in `expect`", e,
+                  did_you_mean(kind, known) or f"events are {', '.join(known)}", test)
+        return
+    found = matching_events(test, e)
+    if len(found) == 1:
+        return
+    same_kind = [ev for ev in test.events if _event_kind(ev.kind) == kind]
+    word = kind.replace("_", " ")
+    if not found:
+        listed = "; ".join(_event_text(ev) for ev in same_kind[:5])
+        hint = (f"the test's {plural(word)}: {listed}" if same_kind
+                else f"add it: `when {word} ... on DATE`, or expect on another event")
+        if e.event_id is not None:
+            ids = [i for ev in same_kind if (i := _event_id(ev)) is not None]
+            hint = did_you_mean(e.event_id, ids) or hint
+        ctx.error(NO_SUCH_EVENT, f"the test has no {word} {_which(e)}", e, hint, test)
+        return
+    times = ", ".join(f"{test.events[i].at:%H:%M}" for i in found)
+    ident = _event_id(test.events[found[0]])
+    by_id = (f"or name it by its id: `expect {word} \"{ident}\" ...`" if ident is not None
+             else f"or give it an id (`id \"A1\"`) and write `expect {word} \"A1\" ...`")
+    ctx.error(WHICH_EVENT, f"{len(found)} {plural(word)} {_which(e)} (at {times}): say which one", e,
+              f"add its time: `expect {word} {_which(e)} at {test.events[found[0]].at:%H:%M} ...`, {by_id}", test)
+
+
+def _check_given_unit(ctx: CheckContext, test: ast.TestCase, g: ast.Given) -> None:
+    """RL430 for `given balance 500 points` in a program that counts stars (and any word after
+    a count that is not points)."""
+    points = g.kind == "balance" or (g.kind == "metric" and g.name == "points")
+    if not points:
+        ctx.error(UNIT_WORD, f"`given {g.name or g.kind}` takes a number without a word, not `{g.unit}`", g,
+                  f"write `given {g.name or g.kind} {g.value}`", test)
+        return
+    best = singular(ctx.unit) if g.unit == singular(g.unit or "") and g.unit != ctx.unit else ctx.unit
+    ctx.error(UNIT_WORD, f"`{g.unit}` is not this program's word for points: it counts {ctx.unit}", g,
+              f"did you mean `{best}`? write `{g.value} {best}`, or the number alone", test)

@@ -209,14 +209,24 @@ def discounts(w: _Work) -> None:
     w.net = goods - w.total_discount
 
 
+def _rate(w: _Work, action: ir.RateAward) -> Fraction:
+    """The award's rate, or on a purchase the rate of the tier held when the tier sets one
+    (`award 1.2 stars per 1 USD` in the tier: the checker makes every purchase rate award
+    share one rate, which the tier's replaces)."""
+    if w.tier is not None and w.tier.rate is not None and w.ev.kind == "purchase":
+        return w.tier.rate
+    return action.rate
+
+
 def rate_awards(w: _Work) -> None:
-    """§4.2 step 5 (point source `ir.RATE_AWARD`): raw = rate × base cents, exact; each
-    firing rule's points round(raw) by its mode; R = the sum of the raw points."""
+    """§4.2 step 5 (point source `ir.RATE_AWARD`): raw = rate × base cents, exact (the tier's
+    rate where it sets one); each firing rule's points round(raw) by its mode; R = the sum of
+    the raw points."""
     net, amount, cur, category = w.net, w.amount, w.run.p.currency, w.category
     for f in w.firing:
         for action in f.rule.actions:
             if isinstance(action, ir.RateAward):
-                f.raw += action.rate * _line_base(w, action.base, action.excluding, only=action.only)
+                f.raw += _rate(w, action) * _line_base(w, action.base, action.excluding, only=action.only)
     w.total_raw = sum((f.raw for f in w.firing), Fraction(0))
     for f in w.firing:
         rates = [a for a in f.rule.actions if isinstance(a, ir.RateAward)]
@@ -224,10 +234,12 @@ def rate_awards(w: _Work) -> None:
             f.points = round_points(f.raw, f.rule.rounding)
             terms = " + ".join(
                 _lines_text(w, a.excluding, money(_line_base(w, a.base, a.excluding, only=a.only), cur), a.only)
-                + f" x {number(a.rate * 100)} per {cur}"
+                + f" x {number(_rate(w, a) * 100)} per {cur}"
+                + (f" (tier {w.tier.name}'s rate)" if _rate(w, a) is not a.rate else "")
                 if w.ev.lines or a.only is not None else
                 f"category {w.run.fmt.value(category)} excluded" if category in a.excluding else
-                f"{money(net if a.base == 'net' else amount, cur)} x {number(a.rate * 100)} per {cur}"
+                f"{money(net if a.base == 'net' else amount, cur)} x {number(_rate(w, a) * 100)} per {cur}"
+                + (f" (tier {w.tier.name}'s rate)" if _rate(w, a) is not a.rate else "")
                 for a in rates)
             f.details.append(f"{terms} = {number(f.raw)} -> {f.points} (round {f.rule.rounding})")
 
@@ -278,7 +290,7 @@ def _raw_on(w: _Work, only: frozenset[str]) -> Fraction:
     for f in w.firing:
         for a in f.rule.actions:
             if isinstance(a, ir.RateAward):
-                total += a.rate * _line_base(w, a.base, a.excluding, only=_meet(a.only, only))
+                total += _rate(w, a) * _line_base(w, a.base, a.excluding, only=_meet(a.only, only))
             elif isinstance(a, ir.QuantityAward):
                 total += a.rate * _line_quantity(w, a.excluding, _meet(a.only, only))
     return total

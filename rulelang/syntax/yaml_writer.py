@@ -26,10 +26,12 @@ from typing import Mapping, Union
 import yaml
 
 from rulelang.fields import given_keys
+from rulelang.syntax.lifecycle_words import ACTIVITY_WORDS
 from rulelang.syntax import ast
 from rulelang.syntax.formatter import expr_to_text  # conditions are written exactly as the text form writes them
 from rulelang.syntax.yaml_loader import EVENT_TIME_WHEN_NONE_GIVEN
 from rulelang.syntax.nodes import ACTION_TYPES, NODES, dispatch
+from rulelang.syntax.expectations import write_expects
 from rulelang.vocabulary import counted
 from rulelang.syntax.yaml_nodes import AMBIGUOUS_WORDS, BOOL_WORDS, DATE_RE, MONEY_RE, NULL_WORDS, number_of
 
@@ -254,6 +256,8 @@ def _program(p: ast.Program) -> dict[str, Value]:
     if p.conversion is not None:
         c = p.conversion
         out[_PROGRAM["conversion"]] = Flow({"every": _number(c.points), "into": _money(c.voucher), "at_end_of": Raw(c.period)})
+    if p.activity:
+        out[_PROGRAM["activity"]] = Flow([Raw(ACTIVITY_WORDS[k]) for k in p.activity])
     return out
 
 
@@ -368,6 +372,12 @@ def _tiers(t: ast.TierSystem) -> dict[str, Value]:
         out[_TIERS["grace_months"]] = _count(t.grace_months, "month")
     if t.validity_months:
         out[_TIERS["validity_months"]] = _count(t.validity_months, "month")
+    if t.status_through is not None:
+        status: dict[str, Value] = {"valid_through": Raw("%02d-%02d" % t.status_through),
+                                    "years_after": _number(t.status_years)}
+        if t.status_drop != "to_qualified":
+            status["then"] = Raw(t.status_drop)
+        out[_TIERS["status_through"]] = Flow(status)
     return out
 
 
@@ -382,6 +392,8 @@ def _tier(t: ast.Tier) -> dict[str, Value]:
         out[_TIER["expiry"]] = _expiries(t.expiry)
     if t.perks:
         out[_TIER["perks"]] = [Flow({"name": _word(p.name), "costs": _money(p.cost), "per": Raw(p.per)}) for p in t.perks]
+    if t.rate is not None and t.rate_per is not None:
+        out[_TIER["rate"]] = Flow({"points": _number(t.rate), "per": _money(t.rate_per)})
     return out
 
 
@@ -437,7 +449,7 @@ def _test(t: ast.TestCase) -> dict[str, Value]:
     if t.until is not None:
         out["until"] = _date(t.until)
     if t.expects:
-        out["expect"] = [_expect(x) for x in t.expects]
+        out["expect"] = _expects(t.expects)
     return out
 
 
@@ -445,10 +457,11 @@ def _given(g: ast.Given) -> dict[str, Value]:
     value = g.value
     if g.kind == "tier":
         return {"tier": _word(str(value if isinstance(value, str) else g.name))}
-    if g.kind in ("balance", "purchases"):
-        return {g.kind: _literal_value(value)}
-    if g.kind == "metric":
-        return {g.name or "points": _literal_value(value)}
+    if g.kind in ("balance", "purchases", "metric"):
+        written = _literal_value(value)
+        if g.unit:  # a word that is not the program's, kept for the checker (RL430)
+            written = Raw(f"{written.text} {g.unit}")
+        return {(g.name or "points") if g.kind == "metric" else g.kind: written}
     if g.kind == "birthday":
         month, day = value if isinstance(value, tuple) else (1, 1)
         return {"birthday": Raw(f"{month:02d}-{day:02d}")}
@@ -499,12 +512,18 @@ def _line(line: ast.LineSpec) -> dict[str, Value]:
     return out
 
 
-def _expect(x: ast.Expect) -> dict[str, Value]:
-    if x.kind == "fired":
-        return {"not_fired" if x.negated else "fired": _word(str(x.value))}
-    value = x.value
-    if isinstance(value, ast.Money):
-        return {x.kind: _money(value)}
-    if isinstance(value, (int, Decimal)) and not isinstance(value, bool):
-        return {x.kind: _number(value)}
-    return {x.kind: _word(str(value))}
+def _expects(expects: tuple[ast.Expect, ...]) -> list[Value]:
+    """The expectations as one-key mappings in written order (rulelang/syntax/expectations.py)."""
+    def value(key: str, text: object) -> Value:
+        if key in ("fired", "not_fired"):
+            return _word(str(text))
+        if isinstance(text, list):
+            return Flow({k: _plain(str(v)) for k, v, _ in text})
+        return _plain(str(text))
+    return [{key: value(key, text)} for key, text in write_expects(expects, lambda m: _money(m).text, lambda v: _num(v))]
+
+
+def _plain(text: str) -> Value:
+    """A value of an expectation: written bare unless YAML would read it as something else."""
+    plain = _plain_ok(text) and text.lower() not in AMBIGUOUS_WORDS | set(BOOL_WORDS) | NULL_WORDS
+    return Raw(text) if plain else _quoted(text)
