@@ -3,9 +3,11 @@
 Takes: the population's segments (their `LineModel`), the day's buyers, their segments, the
 goods amount (amount less shipping), category and quantity of each purchase, and the blocks'
 line streams (stream 4 of `simulator.engine.day_loop.block_rng`). Gives: the lines as (buyers, L)
-arrays under `simulator.engine.lines.LINE_KEYS`. Per buyer, in block order: the number of lines
-1 + Poisson(per_purchase − 1) (at most MAX_LINES), one uniform per line slot for its category,
-one Poisson draw per line slot for its quantity. A segment without `lines` gives one line: the
+arrays under `simulator.engine.lines.LINE_KEYS`, L the day's largest number of lines. Per block
+(in block order, so the draws depend only on the seed, the trial and the block): the number of
+lines of each buyer, 1 + Poisson(per_purchase − 1) (at most MAX_LINES); then, for as many line
+slots as the block's largest basket, one uniform per slot for its category and one Poisson draw
+per slot for its quantity. A segment without `lines` gives one line: the
 purchase itself. The goods are split over the lines in whole cents, in proportion to the
 categories' amount weights (simulator.engine.lines.shares), so the lines add up to the purchase.
 """
@@ -67,11 +69,11 @@ class LineTables:
             sg = seg[lo:hi]
             rng = rngs[b]
             count[lo:hi] = np.minimum(1 + rng.poisson(self.per[sg] - 1.0), L)
-            u = rng.random((hi - lo, L))
-            pick[lo:hi] = (u[:, :, None] >= self.cum[sg][:, None, :]).sum(axis=2)
-            pick[lo:hi] = np.minimum(pick[lo:hi], self.cum.shape[1] - 1)
-            qty[lo:hi] = rng.poisson(np.take_along_axis(self.qmean[sg], pick[lo:hi], axis=1))
-        rows = np.arange(m)[:, None]
+            w = int(count[lo:hi].max())  # line slots this block's buyers use today
+            u = rng.random((hi - lo, w))
+            got = np.minimum((u[:, :, None] >= self.cum[sg][:, None, :]).sum(axis=2), self.cum.shape[1] - 1)
+            pick[lo:hi, :w] = got
+            qty[lo:hi, :w] = rng.poisson(np.take_along_axis(self.qmean[sg], got, axis=1))
         has = self.has[seg]
         codes = self.codes[seg[:, None], pick]
         weights = self.weight[seg[:, None], pick]
@@ -86,6 +88,6 @@ class LineTables:
             qty[plain, 0] = quantity[plain] if quantity is not None else 0
             amount[plain] = 0
             amount[plain, 0] = goods[plain]
-        del rows
-        return {"lines.amount": np.where(valid, amount, 0), "lines.category": codes,
-                "lines.quantity": np.where(valid, qty, 0), "lines.valid": valid}
+        width = int(count.max()) if m else 1  # the day's widest basket: fewer columns to carry
+        return {"lines.amount": np.where(valid, amount, 0)[:, :width], "lines.category": codes[:, :width],
+                "lines.quantity": np.where(valid, qty, 0)[:, :width], "lines.valid": valid[:, :width]}

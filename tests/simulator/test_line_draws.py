@@ -76,3 +76,16 @@ def test_the_engine_splits_amounts_in_whole_cents_that_add_up() -> None:
     out = shares(np.array([100, 7]), np.array([[600, 400, 1000], [0, 0, 0]]),
                  np.array([[True, True, True], [True, True, False]]))
     assert out.tolist() == [[30, 20, 50], [0, 7, 0]]
+
+
+def test_lines_give_the_same_numbers_for_any_workers_and_chunks() -> None:
+    # the line draws come per block from the block's own stream: the chunking does not change them
+    from rulelang.syntax.loader import load_file
+    sf, _, _ = load_file(str(HERE.parents[1] / "rules" / "grocery.loyalty"))
+    prog, _ = compile_source(sf)
+    pop = _pop(BASKETS)
+    kw = dict(customers=3 * 256 + 50, months=2, trials=1, seed=4, block_size=256)
+    runs = [simulate(prog, pop, workers=w, chunk_size=c * 256, **kw).to_json() for w, c in [(1, 1), (1, 3), (2, 2)]]
+    for doc in runs[1:]:
+        assert doc["per_trial"] == runs[0]["per_trial"] and doc["monthly"] == runs[0]["monthly"]
+    assert runs[0]["per_trial"]["program.purchases"][0] > 1000
