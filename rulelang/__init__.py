@@ -26,6 +26,7 @@ from rulelang.check.compiler import compile_source, program_hash
 from rulelang.diagnostics import Diagnostic, EvaluationError, RuleCheckError, RulelangError, RuleSyntaxError, Span
 from rulelang.syntax.formatter import format_source
 from rulelang.run.interpreter import BudgetState, Customer, Event, Result, normalize, run, run_together
+from rulelang.run.state import Line
 from rulelang.syntax.loader import load_file, read_text
 from rulelang.syntax.parser import parse_text
 from rulelang.syntax.yaml_loader import load_yaml
@@ -39,6 +40,7 @@ __all__ = [
     "Diagnostic",
     "EvaluationError",
     "Event",
+    "Line",
     "ProgramDiff",
     "Result",
     "RuleCheckError",

@@ -50,6 +50,10 @@ Base = Lit["net", "gross"]
 Period = Lit["day", "week", "month", "quarter", "year", "lifetime"]
 ValueType = Lit["string", "number", "bool", "money", "date", "weekday", "tier"]
 
+# A field added to an existing class after programs were hashed: left out of `program_hash` while
+# it holds its default, so the programs that do not use it keep their hash.
+NEW_FIELD = {"hash": "omit default"}
+
 # ---------------------------------------------------------------- expressions
 # Values: string -> str, number -> Fraction, bool -> bool, money -> int cents,
 # date -> datetime.date, weekday -> int 0..6, tier -> int index.
@@ -101,7 +105,18 @@ class Not:
     item: "Expr"
 
 
-Expr = Union[Const, Field, Cmp, InSet, And, Or, Not]
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AnyLine:
+    """`any line COND`: true when COND holds for at least one line of the purchase; COND reads
+    only the line fields (`LINE_FIELDS`). A purchase without lines is one line."""
+
+    item: "Expr"
+
+
+# The fields a line carries, as a condition inside `any line` reads them, with their types.
+LINE_FIELDS: dict[str, ValueType] = {"amount": "money", "category": "string", "quantity": "number", "sku": "string"}
+
+Expr = Union[Const, Field, Cmp, InSet, And, Or, Not, AnyLine]
 
 # ---------------------------------------------------------------- actions
 
@@ -119,6 +134,7 @@ class RateAward:
     rate: Fraction  # points per cent of base
     base: Base
     excluding: frozenset[str] = frozenset()
+    only: frozenset[str] | None = field(default=None, metadata=NEW_FIELD)  # `in category`: only these lines
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -129,11 +145,13 @@ class QuantityAward:
     rate: Fraction  # points per unit of quantity
     unit: str  # the unit word as written (`litres`, `nights`, `quantity`), for traces
     excluding: frozenset[str] = frozenset()
+    only: frozenset[str] | None = field(default=None, metadata=NEW_FIELD)  # `in category`: only these lines
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Multiplier:
     factor: Fraction
+    only: frozenset[str] | None = field(default=None, metadata=NEW_FIELD)  # `in category`: on these lines' R
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -11,6 +11,7 @@ PUBLIC = [
     "Diagnostic",
     "EvaluationError",
     "Event",
+    "Line",
     "ProgramDiff",
     "Result",
     "RuleCheckError",

@@ -227,6 +227,13 @@ def _check_action(
                 rule,
             )
         ctx.count(action.points, f"the {p.points_unit} awarded", ctx.span(action, rule), whole=action.per is None)
+        if action.only and action.per is None:
+            ctx.error("RL255", "`in category` picks the lines an award per amount or quantity counts; a fixed award "
+                               "counts no lines", action,
+                      f"put the condition on the rule: `when any line category == \"{action.only[0]}\"`", rule)
+        elif action.only and known_event and rule.event != "purchase":
+            ctx.error("RL255", f"`in category` counts a purchase's lines, and `{rule.event}` events have none", action,
+                      "make the rule `on purchase`", rule)
         if isinstance(action.per, ast.Quantity):
             quantity = FIELD_BY_NAME["quantity"]
             if action.per.value <= 0:
@@ -277,6 +284,9 @@ def _check_action(
     elif isinstance(action, ast.Multiply):
         if action.factor <= 0:
             ctx.error("RL202", f"the multiplier {action.factor}x must be more than 0", action, None, rule)
+        if action.only and known_event and rule.event != "purchase":
+            ctx.error("RL255", f"`in category` multiplies what a purchase's lines earn, and `{rule.event}` events "
+                               "have none", action, "make the rule `on purchase`", rule)
         if not on_basket:
             ctx.error(
                 "RL206",

@@ -78,15 +78,16 @@ class _Compiler:
                 return ir.FixedAward(points=int(a.points), to=a.to)
             if isinstance(a.per, ast.Quantity):
                 return ir.QuantityAward(rate=_frac(a.points) / _frac(a.per.value), unit=a.per.unit,
-                                        excluding=frozenset(a.excluding))
+                                        excluding=frozenset(a.excluding), only=frozenset(a.only) if a.only else None)
             rate = _frac(a.points) / money_cents(a.per)
-            return ir.RateAward(rate=rate, base=a.base, excluding=frozenset(a.excluding))
+            return ir.RateAward(rate=rate, base=a.base, excluding=frozenset(a.excluding),
+                                only=frozenset(a.only) if a.only else None)
         if isinstance(a, ast.Cashback):
             if not self.point_value:
                 raise RuleCheckError([Diagnostic("RL206", "error", "a cashback needs `point value`", span_of(a, NO_SPAN))])
             return ir.RateAward(rate=_frac(a.percent) / 100 / self.point_value, base=a.base, excluding=frozenset(a.excluding))
         if isinstance(a, ast.Multiply):
-            return ir.Multiplier(factor=_frac(a.factor))
+            return ir.Multiplier(factor=_frac(a.factor), only=frozenset(a.only) if a.only else None)
         if isinstance(a, ast.Discount):
             percent = _frac(a.percent) if a.percent is not None else None
             return ir.DiscountAction(percent=percent, fixed_cents=_cents_or_none(a.amount), base=a.base, excluding=frozenset(a.excluding))
@@ -258,7 +259,8 @@ def _canonical(value: object) -> str:
     """A text form of an IR value that does not depend on set order or hash seeds."""
     if is_dataclass(value) and not isinstance(value, type):
         parts = ",".join(f"{f.name}={_canonical(getattr(value, f.name))}" for f in fields(value) if f.compare
-                         and not (f.metadata.get("omit_default") and getattr(value, f.name) == f.default))
+                         and not ((f.metadata.get("omit_default") or f.metadata.get("hash") == "omit default")
+                                  and getattr(value, f.name) == f.default))
         return f"{type(value).__name__}({parts})"
     if isinstance(value, (frozenset, set)):
         return "{" + ",".join(sorted(_canonical(v) for v in value)) + "}"

@@ -22,6 +22,8 @@ from rulelang.check.scope import WEEKDAYS, Scope, literal_type, type_word
 from rulelang.diagnostics import DiagnosticBag, Span, did_you_mean
 
 from rulelang.limits import MAX_NESTING as MAX_DEPTH
+
+LINE_EVENTS = ("purchase",)  # the events that carry lines (docs/semantics.md §3.1)
 ORDERED_TYPES = frozenset({"number", "money", "date", "weekday", "tier"})
 
 
@@ -59,6 +61,7 @@ class ConditionResolver:
         self.fallback = fallback
         self.failed = False
         self._too_deep_reported = False
+        self.in_line = False  # inside `any line`: refs are the line's fields
 
     # ------------------------------------------------------------ reporting
 
@@ -95,6 +98,8 @@ class ConditionResolver:
         if isinstance(expr, ast.Not):
             item = self._bool(expr.item, depth + 1)
             return None if item is None else ir.Not(item=item)
+        if isinstance(expr, ast.AnyLine):
+            return self._any_line(expr, depth)
         node, typ = self._typed(expr, depth)
         if isinstance(node, _Name):
             self._unknown_name(node, None)
@@ -122,7 +127,7 @@ class ConditionResolver:
             return self._compare(expr, depth)
         if isinstance(expr, ast.InList):
             return self._in_list(expr, depth)
-        if isinstance(expr, (ast.BoolOp, ast.Not)):
+        if isinstance(expr, (ast.BoolOp, ast.Not, ast.AnyLine)):
             return self._bool(expr, depth), "bool"
         raise UnhandledNode("checker: condition", expr)  # every expression type has a branch above
 
@@ -161,7 +166,39 @@ class ConditionResolver:
             ok = False
         return ok
 
+    def _any_line(self, expr: ast.AnyLine, depth: int) -> ir.Expr | None:
+        """`any line COND`: a purchase's condition over its lines; COND reads line fields only."""
+        if self.in_line:
+            self._error("RL252", "`any line` inside `any line` reads the same lines", expr,
+                        "write one `any line (...)` with the conditions joined by `and`")
+            return None
+        if self.event not in LINE_EVENTS:
+            self._error("RL253", f"`any line` reads the lines of a purchase, and `{self.event}` events have none",
+                        expr, "make the rule `on purchase`")
+            return None
+        self.in_line = True
+        try:
+            item = self._bool(expr.item, depth + 1)
+        finally:
+            self.in_line = False
+        return None if item is None else ir.AnyLine(item=item)
+
+    def _line_ref(self, ref: ast.Ref) -> _Typed:
+        name = ".".join(ref.path)
+        if len(ref.path) == 1 and name in ir.LINE_FIELDS:
+            typ = ir.LINE_FIELDS[name]
+            return ir.Field(name=name, type=typ), typ
+        fields = ", ".join(f"`{f}`" for f in ir.LINE_FIELDS)
+        if len(ref.path) == 1 and name not in self.scope.fields_of(self.event) and not self.scope.events_with_field(name):
+            return _Name(name, span_of(ref, self.fallback)), None  # a bare word: a weekday, a tier, or unknown
+        self._error("RL252", f"`{name}` is not a field of a line; inside `any line` a condition reads {fields}",
+                    ref, did_you_mean(name, list(ir.LINE_FIELDS))
+                    or f"move it out of `any line`, e.g. `any line category == \"coffee\" and {name} ...`")
+        return None, None
+
     def _ref(self, ref: ast.Ref) -> _Typed:
+        if self.in_line:
+            return self._line_ref(ref)
         path = tuple(ref.path)
         if len(path) == 1:
             name = path[0]
@@ -398,6 +435,8 @@ def _show(expr: ast.Expr) -> str:
         return f"{_show(expr.left)} {neg} [{', '.join(_show(i) for i in expr.items)}]"
     if isinstance(expr, ast.Not):
         return f"not {_show(expr.item)}"
+    if isinstance(expr, ast.AnyLine):
+        return f"any line {_show(expr.item)}"
     if isinstance(expr, ast.BoolOp):
         return f" {expr.op} ".join(_show(i) for i in expr.items)
     raise UnhandledNode("checker: condition wording", expr)

@@ -23,6 +23,7 @@ from rulelang.syntax.nodes import EXPECT_VOUCHER_MONEY, EXPECT_VOUCHERS
 from rulelang.check.scope import literal_type, type_word
 from rulelang.fields import ACTION_EVENTS, canonical_event, given_keys
 from rulelang.diagnostics import did_you_mean
+from rulelang.check.expressions import money_cents
 from rulelang.vocabulary import plural, singular
 
 POINT_EXPECTS = (
@@ -193,9 +194,11 @@ def _check_event(ctx: CheckContext, test: ast.TestCase, ev: ast.EventSpec, order
             test,
         )
         return
+    if ev.lines:
+        _check_lines(ctx, test, ev, kind)
     if ev.amount is not None:
         ctx.money(ev.amount, f"the {kind} amount", ev, positive=kind in ("purchase", "pay"))
-    elif kind in ("purchase", "pay"):
+    elif kind == "pay" or (kind == "purchase" and not ev.lines):
         ctx.error("RL202", f"a `{kind}` in a test needs an amount", ev, f"e.g. `when {kind} 10 {ctx.scope.currency} ...`", test)
     if kind == "redeem":
         _check_known(ctx, ev, test, "reward", list(ctx.scope.rewards))
@@ -212,6 +215,62 @@ def _check_event(ctx: CheckContext, test: ast.TestCase, ev: ast.EventSpec, order
     elif kind == "referral" and ev.name is not None and ev.name not in REFERRAL_ROLES:
         ctx.error("RL201", f"unknown referral side `{ev.name}`", ev, "write `as referrer` or `as referee`", test)
     _check_event_fields(ctx, test, ev, kind, order_ids)
+
+
+# The fields a line of a purchase may give besides its amount, with their types.
+LINE_FIELDS = {"category": "string", "quantity": "number", "sku": "string"}
+
+
+def _check_lines(ctx: CheckContext, test: ast.TestCase, ev: ast.EventSpec, kind: str) -> None:
+    """A purchase's lines: each has an amount; its fields are line fields; the amounts add up
+    to the purchase's amount less shipping when an amount is given (RL250, RL251, RL253, RL254)."""
+    cur = ctx.scope.currency
+    if kind != "purchase":
+        ctx.error("RL253", f"only a purchase has lines, not a `{kind}`", ev.lines[0],
+                  f"write the lines on a purchase: `when purchase on ... {{ line 3.50 {cur} category \"coffee\" }}`",
+                  test)
+        return
+    total, complete = 0, True
+    for line in ev.lines:
+        if line.amount is None:
+            complete = False
+            ctx.error("RL250", "this line has no amount", line,
+                      f"give each line its amount first: `line 3.50 {cur} category \"coffee\"`", ev)
+        else:
+            ctx.money(line.amount, "the line's amount", line)
+            cents = money_cents(line.amount)
+            total += int(cents) if cents.denominator == 1 else 0
+        for name, literal in line.fields:
+            if name not in LINE_FIELDS:
+                ctx.error("RL254", f"a line has no field `{name}`", literal,
+                          did_you_mean(name, LINE_FIELDS) or f"a line has an amount and {', '.join(LINE_FIELDS)}", ev)
+                continue
+            _check_value(ctx, literal, LINE_FIELDS[name], f"`{name}` of a line", literal, ev)
+            value = literal.value if isinstance(literal, ast.Literal) else literal
+            if name == "quantity" and isinstance(value, Decimal) and (value != value.to_integral_value() or value < 0):
+                ctx.error("RL254", f"the quantity of a line is a whole number, not {value}", literal,
+                          "write litres, nights or units as a whole number: `quantity 45`", ev)
+    if not complete:
+        return
+    given = {name: lit.value if isinstance(lit, ast.Literal) else lit for name, lit in ev.fields}
+    shipping = given.get("shipping")
+    ship = int(money_cents(shipping)) if isinstance(shipping, ast.Money) and money_cents(shipping).denominator == 1 else 0
+    if ev.amount is not None and money_cents(ev.amount) != total + ship:
+        with_shipping = f" plus shipping {_cents_text(ship, cur)}" if ship else ""
+        ctx.error("RL251", f"the lines add up to {_cents_text(total, cur)}{with_shipping}, but the purchase's amount "
+                           f"is {_cents_text(int(money_cents(ev.amount)), cur)}", ev,
+                  "leave the purchase's amount out (it is the sum of its lines and shipping), or correct a line", test)
+    quantity = given.get("quantity")
+    lines_quantity = sum(int(lit.value) for line in ev.lines for name, lit in line.fields
+                         if name == "quantity" and isinstance(lit.value, Decimal))
+    if isinstance(quantity, Decimal) and quantity != lines_quantity:
+        ctx.error("RL251", f"the lines' quantities add up to {lines_quantity}, but the purchase's quantity is "
+                           f"{quantity}", ev,
+                  "leave the purchase's quantity out: with lines it is the sum of the lines' quantities", test)
+
+
+def _cents_text(cents: int, currency: str) -> str:
+    return f"{cents // 100}.{cents % 100:02d} {currency}"
 
 
 def _event_fields(ctx: CheckContext, kind: str) -> dict[str, str]:

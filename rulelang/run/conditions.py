@@ -127,11 +127,22 @@ def holds(expr: ir.Expr | None, read: Reader) -> bool:
         return any(holds(item, read) for item in expr.items)
     if isinstance(expr, ir.Not):
         return not holds(expr.item, read)
+    if isinstance(expr, ir.AnyLine):
+        return any(holds(expr.item, line.get) for line in lines_of(read))
     if isinstance(expr, ir.Field):
         return read(expr.name) is True
     if isinstance(expr, ir.Const):
         return expr.value is True
     return False
+
+
+LINES_KEY = "@lines"  # where a reader keeps the event's lines (one dict of LINE_FIELDS per line)
+
+
+def lines_of(read: Reader) -> Sequence[dict]:
+    """The lines of the event a reader reads (a purchase without lines is one line)."""
+    lines = read(LINES_KEY)
+    return lines if isinstance(lines, (list, tuple)) else ()
 
 
 # ---------------------------------------------------------------- explanation
@@ -160,6 +171,8 @@ def render(expr: ir.Expr, fmt: Formatter) -> str:
         return " or ".join(_wrap(item, fmt) for item in expr.items)
     if isinstance(expr, ir.Not):
         return f"not {_wrap(expr.item, fmt)}"
+    if isinstance(expr, ir.AnyLine):
+        return f"any line {_wrap(expr.item, fmt)}"
     return str(expr)
 
 
@@ -219,6 +232,11 @@ def why_false(expr: ir.Expr, read: Reader, fmt: Formatter) -> str:
                 return why_false(item, read, fmt)
     if isinstance(expr, ir.Or):
         return " and ".join(why_false(item, read, fmt) for item in expr.items)
+    if isinstance(expr, ir.AnyLine):
+        lines = lines_of(read)
+        shown = "; ".join(", ".join(f"{name} {fmt.value(line.get(name), t)}" for name, t in ir.LINE_FIELDS.items()
+                                    if line.get(name) is not None) for line in lines)
+        return f"no line has {render(expr.item, fmt)} (lines: {shown or 'none'})"
     reads: list[str] = []
     _reads(expr, read, fmt, reads)
     prefix = ", ".join(reads)

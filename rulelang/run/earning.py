@@ -192,7 +192,7 @@ def discounts(w: _Work) -> None:
     for f in w.firing:
         for action in f.rule.actions:
             if isinstance(action, ir.DiscountAction):
-                base = 0 if w.category in action.excluding else (amount if action.base == "gross" else goods)
+                base = _line_base(w, action.base, action.excluding, before_discounts=True)
                 if action.percent is not None:
                     wanted = round_points(action.percent * base / 100, f.rule.rounding)
                 else:
@@ -226,14 +226,17 @@ def rate_awards(w: _Work) -> None:
     for f in w.firing:
         for action in f.rule.actions:
             if isinstance(action, ir.RateAward):
-                base = 0 if category in action.excluding else (net if action.base == "net" else amount)
-                f.raw += _rate(w, action) * base
+                f.raw += _rate(w, action) * _line_base(w, action.base, action.excluding, only=action.only)
     w.total_raw = sum((f.raw for f in w.firing), Fraction(0))
     for f in w.firing:
         rates = [a for a in f.rule.actions if isinstance(a, ir.RateAward)]
         if rates:
             f.points = round_points(f.raw, f.rule.rounding)
             terms = " + ".join(
+                _lines_text(w, a.excluding, money(_line_base(w, a.base, a.excluding, only=a.only), cur), a.only)
+                + f" x {number(_rate(w, a) * 100)} per {cur}"
+                + (f" (tier {w.tier.name}'s rate)" if _rate(w, a) is not a.rate else "")
+                if w.ev.lines or a.only is not None else
                 f"category {w.run.fmt.value(category)} excluded" if category in a.excluding else
                 f"{money(net if a.base == 'net' else amount, cur)} x {number(_rate(w, a) * 100)} per {cur}"
                 + (f" (tier {w.tier.name}'s rate)" if _rate(w, a) is not a.rate else "")
@@ -252,26 +255,49 @@ def quantity_awards(w: _Work) -> None:
         awards = [a for a in f.rule.actions if isinstance(a, ir.QuantityAward)]
         if not awards:
             continue
-        raw = sum((Fraction(0) if category in a.excluding else a.rate * quantity for a in awards), Fraction(0))
+        raw = sum((a.rate * _line_quantity(w, a.excluding, a.only) for a in awards), Fraction(0))
         f.raw += raw
         w.total_raw += raw
         f.points = round_points(f.raw, f.rule.rounding)
         terms = " + ".join(
+            _lines_text(w, a.excluding, f"{_line_quantity(w, a.excluding, a.only)} {a.unit}", a.only)
+            + f" x {number(a.rate)} per {singular(a.unit)}"
+            if w.ev.lines or a.only is not None else
             f"category {w.run.fmt.value(category)} excluded" if category in a.excluding else
             f"{number(Fraction(quantity))} {a.unit} x {number(a.rate)} per {singular(a.unit)}"
             for a in awards)
         f.details.append(f"{terms} = {number(raw)} -> {f.points} (round {f.rule.rounding})")
 
 
-def _bonus(w: _Work, factor: Fraction, mode: str) -> tuple[int, str]:
+def _bonus(w: _Work, factor: Fraction, mode: str, only: frozenset[str] | None = None) -> tuple[int, str]:
     """Multiplier j's bonus: round(R × m1×…×m(j−1) × (mj − 1)) when multipliers multiply,
-    round(R × (mj − 1)) when they add; the product moves on to include mj."""
+    round(R × (mj − 1)) when they add; the product moves on to include mj. With `in category`
+    (`only`), R is what the rate awards award on the lines of those categories (§3.1)."""
     multiply = w.run.p.stacking == "multiply"
-    exact = w.total_raw * (w.product if multiply else 1) * (factor - 1)
+    base = w.total_raw if only is None else _raw_on(w, only)
+    exact = base * (w.product if multiply else 1) * (factor - 1)
     bonus = round_points(exact, mode)
     if multiply:
         w.product *= factor
-    return bonus, f"{number(factor)}x on {number(w.total_raw)}: bonus {number(exact)} -> {bonus} (round {mode})"
+    on = "" if only is None else " of the lines in " + ", ".join(w.run.fmt.value(c) for c in sorted(only))
+    return bonus, f"{number(factor)}x on {number(base)}{on}: bonus {number(exact)} -> {bonus} (round {mode})"
+
+
+def _raw_on(w: _Work, only: frozenset[str]) -> Fraction:
+    """R on the lines of the categories `only`: the firing rules' rate awards and awards per
+    quantity, each on those of its lines that are in `only`."""
+    total = Fraction(0)
+    for f in w.firing:
+        for a in f.rule.actions:
+            if isinstance(a, ir.RateAward):
+                total += _rate(w, a) * _line_base(w, a.base, a.excluding, only=_meet(a.only, only))
+            elif isinstance(a, ir.QuantityAward):
+                total += a.rate * _line_quantity(w, a.excluding, _meet(a.only, only))
+    return total
+
+
+def _meet(a: frozenset[str] | None, b: frozenset[str]) -> frozenset[str]:
+    return b if a is None else a & b
 
 
 def tier_multiplier(w: _Work) -> None:
@@ -287,7 +313,7 @@ def rule_multipliers(w: _Work) -> None:
     for f in w.firing:
         for action in f.rule.actions:
             if isinstance(action, ir.Multiplier):
-                bonus, text = _bonus(w, action.factor, f.rule.rounding)
+                bonus, text = _bonus(w, action.factor, f.rule.rounding, action.only)
                 f.points += bonus
                 f.details.append(text)
 
@@ -307,6 +333,73 @@ def fixed_awards(w: _Work) -> None:
                 f.perk_cents += action.cost_cents
                 f.details.append(f"perk {action.name} costs {money(action.cost_cents, cur)}")
         f.points = max(f.points, 0)
+
+
+# ---------------------------------------------------------------- lines (docs/semantics.md §3.1)
+
+
+def _lines(w: _Work) -> list[tuple[int, object, int]]:
+    """(amount cents, category, quantity) of each line; a purchase without lines (and any other
+    event) is one line: its amount less shipping, its category and quantity."""
+    if w.ev.lines:
+        return [(line.amount_cents, line.category, line.quantity) for line in w.ev.lines]
+    quantity = w.values.get("quantity")
+    quantity = int(quantity) if isinstance(quantity, (int, Fraction)) and not isinstance(quantity, bool) else 0
+    return [(_goods(w), w.category, quantity)]
+
+
+def _goods(w: _Work) -> int:
+    shipping = w.values.get("shipping") if w.ev.kind == "purchase" else 0
+    return max(w.amount - (shipping if isinstance(shipping, int) else 0), 0)
+
+
+def shares(total: int, weights: list[int]) -> list[int]:
+    """`total` cents split over lines in proportion to `weights`, in whole cents that sum to
+    `total`: line j gets floor(total × W_j / W) − floor(total × W_(j−1) / W), W_j the running sum of
+    the weights; with all weights 0, the last line gets it all."""
+    whole = sum(weights)
+    if whole <= 0:
+        return [0] * (len(weights) - 1) + [total]
+    out, before, running = [], 0, 0
+    for weight in weights:
+        running += weight
+        upto = total * running // whole
+        out.append(upto - before)
+        before = upto
+    return out
+
+
+def _counted(cat: object, excluding: frozenset[str], only: frozenset[str] | None) -> bool:
+    """Whether a line of category `cat` counts: not excluded, and in `only` when it is given."""
+    return cat not in excluding and (only is None or cat in only)
+
+
+def _line_base(w: _Work, base: str, excluding: frozenset[str], before_discounts: bool = False,
+               only: frozenset[str] | None = None) -> int:
+    """The money base of an award or discount: the sum over the lines whose category is not
+    excluded of the line's net amount (its amount less its share of the discounts) or gross
+    amount (its amount plus its share of the shipping)."""
+    lines = _lines(w)
+    amounts = [a for a, _, _ in lines]
+    if base == "gross":
+        parts = [a + s for a, s in zip(amounts, shares(w.amount - _goods(w), amounts))]
+    elif before_discounts:
+        parts = amounts
+    else:
+        parts = [a - d for a, d in zip(amounts, shares(w.total_discount, amounts))]
+    return sum(v for v, (_, cat, _) in zip(parts, lines) if _counted(cat, excluding, only))
+
+
+def _line_quantity(w: _Work, excluding: frozenset[str], only: frozenset[str] | None = None) -> int:
+    """The quantity over the lines that count (not excluded; in `only` when given)."""
+    return sum(q for _, cat, q in _lines(w) if _counted(cat, excluding, only))
+
+
+def _lines_text(w: _Work, excluding: frozenset[str], what: str, only: frozenset[str] | None = None) -> str:
+    """`12.00 EUR on 2 of 3 lines` for a trace."""
+    lines = _lines(w)
+    counted = sum(1 for _, cat, _ in lines if _counted(cat, excluding, only))
+    return f"{what} on {counted} of {len(lines)} lines"
 
 
 SOURCE_STEPS: dict[ir.PointSource, Callable[[_Work], None]] = {

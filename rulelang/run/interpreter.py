@@ -25,7 +25,7 @@ from typing import Hashable, Iterable, Mapping, Sequence
 from rulelang import ir
 from rulelang.fields import ACTION_EVENTS, FED_EVENTS, FIELDS, BuiltinField
 from rulelang.run.calendar import add_months, clamped_date, days_from_birthday, is_period_start, lot_expiry_date, month_index
-from rulelang.run.conditions import Formatter, holds, money, number
+from rulelang.run.conditions import LINES_KEY, Formatter, holds, money, number
 from rulelang.diagnostics import NO_SPAN, Diagnostic, EvaluationError, Span, did_you_mean
 from rulelang.run.earning import EarnOutcome, evaluate_rules
 from rulelang.run.state import BudgetState, Customer, Event
@@ -515,6 +515,7 @@ class _Run:
             "balance": Fraction(self.ledger.outstanding),
             "role": f.get("role") or (ev.name if ev.kind == "referral" else None),
         }
+        values[LINES_KEY] = _line_values(ev, values)
         for name, type_ in self.attribute_types.items():
             values[f"customer.{name}"] = normalize(self.customer.attributes.get(name), type_)
         for name, type_ in self.custom.get(ev.kind, {}).items():
@@ -620,6 +621,13 @@ class _Run:
                 parts.append(f"{key} {self.fmt.value(value)}")
         if ev.id is not None:
             parts.append(f"id {self.fmt.value(ev.id)}")
+        if ev.lines:
+            parts.append("{ " + "; ".join(
+                " ".join([f"line {money(line.amount_cents, self.p.currency)}"]
+                         + ([f"category {self.fmt.value(line.category)}"] if line.category is not None else [])
+                         + ([f"quantity {line.quantity}"] if line.quantity else [])
+                         + ([f"sku {self.fmt.value(line.sku)}"] if line.sku is not None else []))
+                for line in ev.lines) + " }")
         return " ".join(parts)
 
     def _unit(self, n: int) -> str:
@@ -832,3 +840,15 @@ class _Run:
                 used_cents=self.wallet.used_cents, expired_cents=self.wallet.expired_cents,
                 outstanding_cents=self.wallet.outstanding_cents),
         )
+
+
+def _line_values(ev: Event, values: dict[str, object]) -> tuple[dict[str, object], ...]:
+    """The lines an `any line` condition reads: the purchase's lines, or the event as one line
+    (its amount less shipping, its category, quantity)."""
+    if ev.lines:
+        return tuple({"amount": line.amount_cents, "category": line.category, "quantity": Fraction(line.quantity),
+                      "sku": line.sku} for line in ev.lines)
+    amount, shipping = values.get("amount"), values.get("shipping")
+    goods = amount - shipping if isinstance(amount, int) and isinstance(shipping, int) and ev.kind == "purchase" \
+        else amount
+    return ({"amount": goods, "category": values.get("category"), "quantity": values.get("quantity"), "sku": None},)

@@ -20,6 +20,17 @@ from rulelang.run.conditions import Formatter
 from rulelang.run.ledger import Ledger
 
 @dataclass(frozen=True)
+class Line:
+    """One line of a purchase: its amount (cents, the goods of the line), category, quantity
+    (litres, nights, units) and SKU. A purchase without lines is one line (docs/semantics.md §3.1)."""
+
+    amount_cents: int
+    category: str | None = None
+    quantity: int = 0
+    sku: str | None = None
+
+
+@dataclass(frozen=True)
 class Event:
     """One thing the customer did. `at` may be a date (taken as 12:00).
 
@@ -27,7 +38,7 @@ class Event:
     return: name = the order id (the purchase's `id`), amount_cents = returned part (None: all);
     referral: fields role = "referrer" | "referee"; custom events: their declared fields;
     redeem: name = reward; pay: amount_cents paid with points (fields basket_cents optional);
-    use_perk: name = perk."""
+    use_perk: name = perk. `lines`: a purchase's lines (empty: the purchase is one line)."""
 
     kind: str
     at: dt.datetime
@@ -36,6 +47,7 @@ class Event:
     fields: Mapping[str, object] = field(default_factory=dict)
     id: str | None = None
     span: Span | None = field(default=None, compare=False)
+    lines: tuple[Line, ...] = ()
 
     def __post_init__(self) -> None:
         if isinstance(self.at, dt.date) and not isinstance(self.at, dt.datetime):

@@ -79,7 +79,15 @@ class Not:
     span: Span = _span()
 
 
-Expr = Union[Literal, Ref, Compare, InList, BoolOp, Not]
+@dataclass(frozen=True, slots=True)
+class AnyLine:
+    """`any line category == "coffee"`: true when the condition holds for a line of the purchase."""
+
+    item: "Expr"
+    span: Span = _span()
+
+
+Expr = Union[Literal, Ref, Compare, InList, BoolOp, Not, AnyLine]
 
 
 # ---------------------------------------------------------------- rule parts
@@ -109,6 +117,7 @@ class Award:
     excluding: tuple[str, ...] = ()
     to: Lit["customer", "referrer", "referee"] = "customer"
     unit: str = "points"  # the unit word as written (checked against the program's)
+    only: tuple[str, ...] = ()  # `in category "fuel"`: only the lines of these categories count
     span: Span = _span()
 
 
@@ -124,9 +133,11 @@ class Cashback:
 
 @dataclass(frozen=True, slots=True)
 class Multiply:
-    """`multiply 2x`: scales rate-based awards of the same event."""
+    """`multiply 2x`: scales rate-based awards of the same event; `multiply 2x in category
+    "coffee"`: only what they award on the lines of those categories."""
 
     factor: Decimal
+    only: tuple[str, ...] = ()
     span: Span = _span()
 
 
@@ -395,6 +406,16 @@ class EventSpec:
     at: dt.datetime
     amount: Money | None = None
     name: str | None = None
+    fields: tuple[tuple[str, Literal], ...] = ()
+    lines: tuple["LineSpec", ...] = ()  # a purchase's lines: `{ line 12.00 EUR category "fuel" quantity 45 }`
+    span: Span = _span()
+
+
+@dataclass(frozen=True, slots=True)
+class LineSpec:
+    """`line 12.00 EUR category "fuel" quantity 45 sku "E10"`: one line of a purchase in a test."""
+
+    amount: Money | None = None
     fields: tuple[tuple[str, Literal], ...] = ()
     span: Span = _span()
 

@@ -48,6 +48,12 @@ def money_text(m: ast.Money) -> str:
     return f"{number_text(m.amount)} {m.currency}"
 
 
+def line_text(line: ast.LineSpec) -> str:
+    """`line 12.00 EUR category "fuel" quantity 45`."""
+    text = "line" + (f" {money_text(line.amount)}" if line.amount is not None else "")
+    return text + "".join(f" {k} {literal_to_text(lit.value)}" for k, lit in line.fields)
+
+
 def per_text(per: ast.Money | ast.Quantity) -> str:
     """What an award is per: `1 USD` (money) or `2 litres` (a quantity)."""
     return f"{number_text(per.value)} {per.unit}" if isinstance(per, ast.Quantity) else money_text(per)
@@ -118,7 +124,13 @@ def _in_list_text(expr: ast.InList) -> str:
     return f"{_operand(expr.left)} {word} [{items}]"
 
 
+def _any_line_text(expr: ast.AnyLine) -> str:
+    inner = expr_to_text(expr.item)
+    return f"any line ({inner})" if isinstance(expr.item, ast.BoolOp) else f"any line {inner}"
+
+
 _EXPR_TEXT = dispatch("formatter: condition", {
+    ast.AnyLine: _any_line_text,
     ast.Literal: lambda e: literal_to_text(e.value),
     ast.Ref: lambda e: ".".join(e.path),
     ast.BoolOp: _bool_op_text,
@@ -130,7 +142,7 @@ _EXPR_TEXT = dispatch("formatter: condition", {
 
 def _operand(expr: ast.Expr) -> str:
     text = expr_to_text(expr)
-    return f"({text})" if isinstance(expr, (ast.BoolOp, ast.Not, ast.Compare, ast.InList)) else text
+    return f"({text})" if isinstance(expr, (ast.BoolOp, ast.Not, ast.Compare, ast.InList, ast.AnyLine)) else text
 
 
 # ---------------------------------------------------------------- output lines
@@ -433,6 +445,8 @@ class _Writer:
         text += f" on {date_text(e.at.date())}"
         if e.at.time() != dt.time(12, 0):
             text += f" at {e.at.hour:02d}:{e.at.minute:02d}"
+        if e.lines:
+            text += " { " + "; ".join(line_text(line) for line in e.lines) + " }"
         return text
 
     def expect(self, x: ast.Expect) -> str:
@@ -468,6 +482,8 @@ def _award_text(a: ast.Award) -> str:
         text += f" per {per_text(a.per)}"
     if isinstance(a.per, ast.Money) or a.base != "net":
         text += f" of {a.base} amount"
+    if a.only:
+        text += " in category " + ", ".join(string_text(c) for c in a.only)
     text += _excluding(a.excluding)
     return text + (f" to {a.to}" if a.to != "customer" else "")
 
@@ -483,7 +499,8 @@ def _discount_text(a: ast.Discount) -> str:
 _ACTION_TEXT = dispatch("formatter: action", {
     ast.Award: _award_text,
     ast.Cashback: lambda a: f"{NODES[ast.Cashback].keyword} {number_text(a.percent)}% of {a.base} amount" + _excluding(a.excluding),
-    ast.Multiply: lambda a: f"{NODES[ast.Multiply].keyword} {number_text(a.factor)}x",
+    ast.Multiply: lambda a: f"{NODES[ast.Multiply].keyword} {number_text(a.factor)}x"
+    + (" in category " + ", ".join(string_text(c) for c in a.only) if a.only else ""),
     ast.Discount: _discount_text,
     ast.Perk: lambda a: f"{NODES[ast.Perk].keyword} {a.name} costs {money_text(a.cost)}",
 }, ACTION_TYPES)

@@ -85,12 +85,14 @@ _DECLS = (
     NodeDecl(ast.InList, "in"),
     NodeDecl(ast.BoolOp),
     NodeDecl(ast.Not, "not"),
+    NodeDecl(ast.AnyLine, "any"),
     # rule parts
     NodeDecl(ast.Award, "award", "award",
-             {"points": "points", "unit": "unit", "per": "per", "base": "of", "excluding": "excluding", "to": "to"},
-             _ACTION + ("award",), ("points", "percent", "unit", "per", "of", "excluding", "to")),  # and cashback's
+             {"points": "points", "unit": "unit", "per": "per", "base": "of", "excluding": "excluding", "to": "to",
+              "only": "in"},
+             _ACTION + ("award",), ("points", "percent", "unit", "per", "of", "in", "excluding", "to")),  # and cashback's
     NodeDecl(ast.Cashback, "award", "award", {"percent": "percent", "base": "of", "excluding": "excluding"}),  # in Award's mapping
-    NodeDecl(ast.Multiply, "multiply", "multiply", {}, None),
+    NodeDecl(ast.Multiply, "multiply", "multiply", {"factor": "factor", "only": "in"}, None),
     NodeDecl(ast.Discount, "discount", "discount",
              {"percent": "percent", "amount": "amount", "base": "of", "excluding": "excluding"}, _ACTION + ("discount",)),
     NodeDecl(ast.Perk, "perk", "perk", {"name": "name", "cost": "costs"}, _ACTION + ("perk",)),
@@ -139,7 +141,8 @@ _DECLS = (
     NodeDecl(ast.Given, "given", "given", {}, _TEST + ("given",),
              ("tier", "balance", "attribute", "attributes", "purchases", "spend", "points", "birthday", "counter",
               "counters")),  # any other key is a tier metric (`nights: 4`)
-    NodeDecl(ast.EventSpec, "when", "when", {"amount": "amount", "at": "on"}, _TEST + ("when", "[]")),
+    NodeDecl(ast.EventSpec, "when", "when", {"amount": "amount", "at": "on", "lines": "lines"}, _TEST + ("when", "[]")),
+    NodeDecl(ast.LineSpec, None, "lines", {"amount": "amount"}, None),  # a purchase's lines, in `when`
     NodeDecl(ast.Expect, "expect", "expect", {}, _TEST + ("expect",), EXPECT_POINTS + ("tier", "discount", "cost", "fired", "not_fired", "counter", "metric", "spend", "points", "purchases", "event")
              + EXPECT_VOUCHERS + (EXPECT_VOUCHER_MONEY,)),
              # any other key is the tier metric under a counter's name (`nights: 4`)

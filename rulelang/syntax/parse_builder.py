@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import re
+from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import NamedTuple
 
@@ -78,6 +79,13 @@ _NOON = dt.time(12, 0)
 
 def unquote(text: str) -> str:
     return _UNESCAPE.sub(r"\1", text[1:-1])
+
+
+@dataclass(frozen=True)
+class _Lines:
+    """The `{ line ...; line ... }` block of a purchase in a test, while the event is built."""
+
+    items: tuple[ast.LineSpec, ...]
 
 
 @v_args(meta=True)
@@ -184,6 +192,9 @@ class Builder(Transformer):  # type: ignore[type-arg]
 
     def not_op(self, meta, ch):
         return ast.Not(ch[0], span=self.w.of_meta(meta))
+
+    def any_line(self, meta, ch):
+        return ast.AnyLine(ch[0], span=self.w.of_meta(meta))
 
     def compare(self, meta, ch):
         return ast.Compare(str(ch[1]), ch[0], ch[2], span=self.w.of_meta(meta))  # type: ignore[arg-type]
@@ -294,6 +305,9 @@ class Builder(Transformer):  # type: ignore[type-arg]
     def excluding(self, meta, ch):
         return _Clause("excluding", tuple(unquote(t) for t in ch))
 
+    def in_category(self, meta, ch):
+        return _Clause("in", tuple(unquote(t) for t in ch))
+
     def to_clause(self, meta, ch):
         return _Clause("to", ch[0])
 
@@ -304,7 +318,8 @@ class Builder(Transformer):  # type: ignore[type-arg]
     def award(self, meta, ch):
         c = self._clauses(ch)
         return ast.Award(self._dec(ch[0]), c.get("per"), c.get("of", "net"), c.get("excluding", ()),  # type: ignore[arg-type]
-                         c.get("to", "customer"), unit=ch[1], span=self.w.of_meta(meta))  # type: ignore[arg-type]
+                         c.get("to", "customer"), unit=ch[1], only=c.get("in", ()),  # type: ignore[arg-type]
+                         span=self.w.of_meta(meta))
 
     def cashback(self, meta, ch):
         c = self._clauses(ch)
@@ -312,7 +327,9 @@ class Builder(Transformer):  # type: ignore[type-arg]
                             span=self.w.of_meta(meta))
 
     def multiply(self, meta, ch):
-        return ast.Multiply(self._dec(ch[0], str(ch[0])[:-1]), span=self.w.of_meta(meta))
+        c = self._clauses(ch)
+        return ast.Multiply(self._dec(ch[0], str(ch[0])[:-1]), c.get("in", ()),  # type: ignore[arg-type]
+                            span=self.w.of_meta(meta))
 
     def discount(self, meta, ch):
         c = self._clauses(ch)
@@ -441,6 +458,11 @@ class Builder(Transformer):  # type: ignore[type-arg]
         seen: dict[str, Span] = {}
         for item in ch[2:]:
             if isinstance(item, ast.Multiply):
+                if item.only:
+                    self._err("RL255", f"a tier's multiplier scales every line; `in category` does not go in tier "
+                                       f"`{name}`", item.span,
+                              "write a rule instead: `earn coffee_double on purchase when tier == "
+                              f"{name} {{ multiply 2x in category \"coffee\" }}`")
                 if self._once(seen, _S("multiply", None, item.span), f"tier `{name}`"):
                     self._remember(span, _S("multiply", None, item.span))
                     fields["multiplier"] = item.factor
@@ -784,11 +806,23 @@ class Builder(Transformer):  # type: ignore[type-arg]
 
     def ev_generic(self, meta, ch):
         amount = self._money(ch[1]) if isinstance(ch[1], Token) and ch[1].type == "MONEY" else None
-        return self._event(meta, ch[0], ch, amount=amount)
+        spec = self._event(meta, ch[0], ch, amount=amount)
+        lines = next((c for c in ch if isinstance(c, _Lines)), None)
+        if lines is None:
+            return spec
+        return ast.EventSpec(spec.kind, spec.at, spec.amount, spec.name, spec.fields, lines.items, span=spec.span)
+
+    def ev_lines(self, meta, ch):
+        return _Lines(tuple(c for c in ch if isinstance(c, ast.LineSpec)))
+
+    def ev_line(self, meta, ch):
+        amount = self._money(ch[0]) if ch and isinstance(ch[0], Token) and ch[0].type == "MONEY" else None
+        return ast.LineSpec(amount, tuple(c for c in ch if isinstance(c, tuple)), span=self.w.of_meta(meta))
 
     def when_stmt(self, meta, ch):
         spec: ast.EventSpec = ch[0]
-        return ast.EventSpec(spec.kind, spec.at, spec.amount, spec.name, spec.fields, span=self.w.of_meta(meta))
+        return ast.EventSpec(spec.kind, spec.at, spec.amount, spec.name, spec.fields, spec.lines,
+                             span=self.w.of_meta(meta))
 
     def until_stmt(self, meta, ch):
         return self._stmt(meta, "until", self._date(ch[0]))

@@ -55,6 +55,8 @@ _VALIDITY_RE = re.compile(r"(-?\d+)\s*(days?|months?|years?)")
 PURCHASE_FIELDS = tuple(f.spelling.yaml for f in given_keys("purchase", "yaml") if f.spelling) + ("id",)
 FIELD_FORMS = {**{f.spelling.yaml: str(f.form) for f in given_keys("purchase", "yaml") if f.spelling}, "id": "text"}
 
+LINE_KEYS = ("amount", "category", "quantity", "sku")  # the keys of a purchase's line (docs/yaml.md)
+
 ROUNDING = {"down": "down", "up": "up", "nearest": "nearest"}
 BASES = {"net": "net", "gross": "gross"}
 PERIODS = {p: p for p in ("day", "week", "month", "quarter", "year", "lifetime")}
@@ -246,6 +248,12 @@ class _Builder:
         key, entry = next(iter(m.items()))
         value = entry.node
         if key == "multiply":
+            if isinstance(value, yaml.MappingNode):  # `multiply: {factor: 2, in: [coffee]}`
+                mm = r.mapping(value, f"`multiply` in {what}", NODES[ast.Multiply].yaml_keys, required=("factor",))
+                factor = r.suffixed(mm["factor"].node, f"`factor` of `multiply` in {what}", "x", "2") \
+                    if "factor" in mm else Decimal(1)
+                only = r.names(mm["in"].node, f"`in` of `multiply` in {what}") if "in" in mm else ()
+                return ast.Multiply(factor, only, span=span)
             return ast.Multiply(r.suffixed(value, f"`multiply` in {what}", "x", "2"), span=span)
         if key == "perk":
             pm = r.mapping(value, f"`perk` in {what}", NODES[ast.Perk].yaml_keys, required=("name", "costs"))
@@ -291,7 +299,8 @@ class _Builder:
             to = r.choice(m["to"].node, f"`to` in {what}",
                           {"customer": "customer", "referrer": "referrer", "referee": "referee"}, "customer")
         unit = r.name(m["unit"].node, f"`unit` in {what}") if "unit" in m else "points"
-        return ast.Award(points, per, base, excluding, to, unit or "points", span=span)  # type: ignore[arg-type]
+        only = r.names(m["in"].node, f"`in` in {what}") if "in" in m else ()
+        return ast.Award(points, per, base, excluding, to, unit or "points", only, span=span)  # type: ignore[arg-type]
 
     def per(self, node: Node, what: str) -> ast.Money | ast.Quantity:
         """`per: 1 USD` (an amount of money) or `per: 2 litres` (a quantity: a number and a
@@ -726,7 +735,7 @@ class _Builder:
         ewhat = f"event `{kind}` in {what}"
         allowed = [kind, "on"]
         if kind == "purchase":
-            allowed += PURCHASE_FIELDS
+            allowed += PURCHASE_FIELDS + ("lines",)
         elif kind not in ACTION_EVENTS:  # fields of returns, referrals, custom events
             allowed += [str(k.value) for k, _ in node.value[1:] if isinstance(k, yaml.ScalarNode)]
         m = r.mapping(node, ewhat, allowed, required=("on",))
@@ -750,15 +759,28 @@ class _Builder:
                 fields.append(("role", ast.Literal(role, span=r.span(main))))
         elif not r.is_null(main):  # a purchase's (or any event's) amount
             amount = r.money(main, f"the amount of {ewhat}")
+        lines: tuple[ast.LineSpec, ...] = ()
         for key, entry in m.items():
             if key in (kind, "on"):
+                continue
+            if key == "lines" and kind == "purchase":
+                lines = tuple(self.line(item, i, ewhat) for i, item in enumerate(r.sequence(entry.node, f"`lines` of {ewhat}")))
                 continue
             literal = self.field_value(entry, kind, ewhat)
             if key == "amount" and amount is None and isinstance(literal.value, ast.Money):
                 amount = literal.value  # `return: A1` + `amount: 10 USD`, as in the text form
             else:
                 fields.append((key, literal))
-        return ast.EventSpec(kind, at, amount, name, tuple(fields), span=span)
+        return ast.EventSpec(kind, at, amount, name, tuple(fields), lines, span=span)
+
+    def line(self, node: Node, index: int, what: str) -> ast.LineSpec:
+        """`- {amount: 12.00 EUR, category: fuel, quantity: 45, sku: E10}`: one line of a purchase."""
+        r = self.r
+        lwhat = f"line {index + 1} of {what}"
+        m = r.mapping(node, lwhat, LINE_KEYS)
+        amount = r.money(m["amount"].node, f"`amount` of {lwhat}") if "amount" in m else None
+        fields = tuple((key, self.field_value(entry, "purchase", lwhat)) for key, entry in m.items() if key != "amount")
+        return ast.LineSpec(amount, fields, span=r.span(node))
 
     def field_value(self, entry: Entry, kind: str, what: str) -> ast.Literal:
         r = self.r

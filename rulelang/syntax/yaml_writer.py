@@ -317,6 +317,8 @@ def _award_body(a: ast.Award) -> Value:
         body[key["per"]] = Raw(f"{_num(a.per.value)} {a.per.unit}")
     elif a.per is not None:
         body[key["per"]] = _money(a.per)
+    if a.only:
+        body[key["only"]] = _names(a.only)
     _base_and_excluding(body, key, a.base, a.excluding)
     if a.to != "customer":
         body[key["to"]] = Raw(a.to)
@@ -356,7 +358,7 @@ def _perk_body(a: ast.Perk) -> Value:
 _ACTION_BODY = dispatch("YAML writer: action", {
     ast.Award: _award_body,
     ast.Cashback: _cashback_body,
-    ast.Multiply: lambda a: _number(a.factor),
+    ast.Multiply: lambda a: Flow({"factor": _number(a.factor), "in": _names(a.only)}) if a.only else _number(a.factor),
     ast.Discount: _discount_body,
     ast.Perk: _perk_body,
 }, ACTION_TYPES)
@@ -512,6 +514,16 @@ def _event(e: ast.EventSpec) -> dict[str, Value]:
     if clock != EVENT_TIME_WHEN_NONE_GIVEN:
         when += " at " + (clock.strftime("%H:%M:%S") if clock.second else clock.strftime("%H:%M"))
     out["on"] = Raw(when)
+    if e.lines:
+        out["lines"] = [Flow(_line(line)) for line in e.lines]
+    return out
+
+
+def _line(line: ast.LineSpec) -> dict[str, Value]:
+    out: dict[str, Value] = {"amount": _money(line.amount)} if line.amount is not None else {}
+    for key, literal in line.fields:
+        value = literal.value
+        out[key] = _text(value) if isinstance(value, str) else _literal_value(value)
     return out
 
 

@@ -159,13 +159,16 @@ class _Texts:
             text += f" of {a.base} amount" if isinstance(a.per, ast.Money) else ""
         else:
             text = f"award {_points(a.points, self.unit)}"
+        if a.only:
+            text += " in category " + ", ".join(f'"{c}"' for c in a.only)
         return text + _excluding(a.excluding) + (f" to {a.to}" if a.to != "customer" else "")
 
     def _cashback(self, a: ast.Cashback) -> str:
         return f"award {number_text(a.percent)}% of {a.base} amount" + _excluding(a.excluding)
 
     def _multiply(self, a: ast.Multiply) -> str:
-        return f"multiply {number_text(a.factor)}x"
+        return f"multiply {number_text(a.factor)}x" + (" in category " + ", ".join(f'"{c}"' for c in a.only)
+                                                       if a.only else "")
 
     def _discount(self, a: ast.Discount) -> str:
         what = f"{number_text(a.percent)}%" if a.percent is not None else _money(a.amount)
@@ -400,6 +403,7 @@ class _Differ:
             _field(out, f"earn base on {name}", a.base, b.base, lambda s: f"{s} amount")
         else:
             _field(out, f"award on {name}", a.points, b.points, lambda p: _points(p, un))
+        _field(out, f"lines counted on {name}", a.only or None, b.only or None, _categories)
         _field(out, f"excluded categories on {name}", a.excluding or None, b.excluding or None, _categories)
         _field(out, f"who receives the award of {name}", a.to, b.to)
 
@@ -410,6 +414,7 @@ class _Differ:
 
     def _multiply(self, name: str, a: ast.Multiply, b: ast.Multiply, out: list[FieldChange]) -> None:
         _field(out, f"multiplier on {name}", a.factor, b.factor, lambda f: f"{number_text(f)}x")
+        _field(out, f"lines multiplied on {name}", a.only or None, b.only or None, _categories)
 
     def _discount(self, name: str, a: ast.Discount, b: ast.Discount, out: list[FieldChange]) -> None:
         old = f"{number_text(a.percent)}%" if a.percent is not None else _money(a.amount)

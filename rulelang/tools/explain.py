@@ -35,6 +35,7 @@ from rulelang import ir
 from rulelang.diagnostics import Diagnostic, Span, did_you_mean
 from rulelang.run.conditions import money
 from rulelang.run.interpreter import Customer, Event, Result, run
+from rulelang.run.state import Line
 from rulelang.fields import EVENT_TYPES, FIELDS, canonical_event, given_keys
 from rulelang.limits import MAX_MONEY_CENTS
 from rulelang.syntax.read_limits import DATE_HINT, DATE_OUT_OF_RANGE, NUMBER_HINT, NUMBER_TOO_LONG, date_out_of_range, decimal_too_long, number_too_long
@@ -56,6 +57,10 @@ BUILTIN_EVENT_KEYS: dict[str, tuple[str, ...]] = {
     e.name: e.keys + tuple(f.spelling.events_file for f in given_keys(e.name, "events_file") if f.spelling)
     for e in EVENT_TYPES
 }
+BUILTIN_EVENT_KEYS["purchase"] += ("lines",)  # `lines: [{amount: 12.00, category: fuel, quantity: 45}]`
+LINE_KEYS = ("amount", "category", "quantity", "sku")
+LINE_MISSING = "RL250"
+LINES_DISAGREE = "RL251"
 REQUIRED_EVENT_KEYS: dict[str, tuple[str, ...]] = {e.name: e.required for e in EVENT_TYPES if e.required}
 # The built-in fields read from an events file, by key.
 FIELD_KEYS = {f.spelling.events_file: f for f in FIELDS if f.spelling is not None and f.interpreter_key}
@@ -343,6 +348,8 @@ class _Reader:
         own = BUILTIN_EVENT_KEYS.get(kind) or tuple(custom.get(kind, {}))
         keys = self.mapping(node, f"{what} ({kind})", COMMON_EVENT_KEYS + own)
         for required in ("date", *REQUIRED_EVENT_KEYS.get(kind, ())):
+            if required == "amount" and "lines" in keys:
+                continue  # a purchase with lines: its amount is the sum of its lines
             if required not in keys:
                 raise self.error(MISSING_KEY, f"{what} ({kind}) needs `{required}`", node)
         day = self.date(keys["date"][1], "date")
@@ -371,8 +378,46 @@ class _Reader:
         for field_name, value_type in custom.get(kind, {}).items():
             if field_name in keys:
                 fields[field_name] = self.typed(keys[field_name][1], field_name, value_type)
-        event = Event(kind, moment, amount_cents=amount, name=name, fields=fields, id=event_id, span=self.span(node))
+        lines: tuple[Line, ...] = ()
+        if "lines" in keys:
+            amount, lines = self.lines(keys["lines"][1], what, amount, fields)
+        event = Event(kind, moment, amount_cents=amount, name=name, fields=fields, id=event_id, span=self.span(node),
+                      lines=lines)
         return event, node
+
+    def lines(self, node: yaml.Node, what: str, amount: int | None,
+              fields: dict[str, object]) -> tuple[int, tuple[Line, ...]]:
+        """A purchase's `lines`: each `{amount: 12.00, category: fuel, quantity: 45, sku: E10}`;
+        the purchase's amount is their sum plus shipping (and must be, when it is given)."""
+        if not isinstance(node, yaml.SequenceNode) or not node.value:
+            raise self.error(BAD_VALUE, f"`lines` of {what} must be a list of lines", node,
+                             "e.g. `lines: [{amount: 12.00, category: fuel, quantity: 45}]`")
+        out: list[Line] = []
+        for i, item in enumerate(node.value):
+            lwhat = f"line {i + 1} of {what}"
+            keys = self.mapping(item, lwhat, LINE_KEYS)
+            if "amount" not in keys:
+                raise self.error(LINE_MISSING, f"{lwhat} has no `amount`", item,
+                                 "give each line its amount: `{amount: 3.50, category: coffee}`")
+            out.append(Line(self.cents(keys["amount"][1], "amount"),
+                            self.text(keys["category"][1], "category") if "category" in keys else
+                            fields.get("category"),  # type: ignore[arg-type]
+                            self.whole(keys["quantity"][1], "quantity") if "quantity" in keys else 0,
+                            self.text(keys["sku"][1], "sku") if "sku" in keys else None))
+        shipping = fields.get("shipping_cents", 0)
+        total = sum(line.amount_cents for line in out) + (shipping if isinstance(shipping, int) else 0)
+        if amount is not None and amount != total:
+            raise self.error(LINES_DISAGREE, f"the lines of {what} add up to {total / 100:.2f} with shipping, but its "
+                                             f"`amount` is {amount / 100:.2f}", node,
+                             "leave `amount` out (it is the sum of the lines and shipping), or correct a line")
+        quantity = sum(line.quantity for line in out)
+        if "quantity" in fields and fields["quantity"] != quantity:
+            raise self.error(LINES_DISAGREE, f"the lines' quantities of {what} add up to {quantity}, but its "
+                                             f"`quantity` is {fields['quantity']}", node,
+                             "leave `quantity` out: with lines it is the sum of the lines' quantities")
+        if quantity or "quantity" in fields:
+            fields["quantity"] = quantity
+        return total, tuple(out)
 
     def custom_events(self) -> dict[str, dict[str, str]]:
         return {e.name: dict(e.fields) for e in self.program.events}

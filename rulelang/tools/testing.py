@@ -30,6 +30,7 @@ from rulelang.check.compiler import compile_program
 from rulelang.fields import canonical_event, given_keys
 from rulelang.diagnostics import NO_SPAN, Diagnostic, RulelangError, Span, render_github, render_text
 from rulelang.run.interpreter import Customer, Event, Result, run
+from rulelang.run.state import Line
 from rulelang.syntax.loader import discover, load_with_program, sibling_test_files
 from rulelang.tools.expect_steps import StepRuns, check_event_expect, check_state_at_end, check_state_on
 
@@ -212,10 +213,32 @@ def event_from_spec(spec: ast.EventSpec) -> tuple[Event | None, list[Diagnostic]
             fields[name] = _plain_value(value)
     if kind == "referral" and "role" not in fields and spec.name in ("referrer", "referee"):
         fields["role"] = spec.name
+    lines: list[Line] = []
+    for line in spec.lines:
+        cents = money_to_cents(line.amount) if line.amount is not None else None
+        if cents is None:
+            diags.append(Diagnostic("RL250", "error", "this line has no amount in whole cents", line.span or spec.span,
+                                    "give each line its amount first: `line 3.50 EUR category \"coffee\"`"))
+            continue
+        values = {k: (lit.value if isinstance(lit, ast.Literal) else lit) for k, lit in line.fields}
+        quantity = _whole(values.get("quantity", 0))
+        lines.append(Line(cents, str(values["category"]) if "category" in values else fields.get("category"),  # type: ignore[arg-type]
+                          quantity or 0, str(values["sku"]) if "sku" in values else None))
+    if lines:
+        goods = sum(line.amount_cents for line in lines)
+        shipping = fields.get("shipping_cents", 0)
+        total = goods + (shipping if isinstance(shipping, int) else 0)
+        if amount_cents is None:
+            amount_cents = total
+        elif amount_cents != total:
+            diags.append(Diagnostic("RL251", "error", "the lines do not add up to the purchase's amount", spec.span,
+                                    "leave the purchase's amount out: it is the sum of its lines and shipping"))
+        if any(line.quantity for line in lines) or "quantity" in fields:
+            fields["quantity"] = sum(line.quantity for line in lines)
     if diags:
         return None, diags
     return Event(kind, spec.at, amount_cents=amount_cents, name=spec.name, fields=fields, id=event_id,
-                 span=spec.span), []
+                 span=spec.span, lines=tuple(lines)), []
 
 
 def events_from_specs(specs: Sequence[ast.EventSpec]) -> tuple[list[Event], list[Diagnostic]]:

@@ -53,6 +53,7 @@ class Business:
     segments: str  # the `segments:` of the true population (YAML)
     referrals: dict[str, float] = dataclasses.field(default_factory=dict)  # segment -> referrals per week
     events: str = ""  # custom events per segment, YAML flow text, added to every fitted segment
+    lines: str = ""  # baskets with lines, YAML flow text, added to every fitted segment
 
 
 def population_text(name: str, b: Business) -> str:
@@ -198,6 +199,31 @@ BUSINESSES: dict[str, Business] = {
     birthday_known: 0.5
     returns: {rate: 0.01, delay_days: {min: 1, max: 7}}
 """),
+    # A grocery store with a petrol station (EUR): weekly shops whose receipts have several lines
+    # (groceries, coffee, tobacco, gift cards, fuel by the litre), and fuel-only stops. The history
+    # records each receipt's main category; its lines are what a receipt export would add.
+    "grocery": Business("EUR", dt.date(2026, 4, 1), (70, 50, 40), 17, """\
+  - name: family
+    share: 0.5
+    purchase: {r: 5.0, alpha: 4.0}         # one and a quarter shops a week
+    dropout: {a: 0.2, b: 20.0}
+    spend: {p: 6.0, q: 6.0, gamma: 55.0}   # mean 66
+    categories: {grocery: 0.7, coffee: 0.1, fuel: 0.15, tobacco: 0.03, gift_card: 0.02}
+    channels: {store: 1.0}
+    birthday_known: 0.6
+    returns: {rate: 0.01, delay_days: {min: 1, max: 7}}
+  - name: commuter
+    share: 0.5
+    purchase: {r: 2.0, alpha: 3.0}         # two stops in three weeks
+    dropout: {a: 0.6, b: 6.0}
+    spend: {p: 4.0, q: 4.0, gamma: 45.0}   # mean 60
+    categories: {fuel: 0.5, grocery: 0.3, coffee: 0.15, tobacco: 0.05}
+    channels: {store: 1.0}
+    birthday_known: 0.5
+    returns: {rate: 0.005, delay_days: {min: 1, max: 7}}
+""", lines="per_purchase: 4, categories: {grocery: {share: 0.6, amount: 1}, coffee: {share: 0.15, amount: 0.3}, "
+           "tobacco: {share: 0.05, amount: 0.8}, gift_card: {share: 0.05, amount: 1.5}, "
+           "fuel: {share: 0.15, amount: 4, quantity: 35}}"),
 }
 
 
@@ -245,6 +271,8 @@ def add_outside_knowledge(path: Path, b: Business) -> None:
                      "(rules/data/make_transactions.py)")
     if b.events:
         extra.append(f"    events: {{{b.events}}}    # NOT in the data: per week (rules/data/make_transactions.py)")
+    if b.lines:
+        extra.append(f"    lines: {{{b.lines}}}    # NOT in the data: the receipts' lines (rules/data/make_transactions.py)")
     if extra:
         text = re.sub(r"^(    redeem: .*)$", lambda m: "\n".join([m.group(1), *extra]), text, flags=re.MULTILINE)
     path.write_text(text, encoding="utf-8")

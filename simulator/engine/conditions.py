@@ -107,6 +107,10 @@ def _eval(expr: ir.Expr, ctx: BatchContext) -> Value:
         return out
     if isinstance(expr, ir.Not):
         return np.logical_not(_as_bool(_eval(expr.item, ctx), ctx.k))
+    if isinstance(expr, ir.AnyLine):
+        lines, valid = ctx.field(LINES_FIELD)  # type: ignore[misc]
+        inner = _as_bool(_eval(expr.item, lines), lines.k).reshape(valid.shape)
+        return (inner & valid).any(axis=1)
     raise TypeError(f"unknown expression {expr!r}")
 
 
@@ -136,4 +140,26 @@ def fields_read(expr: ir.Expr | None) -> set[str]:
             out |= fields_read(item)
     elif isinstance(expr, ir.Not):
         out |= fields_read(expr.item)
+    elif isinstance(expr, ir.AnyLine):
+        out.add(LINES_FIELD)  # the line fields inside are the lines', not the event's
     return out
+
+
+LINES_FIELD = "@lines"  # a BatchContext's getter of (the lines' context over k × L rows, valid (k, L))
+
+
+def line_context(k: int, data: dict, goods: np.ndarray, strings: StringTable) -> tuple["BatchContext", np.ndarray]:
+    """The context an `any line` condition reads: the lines' fields as k × L rows (a purchase
+    without lines is one line: its goods, category and quantity), and which rows are lines."""
+    if "lines.amount" in data:
+        amount, cat, qty, valid = (data[key] for key in ("lines.amount", "lines.category", "lines.quantity",
+                                                         "lines.valid"))
+    else:
+        amount = np.asarray(goods, dtype=np.int64).reshape(k, 1)
+        cat = np.asarray(data.get("category", np.zeros(k, dtype=np.int64))).reshape(k, 1)
+        qty = np.asarray(data.get("quantity", np.zeros(k, dtype=np.int64))).reshape(k, 1)
+        valid = np.ones((k, 1), dtype=bool)
+    none = strings.code("")
+    getters = {"amount": lambda: amount.ravel(), "category": lambda: cat.ravel(), "quantity": lambda: qty.ravel(),
+               "sku": lambda: np.full(amount.size, none, dtype=np.int64)}
+    return BatchContext(amount.size, getters, strings), valid

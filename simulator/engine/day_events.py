@@ -238,6 +238,10 @@ class DayEvents:
                     if f.interpreter_key is not None and f.name in data:
                         value = data[f.name][i]
                         ev[f.interpreter_key] = self.strings.name(value) if f.type == "string" else int(value)
+                if "lines.amount" in data:
+                    valid = data["lines.valid"][i]
+                    ev["lines"] = [(int(a), self.strings.name(c), int(q)) for a, c, q, ok in zip(
+                        data["lines.amount"][i], data["lines.category"][i], data["lines.quantity"][i], valid) if ok]
             if "role" in data:
                 ev["role"] = self.strings.name(data["role"][i])
             if raw_fields:

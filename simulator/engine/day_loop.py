@@ -12,7 +12,9 @@ the program arm when u < q' (q raised by the behavioural response). Both arms
 therefore share the draws (common random numbers). The day's buyers then get
 their basket draws (spend, category, channel, items, and uniforms for dropout, perk
 use, redemption and returns; the `quantity` of a purchase, Poisson(the segment's mean), from a
-stream of its own (3), only when the program reads it): baseline buyers from the block's stream 0, the program
+stream of its own (3), only when the program reads it; the purchase's lines, from a stream of their
+own (4, `simulator.engine.line_draws`), only when the program reads lines and a segment describes
+them): baseline buyers from the block's stream 0, the program
 arm's extra buyers from stream 1, referred newcomers from the side stream 2, so the
 baseline does not depend on the program, nor on the referral settings, and the referral
 settings leave the other customers' draws alone.
@@ -51,6 +53,7 @@ from simulator.engine.program_plan import Plan
 from simulator.model.population import Population
 from simulator.engine.program_arm import ProgramArm
 from simulator.engine.returns import ReturnSchedule
+from simulator.engine.line_draws import LineTables
 
 BLOCK = 1 << 16
 PURCHASE_FIELDS = simulated_fields("purchase")  # what a simulated purchase carries (`Basket` attributes)
@@ -104,6 +107,7 @@ class Basket:
     quantity: np.ndarray | None  # drawn only when the program reads `quantity`
     uniforms: np.ndarray  # (buyers, len(UNIFORMS) [+ 3]) float32
     ret: dict | None
+    lines: dict | None = None  # (buyers, L) arrays under simulator.engine.lines.LINE_KEYS, drawn only when read
 
 
 def blocks_for(customers: int, block_size: int = BLOCK) -> list[tuple[int, int]]:
@@ -172,6 +176,12 @@ class ChunkSim(DayEvents):
         # for a program whose vouchers have a life (the draw rule above)
         self.voucher_rngs = ([block_rng(seed, trial, b, stream=4) for b, _ in blocks]
                              if plan is not None and ir.vouchers_with_a_life(plan.program) else None)
+        # stream 5: the purchases' lines, only for a program that reads lines and a population that
+        # describes them (the draw rule above)
+        self.line_rngs = ([block_rng(seed, trial, b, stream=5) for b, _ in blocks]
+                          if plan is not None and plan.reads_lines and any(sg.lines for sg in pop.segments) else None)
+        if self.line_rngs is not None:
+            self.line_tables = LineTables.of(pop, strings)
         self.days = plan.cal.days if plan is not None else 0
         start = plan.cal.start if plan is not None else None
         parts = [draw_block(pop, tables, seed, trial, b, n, self.days, side, start)
@@ -380,6 +390,8 @@ class ChunkSim(DayEvents):
         arm = self.arm
         if mp.size:
             data = {f.name: v[mi] for f in PURCHASE_FIELDS if (v := getattr(d, f.name)) is not None}
+            if d.lines is not None:
+                data.update({key: value[mi] for key, value in d.lines.items()})
             earned = self._event("purchase", mp, data, day)
         if d.ret is not None:
             self._schedule_returns(d.ret, U, ib, ip, mi, earned, d, day)
@@ -474,6 +486,10 @@ class ChunkSim(DayEvents):
             amount += shipping
         else:
             shipping = np.zeros(m, np.int64)
+        lines = None
+        if self.line_rngs is not None:  # after every other draw, from its own stream
+            lines = self.line_tables.draw(self.line_rngs, self.block_slices, U, segU, amount - shipping, cat, quantity)
+            quantity = lines["lines.quantity"].sum(axis=1)
         ret = None
         if self.schedule is not None:
             back = np.flatnonzero(uni[:, 5] < t.ret_rate[segU])
@@ -487,7 +503,7 @@ class ChunkSim(DayEvents):
                 full = amount[back]
                 returned = np.where(frac >= 1.0, full, np.clip(np.floor(full * frac), 1, full)).astype(np.int64)
                 ret = {"rows": back, "due": due, "returned": returned}
-        return Basket(amount, shipping, cat, chan, items, quantity, uni, ret)
+        return Basket(amount, shipping, cat, chan, items, quantity, uni, ret, lines=lines)
 
     def _redeem(self, mp: np.ndarray, mi: np.ndarray, d: Basket, day: int) -> None:
         """Redemption on the visit: members who want to redeem and can afford the goal reward."""

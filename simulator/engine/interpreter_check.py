@@ -58,7 +58,7 @@ def _default(value: Any, vtype: str) -> Any:
 
 def to_events(program: ir.Program, record: dict, start: dt.date) -> list:
     """The interpreter events of one recorded customer."""
-    from rulelang import Event
+    from rulelang import Event, Line
 
     ftypes = {e.name: dict(e.fields) for e in program.events}
     out = []
@@ -68,7 +68,8 @@ def to_events(program: ir.Program, record: dict, start: dt.date) -> list:
         if kind == "purchase":
             basket = {f.interpreter_key: ev[f.interpreter_key] for f in CARRIED_FIELDS
                       if f.interpreter_key is not None and f.interpreter_key in ev}
-            out.append(Event("purchase", at, ev["amount_cents"], None, basket, id=ev.get("id", f"o{i}")))
+            lines = tuple(Line(a, c, q) for a, c, q in ev.get("lines", ()))
+            out.append(Event("purchase", at, ev["amount_cents"], None, basket, id=ev.get("id", f"o{i}"), lines=lines))
         elif kind == "return":
             out.append(Event("return", at, ev["amount_cents"], ev["order"]))
         elif kind == "referral":

@@ -31,7 +31,8 @@ from rulelang.limits import MAX_EVENT_POINTS
 from simulator.engine.calendar import add_months, month_index, period_id
 
 from simulator.model.strings import StringTable
-from simulator.engine.conditions import BatchContext, evaluate, fields_read
+from simulator.engine.lines import has_lines, line_base, line_quantity
+from simulator.engine.conditions import LINES_FIELD, BatchContext, evaluate, fields_read, line_context
 from simulator.engine.exact import ExactRangeError, fits_int64, mul
 from simulator.engine.lots import LotStore
 from simulator.engine.program_plan import CARRIED_FIELDS, Plan, RuleSpec, round_div
@@ -385,6 +386,9 @@ class ProgramArm:
             "days_from_birthday": lambda: days_from_birthday(self.bday_doy[idx], d),
             "balance": lambda: data["balance"] if "balance" in data else self.lots.outstanding[idx],
         }
+        g[LINES_FIELD] = lambda: line_context(
+            k, data, data["amount"] - data["shipping"] if "shipping" in data else data.get("amount", np.zeros(k, np.int64)),
+            self.strings)
         for name, arr in self.counters.items():
             g[name] = g["counter." + name] = (lambda a=arr: a[idx])
         for (aname, atype) in self.p.attributes:
@@ -500,9 +504,12 @@ class ProgramArm:
         for spec, m in b.fired:
             before = disc.copy()
             for ds in spec.discounts:
-                base = amount.copy() if ds.base == "gross" else goods.copy()
-                if ds.excluding:
-                    base[np.isin(cat, ds.excluding)] = 0
+                if has_lines(data):
+                    base = line_base(data, amount, goods, None, ds.base, ds.excluding)
+                else:
+                    base = amount.copy() if ds.base == "gross" else goods.copy()
+                    if ds.excluding:
+                        base[np.isin(cat, ds.excluding)] = 0
                 if ds.percent is not None:
                     f = ds.percent / 100
                     val = fits_int64(round_div(mul(base, f.numerator), f.denominator, spec.rule.rounding))
@@ -550,9 +557,7 @@ class ProgramArm:
                 continue
             num: np.ndarray = np.zeros(b.k, dtype=np.int64)
             for qs in spec.quantities:
-                base = np.asarray(quantity, dtype=np.int64).copy()
-                if qs.excluding:
-                    base[np.isin(b.cat, qs.excluding)] = 0
+                base = self._quantity_base(b, quantity, qs.excluding, qs.only)
                 num = num + mul(base, qs.num * (D // qs.den))
             num = np.where(m, num, 0)
             money = b.money_raw.get(i)  # the rule's raw points of `rate_awards`, rounded there alone
@@ -568,9 +573,7 @@ class ProgramArm:
         D = self.plan.common_den
         num: np.ndarray = np.zeros(b.k, dtype=np.int64)
         for rs in spec.rates:
-            base = b.amount.copy() if rs.base == "gross" else b.net.copy()
-            if rs.excluding:
-                base[np.isin(b.cat, rs.excluding)] = 0
+            base = self._rate_base(b, rs.base, rs.excluding, rs.only)
             num = num + mul(base, self._rate_factor(b, rs))
         return np.where(m, num, 0)
 
@@ -582,6 +585,20 @@ class ProgramArm:
             return own
         t = self.tier_rate[self.tier[b.idx]]
         return np.where(t >= 0, t, own)
+
+    def _rate_base(self, b: "_Batch", base: str, excluding: tuple[int, ...],
+                   only: tuple[int, ...] | None = None) -> np.ndarray:
+        """A rate award's money base (cents): net or gross, 0 for an excluded category; with
+        lines, summed over the lines not excluded (simulator.engine.lines)."""
+        if has_lines(b.data):
+            goods = b.amount - b.data["shipping"] if "shipping" in b.data else b.amount
+            return line_base(b.data, b.amount, goods, goods - b.net, base, excluding, only)
+        out = b.amount.copy() if base == "gross" else b.net.copy()
+        if excluding:
+            out[np.isin(b.cat, excluding)] = 0
+        if only is not None:
+            out[~np.isin(b.cat, only)] = 0
+        return out
 
     def tier_multiplier(self, b: "_Batch") -> None:
         """§4.2 step 6 (point source `ir.TIER_MULTIPLIER`): the tier's multiplier is m1, its
@@ -601,14 +618,48 @@ class ProgramArm:
             return
         add = self.p.stacking == "add"
         for (spec, m), pts in zip(b.fired, b.rule_pts):
-            for f in spec.multipliers:
-                pts += np.where(m, self._bonus(b.R, b.pnum, b.pden, f, add, spec.rule.rounding), 0)
+            for j, f in enumerate(spec.multipliers):
+                only = spec.multiplier_only[j] if j < len(spec.multiplier_only) else None
+                R = b.R if only is None else self._raw_on(b, only)
+                pts += np.where(m, self._bonus(R, b.pnum, b.pden, f, add, spec.rule.rounding), 0)
                 if not add:
                     b.pnum = np.where(m, fits_int64(mul(b.pnum, f.numerator)), b.pnum)
                     b.pden = np.where(m, fits_int64(mul(b.pden, f.denominator)), b.pden)
                     g = np.gcd(b.pnum, b.pden)
                     b.pnum //= g
                     b.pden //= g
+
+    def _raw_on(self, b: "_Batch", only: tuple[int, ...]) -> np.ndarray:
+        """R on the lines of the category codes `only` (in 1/D points): the firing rules' rate
+        awards and awards per quantity, each on those of its lines in `only` (a multiplier
+        `in category`, docs/semantics.md §3.1)."""
+        D = self.plan.common_den
+        out: np.ndarray = np.zeros(b.k, dtype=np.int64)
+        quantity = b.data.get("quantity")
+        for spec, m in b.fired:
+            num: np.ndarray = np.zeros(b.k, dtype=np.int64)
+            if b.amount is not None:
+                for rs in spec.rates:
+                    base = self._rate_base(b, rs.base, rs.excluding, _meet(rs.only, only))
+                    num = num + mul(base, self._rate_factor(b, rs))
+            if quantity is not None:
+                for qs in spec.quantities:
+                    base = self._quantity_base(b, quantity, qs.excluding, _meet(qs.only, only))
+                    num = num + mul(base, qs.num * (D // qs.den))
+            out = out + np.where(m, num, 0)
+        return out
+
+    def _quantity_base(self, b: "_Batch", quantity, excluding: tuple[int, ...],
+                       only: tuple[int, ...] | None) -> np.ndarray:
+        """An award per quantity's base: the quantity of the lines that count (simulator.engine.lines)."""
+        if has_lines(b.data):
+            return line_quantity(b.data, excluding, only)
+        base = np.asarray(quantity, dtype=np.int64).copy()
+        if excluding:
+            base[np.isin(b.cat, excluding)] = 0
+        if only is not None:
+            base[~np.isin(b.cat, only)] = 0
+        return base
 
     def fixed_awards(self, b: "_Batch") -> None:
         """§4.2 step 7 (point source `ir.FIXED_AWARD`): fixed awards add their points (referral
@@ -1023,3 +1074,8 @@ def encode_values(raw: np.ndarray | None, atype: str, n: int, strings: StringTab
     if atype == "date":
         return np.array([(v.toordinal() if isinstance(v, dt.date) else 0) for v in raw], dtype=np.int64)
     return np.array([float(v) if v is not None else 0.0 for v in raw], dtype=np.float64)
+
+
+def _meet(a: tuple[int, ...] | None, b: tuple[int, ...]) -> tuple[int, ...]:
+    """The category codes in both (`a` None: all of `b`)."""
+    return b if a is None else tuple(sorted(set(a) & set(b)))

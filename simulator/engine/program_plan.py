@@ -23,7 +23,7 @@ from rulelang.diagnostics import NO_SPAN, Diagnostic, RulelangError
 
 from simulator.engine.calendar import Calendar, add_months, first_of_month, month_index
 from simulator.model.strings import StringTable
-from simulator.engine.conditions import fields_read
+from simulator.engine.conditions import LINES_FIELD, fields_read
 
 
 class SimulationError(RulelangError):
@@ -59,6 +59,7 @@ class RateSpec:
     den: int
     base: str
     excluding: tuple[int, ...]  # category codes
+    only: tuple[int, ...] | None = None  # `in category`: only the lines of these category codes
 
 
 @dataclass(frozen=True)
@@ -83,6 +84,7 @@ class RuleSpec:
     sides: tuple[str, ...] = ()  # the rule only awards these referral sides
     gives_money: bool = False
     quantities: list[RateSpec] = field(default_factory=list)  # awards per quantity: num / den points per unit
+    multiplier_only: list[tuple[int, ...] | None] = field(default_factory=list)  # per multiplier: `in category` codes
 
     @property
     def name(self) -> str:
@@ -138,6 +140,7 @@ class Plan:
     referral_rules: bool
     custom_events: tuple[str, ...]
     reads_quantity: bool = False  # a rule or counter reads the purchase's `quantity`: the day loop draws it
+    reads_lines: bool = False  # a rule reads a purchase's lines (exclusions, awards per quantity, `any line`)
 
     def slot_of_day(self, day: int) -> int:
         return int(self.month_of_day[day]) if self.granularity == "month" else day
@@ -151,7 +154,7 @@ def _check_rule(r: ir.Rule, program: ir.Program) -> None:
     ev_fields = {f for e in program.events for f, _ in e.fields}
     counters = {c.name for c in program.counters}
     for name in fields_read(r.condition):
-        ok = (name in BUILTIN_FIELDS or name in counters
+        ok = (name in BUILTIN_FIELDS or name in counters or name == LINES_FIELD
               or (name.startswith("customer.") and name[9:] in attrs)
               or (name.startswith("event.") and name[6:] in ev_fields) or name in ev_fields)
         if not ok:
@@ -165,19 +168,22 @@ def build_plan(program: ir.Program, cal: Calendar, strings: StringTable) -> Plan
     for i, r in enumerate(program.rules):
         _check_rule(r, program)
         rates, mults, fixed, discounts, perks, quantities = [], [], [], [], [], []
+        mult_only: list[tuple[int, ...] | None] = []
         for a in r.actions:
             if isinstance(a, ir.RateAward):
                 rate = Fraction(a.rate)
                 rates.append(RateSpec(rate.numerator, rate.denominator, a.base,
-                                      tuple(sorted(strings.code(c) for c in a.excluding))))
+                                      tuple(sorted(strings.code(c) for c in a.excluding)), _codes(strings, a.only)))
                 dens.append(rate.denominator)
             elif isinstance(a, ir.QuantityAward):
                 rate = Fraction(a.rate)
                 quantities.append(RateSpec(rate.numerator, rate.denominator, "quantity",
-                                           tuple(sorted(strings.code(c) for c in a.excluding))))
+                                           tuple(sorted(strings.code(c) for c in a.excluding)),
+                                           _codes(strings, a.only)))
                 dens.append(rate.denominator)
             elif isinstance(a, ir.Multiplier):
                 mults.append(Fraction(a.factor))
+                mult_only.append(_codes(strings, a.only))
             elif isinstance(a, ir.FixedAward):
                 fixed.append((int(a.points), a.to))
             elif isinstance(a, ir.DiscountAction):
@@ -191,7 +197,8 @@ def build_plan(program: ir.Program, cal: Calendar, strings: StringTable) -> Plan
         only_sides = bool(sides) and len(fixed) == len(r.actions)
         specs.append(RuleSpec(r, i, rates, mults, fixed, discounts, perks,
                               [c for c in r.caps if c.unit == "points"], [c for c in r.caps if c.unit == "times"],
-                              sides if only_sides else (), bool(discounts or perks), quantities))
+                              sides if only_sides else (), bool(discounts or perks), quantities,
+                              multiplier_only=mult_only))
     for t in (program.tiers.tiers if program.tiers else ()):
         if t.rate is not None:  # a tier's own rate replaces the rate awards' (§4.2 step 5)
             dens.append(Fraction(t.rate).denominator)
@@ -262,7 +269,21 @@ def build_plan(program: ir.Program, cal: Calendar, strings: StringTable) -> Plan
     warnings: list[str] = []
     return Plan(program, cal, specs, by_event, common, sets, tier_expiry, granularity, ring, fold_old,
                 month_of_day, goal, warnings, "referral" in by_event,
-                tuple(e.name for e in program.events), _reads_quantity(program, specs))
+                tuple(e.name for e in program.events), _reads_quantity(program, specs), _reads_lines(specs))
+
+
+def _codes(strings: StringTable, only: frozenset[str] | None) -> tuple[int, ...] | None:
+    return None if only is None else tuple(sorted(strings.code(c) for c in only))
+
+
+def _reads_lines(specs: list[RuleSpec]) -> bool:
+    """Whether a rule reads a purchase's lines: an `any line` condition, an exclusion of
+    categories or an award per quantity (each of those applies per line)."""
+    return any(s.rule.event == "purchase" and (
+        LINES_FIELD in fields_read(s.rule.condition) or s.quantities
+        or any(r.excluding or r.only is not None for r in s.rates) or any(d.excluding for d in s.discounts)
+        or any(o is not None for o in s.multiplier_only))
+        for s in specs)
 
 
 def _reads_quantity(program: ir.Program, specs: list[RuleSpec]) -> bool:

@@ -38,7 +38,7 @@ from rulelang.fields import BuiltinField, recorded_fields
 from rulelang.limits import MAX_DAYS
 
 from simulator.model.strings import StringTable
-from simulator.engine.conditions import fields_read
+from simulator.engine.conditions import LINES_FIELD, fields_read
 from simulator.engine.program_plan import CARRIED_FIELDS
 from simulator.model.draws import NEVER, NON_LEAP_MONTH_START
 
@@ -268,7 +268,7 @@ def needed_warnings(program: ir.Program, tx, path: str, hours_known: bool) -> li
     for f in BASKET_FIELDS:
         name = f.name
         used = name in read or (name == "category" and any(
-            getattr(a, "excluding", ()) for r in program.rules for a in r.actions)) or (
+            getattr(a, "excluding", ()) or getattr(a, "only", None) for r in program.rules for a in r.actions)) or (
             name == "quantity" and any(isinstance(a, ir.QuantityAward) for r in program.rules for a in r.actions))
         if used and getattr(tx, name) is None:
             fallback = 'the empty string ""' if f.type == "string" else str(f.engine_default)
@@ -283,6 +283,11 @@ def needed_warnings(program: ir.Program, tx, path: str, hours_known: bool) -> li
     if "shipping" in read:
         out.append(Diagnostic(FIELD_NOT_IN_FILE, "warning",
                               "the program reads `shipping`, which a transaction file does not record: it reads 0", sp))
+    if LINES_FIELD in read or any(getattr(a, "only", None) is not None for r in program.rules for a in r.actions):
+        out.append(Diagnostic(FIELD_NOT_IN_FILE, "warning",
+                              "the program reads a purchase's lines (`any line`, `in category`), which a transaction "
+                              "file does not record: each transaction is one line, its amount, category and quantity",
+                              sp, "simulate the program on a population whose segments have `lines` to see receipts"))
     table = tx.customer_table or {}
     for name, _type in program.attributes:
         if f"customer.{name}" in read and name not in table:

@@ -61,6 +61,23 @@ class Choice:
 
 
 @dataclass(frozen=True)
+class LineModel:
+    """A segment's baskets with lines: 1 + Poisson(per_purchase − 1) lines per purchase (at most
+    `MAX_LINES`), each of a category drawn by `shares`; the basket's amount (less shipping) split
+    over its lines in proportion to the categories' `amounts` weights; a line's quantity
+    Poisson(its category's mean quantity)."""
+
+    per_purchase: float
+    categories: tuple[str, ...]
+    shares: tuple[float, ...]
+    amounts: tuple[float, ...]
+    quantities: tuple[float, ...]
+
+
+MAX_LINES = 12  # lines of one simulated purchase
+
+
+@dataclass(frozen=True)
 class CustomEventModel:
     rate_per_day: float
     fields: tuple[tuple[str, Choice], ...] = ()
@@ -93,6 +110,7 @@ class Segment:
     channels: Choice = Choice(("store",), (1.0,))
     items_mean: float = 1.0
     quantity_mean: float = 0.0  # mean `quantity` of a purchase (litres, nights, units): Poisson(quantity)
+    lines: LineModel | None = None  # baskets with lines (drawn only for a program that reads lines)
     shipping_cents: tuple[tuple[str, int], ...] = ()
     redeem: float = 0.5
     voucher_use: float = 0.25  # chance a member holding a voucher with a life spends one at a purchase
@@ -170,7 +188,7 @@ class Population:
 _TOP_KEYS = ["version", "name", "description", "time_unit", "model", "start", "economics",
              "response", "segments", "referral_pool", "customers", "currency"]
 _SEG_KEYS = ["name", "share", "purchase", "dropout", "lifetime", "spend", "categories", "channels",
-             "items", "quantity", "shipping", "redeem", "voucher_use", "refer", "events", "attributes", "birthday_known",
+             "items", "quantity", "lines", "shipping", "redeem", "voucher_use", "refer", "events", "attributes", "birthday_known",
              "enrollment", "returns", "description", "age", "uncertainty"]
 _RESP_KEYS = ["goal_gradient", "post_reward_lift", "post_reward_days", "heavy_buyer_damping",
               "tier_dropout_reduction", "downgrade_dropout_increase", "perk_use_rate",
@@ -231,6 +249,30 @@ def _limit(key: str, per_day: float = 1.0) -> dict[str, Any]:
 
 def _cents(value: float | None) -> int:
     return int(round((value or 0.0) * 100))
+
+
+def _lines(rd: Reader, node: yaml.Node, what: str) -> LineModel | None:
+    """`lines: {per_purchase: 3, categories: {fuel: {share: 0.2, amount: 3, quantity: 40}, ...}}`."""
+    m = rd.mapping(node, what, ("per_purchase", "categories"))
+    per = rd.number(m.get("per_purchase"), f"{what} per_purchase", 1.0, low=1.0, high=float(MAX_LINES)) or 1.0
+    cats = rd.mapping(m.get("categories"), f"{what} categories")
+    if not cats:
+        rd.error(node, "RL603", f"{what} needs `categories`, each with a `share` of the lines",
+                 "e.g. `categories: {grocery: {share: 0.8, amount: 1}, fuel: {share: 0.2, amount: 3, quantity: 40}}`")
+        return None
+    names, shares, amounts, quantities = [], [], [], []
+    for name, cnode in cats.items():
+        c = rd.mapping(cnode, f"{what} categories.{name}", ("share", "amount", "quantity"))
+        names.append(str(name))
+        shares.append(rd.number(c.get("share"), f"{what} categories.{name}.share", 0.0, low=0.0, high=1.0) or 0.0)
+        amounts.append(rd.number(c.get("amount"), f"{what} categories.{name}.amount", 1.0, low=0.0, high=1000.0) or 0.0)
+        quantities.append(rd.number(c.get("quantity"), f"{what} categories.{name}.quantity", 0.0, low=0.0,
+                                    **_limit("quantity")) or 0.0)
+    total = sum(shares)
+    if total <= 0:
+        rd.error(node, "RL603", f"{what}: the categories' shares add up to 0", "give each category a `share` of the lines")
+        return None
+    return LineModel(per, tuple(names), tuple(x / total for x in shares), tuple(amounts), tuple(quantities))
 
 
 def _choice(rd: Reader, node: yaml.Node | None, what: str, default: Choice) -> Choice:
@@ -323,6 +365,8 @@ def _segment(rd: Reader, node: yaml.Node, index: int, per_day: float, model: str
     kw["channels"] = _choice(rd, m.get("channels"), f"{where} channels", Choice(("store",), (1.0,)))
     kw["items_mean"] = rd.number(m.get("items"), f"{where} items", 1.0, low=1.0, **_limit("items")) or 1.0
     kw["quantity_mean"] = rd.number(m.get("quantity"), f"{where} quantity", 0.0, low=0.0, **_limit("quantity")) or 0.0
+    if m.get("lines") is not None:
+        kw["lines"] = _lines(rd, m["lines"], f"{where} lines")
     ship = rd.mapping(m.get("shipping"), f"{where} shipping")
     kw["shipping_cents"] = tuple((k, _cents(rd.number(v, f"{where} shipping.{k}", 0.0, low=0.0,
                                                               **_limit("shipping"))))

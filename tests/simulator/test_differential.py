@@ -232,3 +232,28 @@ def test_a_budget_of_a_conditional_rule_runs_out_exactly_and_other_customers_go_
     res = simulate(program_with([gift, point]), pop, customers=2000, months=1, trials=2, workers=1)
     assert res.per_trial["program.cost_perks"] == [30.0, 30.0]
     assert res.per_trial["program.points_issued"] == res.per_trial["program.purchases"]
+
+
+# ---------------------------------------------------------------- line items
+
+GROCERY = str((HERE / "fixtures" / "grocery.loyalty").relative_to(ROOT))  # per-line exclusions, `any line`
+BASKETS = HERE / "fixtures" / "baskets.yaml"  # the busy population with baskets of lines
+
+
+@pytest.mark.parametrize("path", [GROCERY, "rules/grocery.loyalty", FUEL, "rules/supermarket.loyalty"])
+def test_engine_agrees_with_interpreter_on_line_items(path):
+    from simulator.model.population import load_population
+    program = _compile(path)
+    pop, diags = load_population(BASKETS.read_text(), str(BASKETS))
+    assert pop is not None, [d.message for d in diags]
+    res = simulate(program, pop, customers=200, months=13, trials=1, seed=5, workers=1, record=25)
+    records = res.records
+    purchases = [e for r in records.values() for e in r["events"] if e["kind"] == "purchase"]
+    # the sample's purchases carry lines: several lines, fuel lines with litres, coffee lines
+    assert sum(len(e["lines"]) > 1 for e in purchases) > 50
+    assert any(c == "fuel" and q > 0 for e in purchases for _, c, q in e["lines"])
+    assert any(c == "coffee" for e in purchases for _, c, _ in e["lines"])
+    assert all(sum(a for a, _, _ in e["lines"]) == e["amount_cents"] - e.get("shipping_cents", 0) for e in purchases)
+    start, end = dt.date.fromisoformat(res.meta["start"]), dt.date.fromisoformat(res.meta["end"])
+    assert compare_records(program, records, start, end) == []
+    assert res.ledger_identity_ok

@@ -23,7 +23,7 @@ from simulator.whatif.sweep import POPULATION_SEGMENT_FIELDS
 
 ROOT = Path(__file__).resolve().parents[2]
 PURCHASE = carried_by("purchase")
-NOT_A_FIELD = {"uniforms", "ret"}  # the Basket's other draws
+NOT_A_FIELD = {"uniforms", "ret", "lines"}  # the Basket's other draws (lines: simulator.engine.line_draws)
 
 
 def _names(cls) -> set[str]:
