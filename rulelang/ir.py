@@ -230,6 +230,9 @@ class Tier:
     discount_percent: Fraction | None
     expiry: tuple[Expiry, ...] | None  # None: program expiry applies
     perks: tuple[TierPerk, ...]
+    # `award 1.2 stars per 1 USD` in the tier: points per cent that replace the rate of every
+    # rate award on a purchase while the customer holds the tier (rounded once, per rule)
+    rate: Fraction | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -242,6 +245,11 @@ class TierSystem:
     downgrade: Lit["one_step", "to_base", "to_qualified", "never"]
     grace_months: int
     validity_months: int
+    # status dates: a status earned in qualification year Y lasts through month-day
+    # `status_through` of year Y + `status_years`; the day after, it drops (`status_drop`)
+    status_through: tuple[int, int] | None = None
+    status_years: int = 0
+    status_drop: Lit["to_qualified", "one_step"] = "to_qualified"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -293,6 +301,9 @@ class Program:
     rewards: tuple[Reward, ...]
     pay_with_points: PayWithPoints | None
     conversion: Conversion | None
+    # what counts as activity for an inactivity expiry: "purchase" (any purchase), "redemption"
+    # (a reward or a payment with points), "earning" (any event that earned points)
+    activity: tuple[Lit["purchase", "redemption", "earning"], ...] = ("purchase", "earning")
 
 
 

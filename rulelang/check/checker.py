@@ -17,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 
 from rulelang.syntax import ast
+from rulelang.check.status_rules import check_status_rules
 from rulelang.syntax.nodes import UnhandledNode
 from rulelang.check.base import CheckContext
 from rulelang.check.calendar import check_calendar
@@ -70,6 +71,7 @@ def _check_program(ctx: CheckContext, p: ast.Program) -> ast.Program:
     for index, rule in enumerate(p.rules):
         _check_rule(ctx, p, index, rule)
     check_tiers(ctx, p)
+    check_status_rules(ctx, p)
     check_lifecycle(ctx, p)
     check_limits(ctx, p)
     check_warnings(ctx, p)

@@ -139,6 +139,7 @@ class _Compiler:
                 discount_percent=_frac(t.discount) if t.discount is not None else None,
                 expiry=tuple(self.expiry(e) for e in t.expiry) if t.expiry else None,
                 perks=tuple(ir.TierPerk(name=k.name, cost_cents=_cents(k.cost), per=k.per) for k in t.perks),
+                rate=_frac(t.rate) / _cents(t.rate_per) if t.rate is not None and t.rate_per is not None else None,
             )
             for t in ordered
         )
@@ -151,6 +152,9 @@ class _Compiler:
             downgrade=ts.downgrade,
             grace_months=ts.grace_months,
             validity_months=ts.validity_months,
+            status_through=ts.status_through,
+            status_years=ts.status_years,
+            status_drop=ts.status_drop,
         )
 
     def reward(self, r: ast.Reward) -> ir.Reward:
@@ -194,6 +198,7 @@ class _Compiler:
                 else None
             ),
             conversion=ir.Conversion(points=conv.points, voucher_cents=_cents(conv.voucher), period=conv.period) if conv is not None else None,
+            activity=tuple(p.activity) or ("purchase", "earning"),
         )
 
 

@@ -24,7 +24,7 @@ from typing import Hashable, Iterable, Mapping, Sequence
 
 from rulelang import ir
 from rulelang.fields import ACTION_EVENTS, FED_EVENTS, FIELDS, BuiltinField
-from rulelang.run.calendar import add_months, days_from_birthday, is_period_start, lot_expiry_date, month_index
+from rulelang.run.calendar import add_months, clamped_date, days_from_birthday, is_period_start, lot_expiry_date, month_index
 from rulelang.run.conditions import Formatter, holds, money, number
 from rulelang.diagnostics import NO_SPAN, Diagnostic, EvaluationError, Span, did_you_mean
 from rulelang.run.earning import EarnOutcome, evaluate_rules
@@ -158,11 +158,14 @@ class _Run:
         self.tier: int | None = None
         self.tier_since: dt.date | None = None
         self.grace_start: dt.date | None = None
+        self.status_year: int | None = None  # the qualification year of the status held (status dates)
         self.metric_buckets: dict[int, Fraction] = {}
         self.purchases = customer.purchases
         self.counters: dict[str, Fraction] = {c.name: Fraction(customer.counters.get(c.name, 0))
                                               for c in program.counters}
         self.last_activity: dt.date | None = None
+        self._redeemed_now = False  # the current event redeemed points (activity)
+        self._metric_moved = False  # the current event changed the tier metric (status dates)
         self.day: dt.date | None = None
         self.orders: dict[str, tuple[int, Mapping[str, object]]] = {}
         self.order_reversed: dict[str, int] = {}
@@ -286,6 +289,7 @@ class _Run:
             else:
                 self.tier = self._qualified(metric)
             self.tier_since = start
+            self.status_year = start.year
 
     # ------------------------------------------------------------ tiers
 
@@ -321,6 +325,7 @@ class _Run:
         self.tier = new
         self.tier_since = day
         self.grace_start = None
+        self.status_year = day.year
         self.tier_history.append(TierChange(day, old, self.tier_names[new], reason))
         self.ledger.book(Entry(day, "tier", 0, 0, self.tier_names[new], None, f"{old} -> {self.tier_names[new]}: {reason}"))
         notes.append(f"tier {old} -> {self.tier_names[new]}: {reason}")
@@ -358,12 +363,42 @@ class _Run:
         self._set_tier(target, day, f"review: {self._metric_text(metric)} qualifies for "
                                     f"{self.tier_names[qualified]}, downgrade {ts.downgrade.replace('_', ' ')}", notes)
 
+    def _status_end(self, day: dt.date, notes: list[str]) -> None:
+        """Status dates (§5): the day after a status's last day (month-day `status_through` of its
+        qualification year + `status_years`), before that day's events, the customer keeps the
+        tier if the metric as of the end of the last day still earns it (the status is then
+        earned in that year), else drops: `to_qualified` to the tier that metric earns (earned
+        in that year), `one_step` one tier down (valid through the same date a year later)."""
+        ts = self.tiers
+        if ts is None or ts.status_through is None or self.tier is None or not self.tier or self.status_year is None:
+            return
+        last = day - dt.timedelta(days=1)
+        if last != clamped_date(self.status_year + ts.status_years, *ts.status_through):
+            return
+        metric = self._metric_as_of(last)
+        qualified = self._qualified(metric)
+        current = self.tier
+        if qualified >= current:
+            self.status_year = last.year
+            notes.append(f"status date {last}: {self._metric_text(metric)} keeps {self.tier_names[current]}, "
+                         f"earned in {last.year}")
+            return
+        year = self.status_year
+        target = qualified if ts.status_drop == "to_qualified" else current - 1
+        self._set_tier(target, day, f"status ended {last}: {self._metric_text(metric)} qualifies for "
+                                    f"{self.tier_names[qualified]}, "
+                                    f"{'to qualified' if ts.status_drop == 'to_qualified' else 'one step'}", notes)
+        self.status_year = last.year if ts.status_drop == "to_qualified" else year + 1
+
     def upgrade(self, day: dt.date, notes: list[str]) -> None:
-        """§4.2 step 11: a metric that now qualifies for a higher tier moves the customer up at once."""
+        """§4.2 step 11: a metric that now qualifies for a higher tier moves the customer up at once.
+        With status dates, a metric that reaches the tier held earns the status again this year."""
         if self.tiers is None or self.tier is None:
             return
         metric = self._metric_as_of(day)
         qualified = self._qualified(metric)
+        if self.tiers.status_through is not None and qualified == self.tier and self._metric_moved:
+            self.status_year = day.year
         if qualified > self.tier:
             threshold = self.tiers.tiers[qualified].threshold
             needed = money(threshold, self.p.currency) if self.tiers.metric == "spend" else number(threshold)
@@ -409,6 +444,7 @@ class _Run:
             self._expiry_key, self._expiry_next = key, upcoming
         # 3. tier review
         self._review(day, notes)
+        self._status_end(day, notes)
         # 4. automatic conversion into vouchers
         conv = self.p.conversion
         if conv is not None and conv.points > 0 and is_period_start(conv.period, day):
@@ -481,15 +517,20 @@ class _Run:
             self._reverse(ev, amount, notes)
         earned = 0
         outcome: EarnOutcome | None = None
+        self._redeemed_now = False
         if ev.kind not in ACTION_EVENTS:
             outcome = evaluate_rules(self, ev, values, amount or 0)
             rules = outcome.traces
             earned = outcome.points
             notes.extend(outcome.notes)
         elif ev.kind == "redeem":
+            before = self.ledger.redeemed
             self._redeem(ev, notes)
+            self._redeemed_now = self.ledger.redeemed > before
         elif ev.kind == "pay":
+            before = self.ledger.redeemed
             self._pay(ev, notes)
+            self._redeemed_now = self.ledger.redeemed > before
         else:
             self._use_perk(ev, notes)
         self.counters_and_metrics(ev, values, outcome, earned)
@@ -522,10 +563,13 @@ class _Run:
                     increment += step
         if metric_name == "points":
             increment += earned
+        self._metric_moved = bool(increment)
         if increment and self.tiers is not None:
             key = month_index(day)
             self.metric_buckets[key] = self.metric_buckets.get(key, Fraction(0)) + increment
-        if ev.kind == "purchase" or earned > 0:
+        act = self.p.activity
+        if (("purchase" in act and ev.kind == "purchase") or ("earning" in act and earned > 0)
+                or ("redemption" in act and self._redeemed_now)):
             self.last_activity = day
 
     def _describe(self, ev: Event, amount: int | None) -> str:

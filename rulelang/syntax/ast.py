@@ -278,6 +278,8 @@ class Tier:
     discount: Decimal | None = None  # percent off every purchase while in this tier
     expiry: tuple[Expiry, ...] = ()
     perks: tuple[TierPerk, ...] = ()
+    rate: Decimal | None = None  # `award 1.2 stars per 1 USD`: the tier sets the earn rate ...
+    rate_per: Money | None = None  # ... per this much money (rounded once per purchase)
     span: Span = _span()
 
 
@@ -299,6 +301,11 @@ class TierSystem:
     downgrade: Lit["one_step", "to_base", "to_qualified", "never"] = "never"
     grace_months: int = 0
     validity_months: int = 0
+    # `status valid through 01-31 of the year after next [then one step]`: a status earned in a
+    # qualification year Y lasts through that month-day of year Y + status_years
+    status_through: tuple[int, int] | None = None
+    status_years: int = 0
+    status_drop: Lit["to_qualified", "one_step"] = "to_qualified"
     span: Span = _span()
 
 
@@ -440,6 +447,9 @@ class Program:
     rewards: tuple[Reward, ...] = ()
     pay_with_points: PayWithPoints | None = None
     conversion: Conversion | None = None
+    # `activity is purchase, redemption, any earning event`: what keeps points alive under an
+    # inactivity expiry; () is the default, a purchase or any earning event
+    activity: tuple[Lit["purchase", "redemption", "earning"], ...] = ()
     span: Span = _span()
 
 

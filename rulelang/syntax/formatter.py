@@ -17,6 +17,7 @@ import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
 
+from rulelang.syntax.lifecycle_words import ACTIVITY_WORDS, year_phrase
 from rulelang.syntax import ast
 from rulelang.diagnostics import Span
 from rulelang.syntax.nodes import ACTION_TYPES, EXPRESSION_TYPES, NODES, dispatch
@@ -212,6 +213,9 @@ class _Writer:
             body.append(("tiers", lambda blank, t=p.tiers: self.tiers(t, blank)))
         for x in p.expiry:
             body.append(("life", (self.expiry(x), x.span)))
+        if p.activity:
+            words = ", ".join(ACTIVITY_WORDS[k] for k in p.activity)
+            body.append(("life", (f"activity is {words}", self.stmt(s, "activity"))))
         if p.returns is not None:
             if p.returns.reverse:
                 body.append(("life", (f"returns reverse earned {u}", p.returns.span)))
@@ -283,17 +287,25 @@ class _Writer:
             self.emit(2, f"grace {self.months(t.grace_months)}", self.stmt(s, "grace"))
         if t.validity_months:
             self.emit(2, f"valid {self.months(t.validity_months)}", self.stmt(s, "valid"))
+        if t.status_through is not None:
+            then = " then one step" if t.status_drop == "one_step" else ""
+            self.emit(2, f"status valid through {month_day_text(t.status_through)} {year_phrase(t.status_years)}{then}",
+                      self.stmt(s, "status"))
         self.emit(1, "}", s, closes=True)
 
     def tier(self, tier: ast.Tier) -> None:
         s = tier.span
         threshold = money_text(tier.threshold_money) if tier.threshold_money else number_text(tier.threshold)
         head = f"tier {tier.name} from {threshold}"
-        has_body = tier.multiplier is not None or tier.discount is not None or tier.expiry or tier.perks
+        has_body = (tier.multiplier is not None or tier.discount is not None or tier.expiry or tier.perks
+                    or tier.rate is not None)
         if not has_body:
             self.emit(2, head, s)
             return
         self.emit(2, head + " {", s)
+        if tier.rate is not None and tier.rate_per is not None:
+            self.emit(3, f"award {number_text(tier.rate)} {self.unit} per {money_text(tier.rate_per)}",
+                      self.stmt(s, "award"))
         if tier.multiplier is not None:
             self.emit(3, f"multiply {number_text(tier.multiplier)}x", self.stmt(s, "multiply"))
         if tier.discount is not None:

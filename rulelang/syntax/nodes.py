@@ -112,11 +112,12 @@ _DECLS = (
              ("program", "expire", "[]"), ("after_earning", "at_end_of_month", "inactivity", "on", "yearly_on")),
     NodeDecl(ast.Tier, "tier", "levels",
              {"threshold": "from", "multiplier": "multiply", "discount": "discount", "expiry": "expire",
-              "perks": "perks"}, _TIERS + ("levels", "*")),
+              "perks": "perks", "rate": "award", "rate_per": "award"}, _TIERS + ("levels", "*")),
     NodeDecl(ast.TierWindow, None, "over"),
     NodeDecl(ast.TierSystem, "tiers", "tiers",
              {"metric": "by", "window": "over", "tiers": "levels", "review": "review", "downgrade": "downgrade",
-              "grace_months": "grace", "validity_months": "valid"}, _TIERS),
+              "grace_months": "grace", "validity_months": "valid", "status_through": "status",
+              "status_years": "status", "status_drop": "status"}, _TIERS),
     # redemption and lifecycle
     NodeDecl(ast.Reward, "reward", "rewards", {"price": "price", "worth": "worth", "cost": "costs_us"},
              ("program", "rewards", "*")),
@@ -143,7 +144,7 @@ _DECLS = (
               "point_value": "point_value", "stacking": "multipliers", "rounding": "round", "pending_days": "pending",
               "attributes": "attributes", "events": "events", "counters": "counters", "rules": "rules",
               "tiers": "tiers", "expiry": "expire", "returns": "returns", "rewards": "rewards",
-              "pay_with_points": "pay_with_points", "conversion": "convert"}, ("program",)),
+              "pay_with_points": "pay_with_points", "conversion": "convert", "activity": "activity"}, ("program",)),
     NodeDecl(ast.SourceFile, None, None, {"program": "program", "tests": "tests"}, ()),
 )
 

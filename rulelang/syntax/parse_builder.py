@@ -9,6 +9,7 @@ with no node of their own are recorded in `Builder.stmt_spans` for the formatter
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import re
 from decimal import Decimal, InvalidOperation
@@ -17,10 +18,12 @@ from typing import NamedTuple
 from lark import Token, Transformer, v_args
 
 from rulelang.syntax import ast
-from rulelang.diagnostics import Diagnostic, Span
+from rulelang.diagnostics import Diagnostic, Span, did_you_mean
 from rulelang.vocabulary import unit_words
 from rulelang.syntax.expect_words import EventRef, OnDate, normalise_expect_words
 from rulelang.syntax.read_limits import NUMBER_HINT, NUMBER_TOO_LONG, number_too_long
+from rulelang.syntax.lifecycle_words import (STATUS_DATE_HINT, STATUS_DATE_TOO_EARLY, UNKNOWN_ACTIVITY,
+                                             activity_hint, status_date_problem)
 
 __all__ = ["Builder", "Where", "unquote"]
 
@@ -87,6 +90,7 @@ class Builder(Transformer):  # type: ignore[type-arg]
         self.errors: list[Diagnostic] = []
         self.missing: list[Diagnostic] = []  # "has no action"-like errors; dropped after syntax errors
         self.stmt_spans: list[tuple[tuple[int, int, str], Span]] = []
+        self.tier_rate_units: list[tuple[str, Span]] = []
 
     # ------------------------------------------------------------ helpers
 
@@ -405,6 +409,11 @@ class Builder(Transformer):  # type: ignore[type-arg]
         per = ch[2] if len(ch) > 2 else "use"
         return ast.TierPerk(str(ch[0]), self._money(ch[1]), per, span=self.w.of_meta(meta))  # type: ignore[arg-type]
 
+    def tier_rate(self, meta, ch):
+        """`award 1.2 stars per 1 USD` inside a tier: the tier's own earn rate."""
+        self.tier_rate_units.append((str(ch[1]), self.w.of_meta(meta)))
+        return self._stmt(meta, "award", (self._dec(ch[0]), self._money(ch[2])))
+
     def never_expire(self, meta, ch):
         return ast.Expiry("never", span=self.w.of_meta(meta))
 
@@ -422,6 +431,10 @@ class Builder(Transformer):  # type: ignore[type-arg]
                 if self._once(seen, _S("multiply", None, item.span), f"tier `{name}`"):
                     self._remember(span, _S("multiply", None, item.span))
                     fields["multiplier"] = item.factor
+            elif isinstance(item, _S) and item.kind == "award":
+                if self._once(seen, item, f"tier `{name}`"):
+                    self._remember(span, item)
+                    fields["rate"], fields["rate_per"] = item.value
             elif isinstance(item, _S):
                 if self._once(seen, item, f"tier `{name}`"):
                     self._remember(span, item)
@@ -456,6 +469,36 @@ class Builder(Transformer):  # type: ignore[type-arg]
     def valid_stmt(self, meta, ch):
         return self._stmt(meta, "valid", self._int(ch[0], "validity"))
 
+    def next_year(self, meta, ch):
+        return 1
+
+    def year_after_next(self, meta, ch):
+        return 2
+
+    def qualification_year(self, meta, ch):
+        return 0
+
+    def years_after(self, meta, ch):
+        return self._int(ch[0], "a number of years")
+
+    def years_before(self, meta, ch):
+        return -self._int(ch[0], "a number of years")
+
+    def then_one_step(self, meta, ch):
+        return "one_step"
+
+    def then_to_qualified(self, meta, ch):
+        return "to_qualified"
+
+    def status_stmt(self, meta, ch):
+        """`status valid through 01-31 of the year after next [then one step]`."""
+        span = self.w.of_meta(meta)
+        month_day, years = self._month_day(ch[0]), ch[1]
+        drop = ch[2] if len(ch) > 2 else "to_qualified"
+        if years < 1:
+            self._err(STATUS_DATE_TOO_EARLY, status_date_problem(month_day, years), span, STATUS_DATE_HINT)
+        return self._stmt(meta, "status", (month_day, years, drop))
+
     def tiers(self, meta, ch):
         span = self.w.of_meta(meta)
         metric, window = ch[0], ch[1]
@@ -468,7 +511,10 @@ class Builder(Transformer):  # type: ignore[type-arg]
                 tiers.append(item)
             elif isinstance(item, _S) and self._once(seen, item, "the tiers block"):
                 self._remember(span, item)
-                fields[names[item.kind]] = item.value
+                if item.kind == "status":
+                    fields["status_through"], fields["status_years"], fields["status_drop"] = item.value
+                else:
+                    fields[names[item.kind]] = item.value
         if not tiers:
             self._missing("the tiers block has no tier", span, "add e.g. `tier Base from 0`")
         return ast.TierSystem(metric, window, tuple(tiers), span=span, **fields)  # type: ignore[arg-type]
@@ -549,6 +595,22 @@ class Builder(Transformer):  # type: ignore[type-arg]
     def convert_stmt(self, meta, ch):
         return ast.Conversion(self._int(ch[0], "points"), self._money(ch[2]), ch[3], span=self.w.of_meta(meta))
 
+    def activity_named(self, meta, ch):
+        word = str(ch[0])
+        if word not in ("purchase", "redemption"):
+            self._err(UNKNOWN_ACTIVITY, f"`{word}` is not a kind of activity", self.w.of_token(ch[0]),
+                      activity_hint(word))
+            return None
+        return word
+
+    def activity_earning(self, meta, ch):
+        return "earning"
+
+    def activity_stmt(self, meta, ch):
+        """`activity is purchase, redemption, any earning event`."""
+        kinds = tuple(dict.fromkeys(k for k in ch if k is not None))
+        return self._stmt(meta, "activity", kinds)
+
     # ------------------------------------------------------------ program
 
     def program(self, meta, ch):
@@ -589,8 +651,11 @@ class Builder(Transformer):  # type: ignore[type-arg]
                 returns = ast.ReturnPolicy(False, negative.value, span=negative.span)  # type: ignore[arg-type]
         tiers = header.get("tiers")
         if isinstance(tiers, ast.TierSystem) and tiers.metric in unit_words(unit):
-            tiers = ast.TierSystem("points", tiers.window, tiers.tiers, tiers.review, tiers.downgrade,
-                                   tiers.grace_months, tiers.validity_months, span=tiers.span)
+            tiers = dataclasses.replace(tiers, metric="points")
+        for word, where in self.tier_rate_units:
+            if word not in unit_words(unit):
+                self._err("RL202", f"`{word}` is not this program's points unit", where,
+                          did_you_mean(word, sorted(unit_words(unit))) or f"write `{unit}`")
         return ast.Program(
             unquote(ch[0]),
             points_unit=unit,
@@ -610,6 +675,7 @@ class Builder(Transformer):  # type: ignore[type-arg]
             rewards=tuple(lists["rewards"]),  # type: ignore[arg-type]
             pay_with_points=header.get("pay_with_points"),  # type: ignore[arg-type]
             conversion=header.get("conversion"),  # type: ignore[arg-type]
+            activity=header.get("activity", ()),  # type: ignore[arg-type]
             span=span,
         )
 

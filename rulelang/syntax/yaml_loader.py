@@ -23,6 +23,8 @@ from decimal import Decimal
 import yaml
 
 from rulelang.fields import ACTION_EVENTS, FED_EVENTS, given_keys
+from rulelang.syntax.lifecycle_words import (ACTIVITY_KINDS, STATUS_DATE_TOO_EARLY, UNKNOWN_ACTIVITY,
+                                             activity_hint, status_date_problem)
 from rulelang.syntax import ast
 from rulelang.diagnostics import Diagnostic, Span, did_you_mean, sort_key
 from rulelang.syntax.parser import points_name_problem
@@ -89,6 +91,7 @@ class _Builder:
         self.r = reader
         self.points_unit = "points"
         self.has_program = False
+        self.stmt_spans: list[tuple[tuple[int, int, str], Span]] = []
         self.tier_metric: str | None = None
 
     # ------------------------------------------------------------ file
@@ -107,7 +110,7 @@ class _Builder:
         if "tests" in top:
             items = self.r.sequence(top["tests"].node, "`tests`")
             tests = tuple(self.test_case(item) for item in items)
-        return ast.SourceFile(path, program, tests)
+        return ast.SourceFile(path, program, tests, statement_spans=tuple(self.stmt_spans))
 
     # ------------------------------------------------------------ program
 
@@ -157,7 +160,11 @@ class _Builder:
             fields["pay_with_points"] = self.pay_with_points(m["pay_with_points"])
         if "convert" in m:
             fields["conversion"] = self.conversion(m["convert"])
-        return ast.Program(name, **fields, span=r.entry_span(entry))  # type: ignore[arg-type]
+        span = r.entry_span(entry)
+        if "activity" in m:
+            fields["activity"] = self.activity(m["activity"].node)
+            self._statement(span, "activity", m["activity"])
+        return ast.Program(name, **fields, span=span)  # type: ignore[arg-type]
 
     def currency(self, node: Node) -> str:
         text = self.r.scalar(node, "`currency`", "a currency code", "USD")
@@ -404,7 +411,48 @@ class _Builder:
         if "valid" in m:
             fields["validity_months"] = r.quantity(m["valid"].node, "`valid` of `tiers`", MONTHS, "month",
                                                    "12 months")[0]
-        return ast.TierSystem(metric, window, levels, **fields, span=r.entry_span(entry))  # type: ignore[arg-type]
+        span = r.entry_span(entry)
+        if "status" in m:
+            fields.update(self.status(m["status"].node))
+            self._statement(span, "status", m["status"])
+        return ast.TierSystem(metric, window, levels, **fields, span=span)  # type: ignore[arg-type]
+
+    def _statement(self, owner: Span, kind: str, entry: Entry) -> None:
+        """Where a key without a node of its own was written, for the checker's errors."""
+        self.stmt_spans.append(((owner.line, owner.column, kind), self.r.entry_span(entry)))
+
+    def status(self, node: Node) -> dict[str, object]:
+        """`status: {valid_through: 01-31, years_after: 2, then: one_step}` of `tiers`."""
+        r = self.r
+        what = "`status` of `tiers`"
+        m = r.mapping(node, what, ("valid_through", "years_after", "then"), required=("valid_through", "years_after"))
+        month_day = r.month_day(m["valid_through"].node, f"`valid_through` in {what}") \
+            if "valid_through" in m else (1, 31)
+        years = 1
+        if "years_after" in m:
+            years = r.integer(m["years_after"].node, f"`years_after` in {what}", "2")
+            if years < 1:
+                r.error(STATUS_DATE_TOO_EARLY, status_date_problem(month_day, years), m["years_after"].node,
+                        "write `years_after: 1` (the next year) or more, e.g. "
+                        "`status: {valid_through: 01-31, years_after: 2}`")
+        drop = r.choice(m["then"].node, f"`then` in {what}", {"to_qualified": "to_qualified", "one_step": "one_step"},
+                        "to_qualified") if "then" in m else "to_qualified"
+        return {"status_through": month_day, "status_years": years, "status_drop": drop}
+
+    def activity(self, node: Node) -> tuple[str, ...]:
+        """`activity: [purchase, redemption, any earning event]` (or one kind)."""
+        r = self.r
+        kinds: list[str] = []
+        for item in r.sequence(node, "`activity`", single_ok=True):
+            text = r.scalar(item, "a kind of `activity`", "a kind of activity", "purchase")
+            if text is None:
+                continue
+            word = " ".join(text.replace("_", " ").split())
+            if word not in ACTIVITY_KINDS:
+                r.error(UNKNOWN_ACTIVITY, f"`{text}` is not a kind of activity", item, activity_hint(word))
+                continue
+            kinds.append(ACTIVITY_KINDS[word])
+        return tuple(dict.fromkeys(kinds))
 
     def metric(self, node: Node) -> str:
         name = self.r.name(node, "`by` of `tiers` (spend, points, purchases or a counter)")
@@ -455,7 +503,24 @@ class _Builder:
         if "perks" in m:
             fields["perks"] = tuple(self.tier_perk(item, what)
                                     for item in r.sequence(m["perks"].node, f"`perks` of {what}", single_ok=True))
+        if "award" in m:
+            fields["rate"], fields["rate_per"] = self.tier_rate(m["award"].node, what)
+            self._statement(r.entry_span(entry), "award", m["award"])
         return ast.Tier(entry.key, threshold, money, **fields, span=r.entry_span(entry))  # type: ignore[arg-type]
+
+    def tier_rate(self, node: Node, what: str) -> tuple[Decimal, ast.Money]:
+        """`award: {points: 1.2, per: 1 USD}` of a tier (`unit` may name the points)."""
+        r = self.r
+        where = f"`award` of {what}"
+        m = r.mapping(node, where, ("points", "unit", "per"), required=("points", "per"))
+        rate = r.decimal(m["points"].node, f"`points` in {where}", "1.2") if "points" in m else Decimal(0)
+        per = r.money(m["per"].node, f"`per` in {where}") if "per" in m else _zero(r.span(node))
+        if "unit" in m:
+            word = r.name(m["unit"].node, f"`unit` in {where}")
+            if word and word not in unit_words(self.points_unit):
+                r.error("RL202", f"`{word}` is not this program's points unit", m["unit"].node,
+                        did_you_mean(word, sorted(unit_words(self.points_unit))) or f"write `{self.points_unit}`")
+        return rate, per
 
     def tier_perk(self, node: Node, what: str) -> ast.TierPerk:
         r = self.r

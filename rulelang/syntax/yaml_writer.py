@@ -26,6 +26,7 @@ from typing import Mapping, Union
 import yaml
 
 from rulelang.fields import given_keys
+from rulelang.syntax.lifecycle_words import ACTIVITY_WORDS
 from rulelang.syntax import ast
 from rulelang.syntax.formatter import expr_to_text  # conditions are written exactly as the text form writes them
 from rulelang.syntax.yaml_loader import EVENT_TIME_WHEN_NONE_GIVEN
@@ -255,6 +256,8 @@ def _program(p: ast.Program) -> dict[str, Value]:
     if p.conversion is not None:
         c = p.conversion
         out[_PROGRAM["conversion"]] = Flow({"every": _number(c.points), "into": _money(c.voucher), "at_end_of": Raw(c.period)})
+    if p.activity:
+        out[_PROGRAM["activity"]] = Flow([Raw(ACTIVITY_WORDS[k]) for k in p.activity])
     return out
 
 
@@ -367,6 +370,12 @@ def _tiers(t: ast.TierSystem) -> dict[str, Value]:
         out[_TIERS["grace_months"]] = _count(t.grace_months, "month")
     if t.validity_months:
         out[_TIERS["validity_months"]] = _count(t.validity_months, "month")
+    if t.status_through is not None:
+        status: dict[str, Value] = {"valid_through": Raw("%02d-%02d" % t.status_through),
+                                    "years_after": _number(t.status_years)}
+        if t.status_drop != "to_qualified":
+            status["then"] = Raw(t.status_drop)
+        out[_TIERS["status_through"]] = Flow(status)
     return out
 
 
@@ -381,6 +390,8 @@ def _tier(t: ast.Tier) -> dict[str, Value]:
         out[_TIER["expiry"]] = _expiries(t.expiry)
     if t.perks:
         out[_TIER["perks"]] = [Flow({"name": _word(p.name), "costs": _money(p.cost), "per": Raw(p.per)}) for p in t.perks]
+    if t.rate is not None and t.rate_per is not None:
+        out[_TIER["rate"]] = Flow({"points": _number(t.rate), "per": _money(t.rate_per)})
     return out
 
 

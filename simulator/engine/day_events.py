@@ -67,6 +67,8 @@ class DayEvents:
         nc = np.array(newcomers, dtype=np.int64)
         self.enroll[nc] = day
         self.arm.tier_since[nc] = day
+        if self.arm.status is not None:  # a newcomer's status starts on the day they join
+            self.arm.status.year[nc] = self.arm.cal.date(day).year
         self.alive_p[nc] = True
         self.q_prog[nc] = self.q0[nc]
         self.q_max[nc] = self.q0[nc]

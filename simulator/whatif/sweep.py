@@ -177,6 +177,11 @@ def _tier_parameter(p: ast.Program, path: str, parts: list[str]) -> Parameter:
     if what == "multiply":
         return Parameter(path, float(tier.multiplier) if tier.multiplier is not None else None, False, "x",
                          lambda prog, v: with_tier(prog, replace(tier, multiplier=v)))
+    if what == "rate":  # `award R POINTS per M CUR` in the tier: R is swept, per M (1 CUR when none)
+        per = tier.rate_per if tier.rate_per is not None else ast.Money(Decimal(1), p.currency)
+        return Parameter(path, float(tier.rate) if tier.rate is not None else None, False,
+                         f"{p.points_unit} per {per.amount} {per.currency}",
+                         lambda prog, v: with_tier(prog, replace(tier, rate=v, rate_per=per)))
     if what == "discount":
         return Parameter(path, float(tier.discount) if tier.discount is not None else None, False, "%",
                          lambda prog, v: with_tier(prog, replace(tier, discount=v)))
@@ -189,7 +194,7 @@ def _tier_parameter(p: ast.Program, path: str, parts: list[str]) -> Parameter:
         pk = tier.perks[pi]
         return Parameter(path, float(pk.cost.amount), False, p.currency,
                          lambda prog, v: with_tier(prog, replace(tier, perks=_replace_at(tier.perks, pi, replace(pk, cost=replace(pk.cost, amount=v))))))
-    raise _err(path, f"`{what}` is not a setting of a tier", "tier settings: threshold, multiply, discount, perk[.NAME]")
+    raise _err(path, f"`{what}` is not a setting of a tier", "tier settings: threshold, multiply, rate, discount, perk[.NAME]")
 
 
 POPULATION_SEGMENT_FIELDS = {"redeem": "redeem", "birthday_known": "birthday_known", "items": "items_mean",

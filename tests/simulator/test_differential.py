@@ -32,6 +32,8 @@ TIER_ODDITIES = [str((ROOT / "tests" / "fixtures" / "repro" / name).relative_to(
 PROGRAMS += TIER_ODDITIES
 FUEL = str((HERE / "fixtures" / "fuel.loyalty").relative_to(ROOT))  # awards per `quantity`
 PROGRAMS.append(FUEL)
+# status dates (to the qualified tier; one step), `activity is ...`, tier earn rates
+PROGRAMS += [str((HERE / "fixtures" / name).relative_to(ROOT)) for name in ("status.loyalty", "status_step.loyalty")]
 PROGRAMS.append(str((HERE / "fixtures" / "constructs.loyalty").relative_to(ROOT)))  # last: tests below read it
 
 
