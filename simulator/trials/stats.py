@@ -39,9 +39,9 @@ def t975(df: int) -> float:
     """The 97.5 % quantile of Student's t with `df` degrees of freedom (0 for df <= 0)."""
     if df <= 0:
         return 0.0
-    from scipy.stats import t
+    from scipy.special import stdtrit  # what scipy.stats.t.ppf computes, without importing scipy.stats (~1 s)
 
-    return float(t.ppf(0.5 + PRECISION_LEVEL / 2, df))
+    return float(stdtrit(df, 0.5 + PRECISION_LEVEL / 2))
 
 
 def summarize(values) -> dict[str, object]:

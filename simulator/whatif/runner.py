@@ -331,24 +331,63 @@ def run_programs(arms: Sequence[Arm], population: PopulationSource, settings: Se
     for a in arms:  # constructs the engine cannot simulate: fail before starting workers
         build_plan(a.program, cal, StringTable())
     chunks = [mc.plan_tasks(a.program, settings, population=population.base) for a in arms]
-    ntasks = sum(len(c) for c in chunks) * settings.trials
+    same = engine_twins(arms, arm_pops)  # arms the engine sees identically run once (same_as[i] = j <= i)
+    ran = [i for i in range(len(arms)) if same[i] == i]
+    ntasks = sum(len(chunks[i]) for i in ran) * settings.trials
     every_pop = [p for ps in arm_pops for p in ps]
     estimate = mc.estimate_memory([a.program for a in arms], every_pop, settings, chunks, ntasks, whatif=True)
     for a in arms:
         mc.check_customers(a.program, pops[0])
     mc.check_memory(arms[0].program, settings, chunks[0], ntasks, estimate=estimate,
                     held_bytes=mc.customers_file_bytes(pops[0]))
-    tasks = [(a.program, for_task(arm_pops[i][t], settings.customers, settings.seed, blocks, settings.block_size),
+    tasks = [(arms[i].program, for_task(arm_pops[i][t], settings.customers, settings.seed, blocks, settings.block_size),
               settings, t, blocks, 0)
-             for i, a in enumerate(arms) for t in range(settings.trials) for blocks in chunks[i]]
+             for i in ran for t in range(settings.trials) for blocks in chunks[i]]
+    mc.preload_for_workers(pops[0])
     results = iter(mc.run_tasks(tasks, settings.workers, progress))  # arm by arm, trial by trial, chunks in block order
+    chunk_results: dict[int, list[list]] = {i: [[next(results) for _ in chunks[i]] for _ in range(settings.trials)]
+                                            for i in ran}
     out = []
     for i, a in enumerate(arms):
-        per_trial = [mc.merge_chunks([next(results) for _ in chunks[i]], arm_pops[i][t]) for t in range(settings.trials)]
+        parts = chunk_results[same[i]]  # merge_chunks copies, never changes its parts
+        per_trial = [mc.merge_chunks(parts[t], arm_pops[i][t]) for t in range(settings.trials)]
         meta = mc.run_meta(a.program, arm_pops[i][0], settings, cal, population_hash=population.source_hash,
                            population_file=population.path, chunk_size=len(chunks[i][0]) * settings.block_size)
         meta.update(uncertain_parameters=population.describe(), variant=a.label)
         out.append(_collect(a, arm_pops[i], meta, per_trial, cal))
+    return out
+
+
+# Population settings no worker reads: `merge_chunks` adds the fixed cost per month once per trial and
+# `build_result` applies the gross margin, both after the simulation. Arms that differ only in these
+# (sensitivity's `economics.gross_margin` and `economics.fixed_cost_per_month`) share one simulation.
+# tests/whatif/test_shared_runs.py checks that the engine's chunk results do not depend on them.
+ENGINE_NEUTRAL_ECONOMICS = {"gross_margin": 0.0, "fixed_cost_per_month_cents": 0}
+
+
+def engine_view(pop: Population) -> Population:
+    """`pop` as the simulation engine sees it: the `ENGINE_NEUTRAL_ECONOMICS` set to fixed values."""
+    return replace(pop, economics=replace(pop.economics, **ENGINE_NEUTRAL_ECONOMICS))
+
+
+def _same(x: Any, y: Any) -> bool:
+    if x is y:
+        return True
+    try:
+        return bool(x == y)
+    except Exception:  # fields whose == is not a truth value (arrays): treat as different
+        return False
+
+
+def engine_twins(arms: Sequence[Arm], arm_pops: Sequence[Sequence[Population]]) -> list[int]:
+    """For each arm, the first arm whose tasks the engine would run identically (the same program and,
+    trial by trial, the same population up to `ENGINE_NEUTRAL_ECONOMICS`); itself when there is none."""
+    views = [[engine_view(p) for p in ps] for ps in arm_pops]
+    out: list[int] = []
+    for i, a in enumerate(arms):
+        twin = next((j for j in range(i) if out[j] == j and _same(arms[j].program, a.program)
+                     and all(_same(p, q) for p, q in zip(views[j], views[i]))), i)
+        out.append(twin)
     return out
 
 
