@@ -54,6 +54,7 @@ from simulator.model.population import Population
 from simulator.engine.program_arm import ProgramArm
 from simulator.engine.returns import ReturnSchedule
 from simulator.engine.line_draws import LineTables
+from simulator.kernel import kernel_for
 
 BLOCK = 1 << 16
 PURCHASE_FIELDS = simulated_fields("purchase")  # what a simulated purchase carries (`Basket` attributes)
@@ -222,6 +223,7 @@ class ChunkSim(DayEvents):
         self.enroll = tr.enroll_day.copy()
         returns_on = self.tables.has_returns
         self.arm = ProgramArm(plan, n, self.strings, self.enroll, tr.bday_doy, tr.attributes, self.budgets, returns_on)
+        self.arm.kernel = kernel_for(plan, self.arm, self.strings, pop)
         self._opening_state()
         self.schedule = ReturnSchedule() if returns_on else None
         counted = {c.event for c in program.counters}

@@ -87,6 +87,7 @@ class ProgramArm:
         self.plan = plan
         self.p = plan.program
         self.n = n
+        self.kernel = None  # a simulator.kernel.PurchaseKernel when the engine runs purchases on it
         self.strings = strings
         self.enroll_day = enroll_day  # shared with the engine (referrals activate slots)
         self.bday_doy = bday_doy
@@ -416,6 +417,10 @@ class ProgramArm:
         k = idx.size
         if k == 0:
             return np.zeros(0, dtype=np.int64)
+        if kind == "purchase" and self.kernel is not None:  # the compiled kernel (simulator.kernel)
+            out = self.kernel.apply(self, idx, data)
+            if out is not None:
+                return out
         self.first_event(idx)
         if k > 1 and self.budgeted:
             at_risk = self._budget_at_risk(kind, idx, data)

@@ -34,6 +34,7 @@ from simulator.model.customers_file import check_tiers, for_task
 from simulator.model.draws import segment_tables
 from simulator.engine.day_loop import BLOCK, ChunkResult, ChunkSim, blocks_for
 from simulator.engine.exact import ExactRangeError, checked_add
+from simulator.kernel import engine_label
 from simulator.engine.program_plan import SimulationError, build_plan
 from simulator.model.population import Population, default_population
 from simulator.trials.result import RunResult, build_result
@@ -419,6 +420,7 @@ def run_meta(program: ir.Program, pop: Population, settings: RunSettings, cal: C
         "population_file": population_file if population_file is not None else pop.path,
         "package_version": package_version(), "engine_version": ENGINE_VERSION,
         "model": pop.model, "response": "on" if response_on else "off",
+        "engine": engine_label(build_plan(program, cal, StringTable()), pop),  # kernel, or numpy and why
         **customers_meta(pop, settings),
     }
 

@@ -1,0 +1,24 @@
+"""The compiled engine kernel (numba): the program arm's purchases, customer by customer.
+
+Takes: the engine's `Plan` and `ProgramArm` (simulator.engine). Gives: `PurchaseKernel`, which
+applies a day's purchases to the program arm's state arrays in place, one customer after the
+other, exactly as `ProgramArm.apply("purchase", ...)` does over the batch (docs/semantics.md §4.2).
+Modules, one stage each: `cache` (where numba keeps compiled code), `conditions` (rule conditions
+as small opcode tables), `tables` (the plan as flat arrays), `purchase` (the @njit kernel),
+`coverage` (which constructs the kernel runs), `dispatch` (the engine's choice: kernel or numpy).
+
+Random numbers: the kernel draws none. The day loop (simulator.engine.day_loop) draws every
+uniform, basket and return exactly as before, from the same streams in the same order
+(stream 0: the day's uniforms and the baseline buyers' baskets; 1: the program arm's extra
+buyers' baskets; 2: referred newcomers; 3: quantity; 4: voucher use; 5: lines), and hands the
+day's purchases (amount, shipping, category, channel, items) to the kernel. Every draw that
+depends on the program's state (who buys in the program arm, which depends on the balance
+through the goal gradient; redemption; voucher use) is still taken by the day loop after the
+kernel has updated that state, so the kernel changes no draw, and results are identical to the
+numpy path for any seed, worker count and block size.
+"""
+
+from simulator.kernel.coverage import kernel_supports
+from simulator.kernel.dispatch import engine_label, kernel_for
+
+__all__ = ["engine_label", "kernel_for", "kernel_supports"]

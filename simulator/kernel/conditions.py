@@ -1,0 +1,108 @@
+"""Rule conditions as small opcode tables for the kernel (a postfix program per condition).
+
+Takes: an `ir.Expr` (or None) and the `StringTable`. Gives: `CondCode` (opcodes, arguments,
+constants, value sets) that `simulator.kernel.purchase` evaluates per customer on a float64
+stack, with the values `simulator.engine.conditions` compares: strings as codes, dates as
+ordinals, money as cents, bools as 0/1 (exact: every value is an integer below 2**53 or the
+float the numpy path compares too). A construct the tables cannot express raises `Unsupported`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from rulelang import ir
+from simulator.engine.conditions import _guess_type, const_value
+from simulator.model.strings import StringTable
+
+# opcodes
+PUSH_COL, PUSH_STATE, PUSH_DAY, PUSH_CONST, CMP, INSET, NOTINSET, AND, OR, NOT = range(10)
+CMP_OPS = ("==", "!=", "<", "<=", ">", ">=")
+# values read from the customer's state before the event
+STATE_FIELDS = ("first_purchase", "purchases", "tier", "days_from_birthday", "balance")
+# values of the day
+DAY_FIELDS = ("weekday", "date", "month")
+# values the purchase carries (a column of the batch), with the default when the data lacks it
+EVENT_COLUMNS = {"amount": 0, "category": 0, "channel": 0, "store": 0, "items": 1, "quantity": 0, "shipping": 0,
+                 "hour": 12}
+
+
+class Unsupported(Exception):
+    """A construct the kernel does not run (the message names it)."""
+
+
+@dataclass
+class CondCode:
+    ops: list[int] = field(default_factory=list)
+    args: list[int] = field(default_factory=list)
+    consts: list[float] = field(default_factory=list)
+    sets: list[list[float]] = field(default_factory=list)
+    columns: list[str] = field(default_factory=list)  # event columns, by index
+
+    def column(self, name: str) -> int:
+        if name not in self.columns:
+            self.columns.append(name)
+        return self.columns.index(name)
+
+
+def _number(value: object, what: str) -> float:
+    if isinstance(value, bool):
+        return 1.0 if value else 0.0
+    if isinstance(value, (int, float)):
+        if isinstance(value, int) and abs(value) >= 2**53:
+            raise Unsupported(f"{what} {value} beyond 2**53")
+        return float(value)
+    raise Unsupported(f"{what} of type {type(value).__name__}")
+
+
+def compile_condition(expr: ir.Expr | None, strings: StringTable, code: CondCode) -> tuple[int, int]:
+    """Append `expr`'s program to `code`; returns its (start, stop) in the opcode list."""
+    lo = len(code.ops)
+    if expr is not None:
+        _emit(expr, strings, code)
+    return lo, len(code.ops)
+
+
+def _emit(expr: ir.Expr, strings: StringTable, code: CondCode) -> None:
+    if isinstance(expr, ir.Const):
+        code.ops.append(PUSH_CONST)
+        code.args.append(len(code.consts))
+        code.consts.append(_number(const_value(expr.value, expr.type, strings), "a constant"))
+    elif isinstance(expr, ir.Field):
+        name = expr.name
+        if name in STATE_FIELDS:
+            code.ops.append(PUSH_STATE)
+            code.args.append(STATE_FIELDS.index(name))
+        elif name in DAY_FIELDS:
+            code.ops.append(PUSH_DAY)
+            code.args.append(DAY_FIELDS.index(name))
+        elif name in EVENT_COLUMNS:
+            code.ops.append(PUSH_COL)
+            code.args.append(code.column(name))
+        else:
+            raise Unsupported(f"condition field `{name}`")
+    elif isinstance(expr, ir.Cmp):
+        _emit(expr.left, strings, code)
+        _emit(expr.right, strings, code)
+        code.ops.append(CMP)
+        code.args.append(CMP_OPS.index(expr.op))
+    elif isinstance(expr, ir.InSet):
+        _emit(expr.left, strings, code)
+        ltype = getattr(expr.left, "type", None)
+        vals = [_number(const_value(v, ltype or _guess_type(v), strings), "a set value") for v in expr.values]
+        code.ops.append(NOTINSET if expr.negated else INSET)
+        code.args.append(len(code.sets))
+        code.sets.append(vals)
+    elif isinstance(expr, (ir.And, ir.Or)):
+        for item in expr.items:
+            _emit(item, strings, code)
+        code.ops.append(AND if isinstance(expr, ir.And) else OR)
+        code.args.append(len(expr.items))
+    elif isinstance(expr, ir.Not):
+        _emit(expr.item, strings, code)
+        code.ops.append(NOT)
+        code.args.append(0)
+    elif isinstance(expr, ir.AnyLine):
+        raise Unsupported("`any line` condition")
+    else:
+        raise Unsupported(f"condition {type(expr).__name__}")

@@ -1,0 +1,111 @@
+"""Which constructs of a program the kernel runs, and which force the numpy path.
+
+Takes: a `Plan` (and optionally the population, for purchase lines). Gives:
+`kernel_supports(plan, population) -> list[str]`: the constructs the kernel lacks, each
+named (with its rule), empty when the whole program's purchases run on the kernel. The kernel
+runs a program's purchases only; every other event (signups, birthdays, referrals, custom
+events, returns), the calendar work (pending, expiry, tier review, conversion, perks per period)
+and redemption run on the numpy path, over the same state arrays, for every program.
+
+The check is closed: a field of the IR that this module does not know (a construct added to
+the language later) is reported as unsupported while it holds a value other than its default,
+so a new construct never runs on the kernel unnoticed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from rulelang import ir
+from simulator.engine.program_plan import Plan
+from simulator.kernel.conditions import CondCode, Unsupported, compile_condition
+from simulator.model.strings import StringTable
+
+# the IR fields the kernel (or the numpy path around it) knows, per class
+KNOWN_FIELDS = {
+    ir.Program: {"name", "points_unit", "currency", "point_cost_cents", "point_value_cents", "stacking", "rounding",
+                 "pending_days", "events", "attributes", "counters", "rules", "tiers", "expiry", "returns",
+                 "rewards", "pay_with_points", "conversion", "activity"},
+    ir.Rule: {"name", "order", "event", "condition", "actions", "rounding", "priority", "group", "start", "end",
+              "caps", "budget", "every_nth", "streak", "line"},
+    ir.TierSystem: {"metric", "window", "window_months", "tiers", "review", "downgrade", "grace_months",
+                    "validity_months", "spend_before_discounts", "on_return", "status_through", "status_years",
+                    "status_drop"},
+    ir.Tier: {"name", "threshold", "multiplier", "discount_percent", "expiry", "perks", "rate"},
+    ir.ReturnPolicy: {"reverse", "negative_balance", "lower_metrics"},
+    ir.RateAward: {"rate", "base", "excluding", "only"},
+    ir.Multiplier: {"factor", "only"},
+    ir.FixedAward: {"points", "to"},
+    ir.DiscountAction: {"percent", "fixed_cents", "base", "excluding"},
+    ir.PerkAction: {"name", "cost_cents"},
+}
+KERNEL_ACTIONS = (ir.RateAward, ir.Multiplier, ir.FixedAward, ir.DiscountAction, ir.PerkAction)
+# the point sources in the order the kernel works them out (rulelang.ir.POINT_SOURCES)
+KERNEL_SOURCES = (ir.RATE_AWARD, ir.QUANTITY_AWARD, ir.TIER_MULTIPLIER, ir.RULE_MULTIPLIER, ir.FIXED_AWARD)
+
+
+def _new_fields(obj: object, where: str) -> list[str]:
+    known = KNOWN_FIELDS.get(type(obj))
+    if known is None:
+        return [f"{type(obj).__name__} ({where})"]
+    out = []
+    for f in dataclasses.fields(obj):  # type: ignore[arg-type]
+        if f.name in known:
+            continue
+        default = f.default if f.default is not dataclasses.MISSING else (
+            f.default_factory() if f.default_factory is not dataclasses.MISSING else dataclasses.MISSING)
+        if default is dataclasses.MISSING or getattr(obj, f.name) != default:
+            out.append(f"`{f.name}` ({where})")
+    return out
+
+
+def kernel_supports(plan: Plan, population=None) -> list[str]:
+    """The constructs of the program's purchases the kernel does not run (empty: it runs them all)."""
+    p = plan.program
+    out: list[str] = []
+    if tuple(ir.POINT_SOURCES) != KERNEL_SOURCES:
+        out.append("a point source the kernel does not know")
+    out += _new_fields(p, "program")
+    out += _new_fields(p.returns, "returns")
+    for c in p.counters:
+        if c.event == "purchase":
+            out.append(f"counter `{c.name}` on purchases")
+    ts = p.tiers
+    if ts is not None:
+        out += _new_fields(ts, "tiers")
+        for t in ts.tiers:
+            out += _new_fields(t, f"tier {t.name}")
+        if ts.status_through is not None:
+            out.append("tier status dates (`status through`)")
+        if ts.metric not in ("spend", "points", "purchases"):
+            out.append(f"tier metric `{ts.metric}` (a counter)")
+    inactivity = any(s.inactivity_months for s in plan.expiry_sets)
+    if inactivity and tuple(p.activity) != ("purchase", "earning"):
+        out.append("`activity` for an inactivity expiry")
+    if plan.reads_lines and population is not None and any(sg.lines for sg in population.segments):
+        out.append("purchase lines")
+    strings = StringTable()
+    for spec in plan.by_event.get("purchase", []):
+        r = spec.rule
+        name = f"rule `{r.name}`"
+        out += _new_fields(r, name)
+        if r.budget is not None:
+            out.append(f"global budget ({name})")
+        for a in r.actions:
+            if not isinstance(a, KERNEL_ACTIONS):
+                out.append(f"{type(a).__name__} ({name})")
+                continue
+            out += _new_fields(a, name)
+            if isinstance(a, ir.Multiplier) and a.only is not None:
+                out.append(f"multiplier `in category` ({name})")
+        try:
+            compile_condition(r.condition, strings, CondCode())
+        except Unsupported as exc:
+            out.append(f"{exc} ({name})")
+    if not out:
+        from simulator.kernel.tables import KernelTables  # the arithmetic bounds
+        try:
+            KernelTables(plan, strings)
+        except Unsupported as exc:
+            out.append(str(exc))
+    return list(dict.fromkeys(out))

@@ -1,0 +1,191 @@
+"""The engine's choice: the kernel for the program arm's purchases, or the numpy path.
+
+Takes: the `Plan`, the chunk's `ProgramArm`, the `StringTable` and the population. Gives:
+`kernel_for(...)` -> a `PurchaseKernel` bound to the arm's state (or None: numpy path), and
+`engine_label(plan, population)`: "kernel", or "numpy (kernel lacks: ...)" naming what forced
+the numpy path (written to the report's meta.engine). The environment variable LOYALTY_ENGINE
+chooses: "auto" (default: the kernel where it runs the whole program), "numpy" (never the
+kernel). `PurchaseKernel` stacks the arm's per-rule state (caps, limits, every-Nth, streaks,
+inactivity clocks) into 2-D arrays and puts rows of them back into the arm's dictionaries, so
+the numpy steps and the kernel read and write the same memory.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+
+import numpy as np
+
+from rulelang.limits import MAX_EVENT_POINTS
+from simulator.engine.calendar import month_index, period_id
+from simulator.engine.exact import ExactRangeError
+from simulator.engine.program_plan import Plan
+from simulator.kernel.cache import announce_compile
+from simulator.kernel.coverage import kernel_supports
+from simulator.kernel.tables import PERIODS, KernelTables
+from simulator.model.strings import StringTable
+
+ENV = "LOYALTY_ENGINE"
+
+
+def _numba_missing() -> str | None:
+    try:
+        import numba  # noqa: F401
+    except ImportError:
+        return "numba is not installed"
+    return None
+
+
+def reasons(plan: Plan, population=None) -> list[str]:
+    """Why the kernel does not run this program (empty: it does)."""
+    choice = os.environ.get(ENV, "auto")
+    if choice == "numpy":
+        return [f"{ENV}=numpy"]
+    missing = _numba_missing()
+    if missing:
+        return [missing]
+    return kernel_supports(plan, population)
+
+
+def engine_label(plan: Plan, population=None) -> str:
+    why = reasons(plan, population)
+    return "kernel" if not why else f"numpy (kernel lacks: {'; '.join(why)})"
+
+
+def kernel_for(plan: Plan, arm, strings: StringTable, population=None) -> "PurchaseKernel | None":
+    if reasons(plan, population):
+        return None
+    if not plan.by_event.get("purchase") and plan.program.tiers is None:
+        return None  # nothing to do on a purchase beyond what the day loop does
+    return PurchaseKernel(plan, arm, strings)
+
+
+def _stack(d: dict, keys: list, n: int) -> np.ndarray:
+    """The arrays of `d` under `keys` as rows of one 2-D array; `d` then holds the rows (views)."""
+    if not keys:
+        return np.zeros((1, 1), dtype=np.int64)
+    out = np.stack([d[k] for k in keys]).astype(np.int64)
+    for row, k in enumerate(keys):
+        d[k] = out[row]
+    return out
+
+
+def _stack_rules(d: dict, specs, n: int) -> np.ndarray:
+    """Per-rule state (every-Nth counts, streaks) as one row per purchase rule."""
+    if not any(s.index in d for s in specs):
+        return np.zeros((1, 1), dtype=np.int64)
+    out = np.zeros((len(specs), n), dtype=np.int64)
+    for row, s in enumerate(specs):
+        if s.index in d:
+            out[row] = d[s.index]
+            d[s.index] = out[row]
+    return out
+
+
+class PurchaseKernel:
+    def __init__(self, plan: Plan, arm, strings: StringTable):
+        from simulator.kernel import purchase  # imports numba (after the cache folder is set)
+        self.fn = purchase.purchase_batch
+        self.plan = plan
+        t = self.t = KernelTables(plan, strings)
+        n = arm.n
+        specs = t.specs
+        self.cap_used = _stack(arm.cap_used, t.cap_keys, n)
+        self.cap_pid = _stack(arm.cap_pid, t.cap_keys, n)
+        self.lim_used = _stack(arm.lim_used, t.lim_keys, n)
+        self.lim_pid = _stack(arm.lim_pid, t.lim_keys, n)
+        self.nth = _stack_rules(arm.nth, specs, n)
+        self.streak_last = _stack_rules(arm.streak_last, specs, n)
+        self.streak_run = _stack_rules(arm.streak_run, specs, n)
+        keys = sorted(arm.inact_due)
+        self.inact = _stack(arm.inact_due, keys, n) if keys else np.zeros((0, 1), dtype=np.int64)
+        self.inact_due_tab = (np.stack([plan.expiry_sets[k].inactive_due for k in keys]).astype(np.int64)
+                              if keys else np.zeros((0, 1), dtype=np.int64))
+        lots = arm.lots
+        z1, z2 = np.zeros(1, dtype=np.int64), np.zeros((1, 1), dtype=np.int64)
+        self.avail = lots.avail if lots.avail is not None else z1
+        self.ring = lots.ring if lots.ring is not None else z2
+        self.pend = lots.pend if lots.pend is not None else z2
+        self.debt = lots.debt if lots.debt is not None else z1
+        self.window = arm.window if arm.window is not None else z2
+        self.bday = np.ascontiguousarray(arm.bday_doy, dtype=np.int64)
+        p = plan.program
+        act = p.activity
+        self.prog = np.array([
+            t.D, t.rounding, int(t.stack_add), int(t.any_discounts), int(t.has_tier_mult), int(t.has_tier_disc),
+            t.metric_kind, int("earning" in act), int("purchase" in act), int(arm.counts_purchases),
+            p.pending_days, int(lots.ring is not None), max(lots.ring_size, 1), int(lots.debt is not None), -1,
+            MAX_EVENT_POINTS, t.n_groups, len(keys)], dtype=np.int64)
+        self.lower_metrics = bool(p.returns.lower_metrics)
+        self._day = -1
+        announce_compile(self.fn)
+
+    def _day_values(self, arm) -> None:
+        """The day's values the kernel reads (computed once per simulated day)."""
+        d: dt.date = arm.date
+        t = self.t
+        self._day = arm.day
+        self.day_vals = np.array([d.weekday(), d.toordinal(), d.month], dtype=np.float64)
+        base = []
+        for year in (d.year - 1, d.year, d.year + 1):
+            leap = 1 if (year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)) else 0
+            base.append((dt.date(year, 1, 1).toordinal(), leap))
+        self.bday_base = np.array(base, dtype=np.int64)
+        self.active = np.array([int((s is None or d >= s) and (e is None or d <= e)) for s, e in t.windows],
+                               dtype=np.int64)
+        self.period_cur = np.array([period_id(d, per) for per in PERIODS], dtype=np.int64)
+        from simulator.engine.program_arm import streak_period
+        self.streak_cur = np.array([streak_period(d, per) if per else 0 for per in t.streak_period], dtype=np.int64)
+        if arm.window is not None:
+            self.prog[14] = month_index(d) % arm.window.shape[0]
+        self.slot = self.plan.slot_of_day(arm.day)
+
+    def apply(self, arm, idx: np.ndarray, data: dict) -> np.ndarray | None:
+        """`ProgramArm.apply("purchase", idx, data)` on the kernel; None when this batch must take
+        the numpy path (an amount beyond the kernel's int64 bound, or purchase lines)."""
+        if "lines.amount" in data:
+            return None
+        amount = np.ascontiguousarray(data["amount"], dtype=np.int64)
+        k = idx.size
+        if k == 0:
+            return np.zeros(0, dtype=np.int64)
+        if int(amount.max()) > self.t.safe_amount:
+            return None
+        if arm.day != self._day:
+            self._day_values(arm)
+        t = self.t
+        shipping = np.ascontiguousarray(data["shipping"], dtype=np.int64) if "shipping" in data \
+            else np.zeros(k, dtype=np.int64)
+        cat = np.ascontiguousarray(data["category"], dtype=np.int64) if "category" in data \
+            else np.zeros(k, dtype=np.int64)
+        from simulator.kernel.conditions import EVENT_COLUMNS
+        ev = np.empty((len(t.columns), k), dtype=np.float64)
+        for j, name in enumerate(t.columns):
+            ev[j] = data[name] if name in data else EVENT_COLUMNS[name]
+        total = np.zeros(k, dtype=np.int64)
+        disc = np.zeros(k, dtype=np.int64)
+        inc = np.zeros(k, dtype=np.int64)
+        lots = arm.lots
+        biggest = self.fn(
+            np.ascontiguousarray(idx, dtype=np.int64), amount, shipping, cat, ev, arm.day, self.slot, self.day_vals,
+            self.bday_base, self.active, self.period_cur, self.streak_cur,
+            t.cond_lo, t.cond_hi, t.op, t.arg, t.consts, t.set_lo, t.set_hi, t.set_vals,
+            t.rule_round, t.rule_group, t.sides_only, t.every_nth, t.streak_len, t.gives_money,
+            t.rate_lo, t.rate_hi, t.rate_factor, t.rate_gross, t.rx_lo, t.rx_hi, t.rx_codes, t.ro_has, t.ro_lo,
+            t.ro_hi, t.ro_codes, t.mult_lo, t.mult_hi, t.mult_num, t.mult_den, t.fixed, t.perk_cost,
+            t.disc_lo, t.disc_hi, t.disc_pct, t.disc_num, t.disc_den, t.disc_fixed, t.disc_gross, t.dx_lo, t.dx_hi,
+            t.dx_codes, t.has_rule_disc, t.cap_lo, t.cap_hi, t.cap_limit, t.cap_period, t.lim_lo, t.lim_hi,
+            t.lim_limit, t.lim_period, self.prog, t.tier_rate, t.tier_mult_num, t.tier_mult_den, t.tier_disc_num,
+            t.tier_disc_den, t.thresholds,
+            arm.tier, arm.tier_since, arm.grace_start, arm.purchases, arm.metric, self.window, arm.issued,
+            arm.discount, arm.perk, lots.outstanding, lots.pending, self.avail, self.ring, self.pend, self.debt,
+            self.inact, self.inact_due_tab, self.cap_used, self.cap_pid, self.lim_used, self.lim_pid,
+            self.nth, self.streak_last, self.streak_run, self.bday, total, disc, inc)
+        if biggest > MAX_EVENT_POINTS:
+            raise ExactRangeError(f"one purchase would earn {int(biggest):,} {arm.p.points_unit}, more than "
+                                  f"the {MAX_EVENT_POINTS:,} one event may earn (rulelang.limits.MAX_EVENT_POINTS)")
+        arm.last_discount = disc if t.any_discounts else None
+        if self.lower_metrics:
+            arm.last_moved = {"metric": inc}
+        return total

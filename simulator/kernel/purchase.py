@@ -1,0 +1,349 @@
+"""The @njit kernel: one day's purchases of the program arm, customer after customer.
+
+Takes: the batch (customers, amounts, shipping, categories, the condition columns), the day's
+values, `KernelTables` arrays and the program arm's state arrays. Gives: the state updated in
+place exactly as `ProgramArm.apply("purchase", ...)` updates it, and per customer the points
+issued, the discount and the tier-metric increment. The steps are those of docs/semantics.md
+§4.2 in the numpy path's order (candidates, skips, discounts, rate awards, tier multiplier, rule
+multipliers, fixed awards, caps, lots, activity and metric, upgrade); customers are independent
+here (programs with a global budget do not run on the kernel), so one customer after the other
+gives what the batch gives. No random numbers are drawn here (see the package docstring).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from simulator.kernel.cache import setup
+
+setup()
+
+from numba import njit  # noqa: E402
+
+# prog[...] slots (KernelTables + the state layout, packed by `dispatch`)
+(P_D, P_ROUND, P_ADD, P_ANYDISC, P_TMULT, P_TDISC, P_METRIC, P_ACT_EARN, P_ACT_BUY, P_COUNT_BUY, P_PEND,
+ P_RING, P_RING_SIZE, P_DEBT, P_WIN_ROW, P_MAX_EVENT, P_NGROUPS, P_NINACT) = range(18)
+PROG_SLOTS = 18
+
+
+@njit(cache=True, inline="always")
+def _round_div(num, den, mode):
+    if den == 1:
+        return num
+    if mode == 0:
+        return num // den
+    if mode == 1:
+        return -((-num) // den)
+    return (2 * num + den) // (2 * den)
+
+
+@njit(cache=True, inline="always")
+def _in(codes, lo, hi, value):
+    for j in range(lo, hi):
+        if codes[j] == value:
+            return True
+    return False
+
+
+@njit(cache=True)
+def _days_from_birthday(doy, bday_base, today):
+    if doy < 0:
+        return 366
+    best = 10**6
+    for y in range(3):
+        o = bday_base[y, 0] + doy + (bday_base[y, 1] if doy >= 59 else 0)
+        dist = abs(o - today)
+        if dist < best:
+            best = dist
+    return best
+
+
+@njit(cache=True)
+def _condition(lo, hi, op, arg, consts, set_lo, set_hi, set_vals, ev, i, state_vals, day_vals, stack):
+    if hi == lo:
+        return True
+    sp = 0
+    for pc in range(lo, hi):
+        o = op[pc]
+        a = arg[pc]
+        if o == 0:
+            stack[sp] = ev[a, i]
+            sp += 1
+        elif o == 1:
+            stack[sp] = state_vals[a]
+            sp += 1
+        elif o == 2:
+            stack[sp] = day_vals[a]
+            sp += 1
+        elif o == 3:
+            stack[sp] = consts[a]
+            sp += 1
+        elif o == 4:
+            r = stack[sp - 1]
+            left = stack[sp - 2]
+            sp -= 1
+            if a == 0:
+                v = left == r
+            elif a == 1:
+                v = left != r
+            elif a == 2:
+                v = left < r
+            elif a == 3:
+                v = left <= r
+            elif a == 4:
+                v = left > r
+            else:
+                v = left >= r
+            stack[sp - 1] = 1.0 if v else 0.0
+        elif o == 5 or o == 6:
+            x = stack[sp - 1]
+            hit = False
+            for j in range(set_lo[a], set_hi[a]):
+                if set_vals[j] == x:
+                    hit = True
+                    break
+            if o == 6:
+                hit = not hit
+            stack[sp - 1] = 1.0 if hit else 0.0
+        elif o == 7 or o == 8:
+            acc = o == 7
+            for j in range(sp - a, sp):
+                t = stack[j] != 0.0
+                acc = (acc and t) if o == 7 else (acc or t)
+            sp -= a
+            stack[sp] = 1.0 if acc else 0.0
+            sp += 1
+        else:
+            stack[sp - 1] = 0.0 if stack[sp - 1] != 0.0 else 1.0
+    return stack[sp - 1] != 0.0
+
+
+@njit(cache=True)
+def _period_reset(used, pid, row, c, cur):
+    if pid[row, c] != cur:
+        used[row, c] = 0
+        pid[row, c] = cur
+    return used[row, c]
+
+
+@njit(cache=True)
+def purchase_batch(idx, amount, shipping, cat, ev, day, slot, day_vals, bday_base, rule_active, period_cur,
+                   streak_cur,
+                   cond_lo, cond_hi, op, arg, consts, set_lo, set_hi, set_vals,
+                   rule_round, rule_group, sides_only, every_nth, streak_len, gives_money,
+                   rate_lo, rate_hi, rate_factor, rate_gross, rx_lo, rx_hi, rx_codes, ro_has, ro_lo, ro_hi, ro_codes,
+                   mult_lo, mult_hi, mult_num, mult_den, fixed, perk_cost,
+                   disc_lo, disc_hi, disc_pct, disc_num, disc_den, disc_fixed, disc_gross, dx_lo, dx_hi, dx_codes,
+                   has_rule_disc, cap_lo, cap_hi, cap_limit, cap_period, lim_lo, lim_hi, lim_limit, lim_period,
+                   prog, tier_rate, tier_mult_num, tier_mult_den, tier_disc_num, tier_disc_den, thresholds,
+                   tier, tier_since, grace_start, purchases, metric, window, issued, discount, perk,
+                   outstanding, pending, avail, ring, pend, debt, inact, inact_due_tab,
+                   cap_used, cap_pid, lim_used, lim_pid, nth, streak_last, streak_run, bday_doy,
+                   total_out, disc_out, inc_out):
+    """Apply one purchase to each customer of `idx`; returns the largest points of one purchase."""
+    nr = cond_lo.size
+    D = prog[P_D]
+    add = prog[P_ADD] != 0
+    ntiers = thresholds.size
+    stack = np.zeros(max(op.size, 1) + 1)
+    state_vals = np.zeros(5)
+    groups = np.zeros(max(prog[P_NGROUPS], 1), dtype=np.bool_)
+    m = np.zeros(max(nr, 1), dtype=np.bool_)
+    pts = np.zeros(max(nr, 1), dtype=np.int64)
+    biggest = 0
+    for i in range(idx.size):
+        c = idx[i]
+        t = tier[c]
+        state_vals[0] = 1.0 if purchases[c] == 0 else 0.0
+        state_vals[1] = purchases[c]
+        state_vals[2] = t
+        state_vals[3] = _days_from_birthday(bday_doy[c], bday_base, int(day_vals[1]))
+        state_vals[4] = outstanding[c]
+        groups[:] = False
+        # step 3: skips
+        for r in range(nr):
+            m[r] = False
+            pts[r] = 0
+            if rule_active[r] == 0:
+                continue
+            ok = _condition(cond_lo[r], cond_hi[r], op, arg, consts, set_lo, set_hi, set_vals, ev, i,
+                            state_vals, day_vals, stack)
+            if sides_only[r] != 0:
+                ok = False
+            nth_ok = True
+            if every_nth[r] > 0:
+                nth_ok = False
+                if ok:
+                    nth[r, c] += 1
+                    nth_ok = nth[r, c] % every_nth[r] == 0
+            streak_ok = True
+            if streak_len[r] > 0:
+                streak_ok = False
+                if ok:
+                    cur = streak_cur[r]
+                    lp = streak_last[r, c]
+                    same = lp == cur
+                    if not same:
+                        streak_run[r, c] = streak_run[r, c] + 1 if lp == cur - 1 else 1
+                    streak_last[r, c] = cur
+                    if (not same) and streak_run[r, c] >= streak_len[r]:
+                        streak_run[r, c] = 0
+                        streak_ok = True
+            g = rule_group[r]
+            if g >= 0 and groups[g]:
+                ok = False
+            for j in range(lim_lo[r], lim_hi[r]):
+                if _period_reset(lim_used, lim_pid, j, c, period_cur[lim_period[j]]) >= lim_limit[j]:
+                    ok = False
+            ok = ok and nth_ok and streak_ok
+            if g >= 0 and ok:
+                groups[g] = True
+            m[r] = ok
+        # step 4: discounts
+        goods = amount[i] - shipping[i]
+        disc = 0
+        for r in range(nr):
+            if not m[r] or has_rule_disc[r] == 0:
+                continue
+            for j in range(disc_lo[r], disc_hi[r]):
+                base = amount[i] if disc_gross[j] != 0 else goods
+                if _in(dx_codes, dx_lo[j], dx_hi[j], cat[i]):
+                    base = 0
+                if disc_pct[j] != 0:
+                    disc += _round_div(base * disc_num[j], disc_den[j], rule_round[r])
+                else:
+                    disc += min(base, disc_fixed[j])
+            disc = min(disc, goods)
+        if prog[P_TDISC] != 0:
+            disc += _round_div(goods * tier_disc_num[t], tier_disc_den[t], prog[P_ROUND])
+        net = goods
+        if prog[P_ANYDISC] != 0:
+            disc = min(disc, goods)
+            discount[c] += disc
+            net = goods - disc
+        disc_out[i] = disc
+        # step 5: rate awards
+        R = 0
+        for r in range(nr):
+            if not m[r] or rate_hi[r] == rate_lo[r]:
+                continue
+            num = 0
+            for j in range(rate_lo[r], rate_hi[r]):
+                base = amount[i] if rate_gross[j] != 0 else net
+                if _in(rx_codes, rx_lo[j], rx_hi[j], cat[i]):
+                    base = 0
+                if ro_has[j] != 0 and not _in(ro_codes, ro_lo[j], ro_hi[j], cat[i]):
+                    base = 0
+                f = tier_rate[t] if tier_rate[t] >= 0 else rate_factor[j]
+                num += base * f
+            R += num
+            pts[r] += _round_div(num, D, rule_round[r])
+        # step 6: the tier's multiplier, then the rules'
+        tier_pts = 0
+        pnum = 1
+        pden = 1
+        if R != 0:
+            if prog[P_TMULT] != 0:
+                fn = tier_mult_num[t]
+                fd = tier_mult_den[t]
+                tier_pts = _round_div(R * (fn - fd), fd * D, prog[P_ROUND])
+                if not add:
+                    pnum = fn
+                    pden = fd
+            for r in range(nr):
+                if not m[r]:
+                    continue
+                for j in range(mult_lo[r], mult_hi[r]):
+                    fn = mult_num[j]
+                    fd = mult_den[j]
+                    if add:
+                        pts[r] += _round_div(R * (fn - fd), D * fd, rule_round[r])
+                    else:
+                        pts[r] += _round_div(R * pnum * (fn - fd), pden * D * fd, rule_round[r])
+                        pnum *= fn
+                        pden *= fd
+                        a, b = pnum, pden
+                        while b != 0:
+                            a, b = b, a % b
+                        pnum //= a
+                        pden //= a
+        # step 7: fixed awards; step 8: caps
+        total = 0
+        for r in range(nr):
+            if not m[r]:
+                continue
+            pts[r] += fixed[r]
+            if pts[r] < 0:
+                pts[r] = 0
+            wanted = pts[r]
+            for j in range(cap_lo[r], cap_hi[r]):
+                used = _period_reset(cap_used, cap_pid, j, c, period_cur[cap_period[j]])
+                left = cap_limit[j] - used
+                if left < 0:
+                    left = 0
+                if pts[r] > left:
+                    pts[r] = left
+            if gives_money[r] == 0 and pts[r] == 0 and wanted > 0:
+                m[r] = False
+        # step 9: book the rules, then the lots
+        for r in range(nr):
+            for j in range(cap_lo[r], cap_hi[r]):
+                cap_used[j, c] += pts[r]
+            if not m[r]:
+                continue
+            for j in range(lim_lo[r], lim_hi[r]):
+                _period_reset(lim_used, lim_pid, j, c, period_cur[lim_period[j]])
+                lim_used[j, c] += 1
+            perk[c] += perk_cost[r]
+            total += pts[r]
+        if tier_pts > 0:
+            total += tier_pts
+        if total > biggest:
+            biggest = total
+        total_out[i] = total
+        if total > 0:
+            outstanding[c] += total
+            left = total
+            if prog[P_DEBT] != 0 and debt[c] > 0:
+                pay = min(debt[c], left)
+                debt[c] -= pay
+                left -= pay
+            if prog[P_PEND] > 0:
+                pend[day % prog[P_PEND], c] += left
+                pending[c] += left
+            elif prog[P_RING] == 0:
+                avail[c] += left
+            else:
+                ring[slot % prog[P_RING_SIZE], c] += left
+            issued[c] += total
+        # step 10: activity, purchase count, tier metric
+        active = prog[P_ACT_BUY] != 0 or (prog[P_ACT_EARN] != 0 and total > 0)
+        if active:
+            for k in range(prog[P_NINACT]):
+                inact[k, c] = inact_due_tab[k, day]
+        if prog[P_COUNT_BUY] != 0:
+            purchases[c] += 1
+        mk = prog[P_METRIC]
+        if mk != 0:
+            if mk == 1:
+                inc = net
+            elif mk == 2:
+                inc = goods
+            elif mk == 3:
+                inc = total
+            else:
+                inc = 1
+            inc_out[i] = inc
+            metric[c] += inc
+            if prog[P_WIN_ROW] >= 0:
+                window[prog[P_WIN_ROW], c] += inc
+            # step 11: upgrade at once to the last tier whose threshold the metric reaches
+            q = 0
+            for k in range(ntiers):
+                if metric[c] >= thresholds[k]:
+                    q = k
+            if q > t:
+                tier[c] = q
+                tier_since[c] = day
+                grace_start[c] = -1
+    return biggest

@@ -1,0 +1,160 @@
+"""The engine's plan as flat numpy arrays the kernel reads (one compile per program and chunk).
+
+Takes: a `Plan` (simulator.engine.program_plan) and the chunk's `StringTable`. Gives:
+`KernelTables`: per purchase rule, in candidate order, its condition program (`conditions`),
+rounding, group, every-Nth, streak, and index ranges into flat tables of rate awards (rate × D,
+net or gross, excluded and `in category` codes), multipliers (numerator, denominator), discounts,
+point caps and limits (limit, period); the fixed points and perk costs per rule; the tier
+tables (own rate × D, multiplier, discount, thresholds); and `safe_amount`, the largest
+purchase amount for which no product of the kernel's int64 arithmetic can wrap (a batch with a
+larger amount runs on the numpy path, which is exact with Python integers there).
+A construct the tables cannot express raises `conditions.Unsupported`.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from math import ceil
+
+import numpy as np
+
+from simulator.engine.program_plan import Plan
+from simulator.engine.status_dates import tier_rate_table
+from simulator.kernel.conditions import CondCode, Unsupported, compile_condition
+from simulator.model.strings import StringTable
+
+ROUNDING = {"down": 0, "up": 1, "nearest": 2}
+PERIODS = ("day", "week", "month", "quarter", "year", "lifetime")
+METRICS = {"spend": 1, "points": 3, "purchases": 4}  # 2: spend before discounts
+INT64_HEADROOM = 2**62
+
+
+def _i64(values, dtype=np.int64) -> np.ndarray:
+    return np.array(values, dtype=dtype) if len(values) else np.zeros(0, dtype=dtype)
+
+
+def _ranges(items_per_rule: list[list]) -> tuple[np.ndarray, np.ndarray, list]:
+    lo, hi, flat = [], [], []
+    for items in items_per_rule:
+        lo.append(len(flat))
+        flat.extend(items)
+        hi.append(len(flat))
+    return _i64(lo), _i64(hi), flat
+
+
+def _codes(ranges: list[tuple[int, ...] | None]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    lo, hi, flat = _ranges([list(r or ()) for r in ranges])
+    return lo, hi, _i64(flat)
+
+
+class KernelTables:
+    def __init__(self, plan: Plan, strings: StringTable):
+        p = plan.program
+        specs = plan.by_event.get("purchase", [])
+        self.specs = specs
+        D = plan.common_den
+        self.D = D
+        self.rounding = ROUNDING[p.rounding]
+        self.stack_add = p.stacking == "add"
+        code = CondCode()
+        cond = [compile_condition(s.rule.condition, strings, code) for s in specs]
+        self.cond_lo = _i64([c[0] for c in cond])
+        self.cond_hi = _i64([c[1] for c in cond])
+        self.op = _i64(code.ops)
+        self.arg = _i64(code.args)
+        self.consts = np.array(code.consts, dtype=np.float64) if code.consts else np.zeros(1)
+        self.set_lo, self.set_hi, flat = _ranges(code.sets)
+        self.set_vals = np.array(flat, dtype=np.float64) if flat else np.zeros(1)
+        self.columns = code.columns
+        groups = sorted({s.rule.group for s in specs if s.rule.group is not None})
+        self.n_groups = max(1, len(groups))
+        self.rule_round = _i64([ROUNDING[s.rule.rounding] for s in specs])
+        self.rule_group = _i64([groups.index(s.rule.group) if s.rule.group is not None else -1 for s in specs])
+        self.sides_only = _i64([1 if s.sides else 0 for s in specs])
+        self.every_nth = _i64([int(s.rule.every_nth or 0) for s in specs])
+        self.streak_len = _i64([int(s.rule.streak.length) if s.rule.streak else 0 for s in specs])
+        self.streak_period = [s.rule.streak.period if s.rule.streak else None for s in specs]
+        self.gives_money = _i64([1 if s.gives_money else 0 for s in specs])
+        self.windows = [(s.rule.start, s.rule.end) for s in specs]
+        # rate awards
+        rates = [list(s.rates) for s in specs]
+        self.rate_lo, self.rate_hi, flat_rates = _ranges(rates)
+        self.rate_factor = _i64([r.num * (D // r.den) for r in flat_rates])
+        self.rate_gross = _i64([1 if r.base == "gross" else 0 for r in flat_rates])
+        self.rx_lo, self.rx_hi, self.rx_codes = _codes([r.excluding for r in flat_rates])
+        self.ro_has = _i64([0 if r.only is None else 1 for r in flat_rates])
+        self.ro_lo, self.ro_hi, self.ro_codes = _codes([r.only for r in flat_rates])
+        # multipliers
+        self.mult_lo, self.mult_hi, flat_m = _ranges([list(s.multipliers) for s in specs])
+        self.mult_num = _i64([f.numerator for f in flat_m])
+        self.mult_den = _i64([f.denominator for f in flat_m])
+        # fixed awards to the customer (a purchase has no referral side) and perks
+        self.fixed = _i64([sum(pts for pts, to in s.fixed if to == "customer") for s in specs])
+        self.perk_cost = _i64([sum(c for _, c in s.perks) for s in specs])
+        # discounts
+        self.disc_lo, self.disc_hi, flat_d = _ranges([list(s.discounts) for s in specs])
+        pct = [(ds.percent / 100) if ds.percent is not None else None for ds in flat_d]
+        self.disc_pct = _i64([1 if f is not None else 0 for f in pct])
+        self.disc_num = _i64([f.numerator if f is not None else 0 for f in pct])
+        self.disc_den = _i64([f.denominator if f is not None else 1 for f in pct])
+        self.disc_fixed = _i64([int(ds.fixed_cents or 0) for ds in flat_d])
+        self.disc_gross = _i64([1 if ds.base == "gross" else 0 for ds in flat_d])
+        self.dx_lo, self.dx_hi, self.dx_codes = _codes([ds.excluding for ds in flat_d])
+        self.has_rule_disc = _i64([1 if s.discounts else 0 for s in specs])
+        # caps (points) and limits (times): rows of the kernel's stacked state
+        self.cap_lo, self.cap_hi, flat_c = _ranges([list(s.point_caps) for s in specs])
+        self.cap_limit = _i64([c.limit for c in flat_c])
+        self.cap_period = _i64([PERIODS.index(c.period) for c in flat_c])
+        self.cap_keys = [(s.index, j) for s in specs for j in range(len(s.point_caps))]
+        self.lim_lo, self.lim_hi, flat_l = _ranges([list(s.limits) for s in specs])
+        self.lim_limit = _i64([c.limit for c in flat_l])
+        self.lim_period = _i64([PERIODS.index(c.period) for c in flat_l])
+        self.lim_keys = [(s.index, j) for s in specs for j in range(len(s.limits))]
+        self.nth_row = _i64([k for k, _ in enumerate(specs)])
+        # tiers
+        ts = p.tiers
+        tiers = ts.tiers if ts else ()
+        self.ntiers = max(1, len(tiers))
+        rate = tier_rate_table(ts, D)
+        self.tier_rate = np.asarray(rate, dtype=np.int64) if rate is not None else np.full(self.ntiers, -1, np.int64)
+        mults = [Fraction(t.multiplier) if t.multiplier is not None else Fraction(1) for t in tiers]
+        self.has_tier_mult = any(f != 1 for f in mults)
+        self.tier_mult_num = _i64([f.numerator for f in mults] or [1])
+        self.tier_mult_den = _i64([f.denominator for f in mults] or [1])
+        discs = [Fraction(t.discount_percent) / 100 if t.discount_percent else Fraction(0) for t in tiers]
+        self.has_tier_disc = any(discs)
+        self.tier_disc_num = _i64([f.numerator for f in discs] or [0])
+        self.tier_disc_den = _i64([f.denominator for f in discs] or [1])
+        self.thresholds = _i64([int(ceil(t.threshold)) for t in tiers] or [0])
+        if ts is None:
+            self.metric_kind = 0
+        elif ts.metric == "spend":
+            self.metric_kind = 2 if ts.spend_before_discounts else 1
+        elif ts.metric in METRICS:
+            self.metric_kind = METRICS[ts.metric]
+        else:
+            raise Unsupported(f"tier metric `{ts.metric}` (a counter)")
+        self.any_discounts = self.has_tier_disc or any(s.discounts for s in specs)
+        self.safe_amount = self._safe_amount(plan, flat_m, mults, discs, pct)
+
+    def _safe_amount(self, plan: Plan, flat_m, mults, discs, pct) -> int:
+        """The largest amount (cents) whose every int64 product stays below 2**62: R ≤ amount ×
+        the sum of the rate factors (the tier's own rate where larger), a multiplied bonus
+        ≤ 2 × R × every multiplier's numerator × the largest |m − 1| numerator, a discount
+        ≤ 2 × amount × its numerator."""
+        top = int(max(self.tier_rate.max(initial=0), 0))
+        rsum = sum(max(int(f), top) for f in self.rate_factor) + 1
+        nums = 1
+        diff = 1
+        dens = self.D
+        for f in list(flat_m) + list(mults):
+            nums *= max(f.numerator, 1)
+            diff = max(diff, abs(f.numerator - f.denominator))
+            dens *= f.denominator
+        if 2 * dens * max(1, self.D) >= INT64_HEADROOM:
+            raise Unsupported("multipliers whose denominators pass int64")
+        per_cent = max(2 * rsum * nums * diff, *(2 * f.numerator + 1 for f in list(discs) + [x for x in pct if x]), 2)
+        safe = INT64_HEADROOM // per_cent
+        if safe < 10**8:  # a million dollars per purchase would not fit
+            raise Unsupported("rates and multipliers too large for int64 arithmetic")
+        return int(safe)
