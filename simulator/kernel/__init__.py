@@ -18,7 +18,11 @@ kernel has updated that state, so the kernel changes no draw, and results are id
 numpy path for any seed, worker count and block size.
 """
 
-from simulator.kernel.coverage import kernel_supports
+from simulator.kernel.cache import setup
+
+setup()  # before anything imports numba: its cache folder is read when numba is imported
+
+from simulator.kernel.coverage import kernel_supports  # noqa: E402
 from simulator.kernel.dispatch import engine_label, kernel_for
 
 __all__ = ["engine_label", "kernel_for", "kernel_supports"]

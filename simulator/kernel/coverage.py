@@ -9,7 +9,8 @@ and redemption run on the numpy path, over the same state arrays, for every prog
 
 The check is closed: a field of the IR that this module does not know (a construct added to
 the language later) is reported as unsupported while it holds a value other than its default,
-so a new construct never runs on the kernel unnoticed.
+so a new construct never runs on the kernel unnoticed (a field without a default: while it holds a
+value other than None, False, 0, "" or ()).
 """
 
 from __future__ import annotations
@@ -54,7 +55,8 @@ def _new_fields(obj: object, where: str) -> list[str]:
             continue
         default = f.default if f.default is not dataclasses.MISSING else (
             f.default_factory() if f.default_factory is not dataclasses.MISSING else dataclasses.MISSING)
-        if default is dataclasses.MISSING or getattr(obj, f.name) != default:
+        value = getattr(obj, f.name)
+        if (value not in (None, False, 0, "", ()) if default is dataclasses.MISSING else value != default):
             out.append(f"`{f.name}` ({where})")
     return out
 

@@ -30,11 +30,8 @@ ENV = "LOYALTY_ENGINE"
 
 
 def _numba_missing() -> str | None:
-    try:
-        import numba  # noqa: F401
-    except ImportError:
-        return "numba is not installed"
-    return None
+    import importlib.util
+    return None if importlib.util.find_spec("numba") is not None else "numba is not installed"
 
 
 def reasons(plan: Plan, population=None) -> list[str]:

@@ -26,7 +26,7 @@ from numba import njit  # noqa: E402
 PROG_SLOTS = 18
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, inline="always", error_model="numpy")
 def _round_div(num, den, mode):
     if den == 1:
         return num
@@ -37,7 +37,7 @@ def _round_div(num, den, mode):
     return (2 * num + den) // (2 * den)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, inline="always", error_model="numpy")
 def _in(codes, lo, hi, value):
     for j in range(lo, hi):
         if codes[j] == value:
@@ -45,7 +45,7 @@ def _in(codes, lo, hi, value):
     return False
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _days_from_birthday(doy, bday_base, today):
     if doy < 0:
         return 366
@@ -58,7 +58,7 @@ def _days_from_birthday(doy, bday_base, today):
     return best
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _condition(lo, hi, op, arg, consts, set_lo, set_hi, set_vals, ev, i, state_vals, day_vals, stack):
     if hi == lo:
         return True
@@ -118,7 +118,7 @@ def _condition(lo, hi, op, arg, consts, set_lo, set_hi, set_vals, ev, i, state_v
     return stack[sp - 1] != 0.0
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _period_reset(used, pid, row, c, cur):
     if pid[row, c] != cur:
         used[row, c] = 0
@@ -126,7 +126,7 @@ def _period_reset(used, pid, row, c, cur):
     return used[row, c]
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def purchase_batch(idx, amount, shipping, cat, ev, day, slot, day_vals, bday_base, rule_active, period_cur,
                    streak_cur,
                    cond_lo, cond_hi, op, arg, consts, set_lo, set_hi, set_vals,
@@ -144,6 +144,26 @@ def purchase_batch(idx, amount, shipping, cat, ev, day, slot, day_vals, bday_bas
     nr = cond_lo.size
     D = prog[P_D]
     add = prog[P_ADD] != 0
+    rounding = prog[P_ROUND]
+    any_disc = prog[P_ANYDISC] != 0
+    tmult = prog[P_TMULT] != 0
+    tdisc = prog[P_TDISC] != 0
+    mk = prog[P_METRIC]
+    act_buy = prog[P_ACT_BUY] != 0
+    act_earn = prog[P_ACT_EARN] != 0
+    count_buy = prog[P_COUNT_BUY] != 0
+    P = prog[P_PEND]
+    use_ring = prog[P_RING] != 0
+    ring_row = slot % prog[P_RING_SIZE]
+    pend_row = day % P if P > 0 else 0
+    has_debt = prog[P_DEBT] != 0
+    win_row = prog[P_WIN_ROW]
+    ninact = prog[P_NINACT]
+    ngroups = prog[P_NGROUPS]
+    any_dfb = False
+    for pc in range(op.size):
+        if op[pc] == 1 and arg[pc] == 3:
+            any_dfb = True
     ntiers = thresholds.size
     stack = np.zeros(max(op.size, 1) + 1)
     state_vals = np.zeros(5)
@@ -157,9 +177,11 @@ def purchase_batch(idx, amount, shipping, cat, ev, day, slot, day_vals, bday_bas
         state_vals[0] = 1.0 if purchases[c] == 0 else 0.0
         state_vals[1] = purchases[c]
         state_vals[2] = t
-        state_vals[3] = _days_from_birthday(bday_doy[c], bday_base, int(day_vals[1]))
+        if any_dfb:
+            state_vals[3] = _days_from_birthday(bday_doy[c], bday_base, int(day_vals[1]))
         state_vals[4] = outstanding[c]
-        groups[:] = False
+        for g in range(ngroups):
+            groups[g] = False
         # step 3: skips
         for r in range(nr):
             m[r] = False
@@ -214,10 +236,10 @@ def purchase_batch(idx, amount, shipping, cat, ev, day, slot, day_vals, bday_bas
                 else:
                     disc += min(base, disc_fixed[j])
             disc = min(disc, goods)
-        if prog[P_TDISC] != 0:
-            disc += _round_div(goods * tier_disc_num[t], tier_disc_den[t], prog[P_ROUND])
+        if tdisc:
+            disc += _round_div(goods * tier_disc_num[t], tier_disc_den[t], rounding)
         net = goods
-        if prog[P_ANYDISC] != 0:
+        if any_disc:
             disc = min(disc, goods)
             discount[c] += disc
             net = goods - disc
@@ -243,10 +265,10 @@ def purchase_batch(idx, amount, shipping, cat, ev, day, slot, day_vals, bday_bas
         pnum = 1
         pden = 1
         if R != 0:
-            if prog[P_TMULT] != 0:
+            if tmult:
                 fn = tier_mult_num[t]
                 fd = tier_mult_den[t]
-                tier_pts = _round_div(R * (fn - fd), fd * D, prog[P_ROUND])
+                tier_pts = _round_div(R * (fn - fd), fd * D, rounding)
                 if not add:
                     pnum = fn
                     pden = fd
@@ -304,26 +326,25 @@ def purchase_batch(idx, amount, shipping, cat, ev, day, slot, day_vals, bday_bas
         if total > 0:
             outstanding[c] += total
             left = total
-            if prog[P_DEBT] != 0 and debt[c] > 0:
+            if has_debt and debt[c] > 0:
                 pay = min(debt[c], left)
                 debt[c] -= pay
                 left -= pay
-            if prog[P_PEND] > 0:
-                pend[day % prog[P_PEND], c] += left
+            if P > 0:
+                pend[pend_row, c] += left
                 pending[c] += left
-            elif prog[P_RING] == 0:
+            elif not use_ring:
                 avail[c] += left
             else:
-                ring[slot % prog[P_RING_SIZE], c] += left
+                ring[ring_row, c] += left
             issued[c] += total
         # step 10: activity, purchase count, tier metric
-        active = prog[P_ACT_BUY] != 0 or (prog[P_ACT_EARN] != 0 and total > 0)
+        active = act_buy or (act_earn and total > 0)
         if active:
-            for k in range(prog[P_NINACT]):
+            for k in range(ninact):
                 inact[k, c] = inact_due_tab[k, day]
-        if prog[P_COUNT_BUY] != 0:
+        if count_buy:
             purchases[c] += 1
-        mk = prog[P_METRIC]
         if mk != 0:
             if mk == 1:
                 inc = net
@@ -335,8 +356,8 @@ def purchase_batch(idx, amount, shipping, cat, ev, day, slot, day_vals, bday_bas
                 inc = 1
             inc_out[i] = inc
             metric[c] += inc
-            if prog[P_WIN_ROW] >= 0:
-                window[prog[P_WIN_ROW], c] += inc
+            if win_row >= 0:
+                window[win_row, c] += inc
             # step 11: upgrade at once to the last tier whose threshold the metric reaches
             q = 0
             for k in range(ntiers):

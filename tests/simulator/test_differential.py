@@ -18,6 +18,7 @@ import pytest
 from rulelang import ir
 from rulelang.check.compiler import compile_source
 from rulelang.syntax.loader import load_file
+from kernel_coverage import NUMPY_ONLY
 from sim_helpers import HERE, ROOT, program_with, population_text
 from simulator.trials.montecarlo import simulate
 from simulator.engine.interpreter_check import compare_records
@@ -55,6 +56,8 @@ def _compile(path: str) -> ir.Program:
 def test_engine_agrees_with_interpreter(path, busy_population):
     program = _compile(path)
     res = simulate(program, busy_population, customers=200, months=13, trials=1, seed=5, workers=1, record=25)
+    # the engine kernel runs every program it supports (kernel_coverage lists the others)
+    assert (res.meta["engine"] == "kernel") == (path not in NUMPY_ONLY), res.meta["engine"]
     records = res.records
     assert sum(len(r["events"]) for r in records.values()) > 150  # a real sample, not empty streams
     start, end = dt.date.fromisoformat(res.meta["start"]), dt.date.fromisoformat(res.meta["end"])

@@ -1,0 +1,20 @@
+"""Which programs of the differential test the engine kernel runs (tests/simulator/test_kernel.py
+checks this list against `simulator.kernel.kernel_supports`, so coverage cannot shrink unnoticed)."""
+
+# every construct the kernel lacks, per program it does not run (the others run on the kernel)
+NUMPY_ONLY = {
+    "rules/grocery.loyalty": ["QuantityAward (rule `fuel`)", "`any line` condition (rule `coffee_club`)"],
+    "tests/simulator/fixtures/fuel.loyalty": [
+        "counter `litres` on purchases", "tier metric `litres` (a counter)", "QuantityAward (rule `fuel`)",
+        "QuantityAward (rule `shop`)", "QuantityAward (rule `launch`)"],
+    "tests/simulator/fixtures/returns_spend.loyalty": ["counter `visits` on purchases", "counter `things` on purchases"],
+    "tests/simulator/fixtures/returns_counter.loyalty": ["counter `visits` on purchases",
+                                                         "tier metric `visits` (a counter)"],
+    "tests/simulator/fixtures/status.loyalty": ["tier status dates (`status through`)",
+                                                "`activity` for an inactivity expiry"],
+    "tests/simulator/fixtures/status_step.loyalty": ["tier status dates (`status through`)",
+                                                     "`activity` for an inactivity expiry"],
+    "tests/simulator/fixtures/constructs.loyalty": [
+        "counter `visits` on purchases", "counter `bulk` on purchases", "tier metric `visits` (a counter)",
+        "condition field `customer.vip` (rule `vip_boost`)", "condition field `customer.city` (rule `lyon_coffee`)"],
+}

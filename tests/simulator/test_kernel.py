@@ -1,0 +1,160 @@
+"""One engine, one truth: the compiled kernel (simulator.kernel) and the numpy path give identical
+trials, for every program the kernel runs, any block size and 1 or 2 workers; random programs
+of the constructs the kernel runs agree with the numpy path and with the reference interpreter.
+The kernel's coverage is listed (kernel_coverage.NUMPY_ONLY) so it cannot shrink unnoticed."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import random
+from pathlib import Path
+
+import pytest
+
+from kernel_coverage import NUMPY_ONLY
+from rulelang.check.compiler import compile_source
+from rulelang.syntax.parser import parse_text
+from simulator.engine.calendar import Calendar
+from simulator.engine.interpreter_check import compare_records
+from simulator.engine.program_plan import build_plan
+from simulator.kernel import cache, coverage, kernel_supports
+from simulator.model.strings import StringTable
+from simulator.trials.montecarlo import simulate
+from test_differential import PROGRAMS, _compile
+
+KERNEL_RUNS = [p for p in PROGRAMS if p not in NUMPY_ONLY]
+# the examples of rules/ the kernel runs (at least these; the list grows with the kernel)
+EXAMPLES_ON_KERNEL = {"rules/airline.loyalty", "rules/coffee.loyalty", "rules/coffee.yaml", "rules/cosmetics.loyalty",
+                      "rules/fashion_discount.loyalty", "rules/online_shop.loyalty", "rules/online_shop.yaml",
+                      "rules/supermarket.loyalty"}
+
+
+def _trials(res) -> str:
+    """Everything a run reports but its meta (which names the engine), as one comparable text."""
+    doc = res.to_json()
+    doc.pop("meta")
+    return json.dumps(doc, sort_keys=True, default=str)
+
+
+def _run(monkeypatch, engine: str, program, pop, **kw):
+    monkeypatch.setenv("LOYALTY_ENGINE", engine)
+    return simulate(program, pop, **kw)
+
+
+@pytest.mark.parametrize("path", PROGRAMS)
+def test_the_kernel_coverage_is_as_listed(path, busy_population):
+    cal = Calendar.make(dt.date(2027, 1, 1), 395)
+    assert kernel_supports(build_plan(_compile(path), cal, StringTable()), busy_population) == NUMPY_ONLY.get(path, [])
+
+
+def test_the_kernel_runs_the_examples():
+    assert EXAMPLES_ON_KERNEL <= set(KERNEL_RUNS)
+
+
+@pytest.mark.parametrize("path", KERNEL_RUNS)
+def test_kernel_and_numpy_path_give_identical_trials(path, busy_population, monkeypatch):
+    program = _compile(path)
+    for block, months in ((128, 13), (1024, 4)):
+        kw = dict(customers=400, months=months, trials=2, seed=11, workers=1, block_size=block)
+        a = _run(monkeypatch, "numpy", program, busy_population, **kw)
+        b = _run(monkeypatch, "auto", program, busy_population, **kw)
+        assert a.meta["engine"] == "numpy (kernel lacks: LOYALTY_ENGINE=numpy)"
+        assert b.meta["engine"] == "kernel"
+        assert a.totals["program.points_issued"]["mean"] > 0 or "fashion" in path  # points move (the card gives none)
+        assert _trials(a) == _trials(b)
+
+
+@pytest.mark.parametrize("path", ["rules/coffee.loyalty", "rules/cosmetics.loyalty"])
+def test_two_workers_on_the_kernel_give_the_numpy_paths_trials(path, busy_population, monkeypatch):
+    program = _compile(path)
+    kw = dict(customers=1024, months=6, trials=2, seed=3, block_size=256, chunk_size=256)
+    a = _run(monkeypatch, "numpy", program, busy_population, workers=1, **kw)
+    b = _run(monkeypatch, "auto", program, busy_population, workers=2, **kw)
+    assert b.meta["engine"] == "kernel"
+    assert _trials(a) == _trials(b)
+
+
+def test_the_report_names_what_forced_the_numpy_path(busy_population, monkeypatch):
+    res = _run(monkeypatch, "auto", _compile("rules/grocery.loyalty"), busy_population, customers=100, months=1,
+               trials=1, workers=1)
+    assert res.meta["engine"] == ("numpy (kernel lacks: QuantityAward (rule `fuel`); "
+                                  "`any line` condition (rule `coffee_club`))")
+
+
+def test_a_construct_the_kernel_does_not_know_is_never_run_on_it(monkeypatch):
+    """The coverage check is closed: an IR field it does not list (a construct added later) holding a
+    value counts as unsupported."""
+    cal = Calendar.make(dt.date(2027, 1, 1), 365)
+    plan = build_plan(_compile("rules/cosmetics.loyalty"), cal, StringTable())
+    assert kernel_supports(plan) == []
+    known = dict(coverage.KNOWN_FIELDS)
+    known[coverage.ir.Rule] = known[coverage.ir.Rule] - {"streak"}
+    monkeypatch.setattr(coverage, "KNOWN_FIELDS", known)
+    assert kernel_supports(plan) == ["`streak` (rule `three_month_streak`)"]
+
+
+def test_compiled_code_is_cached_in_the_users_cache_folder(monkeypatch, tmp_path):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    assert cache.cache_dir() == tmp_path / "loyalty" / "numba"
+    import numba
+    # set before numba compiled anything, and not inside site-packages
+    assert "site-packages" not in os.environ["NUMBA_CACHE_DIR"]
+    assert numba.config.CACHE_DIR == os.environ["NUMBA_CACHE_DIR"]
+
+
+# ---------------------------------------------------------------- random programs
+
+CONDITIONS = ['category == "coffee"', 'category in ["coffee", "tea", "beans"]', 'channel == "online"',
+              'weekday in [sat, sun]', 'amount >= 20 USD', 'first_purchase == true', 'purchases >= 3',
+              'days_from_birthday <= 20', '(category == "coffee" or channel == "app") and amount >= 10 USD',
+              'category != "gift_card"', 'tier >= Gold']
+AWARDS = ['award 1 point per 1 USD of net amount', 'award 3 points per 2 USD of gross amount excluding category "gift_card"',
+          'award 25 points', 'multiply 2x', 'multiply 1.5x', 'discount 5% of net amount', 'discount 2 USD',
+          'perk cup costs 1 USD', 'award 7 points per 10 USD of net amount']
+MODIFIERS = ['cap 100 points per customer per month', 'limit 2 times per customer per week', 'every 3rd purchase',
+             'streak 2 weeks', 'group "g"', 'priority 2', 'during 2027-02-01 .. 2027-06-30', 'round up',
+             'round nearest']
+TIERS = ['tiers by spend over calendar year {\n tier Silver from 0\n tier Gold from 200 USD { multiply 1.5x }\n'
+         ' tier Black from 600 USD { multiply 2x\n discount 5% }\n review monthly\n downgrade one step\n }',
+         'tiers by points over rolling 3 months {\n tier Silver from 0\n tier Gold from 300 { award 2 points per 1 USD }\n'
+         ' review monthly\n downgrade to qualified\n }',
+         'tiers by purchases over lifetime {\n tier Silver from 0\n tier Gold from 10 { multiply 1.2x }\n }']
+EXPIRY = ['', 'expire points 3 months after earning at end of month', 'expire points after 2 months of inactivity',
+          'expire points 2 months after earning']
+
+
+def random_program(rng: random.Random, i: int) -> str:
+    tiers = rng.choice(TIERS + ["", ""])
+    rules = []
+    for r in range(rng.randint(1, 4)):
+        cond = rng.choice(CONDITIONS + [""] * 3)
+        if "tier" in cond and not tiers:
+            cond = ""
+        body = rng.sample(AWARDS, rng.randint(1, 2)) + rng.sample(MODIFIERS, rng.randint(0, 2))
+        rules.append(f"earn r{r} on purchase{' when ' + cond if cond else ''} {{\n  " + "\n  ".join(body) + "\n}")
+    head = [f'program "random {i}" {{', "currency USD", "point cost 0.01 USD",
+            rng.choice(["multipliers multiply", "multipliers add"]), rng.choice(["round down", "round up", "round nearest"]),
+            rng.choice(["", "pending 7 days"])]
+    tail = [tiers, rng.choice(EXPIRY), "returns reverse earned points",
+            rng.choice(["negative balance forbidden", "negative balance allowed"]),
+            "reward r { price 150 points\n worth 2 USD\n costs us 1 USD }", "}"]
+    return "\n".join(head + rules + tail)
+
+
+@pytest.mark.parametrize("i", range(20))
+def test_random_programs_agree_on_kernel_numpy_path_and_interpreter(i, busy_population, monkeypatch):
+    text = random_program(random.Random(1000 + i), i)
+    sf, diags = parse_text(text, f"random{i}.loyalty")
+    assert sf is not None, [d.message for d in diags]
+    program, diags = compile_source(sf)
+    assert program is not None, (text, [d.message for d in diags if d.is_error])
+    kw = dict(customers=300, months=13, trials=1, seed=7, workers=1, record=25)
+    b = _run(monkeypatch, "auto", program, busy_population, **kw)
+    assert b.meta["engine"] == "kernel", text
+    a = _run(monkeypatch, "numpy", program, busy_population, **kw)
+    assert _trials(a) == _trials(b)
+    start, end = dt.date.fromisoformat(b.meta["start"]), dt.date.fromisoformat(b.meta["end"])
+    assert compare_records(program, b.records, start, end) == []
+    assert b.ledger_identity_ok
