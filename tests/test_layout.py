@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parent.parent
 STAGES = {
     "rulelang": ["diagnostics", "limits", "fields", "vocabulary", "ir", "syntax", "check", "run", "tools",
                  "__init__", "__main__"],
-    "simulator": ["machine", "model", "engine", "trials", "accounting", "report", "transactions", "fit", "cli_options", "whatif", "history",
+    "simulator": ["machine", "model", "engine", "kernel", "trials", "accounting", "report", "transactions", "fit", "cli_options", "whatif", "history",
                   "simulate_command", "__init__"],
 }
 # What the simulator may import from the language besides `from rulelang import <public name>`.

@@ -54,7 +54,6 @@ from simulator.model.population import Population
 from simulator.engine.program_arm import ProgramArm
 from simulator.engine.returns import ReturnSchedule
 from simulator.engine.line_draws import LineTables
-from simulator.kernel import kernel_for
 
 BLOCK = 1 << 16
 PURCHASE_FIELDS = simulated_fields("purchase")  # what a simulated purchase carries (`Basket` attributes)
@@ -164,8 +163,9 @@ def _visit(codes: np.ndarray, idx: np.ndarray, mo: int) -> int:
 class ChunkSim(DayEvents):
     def __init__(self, plan: Plan | None, pop: Population, tables: SegmentTables, strings: StringTable,
                  seed: int, trial: int, blocks: list[tuple[int, int]], budgets: dict[str, int] | None = None,
-                 record: int = 0):
+                 record: int = 0, kernel_for=None):
         self.plan, self.pop, self.tables, self.strings = plan, pop, tables, strings
+        self.kernel_for = kernel_for  # (plan, arm, strings, population) -> a purchase kernel or None
         self.cal = plan.cal if plan is not None else None
         self.rngs = [block_rng(seed, trial, b) for b, _ in blocks]
         self.prog_rngs = [block_rng(seed, trial, b, stream=1) for b, _ in blocks]
@@ -223,7 +223,8 @@ class ChunkSim(DayEvents):
         self.enroll = tr.enroll_day.copy()
         returns_on = self.tables.has_returns
         self.arm = ProgramArm(plan, n, self.strings, self.enroll, tr.bday_doy, tr.attributes, self.budgets, returns_on)
-        self.arm.kernel = kernel_for(plan, self.arm, self.strings, pop)
+        if self.kernel_for is not None:  # the compiled kernel for the purchases (simulator.kernel)
+            self.arm.kernel = self.kernel_for(plan, self.arm, self.strings, pop)
         self._opening_state()
         self.schedule = ReturnSchedule() if returns_on else None
         counted = {c.event for c in program.counters}

@@ -34,7 +34,7 @@ from simulator.model.customers_file import check_tiers, for_task
 from simulator.model.draws import segment_tables
 from simulator.engine.day_loop import BLOCK, ChunkResult, ChunkSim, blocks_for
 from simulator.engine.exact import ExactRangeError, checked_add
-from simulator.kernel import engine_label
+from simulator.kernel import engine_label, kernel_for
 from simulator.engine.program_plan import SimulationError, build_plan
 from simulator.model.population import Population, default_population
 from simulator.trials.result import RunResult, build_result
@@ -125,7 +125,7 @@ def run_task(task: Task) -> ChunkResult:
     cal = calendar_for(settings, pop)
     plan = build_plan(program, cal, strings)
     tables = segment_tables(pop, strings)
-    sim = ChunkSim(plan, pop, tables, strings, settings.seed, trial, blocks, record=record)
+    sim = ChunkSim(plan, pop, tables, strings, settings.seed, trial, blocks, record=record, kernel_for=kernel_for)
     try:
         return sim.run()
     except ExactRangeError as exc:
