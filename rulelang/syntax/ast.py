@@ -266,6 +266,7 @@ class Expiry:
     end_of_month: bool = False
     date: dt.date | None = None
     month_day: tuple[int, int] | None = None
+    unit: str | None = None  # a declared balance's word (`expire qualifying_dollars yearly on 01-01`); None: the points
     span: Span = _span()
 
 
@@ -302,6 +303,16 @@ class TierSystem:
     span: Span = _span()
 
 
+@dataclass(frozen=True, slots=True)
+class Balance:
+    """`balance "qualifying_dollars" not redeemable`: a balance beside the points, earned by
+    rules that award its word, never spent (docs/semantics.md §2.1)."""
+
+    name: str
+    redeemable: bool = True  # as written: `not redeemable` sets False (the checker requires it)
+    span: Span = _span()
+
+
 # ---------------------------------------------------------------- redemption
 
 
@@ -313,6 +324,7 @@ class Reward:
     price: int
     worth: Money | None = None
     cost: Money | None = None
+    unit: str | None = None  # the price's unit word when it is not the points' (the checker refuses it)
     span: Span = _span()
 
 
@@ -324,6 +336,7 @@ class PayWithPoints:
     money: Money
     minimum_balance: int = 0
     max_share: Decimal = Decimal(100)
+    unit: str | None = None  # `pay with WORD` when WORD is not the points' (the checker refuses it)
     span: Span = _span()
 
 
@@ -334,6 +347,7 @@ class Conversion:
     points: int
     voucher: Money
     period: Lit["month", "quarter", "year"]
+    unit: str | None = None  # `convert every N WORD` when WORD is not the points' (the checker refuses it)
     span: Span = _span()
 
 
@@ -385,6 +399,7 @@ class Expect:
     kind: str
     value: Union[int, str, Money, None] = None
     negated: bool = False
+    unit: str | None = None  # the unit word as written when it is not the points' (a declared balance's)
     span: Span = _span()
 
 
@@ -415,6 +430,7 @@ class Program:
     name: str
     points_unit: str = "points"
     currency: str = "USD"
+    balances: tuple[Balance, ...] = ()
     point_cost: Money | None = None
     point_value: Money | None = None
     stacking: Lit["add", "multiply"] = "multiply"

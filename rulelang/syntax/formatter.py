@@ -21,6 +21,7 @@ from rulelang.syntax import ast
 from rulelang.diagnostics import Span
 from rulelang.syntax.nodes import ACTION_TYPES, EXPRESSION_TYPES, NODES, dispatch
 from rulelang.vocabulary import counted
+from rulelang.syntax.balances import balance_named
 
 __all__ = ["format_source", "expr_to_text", "literal_to_text"]
 
@@ -144,6 +145,7 @@ class _Writer:
         self.lines: list[_Line] = []
         self.spans = dict(sf.statement_spans)
         self.unit = sf.program.points_unit if sf.program is not None else "points"
+        self.balances = sf.program.balances if sf.program is not None else ()
 
     def emit(self, depth: int, text: str, anchor: Span | None, *, closes: bool = False, blank: bool = False) -> None:
         pos = None
@@ -182,6 +184,8 @@ class _Writer:
         if p.points_unit != "points":
             head("points", f"points {string_text(p.points_unit)}")
         head("currency", f"currency {p.currency}")
+        for b in p.balances:
+            body.append(("header", (f"balance {string_text(b.name)}" + ("" if b.redeemable else " not redeemable"), b.span)))
         if p.point_cost is not None:
             head("point_cost", f"point cost {money_text(p.point_cost)}")
         if p.point_value is not None:
@@ -221,7 +225,7 @@ class _Writer:
             body.append(("pay", lambda blank, y=p.pay_with_points: self.pay(y, blank)))
         if p.conversion is not None:
             c = p.conversion
-            text = f"convert every {c.points} {u} into a {money_text(c.voucher)} voucher at end of {c.period}"
+            text = f"convert every {c.points} {c.unit or u} into a {money_text(c.voucher)} voucher at end of {c.period}"
             body.append(("convert", (text, c.span)))
 
     # ------------------------------------------------------------ rules
@@ -242,11 +246,14 @@ class _Writer:
             self.emit(2, f"group {string_text(r.group)}", self.stmt(s, "group"))
         if r.window is not None:
             self.emit(2, f"during {date_text(r.window.start)} .. {date_text(r.window.end)}", r.window.span)
+        rule_unit = next((name for a in r.actions if isinstance(a, ast.Award)
+                          and (name := balance_named(a.unit, self.balances)) is not None),
+                         self.unit)  # a rule that awards a balance caps that balance
         for c in r.caps:
             if c.unit == "times":
                 self.emit(2, f"limit {counted(c.limit, 'time')} per customer per {c.period}", c.span)
             else:
-                self.emit(2, f"cap {c.limit} {self.unit} per customer per {c.period}", c.span)
+                self.emit(2, f"cap {c.limit} {rule_unit} per customer per {c.period}", c.span)
         if r.budget is not None:
             b = r.budget
             text = f"budget {money_text(b.money)}" if b.money is not None else f"budget {b.points} {self.unit}"
@@ -301,7 +308,7 @@ class _Writer:
         self.emit(2, "}", s, closes=True)
 
     def expiry(self, x: ast.Expiry) -> str:
-        u = self.unit
+        u = x.unit or self.unit
         if x.kind == "never":
             return f"{u} never expire"
         if x.kind == "after_earning":
@@ -317,7 +324,7 @@ class _Writer:
     def reward(self, w: ast.Reward, blank: bool) -> None:
         s = w.span
         self.emit(1, f"reward {w.name} {{", s, blank=blank)
-        self.emit(2, f"price {w.price} {self.unit}", self.stmt(s, "price"))
+        self.emit(2, f"price {w.price} {w.unit or self.unit}", self.stmt(s, "price"))
         if w.worth is not None:
             self.emit(2, f"worth {money_text(w.worth)}", self.stmt(s, "worth") or w.worth.span)
         if w.cost is not None:
@@ -326,10 +333,11 @@ class _Writer:
 
     def pay(self, y: ast.PayWithPoints, blank: bool) -> None:
         s = y.span
-        self.emit(1, "pay with points {", s, blank=blank)
-        self.emit(2, f"{y.points} {self.unit} = {money_text(y.money)}", self.stmt(s, "exchange"))
+        unit = y.unit or self.unit
+        self.emit(1, f"pay with {y.unit or 'points'} {{", s, blank=blank)
+        self.emit(2, f"{y.points} {unit} = {money_text(y.money)}", self.stmt(s, "exchange"))
         if y.minimum_balance:
-            self.emit(2, f"minimum balance {y.minimum_balance} {self.unit}", self.stmt(s, "minimum"))
+            self.emit(2, f"minimum balance {y.minimum_balance} {unit}", self.stmt(s, "minimum"))
         if y.max_share != Decimal(100):
             self.emit(2, f"at most {number_text(y.max_share)}% of basket", self.stmt(s, "at_most"))
         self.emit(1, "}", s, closes=True)
@@ -354,7 +362,7 @@ class _Writer:
         if g.kind == "tier":
             return f"given tier {v}"
         if g.kind == "balance":
-            return f"given balance {literal_to_text(v)} {self.unit}"
+            return f"given balance {literal_to_text(v)} {g.name or self.unit}"
         if g.kind == "purchases":
             return f"given purchases {literal_to_text(v)}"
         if g.kind == "attribute":
@@ -394,7 +402,7 @@ class _Writer:
             return f"expect {'not ' if x.negated else ''}fired {x.value}"
         if isinstance(x.value, ast.Money):
             return f"expect {x.kind} {money_text(x.value)}"
-        return f"expect {x.kind} {x.value} {self.unit}"
+        return f"expect {x.kind} {x.value} {x.unit or self.unit}"
 
 
 def _award_text(a: ast.Award) -> str:

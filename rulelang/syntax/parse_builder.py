@@ -19,6 +19,7 @@ from lark import Token, Transformer, v_args
 from rulelang.syntax import ast
 from rulelang.diagnostics import Diagnostic, Span
 from rulelang.vocabulary import unit_words
+from rulelang.syntax.balances import balance_metric, normalise_test_units, tier_units_dropped, points_unit_dropped as _points_unit_dropped
 from rulelang.syntax.read_limits import NUMBER_HINT, NUMBER_TOO_LONG, number_too_long
 
 __all__ = ["Builder", "Where", "unquote"]
@@ -229,6 +230,12 @@ class Builder(Transformer):  # type: ignore[type-arg]
 
     def points_decl(self, meta, ch):
         return self._stmt(meta, "points", unquote(ch[0]))
+
+    def not_redeemable(self, meta, ch):
+        return _Clause("not_redeemable", True)
+
+    def balance_decl(self, meta, ch):
+        return ast.Balance(unquote(ch[0]), not any(isinstance(c, _Clause) for c in ch[1:]), span=self.w.of_meta(meta))
 
     def currency_decl(self, meta, ch):
         code = str(ch[0])
@@ -490,7 +497,7 @@ class Builder(Transformer):  # type: ignore[type-arg]
         return {"kind": "yearly", "month_day": self._month_day(ch[0])}
 
     def expire_stmt(self, meta, ch):
-        return ast.Expiry(**ch[1], span=self.w.of_meta(meta))
+        return ast.Expiry(**ch[1], unit=str(ch[0]), span=self.w.of_meta(meta))  # `unit` normalised in `program`
 
     def returns_stmt(self, meta, ch):
         return ast.ReturnPolicy(True, span=self.w.of_meta(meta))
@@ -501,7 +508,7 @@ class Builder(Transformer):  # type: ignore[type-arg]
     # ------------------------------------------------------------ redemption
 
     def price_stmt(self, meta, ch):
-        return self._stmt(meta, "price", self._int(ch[0], "a price"))
+        return self._stmt(meta, "price", (self._int(ch[0], "a price"), str(ch[1]) if len(ch) > 1 else None))
 
     def worth_stmt(self, meta, ch):
         return self._stmt(meta, "worth", self._money(ch[0]))
@@ -520,7 +527,8 @@ class Builder(Transformer):  # type: ignore[type-arg]
                 values[item.kind] = item.value
         if "price" not in values:
             self._missing(f"reward `{name}` has no price", span, "add e.g. `price 150 points`")
-        return ast.Reward(name, values.get("price", 0), values.get("worth"), values.get("costs_us"), span=span)  # type: ignore[arg-type]
+        price, unit = values.get("price") or (0, None)  # type: ignore[misc]
+        return ast.Reward(name, price, values.get("worth"), values.get("costs_us"), unit=unit, span=span)  # type: ignore[arg-type]
 
     def exchange_stmt(self, meta, ch):
         return self._stmt(meta, "exchange", (self._int(ch[0], "points"), self._money(ch[2])))
@@ -543,10 +551,11 @@ class Builder(Transformer):  # type: ignore[type-arg]
         if "exchange" not in values:
             self._missing("`pay with points` does not say what points are worth", span, "add e.g. `100 points = 1 USD`")
         return ast.PayWithPoints(points, money, values.get("minimum", 0),  # type: ignore[arg-type]
-                                 values.get("at_most", Decimal(100)), span=span)  # type: ignore[arg-type]
+                                 values.get("at_most", Decimal(100)), unit=str(ch[0]), span=span)  # type: ignore[arg-type]
 
     def convert_stmt(self, meta, ch):
-        return ast.Conversion(self._int(ch[0], "points"), self._money(ch[2]), ch[3], span=self.w.of_meta(meta))
+        return ast.Conversion(self._int(ch[0], "points"), self._money(ch[2]), ch[3], unit=str(ch[1]),
+                              span=self.w.of_meta(meta))
 
     # ------------------------------------------------------------ program
 
@@ -558,8 +567,9 @@ class Builder(Transformer):  # type: ignore[type-arg]
         seen: dict[str, Span] = {}
         returns: ast.ReturnPolicy | None = None
         negative: _S | None = None
+        lists["balances"] = []
         kinds = {ast.EventDecl: "events", ast.FieldDecl: "attributes", ast.CounterDecl: "counters",
-                 ast.EarnRule: "rules", ast.Expiry: "expiry", ast.Reward: "rewards"}
+                 ast.EarnRule: "rules", ast.Expiry: "expiry", ast.Reward: "rewards", ast.Balance: "balances"}
         singles = {ast.TierSystem: ("tiers", "tiers"), ast.PayWithPoints: ("pay with points", "pay_with_points"),
                    ast.Conversion: ("convert", "conversion"), ast.ReturnPolicy: ("returns", "returns")}
         for item in ch[1:]:
@@ -590,10 +600,19 @@ class Builder(Transformer):  # type: ignore[type-arg]
         if isinstance(tiers, ast.TierSystem) and tiers.metric in unit_words(unit):
             tiers = ast.TierSystem("points", tiers.window, tiers.tiers, tiers.review, tiers.downgrade,
                                    tiers.grace_months, tiers.validity_months, span=tiers.span)
+        balances = tuple(lists["balances"])
+        words = unit_words(unit)
+        tiers = tier_units_dropped(balance_metric(tiers, balances), words)  # type: ignore[arg-type]
+        lists["expiry"] = [_points_unit_dropped(e, words) for e in lists["expiry"]]
+        lists["rewards"] = [_points_unit_dropped(r, words) for r in lists["rewards"]]
+        for key in ("pay_with_points", "conversion"):
+            if header.get(key) is not None:
+                header[key] = _points_unit_dropped(header[key], words)
         return ast.Program(
             unquote(ch[0]),
             points_unit=unit,
             currency=str(header.get("currency", "USD")),
+            balances=balances,  # type: ignore[arg-type]
             point_cost=header.get("point_cost"),  # type: ignore[arg-type]
             point_value=header.get("point_value"),  # type: ignore[arg-type]
             stacking=header.get("multipliers", "multiply"),  # type: ignore[arg-type]
@@ -634,7 +653,8 @@ class Builder(Transformer):  # type: ignore[type-arg]
             if tok.type == "MONEY":
                 self._err("RL101", f"`given {word}` takes a number, not money", self.w.of_token(tok),
                           f"write e.g. `given {word} 500`")
-            return ast.Given(word, None, value, span=span)  # type: ignore[arg-type]
+            named = str(ch[2]) if word == "balance" and len(ch) > 2 else None  # normalised in `start`
+            return ast.Given(word, named, value, span=span)  # type: ignore[arg-type]
         return ast.Given("metric", word, value, span=span)  # type: ignore[arg-type]
 
     def ev_time(self, meta, ch):
@@ -685,7 +705,8 @@ class Builder(Transformer):  # type: ignore[type-arg]
     def expect_points(self, meta, ch):
         negative = isinstance(ch[1], Token) and ch[1].type == "MINUS"
         points = self._int(ch[2] if negative else ch[1], "points")
-        return ast.Expect(ch[0], -points if negative else points, span=self.w.of_meta(meta))
+        unit = ch[3 if negative else 2] if len(ch) > (3 if negative else 2) else None
+        return ast.Expect(ch[0], -points if negative else points, unit=unit, span=self.w.of_meta(meta))  # normalised in `start`
 
     def expect_tier(self, meta, ch):
         return ast.Expect("tier", str(ch[0]), span=self.w.of_meta(meta))
@@ -727,6 +748,7 @@ class Builder(Transformer):  # type: ignore[type-arg]
         if program is not None:
             units = unit_words(program.points_unit)
             tests = tuple(_normalise_metric(t, units) for t in tests)
+        tests = tuple(normalise_test_units(t, program) for t in tests)
         return program, tests
 
 

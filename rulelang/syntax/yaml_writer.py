@@ -19,6 +19,7 @@ import datetime as dt
 import functools
 import json
 import re
+import dataclasses
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Mapping, Union
@@ -213,6 +214,8 @@ def to_yaml(sf: ast.SourceFile, schema_url: str | None = None) -> str:
 
 def _program(p: ast.Program) -> dict[str, Value]:
     out: dict[str, Value] = {"name": _text(p.name), "points": _word(p.points_unit), "currency": _word(p.currency)}
+    if p.balances:
+        out["balances"] = {b.name: Flow({"redeemable": Raw("true" if b.redeemable else "false")}) for b in p.balances}
     if p.point_cost is not None:
         out["point_cost"] = _money(p.point_cost)
     if p.point_value is not None:
@@ -244,7 +247,8 @@ def _program(p: ast.Program) -> dict[str, Value]:
         out["pay_with_points"] = _pay(p.pay_with_points)
     if p.conversion is not None:
         c = p.conversion
-        out["convert"] = Flow({"every": _number(c.points), "into": _money(c.voucher), "at_end_of": Raw(c.period)})
+        out["convert"] = _with_unit({"every": _number(c.points), "into": _money(c.voucher), "at_end_of": Raw(c.period)},
+                                    c.unit)
     return out
 
 
@@ -380,9 +384,19 @@ def _expiries(items: tuple[ast.Expiry, ...]) -> Value:
     return [_expiry(e) for e in items]
 
 
+def _with_unit(body: dict[str, Value], unit: str | None) -> Value:
+    """A flow mapping, with `unit:` last when a balance's word was written."""
+    if unit is not None:
+        body["unit"] = _word(unit)
+    return Flow(body)
+
+
 def _expiry(e: ast.Expiry) -> Value:
     if e.kind == "never":
         return Raw("never")
+    if e.unit is not None:
+        inner = _expiry(dataclasses.replace(e, unit=None))
+        return _with_unit(dict(inner.value) if isinstance(inner, Flow) and isinstance(inner.value, dict) else {}, e.unit)
     if e.kind == "after_earning":
         body: dict[str, Value] = {"after_earning": _count(e.months or 0, "month")}
         if e.end_of_month:
@@ -402,7 +416,7 @@ def _reward(r: ast.Reward) -> Value:
         body["worth"] = _money(r.worth)
     if r.cost is not None:
         body["costs_us"] = _money(r.cost)
-    return Flow(body)
+    return _with_unit(body, r.unit)
 
 
 def _pay(p: ast.PayWithPoints) -> Value:
@@ -411,7 +425,7 @@ def _pay(p: ast.PayWithPoints) -> Value:
         body["minimum_balance"] = _number(p.minimum_balance)
     if p.max_share != Decimal(100):
         body["at_most"] = Raw(_num(p.max_share) + "%")
-    return Flow(body)
+    return _with_unit(body, p.unit)
 
 
 # ---------------------------------------------------------------- tests
@@ -434,6 +448,8 @@ def _given(g: ast.Given) -> dict[str, Value]:
     value = g.value
     if g.kind == "tier":
         return {"tier": _word(str(value if isinstance(value, str) else g.name))}
+    if g.kind == "balance" and g.name is not None:
+        return {g.kind: Raw(f"{_num(value)} {g.name}")}  # type: ignore[arg-type]
     if g.kind in ("balance", "purchases"):
         return {g.kind: _literal_value(value)}
     if g.kind == "metric":
@@ -484,6 +500,8 @@ def _expect(x: ast.Expect) -> dict[str, Value]:
     value = x.value
     if isinstance(value, ast.Money):
         return {x.kind: _money(value)}
+    if isinstance(value, (int, Decimal)) and not isinstance(value, bool) and x.unit is not None:
+        return {x.kind: Raw(f"{_num(value)} {x.unit}")}
     if isinstance(value, (int, Decimal)) and not isinstance(value, bool):
         return {x.kind: _number(value)}
     return {x.kind: _word(str(value))}
