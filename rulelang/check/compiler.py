@@ -31,6 +31,7 @@ from rulelang.check.expressions import ConditionResolver, money_cents, span_of
 from rulelang.fields import FIELD_BY_NAME
 from rulelang.check.scope import Scope, build_scope, tier_order, threshold_units
 from rulelang.check.checker import check
+from rulelang.check.balances import rule_balance
 from rulelang.diagnostics import NO_SPAN, Diagnostic, DiagnosticBag, RuleCheckError, Span, sort_key
 
 __all__ = ["compile_program", "compile_source", "program_hash"]
@@ -110,6 +111,7 @@ class _Compiler:
             every_nth=r.every_nth,
             streak=ir.Streak(length=r.streak.length, period=r.streak.period) if r.streak is not None else None,
             line=span_of(r, NO_SPAN).line,
+            balance=rule_balance(r, self.p.balances),
         )
 
     # ------------------------------------------------------------ declarations
@@ -182,7 +184,7 @@ class _Compiler:
             counters=tuple(self.counter(c) for c in p.counters),
             rules=tuple(rules),
             tiers=self.tiers(p.tiers) if p.tiers is not None else None,
-            expiry=tuple(self.expiry(e) for e in p.expiry),
+            expiry=tuple(self.expiry(e) for e in p.expiry if e.unit is None),
             returns=returns,
             rewards=tuple(self.reward(r) for r in p.rewards),
             pay_with_points=(
@@ -191,6 +193,8 @@ class _Compiler:
                 else None
             ),
             conversion=ir.Conversion(points=conv.points, voucher_cents=_cents(conv.voucher), period=conv.period) if conv is not None else None,
+            balances=tuple(ir.Balance(name=b.name, expiry=tuple(self.expiry(e) for e in p.expiry if e.unit == b.name))
+                           for b in p.balances),
         )
 
 
@@ -226,7 +230,8 @@ def compile_source(sf: ast.SourceFile) -> tuple[ir.Program | None, list[Diagnost
 def _canonical(value: object) -> str:
     """A text form of an IR value that does not depend on set order or hash seeds."""
     if is_dataclass(value) and not isinstance(value, type):
-        parts = ",".join(f"{f.name}={_canonical(getattr(value, f.name))}" for f in fields(value) if f.compare)
+        parts = ",".join(f"{f.name}={_canonical(getattr(value, f.name))}" for f in fields(value) if f.compare
+                         and not (f.metadata.get("hash") == "unless_default" and getattr(value, f.name) == f.default))
         return f"{type(value).__name__}({parts})"
     if isinstance(value, (frozenset, set)):
         return "{" + ",".join(sorted(_canonical(v) for v in value)) + "}"

@@ -14,6 +14,7 @@ from decimal import Decimal
 from rulelang.syntax import ast
 from rulelang.check.base import CheckContext
 from rulelang.check.scope import literal_type, type_word
+from rulelang.check.tiers import money_counter
 from rulelang.fields import ACTION_EVENTS, canonical_event, given_keys
 from rulelang.diagnostics import did_you_mean
 
@@ -66,6 +67,11 @@ def _check_given(ctx: CheckContext, test: ast.TestCase, g: ast.Given) -> None:
     if g.kind == "tier":
         _tier_name(ctx, g.name if g.name is not None else g.value, g, test)
     elif g.kind in ("balance", "purchases"):
+        names = [b.name for b in ctx.program.balances] if ctx.program is not None else []
+        if g.kind == "balance" and g.name is not None and g.name not in names:
+            ctx.error("RL237", f"unknown unit `{g.name}` in `given balance`; this program counts "
+                      + ", ".join(f"`{w}`" for w in [ctx.unit] + names), g,
+                      did_you_mean(str(g.name), [ctx.unit] + names) or f"write `given balance {g.value} {ctx.unit}`", test)
         if isinstance(g.value, ast.Money):
             ctx.error("RL202", f"`given {g.kind}` takes a number, not money", g, None, test)
         elif g.value is not None:
@@ -97,7 +103,7 @@ def _check_given(ctx: CheckContext, test: ast.TestCase, g: ast.Given) -> None:
             )
             return
         if isinstance(g.value, ast.Money):
-            if ts.metric != "spend":
+            if ts.metric != "spend" and not money_counter(ctx, ts.metric):
                 ctx.error("RL202", f"tiers go by {ts.metric}: give a number, not money", g, None, test)
             else:
                 ctx.money(g.value, "the given spend", g, fractional_cents=False)
@@ -219,6 +225,8 @@ def _check_expect(ctx: CheckContext, test: ast.TestCase, e: ast.Expect) -> None:
             test,
         )
     elif e.kind in POINT_EXPECTS:
+        if e.unit is not None:
+            _check_expect_unit(ctx, test, e)
         if isinstance(e.value, ast.Money):
             ctx.error("RL202", f"`expect {e.kind}` counts {ctx.unit}, not money", e, None, test)
         elif e.value is not None and not isinstance(e.value, (int, Decimal)):
@@ -238,6 +246,26 @@ def _check_expect(ctx: CheckContext, test: ast.TestCase, e: ast.Expect) -> None:
                 did_you_mean(str(e.value), rules) or (f"the rules are {', '.join(rules)}" if rules else None),
                 test,
             )
+
+
+#: What a balance beside the points can be expected to have (it is never pending nor redeemed).
+BALANCE_EXPECTS = ("earned", "issued", "balance", "outstanding", "expired", "reversed")
+
+
+def _check_expect_unit(ctx: CheckContext, test: ast.TestCase, e: ast.Expect) -> None:
+    """RL237: `expect earned 300 WORD` where WORD is neither the points' nor a declared balance's, or a
+    balance expected to be pending, available or redeemed."""
+    p = ctx.program
+    names = [b.name for b in p.balances] if p is not None else []
+    if e.unit not in names:
+        words = [ctx.unit] + names
+        ctx.error("RL237", f"unknown unit `{e.unit}` in `expect {e.kind}`; this program counts "
+                  + ", ".join(f"`{w}`" for w in words), e,
+                  did_you_mean(str(e.unit), words) or f"write `expect {e.kind} {e.value} {ctx.unit}`", test)
+    elif e.kind not in BALANCE_EXPECTS:
+        ctx.error("RL237", f"`{e.unit}` is never {e.kind}: it is not redeemable and has no pending period", e,
+                  f"expect its {', '.join(BALANCE_EXPECTS[:3])}, expired or reversed, e.g. `expect balance {e.value} {e.unit}`",
+                  test)
 
 
 def _check_known(ctx, ev, test, what: str, known: list[str]) -> None:
