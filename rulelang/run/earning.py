@@ -49,6 +49,7 @@ class EarnOutcome:
     net_cents: int
     discount_cents: int
     notes: tuple[str, ...] = ()
+    balances: Mapping[str, int] = field(default_factory=dict)  # what the event earned of each balance beside the points
 
 
 @dataclass
@@ -218,7 +219,8 @@ def rate_awards(w: _Work) -> None:
             if isinstance(action, ir.RateAward):
                 base = 0 if category in action.excluding else (net if action.base == "net" else amount)
                 f.raw += action.rate * base
-    w.total_raw = sum((f.raw for f in w.firing), Fraction(0))
+    # R: the points' raw awards only; a rule that awards a balance beside the points is not multiplied
+    w.total_raw = sum((f.raw for f in w.firing if f.rule.balance is None), Fraction(0))
     for f in w.firing:
         rates = [a for a in f.rule.actions if isinstance(a, ir.RateAward)]
         if rates:
@@ -243,7 +245,8 @@ def quantity_awards(w: _Work) -> None:
             continue
         raw = sum((Fraction(0) if category in a.excluding else a.rate * quantity for a in awards), Fraction(0))
         f.raw += raw
-        w.total_raw += raw
+        if f.rule.balance is None:
+            w.total_raw += raw
         f.points = round_points(f.raw, f.rule.rounding)
         terms = " + ".join(
             f"category {w.run.fmt.value(category)} excluded" if category in a.excluding else
@@ -310,10 +313,11 @@ SOURCE_STEPS: dict[ir.PointSource, Callable[[_Work], None]] = {
 def caps_and_budget(w: _Work) -> None:
     """§4.2 step 8: each firing rule's points cut to what its caps leave, then to what its
     global budget leaves."""
-    run, day, unit = w.run, w.ev.date, w.run.p.points_unit
+    run, day = w.run, w.ev.date
     point_cost = run.p.point_cost_cents
     for f in w.firing:
         rule = f.rule
+        unit = rule.balance or run.p.points_unit
         wanted = f.points
         for i, cap in enumerate(rule.caps):
             if cap.unit != "points":
@@ -345,6 +349,7 @@ def book_lots(w: _Work) -> EarnOutcome:
     point_cost = p.point_cost_cents
     traces: dict[str, RuleTrace] = {}
     earned = 0
+    balances: dict[str, int] = {}
     pending_until = day + dt.timedelta(days=p.pending_days)
     for f in w.firing:
         rule = f.rule
@@ -366,11 +371,14 @@ def book_lots(w: _Work) -> EarnOutcome:
         for action in rule.actions:
             if isinstance(action, ir.PerkAction):
                 run.book_perk(day, action.name, action.cost_cents, f"granted by {rule.name}")
-        if f.points > 0:
+        if f.points > 0 and rule.balance is not None:
+            run.books[rule.balance].earn(f.points, ev.id if ev.kind == "purchase" else None)
+            balances[rule.balance] = balances.get(rule.balance, 0) + f.points
+        elif f.points > 0:
             run.ledger.earn(rule.name, ev.id, day, pending_until, f.points)
             run.points_by_rule[rule.name] = run.points_by_rule.get(rule.name, 0) + f.points
             earned += f.points
-        traces[rule.name] = RuleTrace(rule.name, True, f.points, None, "; ".join(f.details) or None)
+        traces[rule.name] = RuleTrace(rule.name, True, f.points, None, "; ".join(f.details) or None, rule.balance)
     tier, tier_discount, tier_bonus = w.tier, w.tier_discount, w.tier_bonus
     if tier_discount:
         run.cents["discount"] += tier_discount
@@ -386,4 +394,4 @@ def book_lots(w: _Work) -> EarnOutcome:
             run.points_by_rule[label] = run.points_by_rule.get(label, 0) + tier_bonus
             earned += tier_bonus
         ordered.append(RuleTrace(label, True, max(tier_bonus, 0), None, detail or None))
-    return EarnOutcome(tuple(ordered), earned, w.net, w.total_discount)
+    return EarnOutcome(tuple(ordered), earned, w.net, w.total_discount, balances=balances)

@@ -30,6 +30,7 @@ from rulelang.diagnostics import NO_SPAN, Diagnostic, EvaluationError, Span, did
 from rulelang.run.earning import EarnOutcome, evaluate_rules
 from rulelang.run.state import BudgetState, Customer, Event
 from rulelang.run.ledger import OPENING_BALANCE, Entry, Ledger, LedgerInvariantError
+from rulelang.run.balances import BalanceBook, expires_today
 from rulelang.run.trace import Result, RuleTrace, TierChange, TraceStep
 
 __all__ = [
@@ -153,6 +154,7 @@ class _Run:
         self.attribute_types = dict(program.attributes)
         self.rewards = {r.name: r for r in program.rewards}
         self.ledger = Ledger()
+        self.books = {b.name: BalanceBook(b.name) for b in program.balances}
         self.trace: list[TraceStep] = []
         self.tier_history: list[TierChange] = []
         self.tier: int | None = None
@@ -275,6 +277,9 @@ class _Run:
         self.last_activity = opening_day
         if c.balance > 0:
             self.ledger.earn(OPENING_BALANCE, None, opening_day, opening_day, c.balance, "given balance")
+        for name, amount in c.balances.items():
+            if name in self.books and amount > 0:
+                self.books[name].open(amount)
         if self.tiers:
             metric = _as_number(c.metric) or Fraction(0)
             if metric:
@@ -405,6 +410,10 @@ class _Run:
                 elif due is not None:
                     upcoming = min(upcoming, due)
             self._expiry_key, self._expiry_next = key, upcoming
+        # 2b. balances beside the points that expire all at once today
+        for balance in self.p.balances:
+            if expires_today(balance, day) and self.books[balance.name].outstanding > 0:
+                notes.append(f"expired {self.books[balance.name].expire_all()} {balance.name} (all of it)")
         # 3. tier review
         self._review(day, notes)
         # 4. automatic conversion into vouchers
@@ -520,6 +529,8 @@ class _Run:
                     increment += step
         if metric_name == "points":
             increment += earned
+        elif metric_name in self.books and outcome is not None:
+            increment += outcome.balances.get(metric_name, 0)
         if increment and self.tiers is not None:
             key = month_index(day)
             self.metric_buckets[key] = self.metric_buckets.get(key, Fraction(0)) + increment
@@ -572,6 +583,7 @@ class _Run:
         if not policy.reverse:
             notes.append("this program does not reverse points on returns")
             return
+        self._reverse_balances(ev, order, returned, order_amount, notes)
         own = [lot for lot in self.ledger.lots if lot.event_id == order and lot.rule != OPENING_BALANCE]
         earned = sum(lot.points for lot in own)
         if returned >= order_amount or order_amount == 0:
@@ -591,6 +603,18 @@ class _Run:
         if done < target:
             note += f"; {target - done} could not be reversed (negative balance forbidden)"
         notes.append(note)
+
+    def _reverse_balances(self, ev: Event, order: str, returned: int, order_amount: int, notes: list[str]) -> None:
+        """The returned share of each balance the order raised (§6); a tier that goes by the balance
+        loses what was reversed, in the month of the return."""
+        for name, book in self.books.items():
+            done, earned = book.reverse(order, returned, order_amount)
+            if not done:
+                continue
+            notes.append(f"reversed {done} {name} of the {earned} {name} order {order} earned")
+            if self.tiers is not None and self.tiers.metric == name:
+                key = month_index(ev.date)
+                self.metric_buckets[key] = self.metric_buckets.get(key, Fraction(0)) - done
 
     def _redeem(self, ev: Event, notes: list[str]) -> None:
         reward = self.rewards[str(ev.name)]
@@ -671,4 +695,5 @@ class _Run:
             reward_cents=self.cents["reward"], voucher_cents=self.cents["voucher"],
             points_payment_cents=self.cents["points_payment"],
             fired=frozenset(self.fired), points_by_rule=dict(self.points_by_rule),
+            balances={name: book.freeze() for name, book in self.books.items()},
         )
