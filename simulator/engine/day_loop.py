@@ -56,6 +56,7 @@ PROGRAM_METRICS = ("points_issued", "points_redeemed", "points_expired", "points
                    "points_outstanding", "points_available", "discount_cents", "reward_cents",
                    "points_payment_cents", "perk_cents", "voucher_cents", "fixed_cost_cents",
                    "acquisition_cents", "members", "discount_returned_cents")
+BALANCE_METRICS = ("issued", "expired", "reversed", "outstanding")  # per balance beside the points
 UNIFORMS = ("category", "channel", "dropout", "perk_use", "redeem")  # per purchase, then 3 for returns
 NO_VISIT = np.int16(-4)  # visit code: (month of the last purchase) * 4 + purchases so far (at most 2)
 
@@ -107,6 +108,11 @@ def blocks_for(customers: int, block_size: int = BLOCK) -> list[tuple[int, int]]
     return out
 
 
+def balance_metric(name: str, metric: str) -> str:
+    """The monthly metric of a balance beside the points: `program.balance.qualifying_dollars.issued`."""
+    return f"program.balance.{name}.{metric}"
+
+
 def ledger_error(arm: ProgramArm) -> int:
     """The largest error, over the chunk's customers, of the ledger identity issued = redeemed +
     expired + reversed + outstanding (plus the opening balance on the left), plus the lot buckets' own recount (`LotStore.audit`):
@@ -115,7 +121,9 @@ def ledger_error(arm: ProgramArm) -> int:
     if arm.n == 0:
         return 0
     ident = arm.opening + arm.issued - arm.redeemed - arm.expired - arm.reversed - arm.lots.outstanding
-    return int(max(np.abs(ident).max(), arm.lots.audit().max()))
+    # a balance beside the points: outstanding = issued - expired - reversed, never below zero
+    below = max((int(-np.minimum(arm.bal_outstanding(name), 0).max()) for name in arm.bal_issued), default=0)
+    return int(max(np.abs(ident).max(), arm.lots.audit().max(), below))
 
 
 def check_customer_totals(arm: ProgramArm) -> None:
@@ -216,6 +224,9 @@ class ChunkSim(DayEvents):
         months = cal.months
         self.mon = {f"{a}.{m}": np.zeros(months, np.int64) for a in ("program", "baseline") for m in ARM_METRICS}
         self.mon.update({f"program.{m}": np.zeros(months, np.int64) for m in PROGRAM_METRICS})
+        # balances beside the points: only a program that declares them has these metrics
+        self.mon.update({balance_metric(b.name, m): np.zeros(months, np.int64)
+                         for b in program.balances for m in BALANCE_METRICS})
         self.newcomers = self.mon["program.new_customers"]
         self.acquisition = self.mon["program.acquisition_cents"]
         self.tier_counts = np.zeros((months, self.ntiers), np.int64)
@@ -542,6 +553,15 @@ class ChunkSim(DayEvents):
             v = exact_sum(arr)
             mon[k][mo] = _int64(v - self.prev.get(k, 0), k)
             self.prev[k] = v
+        for name in arm.bal_issued:
+            for metric, arr in (("issued", arm.bal_issued[name]), ("expired", arm.bal_expired[name]),
+                                ("reversed", arm.bal_reversed[name])):
+                key = balance_metric(name, metric)
+                v = exact_sum(arr)
+                mon[key][mo] = _int64(v - self.prev.get(key, 0), key)
+                self.prev[key] = v
+            key = balance_metric(name, "outstanding")
+            mon[key][mo] = _int64(exact_sum(arm.bal_outstanding(name)), key)
         outstanding = exact_sum(arm.lots.outstanding)
         mon["program.points_outstanding"][mo] = _int64(outstanding, "program.points_outstanding")
         mon["program.points_available"][mo] = _int64(outstanding - exact_sum(arm.lots.pending), "program.points_available")
@@ -584,6 +604,10 @@ class ChunkSim(DayEvents):
             "reward_cents": int(arm.reward[c]), "voucher_cents": int(arm.voucher[c]),
             "points_payment_cents": int(arm.pay_cents[c]), "tier": names[int(arm.tier[c])],
             "enroll_day": int(self.enroll[c]),
+            **({"balances": {name: {"issued": int(arm.bal_issued[name][c]), "expired": int(arm.bal_expired[name][c]),
+                                    "reversed": int(arm.bal_reversed[name][c]),
+                                    "outstanding": int(arm.bal_outstanding(name, np.array([c]))[0])}
+                             for name in arm.bal_issued}} if arm.bal_issued else {}),
         }
 
 

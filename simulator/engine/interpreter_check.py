@@ -88,7 +88,14 @@ def interpreter_ledger(program: ir.Program, record: dict, start: dt.date, end: d
         "outstanding": res.outstanding, "available": res.available, "pending": res.pending,
         "discount_cents": res.discount_cents, "perk_cents": res.perk_cents, "reward_cents": res.reward_cents,
         "voucher_cents": res.voucher_cents, "points_payment_cents": res.points_payment_cents, "tier": res.tier,
+        **({"balances": _balances(res)} if program.balances else {}),
     }
+
+
+def _balances(res: Any) -> dict[str, dict[str, int]]:
+    """Each balance beside the points as the engine records it: issued, expired, reversed, outstanding."""
+    return {name: {"issued": t.issued, "expired": t.expired, "reversed": t.reversed, "outstanding": t.outstanding}
+            for name, t in res.balances.items()}
 
 
 def compare_records(program: ir.Program, records: dict[int, dict], start: dt.date, end: dt.date) -> list[str]:
@@ -99,7 +106,7 @@ def compare_records(program: ir.Program, records: dict[int, dict], start: dt.dat
         if expected is None:
             continue
         got = rec["ledger"]
-        for f in FIELDS:
+        for f in FIELDS + (("balances",) if program.balances else ()):
             if got.get(f) != expected[f]:
                 problems.append(f"customer {cust}: {f} engine={got.get(f)} interpreter={expected[f]}")
     return problems
@@ -139,8 +146,8 @@ def compare_records_together(program: ir.Program, records: dict[int, dict], star
     results = run_together(program, streams, documented_order(dict(recs)), until=end, budgets=budgets)
     problems = []
     for (cust, rec), res in zip(recs, results):
-        for f in FIELDS:
-            expected = getattr(res, f)
+        for f in FIELDS + (("balances",) if program.balances else ()):
+            expected = _balances(res) if f == "balances" else getattr(res, f)
             if rec["ledger"].get(f) != expected:
                 problems.append(f"customer {cust}: {f} engine={rec['ledger'].get(f)} interpreter={expected}")
     return problems, budgets

@@ -57,6 +57,7 @@ class _Batch:
     disc_by_rule: dict[int, np.ndarray] = field(default_factory=dict)
     net: np.ndarray | None = None
     metric_changed: bool = False
+    bal: dict[str, np.ndarray] = field(default_factory=dict)  # what each balance beside the points earned
 
     def __post_init__(self) -> None:
         k = self.k
@@ -159,6 +160,13 @@ class ProgramArm:
         self.discount, self.perk, self.reward, self.voucher = z(), z(), z(), z()
         self.pay_cents = z()  # points payments: each costs round(points × point cost) cents
         self.opening = z()  # opening balances of a program already running (customers file)
+        # balances beside the points (docs/semantics.md §2.1): issued, expired, reversed per customer;
+        # outstanding = issued - expired - reversed (never redeemed, never below zero)
+        self.bal_issued = {b.name: z() for b in self.p.balances}
+        self.bal_expired = {b.name: z() for b in self.p.balances}
+        self.bal_reversed = {b.name: z() for b in self.p.balances}
+        self.last_balances: dict[str, np.ndarray] = {}  # per customer of the last `apply`: each balance earned
+        self.metric_balance = ts.metric if ts is not None and ts.metric in self.bal_issued else None
         self.cal = cal
         self.date = cal.start
         self.day = 0
@@ -176,6 +184,26 @@ class ProgramArm:
 
     def expiry_set_of(self, idx: np.ndarray) -> np.ndarray:
         return self._set_table[self.tier[idx]]
+
+    def bal_outstanding(self, name: str, idx: np.ndarray | None = None) -> np.ndarray:
+        """Outstanding of a balance beside the points (all customers, or `idx`)."""
+        if idx is None:
+            return self.bal_issued[name] - self.bal_expired[name] - self.bal_reversed[name]
+        return self.bal_issued[name][idx] - self.bal_expired[name][idx] - self.bal_reversed[name][idx]
+
+    def reverse_balances(self, idx: np.ndarray, returned: np.ndarray, whole: np.ndarray,
+                         earned: dict[str, np.ndarray]) -> None:
+        """A return of customers `idx` (unique): each balance loses floor(earned × returned / amount)
+        of what the order earned (all of it for a whole return), at most what is outstanding; a tier
+        that goes by the balance loses it too (§6)."""
+        for name, e in earned.items():
+            target = np.where(returned >= whole, e, e * returned // np.maximum(whole, 1))
+            done = np.minimum(np.maximum(target, 0), self.bal_outstanding(name, idx))
+            self.bal_reversed[name][idx] += done
+            if name == self.metric_balance and done.any():
+                self.metric[idx] -= done
+                if self.window is not None:
+                    self.window[month_index(self.date) % self.window.shape[0], idx] -= done
 
     def balance_available(self, idx: np.ndarray) -> np.ndarray:
         return self.lots.available(idx)
@@ -200,6 +228,10 @@ class ProgramArm:
             lots.mature(day, plan.slot_of_day(day - P))
         # 2. expiry
         self._expiry(day, d)
+        # 2b. balances beside the points that expire all at once today
+        for name, days in self.plan.balance_expiry_days.items():
+            if day in days:
+                self.bal_expired[name] += self.bal_outstanding(name)
         # 3. tier review
         ts = self.p.tiers
         first_of_month = d.day == 1
@@ -511,7 +543,8 @@ class ProgramArm:
                         base[np.isin(cat, rs.excluding)] = 0
                     num = num + mul(base, rs.num * (D // rs.den))
                 num = np.where(m, num, 0)
-                b.R = b.R + num
+                if spec.rule.balance is None:  # R: the points' raw awards only
+                    b.R = b.R + num
                 pts += fits_int64(round_div(num, D, spec.rule.rounding))
 
     def quantity_awards(self, b: "_Batch") -> None:
@@ -533,7 +566,8 @@ class ProgramArm:
             money = self._money_raw(b, spec, m)
             pts -= fits_int64(round_div(money, D, spec.rule.rounding)) if money is not None else 0
             pts += fits_int64(round_div(money + num if money is not None else num, D, spec.rule.rounding))
-            b.R = b.R + num
+            if spec.rule.balance is None:
+                b.R = b.R + num
 
     def _money_raw(self, b: "_Batch", spec: RuleSpec, m: np.ndarray):
         """The rule's raw points of `rate_awards` (in 1/D points), None when it has none."""
@@ -616,6 +650,10 @@ class ProgramArm:
                 arr[sel] += 1
             for _, cost in spec.perks:
                 self.perk[idx] += np.where(m, cost, 0)
+            if spec.rule.balance is not None:  # a balance beside the points: not a lot
+                name = spec.rule.balance
+                b.bal[name] = b.bal[name] + pts if name in b.bal else pts.copy()
+                continue
             total += pts
         total += np.maximum(b.tier_pts, 0)
         if b.k and int(total.max()) > MAX_EVENT_POINTS:
@@ -625,6 +663,10 @@ class ProgramArm:
         if earned.size:
             self.lots.add(idx[earned], self.day, self.plan.slot_of_day(self.day), total[earned])
             self.issued[idx[earned]] += total[earned]
+        for name, pts in b.bal.items():
+            self.bal_issued[name][idx] += pts
+        if self.bal_issued:
+            self.last_balances = {name: b.bal.get(name, np.zeros(b.k, dtype=np.int64)) for name in self.bal_issued}
 
     def counters_and_metrics(self, b: "_Batch") -> None:
         """§4.2 step 10: activity, the purchase count, declared counters, the tier metric."""
@@ -645,6 +687,8 @@ class ProgramArm:
                 inc = total
             elif ts.metric == "purchases" and kind == "purchase":
                 inc = np.ones(k, dtype=np.int64)
+            elif ts.metric == self.metric_balance:
+                inc = b.bal.get(ts.metric)
             elif ts.metric in b.counter_inc:
                 inc = b.counter_inc[ts.metric]
             if inc is not None:
@@ -713,6 +757,7 @@ class ProgramArm:
         k = idx.size
         total = np.zeros(k, dtype=np.int64)
         disc = np.zeros(k, dtype=np.int64)
+        bal = {name: np.zeros(k, dtype=np.int64) for name in self.bal_issued}
 
         def part(rows: np.ndarray) -> None:
             sub = {key: (v[rows] if isinstance(v, np.ndarray) and v.ndim >= 1 and v.shape[0] == k else v)
@@ -720,6 +765,8 @@ class ProgramArm:
             total[rows] = self.apply(kind, idx[rows], sub)
             if self.last_discount is not None and "amount" in data:
                 disc[rows] = self.last_discount
+            for name, arr in self.last_balances.items():
+                bal[name][rows] = arr
 
         rest = np.flatnonzero(~at_risk)
         if rest.size:
@@ -728,6 +775,8 @@ class ProgramArm:
             part(np.array([i]))
         if "amount" in data:
             self.last_discount = disc if self.any_discounts else None
+        if bal:
+            self.last_balances = bal
         return total
 
     def budget_left(self, spec: RuleSpec):
