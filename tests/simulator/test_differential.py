@@ -32,6 +32,9 @@ TIER_ODDITIES = [str((ROOT / "tests" / "fixtures" / "repro" / name).relative_to(
 PROGRAMS += TIER_ODDITIES
 FUEL = str((HERE / "fixtures" / "fuel.loyalty").relative_to(ROOT))  # awards per `quantity`
 PROGRAMS.append(FUEL)
+BALANCES = str((HERE / "fixtures" / "balances.loyalty").relative_to(ROOT))  # two balances beside the points
+PROGRAMS.append(BALANCES)
+PROGRAMS.append(str((HERE / "fixtures" / "money_counter.loyalty").relative_to(ROOT)))  # tiers by a money counter
 PROGRAMS.append(str((HERE / "fixtures" / "constructs.loyalty").relative_to(ROOT)))  # last: tests below read it
 
 
@@ -68,6 +71,23 @@ def test_the_fuel_card_sample_buys_litres_and_earns_on_them(busy_population):
     assert max(litres) >= 40  # big_fill and launch fire in the sample too
     start, end = dt.date.fromisoformat(res.meta["start"]), dt.date.fromisoformat(res.meta["end"])
     assert compare_records(program, res.records, start, end) == []
+
+
+@pytest.mark.parametrize("path", [BALANCES, "rules/airline_status.loyalty"])
+def test_the_compared_sample_earns_expires_and_reverses_every_balance(path, busy_population):
+    # the differential test above compares each balance beside the points; here the sample is
+    # shown to move them: every balance is issued, some of it expires on its date, returns reverse
+    # some, and the ledger of each holds (issued = expired + reversed + outstanding, none below 0)
+    program = _compile(path)
+    res = simulate(program, busy_population, customers=200, months=13, trials=1, seed=5, workers=1, record=25)
+    for name in program.balance_names():
+        rows = [r["ledger"]["balances"][name] for r in res.records.values()]
+        assert sum(b["issued"] for b in rows) > 0 and sum(b["expired"] for b in rows) > 0
+        assert sum(b["reversed"] for b in rows) > 0
+        assert all(b["issued"] == b["expired"] + b["reversed"] + b["outstanding"] and b["outstanding"] >= 0
+                   for b in rows)
+    tiers = {r["ledger"]["tier"] for r in res.records.values()}
+    assert len(tiers) > 1  # the tier that goes by a balance moves
 
 
 def test_returns_below_zero_are_in_the_sample(busy_population):
