@@ -43,7 +43,8 @@ def _program(name: str):
 
 
 def test_there_is_data_for_every_example():
-    assert set(EXAMPLES) == {"airline", "coffee", "cosmetics", "fashion_discount", "online_shop", "supermarket"}
+    assert set(EXAMPLES) == {"airline", "airline_status", "coffee", "cosmetics", "fashion_discount", "online_shop",
+                             "supermarket"}
     for name in EXAMPLES:
         folder = RULES / "data" / name
         for f in ("transactions.csv", "population.yaml", "population.customers.csv"):
