@@ -192,18 +192,25 @@ class ProgramArm:
         return self.bal_issued[name][idx] - self.bal_expired[name][idx] - self.bal_reversed[name][idx]
 
     def reverse_balances(self, idx: np.ndarray, returned: np.ndarray, whole: np.ndarray,
-                         earned: dict[str, np.ndarray]) -> None:
+                         earned: dict[str, np.ndarray],
+                         before: dict[str, np.ndarray] | None = None) -> dict[str, np.ndarray]:
         """A return of customers `idx` (unique): each balance loses floor(earned × returned / amount)
-        of what the order earned (all of it for a whole return), at most what is outstanding; a tier
-        that goes by the balance loses it too (§6)."""
+        of what the order earned (all of it for a whole return), less what earlier returns of the order
+        took (`before`), at most what is outstanding; a tier that goes by the balance loses it too
+        (§2.1). Gives what each balance lost."""
+        out: dict[str, np.ndarray] = {}
         for name, e in earned.items():
             target = np.where(returned >= whole, e, e * returned // np.maximum(whole, 1))
+            if before is not None:
+                target = np.minimum(target, e - before[name])
             done = np.minimum(np.maximum(target, 0), self.bal_outstanding(name, idx))
+            out[name] = done
             self.bal_reversed[name][idx] += done
             if name == self.metric_balance and done.any():
                 self.metric[idx] -= done
                 if self.window is not None:
                     self.window[month_index(self.date) % self.window.shape[0], idx] -= done
+        return out
 
     def balance_available(self, idx: np.ndarray) -> np.ndarray:
         return self.lots.available(idx)

@@ -113,6 +113,9 @@ class HistoryRun:
         self.disc = np.zeros(rows, dtype=np.int64)
         self.book_id = np.full(rows, -1, dtype=np.int64)
         self.rev_done = np.zeros(rows, dtype=np.int64)
+        # balances beside the points: what each purchase row earned of each, and what returns took back
+        self.bal_earned = {b.name: np.zeros(rows, dtype=np.int64) for b in program.balances}
+        self.bal_rev_done = {b.name: np.zeros(rows, dtype=np.int64) for b in program.balances}
         self.last_month = np.full(n, -1, dtype=np.int64)
         months = self.cal.months
         self.mon = {k: np.zeros(months, dtype=np.int64) for k in MONTHLY}
@@ -197,6 +200,8 @@ class HistoryRun:
         self.earned[pos] = earned
         if arm.last_discount is not None:
             self.disc[pos] = arm.last_discount
+        for name, arr in arm.last_balances.items():
+            self.bal_earned[name][pos] = arr
         if arm.reverses:
             track = np.flatnonzero((f.returns_left[pos] > 0) & (earned > 0))
             if track.size:
@@ -247,6 +252,12 @@ class HistoryRun:
                 done = arm.lots.reverse(c[go], target[go], od, slots, book[go], day, keep_open=~last[go])
                 arm.reversed[c[go]] += done
                 self.rev_done[om[go]] += done
+            if self.bal_earned:  # each balance: the returned share, less what earlier parts took back
+                earned_b = {name: np.where(matched, arr[om], 0) for name, arr in self.bal_earned.items()}
+                before = {name: np.where(matched, arr[om], 0) for name, arr in self.bal_rev_done.items()}
+                done_b = arm.reverse_balances(c, returned, np.where(matched, whole, 0), earned_b, before)
+                for name, done in done_b.items():
+                    np.add.at(self.bal_rev_done[name], om[matched], done[matched])
         if "return" in self.applied:
             arm.apply("return", c, data)
 
