@@ -286,3 +286,26 @@ def test_the_simulators_totals_hold_each_balance_and_its_identity() -> None:
     assert all(e and e > 0 for e in per["program.balance.qualifying_dollars.expired"])  # 2028-01-01 is simulated
     assert "program.balance.qualifying_dollars.liability" not in res.totals and res.ledger_identity_ok
     assert "qualifying_dollars issued" in __import__("simulator.simulate_command", fromlist=["x"]).summary_text(res)
+
+
+def test_explain_shows_every_balance(tmp_path, capsys) -> None:
+    from rulelang.tools.cli import main
+
+    program = tmp_path / "sky.loyalty"
+    program.write_text(SKY, encoding="utf-8")
+    events = tmp_path / "events.yaml"
+    events.write_text("customer: {balances: {qualifying_dollars: 25}}\nevents:\n"
+                      "  - {type: purchase, date: 2027-03-01, amount: 120, category: flight, id: A1}\n"
+                      "  - {type: return, date: 2027-03-05, order: A1, amount: 30}\n", encoding="utf-8")
+    assert main(["explain", str(program), "--events", str(events)]) == 0
+    text = capsys.readouterr().out
+    # 120 USD: 600 miles, 120 qualifying dollars; 30 of 120 returned: floor(120 x 30 / 120) = 30 back
+    assert "fare_qualifying  120 qualifying_dollars" in text
+    assert "reversed 30 qualifying_dollars of the 120 qualifying_dollars order A1 earned" in text
+    assert "qualifying_dollars: issued 145 = expired 0 + reversed 30 + outstanding 115" in text
+    assert main(["explain", str(program), "--events", str(events), "--format", "json"]) == 0
+    import json
+
+    data = json.loads(capsys.readouterr().out)
+    assert data["balances"]["qualifying_dollars"] == {"issued": 145, "earned": 120, "expired": 0, "reversed": 30,
+                                                      "outstanding": 115}

@@ -218,9 +218,10 @@ def _check_action(
     event_ok = known_event
     if isinstance(action, ast.Award):
         if action.unit not in ctx.scope.units:
+            balances = "".join(f", its balance `{b.name}`" for b in p.balances)  # docs/semantics.md §2.1
             ctx.error(
                 "RL201",
-                f"unknown unit `{action.unit}`; this program's points are called `{p.points_unit}`",
+                f"unknown unit `{action.unit}`; this program's points are called `{p.points_unit}`{balances}",
                 action,
                 did_you_mean(action.unit, ctx.scope.units) or f"write `{p.points_unit}`",
                 rule,

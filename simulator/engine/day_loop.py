@@ -130,8 +130,10 @@ def check_customer_totals(arm: ProgramArm) -> None:
     """Stop (ExactRangeError) when a customer's running totals pass MAX_CUSTOMER_POINTS."""
     if arm.n == 0:
         return
+    balances = [(f"{name} issued", arr) for name, arr in arm.bal_issued.items()]  # balances beside the points
     for name, arr in (("issued", arm.issued), ("redeemed", arm.redeemed), ("expired", arm.expired),
-                      ("reversed", arm.reversed), ("outstanding", arm.lots.outstanding), ("tier metric", arm.metric)):
+                      ("reversed", arm.reversed), ("outstanding", arm.lots.outstanding), ("tier metric", arm.metric),
+                      *balances):
         big = int(np.abs(arr).max())
         if big > MAX_CUSTOMER_POINTS:
             raise ExactRangeError(f"a customer's {name} reached {big:,}, beyond the {MAX_CUSTOMER_POINTS:,} (2**53) "
