@@ -64,10 +64,14 @@ class HistoryResult:
     reward: str | None
     warnings: list[Diagnostic] = field(default_factory=list)
     unmatched_returns: int = 0
+    # balances beside the points: name -> issued / expired / reversed / outstanding per customer
+    balances: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
 
     def ledger_of(self, c: int) -> dict:
         out = {k: int(self.ledgers[k][c]) for k in LEDGER}
         out["tier"] = self.tier_names[int(self.ledgers["tier"][c])] if self.tier_names else None
+        if self.balances:
+            out["balances"] = {name: {k: int(v[c]) for k, v in cols.items()} for name, cols in self.balances.items()}
         return out
 
 
@@ -294,7 +298,10 @@ class HistoryRun:
                              month_labels(f.start, self.cal.months), self.mon, names, self.tier_counts,
                              f.customer_ids, ledgers, self.enroll, self.options.redeem,
                              self.reward.name if self.reward is not None else None, list(f.warnings),
-                             f.unmatched_returns)
+                             f.unmatched_returns,
+                             {name: {"issued": arm.bal_issued[name].copy(), "expired": arm.bal_expired[name].copy(),
+                                     "reversed": arm.bal_reversed[name].copy(),
+                                     "outstanding": arm.bal_outstanding(name)} for name in arm.bal_issued})
 
 
 def replay(program: ir.Program, feed: Feed, strings: StringTable, options: ReplayOptions = ReplayOptions()) -> HistoryResult:

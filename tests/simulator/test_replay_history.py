@@ -23,6 +23,7 @@ TINY = HERE / "fixtures" / "replay" / "tiny.csv"
 PROGRAMS = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "rules").glob("*")
                   if p.suffix in (".loyalty", ".yaml") and not p.name.endswith((".test.loyalty", "_test.yaml")))
 PROGRAMS.append(str((HERE / "fixtures" / "constructs.loyalty").relative_to(ROOT)))
+PROGRAMS.append(str((HERE / "fixtures" / "balances.loyalty").relative_to(ROOT)))  # balances beside the points
 CATEGORIES = ["coffee", "food", "gift_card", "beans", "flight", "hotel", "own_brand", "fruit_veg", "sale", "coats"]
 
 
@@ -83,6 +84,9 @@ def test_replay_agrees_with_the_interpreter_customer_by_customer(path, redeem, h
     assert compare_sample(result, program, feed, strings, sample, options) == []
     led = result.ledgers
     assert np.array_equal(led["issued"], led["redeemed"] + led["expired"] + led["reversed"] + led["outstanding"])
+    for name, cols in result.balances.items():  # balances beside the points: returns reverse them too
+        assert cols["reversed"].sum() > 0 and (cols["outstanding"] >= 0).all()
+        assert np.array_equal(cols["issued"], cols["expired"] + cols["reversed"] + cols["outstanding"]), name
 
 
 def _replay_json(capsys, *args) -> dict:
