@@ -18,16 +18,25 @@ docs/semantics.md §3 and docs/language.md (checked by tests/test_fields.py).
 
 Adding a built-in field (as the purchase `quantity` was added):
 1. one `BuiltinField` entry below (name, type, events, carried_by, default, spelling, doc,
-   engine representation and default, bound from rulelang.limits);
+   engine representation and default, bound from rulelang.limits) and, for a purchase field,
+   its simulator columns: `simulated` (the simulator draws it), `population_key` (the segment
+   key it is drawn from), `file_columns` (a transaction file records it: its standard column
+   names); a carried field left out of them reads its engine default there, as `store` is not
+   simulated and `shipping` not recorded (tests/simulator/test_field_places.py checks each place
+   handles exactly the fields so marked);
 2. its row in docs/semantics.md §3 (the doc line, verbatim), in docs/language.md's field
    table, and its property in rulelang/syntax/schema/rulelang.schema.json (tests/test_fields.py
    fails until they agree with the table);
-3. the engine semantics that are not a lookup: where the simulator's population draws the value
-   (simulator/model/population.py and simulator/engine/day_loop.py put it in the purchase's
-   `data` under the field's name), and any new way points are earned from it (the award
-   sources of rulelang.ir and both engines' earning). A field carried by an event needs nothing
-   else: the checker, tests, events files, YAML, the interpreter's values and the engine's batch
-   context all read it from this table.
+3. the engine semantics that are not a lookup: a simulated field is drawn by the population
+   (simulator/model/population.py: its segment key, bound and Segment attribute; the draw in
+   simulator/engine/day_loop.py `_draws`, a `Basket` attribute of the field's name; its row in
+   docs/simulator.md; a mean the sweep can set in simulator/whatif/sweep.py); a recorded field
+   is a `ColumnMap`/`Transactions` attribute and a `--<name>-column` flag
+   (simulator/transactions/reader.py, columns.py `FIELD_FLAGS`); any new way points are earned
+   from it (the award sources of rulelang.ir and both engines' earning). Everything else, the
+   checker, tests, events files, YAML, the interpreter's values, the engine's batch context, a
+   simulated purchase's data and its return, a replayed purchase and the transaction file's
+   standard names, reads it from this table.
 """
 
 from __future__ import annotations
@@ -68,9 +77,18 @@ class BuiltinField:
     doc: str  # the meaning, as docs/semantics.md §3 states it
     engine: str  # the vectorized engine's representation
     engine_default: int | None = None  # the engine's value when the event's data does not carry it
+    simulated: bool = False  # the simulator's purchases draw it (the engine's `Basket` attribute of its name)
+    file_columns: tuple[str, ...] = ()  # a transaction file's standard column names for it (`loyalty fit`,
+    #                                    `loyalty replay`; `--<name>-column` maps another); (): not recorded
+    population_key: str | None = None  # the population segment key its simulated draw follows (docs/simulator.md)
     low: int | None = None  # smallest value it can take (the checker's prover uses it)
     high: int | None = None  # largest value it can take
     bound: int | None = None  # largest value its readers accept (a constant of rulelang.limits)
+
+    @property
+    def recorded(self) -> bool:
+        """A transaction file can record it (it has standard column names)."""
+        return bool(self.file_columns)
 
     @property
     def integer(self) -> bool:
@@ -90,30 +108,37 @@ BASKET = ("purchase", "return")  # a return reads the basket fields of its order
 
 FIELDS: tuple[BuiltinField, ...] = (
     BuiltinField(name="amount", type="money", readable_on=BASKET, carried_by=BASKET, form="money",
+                 simulated=True, file_columns=("amount",), population_key="spend",
                  spelling=Spelling(test=MAIN_VALUE, events_file="amount", yaml=MAIN_VALUE),
                  doc="purchase: gross basket amount (includes shipping)",
                  engine="int64 cents", engine_default=0, bound=limits.MAX_MONEY_CENTS),
     BuiltinField(name="category", type="string", readable_on=BASKET, carried_by=("purchase",), form="text",
+                 simulated=True, file_columns=("category",), population_key="categories",
                  spelling=_given("category"), interpreter_key="category",
                  doc="purchase: category of the basket",
                  engine="int64 string code (StringTable; 0 = missing)", engine_default=0),
     BuiltinField(name="channel", type="string", readable_on=BASKET, carried_by=("purchase",), form="text",
+                 simulated=True, file_columns=("channel",), population_key="channels",
                  spelling=_given("channel"), interpreter_key="channel",
                  doc="purchase: its channel, `store`, `online`, `app`, … (free text)",
                  engine="int64 string code (StringTable; 0 = missing)", engine_default=0),
     BuiltinField(name="store", type="string", readable_on=BASKET, carried_by=("purchase",), form="text",
+                 file_columns=("store", "store_id"),
                  spelling=_given("store"), interpreter_key="store",
                  doc="purchase: store id",
                  engine="int64 string code (StringTable; 0 = missing)", engine_default=0),
     BuiltinField(name="items", type="number", readable_on=BASKET, carried_by=("purchase",), form="whole",
+                 simulated=True, file_columns=("items",), population_key="items",
                  spelling=_given("items"), default=1, interpreter_key="items",
                  doc="purchase: number of items (default 1)",
                  engine="int64", engine_default=1, low=0),
     BuiltinField(name="quantity", type="number", readable_on=BASKET, carried_by=("purchase",), form="whole",
+                 simulated=True, file_columns=("quantity", "qty"), population_key="quantity",
                  spelling=_given("quantity"), default=0, interpreter_key="quantity",
                  doc="purchase: quantity bought, a whole number of the program's unit: litres, nights, units (default 0)",
                  engine="int64", engine_default=0, low=0, bound=limits.MAX_QUANTITY),
     BuiltinField(name="shipping", type="money", readable_on=BASKET, carried_by=("purchase",), form="money",
+                 simulated=True, population_key="shipping",
                  spelling=_given("shipping"), default=0, interpreter_key="shipping_cents",
                  doc="purchase: shipping part of the amount (default 0)",
                  engine="int64 cents", engine_default=0, bound=limits.MAX_MONEY_CENTS),
@@ -154,6 +179,17 @@ def fields_on(event: str) -> tuple[BuiltinField, ...]:
 def carried_by(event: str) -> tuple[BuiltinField, ...]:
     """The built-in fields an input of `event` may give, in table order."""
     return tuple(f for f in FIELDS if event in f.carried_by)
+
+
+def simulated_fields(event: str) -> tuple[BuiltinField, ...]:
+    """The built-in fields the simulator draws for `event` (carried and `simulated`), in table order.
+    A carried field that is not simulated (the purchase's `store`) reads its engine default."""
+    return tuple(f for f in carried_by(event) if f.simulated)
+
+
+def recorded_fields(event: str) -> tuple[BuiltinField, ...]:
+    """The built-in fields of `event` a transaction file can record, in table order."""
+    return tuple(f for f in carried_by(event) if f.recorded)
 
 
 def given_keys(event: str, form: str) -> tuple[BuiltinField, ...]:
@@ -221,5 +257,5 @@ def canonical_event(kind: str) -> str:
 __all__ = [
     "ACTION_EVENTS", "BASKET", "BuiltinField", "EVENT_ALIASES", "EVENT_BY_NAME", "EVENT_TYPES", "EventType",
     "FED_EVENTS", "FIELDS", "FIELD_BY_NAME", "MAIN_VALUE", "RULE_EVENTS", "SIMULATED_RULE_EVENTS", "Spelling",
-    "canonical_event", "carried_by", "fields_on", "given_keys",
+    "canonical_event", "carried_by", "fields_on", "given_keys", "recorded_fields", "simulated_fields",
 ]

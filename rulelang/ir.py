@@ -26,8 +26,9 @@ Adding an award basis (the purchase `quantity`'s "award 1 point per 2 litres" wa
    value), saying whether multipliers multiply its points (`multiplied`: in R of step 6).
 4. One handler in each table: `rulelang.run.earning.SOURCE_STEPS`,
    `simulator.engine.program_arm.SOURCE_STEPS` and `simulator.engine.program_arm.BOUND_TERMS`
-   (what one customer's event can take at most, for the global-budget bound).
-   `tests/test_point_sources.py` fails until all three have it, and until every `Action`
+   (what one customer's event can take at most, for the global-budget bound), and
+   `rulelang.check.number_limits.BOUND_TERMS` (what one action adds to its event's RL410 bound).
+   `tests/test_point_sources.py` fails until all four have it, and until every `Action`
    class is either declared by a source or listed in `MONEY_ACTIONS`.
 5. docs/semantics.md §4 (the actions table and §4.2) says what it earns.
 A new field with a default on an existing IR class changes `program_hash` of every program
@@ -232,6 +233,9 @@ class Tier:
     discount_percent: Fraction | None
     expiry: tuple[Expiry, ...] | None  # None: program expiry applies
     perks: tuple[TierPerk, ...]
+    # `award 1.2 stars per 1 USD` in the tier: points per cent that replace the rate of every
+    # rate award on a purchase while the customer holds the tier (rounded once, per rule)
+    rate: Fraction | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -244,6 +248,11 @@ class TierSystem:
     downgrade: Lit["one_step", "to_base", "to_qualified", "never"]
     grace_months: int
     validity_months: int
+    # status dates: a status earned in qualification year Y lasts through month-day
+    # `status_through` of year Y + `status_years`; the day after, it drops (`status_drop`)
+    status_through: tuple[int, int] | None = None
+    status_years: int = 0
+    status_drop: Lit["to_qualified", "one_step"] = "to_qualified"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -305,6 +314,9 @@ class Program:
     rewards: tuple[Reward, ...]
     pay_with_points: PayWithPoints | None
     conversion: Conversion | None
+    # what counts as activity for an inactivity expiry: "purchase" (any purchase), "redemption"
+    # (a reward or a payment with points), "earning" (any event that earned points)
+    activity: tuple[Lit["purchase", "redemption", "earning"], ...] = ("purchase", "earning")
     # balances beside the points; left out of `program_hash` while empty
     balances: tuple[Balance, ...] = field(default=(), metadata={"hash": "unless_default"})
 

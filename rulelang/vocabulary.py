@@ -16,7 +16,7 @@ from pathlib import Path
 
 __all__ = [
     "GRAMMAR_KEYWORDS", "RESERVED_WORDS", "STATEMENT_WORDS", "PROGRAM_WORDS", "STATEMENT_WORDS_BY_BLOCK",
-    "STATEMENT_LISTS", "grammar_rules", "plural", "counted", "singular", "unit_words",
+    "STATEMENT_LISTS", "grammar_rules", "plural", "counted", "singular", "unit_words", "own_unit_words",
 ]
 
 GRAMMAR_FILE = Path(__file__).resolve().parent / "syntax" / "grammar" / "rulelang.lark"
@@ -145,3 +145,9 @@ RESERVED_WORDS: frozenset[str] = frozenset(
 def unit_words(points_unit: str) -> frozenset[str]:
     """Words accepted wherever points are written: the unit, its singular, and `points`/`point`."""
     return frozenset({points_unit, singular(points_unit), "points", "point"})
+
+
+def own_unit_words(points_unit: str) -> frozenset[str]:
+    """The program's own points words (its unit and the singular): what a test's expectation may
+    write after a number of points (`points` is not one of them in a program that counts stars)."""
+    return frozenset({points_unit, singular(points_unit)})

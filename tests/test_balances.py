@@ -164,18 +164,41 @@ def test_misuse_of_a_balance_is_located_with_a_hint_in_both_forms(code, old, new
     assert yd.span.line > 1 and hint in (yd.hint or "")
 
 
-@pytest.mark.parametrize("expectation, hint", [
-    ("expect earned 300 qualifying_dollarz", "qualifying_dollars"),
-    ("expect redeemed 0 qualifying_dollars", "expect balance"),
-    ("given balance 10 qualifying_dollarz", "qualifying_dollars"),
+@pytest.mark.parametrize("expectation, code, hint", [
+    ("expect earned 300 qualifying_dollarz", "RL430", "qualifying_dollars"),
+    ("expect redeemed 0 qualifying_dollars", "RL237", "expect balance"),
+    ("given balance 10 qualifying_dollarz", "RL430", "qualifying_dollars"),
 ])
-def test_an_expectation_in_a_unit_the_program_does_not_count_is_rl237(expectation, hint) -> None:
+def test_an_expectation_in_a_unit_the_program_does_not_count_is_an_error(expectation, code, hint) -> None:
     text = SKY + f'\ntest "t" {{\n  when purchase 1 USD on 2027-01-05\n  {expectation}\n}}\n'
     sf, _ = parse_text(text, "t.loyalty")
-    d = _diag(check(sf), "RL237")
+    d = _diag(check(sf), code)
     assert d.span.line == text.count("\n", 0, text.index(expectation)) + 1 and hint in (d.hint or "")
     ysf, _ = load_yaml(to_yaml(sf), "t.yaml")
-    assert _diag(check(ysf), "RL237").hint
+    assert _diag(check(ysf), code).hint
+
+
+def test_a_balance_expected_on_one_event_and_at_a_date() -> None:
+    # 120 USD on 2027-01-05: 120 qualifying dollars by that purchase; 120 + 80 = 200 at the end of 2027-01-06
+    text = SKY + """
+test "t" {
+  when purchase 120 USD on 2027-01-05
+  when purchase 80 USD on 2027-01-06
+  expect purchase on 2027-01-05 earned 120 qualifying_dollars
+  expect purchase on 2027-01-06 earned 80 qualifying_dollar
+  expect balance 120 qualifying_dollars on 2027-01-05
+  expect balance 200 qualifying_dollars on 2027-01-06
+  expect earned 1000 miles
+}
+"""
+    sf, _ = parse_text(text, "t.loyalty")
+    assert not [d for d in check(sf) if d.is_error]
+    program, _ = compile_source(sf)
+    (outcome,) = run_tests(sf, program)
+    assert outcome.passed, [f.message for f in outcome.failures]
+    ysf, _ = load_yaml(to_yaml(sf), "t.yaml")
+    (youtcome,) = run_tests(ysf, compile_source(ysf)[0])
+    assert youtcome.passed
 
 
 # ---------------------------------------------------------------- the interpreter's ledgers

@@ -199,4 +199,4 @@ def test_semantics_test_example_parses() -> None:
     assert sf is not None and not [d for d in diags if d.is_error], _describe(diags)
     assert sf.program is None and len(sf.tests) == 1
     case = sf.tests[0]
-    assert len(case.givens) == 6 and len(case.events) == 10 and case.until is not None
+    assert len(case.givens) == 7 and len(case.events) == 10 and case.until is not None

@@ -19,6 +19,7 @@ import numpy as np
 import pytest
 
 from rulelang import ir
+from rulelang.check import number_limits
 from rulelang.run import earning, interpreter
 from simulator.engine import program_arm
 from simulator.engine.calendar import Calendar
@@ -29,6 +30,7 @@ TABLES = {
     "interpreter": earning.SOURCE_STEPS,
     "engine": program_arm.SOURCE_STEPS,
     "budget bound": program_arm.BOUND_TERMS,
+    "checker's number limits": number_limits.BOUND_TERMS,
 }
 
 
@@ -62,6 +64,12 @@ def test_a_table_without_a_new_source_is_refused(monkeypatch):
         with pytest.raises(NotImplementedError, match="quantity award"):
             ir.in_source_order(table, who)
     assert [s for s, _ in ir.in_source_order({**earning.SOURCE_STEPS, NEW: None}, "x")][-1] is NEW
+
+
+def test_the_checker_refuses_to_bound_an_event_without_a_handler(monkeypatch):
+    monkeypatch.setattr(ir, "POINT_SOURCES", ir.POINT_SOURCES + (NEW,))
+    with pytest.raises(NotImplementedError, match="checker's number limits.*quantity award"):
+        list(number_limits._terms(None, None))
 
 
 def _program() -> ir.Program:

@@ -19,16 +19,16 @@ def test_statement_words_by_block_as_read_by_hand_from_the_grammar() -> None:
     # From rulelang.lark: the first keyword of each alternative of _rstmt, _tstmt, _wstmt, _ystmt, _xstmt.
     assert STATEMENT_WORDS_BY_BLOCK["rule"] == {"award", "multiply", "discount", "perk", "round", "priority", "group",
                                                 "during", "cap", "limit", "budget", "every", "streak"}
-    assert STATEMENT_WORDS_BY_BLOCK["tiers"] == {"tier", "review", "downgrade", "grace", "valid"}
-    assert STATEMENT_WORDS_BY_BLOCK["tier"] == {"multiply", "discount", "perk", "expire"}  # `stars never expire` starts with the unit
+    assert STATEMENT_WORDS_BY_BLOCK["tiers"] == {"tier", "review", "downgrade", "grace", "valid", "status"}
+    assert STATEMENT_WORDS_BY_BLOCK["tier"] == {"multiply", "discount", "perk", "expire", "award"}  # `stars never expire` starts with the unit
     assert STATEMENT_WORDS_BY_BLOCK["reward"] == {"price", "worth", "costs"}
     assert STATEMENT_WORDS_BY_BLOCK["pay with points"] == {"minimum", "at"}  # `100 points = 1 USD` starts with a number
     assert STATEMENT_WORDS_BY_BLOCK["test"] == {"given", "when", "until", "expect"}
     assert STATEMENT_WORDS_BY_BLOCK["file"] == {"program", "test"}
     # program statements less those another block also has (`round`, `expire`)
-    assert PROGRAM_WORDS == {"points", "balance", "currency", "point", "multipliers", "pending", "attribute", "event", "counter",
-                             "earn", "tiers", "returns", "negative", "reward", "pay", "convert"}
-    assert len(STATEMENT_WORDS) == 18 + 12 + 5 + 3 + 2 + 4 + 2  # program, rule, tiers, reward, pay, test, file (no repeats)
+    assert PROGRAM_WORDS == {"points", "balance", "currency", "point", "multipliers", "pending", "attribute", "event",
+                             "counter", "earn", "tiers", "returns", "negative", "reward", "pay", "convert", "activity"}
+    assert len(STATEMENT_WORDS) == 19 + 12 + 6 + 3 + 2 + 4 + 2  # program, rule, tiers, reward, pay, test, file (no repeats)
 
 
 def test_reserved_and_statement_words_are_keywords_of_the_grammar() -> None:

@@ -17,6 +17,8 @@ from __future__ import annotations
 import dataclasses
 
 from rulelang.syntax import ast
+from rulelang.check.status_rules import check_status_rules
+from rulelang.syntax.nodes import UnhandledNode
 from rulelang.check.base import CheckContext
 from rulelang.check.calendar import check_calendar
 from rulelang.check.expressions import ConditionResolver
@@ -71,6 +73,7 @@ def _check_program(ctx: CheckContext, p: ast.Program) -> ast.Program:
         _check_rule(ctx, p, index, rule)
     check_balances(ctx, p)
     check_tiers(ctx, p)
+    check_status_rules(ctx, p)
     check_lifecycle(ctx, p)
     check_limits(ctx, p)
     check_warnings(ctx, p)
@@ -298,6 +301,8 @@ def _check_action(
             )
     elif isinstance(action, ast.Perk):
         ctx.money(action.cost, f"the cost of perk `{action.name}`", action)
+    else:  # every action type of the AST has a branch above (tests/test_nodes.py checks them all)
+        raise UnhandledNode("checker: action", action)
 
 
 def _check_modifiers(ctx: CheckContext, rule: ast.EarnRule) -> bool:

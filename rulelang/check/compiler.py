@@ -26,6 +26,7 @@ from decimal import Decimal
 from fractions import Fraction
 
 from rulelang.syntax import ast
+from rulelang.syntax.nodes import UnhandledNode
 from rulelang import ir
 from rulelang.check.expressions import ConditionResolver, money_cents, span_of
 from rulelang.fields import FIELD_BY_NAME
@@ -89,7 +90,9 @@ class _Compiler:
         if isinstance(a, ast.Discount):
             percent = _frac(a.percent) if a.percent is not None else None
             return ir.DiscountAction(percent=percent, fixed_cents=_cents_or_none(a.amount), base=a.base, excluding=frozenset(a.excluding))
-        return ir.PerkAction(name=a.name, cost_cents=_cents(a.cost))
+        if isinstance(a, ast.Perk):
+            return ir.PerkAction(name=a.name, cost_cents=_cents(a.cost))
+        raise UnhandledNode("compiler: action", a)  # tests/test_nodes.py compiles every action type
 
     def rule(self, index: int, r: ast.EarnRule) -> ir.Rule:
         budget = None
@@ -138,6 +141,7 @@ class _Compiler:
                 discount_percent=_frac(t.discount) if t.discount is not None else None,
                 expiry=tuple(self.expiry(e) for e in t.expiry) if t.expiry else None,
                 perks=tuple(ir.TierPerk(name=k.name, cost_cents=_cents(k.cost), per=k.per) for k in t.perks),
+                rate=_frac(t.rate) / _cents(t.rate_per) if t.rate is not None and t.rate_per is not None else None,
             )
             for t in ordered
         )
@@ -150,6 +154,9 @@ class _Compiler:
             downgrade=ts.downgrade,
             grace_months=ts.grace_months,
             validity_months=ts.validity_months,
+            status_through=ts.status_through,
+            status_years=ts.status_years,
+            status_drop=ts.status_drop,
         )
 
     def reward(self, r: ast.Reward) -> ir.Reward:
@@ -193,6 +200,7 @@ class _Compiler:
                 else None
             ),
             conversion=ir.Conversion(points=conv.points, voucher_cents=_cents(conv.voucher), period=conv.period) if conv is not None else None,
+            activity=tuple(p.activity) or ("purchase", "earning"),
             balances=tuple(ir.Balance(name=b.name, expiry=tuple(self.expiry(e) for e in p.expiry if e.unit == b.name))
                            for b in p.balances),
         )

@@ -15,6 +15,7 @@ from decimal import Decimal
 from fractions import Fraction
 
 from rulelang.syntax import ast
+from rulelang.syntax.nodes import UnhandledNode
 from rulelang import ir
 from rulelang.fields import FIELD_BY_NAME
 from rulelang.check.scope import WEEKDAYS, Scope, literal_type, type_word
@@ -123,8 +124,7 @@ class ConditionResolver:
             return self._in_list(expr, depth)
         if isinstance(expr, (ast.BoolOp, ast.Not)):
             return self._bool(expr, depth), "bool"
-        self._error("RL202", "this is not a value or a condition", expr)
-        return None, None
+        raise UnhandledNode("checker: condition", expr)  # every expression type has a branch above
 
     def _literal(self, lit: ast.Literal) -> _Typed:
         value = lit.value
@@ -400,7 +400,7 @@ def _show(expr: ast.Expr) -> str:
         return f"not {_show(expr.item)}"
     if isinstance(expr, ast.BoolOp):
         return f" {expr.op} ".join(_show(i) for i in expr.items)
-    return "?"
+    raise UnhandledNode("checker: condition wording", expr)
 
 
 def resolve_condition(

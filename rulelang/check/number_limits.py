@@ -13,7 +13,9 @@ from __future__ import annotations
 
 from decimal import Decimal
 from fractions import Fraction
+from typing import Callable
 
+from rulelang import ir
 from rulelang.syntax import ast
 from rulelang.check.base import CheckContext
 from rulelang.limits import MAX_BUDGET_POINTS, MAX_EARN_PER_UNIT, MAX_EVENT_POINTS, MAX_MONEY_CENTS, MAX_MULTIPLIER, MAX_POINTS, MAX_RATE_POINTS_PER_UNIT
@@ -43,7 +45,7 @@ def check_limits(ctx: CheckContext, p: ast.Program) -> None:
                 if action.per is None:
                     _over(ctx, action.points, MAX_POINTS, f"the {unit} awarded", action, rule)
                 else:
-                    rate = _rate_of_award(action)
+                    rate = _rate_of_award(p, action)
                     if rate is not None and rate > MAX_RATE_POINTS_PER_UNIT:
                         per = action.per.unit if isinstance(action.per, ast.Quantity) else action.per.currency
                         ctx.error("RL410", f"the rate of {_frac(rate)} {unit} per 1 {per} is more "
@@ -79,17 +81,66 @@ def _frac(x: Fraction) -> str:
     return f"{x.numerator:,}" if x.denominator == 1 else f"{float(x):,.6g}"
 
 
-def _rate_of_award(action: ast.Award) -> Fraction | None:
-    per = action.per.value if isinstance(action.per, ast.Quantity) else action.per.amount if action.per else None
+def _per_rate(points: object, per: object) -> Fraction | None:
     if per is None or per <= 0:
         return None
-    return Fraction(action.points) / Fraction(per)
+    return Fraction(points) / Fraction(per)
 
 
-def _rate_of_cashback(p: ast.Program, action: ast.Cashback) -> Fraction | None:
-    if p.point_value is None or p.point_value.amount <= 0 or action.percent < 0:
-        return None
-    return Fraction(action.percent) / 100 / Fraction(p.point_value.amount)
+def _money_rate(p: ast.Program, a: object) -> Fraction | None:
+    """A rate award's points per unit of money: `award N per X USD`, or a cashback at the point value."""
+    if isinstance(a, ast.Cashback):
+        if p.point_value is None or p.point_value.amount <= 0 or a.percent < 0:
+            return None
+        return Fraction(a.percent) / 100 / Fraction(p.point_value.amount)
+    if isinstance(a, ast.Award) and a.per is not None and not isinstance(a.per, ast.Quantity):
+        return _per_rate(a.points, a.per.amount)
+    return None
+
+
+def _quantity_rate(p: ast.Program, a: object) -> Fraction | None:
+    """A quantity award's points per unit of quantity (`award 1 point per 2 litres`)."""
+    if isinstance(a, ast.Award) and isinstance(a.per, ast.Quantity):
+        return _per_rate(a.points, a.per.value)
+    return None
+
+
+def _rule_factor(p: ast.Program, a: object) -> Fraction | None:
+    """A rule multiplier's factor, when it raises the points (`multiply 2x`)."""
+    return Fraction(a.factor) if isinstance(a, ast.Multiply) and a.factor > 1 else None
+
+
+def _fixed(p: ast.Program, a: object) -> Fraction | None:
+    """A fixed award's points (`award 50 points`)."""
+    return Fraction(a.points) if isinstance(a, ast.Award) and a.per is None and a.points >= 0 else None
+
+
+def _no_action(p: ast.Program, a: object) -> Fraction | None:
+    """The tier's multiplier is the program's, not a rule action's (`_tier_factor`)."""
+    return None
+
+
+# What one rule action contributes to its event's bound, per source of points (rulelang.ir);
+# a source's basis says how: FIXED adds points, MONEY and QUANTITY add a rate, POINTS a factor.
+BOUND_TERMS: dict[ir.PointSource, Callable[[ast.Program, object], Fraction | None]] = {
+    ir.RATE_AWARD: _money_rate, ir.QUANTITY_AWARD: _quantity_rate, ir.TIER_MULTIPLIER: _no_action,
+    ir.RULE_MULTIPLIER: _rule_factor, ir.FIXED_AWARD: _fixed,
+}
+_RATE_BASES = (ir.AwardBasis.MONEY, ir.AwardBasis.QUANTITY)
+
+
+def _terms(p: ast.Program, action: object):
+    """(source, its contribution) of one action, for each source of points that declares it."""
+    for source, term in ir.in_source_order(BOUND_TERMS, "the checker's number limits"):
+        value = term(p, action)
+        if value is not None:
+            yield source, value
+
+
+def _rate_of_award(p: ast.Program, action: object) -> Fraction | None:
+    """The points per unit of an action of a rate source (money or quantity); None: none."""
+    rates = [v for s, v in _terms(p, action) if s.basis in _RATE_BASES]
+    return sum(rates, Fraction(0)) if rates else None
 
 
 def _check_events(ctx: CheckContext, p: ast.Program) -> None:
@@ -107,14 +158,13 @@ def _check_events(ctx: CheckContext, p: ast.Program) -> None:
         factors: list[Fraction] = []
         for rule in rules:
             for a in rule.actions:
-                if isinstance(a, ast.Award) and a.per is None and a.points >= 0:
-                    fixed += int(a.points)
-                elif isinstance(a, ast.Award):
-                    rate += _rate_of_award(a) or 0
-                elif isinstance(a, ast.Cashback):
-                    rate += _rate_of_cashback(p, a) or 0
-                elif isinstance(a, ast.Multiply) and a.factor > 1:
-                    factors.append(Fraction(a.factor))
+                for source, value in _terms(p, a):
+                    if source.basis is ir.AwardBasis.FIXED:
+                        fixed += int(value)
+                    elif source.basis in _RATE_BASES:
+                        rate += value
+                    elif source.basis is ir.AwardBasis.POINTS:
+                        factors.append(value)
         if fixed > MAX_EVENT_POINTS:
             ctx.error("RL410", f"the rules on `{event}` can award {fixed:,} {p.points_unit} for one event together, "
                       f"more than the {MAX_EVENT_POINTS:,} one event may earn", rules[0], HINT, p)

@@ -3,12 +3,16 @@
 Takes: a `CheckContext` (the file's tests and its program's `Scope`). Gives: diagnostics:
 RL201 unknown tier, reward, perk, event, attribute, counter, field or rule named in a test
 (with a did-you-mean hint), RL202 values of the wrong kind, RL203 wrong currency, RL204
-two tests with the same name. A tests-only file (no program) is only checked for what
-does not need the program.
+two tests with the same name, RL430 a points word that is not the program's, RL431 / RL432
+an expectation on an event the test has not / has several of, RL433 an expectation one event
+cannot answer. A tests-only file (no program) is only checked for what does not need the
+program. `matching_events` gives the events an expectation on one event is about (the test
+runner uses it too).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from decimal import Decimal
 
 from rulelang.syntax import ast
@@ -17,12 +21,19 @@ from rulelang.check.scope import literal_type, type_word
 from rulelang.check.tiers import money_counter
 from rulelang.fields import ACTION_EVENTS, canonical_event, given_keys
 from rulelang.diagnostics import did_you_mean
+from rulelang.vocabulary import plural, singular
 
 POINT_EXPECTS = (
     "earned", "issued", "balance", "outstanding", "available", "pending", "redeemed", "expired", "reversed",
 )
 MONEY_EXPECTS = ("discount", "cost")
-EXPECT_KINDS = POINT_EXPECTS + MONEY_EXPECTS + ("tier", "fired")
+EXPECT_KINDS = POINT_EXPECTS + MONEY_EXPECTS + ("tier", "fired", "counter", "metric")
+#: what an expectation on one event may check
+EVENT_EXPECTS = ("earned", "redeemed", "reversed", "discount", "cost")
+UNIT_WORD = "RL430"  # a points word that is not the program's
+NO_SUCH_EVENT = "RL431"  # an expectation on an event the test does not have
+WHICH_EVENT = "RL432"  # an expectation on an event that several events of the test match
+NOT_PER_EVENT = "RL433"  # an expectation one event cannot answer
 GIVEN_KINDS = ("tier", "balance", "attribute", "purchases", "metric", "birthday", "counter")
 
 # Fields a test may give a purchase (besides its amount); "id" names an order.
@@ -41,11 +52,16 @@ def check_tests(ctx: CheckContext) -> None:
     for test in ctx.sf.tests:
         for given in test.givens:
             _check_given(ctx, test, given)
+            if given.unit is not None:
+                _check_given_unit(ctx, test, given)
         order_ids: set[str] = set()
         for ev in test.events:
             _check_event(ctx, test, ev, order_ids)
         for exp in test.expects:
             _check_expect(ctx, test, exp)
+            _check_unit(ctx, test, exp)
+            if exp.event is not None:
+                _check_event_expect(ctx, test, exp)
 
 
 # ---------------------------------------------------------------- given
@@ -67,11 +83,6 @@ def _check_given(ctx: CheckContext, test: ast.TestCase, g: ast.Given) -> None:
     if g.kind == "tier":
         _tier_name(ctx, g.name if g.name is not None else g.value, g, test)
     elif g.kind in ("balance", "purchases"):
-        names = [b.name for b in ctx.program.balances] if ctx.program is not None else []
-        if g.kind == "balance" and g.name is not None and g.name not in names:
-            ctx.error("RL237", f"unknown unit `{g.name}` in `given balance`; this program counts "
-                      + ", ".join(f"`{w}`" for w in [ctx.unit] + names), g,
-                      did_you_mean(str(g.name), [ctx.unit] + names) or f"write `given balance {g.value} {ctx.unit}`", test)
         if isinstance(g.value, ast.Money):
             ctx.error("RL202", f"`given {g.kind}` takes a number, not money", g, None, test)
         elif g.value is not None:
@@ -236,6 +247,21 @@ def _check_expect(ctx: CheckContext, test: ast.TestCase, e: ast.Expect) -> None:
             ctx.money(e.value, f"the expected {e.kind}", e)
     elif e.kind == "tier":
         _tier_name(ctx, e.value, e, test)
+    elif e.kind == "counter":
+        if e.name not in ctx.scope.counters:
+            ctx.error(
+                "RL201",
+                f"unknown counter `{e.name}` in `expect counter`",
+                e,
+                did_you_mean(str(e.name), ctx.scope.counters) or (
+                    f"the counters are {', '.join(ctx.scope.counters)}" if ctx.scope.counters
+                    else "declare it: `counter NAME on EVENT`"),
+                test,
+            )
+        elif isinstance(e.value, ast.Money):
+            ctx.error("RL202", f"`expect counter {e.name}` takes a number, not money", e, None, test)
+    elif e.kind == "metric":
+        _check_metric_expect(ctx, test, e)
     elif e.kind == "fired":
         rules = ctx.scope.rules
         if e.value not in rules:
@@ -252,17 +278,26 @@ def _check_expect(ctx: CheckContext, test: ast.TestCase, e: ast.Expect) -> None:
 BALANCE_EXPECTS = ("earned", "issued", "balance", "outstanding", "expired", "reversed")
 
 
+def _balance_names(ctx: CheckContext) -> list[str]:
+    return [b.name for b in ctx.program.balances] if ctx.program is not None else []
+
+
+def _unit_hint(ctx: CheckContext, word: str, value: object) -> str:
+    """RL430's hint: the closest of the points' word and the balances' (docs/semantics.md §2.1)."""
+    names = _balance_names(ctx)
+    best = singular(ctx.unit) if word == singular(word) and word != ctx.unit else ctx.unit
+    close = did_you_mean(word, [ctx.unit, *names]) if names else None
+    if close:
+        return f"{close} write the program's word for points (`{best}`) or a balance's (`{'`, `'.join(names)}`)"
+    return f"did you mean `{best}`? write `{value} {best}`, or the number alone"
+
+
 def _check_expect_unit(ctx: CheckContext, test: ast.TestCase, e: ast.Expect) -> None:
-    """RL237: `expect earned 300 WORD` where WORD is neither the points' nor a declared balance's, or a
-    balance expected to be pending, available or redeemed."""
-    p = ctx.program
-    names = [b.name for b in p.balances] if p is not None else []
-    if e.unit not in names:
-        words = [ctx.unit] + names
-        ctx.error("RL237", f"unknown unit `{e.unit}` in `expect {e.kind}`; this program counts "
-                  + ", ".join(f"`{w}`" for w in words), e,
-                  did_you_mean(str(e.unit), words) or f"write `expect {e.kind} {e.value} {ctx.unit}`", test)
-    elif e.kind not in BALANCE_EXPECTS:
+    """RL237: a balance beside the points expected to be pending, available or redeemed (a word that
+    is neither the points' nor a balance's is RL430, `_check_unit`)."""
+    if e.unit not in _balance_names(ctx):
+        return
+    if e.kind not in BALANCE_EXPECTS:
         ctx.error("RL237", f"`{e.unit}` is never {e.kind}: it is not redeemable and has no pending period", e,
                   f"expect its {', '.join(BALANCE_EXPECTS[:3])}, expired or reversed, e.g. `expect balance {e.value} {e.unit}`",
                   test)
@@ -275,3 +310,127 @@ def _check_known(ctx, ev, test, what: str, known: list[str]) -> None:
     hint = did_you_mean(str(ev.name), known) or (
         f"the {what}s are {', '.join(known)}" if known else f"the program has no {what}s")
     ctx.error("RL201", f"unknown {what} `{ev.name}`", ev, hint, test)
+
+
+# ---------------------------------------------------------------- expect: units, metric, one event
+
+
+def _check_unit(ctx: CheckContext, test: ast.TestCase, e: ast.Expect) -> None:
+    """RL430: `expect earned 24 points` in a program that counts stars (the readers keep only a
+    word that is not the program's own)."""
+    if e.unit is None or (e.unit in _balance_names(ctx) and e.kind != "metric"):  # a balance: `_check_expect_unit`
+        return
+    if e.kind == "metric" and e.name not in (None, "points"):
+        ctx.error(UNIT_WORD, f"`expect {e.name}` counts {e.name}, not {e.unit}", e,
+                  f"write the number alone: `expect {e.name} {e.value}`", test)
+        return
+    counts = ", ".join([ctx.unit, *_balance_names(ctx)])
+    ctx.error(UNIT_WORD, f"`{e.unit}` is not this program's word for points: it counts {counts}", e,
+              _unit_hint(ctx, e.unit, e.value), test)
+
+
+def _check_metric_expect(ctx: CheckContext, test: ast.TestCase, e: ast.Expect) -> None:
+    ts = ctx.program.tiers if ctx.program is not None else None
+    if ts is None:
+        ctx.error("RL201", "the program has no tiers, so there is no tier metric to expect", e,
+                  "expect a counter instead: `expect counter NAME N`" if ctx.scope.counters else None, test)
+        return
+    if e.name is not None and e.name != ts.metric:
+        hint = (did_you_mean(e.name, list(EXPECT_KINDS) + ["metric", ts.metric])
+                or f"write `expect {ts.metric} ...` or `expect metric ...`")
+        ctx.error("RL201", f"tiers go by {ts.metric}, not by {e.name}", e, hint, test)
+        return
+    if isinstance(e.value, ast.Money):
+        if ts.metric != "spend":
+            ctx.error("RL202", f"tiers go by {ts.metric}: expect a number, not money", e, None, test)
+        else:
+            ctx.money(e.value, "the expected spend", e)
+    elif ts.metric == "spend":
+        ctx.error("RL202", "tiers go by spend: expect an amount of money", e,
+                  f"e.g. `expect spend 120 {ctx.scope.currency}`", test)
+
+
+def _event_text(ev: ast.EventSpec) -> str:
+    ident = _event_id(ev)
+    when = f"{ev.at:%Y-%m-%d}" + (f" at {ev.at:%H:%M}" if ev.at.time() != dt.time(12, 0) else "")
+    return f"{when}" + (f" (id \"{ident}\")" if ident is not None else "")
+
+
+def _event_id(ev: ast.EventSpec) -> str | None:
+    for name, literal in ev.fields:
+        if name == "id":
+            value = literal.value if isinstance(literal, ast.Literal) else literal
+            return str(value)
+    return ev.name if _event_kind(ev.kind) == "return" else None
+
+
+def matching_events(test: ast.TestCase, e: ast.Expect) -> list[int]:
+    """Indexes of the test's events an expectation on one event is about: those of its kind with
+    its id, or on its date (and at its time, when one is written)."""
+    kind = _event_kind(e.event or "")
+    out = []
+    for i, ev in enumerate(test.events):
+        if _event_kind(ev.kind) != kind:
+            continue
+        if e.event_id is not None:
+            if _event_id(ev) == e.event_id:
+                out.append(i)
+        elif e.on is not None and ev.at.date() == e.on and (e.at is None or ev.at.time() == e.at):
+            out.append(i)
+    return out
+
+
+def _which(e: ast.Expect) -> str:
+    if e.event_id is not None:
+        return f'"{e.event_id}"'
+    return f"on {e.on:%Y-%m-%d}" + (f" at {e.at:%H:%M}" if e.at is not None else "")
+
+
+def _check_event_expect(ctx: CheckContext, test: ast.TestCase, e: ast.Expect) -> None:
+    """RL433 / RL431 / RL432: an expectation on one event must name exactly one event of the test."""
+    kind = _event_kind(e.event or "")
+    if e.kind not in EVENT_EXPECTS:
+        state = f"; for the state at the end of a date write `expect {e.kind} {e.value} on {e.on:%Y-%m-%d}`" if e.on else ""
+        ctx.error(NOT_PER_EVENT, f"`{e.kind}` is not something one event moves", e,
+                  "an event's expectations are " + ", ".join(EVENT_EXPECTS) + state, test)
+        return
+    known = list(ctx.scope.event_names) + list(ACTION_EVENTS)
+    if kind not in known:
+        ctx.error("RL201", f"unknown event `{e.event}` in `expect`", e,
+                  did_you_mean(kind, known) or f"events are {', '.join(known)}", test)
+        return
+    found = matching_events(test, e)
+    if len(found) == 1:
+        return
+    same_kind = [ev for ev in test.events if _event_kind(ev.kind) == kind]
+    word = kind.replace("_", " ")
+    if not found:
+        listed = "; ".join(_event_text(ev) for ev in same_kind[:5])
+        hint = (f"the test's {plural(word)}: {listed}" if same_kind
+                else f"add it: `when {word} ... on DATE`, or expect on another event")
+        if e.event_id is not None:
+            ids = [i for ev in same_kind if (i := _event_id(ev)) is not None]
+            hint = did_you_mean(e.event_id, ids) or hint
+        ctx.error(NO_SUCH_EVENT, f"the test has no {word} {_which(e)}", e, hint, test)
+        return
+    times = ", ".join(f"{test.events[i].at:%H:%M}" for i in found)
+    ident = _event_id(test.events[found[0]])
+    by_id = (f"or name it by its id: `expect {word} \"{ident}\" ...`" if ident is not None
+             else f"or give it an id (`id \"A1\"`) and write `expect {word} \"A1\" ...`")
+    ctx.error(WHICH_EVENT, f"{len(found)} {plural(word)} {_which(e)} (at {times}): say which one", e,
+              f"add its time: `expect {word} {_which(e)} at {test.events[found[0]].at:%H:%M} ...`, {by_id}", test)
+
+
+def _check_given_unit(ctx: CheckContext, test: ast.TestCase, g: ast.Given) -> None:
+    """RL430 for `given balance 500 points` in a program that counts stars (and any word after
+    a count that is not points)."""
+    points = g.kind == "balance" or (g.kind == "metric" and g.name == "points")
+    if g.kind == "balance" and g.unit in _balance_names(ctx):  # `given balance 500 qualifying_dollars`
+        return
+    if not points:
+        ctx.error(UNIT_WORD, f"`given {g.name or g.kind}` takes a number without a word, not `{g.unit}`", g,
+                  f"write `given {g.name or g.kind} {g.value}`", test)
+        return
+    counts = ", ".join([ctx.unit, *_balance_names(ctx)])
+    ctx.error(UNIT_WORD, f"`{g.unit}` is not this program's word for points: it counts {counts}", g,
+              _unit_hint(ctx, str(g.unit), g.value), test)

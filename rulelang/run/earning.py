@@ -210,15 +210,28 @@ def discounts(w: _Work) -> None:
     w.net = goods - w.total_discount
 
 
+def _rate(w: _Work, action: ir.RateAward, rule: ir.Rule | None = None) -> Fraction:
+    """The award's rate, or on a purchase the rate of the tier held when the tier sets one
+    (`award 1.2 stars per 1 USD` in the tier: the checker makes every purchase rate award
+    of the points share one rate, which the tier's replaces; a rule that awards a balance
+    beside the points keeps its own rate)."""
+    if rule is not None and rule.balance is not None:
+        return action.rate
+    if w.tier is not None and w.tier.rate is not None and w.ev.kind == "purchase":
+        return w.tier.rate
+    return action.rate
+
+
 def rate_awards(w: _Work) -> None:
-    """§4.2 step 5 (point source `ir.RATE_AWARD`): raw = rate × base cents, exact; each
-    firing rule's points round(raw) by its mode; R = the sum of the raw points."""
+    """§4.2 step 5 (point source `ir.RATE_AWARD`): raw = rate × base cents, exact (the tier's
+    rate where it sets one); each firing rule's points round(raw) by its mode; R = the sum of
+    the raw points."""
     net, amount, cur, category = w.net, w.amount, w.run.p.currency, w.category
     for f in w.firing:
         for action in f.rule.actions:
             if isinstance(action, ir.RateAward):
                 base = 0 if category in action.excluding else (net if action.base == "net" else amount)
-                f.raw += action.rate * base
+                f.raw += _rate(w, action, f.rule) * base
     # R: the points' raw awards only; a rule that awards a balance beside the points is not multiplied
     w.total_raw = sum((f.raw for f in w.firing if f.rule.balance is None), Fraction(0))
     for f in w.firing:
@@ -227,7 +240,8 @@ def rate_awards(w: _Work) -> None:
             f.points = round_points(f.raw, f.rule.rounding)
             terms = " + ".join(
                 f"category {w.run.fmt.value(category)} excluded" if category in a.excluding else
-                f"{money(net if a.base == 'net' else amount, cur)} x {number(a.rate * 100)} per {cur}"
+                f"{money(net if a.base == 'net' else amount, cur)} x {number(_rate(w, a, f.rule) * 100)} per {cur}"
+                + (f" (tier {w.tier.name}'s rate)" if _rate(w, a, f.rule) is not a.rate else "")
                 for a in rates)
             f.details.append(f"{terms} = {number(f.raw)} -> {f.points} (round {f.rule.rounding})")
 

@@ -24,7 +24,7 @@ from typing import Hashable, Iterable, Mapping, Sequence
 
 from rulelang import ir
 from rulelang.fields import ACTION_EVENTS, FED_EVENTS, FIELDS, BuiltinField
-from rulelang.run.calendar import add_months, days_from_birthday, is_period_start, lot_expiry_date, month_index
+from rulelang.run.calendar import add_months, clamped_date, days_from_birthday, is_period_start, lot_expiry_date, month_index
 from rulelang.run.conditions import Formatter, holds, money, number
 from rulelang.diagnostics import NO_SPAN, Diagnostic, EvaluationError, Span, did_you_mean
 from rulelang.run.earning import EarnOutcome, evaluate_rules
@@ -160,11 +160,14 @@ class _Run:
         self.tier: int | None = None
         self.tier_since: dt.date | None = None
         self.grace_start: dt.date | None = None
+        self.status_year: int | None = None  # the qualification year of the status held (status dates)
         self.metric_buckets: dict[int, Fraction] = {}
         self.purchases = customer.purchases
         self.counters: dict[str, Fraction] = {c.name: Fraction(customer.counters.get(c.name, 0))
                                               for c in program.counters}
         self.last_activity: dt.date | None = None
+        self._redeemed_now = False  # the current event redeemed points (activity)
+        self._metric_moved = False  # the current event changed the tier metric (status dates)
         self.day: dt.date | None = None
         self.orders: dict[str, tuple[int, Mapping[str, object]]] = {}
         self.order_reversed: dict[str, int] = {}
@@ -282,6 +285,8 @@ class _Run:
                 self.books[name].open(amount)
         if self.tiers:
             metric = _as_number(c.metric) or Fraction(0)
+            if not metric and self.tiers.metric in c.counters:  # `given counter NAME N` for the counter tiers go by
+                metric = Fraction(c.counters[self.tiers.metric])
             if metric:
                 self.metric_buckets[month_index(start)] = metric
             if c.tier is not None:
@@ -289,6 +294,7 @@ class _Run:
             else:
                 self.tier = self._qualified(metric)
             self.tier_since = start
+            self.status_year = start.year
 
     # ------------------------------------------------------------ tiers
 
@@ -324,6 +330,7 @@ class _Run:
         self.tier = new
         self.tier_since = day
         self.grace_start = None
+        self.status_year = day.year
         self.tier_history.append(TierChange(day, old, self.tier_names[new], reason))
         self.ledger.book(Entry(day, "tier", 0, 0, self.tier_names[new], None, f"{old} -> {self.tier_names[new]}: {reason}"))
         notes.append(f"tier {old} -> {self.tier_names[new]}: {reason}")
@@ -361,12 +368,42 @@ class _Run:
         self._set_tier(target, day, f"review: {self._metric_text(metric)} qualifies for "
                                     f"{self.tier_names[qualified]}, downgrade {ts.downgrade.replace('_', ' ')}", notes)
 
+    def _status_end(self, day: dt.date, notes: list[str]) -> None:
+        """Status dates (§5): the day after a status's last day (month-day `status_through` of its
+        qualification year + `status_years`), before that day's events, the customer keeps the
+        tier if the metric as of the end of the last day still earns it (the status is then
+        earned in that year), else drops: `to_qualified` to the tier that metric earns (earned
+        in that year), `one_step` one tier down (valid through the same date a year later)."""
+        ts = self.tiers
+        if ts is None or ts.status_through is None or self.tier is None or not self.tier or self.status_year is None:
+            return
+        last = day - dt.timedelta(days=1)
+        if last != clamped_date(self.status_year + ts.status_years, *ts.status_through):
+            return
+        metric = self._metric_as_of(last)
+        qualified = self._qualified(metric)
+        current = self.tier
+        if qualified >= current:
+            self.status_year = last.year
+            notes.append(f"status date {last}: {self._metric_text(metric)} keeps {self.tier_names[current]}, "
+                         f"earned in {last.year}")
+            return
+        year = self.status_year
+        target = qualified if ts.status_drop == "to_qualified" else current - 1
+        self._set_tier(target, day, f"status ended {last}: {self._metric_text(metric)} qualifies for "
+                                    f"{self.tier_names[qualified]}, "
+                                    f"{'to qualified' if ts.status_drop == 'to_qualified' else 'one step'}", notes)
+        self.status_year = last.year if ts.status_drop == "to_qualified" else year + 1
+
     def upgrade(self, day: dt.date, notes: list[str]) -> None:
-        """§4.2 step 11: a metric that now qualifies for a higher tier moves the customer up at once."""
+        """§4.2 step 11: a metric that now qualifies for a higher tier moves the customer up at once.
+        With status dates, a metric that reaches the tier held earns the status again this year."""
         if self.tiers is None or self.tier is None:
             return
         metric = self._metric_as_of(day)
         qualified = self._qualified(metric)
+        if self.tiers.status_through is not None and qualified == self.tier and self._metric_moved:
+            self.status_year = day.year
         if qualified > self.tier:
             threshold = self.tiers.tiers[qualified].threshold
             needed = money(threshold, self.p.currency) if self.tiers.metric == "spend" else number(threshold)
@@ -416,6 +453,7 @@ class _Run:
                 notes.append(f"expired {self.books[balance.name].expire_all()} {balance.name} (all of it)")
         # 3. tier review
         self._review(day, notes)
+        self._status_end(day, notes)
         # 4. automatic conversion into vouchers
         conv = self.p.conversion
         if conv is not None and conv.points > 0 and is_period_start(conv.period, day):
@@ -488,15 +526,20 @@ class _Run:
             self._reverse(ev, amount, notes)
         earned = 0
         outcome: EarnOutcome | None = None
+        self._redeemed_now = False
         if ev.kind not in ACTION_EVENTS:
             outcome = evaluate_rules(self, ev, values, amount or 0)
             rules = outcome.traces
             earned = outcome.points
             notes.extend(outcome.notes)
         elif ev.kind == "redeem":
+            before = self.ledger.redeemed
             self._redeem(ev, notes)
+            self._redeemed_now = self.ledger.redeemed > before
         elif ev.kind == "pay":
+            before = self.ledger.redeemed
             self._pay(ev, notes)
+            self._redeemed_now = self.ledger.redeemed > before
         else:
             self._use_perk(ev, notes)
         self.counters_and_metrics(ev, values, outcome, earned)
@@ -531,10 +574,13 @@ class _Run:
             increment += earned
         elif metric_name in self.books and outcome is not None:
             increment += outcome.balances.get(metric_name, 0)
+        self._metric_moved = bool(increment)
         if increment and self.tiers is not None:
             key = month_index(day)
             self.metric_buckets[key] = self.metric_buckets.get(key, Fraction(0)) + increment
-        if ev.kind == "purchase" or earned > 0:
+        act = self.p.activity
+        if (("purchase" in act and ev.kind == "purchase") or ("earning" in act and earned > 0)
+                or ("redemption" in act and self._redeemed_now)):
             self.last_activity = day
 
     def _describe(self, ev: Event, amount: int | None) -> str:
@@ -695,5 +741,6 @@ class _Run:
             reward_cents=self.cents["reward"], voucher_cents=self.cents["voucher"],
             points_payment_cents=self.cents["points_payment"],
             fired=frozenset(self.fired), points_by_rule=dict(self.points_by_rule),
+            counters=dict(self.counters), metric=self._metric_as_of(end) if self.tiers and end else None,
             balances={name: book.freeze() for name, book in self.books.items()},
         )

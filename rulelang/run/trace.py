@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from fractions import Fraction
 from typing import Mapping
 
 from rulelang.run.conditions import money
@@ -102,6 +103,8 @@ class Result:
     points_payment_cents: int
     fired: frozenset[str] = frozenset()
     points_by_rule: Mapping[str, int] = field(default_factory=dict)
+    counters: Mapping[str, Fraction] = field(default_factory=dict)  # each declared counter at the end
+    metric: Fraction | None = None  # the tier metric at the end, over its window (cents for spend); None without tiers
     balances: Mapping[str, BalanceTotals] = field(default_factory=dict)  # the balances beside the points, by name
 
     @property

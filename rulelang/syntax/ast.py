@@ -279,6 +279,8 @@ class Tier:
     discount: Decimal | None = None  # percent off every purchase while in this tier
     expiry: tuple[Expiry, ...] = ()
     perks: tuple[TierPerk, ...] = ()
+    rate: Decimal | None = None  # `award 1.2 stars per 1 USD`: the tier sets the earn rate ...
+    rate_per: Money | None = None  # ... per this much money (rounded once per purchase)
     span: Span = _span()
 
 
@@ -300,6 +302,11 @@ class TierSystem:
     downgrade: Lit["one_step", "to_base", "to_qualified", "never"] = "never"
     grace_months: int = 0
     validity_months: int = 0
+    # `status valid through 01-31 of the year after next [then one step]`: a status earned in a
+    # qualification year Y lasts through that month-day of year Y + status_years
+    status_through: tuple[int, int] | None = None
+    status_years: int = 0
+    status_drop: Lit["to_qualified", "one_step"] = "to_qualified"
     span: Span = _span()
 
 
@@ -372,6 +379,7 @@ class Given:
     kind: Lit["tier", "balance", "attribute", "purchases", "metric", "birthday", "counter"]
     name: str | None = None
     value: Union[str, Decimal, bool, dt.date, Money, tuple[int, int], None] = None
+    unit: str | None = None  # a points word written after the number that is not the program's (for the checker)
     span: Span = _span()
 
 
@@ -394,12 +402,20 @@ class EventSpec:
 class Expect:
     """`expect earned 8 stars`, `expect balance 8`, `expect tier Gold`,
     `expect discount 3.00 USD`, `expect fired weekend_coffee`, `expect not fired x`,
-    also available / pending / redeemed / expired / reversed / cost."""
+    also available / pending / redeemed / expired / reversed / cost; `expect counter visits 5`,
+    `expect spend 120 USD` (kind `metric`), any of those `on 2027-06-01` (the state at the end of
+    that date), and `expect purchase on 2027-05-04 earned 24 stars` (what one event moved)."""
 
     kind: str
-    value: Union[int, str, Money, None] = None
+    value: Union[int, str, Money, Decimal, None] = None
     negated: bool = False
-    unit: str | None = None  # the unit word as written when it is not the points' (a declared balance's)
+    # what the expectation is about (tests that check each step):
+    name: str | None = None  # `counter NAME`; for `metric`, the word written (`spend`, `nights`), None for `metric`
+    unit: str | None = None  # a points word written that is not the program's own (kept for the checker)
+    on: dt.date | None = None  # the state at the end of this date; with `event`, the event's date
+    event: str | None = None  # `expect purchase ... earned 24 stars`: what one event of this kind moved
+    event_id: str | None = None  # the event by its id (`expect purchase "A1" ...`)
+    at: dt.time | None = None  # the event's time, when several events of the kind share the date
     span: Span = _span()
 
 
@@ -446,6 +462,9 @@ class Program:
     rewards: tuple[Reward, ...] = ()
     pay_with_points: PayWithPoints | None = None
     conversion: Conversion | None = None
+    # `activity is purchase, redemption, any earning event`: what keeps points alive under an
+    # inactivity expiry; () is the default, a purchase or any earning event
+    activity: tuple[Lit["purchase", "redemption", "earning"], ...] = ()
     span: Span = _span()
 
 

@@ -13,7 +13,7 @@ import dataclasses
 from typing import Iterable, TypeVar
 
 from rulelang.syntax import ast
-from rulelang.vocabulary import singular, unit_words
+from rulelang.vocabulary import singular
 
 __all__ = ["balance_named", "balance_metric", "points_unit_dropped", "tier_units_dropped", "normalise_test_units"]
 
@@ -38,7 +38,7 @@ def balance_metric(tiers: ast.TierSystem | None, balances: tuple[ast.Balance, ..
     return dataclasses.replace(tiers, metric=name) if name is not None and name != tiers.metric else tiers
 
 
-def points_unit_dropped(node: N, points_words: frozenset[str] | set[str]) -> N:
+def points_unit_dropped(node: N, points_words: frozenset[str] | set[str]) -> N:  # noqa: D103
     """The node with its `unit` None when the word names the points (the default)."""
     unit = getattr(node, "unit", None)
     return dataclasses.replace(node, unit=None) if unit is not None and unit in points_words else node  # type: ignore[type-var]
@@ -54,19 +54,18 @@ def tier_units_dropped(tiers: N, points_words: frozenset[str] | set[str]) -> N:
 
 
 def normalise_test_units(test: ast.TestCase, program: ast.Program | None) -> ast.TestCase:
-    """Unit words of a test's expectations and `given balance`: the points' dropped, a balance's
-    by its name. Without a program (a tests-only file) only `points` is known to name the points."""
-    words = unit_words(program.points_unit if program is not None else "points")
+    """A test's unit words that name a declared balance (after an expectation, after `given balance N`),
+    recorded by the balance's name (`qualifying_dollar` -> `qualifying_dollars`). Other words are left
+    to `rulelang.syntax.expect_words` (the points' own word dropped, any other kept for the checker)."""
     balances = program.balances if program is not None else ()
+    if not balances:
+        return test
 
     def unit(word: str | None) -> str | None:
-        if word is None or word in words:
-            return None
         return balance_named(word, balances) or word
 
     expects = tuple(dataclasses.replace(e, unit=unit(e.unit)) if e.unit is not None else e for e in test.expects)
-    givens = tuple(dataclasses.replace(g, name=unit(g.name)) if g.kind == "balance" and g.name is not None else g
-                   for g in test.givens)
+    givens = tuple(dataclasses.replace(g, unit=unit(g.unit)) if g.unit is not None else g for g in test.givens)
     if expects == test.expects and givens == test.givens:
         return test
     return dataclasses.replace(test, expects=expects, givens=givens)

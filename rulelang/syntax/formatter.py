@@ -17,6 +17,7 @@ import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
 
+from rulelang.syntax.lifecycle_words import ACTIVITY_WORDS, year_phrase
 from rulelang.syntax import ast
 from rulelang.diagnostics import Span
 from rulelang.syntax.nodes import ACTION_TYPES, EXPRESSION_TYPES, NODES, dispatch
@@ -146,6 +147,10 @@ class _Writer:
         self.spans = dict(sf.statement_spans)
         self.unit = sf.program.points_unit if sf.program is not None else "points"
         self.balances = sf.program.balances if sf.program is not None else ()
+        # a tests-only file does not know its program's points word: it writes only a word written
+        self.expect_unit = sf.program.points_unit if sf.program is not None else None
+        tiers = sf.program.tiers if sf.program is not None else None
+        self.metric_word = (self.unit if tiers.metric == "points" else tiers.metric) if tiers is not None else "metric"
 
     def emit(self, depth: int, text: str, anchor: Span | None, *, closes: bool = False, blank: bool = False) -> None:
         pos = None
@@ -212,6 +217,9 @@ class _Writer:
             body.append(("tiers", lambda blank, t=p.tiers: self.tiers(t, blank)))
         for x in p.expiry:
             body.append(("life", (self.expiry(x), x.span)))
+        if p.activity:
+            words = ", ".join(ACTIVITY_WORDS[k] for k in p.activity)
+            body.append(("life", (f"activity is {words}", self.stmt(s, "activity"))))
         if p.returns is not None:
             if p.returns.reverse:
                 body.append(("life", (f"returns reverse earned {u}", p.returns.span)))
@@ -286,17 +294,25 @@ class _Writer:
             self.emit(2, f"grace {self.months(t.grace_months)}", self.stmt(s, "grace"))
         if t.validity_months:
             self.emit(2, f"valid {self.months(t.validity_months)}", self.stmt(s, "valid"))
+        if t.status_through is not None:
+            then = " then one step" if t.status_drop == "one_step" else ""
+            self.emit(2, f"status valid through {month_day_text(t.status_through)} {year_phrase(t.status_years)}{then}",
+                      self.stmt(s, "status"))
         self.emit(1, "}", s, closes=True)
 
     def tier(self, tier: ast.Tier) -> None:
         s = tier.span
         threshold = money_text(tier.threshold_money) if tier.threshold_money else number_text(tier.threshold)
         head = f"tier {tier.name} from {threshold}"
-        has_body = tier.multiplier is not None or tier.discount is not None or tier.expiry or tier.perks
+        has_body = (tier.multiplier is not None or tier.discount is not None or tier.expiry or tier.perks
+                    or tier.rate is not None)
         if not has_body:
             self.emit(2, head, s)
             return
         self.emit(2, head + " {", s)
+        if tier.rate is not None and tier.rate_per is not None:
+            self.emit(3, f"award {number_text(tier.rate)} {self.unit} per {money_text(tier.rate_per)}",
+                      self.stmt(s, "award"))
         if tier.multiplier is not None:
             self.emit(3, f"multiply {number_text(tier.multiplier)}x", self.stmt(s, "multiply"))
         if tier.discount is not None:
@@ -362,7 +378,8 @@ class _Writer:
         if g.kind == "tier":
             return f"given tier {v}"
         if g.kind == "balance":
-            return f"given balance {literal_to_text(v)} {g.name or self.unit}"
+            unit = g.unit or self.expect_unit
+            return f"given balance {literal_to_text(v)}" + (f" {unit}" if unit else "")
         if g.kind == "purchases":
             return f"given purchases {literal_to_text(v)}"
         if g.kind == "attribute":
@@ -372,7 +389,7 @@ class _Writer:
         if g.kind == "birthday":
             return f"given birthday {literal_to_text(v)}"
         name = self.unit if g.name == "points" else g.name
-        return f"given {name} {literal_to_text(v)}"
+        return f"given {name} {literal_to_text(v)}" + (f" {g.unit}" if g.unit else "")
 
     def event(self, e: ast.EventSpec) -> str:
         fields = "".join(f" {k} {literal_to_text(lit.value)}" for k, lit in e.fields if k != "role" or e.kind != "referral")
@@ -396,13 +413,28 @@ class _Writer:
         return text
 
     def expect(self, x: ast.Expect) -> str:
+        if x.event is not None:
+            which = f" {string_text(x.event_id)}" if x.event_id is not None else f" on {date_text(x.on)}" if x.on else ""
+            if x.at is not None:
+                which += f" at {x.at.hour:02d}:{x.at.minute:02d}"
+            return f"expect {x.event}{which} {self.expect_item(x)}"
+        return f"expect {self.expect_item(x)}" + (f" on {date_text(x.on)}" if x.on is not None else "")
+
+    def expect_item(self, x: ast.Expect) -> str:
+        """One expectation without its `expect` word, event or date."""
         if x.kind == "tier":
-            return f"expect tier {x.value}"
+            return f"tier {x.value}"
         if x.kind == "fired":
-            return f"expect {'not ' if x.negated else ''}fired {x.value}"
+            return f"{'not ' if x.negated else ''}fired {x.value}"
+        if x.kind == "counter":
+            return f"counter {x.name} {literal_to_text(x.value)}"
+        if x.kind == "metric":
+            word = self.unit if x.name == "points" else x.name or self.metric_word
+            return f"{word} {literal_to_text(x.value)}" + (f" {x.unit}" if x.unit else "")
         if isinstance(x.value, ast.Money):
-            return f"expect {x.kind} {money_text(x.value)}"
-        return f"expect {x.kind} {x.value} {x.unit or self.unit}"
+            return f"{x.kind} {money_text(x.value)}"
+        unit = x.unit or self.expect_unit
+        return f"{x.kind} {x.value}" + (f" {unit}" if unit else "")
 
 
 def _award_text(a: ast.Award) -> str:

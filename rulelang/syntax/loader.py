@@ -24,6 +24,7 @@ from typing import Iterable
 
 import yaml
 
+from rulelang.syntax.expect_words import normalise_expect_words
 from rulelang.syntax import ast
 from rulelang.diagnostics import Diagnostic, Span
 from rulelang.limits import MAX_FILE_BYTES
@@ -212,7 +213,10 @@ def load_with_program(path: str) -> LoadedFile:
             diags.append(_error(NO_PROGRAM, f"{program_path} holds no program", program_path,
                                 f"it is the program file that {path} tests"))
         return LoadedFile(path, None, program_path, tuple(diags), sources)
-    bound = ast.SourceFile(path=path, program=program_sf.program, tests=sf.tests, comments=sf.comments)
+    unit = program_sf.program.points_unit
+    metric = program_sf.program.tiers.metric if program_sf.program.tiers is not None else None
+    tests = tuple(normalise_expect_words(t, unit, metric) for t in sf.tests)  # the program's points word, as one file does
+    bound = ast.SourceFile(path=path, program=program_sf.program, tests=tests, comments=sf.comments)
     return LoadedFile(path, bound, program_path, tuple(diags), sources)
 
 

@@ -113,11 +113,12 @@ _DECLS = (
              ("program", "expire", "[]"), ("after_earning", "at_end_of_month", "inactivity", "on", "yearly_on", "unit")),
     NodeDecl(ast.Tier, "tier", "levels",
              {"threshold": "from", "multiplier": "multiply", "discount": "discount", "expiry": "expire",
-              "perks": "perks"}, _TIERS + ("levels", "*")),
+              "perks": "perks", "rate": "award", "rate_per": "award"}, _TIERS + ("levels", "*")),
     NodeDecl(ast.TierWindow, None, "over"),
     NodeDecl(ast.TierSystem, "tiers", "tiers",
              {"metric": "by", "window": "over", "tiers": "levels", "review": "review", "downgrade": "downgrade",
-              "grace_months": "grace", "validity_months": "valid"}, _TIERS),
+              "grace_months": "grace", "validity_months": "valid", "status_through": "status",
+              "status_years": "status", "status_drop": "status"}, _TIERS),
     NodeDecl(ast.Balance, "balance", "balances", {"redeemable": "redeemable"}, ("program", "balances", "*")),
     # redemption and lifecycle
     NodeDecl(ast.Reward, "reward", "rewards", {"price": "price", "worth": "worth", "cost": "costs_us", "unit": "unit"},
@@ -136,7 +137,8 @@ _DECLS = (
              ("tier", "balance", "attribute", "attributes", "purchases", "spend", "points", "birthday", "counter",
               "counters")),  # any other key is a tier metric (`nights: 4`)
     NodeDecl(ast.EventSpec, "when", "when", {"amount": "amount", "at": "on"}, _TEST + ("when", "[]")),
-    NodeDecl(ast.Expect, "expect", "expect", {}, _TEST + ("expect",), EXPECT_POINTS + ("tier", "discount", "cost", "fired", "not_fired")),
+    NodeDecl(ast.Expect, "expect", "expect", {}, _TEST + ("expect",), EXPECT_POINTS + ("tier", "discount", "cost", "fired", "not_fired", "counter", "metric", "spend", "points", "purchases", "event")),
+             # any other key is the tier metric under a counter's name (`nights: 4`)
     NodeDecl(ast.TestCase, "test", "tests",
              {"name": "name", "givens": "given", "events": "when", "until": "until", "expects": "expect"}, _TEST),
     # files
@@ -146,7 +148,7 @@ _DECLS = (
               "point_value": "point_value", "stacking": "multipliers", "rounding": "round", "pending_days": "pending",
               "attributes": "attributes", "events": "events", "counters": "counters", "rules": "rules",
               "tiers": "tiers", "expiry": "expire", "returns": "returns", "rewards": "rewards",
-              "pay_with_points": "pay_with_points", "conversion": "convert"}, ("program",)),
+              "pay_with_points": "pay_with_points", "conversion": "convert", "activity": "activity"}, ("program",)),
     NodeDecl(ast.SourceFile, None, None, {"program": "program", "tests": "tests"}, ()),
 )
 

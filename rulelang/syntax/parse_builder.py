@@ -9,6 +9,7 @@ with no node of their own are recorded in `Builder.stmt_spans` for the formatter
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import re
 from decimal import Decimal, InvalidOperation
@@ -17,10 +18,13 @@ from typing import NamedTuple
 from lark import Token, Transformer, v_args
 
 from rulelang.syntax import ast
-from rulelang.diagnostics import Diagnostic, Span
+from rulelang.diagnostics import Diagnostic, Span, did_you_mean
 from rulelang.vocabulary import unit_words
 from rulelang.syntax.balances import balance_metric, normalise_test_units, tier_units_dropped, points_unit_dropped as _points_unit_dropped
+from rulelang.syntax.expect_words import EventRef, OnDate, normalise_expect_words
 from rulelang.syntax.read_limits import NUMBER_HINT, NUMBER_TOO_LONG, number_too_long
+from rulelang.syntax.lifecycle_words import (STATUS_DATE_HINT, STATUS_DATE_TOO_EARLY, UNKNOWN_ACTIVITY,
+                                             activity_hint, status_date_problem)
 
 __all__ = ["Builder", "Where", "unquote"]
 
@@ -87,6 +91,7 @@ class Builder(Transformer):  # type: ignore[type-arg]
         self.errors: list[Diagnostic] = []
         self.missing: list[Diagnostic] = []  # "has no action"-like errors; dropped after syntax errors
         self.stmt_spans: list[tuple[tuple[int, int, str], Span]] = []
+        self.tier_rate_units: list[tuple[str, Span]] = []
 
     # ------------------------------------------------------------ helpers
 
@@ -224,7 +229,7 @@ class Builder(Transformer):  # type: ignore[type-arg]
 
     stacking = rounding = field_type = event_name = base = side = period = streak_period = _word
     unit = metric_word = perk_per = review_freq = allowance = conv_period = given_word = _word
-    ev_kind = field_key = points_kind = money_kind = _word
+    ev_kind = expect_ev_kind = field_key = points_kind = money_kind = _word
 
     # ------------------------------------------------------------ program header
 
@@ -411,6 +416,11 @@ class Builder(Transformer):  # type: ignore[type-arg]
         per = ch[2] if len(ch) > 2 else "use"
         return ast.TierPerk(str(ch[0]), self._money(ch[1]), per, span=self.w.of_meta(meta))  # type: ignore[arg-type]
 
+    def tier_rate(self, meta, ch):
+        """`award 1.2 stars per 1 USD` inside a tier: the tier's own earn rate."""
+        self.tier_rate_units.append((str(ch[1]), self.w.of_meta(meta)))
+        return self._stmt(meta, "award", (self._dec(ch[0]), self._money(ch[2])))
+
     def never_expire(self, meta, ch):
         return ast.Expiry("never", span=self.w.of_meta(meta))
 
@@ -428,6 +438,10 @@ class Builder(Transformer):  # type: ignore[type-arg]
                 if self._once(seen, _S("multiply", None, item.span), f"tier `{name}`"):
                     self._remember(span, _S("multiply", None, item.span))
                     fields["multiplier"] = item.factor
+            elif isinstance(item, _S) and item.kind == "award":
+                if self._once(seen, item, f"tier `{name}`"):
+                    self._remember(span, item)
+                    fields["rate"], fields["rate_per"] = item.value
             elif isinstance(item, _S):
                 if self._once(seen, item, f"tier `{name}`"):
                     self._remember(span, item)
@@ -462,6 +476,36 @@ class Builder(Transformer):  # type: ignore[type-arg]
     def valid_stmt(self, meta, ch):
         return self._stmt(meta, "valid", self._int(ch[0], "validity"))
 
+    def next_year(self, meta, ch):
+        return 1
+
+    def year_after_next(self, meta, ch):
+        return 2
+
+    def qualification_year(self, meta, ch):
+        return 0
+
+    def years_after(self, meta, ch):
+        return self._int(ch[0], "a number of years")
+
+    def years_before(self, meta, ch):
+        return -self._int(ch[0], "a number of years")
+
+    def then_one_step(self, meta, ch):
+        return "one_step"
+
+    def then_to_qualified(self, meta, ch):
+        return "to_qualified"
+
+    def status_stmt(self, meta, ch):
+        """`status valid through 01-31 of the year after next [then one step]`."""
+        span = self.w.of_meta(meta)
+        month_day, years = self._month_day(ch[0]), ch[1]
+        drop = ch[2] if len(ch) > 2 else "to_qualified"
+        if years < 1:
+            self._err(STATUS_DATE_TOO_EARLY, status_date_problem(month_day, years), span, STATUS_DATE_HINT)
+        return self._stmt(meta, "status", (month_day, years, drop))
+
     def tiers(self, meta, ch):
         span = self.w.of_meta(meta)
         metric, window = ch[0], ch[1]
@@ -474,7 +518,10 @@ class Builder(Transformer):  # type: ignore[type-arg]
                 tiers.append(item)
             elif isinstance(item, _S) and self._once(seen, item, "the tiers block"):
                 self._remember(span, item)
-                fields[names[item.kind]] = item.value
+                if item.kind == "status":
+                    fields["status_through"], fields["status_years"], fields["status_drop"] = item.value
+                else:
+                    fields[names[item.kind]] = item.value
         if not tiers:
             self._missing("the tiers block has no tier", span, "add e.g. `tier Base from 0`")
         return ast.TierSystem(metric, window, tuple(tiers), span=span, **fields)  # type: ignore[arg-type]
@@ -557,6 +604,22 @@ class Builder(Transformer):  # type: ignore[type-arg]
         return ast.Conversion(self._int(ch[0], "points"), self._money(ch[2]), ch[3], unit=str(ch[1]),
                               span=self.w.of_meta(meta))
 
+    def activity_named(self, meta, ch):
+        word = str(ch[0])
+        if word not in ("purchase", "redemption"):
+            self._err(UNKNOWN_ACTIVITY, f"`{word}` is not a kind of activity", self.w.of_token(ch[0]),
+                      activity_hint(word))
+            return None
+        return word
+
+    def activity_earning(self, meta, ch):
+        return "earning"
+
+    def activity_stmt(self, meta, ch):
+        """`activity is purchase, redemption, any earning event`."""
+        kinds = tuple(dict.fromkeys(k for k in ch if k is not None))
+        return self._stmt(meta, "activity", kinds)
+
     # ------------------------------------------------------------ program
 
     def program(self, meta, ch):
@@ -598,8 +661,11 @@ class Builder(Transformer):  # type: ignore[type-arg]
                 returns = ast.ReturnPolicy(False, negative.value, span=negative.span)  # type: ignore[arg-type]
         tiers = header.get("tiers")
         if isinstance(tiers, ast.TierSystem) and tiers.metric in unit_words(unit):
-            tiers = ast.TierSystem("points", tiers.window, tiers.tiers, tiers.review, tiers.downgrade,
-                                   tiers.grace_months, tiers.validity_months, span=tiers.span)
+            tiers = dataclasses.replace(tiers, metric="points")
+        for word, where in self.tier_rate_units:
+            if word not in unit_words(unit):
+                self._err("RL202", f"`{word}` is not this program's points unit", where,
+                          did_you_mean(word, sorted(unit_words(unit))) or f"write `{unit}`")
         balances = tuple(lists["balances"])
         words = unit_words(unit)
         tiers = tier_units_dropped(balance_metric(tiers, balances), words)  # type: ignore[arg-type]
@@ -628,6 +694,7 @@ class Builder(Transformer):  # type: ignore[type-arg]
             rewards=tuple(lists["rewards"]),  # type: ignore[arg-type]
             pay_with_points=header.get("pay_with_points"),  # type: ignore[arg-type]
             conversion=header.get("conversion"),  # type: ignore[arg-type]
+            activity=header.get("activity", ()),  # type: ignore[arg-type]
             span=span,
         )
 
@@ -649,13 +716,13 @@ class Builder(Transformer):  # type: ignore[type-arg]
         span = self.w.of_meta(meta)
         word, tok = ch[0], ch[1]
         value: object = self._money(tok) if tok.type == "MONEY" else self._dec(tok)
+        unit = str(ch[2]) if len(ch) > 2 else None
         if word in ("balance", "purchases"):
             if tok.type == "MONEY":
                 self._err("RL101", f"`given {word}` takes a number, not money", self.w.of_token(tok),
                           f"write e.g. `given {word} 500`")
-            named = str(ch[2]) if word == "balance" and len(ch) > 2 else None  # normalised in `start`
-            return ast.Given(word, named, value, span=span)  # type: ignore[arg-type]
-        return ast.Given("metric", word, value, span=span)  # type: ignore[arg-type]
+            return ast.Given(word, None, value, unit=unit, span=span)  # type: ignore[arg-type]
+        return ast.Given("metric", word, value, unit=unit, span=span)  # type: ignore[arg-type]
 
     def ev_time(self, meta, ch):
         day = self._date(ch[0])
@@ -702,17 +769,58 @@ class Builder(Transformer):  # type: ignore[type-arg]
     def until_stmt(self, meta, ch):
         return self._stmt(meta, "until", self._date(ch[0]))
 
-    def expect_points(self, meta, ch):
+    def _points_value(self, ch: list) -> tuple[int, str | None]:
+        """`[MINUS] NUMBER [unit]` after the kind word: the points and the unit word written."""
         negative = isinstance(ch[1], Token) and ch[1].type == "MINUS"
         points = self._int(ch[2] if negative else ch[1], "points")
-        unit = ch[3 if negative else 2] if len(ch) > (3 if negative else 2) else None
-        return ast.Expect(ch[0], -points if negative else points, unit=unit, span=self.w.of_meta(meta))  # normalised in `start`
+        rest = ch[3 if negative else 2:]
+        unit = next((str(c) for c in rest if isinstance(c, str)), None)
+        return (-points if negative else points), unit
+
+    @staticmethod
+    def _on(ch: list) -> dt.date | None:
+        return next((c.day for c in ch if isinstance(c, OnDate)), None)
+
+    def expect_on(self, meta, ch):
+        return OnDate(self._date(ch[0]))
+
+    def expect_points(self, meta, ch):
+        points, unit = self._points_value([c for c in ch if not isinstance(c, OnDate)])
+        return ast.Expect(ch[0], points, unit=unit, on=self._on(ch), span=self.w.of_meta(meta))
 
     def expect_tier(self, meta, ch):
-        return ast.Expect("tier", str(ch[0]), span=self.w.of_meta(meta))
+        return ast.Expect("tier", str(ch[0]), on=self._on(ch), span=self.w.of_meta(meta))
 
     def expect_money(self, meta, ch):
+        return ast.Expect(ch[0], self._money(ch[1]), on=self._on(ch), span=self.w.of_meta(meta))
+
+    def expect_counter(self, meta, ch):
+        return ast.Expect("counter", self._dec(ch[1]), name=str(ch[0]), on=self._on(ch), span=self.w.of_meta(meta))
+
+    def expect_metric(self, meta, ch):
+        word, tok = str(ch[0]), ch[1]
+        value: object = self._money(tok) if tok.type == "MONEY" else self._dec(tok)
+        unit = next((str(c) for c in ch[2:] if isinstance(c, str) and not isinstance(c, OnDate)), None)
+        return ast.Expect("metric", value, name=None if word == "metric" else word, unit=unit,  # type: ignore[arg-type]
+                          on=self._on(ch), span=self.w.of_meta(meta))
+
+    def expect_event(self, meta, ch):
+        kind = str(ch[0])
+        if isinstance(ch[1], Token) and ch[1].type == "STRING":
+            return EventRef(kind, unquote(ch[1]), None, None)
+        return EventRef(kind, None, self._date(ch[1]), self._time(ch[2]) if len(ch) > 2 else None)
+
+    def event_points(self, meta, ch):
+        points, unit = self._points_value(ch)
+        return ast.Expect(ch[0], points, unit=unit, span=self.w.of_meta(meta))
+
+    def event_money(self, meta, ch):
         return ast.Expect(ch[0], self._money(ch[1]), span=self.w.of_meta(meta))
+
+    def expect_event_stmt(self, meta, ch):
+        ref: EventRef = ch[0]
+        return [ast.Expect(x.kind, x.value, unit=x.unit, on=ref.on, event=ref.kind, event_id=ref.id, at=ref.at,
+                           span=x.span) for x in ch[1:]]
 
     def expect_fired(self, meta, ch):
         return ast.Expect("fired", str(ch[0]), span=self.w.of_meta(meta))
@@ -747,7 +855,9 @@ class Builder(Transformer):  # type: ignore[type-arg]
         tests = tuple(c for c in ch if isinstance(c, ast.TestCase))
         if program is not None:
             units = unit_words(program.points_unit)
-            tests = tuple(_normalise_metric(t, units) for t in tests)
+            metric = program.tiers.metric if program.tiers is not None else None
+            tests = tuple(normalise_expect_words(_normalise_metric(t, units), program.points_unit, metric)
+                          for t in tests)
         tests = tuple(normalise_test_units(t, program) for t in tests)
         return program, tests
 

@@ -15,17 +15,22 @@ span points into the YAML file; conditions are parsed by the text parser's
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+import re
 from decimal import Decimal
 
 import yaml
 
 from rulelang.fields import ACTION_EVENTS, FED_EVENTS, given_keys
+from rulelang.syntax.lifecycle_words import (ACTIVITY_KINDS, STATUS_DATE_TOO_EARLY, UNKNOWN_ACTIVITY,
+                                             activity_hint, status_date_problem)
 from rulelang.syntax import ast
 from rulelang.diagnostics import Diagnostic, Span, did_you_mean, sort_key
 from rulelang.syntax.parser import points_name_problem
-from rulelang.syntax.nodes import ACTION_TYPES, EXPECT_POINTS, NODES
-from rulelang.vocabulary import unit_words
+from rulelang.syntax.nodes import ACTION_TYPES, NODES
+from rulelang.syntax.expectations import normalise_expect_words, read_expect
+from rulelang.vocabulary import own_unit_words, unit_words
 from rulelang.syntax.balances import balance_metric, normalise_test_units, points_unit_dropped
 from rulelang.syntax.yaml_nodes import NAME_RE, Entry, Node, NodeReader, compose_yaml, first_key, foreign_tags, number_of
 
@@ -88,6 +93,8 @@ class _Builder:
         self.points_unit = "points"
         self.balances: tuple[ast.Balance, ...] = ()
         self.has_program = False
+        self.stmt_spans: list[tuple[tuple[int, int, str], Span]] = []
+        self.tier_metric: str | None = None
 
     # ------------------------------------------------------------ file
 
@@ -100,12 +107,13 @@ class _Builder:
             return ast.SourceFile(path, None)
         self.has_program = "program" in top
         program = self.program(top["program"]) if "program" in top else None
+        self.tier_metric = program.tiers.metric if program is not None and program.tiers is not None else None
         tests: tuple[ast.TestCase, ...] = ()
         if "tests" in top:
             items = self.r.sequence(top["tests"].node, "`tests`")
             tests = tuple(self.test_case(item) for item in items)
             tests = tuple(normalise_test_units(t, program) for t in tests)
-        return ast.SourceFile(path, program, tests)
+        return ast.SourceFile(path, program, tests, statement_spans=tuple(self.stmt_spans))
 
     # ------------------------------------------------------------ program
 
@@ -166,7 +174,11 @@ class _Builder:
                 fields[key] = points_unit_dropped(fields[key], words)
         if fields.get("tiers") is not None:
             fields["tiers"] = balance_metric(fields["tiers"], self.balances)  # type: ignore[arg-type]
-        return ast.Program(name, **fields, span=r.entry_span(entry))  # type: ignore[arg-type]
+        span = r.entry_span(entry)
+        if "activity" in m:
+            fields["activity"] = self.activity(m["activity"].node)
+            self._statement(span, "activity", m["activity"])
+        return ast.Program(name, **fields, span=span)  # type: ignore[arg-type]
 
     def balance(self, entry: Entry) -> ast.Balance:
         """`balances: {qualifying_dollars: {redeemable: false}}`."""
@@ -179,18 +191,6 @@ class _Builder:
     def unit_key(self, m: dict[str, Entry], what: str) -> str | None:
         """The `unit:` key of a mapping (a balance's word where the points are the default)."""
         return self.r.name(m["unit"].node, f"`unit` of {what}") if "unit" in m else None
-
-    def number_and_unit(self, node: Node, where: str, example: str) -> tuple[int, str | None]:
-        """`300` or `300 qualifying_dollars`: a whole number and the unit word written after it."""
-        text = self.r.scalar(node, where, "a whole number", example)
-        parts = text.split() if isinstance(text, str) else []
-        if len(parts) == 2 and NAME_RE.fullmatch(parts[1]):
-            value = number_of(parts[0])
-            if value is None or value != value.to_integral_value():
-                self.r.wrong_type(node, where, "a whole number and a unit", f"{example} points")
-                return 0, None
-            return int(value), parts[1]
-        return self.r.integer(node, where, example), None
 
     def currency(self, node: Node) -> str:
         text = self.r.scalar(node, "`currency`", "a currency code", "USD")
@@ -437,7 +437,48 @@ class _Builder:
         if "valid" in m:
             fields["validity_months"] = r.quantity(m["valid"].node, "`valid` of `tiers`", MONTHS, "month",
                                                    "12 months")[0]
-        return ast.TierSystem(metric, window, levels, **fields, span=r.entry_span(entry))  # type: ignore[arg-type]
+        span = r.entry_span(entry)
+        if "status" in m:
+            fields.update(self.status(m["status"].node))
+            self._statement(span, "status", m["status"])
+        return ast.TierSystem(metric, window, levels, **fields, span=span)  # type: ignore[arg-type]
+
+    def _statement(self, owner: Span, kind: str, entry: Entry) -> None:
+        """Where a key without a node of its own was written, for the checker's errors."""
+        self.stmt_spans.append(((owner.line, owner.column, kind), self.r.entry_span(entry)))
+
+    def status(self, node: Node) -> dict[str, object]:
+        """`status: {valid_through: 01-31, years_after: 2, then: one_step}` of `tiers`."""
+        r = self.r
+        what = "`status` of `tiers`"
+        m = r.mapping(node, what, ("valid_through", "years_after", "then"), required=("valid_through", "years_after"))
+        month_day = r.month_day(m["valid_through"].node, f"`valid_through` in {what}") \
+            if "valid_through" in m else (1, 31)
+        years = 1
+        if "years_after" in m:
+            years = r.integer(m["years_after"].node, f"`years_after` in {what}", "2")
+            if years < 1:
+                r.error(STATUS_DATE_TOO_EARLY, status_date_problem(month_day, years), m["years_after"].node,
+                        "write `years_after: 1` (the next year) or more, e.g. "
+                        "`status: {valid_through: 01-31, years_after: 2}`")
+        drop = r.choice(m["then"].node, f"`then` in {what}", {"to_qualified": "to_qualified", "one_step": "one_step"},
+                        "to_qualified") if "then" in m else "to_qualified"
+        return {"status_through": month_day, "status_years": years, "status_drop": drop}
+
+    def activity(self, node: Node) -> tuple[str, ...]:
+        """`activity: [purchase, redemption, any earning event]` (or one kind)."""
+        r = self.r
+        kinds: list[str] = []
+        for item in r.sequence(node, "`activity`", single_ok=True):
+            text = r.scalar(item, "a kind of `activity`", "a kind of activity", "purchase")
+            if text is None:
+                continue
+            word = " ".join(text.replace("_", " ").split())
+            if word not in ACTIVITY_KINDS:
+                r.error(UNKNOWN_ACTIVITY, f"`{text}` is not a kind of activity", item, activity_hint(word))
+                continue
+            kinds.append(ACTIVITY_KINDS[word])
+        return tuple(dict.fromkeys(kinds))
 
     def metric(self, node: Node) -> str:
         name = self.r.name(node, "`by` of `tiers` (spend, points, purchases or a counter)")
@@ -488,7 +529,24 @@ class _Builder:
         if "perks" in m:
             fields["perks"] = tuple(self.tier_perk(item, what)
                                     for item in r.sequence(m["perks"].node, f"`perks` of {what}", single_ok=True))
+        if "award" in m:
+            fields["rate"], fields["rate_per"] = self.tier_rate(m["award"].node, what)
+            self._statement(r.entry_span(entry), "award", m["award"])
         return ast.Tier(entry.key, threshold, money, **fields, span=r.entry_span(entry))  # type: ignore[arg-type]
+
+    def tier_rate(self, node: Node, what: str) -> tuple[Decimal, ast.Money]:
+        """`award: {points: 1.2, per: 1 USD}` of a tier (`unit` may name the points)."""
+        r = self.r
+        where = f"`award` of {what}"
+        m = r.mapping(node, where, ("points", "unit", "per"), required=("points", "per"))
+        rate = r.decimal(m["points"].node, f"`points` in {where}", "1.2") if "points" in m else Decimal(0)
+        per = r.money(m["per"].node, f"`per` in {where}") if "per" in m else _zero(r.span(node))
+        if "unit" in m:
+            word = r.name(m["unit"].node, f"`unit` in {where}")
+            if word and word not in unit_words(self.points_unit):
+                r.error("RL202", f"`{word}` is not this program's points unit", m["unit"].node,
+                        did_you_mean(word, sorted(unit_words(self.points_unit))) or f"write `{self.points_unit}`")
+        return rate, per
 
     def tier_perk(self, node: Node, what: str) -> ast.TierPerk:
         r = self.r
@@ -594,7 +652,8 @@ class _Builder:
         expects = tuple(x for e in r.pairs(m["expect"].node, f"`expect` of {what}") for x in self.expect(e, what)) \
             if "expect" in m and not r.is_null(m["expect"].node) else ()
         until = r.date(m["until"].node, f"`until` of {what}") if "until" in m else None
-        return ast.TestCase(name, givens, events, expects, until, span=r.span(node))
+        case = ast.TestCase(name, givens, events, expects, until, span=r.span(node))
+        return normalise_expect_words(case, self.points_unit, self.tier_metric) if self.has_program else case
 
     def given(self, e: Entry, what: str) -> list[ast.Given]:
         r = self.r
@@ -620,17 +679,28 @@ class _Builder:
             r.error("RL201", f"unknown key `{e.key}` in `given` of {what}", e.key_node,
                     close or "allowed: " + ", ".join(f"`{k}`" for k in GIVEN_KEYS) + ", or a tier metric")
             return []
-        if e.key == "balance":
-            number, unit = self.number_and_unit(e.node, where, "500")
-            return [ast.Given("balance", unit, Decimal(number), span=span)]
-        value = self.amount_or_number(e.node, where)
+        value, unit = self.number_with_word(e.node, where)
         if e.key in ("balance", "purchases"):
             if isinstance(value, ast.Money):
                 r.wrong_type(e.node, where, "a number", "500")
-            return [ast.Given(e.key, value=value, span=span)]  # type: ignore[arg-type]
-        # any other word is the tier metric so far: `spend: 120 USD`, `points: 300`, `nights: 4`
-        metric = "points" if self.has_program and e.key in unit_words(self.points_unit) else e.key
-        return [ast.Given("metric", name=metric, value=value, span=span)]  # type: ignore[arg-type]
+            given = ast.Given(e.key, value=value, unit=unit, span=span)  # type: ignore[arg-type]
+        else:  # any other word is the tier metric so far: `spend: 120 USD`, `points: 300`, `nights: 4`
+            metric = "points" if self.has_program and e.key in unit_words(self.points_unit) else e.key
+            given = ast.Given("metric", name=metric, value=value, unit=unit, span=span)  # type: ignore[arg-type]
+        if unit is not None and self.has_program and unit in own_unit_words(self.points_unit):
+            given = dataclasses.replace(given, unit=None)
+        return [given]
+
+    def number_with_word(self, node: Node, what: str) -> tuple[Decimal | ast.Money, str | None]:
+        """`500`, `120 USD`, or `500 stars` (a number and a points word, for the checker)."""
+        text = self.r.scalar(node, what, "a number or an amount of money", "120 USD") if isinstance(node, yaml.ScalarNode) else None
+        parts = text.split() if text is not None else []
+        if len(parts) == 2 and NAME_RE.fullmatch(parts[1]) and not re.fullmatch(r"[A-Z]{3}", parts[1]) \
+                and number_of(parts[0]) is not None:
+            if self.r.too_long(node, parts[0]):
+                return Decimal(0), None
+            return number_of(parts[0]) or Decimal(0), parts[1]
+        return self.amount_or_number(node, what), None
 
     def amount_or_number(self, node: Node, what: str) -> Decimal | ast.Money:
         text = self.r.scalar(node, what, "a number or an amount of money", "120 USD")
@@ -700,23 +770,7 @@ class _Builder:
         return r.literal(entry.node, where)
 
     def expect(self, e: Entry, what: str) -> list[ast.Expect]:
-        r = self.r
-        span = r.entry_span(e)
-        where = f"`expect {e.key}` in {what}"
-        if e.key not in EXPECT_KEYS:
-            hint = did_you_mean(e.key, EXPECT_KEYS) or "allowed: " + ", ".join(f"`{k}`" for k in EXPECT_KEYS)
-            r.error("RL201", f"unknown key `{e.key}` in `expect` of {what}", e.key_node, hint)
-            return []
-        if e.key in EXPECT_POINTS:
-            number, unit = self.number_and_unit(e.node, where, "8")
-            return [ast.Expect(e.key, number, unit=unit, span=span)]
-        if e.key == "tier":
-            return [ast.Expect("tier", r.name(e.node, where), span=span)]
-        if e.key in ("discount", "cost"):
-            return [ast.Expect(e.key, r.money(e.node, where), span=span)]
-        negated = e.key == "not_fired"
-        return [ast.Expect("fired", r.name(item, where), negated, span=r.span(item))
-                for item in r.sequence(e.node, where, single_ok=True)]
+        return read_expect(self.r, e, what, EXPECT_KEYS, did_you_mean)
 
 
 def _zero(span: Span) -> ast.Money:

@@ -56,9 +56,16 @@ DATETIME_RE = re.compile(r"([0-9]{4}-[0-9]{1,2}-[0-9]{1,2})(?:(?:\s+at\s+|\s+|T)
 QUANTITY_RE = re.compile(r"(-?[0-9][0-9_]*)(?:\s+([A-Za-z]+))?")
 
 
-def compose_yaml(source: str, path: str) -> tuple[Node | None, list[Diagnostic]]:
-    """The node tree of one YAML document (None for an empty file), or RL100 at the mark
-    (RL421 where collections nest deeper than the limit)."""
+YAML_SYNTAX_HINT = ("check the indentation and the `key: value` layout around this line; "
+                    "quote values that contain `: ` or ` #`")
+
+
+def compose_yaml(source: str, path: str, *, code: str = "RL100", prefix: str = "YAML syntax error",
+                 what: str = "a rule file", hint: str | None = YAML_SYNTAX_HINT) -> tuple[Node | None, list[Diagnostic]]:
+    """The node tree of one YAML document (None for an empty file), or an error at the mark:
+    `code` (RL100 for a rule file; an events file of `explain` says RL010), its message
+    `prefix: problem` and `hint`; RL421 where collections nest deeper than the limit. `what`
+    names the file in the messages about documents and nesting."""
     deep = yaml_too_deep(source)
     if deep is not None:
         message, line, column = deep
@@ -68,25 +75,21 @@ def compose_yaml(source: str, path: str) -> tuple[Node | None, list[Diagnostic]]
     except yaml.MarkedYAMLError as exc:
         problem = exc.problem or exc.context or "invalid YAML"
         if "expected a single document" in str(exc.context or ""):
-            problem = "a rule file holds a single YAML document (no second `---`)"
-        return None, [
-            Diagnostic("RL100", "error", f"YAML syntax error: {problem}", syntax_error_point(exc, path),
-                       "check the indentation and the `key: value` layout around this line; "
-                       "quote values that contain `: ` or ` #`")
-        ]
+            problem = f"{what} holds a single YAML document (no second `---`)"
+        return None, [Diagnostic(code, "error", f"{prefix}: {problem.strip()}", syntax_error_point(exc, path), hint)]
     except yaml.reader.ReaderError as exc:
         line, column = position_in(source, exc.position)
-        what = f"character {exc.character!r}" if isinstance(exc.character, str) else "byte"
+        character = f"character {exc.character!r}" if isinstance(exc.character, str) else "byte"
         return None, [
-            Diagnostic("RL100", "error", f"YAML syntax error: {what} is not allowed in a YAML file",
+            Diagnostic(code, "error", f"{prefix}: {character} is not allowed in a YAML file",
                        Span.point(path, line, column), "remove the control character")
         ]
     except yaml.YAMLError as exc:
-        return None, [Diagnostic("RL100", "error", f"YAML syntax error: {exc}", Span.point(path, 1, 1))]
+        return None, [Diagnostic(code, "error", f"{prefix}: {exc}", Span.point(path, 1, 1))]
     except RecursionError:
         return None, [
-            Diagnostic("RL100", "error", "YAML nesting is too deep to read", Span.point(path, 1, 1),
-                       "a rule file needs only a few levels of nesting")
+            Diagnostic(code, "error", "YAML nesting is too deep to read", Span.point(path, 1, 1),
+                       f"{what} needs only a few levels of nesting")
         ]
 
 

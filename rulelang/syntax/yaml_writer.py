@@ -27,10 +27,12 @@ from typing import Mapping, Union
 import yaml
 
 from rulelang.fields import given_keys
+from rulelang.syntax.lifecycle_words import ACTIVITY_WORDS
 from rulelang.syntax import ast
 from rulelang.syntax.formatter import expr_to_text  # conditions are written exactly as the text form writes them
 from rulelang.syntax.yaml_loader import EVENT_TIME_WHEN_NONE_GIVEN
 from rulelang.syntax.nodes import ACTION_TYPES, NODES, dispatch
+from rulelang.syntax.expectations import write_expects
 from rulelang.vocabulary import counted
 from rulelang.syntax.yaml_nodes import AMBIGUOUS_WORDS, BOOL_WORDS, DATE_RE, MONEY_RE, NULL_WORDS, number_of
 
@@ -212,43 +214,55 @@ def to_yaml(sf: ast.SourceFile, schema_url: str | None = None) -> str:
     return "\n".join(lines) + "\n"
 
 
+# The YAML keys of the program, a rule, the tiers and a tier, by AST field (rulelang.syntax.nodes)
+_PROGRAM = NODES[ast.Program].yaml_fields
+_RULE = NODES[ast.EarnRule].yaml_fields
+_TIERS = NODES[ast.TierSystem].yaml_fields
+_TIER = NODES[ast.Tier].yaml_fields
+_RETURNS = NODES[ast.ReturnPolicy].yaml_fields
+
+
 def _program(p: ast.Program) -> dict[str, Value]:
-    out: dict[str, Value] = {"name": _text(p.name), "points": _word(p.points_unit), "currency": _word(p.currency)}
+    out: dict[str, Value] = {_PROGRAM["name"]: _text(p.name), _PROGRAM["points_unit"]: _word(p.points_unit),
+                             _PROGRAM["currency"]: _word(p.currency)}
     if p.balances:
-        out["balances"] = {b.name: Flow({"redeemable": Raw("true" if b.redeemable else "false")}) for b in p.balances}
+        out[_PROGRAM["balances"]] = {b.name: Flow({"redeemable": Raw("true" if b.redeemable else "false")})
+                                     for b in p.balances}
     if p.point_cost is not None:
-        out["point_cost"] = _money(p.point_cost)
+        out[_PROGRAM["point_cost"]] = _money(p.point_cost)
     if p.point_value is not None:
-        out["point_value"] = _money(p.point_value)
+        out[_PROGRAM["point_value"]] = _money(p.point_value)
     if p.stacking != "multiply":
-        out["multipliers"] = Raw(p.stacking)
+        out[_PROGRAM["stacking"]] = Raw(p.stacking)
     if p.rounding != "down":
-        out["round"] = Raw(p.rounding)
+        out[_PROGRAM["rounding"]] = Raw(p.rounding)
     if p.pending_days:
-        out["pending"] = _count(p.pending_days, "day")
+        out[_PROGRAM["pending_days"]] = _count(p.pending_days, "day")
     if p.attributes:
-        out["attributes"] = {a.name: Raw(a.type) for a in p.attributes}
+        out[_PROGRAM["attributes"]] = {a.name: Raw(a.type) for a in p.attributes}
     if p.events:
-        out["events"] = {e.name: Flow({f.name: Raw(f.type) for f in e.fields}) for e in p.events}
+        out[_PROGRAM["events"]] = {e.name: Flow({f.name: Raw(f.type) for f in e.fields}) for e in p.events}
     if p.counters:
-        out["counters"] = {c.name: _counter(c) for c in p.counters}
+        out[_PROGRAM["counters"]] = {c.name: _counter(c) for c in p.counters}
     if p.rules:
-        out["rules"] = {r.name: _rule(r) for r in p.rules}
+        out[_PROGRAM["rules"]] = {r.name: _rule(r) for r in p.rules}
     if p.tiers is not None:
-        out["tiers"] = _tiers(p.tiers)
+        out[_PROGRAM["tiers"]] = _tiers(p.tiers)
     if p.expiry:
-        out["expire"] = _expiries(p.expiry)
+        out[_PROGRAM["expiry"]] = _expiries(p.expiry)
     if p.returns is not None:
-        out["returns"] = Flow({"reverse": Raw("true" if p.returns.reverse else "false"),
-                               "negative_balance": Raw(p.returns.negative_balance)})
+        out[_PROGRAM["returns"]] = Flow({_RETURNS["reverse"]: Raw("true" if p.returns.reverse else "false"),
+                                         _RETURNS["negative_balance"]: Raw(p.returns.negative_balance)})
     if p.rewards:
-        out["rewards"] = {r.name: _reward(r) for r in p.rewards}
+        out[_PROGRAM["rewards"]] = {r.name: _reward(r) for r in p.rewards}
     if p.pay_with_points is not None:
-        out["pay_with_points"] = _pay(p.pay_with_points)
+        out[_PROGRAM["pay_with_points"]] = _pay(p.pay_with_points)
     if p.conversion is not None:
         c = p.conversion
-        out["convert"] = _with_unit({"every": _number(c.points), "into": _money(c.voucher), "at_end_of": Raw(c.period)},
-                                    c.unit)
+        out[_PROGRAM["conversion"]] = _with_unit({"every": _number(c.points), "into": _money(c.voucher),
+                                                "at_end_of": Raw(c.period)}, c.unit)
+    if p.activity:
+        out[_PROGRAM["activity"]] = Flow([Raw(ACTIVITY_WORDS[k]) for k in p.activity])
     return out
 
 
@@ -262,28 +276,28 @@ def _counter(c: ast.CounterDecl) -> dict[str, Value]:
 
 
 def _rule(r: ast.EarnRule) -> dict[str, Value]:
-    out: dict[str, Value] = {"on": _word(r.event)}
+    out: dict[str, Value] = {_RULE["event"]: _word(r.event)}
     if r.condition is not None:
-        out["when"] = _condition(r.condition)
-    out["actions"] = [_action(a) for a in r.actions]
+        out[_RULE["condition"]] = _condition(r.condition)
+    out[_RULE["actions"]] = [_action(a) for a in r.actions]
     if r.rounding is not None:
-        out["round"] = Raw(r.rounding)
+        out[_RULE["rounding"]] = Raw(r.rounding)
     if r.priority:
-        out["priority"] = _number(r.priority)
+        out[_RULE["priority"]] = _number(r.priority)
     if r.group is not None:
-        out["group"] = _word(r.group)
+        out[_RULE["group"]] = _word(r.group)
     if r.window is not None:
-        out["during"] = Raw(f"{r.window.start.isoformat()} .. {r.window.end.isoformat()}")
+        out[_RULE["window"]] = Raw(f"{r.window.start.isoformat()} .. {r.window.end.isoformat()}")
     if r.caps:
-        key = "cap" if any(c.unit == "points" for c in r.caps) else "limit"
+        key = _RULE["caps"] if any(c.unit == "points" for c in r.caps) else "limit"  # (EarnRule's yaml_keys)
         out[key] = [Flow({c.unit: _number(c.limit), "per": Raw(c.period)}) for c in r.caps]
     if r.budget is not None:
         b = r.budget
-        out["budget"] = _money(b.money) if b.money is not None else _number(b.points or 0)
+        out[_RULE["budget"]] = _money(b.money) if b.money is not None else _number(b.points or 0)
     if r.every_nth is not None:
-        out["every"] = _number(r.every_nth)
+        out[_RULE["every_nth"]] = _number(r.every_nth)
     if r.streak is not None:
-        out["streak"] = _count(r.streak.length, r.streak.period)
+        out[_RULE["streak"]] = _count(r.streak.length, r.streak.period)
     return out
 
 
@@ -349,32 +363,40 @@ _ACTION_BODY = dispatch("YAML writer: action", {
 def _tiers(t: ast.TierSystem) -> dict[str, Value]:
     window = {"calendar_year": "calendar_year", "lifetime": "lifetime"}.get(t.window.kind)
     out: dict[str, Value] = {
-        "by": _word(t.metric),
-        "over": Raw(window or f"rolling {t.window.months or 0} months"),
-        "levels": {tier.name: _tier(tier) for tier in t.tiers},
+        _TIERS["metric"]: _word(t.metric),
+        _TIERS["window"]: Raw(window or f"rolling {t.window.months or 0} months"),
+        _TIERS["tiers"]: {tier.name: _tier(tier) for tier in t.tiers},
     }
     if t.review != "never":
-        out["review"] = Raw(t.review)
+        out[_TIERS["review"]] = Raw(t.review)
     if t.downgrade != "never":
-        out["downgrade"] = Raw(t.downgrade)
+        out[_TIERS["downgrade"]] = Raw(t.downgrade)
     if t.grace_months:
-        out["grace"] = _count(t.grace_months, "month")
+        out[_TIERS["grace_months"]] = _count(t.grace_months, "month")
     if t.validity_months:
-        out["valid"] = _count(t.validity_months, "month")
+        out[_TIERS["validity_months"]] = _count(t.validity_months, "month")
+    if t.status_through is not None:
+        status: dict[str, Value] = {"valid_through": Raw("%02d-%02d" % t.status_through),
+                                    "years_after": _number(t.status_years)}
+        if t.status_drop != "to_qualified":
+            status["then"] = Raw(t.status_drop)
+        out[_TIERS["status_through"]] = Flow(status)
     return out
 
 
 def _tier(t: ast.Tier) -> dict[str, Value]:
-    out: dict[str, Value] = {"from": _money(t.threshold_money) if t.threshold_money is not None
+    out: dict[str, Value] = {_TIER["threshold"]: _money(t.threshold_money) if t.threshold_money is not None
                              else _number(t.threshold)}
     if t.multiplier is not None:
-        out["multiply"] = _number(t.multiplier)
+        out[_TIER["multiplier"]] = _number(t.multiplier)
     if t.discount is not None:
-        out["discount"] = Raw(_num(t.discount) + "%")
+        out[_TIER["discount"]] = Raw(_num(t.discount) + "%")
     if t.expiry:
-        out["expire"] = _expiries(t.expiry)
+        out[_TIER["expiry"]] = _expiries(t.expiry)
     if t.perks:
-        out["perks"] = [Flow({"name": _word(p.name), "costs": _money(p.cost), "per": Raw(p.per)}) for p in t.perks]
+        out[_TIER["perks"]] = [Flow({"name": _word(p.name), "costs": _money(p.cost), "per": Raw(p.per)}) for p in t.perks]
+    if t.rate is not None and t.rate_per is not None:
+        out[_TIER["rate"]] = Flow({"points": _number(t.rate), "per": _money(t.rate_per)})
     return out
 
 
@@ -440,7 +462,7 @@ def _test(t: ast.TestCase) -> dict[str, Value]:
     if t.until is not None:
         out["until"] = _date(t.until)
     if t.expects:
-        out["expect"] = [_expect(x) for x in t.expects]
+        out["expect"] = _expects(t.expects)
     return out
 
 
@@ -448,12 +470,11 @@ def _given(g: ast.Given) -> dict[str, Value]:
     value = g.value
     if g.kind == "tier":
         return {"tier": _word(str(value if isinstance(value, str) else g.name))}
-    if g.kind == "balance" and g.name is not None:
-        return {g.kind: Raw(f"{_num(value)} {g.name}")}  # type: ignore[arg-type]
-    if g.kind in ("balance", "purchases"):
-        return {g.kind: _literal_value(value)}
-    if g.kind == "metric":
-        return {g.name or "points": _literal_value(value)}
+    if g.kind in ("balance", "purchases", "metric"):
+        written = _literal_value(value)
+        if g.unit:  # a word that is not the program's, kept for the checker (RL430)
+            written = Raw(f"{written.text} {g.unit}")
+        return {(g.name or "points") if g.kind == "metric" else g.kind: written}
     if g.kind == "birthday":
         month, day = value if isinstance(value, tuple) else (1, 1)
         return {"birthday": Raw(f"{month:02d}-{day:02d}")}
@@ -494,14 +515,18 @@ def _event(e: ast.EventSpec) -> dict[str, Value]:
     return out
 
 
-def _expect(x: ast.Expect) -> dict[str, Value]:
-    if x.kind == "fired":
-        return {"not_fired" if x.negated else "fired": _word(str(x.value))}
-    value = x.value
-    if isinstance(value, ast.Money):
-        return {x.kind: _money(value)}
-    if isinstance(value, (int, Decimal)) and not isinstance(value, bool) and x.unit is not None:
-        return {x.kind: Raw(f"{_num(value)} {x.unit}")}
-    if isinstance(value, (int, Decimal)) and not isinstance(value, bool):
-        return {x.kind: _number(value)}
-    return {x.kind: _word(str(value))}
+def _expects(expects: tuple[ast.Expect, ...]) -> list[Value]:
+    """The expectations as one-key mappings in written order (rulelang/syntax/expectations.py)."""
+    def value(key: str, text: object) -> Value:
+        if key in ("fired", "not_fired"):
+            return _word(str(text))
+        if isinstance(text, list):
+            return Flow({k: _plain(str(v)) for k, v, _ in text})
+        return _plain(str(text))
+    return [{key: value(key, text)} for key, text in write_expects(expects, lambda m: _money(m).text, lambda v: _num(v))]
+
+
+def _plain(text: str) -> Value:
+    """A value of an expectation: written bare unless YAML would read it as something else."""
+    plain = _plain_ok(text) and text.lower() not in AMBIGUOUS_WORDS | set(BOOL_WORDS) | NULL_WORDS
+    return Raw(text) if plain else _quoted(text)

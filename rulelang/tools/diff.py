@@ -17,7 +17,8 @@ from decimal import Decimal
 from typing import Any, Callable, Iterable, Literal, Sequence
 
 from rulelang.syntax import ast
-from rulelang.syntax.formatter import expr_to_text, money_text, number_text, ordinal_text, per_text
+from rulelang.syntax.formatter import expr_to_text, month_day_text, money_text, number_text, ordinal_text, per_text
+from rulelang.syntax.lifecycle_words import ACTIVITY_WORDS, year_phrase
 from rulelang.syntax.nodes import ACTION_TYPES, dispatch
 from rulelang.vocabulary import counted, plural, singular
 
@@ -232,6 +233,8 @@ class _Texts:
 
     def tier_summary(self, tiers: ast.TierSystem, t: ast.Tier) -> str:
         parts = [f"from {self.threshold(tiers, t)}"]
+        if t.rate is not None:
+            parts.append(_tier_rate_text(t, "points") or "")
         if t.multiplier is not None:
             parts.append(f"multiply {number_text(t.multiplier)}x")
         if t.discount is not None:
@@ -243,6 +246,23 @@ class _Texts:
 
 
 # ---------------------------------------------------------------- comparison helpers
+
+
+def _status_text(ts: ast.TierSystem) -> str:
+    if ts.status_through is None:
+        return "none"
+    then = "one step" if ts.status_drop == "one_step" else "to qualified"
+    return f"through {month_day_text(ts.status_through)} {year_phrase(ts.status_years)}, then {then}"
+
+
+def _tier_rate_text(t: ast.Tier, unit: str) -> str | None:
+    if t.rate is None or t.rate_per is None:
+        return None
+    return f"award {number_text(t.rate)} {unit} per {money_text(t.rate_per)}"
+
+
+def _activity_text(p: ast.Program) -> str:
+    return ", ".join(ACTIVITY_WORDS[k] for k in p.activity) if p.activity else "purchase, any earning event"
 
 
 def _by_name(items: Iterable[Any]) -> dict[str, Any]:
@@ -285,6 +305,7 @@ class _Differ:
         _field(out, "multipliers", o.stacking, n.stacking, lambda s: f"{s} (stacking)")
         _field(out, "default rounding", o.rounding, n.rounding)
         _field(out, "pending period", o.pending_days, n.pending_days, lambda d: counted(d, "day"))
+        _field(out, "activity (inactivity expiry)", _activity_text(o), _activity_text(n))
         if out:
             self.add("changed", "program", "program", "program settings changed", out)
 
@@ -419,6 +440,7 @@ class _Differ:
         _field(out, "tier downgrade", o.downgrade, n.downgrade, lambda d: d.replace("_", " "))
         _field(out, "tier grace period", o.grace_months, n.grace_months, _months)
         _field(out, "tier status validity", o.validity_months, n.validity_months, _months)
+        _field(out, "tier status date", _status_text(o), _status_text(n))
         if out:
             self.add("changed", "tiers", "tiers", "tier system changed", out)
         for name, a, b in _keyed(o.tiers, n.tiers):
@@ -435,6 +457,8 @@ class _Differ:
         name, out = b.name, []
         _field(out, f"tier {name} threshold", self.t_old.threshold(so, a), self.t.threshold(sn, b))
         _field(out, f"tier {name} multiplier", a.multiplier, b.multiplier, lambda f: f"{number_text(f)}x")
+        _field(out, f"tier {name} earn rate", _tier_rate_text(a, self.old.points_unit),
+               _tier_rate_text(b, self.new.points_unit))
         _field(out, f"tier {name} discount", a.discount, b.discount, lambda p: f"{number_text(p)}%")
         _field(out, f"tier {name} expiry", self.t_old.expiries(a.expiry) or "program expiry",
                self.t.expiries(b.expiry) or "program expiry")

@@ -36,8 +36,8 @@ from rulelang.diagnostics import Diagnostic, Span, did_you_mean
 from rulelang.run.interpreter import Customer, Event, Result, run
 from rulelang.fields import EVENT_TYPES, FIELDS, canonical_event, given_keys
 from rulelang.limits import MAX_MONEY_CENTS
-from rulelang.syntax.read_limits import DATE_HINT, DATE_OUT_OF_RANGE, NESTED_TOO_DEEP, NESTING_HINT, NUMBER_HINT, NUMBER_TOO_LONG, date_out_of_range, decimal_too_long, number_too_long, yaml_too_deep
-from rulelang.syntax.yaml_nodes import mark_span, syntax_error_point
+from rulelang.syntax.read_limits import DATE_HINT, DATE_OUT_OF_RANGE, NUMBER_HINT, NUMBER_TOO_LONG, date_out_of_range, decimal_too_long, number_too_long
+from rulelang.syntax.yaml_nodes import compose_yaml, mark_span
 
 BAD_FILE = "RL010"
 UNKNOWN_NAME = "RL011"
@@ -411,18 +411,7 @@ def _compose(text: str, path: str) -> tuple[yaml.Node | None, list[Diagnostic]]:
         # JSON allows tabs between tokens, YAML does not; a tab in a valid JSON string is escaped,
         # so this changes nothing else (and keeps every column where it was).
         text = text.replace("\t", " ")
-    deep = yaml_too_deep(text)
-    if deep is not None:
-        message, line, column = deep
-        return None, [Diagnostic(NESTED_TOO_DEEP, "error", message, Span.point(path, line, column), NESTING_HINT)]
-    try:
-        return yaml.compose(text, Loader=yaml.SafeLoader), []
-    except yaml.MarkedYAMLError as exc:
-        message = (exc.problem or "not valid YAML").strip()
-        return None, [Diagnostic(BAD_FILE, "error", f"not valid YAML or JSON: {message}",
-                                 syntax_error_point(exc, path))]
-    except yaml.YAMLError as exc:
-        return None, [Diagnostic(BAD_FILE, "error", f"not valid YAML or JSON: {exc}", Span(path, 1, 1, 1, 1))]
+    return compose_yaml(text, path, code=BAD_FILE, prefix="not valid YAML or JSON", what="an events file", hint=None)
 
 
 def load_events(text: str, path: str, program: ir.Program) -> tuple[EventsFile | None, list[Diagnostic]]:

@@ -32,6 +32,7 @@ from rulelang.fields import canonical_event, given_keys
 from rulelang.diagnostics import NO_SPAN, Diagnostic, RulelangError, Span, render_github, render_text
 from rulelang.run.interpreter import Customer, Event, Result, run
 from rulelang.syntax.loader import discover, load_with_program, sibling_test_files
+from rulelang.tools.expect_steps import StepRuns, check_event_expect, check_state_at_end, check_state_on
 
 INVALID_VALUE = "RL012"
 OUT_OF_ORDER = "RL501"
@@ -136,8 +137,8 @@ def customer_from_givens(givens: Sequence[ast.Given], path: str) -> tuple[Custom
             number = _whole(g.value)
             if number is None or number < 0:
                 bad(g, "a whole number, 0 or more")
-            elif g.kind == "balance" and g.name is not None:
-                balances[g.name] = number  # a balance beside the points (the runner resolves its word)
+            elif g.kind == "balance" and g.unit is not None:
+                balances[g.unit] = number  # a word not the points' own: a balance beside them (the runner resolves it)
             elif g.kind == "balance":
                 balance = number
             else:
@@ -407,8 +408,8 @@ def _balances_resolved(customer: Customer, case: ast.TestCase, program: ir.Progr
         elif name is not None:
             balances[name] = amount
         else:
-            span = next((g.span for g in case.givens if g.kind == "balance" and g.name == word), case.span)
-            diags.append(Diagnostic("RL237", "error", f"unknown unit `{word}` in `given balance`", span or NO_SPAN,
+            span = next((g.span for g in case.givens if g.kind == "balance" and g.unit == word), case.span)
+            diags.append(Diagnostic("RL430", "error", f"unknown unit `{word}` in `given balance`", span or NO_SPAN,
                                     f"this program counts {', '.join([program.points_unit, *program.balance_names()])}"))
     return dataclasses.replace(customer, balance=balance, balances=balances), diags
 
@@ -425,14 +426,40 @@ def run_test(case: ast.TestCase, program: ir.Program, path: str) -> TestOutcome:
         return TestOutcome(case.name, path, case.span, diagnostics=tuple(diags))
     try:
         result = run(program, events, customer=customer, until=case.until)
+        runs = StepRuns(program, events, customer)
+        failures = tuple(f for f in (_check_one(e, case, result, runs, program) for e in case.expects)
+                         if f is not None)
     except RulelangError as exc:
         located = tuple(d if d.span.line else Diagnostic(d.code, d.severity, d.message, case.span, d.hint)
                         for d in exc.diagnostics)
         if not located:
             located = (Diagnostic("RL500", "error", str(exc), case.span),)
         return TestOutcome(case.name, path, case.span, diagnostics=located)
-    failures = tuple(f for f in (check_expectation(e, result, program) for e in case.expects) if f is not None)
     return TestOutcome(case.name, path, case.span, failures=failures, result=result)
+
+
+def _check_one(expect: ast.Expect, case: ast.TestCase, result: Result, runs: StepRuns,
+               program: ir.Program) -> Failure | None:
+    """One expectation: on one event, on the state at a date, or at the end of the test."""
+    if expect.event is not None:
+        found = check_event_expect(expect, case, runs, program)
+    elif expect.on is not None:
+        found = check_state_on(expect, runs, program)
+    elif expect.kind in ("counter", "metric"):
+        found = check_state_at_end(expect, result, program)
+    else:
+        return check_expectation(expect, result, program)
+    if found is None:
+        return None
+    expected, actual, message = found
+    return Failure(expect.kind, _json_number(expected), _json_number(actual), message, expect.span)
+
+
+def _json_number(value: object) -> object:
+    """A Fraction as an int when whole, else as a float (for the JSON report)."""
+    if isinstance(value, Fraction):
+        return int(value) if value.denominator == 1 else float(value)
+    return value
 
 
 def run_tests(sf: ast.SourceFile, program: ir.Program, pattern: re.Pattern[str] | None = None) -> list[TestOutcome]:

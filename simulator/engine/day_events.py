@@ -22,7 +22,11 @@ import numpy as np
 
 from simulator.model.draws import NEVER, NON_LEAP_MONTH_START
 from simulator.engine.program_arm import encode_values
+from rulelang.fields import simulated_fields
+from simulator.engine.event_days import birthdays_on, on_day, open_orders, reversal_target, reverse_orders
 from simulator.engine.program_plan import CARRIED_FIELDS
+
+ORDER_FIELDS = simulated_fields("purchase")  # what an order's row in the return schedule keeps of it
 
 
 class DayEvents:
@@ -30,9 +34,8 @@ class DayEvents:
 
     # ------------------------------------------------------------ before purchases
     def _signups(self, day: int) -> None:
-        lo, hi = self.en_bounds[day], self.en_bounds[day + 1]
-        if hi > lo:
-            who = np.sort(self.en_order[lo:hi])
+        who = on_day(self.en_order, self.en_bounds, day)
+        if who.size:
             if self.tr.member_before is not None:  # members before the first day do not sign up again
                 who = who[~self.tr.member_before[who]]
             alive = self.alive_p[who]
@@ -64,6 +67,8 @@ class DayEvents:
         nc = np.array(newcomers, dtype=np.int64)
         self.enroll[nc] = day
         self.arm.tier_since[nc] = day
+        if self.arm.status is not None:  # a newcomer's status starts on the day they join
+            self.arm.status.year[nc] = self.arm.cal.date(day).year
         self.alive_p[nc] = True
         self.q_prog[nc] = self.q0[nc]
         self.q_max[nc] = self.q0[nc]
@@ -74,14 +79,8 @@ class DayEvents:
         touched += [kept_a, nc]
 
     def _birthdays(self, day: int, touched: list) -> None:
-        date = self.cal.date(day)
-        if (date.month, date.day) == (2, 29):
-            return
-        doy = int(NON_LEAP_MONTH_START[date.month - 1] + date.day - 1)
-        lo, hi = self.bd_bounds[doy], self.bd_bounds[doy + 1]
-        if hi > lo:
-            who = np.sort(self.bd_order[lo:hi])
-            who = who[self.enroll[who] <= day]
+        who = birthdays_on(self.cal.date(day), self.bd_order, self.bd_bounds, self.enroll, day)
+        if who.size:
             self._event("birthday", who, {}, day)
             touched.append(who)
 
@@ -152,14 +151,12 @@ class DayEvents:
         if self.arm.reverses:
             track = np.flatnonzero(mem & (earn_u[rows] > 0))
             if track.size:
-                c = cust[track]
-                lots = self.arm.lots
-                book_id[track] = lots.book.open(c, day, self.plan.slot_of_day(day), lots.held(c), earn_u[rows][track])
-        quantity = {} if draws.quantity is None else {"quantity": draws.quantity[rows]}
+                book_id[track] = open_orders(self.arm, cust[track], day, earn_u[rows][track])
+        # the order's basket fields, under their names (`amount` is the whole order's)
+        basket = {f.name: v[rows] for f in ORDER_FIELDS if (v := getattr(draws, f.name)) is not None}
         self.schedule.add(due, {
-            **quantity, "cust": cust, "order_day": np.full(rows.size, day, dtype=np.int64), "amount": whole,
-            "returned": returned, "disc_back": disc_back, "shipping": draws.shipping[rows],
-            "category": draws.cat[rows], "channel": draws.chan[rows], "items": draws.items[rows],
+            **basket, "cust": cust, "order_day": np.full(rows.size, day, dtype=np.int64),
+            "returned": returned, "disc_back": disc_back,
             "in_b": in_b[rows], "in_p": in_p[rows], "member": mem, "earned": earn_u[rows], "book_id": book_id,
             **{f"balance.{name}": arr[rows] for name, arr in bal_u.items()},
         })
@@ -187,11 +184,10 @@ class DayEvents:
             batch = batch[np.argsort(due["cust"][batch], kind="stable")]
             c = due["cust"][batch]
             returned, whole, earned = due["returned"][batch], due["amount"][batch], due["earned"][batch]
-            data = {"amount": returned, "shipping": due["shipping"][batch], "category": due["category"][batch],
-                    "channel": due["channel"][batch], "items": due["items"][batch],
-                    "balance": arm.lots.outstanding[c].copy()}
-            if "quantity" in due:
-                data["quantity"] = due["quantity"][batch]
+            # a return reads its order's basket fields (rulelang.fields.BASKET), its amount the returned part
+            data = {f.name: due[f.name][batch] for f in ORDER_FIELDS if f.name in due}
+            data["amount"] = returned
+            data["balance"] = arm.lots.outstanding[c].copy()
             if self.rec_idx:
                 order_day = due["order_day"][batch]
                 for i, cc in enumerate(c.tolist()):
@@ -199,13 +195,11 @@ class DayEvents:
                         self.records[cc]["events"].append({"kind": "return", "day": day, "order": f"d{int(order_day[i])}",
                                                            "amount_cents": int(returned[i])})
             if arm.reverses:
-                target = np.where(returned >= whole, earned, earned * returned // np.maximum(whole, 1))
+                target = reversal_target(returned, whole, earned)
                 book_id = due["book_id"][batch]
                 go = (target > 0) | (book_id >= 0)
                 if go.any():
-                    cg, od = c[go], due["order_day"][batch][go]
-                    slots = od if self.plan.granularity != "month" else self.plan.month_of_day[od].astype(np.int64)
-                    arm.reversed[cg] += arm.lots.reverse(cg, target[go], od, slots, book_id[go], day)
+                    reverse_orders(arm, c[go], target[go], due["order_day"][batch][go], book_id[go], day)
                 if arm.bal_issued:
                     arm.reverse_balances(c, returned, whole, {name: due[f"balance.{name}"][batch]
                                                               for name in arm.bal_issued})

@@ -40,6 +40,8 @@ import numpy as np
 
 from simulator.model.strings import StringTable
 from simulator.engine.day_events import DayEvents, bday_of
+from simulator.engine.event_days import day_order
+from rulelang.fields import simulated_fields
 from rulelang.limits import MAX_CUSTOMER_POINTS
 
 from simulator.model.draws import NEVER, SegmentTables, concat_traits, draw_block
@@ -50,6 +52,7 @@ from simulator.engine.program_arm import ProgramArm
 from simulator.engine.returns import ReturnSchedule
 
 BLOCK = 1 << 16
+PURCHASE_FIELDS = simulated_fields("purchase")  # what a simulated purchase carries (`Basket` attributes)
 ARM_METRICS = ("revenue_cents", "purchases", "active_customers", "alive_customers", "churned",
                "new_customers", "nps_promoters", "nps_detractors", "nps_respondents", "returns", "refund_cents")
 PROGRAM_METRICS = ("points_issued", "points_redeemed", "points_expired", "points_reversed",
@@ -83,12 +86,13 @@ class ChunkResult:
 
 @dataclass
 class Basket:
-    """The draws of the day's buyers (rows of U)."""
+    """The draws of the day's buyers (rows of U): one attribute per field of
+    `rulelang.fields.simulated_fields("purchase")`, under the field's name, then the uniforms."""
 
     amount: np.ndarray
     shipping: np.ndarray
-    cat: np.ndarray
-    chan: np.ndarray
+    category: np.ndarray
+    channel: np.ndarray
     items: np.ndarray
     quantity: np.ndarray | None  # drawn only when the program reads `quantity`
     uniforms: np.ndarray  # (buyers, len(UNIFORMS) [+ 3]) float32
@@ -235,10 +239,8 @@ class ChunkSim(DayEvents):
         self.prev: dict[str, int] = {}
         # the day's event lists: customers sorted by day, and each day's slice
         days = np.arange(cal.days + 1)
-        self.en_order = np.argsort(self.enroll, kind="stable")
-        self.en_bounds = np.searchsorted(self.enroll[self.en_order], days)
-        self.bd_order = np.argsort(tr.bday_doy, kind="stable")
-        self.bd_bounds = np.searchsorted(tr.bday_doy[self.bd_order], np.arange(367))
+        self.en_order, self.en_bounds = day_order(self.enroll, cal.days)
+        self.bd_order, self.bd_bounds = day_order(tr.bday_doy, 366)
         self.ev_bounds = np.searchsorted(tr.ev_day, days)
         self.ref_bounds = np.searchsorted(tr.ref_day, days)
         self.u = np.empty(n, dtype=np.float32)
@@ -371,10 +373,7 @@ class ChunkSim(DayEvents):
         earned = None
         arm = self.arm
         if mp.size:
-            data = {"amount": d.amount[mi], "shipping": d.shipping[mi], "category": d.cat[mi],
-                    "channel": d.chan[mi], "items": d.items[mi]}
-            if d.quantity is not None:
-                data["quantity"] = d.quantity[mi]
+            data = {f.name: v[mi] for f in PURCHASE_FIELDS if (v := getattr(d, f.name)) is not None}
             earned = self._event("purchase", mp, data, day)
         if d.ret is not None:
             self._schedule_returns(d.ret, U, ib, ip, mi, earned, d, day)

@@ -36,6 +36,7 @@ from simulator.engine.exact import ExactRangeError, fits_int64, mul
 from simulator.engine.lots import LotStore
 from simulator.engine.program_plan import CARRIED_FIELDS, Plan, RuleSpec, round_div
 from simulator.engine.returns import OrderBook
+from simulator.engine.status_dates import StatusDates, tier_rate_table, tier_rates
 
 BIG = np.int64(2**40)
 PERIODS = ("day", "week", "month", "quarter", "year", "lifetime")
@@ -55,9 +56,11 @@ class _Batch:
     rule_pts: list[np.ndarray] = field(default_factory=list)  # per fired rule: its points
     counter_inc: dict[str, np.ndarray] = field(default_factory=dict)
     disc_by_rule: dict[int, np.ndarray] = field(default_factory=dict)
+    money_raw: dict[int, np.ndarray | None] = field(default_factory=dict)  # per fired rule: its rate awards' raw
     net: np.ndarray | None = None
     metric_changed: bool = False
     bal: dict[str, np.ndarray] = field(default_factory=dict)  # what each balance beside the points earned
+    metric_moved: np.ndarray | None = None  # per row: the event changed the tier metric
 
     def __post_init__(self) -> None:
         k = self.k
@@ -133,6 +136,9 @@ class ProgramArm:
         self.inact_due = {k: np.full(n, BIG, dtype=np.int64) for k, s in enumerate(plan.expiry_sets)
                           if s.inactivity_months}
         self.expired_through = np.full(n, -1, dtype=np.int64)
+        # customers who had no event yet, kept only when an event may not count as activity
+        self.unseen = np.ones(n, dtype=bool) if self.inact_due and tuple(self.p.activity) != ("purchase", "earning") \
+            else None
         self.prev_cut = -1
         # rule state
         self.cap_used: dict[tuple[int, int], np.ndarray] = {}
@@ -175,6 +181,8 @@ class ProgramArm:
         self._last_cut = [-2] * len(plan.expiry_sets)
         self._downgraded_today = False
         self.tier_since[:] = np.minimum(enroll_day, 2**30)
+        self.status = StatusDates(ts, cal, enroll_day) if ts is not None and ts.status_through is not None else None
+        self.tier_rate = tier_rate_table(ts, plan.common_den)
         if ts:  # customers start in the tier a metric of 0 qualifies for (a later tier at 0 too)
             self.tier[:] = int(self.qualified(np.zeros(1, dtype=np.int64))[0])
 
@@ -242,6 +250,8 @@ class ProgramArm:
         # 3. tier review
         ts = self.p.tiers
         first_of_month = d.day == 1
+        if self.status is not None:
+            self.status.end(self, day, d)
         if ts is not None and first_of_month:
             review = (ts.review == "monthly" or (ts.review == "quarterly" and d.month in (1, 4, 7, 10))
                       or (ts.review == "yearly" and d.month == 1))
@@ -354,6 +364,10 @@ class ProgramArm:
         if fidx.size:
             self._downgraded_today = True
 
+    def note_downgrade(self) -> None:
+        """A customer moved to a lower tier today: the next expiry pass looks at every set."""
+        self._downgraded_today = True
+
     def months_later(self, days: np.ndarray, months: int) -> np.ndarray:
         """Day index of (date of each day) + `months` months, clamped (table lookup)."""
         if months == 0:
@@ -422,6 +436,7 @@ class ProgramArm:
         k = idx.size
         if k == 0:
             return np.zeros(0, dtype=np.int64)
+        self.first_event(idx)
         if k > 1 and self.budgeted:
             at_risk = self._budget_at_risk(kind, idx, data)
             if at_risk is not None:
@@ -540,16 +555,10 @@ class ProgramArm:
         R, in 1/D points, and the multipliers' products stay exact: int64 while the bound
         allows it, Python ints (object arrays) beyond (simulator.engine.exact)."""
         D = self.plan.common_den
-        amount, net, cat = b.amount, b.net, b.cat
-        for (spec, m), pts in zip(b.fired, b.rule_pts):
-            if spec.rates and amount is not None:
-                num: np.ndarray = np.zeros(b.k, dtype=np.int64)
-                for rs in spec.rates:
-                    base = amount.copy() if rs.base == "gross" else net.copy()
-                    if rs.excluding:
-                        base[np.isin(cat, rs.excluding)] = 0
-                    num = num + mul(base, rs.num * (D // rs.den))
-                num = np.where(m, num, 0)
+        for i, ((spec, m), pts) in enumerate(zip(b.fired, b.rule_pts)):
+            num = self._money_raw(b, spec, m)
+            b.money_raw[i] = num
+            if num is not None:
                 if spec.rule.balance is None:  # R: the points' raw awards only
                     b.R = b.R + num
                 pts += fits_int64(round_div(num, D, spec.rule.rounding))
@@ -560,7 +569,7 @@ class ProgramArm:
         round(raw) of the sum) and to R."""
         D = self.plan.common_den
         quantity = b.data.get("quantity")
-        for (spec, m), pts in zip(b.fired, b.rule_pts):
+        for i, ((spec, m), pts) in enumerate(zip(b.fired, b.rule_pts)):
             if not spec.quantities or quantity is None:
                 continue
             num: np.ndarray = np.zeros(b.k, dtype=np.int64)
@@ -570,14 +579,15 @@ class ProgramArm:
                     base[np.isin(b.cat, qs.excluding)] = 0
                 num = num + mul(base, qs.num * (D // qs.den))
             num = np.where(m, num, 0)
-            money = self._money_raw(b, spec, m)
+            money = b.money_raw.get(i)  # the rule's raw points of `rate_awards`, rounded there alone
             pts -= fits_int64(round_div(money, D, spec.rule.rounding)) if money is not None else 0
             pts += fits_int64(round_div(money + num if money is not None else num, D, spec.rule.rounding))
             if spec.rule.balance is None:
                 b.R = b.R + num
 
     def _money_raw(self, b: "_Batch", spec: RuleSpec, m: np.ndarray):
-        """The rule's raw points of `rate_awards` (in 1/D points), None when it has none."""
+        """A firing rule's raw points of its rate awards (in 1/D points) for the customers `m`
+        it fires for; None when it has none or the event has no amount."""
         if not spec.rates or b.amount is None:
             return None
         D = self.plan.common_den
@@ -586,8 +596,18 @@ class ProgramArm:
             base = b.amount.copy() if rs.base == "gross" else b.net.copy()
             if rs.excluding:
                 base[np.isin(b.cat, rs.excluding)] = 0
-            num = num + mul(base, rs.num * (D // rs.den))
+            num = num + mul(base, self._rate_factor(b, rs, spec))
         return np.where(m, num, 0)
+
+    def _rate_factor(self, b: "_Batch", rs, spec: RuleSpec | None = None) -> np.ndarray | int:
+        """The award's rate × D: on a purchase, the rate of the tier each customer holds where
+        the tier sets one (it replaces the rate of every purchase rate award of the points; a rule
+        that awards a balance beside the points keeps its own)."""
+        own = rs.num * (self.plan.common_den // rs.den)
+        if self.tier_rate is None or b.kind != "purchase" or (spec is not None and spec.rule.balance is not None):
+            return own
+        t = self.tier_rate[self.tier[b.idx]]
+        return np.where(t >= 0, t, own)
 
     def tier_multiplier(self, b: "_Batch") -> None:
         """§4.2 step 6 (point source `ir.TIER_MULTIPLIER`): the tier's multiplier is m1, its
@@ -678,7 +698,10 @@ class ProgramArm:
     def counters_and_metrics(self, b: "_Batch") -> None:
         """§4.2 step 10: activity, the purchase count, declared counters, the tier metric."""
         idx, k, kind, total = b.idx, b.k, b.kind, b.total
-        active = (total > 0) if kind != "purchase" else np.ones(k, dtype=bool)
+        act = self.p.activity
+        active = (total > 0) if "earning" in act else np.zeros(k, dtype=bool)
+        if kind == "purchase" and "purchase" in act:
+            active = np.ones(k, dtype=bool)
         self._activity(idx[active], self.day)
         for name, inc in b.counter_inc.items():
             self.counters[name][idx] += inc
@@ -699,6 +722,7 @@ class ProgramArm:
             elif ts.metric in b.counter_inc:
                 inc = b.counter_inc[ts.metric]
             if inc is not None:
+                b.metric_moved = np.asarray(inc) != 0
                 self.metric[idx] += inc
                 if self.window is not None:
                     self.window[month_index(self.date) % self.window.shape[0], idx] += inc
@@ -710,6 +734,8 @@ class ProgramArm:
             return
         idx, day = b.idx, self.day
         qual = self.qualified(self.metric[idx])
+        if self.status is not None and b.metric_moved is not None:
+            self.status.earned_again(idx, b.metric_moved, qual, self.tier[idx], self.date.year)
         up = qual > self.tier[idx]
         if up.any():
             u = idx[up]
@@ -848,6 +874,20 @@ class ProgramArm:
         out[np.flatnonzero(m)[done]] = True
         return out
 
+    def first_event(self, idx: np.ndarray) -> None:
+        """With a declared `activity` that leaves some events out, the inactivity clock starts
+        on the day before each customer's first event (the interpreter's starting state)."""
+        if self.unseen is None:
+            return
+        new = idx[self.unseen[idx]]
+        if new.size == 0:
+            return
+        self.unseen[new] = False
+        before = self.date - dt.timedelta(days=1)
+        for k, due in self.inact_due.items():
+            months = self.plan.expiry_sets[k].inactivity_months
+            due[new] = self.cal.day_of(add_months(before, months))
+
     def _activity(self, idx: np.ndarray, day: int) -> None:
         if idx.size == 0:
             return
@@ -866,6 +906,9 @@ class ProgramArm:
 
     # ------------------------------------------------------------ redemption (§8)
     def redeem(self, idx: np.ndarray, reward: ir.Reward) -> None:
+        self.first_event(idx)
+        if "redemption" in self.p.activity and reward.price > 0:
+            self._activity(idx, self.day)
         self.lots.burn(idx, np.full(idx.size, reward.price, dtype=np.int64))
         self.redeemed[idx] += reward.price
         self.reward[idx] += reward.cost_cents
@@ -874,6 +917,9 @@ class ProgramArm:
     def pay(self, idx: np.ndarray, cents: np.ndarray) -> None:
         pwp = self.p.pay_with_points
         pts = -((-cents * pwp.points) // pwp.cents)
+        self.first_event(idx)
+        if "redemption" in self.p.activity:
+            self._activity(idx[pts > 0], self.day)
         self.lots.burn(idx, pts)
         self.redeemed[idx] += pts
         pc = Fraction(self.p.point_cost_cents)
@@ -897,6 +943,7 @@ class ProgramArm:
         return idx, cents
 
     def use_perk(self, idx: np.ndarray, cost_cents: int) -> None:
+        self.first_event(idx)
         self.perk[idx] += cost_cents
 
 
@@ -923,8 +970,9 @@ class _Bound:
 
 
 def _bound_rates(b: _Bound, specs: list[RuleSpec], arm: ProgramArm) -> None:
+    top = max((r for r in tier_rates(arm.p.tiers) if r is not None), default=Fraction(0))
     for sp in specs:
-        b.rate += sum((Fraction(rs.num, rs.den) for rs in sp.rates), Fraction(0))
+        b.rate += sum((max(Fraction(rs.num, rs.den), top) for rs in sp.rates), Fraction(0))
         b.roundings += bool(sp.rates)
 
 

@@ -193,6 +193,9 @@ def build_plan(program: ir.Program, cal: Calendar, strings: StringTable) -> Plan
         specs.append(RuleSpec(r, i, rates, mults, fixed, discounts, perks,
                               [c for c in r.caps if c.unit == "points"], [c for c in r.caps if c.unit == "times"],
                               sides if only_sides else (), bool(discounts or perks), quantities))
+    for t in (program.tiers.tiers if program.tiers else ()):
+        if t.rate is not None:  # a tier's own rate replaces the rate awards' (§4.2 step 5)
+            dens.append(Fraction(t.rate).denominator)
     by_event: dict[str, list[RuleSpec]] = {}
     for s in specs:
         by_event.setdefault(s.rule.event, []).append(s)

@@ -27,6 +27,7 @@ from rulelang.diagnostics import Diagnostic, RulelangError, Span, render_text
 
 from simulator.history.feed import COMPARE_CURRENCY, DEFAULT_REDEEM, REDEEM_POLICIES, UNMATCHED_RETURN, ReplayError, ReplayOptions, build_feed, history_span, unmatched_warning
 from simulator.history.replay_engine import HistoryResult, replay
+from simulator.transactions.reader import RECORDED_FIELDS
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
 PARALLEL_ROWS = 200_000  # below this, a second process costs more than it saves
@@ -88,8 +89,8 @@ def _part(tx, lo: int, hi: int):
     return dataclasses.replace(
         tx, customer_ids=tx.customer_ids[lo:hi], customer=tx.customer[r0:r1] - lo, time=tx.time[r0:r1],
         amount_cents=tx.amount_cents[r0:r1], is_return=tx.is_return[r0:r1], order=cut(tx.order),
-        category=cut(tx.category), channel=cut(tx.channel), store=cut(tx.store), items=cut(tx.items),
-        quantity=cut(tx.quantity), customer_table={k: v[lo:hi] for k, v in tx.customer_table.items()})
+        **{name: cut(getattr(tx, name)) for name in RECORDED_FIELDS},  # each purchase field of the file
+        customer_table={k: v[lo:hi] for k, v in tx.customer_table.items()})
 
 
 _WORK: dict[str, Any] = {}

@@ -18,7 +18,8 @@ Also decided here, once, and documented in docs/simulator.md ("Replaying history
   purchase of the same customer with that id, made before the return); without one, the
   customer's most recent earlier purchase of at least the returned amount that no other
   return took; a return that matches no purchase reverses nothing (counted, warned);
-- a column the file lacks reads as the empty string (category, channel, store), 1 (items);
+- a column the file lacks reads as the empty string (category, channel, store), else the
+  field's engine default (items 1, quantity 0) (each of `rulelang.fields.recorded_fields`);
   the time of day is the transaction's own hour (0 for a date without a time);
 - birthdays (a `birthday` customer column) happen every year on their day, 29 February on
   28 February.
@@ -33,6 +34,7 @@ import numpy as np
 
 from rulelang import ir
 from rulelang.diagnostics import NO_SPAN, Diagnostic, RulelangError, Span
+from rulelang.fields import BuiltinField, recorded_fields
 from rulelang.limits import MAX_DAYS
 
 from simulator.model.strings import StringTable
@@ -40,6 +42,8 @@ from simulator.engine.conditions import fields_read
 from simulator.engine.program_plan import CARRIED_FIELDS
 from simulator.model.draws import NEVER, NON_LEAP_MONTH_START
 
+# the basket fields a replayed purchase carries from the file (its amount apart); a return reads its order's
+BASKET_FIELDS = tuple(f for f in recorded_fields("purchase") if f.name != "amount")
 REDEEM_POLICIES = ("when-affordable", "never")
 DEFAULT_REDEEM = "when-affordable"
 
@@ -80,7 +84,8 @@ class ReplayOptions:
 class Feed:
     """The history in the engine's order (see the module docstring). Per row, in feed order:
     `cust`, `day`, `is_return`, `amount` (cents; a return's: the returned amount, at most its
-    order's), `category`, `channel`, `store` (string codes), `items`, `hour`, `source_row`
+    order's), `category`, `channel`, `store` (string codes), `items`, `quantity` (each field of
+    `BASKET_FIELDS`), `hour`, `source_row`
     (the row in the `Transactions` record), `order_pos` (a return's purchase: its feed
     position, -1 when unmatched), `returns_left` (a purchase: how many returns take it back; a
     return: how many more of its order follow). `batches`: the feed positions where a batch
@@ -98,6 +103,7 @@ class Feed:
     channel: np.ndarray
     store: np.ndarray
     items: np.ndarray
+    quantity: np.ndarray
     hour: np.ndarray
     source_row: np.ndarray
     order_pos: np.ndarray
@@ -259,21 +265,17 @@ def needed_warnings(program: ir.Program, tx, path: str, hours_known: bool) -> li
     for c in program.counters:
         read |= set(fields_read(c.condition)) | ({c.sums} if c.sums else set())
     sp = _span(path)
-    columns = {"category": tx.category, "channel": tx.channel, "store": tx.store, "items": tx.items}
-    for name, values in columns.items():
+    for f in BASKET_FIELDS:
+        name = f.name
         used = name in read or (name == "category" and any(
-            getattr(a, "excluding", ()) for r in program.rules for a in r.actions))
-        if used and values is None:
-            fallback = "1" if name == "items" else 'the empty string ""'
+            getattr(a, "excluding", ()) for r in program.rules for a in r.actions)) or (
+            name == "quantity" and any(isinstance(a, ir.QuantityAward) for r in program.rules for a in r.actions))
+        if used and getattr(tx, name) is None:
+            fallback = 'the empty string ""' if f.type == "string" else str(f.engine_default)
             out.append(Diagnostic(FIELD_NOT_IN_FILE, "warning",
                                   f"the program reads `{name}`, but the transaction file has no {name} column: "
                                   f"every transaction reads {fallback}", sp,
                                   f"map the column that holds it (--{name}-column NAME)"))
-    if "quantity" in read or any(isinstance(a, ir.QuantityAward) for r in program.rules for a in r.actions):
-        out.append(Diagnostic(FIELD_NOT_IN_FILE, "warning",
-                              "the program reads `quantity`, but a replay of transactions does not feed it yet: "
-                              "every transaction reads quantity 0", sp,
-                              "simulate the program on a population with a `quantity` per segment instead"))
     if "hour" in read and not hours_known:
         out.append(Diagnostic(FIELD_NOT_IN_FILE, "warning",
                               "the program reads `hour`, but the file's times have no time of day: "
@@ -417,18 +419,29 @@ def build_feed(tx, program: ir.Program, strings: StringTable, path: str | None =
         if has.any():
             arr[has] = arr[order_pos[has]]
         return arr
-    category = column(tx.category, lambda v: _strings_or_empty(v, n_rows, strings))
-    channel = column(tx.channel, lambda v: _strings_or_empty(v, n_rows, strings))
-    store = column(tx.store, lambda v: _strings_or_empty(v, n_rows, strings))
-    items = column(tx.items, lambda v: np.ones(n_rows, np.int64) if v is None else np.asarray(v, np.int64))
+    basket = {f.name: column(getattr(tx, f.name), lambda v, f=f: _recorded(f, v, n_rows, strings))
+              for f in BASKET_FIELDS}
     fday = day[order]
     frank = rank[order]
     cut = np.ones(n_rows, dtype=bool)
     cut[1:] = (fday[1:] != fday[:-1]) | (frank[1:] != frank[:-1]) | (is_ret[1:] != is_ret[:-1])
     batches = np.append(np.flatnonzero(cut), n_rows)
-    return Feed(start, ndays, np.asarray(tx.customer_ids), cust[order], fday, is_ret, amount, category, channel,
-                store, items, hour[order], order, order_pos, returns_left, batches, fday[batches[:-1]],
-                enroll, signup_event, bday, attributes, tuple(warnings), unmatched)
+    return Feed(start=start, days=ndays, customer_ids=np.asarray(tx.customer_ids), cust=cust[order], day=fday,
+                is_return=is_ret, amount=amount, **basket, hour=hour[order], source_row=order,
+                order_pos=order_pos, returns_left=returns_left, batches=batches, batch_day=fday[batches[:-1]],
+                enroll_day=enroll, signup_event=signup_event, bday_doy=bday, attributes=attributes,
+                warnings=tuple(warnings), unmatched_returns=unmatched)
+
+
+def _recorded(f: BuiltinField, values: np.ndarray | None, n_rows: int, strings: StringTable) -> np.ndarray:
+    """A recorded field's column as the engine reads it: string codes ("" where missing), or whole
+    numbers (the field's engine default where the file gives none)."""
+    if f.type == "string":
+        return _strings_or_empty(values, n_rows, strings)
+    if values is None:
+        return np.full(n_rows, f.engine_default, dtype=np.int64)
+    v = np.asarray(values, dtype=np.float64)
+    return np.where(np.isnan(v), f.engine_default, v).astype(np.int64)
 
 
 def interpreter_events(feed: Feed, c: int, strings: StringTable) -> list:

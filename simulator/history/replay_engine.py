@@ -27,7 +27,7 @@ from rulelang.diagnostics import Diagnostic
 
 from simulator.engine.calendar import Calendar
 from simulator.model.strings import StringTable
-from simulator.model.draws import NON_LEAP_MONTH_START
+from simulator.engine.event_days import birthdays_on, day_order, on_day, open_orders, reversal_target, reverse_orders
 from simulator.history.feed import UNKNOWN_REWARD, Feed, ReplayError, ReplayOptions, _span
 from simulator.engine.program_plan import CARRIED_FIELDS, build_plan
 from simulator.engine.program_arm import ProgramArm
@@ -128,10 +128,8 @@ class HistoryRun:
         self.prev = {k: 0 for k in FLOWS}
         counted = {c.event for c in program.counters}
         self.applied = set(self.plan.by_event) | counted
-        self.en_order = np.argsort(self.enroll, kind="stable")
-        self.en_bounds = np.searchsorted(self.enroll[self.en_order], np.arange(feed.days + 1))
-        self.bd_order = np.argsort(feed.bday_doy, kind="stable")
-        self.bd_bounds = np.searchsorted(feed.bday_doy[self.bd_order], np.arange(367))
+        self.en_order, self.en_bounds = day_order(self.enroll, feed.days)
+        self.bd_order, self.bd_bounds = day_order(feed.bday_doy, 366)
 
     # ------------------------------------------------------------ driving
     def run(self) -> HistoryResult:
@@ -156,26 +154,18 @@ class HistoryRun:
         return self._result()
 
     def _signups(self, day: int, mo: int) -> None:
-        lo, hi = self.en_bounds[day], self.en_bounds[day + 1]
-        if hi == lo:
+        who = on_day(self.en_order, self.en_bounds, day)
+        if who.size == 0:
             return
-        who = np.sort(self.en_order[lo:hi])
         self.mon["new_members"][mo] += who.size
         who = who[self.feed.signup_event[who]]
         if who.size and "signup" in self.applied:
             self.arm.apply("signup", who, {})
 
     def _birthdays(self, day: int) -> None:
-        date = self.cal.date(day)
-        if (date.month, date.day) == (2, 29):
-            return
-        doy = int(NON_LEAP_MONTH_START[date.month - 1] + date.day - 1)
-        lo, hi = self.bd_bounds[doy], self.bd_bounds[doy + 1]
-        if hi > lo:
-            who = np.sort(self.bd_order[lo:hi])
-            who = who[self.enroll[who] <= day]
-            if who.size:
-                self.arm.apply("birthday", who, {})
+        who = birthdays_on(self.cal.date(day), self.bd_order, self.bd_bounds, self.enroll, day)
+        if who.size:
+            self.arm.apply("birthday", who, {})
 
     def _data(self, sl: slice, keep: np.ndarray) -> dict[str, np.ndarray]:
         f = self.feed
@@ -209,10 +199,7 @@ class HistoryRun:
         if arm.reverses:
             track = np.flatnonzero((f.returns_left[pos] > 0) & (earned > 0))
             if track.size:
-                tc = mc[track]
-                lots = arm.lots
-                self.book_id[pos[track]] = lots.book.open(tc, day, self.plan.slot_of_day(day), lots.held(tc),
-                                                          earned[track])
+                self.book_id[pos[track]] = open_orders(arm, mc[track], day, earned[track])
         if self.reward is not None:
             can = mc[arm.lots.available(mc) >= self.reward.price]
             if can.size:
@@ -245,16 +232,13 @@ class HistoryRun:
         if arm.reverses:
             o, om, matched, whole, returned = o[mem], om[mem], matched[mem], whole[mem], returned[mem]
             earned = np.where(matched, self.earned[om], 0)
-            target = np.where((returned >= whole) | (whole == 0), earned, earned * returned // np.maximum(whole, 1))
+            target = reversal_target(returned, whole, earned)  # (a returned amount is never negative)
             target = np.minimum(target, earned - np.where(matched, self.rev_done[om], 0))
             book = np.where(matched, self.book_id[om], -1)
             last = f.returns_left[sl][mem] == 0
             go = (target > 0) | ((book >= 0) & last)
             if go.any():
-                od = f.day[om[go]]
-                slots = od if self.plan.granularity != "month" else self.plan.month_of_day[od].astype(np.int64)
-                done = arm.lots.reverse(c[go], target[go], od, slots, book[go], day, keep_open=~last[go])
-                arm.reversed[c[go]] += done
+                done = reverse_orders(arm, c[go], target[go], f.day[om[go]], book[go], day, keep_open=~last[go])
                 self.rev_done[om[go]] += done
             if self.bal_earned:  # each balance: the returned share, less what earlier parts took back
                 earned_b = {name: np.where(matched, arr[om], 0) for name, arr in self.bal_earned.items()}

@@ -39,6 +39,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rulelang.diagnostics import Diagnostic, DiagnosticBag, Span, did_you_mean
+from rulelang.fields import recorded_fields
 
 from simulator.transactions.reader import ColumnMap, Transactions, TransactionsError
 from simulator.model.yaml_reading import Reader, compose
@@ -58,14 +59,14 @@ FIELD_FLAGS = (  # ColumnMap field, flag word, help
     ("birthday", "birthday", "customer's birthday (one value per customer)"),
     ("signup", "signup", "customer's signup date (one value per customer)"),
 )
+# the purchase fields a file records besides its amount, with their standard column names (rulelang.fields)
+_FIELD_COLUMNS = {f.name: f.file_columns for f in recorded_fields("purchase") if f.name != "amount"}
 STANDARD_NAMES = {
-    "kind": ("kind", "type"), "order": ("order", "order_id"), "category": ("category",),
-    "channel": ("channel",), "store": ("store", "store_id"), "items": ("items",),
-    "quantity": ("quantity", "qty"), "currency": ("currency",), "birthday": ("birthday",),
-    "signup": ("signup", "signup_date"),
+    "kind": ("kind", "type"), "order": ("order", "order_id"), **_FIELD_COLUMNS,
+    "currency": ("currency",), "birthday": ("birthday",), "signup": ("signup", "signup_date"),
 }
-_MAP_KEYS = ["customer", "date", "time", "amount", "kind", "order", "category", "channel", "store", "items",
-             "quantity", "currency", "birthday", "signup", "attributes", "date_format", "decimal"]
+_MAP_KEYS = ["customer", "date", "time", "amount", "kind", "order", *_FIELD_COLUMNS,
+             "currency", "birthday", "signup", "attributes", "date_format", "decimal"]
 
 
 @dataclass(frozen=True)

@@ -38,6 +38,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from rulelang.diagnostics import Diagnostic, RulelangError, Span, did_you_mean
+from rulelang.fields import recorded_fields
 
 from simulator.transactions.dates import DateProblem, parse_dates, shown
 from simulator.transactions.source import Source, open_source
@@ -72,8 +73,7 @@ class ColumnMap:
 
     def row_fields(self) -> dict[str, str]:
         """Field name -> column, for the per-row fields that are mapped."""
-        names = ("customer", "time", "amount", "kind", "order", "category", "channel", "store", "items",
-                 "quantity", "currency")
+        names = ("customer", "time", "amount", "kind", "order", *RECORDED_FIELDS, "currency")
         return {n: getattr(self, n) for n in names if getattr(self, n) is not None}
 
     def customer_fields(self) -> dict[str, str]:
@@ -156,6 +156,10 @@ def _missing_column(src: Source, field_name: str, column: str) -> TransactionsEr
 
 
 # ------------------------------------------------------------------ values
+
+# the purchase fields a row can record besides its amount (rulelang.fields; `ColumnMap` and
+# `Transactions` have an attribute of each name, checked by tests/simulator/test_field_places.py)
+RECORDED_FIELDS: tuple[str, ...] = tuple(f.name for f in recorded_fields("purchase") if f.name != "amount")
 
 _NUMBER = r"^[+-]?(?:\d+(?:\.\d*)?|\.\d+)$"
 _NUMBER_COMMA = r"^[+-]?(?:\d+(?:,\d*)?|,\d+)$"

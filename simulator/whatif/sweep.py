@@ -67,6 +67,15 @@ def _replace_at(items: tuple, index: int, new: Any) -> tuple:
     return items[:index] + (new,) + items[index + 1:]
 
 
+# The settings `--vary rule.NAME.WORD` can change, per action type of the AST (the first word
+# works on every action of its type); tests/test_nodes.py checks every action type has its own.
+ACTION_SETTINGS: dict[type, tuple[str, ...]] = {
+    ast.Award: ("award", "rate", "per"), ast.Cashback: ("cashback", "rate"), ast.Multiply: ("multiply",),
+    ast.Discount: ("discount",), ast.Perk: ("perk",),
+}
+RULE_SETTINGS = ("cap", "limit", "budget", "every", "priority")  # the rule's own, besides its actions'
+
+
 def _rule_parameter(p: ast.Program, path: str, name: str, what: str, k: int) -> Parameter:
     names = [r.name for r in p.rules]
     if name not in names:
@@ -140,8 +149,8 @@ def _rule_parameter(p: ast.Program, path: str, name: str, what: str, k: int) -> 
     if what == "priority":
         return Parameter(path, float(rule.priority), True, "",
                          lambda prog, v: with_rule(prog, replace(rule, priority=int(v))))
-    raise _err(path, f"`{what}` is not a setting of a rule",
-               "rule settings: award, rate, per, cashback, multiply, discount, perk, cap, limit, budget, every, priority")
+    words = dict.fromkeys(w for ws in ACTION_SETTINGS.values() for w in ws)
+    raise _err(path, f"`{what}` is not a setting of a rule", "rule settings: " + ", ".join([*words, *RULE_SETTINGS]))
 
 
 def _tier_parameter(p: ast.Program, path: str, parts: list[str]) -> Parameter:
@@ -168,6 +177,11 @@ def _tier_parameter(p: ast.Program, path: str, parts: list[str]) -> Parameter:
     if what == "multiply":
         return Parameter(path, float(tier.multiplier) if tier.multiplier is not None else None, False, "x",
                          lambda prog, v: with_tier(prog, replace(tier, multiplier=v)))
+    if what == "rate":  # `award R POINTS per M CUR` in the tier: R is swept, per M (1 CUR when none)
+        per = tier.rate_per if tier.rate_per is not None else ast.Money(Decimal(1), p.currency)
+        return Parameter(path, float(tier.rate) if tier.rate is not None else None, False,
+                         f"{p.points_unit} per {per.amount} {per.currency}",
+                         lambda prog, v: with_tier(prog, replace(tier, rate=v, rate_per=per)))
     if what == "discount":
         return Parameter(path, float(tier.discount) if tier.discount is not None else None, False, "%",
                          lambda prog, v: with_tier(prog, replace(tier, discount=v)))
@@ -180,10 +194,11 @@ def _tier_parameter(p: ast.Program, path: str, parts: list[str]) -> Parameter:
         pk = tier.perks[pi]
         return Parameter(path, float(pk.cost.amount), False, p.currency,
                          lambda prog, v: with_tier(prog, replace(tier, perks=_replace_at(tier.perks, pi, replace(pk, cost=replace(pk.cost, amount=v))))))
-    raise _err(path, f"`{what}` is not a setting of a tier", "tier settings: threshold, multiply, discount, perk[.NAME]")
+    raise _err(path, f"`{what}` is not a setting of a tier", "tier settings: threshold, multiply, rate, discount, perk[.NAME]")
 
 
 POPULATION_SEGMENT_FIELDS = {"redeem": "redeem", "birthday_known": "birthday_known", "items": "items_mean",
+                             "quantity": "quantity_mean",
                              "purchase.r": "r", "dropout.a": "a", "dropout.b": "b", "spend.p": "spend_p",
                              "spend.q": "spend_q", "spend.gamma": "spend_gamma", "enrollment.share": "enroll_share"}
 ECONOMICS_MONEY = {"fixed_cost_per_member_per_month": "fixed_cost_per_member_month_cents",

@@ -35,6 +35,8 @@ PROGRAMS.append(FUEL)
 BALANCES = str((HERE / "fixtures" / "balances.loyalty").relative_to(ROOT))  # two balances beside the points
 PROGRAMS.append(BALANCES)
 PROGRAMS.append(str((HERE / "fixtures" / "money_counter.loyalty").relative_to(ROOT)))  # tiers by a money counter
+# status dates (to the qualified tier; one step), `activity is ...`, tier earn rates
+PROGRAMS += [str((HERE / "fixtures" / name).relative_to(ROOT)) for name in ("status.loyalty", "status_step.loyalty")]
 PROGRAMS.append(str((HERE / "fixtures" / "constructs.loyalty").relative_to(ROOT)))  # last: tests below read it
 
 

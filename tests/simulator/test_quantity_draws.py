@@ -85,12 +85,33 @@ def test_a_negative_mean_quantity_is_a_located_error() -> None:
     assert "quantity" in d.message and d.span.line == 3
 
 
-def test_a_replay_of_transactions_says_it_does_not_feed_quantity() -> None:
+def test_a_replay_without_a_quantity_column_says_every_transaction_reads_0() -> None:
     from types import SimpleNamespace
 
     from simulator.history.feed import needed_warnings
 
-    tx = SimpleNamespace(category=None, channel=None, store=None, items=None, customer_table={})
+    tx = SimpleNamespace(category=None, channel=None, store=None, items=None, quantity=None, customer_table={})
     [warning] = needed_warnings(PER_LITRE, tx, "tx.csv", hours_known=True)
-    assert warning.severity == "warning" and "every transaction reads quantity 0" in warning.message
+    assert warning.severity == "warning" and "every transaction reads 0" in warning.message
+    assert "--quantity-column" in warning.hint
     assert needed_warnings(PER_DOLLAR, tx, "tx.csv", hours_known=True) == []
+    with_column = SimpleNamespace(category=None, channel=None, store=None, items=None, quantity=object(),
+                                  customer_table={})
+    assert needed_warnings(PER_LITRE, with_column, "tx.csv", hours_known=True) == []
+
+
+def test_a_replay_feeds_each_transactions_quantity(tmp_path, capsys) -> None:
+    import json
+
+    from rulelang.tools.cli import main
+
+    rules = tmp_path / "fuel.loyalty"
+    rules.write_text('program "Fuel" {\n  currency USD\n  earn fuel on purchase {\n'
+                     '    award 1 point per 2 litres\n  }\n}\n', encoding="utf-8")
+    tx = tmp_path / "tx.csv"
+    tx.write_text("customer_id,date,amount,quantity\nA,2027-05-03,50.00,41\nB,2027-05-04,30.00,9\n"
+                  "A,2027-05-10,10.00,\n", encoding="utf-8")
+    assert main(["replay", str(rules), "--transactions", str(tx), "--redeem", "never", "--format", "json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    # 1 point per 2 litres, rounded down: floor(41 / 2) = 20, floor(9 / 2) = 4, no quantity given: 0
+    assert doc["runs"][0]["totals"]["points_issued"] == 20 + 4 + 0

@@ -175,3 +175,15 @@ def test_a_tie_with_the_current_setting_is_not_an_improvement(gift, calm):
     current setting (50) leads rather than the first grid point."""
     res = run_sweep(gift, ["birthday_gift.award=10,50"], calm, SMALL, objective="program_cost")
     assert res.verdict.is_current and res.best.values == (Decimal(50),)
+
+
+def test_a_tier_rate_is_a_parameter(calm):
+    from pathlib import Path
+
+    from rulelang.syntax.loader import load_file
+
+    sf, _, _ = load_file(str(Path(__file__).resolve().parents[2] / "rules" / "coffee.loyalty"))
+    param = resolve_parameter("tier.Gold.rate", sf.program, calm.base)
+    assert param.current == 1.2 and param.unit == "stars per 1 USD"
+    gold = param.set_program(sf.program, Decimal("1.4")).tiers.tiers[1]
+    assert (gold.name, gold.rate, gold.rate_per.amount) == ("Gold", Decimal("1.4"), Decimal(1))
