@@ -80,7 +80,7 @@ def kernel_supports(plan: Plan, population=None) -> list[str]:
         if ts.status_through is not None:
             out.append("tier status dates (`status through`)")
         if ts.metric not in ("spend", "points", "purchases"):
-            out.append(f"tier metric `{ts.metric}` (a counter)")
+            out.append(f"tier metric `{ts.metric}` (a counter or a balance)")
     inactivity = any(s.inactivity_months for s in plan.expiry_sets)
     if inactivity and tuple(p.activity) != ("purchase", "earning"):
         out.append("`activity` for an inactivity expiry")

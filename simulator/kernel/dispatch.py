@@ -183,6 +183,7 @@ class PurchaseKernel:
             raise ExactRangeError(f"one purchase would earn {int(biggest):,} {arm.p.points_unit}, more than "
                                   f"the {MAX_EVENT_POINTS:,} one event may earn (rulelang.limits.MAX_EVENT_POINTS)")
         arm.last_discount = disc if t.any_discounts else None
+        arm.last_balances = {}  # the kernel runs programs without balances beside the points
         if self.lower_metrics:
             arm.last_moved = {"metric": inc}
         return total
