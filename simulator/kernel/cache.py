@@ -36,11 +36,9 @@ def is_cached(func) -> bool:
     or on disk (numba loads it from the cache at the first call)."""
     if func.signatures:
         return True
-    try:
-        impl = func._cache._impl  # numba's cache implementation: its index file lists the saved signatures
-        return bool(impl.locator.from_function is not None and
-                    os.path.exists(func._cache._index_path) and os.path.getsize(func._cache._index_path) > 0)
-    except AttributeError:
+    try:  # numba's index of the saved signatures (empty when the source changed since)
+        return bool(func._cache._cache_file._load_index())
+    except (AttributeError, OSError, EOFError):
         return False
 
 

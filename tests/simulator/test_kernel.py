@@ -158,3 +158,10 @@ def test_random_programs_agree_on_kernel_numpy_path_and_interpreter(i, busy_popu
     start, end = dt.date.fromisoformat(b.meta["start"]), dt.date.fromisoformat(b.meta["end"])
     assert compare_records(program, b.records, start, end) == []
     assert b.ledger_identity_ok
+
+
+def test_a_kernel_that_ran_is_cached_and_not_announced_again(busy_population, monkeypatch):
+    from simulator.kernel import purchase
+    _run(monkeypatch, "auto", _compile("rules/coffee.loyalty"), busy_population, customers=50, months=1, trials=1,
+         workers=1)
+    assert cache.is_cached(purchase.purchase_batch)
