@@ -48,6 +48,15 @@ class CheckContext:
             fallback = span_of(parent, fallback)
         return span_of(node, fallback)
 
+    def statement_span(self, owner: object, keyword: str) -> Span:
+        """Where the statement `keyword` of `owner` was written (`price 0` of a reward: a value without
+        a node of its own), else the owner's span."""
+        span = self.span(owner)
+        for (line, column, kind), where in self.sf.statement_spans:
+            if kind == keyword and (line, column) == (span.line, span.column):
+                return where
+        return span
+
     def error(self, code: str, message: str, node: object, hint: str | None = None, parent: object = None) -> None:
         self.bag.error(code, message, self.span(node, parent), hint)
 
@@ -116,7 +125,8 @@ class CheckContext:
             return False
         if value < minimum:
             words = "negative" if minimum == 0 else f"less than {minimum}"
-            self.error("RL202", f"{what} cannot be {words} (got {value})", node)
+            self.error("RL202", f"{what} cannot be {words} (got {value})", node,
+                       f"write `{abs(value)}`: {what} cannot go below zero" if value < 0 else None)
             return False
         if whole and Fraction(value).denominator != 1:
             self.error("RL202", f"{what} must be a whole number (got {value})", node)

@@ -34,6 +34,7 @@ import yaml
 from rulelang.syntax import ast
 from rulelang.diagnostics import Diagnostic, Span, did_you_mean
 from rulelang.syntax.parser import control_character, parse_expression
+from rulelang.syntax.slips import date_slip, money_slip, quote_hint
 from rulelang.syntax.read_limits import NESTED_TOO_DEEP, NESTING_HINT, NUMBER_HINT, NUMBER_TOO_LONG, number_too_long, yaml_too_deep
 
 Node = yaml.Node
@@ -386,7 +387,7 @@ class NodeReader:
             return ""
         if not NAME_RE.fullmatch(value):
             self.error("RL202", f"{what} must be a name (letters, digits, `_`), got `{value}`", node,
-                       "names do not contain spaces and do not start with a digit")
+                       quote_hint(value) or "names do not contain spaces and do not start with a digit")
             return ""
         return value
 
@@ -455,6 +456,10 @@ class NodeReader:
         """`7.40 USD` -> Money, reporting a missing or badly written currency."""
         if self.too_long(node, text):
             return None
+        slip = money_slip(text)
+        if slip is not None:
+            self.error(slip[0], slip[1], node, slip[2])
+            return None
         match = MONEY_RE.fullmatch(text)
         if match is None:
             if number_of(text) is not None:
@@ -479,6 +484,10 @@ class NodeReader:
 
     def date_text(self, node: Node, text: str, what: str) -> dt.date | None:
         match = DATE_RE.fullmatch(text)
+        slip = date_slip(text) if match is None else None
+        if slip is not None:
+            self.error("RL103", slip[0], node, slip[1])
+            return None
         if match is None:
             self.wrong_type(node, what, "a date (year-month-day)", "2027-05-04")
             return None
