@@ -118,7 +118,8 @@ class CheckContext:
             ok = False
         return ok
 
-    def count(self, value: object, what: str, node: object, *, minimum: int = 0, whole: bool = True) -> bool:
+    def count(self, value: object, what: str, node: object, *, minimum: int = 0, whole: bool = True,
+              hint: str | None = None) -> bool:
         """A quantity such as points, days or months: a number >= minimum (RL202)."""
         if isinstance(value, bool) or not isinstance(value, (int, Decimal, Fraction)):
             self.error("RL202", f"{what} must be a number", node)
@@ -126,7 +127,7 @@ class CheckContext:
         if value < minimum:
             words = "negative" if minimum == 0 else f"less than {minimum}"
             self.error("RL202", f"{what} cannot be {words} (got {value})", node,
-                       f"write `{abs(value)}`: {what} cannot go below zero" if value < 0 else None)
+                       f"write `{abs(value)}`: {what} cannot go below zero" if value < 0 and minimum == 0 else hint)
             return False
         if whole and Fraction(value).denominator != 1:
             self.error("RL202", f"{what} must be a whole number (got {value})", node)

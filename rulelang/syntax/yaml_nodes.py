@@ -77,7 +77,13 @@ def compose_yaml(source: str, path: str, *, code: str = "RL100", prefix: str = "
         problem = exc.problem or exc.context or "invalid YAML"
         if "expected a single document" in str(exc.context or ""):
             problem = f"{what} holds a single YAML document (no second `---`)"
-        return None, [Diagnostic(code, "error", f"{prefix}: {problem.strip()}", syntax_error_point(exc, path), hint)]
+        point = syntax_error_point(exc, path)
+        tab = indentation_tab(source, point.line)
+        if tab is not None:
+            return None, [Diagnostic(code, "error", f"{prefix}: a tab in the indentation; YAML indents with spaces only",
+                                     Span.point(path, *tab), "replace the tab with spaces (two per level, like the "
+                                     "lines around it); set your editor to insert spaces for Tab")]
+        return None, [Diagnostic(code, "error", f"{prefix}: {problem.strip()}", point, hint)]
     except yaml.reader.ReaderError as exc:
         line, column = position_in(source, exc.position)
         character = f"character {exc.character!r}" if isinstance(exc.character, str) else "byte"
@@ -92,6 +98,15 @@ def compose_yaml(source: str, path: str, *, code: str = "RL100", prefix: str = "
             Diagnostic(code, "error", "YAML nesting is too deep to read", Span.point(path, 1, 1),
                        f"{what} needs only a few levels of nesting")
         ]
+
+
+def indentation_tab(source: str, last_line: int) -> tuple[int, int] | None:
+    """(line, column) of the first tab in the indentation of lines 1..`last_line`, else None."""
+    for number, line in enumerate(source.split("\n")[:last_line], start=1):
+        indent = line[: len(line) - len(line.lstrip(" \t"))]
+        if "\t" in indent and line.strip():
+            return number, indent.index("\t") + 1
+    return None
 
 
 def syntax_error_point(exc: yaml.MarkedYAMLError, path: str) -> Span:
@@ -456,7 +471,7 @@ class NodeReader:
         """`7.40 USD` -> Money, reporting a missing or badly written currency."""
         if self.too_long(node, text):
             return None
-        slip = money_slip(text)
+        slip = money_slip(text + self._comma_tail(node) if number_of(text) is not None else text)
         if slip is not None:
             self.error(slip[0], slip[1], node, slip[2])
             return None
@@ -474,6 +489,11 @@ class NodeReader:
                        "a currency is three capital letters, e.g. USD, EUR, RUB")
             return None
         return ast.Money(Decimal(amount.replace("_", "")), currency, span=self.span(node))
+
+    def _comma_tail(self, node: Node) -> str:
+        """`,50 USD` after a number in a flow mapping (`{worth: 1,50 USD}`: YAML split the amount at the comma)."""
+        match = re.match(r",\d+[ \t]+[A-Za-z]{3}(?![A-Za-z0-9_])", self.source[node.end_mark.index:])
+        return match.group(0) if match else ""
 
     def date(self, node: Node, what: str) -> dt.date:
         text = self.scalar(node, what, "a date", "2027-05-04")
