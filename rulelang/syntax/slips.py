@@ -211,7 +211,7 @@ _NEGATIVE_HINTS = {
 
 
 def _statement_word(line: str) -> str:
-    words = re.findall(r"[A-Za-z_]+", line.split("{")[-1])
+    words = re.findall(r"[A-Za-z_]+", re.split(r"[{;]", line)[-1])
     return words[0] if words else ""
 
 
