@@ -19,7 +19,7 @@ from typing import NamedTuple
 from lark import Token, Transformer, v_args
 
 from rulelang.syntax import ast
-from rulelang.syntax.slips import MONEY_SLIP, FlatClause, clause_text, currency_word
+from rulelang.syntax.slips import MONEY_SLIP, FlatClause, currency_word
 from rulelang.diagnostics import Diagnostic, Span, did_you_mean
 from rulelang.vocabulary import unit_words
 from rulelang.syntax.expect_words import EventRef, OnDate, normalise_expect_words
@@ -324,10 +324,11 @@ class Builder(Transformer):  # type: ignore[type-arg]
 
     def _flat_award(self, ch: list) -> None:
         """Remember the `of ... amount` / `excluding ...` of an award without `per`: they would change nothing."""
-        for clause in ch:
-            if isinstance(clause, _Clause) and clause.kind in ("of", "excluding") and clause.span is not None:
-                self.flat_awards.append(FlatClause(str(ch[0]), str(ch[1]), clause_text(clause.kind, clause.value),
-                                                   clause.span))
+        found = [c for c in ch if isinstance(c, _Clause) and c.kind in ("of", "excluding") and c.span is not None]
+        if found:
+            first, last = found[0].span, found[-1].span
+            span = Span(first.file, first.line, first.column, last.end_line, last.end_column)
+            self.flat_awards.append(FlatClause(str(ch[0]), str(ch[1]), tuple((c.kind, c.value) for c in found), span))
 
     def award(self, meta, ch):
         c = self._clauses(ch)

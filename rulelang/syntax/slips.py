@@ -155,11 +155,12 @@ def percent_hint(points: str, written: str = "") -> str | None:
 
 
 class FlatClause(NamedTuple):
-    """`of net amount` / `excluding category "x"` written on an award without `per`."""
+    """The `of ... amount` / `excluding ...` clauses written on one award without `per`:
+    `clauses` are (kind, value) pairs (`("of", "net")`, `("excluding", ("gift_card",))`)."""
 
     points: str
     unit: str
-    clause: str
+    clauses: tuple[tuple[str, object], ...]
     span: Span
 
 
@@ -170,29 +171,42 @@ def clause_text(kind: str, value: object) -> str:
     return "excluding category " + ", ".join(f'"{c}"' for c in value)  # type: ignore[attr-defined]
 
 
+def _yaml_clause(kind: str, value: object) -> str:
+    if kind == "of":
+        return f"of: {value}"
+    return "excluding: [" + ", ".join(str(c) for c in value) + "]"  # type: ignore[attr-defined]
+
+
 def flat_award_errors(found: list[FlatClause], currency: str | None, yaml_form: bool = False) -> list[Diagnostic]:
-    """RL130 for each clause a fixed award does not use; `currency` (the program's) goes into the hint."""
+    """RL130 for each award without `per` that has clauses it does not use; `currency` (the
+    program's) goes into the hint."""
     out = []
     for f in found:
-        message, hint = flat_award_clause(f.points, f.unit, f.clause, currency or "USD", yaml_form)
+        message, hint = flat_award_clause(f.points, f.unit, f.clauses, currency or "USD", yaml_form)
         out.append(Diagnostic(FLAT_AWARD, "error", message, f.span, hint))
     return out
 
 
-def flat_award_clause(points: str, unit: str, clause: str, currency: str, yaml_form: bool = False) -> tuple[str, str]:
+def flat_award_clause(points: str, unit: str, clauses: tuple[tuple[str, object], ...], currency: str,
+                      yaml_form: bool = False) -> tuple[str, str]:
     """(message, hint) for `award 3 points of net amount` / `... excluding category "x"`: a fixed
-    award counts no amount, so the clause would change nothing."""
+    award counts no amount, so the clauses would change nothing."""
+    text = " ".join(clause_text(k, v) for k, v in clauses)
+    keys = " and ".join(f"`{k}`" for k, _ in clauses)
+    share = "{" + ", ".join([f"percent: {points}"] + [_yaml_clause(k, v) for k, v in clauses if k != "of" or v != "net"]) + "}"
     if unit.lower() in PERCENT_WORDS:
-        return (f"a percentage is written `{points}%`, not `{points} {unit}`; `{clause}` needs one",
-                f"write `award: {{percent: {points}}}`" if yaml_form else f"write `award {points}% of net amount`")
-    message = f"`award {points} {unit}` awards a fixed {points} {unit}; `{clause}` would change nothing"
+        return (f"a percentage is written `{points}%`, not `{points} {unit}`",
+                f"write `award: {share}`" if yaml_form else f"write `award {points}% {text}`")
+    message = f"`award {points} {unit}` awards a fixed {points} {unit}; `{text}` would change nothing"
     if yaml_form:
-        key = clause.split()[0]
-        return message, (f"to award per amount spent add `per: 1 {currency}` (`award: {{points: {points}, per: 1 {currency}, "
-                         f"...}}`); for a share of the amount, `award: {{percent: {points}}}`; "
-                         f"for a fixed {points} {unit}, remove `{key}`")
-    return message, (f"to award per amount spent write `award {points} {unit} per 1 {currency} {clause}`; for a share "
-                     f"of the amount, `award {points}% of net amount`; for a fixed {points} {unit}, remove `{clause}`")
+        own_unit = [f"unit: {unit}"] if unit != "points" else []
+        rate = "{" + ", ".join([f"points: {points}", *own_unit, f"per: 1 {currency}"]
+                               + [_yaml_clause(k, v) for k, v in clauses]) + "}"
+        message = f"an award without `per` gives a fixed {points} {unit}; {keys} would change nothing"
+        return message, (f"to award per amount spent write `award: {rate}`; for a share of the amount, "
+                         f"`award: {share}`; for a fixed {points} {unit}, remove {keys}")
+    return message, (f"to award per amount spent write `award {points} {unit} per 1 {currency} {text}`; for a share "
+                     f"of the amount, `award {points}% {text}`; for a fixed {points} {unit}, remove `{text}`")
 
 
 # ------------------------------------------------------------------ the text form, at a syntax error

@@ -30,7 +30,7 @@ from rulelang.diagnostics import Diagnostic, Span, did_you_mean, sort_key
 from rulelang.syntax.parser import points_name_problem
 from rulelang.syntax.nodes import ACTION_TYPES, NODES
 from rulelang.syntax.expectations import normalise_expect_words, read_expect
-from rulelang.syntax.slips import MONEY_SLIP, FlatClause, clause_text, currency_word, flat_award_errors
+from rulelang.syntax.slips import MONEY_SLIP, FlatClause, currency_word, flat_award_errors
 from rulelang.vocabulary import own_unit_words, unit_words
 from rulelang.syntax.yaml_nodes import NAME_RE, Entry, Node, NodeReader, compose_yaml, first_key, foreign_tags, number_of
 
@@ -311,10 +311,9 @@ class _Builder:
     def _flat_award(self, m: dict[str, Entry], points: Decimal, base: str, excluding: tuple[str, ...]) -> None:
         """Remember `of` / `excluding` on an award without `per`: they would change nothing."""
         unit = str(m["unit"].node.value) if "unit" in m and isinstance(m["unit"].node, yaml.ScalarNode) else "points"
-        for key, value in (("of", base), ("excluding", excluding)):
-            if key in m:
-                self.flat_awards.append(FlatClause(str(points), unit, clause_text(key, value),
-                                                   self.r.span(m[key].key_node)))
+        clauses = tuple((key, value) for key, value in (("of", base), ("excluding", excluding)) if key in m)
+        if clauses:
+            self.flat_awards.append(FlatClause(str(points), unit, clauses, self.r.span(m[clauses[0][0]].key_node)))
 
     def per(self, node: Node, what: str) -> ast.Money | ast.Quantity:
         """`per: 1 USD` (an amount of money) or `per: 2 litres` (a quantity: a number and a
