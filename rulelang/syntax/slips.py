@@ -66,22 +66,24 @@ def _money_text(amount: str, code: str) -> str:
     return f"{amount} {code}"
 
 
-def _decimal_comma(whole: str, fraction: str) -> str:
-    """`1,50` -> `1.50`; `1,500` (a thousands comma) -> `1_500`."""
-    return f"{whole}_{fraction}" if len(fraction) == 3 else f"{whole}.{fraction}"
+def _decimal_comma(number: str) -> str | None:
+    """`1,50` -> `1.50`; `1,500` and `1,000,000` (thousands commas) -> `1_500`, `1_000_000`; else None."""
+    parts = number.split(",")
+    if len(parts) > 1 and all(len(p) == 3 for p in parts[1:]):
+        return "_".join(parts)
+    return f"{parts[0]}.{parts[1]}" if len(parts) == 2 else None
 
 
 # ------------------------------------------------------------------ one value (both forms)
 
 _SIGN_BEFORE = re.compile(rf"([{''.join(CURRENCY_SIGNS)}])\s*(\d+(?:[.,]\d+)?)")
 _SIGN_AFTER = re.compile(rf"(\d+(?:[.,]\d+)?)\s*([{''.join(CURRENCY_SIGNS)}])")
-_COMMA_MONEY = re.compile(r"(\d+),(\d+)(?:\s*([A-Za-z]{3})(?![A-Za-z0-9_]))?")
+_COMMA_MONEY = re.compile(r"(\d+(?:,\d+)+)(?:\s*([A-Za-z]{3})(?![A-Za-z0-9_]))?")
 _LOWER_MONEY = re.compile(rf"({_NUM})\s+([a-z]{{3}})(?![A-Za-z0-9_])")
 
 
 def _fix_amount(amount: str) -> str:
-    m = re.fullmatch(r"(\d+),(\d+)", amount)
-    return _decimal_comma(m.group(1), m.group(2)) if m else amount
+    return (_decimal_comma(amount) or amount) if "," in amount else amount
 
 
 def money_slip(text: str) -> tuple[str, str, str] | None:
@@ -95,9 +97,11 @@ def money_slip(text: str) -> tuple[str, str, str] | None:
             return (MONEY_SLIP, f"`{text}`: money is written as a number and a currency code, not with `{m.group(sign_at)}`",
                     f"write `{fixed}`")
     m = _COMMA_MONEY.fullmatch(text)
-    if m:
-        code = (m.group(3) or "").upper()
-        fixed = _decimal_comma(m.group(1), m.group(2)) + (f" {code}" if code else "")
+    number = _decimal_comma(m.group(1)) if m else None
+    if m and number is not None:
+        word = m.group(2) or ""
+        code = word.upper() if word.upper() in CURRENCY_CODES else word
+        fixed = number + (f" {code}" if code else "")
         return ("RL103", f"`{text}`: the comma cannot be read in a number",
                 f"write `{fixed}` (decimals take a point; thousands may be grouped with `_`)")
     m = _LOWER_MONEY.fullmatch(text)
@@ -216,7 +220,7 @@ _MINUS = re.compile(rf"-[ \t]*({_NUM})")
 _EXPIRE_AFTER = re.compile(r"\bexpire[ \t]+(\w+)[ \t]+after[ \t]+(\d+)[ \t]+(months?|days?|years?)\b(?=[ \t]*(?:#|;|}|$))")
 _DATE_RUN = re.compile(r"\d{1,4}[/.]\d{1,2}[/.]\d{1,4}")
 _AMOUNT_RUN = re.compile(rf"[{''.join(CURRENCY_SIGNS)}][ \t]*\d+(?:[.,]\d+)?|\d+(?:[.,]\d+)?[ \t]*[{''.join(CURRENCY_SIGNS)}]"
-                         rf"|\d+,\d+(?:[ \t]*[A-Za-z]{{3}}(?![A-Za-z0-9_]))?|{_NUM}[ \t]+[a-z]{{3}}(?![A-Za-z0-9_])")
+                         rf"|\d+(?:,\d+)+(?:[ \t]*[A-Za-z]{{3}}(?![A-Za-z0-9_]))?|{_NUM}[ \t]+[a-z]{{3}}(?![A-Za-z0-9_])")
 _NEGATIVE_HINTS = {
     "award": "an award adds {unit}: write `award {n} ...`; {unit} leave a balance through a reward's `price`, "
              "expiry, or `returns reverse earned {unit}`",
