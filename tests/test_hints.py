@@ -222,6 +222,16 @@ def test_a_date_that_reads_two_ways_gets_both_readings(tmp_path: Path) -> None:
     assert {"2027-03-02", "2027-02-03"} <= _snippets(error.hint or "")
 
 
+def test_a_condition_after_an_action_is_moved_to_the_rule(tmp_path: Path) -> None:
+    # `    award 1 point per 1 USD when amount > 5 USD`: per 19-21, 1 at 23, USD 25-27, `when` at 29.
+    source = TEXT.replace("award 1 point per 1 USD", "award 1 point per 1 USD when amount > 5 USD")
+    (error,) = _errors(source, "loyalty", tmp_path)
+    assert (error.code, error.span.line, error.span.column) == ("RL101", 7, 29)
+    right = "earn base on purchase when amount > 5 USD {"
+    assert right in _snippets(error.hint or "")
+    assert _errors(TEXT.replace("earn base on purchase {", right), "loyalty", tmp_path) == []
+
+
 def test_yaml_tabs_are_named_at_the_tab(tmp_path: Path) -> None:
     source = YAML.replace("  currency: USD", "\tcurrency: USD")  # line 4, the tab at column 1
     (error,) = _errors(source, "yaml", tmp_path)

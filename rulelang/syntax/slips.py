@@ -218,6 +218,7 @@ def flat_award_clause(points: str, unit: str, clauses: tuple[tuple[str, object],
 _SPACE_PERCENT = re.compile(rf"({_NUM})[ \t]+%")
 _MINUS = re.compile(rf"-[ \t]*({_NUM})")
 _EXPIRE_AFTER = re.compile(r"\bexpire[ \t]+(\w+)[ \t]+after[ \t]+(\d+)[ \t]+(months?|days?|years?)\b(?=[ \t]*(?:#|;|}|$))")
+_EARN_LINE = re.compile(r"\bearn[ \t]+(\w+)[ \t]+on[ \t]+(\w+)(?:[ \t]+when[ \t]+([^{\n]*[^{\s]))?")
 _DATE_RUN = re.compile(r"\d{1,4}[/.]\d{1,2}[/.]\d{1,4}")
 _AMOUNT_RUN = re.compile(rf"[{''.join(CURRENCY_SIGNS)}][ \t]*\d+(?:[.,]\d+)?|\d+(?:[.,]\d+)?[ \t]*[{''.join(CURRENCY_SIGNS)}]"
                          rf"|\d+(?:,\d+)+(?:[ \t]*[A-Za-z]{{3}}(?![A-Za-z0-9_]))?|{_NUM}[ \t]+[a-z]{{3}}(?![A-Za-z0-9_])")
@@ -271,6 +272,16 @@ def text_slip(text: str, pos: int, unit: str = "points") -> Slip | None:
             hint = _NEGATIVE_HINTS.get(word, "write the number without `-`: `{n}`")
             return Slip(NEGATIVE, f"`-{m.group(1)}`: numbers in {'`' + word + '`' if word else 'rules'} cannot be negative",
                         pos, m.end(), hint.format(n=m.group(1), unit=unit))
+
+    if re.match(r"when\b", text[pos:pos + 5]) and text[line_start:pos].strip() and \
+            not re.match(r"[ \t]*(earn|counter)\b", re.split(r"[{;]", text[line_start:pos])[-1]):
+        rule = list(_EARN_LINE.finditer(text, 0, pos))
+        condition = text[pos + 4:line_end].split("#")[0].strip(" \t;}")
+        if rule and condition:
+            name, event, already = rule[-1].group(1), rule[-1].group(2), rule[-1].group(3)
+            condition = f"{already} and {condition}" if already else condition
+            return Slip("RL101", "`when` cannot end a statement inside a rule: the condition belongs to the rule", pos, pos + 4,
+                        f"write it on the rule's line: `earn {name} on {event} when {condition} {{`")
 
     m = _EXPIRE_AFTER.search(line)
     if m and line_start + m.start() <= pos <= line_end:
