@@ -273,8 +273,9 @@ def text_slip(text: str, pos: int, unit: str = "points") -> Slip | None:
             return Slip(NEGATIVE, f"`-{m.group(1)}`: numbers in {'`' + word + '`' if word else 'rules'} cannot be negative",
                         pos, m.end(), hint.format(n=m.group(1), unit=unit))
 
-    if re.match(r"when\b", text[pos:pos + 5]) and text[line_start:pos].strip() and \
-            not re.match(r"[ \t]*(earn|counter)\b", re.split(r"[{;]", text[line_start:pos])[-1]):
+    statement = re.split(r"[{;]", text[line_start:pos])[-1]  # the statement the `when` ends
+    if re.match(r"when\b", text[pos:pos + 5]) and statement.strip() and \
+            not re.match(r"[ \t]*(earn|counter)\b", statement):
         rule = list(_EARN_LINE.finditer(text, 0, pos))
         condition = text[pos + 4:line_end].split("#")[0].strip(" \t;}")
         if rule and condition:
