@@ -107,6 +107,8 @@ SLIPS = [
     Slip("decimal comma", "loyalty", "worth 5 USD", "worth 1,50 USD", "RL103", (14, 11), ("1.50 USD",)),
     Slip("thousands comma", "loyalty", "price 100 points", "price 1,500 points", "RL103", (13, 11), ("1_500",)),
     Slip("lower-case currency", "loyalty", "worth 5 USD", "worth 1.50 usd", "RL131", (14, 11), ("1.50 USD",)),
+    # `  currency usd`: currency 3-10, the code at 12.
+    Slip("lower-case currency code", "loyalty", "currency USD", "currency usd", "RL101", (3, 12), ("USD",)),
     # `    award 1 point per 1 usd`: point 13-17, `per` at 19.
     Slip("lower-case currency read as a quantity", "loyalty", "award 1 point per 1 USD", "award 1 point per 1 usd",
          "RL131", (7, 19), ("per 1 USD",)),
@@ -130,6 +132,8 @@ SLIPS = [
     # `        - award: {points: 1, per: 1 usd}`: `{points: 1, ` 18-29, per 30-33, the value at 35.
     Slip("yaml lower-case currency read as a quantity", "yaml", "- award: {points: 1, per: 1 USD}",
          "- award: {points: 1, per: 1 usd}", "RL131", (10, 35), ("per: 1 USD",)),
+    # `  currency: usd`: currency 3-11, the value at 13.
+    Slip("yaml lower-case currency code", "yaml", "currency: USD", "currency: usd", "RL202", (4, 13), ("USD",)),
     # `      worth: $1.50`: worth 7-12, the value at 14.
     Slip("yaml dollar sign", "yaml", "worth: 5 USD", "worth: $1.50", "RL131", (17, 14), ("1.50 USD",)),
     Slip("yaml decimal comma", "yaml", "worth: 5 USD", "worth: 1,50 USD", "RL103", (17, 14), ("1.50 USD",)),
@@ -192,7 +196,7 @@ def _apply(slip: Slip, right: str) -> str:
         "2027-01-01": ("01/01/2027", "2027-01-01"), "2027-01-31": ("31.01.2027", "2027-01-31"),
         "{percent: 3}": ("{points: 3, of: net}", "{percent: 3}"), "award: 3%": ("award: 3 percent", "award: 3%"),
         "per: 1 USD": ("per: 1 usd", "per: 1 USD"), "points": ("“points”", "points"), "200": ("-200", "200"),
-        "award 200 ...": ("-200", "200"),
+        "award 200 ...": ("-200", "200"), "USD": ("usd", "USD"),
     }
     if right not in fragments:
         return _program(slip, right)

@@ -261,7 +261,8 @@ class Builder(Transformer):  # type: ignore[type-arg]
         code = str(ch[0])
         if not re.fullmatch(r"[A-Z]{3}", code):
             self._err("RL101", f"`{code}` is not a currency code", self.w.of_token(ch[0]),
-                      "write three capital letters, e.g. `USD`")
+                      f"write `{currency_word(code)}`: a currency code is three capital letters" if currency_word(code)
+                      else "write three capital letters, e.g. `USD`")
         return self._stmt(meta, "currency", code)
 
     def point_cost(self, meta, ch):

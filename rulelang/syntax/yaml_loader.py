@@ -205,7 +205,8 @@ class _Builder:
             return "USD"
         if len(text) != 3 or not text.isascii() or not text.isupper() or not text.isalpha():
             self.r.error("RL202", f"`{text}` is not a currency code", node,
-                         "a currency is three capital letters, e.g. USD, EUR, RUB")
+                         f"write `{text.upper()}`: a currency code is three capital letters" if currency_word(text)
+                         else "a currency is three capital letters, e.g. USD, EUR, RUB")
             return "USD"
         return text
 
