@@ -226,6 +226,8 @@ _NEGATIVE_HINTS = {
     "award": "an award adds {unit}: write `award {n} ...`; {unit} leave a balance through a reward's `price`, "
              "expiry, or `returns reverse earned {unit}`",
     "discount": "a discount is written as the amount taken off: `discount {n} ...`",
+    "expect": "a total is never below zero: write `{n}`; only what one event moved can be negative, "
+              "e.g. `expect return \"S1\" discount -{n} ...`",
 }
 
 
