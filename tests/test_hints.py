@@ -276,3 +276,39 @@ def test_the_command_line_exits_1_with_the_location_and_no_traceback(form: str, 
     assert run.returncode == 1, run.stdout + run.stderr
     assert f"{path}:{slip.at[0]}:{slip.at[1]}: error[{slip.code}]" in run.stdout
     assert "Traceback" not in run.stdout + run.stderr
+
+
+VOUCHERS = """\
+program "Grocer" {
+  points "points"
+  currency EUR
+  earn base on purchase {
+    award 1 point per 1 EUR
+  }
+  expire points 12 months after earning
+  returns reverse earned points
+  negative balance forbidden
+  convert every 500 points into a 5 EUR voucher valid 2 years at end of quarter
+  reward coupon {
+    price 100 points
+    voucher 2 EUR valid 1 year
+  }
+}
+"""
+
+
+def test_a_validity_after_the_schedule_is_moved_before_it(tmp_path: Path) -> None:
+    right = "convert every 500 points into a 5 EUR voucher valid 2 years at end of quarter"
+    wrong = "convert every 500 points into a 5 EUR voucher at end of quarter valid 2 years"
+    assert _errors(VOUCHERS, "loyalty", tmp_path) == []
+    # line 10: two spaces, then `convert ... quarter` is 63 characters (columns 3-65), a space, `valid` at 67
+    (error,) = _errors(VOUCHERS.replace(right, wrong), "loyalty", tmp_path)
+    assert (error.code, error.span.line, error.span.column) == ("RL101", 10, 67)
+    assert right in _snippets(error.hint or "")
+
+
+def test_a_reward_voucher_without_a_validity_is_told_how_to_give_one(tmp_path: Path) -> None:
+    # line 13: four spaces, `voucher` (columns 5-11), a space, `2 EUR` from column 13
+    (error,) = _errors(VOUCHERS.replace("voucher 2 EUR valid 1 year", "voucher 2 EUR"), "loyalty", tmp_path)
+    assert (error.code, error.span.line, error.span.column) == ("RL101", 13, 13)
+    assert "voucher 2 EUR valid 1 year" in _snippets(error.hint or "")

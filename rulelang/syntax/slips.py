@@ -217,6 +217,9 @@ def flat_award_clause(points: str, unit: str, clauses: tuple[tuple[str, object],
 
 _SPACE_PERCENT = re.compile(rf"({_NUM})[ \t]+%")
 _MINUS = re.compile(rf"-[ \t]*({_NUM})")
+_VALID_LAST = re.compile(r"\bconvert\b(?P<head>.*?\bvoucher)(?P<when>[ \t]+at[ \t]+end[ \t]+of[ \t]+[^#;}]*?)"
+                         r"(?P<valid>[ \t]+valid[ \t]+\d+[ \t]+\w+)[ \t]*(?=#|;|}|$)")
+_VOUCHER_NO_LIFE = re.compile(r"^[ \t]*voucher[ \t]+(?P<money>[^#;}]*?\S)[ \t]*(?=#|;|}|$)")
 _EXPIRE_AFTER = re.compile(r"\bexpire[ \t]+(\w+)[ \t]+after[ \t]+(\d+)[ \t]+(months?|days?|years?)\b(?=[ \t]*(?:#|;|}|$))")
 _EARN_LINE = re.compile(r"\bearn[ \t]+(\w+)[ \t]+on[ \t]+(\w+)(?:[ \t]+when[ \t]+([^{\n]*[^{\s]))?")
 _DATE_RUN = re.compile(r"\d{1,4}[/.]\d{1,2}[/.]\d{1,4}")
@@ -295,4 +298,17 @@ def text_slip(text: str, pos: int, unit: str = "points") -> Slip | None:
                 f"`expire {word} after {n} {period} of inactivity` (all expire {n} {period} after the last activity)"
                 if months else f"expiry is counted in months: e.g. `expire {word} 12 months after earning`")
         return Slip("RL101", f"`{m.group(0)}` does not say after what", start, line_start + m.end(), hint)
+
+    m = _VALID_LAST.search(line)
+    if m and line_start + m.start("valid") <= pos <= line_end:
+        right = f"convert{m.group('head')}{m.group('valid')}{m.group('when')}".strip()
+        return Slip("RL101", "a voucher's validity comes before its schedule", line_start + m.start("valid") + 1,
+                    line_start + m.end("valid"), f"write `{right}`")
+
+    m = _VOUCHER_NO_LIFE.match(line)
+    if m and "valid" not in line and pos >= line_start + m.end("money"):
+        money = m.group("money")
+        return Slip("RL101", "a reward's voucher says how long it can be used", line_start + m.start("money"),
+                    line_start + m.end("money"),
+                    f"write e.g. `voucher {money} valid 1 year` (or `valid 90 days`, `valid 18 months`)")
     return None
