@@ -30,6 +30,7 @@ from rulelang.diagnostics import Diagnostic, Span, did_you_mean, sort_key
 from rulelang.syntax.parser import points_name_problem
 from rulelang.syntax.nodes import ACTION_TYPES, NODES
 from rulelang.syntax.expectations import normalise_expect_words, read_expect
+from rulelang.syntax.slips import MONEY_SLIP, FlatClause, currency_word, flat_award_errors
 from rulelang.vocabulary import own_unit_words, unit_words
 from rulelang.syntax.balances import balance_metric, normalise_test_units, points_unit_dropped
 from rulelang.syntax.yaml_nodes import NAME_RE, Entry, Node, NodeReader, compose_yaml, first_key, foreign_tags, number_of
@@ -98,6 +99,7 @@ class _Builder:
         self.has_program = False
         self.stmt_spans: list[tuple[tuple[int, int, str], Span]] = []
         self.tier_metric: str | None = None
+        self.flat_awards: list[FlatClause] = []  # `award: {points: 3, of: net}`: reported once the currency is known
 
     # ------------------------------------------------------------ file
 
@@ -116,6 +118,8 @@ class _Builder:
             items = self.r.sequence(top["tests"].node, "`tests`")
             tests = tuple(self.test_case(item) for item in items)
             tests = tuple(normalise_test_units(t, program) for t in tests)
+        for found in flat_award_errors(self.flat_awards, program.currency if program is not None else None, True):
+            self.r.error(found.code, found.message, found.span, found.hint)
         return ast.SourceFile(path, program, tests, statement_spans=tuple(self.stmt_spans))
 
     # ------------------------------------------------------------ program
@@ -201,7 +205,8 @@ class _Builder:
             return "USD"
         if len(text) != 3 or not text.isascii() or not text.isupper() or not text.isalpha():
             self.r.error("RL202", f"`{text}` is not a currency code", node,
-                         "a currency is three capital letters, e.g. USD, EUR, RUB")
+                         f"write `{text.upper()}`: a currency code is three capital letters" if currency_word(text)
+                         else "a currency is three capital letters, e.g. USD, EUR, RUB")
             return "USD"
         return text
 
@@ -320,6 +325,8 @@ class _Builder:
         points = r.decimal(m["points"].node, f"`points` in {what}", "1")
         per = self.per(m["per"].node, f"`per` in {what}") if "per" in m else None
         base, excluding = self.base_and_exclusions(m, what)
+        if per is None:
+            self._flat_award(m, points, base, excluding)
         to = "customer"
         if "to" in m:
             to = r.choice(m["to"].node, f"`to` in {what}",
@@ -328,13 +335,24 @@ class _Builder:
         only = r.names(m["in"].node, f"`in` in {what}") if "in" in m else ()
         return ast.Award(points, per, base, excluding, to, unit or "points", only, span=span)  # type: ignore[arg-type]
 
+    def _flat_award(self, m: dict[str, Entry], points: Decimal, base: str, excluding: tuple[str, ...]) -> None:
+        """Remember `of` / `excluding` on an award without `per`: they would change nothing."""
+        unit = str(m["unit"].node.value) if "unit" in m and isinstance(m["unit"].node, yaml.ScalarNode) else "points"
+        clauses = tuple((key, value) for key, value in (("of", base), ("excluding", excluding)) if key in m)
+        if clauses:
+            self.flat_awards.append(FlatClause(str(points), unit, clauses, self.r.span(m[clauses[0][0]].key_node)))
+
     def per(self, node: Node, what: str) -> ast.Money | ast.Quantity:
         """`per: 1 USD` (an amount of money) or `per: 2 litres` (a quantity: a number and a
         lower-case unit word)."""
         r = self.r
         if isinstance(node, yaml.ScalarNode):
             parts = str(node.value).split()
-            if len(parts) == 2 and parts[1][:1].islower() and parts[1].isidentifier() and number_of(parts[0]) is not None:
+            code = currency_word(parts[1]) if len(parts) == 2 else None
+            if code is not None:
+                r.error(MONEY_SLIP, f"`{node.value}`: currency codes are written in capitals", node,
+                        f"write `per: {parts[0]} {code}` (`{parts[1]}` would be read as a unit of quantity)")
+            elif len(parts) == 2 and parts[1][:1].islower() and parts[1].isidentifier() and number_of(parts[0]) is not None:
                 return ast.Quantity(number_of(parts[0]), parts[1], span=r.span(node))  # type: ignore[arg-type]
         return r.money(node, what)
 
@@ -626,6 +644,8 @@ class _Builder:
         what = f"reward `{entry.key}`"
         m = r.mapping(entry.node, what, NODES[ast.Reward].yaml_keys, required=("price",))
         price = r.integer(m["price"].node, f"`price` of {what}", "150") if "price" in m else 0
+        if "price" in m:
+            self._statement(r.entry_span(entry), "price", m["price"])
         worth = r.money(m["worth"].node, f"`worth` of {what}") if "worth" in m else None
         cost = r.money(m["costs_us"].node, f"`costs_us` of {what}") if "costs_us" in m else None
         voucher = r.money(m["voucher"].node, f"`voucher` of {what}") if "voucher" in m else None
