@@ -197,6 +197,7 @@ class _Compiler:
             pending_days=p.pending_days,
             events=tuple(ir.EventType(name=e.name, fields=tuple((f.name, f.type) for f in e.fields)) for e in p.events),
             attributes=tuple((a.name, a.type) for a in p.attributes),
+            line_attributes=tuple((a.name, a.type) for a in p.line_attributes),
             counters=tuple(self.counter(c) for c in p.counters),
             rules=tuple(rules),
             tiers=self.tiers(p.tiers) if p.tiers is not None else None,

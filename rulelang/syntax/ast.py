@@ -231,6 +231,15 @@ class FieldDecl:
 
 
 @dataclass(frozen=True, slots=True)
+class LineAttributeDecl:
+    """`line attribute brand: string`: a product attribute the lines of a purchase carry."""
+
+    name: str
+    type: Lit["string", "number", "bool", "money", "date"]
+    span: Span = _span()
+
+
+@dataclass(frozen=True, slots=True)
 class EventDecl:
     name: str
     fields: tuple[FieldDecl, ...] = ()
@@ -501,6 +510,8 @@ class Program:
     # `activity is purchase, redemption, any earning event`: what keeps points alive under an
     # inactivity expiry; () is the default, a purchase or any earning event
     activity: tuple[Lit["purchase", "redemption", "earning"], ...] = ()
+    # `line attribute brand: string`: the lines' own attributes (docs/semantics.md §3.1)
+    line_attributes: tuple[LineAttributeDecl, ...] = ()
     span: Span = _span()
 
 

@@ -220,6 +220,8 @@ class _Writer:
             head("pending", f"pending {counted(p.pending_days, 'day')}")
         for a in p.attributes:
             body.append(("decl", (f"attribute {a.name}: {a.type}", a.span)))
+        for la in p.line_attributes:
+            body.append(("decl", (f"line attribute {la.name}: {la.type}", la.span)))
         for e in p.events:
             fields = ", ".join(f"{f.name}: {f.type}" for f in e.fields)
             body.append(("decl", (f"event {e.name}" + (f" {{ {fields} }}" if fields else ""), e.span)))

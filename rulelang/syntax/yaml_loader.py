@@ -147,6 +147,10 @@ class _Builder:
             fields["pending_days"] = r.quantity(m["pending"].node, "`pending`", DAYS, "day", "14 days")[0]
         if "attributes" in m:
             fields["attributes"] = self.field_decls(m["attributes"].node, "`attributes`")
+        if "line_attributes" in m:
+            fields["line_attributes"] = tuple(
+                ast.LineAttributeDecl(d.name, d.type, span=d.span)
+                for d in self.field_decls(m["line_attributes"].node, "`line_attributes`"))
         if "events" in m:
             fields["events"] = tuple(
                 ast.EventDecl(e.key, self.field_decls(e.node, f"the fields of event `{e.key}`", empty_ok=True),
@@ -805,7 +809,10 @@ class _Builder:
         """`- {amount: 12.00 EUR, category: fuel, quantity: 45, sku: E10}`: one line of a purchase."""
         r = self.r
         lwhat = f"line {index + 1} of {what}"
-        m = r.mapping(node, lwhat, LINE_KEYS)
+        # a line's own keys, and any other: a line attribute of the program (the checker knows them, RL254)
+        others = tuple(k.value for k, _ in node.value if isinstance(k, yaml.ScalarNode)
+                       and isinstance(k.value, str)) if isinstance(node, yaml.MappingNode) else ()
+        m = r.mapping(node, lwhat, LINE_KEYS + tuple(k for k in others if k not in LINE_KEYS))
         amount = r.money(m["amount"].node, f"`amount` of {lwhat}") if "amount" in m else None
         fields = tuple((key, self.field_value(entry, "purchase", lwhat)) for key, entry in m.items() if key != "amount")
         return ast.LineSpec(amount, fields, span=r.span(node))
