@@ -423,7 +423,7 @@ class ProgramArm:
         }
         g[LINES_FIELD] = lambda: line_context(
             k, data, data["amount"] - data["shipping"] if "shipping" in data else data.get("amount", np.zeros(k, np.int64)),
-            self.strings)
+            self.strings, self.p.line_attributes)
         for name, arr in self.counters.items():
             g[name] = g["counter." + name] = (lambda a=arr: a[idx])
         for (aname, atype) in self.p.attributes:
