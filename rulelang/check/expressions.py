@@ -191,7 +191,9 @@ class ConditionResolver:
             typ = line[name]
             return ir.Field(name=name, type=typ), typ  # type: ignore[arg-type]
         fields = ", ".join(f"`{f}`" for f in line)
-        if len(ref.path) == 1 and name not in self.scope.fields_of(self.event) and not self.scope.events_with_field(name):
+        near = did_you_mean(name, list(line)) if name not in self.scope.tiers and name.lower() not in WEEKDAYS else None
+        if len(ref.path) == 1 and name not in self.scope.fields_of(self.event) and not self.scope.events_with_field(name) \
+                and near is None:
             return _Name(name, span_of(ref, self.fallback)), None  # a bare word: a weekday, a tier, or unknown
         self._error("RL252", f"`{name}` is not a field of a line; inside `any line` a condition reads {fields}",
                     ref, did_you_mean(name, list(line))

@@ -1,0 +1,289 @@
+"""Line attributes: a program's own product attributes on a purchase's lines (`line attribute
+brand: string`), in both forms, the checker (RL252, RL254, RL256, RL257, RL202), the compiler, the
+reference interpreter, tests, events files, `explain`, fmt and convert, and the population's
+attribute model (RL258); numbers worked out by hand from docs/semantics.md §3.1."""
+
+from __future__ import annotations
+
+import datetime as dt
+from fractions import Fraction
+from pathlib import Path
+
+import pytest
+
+from rulelang import Event, Line, ir, run
+from rulelang.check.compiler import compile_source, program_hash
+from rulelang.syntax.formatter import format_source
+from rulelang.syntax.parser import parse_text
+from rulelang.syntax.yaml_loader import load_yaml
+from rulelang.syntax.yaml_writer import to_yaml
+from rulelang.tools.explain import explain, load_events
+from rulelang.tools.testing import run_tests
+
+ROOT = Path(__file__).resolve().parent.parent
+OWN_BRAND = ROOT / "tests" / "simulator" / "fixtures" / "own_brand.loyalty"
+
+SHOP = '''program "Shop" {
+  points "points"
+  currency EUR
+  line attribute brand: string
+  line attribute organic: bool
+  line attribute size: number
+  line attribute deposit: money
+  earn base on purchase {
+    award 1 point per 1 EUR
+  }
+  earn own on purchase when any line (brand == "Own" and organic == true) {
+    award 30 points
+  }
+  earn packs on purchase when any line (size >= 2.5 or deposit > 0.10 EUR) {
+    award 4 points
+  }
+}
+'''
+
+
+def compiled(text: str, path: str = "s.loyalty"):
+    sf, diags = (load_yaml if path.endswith(".yaml") else parse_text)(text, path)
+    assert sf is not None, [d.message for d in diags]
+    prog, diags = compile_source(sf)
+    assert prog is not None, [d.message for d in diags if d.is_error]
+    return sf, prog
+
+
+def errors(text: str, path: str = "s.loyalty") -> list[tuple[str, int]]:
+    sf, diags = (load_yaml if path.endswith(".yaml") else parse_text)(text, path)
+    if sf is not None:
+        _, more = compile_source(sf)
+        diags = list(diags) + list(more)
+    return [(d.code, d.span.line) for d in diags if d.is_error]
+
+
+def diagnostics(text: str, path: str = "s.loyalty"):
+    sf, diags = (load_yaml if path.endswith(".yaml") else parse_text)(text, path)
+    assert sf is not None
+    _, more = compile_source(sf)
+    return [d for d in list(diags) + list(more) if d.is_error]
+
+
+def earned(prog: ir.Program, *lines: Line) -> int:
+    ev = Event("purchase", dt.datetime(2027, 5, 4, 12), amount_cents=sum(x.amount_cents for x in lines),
+               id="A1", lines=lines)
+    return run(prog, [ev]).earned
+
+
+# ---------------------------------------------------------------- the interpreter, by hand
+
+
+def test_the_ir_holds_the_declared_attributes_beside_the_line_fields() -> None:
+    _, prog = compiled(SHOP)
+    assert prog.line_attributes == (("brand", "string"), ("organic", "bool"), ("size", "number"), ("deposit", "money"))
+    assert prog.line_fields() == {"amount": "money", "category": "string", "quantity": "number", "sku": "string",
+                                  "brand": "string", "organic": "bool", "size": "number", "deposit": "money"}
+
+
+def test_any_line_reads_the_attributes_of_one_line() -> None:
+    _, prog = compiled(SHOP)
+    own = Line(350, "coffee", attributes=(("brand", "Own"), ("organic", True)))
+    # base 3.50 -> 3; own: one line is Own and organic -> 30. 33.
+    assert earned(prog, own) == 33
+    # Own on one line, organic on another: no one line has both. base 3.50 + 2.00 = 5.50 -> 5.
+    assert earned(prog, Line(350, attributes=(("brand", "Own"),)), Line(200, attributes=(("organic", True),))) == 5
+    # packs: size 2.5 >= 2.5 -> 4; base 1.00 -> 1. 5. A deposit of 0.10 EUR is not > 0.10: base 1.
+    assert earned(prog, Line(100, attributes=(("size", Fraction(5, 2)),))) == 5
+    assert earned(prog, Line(100, attributes=(("deposit", 10),))) == 1
+    assert earned(prog, Line(100, attributes=(("deposit", 11),))) == 5
+
+
+def test_a_line_without_an_attribute_reads_its_default() -> None:
+    _, prog = compiled(SHOP + '''
+test "defaults" {
+  when purchase on 2027-05-04 { line 4.00 EUR category "grocery" }
+  expect earned 4 points
+  expect not fired own
+  expect not fired packs
+}
+''')
+    # no brand (equals no text), not organic, size 0, deposit 0: base 4.00 -> 4 only
+    assert earned(prog, Line(400, "grocery")) == 4
+    negated = compiled(SHOP.replace('when any line (brand == "Own" and organic == true)',
+                                    'when any line (brand != "Own" and not organic == true)'))[1]
+    assert earned(negated, Line(400, "grocery")) == 4 + 30  # `!=` a missing text holds, `not false` holds
+
+
+def test_the_own_brand_fixture_passes_its_hand_worked_tests() -> None:
+    from rulelang.syntax.loader import load_file
+    sf, diags, _ = load_file(str(OWN_BRAND))
+    prog, _ = compile_source(sf)
+    outcomes = run_tests(sf, prog)
+    assert len(outcomes) == 4 and all(o.passed for o in outcomes), [o for o in outcomes if not o.passed]
+
+
+# ---------------------------------------------------------------- both forms, fmt, convert
+
+RECEIPT = '''
+test "an own organic line" {
+  when purchase on 2027-05-04 { line 3.50 EUR category "coffee" brand "Own" organic true; line 2.00 EUR size 3 deposit 0.25 EUR }
+  expect earned 39 points
+}
+'''
+# base 5.50 -> 5; own 30; packs: size 3 >= 2.5 -> 4. 39.
+
+
+def test_a_test_with_attributes_passes_in_both_forms_and_round_trips() -> None:
+    sf, prog = compiled(SHOP + RECEIPT)
+    assert [o.passed for o in run_tests(sf, prog)] == [True]
+    formatted = format_source(sf)
+    assert "  line attribute brand: string\n  line attribute organic: bool\n" in formatted
+    assert 'line 3.50 EUR category "coffee" brand "Own" organic true; line 2.00 EUR size 3 deposit 0.25 EUR' in formatted
+    again, _ = parse_text(formatted, "s.loyalty")
+    assert again is not None and format_source(again) == formatted
+    yaml_text = to_yaml(sf)
+    assert "  line_attributes:\n    brand: string\n    organic: bool\n    size: number\n    deposit: money\n" in yaml_text
+    assert "{amount: 3.50 EUR, category: coffee, brand: Own, organic: true}" in yaml_text
+    assert "{amount: 2.00 EUR, size: 3, deposit: 0.25 EUR}" in yaml_text
+    ysf, yprog = compiled(yaml_text, "s.yaml")
+    assert yprog == prog and program_hash(yprog) == program_hash(prog)
+    assert [o.passed for o in run_tests(ysf, yprog)] == [True]
+    assert format_source(ysf) == formatted
+
+
+def test_a_program_without_line_attributes_keeps_its_hash() -> None:
+    from rulelang.check.compiler import _canonical
+    _, prog = compiled('program "P" {\n  currency EUR\n  earn b on purchase {\n    award 1 point per 1 EUR\n  }\n}\n')
+    assert prog.line_attributes == () and "line_attributes" not in _canonical(prog)
+
+
+# ---------------------------------------------------------------- the checker
+
+
+@pytest.mark.parametrize("form", ["text", "yaml"])
+def test_a_line_attribute_that_cannot_be_declared(form: str) -> None:
+    text = ('program "P" {\n  currency EUR\n  line attribute sku: string\n  line attribute made: date\n'
+            '  line attribute brand: string\n  line attribute brand: bool\n}\n')
+    if form == "text":
+        found = diagnostics(text)
+        assert [(d.code, d.span.line) for d in found] == [("RL256", 3), ("RL256", 4), ("RL204", 6)]
+    else:
+        yaml_text = ("program:\n  name: P\n  currency: EUR\n  line_attributes:\n    sku: string\n    made: date\n"
+                     "    brand: string\n")
+        found = diagnostics(yaml_text, "p.yaml")
+        assert [(d.code, d.span.line) for d in found] == [("RL256", 5), ("RL256", 6)]
+    assert "a line's own field" in found[0].message and "`line attribute brand: string`" in (found[0].hint or "")
+    assert "not `date`" in found[1].message
+
+
+@pytest.mark.parametrize("form", ["text", "yaml"])
+def test_a_line_attribute_outside_any_line_and_a_misspelt_one(form: str) -> None:
+    text = ('program "P" {\n  currency EUR\n  line attribute brand: string\n  event review { rating: number }\n'
+            '  earn a on purchase when brand == "Own" {\n    award 1 point\n  }\n'
+            '  earn b on review when brand == "Own" {\n    award 1 point\n  }\n'
+            '  earn c on purchase when any line brnd == "Own" {\n    award 1 point\n  }\n'
+            '  earn d on purchase when any line brand == 3 {\n    award 1 point\n  }\n}\n')
+    if form == "yaml":
+        sf, _ = parse_text(text, "p.loyalty")
+        text = to_yaml(sf)
+        lines = [i + 1 for i, r in enumerate(text.splitlines()) if r.startswith("      when:")]
+        assert len(lines) == 4
+    else:
+        lines = [5, 8, 11, 14]
+    found = diagnostics(text, "p.yaml" if form == "yaml" else "p.loyalty")
+    assert [(d.code, d.span.line) for d in found] == [("RL257", lines[0]), ("RL257", lines[1]),
+                                                      ("RL252", lines[2]), ("RL202", lines[3])]
+    assert "`any line brand == ...`" in (found[0].hint or "")
+    assert "on purchase" in (found[1].hint or "")
+    assert found[2].hint == "did you mean `brand`?"
+    assert "`brand`" in found[2].message  # the attributes are named among what a line reads
+
+
+@pytest.mark.parametrize("form", ["text", "yaml"])
+def test_bad_attribute_values_in_a_test(form: str) -> None:
+    text = SHOP + '''
+test "bad" {
+  when purchase on 2027-05-04 { line 3.00 EUR brnd "Own"; line 2.00 EUR organic "yes" }
+  expect earned 0 points
+}
+'''
+    if form == "yaml":
+        sf, _ = parse_text(text, "s.loyalty")
+        text = to_yaml(sf)
+    found = diagnostics(text, "s.yaml" if form == "yaml" else "s.loyalty")
+    assert [d.code for d in found] == ["RL254", "RL202"]
+    assert found[0].hint == "did you mean `brand`?"
+    assert "`organic` of a line is" in found[1].message
+    rows = text.splitlines()
+    assert "brnd" in rows[found[0].span.line - 1] and "organic" in rows[found[1].span.line - 1]
+
+
+def test_a_line_field_unknown_in_a_program_without_attributes_says_how_to_declare_one() -> None:
+    text = ('program "P" {\n  currency EUR\n}\n'
+            'test "t" {\n  when purchase on 2027-05-04 { line 3.00 EUR colour "red" }\n  expect earned 0 points\n}\n')
+    [d] = diagnostics(text)
+    assert d.code == "RL254" and "`line attribute colour: string`" in (d.hint or "")
+
+
+# ---------------------------------------------------------------- events files and explain
+
+
+def test_an_events_file_gives_attributes_and_explain_shows_them() -> None:
+    _, prog = compiled(SHOP)
+    text = ("events:\n"
+            "  - {type: purchase, date: 2027-05-04, lines: [{amount: 3.50, category: coffee, brand: Own, organic: true},"
+            " {amount: 2.00, size: 2, deposit: 0.05}]}\n"
+            "  - {type: purchase, date: 2027-05-05, lines: [{amount: 3.50, brand: Own, organic: false}]}\n")
+    ef, diags = load_events(text, "ev.yaml", prog)
+    assert ef is not None, [d.message for d in diags]
+    first = ef.events[0]
+    assert first.lines[1].attributes == (("size", Fraction(2)), ("deposit", 5))
+    result = explain(prog, ef)
+    # first: base 5.50 -> 5, own 30 (size 2 < 2.5, deposit 0.05 <= 0.10: no packs); second: base 3
+    assert result.earned == 5 + 30 + 3
+    trace = "\n".join(str(step) for step in result.trace)
+    assert 'line 3.50 EUR category "coffee" brand "Own" organic true' in trace
+    assert 'organic false' in trace and "no line has" in trace
+
+
+@pytest.mark.parametrize("line, code, hint", [
+    ("{amount: 3.50, brnd: Own}", "RL011", "did you mean `brand`?"),
+    ("{amount: 3.50, organic: maybe}", "RL012", "write true or false"),
+    ("{amount: 3.50, deposit: 0.255}", None, None),
+])
+def test_bad_attributes_in_an_events_file(line: str, code: str | None, hint: str | None) -> None:
+    _, prog = compiled(SHOP)
+    text = f"events:\n  - {{type: purchase, date: 2027-05-04, lines: [{line}]}}\n"
+    ef, diags = load_events(text, "ev.yaml", prog)
+    assert ef is None
+    [d] = [d for d in diags if d.is_error]
+    assert d.span.line == 2 and d.hint
+    if code is not None:
+        assert d.code == code and d.hint == hint
+    else:
+        assert "cent" in d.message  # a deposit in fractions of a cent
+
+
+# ---------------------------------------------------------------- the population's model
+
+
+def test_the_population_checks_its_attributes_against_the_program() -> None:
+    from simulator.engine.line_attributes import check_population_attributes
+    from simulator.model.population import load_population
+    _, prog = compiled(SHOP)
+    text = (ROOT / "tests" / "simulator" / "fixtures" / "brands.yaml").read_text()
+    pop, diags = load_population(text, "brands.yaml")
+    assert pop is not None and check_population_attributes(prog, pop) == []
+    bad = text.replace("organic: {true: 0.3, false: 0.7}", "organc: {true: 0.3, false: 0.7}").replace(
+        "size: {1: 0.6", "size: {one: 0.6").replace("deposit: {0.25: 0.6", "deposit: {0.255: 0.6")
+    pop, _ = load_population(bad, "brands.yaml")
+    found = check_population_attributes(prog, pop)
+    rows = bad.splitlines()
+    assert [d.code for d in found] == ["RL258"] * 3
+    assert [m for m in (d.message for d in found)] == [
+        "`one` is not a number value of line attribute `size`",
+        "segment `busy`, category `coffee`: the program has no line attribute `organc`",
+        "`0.255` is not a money value of line attribute `deposit`"]
+    assert found[1].hint == "did you mean `organic`?"
+    assert all(d.span.file == "brands.yaml" and d.span.line for d in found)
+    assert "one" in rows[found[0].span.line - 1] and "0.255" in rows[found[2].span.line - 1]
+    # a program without line attributes reads none of them: nothing to refuse
+    _, plain = compiled('program "P" {\n  currency EUR\n  earn b on purchase {\n    award 1 point per 1 EUR\n  }\n}\n')
+    assert check_population_attributes(plain, pop) == []
