@@ -166,6 +166,7 @@ class DiscountAction:
     fixed_cents: int | None
     base: Base = "net"
     excluding: frozenset[str] = frozenset()
+    only: frozenset[str] | None = field(default=None, metadata=NEW_FIELD)  # `in category`: only these lines
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -116,7 +116,7 @@ def test_the_own_brand_fixture_passes_its_hand_worked_tests() -> None:
     sf, diags, _ = load_file(str(OWN_BRAND))
     prog, _ = compile_source(sf)
     outcomes = run_tests(sf, prog)
-    assert len(outcomes) == 4 and all(o.passed for o in outcomes), [o for o in outcomes if not o.passed]
+    assert len(outcomes) == 6 and all(o.passed for o in outcomes), [o for o in outcomes if not o.passed]
 
 
 # ---------------------------------------------------------------- both forms, fmt, convert
@@ -287,3 +287,83 @@ def test_the_population_checks_its_attributes_against_the_program() -> None:
     # a program without line attributes reads none of them: nothing to refuse
     _, plain = compiled('program "P" {\n  currency EUR\n  earn b on purchase {\n    award 1 point per 1 EUR\n  }\n}\n')
     assert check_population_attributes(plain, pop) == []
+
+
+# ---------------------------------------------------------------- `discount ... in category`
+
+PRODUCE = '''program "Market" {
+  points "points"
+  currency EUR
+  earn base on purchase {
+    award 1 point per 1 EUR
+  }
+  earn produce_week on purchase {
+    discount 10% in category "produce", "bakery"
+  }
+  earn fish_friday on purchase when weekday == fri {
+    discount 5 EUR in category "fish"
+  }
+}
+'''
+
+
+def _discount(prog: ir.Program, *lines: Line, day: int = 4, **fields: object) -> tuple[int, int]:
+    ev = Event("purchase", dt.datetime(2027, 6, day, 12), amount_cents=sum(x.amount_cents for x in lines),
+               fields=fields, id="A1", lines=lines)
+    res = run(prog, [ev])
+    return res.discount_cents, res.earned
+
+
+def test_a_discount_on_the_lines_of_some_categories() -> None:
+    _, prog = compiled(PRODUCE)
+    [rule] = [r for r in prog.rules if r.name == "produce_week"]
+    assert rule.actions == (ir.DiscountAction(percent=Fraction(10), fixed_cents=None, base="net",
+                                              only=frozenset({"produce", "bakery"})),)
+    # 2027-06-04 is a Friday. produce 3.00 + bakery 2.00 = 5.00 EUR x 10% = 0.50 EUR; the fish line
+    # 4.00 EUR: 5 EUR off, at most the fish lines' 4.00; the meat line 6.00 gets nothing.
+    # Discounts 0.50 + 4.00 = 4.50 EUR; base 15.00 - 4.50 = 10.50 -> 10 points.
+    lines = (Line(300, "produce"), Line(200, "bakery"), Line(400, "fish"), Line(600, "meat"))
+    assert _discount(prog, *lines) == (450, 10)
+    # on Thursday the fish discount does not fire: 0.50 off; base 14.50 -> 14
+    assert _discount(prog, *lines, day=3) == (50, 14)
+    # a purchase without lines is one line: discounted when its category is one of them
+    ev = Event("purchase", dt.datetime(2027, 6, 3, 12), amount_cents=2000, fields={"category": "produce"}, id="P")
+    assert run(prog, [ev]).discount_cents == 200
+    ev = Event("purchase", dt.datetime(2027, 6, 3, 12), amount_cents=2000, fields={"category": "meat"}, id="M")
+    assert run(prog, [ev]).discount_cents == 0
+
+
+def test_a_discount_in_category_in_both_forms_and_back() -> None:
+    sf, prog = compiled(PRODUCE)
+    formatted = format_source(sf)
+    assert '    discount 10% in category "produce", "bakery"\n' in formatted
+    assert '    discount 5 EUR in category "fish"\n' in formatted
+    yaml_text = to_yaml(sf)
+    assert "- discount: {percent: 10, in: [produce, bakery]}" in yaml_text
+    assert "- discount: {amount: 5 EUR, in: [fish]}" in yaml_text
+    ysf, yprog = compiled(yaml_text, "m.yaml")
+    assert yprog == prog and program_hash(yprog) == program_hash(prog)
+    assert format_source(ysf) == formatted
+    # with `of` and `excluding`, in the order the grammar reads them
+    text = PRODUCE.replace('discount 10% in category "produce", "bakery"',
+                           'discount 10% of gross amount in category "produce" excluding category "sale"')
+    sf2, prog2 = compiled(text)
+    assert 'discount 10% of gross amount in category "produce" excluding category "sale"' in format_source(sf2)
+    [rule] = [r for r in prog2.rules if r.name == "produce_week"]
+    assert rule.actions[0].only == frozenset({"produce"}) and rule.actions[0].excluding == frozenset({"sale"})
+
+
+def test_a_program_whose_discounts_pick_no_lines_keeps_its_hash() -> None:
+    from rulelang.check.compiler import _canonical
+    assert "only" not in _canonical(ir.DiscountAction(percent=Fraction(10), fixed_cents=None))
+
+
+@pytest.mark.parametrize("form", ["text", "yaml"])
+def test_a_discount_in_category_on_an_event_without_lines_is_refused(form: str) -> None:
+    text = PRODUCE.replace("earn fish_friday on purchase when weekday == fri", "earn fish_friday on signup")
+    if form == "yaml":
+        sf, _ = parse_text(text, "m.loyalty")
+        text = to_yaml(sf)
+    found = diagnostics(text, "m.yaml" if form == "yaml" else "m.loyalty")
+    assert [d.code for d in found] == ["RL206"]
+    assert "fish" in text.splitlines()[found[0].span.line - 1]

@@ -149,6 +149,7 @@ class Discount:
     amount: Money | None = None
     base: Base = "net"
     excluding: tuple[str, ...] = ()
+    only: tuple[str, ...] = ()  # `discount 10% in category "produce"`: only the lines of these categories
     span: Span = _span()
 
 

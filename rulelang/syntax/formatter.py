@@ -503,6 +503,8 @@ def _discount_text(a: ast.Discount) -> str:
     text = f"{NODES[ast.Discount].keyword} {what}"
     if a.base != "net" or a.excluding:
         text += f" of {a.base} amount"
+    if a.only:
+        text += " in category " + ", ".join(string_text(c) for c in a.only)
     return text + _excluding(a.excluding)
 
 

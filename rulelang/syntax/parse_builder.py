@@ -344,11 +344,12 @@ class Builder(Transformer):  # type: ignore[type-arg]
     def discount(self, meta, ch):
         c = self._clauses(ch)
         tok = ch[0]
-        base, excl = c.get("of", "net"), c.get("excluding", ())
+        base, excl, only = c.get("of", "net"), c.get("excluding", ()), c.get("in", ())
         if tok.type == "PERCENT":
             return ast.Discount(percent=self._dec(tok, str(tok)[:-1]), base=base, excluding=excl,  # type: ignore[arg-type]
-                                span=self.w.of_meta(meta))
-        return ast.Discount(amount=self._money(tok), base=base, excluding=excl, span=self.w.of_meta(meta))  # type: ignore[arg-type]
+                                only=only, span=self.w.of_meta(meta))  # type: ignore[arg-type]
+        return ast.Discount(amount=self._money(tok), base=base, excluding=excl, only=only,  # type: ignore[arg-type]
+                            span=self.w.of_meta(meta))
 
     def perk(self, meta, ch):
         return ast.Perk(str(ch[0]), self._money(ch[1]), span=self.w.of_meta(meta))

@@ -352,6 +352,7 @@ class _Builder:
             return ast.Discount(amount=money if money is not None else _zero(span), span=span)
         m = r.mapping(node, what, DISCOUNT_KEYS)
         base, excluding = self.base_and_exclusions(m, what)
+        only = r.names(m["in"].node, f"`in` in {what}") if "in" in m else ()
         if ("percent" in m) == ("amount" in m):
             if isinstance(node, yaml.MappingNode):
                 r.error("RL202", f"{what} needs exactly one of `percent` or `amount`", node,
@@ -359,9 +360,9 @@ class _Builder:
             return ast.Discount(percent=Decimal(0), span=span)
         if "percent" in m:
             percent = r.suffixed(m["percent"].node, f"`percent` in {what}", "%", "10")
-            return ast.Discount(percent=percent, base=base, excluding=excluding, span=span)  # type: ignore[arg-type]
+            return ast.Discount(percent=percent, base=base, excluding=excluding, only=only, span=span)  # type: ignore[arg-type]
         amount = r.money(m["amount"].node, f"`amount` in {what}")
-        return ast.Discount(amount=amount, base=base, excluding=excluding, span=span)  # type: ignore[arg-type]
+        return ast.Discount(amount=amount, base=base, excluding=excluding, only=only, span=span)  # type: ignore[arg-type]
 
     def base_and_exclusions(self, m: dict[str, Entry], what: str) -> tuple[str, tuple[str, ...]]:
         base = self.r.choice(m["of"].node, f"`of` in {what}", BASES, "net") if "of" in m else "net"

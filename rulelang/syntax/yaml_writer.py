@@ -345,6 +345,8 @@ def _discount_body(a: ast.Discount) -> Value:
         body[key["amount"]] = _money(a.amount)
     else:
         body[key["percent"]] = _number(a.percent if a.percent is not None else Decimal(0))
+    if a.only:
+        body[key["only"]] = _names(a.only)
     _base_and_excluding(body, key, a.base, a.excluding)
     return Flow(body)
 

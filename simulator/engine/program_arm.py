@@ -540,11 +540,13 @@ class ProgramArm:
             before = disc.copy()
             for ds in spec.discounts:
                 if has_lines(data):
-                    base = line_base(data, amount, goods, None, ds.base, ds.excluding)
+                    base = line_base(data, amount, goods, None, ds.base, ds.excluding, ds.only)
                 else:
                     base = amount.copy() if ds.base == "gross" else goods.copy()
                     if ds.excluding:
                         base[np.isin(cat, ds.excluding)] = 0
+                    if ds.only is not None:  # `in category`: the purchase, one line, counts when it is in them
+                        base[~np.isin(cat, ds.only)] = 0
                 if ds.percent is not None:
                     f = ds.percent / 100
                     val = fits_int64(round_div(mul(base, f.numerator), f.denominator, spec.rule.rounding))

@@ -69,6 +69,7 @@ class DiscountSpec:
     fixed_cents: int | None
     base: str
     excluding: tuple[int, ...]
+    only: tuple[int, ...] | None = None  # `discount 10% in category "produce"`: only these category codes
 
 
 @dataclass
@@ -192,7 +193,8 @@ def build_plan(program: ir.Program, cal: Calendar, strings: StringTable) -> Plan
                 fixed.append((int(a.points), a.to))
             elif isinstance(a, ir.DiscountAction):
                 discounts.append(DiscountSpec(None if a.percent is None else Fraction(a.percent), a.fixed_cents,
-                                              a.base, tuple(sorted(strings.code(c) for c in a.excluding))))
+                                              a.base, tuple(sorted(strings.code(c) for c in a.excluding)),
+                                              only=_codes(strings, a.only)))
             elif isinstance(a, ir.PerkAction):
                 perks.append((a.name, int(a.cost_cents)))
             else:
@@ -287,7 +289,7 @@ def _reads_lines(specs: list[RuleSpec]) -> bool:
     categories or an award per quantity (each of those applies per line)."""
     return any(s.rule.event == "purchase" and (
         LINES_FIELD in fields_read(s.rule.condition) or s.quantities
-        or any(r.excluding or r.only is not None for r in s.rates) or any(d.excluding for d in s.discounts)
+        or any(r.excluding or r.only is not None for r in s.rates) or any(d.excluding or d.only is not None for d in s.discounts)
         or any(o is not None for o in s.multiplier_only))
         for s in specs)
 

@@ -314,7 +314,7 @@ def test_engine_agrees_with_interpreter_on_line_attributes():
         events = to_events(program, record, start)
         if events:
             fired |= set(run(program, events, to_customer(program, record), until=end).fired)
-    assert {"own_brand", "organic_coffee", "big_pack", "bottles"} <= fired
+    assert {"own_brand", "organic_coffee", "big_pack", "bottles", "app_grocery"} <= fired  # `discount ... in category` too
 
 
 def test_attributes_in_the_population_change_nothing_for_a_program_that_reads_none():
