@@ -367,3 +367,32 @@ def test_a_discount_in_category_on_an_event_without_lines_is_refused(form: str) 
     found = diagnostics(text, "m.yaml" if form == "yaml" else "m.loyalty")
     assert [d.code for d in found] == ["RL206"]
     assert "fish" in text.splitlines()[found[0].span.line - 1]
+
+
+# ---------------------------------------------------------------- the simulator's fit warning
+
+
+def test_a_rule_on_an_attribute_the_population_never_draws_is_warned_about() -> None:
+    from rulelang.syntax.loader import load_file
+    from simulator.model.fit_warnings import fit_warnings, observed_from_run
+    from simulator.model.population import load_population
+    from simulator.trials.montecarlo import simulate
+    sf, _, _ = load_file(str(OWN_BRAND))
+    prog, _ = compile_source(sf)
+    text = OWN_BRAND.read_text()
+    fixtures = ROOT / "tests" / "simulator" / "fixtures"
+    found = {}
+    for name in ("baskets.yaml", "brands.yaml"):
+        pop, _ = load_population((fixtures / name).read_text(), name)
+        res = simulate(prog, pop, customers=20, months=1, trials=1, seed=1, workers=1)
+        found[name] = [d for d in fit_warnings(prog, observed_from_run(res, pop), sf, text, str(OWN_BRAND))
+                       if d.code == "RL259"]
+    # the baskets population draws no attribute: the four rules that read one are warned about,
+    # each at its rule; the brands population draws all four: no warning
+    rows = text.splitlines()
+    assert [(d.severity, rows[d.span.line - 1].split()[1]) for d in found["baskets.yaml"]] == [
+        ("warning", "own_brand"), ("warning", "organic_coffee"), ("warning", "big_pack"), ("warning", "big_pack"),
+        ("warning", "bottles"), ("warning", "bottles")]
+    assert "reads line attribute `brand`, which population `baskets test population` never draws: every " \
+           "simulated line has no text there" in found["baskets.yaml"][0].message
+    assert found["brands.yaml"] == []
