@@ -94,7 +94,7 @@ _DECLS = (
     NodeDecl(ast.Cashback, "award", "award", {"percent": "percent", "base": "of", "excluding": "excluding"}),  # in Award's mapping
     NodeDecl(ast.Multiply, "multiply", "multiply", {"factor": "factor", "only": "in"}, None),
     NodeDecl(ast.Discount, "discount", "discount",
-             {"percent": "percent", "amount": "amount", "base": "of", "excluding": "excluding", "only": "in"},
+             {"percent": "percent", "amount": "amount", "base": "of", "only": "in", "excluding": "excluding"},
              _ACTION + ("discount",)),
     NodeDecl(ast.Perk, "perk", "perk", {"name": "name", "cost": "costs"}, _ACTION + ("perk",)),
     NodeDecl(ast.Cap, "cap", "cap", {"period": "per"}, _RULE + ("cap",), ("points", "times", "per")),  # or `limit`
