@@ -396,3 +396,17 @@ def test_a_rule_on_an_attribute_the_population_never_draws_is_warned_about() -> 
     assert "reads line attribute `brand`, which population `baskets test population` never draws: every " \
            "simulated line has no text there" in found["baskets.yaml"][0].message
     assert found["brands.yaml"] == []
+
+
+def test_a_replay_warns_that_a_transaction_carries_no_line_attributes() -> None:
+    from types import SimpleNamespace
+    from simulator.history.feed import needed_warnings
+    _, prog = compiled(SHOP)
+    none = SimpleNamespace(category=None, channel=None, store=None, items=None, quantity=None, customer_table={})
+    [lines] = [d for d in needed_warnings(prog, none, "t.csv", True) if "lines" in d.message]
+    assert lines.code == "RL881" and lines.severity == "warning"
+    assert "without line attributes (each reads its default: no text, false, 0)" in lines.message
+    _, plain = compiled(SHOP.replace('brand == "Own" and organic == true', 'category == "coffee"')
+                        .replace("size >= 2.5 or deposit > 0.10 EUR", "quantity > 1"))
+    [lines] = [d for d in needed_warnings(plain, none, "t.csv", True) if "lines" in d.message]
+    assert "line attributes" not in lines.message
