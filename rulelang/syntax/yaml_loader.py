@@ -23,6 +23,7 @@ from decimal import Decimal
 import yaml
 
 from rulelang.fields import ACTION_EVENTS, FED_EVENTS, given_keys
+from rulelang.ir import LINE_FIELDS
 from rulelang.syntax.lifecycle_words import (ACTIVITY_KINDS, STATUS_DATE_TOO_EARLY, UNKNOWN_ACTIVITY,
                                              activity_hint, status_date_problem)
 from rulelang.syntax import ast
@@ -56,7 +57,7 @@ _VALIDITY_RE = re.compile(r"(-?\d+)\s*(days?|months?|years?)")
 PURCHASE_FIELDS = tuple(f.spelling.yaml for f in given_keys("purchase", "yaml") if f.spelling) + ("id",)
 FIELD_FORMS = {**{f.spelling.yaml: str(f.form) for f in given_keys("purchase", "yaml") if f.spelling}, "id": "text"}
 
-LINE_KEYS = ("amount", "category", "quantity", "sku")  # the keys of a purchase's line (docs/yaml.md)
+LINE_KEYS = tuple(LINE_FIELDS)  # the keys of a purchase's line (docs/yaml.md), besides the program's line attributes
 
 ROUNDING = {"down": "down", "up": "up", "nearest": "nearest"}
 BASES = {"net": "net", "gross": "gross"}

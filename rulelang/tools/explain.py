@@ -58,7 +58,7 @@ BUILTIN_EVENT_KEYS: dict[str, tuple[str, ...]] = {
     for e in EVENT_TYPES
 }
 BUILTIN_EVENT_KEYS["purchase"] += ("lines",)  # `lines: [{amount: 12.00, category: fuel, quantity: 45}]`
-LINE_KEYS = ("amount", "category", "quantity", "sku")
+LINE_KEYS = tuple(ir.LINE_FIELDS)  # a line's own keys; the program's line attributes besides
 LINE_MISSING = "RL250"
 LINES_DISAGREE = "RL251"
 REQUIRED_EVENT_KEYS: dict[str, tuple[str, ...]] = {e.name: e.required for e in EVENT_TYPES if e.required}
