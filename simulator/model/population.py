@@ -297,6 +297,8 @@ def _line_attributes(rd: Reader, node: yaml.Node | None, what: str) -> tuple[Att
     """`attributes: {brand: {Own: 0.3, Other: 0.7}, organic: {true: 0.2, false: 0.8}}`: for each
     attribute, its values (as written) and their shares (normalised to 1)."""
     out: list[AttributeModel] = []
+    keys = {str(k.value): k for k, _ in node.value if isinstance(k, yaml.ScalarNode)} \
+        if isinstance(node, yaml.MappingNode) else {}
     for attr, anode in rd.mapping(node, what).items():
         awhat = f"{what}.{attr}"
         if not isinstance(anode, yaml.MappingNode) or not anode.value:
@@ -319,7 +321,7 @@ def _line_attributes(rd: Reader, node: yaml.Node | None, what: str) -> tuple[Att
             continue
         if values:
             out.append(AttributeModel(str(attr), tuple(values), tuple(w / total for w in weights),
-                                      span=rd.span(anode), value_spans=tuple(spans)))
+                                      span=rd.span(keys.get(str(attr), anode)), value_spans=tuple(spans)))
     return tuple(out)
 
 

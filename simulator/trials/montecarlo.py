@@ -400,7 +400,13 @@ def check_customers(program: ir.Program, pop: Population) -> None:
         check_tiers(pop, [t.name for t in program.tiers.tiers] if program.tiers else [])
     wrong = check_population_attributes(program, pop)
     if wrong:
-        raise SimulationError(wrong)
+        err = SimulationError(wrong)
+        files = {d.span.file for d in wrong if d.span.file}
+        try:  # the population file's text, so that the errors show its lines
+            err.sources = {f: open(f, encoding="utf-8").read() for f in files}  # type: ignore[attr-defined]
+        except OSError:
+            pass
+        raise err
 
 
 def customers_file_bytes(pop: Population) -> int:
