@@ -28,6 +28,7 @@ from rulelang.check.scope import TIER_METRICS, VALUE_TYPES, build_scope
 from rulelang.check.program_tests import check_tests
 from rulelang.check.tiers import check_lifecycle, check_tiers
 from rulelang.check.balances import check_balances
+from rulelang.check.line_attributes import check_line_attributes
 from rulelang.check.program_warnings import check_warnings
 from rulelang.syntax.slips import percent_hint
 from rulelang.diagnostics import Diagnostic, DiagnosticBag, did_you_mean, sort_key
@@ -107,6 +108,7 @@ def _check_declarations(ctx: CheckContext, p: ast.Program) -> None:
     ctx.duplicates(p.attributes, "attribute")
     for attr in p.attributes:
         _check_type(ctx, attr, p)
+    check_line_attributes(ctx, p)
     ctx.duplicates(p.counters, "counter")
     for counter in p.counters:
         _check_counter(ctx, p, counter)

@@ -283,6 +283,9 @@ class Builder(Transformer):  # type: ignore[type-arg]
     def attribute_decl(self, meta, ch):
         return ast.FieldDecl(str(ch[0]), ch[1], span=self.w.of_meta(meta))
 
+    def line_attribute_decl(self, meta, ch):
+        return ast.LineAttributeDecl(str(ch[0]), ch[1], span=self.w.of_meta(meta))
+
     def field_decl(self, meta, ch):
         return ast.FieldDecl(str(ch[0]), ch[1], span=self.w.of_meta(meta))
 
@@ -359,11 +362,12 @@ class Builder(Transformer):  # type: ignore[type-arg]
     def discount(self, meta, ch):
         c = self._clauses(ch)
         tok = ch[0]
-        base, excl = c.get("of", "net"), c.get("excluding", ())
+        base, excl, only = c.get("of", "net"), c.get("excluding", ()), c.get("in", ())
         if tok.type == "PERCENT":
             return ast.Discount(percent=self._dec(tok, str(tok)[:-1]), base=base, excluding=excl,  # type: ignore[arg-type]
-                                span=self.w.of_meta(meta))
-        return ast.Discount(amount=self._money(tok), base=base, excluding=excl, span=self.w.of_meta(meta))  # type: ignore[arg-type]
+                                only=only, span=self.w.of_meta(meta))  # type: ignore[arg-type]
+        return ast.Discount(amount=self._money(tok), base=base, excluding=excl, only=only,  # type: ignore[arg-type]
+                            span=self.w.of_meta(meta))
 
     def perk(self, meta, ch):
         return ast.Perk(str(ch[0]), self._money(ch[1]), span=self.w.of_meta(meta))
@@ -699,14 +703,15 @@ class Builder(Transformer):  # type: ignore[type-arg]
         span = self.w.of_meta(meta)
         header: dict[str, object] = {}
         lists: dict[str, list[object]] = {"events": [], "attributes": [], "counters": [], "rules": [],
-                                          "expiry": [], "rewards": []}
+                                          "expiry": [], "rewards": [], "line_attributes": []}
         seen: dict[str, Span] = {}
         returns: ast.ReturnPolicy | None = None
         negative: _S | None = None
         lower: _S | None = None
         lists["balances"] = []
         kinds = {ast.EventDecl: "events", ast.FieldDecl: "attributes", ast.CounterDecl: "counters",
-                 ast.EarnRule: "rules", ast.Expiry: "expiry", ast.Reward: "rewards", ast.Balance: "balances"}
+                 ast.EarnRule: "rules", ast.Expiry: "expiry", ast.Reward: "rewards", ast.Balance: "balances",
+                 ast.LineAttributeDecl: "line_attributes"}
         singles = {ast.TierSystem: ("tiers", "tiers"), ast.PayWithPoints: ("pay with points", "pay_with_points"),
                    ast.Conversion: ("convert", "conversion"), ast.ReturnPolicy: ("returns", "returns")}
         for item in ch[1:]:
@@ -774,6 +779,7 @@ class Builder(Transformer):  # type: ignore[type-arg]
             pay_with_points=header.get("pay_with_points"),  # type: ignore[arg-type]
             conversion=header.get("conversion"),  # type: ignore[arg-type]
             activity=header.get("activity", ()),  # type: ignore[arg-type]
+            line_attributes=tuple(lists["line_attributes"]),  # type: ignore[arg-type]
             span=span,
         )
 

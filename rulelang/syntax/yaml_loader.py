@@ -23,6 +23,7 @@ from decimal import Decimal
 import yaml
 
 from rulelang.fields import ACTION_EVENTS, FED_EVENTS, given_keys
+from rulelang.ir import LINE_FIELDS
 from rulelang.syntax.lifecycle_words import (ACTIVITY_KINDS, STATUS_DATE_TOO_EARLY, UNKNOWN_ACTIVITY,
                                              activity_hint, status_date_problem)
 from rulelang.syntax import ast
@@ -57,7 +58,7 @@ _VALIDITY_RE = re.compile(r"(-?\d+)\s*(days?|months?|years?)")
 PURCHASE_FIELDS = tuple(f.spelling.yaml for f in given_keys("purchase", "yaml") if f.spelling) + ("id",)
 FIELD_FORMS = {**{f.spelling.yaml: str(f.form) for f in given_keys("purchase", "yaml") if f.spelling}, "id": "text"}
 
-LINE_KEYS = ("amount", "category", "quantity", "sku")  # the keys of a purchase's line (docs/yaml.md)
+LINE_KEYS = tuple(LINE_FIELDS)  # the keys of a purchase's line (docs/yaml.md), besides the program's line attributes
 
 ROUNDING = {"down": "down", "up": "up", "nearest": "nearest"}
 BASES = {"net": "net", "gross": "gross"}
@@ -151,6 +152,10 @@ class _Builder:
             fields["pending_days"] = r.quantity(m["pending"].node, "`pending`", DAYS, "day", "14 days")[0]
         if "attributes" in m:
             fields["attributes"] = self.field_decls(m["attributes"].node, "`attributes`")
+        if "line_attributes" in m:
+            fields["line_attributes"] = tuple(
+                ast.LineAttributeDecl(d.name, d.type, span=d.span)
+                for d in self.field_decls(m["line_attributes"].node, "`line_attributes`"))
         if "events" in m:
             fields["events"] = tuple(
                 ast.EventDecl(e.key, self.field_decls(e.node, f"the fields of event `{e.key}`", empty_ok=True),
@@ -366,6 +371,7 @@ class _Builder:
             return ast.Discount(amount=money if money is not None else _zero(span), span=span)
         m = r.mapping(node, what, DISCOUNT_KEYS)
         base, excluding = self.base_and_exclusions(m, what)
+        only = r.names(m["in"].node, f"`in` in {what}") if "in" in m else ()
         if ("percent" in m) == ("amount" in m):
             if isinstance(node, yaml.MappingNode):
                 r.error("RL202", f"{what} needs exactly one of `percent` or `amount`", node,
@@ -373,9 +379,9 @@ class _Builder:
             return ast.Discount(percent=Decimal(0), span=span)
         if "percent" in m:
             percent = r.suffixed(m["percent"].node, f"`percent` in {what}", "%", "10")
-            return ast.Discount(percent=percent, base=base, excluding=excluding, span=span)  # type: ignore[arg-type]
+            return ast.Discount(percent=percent, base=base, excluding=excluding, only=only, span=span)  # type: ignore[arg-type]
         amount = r.money(m["amount"].node, f"`amount` in {what}")
-        return ast.Discount(amount=amount, base=base, excluding=excluding, span=span)  # type: ignore[arg-type]
+        return ast.Discount(amount=amount, base=base, excluding=excluding, only=only, span=span)  # type: ignore[arg-type]
 
     def base_and_exclusions(self, m: dict[str, Entry], what: str) -> tuple[str, tuple[str, ...]]:
         base = self.r.choice(m["of"].node, f"`of` in {what}", BASES, "net") if "of" in m else "net"
@@ -825,7 +831,10 @@ class _Builder:
         """`- {amount: 12.00 EUR, category: fuel, quantity: 45, sku: E10}`: one line of a purchase."""
         r = self.r
         lwhat = f"line {index + 1} of {what}"
-        m = r.mapping(node, lwhat, LINE_KEYS)
+        # a line's own keys, and any other: a line attribute of the program (the checker knows them, RL254)
+        others = tuple(k.value for k, _ in node.value if isinstance(k, yaml.ScalarNode)
+                       and isinstance(k.value, str)) if isinstance(node, yaml.MappingNode) else ()
+        m = r.mapping(node, lwhat, LINE_KEYS + tuple(k for k in others if k not in LINE_KEYS))
         amount = r.money(m["amount"].node, f"`amount` of {lwhat}") if "amount" in m else None
         fields = tuple((key, self.field_value(entry, "purchase", lwhat)) for key, entry in m.items() if key != "amount")
         return ast.LineSpec(amount, fields, span=r.span(node))
