@@ -165,3 +165,55 @@ def test_a_kernel_that_ran_is_cached_and_not_announced_again(busy_population, mo
     _run(monkeypatch, "auto", _compile("rules/coffee.loyalty"), busy_population, customers=50, months=1, trials=1,
          workers=1)
     assert cache.is_cached(purchase.purchase_batch)
+
+
+HAND = """program "Hand" {
+  currency USD
+  earn base on purchase {
+    award 1 point per 1 USD of net amount excluding category "gift_card"
+  }
+  earn weekend on purchase when weekday in [sat, sun] {
+    multiply 2x
+    cap 10 points per customer per month
+  }
+}
+"""
+
+
+def _arm(program, kernel: bool):
+    import numpy as np
+
+    from simulator.engine.program_arm import ProgramArm
+    from simulator.kernel import kernel_for
+
+    strings = StringTable()
+    plan = build_plan(program, Calendar.make(dt.date(2027, 1, 2), 30), strings)  # day 0: Saturday
+    arm = ProgramArm(plan, 3, strings, np.zeros(3, dtype=np.int64), np.full(3, -1, dtype=np.int64), {}, {})
+    if kernel:
+        arm.kernel = kernel_for(plan, arm, strings)
+        assert arm.kernel is not None
+    arm.calendar(0)
+    return arm, strings
+
+
+@pytest.mark.parametrize("kernel", [True, False])
+def test_the_kernel_earns_what_the_rules_say_worked_by_hand(kernel):
+    import numpy as np
+
+    sf, diags = parse_text(HAND, "hand.loyalty")
+    program, diags = compile_source(sf)
+    arm, strings = _arm(program, kernel)
+    cat = np.array([strings.code("coffee"), strings.code("coffee"), strings.code("gift_card")], dtype=np.int64)
+    data = {"amount": np.array([740, 2500, 900], dtype=np.int64), "shipping": np.zeros(3, dtype=np.int64),
+            "category": cat}
+    got = arm.apply("purchase", np.arange(3), data)
+    # c0: R = 740/100 = 7.4: base 7, weekend bonus 7.4 x (2 - 1) = 7, under the cap: 14
+    # c1: R = 25: base 25, bonus 25 cut to the cap of 10: 35
+    # c2: a gift card earns nothing: R = 0, no bonus: 0
+    assert got.tolist() == [14, 35, 0]
+    # c1 again the same day, 10 USD of coffee: R = 10: base 10, the month's cap is used up: 10
+    again = arm.apply("purchase", np.array([1]), {"amount": np.array([1000], dtype=np.int64),
+                                                  "shipping": np.zeros(1, dtype=np.int64), "category": cat[1:2]})
+    assert again.tolist() == [10]
+    assert arm.issued.tolist() == [14, 45, 0]
+    assert arm.lots.outstanding.tolist() == [14, 45, 0]
