@@ -35,6 +35,7 @@ from simulator.model.draws import segment_tables
 from simulator.engine.day_loop import BLOCK, ChunkResult, ChunkSim, blocks_for
 from simulator.engine.exact import ExactRangeError, checked_add
 from simulator.kernel import engine_label, kernel_for
+from simulator.kernel.dispatch import reasons as kernel_reasons
 from simulator.engine.program_plan import SimulationError, build_plan
 from simulator.engine.line_attributes import check_population_attributes
 from simulator.model.population import Population, default_population
@@ -186,6 +187,9 @@ REFERRAL_BYTES = 24  # a pre-drawn referral (day, referrer, sort order: measured
 EVENT_BYTES = 64  # a pre-drawn custom event (day, customer, kind, sort order)
 EVENT_FIELD_BYTES = 24  # and each of its fields (measured 106 for an event with 3 fields)
 WORKER_PROCESS_BYTES = 48 << 20  # a worker process before its customers (measured 43 MiB resident)
+# numba and llvmlite with the engine kernel loaded, in each process that runs tasks on the kernel
+# (measured 85-115 MiB more peak resident memory per process; benchmarks/README.md)
+KERNEL_PROCESS_BYTES = 112 << 20
 MAIN_PROCESS_BYTES = 128 << 20  # the `loyalty` process itself: Python, numpy, pyarrow, the program (measured
 # 97 MiB peak for rules/coffee.loyalty on 1,000 customers; matplotlib for the reports adds some)
 TRIAL_BYTES = 16 << 10  # results the main process keeps per trial and arm (measured 30 KiB at 12
@@ -207,6 +211,7 @@ class MemoryEstimate:
     per_trial: int  # bytes per kept trial
     held: int = 0  # a customers file's columns and the tasks' rows of it
     main: int = MAIN_PROCESS_BYTES  # the main process before any customer
+    kernel: int = 0  # the engine kernel's code in every process that runs tasks (simulator.kernel)
 
     @property
     def worker_bytes(self) -> int:
@@ -222,7 +227,7 @@ class MemoryEstimate:
 
     @property
     def total(self) -> int:
-        return self.main + self.worker_bytes + self.process_bytes + self.result_bytes + self.held
+        return self.main + self.worker_bytes + self.process_bytes + self.result_bytes + self.held + self.kernel
 
 
 def _population_draws(pop: Population, days: int) -> tuple[float, float, float]:
@@ -283,8 +288,11 @@ def estimate_memory(programs: Sequence[ir.Program], populations: Sequence[Popula
     spare = max(d[0] for d in draws)
     events = max(d[1] + sum(s.share * sum(e.rate_per_day * days for _, e in s.events) for s in p.segments)
                  for d, p in zip(draws, distinct))
-    return MemoryEstimate(workers, workers if workers > 1 else 0, largest, per_customer, spare, events,
-                          settings.trials * len(programs), trial_bytes(settings, whatif))
+    on_kernel = any(not kernel_reasons(build_plan(p, cal, StringTable()), pop) for p in programs for pop in distinct)
+    processes = workers if workers > 1 else 0
+    return MemoryEstimate(workers, processes, largest, per_customer, spare, events,
+                          settings.trials * len(programs), trial_bytes(settings, whatif),
+                          kernel=KERNEL_PROCESS_BYTES * max(processes, 1) if on_kernel else 0)
 
 
 def auto_chunk_blocks(program: ir.Program, settings: RunSettings, blocks: int,
@@ -336,6 +344,8 @@ def check_memory(program: ir.Program, settings: RunSettings, chunks: Sequence[li
     parts.insert(0, f"{_size(est.main)} for the program itself")
     if est.processes:
         parts.append(f"{est.processes} worker processes × {_size(WORKER_PROCESS_BYTES)}")
+    if est.kernel:
+        parts.append(f"{_size(est.kernel)} for the engine kernel's code")
     parts.append(f"{est.trials_kept:,} trial results × {_size(est.per_trial)}")
     biggest = max((est.worker_bytes, "customers"), (est.process_bytes, "processes"), (est.result_bytes, "trials"))[1]
     if biggest == "trials":

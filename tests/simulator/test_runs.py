@@ -172,16 +172,17 @@ def test_automatic_chunks_shrink_for_programs_with_many_lot_buckets():
 def test_a_run_that_does_not_fit_in_memory_is_refused_before_it_starts():
     from simulator.trials.montecarlo import RunSettings, check_memory, customer_bytes, plan_tasks
 
-    from simulator.trials.montecarlo import MAIN_PROCESS_BYTES, TRIAL_BYTES, TRIAL_MONTH_BYTES, WORKER_PROCESS_BYTES
+    from simulator.trials.montecarlo import (KERNEL_PROCESS_BYTES, MAIN_PROCESS_BYTES, TRIAL_BYTES, TRIAL_MONTH_BYTES,
+                                             WORKER_PROCESS_BYTES)
 
     program = program_with([rate_rule("base", 1)])
     pop = _quiet_population()
     settings = RunSettings(customers=10 * BLOCK, trials=1, workers=2)
     chunks = plan_tasks(program, settings, population=pop)  # chunks of 4, 4 and 2 blocks... at most 2 running at once
     assert [len(c) for c in chunks] == [4, 4, 2]
-    # the main process, two tasks of 4 blocks at 400 bytes a customer, two worker processes, one
-    # trial's results (12 months)
-    need = (MAIN_PROCESS_BYTES + 2 * 4 * BLOCK * 400 + 2 * WORKER_PROCESS_BYTES
+    # the main process, two tasks of 4 blocks at 400 bytes a customer, two worker processes with the
+    # engine kernel's code each (the program runs on the kernel), one trial's results (12 months)
+    need = (MAIN_PROCESS_BYTES + 2 * 4 * BLOCK * 400 + 2 * WORKER_PROCESS_BYTES + 2 * KERNEL_PROCESS_BYTES
             + (TRIAL_BYTES + 12 * TRIAL_MONTH_BYTES))
     assert check_memory(program, settings, chunks, len(chunks), available=need, population=pop).total == need
     with pytest.raises(SimulationError) as err:
