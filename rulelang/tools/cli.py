@@ -15,6 +15,7 @@ parsed arguments and returning the exit code.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime as dt
 import difflib
 import importlib
@@ -166,6 +167,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     all_diags = [d for _, diags in per_file for d in diags]
     errors = sum(1 for d in all_diags if d.is_error)
     warnings = len(all_diags) - errors
+    failing = _failing(all_diags, args.strict)
     shown = all_diags
     hidden = 0
     if args.max_errors is not None:
@@ -182,13 +184,14 @@ def cmd_check(args: argparse.Namespace) -> int:
     if args.format == "json":
         doc = {
             "format_version": "1.0",
-            "valid": errors == 0,
+            "valid": failing == 0,
+            "strict": args.strict,
             "error_count": errors,
             "warning_count": warnings,
             "files": [
                 {
                     "path": path,
-                    "valid": not any(d.is_error for d in diags),
+                    "valid": _failing(diags, args.strict) == 0,
                     "error_count": sum(1 for d in diags if d.is_error),
                     "warning_count": sum(1 for d in diags if not d.is_error),
                 }
@@ -200,18 +203,36 @@ def cmd_check(args: argparse.Namespace) -> int:
         print(json.dumps(doc, indent=2), file=out)
     elif args.format == "github":
         if shown:
-            print(render_github(shown), file=out)
-        print(f"checked {counted(len(files), 'file')}: {counted(errors, 'error')}, {counted(warnings, 'warning')}",
-              file=out)
+            print(render_github(_strict_annotations(shown) if args.strict else shown), file=out)
+        print(_check_summary(len(files), errors, warnings, args.strict), file=out)
     else:
         paint = painter(out)
         if shown:
             print(paint_diagnostics(render_text(shown, sources), paint), file=out)
         if hidden:
             print(f"... and {counted(hidden, 'more error')} not shown (--max-errors {args.max_errors})", file=out)
-        summary = f"checked {counted(len(files), 'file')}: {counted(errors, 'error')}, {counted(warnings, 'warning')}"
-        print(paint.red(summary) if errors else summary, file=out)
-    return EXIT_FINDINGS if errors else EXIT_OK
+        summary = _check_summary(len(files), errors, warnings, args.strict)
+        print(paint.red(summary) if failing else summary, file=out)
+    return EXIT_FINDINGS if failing else EXIT_OK
+
+
+def _failing(diags: Sequence[Diagnostic], strict: bool) -> int:
+    """The findings that fail `check`: its errors, and under `--strict` its warnings too."""
+    return sum(1 for d in diags if d.is_error or strict)
+
+
+def _check_summary(files: int, errors: int, warnings: int, strict: bool) -> str:
+    """`checked 3 files: 0 errors, 1 warning`, saying when `--strict` makes the warnings fail."""
+    summary = f"checked {counted(files, 'file')}: {counted(errors, 'error')}, {counted(warnings, 'warning')}"
+    if strict and warnings:
+        summary += " (--strict: warnings count as errors)"
+    return summary
+
+
+def _strict_annotations(diags: Sequence[Diagnostic]) -> list[Diagnostic]:
+    """Under `--strict` a warning fails the run, so GitHub shows it as an error annotation."""
+    return [d if d.is_error else dataclasses.replace(d, severity="error", message=f"{d.message} (a warning; "
+                                                     "--strict makes it an error)") for d in diags]
 
 
 def add_check(subparsers: argparse._SubParsersAction) -> None:
@@ -221,6 +242,8 @@ def add_check(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--format", choices=("text", "json", "github"), default="text",
                    help="output: text (default), json, or github annotations")
     p.add_argument("--max-errors", type=_positive_int, metavar="N", help="show at most N errors")
+    p.add_argument("--strict", action="store_true",
+                   help="warnings are errors: exit 1 when there is any warning (for CI)")
     p.set_defaults(handler=cmd_check)
 
 
