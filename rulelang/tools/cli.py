@@ -33,7 +33,7 @@ from rulelang.check.compiler import compile_program
 from rulelang.diagnostics import Diagnostic, RulelangError, render_github, render_text, sort_key
 from rulelang.tools.explain import explain, load_customer, load_events
 from rulelang.syntax.formatter import format_source
-from rulelang.syntax.loader import NO_PROGRAM, NOT_A_RULE_FILE, TEXT_SUFFIXES, discover, file_span, is_text_file, is_yaml_file, load_file, load_with_program, read_text
+from rulelang.syntax.loader import NO_PROGRAM, NOT_A_RULE_FILE, TEXT_SUFFIXES, discover, file_span, is_text_file, is_yaml_file, load_file, load_with_program, read_text, tested_program
 from rulelang.syntax.parser import parse_text
 from rulelang.tools.testing import Painter, render_report_github, render_report_json, render_report_text, run_paths
 from rulelang.syntax.yaml_loader import load_yaml
@@ -256,7 +256,7 @@ def _format_one(path: str, text: str) -> tuple[str | None, list[Diagnostic]]:
     if sf is None or any(d.is_error for d in diags):
         return None, [d for d in diags if d.is_error] or [
             Diagnostic("RL101", "error", f"{path} could not be parsed", file_span(path))]
-    formatted = format_source(sf)
+    formatted = format_source(sf, tested=program_tested_by(path, sf))
     again, _ = parse_text(formatted, path)
     if not same_meaning(sf, again):
         errors = [d for d in check(sf) if d.is_error]
@@ -264,6 +264,21 @@ def _format_one(path: str, text: str) -> tuple[str | None, list[Diagnostic]]:
             return None, errors
         raise InternalError(f"formatting {path} would change its meaning; the file was left unchanged")
     return formatted, []
+
+
+def program_tested_by(path: str, sf: ast.SourceFile) -> ast.Program | None:
+    """For a tests-only file (`NAME.test.loyalty`), the program beside it that it tests, so that
+    `fmt` keeps that program's points word (`stars`); None for any other file, or when the
+    program file cannot be read."""
+    if sf.program is not None or not sf.tests or path == "<stdin>":
+        return None
+    program_path = tested_program(path)
+    if program_path is None:
+        return None
+    program_sf, diags, _ = load_file(program_path)
+    if program_sf is None or any(d.is_error for d in diags):
+        return None
+    return program_sf.program
 
 
 def cmd_fmt(args: argparse.Namespace) -> int:
