@@ -38,6 +38,7 @@ from rulelang.syntax.parser import parse_text
 from rulelang.tools.testing import Painter, render_report_github, render_report_json, render_report_text, run_paths
 from rulelang.syntax.yaml_loader import load_yaml
 from rulelang.syntax.yaml_writer import to_yaml
+from rulelang.syntax.convert_comments import to_text_keeping_comments, to_yaml_keeping_comments
 from rulelang.vocabulary import counted
 
 EXIT_OK = 0
@@ -469,12 +470,7 @@ def cmd_convert(args: argparse.Namespace) -> int:
     if sf is None or errors:
         show_diagnostics(errors, {args.program: text} if text else {}, sys.stderr)
         return EXIT_FINDINGS
-    if args.to == "yaml":
-        output = to_yaml(sf)
-        again, _ = load_yaml(output, sf.path)
-    else:
-        output = format_source(sf)
-        again, _ = parse_text(output, sf.path)
+    output, again = _converted(sf, text, args.to)
     if not same_meaning(sf, again):
         errors = [d for d in check(sf) if d.is_error]
         if errors:  # the other form cannot hold what the checker refuses (an unknown test field...)
@@ -491,6 +487,27 @@ def cmd_convert(args: argparse.Namespace) -> int:
     else:
         sys.stdout.write(output if output.endswith("\n") else output + "\n")
     return EXIT_OK
+
+
+def _read_back(output: str, sf: ast.SourceFile, to: str) -> ast.SourceFile | None:
+    return (load_yaml(output, sf.path) if to == "yaml" else parse_text(output, sf.path))[0]
+
+
+def _converted(sf: ast.SourceFile, text: str, to: str) -> tuple[str, ast.SourceFile | None]:
+    """The other form of `sf`, with the comments of the file (`text`), and that output read back.
+    Should the comments not find a place that reads back the same, they are left out (with a note)."""
+    from_text = is_text_file(sf.path)
+    if to == "yaml":
+        output = to_yaml_keeping_comments(sf) if from_text else to_yaml(sf)
+    else:
+        output = format_source(sf) if from_text else to_text_keeping_comments(sf, text)
+    again = _read_back(output, sf, to)
+    if same_meaning(sf, again):
+        return output, again
+    plain = to_yaml(sf) if to == "yaml" else format_source(dataclasses.replace(sf, comments=()))
+    if plain != output:
+        print(f"note: the comments of {sf.path} were left out: they could not be placed", file=sys.stderr)
+    return plain, _read_back(plain, sf, to)
 
 
 def add_convert(subparsers: argparse._SubParsersAction) -> None:
