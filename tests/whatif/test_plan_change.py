@@ -162,3 +162,23 @@ def test_an_unknown_base_is_rl840(capsys, repo: Path) -> None:
 def test_plan_still_needs_two_programs_without_a_range(capsys, repo: Path) -> None:
     assert main(["plan", "rules/birthday.loyalty"]) == 2
     assert "give OLD and NEW, or BASE..HEAD, or --base REV" in capsys.readouterr().err
+
+
+def test_a_renamed_program_is_planned_against_its_old_name(capsys, repo: Path) -> None:
+    git(repo, "mv", "rules/birthday.loyalty", "rules/club.loyalty")
+    (repo / "rules" / "club.loyalty").write_text(BIRTHDAY.replace("award 50 points", "award 80 points"))
+    code, doc, md = plan(capsys, "--base", "HEAD")
+    assert files(doc) == [("rules/club.loyalty", "renamed", "program")]
+    assert doc["files"][0]["old_path"] == "rules/birthday.loyalty"
+    assert code == 2 and doc["files"][0]["plan"]["changed"] is True
+    assert "| `rules/club.loyalty` (was `rules/birthday.loyalty`) | renamed |" in md
+
+
+def test_a_failed_guardrail_fails_the_whole_change(capsys, repo: Path) -> None:
+    # 80 instead of 50 birthday points: points are issued on every purchase, so more than 1 point
+    (repo / "rules" / "birthday.loyalty").write_text(BIRTHDAY.replace("award 50 points", "award 80 points"))
+    Path("rails.yaml").write_text("version: 1\nguardrails:\n  - name: hardly any points\n    rule: points_issued <= 1\n")
+    code, doc, md = plan(capsys, "--base", "HEAD", "--guardrails", "rails.yaml")
+    assert code == 1
+    assert doc["files"][0]["plan"]["guardrails_failed"] is True
+    assert "**guardrail failed**" in md and "Result: **errors**" in md
