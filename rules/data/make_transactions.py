@@ -61,6 +61,28 @@ def population_text(name: str, b: Business) -> str:
             f"response: off\nsegments:\n{b.segments}")
 
 
+# the airline's travellers (rules/airline.loyalty; airline_status adds basic fares to the same segments)
+AIRLINE_SEGMENTS = """\
+  - name: business
+    share: 0.15
+    purchase: {r: 4.0, alpha: 4.0}           # about one booking a week
+    dropout: {a: 0.3, b: 12.0}
+    spend: {p: 4.0, q: 6.0, gamma: 600.0}    # mean 480 a booking
+    categories: {flight: 0.7, hotel: 0.2, car_rental: 0.1}
+    channels: {web: 0.5, app: 0.4, agency: 0.1}
+    birthday_known: 0.7
+    returns: {rate: 0.04, delay_days: {min: 1, max: 30}}
+  - name: leisure
+    share: 0.85
+    purchase: {r: 0.5, alpha: 12.0}          # two bookings a year
+    dropout: {a: 1.0, b: 4.0}
+    spend: {p: 3.0, q: 4.0, gamma: 300.0}    # mean 300
+    categories: {flight: 0.8, hotel: 0.15, car_rental: 0.05}
+    channels: {web: 0.6, app: 0.25, agency: 0.15}
+    birthday_known: 0.5
+    returns: {rate: 0.06, delay_days: {min: 1, max: 30}}
+"""
+
 BUSINESSES: dict[str, Business] = {
     # A coffee chain (USD): daily regulars, weekly and occasional visitors; drinks a few dollars.
     "coffee": Business("USD", dt.date(2026, 7, 1), (140, 60, 40), 11, """\
@@ -93,26 +115,12 @@ BUSINESSES: dict[str, Business] = {
     returns: {rate: 0.005, delay_days: {min: 1, max: 3}}
 """, referrals={"*": 0.01}),
     # An airline (USD): business travellers fly often and dear, leisure travellers once or twice a year.
-    "airline": Business("USD", dt.date(2025, 1, 1), (150, 125, 125, 100), 12, """\
-  - name: business
-    share: 0.15
-    purchase: {r: 4.0, alpha: 4.0}           # about one booking a week
-    dropout: {a: 0.3, b: 12.0}
-    spend: {p: 4.0, q: 6.0, gamma: 600.0}    # mean 480 a booking
-    categories: {flight: 0.7, hotel: 0.2, car_rental: 0.1}
-    channels: {web: 0.5, app: 0.4, agency: 0.1}
-    birthday_known: 0.7
-    returns: {rate: 0.04, delay_days: {min: 1, max: 30}}
-  - name: leisure
-    share: 0.85
-    purchase: {r: 0.5, alpha: 12.0}          # two bookings a year
-    dropout: {a: 1.0, b: 4.0}
-    spend: {p: 3.0, q: 4.0, gamma: 300.0}    # mean 300
-    categories: {flight: 0.8, hotel: 0.15, car_rental: 0.05}
-    channels: {web: 0.6, app: 0.25, agency: 0.15}
-    birthday_known: 0.5
-    returns: {rate: 0.06, delay_days: {min: 1, max: 30}}
-"""),
+    "airline": Business("USD", dt.date(2025, 1, 1), (150, 125, 125, 100), 12, AIRLINE_SEGMENTS),
+    # An airline with qualifying dollars (USD, rules/airline_status.loyalty): the airline's travellers,
+    # with basic fares (which earn miles but no qualifying dollars) besides the other fares.
+    "airline_status": Business("USD", dt.date(2025, 1, 1), (150, 125, 125, 100), 17, AIRLINE_SEGMENTS
+                               .replace("categories: {flight: 0.7, hotel", "categories: {flight: 0.65, basic_fare: 0.05, hotel")
+                               .replace("categories: {flight: 0.8, hotel", "categories: {flight: 0.5, basic_fare: 0.3, hotel")),
     # A cosmetics retailer (EUR): loyal beauty fans and occasional gift buyers.
     "cosmetics": Business("EUR", dt.date(2025, 7, 1), (250, 200, 150), 13, """\
   - name: fan
