@@ -54,6 +54,7 @@ class Business:
     referrals: dict[str, float] = dataclasses.field(default_factory=dict)  # segment -> referrals per week
     events: str = ""  # custom events per segment, YAML flow text, added to every fitted segment
     lines: str = ""  # baskets with lines, YAML flow text, added to every fitted segment
+    voucher_use: float | None = None  # chance to spend a voucher with a life on a visit, added to every fitted segment
 
 
 def population_text(name: str, b: Business) -> str:
@@ -231,7 +232,9 @@ BUSINESSES: dict[str, Business] = {
     returns: {rate: 0.005, delay_days: {min: 1, max: 7}}
 """, lines="per_purchase: 4, categories: {grocery: {share: 0.6, amount: 1}, coffee: {share: 0.15, amount: 0.3}, "
            "tobacco: {share: 0.05, amount: 0.8}, gift_card: {share: 0.05, amount: 1.5}, "
-           "fuel: {share: 0.15, amount: 4, quantity: 35}}"),
+           "fuel: {share: 0.15, amount: 4, quantity: 35}}",
+       # A 5 EUR voucher is money off the next shop: most members spend it within two or three visits.
+       voucher_use=0.4),
 }
 
 
@@ -266,7 +269,7 @@ def history(name: str, b: Business) -> list[Row]:
 def add_outside_knowledge(path: Path, b: Business) -> None:
     """Add to the fitted population what no transaction file shows, each line marked as such:
     a name, the currency (from the file's currency column, if `loyalty fit` did not write it as a key),
-    referrals and custom events."""
+    referrals, custom events, baskets with lines and the chance to spend a voucher."""
     text = path.read_text(encoding="utf-8")
     text = re.sub(r"^name: population$", f"name: {path.parent.name} customers (fitted to synthetic transactions)",
                   text, count=1, flags=re.MULTILINE)
@@ -281,6 +284,9 @@ def add_outside_knowledge(path: Path, b: Business) -> None:
         extra.append(f"    events: {{{b.events}}}    # NOT in the data: per week (rules/data/make_transactions.py)")
     if b.lines:
         extra.append(f"    lines: {{{b.lines}}}    # NOT in the data: the receipts' lines (rules/data/make_transactions.py)")
+    if b.voucher_use is not None:
+        extra.append(f"    voucher_use: {b.voucher_use}    # NOT in the data: chance to spend a voucher held on a visit "
+                     "(rules/data/make_transactions.py)")
     if extra:
         text = re.sub(r"^(    redeem: .*)$", lambda m: "\n".join([m.group(1), *extra]), text, flags=re.MULTILINE)
     path.write_text(text, encoding="utf-8")
