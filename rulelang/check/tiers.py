@@ -237,7 +237,8 @@ def check_lifecycle(ctx: CheckContext, p: ast.Program) -> None:
         _check_expiry(ctx, exp, p, in_tier=False)
     ctx.duplicates(p.rewards, "reward")
     for reward in p.rewards:
-        ctx.count(reward.price, f"the price of reward `{reward.name}`", ctx.span(reward, p), minimum=1)
+        ctx.count(reward.price, f"the price of reward `{reward.name}`", ctx.statement_span(reward, "price"),
+                  minimum=1, hint=f"a price is a whole number of {p.points_unit} from 1, e.g. `price 150 {p.points_unit}`")
         ctx.money(reward.worth, f"the worth of reward `{reward.name}`", reward)
         ctx.money(reward.cost, f"the cost of reward `{reward.name}`", reward)
     check_reward_vouchers(ctx, p)

@@ -221,6 +221,8 @@ class _Writer:
             head("pending", f"pending {counted(p.pending_days, 'day')}")
         for a in p.attributes:
             body.append(("decl", (f"attribute {a.name}: {a.type}", a.span)))
+        for la in p.line_attributes:
+            body.append(("decl", (f"line attribute {la.name}: {la.type}", la.span)))
         for e in p.events:
             fields = ", ".join(f"{f.name}: {f.type}" for f in e.fields)
             body.append(("decl", (f"event {e.name}" + (f" {{ {fields} }}" if fields else ""), e.span)))
@@ -502,6 +504,8 @@ def _discount_text(a: ast.Discount) -> str:
     text = f"{NODES[ast.Discount].keyword} {what}"
     if a.base != "net" or a.excluding:
         text += f" of {a.base} amount"
+    if a.only:
+        text += " in category " + ", ".join(string_text(c) for c in a.only)
     return text + _excluding(a.excluding)
 
 

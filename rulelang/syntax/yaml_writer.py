@@ -240,6 +240,8 @@ def _program(p: ast.Program) -> dict[str, Value]:
         out[_PROGRAM["pending_days"]] = _count(p.pending_days, "day")
     if p.attributes:
         out[_PROGRAM["attributes"]] = {a.name: Raw(a.type) for a in p.attributes}
+    if p.line_attributes:
+        out[_PROGRAM["line_attributes"]] = {a.name: Raw(a.type) for a in p.line_attributes}
     if p.events:
         out[_PROGRAM["events"]] = {e.name: Flow({f.name: Raw(f.type) for f in e.fields}) for e in p.events}
     if p.counters:
@@ -343,6 +345,8 @@ def _discount_body(a: ast.Discount) -> Value:
         body[key["amount"]] = _money(a.amount)
     else:
         body[key["percent"]] = _number(a.percent if a.percent is not None else Decimal(0))
+    if a.only:
+        body[key["only"]] = _names(a.only)
     _base_and_excluding(body, key, a.base, a.excluding)
     return Flow(body)
 

@@ -98,6 +98,12 @@ def _plain_value(value: object) -> object:
     return value
 
 
+def _line_attributes(values: dict[str, object]) -> tuple[tuple[str, object], ...]:
+    """A test line's values beside its own fields: the program's line attributes (`brand "Own"`),
+    as the interpreter reads them (the checker has checked their names and types, RL254)."""
+    return tuple((k, _plain_value(v)) for k, v in values.items() if k not in ir.LINE_FIELDS)
+
+
 def _whole(value: object) -> int | None:
     """An integer from a Decimal / int / Fraction literal, or None when it is not whole."""
     if isinstance(value, ast.Literal):
@@ -227,7 +233,8 @@ def event_from_spec(spec: ast.EventSpec) -> tuple[Event | None, list[Diagnostic]
         values = {k: (lit.value if isinstance(lit, ast.Literal) else lit) for k, lit in line.fields}
         quantity = _whole(values.get("quantity", 0))
         lines.append(Line(cents, str(values["category"]) if "category" in values else fields.get("category"),  # type: ignore[arg-type]
-                          quantity or 0, str(values["sku"]) if "sku" in values else None))
+                          quantity or 0, str(values["sku"]) if "sku" in values else None,
+                          attributes=_line_attributes(values)))
     if lines:
         goods = sum(line.amount_cents for line in lines)
         shipping = fields.get("shipping_cents", 0)
