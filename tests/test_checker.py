@@ -304,7 +304,16 @@ def test_rl206_actions_not_valid_for_event() -> None:
 def test_rl301_thresholds() -> None:
     p = program(rule("r", 3), tiers=tiers(tier("Silver", "100", 51), tier("Gold", "1000", 52), tier("Bronze", "500", 53)))
     found = only(diags(p), "RL301")
-    assert [(d.span.line, d.severity) for d in found] == [(51, "warning"), (53, "warning")]
+    # Silver (100) as the base tier above 0: a warning; Bronze 500 after Gold 1000 decreases: an error
+    assert [(d.span.line, d.severity) for d in found] == [(51, "warning"), (53, "error")]
+    assert "below tier `Gold` (1000)" in found[1].message
+    assert "move `Bronze` above `Gold`" in (found[1].hint or "")
+
+
+def test_rl301_an_equal_threshold_stays_a_warning() -> None:
+    p = program(rule("r", 3), tiers=tiers(tier("Base", "0", 51), tier("Gold", "500", 52), tier("Plus", "500", 53)))
+    found = only(diags(p), "RL301")
+    assert [(d.span.line, d.severity) for d in found] == [(53, "warning")]
 
 
 # ---------------------------------------------------------------- RL302

@@ -4,8 +4,8 @@ Takes: an `ast.SourceFile` (from the text parser or the YAML loader).
 Gives: `check(sf) -> list[Diagnostic]`, every problem found (not only the first),
 sorted by position. Errors: RL201 unknown name, RL202 type or value error, RL203 wrong
 currency, RL204 duplicate name, RL205 field not available on the event, RL206 action not
-valid for the event, RL302 (an impossible campaign window), RL401 limits. Warnings: RL301
-tier thresholds, RL302 rules or tiers that can never fire, RL303 possible double earn,
+valid for the event, RL301 (a decreasing tier threshold), RL302 (an impossible campaign window),
+RL401 limits. Warnings: RL301 tier thresholds (equal, or a base tier above 0), RL302 rules or tiers that can never fire, RL303 possible double earn,
 RL304 unbounded liability, RL305 returns not reversed. Calendar limits (RL422 dates, RL423 durations): `check_calendar`.
 
 Passes: this module checks the header, declarations and earn rules; `check_tiers` the tiers,

@@ -9,8 +9,8 @@ here), so both forms spell a condition the same way.
 Canonical style: block mappings and lists, two-space indents, keys in the
 order of docs/yaml.md, values left out where they equal the default, small
 leaf mappings (actions, caps, perks, expiry) on one line in flow style, money
-as `7.40 USD`, dates as ISO `2027-05-04`. Comments of the text form are not
-carried over.
+as `7.40 USD`, dates as ISO `2027-05-04`. Comments are placed by
+`rulelang.syntax.convert_comments` (what `loyalty convert` writes).
 """
 
 from __future__ import annotations

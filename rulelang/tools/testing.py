@@ -631,7 +631,7 @@ def render_report_text(report: TestReport, verbose: bool = False, paint: "Painte
             if outcome.passed:
                 out.append(f"{paint.green('PASS')} {outcome.name}")
                 continue
-            out.append(f"{paint.red('FAIL')} {outcome.name}")
+            out.append(f"{paint.red('FAIL')} {outcome.name} ({_where(outcome)})")
             for failure in outcome.failures:
                 out.append(f"  {_location(failure.span)}{failure.message}")
             if outcome.diagnostics:
@@ -639,12 +639,26 @@ def render_report_text(report: TestReport, verbose: bool = False, paint: "Painte
                 out.extend("  " + line for line in text.splitlines())
             if verbose and outcome.result is not None:
                 out.extend("    " + line for line in outcome.result.render_text().splitlines())
+        out.extend(_file_summary(file_report))
     if report.file_errors:
         out.append(paint.red(f"{counted(report.file_errors, 'file')} could not be tested"))
     if not report.outcomes and not report.file_errors:
         out.append("no tests found")
     out.append(summary_line(report))
     return "\n".join(out)
+
+
+def _where(outcome: TestOutcome) -> str:
+    """The file and line of a test (`rules/coffee.test.loyalty:12`), named without `-v` too."""
+    return f"{outcome.span.file or outcome.path}:{outcome.span.line}" if outcome.span.line else outcome.path
+
+
+def _file_summary(file_report: FileReport) -> list[str]:
+    """`rules/coffee.test.loyalty: 3 passed, 1 failed` after each file's tests."""
+    if not file_report.outcomes:
+        return []
+    passed = sum(1 for o in file_report.outcomes if o.passed)
+    return [f"{file_report.path}: {passed} passed, {len(file_report.outcomes) - passed} failed"]
 
 
 def _location(span: Span) -> str:
