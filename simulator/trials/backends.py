@@ -297,7 +297,7 @@ def dask_backend(scheduler: str, workers: int | None = None, *, notify: Callable
 
         n = workers or os.cpu_count() or 1
         cluster = distributed.LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
-                                           silence_logs=logging.ERROR, dashboard_address=":0" if _has_bokeh() else None)
+                                           silence_logs=logging.ERROR, dashboard_address=":0")
         link = cluster.dashboard_link if _has_bokeh() else "none (pip install bokeh to see it)"
         notify(f"dask: a LocalCluster of {n} worker process(es) at {cluster.scheduler_address}; dashboard: {link}")
         address = cluster.scheduler_address
