@@ -207,6 +207,9 @@ class Rule:
     every_nth: int | None
     streak: Streak | None
     line: int = field(default=0, compare=False)  # source line for traces; not part of equality
+    # the balance its points go to (a `Balance` name); None: the points. Left out of `program_hash`
+    # while None, so programs with one balance hash as before.
+    balance: str | None = field(default=None, metadata=NEW_FIELD)
 
 
 # ---------------------------------------------------------------- declarations
@@ -283,6 +286,16 @@ OMIT_DEFAULT = {"omit_default": True}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class Balance:
+    """A balance beside the points (`balance "qualifying_dollars" not redeemable`): earned by
+    the rules whose `balance` is its name, never redeemed, reversed by returns like the points,
+    emptied by its own expiry (`fixed_date` or `yearly` only; none: it never expires)."""
+
+    name: str  # the unit word as declared, e.g. "qualifying_dollars"
+    expiry: tuple[Expiry, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Reward:
     name: str
     price: int
@@ -356,6 +369,11 @@ class Program:
     # what counts as activity for an inactivity expiry: "purchase" (any purchase), "redemption"
     # (a reward or a payment with points), "earning" (any event that earned points)
     activity: tuple[Lit["purchase", "redemption", "earning"], ...] = ("purchase", "earning")
+    # balances beside the points; left out of `program_hash` while empty
+    balances: tuple[Balance, ...] = field(default=(), metadata=NEW_FIELD)
+
+    def balance_names(self) -> tuple[str, ...]:
+        return tuple(b.name for b in self.balances)
 
 
 

@@ -288,7 +288,9 @@ def summary_text(result: RunResult, width: int | None = None) -> str:
         return cell_parts(result.totals[key], kind, signed, precision)
 
     rows = []
-    for label, prog, base, diff, kind in SUMMARY_ROWS:
+    balances = [(f"{name} {what}", f"program.balance.{name}.{what}", None, None, "count")
+                for name in result.program_balances for what in ("issued", "expired", "reversed", "outstanding")]
+    for label, prog, base, diff, kind in SUMMARY_ROWS + balances:  # balances beside the points: no liability
         if (prog or diff) not in result.totals:
             continue
         rows.append((label, [cell(prog, kind, True), cell(base, kind, False), cell(diff, kind, True, True)]))

@@ -43,7 +43,7 @@ def _program(name: str):
 
 
 def test_there_is_data_for_every_example():
-    assert set(EXAMPLES) == {"airline", "coffee", "cosmetics", "fashion_discount", "grocery", "online_shop",
+    assert set(EXAMPLES) == {"airline", "airline_status", "coffee", "cosmetics", "fashion_discount", "grocery", "online_shop",
                              "supermarket"}
     for name in EXAMPLES:
         folder = RULES / "data" / name

@@ -62,7 +62,7 @@ def load_ok(text: str) -> ast.SourceFile:
 
 def test_every_ast_node_type_is_declared_once() -> None:
     assert set(NODE_TYPES) == AST_TYPES
-    assert len(NODE_TYPES) == len(AST_TYPES) == 39  # counted in rulelang/syntax/ast.py
+    assert len(NODE_TYPES) == len(AST_TYPES) == 40  # counted in rulelang/syntax/ast.py
 
 
 def test_declared_fields_are_the_dataclass_fields() -> None:
@@ -76,7 +76,7 @@ def test_declared_fields_are_the_dataclass_fields() -> None:
 def test_defaults_come_from_the_dataclass() -> None:
     assert NODES[ast.Award].defaults == {"per": None, "base": "net", "excluding": (), "to": "customer", "unit": "points",
                                          "only": ()}
-    assert NODES[ast.PayWithPoints].defaults == {"minimum_balance": 0, "max_share": Decimal(100)}
+    assert NODES[ast.PayWithPoints].defaults == {"minimum_balance": 0, "max_share": Decimal(100), "unit": None}
     assert "points" not in NODES[ast.Award].defaults  # a required field has no default
 
 

@@ -27,6 +27,7 @@ from rulelang.fields import FED_EVENTS, FIELD_BY_NAME
 from rulelang.check.scope import TIER_METRICS, VALUE_TYPES, build_scope
 from rulelang.check.program_tests import check_tests
 from rulelang.check.tiers import check_lifecycle, check_tiers
+from rulelang.check.balances import check_balances
 from rulelang.check.program_warnings import check_warnings
 from rulelang.diagnostics import Diagnostic, DiagnosticBag, did_you_mean, sort_key
 
@@ -70,6 +71,7 @@ def _check_program(ctx: CheckContext, p: ast.Program) -> ast.Program:
     ctx.duplicates(p.rules, "rule")
     for index, rule in enumerate(p.rules):
         _check_rule(ctx, p, index, rule)
+    check_balances(ctx, p)
     check_tiers(ctx, p)
     check_status_rules(ctx, p)
     check_lifecycle(ctx, p)
@@ -169,12 +171,12 @@ def _check_counter(ctx: CheckContext, p: ast.Program, counter: ast.CounterDecl) 
                     did_you_mean(counter.sums, fields) or "a counter sums a number field, e.g. `sums items`",
                     p,
                 )
-        elif typ != "number":
+        elif typ not in ("number", "money"):
             ctx.error(
                 "RL202",
-                f"a counter can only sum numbers, and `{counter.sums}` is not a number",
+                f"a counter can only sum numbers or money, and `{counter.sums}` is neither",
                 counter,
-                "to rank customers by money spent use `tiers by spend`" if typ == "money" else None,
+                "count the events instead: leave out `sums`",
                 p,
             )
 
@@ -219,9 +221,10 @@ def _check_action(
     event_ok = known_event
     if isinstance(action, ast.Award):
         if action.unit not in ctx.scope.units:
+            balances = "".join(f", its balance `{b.name}`" for b in p.balances)  # docs/semantics.md §2.1
             ctx.error(
                 "RL201",
-                f"unknown unit `{action.unit}`; this program's points are called `{p.points_unit}`",
+                f"unknown unit `{action.unit}`; this program's points are called `{p.points_unit}`{balances}",
                 action,
                 did_you_mean(action.unit, ctx.scope.units) or f"write `{p.points_unit}`",
                 rule,

@@ -33,6 +33,7 @@ from rulelang.check.expressions import ConditionResolver, money_cents, span_of
 from rulelang.fields import FIELD_BY_NAME
 from rulelang.check.scope import Scope, build_scope, tier_order, threshold_units
 from rulelang.check.checker import check
+from rulelang.check.balances import rule_balance
 from rulelang.diagnostics import NO_SPAN, Diagnostic, DiagnosticBag, RuleCheckError, Span, sort_key
 
 __all__ = ["compile_program", "compile_source", "program_hash"]
@@ -115,6 +116,7 @@ class _Compiler:
             every_nth=r.every_nth,
             streak=ir.Streak(length=r.streak.length, period=r.streak.period) if r.streak is not None else None,
             line=span_of(r, NO_SPAN).line,
+            balance=rule_balance(r, self.p.balances),
         )
 
     # ------------------------------------------------------------ declarations
@@ -198,7 +200,7 @@ class _Compiler:
             counters=tuple(self.counter(c) for c in p.counters),
             rules=tuple(rules),
             tiers=self.tiers(p.tiers) if p.tiers is not None else None,
-            expiry=tuple(self.expiry(e) for e in p.expiry),
+            expiry=tuple(self.expiry(e) for e in p.expiry if e.unit is None),
             returns=returns,
             rewards=tuple(self.reward(r) for r in p.rewards),
             pay_with_points=(
@@ -208,6 +210,8 @@ class _Compiler:
             ),
             conversion=_conversion(conv) if conv is not None else None,
             activity=tuple(p.activity) or ("purchase", "earning"),
+            balances=tuple(ir.Balance(name=b.name, expiry=tuple(self.expiry(e) for e in p.expiry if e.unit == b.name))
+                           for b in p.balances),
         )
 
 

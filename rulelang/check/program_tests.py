@@ -13,6 +13,8 @@ runner uses it too).
 
 from __future__ import annotations
 
+import dataclasses
+
 import datetime as dt
 from decimal import Decimal
 
@@ -21,6 +23,7 @@ from rulelang.check.base import CheckContext
 from rulelang.check.vouchers import check_test_vouchers
 from rulelang.syntax.nodes import EXPECT_VOUCHER_MONEY, EXPECT_VOUCHERS
 from rulelang.check.scope import literal_type, type_word
+from rulelang.check.tiers import money_counter
 from rulelang.fields import ACTION_EVENTS, canonical_event, given_keys
 from rulelang.diagnostics import did_you_mean
 from rulelang.check.expressions import money_cents
@@ -140,7 +143,7 @@ def _check_given(ctx: CheckContext, test: ast.TestCase, g: ast.Given) -> None:
             )
             return
         if isinstance(g.value, ast.Money):
-            if ts.metric != "spend":
+            if ts.metric != "spend" and not money_counter(ctx, ts.metric):
                 ctx.error("RL202", f"tiers go by {ts.metric}: give a number, not money", g, None, test)
             else:
                 ctx.money(g.value, "the given spend", g, fractional_cents=False)
@@ -320,13 +323,18 @@ def _check_expect(ctx: CheckContext, test: ast.TestCase, e: ast.Expect) -> None:
             test,
         )
     elif e.kind in POINT_EXPECTS:
+        if e.unit is not None:
+            _check_expect_unit(ctx, test, e)
         if isinstance(e.value, ast.Money):
             ctx.error("RL202", f"`expect {e.kind}` counts {ctx.unit}, not money", e, None, test)
         elif e.value is not None and not isinstance(e.value, (int, Decimal)):
             ctx.error("RL202", f"`expect {e.kind}` needs a number of {ctx.unit}", e, None, test)
     elif e.kind in MONEY_EXPECTS:
         if isinstance(e.value, ast.Money):
-            ctx.money(e.value, f"the expected {e.kind}", e)
+            value = e.value
+            if e.event is not None and value.amount < 0:  # what one event moved: a return refunds a discount
+                value = dataclasses.replace(value, amount=-value.amount)
+            ctx.money(value, f"the expected {e.kind}", e)
     elif e.kind == "tier":
         _tier_name(ctx, e.value, e, test)
     elif e.kind == "counter":
@@ -356,6 +364,35 @@ def _check_expect(ctx: CheckContext, test: ast.TestCase, e: ast.Expect) -> None:
             )
 
 
+#: What a balance beside the points can be expected to have (it is never pending nor redeemed).
+BALANCE_EXPECTS = ("earned", "issued", "balance", "outstanding", "expired", "reversed")
+
+
+def _balance_names(ctx: CheckContext) -> list[str]:
+    return [b.name for b in ctx.program.balances] if ctx.program is not None else []
+
+
+def _unit_hint(ctx: CheckContext, word: str, value: object) -> str:
+    """RL430's hint: the closest of the points' word and the balances' (docs/semantics.md §2.1)."""
+    names = _balance_names(ctx)
+    best = singular(ctx.unit) if word == singular(word) and word != ctx.unit else ctx.unit
+    close = did_you_mean(word, [ctx.unit, *names]) if names else None
+    if close:
+        return f"{close} write the program's word for points (`{best}`) or a balance's (`{'`, `'.join(names)}`)"
+    return f"did you mean `{best}`? write `{value} {best}`, or the number alone"
+
+
+def _check_expect_unit(ctx: CheckContext, test: ast.TestCase, e: ast.Expect) -> None:
+    """RL237: a balance beside the points expected to be pending, available or redeemed (a word that
+    is neither the points' nor a balance's is RL430, `_check_unit`)."""
+    if e.unit not in _balance_names(ctx):
+        return
+    if e.kind not in BALANCE_EXPECTS:
+        ctx.error("RL237", f"`{e.unit}` is never {e.kind}: it is not redeemable and has no pending period", e,
+                  f"expect its {', '.join(BALANCE_EXPECTS[:3])}, expired or reversed, e.g. `expect balance {e.value} {e.unit}`",
+                  test)
+
+
 def _check_known(ctx, ev, test, what: str, known: list[str]) -> None:
     """RL201 when a test event names a reward or perk the program does not have."""
     if ev.name in known:
@@ -371,15 +408,15 @@ def _check_known(ctx, ev, test, what: str, known: list[str]) -> None:
 def _check_unit(ctx: CheckContext, test: ast.TestCase, e: ast.Expect) -> None:
     """RL430: `expect earned 24 points` in a program that counts stars (the readers keep only a
     word that is not the program's own)."""
-    if e.unit is None:
+    if e.unit is None or (e.unit in _balance_names(ctx) and e.kind != "metric"):  # a balance: `_check_expect_unit`
         return
     if e.kind == "metric" and e.name not in (None, "points"):
         ctx.error(UNIT_WORD, f"`expect {e.name}` counts {e.name}, not {e.unit}", e,
                   f"write the number alone: `expect {e.name} {e.value}`", test)
         return
-    best = singular(ctx.unit) if e.unit == singular(e.unit) and e.unit != ctx.unit else ctx.unit
-    ctx.error(UNIT_WORD, f"`{e.unit}` is not this program's word for points: it counts {ctx.unit}", e,
-              f"did you mean `{best}`? write `{e.value} {best}`, or the number alone", test)
+    counts = ", ".join([ctx.unit, *_balance_names(ctx)])
+    ctx.error(UNIT_WORD, f"`{e.unit}` is not this program's word for points: it counts {counts}", e,
+              _unit_hint(ctx, e.unit, e.value), test)
 
 
 def _check_metric_expect(ctx: CheckContext, test: ast.TestCase, e: ast.Expect) -> None:
@@ -478,10 +515,12 @@ def _check_given_unit(ctx: CheckContext, test: ast.TestCase, g: ast.Given) -> No
     """RL430 for `given balance 500 points` in a program that counts stars (and any word after
     a count that is not points)."""
     points = g.kind == "balance" or (g.kind == "metric" and g.name == "points")
+    if g.kind == "balance" and g.unit in _balance_names(ctx):  # `given balance 500 qualifying_dollars`
+        return
     if not points:
         ctx.error(UNIT_WORD, f"`given {g.name or g.kind}` takes a number without a word, not `{g.unit}`", g,
                   f"write `given {g.name or g.kind} {g.value}`", test)
         return
-    best = singular(ctx.unit) if g.unit == singular(g.unit or "") and g.unit != ctx.unit else ctx.unit
-    ctx.error(UNIT_WORD, f"`{g.unit}` is not this program's word for points: it counts {ctx.unit}", g,
-              f"did you mean `{best}`? write `{g.value} {best}`, or the number alone", test)
+    counts = ", ".join([ctx.unit, *_balance_names(ctx)])
+    ctx.error(UNIT_WORD, f"`{g.unit}` is not this program's word for points: it counts {counts}", g,
+              _unit_hint(ctx, str(g.unit), g.value), test)

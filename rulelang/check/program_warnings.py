@@ -17,6 +17,7 @@ from rulelang.syntax import ast
 from rulelang import ir
 from rulelang.check.base import CheckContext
 from rulelang.check.fold import both_possible
+from rulelang.vocabulary import singular
 
 
 def check_warnings(ctx: CheckContext, p: ast.Program) -> None:
@@ -67,12 +68,14 @@ def _group_shadowing(ctx: CheckContext, p: ast.Program) -> None:
             first_always[key] = rule
 
 
-def _award_kinds(rule: ast.EarnRule) -> set[str]:
+def _award_kinds(rule: ast.EarnRule, unit: str = "points") -> set[str]:
     """What kinds of points a rule awards: "rate" (per amount / cashback) or "fixed:<recipient>"."""
     kinds: set[str] = set()
     for a in rule.actions:
         if isinstance(a, ast.Award) and a.points > 0:
-            kinds.add("rate" if a.per is not None else f"fixed:{a.to}")
+            kind = "rate" if a.per is not None else f"fixed:{a.to}"
+            # awards to a balance beside the points only overlap awards to that balance
+            kinds.add(kind if singular(a.unit) == singular(unit) or a.unit in ("points", "point") else f"{singular(a.unit)}:{kind}")
         elif isinstance(a, ast.Cashback) and a.percent > 0:
             kinds.add("rate")
     return kinds
@@ -149,7 +152,7 @@ class _PinnedIndex:
 def _double_earn(ctx: CheckContext, p: ast.Program) -> None:
     tier_count = len(ctx.scope.tiers)
     required = {i: _required_values(c) for i, c in ctx.conditions.items()}
-    kinds = {i: _award_kinds(p.rules[i]) for i in ctx.conditions}
+    kinds = {i: _award_kinds(p.rules[i], p.points_unit) for i in ctx.conditions}
     buckets: dict[tuple[str, int], list[int]] = {}
     for i in _eval_order(p):
         if i in ctx.conditions and kinds[i]:

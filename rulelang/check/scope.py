@@ -59,6 +59,8 @@ def threshold_units(tiers: ast.TierSystem, tier: ast.Tier) -> Decimal:
     if tiers.metric == "spend":
         amount = tier.threshold_money.amount if tier.threshold_money is not None else tier.threshold
         return Decimal(amount) * 100
+    if tier.threshold_money is not None:  # a counter that sums money: cents
+        return Decimal(tier.threshold_money.amount) * 100
     return Decimal(tier.threshold)
 
 
@@ -102,7 +104,8 @@ def build_scope(program: ast.Program | None) -> Scope:
     if program is None:
         return scope
     scope.currency = program.currency
-    scope.units = unit_words(program.points_unit)
+    scope.units = unit_words(program.points_unit) | frozenset(
+        w for b in program.balances for w in (b.name, singular(b.name)))  # a balance's words name its unit
     for ev in program.events:
         if ev.name in scope.events or ev.name in RULE_EVENTS:
             continue

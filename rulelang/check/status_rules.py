@@ -15,6 +15,7 @@ from decimal import Decimal
 
 from rulelang.syntax import ast
 from rulelang.check.base import CheckContext
+from rulelang.check.balances import rule_balance
 from rulelang.check.calendar import DURATION_TOO_LONG
 from rulelang.limits import MAX_MONTHS
 
@@ -94,7 +95,7 @@ def _tier_rate(ctx: CheckContext, p: ast.Program, tier: ast.Tier) -> None:
         return
     rates: list[tuple[str, Decimal]] = []
     for rule in p.rules:
-        if rule.event != "purchase":
+        if rule.event != "purchase" or rule_balance(rule, p.balances) is not None:  # a balance keeps its rate
             continue
         for action in rule.actions:
             if isinstance(action, ast.Cashback):

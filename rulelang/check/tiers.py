@@ -70,15 +70,16 @@ def _check_return_policies(ctx: CheckContext, p: ast.Program, ts: ast.TierSystem
 
 
 def _check_metric(ctx: CheckContext, p: ast.Program, ts: ast.TierSystem) -> bool:
-    if ts.metric in TIER_METRICS or ts.metric in ctx.scope.counters:
+    if ts.metric in TIER_METRICS or ts.metric in ctx.scope.counters or ts.metric in [b.name for b in p.balances]:
         return True
-    choices = list(TIER_METRICS) + list(ctx.scope.counters)
+    choices = list(TIER_METRICS) + list(ctx.scope.counters) + [b.name for b in p.balances]
     ctx.error(
         "RL201",
         f"unknown tier measure `{ts.metric}`",
         ts,
         did_you_mean(ts.metric, choices)
-        or f"tiers go by {', '.join(choices)}; declare a counter for anything else",
+        or f"tiers go by {', '.join(choices)}; declare a counter or a balance (`balance \"{ts.metric}\" not redeemable`) "
+           "for anything else",
         p,
     )
     return False
@@ -86,8 +87,13 @@ def _check_metric(ctx: CheckContext, p: ast.Program, ts: ast.TierSystem) -> bool
 
 def _check_tier(ctx: CheckContext, p: ast.Program, ts: ast.TierSystem, tier: ast.Tier) -> bool:
     ok = True
+    money_metric = ts.metric == "spend" or money_counter(ctx, ts.metric)
+    if tier.threshold_money is None and money_metric and ts.metric != "spend":
+        ctx.error("RL202", f"tiers go by {ts.metric}, which sums money: write the threshold of tier `{tier.name}` as money",
+                  tier, f"e.g. `tier {tier.name} from {tier.threshold} {p.currency}`", p)
+        ok = False
     if tier.threshold_money is not None:
-        if ts.metric != "spend":
+        if not money_metric:
             ctx.error(
                 "RL202",
                 f"tier `{tier.name}` has a money threshold, but tiers go by {ts.metric}",
@@ -110,6 +116,14 @@ def _check_tier(ctx: CheckContext, p: ast.Program, ts: ast.TierSystem, tier: ast
     for exp in tier.expiry:
         _check_expiry(ctx, exp, tier, in_tier=True)
     return ok
+
+
+def money_counter(ctx: CheckContext, metric: str) -> bool:
+    """Whether `metric` is a counter that sums a money field (`counter coffee_spend sums amount on purchase`)."""
+    counter = ctx.scope.counters.get(metric)
+    if counter is None or counter.sums is None or not ctx.scope.is_event(counter.event):
+        return False
+    return ctx.scope.fields_of(counter.event).get(counter.sums) == "money"
 
 
 def _metric_word(ctx: CheckContext, metric: str) -> str:

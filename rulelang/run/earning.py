@@ -49,6 +49,7 @@ class EarnOutcome:
     net_cents: int
     discount_cents: int
     notes: tuple[str, ...] = ()
+    balances: Mapping[str, int] = field(default_factory=dict)  # what the event earned of each balance beside the points
 
 
 @dataclass
@@ -209,10 +210,13 @@ def discounts(w: _Work) -> None:
     w.net = goods - w.total_discount
 
 
-def _rate(w: _Work, action: ir.RateAward) -> Fraction:
+def _rate(w: _Work, action: ir.RateAward, rule: ir.Rule | None = None) -> Fraction:
     """The award's rate, or on a purchase the rate of the tier held when the tier sets one
     (`award 1.2 stars per 1 USD` in the tier: the checker makes every purchase rate award
-    share one rate, which the tier's replaces)."""
+    of the points share one rate, which the tier's replaces; a rule that awards a balance
+    beside the points keeps its own rate)."""
+    if rule is not None and rule.balance is not None:
+        return action.rate
     if w.tier is not None and w.tier.rate is not None and w.ev.kind == "purchase":
         return w.tier.rate
     return action.rate
@@ -226,20 +230,21 @@ def rate_awards(w: _Work) -> None:
     for f in w.firing:
         for action in f.rule.actions:
             if isinstance(action, ir.RateAward):
-                f.raw += _rate(w, action) * _line_base(w, action.base, action.excluding, only=action.only)
-    w.total_raw = sum((f.raw for f in w.firing), Fraction(0))
+                f.raw += _rate(w, action, f.rule) * _line_base(w, action.base, action.excluding, only=action.only)
+    # R: the points' raw awards only; a rule that awards a balance beside the points is not multiplied
+    w.total_raw = sum((f.raw for f in w.firing if f.rule.balance is None), Fraction(0))
     for f in w.firing:
         rates = [a for a in f.rule.actions if isinstance(a, ir.RateAward)]
         if rates:
             f.points = round_points(f.raw, f.rule.rounding)
             terms = " + ".join(
                 _lines_text(w, a.excluding, money(_line_base(w, a.base, a.excluding, only=a.only), cur), a.only)
-                + f" x {number(_rate(w, a) * 100)} per {cur}"
-                + (f" (tier {w.tier.name}'s rate)" if _rate(w, a) is not a.rate else "")
+                + f" x {number(_rate(w, a, f.rule) * 100)} per {cur}"
+                + (f" (tier {w.tier.name}'s rate)" if _rate(w, a, f.rule) is not a.rate else "")
                 if w.ev.lines or a.only is not None else
                 f"category {w.run.fmt.value(category)} excluded" if category in a.excluding else
-                f"{money(net if a.base == 'net' else amount, cur)} x {number(_rate(w, a) * 100)} per {cur}"
-                + (f" (tier {w.tier.name}'s rate)" if _rate(w, a) is not a.rate else "")
+                f"{money(net if a.base == 'net' else amount, cur)} x {number(_rate(w, a, f.rule) * 100)} per {cur}"
+                + (f" (tier {w.tier.name}'s rate)" if _rate(w, a, f.rule) is not a.rate else "")
                 for a in rates)
             f.details.append(f"{terms} = {number(f.raw)} -> {f.points} (round {f.rule.rounding})")
 
@@ -257,7 +262,8 @@ def quantity_awards(w: _Work) -> None:
             continue
         raw = sum((a.rate * _line_quantity(w, a.excluding, a.only) for a in awards), Fraction(0))
         f.raw += raw
-        w.total_raw += raw
+        if f.rule.balance is None:
+            w.total_raw += raw
         f.points = round_points(f.raw, f.rule.rounding)
         terms = " + ".join(
             _lines_text(w, a.excluding, f"{_line_quantity(w, a.excluding, a.only)} {a.unit}", a.only)
@@ -288,6 +294,8 @@ def _raw_on(w: _Work, only: frozenset[str]) -> Fraction:
     quantity, each on those of its lines that are in `only`."""
     total = Fraction(0)
     for f in w.firing:
+        if f.rule.balance is not None:  # a balance beside the points is not multiplied
+            continue
         for a in f.rule.actions:
             if isinstance(a, ir.RateAward):
                 total += _rate(w, a) * _line_base(w, a.base, a.excluding, only=_meet(a.only, only))
@@ -414,10 +422,11 @@ SOURCE_STEPS: dict[ir.PointSource, Callable[[_Work], None]] = {
 def caps_and_budget(w: _Work) -> None:
     """§4.2 step 8: each firing rule's points cut to what its caps leave, then to what its
     global budget leaves."""
-    run, day, unit = w.run, w.ev.date, w.run.p.points_unit
+    run, day = w.run, w.ev.date
     point_cost = run.p.point_cost_cents
     for f in w.firing:
         rule = f.rule
+        unit = rule.balance or run.p.points_unit
         wanted = f.points
         for i, cap in enumerate(rule.caps):
             if cap.unit != "points":
@@ -449,6 +458,7 @@ def book_lots(w: _Work) -> EarnOutcome:
     point_cost = p.point_cost_cents
     traces: dict[str, RuleTrace] = {}
     earned = 0
+    balances: dict[str, int] = {}
     pending_until = day + dt.timedelta(days=p.pending_days)
     for f in w.firing:
         rule = f.rule
@@ -470,11 +480,14 @@ def book_lots(w: _Work) -> EarnOutcome:
         for action in rule.actions:
             if isinstance(action, ir.PerkAction):
                 run.book_perk(day, action.name, action.cost_cents, f"granted by {rule.name}")
-        if f.points > 0:
+        if f.points > 0 and rule.balance is not None:
+            run.books[rule.balance].earn(f.points, ev.id if ev.kind == "purchase" else None)
+            balances[rule.balance] = balances.get(rule.balance, 0) + f.points
+        elif f.points > 0:
             run.ledger.earn(rule.name, ev.id, day, pending_until, f.points)
             run.points_by_rule[rule.name] = run.points_by_rule.get(rule.name, 0) + f.points
             earned += f.points
-        traces[rule.name] = RuleTrace(rule.name, True, f.points, None, "; ".join(f.details) or None)
+        traces[rule.name] = RuleTrace(rule.name, True, f.points, None, "; ".join(f.details) or None, rule.balance)
     tier, tier_discount, tier_bonus = w.tier, w.tier_discount, w.tier_bonus
     if tier_discount:
         run.cents["discount"] += tier_discount
@@ -490,4 +503,4 @@ def book_lots(w: _Work) -> EarnOutcome:
             run.points_by_rule[label] = run.points_by_rule.get(label, 0) + tier_bonus
             earned += tier_bonus
         ordered.append(RuleTrace(label, True, max(tier_bonus, 0), None, detail or None))
-    return EarnOutcome(tuple(ordered), earned, w.net, w.total_discount)
+    return EarnOutcome(tuple(ordered), earned, w.net, w.total_discount, balances=balances)

@@ -32,6 +32,7 @@ from rulelang.run.state import BudgetState, Customer, Event
 from rulelang.run.ledger import OPENING_BALANCE, Entry, Ledger, LedgerInvariantError
 from rulelang.run.trace import Result, RuleTrace, TierChange, TraceStep, VoucherTotals
 from rulelang.run.vouchers import Wallet, voucher_end
+from rulelang.run.balances import BalanceBook, expires_today
 from rulelang.run.trace import Result, RuleTrace, TierChange, TraceStep
 from rulelang.run.undo import Moved, share
 
@@ -157,6 +158,7 @@ class _Run:
         self.attribute_types = dict(program.attributes)
         self.rewards = {r.name: r for r in program.rewards}
         self.ledger = Ledger()
+        self.books = {b.name: BalanceBook(b.name) for b in program.balances}
         self.trace: list[TraceStep] = []
         self.tier_history: list[TierChange] = []
         self.tier: int | None = None
@@ -286,6 +288,9 @@ class _Run:
         self.last_activity = opening_day
         if c.balance > 0:
             self.ledger.earn(OPENING_BALANCE, None, opening_day, opening_day, c.balance, "given balance")
+        for name, amount in c.balances.items():
+            if name in self.books and amount > 0:
+                self.books[name].open(amount)
         if self.tiers:
             metric = _as_number(c.metric) or Fraction(0)
             if not metric and self.tiers.metric in c.counters:  # `given counter NAME N` for the counter tiers go by
@@ -450,6 +455,10 @@ class _Run:
                 elif due is not None:
                     upcoming = min(upcoming, due)
             self._expiry_key, self._expiry_next = key, upcoming
+        # 2b. balances beside the points that expire all at once today
+        for balance in self.p.balances:
+            if expires_today(balance, day) and self.books[balance.name].outstanding > 0:
+                notes.append(f"expired {self.books[balance.name].expire_all()} {balance.name} (all of it)")
         # 3. tier review
         self._review(day, notes)
         self._status_end(day, notes)
@@ -592,6 +601,8 @@ class _Run:
                     increment += step
         if metric_name == "points":
             increment += earned
+        elif metric_name in self.books and outcome is not None:
+            increment += outcome.balances.get(metric_name, 0)
         self._metric_moved = bool(increment)
         if ev.kind == "purchase" and ev.id is not None:
             moved.metric = increment
@@ -657,6 +668,7 @@ class _Run:
         if not policy.reverse:
             notes.append("this program does not reverse points on returns")
             return
+        self._reverse_balances(ev, order, returned, order_amount, notes)
         own = [lot for lot in self.ledger.lots if lot.event_id == order and lot.rule != OPENING_BALANCE]
         earned = sum(lot.points for lot in own)
         if returned >= order_amount or order_amount == 0:
@@ -728,6 +740,15 @@ class _Run:
         qualified = self._qualified(metric)
         if qualified < self.tier:
             self._set_tier(qualified, day, f"a return lowered the metric to {self._metric_text(metric)}", notes)
+
+    def _reverse_balances(self, ev: Event, order: str, returned: int, order_amount: int, notes: list[str]) -> None:
+        """The returned share of each balance the order raised (§6). A tier that goes by the balance
+        loses it only with `returns lower tier metric and counters` (`_undo`), like any metric."""
+        for name, book in self.books.items():
+            done, earned = book.reverse(order, returned, order_amount)
+            if not done:
+                continue
+            notes.append(f"reversed {done} {name} of the {earned} {name} order {order} earned")
 
     def _redeem(self, ev: Event, notes: list[str]) -> None:
         reward = self.rewards[str(ev.name)]
@@ -839,6 +860,7 @@ class _Run:
                 outstanding=self.wallet.outstanding, issued_cents=self.wallet.issued_cents,
                 used_cents=self.wallet.used_cents, expired_cents=self.wallet.expired_cents,
                 outstanding_cents=self.wallet.outstanding_cents),
+            balances={name: book.freeze() for name, book in self.books.items()},
         )
 
 

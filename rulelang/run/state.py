@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 from fractions import Fraction
-from typing import Hashable, Mapping, Protocol, Sequence
+from typing import Any, Hashable, Mapping, Protocol, Sequence
 
 from rulelang import ir
 from rulelang.diagnostics import Span
@@ -70,6 +70,7 @@ class Customer:
     metric: Fraction | int = 0
     birthday: tuple[int, int] | None = None
     counters: Mapping[str, int] = field(default_factory=dict)
+    balances: Mapping[str, int] = field(default_factory=dict)  # opening balances beside the points, by name
 
 
 @dataclass
@@ -109,6 +110,7 @@ class RunState(Protocol):
     fired: set[str]
     points_by_rule: dict[str, int]
     cents: dict[str, int]
+    books: dict[str, Any]  # balance name -> `rulelang.run.balances.BalanceBook`
 
     def current_tier(self) -> ir.Tier | None: ...
 

@@ -17,6 +17,7 @@ from typing import Mapping
 
 from rulelang.run.conditions import money
 from rulelang.run.ledger import Entry, Lot
+from rulelang.run.balances import BalanceTotals
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,10 +29,14 @@ class RuleTrace:
     points: int = 0
     reason: str | None = None  # why it did not fire
     detail: str | None = None  # how the points were worked out
+    balance: str | None = None  # the balance its points went to; None: the points
 
     def to_json(self) -> dict[str, object]:
-        return {"rule": self.rule, "fired": self.fired, "points": self.points,
-                "reason": self.reason, "detail": self.detail}
+        out: dict[str, object] = {"rule": self.rule, "fired": self.fired, "points": self.points,
+                                  "reason": self.reason, "detail": self.detail}
+        if self.balance is not None:
+            out["balance"] = self.balance
+        return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,6 +127,7 @@ class Result:
     counters: Mapping[str, Fraction] = field(default_factory=dict)  # each declared counter at the end
     metric: Fraction | None = None  # the tier metric at the end, over its window (cents for spend); None without tiers
     vouchers: VoucherTotals | None = None  # a program whose vouchers have a life
+    balances: Mapping[str, BalanceTotals] = field(default_factory=dict)  # the balances beside the points, by name
 
     @property
     def cost_cents(self) -> int:
@@ -165,6 +171,7 @@ class Result:
             "tier_history": [t.to_json() for t in self.tier_history],
             "fired": sorted(self.fired),
             "points_by_rule": dict(self.points_by_rule),
+            **({"balances": {k: v.to_json() for k, v in self.balances.items()}} if self.balances else {}),
             "trace": [s.to_json() for s in self.trace],
             "lots": [lot.to_json() for lot in self.lots],
             "entries": [e.to_json() for e in self.entries],
@@ -186,7 +193,8 @@ class Result:
             width = max([len(r.rule) for r in step.rules] or [0])
             for r in step.rules:
                 if r.fired:
-                    line = f"  + {r.rule.ljust(width)}  {self._points(r.points)}"
+                    amount = f"{r.points} {r.balance}" if r.balance is not None else self._points(r.points)
+                    line = f"  + {r.rule.ljust(width)}  {amount}"
                     if r.detail:
                         line += f"  ({r.detail})"
                 else:
@@ -218,6 +226,9 @@ class Result:
                    f"reversed {self.reversed} + outstanding {self.outstanding}")
         out.append(f"  earned by events {self._points(self.earned)}; available {self.available}, "
                    f"pending {self.pending}")
+        for b in self.balances.values():
+            out.append(f"  {b.name}: issued {b.issued} = expired {b.expired} + reversed {b.reversed} + "
+                       f"outstanding {b.outstanding} (not redeemable); earned by events {b.earned}")
         if self.tier is not None:
             out.append(f"  tier {self.tier}")
         c = self.currency

@@ -277,6 +277,7 @@ class Expiry:
     end_of_month: bool = False
     date: dt.date | None = None
     month_day: tuple[int, int] | None = None
+    unit: str | None = None  # a declared balance's word (`expire qualifying_dollars yearly on 01-01`); None: the points
     span: Span = _span()
 
 
@@ -322,6 +323,16 @@ class TierSystem:
     span: Span = _span()
 
 
+@dataclass(frozen=True, slots=True)
+class Balance:
+    """`balance "qualifying_dollars" not redeemable`: a balance beside the points, earned by
+    rules that award its word, never spent (docs/semantics.md §2.1)."""
+
+    name: str
+    redeemable: bool = True  # as written: `not redeemable` sets False (the checker requires it)
+    span: Span = _span()
+
+
 # ---------------------------------------------------------------- redemption
 
 
@@ -337,6 +348,7 @@ class Reward:
     voucher: Money | None = None
     valid: int | None = None
     valid_unit: Lit["days", "months", "years"] = "years"
+    unit: str | None = None  # the price's unit word when it is not the points' (the checker refuses it)
     span: Span = _span()
 
 
@@ -348,6 +360,7 @@ class PayWithPoints:
     money: Money
     minimum_balance: int = 0
     max_share: Decimal = Decimal(100)
+    unit: str | None = None  # `pay with WORD` when WORD is not the points' (the checker refuses it)
     span: Span = _span()
 
 
@@ -366,6 +379,7 @@ class Conversion:
     months: tuple[str, ...] = ()
     valid: int | None = None
     valid_unit: Lit["days", "months", "years"] = "years"
+    unit: str | None = None  # `convert every N WORD` when WORD is not the points' (the checker refuses it)
     span: Span = _span()
 
 
@@ -468,6 +482,7 @@ class Program:
     name: str
     points_unit: str = "points"
     currency: str = "USD"
+    balances: tuple[Balance, ...] = ()
     point_cost: Money | None = None
     point_value: Money | None = None
     stacking: Lit["add", "multiply"] = "multiply"

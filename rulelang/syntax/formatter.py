@@ -22,6 +22,7 @@ from rulelang.syntax import ast
 from rulelang.diagnostics import Span
 from rulelang.syntax.nodes import ACTION_TYPES, EXPRESSION_TYPES, NODES, dispatch
 from rulelang.vocabulary import counted
+from rulelang.syntax.balances import balance_named
 
 __all__ = ["format_source", "expr_to_text", "literal_to_text"]
 
@@ -162,6 +163,7 @@ class _Writer:
         self.lines: list[_Line] = []
         self.spans = dict(sf.statement_spans)
         self.unit = sf.program.points_unit if sf.program is not None else "points"
+        self.balances = sf.program.balances if sf.program is not None else ()
         # a tests-only file does not know its program's points word: it writes only a word written
         self.expect_unit = sf.program.points_unit if sf.program is not None else None
         tiers = sf.program.tiers if sf.program is not None else None
@@ -204,6 +206,8 @@ class _Writer:
         if p.points_unit != "points":
             head("points", f"points {string_text(p.points_unit)}")
         head("currency", f"currency {p.currency}")
+        for b in p.balances:
+            body.append(("header", (f"balance {string_text(b.name)}" + ("" if b.redeemable else " not redeemable"), b.span)))
         if p.point_cost is not None:
             head("point_cost", f"point cost {money_text(p.point_cost)}")
         if p.point_value is not None:
@@ -252,7 +256,7 @@ class _Writer:
             c = p.conversion
             when = ", ".join(c.months) if c.period == "months" else c.period
             valid = f" valid {validity_text(c.valid, c.valid_unit)}" if c.valid is not None else ""
-            text = f"convert every {c.points} {u} into a {money_text(c.voucher)} voucher{valid} at end of {when}"
+            text = f"convert every {c.points} {c.unit or u} into a {money_text(c.voucher)} voucher{valid} at end of {when}"
             body.append(("convert", (text, c.span)))
 
     # ------------------------------------------------------------ rules
@@ -273,11 +277,14 @@ class _Writer:
             self.emit(2, f"group {string_text(r.group)}", self.stmt(s, "group"))
         if r.window is not None:
             self.emit(2, f"during {date_text(r.window.start)} .. {date_text(r.window.end)}", r.window.span)
+        rule_unit = next((name for a in r.actions if isinstance(a, ast.Award)
+                          and (name := balance_named(a.unit, self.balances)) is not None),
+                         self.unit)  # a rule that awards a balance caps that balance
         for c in r.caps:
             if c.unit == "times":
                 self.emit(2, f"limit {counted(c.limit, 'time')} per customer per {c.period}", c.span)
             else:
-                self.emit(2, f"cap {c.limit} {self.unit} per customer per {c.period}", c.span)
+                self.emit(2, f"cap {c.limit} {rule_unit} per customer per {c.period}", c.span)
         if r.budget is not None:
             b = r.budget
             text = f"budget {money_text(b.money)}" if b.money is not None else f"budget {b.points} {self.unit}"
@@ -344,7 +351,7 @@ class _Writer:
         self.emit(2, "}", s, closes=True)
 
     def expiry(self, x: ast.Expiry) -> str:
-        u = self.unit
+        u = x.unit or self.unit
         if x.kind == "never":
             return f"{u} never expire"
         if x.kind == "after_earning":
@@ -360,7 +367,7 @@ class _Writer:
     def reward(self, w: ast.Reward, blank: bool) -> None:
         s = w.span
         self.emit(1, f"reward {w.name} {{", s, blank=blank)
-        self.emit(2, f"price {w.price} {self.unit}", self.stmt(s, "price"))
+        self.emit(2, f"price {w.price} {w.unit or self.unit}", self.stmt(s, "price"))
         if w.worth is not None:
             self.emit(2, f"worth {money_text(w.worth)}", self.stmt(s, "worth") or w.worth.span)
         if w.cost is not None:
@@ -372,10 +379,11 @@ class _Writer:
 
     def pay(self, y: ast.PayWithPoints, blank: bool) -> None:
         s = y.span
-        self.emit(1, "pay with points {", s, blank=blank)
-        self.emit(2, f"{y.points} {self.unit} = {money_text(y.money)}", self.stmt(s, "exchange"))
+        unit = y.unit or self.unit
+        self.emit(1, f"pay with {y.unit or 'points'} {{", s, blank=blank)
+        self.emit(2, f"{y.points} {unit} = {money_text(y.money)}", self.stmt(s, "exchange"))
         if y.minimum_balance:
-            self.emit(2, f"minimum balance {y.minimum_balance} {self.unit}", self.stmt(s, "minimum"))
+            self.emit(2, f"minimum balance {y.minimum_balance} {unit}", self.stmt(s, "minimum"))
         if y.max_share != Decimal(100):
             self.emit(2, f"at most {number_text(y.max_share)}% of basket", self.stmt(s, "at_most"))
         self.emit(1, "}", s, closes=True)

@@ -21,6 +21,7 @@ from lark import Token, Transformer, v_args
 from rulelang.syntax import ast
 from rulelang.diagnostics import Diagnostic, Span, did_you_mean
 from rulelang.vocabulary import unit_words
+from rulelang.syntax.balances import balance_metric, normalise_test_units, tier_units_dropped, points_unit_dropped as _points_unit_dropped
 from rulelang.syntax.expect_words import EventRef, OnDate, normalise_expect_words
 from rulelang.syntax.read_limits import NUMBER_HINT, NUMBER_TOO_LONG, number_too_long
 from rulelang.syntax.lifecycle_words import (STATUS_DATE_HINT, STATUS_DATE_TOO_EARLY, UNKNOWN_ACTIVITY,
@@ -246,6 +247,12 @@ class Builder(Transformer):  # type: ignore[type-arg]
 
     def points_decl(self, meta, ch):
         return self._stmt(meta, "points", unquote(ch[0]))
+
+    def not_redeemable(self, meta, ch):
+        return _Clause("not_redeemable", True)
+
+    def balance_decl(self, meta, ch):
+        return ast.Balance(unquote(ch[0]), not any(isinstance(c, _Clause) for c in ch[1:]), span=self.w.of_meta(meta))
 
     def currency_decl(self, meta, ch):
         code = str(ch[0])
@@ -574,7 +581,7 @@ class Builder(Transformer):  # type: ignore[type-arg]
         return {"kind": "yearly", "month_day": self._month_day(ch[0])}
 
     def expire_stmt(self, meta, ch):
-        return ast.Expiry(**ch[1], span=self.w.of_meta(meta))
+        return ast.Expiry(**ch[1], unit=str(ch[0]), span=self.w.of_meta(meta))  # `unit` normalised in `program`
 
     def returns_stmt(self, meta, ch):
         return ast.ReturnPolicy(True, span=self.w.of_meta(meta))
@@ -588,7 +595,7 @@ class Builder(Transformer):  # type: ignore[type-arg]
     # ------------------------------------------------------------ redemption
 
     def price_stmt(self, meta, ch):
-        return self._stmt(meta, "price", self._int(ch[0], "a price"))
+        return self._stmt(meta, "price", (self._int(ch[0], "a price"), str(ch[1]) if len(ch) > 1 else None))
 
     def worth_stmt(self, meta, ch):
         return self._stmt(meta, "worth", self._money(ch[0]))
@@ -610,9 +617,10 @@ class Builder(Transformer):  # type: ignore[type-arg]
                 values[item.kind] = item.value
         if "price" not in values:
             self._missing(f"reward `{name}` has no price", span, "add e.g. `price 150 points`")
+        price, price_unit = values.get("price") or (0, None)  # type: ignore[misc]
         voucher, (valid, unit) = values.get("voucher") or (None, (None, "years"))  # type: ignore[misc]
-        return ast.Reward(name, values.get("price", 0), values.get("worth"), values.get("costs_us"),  # type: ignore[arg-type]
-                          voucher, valid, unit, span=span)
+        return ast.Reward(name, price, values.get("worth"), values.get("costs_us"),  # type: ignore[arg-type]
+                          voucher, valid, unit, unit=price_unit, span=span)
 
     def exchange_stmt(self, meta, ch):
         return self._stmt(meta, "exchange", (self._int(ch[0], "points"), self._money(ch[2])))
@@ -635,14 +643,14 @@ class Builder(Transformer):  # type: ignore[type-arg]
         if "exchange" not in values:
             self._missing("`pay with points` does not say what points are worth", span, "add e.g. `100 points = 1 USD`")
         return ast.PayWithPoints(points, money, values.get("minimum", 0),  # type: ignore[arg-type]
-                                 values.get("at_most", Decimal(100)), span=span)  # type: ignore[arg-type]
+                                 values.get("at_most", Decimal(100)), unit=str(ch[0]), span=span)  # type: ignore[arg-type]
 
     def convert_stmt(self, meta, ch):
-        valid, unit = (ch[3] if isinstance(ch[3], tuple) else (None, "years"))
+        valid, valid_unit = (ch[3] if isinstance(ch[3], tuple) else (None, "years"))
         when = ch[-1]
         period, months = ("months", tuple(when)) if isinstance(when, list) else (str(when), ())
         return ast.Conversion(self._int(ch[0], "points"), self._money(ch[2]), period, months,  # type: ignore[arg-type]
-                              valid, unit, span=self.w.of_meta(meta))
+                              valid, valid_unit, unit=str(ch[1]), span=self.w.of_meta(meta))
 
     def voucher_valid(self, meta, ch):
         unit = str(ch[1])
@@ -678,8 +686,9 @@ class Builder(Transformer):  # type: ignore[type-arg]
         returns: ast.ReturnPolicy | None = None
         negative: _S | None = None
         lower: _S | None = None
+        lists["balances"] = []
         kinds = {ast.EventDecl: "events", ast.FieldDecl: "attributes", ast.CounterDecl: "counters",
-                 ast.EarnRule: "rules", ast.Expiry: "expiry", ast.Reward: "rewards"}
+                 ast.EarnRule: "rules", ast.Expiry: "expiry", ast.Reward: "rewards", ast.Balance: "balances"}
         singles = {ast.TierSystem: ("tiers", "tiers"), ast.PayWithPoints: ("pay with points", "pay_with_points"),
                    ast.Conversion: ("convert", "conversion"), ast.ReturnPolicy: ("returns", "returns")}
         for item in ch[1:]:
@@ -718,10 +727,19 @@ class Builder(Transformer):  # type: ignore[type-arg]
             if word not in unit_words(unit):
                 self._err("RL202", f"`{word}` is not this program's points unit", where,
                           did_you_mean(word, sorted(unit_words(unit))) or f"write `{unit}`")
+        balances = tuple(lists["balances"])
+        words = unit_words(unit)
+        tiers = tier_units_dropped(balance_metric(tiers, balances), words)  # type: ignore[arg-type]
+        lists["expiry"] = [_points_unit_dropped(e, words) for e in lists["expiry"]]
+        lists["rewards"] = [_points_unit_dropped(r, words) for r in lists["rewards"]]
+        for key in ("pay_with_points", "conversion"):
+            if header.get(key) is not None:
+                header[key] = _points_unit_dropped(header[key], words)
         return ast.Program(
             unquote(ch[0]),
             points_unit=unit,
             currency=str(header.get("currency", "USD")),
+            balances=balances,  # type: ignore[arg-type]
             point_cost=header.get("point_cost"),  # type: ignore[arg-type]
             point_value=header.get("point_value"),  # type: ignore[arg-type]
             stacking=header.get("multipliers", "multiply"),  # type: ignore[arg-type]
@@ -873,7 +891,11 @@ class Builder(Transformer):  # type: ignore[type-arg]
         return ast.Expect(ch[0], points, unit=unit, span=self.w.of_meta(meta))
 
     def event_money(self, meta, ch):
-        return ast.Expect(ch[0], self._money(ch[1]), span=self.w.of_meta(meta))
+        """`discount 3 USD`, or `discount -75 RUB`: what one event moved, negative on a return."""
+        money = self._money(ch[-1])
+        if len(ch) == 3:  # MINUS
+            money = dataclasses.replace(money, amount=-money.amount)
+        return ast.Expect(ch[0], money, span=self.w.of_meta(meta))
 
     def expect_event_stmt(self, meta, ch):
         ref: EventRef = ch[0]
@@ -924,6 +946,7 @@ class Builder(Transformer):  # type: ignore[type-arg]
             metric = program.tiers.metric if program.tiers is not None else None
             tests = tuple(normalise_expect_words(_normalise_metric(t, units), program.points_unit, metric)
                           for t in tests)
+        tests = tuple(normalise_test_units(t, program) for t in tests)
         return program, tests
 
 

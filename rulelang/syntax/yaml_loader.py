@@ -31,6 +31,7 @@ from rulelang.syntax.parser import points_name_problem
 from rulelang.syntax.nodes import ACTION_TYPES, NODES
 from rulelang.syntax.expectations import normalise_expect_words, read_expect
 from rulelang.vocabulary import own_unit_words, unit_words
+from rulelang.syntax.balances import balance_metric, normalise_test_units, points_unit_dropped
 from rulelang.syntax.yaml_nodes import NAME_RE, Entry, Node, NodeReader, compose_yaml, first_key, foreign_tags, number_of
 
 __all__ = ["load_yaml", "EVENT_TIME_WHEN_NONE_GIVEN"]
@@ -93,6 +94,7 @@ class _Builder:
     def __init__(self, reader: NodeReader) -> None:
         self.r = reader
         self.points_unit = "points"
+        self.balances: tuple[ast.Balance, ...] = ()
         self.has_program = False
         self.stmt_spans: list[tuple[tuple[int, int, str], Span]] = []
         self.tier_metric: str | None = None
@@ -113,6 +115,7 @@ class _Builder:
         if "tests" in top:
             items = self.r.sequence(top["tests"].node, "`tests`")
             tests = tuple(self.test_case(item) for item in items)
+            tests = tuple(normalise_test_units(t, program) for t in tests)
         return ast.SourceFile(path, program, tests, statement_spans=tuple(self.stmt_spans))
 
     # ------------------------------------------------------------ program
@@ -129,6 +132,8 @@ class _Builder:
                 r.error("RL121", problem, m["points"].node, "write one word, e.g. `points: miles`")
         if "currency" in m:
             fields["currency"] = self.currency(m["currency"].node)
+        if "balances" in m:
+            fields["balances"] = self.balances = tuple(self.balance(e) for e in r.named(m["balances"].node, "`balances`"))
         if "point_cost" in m:
             fields["point_cost"] = r.money(m["point_cost"].node, "`point_cost`")
         if "point_value" in m:
@@ -163,11 +168,32 @@ class _Builder:
             fields["pay_with_points"] = self.pay_with_points(m["pay_with_points"])
         if "convert" in m:
             fields["conversion"] = self.conversion(m["convert"])
+        words = unit_words(self.points_unit)
+        for key in ("expiry", "rewards"):
+            if key in fields:
+                fields[key] = tuple(points_unit_dropped(x, words) for x in fields[key])  # type: ignore[attr-defined]
+        for key in ("pay_with_points", "conversion"):
+            if fields.get(key) is not None:
+                fields[key] = points_unit_dropped(fields[key], words)
+        if fields.get("tiers") is not None:
+            fields["tiers"] = balance_metric(fields["tiers"], self.balances)  # type: ignore[arg-type]
         span = r.entry_span(entry)
         if "activity" in m:
             fields["activity"] = self.activity(m["activity"].node)
             self._statement(span, "activity", m["activity"])
         return ast.Program(name, **fields, span=span)  # type: ignore[arg-type]
+
+    def balance(self, entry: Entry) -> ast.Balance:
+        """`balances: {qualifying_dollars: {redeemable: false}}`."""
+        r = self.r
+        what = f"balance `{entry.key}`"
+        m = r.mapping(entry.node, what, NODES[ast.Balance].yaml_keys)
+        redeemable = r.boolean(m["redeemable"].node, f"`redeemable` of {what}") if "redeemable" in m else True
+        return ast.Balance(entry.key, redeemable, span=r.entry_span(entry))
+
+    def unit_key(self, m: dict[str, Entry], what: str) -> str | None:
+        """The `unit:` key of a mapping (a balance's word where the points are the default)."""
+        return self.r.name(m["unit"].node, f"`unit` of {what}") if "unit" in m else None
 
     def currency(self, node: Node) -> str:
         text = self.r.scalar(node, "`currency`", "a currency code", "USD")
@@ -563,7 +589,8 @@ class _Builder:
             r.choice(node, what, {"never": "never"}, "never")
             return ast.Expiry("never", span=span)
         m = r.mapping(node, what, EXPIRE_KEYS)
-        kinds = [k for k in m if k != "at_end_of_month"]
+        unit = self.unit_key(m, what)
+        kinds = [k for k in m if k not in ("at_end_of_month", "unit")]
         if len(kinds) != 1:
             if isinstance(node, yaml.MappingNode):
                 r.error("RL202", f"{what} needs exactly one of `after_earning`, `inactivity`, `on`, `yearly_on`",
@@ -576,13 +603,13 @@ class _Builder:
         if kind == "after_earning":
             months = r.quantity(value, f"`after_earning` in {what}", MONTHS, "month", "12 months")[0]
             end = r.boolean(m["at_end_of_month"].node, "`at_end_of_month`") if "at_end_of_month" in m else False
-            return ast.Expiry("after_earning", months=months, end_of_month=end, span=span)
+            return ast.Expiry("after_earning", months=months, end_of_month=end, unit=unit, span=span)
         if kind == "inactivity":
             months = r.quantity(value, f"`inactivity` in {what}", MONTHS, "month", "18 months")[0]
-            return ast.Expiry("inactivity", months=months, span=span)
+            return ast.Expiry("inactivity", months=months, unit=unit, span=span)
         if kind == "on":
-            return ast.Expiry("fixed_date", date=r.date(value, f"`on` in {what}"), span=span)
-        return ast.Expiry("yearly", month_day=r.month_day(value, f"`yearly_on` in {what}"), span=span)
+            return ast.Expiry("fixed_date", date=r.date(value, f"`on` in {what}"), unit=unit, span=span)
+        return ast.Expiry("yearly", month_day=r.month_day(value, f"`yearly_on` in {what}"), unit=unit, span=span)
 
     def returns(self, entry: Entry) -> ast.ReturnPolicy:
         r = self.r
@@ -602,9 +629,9 @@ class _Builder:
         worth = r.money(m["worth"].node, f"`worth` of {what}") if "worth" in m else None
         cost = r.money(m["costs_us"].node, f"`costs_us` of {what}") if "costs_us" in m else None
         voucher = r.money(m["voucher"].node, f"`voucher` of {what}") if "voucher" in m else None
-        valid, unit = self.validity(m["valid"].node, f"`valid` of {what}") if "valid" in m else (None, "years")
-        return ast.Reward(entry.key, price, worth, cost, voucher, valid, unit,  # type: ignore[arg-type]
-                          span=r.entry_span(entry))
+        valid, valid_unit = self.validity(m["valid"].node, f"`valid` of {what}") if "valid" in m else (None, "years")
+        return ast.Reward(entry.key, price, worth, cost, voucher, valid, valid_unit,  # type: ignore[arg-type]
+                          unit=self.unit_key(m, what), span=r.entry_span(entry))
 
     def pay_with_points(self, entry: Entry) -> ast.PayWithPoints:
         r = self.r
@@ -618,7 +645,8 @@ class _Builder:
             fields["minimum_balance"] = r.integer(m["minimum_balance"].node, f"`minimum_balance` of {what}", "500")
         if "at_most" in m:
             fields["max_share"] = r.suffixed(m["at_most"].node, f"`at_most` of {what}", "%", "50%")
-        return ast.PayWithPoints(points, money, **fields, span=r.entry_span(entry))  # type: ignore[arg-type]
+        return ast.PayWithPoints(points, money, **fields, unit=self.unit_key(m, what),  # type: ignore[arg-type]
+                                 span=r.entry_span(entry))
 
     def conversion(self, entry: Entry) -> ast.Conversion:
         r = self.r
@@ -634,11 +662,11 @@ class _Builder:
         elif "at_end_of" in m:
             period = r.choice(m["at_end_of"].node, f"`at_end_of` of {what}",
                               {"month": "month", "quarter": "quarter", "year": "year"}, "month")
-        valid, unit = None, "years"
+        valid, valid_unit = None, "years"
         if "valid" in m:
-            valid, unit = self.validity(m["valid"].node, f"`valid` of {what}")
-        return ast.Conversion(points, voucher, period, months, valid, unit,  # type: ignore[arg-type]
-                              span=r.entry_span(entry))
+            valid, valid_unit = self.validity(m["valid"].node, f"`valid` of {what}")
+        return ast.Conversion(points, voucher, period, months, valid, valid_unit,  # type: ignore[arg-type]
+                              unit=self.unit_key(m, what), span=r.entry_span(entry))
 
     def validity(self, node: Node, what: str) -> tuple[int | None, str]:
         """`2 years`, `18 months`, `90 days` (a count of 0 or less is the checker's RL260)."""

@@ -19,6 +19,7 @@ import datetime as dt
 import functools
 import json
 import re
+import dataclasses
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Mapping, Union
@@ -224,6 +225,9 @@ _RETURNS = NODES[ast.ReturnPolicy].yaml_fields
 def _program(p: ast.Program) -> dict[str, Value]:
     out: dict[str, Value] = {_PROGRAM["name"]: _text(p.name), _PROGRAM["points_unit"]: _word(p.points_unit),
                              _PROGRAM["currency"]: _word(p.currency)}
+    if p.balances:
+        out[_PROGRAM["balances"]] = {b.name: Flow({"redeemable": Raw("true" if b.redeemable else "false")})
+                                     for b in p.balances}
     if p.point_cost is not None:
         out[_PROGRAM["point_cost"]] = _money(p.point_cost)
     if p.point_value is not None:
@@ -262,7 +266,7 @@ def _program(p: ast.Program) -> dict[str, Value]:
         if c.valid is not None:
             conv["valid"] = Raw(validity_text(c.valid, c.valid_unit))
         conv["at_end_of"] = Flow([_word(m) for m in c.months]) if c.period == "months" else Raw(c.period)
-        out[_PROGRAM["conversion"]] = Flow(conv)
+        out[_PROGRAM["conversion"]] = _with_unit(conv, c.unit)
     if p.activity:
         out[_PROGRAM["activity"]] = Flow([Raw(ACTIVITY_WORDS[k]) for k in p.activity])
     return out
@@ -414,9 +418,19 @@ def _expiries(items: tuple[ast.Expiry, ...]) -> Value:
     return [_expiry(e) for e in items]
 
 
+def _with_unit(body: dict[str, Value], unit: str | None) -> Value:
+    """A flow mapping, with `unit:` last when a balance's word was written."""
+    if unit is not None:
+        body["unit"] = _word(unit)
+    return Flow(body)
+
+
 def _expiry(e: ast.Expiry) -> Value:
     if e.kind == "never":
         return Raw("never")
+    if e.unit is not None:
+        inner = _expiry(dataclasses.replace(e, unit=None))
+        return _with_unit(dict(inner.value) if isinstance(inner, Flow) and isinstance(inner.value, dict) else {}, e.unit)
     if e.kind == "after_earning":
         body: dict[str, Value] = {"after_earning": _count(e.months or 0, "month")}
         if e.end_of_month:
@@ -440,7 +454,7 @@ def _reward(r: ast.Reward) -> Value:
         body["voucher"] = _money(r.voucher)
     if r.valid is not None:
         body["valid"] = Raw(validity_text(r.valid, r.valid_unit))
-    return Flow(body)
+    return _with_unit(body, r.unit)
 
 
 def _pay(p: ast.PayWithPoints) -> Value:
@@ -449,7 +463,7 @@ def _pay(p: ast.PayWithPoints) -> Value:
         body["minimum_balance"] = _number(p.minimum_balance)
     if p.max_share != Decimal(100):
         body["at_most"] = Raw(_num(p.max_share) + "%")
-    return Flow(body)
+    return _with_unit(body, p.unit)
 
 
 # ---------------------------------------------------------------- tests

@@ -325,6 +325,8 @@ class _Differ:
             ("event", self.old.events, self.new.events,
              lambda e: f"event {e.name}" + (" { " + ", ".join(f"{f.name}: {f.type}" for f in e.fields) + " }" if e.fields else "")),
             ("counter", self.old.counters, self.new.counters, self._counter_text),
+            ("balance", self.old.balances, self.new.balances,
+             lambda b: f'balance "{b.name}"' + ("" if b.redeemable else " not redeemable")),
         ):
             for name, o, n in _keyed(old_items, new_items):
                 if o is None:

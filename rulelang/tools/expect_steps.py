@@ -63,8 +63,22 @@ class StepRuns:
         return self.prefix(sum(1 for e in self.events if e.date <= day), day)
 
 
-def value_of(kind: str, result: Result, name: str | None = None) -> object:
-    """What an expectation of `kind` reads from a run: points, cents, a tier name, a number."""
+#: what an expectation reads of a balance beside the points (never redeemed nor pending: 0)
+BALANCE_TOTALS = {"earned": "earned", "issued": "issued", "balance": "outstanding", "outstanding": "outstanding",
+                  "expired": "expired", "reversed": "reversed"}
+
+
+def balance_of(x: ast.Expect, program: ir.Program) -> str | None:
+    """The balance beside the points an expectation counts in (`expect earned 300 qualifying_dollars`)."""
+    return x.unit if x.unit is not None and x.unit in program.balance_names() else None
+
+
+def value_of(kind: str, result: Result, name: str | None = None, balance: str | None = None) -> object:
+    """What an expectation of `kind` reads from a run: points (of `balance`, when it counts in a
+    balance beside the points), cents, a tier name, a number."""
+    if balance is not None and kind in TOTALS:
+        attr = BALANCE_TOTALS.get(kind)
+        return int(getattr(result.balances[balance], attr)) if attr is not None else 0
     if kind in TOTALS:
         return int(getattr(result, TOTALS[kind]))
     if kind == "tier":
@@ -88,10 +102,13 @@ def expected_value(x: ast.Expect) -> object:
     return value
 
 
-def describe_value(kind: str, value: object, program: ir.Program, name: str | None = None) -> str:
-    """`24 stars`, `3.00 USD`, `Gold`, `5`, for a message."""
+def describe_value(kind: str, value: object, program: ir.Program, name: str | None = None,
+                   balance: str | None = None) -> str:
+    """`24 stars`, `3.00 USD`, `Gold`, `5`, `300 qualifying_dollars`, for a message."""
     if value is None:
         return "none"
+    if balance is not None:
+        return f"{number(Fraction(value))} {balance}"  # type: ignore[arg-type]
     unit = program.points_unit
     spend = kind == "metric" and program.tiers is not None and program.tiers.metric == "spend"
     if kind in MONEY_KINDS or spend:
@@ -130,13 +147,15 @@ def check_state_on(x: ast.Expect, runs: StepRuns, program: ir.Program) -> tuple[
     """An expectation on the state at the end of `x.on`: None, or (expected, actual, message)."""
     assert x.on is not None
     result = runs.at_end_of(x.on)
-    actual = value_of(x.kind, result, x.name)
+    balance = balance_of(x, program)
+    actual = value_of(x.kind, result, x.name, balance)
     expected = expected_value(x)
     if expected == actual:
         return None
     what = _what(x, program)
-    message = (f"expected {what} {describe_value(x.kind, expected, program)} at the end of {x.on:%Y-%m-%d}, "
-               f"got {describe_value(x.kind, actual, program)} ({state_detail(x, result, program)})")
+    message = (f"expected {what} {describe_value(x.kind, expected, program, balance=balance)} at the end of "
+               f"{x.on:%Y-%m-%d}, got {describe_value(x.kind, actual, program, balance=balance)} "
+               f"({state_detail(x, result, program)})")
     return expected, actual, message
 
 
@@ -155,7 +174,8 @@ def check_event_expect(x: ast.Expect, case: ast.TestCase, runs: StepRuns,
     i = found[0]
     event = runs.events[i]
     after, before = runs.prefix(i + 1, event.date), runs.prefix(i, event.date)
-    actual = value_of(x.kind, after) - value_of(x.kind, before)  # type: ignore[operator]
+    balance = balance_of(x, program)
+    actual = value_of(x.kind, after, None, balance) - value_of(x.kind, before, None, balance)  # type: ignore[operator]
     expected = expected_value(x)
     if expected == actual:
         return None
@@ -167,8 +187,9 @@ def check_event_expect(x: ast.Expect, case: ast.TestCase, runs: StepRuns,
     detail = "; ".join(parts[:6]) or "no rule was a candidate"
     verb = {"earned": "earn", "redeemed": "redeem", "reversed": "reverse", "discount": "get a discount of",
             "cost": "cost"}[x.kind]
-    message = (f"expected the {_event_label(x, event)} to {verb} {describe_value(x.kind, expected, program)}, "
-               f"got {describe_value(x.kind, actual, program)} ({detail})")
+    message = (f"expected the {_event_label(x, event)} to {verb} "
+               f"{describe_value(x.kind, expected, program, balance=balance)}, "
+               f"got {describe_value(x.kind, actual, program, balance=balance)} ({detail})")
     return expected, actual, message
 
 

@@ -50,7 +50,7 @@ UNKNOWN_ORDER = "RL240"
 RETURN_TOO_LARGE = "RL241"
 
 TOP_KEYS = ("customer", "events", "until")
-CUSTOMER_KEYS = ("tier", "balance", "attributes", "purchases", "birthday", "metric", "counters")
+CUSTOMER_KEYS = ("tier", "balance", "balances", "attributes", "purchases", "birthday", "metric", "counters")
 COMMON_EVENT_KEYS = ("type", "date", "time", "id")
 # An event's own keys (rulelang.fields): its keys, then the built-in fields it carries.
 BUILTIN_EVENT_KEYS: dict[str, tuple[str, ...]] = {
@@ -298,6 +298,8 @@ class _Reader:
             values["attributes"] = self.attempt(lambda: self.attributes(keys["attributes"][1]))
         if "counters" in keys:
             values["counters"] = self.attempt(lambda: self.counters(keys["counters"][1]))
+        if "balances" in keys:
+            values["balances"] = self.attempt(lambda: self.balances(keys["balances"][1]))
         given = {k: v for k, v in values.items() if v is not None}
         return Customer(**given)  # type: ignore[arg-type]
 
@@ -316,6 +318,16 @@ class _Reader:
             value = self.attempt(lambda name=name, value_node=value_node:
                                  self.typed(value_node, f"attribute {name}", declared[name]))
             if value is not None:
+                out[name] = value
+        return out
+
+    def balances(self, node: yaml.Node) -> dict[str, int]:
+        """`balances: {qualifying_dollars: 1200}`: opening balances beside the points."""
+        keys = self.mapping(node, "balances", self.program.balance_names())
+        out: dict[str, int] = {}
+        for name, (_, value_node) in keys.items():
+            value = self.attempt(lambda value_node=value_node, name=name: self.whole(value_node, f"balance {name}"))
+            if isinstance(value, int):
                 out[name] = value
         return out
 

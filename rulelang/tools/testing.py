@@ -17,13 +17,14 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
+import dataclasses
 from dataclasses import dataclass, field
 from decimal import Decimal
 from fractions import Fraction
 from typing import Iterable, Sequence
 
 from rulelang.syntax import ast
-from rulelang.vocabulary import counted, singular
+from rulelang.vocabulary import counted, singular, unit_words
 from rulelang import ir
 from rulelang.check.checker import check
 from rulelang.check.compiler import compile_program
@@ -125,6 +126,7 @@ def customer_from_givens(givens: Sequence[ast.Given], path: str) -> tuple[Custom
     birthday: tuple[int, int] | None = None
     attributes: dict[str, object] = {}
     counters: dict[str, int] = {}
+    balances: dict[str, int] = {}
 
     def bad(g: ast.Given, what: str) -> None:
         diags.append(Diagnostic(INVALID_VALUE, "error", f"`given {g.kind}` needs {what}", g.span or NO_SPAN))
@@ -136,6 +138,8 @@ def customer_from_givens(givens: Sequence[ast.Given], path: str) -> tuple[Custom
             number = _whole(g.value)
             if number is None or number < 0:
                 bad(g, "a whole number, 0 or more")
+            elif g.kind == "balance" and g.unit is not None:
+                balances[g.unit] = number  # a word not the points' own: a balance beside them (the runner resolves it)
             elif g.kind == "balance":
                 balance = number
             else:
@@ -168,7 +172,7 @@ def customer_from_givens(givens: Sequence[ast.Given], path: str) -> tuple[Custom
                 counters[g.name] = number
     customer = Customer(
         tier=tier, balance=balance, attributes=attributes, purchases=purchases,
-        metric=metric, birthday=birthday, counters=counters,
+        metric=metric, birthday=birthday, counters=counters, balances=balances,
     )
     return customer, diags
 
@@ -328,10 +332,37 @@ def _rule_reasons(result: Result, rule: str) -> list[str]:
     return lines
 
 
+def _balance_of(word: str, program: ir.Program) -> str | None:
+    """The balance beside the points that `word` names (its name or its singular), or None."""
+    return next((b.name for b in program.balances if word in (b.name, singular(b.name))), None)
+
+
+def _check_balance_expectation(expect: ast.Expect, result: Result, program: ir.Program) -> Failure | None:
+    """`expect earned 300 qualifying_dollars`, `expect balance 1200 qualifying_dollars`."""
+    kind, word = expect.kind, str(expect.unit)
+    name = _balance_of(word, program)
+    if name is None:
+        known = ", ".join([program.points_unit] + list(program.balance_names()))
+        return Failure(kind, expect.value, None, f"unknown unit `{word}`: this program counts {known}", expect.span)
+    totals = result.balances[name]
+    attr = {"earned": "earned", "issued": "issued", "balance": "outstanding", "outstanding": "outstanding",
+            "expired": "expired", "reversed": "reversed"}.get(kind)
+    if attr is None:
+        return Failure(kind, expect.value, None, f"{name} is never {kind}: it is not redeemable", expect.span)
+    expected = _whole(expect.value)
+    actual = int(getattr(totals, attr))
+    if expected == actual:
+        return None
+    detail = ", ".join(f"{k} {getattr(totals, k)}" for k in ("issued", "expired", "reversed", "outstanding"))
+    return Failure(kind, expected, actual, f"expected {kind} {expect.value} {name}, got {actual} ({detail})", expect.span)
+
+
 def check_expectation(expect: ast.Expect, result: Result, program: ir.Program) -> Failure | None:
     """Compare one `expect` line with the interpreter's result; None when it holds."""
     unit = program.points_unit
     kind = expect.kind
+    if kind in POINT_TOTALS and expect.unit is not None and expect.unit not in unit_words(unit):
+        return _check_balance_expectation(expect, result, program)
     if kind in POINT_TOTALS:
         expected = _whole(expect.value)
         actual = int(getattr(result, POINT_TOTALS[kind]))
@@ -416,9 +447,29 @@ def _voucher_expectation(expect: ast.Expect, result: Result, program: ir.Program
                    expect.span)
 
 
+def _balances_resolved(customer: Customer, case: ast.TestCase, program: ir.Program) -> tuple[Customer, list[Diagnostic]]:
+    """`given balance N WORD`: WORD the points' (a tests-only file keeps it as written) or a balance's."""
+    diags: list[Diagnostic] = []
+    balance, balances = customer.balance, {}
+    for word, amount in customer.balances.items():
+        name = _balance_of(word, program)
+        if word in unit_words(program.points_unit):
+            balance += amount
+        elif name is not None:
+            balances[name] = amount
+        else:
+            span = next((g.span for g in case.givens if g.kind == "balance" and g.unit == word), case.span)
+            diags.append(Diagnostic("RL430", "error", f"unknown unit `{word}` in `given balance`", span or NO_SPAN,
+                                    f"this program counts {', '.join([program.points_unit, *program.balance_names()])}"))
+    return dataclasses.replace(customer, balance=balance, balances=balances), diags
+
+
 def run_test(case: ast.TestCase, program: ir.Program, path: str) -> TestOutcome:
     """Run one test against a compiled program."""
     customer, diags = customer_from_givens(case.givens, path)
+    if customer is not None and customer.balances:
+        customer, balance_diags = _balances_resolved(customer, case, program)
+        diags.extend(balance_diags)
     events, event_diags = events_from_specs(case.events)
     diags.extend(event_diags)
     if any(d.is_error for d in diags):

@@ -135,10 +135,13 @@ class DayEvents:
         returned, due = ret["returned"][keep], ret["due"][keep]
         earn_u = np.zeros(m, dtype=np.int64)
         disc_u = np.zeros(m, dtype=np.int64)
+        bal_u = {name: np.zeros(m, dtype=np.int64) for name in self.arm.bal_issued}  # balances beside the points
         if earned is not None and mi.size:
             earn_u[mi] = earned
             if self.arm.last_discount is not None:
                 disc_u[mi] = self.arm.last_discount
+            for name, arr in self.arm.last_balances.items():
+                bal_u[name][mi] = arr
         whole = draws.amount[rows]
         # the returned part's share of the purchase's instant discount (round down): the sale of
         # that part is undone, so its discount is no longer a cost (the ledger keeps it, §6)
@@ -163,6 +166,7 @@ class DayEvents:
             **basket, **moved, "cust": cust, "order_day": np.full(rows.size, day, dtype=np.int64),
             "returned": returned, "disc_back": disc_back,
             "in_b": in_b[rows], "in_p": in_p[rows], "member": mem, "earned": earn_u[rows], "book_id": book_id,
+            **{f"balance.{name}": arr[rows] for name, arr in bal_u.items()},
         })
 
     def _returns(self, day: int, mo: int, touched: list) -> None:
@@ -207,6 +211,9 @@ class DayEvents:
                 go = (target > 0) | (book_id >= 0)
                 if go.any():
                     reverse_orders(arm, c[go], target[go], due["order_day"][batch][go], book_id[go], day)
+                if arm.bal_issued:
+                    arm.reverse_balances(c, returned, whole, {name: due[f"balance.{name}"][batch]
+                                                              for name in arm.bal_issued})
             if self.return_rules:
                 arm.apply("return", c, data)
             arm.discount_refunded[c] += due["disc_back"][batch]

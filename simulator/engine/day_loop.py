@@ -67,6 +67,7 @@ TIER_FLOWS = ("revenue_cents", "baseline_revenue_cents", "discount_cents", "perk
 # vouchers with a life (only for a program whose conversion gives them a validity)
 VOUCHER_METRICS = ("vouchers_issued", "vouchers_used", "vouchers_expired", "vouchers_outstanding",
                    "voucher_issued_cents", "voucher_used_cents", "voucher_expired_cents", "voucher_outstanding_cents")
+BALANCE_METRICS = ("issued", "expired", "reversed", "outstanding")  # per balance beside the points
 UNIFORMS = ("category", "channel", "dropout", "perk_use", "redeem")  # per purchase, then 3 for returns
 NO_VISIT = np.int16(-4)  # visit code: (month of the last purchase) * 4 + purchases so far (at most 2)
 
@@ -123,6 +124,11 @@ def blocks_for(customers: int, block_size: int = BLOCK) -> list[tuple[int, int]]
     return out
 
 
+def balance_metric(name: str, metric: str) -> str:
+    """The monthly metric of a balance beside the points: `program.balance.qualifying_dollars.issued`."""
+    return f"program.balance.{name}.{metric}"
+
+
 def ledger_error(arm: ProgramArm) -> int:
     """The largest error, over the chunk's customers, of the ledger identity issued = redeemed +
     expired + reversed + outstanding (plus the opening balance on the left), plus the lot buckets' own recount (`LotStore.audit`):
@@ -131,15 +137,19 @@ def ledger_error(arm: ProgramArm) -> int:
     if arm.n == 0:
         return 0
     ident = arm.opening + arm.issued - arm.redeemed - arm.expired - arm.reversed - arm.lots.outstanding
-    return int(max(np.abs(ident).max(), arm.lots.audit().max()))
+    # a balance beside the points: outstanding = issued - expired - reversed, never below zero
+    below = max((int(-np.minimum(arm.bal_outstanding(name), 0).max()) for name in arm.bal_issued), default=0)
+    return int(max(np.abs(ident).max(), arm.lots.audit().max(), below))
 
 
 def check_customer_totals(arm: ProgramArm) -> None:
     """Stop (ExactRangeError) when a customer's running totals pass MAX_CUSTOMER_POINTS."""
     if arm.n == 0:
         return
+    balances = [(f"{name} issued", arr) for name, arr in arm.bal_issued.items()]  # balances beside the points
     for name, arr in (("issued", arm.issued), ("redeemed", arm.redeemed), ("expired", arm.expired),
-                      ("reversed", arm.reversed), ("outstanding", arm.lots.outstanding), ("tier metric", arm.metric)):
+                      ("reversed", arm.reversed), ("outstanding", arm.lots.outstanding), ("tier metric", arm.metric),
+                      *balances):
         big = int(np.abs(arr).max())
         if big > MAX_CUSTOMER_POINTS:
             raise ExactRangeError(f"a customer's {name} reached {big:,}, beyond the {MAX_CUSTOMER_POINTS:,} (2**53) "
@@ -244,6 +254,9 @@ class ChunkSim(DayEvents):
         self.mon.update({f"program.{m}": np.zeros(months, np.int64) for m in PROGRAM_METRICS})
         if self.arm.vouchers is not None:
             self.mon.update({f"program.{m}": np.zeros(months, np.int64) for m in VOUCHER_METRICS})
+        # balances beside the points: only a program that declares them has these metrics
+        self.mon.update({balance_metric(b.name, m): np.zeros(months, np.int64)
+                         for b in program.balances for m in BALANCE_METRICS})
         self.newcomers = self.mon["program.new_customers"]
         self.acquisition = self.mon["program.acquisition_cents"]
         self.tier_counts = np.zeros((months, self.ntiers), np.int64)
@@ -607,6 +620,15 @@ class ChunkSim(DayEvents):
             mon["program.vouchers_outstanding"][mo] = _int64(exact_sum(vb.held), "program.vouchers_outstanding")
             mon["program.voucher_outstanding_cents"][mo] = _int64(exact_sum(vb.held_cents),
                                                                   "program.voucher_outstanding_cents")
+        for name in arm.bal_issued:
+            for metric, arr in (("issued", arm.bal_issued[name]), ("expired", arm.bal_expired[name]),
+                                ("reversed", arm.bal_reversed[name])):
+                key = balance_metric(name, metric)
+                v = exact_sum(arr)
+                mon[key][mo] = _int64(v - self.prev.get(key, 0), key)
+                self.prev[key] = v
+            key = balance_metric(name, "outstanding")
+            mon[key][mo] = _int64(exact_sum(arm.bal_outstanding(name)), key)
         outstanding = exact_sum(arm.lots.outstanding)
         mon["program.points_outstanding"][mo] = _int64(outstanding, "program.points_outstanding")
         mon["program.points_available"][mo] = _int64(outstanding - exact_sum(arm.lots.pending), "program.points_available")
@@ -682,6 +704,10 @@ class ChunkSim(DayEvents):
                 "vouchers_issued": int(arm.vouchers.issued[c]), "vouchers_used": int(arm.vouchers.used[c]),
                 "vouchers_expired": int(arm.vouchers.expired[c]), "vouchers_outstanding": int(arm.vouchers.held[c]),
                 "voucher_outstanding_cents": int(arm.vouchers.held_cents[c])}),
+            **({"balances": {name: {"issued": int(arm.bal_issued[name][c]), "expired": int(arm.bal_expired[name][c]),
+                                    "reversed": int(arm.bal_reversed[name][c]),
+                                    "outstanding": int(arm.bal_outstanding(name, np.array([c]))[0])}
+                             for name in arm.bal_issued}} if arm.bal_issued else {}),
         }
 
 

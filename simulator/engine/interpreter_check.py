@@ -40,7 +40,9 @@ def _voucher_counts(res: Any) -> dict:
 
 
 def _fields(program: ir.Program) -> tuple[str, ...]:
-    return FIELDS + (VOUCHER_FIELDS if ir.vouchers_with_a_life(program) else ())
+    """The ledger fields compared: vouchers' counts when they have a life, balances when declared."""
+    return (FIELDS + (VOUCHER_FIELDS if ir.vouchers_with_a_life(program) else ())
+            + (("balances",) if program.balances else ()))
 
 
 def _default(value: Any, vtype: str) -> Any:
@@ -107,7 +109,14 @@ def interpreter_ledger(program: ir.Program, record: dict, start: dt.date, end: d
         "voucher_cents": res.voucher_cents, "points_payment_cents": res.points_payment_cents, "tier": res.tier,
         **_voucher_counts(res),
         "discount_refunded_cents": res.discount_refunded_cents,
+        **({"balances": _balances(res)} if program.balances else {}),
     }
+
+
+def _balances(res: Any) -> dict[str, dict[str, int]]:
+    """Each balance beside the points as the engine records it: issued, expired, reversed, outstanding."""
+    return {name: {"issued": t.issued, "expired": t.expired, "reversed": t.reversed, "outstanding": t.outstanding}
+            for name, t in res.balances.items()}
 
 
 def compare_records(program: ir.Program, records: dict[int, dict], start: dt.date, end: dt.date) -> list[str]:
@@ -160,7 +169,7 @@ def compare_records_together(program: ir.Program, records: dict[int, dict], star
     for (cust, rec), res in zip(recs, results):
         counts = _voucher_counts(res)
         for f in _fields(program):
-            expected = counts[f] if f in VOUCHER_FIELDS else getattr(res, f)
+            expected = counts[f] if f in VOUCHER_FIELDS else _balances(res) if f == "balances" else getattr(res, f)
             if rec["ledger"].get(f) != expected:
                 problems.append(f"customer {cust}: {f} engine={rec['ledger'].get(f)} interpreter={expected}")
     return problems, budgets

@@ -62,6 +62,7 @@ class _Batch:
     net: np.ndarray | None = None
     goods: np.ndarray | None = None  # amount - shipping, before discounts
     metric_changed: bool = False
+    bal: dict[str, np.ndarray] = field(default_factory=dict)  # what each balance beside the points earned
     metric_moved: np.ndarray | None = None  # per row: the event changed the tier metric
 
     def __post_init__(self) -> None:
@@ -172,6 +173,13 @@ class ProgramArm:
         self.discount_refunded = z()  # the returned share of discounts (no longer a cost)
         self.opening = z()  # opening balances of a program already running (customers file)
         self.vouchers = VoucherBook(n) if ir.vouchers_with_a_life(self.p) else None
+        # balances beside the points (docs/semantics.md §2.1): issued, expired, reversed per customer;
+        # outstanding = issued - expired - reversed (never redeemed, never below zero)
+        self.bal_issued = {b.name: z() for b in self.p.balances}
+        self.bal_expired = {b.name: z() for b in self.p.balances}
+        self.bal_reversed = {b.name: z() for b in self.p.balances}
+        self.last_balances: dict[str, np.ndarray] = {}  # per customer of the last `apply`: each balance earned
+        self.metric_balance = ts.metric if ts is not None and ts.metric in self.bal_issued else None
         self.cal = cal
         self.date = cal.start
         self.day = 0
@@ -191,6 +199,29 @@ class ProgramArm:
 
     def expiry_set_of(self, idx: np.ndarray) -> np.ndarray:
         return self._set_table[self.tier[idx]]
+
+    def bal_outstanding(self, name: str, idx: np.ndarray | None = None) -> np.ndarray:
+        """Outstanding of a balance beside the points (all customers, or `idx`)."""
+        if idx is None:
+            return self.bal_issued[name] - self.bal_expired[name] - self.bal_reversed[name]
+        return self.bal_issued[name][idx] - self.bal_expired[name][idx] - self.bal_reversed[name][idx]
+
+    def reverse_balances(self, idx: np.ndarray, returned: np.ndarray, whole: np.ndarray,
+                         earned: dict[str, np.ndarray],
+                         before: dict[str, np.ndarray] | None = None) -> dict[str, np.ndarray]:
+        """A return of customers `idx` (unique): each balance loses floor(earned × returned / amount)
+        of what the order earned (all of it for a whole return), less what earlier returns of the order
+        took (`before`), at most what is outstanding (a tier that goes by the balance loses it only
+        with `returns lower tier metric and counters`, as any metric: `undo`). Gives what each balance lost."""
+        out: dict[str, np.ndarray] = {}
+        for name, e in earned.items():
+            target = np.where(returned >= whole, e, e * returned // np.maximum(whole, 1))
+            if before is not None:
+                target = np.minimum(target, e - before[name])
+            done = np.minimum(np.maximum(target, 0), self.bal_outstanding(name, idx))
+            out[name] = done
+            self.bal_reversed[name][idx] += done
+        return out
 
     def balance_available(self, idx: np.ndarray) -> np.ndarray:
         return self.lots.available(idx)
@@ -215,6 +246,10 @@ class ProgramArm:
             lots.mature(day, plan.slot_of_day(day - P))
         # 2. expiry
         self._expiry(day, d)
+        # 2b. balances beside the points that expire all at once today
+        for name, days in self.plan.balance_expiry_days.items():
+            if day in days:
+                self.bal_expired[name] += self.bal_outstanding(name)
         # 3. tier review
         ts = self.p.tiers
         first_of_month = d.day == 1
@@ -543,7 +578,8 @@ class ProgramArm:
             num = self._money_raw(b, spec, m)
             b.money_raw[i] = num
             if num is not None:
-                b.R = b.R + num
+                if spec.rule.balance is None:  # R: the points' raw awards only
+                    b.R = b.R + num
                 pts += fits_int64(round_div(num, D, spec.rule.rounding))
 
     def quantity_awards(self, b: "_Batch") -> None:
@@ -563,7 +599,8 @@ class ProgramArm:
             money = b.money_raw.get(i)  # the rule's raw points of `rate_awards`, rounded there alone
             pts -= fits_int64(round_div(money, D, spec.rule.rounding)) if money is not None else 0
             pts += fits_int64(round_div(money + num if money is not None else num, D, spec.rule.rounding))
-            b.R = b.R + num
+            if spec.rule.balance is None:
+                b.R = b.R + num
 
     def _money_raw(self, b: "_Batch", spec: RuleSpec, m: np.ndarray):
         """A firing rule's raw points of its rate awards (in 1/D points) for the customers `m`
@@ -574,14 +611,15 @@ class ProgramArm:
         num: np.ndarray = np.zeros(b.k, dtype=np.int64)
         for rs in spec.rates:
             base = self._rate_base(b, rs.base, rs.excluding, rs.only)
-            num = num + mul(base, self._rate_factor(b, rs))
+            num = num + mul(base, self._rate_factor(b, rs, spec))
         return np.where(m, num, 0)
 
-    def _rate_factor(self, b: "_Batch", rs) -> np.ndarray | int:
+    def _rate_factor(self, b: "_Batch", rs, spec: RuleSpec | None = None) -> np.ndarray | int:
         """The award's rate × D: on a purchase, the rate of the tier each customer holds where
-        the tier sets one (it replaces the rate of every purchase rate award)."""
+        the tier sets one (it replaces the rate of every purchase rate award of the points; a rule
+        that awards a balance beside the points keeps its own)."""
         own = rs.num * (self.plan.common_den // rs.den)
-        if self.tier_rate is None or b.kind != "purchase":
+        if self.tier_rate is None or b.kind != "purchase" or (spec is not None and spec.rule.balance is not None):
             return own
         t = self.tier_rate[self.tier[b.idx]]
         return np.where(t >= 0, t, own)
@@ -702,6 +740,10 @@ class ProgramArm:
                 arr[sel] += 1
             for _, cost in spec.perks:
                 self.perk[idx] += np.where(m, cost, 0)
+            if spec.rule.balance is not None:  # a balance beside the points: not a lot
+                name = spec.rule.balance
+                b.bal[name] = b.bal[name] + pts if name in b.bal else pts.copy()
+                continue
             total += pts
         total += np.maximum(b.tier_pts, 0)
         if b.k and int(total.max()) > MAX_EVENT_POINTS:
@@ -711,6 +753,10 @@ class ProgramArm:
         if earned.size:
             self.lots.add(idx[earned], self.day, self.plan.slot_of_day(self.day), total[earned])
             self.issued[idx[earned]] += total[earned]
+        for name, pts in b.bal.items():
+            self.bal_issued[name][idx] += pts
+        if self.bal_issued:
+            self.last_balances = {name: b.bal.get(name, np.zeros(b.k, dtype=np.int64)) for name in self.bal_issued}
 
     def counters_and_metrics(self, b: "_Batch") -> None:
         """§4.2 step 10: activity, the purchase count, declared counters, the tier metric."""
@@ -734,6 +780,8 @@ class ProgramArm:
                 inc = total
             elif ts.metric == "purchases" and kind == "purchase":
                 inc = np.ones(k, dtype=np.int64)
+            elif ts.metric == self.metric_balance:
+                inc = b.bal.get(ts.metric)
             elif ts.metric in b.counter_inc:
                 inc = b.counter_inc[ts.metric]
             if inc is not None:
@@ -810,6 +858,7 @@ class ProgramArm:
         total = np.zeros(k, dtype=np.int64)
         disc = np.zeros(k, dtype=np.int64)
         moved: dict[str, np.ndarray] = {}
+        bal = {name: np.zeros(k, dtype=np.int64) for name in self.bal_issued}
 
         def part(rows: np.ndarray) -> None:
             sub = {key: (v[rows] if isinstance(v, np.ndarray) and v.ndim >= 1 and v.shape[0] == k else v)
@@ -819,6 +868,8 @@ class ProgramArm:
                 disc[rows] = self.last_discount
             for key, arr in self.last_moved.items():
                 moved.setdefault(key, np.zeros(k, dtype=np.int64))[rows] = arr
+            for name, arr in self.last_balances.items():
+                bal[name][rows] = arr
 
         rest = np.flatnonzero(~at_risk)
         if rest.size:
@@ -829,6 +880,8 @@ class ProgramArm:
             self.last_discount = disc if self.any_discounts else None
         if kind == "purchase" and self.p.returns.lower_metrics:
             self.last_moved = moved
+        if bal:
+            self.last_balances = bal
         return total
 
     def budget_left(self, spec: RuleSpec):

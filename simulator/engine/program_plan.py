@@ -141,6 +141,7 @@ class Plan:
     custom_events: tuple[str, ...]
     reads_quantity: bool = False  # a rule or counter reads the purchase's `quantity`: the day loop draws it
     reads_lines: bool = False  # a rule reads a purchase's lines (exclusions, awards per quantity, `any line`)
+    balance_expiry_days: dict[str, frozenset[int]] = field(default_factory=dict)  # balance -> days it empties
 
     def slot_of_day(self, day: int) -> int:
         return int(self.month_of_day[day]) if self.granularity == "month" else day
@@ -269,7 +270,8 @@ def build_plan(program: ir.Program, cal: Calendar, strings: StringTable) -> Plan
     warnings: list[str] = []
     return Plan(program, cal, specs, by_event, common, sets, tier_expiry, granularity, ring, fold_old,
                 month_of_day, goal, warnings, "referral" in by_event,
-                tuple(e.name for e in program.events), _reads_quantity(program, specs), _reads_lines(specs))
+                tuple(e.name for e in program.events), _reads_quantity(program, specs), _reads_lines(specs),
+                {b.name: _balance_expiry_days(cal, b) for b in program.balances if b.expiry})
 
 
 def _codes(strings: StringTable, only: frozenset[str] | None) -> tuple[int, ...] | None:
@@ -284,6 +286,24 @@ def _reads_lines(specs: list[RuleSpec]) -> bool:
         or any(r.excluding or r.only is not None for r in s.rates) or any(d.excluding for d in s.discounts)
         or any(o is not None for o in s.multiplier_only))
         for s in specs)
+
+
+def _balance_expiry_days(cal: Calendar, balance: ir.Balance) -> frozenset[int]:
+    """The days of the simulated calendar on which a balance beside the points expires all at
+    once (`expire B on 2028-01-01`, `expire B yearly on 01-01`, a day past the month's end
+    clamped to its last day)."""
+    days: set[int] = set()
+    for e in balance.expiry:
+        if e.kind == "fixed_date" and e.date is not None and cal.start <= e.date:
+            days.add(cal.day_of(e.date))
+        elif e.kind == "yearly" and e.month_day is not None:
+            month, mday = e.month_day
+            for year in range(cal.start.year, cal.date(cal.days - 1).year + 1):
+                days.add(cal.day_of(_clamped(year, month, mday)))
+        elif e.kind != "never":
+            raise SimulationError.of(f"balance `{balance.name}` has an expiry the simulator cannot run ({e.kind})",
+                                     "a balance expires all at once, on a date (docs/semantics.md §2.1)")
+    return frozenset(d for d in days if 0 <= d < cal.days)
 
 
 def _reads_quantity(program: ir.Program, specs: list[RuleSpec]) -> bool:

@@ -81,6 +81,9 @@ def interpreter_ledger(program: ir.Program, feed: Feed, c: int, strings: StringT
     res = run(program, events, customer, until=end, start=start)
     out = {k: getattr(res, k) for k in LEDGER}
     out["tier"] = res.tier
+    if program.balances:  # balances beside the points, as the replay records them
+        out["balances"] = {name: {"issued": t.issued, "expired": t.expired, "reversed": t.reversed,
+                                  "outstanding": t.outstanding} for name, t in res.balances.items()}
     return out
 
 

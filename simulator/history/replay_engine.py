@@ -66,10 +66,14 @@ class HistoryResult:
     reward: str | None
     warnings: list[Diagnostic] = field(default_factory=list)
     unmatched_returns: int = 0
+    # balances beside the points: name -> issued / expired / reversed / outstanding per customer
+    balances: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
 
     def ledger_of(self, c: int) -> dict:
         out = {k: int(self.ledgers[k][c]) for k in LEDGER}
         out["tier"] = self.tier_names[int(self.ledgers["tier"][c])] if self.tier_names else None
+        if self.balances:
+            out["balances"] = {name: {k: int(v[c]) for k, v in cols.items()} for name, cols in self.balances.items()}
         return out
 
 
@@ -120,6 +124,9 @@ class HistoryRun:
         keys = ("metric", *("counter." + c.name for c in program.counters)) if program.returns.lower_metrics else ()
         self.moved = {k: np.zeros(rows, dtype=np.int64) for k in keys}
         self.undone = {k: np.zeros(rows, dtype=np.int64) for k in (*keys, "purchase")} if keys else {}
+        # balances beside the points: what each purchase row earned of each, and what returns took back
+        self.bal_earned = {b.name: np.zeros(rows, dtype=np.int64) for b in program.balances}
+        self.bal_rev_done = {b.name: np.zeros(rows, dtype=np.int64) for b in program.balances}
         self.last_month = np.full(n, -1, dtype=np.int64)
         months = self.cal.months
         self.mon = {k: np.zeros(months, dtype=np.int64) for k in MONTHLY}
@@ -197,6 +204,8 @@ class HistoryRun:
         for key, col in self.moved.items():
             if key in arm.last_moved:
                 col[pos] = arm.last_moved[key]
+        for name, arr in arm.last_balances.items():
+            self.bal_earned[name][pos] = arr
         if arm.reverses:
             track = np.flatnonzero((f.returns_left[pos] > 0) & (earned > 0))
             if track.size:
@@ -243,6 +252,12 @@ class HistoryRun:
             if go.any():
                 done = reverse_orders(arm, c[go], target[go], f.day[om[go]], book[go], day, keep_open=~last[go])
                 self.rev_done[om[go]] += done
+            if self.bal_earned:  # each balance: the returned share, less what earlier parts took back
+                earned_b = {name: np.where(matched, arr[om], 0) for name, arr in self.bal_earned.items()}
+                before = {name: np.where(matched, arr[om], 0) for name, arr in self.bal_rev_done.items()}
+                done_b = arm.reverse_balances(c, returned, np.where(matched, whole, 0), earned_b, before)
+                for name, done in done_b.items():
+                    np.add.at(self.bal_rev_done[name], om[matched], done[matched])
         if "return" in self.applied:
             arm.apply("return", c, data)
         if self.moved:
@@ -297,7 +312,10 @@ class HistoryRun:
                              month_labels(f.start, self.cal.months), self.mon, names, self.tier_counts,
                              f.customer_ids, ledgers, self.enroll, self.options.redeem,
                              self.reward.name if self.reward is not None else None, list(f.warnings),
-                             f.unmatched_returns)
+                             f.unmatched_returns,
+                             {name: {"issued": arm.bal_issued[name].copy(), "expired": arm.bal_expired[name].copy(),
+                                     "reversed": arm.bal_reversed[name].copy(),
+                                     "outstanding": arm.bal_outstanding(name)} for name in arm.bal_issued})
 
 
 def replay(program: ir.Program, feed: Feed, strings: StringTable, options: ReplayOptions = ReplayOptions()) -> HistoryResult:

@@ -105,6 +105,11 @@ def _run_part(r: HistoryResult, program_file: str, program_hash: str) -> dict[st
         "members": int(mon["members"][-1]) if mon["members"].size else 0,
         "rewards_redeemed": int(mon["rewards_redeemed"].sum()), "points_payments": int(mon["points_payments"].sum()),
     }
+    for name, cols in r.balances.items():  # balances beside the points: totals over customers, no liability
+        for k, v in cols.items():
+            totals[f"balance.{name}.{k}"] = int(v.sum())
+        ident_b = cols["issued"] - cols["expired"] - cols["reversed"] - cols["outstanding"]
+        err = max(err, int(np.abs(ident_b).max()) if ident_b.size else 0, int(-min(0, cols["outstanding"].min(initial=0))))
     counts = r.tier_counts
     tier_mix: dict[str, Any] = {}
     if r.tier_names:

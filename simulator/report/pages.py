@@ -173,6 +173,27 @@ def paired_difference(report: Report, program_key: str, baseline_key: str) -> Su
     return summarize([x - y for x, y in zip(a, b)])
 
 
+def balance_names(totals: Report) -> list[str]:
+    """The balances beside the points a report holds (`program.balance.NAME.issued`), in order."""
+    return [k[len("program.balance."):-len(".issued")] for k in totals
+            if k.startswith("program.balance.") and k.endswith(".issued")]
+
+
+def with_balances(sections: list[tuple[str, list[Row]]], totals: Report) -> list[tuple[str, list[Row]]]:
+    """The sections, with one per balance beside the points after "Points": issued, expired,
+    reversed, outstanding; no liability (such a balance is never redeemed)."""
+    extra = [(f"Balance {name} (not redeemable: no liability)", [
+        Row("Issued", f"program.balance.{name}.issued", None, "count"),
+        Row("Expired", f"program.balance.{name}.expired", None, "count"),
+        Row("Reversed (returns)", f"program.balance.{name}.reversed", None, "count"),
+        Row("Outstanding at the end", f"program.balance.{name}.outstanding", None, "count"),
+    ]) for name in balance_names(totals)]
+    if not extra:
+        return sections
+    at = next((i + 1 for i, (title, _) in enumerate(sections) if title == "Points"), len(sections))
+    return sections[:at] + extra + sections[at:]
+
+
 def _trials(report: Report) -> int:
     return int(report.get("meta", {}).get("trials", 1) or 1)
 
@@ -182,7 +203,7 @@ def metric_rows(report: Report) -> list[tuple[str, list[tuple[str, str, str, str
     totals = report.get("totals", {})
     trials = _trials(report)
     out = []
-    for title, rows in SECTIONS:
+    for title, rows in with_balances(SECTIONS, totals):
         lines = []
         for row in rows:
             if row.program not in totals and (row.baseline is None or row.baseline not in totals):

@@ -115,6 +115,12 @@ class RunResult:
             **({"accounting": self.accounting} if self.accounting else {}),
         }
 
+    @property
+    def program_balances(self) -> list[str]:
+        """The balances beside the points this run counted (`program.balance.NAME.issued` totals)."""
+        return [k[len("program.balance."):-len(".issued")] for k in self.totals
+                if k.startswith("program.balance.") and k.endswith(".issued")]
+
     def total(self, name: str) -> float | None:
         return self.totals[name]["mean"]
 
@@ -194,6 +200,21 @@ def ledger_identity_error(mon: dict[str, np.ndarray], tot: dict[str, np.ndarray]
     return worst
 
 
+BALANCE_FLOWS = ("issued", "expired", "reversed")  # a balance beside the points is never redeemed
+
+
+def balance_identity_error(mon: dict[str, np.ndarray], names: tuple[str, ...]) -> int:
+    """The largest error over trials and balances beside the points of issued = expired + reversed +
+    outstanding (monthly flows summed in Python ints)."""
+    worst = 0
+    for name in names:
+        for t in range(mon[f"program.balance.{name}.issued"].shape[0]):
+            flow = {k: sum(int(x) for x in mon[f"program.balance.{name}.{k}"][t]) for k in BALANCE_FLOWS}
+            outstanding = int(mon[f"program.balance.{name}.outstanding"][t, -1])
+            worst = max(worst, abs(flow["issued"] - flow["expired"] - flow["reversed"] - outstanding))
+    return worst
+
+
 def _f(x: np.ndarray) -> list[float | None]:
     return [None if np.isnan(v) else float(v) for v in np.asarray(x, dtype=np.float64)]
 
@@ -251,6 +272,9 @@ def build_result(meta: dict[str, Any], program: ir.Program, pop, trials: list, c
     for k in ("points_issued", "points_redeemed", "points_expired", "points_reversed",
               "points_outstanding", "points_available", "members", "new_customers"):
         series[f"program.{k}"] = mon[f"program.{k}"].astype(np.float64)
+    for name in program.balance_names():  # balances beside the points (docs/semantics.md §2.1)
+        for k in BALANCE_FLOWS + ("outstanding",):
+            series[f"program.balance.{name}.{k}"] = mon[f"program.balance.{name}.{k}"].astype(np.float64)
     # running totals, summed within each trial before the mean and interval are taken (summing the
     # monthly half-widths instead would overstate the interval: months of one trial are not perfectly correlated)
     for name, flow in cumulative_flows(series, margin).items():
@@ -285,6 +309,10 @@ def build_result(meta: dict[str, Any], program: ir.Program, pop, trials: list, c
     for k in ("points_issued", "points_redeemed", "points_expired", "points_reversed"):
         pt[f"program.{k}"] = series[f"program.{k}"].sum(axis=1)
     pt["program.points_outstanding"] = series["program.points_outstanding"][:, -1]
+    for name in program.balance_names():  # not redeemable: no liability, no breakage
+        for k in BALANCE_FLOWS:
+            pt[f"program.balance.{name}.{k}"] = series[f"program.balance.{name}.{k}"].sum(axis=1)
+        pt[f"program.balance.{name}.outstanding"] = series[f"program.balance.{name}.outstanding"][:, -1]
     pt["program.members"] = series["program.members"][:, -1]
     if "program.referrals_dropped" in tot:
         pt["program.referrals_dropped"] = tot["program.referrals_dropped"].astype(np.float64)
@@ -305,7 +333,8 @@ def build_result(meta: dict[str, Any], program: ir.Program, pop, trials: list, c
     opening = tot["program.points_opening"].astype(np.float64) if "program.points_opening" in tot else 0.0
     if np.any(opening):  # a program already running: opening + issued = redeemed + expired + reversed + outstanding
         pt["program.points_opening"] = opening
-    max_err = max(ledger_identity_error(mon, tot), int(tot["ledger_identity_max_abs_error"].max()))
+    max_err = max(ledger_identity_error(mon, tot), int(tot["ledger_identity_max_abs_error"].max()),
+                  balance_identity_error(mon, program.balance_names()))
 
     totals = {k: summarize(v) for k, v in pt.items()}
     monthly = {k: summarize(v) for k, v in series.items()}

@@ -58,6 +58,14 @@ KEY_METRICS: list[tuple[str, str, str]] = [
     ("churn rate", "program.churn_rate", "pct"),
     ("NPS", "program.nps", "ratio"),
 ]
+def key_metrics(keys: set[str]) -> list[tuple[str, str, str]]:
+    """`KEY_METRICS`, then each balance beside the points that every run has (`program.balance.NAME.*`)."""
+    names = sorted(k[len("program.balance."):-len(".issued")] for k in keys
+                   if k.startswith("program.balance.") and k.endswith(".issued"))
+    return KEY_METRICS + [(f"{name} {what}", f"program.balance.{name}.{what}", "count")
+                          for name in names for what in ("issued", "expired", "reversed", "outstanding")]
+
+
 CHART_METRICS = ["incremental.profit", "program.program_cost", "incremental.revenue", "program.liability",
                  "program.retention", "program.points_issued"]
 
@@ -298,7 +306,7 @@ def text_table(cmp: Comparison) -> str:
     headers += [f"({_letter(i)}) - (A) [{RANGE}] ±{PRECISION}" for i in range(1, len(labels))]
     keys = set(cmp.metric_keys())
     rows = []
-    for label, key, kind in KEY_METRICS:
+    for label, key, kind in key_metrics(keys):
         if key not in keys:
             continue
         row = [label] + [fmt_interval(cmp.total(i, key), kind, precision=False) for i in range(len(labels))]

@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from simulator.whatif.compare import CHART_METRICS, KEY_METRICS, Comparison, diff_kind, fmt, fmt_interval, header_lines, legend_lines, metric_kind, metric_label, scale_note
+from simulator.whatif.compare import CHART_METRICS, KEY_METRICS, Comparison, key_metrics, diff_kind, fmt, fmt_interval, header_lines, legend_lines, metric_kind, metric_label, scale_note
 from simulator.whatif.plan_command import Plan
 from simulator.whatif.plan_command import markdown as plan_markdown
 from simulator.whatif.sensitivity import SEGMENT_FACTORS, SensitivityResult
@@ -295,7 +295,7 @@ def compare_markdown(cmp: Comparison) -> str:
     lines.append(head)
     lines.append("|---|" + "---:|" * (2 * len(cmp.runs) - 1))
     keys = set(cmp.metric_keys())
-    for label, key, kind in KEY_METRICS:
+    for label, key, kind in key_metrics(keys):
         if key not in keys:
             continue
         cells = [fmt_interval(cmp.total(i, key), kind, precision=False) for i in range(len(cmp.runs))]

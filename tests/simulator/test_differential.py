@@ -38,6 +38,9 @@ PROGRAMS.append(VOUCHERS)
 RETURNS = [str((HERE / "fixtures" / name).relative_to(ROOT)) for name in
            ("returns_spend.loyalty", "returns_counter.loyalty", "returns_points.loyalty")]
 PROGRAMS += RETURNS
+BALANCES = str((HERE / "fixtures" / "balances.loyalty").relative_to(ROOT))  # two balances beside the points
+PROGRAMS.append(BALANCES)
+PROGRAMS.append(str((HERE / "fixtures" / "money_counter.loyalty").relative_to(ROOT)))  # tiers by a money counter
 # status dates (to the qualified tier; one step), `activity is ...`, tier earn rates
 PROGRAMS += [str((HERE / "fixtures" / name).relative_to(ROOT)) for name in ("status.loyalty", "status_step.loyalty")]
 PROGRAMS.append(str((HERE / "fixtures" / "constructs.loyalty").relative_to(ROOT)))  # last: tests below read it
@@ -115,6 +118,23 @@ def test_vouchers_with_a_life_are_used_and_expire_alike_in_both_engines(busy_pop
     assert 100 * used < sum(led["voucher_cents"] for led in ledgers) < 200 * used
     assert sum(e["kind"] == "redeem" for r in res.records.values() for e in r["events"]) > 0  # reward vouchers
     assert sum(e["kind"] == "use_voucher" for r in res.records.values() for e in r["events"]) == used
+
+
+@pytest.mark.parametrize("path", [BALANCES, "rules/airline_status.loyalty"])
+def test_the_compared_sample_earns_expires_and_reverses_every_balance(path, busy_population):
+    # the differential test above compares each balance beside the points; here the sample is
+    # shown to move them: every balance is issued, some of it expires on its date, returns reverse
+    # some, and the ledger of each holds (issued = expired + reversed + outstanding, none below 0)
+    program = _compile(path)
+    res = simulate(program, busy_population, customers=200, months=13, trials=1, seed=5, workers=1, record=25)
+    for name in program.balance_names():
+        rows = [r["ledger"]["balances"][name] for r in res.records.values()]
+        assert sum(b["issued"] for b in rows) > 0 and sum(b["expired"] for b in rows) > 0
+        assert sum(b["reversed"] for b in rows) > 0
+        assert all(b["issued"] == b["expired"] + b["reversed"] + b["outstanding"] and b["outstanding"] >= 0
+                   for b in rows)
+    tiers = {r["ledger"]["tier"] for r in res.records.values()}
+    assert len(tiers) > 1  # the tier that goes by a balance moves
 
 
 def test_returns_below_zero_are_in_the_sample(busy_population):

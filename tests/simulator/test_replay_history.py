@@ -26,6 +26,7 @@ PROGRAMS += [str((HERE / "fixtures" / name).relative_to(ROOT)) for name in  # re
              ("returns_spend.loyalty", "returns_counter.loyalty", "returns_points.loyalty")]
 PROGRAMS.append(str((HERE / "fixtures" / "constructs.loyalty").relative_to(ROOT)))
 PROGRAMS.append(str((HERE / "fixtures" / "vouchers.loyalty").relative_to(ROOT)))  # vouchers with a life
+PROGRAMS.append(str((HERE / "fixtures" / "balances.loyalty").relative_to(ROOT)))  # balances beside the points
 CATEGORIES = ["coffee", "food", "gift_card", "beans", "flight", "hotel", "own_brand", "fruit_veg", "sale", "coats"]
 
 
@@ -88,6 +89,9 @@ def test_replay_agrees_with_the_interpreter_customer_by_customer(path, redeem, h
     assert np.array_equal(led["issued"], led["redeemed"] + led["expired"] + led["reversed"] + led["outstanding"])
     if "vouchers" in path and redeem == "when-affordable":  # held vouchers are spent at purchases: a cost
         assert int(led["voucher_cents"].sum()) > 0
+    for name, cols in result.balances.items():  # balances beside the points: returns reverse them too
+        assert cols["reversed"].sum() > 0 and (cols["outstanding"] >= 0).all()
+        assert np.array_equal(cols["issued"], cols["expired"] + cols["reversed"] + cols["outstanding"]), name
 
 
 def _replay_json(capsys, *args) -> dict:
