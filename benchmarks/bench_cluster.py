@@ -4,8 +4,9 @@ Takes: command-line flags (customers, months, trials, workers, repeats). Gives: 
 — for `loyalty simulate rules/coffee.loyalty` (its fitted population and customers file,
 rules/data/coffee) run end to end in a fresh process, once on the process pool (`--workers W`)
 and once on a LocalCluster of W single-threaded worker processes (`--scheduler local --workers W`):
-the wall time (the fastest of `--repeat` runs; other work on the machine only adds time), the
-LocalCluster's overhead in % of the pool's time, the peak resident memory (the command's process
+the wall time (the fastest of `--repeat` runs; other work on the machine only adds time) and the
+CPU time of all its processes (the least of the runs), the LocalCluster's overhead in % of the
+pool's, the peak resident memory (the command's process
 and its largest worker), and whether the two report.json documents are identical. Then what
 travels: the task count, the bytes of the scattered bundle (programs and populations, sent once
 to every worker), of one task's own arguments (its blocks and its customers-file rows) and of one
@@ -33,18 +34,20 @@ if str(ROOT) not in sys.path:
 PROGRAM = "rules/coffee.loyalty"
 POPULATION = "rules/data/coffee/population.yaml"
 
-# A fresh Python runs the command and reports its wall time and its descendants' peak (RUSAGE_CHILDREN
-# keeps the largest process that ended: the command's own process or one of its workers).
+# A fresh Python runs the command and reports its wall time, its descendants' peak (RUSAGE_CHILDREN
+# keeps the largest process that ended: the command's own process or one of its workers) and their CPU
+# time (user + system of the command, its workers and, for a LocalCluster, its scheduler and nannies).
 MEASURE = """
 import hashlib, resource, subprocess, sys, time
 t = time.perf_counter()
 done = subprocess.run(sys.argv[1:], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, check=True)
 wall = time.perf_counter() - t
-print(wall, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024, hashlib.sha256(done.stdout).hexdigest())
+use = resource.getrusage(resource.RUSAGE_CHILDREN)
+print(wall, use.ru_maxrss * 1024, use.ru_utime + use.ru_stime, hashlib.sha256(done.stdout).hexdigest())
 """
 
 
-def run_once(args: argparse.Namespace, cluster: bool) -> tuple[float, int, str]:
+def run_once(args: argparse.Namespace, cluster: bool) -> tuple[float, int, float, str]:
     argv = [sys.executable, "-m", "rulelang", "simulate", PROGRAM, "--population", POPULATION,
             "--customers", str(args.customers), "--months", str(args.months), "--trials", str(args.trials),
             "--seed", "1", "--workers", str(args.workers), "--format", "json"]
@@ -53,8 +56,8 @@ def run_once(args: argparse.Namespace, cluster: bool) -> tuple[float, int, str]:
     env = dict(os.environ, PYTHONPATH=str(ROOT), CI="1")
     out = subprocess.run([sys.executable, "-c", MEASURE, *argv], cwd=ROOT, env=env, capture_output=True,
                          text=True, check=True, timeout=3600)
-    wall, peak, digest = out.stdout.split()
-    return float(wall), int(peak), digest
+    wall, peak, cpu, digest = out.stdout.split()
+    return float(wall), int(peak), float(cpu), digest
 
 
 def payload(customers: int, args: argparse.Namespace, with_result: bool) -> dict[str, int]:
@@ -103,18 +106,22 @@ def main() -> None:
     print(f"loyalty simulate {PROGRAM} (population {POPULATION}): {args.customers:,} customers, {args.months} months, "
           f"{args.trials} trial(s), {args.workers} workers; {os.cpu_count()} CPUs, load average "
           f"{os.getloadavg()[0]:.1f} at the start")
-    runs: dict[str, list[tuple[float, int, str]]] = {"process pool": [], "LocalCluster": []}
+    runs: dict[str, list[tuple[float, int, float, str]]] = {"process pool": [], "LocalCluster": []}
     for _ in range(args.repeat):
         for name in runs:  # interleaved, so a change of load on the machine hits both
             runs[name].append(run_once(args, cluster=name == "LocalCluster"))
     best = {name: min(r) for name, r in runs.items()}
+    cpu = {name: min(c for _, _, c, _ in r) for name, r in runs.items()}
     pool = best["process pool"][0]
-    print("\n| backend | wall s (fastest of %d) | all runs s | overhead | peak MiB (largest process) |" % args.repeat)
-    print("|---|---|---|---|---|")
-    for name, (wall, peak, _) in best.items():
+    print("\n| backend | wall s (fastest of %d) | all runs s | wall overhead | CPU s (least) | CPU overhead | "
+          "peak MiB (largest process) |" % args.repeat)
+    print("|---|---|---|---|---|---|---|")
+    for name, (wall, peak, _, _) in best.items():
         over = "-" if name == "process pool" else f"{100 * (wall - pool) / pool:+.1f}%"
-        print(f"| {name} | {wall:.1f} | {', '.join(f'{w:.1f}' for w, _, _ in runs[name])} | {over} | {peak / 2**20:.0f} |")
-    digests = {d for r in runs.values() for _, _, d in r}
+        cpu_over = "-" if name == "process pool" else f"{100 * (cpu[name] - cpu['process pool']) / cpu['process pool']:+.1f}%"
+        print(f"| {name} | {wall:.1f} | {', '.join(f'{w:.1f}' for w, _, _, _ in runs[name])} | {over} | "
+              f"{cpu[name]:.1f} | {cpu_over} | {peak / 2**20:.0f} |")
+    digests = {d for r in runs.values() for _, _, _, d in r}
     print(f"\nreport.json identical across all {sum(len(r) for r in runs.values())} runs: {'yes' if len(digests) == 1 else 'NO'}")
 
     print("\n| run | tasks | chunks a trial | scattered bundle (once per worker) | one task's arguments | one result |")
