@@ -205,20 +205,23 @@ test "t" {
 # ---------------------------------------------------------------- the interpreter's ledgers
 
 
+SKY_EVENTS = [
+    # 300 USD: 1500 miles, 300 qualifying dollars (cap 500 a month: 200 left)
+    Event("purchase", _at("2027-03-01"), 30000, None, {"category": "flight"}, id="A"),
+    # basic fare: 5 x 100 = 500 miles, no qualifying dollars (excluded)
+    Event("purchase", _at("2027-03-02"), 10000, None, {"category": "basic_fare"}, id="B"),
+    # 400 USD in March: 2000 miles; 400 qualifying dollars cut to the 200 the cap leaves
+    Event("purchase", _at("2027-03-03"), 40000, None, {"category": "flight"}, id="C"),
+    # half of A returned: floor(300 x 150 / 300) = 150 qualifying dollars, floor(1500 x 150 / 300) = 750 miles
+    Event("return", _at("2027-03-10"), 15000, "A"),
+    # April: 700 USD, 700 -> capped at 500; the year's qualifying dollars 300 + 200 - 150 + 500 = 850 < 1000
+    Event("purchase", _at("2027-04-01"), 70000, None, {"category": "flight"}, id="D"),
+]
+
+
 def test_a_balance_is_earned_capped_reversed_and_expires_on_its_date() -> None:
     program = _program()
-    events = [
-        # 300 USD: 1500 miles, 300 qualifying dollars (cap 500 a month: 200 left)
-        Event("purchase", _at("2027-03-01"), 30000, None, {"category": "flight"}, id="A"),
-        # basic fare: 5 x 100 = 500 miles, no qualifying dollars (excluded)
-        Event("purchase", _at("2027-03-02"), 10000, None, {"category": "basic_fare"}, id="B"),
-        # 400 USD in March: 2000 miles; 400 qualifying dollars cut to the 200 the cap leaves
-        Event("purchase", _at("2027-03-03"), 40000, None, {"category": "flight"}, id="C"),
-        # half of A returned: floor(300 x 150 / 300) = 150 qualifying dollars, floor(1500 x 150 / 300) = 750 miles
-        Event("return", _at("2027-03-10"), 15000, "A"),
-        # April: 700 USD, 700 -> capped at 500; the year's qualifying dollars 300 + 200 - 150 + 500 = 850 < 1000
-        Event("purchase", _at("2027-04-01"), 70000, None, {"category": "flight"}, id="D"),
-    ]
+    events = SKY_EVENTS
     res = run(program, events, Customer(balances={"qualifying_dollars": 40}), until=dt.date(2028, 1, 1))
     q = res.balances["qualifying_dollars"]
     # issued 40 (opening) + 300 + 200 + 500 = 1040; reversed 150; on 2028-01-01 the 890 left expire
@@ -340,13 +343,7 @@ def test_without_lower_tier_metric_a_return_reverses_the_balance_but_keeps_the_t
     # qualifying dollars 300 (A) + 0 (B) + 200 (C) + 500 (D) = 1000 reach Silver (1000); the
     # return of half of A still reverses floor(300 x 150 / 300) = 150 of the balance itself
     program = _program(SKY.replace("  returns lower tier metric and counters\n", ""))
-    events = [
-        Event("purchase", _at("2027-03-01"), 30000, None, {"category": "flight"}, id="A"),
-        Event("purchase", _at("2027-03-02"), 10000, None, {"category": "basic_fare"}, id="B"),
-        Event("purchase", _at("2027-03-03"), 40000, None, {"category": "flight"}, id="C"),
-        Event("return", _at("2027-03-10"), 15000, "A"),
-        Event("purchase", _at("2027-04-01"), 70000, None, {"category": "flight"}, id="D"),
-    ]
+    events = SKY_EVENTS  # without the lowering, the year keeps 300 + 200 + 500 = 1000
     res = run(program, events, Customer(), until=dt.date(2027, 12, 31))
     assert res.balances["qualifying_dollars"].reversed == 150
     assert res.balances["qualifying_dollars"].outstanding == 1000 - 150

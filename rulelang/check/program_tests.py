@@ -13,6 +13,8 @@ runner uses it too).
 
 from __future__ import annotations
 
+import dataclasses
+
 import datetime as dt
 from decimal import Decimal
 
@@ -329,7 +331,10 @@ def _check_expect(ctx: CheckContext, test: ast.TestCase, e: ast.Expect) -> None:
             ctx.error("RL202", f"`expect {e.kind}` needs a number of {ctx.unit}", e, None, test)
     elif e.kind in MONEY_EXPECTS:
         if isinstance(e.value, ast.Money):
-            ctx.money(e.value, f"the expected {e.kind}", e)
+            value = e.value
+            if e.event is not None and value.amount < 0:  # what one event moved: a return refunds a discount
+                value = dataclasses.replace(value, amount=-value.amount)
+            ctx.money(value, f"the expected {e.kind}", e)
     elif e.kind == "tier":
         _tier_name(ctx, e.value, e, test)
     elif e.kind == "counter":

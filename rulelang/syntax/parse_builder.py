@@ -891,7 +891,11 @@ class Builder(Transformer):  # type: ignore[type-arg]
         return ast.Expect(ch[0], points, unit=unit, span=self.w.of_meta(meta))
 
     def event_money(self, meta, ch):
-        return ast.Expect(ch[0], self._money(ch[1]), span=self.w.of_meta(meta))
+        """`discount 3 USD`, or `discount -75 RUB`: what one event moved, negative on a return."""
+        money = self._money(ch[-1])
+        if len(ch) == 3:  # MINUS
+            money = dataclasses.replace(money, amount=-money.amount)
+        return ast.Expect(ch[0], money, span=self.w.of_meta(meta))
 
     def expect_event_stmt(self, meta, ch):
         ref: EventRef = ch[0]

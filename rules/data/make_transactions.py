@@ -54,12 +54,35 @@ class Business:
     referrals: dict[str, float] = dataclasses.field(default_factory=dict)  # segment -> referrals per week
     events: str = ""  # custom events per segment, YAML flow text, added to every fitted segment
     lines: str = ""  # baskets with lines, YAML flow text, added to every fitted segment
+    voucher_use: float | None = None  # chance to spend a voucher with a life on a visit, added to every fitted segment
 
 
 def population_text(name: str, b: Business) -> str:
     return (f"version: 1\nname: {name} (invented)\ncurrency: {b.currency}\ntime_unit: week\nmodel: bgnbd\n"
             f"response: off\nsegments:\n{b.segments}")
 
+
+# the airline's travellers (rules/airline.loyalty; airline_status adds basic fares to the same segments)
+AIRLINE_SEGMENTS = """\
+  - name: business
+    share: 0.15
+    purchase: {r: 4.0, alpha: 4.0}           # about one booking a week
+    dropout: {a: 0.3, b: 12.0}
+    spend: {p: 4.0, q: 6.0, gamma: 600.0}    # mean 480 a booking
+    categories: {flight: 0.7, hotel: 0.2, car_rental: 0.1}
+    channels: {web: 0.5, app: 0.4, agency: 0.1}
+    birthday_known: 0.7
+    returns: {rate: 0.04, delay_days: {min: 1, max: 30}}
+  - name: leisure
+    share: 0.85
+    purchase: {r: 0.5, alpha: 12.0}          # two bookings a year
+    dropout: {a: 1.0, b: 4.0}
+    spend: {p: 3.0, q: 4.0, gamma: 300.0}    # mean 300
+    categories: {flight: 0.8, hotel: 0.15, car_rental: 0.05}
+    channels: {web: 0.6, app: 0.25, agency: 0.15}
+    birthday_known: 0.5
+    returns: {rate: 0.06, delay_days: {min: 1, max: 30}}
+"""
 
 BUSINESSES: dict[str, Business] = {
     # A coffee chain (USD): daily regulars, weekly and occasional visitors; drinks a few dollars.
@@ -93,48 +116,12 @@ BUSINESSES: dict[str, Business] = {
     returns: {rate: 0.005, delay_days: {min: 1, max: 3}}
 """, referrals={"*": 0.01}),
     # An airline (USD): business travellers fly often and dear, leisure travellers once or twice a year.
-    "airline": Business("USD", dt.date(2025, 1, 1), (150, 125, 125, 100), 12, """\
-  - name: business
-    share: 0.15
-    purchase: {r: 4.0, alpha: 4.0}           # about one booking a week
-    dropout: {a: 0.3, b: 12.0}
-    spend: {p: 4.0, q: 6.0, gamma: 600.0}    # mean 480 a booking
-    categories: {flight: 0.7, hotel: 0.2, car_rental: 0.1}
-    channels: {web: 0.5, app: 0.4, agency: 0.1}
-    birthday_known: 0.7
-    returns: {rate: 0.04, delay_days: {min: 1, max: 30}}
-  - name: leisure
-    share: 0.85
-    purchase: {r: 0.5, alpha: 12.0}          # two bookings a year
-    dropout: {a: 1.0, b: 4.0}
-    spend: {p: 3.0, q: 4.0, gamma: 300.0}    # mean 300
-    categories: {flight: 0.8, hotel: 0.15, car_rental: 0.05}
-    channels: {web: 0.6, app: 0.25, agency: 0.15}
-    birthday_known: 0.5
-    returns: {rate: 0.06, delay_days: {min: 1, max: 30}}
-"""),
+    "airline": Business("USD", dt.date(2025, 1, 1), (150, 125, 125, 100), 12, AIRLINE_SEGMENTS),
     # An airline with qualifying dollars (USD, rules/airline_status.loyalty): the airline's travellers,
     # with basic fares (which earn miles but no qualifying dollars) besides the other fares.
-    "airline_status": Business("USD", dt.date(2025, 1, 1), (150, 125, 125, 100), 17, """\
-  - name: business
-    share: 0.15
-    purchase: {r: 4.0, alpha: 4.0}           # about one booking a week
-    dropout: {a: 0.3, b: 12.0}
-    spend: {p: 4.0, q: 6.0, gamma: 600.0}    # mean 480 a booking
-    categories: {flight: 0.65, basic_fare: 0.05, hotel: 0.2, car_rental: 0.1}
-    channels: {web: 0.5, app: 0.4, agency: 0.1}
-    birthday_known: 0.7
-    returns: {rate: 0.04, delay_days: {min: 1, max: 30}}
-  - name: leisure
-    share: 0.85
-    purchase: {r: 0.5, alpha: 12.0}          # two bookings a year
-    dropout: {a: 1.0, b: 4.0}
-    spend: {p: 3.0, q: 4.0, gamma: 300.0}    # mean 300
-    categories: {flight: 0.5, basic_fare: 0.3, hotel: 0.15, car_rental: 0.05}
-    channels: {web: 0.6, app: 0.25, agency: 0.15}
-    birthday_known: 0.5
-    returns: {rate: 0.06, delay_days: {min: 1, max: 30}}
-"""),
+    "airline_status": Business("USD", dt.date(2025, 1, 1), (150, 125, 125, 100), 17, AIRLINE_SEGMENTS
+                               .replace("categories: {flight: 0.7, hotel", "categories: {flight: 0.65, basic_fare: 0.05, hotel")
+                               .replace("categories: {flight: 0.8, hotel", "categories: {flight: 0.5, basic_fare: 0.3, hotel")),
     # A cosmetics retailer (EUR): loyal beauty fans and occasional gift buyers.
     "cosmetics": Business("EUR", dt.date(2025, 7, 1), (250, 200, 150), 13, """\
   - name: fan
@@ -245,7 +232,9 @@ BUSINESSES: dict[str, Business] = {
     returns: {rate: 0.005, delay_days: {min: 1, max: 7}}
 """, lines="per_purchase: 4, categories: {grocery: {share: 0.6, amount: 1}, coffee: {share: 0.15, amount: 0.3}, "
            "tobacco: {share: 0.05, amount: 0.8}, gift_card: {share: 0.05, amount: 1.5}, "
-           "fuel: {share: 0.15, amount: 4, quantity: 35}}"),
+           "fuel: {share: 0.15, amount: 4, quantity: 35}}",
+       # A 5 EUR voucher is money off the next shop: most members spend it within two or three visits.
+       voucher_use=0.4),
 }
 
 
@@ -280,7 +269,7 @@ def history(name: str, b: Business) -> list[Row]:
 def add_outside_knowledge(path: Path, b: Business) -> None:
     """Add to the fitted population what no transaction file shows, each line marked as such:
     a name, the currency (from the file's currency column, if `loyalty fit` did not write it as a key),
-    referrals and custom events."""
+    referrals, custom events, baskets with lines and the chance to spend a voucher."""
     text = path.read_text(encoding="utf-8")
     text = re.sub(r"^name: population$", f"name: {path.parent.name} customers (fitted to synthetic transactions)",
                   text, count=1, flags=re.MULTILINE)
@@ -295,6 +284,9 @@ def add_outside_knowledge(path: Path, b: Business) -> None:
         extra.append(f"    events: {{{b.events}}}    # NOT in the data: per week (rules/data/make_transactions.py)")
     if b.lines:
         extra.append(f"    lines: {{{b.lines}}}    # NOT in the data: the receipts' lines (rules/data/make_transactions.py)")
+    if b.voucher_use is not None:
+        extra.append(f"    voucher_use: {b.voucher_use}    # NOT in the data: chance to spend a voucher held on a visit "
+                     "(rules/data/make_transactions.py)")
     if extra:
         text = re.sub(r"^(    redeem: .*)$", lambda m: "\n".join([m.group(1), *extra]), text, flags=re.MULTILINE)
     path.write_text(text, encoding="utf-8")
