@@ -312,7 +312,7 @@ def cohort_age_chart(report: Report) -> bytes | None:
     """The points of the month cohorts by age: stacked shares redeemed, expired, reversed and still
     outstanding at the end of each month after the issue month, pooled over the cohorts that reach it."""
     c = (report.get("accounting") or {}).get("cohorts")
-    if not c or not c.get("by_age") or not c["by_age"]["age"]:
+    if not c or not c.get("rows") or not c.get("by_age") or not c["by_age"]["age"]:
         return None
     ba = c["by_age"]
     ages = ba["age"]
@@ -523,6 +523,8 @@ def missing_reason(report: Report, key: str) -> str:
     """Why a chart could not be drawn for this report."""
     if key == "cohort_ages" and not (report.get("accounting") or {}).get("cohorts"):
         return "The report has no issue-month cohorts (`loyalty simulate` writes them; older reports lack them)."
+    if key == "cohort_ages" and not report["accounting"]["cohorts"].get("rows"):
+        return "The program issued no points, so there are no cohorts to follow."
     if key == "contract_liability" and not (report.get("accounting") or {}).get("contract_liability"):
         return "The report has no contract liability (`loyalty simulate` writes it; older reports lack it)."
     if key in ("tier_mix", "tier_economics") and not report.get("tier_names"):
