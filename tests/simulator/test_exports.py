@@ -42,7 +42,7 @@ def run_dir(tmp_path_factory):
 
 def test_out_writes_every_export(run_dir):
     names = {p.name for p in run_dir.iterdir()}
-    for n in ("summary.csv", "monthly.csv", "per_trial.csv", "contract_liability.csv", "tier_economics.csv", "report.xlsx",
+    for n in ("summary.csv", "monthly.csv", "per_trial.csv", "contract_liability.csv", "cohorts.csv", "cohort_ages.csv", "tier_economics.csv", "report.xlsx",
               "summary.parquet", "monthly.parquet", "per_trial.parquet", "report.json", "report.md", "report.html"):
         assert n in names
 
