@@ -1,7 +1,8 @@
 """rulelang: a declarative language for loyalty programs.
 
 Takes: rule files in the text form (`*.loyalty`) or the YAML form (`*.yaml`).
-Gives: the public API — parse (`parse_text`, `load_yaml`, `load_file`), check
+Gives: the public API — parse (`parse_text`, `load_yaml`, `load_file`; `load_with_program` binds a
+test-only file to the program it tests, `tested_program_candidates` names them), check
 (`check`), compile to the IR (`compile_source`), run one customer's events
 through the reference interpreter (`run`, `Event`, `Customer`, `Result`; several
 customers sharing global budgets: `run_together`, `BudgetState`), and
@@ -27,7 +28,7 @@ from rulelang.diagnostics import Diagnostic, EvaluationError, RuleCheckError, Ru
 from rulelang.syntax.formatter import format_source
 from rulelang.run.interpreter import BudgetState, Customer, Event, Result, normalize, run, run_together
 from rulelang.run.state import Line
-from rulelang.syntax.loader import load_file, read_text
+from rulelang.syntax.loader import load_file, load_with_program, read_text, tested_program_candidates
 from rulelang.syntax.parser import parse_text
 from rulelang.syntax.yaml_loader import load_yaml
 from rulelang.syntax.yaml_nodes import mark_span, position_in, syntax_error_point
@@ -55,6 +56,7 @@ __all__ = [
     "format_source",
     "ir",
     "load_file",
+    "load_with_program",
     "load_yaml",
     "mark_span",
     "normalize",
@@ -65,5 +67,6 @@ __all__ = [
     "run",
     "run_together",
     "syntax_error_point",
+    "tested_program_candidates",
     "to_yaml",
 ]

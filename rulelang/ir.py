@@ -113,8 +113,14 @@ class AnyLine:
     item: "Expr"
 
 
-# The fields a line carries, as a condition inside `any line` reads them, with their types.
+# The fields a line carries, as a condition inside `any line` reads them, with their types: the one
+# table of a line's built-in fields (the checker, the tests' lines, events files and both engines read
+# it); a program adds its own with `line attribute NAME: TYPE` (`Program.line_attributes`).
 LINE_FIELDS: dict[str, ValueType] = {"amount": "money", "category": "string", "quantity": "number", "sku": "string"}
+# The types a declared line attribute may have, and the value a line that does not give it reads:
+# a string none (it equals no text, as a missing `sku`), false, 0.
+LINE_ATTRIBUTE_TYPES: tuple[ValueType, ...] = ("string", "number", "bool", "money")
+LINE_ATTRIBUTE_DEFAULTS: dict[str, object] = {"string": None, "number": Fraction(0), "bool": False, "money": 0}
 
 Expr = Union[Const, Field, Cmp, InSet, And, Or, Not, AnyLine]
 
@@ -160,6 +166,7 @@ class DiscountAction:
     fixed_cents: int | None
     base: Base = "net"
     excluding: frozenset[str] = frozenset()
+    only: frozenset[str] | None = field(default=None, metadata=NEW_FIELD)  # `in category`: only these lines
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -371,9 +378,16 @@ class Program:
     activity: tuple[Lit["purchase", "redemption", "earning"], ...] = ("purchase", "earning")
     # balances beside the points; left out of `program_hash` while empty
     balances: tuple[Balance, ...] = field(default=(), metadata=NEW_FIELD)
+    # `line attribute brand: string`: the product attributes a purchase's lines carry beside
+    # `LINE_FIELDS`, read inside `any line`; left out of `program_hash` while empty
+    line_attributes: tuple[tuple[str, ValueType], ...] = field(default=(), metadata=NEW_FIELD)
 
     def balance_names(self) -> tuple[str, ...]:
         return tuple(b.name for b in self.balances)
+
+    def line_fields(self) -> dict[str, ValueType]:
+        """Every field a line of this program's purchases carries: `LINE_FIELDS` and its line attributes."""
+        return {**LINE_FIELDS, **dict(self.line_attributes)}
 
 
 

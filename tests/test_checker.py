@@ -304,7 +304,16 @@ def test_rl206_actions_not_valid_for_event() -> None:
 def test_rl301_thresholds() -> None:
     p = program(rule("r", 3), tiers=tiers(tier("Silver", "100", 51), tier("Gold", "1000", 52), tier("Bronze", "500", 53)))
     found = only(diags(p), "RL301")
-    assert [(d.span.line, d.severity) for d in found] == [(51, "warning"), (53, "warning")]
+    # Silver (100) as the base tier above 0: a warning; Bronze 500 after Gold 1000 decreases: an error
+    assert [(d.span.line, d.severity) for d in found] == [(51, "warning"), (53, "error")]
+    assert "below tier `Gold` (1000)" in found[1].message
+    assert "move `Bronze` above `Gold`" in (found[1].hint or "")
+
+
+def test_rl301_an_equal_threshold_stays_a_warning() -> None:
+    p = program(rule("r", 3), tiers=tiers(tier("Base", "0", 51), tier("Gold", "500", 52), tier("Plus", "500", 53)))
+    found = only(diags(p), "RL301")
+    assert [(d.span.line, d.severity) for d in found] == [(53, "warning")]
 
 
 # ---------------------------------------------------------------- RL302
@@ -546,6 +555,11 @@ def test_each_error_page_example_triggers_its_code(page: str) -> None:
     code = page.rsplit("/", 1)[-1][:-3]
     with open(page, encoding="utf-8") as fh:
         page_text = fh.read()
+    index = open(page.rsplit("/", 1)[0] + "/README.md", encoding="utf-8").read()
+    if re.search(rf"^\| {code} \| \w+ \| simulating \|", index, re.M):
+        # a code of `loyalty simulate` (the population against the program): no `check` gives it;
+        # tests/test_line_attributes.py triggers RL258 and RL259
+        return
     blocks = re.findall(r"```loyalty\n(.*?)```", page_text, re.S)
     if not blocks:  # a code of the YAML form only: its first ```yaml example is a rule file
         from rulelang.syntax.yaml_loader import load_yaml

@@ -255,7 +255,10 @@ def test_test_command_counts_and_exit_codes(tmp_path: Path, capsys: pytest.Captu
     assert code == 1
     lines = out.splitlines()
     assert "PASS ten dollars earn ten points" in lines
-    assert "FAIL a wrong expectation fails" in lines
+    # the file is named without -v: CLEAN is 14 lines, FAILING_TEST opens with a blank line (15), so
+    # its `test` line is 16; the per-file summary comes before the total
+    assert f"FAIL a wrong expectation fails ({path}:16)" in lines
+    assert lines[-2] == f"{path}: 1 passed, 1 failed"
     assert any(line.startswith(f"  {path}:18:") and line.endswith(": expected earned 11 points, got 10 (rule base 10)")
                for line in lines)
     assert lines[-1] == "1 passed, 1 failed"
@@ -281,7 +284,7 @@ def test_verbose_shows_the_trace_of_failing_tests(tmp_path: Path, capsys: pytest
     code, out, _ = run(capsys, "test", "-v", path)
     assert code == 1
     assert out.splitlines()[0] == path
-    assert "base" in out.split("FAIL a wrong expectation fails", 1)[1]
+    assert "base" in out.split(f"FAIL a wrong expectation fails ({path}:16)", 1)[1]
 
 
 # ---------------------------------------------------------------- explain

@@ -26,6 +26,7 @@ PUBLIC = [
     "format_source",
     "ir",
     "load_file",
+    "load_with_program",
     "load_yaml",
     "mark_span",
     "normalize",
@@ -36,6 +37,7 @@ PUBLIC = [
     "run",
     "run_together",
     "syntax_error_point",
+    "tested_program_candidates",
     "to_yaml",
 ]
 

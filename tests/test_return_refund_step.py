@@ -79,7 +79,8 @@ def test_the_negative_refund_round_trips_through_fmt_and_yaml(tmp_path: Path) ->
 def test_a_negative_total_discount_is_still_an_error(tmp_path: Path) -> None:
     report = _report(tmp_path, CARD.replace("DISCOUNT", "-75 RUB").replace("expect discount 75 RUB",
                                                                           "expect discount -75 RUB"))
-    # a total discount given is never below zero: the file does not run, the error is at the minus sign
+    # a total discount given is never below zero: the file does not run, the error (RL132, a negative
+    # number) is at the minus sign
     assert not _outcomes(report)
     errs = [(d.code, d.span.line, d.span.column) for f in report.files for d in f.diagnostics if d.is_error]
-    assert errs == [("RL101", 18, 19)]
+    assert errs == [("RL132", 18, 19)]

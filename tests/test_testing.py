@@ -229,9 +229,10 @@ def test_run_paths_counts_passes_and_failures(tmp_path: Path) -> None:
     text = render_report_text(report)
     lines = text.splitlines()
     assert "PASS ten dollars earn ten points" in lines
-    assert "FAIL a wrong expectation fails" in lines
+    path = tmp_path / "tiny.loyalty"
+    assert f"FAIL a wrong expectation fails ({path}:16)" in lines  # its `test` line is line 16 of PROGRAM
     assert any(line.endswith("expected earned 11 points, got 10 (rule base 10)") for line in lines)
-    assert lines[-1] == "1 passed, 1 failed"
+    assert lines[-2:] == [f"{path}: 1 passed, 1 failed", "1 passed, 1 failed"]
     doc = json.loads(render_report_json(report))
     assert (doc["passed"], doc["failed"]) == (1, 1)
     statuses = [t["status"] for t in doc["files"][0]["tests"]]

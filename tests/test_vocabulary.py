@@ -27,8 +27,8 @@ def test_statement_words_by_block_as_read_by_hand_from_the_grammar() -> None:
     assert STATEMENT_WORDS_BY_BLOCK["file"] == {"program", "test"}
     # program statements less those another block also has (`round`, `expire`, `returns`)
     assert PROGRAM_WORDS == {"points", "balance", "currency", "point", "multipliers", "pending", "attribute", "event",
-                             "counter", "earn", "tiers", "negative", "reward", "pay", "convert", "activity"}
-    assert len(STATEMENT_WORDS) == 19 + 12 + 6 + 4 + 2 + 4 + 2  # program, rule, tiers, reward, pay, test, file (no repeats)
+                             "counter", "earn", "tiers", "negative", "reward", "pay", "convert", "activity", "line"}
+    assert len(STATEMENT_WORDS) == 20 + 12 + 6 + 4 + 2 + 4 + 2  # program, rule, tiers, reward, pay, test, file (no repeats)
 
 
 def test_reserved_and_statement_words_are_keywords_of_the_grammar() -> None:

@@ -380,13 +380,13 @@ def test_every_yaml_1_1_yes_no_word_is_refused(word: str) -> None:
 
 def test_ambiguous_words_in_a_list_and_where_a_boolean_is_expected() -> None:
     diags = load_errors(program_yaml(
-        "  rules:\n    r:\n      on: purchase\n      actions: [{award: {points: 1, excluding: [gift, off]}}]\n"
+        "  rules:\n    r:\n      on: purchase\n      actions: [{award: {points: 1, per: 1 USD, excluding: [gift, off]}}]\n"
         "  expire: [{after_earning: 6 months, at_end_of_month: yes}]\n"))
     # line 6: `      actions: [{award: {points: 1, excluding: [gift, off]}}]`: `[` at 16, `{award: ` to 24,
     # `{points: 1, ` to 36, `excluding: ` to 47, `[gift, ` to 54 -> `off` at column 55
     # line 7: `  expire: [{after_earning: 6 months, at_end_of_month: yes}]`: `[` at 11,
     # `{after_earning: 6 months, ` to 36, `at_end_of_month: ` to 54 -> `yes` at column 55
-    assert [where(d) for d in diags] == [("RL110", 6, 55), ("RL110", 7, 55)]
+    assert [where(d) for d in diags] == [("RL110", 6, 67), ("RL110", 7, 55)]
 
 
 def test_true_where_text_is_expected_is_a_type_error() -> None:
@@ -511,7 +511,7 @@ def test_awkward_strings_survive_writing(text: str) -> None:
     original = ast.SourceFile("t.yaml", ast.Program(
         text or "x",
         rules=(ast.EarnRule("r", "purchase", ast.Compare("==", ast.Ref(("category",)), ast.Literal(text)),
-                            (ast.Award(Decimal(1), excluding=(text,)),), group=text),),
+                            (ast.Award(Decimal(1), per=ast.Money(Decimal(1), "USD"), excluding=(text,)),), group=text),),
     ), (ast.TestCase(text, (ast.Given("attribute", "a", text),),
                      (ast.EventSpec("purchase", dt.datetime(2027, 5, 4, 12), usd, fields=(
                          ("category", ast.Literal(text)), ("id", ast.Literal(text)))),

@@ -48,6 +48,15 @@ class CheckContext:
             fallback = span_of(parent, fallback)
         return span_of(node, fallback)
 
+    def statement_span(self, owner: object, keyword: str) -> Span:
+        """Where the statement `keyword` of `owner` was written (`price 0` of a reward: a value without
+        a node of its own), else the owner's span."""
+        span = self.span(owner)
+        for (line, column, kind), where in self.sf.statement_spans:
+            if kind == keyword and (line, column) == (span.line, span.column):
+                return where
+        return span
+
     def error(self, code: str, message: str, node: object, hint: str | None = None, parent: object = None) -> None:
         self.bag.error(code, message, self.span(node, parent), hint)
 
@@ -109,14 +118,16 @@ class CheckContext:
             ok = False
         return ok
 
-    def count(self, value: object, what: str, node: object, *, minimum: int = 0, whole: bool = True) -> bool:
+    def count(self, value: object, what: str, node: object, *, minimum: int = 0, whole: bool = True,
+              hint: str | None = None) -> bool:
         """A quantity such as points, days or months: a number >= minimum (RL202)."""
         if isinstance(value, bool) or not isinstance(value, (int, Decimal, Fraction)):
             self.error("RL202", f"{what} must be a number", node)
             return False
         if value < minimum:
             words = "negative" if minimum == 0 else f"less than {minimum}"
-            self.error("RL202", f"{what} cannot be {words} (got {value})", node)
+            self.error("RL202", f"{what} cannot be {words} (got {value})", node,
+                       f"write `{abs(value)}`: {what} cannot go below zero" if value < 0 and minimum == 0 else hint)
             return False
         if whole and Fraction(value).denominator != 1:
             self.error("RL202", f"{what} must be a whole number (got {value})", node)

@@ -4,8 +4,8 @@ Takes: an `ast.SourceFile` (from the text parser or the YAML loader).
 Gives: `check(sf) -> list[Diagnostic]`, every problem found (not only the first),
 sorted by position. Errors: RL201 unknown name, RL202 type or value error, RL203 wrong
 currency, RL204 duplicate name, RL205 field not available on the event, RL206 action not
-valid for the event, RL302 (an impossible campaign window), RL401 limits. Warnings: RL301
-tier thresholds, RL302 rules or tiers that can never fire, RL303 possible double earn,
+valid for the event, RL301 (a decreasing tier threshold), RL302 (an impossible campaign window),
+RL401 limits. Warnings: RL301 tier thresholds (equal, or a base tier above 0), RL302 rules or tiers that can never fire, RL303 possible double earn,
 RL304 unbounded liability, RL305 returns not reversed. Calendar limits (RL422 dates, RL423 durations): `check_calendar`.
 
 Passes: this module checks the header, declarations and earn rules; `check_tiers` the tiers,
@@ -28,7 +28,9 @@ from rulelang.check.scope import TIER_METRICS, VALUE_TYPES, build_scope
 from rulelang.check.program_tests import check_tests
 from rulelang.check.tiers import check_lifecycle, check_tiers
 from rulelang.check.balances import check_balances
+from rulelang.check.line_attributes import check_line_attributes
 from rulelang.check.program_warnings import check_warnings
+from rulelang.syntax.slips import percent_hint
 from rulelang.diagnostics import Diagnostic, DiagnosticBag, did_you_mean, sort_key
 
 __all__ = ["check"]
@@ -106,6 +108,7 @@ def _check_declarations(ctx: CheckContext, p: ast.Program) -> None:
     ctx.duplicates(p.attributes, "attribute")
     for attr in p.attributes:
         _check_type(ctx, attr, p)
+    check_line_attributes(ctx, p)
     ctx.duplicates(p.counters, "counter")
     for counter in p.counters:
         _check_counter(ctx, p, counter)
@@ -226,7 +229,8 @@ def _check_action(
                 "RL201",
                 f"unknown unit `{action.unit}`; this program's points are called `{p.points_unit}`{balances}",
                 action,
-                did_you_mean(action.unit, ctx.scope.units) or f"write `{p.points_unit}`",
+                percent_hint(str(action.points), action.unit) or did_you_mean(action.unit, ctx.scope.units)
+                or f"write `{p.points_unit}`",
                 rule,
             )
         ctx.count(action.points, f"the {p.points_unit} awarded", ctx.span(action, rule), whole=action.per is None)

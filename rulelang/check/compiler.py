@@ -91,7 +91,8 @@ class _Compiler:
             return ir.Multiplier(factor=_frac(a.factor), only=frozenset(a.only) if a.only else None)
         if isinstance(a, ast.Discount):
             percent = _frac(a.percent) if a.percent is not None else None
-            return ir.DiscountAction(percent=percent, fixed_cents=_cents_or_none(a.amount), base=a.base, excluding=frozenset(a.excluding))
+            return ir.DiscountAction(percent=percent, fixed_cents=_cents_or_none(a.amount), base=a.base,
+                                     excluding=frozenset(a.excluding), only=frozenset(a.only) if a.only else None)
         if isinstance(a, ast.Perk):
             return ir.PerkAction(name=a.name, cost_cents=_cents(a.cost))
         raise UnhandledNode("compiler: action", a)  # tests/test_nodes.py compiles every action type
@@ -197,6 +198,7 @@ class _Compiler:
             pending_days=p.pending_days,
             events=tuple(ir.EventType(name=e.name, fields=tuple((f.name, f.type) for f in e.fields)) for e in p.events),
             attributes=tuple((a.name, a.type) for a in p.attributes),
+            line_attributes=tuple((a.name, a.type) for a in p.line_attributes),
             counters=tuple(self.counter(c) for c in p.counters),
             rules=tuple(rules),
             tiers=self.tiers(p.tiers) if p.tiers is not None else None,

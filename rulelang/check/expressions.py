@@ -19,6 +19,7 @@ from rulelang.syntax.nodes import UnhandledNode
 from rulelang import ir
 from rulelang.fields import FIELD_BY_NAME
 from rulelang.check.scope import WEEKDAYS, Scope, literal_type, type_word
+from rulelang.check.scope import LINE_ATTRIBUTE_OUTSIDE as OUTSIDE_ANY_LINE, line_fields
 from rulelang.diagnostics import DiagnosticBag, Span, did_you_mean
 
 from rulelang.limits import MAX_NESTING as MAX_DEPTH
@@ -185,16 +186,28 @@ class ConditionResolver:
 
     def _line_ref(self, ref: ast.Ref) -> _Typed:
         name = ".".join(ref.path)
-        if len(ref.path) == 1 and name in ir.LINE_FIELDS:
-            typ = ir.LINE_FIELDS[name]
-            return ir.Field(name=name, type=typ), typ
-        fields = ", ".join(f"`{f}`" for f in ir.LINE_FIELDS)
-        if len(ref.path) == 1 and name not in self.scope.fields_of(self.event) and not self.scope.events_with_field(name):
+        line = line_fields(self.scope)  # the line's own fields and the program's line attributes
+        if len(ref.path) == 1 and name in line:
+            typ = line[name]
+            return ir.Field(name=name, type=typ), typ  # type: ignore[arg-type]
+        fields = ", ".join(f"`{f}`" for f in line)
+        near = did_you_mean(name, list(line)) if name not in self.scope.tiers and name.lower() not in WEEKDAYS else None
+        if len(ref.path) == 1 and name not in self.scope.fields_of(self.event) and not self.scope.events_with_field(name) \
+                and near is None:
             return _Name(name, span_of(ref, self.fallback)), None  # a bare word: a weekday, a tier, or unknown
         self._error("RL252", f"`{name}` is not a field of a line; inside `any line` a condition reads {fields}",
-                    ref, did_you_mean(name, list(ir.LINE_FIELDS))
+                    ref, did_you_mean(name, list(line))
                     or f"move it out of `any line`, e.g. `any line category == \"coffee\" and {name} ...`")
         return None, None
+
+    def _line_attribute_outside(self, name: str, ref: ast.Ref) -> None:
+        """RL257: a line attribute read where there is no line (outside `any line`)."""
+        if self.event in LINE_EVENTS:
+            hint = f"a condition reads a line attribute inside `any line`: `any line {name} == ...`"
+        else:
+            hint = f"lines are a purchase's: make the rule `on purchase` and write `any line {name} == ...`"
+        self._error(OUTSIDE_ANY_LINE, f"`{name}` is an attribute of a purchase's lines, not of the `{self.event}`",
+                    ref, hint)
 
     def _ref(self, ref: ast.Ref) -> _Typed:
         if self.in_line:
@@ -210,6 +223,9 @@ class ConditionResolver:
             elsewhere = self.scope.events_with_field(name)
             if elsewhere:
                 self._not_here(name, elsewhere, ref)
+                return None, None
+            if name in self.scope.line_attributes:
+                self._line_attribute_outside(name, ref)
                 return None, None
             return _Name(name, span_of(ref, self.fallback)), None
         if len(path) == 2 and path[0] == "customer":

@@ -22,7 +22,7 @@ from rulelang.syntax import ast
 from rulelang.check.base import CheckContext
 from rulelang.check.vouchers import check_test_vouchers
 from rulelang.syntax.nodes import EXPECT_VOUCHER_MONEY, EXPECT_VOUCHERS
-from rulelang.check.scope import literal_type, type_word
+from rulelang.check.scope import line_fields, literal_type, type_word
 from rulelang.check.tiers import money_counter
 from rulelang.fields import ACTION_EVENTS, canonical_event, given_keys
 from rulelang.diagnostics import did_you_mean
@@ -220,8 +220,10 @@ def _check_event(ctx: CheckContext, test: ast.TestCase, ev: ast.EventSpec, order
     _check_event_fields(ctx, test, ev, kind, order_ids)
 
 
-# The fields a line of a purchase may give besides its amount, with their types.
-LINE_FIELDS = {"category": "string", "quantity": "number", "sku": "string"}
+def _line_keys(ctx: CheckContext) -> dict[str, str]:
+    """The fields a line of a purchase may give besides its amount, with their types: the line's own
+    (`rulelang.ir.LINE_FIELDS`) and the program's line attributes."""
+    return {name: typ for name, typ in line_fields(ctx.scope).items() if name != "amount"}
 
 
 def _check_lines(ctx: CheckContext, test: ast.TestCase, ev: ast.EventSpec, kind: str) -> None:
@@ -243,12 +245,15 @@ def _check_lines(ctx: CheckContext, test: ast.TestCase, ev: ast.EventSpec, kind:
             ctx.money(line.amount, "the line's amount", line)
             cents = money_cents(line.amount)
             total += int(cents) if cents.denominator == 1 else 0
+        keys = _line_keys(ctx)
         for name, literal in line.fields:
-            if name not in LINE_FIELDS:
+            if name not in keys:
                 ctx.error("RL254", f"a line has no field `{name}`", literal,
-                          did_you_mean(name, LINE_FIELDS) or f"a line has an amount and {', '.join(LINE_FIELDS)}", ev)
+                          did_you_mean(name, keys) or f"a line has an amount and {', '.join(keys)}"
+                          + ("" if ctx.scope.line_attributes else
+                             f"; declare a product attribute with `line attribute {name}: string`"), ev)
                 continue
-            _check_value(ctx, literal, LINE_FIELDS[name], f"`{name}` of a line", literal, ev)
+            _check_value(ctx, literal, keys[name], f"`{name}` of a line", literal, ev)
             value = literal.value if isinstance(literal, ast.Literal) else literal
             if name == "quantity" and isinstance(value, Decimal) and (value != value.to_integral_value() or value < 0):
                 ctx.error("RL254", f"the quantity of a line is a whole number, not {value}", literal,

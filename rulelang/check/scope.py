@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from rulelang.fields import FIELDS, RULE_EVENTS, fields_on
+from rulelang.ir import LINE_FIELDS
 from rulelang.syntax import ast
 from rulelang.vocabulary import singular, unit_words  # noqa: F401  (re-exported for the checker)
 
@@ -71,6 +72,7 @@ class Scope:
     program: ast.Program | None
     events: dict[str, dict[str, str]] = field(default_factory=dict)  # custom event -> field -> type
     attributes: dict[str, str] = field(default_factory=dict)
+    line_attributes: dict[str, str] = field(default_factory=dict)  # `line attribute brand: string`
     counters: dict[str, ast.CounterDecl] = field(default_factory=dict)
     tiers: dict[str, int] = field(default_factory=dict)  # tier name -> IR index
     rules: dict[str, ast.EarnRule] = field(default_factory=dict)
@@ -98,6 +100,19 @@ class Scope:
         return [e for e in self.event_names if name in self.fields_of(e)]
 
 
+LINE_ATTRIBUTE_DECLARATION = "RL256"  # a line attribute that cannot be declared (rulelang.check.line_attributes)
+LINE_ATTRIBUTE_OUTSIDE = "RL257"  # a line attribute read where no line is (outside `any line`)
+
+
+def line_fields(scope: Scope) -> dict[str, str]:
+    """The fields a line of this program carries: its own (`rulelang.ir.LINE_FIELDS`), then the
+    declared line attributes (`line attribute brand: string`)."""
+    out: dict[str, str] = dict(LINE_FIELDS)
+    for name, typ in scope.line_attributes.items():
+        out.setdefault(name, typ)
+    return out
+
+
 def build_scope(program: ast.Program | None) -> Scope:
     """Collect the names a program declares. Duplicates are reported by the checker, not here."""
     scope = Scope(program=program)
@@ -115,6 +130,8 @@ def build_scope(program: ast.Program | None) -> Scope:
         scope.events[ev.name] = fields
     for attr in program.attributes:
         scope.attributes.setdefault(attr.name, attr.type)
+    for line_attr in program.line_attributes:
+        scope.line_attributes.setdefault(line_attr.name, line_attr.type)
     for counter in program.counters:
         scope.counters.setdefault(counter.name, counter)
     if program.tiers is not None:

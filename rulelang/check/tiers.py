@@ -3,8 +3,8 @@
 Takes: a `CheckContext` and the `ast.Program`. Gives: diagnostics in the context's bag:
 RL201 unknown tier measure, RL202 bad values (negative thresholds, percentages over
 100, zero prices), RL203 wrong currency, RL204 duplicate tier or reward names, RL206
-statements not valid where written, RL301 thresholds not increasing / first tier not 0,
-RL302 tiers no customer can reach and downgrades that never happen.
+statements not valid where written, RL301 thresholds not increasing / first tier not 0
+(an error when a threshold decreases), RL302 tiers no customer can reach and downgrades that never happen.
 """
 
 from __future__ import annotations
@@ -142,7 +142,9 @@ def _check_threshold_order(ctx: CheckContext, ts: ast.TierSystem) -> None:
             ts,
         )
     for before, tier in zip(ts.tiers, ts.tiers[1:]):
-        if threshold_units(ts, tier) <= threshold_units(ts, before):
+        if threshold_units(ts, tier) < threshold_units(ts, before):
+            _decreasing_threshold(ctx, ts, before, tier)
+        elif threshold_units(ts, tier) == threshold_units(ts, before):
             ctx.warning(
                 "RL301",
                 f"tier `{tier.name}` starts at {tier.threshold}, not above tier `{before.name}` ({before.threshold})",
@@ -150,6 +152,19 @@ def _check_threshold_order(ctx: CheckContext, ts: ast.TierSystem) -> None:
                 "list tiers from lowest to highest threshold, each higher than the one before",
                 ts,
             )
+
+
+def _decreasing_threshold(ctx: CheckContext, ts: ast.TierSystem, before: ast.Tier, tier: ast.Tier) -> None:
+    """RL301 as an error: a threshold below the one before it (swapped tiers, a missing digit)."""
+    ctx.error(
+        "RL301",
+        f"tier `{tier.name}` starts at {tier.threshold}, below tier `{before.name}` ({before.threshold}) "
+        "listed before it",
+        tier,
+        f"list tiers from lowest to highest threshold: move `{tier.name}` above `{before.name}`, "
+        "or correct the threshold",
+        ts,
+    )
 
 
 def _check_reachable(ctx: CheckContext, p: ast.Program, ts: ast.TierSystem) -> None:
@@ -222,7 +237,8 @@ def check_lifecycle(ctx: CheckContext, p: ast.Program) -> None:
         _check_expiry(ctx, exp, p, in_tier=False)
     ctx.duplicates(p.rewards, "reward")
     for reward in p.rewards:
-        ctx.count(reward.price, f"the price of reward `{reward.name}`", ctx.span(reward, p), minimum=1)
+        ctx.count(reward.price, f"the price of reward `{reward.name}`", ctx.statement_span(reward, "price"),
+                  minimum=1, hint=f"a price is a whole number of {p.points_unit} from 1, e.g. `price 150 {p.points_unit}`")
         ctx.money(reward.worth, f"the worth of reward `{reward.name}`", reward)
         ctx.money(reward.cost, f"the cost of reward `{reward.name}`", reward)
     check_reward_vouchers(ctx, p)

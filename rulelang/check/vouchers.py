@@ -51,12 +51,12 @@ def check_reward_vouchers(ctx: CheckContext, p: ast.Program) -> None:
         if r.voucher is None:
             if r.valid is not None:
                 ctx.error("RL265", f"reward `{r.name}` has a validity but issues no voucher", r,
-                          "add the voucher's face value: `voucher 5 EUR valid 1 year`", p)
+                          "add the voucher's face value: `voucher 5 EUR valid 1 year` (YAML: `voucher: 5 EUR`)", p)
             continue
         ctx.money(r.voucher, f"the voucher of reward `{r.name}`", r, positive=True)
         if r.valid is None:
             ctx.error("RL265", f"the voucher of reward `{r.name}` has no validity", r,
-                      "say how long it can be used: `voucher 5 EUR valid 1 year`", p)
+                      "say how long it can be used: `voucher 5 EUR valid 1 year` (YAML: `valid: 1 year`)", p)
         else:
             _validity(ctx, r.valid, r.valid_unit, r, p)
         if r.cost is not None:

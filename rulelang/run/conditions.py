@@ -210,6 +210,14 @@ def _reads(expr: ir.Expr, read: Reader, fmt: Formatter, out: list[str]) -> None:
         _reads(expr.item, read, fmt, out)
 
 
+def _line_type(name: str, value: object) -> str | None:
+    """The type of a line's value, for traces: a line's own field by `ir.LINE_FIELDS`; a line
+    attribute by its value (money is held in integer cents, numbers as Fraction)."""
+    if name in ir.LINE_FIELDS:
+        return ir.LINE_FIELDS[name]
+    return "money" if isinstance(value, int) and not isinstance(value, bool) else None
+
+
 def why_false(expr: ir.Expr, read: Reader, fmt: Formatter) -> str:
     """Why a false condition is false: the values read and what was needed."""
     if isinstance(expr, ir.Cmp):
@@ -234,8 +242,8 @@ def why_false(expr: ir.Expr, read: Reader, fmt: Formatter) -> str:
         return " and ".join(why_false(item, read, fmt) for item in expr.items)
     if isinstance(expr, ir.AnyLine):
         lines = lines_of(read)
-        shown = "; ".join(", ".join(f"{name} {fmt.value(line.get(name), t)}" for name, t in ir.LINE_FIELDS.items()
-                                    if line.get(name) is not None) for line in lines)
+        shown = "; ".join(", ".join(f"{name} {fmt.value(value, _line_type(name, value))}" for name, value in line.items()
+                                    if value is not None) for line in lines)
         return f"no line has {render(expr.item, fmt)} (lines: {shown or 'none'})"
     reads: list[str] = []
     _reads(expr, read, fmt, reads)

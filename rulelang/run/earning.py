@@ -193,7 +193,7 @@ def discounts(w: _Work) -> None:
     for f in w.firing:
         for action in f.rule.actions:
             if isinstance(action, ir.DiscountAction):
-                base = _line_base(w, action.base, action.excluding, before_discounts=True)
+                base = _line_base(w, action.base, action.excluding, before_discounts=True, only=action.only)
                 if action.percent is not None:
                     wanted = round_points(action.percent * base / 100, f.rule.rounding)
                 else:

@@ -524,7 +524,7 @@ class _Run:
             "balance": Fraction(self.ledger.outstanding),
             "role": f.get("role") or (ev.name if ev.kind == "referral" else None),
         }
-        values[LINES_KEY] = _line_values(ev, values)
+        values[LINES_KEY] = _line_values(ev, values, self.p.line_attributes)
         for name, type_ in self.attribute_types.items():
             values[f"customer.{name}"] = normalize(self.customer.attributes.get(name), type_)
         for name, type_ in self.custom.get(ev.kind, {}).items():
@@ -637,7 +637,8 @@ class _Run:
                 " ".join([f"line {money(line.amount_cents, self.p.currency)}"]
                          + ([f"category {self.fmt.value(line.category)}"] if line.category is not None else [])
                          + ([f"quantity {line.quantity}"] if line.quantity else [])
-                         + ([f"sku {self.fmt.value(line.sku)}"] if line.sku is not None else []))
+                         + ([f"sku {self.fmt.value(line.sku)}"] if line.sku is not None else [])
+                         + [f"{k} {self.fmt.value(v, dict(self.p.line_attributes).get(k))}" for k, v in line.attributes])
                 for line in ev.lines) + " }")
         return " ".join(parts)
 
@@ -864,13 +865,18 @@ class _Run:
         )
 
 
-def _line_values(ev: Event, values: dict[str, object]) -> tuple[dict[str, object], ...]:
+def _line_values(ev: Event, values: dict[str, object],
+                 attributes: tuple[tuple[str, str], ...] = ()) -> tuple[dict[str, object], ...]:
     """The lines an `any line` condition reads: the purchase's lines, or the event as one line
-    (its amount less shipping, its category, quantity)."""
+    (its amount less shipping, its category, quantity); each with the program's line attributes,
+    a line that does not give one reading its default (`ir.LINE_ATTRIBUTE_DEFAULTS`)."""
+    defaults = {name: ir.LINE_ATTRIBUTE_DEFAULTS.get(typ) for name, typ in attributes}
     if ev.lines:
         return tuple({"amount": line.amount_cents, "category": line.category, "quantity": Fraction(line.quantity),
-                      "sku": line.sku} for line in ev.lines)
+                      "sku": line.sku, **defaults, **{k: v for k, v in line.attributes if k in defaults}}
+                     for line in ev.lines)
     amount, shipping = values.get("amount"), values.get("shipping")
     goods = amount - shipping if isinstance(amount, int) and isinstance(shipping, int) and ev.kind == "purchase" \
         else amount
-    return ({"amount": goods, "category": values.get("category"), "quantity": values.get("quantity"), "sku": None},)
+    return ({"amount": goods, "category": values.get("category"), "quantity": values.get("quantity"),
+             "sku": None, **defaults},)

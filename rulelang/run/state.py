@@ -28,6 +28,10 @@ class Line:
     category: str | None = None
     quantity: int = 0
     sku: str | None = None
+    # the program's line attributes this line gives (`brand "Own"`), name -> value (string,
+    # Fraction, bool or money in cents); one it does not give reads its default
+    # (`rulelang.ir.LINE_ATTRIBUTE_DEFAULTS`)
+    attributes: tuple[tuple[str, object], ...] = ()
 
 
 @dataclass(frozen=True)

@@ -149,6 +149,7 @@ class Discount:
     amount: Money | None = None
     base: Base = "net"
     excluding: tuple[str, ...] = ()
+    only: tuple[str, ...] = ()  # `discount 10% in category "produce"`: only the lines of these categories
     span: Span = _span()
 
 
@@ -224,6 +225,15 @@ class EarnRule:
 @dataclass(frozen=True, slots=True)
 class FieldDecl:
     """`rating: number` inside `event review { ... }`, or `attribute vip: bool`."""
+
+    name: str
+    type: Lit["string", "number", "bool", "money", "date"]
+    span: Span = _span()
+
+
+@dataclass(frozen=True, slots=True)
+class LineAttributeDecl:
+    """`line attribute brand: string`: a product attribute the lines of a purchase carry."""
 
     name: str
     type: Lit["string", "number", "bool", "money", "date"]
@@ -501,6 +511,8 @@ class Program:
     # `activity is purchase, redemption, any earning event`: what keeps points alive under an
     # inactivity expiry; () is the default, a purchase or any earning event
     activity: tuple[Lit["purchase", "redemption", "earning"], ...] = ()
+    # `line attribute brand: string`: the lines' own attributes (docs/semantics.md §3.1)
+    line_attributes: tuple[LineAttributeDecl, ...] = ()
     span: Span = _span()
 
 

@@ -159,14 +159,15 @@ class _Line:
 
 
 class _Writer:
-    def __init__(self, sf: ast.SourceFile) -> None:
+    def __init__(self, sf: ast.SourceFile, tested: ast.Program | None = None) -> None:
         self.lines: list[_Line] = []
         self.spans = dict(sf.statement_spans)
-        self.unit = sf.program.points_unit if sf.program is not None else "points"
-        self.balances = sf.program.balances if sf.program is not None else ()
-        # a tests-only file does not know its program's points word: it writes only a word written
+        words = sf.program or tested  # a tests-only file speaks the words of the program it tests
+        self.unit = words.points_unit if words is not None else "points"
+        self.balances = words.balances if words is not None else ()
+        # a tests-only file writes only a points word written after an expectation
         self.expect_unit = sf.program.points_unit if sf.program is not None else None
-        tiers = sf.program.tiers if sf.program is not None else None
+        tiers = words.tiers if words is not None else None
         self.metric_word = (self.unit if tiers.metric == "points" else tiers.metric) if tiers is not None else "metric"
 
     def emit(self, depth: int, text: str, anchor: Span | None, *, closes: bool = False, blank: bool = False) -> None:
@@ -220,6 +221,8 @@ class _Writer:
             head("pending", f"pending {counted(p.pending_days, 'day')}")
         for a in p.attributes:
             body.append(("decl", (f"attribute {a.name}: {a.type}", a.span)))
+        for la in p.line_attributes:
+            body.append(("decl", (f"line attribute {la.name}: {la.type}", la.span)))
         for e in p.events:
             fields = ", ".join(f"{f.name}: {f.type}" for f in e.fields)
             body.append(("decl", (f"event {e.name}" + (f" {{ {fields} }}" if fields else ""), e.span)))
@@ -501,6 +504,8 @@ def _discount_text(a: ast.Discount) -> str:
     text = f"{NODES[ast.Discount].keyword} {what}"
     if a.base != "net" or a.excluding:
         text += f" of {a.base} amount"
+    if a.only:
+        text += " in category " + ", ".join(string_text(c) for c in a.only)
     return text + _excluding(a.excluding)
 
 
@@ -543,9 +548,11 @@ def _place_comments(lines: list[_Line], comments: tuple[ast.Comment, ...]) -> tu
     return leading, trailing, tail
 
 
-def format_source(sf: ast.SourceFile) -> str:
-    """The canonical text of a source file, comments kept."""
-    w = _Writer(sf)
+def format_source(sf: ast.SourceFile, *, tested: ast.Program | None = None) -> str:
+    """The canonical text of a source file, comments kept. `tested`: for a tests-only file, the
+    program it tests (`NAME.loyalty` beside `NAME.test.loyalty`), whose points word and tier
+    metric its tests are written in; it is not written out."""
+    w = _Writer(sf, tested)
     if sf.program is not None:
         w.program(sf.program)
     for i, t in enumerate(sf.tests):

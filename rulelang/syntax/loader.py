@@ -14,6 +14,7 @@ Problems with the file itself (rather than its contents) are diagnostics too:
 - RL003 the file type is not a rule file (extension other than .loyalty / .yaml / .yml)
 - RL004 no program: a tests-only file with no program beside it, or a command that needs a program
 - RL005 a directory holds no rule files
+- RL140 the file is empty: nothing but blank lines and comments (text or YAML form)
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ NOT_UTF8 = "RL002"
 NOT_A_RULE_FILE = "RL003"
 NO_PROGRAM = "RL004"
 NO_RULE_FILES = "RL005"
+EMPTY_FILE = "RL140"
 
 
 def file_span(path: str) -> Span:
@@ -114,7 +116,23 @@ def load_file(path: str) -> tuple[ast.SourceFile | None, list[Diagnostic], str]:
         from rulelang.syntax.yaml_loader import load_yaml
 
         sf, diags = load_yaml(text, path)
-    return sf, list(diags), text
+    return sf, [*diags, *empty_file(sf, diags, path, text)], text
+
+
+def empty_file(sf: ast.SourceFile | None, diags: Iterable[Diagnostic], path: str, text: str) -> list[Diagnostic]:
+    """RL140 for a rule file that parsed to nothing: no program and no tests (an empty file,
+    or one of blank lines and comments only). A file that already has errors is left to them."""
+    if sf is None or sf.program is not None or sf.tests or any(d.is_error for d in diags):
+        return []
+    if is_text_file(path):
+        hint = 'write the program (`program "Name" { ... }`) or tests (`test "..." { ... }`), or delete the file'
+    else:
+        hint = "write the program under a top-level `program:` key (or tests under `tests:`), or delete the file"
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    only_comments = bool(lines) and all(line.startswith("#") for line in lines)
+    what = "no program and no tests, only comments" if only_comments else "no program and no tests"
+    return [Diagnostic(EMPTY_FILE, "error", f"{path} is empty: {what}",
+                       Span(path, 1, 1, 1, 1), hint)]
 
 
 # ---------------------------------------------------------------- sibling test files

@@ -94,7 +94,8 @@ _DECLS = (
     NodeDecl(ast.Cashback, "award", "award", {"percent": "percent", "base": "of", "excluding": "excluding"}),  # in Award's mapping
     NodeDecl(ast.Multiply, "multiply", "multiply", {"factor": "factor", "only": "in"}, None),
     NodeDecl(ast.Discount, "discount", "discount",
-             {"percent": "percent", "amount": "amount", "base": "of", "excluding": "excluding"}, _ACTION + ("discount",)),
+             {"percent": "percent", "amount": "amount", "base": "of", "only": "in", "excluding": "excluding"},
+             _ACTION + ("discount",)),
     NodeDecl(ast.Perk, "perk", "perk", {"name": "name", "cost": "costs"}, _ACTION + ("perk",)),
     NodeDecl(ast.Cap, "cap", "cap", {"period": "per"}, _RULE + ("cap",), ("points", "times", "per")),  # or `limit`
     NodeDecl(ast.Budget, "budget", "budget"),
@@ -107,6 +108,7 @@ _DECLS = (
              ("on", "when", "actions", "round", "priority", "group", "during", "cap", "limit", "budget", "every", "streak")),
     # declarations
     NodeDecl(ast.FieldDecl, "attribute", "attributes"),
+    NodeDecl(ast.LineAttributeDecl, "line", "line_attributes"),
     NodeDecl(ast.EventDecl, "event", "events"),
     NodeDecl(ast.CounterDecl, "counter", "counters", {"event": "on", "sums": "sums", "condition": "when"},
              ("program", "counters", "*")),
@@ -158,7 +160,7 @@ _DECLS = (
     NodeDecl(ast.Program, "program", "program",
              {"name": "name", "points_unit": "points", "currency": "currency", "balances": "balances", "point_cost": "point_cost",
               "point_value": "point_value", "stacking": "multipliers", "rounding": "round", "pending_days": "pending",
-              "attributes": "attributes", "events": "events", "counters": "counters", "rules": "rules",
+              "attributes": "attributes", "line_attributes": "line_attributes", "events": "events", "counters": "counters", "rules": "rules",
               "tiers": "tiers", "expiry": "expire", "returns": "returns", "rewards": "rewards",
               "pay_with_points": "pay_with_points", "conversion": "convert", "activity": "activity"}, ("program",)),
     NodeDecl(ast.SourceFile, None, None, {"program": "program", "tests": "tests"}, ()),

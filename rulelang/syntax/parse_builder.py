@@ -19,6 +19,7 @@ from typing import NamedTuple
 from lark import Token, Transformer, v_args
 
 from rulelang.syntax import ast
+from rulelang.syntax.slips import MONEY_SLIP, FlatClause, currency_word
 from rulelang.diagnostics import Diagnostic, Span, did_you_mean
 from rulelang.vocabulary import unit_words
 from rulelang.syntax.balances import balance_metric, normalise_test_units, tier_units_dropped, points_unit_dropped as _points_unit_dropped
@@ -71,6 +72,7 @@ class _S(NamedTuple):
 class _Clause(NamedTuple):
     kind: str  # per | of | excluding | to | sums | when | eom
     value: object
+    span: Span | None = None  # where the clause is written (`of` and `excluding`)
 
 
 _UNESCAPE = re.compile(r'\\(["\\])')
@@ -100,6 +102,7 @@ class Builder(Transformer):  # type: ignore[type-arg]
         self.missing: list[Diagnostic] = []  # "has no action"-like errors; dropped after syntax errors
         self.stmt_spans: list[tuple[tuple[int, int, str], Span]] = []
         self.tier_rate_units: list[tuple[str, Span]] = []
+        self.flat_awards: list[FlatClause] = []  # `award 3 points of net amount`: reported by the parser
 
     # ------------------------------------------------------------ helpers
 
@@ -258,7 +261,8 @@ class Builder(Transformer):  # type: ignore[type-arg]
         code = str(ch[0])
         if not re.fullmatch(r"[A-Z]{3}", code):
             self._err("RL101", f"`{code}` is not a currency code", self.w.of_token(ch[0]),
-                      "write three capital letters, e.g. `USD`")
+                      f"write `{currency_word(code)}`: a currency code is three capital letters" if currency_word(code)
+                      else "write three capital letters, e.g. `USD`")
         return self._stmt(meta, "currency", code)
 
     def point_cost(self, meta, ch):
@@ -278,6 +282,9 @@ class Builder(Transformer):  # type: ignore[type-arg]
 
     def attribute_decl(self, meta, ch):
         return ast.FieldDecl(str(ch[0]), ch[1], span=self.w.of_meta(meta))
+
+    def line_attribute_decl(self, meta, ch):
+        return ast.LineAttributeDecl(str(ch[0]), ch[1], span=self.w.of_meta(meta))
 
     def field_decl(self, meta, ch):
         return ast.FieldDecl(str(ch[0]), ch[1], span=self.w.of_meta(meta))
@@ -304,13 +311,17 @@ class Builder(Transformer):  # type: ignore[type-arg]
         return _Clause("per", self._money(ch[0]))
 
     def per_quantity(self, meta, ch):
+        code = currency_word(str(ch[1]))
+        if code is not None:
+            self._err(MONEY_SLIP, f"`{ch[0]} {ch[1]}`: currency codes are written in capitals", self.w.of_meta(meta),
+                      f"write `per {ch[0]} {code}` (`{ch[1]}` would be read as a unit of quantity)")
         return _Clause("per", ast.Quantity(self._dec(ch[0]), str(ch[1]), span=self.w.of_meta(meta)))
 
     def of_clause(self, meta, ch):
-        return _Clause("of", ch[0])
+        return _Clause("of", ch[0], self.w.of_meta(meta))
 
     def excluding(self, meta, ch):
-        return _Clause("excluding", tuple(unquote(t) for t in ch))
+        return _Clause("excluding", tuple(unquote(t) for t in ch), self.w.of_meta(meta))
 
     def in_category(self, meta, ch):
         return _Clause("in", tuple(unquote(t) for t in ch))
@@ -322,8 +333,18 @@ class Builder(Transformer):  # type: ignore[type-arg]
     def _clauses(ch: list) -> dict[str, object]:
         return {c.kind: c.value for c in ch if isinstance(c, _Clause)}
 
+    def _flat_award(self, ch: list) -> None:
+        """Remember the `of ... amount` / `excluding ...` of an award without `per`: they would change nothing."""
+        found = [c for c in ch if isinstance(c, _Clause) and c.kind in ("of", "excluding") and c.span is not None]
+        if found:
+            first, last = found[0].span, found[-1].span
+            span = Span(first.file, first.line, first.column, last.end_line, last.end_column)
+            self.flat_awards.append(FlatClause(str(ch[0]), str(ch[1]), tuple((c.kind, c.value) for c in found), span))
+
     def award(self, meta, ch):
         c = self._clauses(ch)
+        if c.get("per") is None:
+            self._flat_award(ch)
         return ast.Award(self._dec(ch[0]), c.get("per"), c.get("of", "net"), c.get("excluding", ()),  # type: ignore[arg-type]
                          c.get("to", "customer"), unit=ch[1], only=c.get("in", ()),  # type: ignore[arg-type]
                          span=self.w.of_meta(meta))
@@ -341,11 +362,12 @@ class Builder(Transformer):  # type: ignore[type-arg]
     def discount(self, meta, ch):
         c = self._clauses(ch)
         tok = ch[0]
-        base, excl = c.get("of", "net"), c.get("excluding", ())
+        base, excl, only = c.get("of", "net"), c.get("excluding", ()), c.get("in", ())
         if tok.type == "PERCENT":
             return ast.Discount(percent=self._dec(tok, str(tok)[:-1]), base=base, excluding=excl,  # type: ignore[arg-type]
-                                span=self.w.of_meta(meta))
-        return ast.Discount(amount=self._money(tok), base=base, excluding=excl, span=self.w.of_meta(meta))  # type: ignore[arg-type]
+                                only=only, span=self.w.of_meta(meta))  # type: ignore[arg-type]
+        return ast.Discount(amount=self._money(tok), base=base, excluding=excl, only=only,  # type: ignore[arg-type]
+                            span=self.w.of_meta(meta))
 
     def perk(self, meta, ch):
         return ast.Perk(str(ch[0]), self._money(ch[1]), span=self.w.of_meta(meta))
@@ -681,14 +703,15 @@ class Builder(Transformer):  # type: ignore[type-arg]
         span = self.w.of_meta(meta)
         header: dict[str, object] = {}
         lists: dict[str, list[object]] = {"events": [], "attributes": [], "counters": [], "rules": [],
-                                          "expiry": [], "rewards": []}
+                                          "expiry": [], "rewards": [], "line_attributes": []}
         seen: dict[str, Span] = {}
         returns: ast.ReturnPolicy | None = None
         negative: _S | None = None
         lower: _S | None = None
         lists["balances"] = []
         kinds = {ast.EventDecl: "events", ast.FieldDecl: "attributes", ast.CounterDecl: "counters",
-                 ast.EarnRule: "rules", ast.Expiry: "expiry", ast.Reward: "rewards", ast.Balance: "balances"}
+                 ast.EarnRule: "rules", ast.Expiry: "expiry", ast.Reward: "rewards", ast.Balance: "balances",
+                 ast.LineAttributeDecl: "line_attributes"}
         singles = {ast.TierSystem: ("tiers", "tiers"), ast.PayWithPoints: ("pay with points", "pay_with_points"),
                    ast.Conversion: ("convert", "conversion"), ast.ReturnPolicy: ("returns", "returns")}
         for item in ch[1:]:
@@ -756,6 +779,7 @@ class Builder(Transformer):  # type: ignore[type-arg]
             pay_with_points=header.get("pay_with_points"),  # type: ignore[arg-type]
             conversion=header.get("conversion"),  # type: ignore[arg-type]
             activity=header.get("activity", ()),  # type: ignore[arg-type]
+            line_attributes=tuple(lists["line_attributes"]),  # type: ignore[arg-type]
             span=span,
         )
 

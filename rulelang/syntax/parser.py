@@ -28,6 +28,7 @@ from rulelang.diagnostics import Diagnostic, Span, sort_key
 from rulelang.syntax.parse_builder import Builder, Where
 from rulelang.syntax.parser_cache import cached_parser
 from rulelang.syntax.parser_errors import Recovery, describe_syntax_error
+from rulelang.syntax.slips import flat_award_errors
 from rulelang.vocabulary import RESERVED_WORDS  # re-exported: words that can never be names
 
 __all__ = ["parse_text", "parse_expression", "RESERVED_WORDS", "build_parser"]
@@ -284,6 +285,7 @@ def _parse_text(source: str, path: str) -> tuple[ast.SourceFile | None, list[Dia
     if not diags:  # after syntax errors, skipped lines would make these false alarms
         diags.extend(builder.missing)
     diags.extend(builder.errors)
+    diags.extend(flat_award_errors(builder.flat_awards, program.currency if program is not None else None))
     if diags:
         return None, sorted(diags, key=sort_key)
     kept = tuple(ast.Comment(str(t).rstrip(), t.line, span=where.of_token(t)) for t in comments)

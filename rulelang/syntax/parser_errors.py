@@ -17,6 +17,7 @@ from lark import Token, Tree
 from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken
 
 from rulelang.diagnostics import Diagnostic, Span, did_you_mean
+from rulelang.syntax.slips import text_slip
 from rulelang.vocabulary import PROGRAM_WORDS, STATEMENT_WORDS
 
 __all__ = ["describe_syntax_error", "Recovery", "TERMINAL_WORDS"]
@@ -232,6 +233,22 @@ def _close_string(text: str, quote_pos: int) -> Recovery:
     return Recovery("patch", 0, pos, '"' if pos == line_end else '" ')
 
 
+def _line_col(text: str, pos: int) -> tuple[int, int]:
+    """1-based line and column (in the parsed text) of character offset `pos`."""
+    return text.count("\n", 0, pos) + 1, pos - (text.rfind("\n", 0, pos) + 1) + 1
+
+
+def _slip(text: str, pos: int, where: _Mapper) -> tuple[Diagnostic, Recovery] | None:
+    """A common slip at `pos` (`3 %`, `$1.50`, `1,50 USD`, `01/01/2027`, curly quotes, ...), with its fix."""
+    found = text_slip(text, pos)
+    if found is None:
+        return None
+    line, col = _line_col(text, found.start)
+    end_line, end_col = _line_col(text, max(found.start, found.end - 1))
+    return Diagnostic(found.code, "error", found.message, where.span(line, col, end_line, end_col),
+                      found.hint), _skip(line)
+
+
 def _unexpected_character(err: UnexpectedCharacters, text: str, where: _Mapper) -> tuple[Diagnostic, Recovery | None]:
     pos, line, col = err.pos_in_stream, err.line, err.column
     ch = text[pos] if pos < len(text) else ""
@@ -239,8 +256,14 @@ def _unexpected_character(err: UnexpectedCharacters, text: str, where: _Mapper) 
     line_end = len(text) if line_end < 0 else line_end
     if ch == '"':
         span = where.span(line, col, line, col + max(0, line_end - pos - 1))
+        curly = next((c for c in text[pos + 1:line_end] if c in "”“"), None)
+        hint = (f'the closing `{curly}` is a typographic quote: write a straight `"`' if curly
+                else 'a text starts and ends with `"` on the same line')
         return Diagnostic("RL102", "error", "this text is never closed: the closing `\"` is missing", span,
-                          'a text starts and ends with `"` on the same line'), _close_string(text, pos)
+                          hint), _close_string(text, pos)
+    slip = _slip(text, pos, where)
+    if slip is not None:
+        return slip
     start = pos
     while start > 0 and _NUMBER_CHAR.match(text[start - 1]):
         start -= 1
@@ -294,6 +317,10 @@ def _unexpected_token(err: UnexpectedToken, text: str, where: _Mapper,
     else:
         line, span, got = tok.line, where.of_token(tok), f"`{tok.value}`"
     skip = None if at_end else _skip(line)
+    if tok.start_pos is not None:
+        slip = _slip(text, tok.start_pos, where)
+        if slip is not None:
+            return slip[0], skip
     keyword_values = sorted(v for k, v in keywords.items() if k in expected and v.isalpha())
 
     # A number glued to other characters (`5OO`, `2027-5-4`, `1.2.3`) is a mistyped number or date.

@@ -23,6 +23,7 @@ from decimal import Decimal
 import yaml
 
 from rulelang.fields import ACTION_EVENTS, FED_EVENTS, given_keys
+from rulelang.ir import LINE_FIELDS
 from rulelang.syntax.lifecycle_words import (ACTIVITY_KINDS, STATUS_DATE_TOO_EARLY, UNKNOWN_ACTIVITY,
                                              activity_hint, status_date_problem)
 from rulelang.syntax import ast
@@ -30,6 +31,7 @@ from rulelang.diagnostics import Diagnostic, Span, did_you_mean, sort_key
 from rulelang.syntax.parser import points_name_problem
 from rulelang.syntax.nodes import ACTION_TYPES, NODES
 from rulelang.syntax.expectations import normalise_expect_words, read_expect
+from rulelang.syntax.slips import MONEY_SLIP, FlatClause, currency_word, flat_award_errors
 from rulelang.vocabulary import own_unit_words, unit_words
 from rulelang.syntax.balances import balance_metric, normalise_test_units, points_unit_dropped
 from rulelang.syntax.yaml_nodes import NAME_RE, Entry, Node, NodeReader, compose_yaml, first_key, foreign_tags, number_of
@@ -56,7 +58,7 @@ _VALIDITY_RE = re.compile(r"(-?\d+)\s*(days?|months?|years?)")
 PURCHASE_FIELDS = tuple(f.spelling.yaml for f in given_keys("purchase", "yaml") if f.spelling) + ("id",)
 FIELD_FORMS = {**{f.spelling.yaml: str(f.form) for f in given_keys("purchase", "yaml") if f.spelling}, "id": "text"}
 
-LINE_KEYS = ("amount", "category", "quantity", "sku")  # the keys of a purchase's line (docs/yaml.md)
+LINE_KEYS = tuple(LINE_FIELDS)  # the keys of a purchase's line (docs/yaml.md), besides the program's line attributes
 
 ROUNDING = {"down": "down", "up": "up", "nearest": "nearest"}
 BASES = {"net": "net", "gross": "gross"}
@@ -98,6 +100,7 @@ class _Builder:
         self.has_program = False
         self.stmt_spans: list[tuple[tuple[int, int, str], Span]] = []
         self.tier_metric: str | None = None
+        self.flat_awards: list[FlatClause] = []  # `award: {points: 3, of: net}`: reported once the currency is known
 
     # ------------------------------------------------------------ file
 
@@ -116,6 +119,8 @@ class _Builder:
             items = self.r.sequence(top["tests"].node, "`tests`")
             tests = tuple(self.test_case(item) for item in items)
             tests = tuple(normalise_test_units(t, program) for t in tests)
+        for found in flat_award_errors(self.flat_awards, program.currency if program is not None else None, True):
+            self.r.error(found.code, found.message, found.span, found.hint)
         return ast.SourceFile(path, program, tests, statement_spans=tuple(self.stmt_spans))
 
     # ------------------------------------------------------------ program
@@ -147,6 +152,10 @@ class _Builder:
             fields["pending_days"] = r.quantity(m["pending"].node, "`pending`", DAYS, "day", "14 days")[0]
         if "attributes" in m:
             fields["attributes"] = self.field_decls(m["attributes"].node, "`attributes`")
+        if "line_attributes" in m:
+            fields["line_attributes"] = tuple(
+                ast.LineAttributeDecl(d.name, d.type, span=d.span)
+                for d in self.field_decls(m["line_attributes"].node, "`line_attributes`"))
         if "events" in m:
             fields["events"] = tuple(
                 ast.EventDecl(e.key, self.field_decls(e.node, f"the fields of event `{e.key}`", empty_ok=True),
@@ -201,7 +210,8 @@ class _Builder:
             return "USD"
         if len(text) != 3 or not text.isascii() or not text.isupper() or not text.isalpha():
             self.r.error("RL202", f"`{text}` is not a currency code", node,
-                         "a currency is three capital letters, e.g. USD, EUR, RUB")
+                         f"write `{text.upper()}`: a currency code is three capital letters" if currency_word(text)
+                         else "a currency is three capital letters, e.g. USD, EUR, RUB")
             return "USD"
         return text
 
@@ -320,6 +330,8 @@ class _Builder:
         points = r.decimal(m["points"].node, f"`points` in {what}", "1")
         per = self.per(m["per"].node, f"`per` in {what}") if "per" in m else None
         base, excluding = self.base_and_exclusions(m, what)
+        if per is None:
+            self._flat_award(m, points, base, excluding)
         to = "customer"
         if "to" in m:
             to = r.choice(m["to"].node, f"`to` in {what}",
@@ -328,13 +340,24 @@ class _Builder:
         only = r.names(m["in"].node, f"`in` in {what}") if "in" in m else ()
         return ast.Award(points, per, base, excluding, to, unit or "points", only, span=span)  # type: ignore[arg-type]
 
+    def _flat_award(self, m: dict[str, Entry], points: Decimal, base: str, excluding: tuple[str, ...]) -> None:
+        """Remember `of` / `excluding` on an award without `per`: they would change nothing."""
+        unit = str(m["unit"].node.value) if "unit" in m and isinstance(m["unit"].node, yaml.ScalarNode) else "points"
+        clauses = tuple((key, value) for key, value in (("of", base), ("excluding", excluding)) if key in m)
+        if clauses:
+            self.flat_awards.append(FlatClause(str(points), unit, clauses, self.r.span(m[clauses[0][0]].key_node)))
+
     def per(self, node: Node, what: str) -> ast.Money | ast.Quantity:
         """`per: 1 USD` (an amount of money) or `per: 2 litres` (a quantity: a number and a
         lower-case unit word)."""
         r = self.r
         if isinstance(node, yaml.ScalarNode):
             parts = str(node.value).split()
-            if len(parts) == 2 and parts[1][:1].islower() and parts[1].isidentifier() and number_of(parts[0]) is not None:
+            code = currency_word(parts[1]) if len(parts) == 2 else None
+            if code is not None:
+                r.error(MONEY_SLIP, f"`{node.value}`: currency codes are written in capitals", node,
+                        f"write `per: {parts[0]} {code}` (`{parts[1]}` would be read as a unit of quantity)")
+            elif len(parts) == 2 and parts[1][:1].islower() and parts[1].isidentifier() and number_of(parts[0]) is not None:
                 return ast.Quantity(number_of(parts[0]), parts[1], span=r.span(node))  # type: ignore[arg-type]
         return r.money(node, what)
 
@@ -348,6 +371,7 @@ class _Builder:
             return ast.Discount(amount=money if money is not None else _zero(span), span=span)
         m = r.mapping(node, what, DISCOUNT_KEYS)
         base, excluding = self.base_and_exclusions(m, what)
+        only = r.names(m["in"].node, f"`in` in {what}") if "in" in m else ()
         if ("percent" in m) == ("amount" in m):
             if isinstance(node, yaml.MappingNode):
                 r.error("RL202", f"{what} needs exactly one of `percent` or `amount`", node,
@@ -355,9 +379,9 @@ class _Builder:
             return ast.Discount(percent=Decimal(0), span=span)
         if "percent" in m:
             percent = r.suffixed(m["percent"].node, f"`percent` in {what}", "%", "10")
-            return ast.Discount(percent=percent, base=base, excluding=excluding, span=span)  # type: ignore[arg-type]
+            return ast.Discount(percent=percent, base=base, excluding=excluding, only=only, span=span)  # type: ignore[arg-type]
         amount = r.money(m["amount"].node, f"`amount` in {what}")
-        return ast.Discount(amount=amount, base=base, excluding=excluding, span=span)  # type: ignore[arg-type]
+        return ast.Discount(amount=amount, base=base, excluding=excluding, only=only, span=span)  # type: ignore[arg-type]
 
     def base_and_exclusions(self, m: dict[str, Entry], what: str) -> tuple[str, tuple[str, ...]]:
         base = self.r.choice(m["of"].node, f"`of` in {what}", BASES, "net") if "of" in m else "net"
@@ -626,6 +650,8 @@ class _Builder:
         what = f"reward `{entry.key}`"
         m = r.mapping(entry.node, what, NODES[ast.Reward].yaml_keys, required=("price",))
         price = r.integer(m["price"].node, f"`price` of {what}", "150") if "price" in m else 0
+        if "price" in m:
+            self._statement(r.entry_span(entry), "price", m["price"])
         worth = r.money(m["worth"].node, f"`worth` of {what}") if "worth" in m else None
         cost = r.money(m["costs_us"].node, f"`costs_us` of {what}") if "costs_us" in m else None
         voucher = r.money(m["voucher"].node, f"`voucher` of {what}") if "voucher" in m else None
@@ -805,7 +831,10 @@ class _Builder:
         """`- {amount: 12.00 EUR, category: fuel, quantity: 45, sku: E10}`: one line of a purchase."""
         r = self.r
         lwhat = f"line {index + 1} of {what}"
-        m = r.mapping(node, lwhat, LINE_KEYS)
+        # a line's own keys, and any other: a line attribute of the program (the checker knows them, RL254)
+        others = tuple(k.value for k, _ in node.value if isinstance(k, yaml.ScalarNode)
+                       and isinstance(k.value, str)) if isinstance(node, yaml.MappingNode) else ()
+        m = r.mapping(node, lwhat, LINE_KEYS + tuple(k for k in others if k not in LINE_KEYS))
         amount = r.money(m["amount"].node, f"`amount` of {lwhat}") if "amount" in m else None
         fields = tuple((key, self.field_value(entry, "purchase", lwhat)) for key, entry in m.items() if key != "amount")
         return ast.LineSpec(amount, fields, span=r.span(node))

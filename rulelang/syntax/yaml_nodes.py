@@ -34,6 +34,7 @@ import yaml
 from rulelang.syntax import ast
 from rulelang.diagnostics import Diagnostic, Span, did_you_mean
 from rulelang.syntax.parser import control_character, parse_expression
+from rulelang.syntax.slips import date_slip, money_slip, quote_hint
 from rulelang.syntax.read_limits import NESTED_TOO_DEEP, NESTING_HINT, NUMBER_HINT, NUMBER_TOO_LONG, number_too_long, yaml_too_deep
 
 Node = yaml.Node
@@ -76,7 +77,13 @@ def compose_yaml(source: str, path: str, *, code: str = "RL100", prefix: str = "
         problem = exc.problem or exc.context or "invalid YAML"
         if "expected a single document" in str(exc.context or ""):
             problem = f"{what} holds a single YAML document (no second `---`)"
-        return None, [Diagnostic(code, "error", f"{prefix}: {problem.strip()}", syntax_error_point(exc, path), hint)]
+        point = syntax_error_point(exc, path)
+        tab = indentation_tab(source, point.line)
+        if tab is not None:
+            return None, [Diagnostic(code, "error", f"{prefix}: a tab in the indentation; YAML indents with spaces only",
+                                     Span.point(path, *tab), "replace the tab with spaces (two per level, like the "
+                                     "lines around it); set your editor to insert spaces for Tab")]
+        return None, [Diagnostic(code, "error", f"{prefix}: {problem.strip()}", point, hint)]
     except yaml.reader.ReaderError as exc:
         line, column = position_in(source, exc.position)
         character = f"character {exc.character!r}" if isinstance(exc.character, str) else "byte"
@@ -91,6 +98,15 @@ def compose_yaml(source: str, path: str, *, code: str = "RL100", prefix: str = "
             Diagnostic(code, "error", "YAML nesting is too deep to read", Span.point(path, 1, 1),
                        f"{what} needs only a few levels of nesting")
         ]
+
+
+def indentation_tab(source: str, last_line: int) -> tuple[int, int] | None:
+    """(line, column) of the first tab in the indentation of lines 1..`last_line`, else None."""
+    for number, line in enumerate(source.split("\n")[:last_line], start=1):
+        indent = line[: len(line) - len(line.lstrip(" \t"))]
+        if "\t" in indent and line.strip():
+            return number, indent.index("\t") + 1
+    return None
 
 
 def syntax_error_point(exc: yaml.MarkedYAMLError, path: str) -> Span:
@@ -386,7 +402,7 @@ class NodeReader:
             return ""
         if not NAME_RE.fullmatch(value):
             self.error("RL202", f"{what} must be a name (letters, digits, `_`), got `{value}`", node,
-                       "names do not contain spaces and do not start with a digit")
+                       quote_hint(value) or "names do not contain spaces and do not start with a digit")
             return ""
         return value
 
@@ -455,6 +471,10 @@ class NodeReader:
         """`7.40 USD` -> Money, reporting a missing or badly written currency."""
         if self.too_long(node, text):
             return None
+        slip = money_slip(text + self._comma_tail(node) if number_of(text) is not None else text)
+        if slip is not None:
+            self.error(slip[0], slip[1], node, slip[2])
+            return None
         match = MONEY_RE.fullmatch(text)
         if match is None:
             if number_of(text) is not None:
@@ -470,6 +490,11 @@ class NodeReader:
             return None
         return ast.Money(Decimal(amount.replace("_", "")), currency, span=self.span(node))
 
+    def _comma_tail(self, node: Node) -> str:
+        """`,50 USD` after a number in a flow mapping (`{worth: 1,50 USD}`: YAML split the amount at the comma)."""
+        match = re.match(r",\d+[ \t]+[A-Za-z]{3}(?![A-Za-z0-9_])", self.source[node.end_mark.index:])
+        return match.group(0) if match else ""
+
     def date(self, node: Node, what: str) -> dt.date:
         text = self.scalar(node, what, "a date", "2027-05-04")
         if text is None:
@@ -479,6 +504,10 @@ class NodeReader:
 
     def date_text(self, node: Node, text: str, what: str) -> dt.date | None:
         match = DATE_RE.fullmatch(text)
+        slip = date_slip(text) if match is None else None
+        if slip is not None:
+            self.error("RL103", slip[0], node, slip[1])
+            return None
         if match is None:
             self.wrong_type(node, what, "a date (year-month-day)", "2027-05-04")
             return None

@@ -9,8 +9,8 @@ here), so both forms spell a condition the same way.
 Canonical style: block mappings and lists, two-space indents, keys in the
 order of docs/yaml.md, values left out where they equal the default, small
 leaf mappings (actions, caps, perks, expiry) on one line in flow style, money
-as `7.40 USD`, dates as ISO `2027-05-04`. Comments of the text form are not
-carried over.
+as `7.40 USD`, dates as ISO `2027-05-04`. Comments are placed by
+`rulelang.syntax.convert_comments` (what `loyalty convert` writes).
 """
 
 from __future__ import annotations
@@ -240,6 +240,8 @@ def _program(p: ast.Program) -> dict[str, Value]:
         out[_PROGRAM["pending_days"]] = _count(p.pending_days, "day")
     if p.attributes:
         out[_PROGRAM["attributes"]] = {a.name: Raw(a.type) for a in p.attributes}
+    if p.line_attributes:
+        out[_PROGRAM["line_attributes"]] = {a.name: Raw(a.type) for a in p.line_attributes}
     if p.events:
         out[_PROGRAM["events"]] = {e.name: Flow({f.name: Raw(f.type) for f in e.fields}) for e in p.events}
     if p.counters:
@@ -343,6 +345,8 @@ def _discount_body(a: ast.Discount) -> Value:
         body[key["amount"]] = _money(a.amount)
     else:
         body[key["percent"]] = _number(a.percent if a.percent is not None else Decimal(0))
+    if a.only:
+        body[key["only"]] = _names(a.only)
     _base_and_excluding(body, key, a.base, a.excluding)
     return Flow(body)
 

@@ -15,6 +15,7 @@ parsed arguments and returning the exit code.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime as dt
 import difflib
 import importlib
@@ -32,11 +33,12 @@ from rulelang.check.compiler import compile_program
 from rulelang.diagnostics import Diagnostic, RulelangError, render_github, render_text, sort_key
 from rulelang.tools.explain import explain, load_customer, load_events
 from rulelang.syntax.formatter import format_source
-from rulelang.syntax.loader import NO_PROGRAM, NOT_A_RULE_FILE, TEXT_SUFFIXES, discover, file_span, is_text_file, is_yaml_file, load_file, load_with_program, read_text
+from rulelang.syntax.loader import NO_PROGRAM, NOT_A_RULE_FILE, TEXT_SUFFIXES, discover, file_span, is_text_file, is_yaml_file, load_file, load_with_program, read_text, tested_program
 from rulelang.syntax.parser import parse_text
 from rulelang.tools.testing import Painter, render_report_github, render_report_json, render_report_text, run_paths
 from rulelang.syntax.yaml_loader import load_yaml
 from rulelang.syntax.yaml_writer import to_yaml
+from rulelang.syntax.convert_comments import to_text_keeping_comments, to_yaml_keeping_comments
 from rulelang.vocabulary import counted
 
 EXIT_OK = 0
@@ -166,6 +168,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     all_diags = [d for _, diags in per_file for d in diags]
     errors = sum(1 for d in all_diags if d.is_error)
     warnings = len(all_diags) - errors
+    failing = _failing(all_diags, args.strict)
     shown = all_diags
     hidden = 0
     if args.max_errors is not None:
@@ -182,13 +185,14 @@ def cmd_check(args: argparse.Namespace) -> int:
     if args.format == "json":
         doc = {
             "format_version": "1.0",
-            "valid": errors == 0,
+            "valid": failing == 0,
+            "strict": args.strict,
             "error_count": errors,
             "warning_count": warnings,
             "files": [
                 {
                     "path": path,
-                    "valid": not any(d.is_error for d in diags),
+                    "valid": _failing(diags, args.strict) == 0,
                     "error_count": sum(1 for d in diags if d.is_error),
                     "warning_count": sum(1 for d in diags if not d.is_error),
                 }
@@ -200,18 +204,36 @@ def cmd_check(args: argparse.Namespace) -> int:
         print(json.dumps(doc, indent=2), file=out)
     elif args.format == "github":
         if shown:
-            print(render_github(shown), file=out)
-        print(f"checked {counted(len(files), 'file')}: {counted(errors, 'error')}, {counted(warnings, 'warning')}",
-              file=out)
+            print(render_github(_strict_annotations(shown) if args.strict else shown), file=out)
+        print(_check_summary(len(files), errors, warnings, args.strict), file=out)
     else:
         paint = painter(out)
         if shown:
             print(paint_diagnostics(render_text(shown, sources), paint), file=out)
         if hidden:
             print(f"... and {counted(hidden, 'more error')} not shown (--max-errors {args.max_errors})", file=out)
-        summary = f"checked {counted(len(files), 'file')}: {counted(errors, 'error')}, {counted(warnings, 'warning')}"
-        print(paint.red(summary) if errors else summary, file=out)
-    return EXIT_FINDINGS if errors else EXIT_OK
+        summary = _check_summary(len(files), errors, warnings, args.strict)
+        print(paint.red(summary) if failing else summary, file=out)
+    return EXIT_FINDINGS if failing else EXIT_OK
+
+
+def _failing(diags: Sequence[Diagnostic], strict: bool) -> int:
+    """The findings that fail `check`: its errors, and under `--strict` its warnings too."""
+    return sum(1 for d in diags if d.is_error or strict)
+
+
+def _check_summary(files: int, errors: int, warnings: int, strict: bool) -> str:
+    """`checked 3 files: 0 errors, 1 warning`, saying when `--strict` makes the warnings fail."""
+    summary = f"checked {counted(files, 'file')}: {counted(errors, 'error')}, {counted(warnings, 'warning')}"
+    if strict and warnings:
+        summary += " (--strict: warnings count as errors)"
+    return summary
+
+
+def _strict_annotations(diags: Sequence[Diagnostic]) -> list[Diagnostic]:
+    """Under `--strict` a warning fails the run, so GitHub shows it as an error annotation."""
+    return [d if d.is_error else dataclasses.replace(d, severity="error", message=f"{d.message} (a warning; "
+                                                     "--strict makes it an error)") for d in diags]
 
 
 def add_check(subparsers: argparse._SubParsersAction) -> None:
@@ -221,6 +243,8 @@ def add_check(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--format", choices=("text", "json", "github"), default="text",
                    help="output: text (default), json, or github annotations")
     p.add_argument("--max-errors", type=_positive_int, metavar="N", help="show at most N errors")
+    p.add_argument("--strict", action="store_true",
+                   help="warnings are errors: exit 1 when there is any warning (for CI)")
     p.set_defaults(handler=cmd_check)
 
 
@@ -233,7 +257,7 @@ def _format_one(path: str, text: str) -> tuple[str | None, list[Diagnostic]]:
     if sf is None or any(d.is_error for d in diags):
         return None, [d for d in diags if d.is_error] or [
             Diagnostic("RL101", "error", f"{path} could not be parsed", file_span(path))]
-    formatted = format_source(sf)
+    formatted = format_source(sf, tested=program_tested_by(path, sf))
     again, _ = parse_text(formatted, path)
     if not same_meaning(sf, again):
         errors = [d for d in check(sf) if d.is_error]
@@ -241,6 +265,21 @@ def _format_one(path: str, text: str) -> tuple[str | None, list[Diagnostic]]:
             return None, errors
         raise InternalError(f"formatting {path} would change its meaning; the file was left unchanged")
     return formatted, []
+
+
+def program_tested_by(path: str, sf: ast.SourceFile) -> ast.Program | None:
+    """For a tests-only file (`NAME.test.loyalty`), the program beside it that it tests, so that
+    `fmt` keeps that program's points word (`stars`); None for any other file, or when the
+    program file cannot be read."""
+    if sf.program is not None or not sf.tests or path == "<stdin>":
+        return None
+    program_path = tested_program(path)
+    if program_path is None:
+        return None
+    program_sf, diags, _ = load_file(program_path)
+    if program_sf is None or any(d.is_error for d in diags):
+        return None
+    return program_sf.program
 
 
 def cmd_fmt(args: argparse.Namespace) -> int:
@@ -431,12 +470,7 @@ def cmd_convert(args: argparse.Namespace) -> int:
     if sf is None or errors:
         show_diagnostics(errors, {args.program: text} if text else {}, sys.stderr)
         return EXIT_FINDINGS
-    if args.to == "yaml":
-        output = to_yaml(sf)
-        again, _ = load_yaml(output, sf.path)
-    else:
-        output = format_source(sf)
-        again, _ = parse_text(output, sf.path)
+    output, again = _converted(sf, text, args.to)
     if not same_meaning(sf, again):
         errors = [d for d in check(sf) if d.is_error]
         if errors:  # the other form cannot hold what the checker refuses (an unknown test field...)
@@ -453,6 +487,27 @@ def cmd_convert(args: argparse.Namespace) -> int:
     else:
         sys.stdout.write(output if output.endswith("\n") else output + "\n")
     return EXIT_OK
+
+
+def _read_back(output: str, sf: ast.SourceFile, to: str) -> ast.SourceFile | None:
+    return (load_yaml(output, sf.path) if to == "yaml" else parse_text(output, sf.path))[0]
+
+
+def _converted(sf: ast.SourceFile, text: str, to: str) -> tuple[str, ast.SourceFile | None]:
+    """The other form of `sf`, with the comments of the file (`text`), and that output read back.
+    Should the comments not find a place that reads back the same, they are left out (with a note)."""
+    from_text = is_text_file(sf.path)
+    if to == "yaml":
+        output = to_yaml_keeping_comments(sf) if from_text else to_yaml(sf)
+    else:
+        output = format_source(sf) if from_text else to_text_keeping_comments(sf, text)
+    again = _read_back(output, sf, to)
+    if same_meaning(sf, again):
+        return output, again
+    plain = to_yaml(sf) if to == "yaml" else format_source(dataclasses.replace(sf, comments=()))
+    if plain != output:
+        print(f"note: the comments of {sf.path} were left out: they could not be placed", file=sys.stderr)
+    return plain, _read_back(plain, sf, to)
 
 
 def add_convert(subparsers: argparse._SubParsersAction) -> None:

@@ -172,7 +172,8 @@ class _Texts:
 
     def _discount(self, a: ast.Discount) -> str:
         what = f"{number_text(a.percent)}%" if a.percent is not None else _money(a.amount)
-        return f"discount {what} of {a.base} amount" + _excluding(a.excluding)
+        return f"discount {what} of {a.base} amount" + (" in category " + ", ".join(f'"{c}"' for c in a.only)
+                                                        if a.only else "") + _excluding(a.excluding)
 
     def _perk(self, a: ast.Perk) -> str:
         return f"perk {a.name} costing {money_text(a.cost)}"
@@ -423,6 +424,7 @@ class _Differ:
         new = f"{number_text(b.percent)}%" if b.percent is not None else _money(b.amount)
         _field(out, f"discount on {name}", old, new)
         _field(out, f"discount base on {name}", a.base, b.base, lambda s: f"{s} amount")
+        _field(out, f"lines discounted on {name}", a.only or None, b.only or None, _categories)
         _field(out, f"excluded categories on {name}", a.excluding or None, b.excluding or None, _categories)
 
     def _perk(self, name: str, a: ast.Perk, b: ast.Perk, out: list[FieldChange]) -> None:

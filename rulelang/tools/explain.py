@@ -58,7 +58,7 @@ BUILTIN_EVENT_KEYS: dict[str, tuple[str, ...]] = {
     for e in EVENT_TYPES
 }
 BUILTIN_EVENT_KEYS["purchase"] += ("lines",)  # `lines: [{amount: 12.00, category: fuel, quantity: 45}]`
-LINE_KEYS = ("amount", "category", "quantity", "sku")
+LINE_KEYS = tuple(ir.LINE_FIELDS)  # a line's own keys; the program's line attributes besides
 LINE_MISSING = "RL250"
 LINES_DISAGREE = "RL251"
 REQUIRED_EVENT_KEYS: dict[str, tuple[str, ...]] = {e.name: e.required for e in EVENT_TYPES if e.required}
@@ -407,7 +407,8 @@ class _Reader:
         out: list[Line] = []
         for i, item in enumerate(node.value):
             lwhat = f"line {i + 1} of {what}"
-            keys = self.mapping(item, lwhat, LINE_KEYS)
+            attributes = dict(self.program.line_attributes)
+            keys = self.mapping(item, lwhat, LINE_KEYS + tuple(attributes))
             if "amount" not in keys:
                 raise self.error(LINE_MISSING, f"{lwhat} has no `amount`", item,
                                  "give each line its amount: `{amount: 3.50, category: coffee}`")
@@ -415,7 +416,9 @@ class _Reader:
                             self.text(keys["category"][1], "category") if "category" in keys else
                             fields.get("category"),  # type: ignore[arg-type]
                             self.whole(keys["quantity"][1], "quantity") if "quantity" in keys else 0,
-                            self.text(keys["sku"][1], "sku") if "sku" in keys else None))
+                            self.text(keys["sku"][1], "sku") if "sku" in keys else None,
+                            attributes=tuple((name, self.typed(keys[name][1], name, typ))
+                                             for name, typ in attributes.items() if name in keys)))
         shipping = fields.get("shipping_cents", 0)
         total = sum(line.amount_cents for line in out) + (shipping if isinstance(shipping, int) else 0)
         if amount is not None and amount != total:

@@ -98,6 +98,12 @@ def _plain_value(value: object) -> object:
     return value
 
 
+def _line_attributes(values: dict[str, object]) -> tuple[tuple[str, object], ...]:
+    """A test line's values beside its own fields: the program's line attributes (`brand "Own"`),
+    as the interpreter reads them (the checker has checked their names and types, RL254)."""
+    return tuple((k, _plain_value(v)) for k, v in values.items() if k not in ir.LINE_FIELDS)
+
+
 def _whole(value: object) -> int | None:
     """An integer from a Decimal / int / Fraction literal, or None when it is not whole."""
     if isinstance(value, ast.Literal):
@@ -227,7 +233,8 @@ def event_from_spec(spec: ast.EventSpec) -> tuple[Event | None, list[Diagnostic]
         values = {k: (lit.value if isinstance(lit, ast.Literal) else lit) for k, lit in line.fields}
         quantity = _whole(values.get("quantity", 0))
         lines.append(Line(cents, str(values["category"]) if "category" in values else fields.get("category"),  # type: ignore[arg-type]
-                          quantity or 0, str(values["sku"]) if "sku" in values else None))
+                          quantity or 0, str(values["sku"]) if "sku" in values else None,
+                          attributes=_line_attributes(values)))
     if lines:
         goods = sum(line.amount_cents for line in lines)
         shipping = fields.get("shipping_cents", 0)
@@ -624,7 +631,7 @@ def render_report_text(report: TestReport, verbose: bool = False, paint: "Painte
             if outcome.passed:
                 out.append(f"{paint.green('PASS')} {outcome.name}")
                 continue
-            out.append(f"{paint.red('FAIL')} {outcome.name}")
+            out.append(f"{paint.red('FAIL')} {outcome.name} ({_where(outcome)})")
             for failure in outcome.failures:
                 out.append(f"  {_location(failure.span)}{failure.message}")
             if outcome.diagnostics:
@@ -632,12 +639,26 @@ def render_report_text(report: TestReport, verbose: bool = False, paint: "Painte
                 out.extend("  " + line for line in text.splitlines())
             if verbose and outcome.result is not None:
                 out.extend("    " + line for line in outcome.result.render_text().splitlines())
+        out.extend(_file_summary(file_report))
     if report.file_errors:
         out.append(paint.red(f"{counted(report.file_errors, 'file')} could not be tested"))
     if not report.outcomes and not report.file_errors:
         out.append("no tests found")
     out.append(summary_line(report))
     return "\n".join(out)
+
+
+def _where(outcome: TestOutcome) -> str:
+    """The file and line of a test (`rules/coffee.test.loyalty:12`), named without `-v` too."""
+    return f"{outcome.span.file or outcome.path}:{outcome.span.line}" if outcome.span.line else outcome.path
+
+
+def _file_summary(file_report: FileReport) -> list[str]:
+    """`rules/coffee.test.loyalty: 3 passed, 1 failed` after each file's tests."""
+    if not file_report.outcomes:
+        return []
+    passed = sum(1 for o in file_report.outcomes if o.passed)
+    return [f"{file_report.path}: {passed} passed, {len(file_report.outcomes) - passed} failed"]
 
 
 def _location(span: Span) -> str:

@@ -16,6 +16,7 @@ from typing import Callable, Union
 import numpy as np
 
 from rulelang import ir
+from simulator.engine.line_attributes import KEY as ATTRIBUTE_KEY, default_value
 from simulator.model.strings import StringTable
 
 Value = Union[np.ndarray, int, float, bool]
@@ -148,9 +149,11 @@ def fields_read(expr: ir.Expr | None) -> set[str]:
 LINES_FIELD = "@lines"  # a BatchContext's getter of (the lines' context over k × L rows, valid (k, L))
 
 
-def line_context(k: int, data: dict, goods: np.ndarray, strings: StringTable) -> tuple["BatchContext", np.ndarray]:
+def line_context(k: int, data: dict, goods: np.ndarray, strings: StringTable,
+                 attributes: tuple[tuple[str, str], ...] = ()) -> tuple["BatchContext", np.ndarray]:
     """The context an `any line` condition reads: the lines' fields as k × L rows (a purchase
-    without lines is one line: its goods, category and quantity), and which rows are lines."""
+    without lines is one line: its goods, category and quantity), and which rows are lines; the
+    program's line attributes from the drawn `lines.attr.NAME` arrays, or their defaults."""
     if "lines.amount" in data:
         amount, cat, qty, valid = (data[key] for key in ("lines.amount", "lines.category", "lines.quantity",
                                                          "lines.valid"))
@@ -162,4 +165,16 @@ def line_context(k: int, data: dict, goods: np.ndarray, strings: StringTable) ->
     none = strings.code("")
     getters = {"amount": lambda: amount.ravel(), "category": lambda: cat.ravel(), "quantity": lambda: qty.ravel(),
                "sku": lambda: np.full(amount.size, none, dtype=np.int64)}
+    for name, vtype in attributes:
+        getters[name] = _line_attribute(data, name, vtype, amount.size, strings)
     return BatchContext(amount.size, getters, strings), valid
+
+
+def _line_attribute(data: dict, name: str, vtype: str, size: int, strings: StringTable) -> Callable[[], Value]:
+    """A line attribute's getter: its drawn values (simulator.engine.line_attributes), or, where the
+    purchase's lines were not drawn, its default on every line (no text, false, 0)."""
+    drawn = data.get(ATTRIBUTE_KEY + name)
+    if drawn is not None and "lines.amount" in data:
+        return lambda: drawn.ravel()
+    default = default_value(vtype, strings)
+    return lambda: np.full(size, default)

@@ -25,6 +25,7 @@ from simulator.engine.program_arm import encode_values
 from rulelang.fields import simulated_fields
 from simulator.engine.event_days import birthdays_on, on_day, open_orders, reversal_target, reverse_orders
 from simulator.engine.program_plan import CARRIED_FIELDS
+from simulator.engine.line_attributes import KEY as ATTRIBUTE_KEY
 from simulator.engine.undo import requalify, undo_returns
 
 ORDER_FIELDS = simulated_fields("purchase")  # what an order's row in the return schedule keeps of it
@@ -252,11 +253,40 @@ class DayEvents:
                     valid = data["lines.valid"][i]
                     ev["lines"] = [(int(a), self.strings.name(c), int(q)) for a, c, q, ok in zip(
                         data["lines.amount"][i], data["lines.category"][i], data["lines.quantity"][i], valid) if ok]
+                    attrs = self._recorded_line_attributes(data, i, valid)
+                    if attrs:
+                        ev["line_attributes"] = attrs
             if "role" in data:
                 ev["role"] = self.strings.name(data["role"][i])
             if raw_fields:
                 ev["fields"] = {f: (None if v is None else v[i]) for f, v in raw_fields.items()}
             self.records[c]["events"].append(ev)
+
+    def _recorded_line_attributes(self, data, i: int, valid) -> list[dict]:
+        """The drawn line attributes of purchase row `i`, one {name: value} per line, as the
+        interpreter reads them (a string's text, a bool, a number as its shortest decimal, cents)."""
+        read = self.plan.line_attributes if self.plan is not None else ()
+        keys = [(name, vtype) for name, vtype in read if ATTRIBUTE_KEY + name in data]
+        if not keys:
+            return []
+        out: list[dict] = []
+        for j, ok in enumerate(valid):
+            if not ok:
+                continue
+            line: dict = {}
+            for name, vtype in keys:
+                value = data[ATTRIBUTE_KEY + name][i][j]
+                if vtype == "string":
+                    if int(value) != self.strings.code(""):
+                        line[name] = self.strings.name(value)
+                elif vtype == "bool":
+                    line[name] = bool(value)
+                elif vtype == "money":
+                    line[name] = int(value)
+                else:
+                    line[name] = repr(float(value))
+            out.append(line)
+        return out
 
     def _record(self, idx: np.ndarray, day: int, kind: str, **kw) -> None:
         if not self.rec_idx:

@@ -203,7 +203,7 @@ class ChunkSim(DayEvents):
         self.line_rngs = ([block_rng(seed, trial, b, stream=5) for b, _ in blocks]
                           if plan is not None and plan.reads_lines and any(sg.lines for sg in pop.segments) else None)
         if self.line_rngs is not None:
-            self.line_tables = LineTables.of(pop, strings)
+            self.line_tables = LineTables.of(pop, strings, plan.line_attributes)  # type: ignore[union-attr]
         self.days = plan.cal.days if plan is not None else 0
         start = plan.cal.start if plan is not None else None
         parts = [draw_block(pop, tables, seed, trial, b, n, self.days, side, start)

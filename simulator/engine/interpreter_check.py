@@ -19,6 +19,7 @@ customer order); the record must hold every customer the budget is shared by.
 from __future__ import annotations
 
 import datetime as dt
+from fractions import Fraction
 from typing import Any
 
 from rulelang import ir
@@ -71,7 +72,9 @@ def to_events(program: ir.Program, record: dict, start: dt.date) -> list:
         if kind == "purchase":
             basket = {f.interpreter_key: ev[f.interpreter_key] for f in CARRIED_FIELDS
                       if f.interpreter_key is not None and f.interpreter_key in ev}
-            lines = tuple(Line(a, c, q) for a, c, q in ev.get("lines", ()))
+            attrs = ev.get("line_attributes") or [{}] * len(ev.get("lines", ()))
+            lines = tuple(Line(a, c, q, attributes=_line_attributes(program, line))
+                          for (a, c, q), line in zip(ev.get("lines", ()), attrs))
             out.append(Event("purchase", at, ev["amount_cents"], None, basket, id=ev.get("id", f"o{i}"), lines=lines))
         elif kind == "return":
             out.append(Event("return", at, ev["amount_cents"], ev["order"]))
@@ -87,6 +90,12 @@ def to_events(program: ir.Program, record: dict, start: dt.date) -> list:
             fields = {f: _default(v, ftypes.get(kind, {}).get(f, "string")) for f, v in ev.get("fields", {}).items()}
             out.append(Event(kind, at, None, None, fields))
     return out
+
+
+def _line_attributes(program: ir.Program, recorded: dict) -> tuple[tuple[str, object], ...]:
+    """A recorded line's attributes as the interpreter reads them (numbers as Fraction)."""
+    types = dict(program.line_attributes)
+    return tuple((name, Fraction(value) if types.get(name) == "number" else value) for name, value in recorded.items())
 
 
 def to_customer(program: ir.Program, record: dict):

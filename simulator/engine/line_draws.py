@@ -7,7 +7,8 @@ arrays under `simulator.engine.lines.LINE_KEYS`, L the day's largest number of l
 (in block order, so the draws depend only on the seed, the trial and the block): the number of
 lines of each buyer, 1 + Poisson(per_purchase − 1) (at most MAX_LINES); then, for as many line
 slots as the block's largest basket, one uniform per slot for its category and one Poisson draw
-per slot for its quantity. A segment without `lines` gives one line: the
+per slot for its quantity, then, for each line attribute the program reads, one uniform per slot
+(simulator.engine.line_attributes). A segment without `lines` gives one line: the
 purchase itself. The goods are split over the lines in whole cents, in proportion to the
 categories' amount weights (simulator.engine.lines.shares), so the lines add up to the purchase.
 """
@@ -18,6 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from simulator.engine.line_attributes import KEY, AttributeTables
 from simulator.engine.lines import shares
 from simulator.model.population import MAX_LINES, Population
 from simulator.model.strings import StringTable
@@ -33,9 +35,11 @@ class LineTables:
     codes: np.ndarray  # (segments, C) category string codes
     weight: np.ndarray  # (segments, C) int64 amount weights
     qmean: np.ndarray  # (segments, C) mean quantity of a line
+    attributes: AttributeTables | None = None  # the line attributes the program reads (drawn last)
 
     @classmethod
-    def of(cls, pop: Population, strings: StringTable) -> "LineTables":
+    def of(cls, pop: Population, strings: StringTable,
+           attributes: tuple[tuple[str, str], ...] = ()) -> "LineTables":
         n = len(pop.segments)
         width = max((len(s.lines.categories) for s in pop.segments if s.lines), default=1)
         has, per = np.zeros(n, bool), np.ones(n)
@@ -54,7 +58,8 @@ class LineTables:
             weight[i, c:] = weight[i, c - 1]
             qmean[i, :c] = s.lines.quantities
             qmean[i, c:] = qmean[i, c - 1]
-        return cls(has, per, cum, codes, weight, qmean)
+        attrs = AttributeTables.of(pop, strings, attributes) if attributes else None
+        return cls(has, per, cum, codes, weight, qmean, attrs)
 
     def draw(self, rngs: list, block_slices: list, U: np.ndarray, seg: np.ndarray, goods: np.ndarray,
              cat: np.ndarray, quantity: np.ndarray | None) -> dict[str, np.ndarray]:
@@ -62,6 +67,9 @@ class LineTables:
         count = np.ones(m, np.int64)
         pick = np.zeros((m, L), np.int64)
         qty = np.zeros((m, L), np.int64)
+        at = self.attributes
+        attrs = {} if at is None else {KEY + name: np.full((m, L), default, dtype=values.dtype)
+                                       for name, default, values in zip(at.names, at.defaults, at.values)}
         for b, sl in enumerate(block_slices):
             lo, hi = (0, m) if len(block_slices) == 1 else (int(x) for x in np.searchsorted(U, [sl.start, sl.stop]))
             if hi <= lo:
@@ -74,6 +82,8 @@ class LineTables:
             got = np.minimum((u[:, :, None] >= self.cum[sg][:, None, :]).sum(axis=2), self.cum.shape[1] - 1)
             pick[lo:hi, :w] = got
             qty[lo:hi, :w] = rng.poisson(np.take_along_axis(self.qmean[sg], got, axis=1))
+            if at is not None:  # the line attributes the program reads: after the lines' own draws
+                at.draw(rng, sg, got, attrs, lo, hi)
         has = self.has[seg]
         codes = self.codes[seg[:, None], pick]
         weights = self.weight[seg[:, None], pick]
@@ -89,5 +99,9 @@ class LineTables:
             amount[plain] = 0
             amount[plain, 0] = goods[plain]
         width = int(count.max()) if m else 1  # the day's widest basket: fewer columns to carry
+        if plain.size:  # the purchase as one line gives no attribute: each reads its default
+            for key, default in zip(attrs, () if at is None else at.defaults):
+                attrs[key][plain] = default
         return {"lines.amount": np.where(valid, amount, 0)[:, :width], "lines.category": codes[:, :width],
-                "lines.quantity": np.where(valid, qty, 0)[:, :width], "lines.valid": valid[:, :width]}
+                "lines.quantity": np.where(valid, qty, 0)[:, :width], "lines.valid": valid[:, :width],
+                **{key: value[:, :width] for key, value in attrs.items()}}

@@ -423,7 +423,7 @@ class ProgramArm:
         }
         g[LINES_FIELD] = lambda: line_context(
             k, data, data["amount"] - data["shipping"] if "shipping" in data else data.get("amount", np.zeros(k, np.int64)),
-            self.strings)
+            self.strings, self.p.line_attributes)
         for name, arr in self.counters.items():
             g[name] = g["counter." + name] = (lambda a=arr: a[idx])
         for (aname, atype) in self.p.attributes:
@@ -540,11 +540,13 @@ class ProgramArm:
             before = disc.copy()
             for ds in spec.discounts:
                 if has_lines(data):
-                    base = line_base(data, amount, goods, None, ds.base, ds.excluding)
+                    base = line_base(data, amount, goods, None, ds.base, ds.excluding, ds.only)
                 else:
                     base = amount.copy() if ds.base == "gross" else goods.copy()
                     if ds.excluding:
                         base[np.isin(cat, ds.excluding)] = 0
+                    if ds.only is not None:  # `in category`: the purchase, one line, counts when it is in them
+                        base[~np.isin(cat, ds.only)] = 0
                 if ds.percent is not None:
                     f = ds.percent / 100
                     val = fits_int64(round_div(mul(base, f.numerator), f.denominator, spec.rule.rounding))

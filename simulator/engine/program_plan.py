@@ -23,6 +23,7 @@ from rulelang.diagnostics import NO_SPAN, Diagnostic, RulelangError
 
 from simulator.engine.calendar import Calendar, add_months, first_of_month, month_index
 from simulator.model.strings import StringTable
+from simulator.engine.line_attributes import attributes_read
 from simulator.engine.conditions import LINES_FIELD, fields_read
 
 
@@ -68,6 +69,7 @@ class DiscountSpec:
     fixed_cents: int | None
     base: str
     excluding: tuple[int, ...]
+    only: tuple[int, ...] | None = None  # `discount 10% in category "produce"`: only these category codes
 
 
 @dataclass
@@ -142,6 +144,8 @@ class Plan:
     reads_quantity: bool = False  # a rule or counter reads the purchase's `quantity`: the day loop draws it
     reads_lines: bool = False  # a rule reads a purchase's lines (exclusions, awards per quantity, `any line`)
     balance_expiry_days: dict[str, frozenset[int]] = field(default_factory=dict)  # balance -> days it empties
+    # the line attributes `any line` conditions read (name, type): the day loop draws these
+    line_attributes: tuple[tuple[str, str], ...] = ()
 
     def slot_of_day(self, day: int) -> int:
         return int(self.month_of_day[day]) if self.granularity == "month" else day
@@ -189,7 +193,8 @@ def build_plan(program: ir.Program, cal: Calendar, strings: StringTable) -> Plan
                 fixed.append((int(a.points), a.to))
             elif isinstance(a, ir.DiscountAction):
                 discounts.append(DiscountSpec(None if a.percent is None else Fraction(a.percent), a.fixed_cents,
-                                              a.base, tuple(sorted(strings.code(c) for c in a.excluding))))
+                                              a.base, tuple(sorted(strings.code(c) for c in a.excluding)),
+                                              only=_codes(strings, a.only)))
             elif isinstance(a, ir.PerkAction):
                 perks.append((a.name, int(a.cost_cents)))
             else:
@@ -271,7 +276,8 @@ def build_plan(program: ir.Program, cal: Calendar, strings: StringTable) -> Plan
     return Plan(program, cal, specs, by_event, common, sets, tier_expiry, granularity, ring, fold_old,
                 month_of_day, goal, warnings, "referral" in by_event,
                 tuple(e.name for e in program.events), _reads_quantity(program, specs), _reads_lines(specs),
-                {b.name: _balance_expiry_days(cal, b) for b in program.balances if b.expiry})
+                {b.name: _balance_expiry_days(cal, b) for b in program.balances if b.expiry},
+                line_attributes=attributes_read(program))
 
 
 def _codes(strings: StringTable, only: frozenset[str] | None) -> tuple[int, ...] | None:
@@ -283,7 +289,7 @@ def _reads_lines(specs: list[RuleSpec]) -> bool:
     categories or an award per quantity (each of those applies per line)."""
     return any(s.rule.event == "purchase" and (
         LINES_FIELD in fields_read(s.rule.condition) or s.quantities
-        or any(r.excluding or r.only is not None for r in s.rates) or any(d.excluding for d in s.discounts)
+        or any(r.excluding or r.only is not None for r in s.rates) or any(d.excluding or d.only is not None for d in s.discounts)
         or any(o is not None for o in s.multiplier_only))
         for s in specs)
 

@@ -39,6 +39,7 @@ from rulelang.limits import MAX_DAYS
 
 from simulator.model.strings import StringTable
 from simulator.engine.conditions import LINES_FIELD, fields_read
+from simulator.engine.line_attributes import attributes_read
 from simulator.engine.program_plan import CARRIED_FIELDS
 from simulator.model.draws import NEVER, NON_LEAP_MONTH_START
 
@@ -286,7 +287,9 @@ def needed_warnings(program: ir.Program, tx, path: str, hours_known: bool) -> li
     if LINES_FIELD in read or any(getattr(a, "only", None) is not None for r in program.rules for a in r.actions):
         out.append(Diagnostic(FIELD_NOT_IN_FILE, "warning",
                               "the program reads a purchase's lines (`any line`, `in category`), which a transaction "
-                              "file does not record: each transaction is one line, its amount, category and quantity",
+                              "file does not record: each transaction is one line, its amount, category and quantity"
+                              + (", without line attributes (each reads its default: no text, false, 0)"
+                                 if attributes_read(program) else ""),
                               sp, "simulate the program on a population whose segments have `lines` to see receipts"))
     table = tx.customer_table or {}
     for name, _type in program.attributes:

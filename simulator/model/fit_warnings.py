@@ -4,7 +4,7 @@ Takes: the compiled program (`ir.Program`), an `Observed` summary of what the cu
 can do — built from a simulation run by `observed_from_run(result, population)`, or by
 `loyalty replay` from recorded transactions — and, to locate the warnings, the program's
 parsed source (`ast.SourceFile`) and text. Gives: `fit_warnings(...)` -> a list of
-`Diagnostic`s of severity warning (codes RL660–RL679, each with a page in docs/errors), and
+`Diagnostic`s of severity warning (codes RL660–RL679 and RL259, each with a page in docs/errors), and
 `liability_check(...)`, the valuation of the points liability at what redemptions cost.
 
 The checks, each against the run or the data (never against a guess):
@@ -21,7 +21,9 @@ The checks, each against the run or the data (never against a guess):
   over the points they took) differs from the declared `point cost` by more than
   `POINT_COST_TOLERANCE`: the liability at the declared cost would be misstated;
 - RL668 the program offers rewards (or payment with points) but no point was redeemed in any
-  trial: the liability can only be valued at the declared `point cost`.
+  trial: the liability can only be valued at the declared `point cost`;
+- RL259 a rule's `any line` condition reads a line attribute (`line attribute brand: string`) that
+  no segment's `lines` draws: every simulated line reads its default (no text, false, 0).
 """
 
 from __future__ import annotations
@@ -57,6 +59,7 @@ CODES = {
     "RL666": "a custom event with no rate",
     "RL667": "the declared point cost is not what redemptions cost",
     "RL668": "nothing was redeemed: the liability is valued at the declared point cost",
+    "RL259": "a rule reads a line attribute the population never draws",
 }
 
 
@@ -82,6 +85,7 @@ class Observed:
     purchase_amounts_cents: np.ndarray | None = field(default=None, compare=False)  # a sample of baskets
     redemptions: Redemptions | None = None
     points_issued: float | None = None
+    line_attributes: frozenset[str] | None = None  # the line attributes the population's lines draw
 
 
 # ---------------------------------------------------------------- from a simulation
@@ -111,7 +115,9 @@ def observed_from_run(result: Any, population: Any) -> Observed:
     issued = (totals.get("program.points_issued") or {}).get("mean")
     return Observed(f"population `{population.name}`", getattr(population, "currency", None), cats, chans,
                     frozenset(events), tier_reach_of(result), sample_purchase_amounts(population),
-                    Redemptions(redeemed, cost, int(result.meta.get("trials", 1) or 1)), issued)
+                    Redemptions(redeemed, cost, int(result.meta.get("trials", 1) or 1)), issued,
+                    line_attributes=frozenset(m.name for s in segs if s.lines is not None
+                                              for models in s.lines.attributes for m in models))
 
 
 def tier_reach_of(result: Any) -> tuple[tuple[str, float], ...] | None:
@@ -183,8 +189,46 @@ def fit_warnings(program: ir.Program, observed: Observed, source: ast.SourceFile
     out += _custom_events(program, observed, loc)
     for rule in program.rules:
         out += _rule(rule, observed, loc, custom)
+        out += _line_attributes_never_drawn(program, rule, observed, loc)
     out += _liability(program, observed, loc)
     return out
+
+
+def _line_attributes_never_drawn(program: ir.Program, rule: ir.Rule, obs: Observed, loc: "_Locator") -> list[Diagnostic]:
+    """RL259: the line attributes a rule's `any line` condition reads that no segment draws."""
+    if obs.line_attributes is None or not program.line_attributes:
+        return []
+    declared = dict(program.line_attributes)
+    read = sorted({f.name for f in _line_fields_read(rule.condition, False) if f.name in declared})
+    out = []
+    for name in read:
+        if name in obs.line_attributes:
+            continue
+        default = {"string": "no text", "bool": "false", "number": "0", "money": "0"}.get(declared[name], "its default")
+        out.append(_warn("RL259", f"rule `{rule.name}` reads line attribute `{name}`, which {obs.source} never "
+                         f"draws: every simulated line has {default} there", loc.rule(rule),
+                         f"give the categories of the segments' `lines` a model of it: `attributes: {{{name}: "
+                         "{...: 0.3, ...: 0.7}}` (docs/simulator.md)"))
+    return out
+
+
+def _line_fields_read(expr: ir.Expr | None, inside: bool) -> list[ir.Field]:
+    """The fields read inside `any line` of a condition."""
+    if expr is None:
+        return []
+    if isinstance(expr, ir.Field):
+        return [expr] if inside else []
+    if isinstance(expr, ir.Cmp):
+        return _line_fields_read(expr.left, inside) + _line_fields_read(expr.right, inside)
+    if isinstance(expr, ir.InSet):
+        return _line_fields_read(expr.left, inside)
+    if isinstance(expr, (ir.And, ir.Or)):
+        return [f for item in expr.items for f in _line_fields_read(item, inside)]
+    if isinstance(expr, ir.Not):
+        return _line_fields_read(expr.item, inside)
+    if isinstance(expr, ir.AnyLine):
+        return _line_fields_read(expr.item, True)
+    return []
 
 
 def _warn(code: str, message: str, span: Span, hint: str | None = None) -> Diagnostic:

@@ -39,7 +39,7 @@ from typing import Any
 import yaml
 
 from rulelang import limits
-from rulelang.diagnostics import Diagnostic, DiagnosticBag, RulelangError
+from rulelang.diagnostics import NO_SPAN, Diagnostic, DiagnosticBag, RulelangError, Span
 
 from simulator.model.history_model import AgeModel, ParameterUncertainty, parse_age, parse_uncertainty
 from simulator.model.yaml_reading import Reader, compose, plain, scalar_value
@@ -72,6 +72,21 @@ class LineModel:
     shares: tuple[float, ...]
     amounts: tuple[float, ...]
     quantities: tuple[float, ...]
+    # per category: its lines' product attributes, each drawn by its shares (`attributes: {brand:
+    # {Own: 0.3, Other: 0.7}}`); drawn only for a program that reads them (simulator.engine.line_draws)
+    attributes: tuple[tuple["AttributeModel", ...], ...] = ()
+
+
+@dataclass(frozen=True)
+class AttributeModel:
+    """One line attribute of a category's lines: its values as written (`Own`, `true`, `2.50`),
+    read by the type the program declares (simulator.engine.line_draws), with their shares."""
+
+    name: str
+    values: tuple[str, ...]
+    shares: tuple[float, ...]
+    span: Span = field(default=NO_SPAN, compare=False)  # where the population gives it
+    value_spans: tuple[Span, ...] = field(default=(), compare=False)
 
 
 MAX_LINES = 12  # lines of one simulated purchase
@@ -261,8 +276,10 @@ def _lines(rd: Reader, node: yaml.Node, what: str) -> LineModel | None:
                  "e.g. `categories: {grocery: {share: 0.8, amount: 1}, fuel: {share: 0.2, amount: 3, quantity: 40}}`")
         return None
     names, shares, amounts, quantities = [], [], [], []
+    attributes: list[tuple[AttributeModel, ...]] = []
     for name, cnode in cats.items():
-        c = rd.mapping(cnode, f"{what} categories.{name}", ("share", "amount", "quantity"))
+        c = rd.mapping(cnode, f"{what} categories.{name}", ("share", "amount", "quantity", "attributes"))
+        attributes.append(_line_attributes(rd, c.get("attributes"), f"{what} categories.{name}.attributes"))
         names.append(str(name))
         shares.append(rd.number(c.get("share"), f"{what} categories.{name}.share", 0.0, low=0.0, high=1.0) or 0.0)
         amounts.append(rd.number(c.get("amount"), f"{what} categories.{name}.amount", 1.0, low=0.0, high=1000.0) or 0.0)
@@ -272,7 +289,40 @@ def _lines(rd: Reader, node: yaml.Node, what: str) -> LineModel | None:
     if total <= 0:
         rd.error(node, "RL603", f"{what}: the categories' shares add up to 0", "give each category a `share` of the lines")
         return None
-    return LineModel(per, tuple(names), tuple(x / total for x in shares), tuple(amounts), tuple(quantities))
+    return LineModel(per, tuple(names), tuple(x / total for x in shares), tuple(amounts), tuple(quantities),
+                     tuple(attributes) if any(attributes) else ())
+
+
+def _line_attributes(rd: Reader, node: yaml.Node | None, what: str) -> tuple[AttributeModel, ...]:
+    """`attributes: {brand: {Own: 0.3, Other: 0.7}, organic: {true: 0.2, false: 0.8}}`: for each
+    attribute, its values (as written) and their shares (normalised to 1)."""
+    out: list[AttributeModel] = []
+    keys = {str(k.value): k for k, _ in node.value if isinstance(k, yaml.ScalarNode)} \
+        if isinstance(node, yaml.MappingNode) else {}
+    for attr, anode in rd.mapping(node, what).items():
+        awhat = f"{what}.{attr}"
+        if not isinstance(anode, yaml.MappingNode) or not anode.value:
+            rd.error(anode, "RL603", f"{awhat} must map each value of the attribute to its share of the lines",
+                     "e.g. `brand: {Own: 0.3, Other: 0.7}`")
+            continue
+        values, weights, spans = [], [], []
+        for key_node, value_node in anode.value:
+            text = str(key_node.value) if isinstance(key_node, yaml.ScalarNode) else ""
+            if not text or text in values:
+                rd.error(key_node, "RL602", f"{'duplicate' if text else 'an empty'} value `{text}` in {awhat}",
+                         "give each value once, with its share")
+                continue
+            values.append(text)
+            spans.append(rd.span(key_node))
+            weights.append(rd.number(value_node, f"{awhat}.{text}", 0.0, low=0.0, high=1.0) or 0.0)
+        total = sum(weights)
+        if values and total <= 0:
+            rd.error(anode, "RL603", f"{awhat}: the shares add up to 0", "give each value a share of the lines")
+            continue
+        if values:
+            out.append(AttributeModel(str(attr), tuple(values), tuple(w / total for w in weights),
+                                      span=rd.span(keys.get(str(attr), anode)), value_spans=tuple(spans)))
+    return tuple(out)
 
 
 def _choice(rd: Reader, node: yaml.Node | None, what: str, default: Choice) -> Choice:

@@ -35,6 +35,7 @@ from simulator.model.draws import segment_tables
 from simulator.engine.day_loop import BLOCK, ChunkResult, ChunkSim, blocks_for
 from simulator.engine.exact import ExactRangeError, checked_add
 from simulator.engine.program_plan import SimulationError, build_plan
+from simulator.engine.line_attributes import check_population_attributes
 from simulator.model.population import Population, default_population
 from simulator.trials.result import RunResult, build_result
 
@@ -392,9 +393,20 @@ def simulate(program: ir.Program | None, population: Population | None = None, *
 
 
 def check_customers(program: ir.Program, pop: Population) -> None:
-    """The customers file's tiers are the program's (RL645), before any worker starts."""
+    """The customers file's tiers are the program's (RL645), and the lines' attributes the
+    population draws are the program's line attributes, of their types (RL258), before any
+    worker starts."""
     if pop.customers is not None:
         check_tiers(pop, [t.name for t in program.tiers.tiers] if program.tiers else [])
+    wrong = check_population_attributes(program, pop)
+    if wrong:
+        err = SimulationError(wrong)
+        files = {d.span.file for d in wrong if d.span.file}
+        try:  # the population file's text, so that the errors show its lines
+            err.sources = {f: open(f, encoding="utf-8").read() for f in files}  # type: ignore[attr-defined]
+        except OSError:
+            pass
+        raise err
 
 
 def customers_file_bytes(pop: Population) -> int:

@@ -8,7 +8,8 @@ Exit codes: 0 success; 1 errors in the input files, a program the simulator cann
 simulate, an output that cannot be written (RL620; `--out` and the plan's files are checked
 writable before the run and written as one set, see `simulator.report.outputs`), or a failed
 guardrail; 2 usage errors. `plan --detailed-exitcode`: 0 no
-change, 1 error, 2 changes.
+change, 1 error, 2 changes; the same for a whole change (`plan --base REV`, `plan BASE..HEAD`,
+`simulator.whatif.plan_range`).
 """
 
 from __future__ import annotations
@@ -119,9 +120,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Show the rules and tiers a change adds, removes and changes, in words, and simulate both "
                     "programs on the same customers: the change in program cost, liability, incremental profit, "
                     "retention and tier mix, each with its range of outcomes and Monte Carlo precision. OLD and NEW are files or REV:path "
-                    "(read with `git show`, e.g. origin/main:rules/coffee.loyalty).")
-    p.add_argument("old", metavar="OLD")
-    p.add_argument("new", metavar="NEW")
+                    "(read with `git show`, e.g. origin/main:rules/coffee.loyalty). With `--base REV` (or one "
+                    "argument BASE..HEAD), every program the change touches is planned on its own population, "
+                    "in one Markdown comment with one exit code (docs/ci.md).")
+    p.add_argument("old", metavar="OLD", nargs="?", help="the program before the change, or BASE..HEAD")
+    p.add_argument("new", metavar="NEW", nargs="?", help="the program after the change")
+    p.add_argument("--base", metavar="REV",
+                   help="plan every rule file changed since the merge base of REV and HEAD (in the work tree)")
+    p.add_argument("--rules", metavar="DIR", default="rules", help="where the rule files are (default rules)")
+    p.add_argument("--populations", metavar="FILE",
+                   help="YAML mapping of program path patterns to population files (docs/ci.md)")
     p.add_argument("--guardrails", metavar="FILE", help="limits the new program must keep (YAML, see docs/whatif.md)")
     p.add_argument("--detailed-exitcode", action="store_true", dest="detailed",
                    help="exit 0 when nothing changed, 1 on errors or failed guardrails, 2 when there are changes")
@@ -259,6 +267,11 @@ def cmd_plan(args: argparse.Namespace) -> int:
     from simulator.report.outputs import prepare_out_files, print_stdout, write_files
     from simulator.whatif.plan_command import make_plan, markdown
 
+    if args.base is not None or (args.old is not None and args.new is None and ".." in args.old):
+        return cmd_plan_change(args)
+    if args.old is None or args.new is None:
+        print("loyalty plan: error: give OLD and NEW, or BASE..HEAD, or --base REV", file=sys.stderr)
+        return EXIT_USAGE
     targets = [p for p in (args.out, args.markdown, args.html) if p]
     try:
         old = load_program_spec(args.old)
@@ -279,6 +292,42 @@ def cmd_plan(args: argparse.Namespace) -> int:
         if f.failed:
             print(f"error: guardrail failed: {f.message}", file=sys.stderr)
     return plan.exit_code(args.detailed)
+
+
+def cmd_plan_change(args: argparse.Namespace) -> int:
+    """`plan --base REV` / `plan BASE..HEAD`: every changed program, one comment, one exit code."""
+    from simulator.report.outputs import prepare_out_files, print_stdout, write_files
+    from simulator.whatif.guardrails import load_guardrails_file
+    from simulator.whatif.plan_range import load_mapping, markdown, plan_change, resolve_range
+
+    if args.base is not None and args.old is not None:
+        print("loyalty plan: error: give --base REV or BASE..HEAD, not both", file=sys.stderr)
+        return EXIT_USAGE
+    if args.html:
+        print("loyalty plan: error: --html plans one program; use --markdown or --out for a change", file=sys.stderr)
+        return EXIT_USAGE
+    targets = [p for p in (args.out, args.markdown) if p]
+    try:
+        rng = resolve_range(args.base, args.old)
+        rails = load_guardrails_file(args.guardrails) if args.guardrails else []
+        mapping = load_mapping(args.populations)
+        prepare_out_files(targets)
+        change = plan_change(rng, args.rules, lambda population: _settings(args, population), rails, mapping,
+                             args.population, progress_printer(sys.stderr))
+        text = markdown(change)
+        renders = [(args.out, lambda: json.dumps(change.to_json(), indent=2) + "\n"), (args.markdown, lambda: text)]
+        for path in write_files({path: render() for path, render in renders if path}):
+            print(f"wrote {path}", file=sys.stderr)
+        print_stdout(json.dumps(change.to_json(), indent=2) + "\n" if args.format == "json" else text)
+    except RulelangError as exc:
+        return _fail(exc, "plan")
+    for o in change.outcomes:
+        if o.errors:
+            print(render_text(o.errors, change.sources), file=sys.stderr)
+        for f in (o.plan.findings if o.plan is not None else []):
+            if f.failed:
+                print(f"error: guardrail failed ({o.file.path}): {f.message}", file=sys.stderr)
+    return change.exit_code(args.detailed)
 
 
 # ---------------------------------------------------------------- stand-alone entry point
