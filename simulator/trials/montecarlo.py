@@ -468,6 +468,7 @@ def merge_chunks(parts: Sequence[ChunkResult], pop: Population) -> ChunkResult:
     totals = dict(first.totals)
     tiers = first.tier_counts.copy()
     tier_flows = {k: v.copy() for k, v in first.tier_flows.items()}
+    cohorts = {k: v.copy() for k, v in first.cohorts.items()}
     records = dict(first.records)
     try:
         for p in parts[1:]:
@@ -481,6 +482,8 @@ def merge_chunks(parts: Sequence[ChunkResult], pop: Population) -> ChunkResult:
             tiers += p.tier_counts
             for k, v in p.tier_flows.items():
                 tier_flows[k] = checked_add(tier_flows[k], v)
+            for k, v in p.cohorts.items():
+                cohorts[k] = checked_add(cohorts[k], v)
         for k, v in totals.items():  # the report keeps a trial's totals as int64
             if abs(v) >= 2**63:
                 raise ExactRangeError(f"the trial's {k} ({v:.3e}) is beyond int64 (9.2e18): simulate fewer customers")
@@ -490,4 +493,4 @@ def merge_chunks(parts: Sequence[ChunkResult], pop: Population) -> ChunkResult:
             fixed, np.full(fixed.size, pop.economics.fixed_cost_per_month_cents, np.int64))
     except ExactRangeError as exc:
         raise SimulationError.of(f"the simulation stopped: {exc}", EXACT_RANGE_HINT, code="RL410") from None
-    return ChunkResult(monthly, totals, tiers, records, tier_flows)
+    return ChunkResult(monthly, totals, tiers, records, tier_flows, cohorts)
