@@ -2,8 +2,8 @@
 
 Takes: argparse parsers (or argument groups) and argument strings. Gives: the argument
 types `positive`, `at_most`, `seed`, `block_size` and `start_date` (bounded by
-`rulelang.limits`: a value outside is a usage error, exit 2), `add_run_options` (the
-simulation options `--customers` to `--block-size`), `money_amount` and `unit_share` (exact
+`rulelang.limits`: a value outside is a usage error, exit 2), `scheduler_address`, `add_run_options` (the
+simulation options `--customers` to `--block-size`, and `--scheduler`), `money_amount` and `unit_share` (exact
 amounts and rates), and `progress_printer`, the progress bar (rich) shown on a terminal and
 nowhere else (`quiet_progress`: on CI or piped). Imports nothing heavy, so that `loyalty check` starts fast.
 """
@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import os
+import re
 from fractions import Fraction
 from typing import Callable, TextIO
 
@@ -98,8 +99,18 @@ def block_size(text: str) -> int:
     return value
 
 
+SCHEDULER_ADDRESS = re.compile(r"^(?:(?:tcp|tls|ucx|ws|wss)://)?\[?[\w.:-]+\]?:\d+$")  # = backends.ADDRESS
+
+
+def scheduler_address(text: str) -> str:
+    """`local` or a Dask scheduler's address (`tcp://HOST:PORT`; `tls://`, or `HOST:PORT`)."""
+    if text != "local" and not SCHEDULER_ADDRESS.match(text):
+        raise argparse.ArgumentTypeError(f"expected `local` or a scheduler address such as tcp://10.0.0.5:8786, got {text!r}")
+    return text
+
+
 def add_run_options(p: argparse._ActionsContainer, customers: int = 10_000, trials: int = 10) -> None:
-    """Add --customers, --months, --trials, --seed, --workers and --block-size to a parser or group."""
+    """Add --customers, --months, --trials, --seed, --workers, --scheduler and --block-size to a parser or group."""
     p.add_argument("--customers", type=at_most(MAX_CUSTOMERS, "customers"), default=customers, metavar="N",
                    help=f"customers (default {customers}, at most {MAX_CUSTOMERS:,})")
     p.add_argument("--months", type=at_most(MAX_MONTHS, "months"), default=12, metavar="M",
@@ -109,6 +120,10 @@ def add_run_options(p: argparse._ActionsContainer, customers: int = 10_000, tria
     p.add_argument("--seed", type=seed, default=0, metavar="S", help="random seed (default 0)")
     p.add_argument("--workers", type=at_most(MAX_WORKERS, "workers"), default=None, metavar="W",
                    help=f"worker processes (default: all cores, at most {MAX_WORKERS})")
+    p.add_argument("--scheduler", type=scheduler_address, default=None, metavar="ADDRESS",
+                   help="run the tasks on a Dask cluster: `local` starts one on this machine (--workers processes; "
+                        "prints the dashboard link), tcp://HOST:8786 connects to a running scheduler (default: this "
+                        "machine's process pool; same numbers either way; needs pip install \".[dask]\", see docs/cluster.md)")
     p.add_argument("--block-size", type=block_size, default=None, metavar="B", dest="block_size",
                    help=f"customers per task, a multiple of {BLOCK} (default: up to 4 × {BLOCK}, chosen from "
                         "the population, the workers and the program's memory per customer; results do not depend on it)")

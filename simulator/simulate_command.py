@@ -110,13 +110,15 @@ def cmd_simulate(args: argparse.Namespace) -> int:
             customers_source = "the default; no --customers given"
     try:
         if source.per_trial or source.base.customers is not None:
-            settings = Settings(args.customers, args.months, args.trials, args.seed, args.workers, args.block_size, start)
+            settings = Settings(args.customers, args.months, args.trials, args.seed, args.workers, args.block_size, start,
+                                scheduler=args.scheduler)
             result = run_programs([Arm(program.name, program)], source, settings, progress_printer(sys.stderr))[0].result
             result.meta["program_hash"] = program_hash(program, text)
         else:
             result = simulate(program, source.base, customers=args.customers, months=args.months, trials=args.trials,
                               seed=args.seed, workers=args.workers, chunk_size=args.block_size, start=start,
-                              program_source_hash=program_hash(program, text), progress=progress_printer(sys.stderr))
+                              program_source_hash=program_hash(program, text), progress=progress_printer(sys.stderr),
+                              scheduler=args.scheduler)
         from simulator.whatif.compare import legend_json
         from simulator.model.fit_warnings import diagnostics_json, fit_warnings, observed_from_run
 

@@ -146,6 +146,14 @@ class Result:
     def balance(self) -> int:
         return self.outstanding
 
+    @property
+    def cohorts(self) -> dict[str, dict[str, object]]:
+        """The points by issue-month cohort: issued, redeemed / expired / reversed by month, outstanding
+        (`rulelang.run.cohorts.cohorts_of`)."""
+        from rulelang.run.cohorts import cohorts_of
+
+        return cohorts_of(self.lots, self.entries)
+
     # ------------------------------------------------------------ output
 
     def to_json(self) -> dict[str, object]:

@@ -2,7 +2,8 @@
 
 Takes: the per-trial monthly flows a `RunResult` keeps (`ledger_flows`: int64 arrays trials × months),
 the program, and optional overrides of the two assumptions (`--point-value`, `--expected-redemption`).
-Gives: `attach_accounting(result, program)`, which sets `result.accounting`; `tier_economics_json`, per
+Gives: `attach_accounting(result, program)`, which sets `result.accounting` (with the liability by issue-month
+cohort, `simulator.accounting.cohorts`, under `cohorts`); `tier_economics_json`, per
 tier its members, revenue against the same customers' baseline, perks, discounts, points and incremental
 margin; and `accounting_json(...)`, the
 document under `accounting` in report.json: per month the mean, range of outcomes and Monte Carlo
@@ -20,6 +21,7 @@ import numpy as np
 
 from rulelang import ir
 
+from simulator.accounting.cohorts import cohorts_json
 from simulator.accounting.contract_liability import COLUMNS, point_value, rollforward
 from simulator.trials.result import round_money
 from simulator.trials.stats import summarize
@@ -46,6 +48,8 @@ def attach_accounting(result, program: ir.Program, *, point_value_cents: Fractio
         return
     result.accounting = accounting_json(result.ledger_flows, program, point_value_cents=point_value_cents,
                                         expected_redemption=expected_redemption)
+    if "cohort.issued" in result.ledger_flows:
+        result.accounting["cohorts"] = cohorts_json(result.ledger_flows, list(result.months))
     if "tier.revenue_cents" in result.ledger_flows and program.tiers is not None:
         rev = np.array([np.nan if v is None else v for v in result.per_trial["program.revenue"]], dtype=np.float64)
         gp = np.array([np.nan if v is None else v for v in result.per_trial["program.gross_profit"]], dtype=np.float64)

@@ -85,6 +85,11 @@ class Calendar:
     def months(self) -> int:
         return month_index(self.end) - month_index(self.start) + 1
 
+    def month_labels(self) -> list[str]:
+        """"YYYY-MM" of each simulated month, from the start month."""
+        m0 = month_index(self.start)
+        return [f"{d.year:04d}-{d.month:02d}" for d in (first_of_month(m0 + m) for m in range(self.months))]
+
 
 def months_between(start: dt.date, months: int) -> int:
     """Number of days from `start` to `start + months` months."""

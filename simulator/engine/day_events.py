@@ -231,6 +231,9 @@ class DayEvents:
             return None
         if self.rec_idx:
             self._record_event(kind, idx, data, day, raw_fields)
+        # any event is a first event (the inactivity clock starts the day before it), also one no
+        # rule reads: a signup, as in the interpreter
+        self.arm.first_event(idx)
         if kind == "purchase" or kind in self.applied_kinds:
             return self.arm.apply(kind, idx, data)
         return None

@@ -53,6 +53,7 @@ from simulator.engine.program_plan import Plan
 from simulator.model.population import Population
 from simulator.engine.program_arm import ProgramArm
 from simulator.engine.returns import ReturnSchedule
+from simulator.engine.cohorts import CohortBook
 from simulator.engine.line_draws import LineTables
 
 BLOCK = 1 << 16
@@ -93,6 +94,9 @@ class ChunkResult:
     # tier economics (programs with tiers): TIER_FLOWS -> (months, tiers) int64, each enrolled customer's
     # month attributed to the tier held at the month's end (`ChunkSim._tier_month`)
     tier_flows: dict[str, np.ndarray] = field(default_factory=dict)
+    # points by issue-month cohort (`simulator.engine.cohorts`): issued / redeemed / expired / reversed /
+    # outstanding -> (cohorts, months) int64, cohorts = opening, each month, below zero
+    cohorts: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 @dataclass
@@ -140,6 +144,14 @@ def ledger_error(arm: ProgramArm) -> int:
     # a balance beside the points: outstanding = issued - expired - reversed, never below zero
     below = max((int(-np.minimum(arm.bal_outstanding(name), 0).max()) for name in arm.bal_issued), default=0)
     return int(max(np.abs(ident).max(), arm.lots.audit().max(), below))
+
+
+def cohort_error(arm: ProgramArm, book: CohortBook) -> int:
+    """The largest error, over the chunk's customers, of the cohort book against the lots: what it holds
+    by issue month adds up to the points in lots (outstanding plus any debt). 0 when sound."""
+    if arm.n == 0:
+        return 0
+    return int(np.abs(book.held.sum(axis=0) - arm.lots.held(np.arange(arm.n))).max())
 
 
 def check_customer_totals(arm: ProgramArm) -> None:
@@ -233,6 +245,10 @@ class ChunkSim(DayEvents):
         self.enroll = tr.enroll_day.copy()
         returns_on = self.tables.has_returns
         self.arm = ProgramArm(plan, n, self.strings, self.enroll, tr.bday_doy, tr.attributes, self.budgets, returns_on)
+        # points by issue-month cohort: bookkeeping only, no draw
+        self.cohorts = CohortBook(n, plan.month_of_day, cal.months, plan.granularity,
+                                  record=min(self.record_n, self.sizes[0]) if self.record_n > 0 else 0)
+        self.arm.lots.cohorts = self.cohorts
         if self.kernel_for is not None:  # the compiled kernel for the purchases (simulator.kernel)
             self.arm.kernel = self.kernel_for(plan, self.arm, self.strings, pop)
         self._opening_state()
@@ -315,6 +331,7 @@ class ChunkSim(DayEvents):
         for day in range(cal.days):
             date = cal.date(day)
             mo = int(month_of_day[day])
+            self.cohorts.month = mo
             arm.calendar(day)
             if date.day == 1 and day > 0 and self.lifts:
                 self._refresh_q(np.flatnonzero(self.alive_p & (self.enroll <= day)), day)
@@ -351,10 +368,10 @@ class ChunkSim(DayEvents):
             "program.points_opening": _int64(exact_sum(arm.opening), "opening balances"),
             "program.referrals_dropped": self.dropped_referrals,
         }
-        totals["ledger_identity_max_abs_error"] = ledger_error(arm)
+        totals["ledger_identity_max_abs_error"] = max(ledger_error(arm), cohort_error(arm, self.cohorts))
         for c in self.records:
             self.records[c]["ledger"] = self.ledger_of(c)
-        return ChunkResult(mon, totals, self.tier_counts, self.records, self.tier_flows)
+        return ChunkResult(mon, totals, self.tier_counts, self.records, self.tier_flows, self.cohorts.flows())
 
     # ------------------------------------------------------------------ purchases
     def _purchases(self, day: int, mo: int) -> np.ndarray | None:
@@ -598,6 +615,7 @@ class ChunkSim(DayEvents):
         else:
             alive_now_b, alive_now_p = self.alive_b, self.alive_p
         check_customer_totals(arm)
+        self.cohorts.month_end(mo, arm.lots.debt)
         # sums over customers as Python ints (exact_sum), stored into int64 months: a month's total
         # beyond int64 raises instead of wrapping
         cum = {
@@ -703,6 +721,8 @@ class ChunkSim(DayEvents):
             "points_payment_cents": int(arm.pay_cents[c]), "tier": names[int(arm.tier[c])],
             "discount_refunded_cents": int(arm.discount_refunded[c]),
             "enroll_day": int(self.enroll[c]),
+            "cohorts": self.cohorts.customer(c, self.plan.cal.month_labels(),
+                                             int(arm.lots.debt[c]) if arm.lots.debt is not None else 0),
             **({} if arm.vouchers is None else {
                 "vouchers_issued": int(arm.vouchers.issued[c]), "vouchers_used": int(arm.vouchers.used[c]),
                 "vouchers_expired": int(arm.vouchers.expired[c]), "vouchers_outstanding": int(arm.vouchers.held[c]),

@@ -7,7 +7,8 @@ plus the program and the simulated calendar's last day. Gives: interpreter `Even
 and `Customer`s, and `compare_records`, the list of disagreements between the
 vectorized engine and `rulelang.run.interpreter.run` (empty when they agree exactly:
 points issued / redeemed / expired / reversed / outstanding, discount, perk, reward,
-voucher and points-payment cents, and the final tier).
+voucher and points-payment cents, the final tier, and the points by issue-month cohort: per
+cohort the points issued, redeemed / expired / reversed month by month, and outstanding).
 
 `compare_records_together` replays all recorded customers at once, sharing one global
 budget, in the order the engine applies a day's events (docs/simulator.md §6: kind by kind —
@@ -26,7 +27,7 @@ from simulator.engine.program_plan import CARRIED_FIELDS
 
 FIELDS = ("issued", "redeemed", "expired", "reversed", "outstanding", "available", "pending",
           "discount_cents", "perk_cents", "reward_cents", "voucher_cents", "points_payment_cents", "tier",
-          "discount_refunded_cents")
+          "discount_refunded_cents", "cohorts")
 # compared too when the program's vouchers have a life (the engine's ledger then carries them)
 VOUCHER_FIELDS = ("vouchers_issued", "vouchers_used", "vouchers_expired", "vouchers_outstanding",
                   "voucher_outstanding_cents")
@@ -118,6 +119,7 @@ def interpreter_ledger(program: ir.Program, record: dict, start: dt.date, end: d
         "voucher_cents": res.voucher_cents, "points_payment_cents": res.points_payment_cents, "tier": res.tier,
         **_voucher_counts(res),
         "discount_refunded_cents": res.discount_refunded_cents,
+        "cohorts": res.cohorts,
         **({"balances": _balances(res)} if program.balances else {}),
     }
 

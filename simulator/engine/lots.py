@@ -19,6 +19,18 @@ change here reports to. Rows are customer-contiguous per bucket (`ring[slot, cus
 so a day's calendar work reads one contiguous row. Points are int64 everywhere, buckets too:
 a bucket holds whatever a customer earns in a day or a month, which no static bound keeps
 under 2**31 (an int32 bucket wrapped silently: F14); `rulelang.limits` keeps every sum under 2**63.
+
+Issue-month cohorts (docs/accounting.md §3): when `cohorts` is set (the day loop sets a
+`simulator.engine.cohorts.CohortBook`), every change is reported to it, with what it needs to know
+which calendar month's lots moved — `add` (points earned on `day`, and the part that repaid a debt),
+`add_opening` (the "opening" cohort), `burn` (redeemed: the oldest points), `expire_slot` (expired: the
+bucket's month, read from its slot — an earn day's month, or the earn month — the opening balance
+first in slot 0), `expire_old` (expired: the oldest points), `expire_all` (expired: everything),
+`reverse` (reversed: the order's own lots in its earn day's month, then the newest points; the part
+beyond the balance to "below zero"). The book keeps one int64 per customer and issue month (the
+points still held of that month); the buckets here are unchanged, so nothing it records changes a
+ledger total or a random draw. Any other engine of these lots (a compiled kernel) reports the same
+changes at the same moments.
 """
 
 from __future__ import annotations
@@ -51,6 +63,7 @@ class LotStore:
         # reversals read only the slots from there to the newest, not the whole ring
         self.head = np.zeros(n, dtype=np.int64) if self.ring is not None else None
         self.book = None  # an OrderBook when returns reverse points (set by the program arm)
+        self.cohorts = None  # a CohortBook (simulator.engine.cohorts) told of every change (set by the day loop)
 
     # ------------------------------------------------------------ queries
     def available(self, idx: np.ndarray) -> np.ndarray:
@@ -96,12 +109,16 @@ class LotStore:
         if idx.size == 0:
             return
         self.outstanding[idx] += points
+        pay = None
         if self.debt is not None:
             debt = self.debt[idx]
             if debt.any():
                 pay = np.minimum(debt, points)
                 self.debt[idx] = debt - pay
-                points = points - pay
+        if self.cohorts is not None:
+            self.cohorts.earned(idx, day, points, pay)
+        if pay is not None:
+            points = points - pay
         if self.pend is not None:
             self.pend[day % self.pending_days, idx] += points
             self.pending[idx] += points
@@ -114,6 +131,8 @@ class LotStore:
     def add_opening(self, idx: np.ndarray, slot: int, points: np.ndarray) -> None:
         """Book opening balances as matured points of ring slot `slot` (no pending period)."""
         self.outstanding[idx] += points
+        if self.cohorts is not None:
+            self.cohorts.opening(idx, points.astype(np.int64))
         if self.ring is None:
             self.avail[idx] += points
         else:
@@ -175,6 +194,8 @@ class LotStore:
             first_left = np.minimum.reduceat(np.where(left > 0, span.off, span.size[span.grp]), span.first)
             self.head[idx] = span.start + np.minimum(first_left, span.size - 1)
         self.outstanding[idx] -= amount
+        if self.cohorts is not None:
+            self.cohorts.take_oldest(idx, amount, "redeemed")
         if self.book is not None:
             self.book.front(idx, amount)
 
@@ -203,6 +224,8 @@ class LotStore:
         self.outstanding[nz] -= pts
         if pending:
             self.pending[nz] -= pts
+        if self.cohorts is not None:  # the opening balance is a lot of slot 0 (`add_opening`)
+            self.cohorts.take_slot(nz, pts, slot, not pending and slot == 0, "expired")
         if self.book is not None and nz.size:
             self.book.expired_slot(nz, pts, slot)
         return nz, pts
@@ -212,6 +235,8 @@ class LotStore:
         pts = self.old[nz].copy()
         self.old[nz] = 0
         self.outstanding[nz] -= pts
+        if self.cohorts is not None:  # `old` holds a customer's oldest lots
+            self.cohorts.take_oldest(nz, pts, "expired")
         if self.book is not None and nz.size:
             self.book.expired_old(nz, pts, self.cur_slot - self.ring_size + 1)
         return nz, pts
@@ -232,6 +257,8 @@ class LotStore:
             self.old[nz] = 0
             self.pending[nz] = 0
             self.outstanding[nz] -= pts
+            if self.cohorts is not None:
+                self.cohorts.take_all(nz, "expired")
             if self.book is not None:
                 self.book.expired_all(nz)
         return nz, pts
@@ -255,17 +282,24 @@ class LotStore:
         take_own = np.minimum(target, own_left)
         if take_own.any():
             self._take_own(idx, take_own, own_day, own_slot, day)
+            if self.cohorts is not None:
+                has = take_own > 0
+                self.cohorts.take_rows(idx[has], self.cohorts.month_row(own_day[has]), take_own[has], "reversed")
         held_after_own = self.held(idx) - take_own
         rest = target - take_own
         taken = np.zeros(idx.size, dtype=np.int64)
         sel = np.flatnonzero(rest > 0)
         if sel.size:
             taken[sel] = self._take_newest(idx[sel], rest[sel], day)
+            if self.cohorts is not None:
+                self.cohorts.take_newest(idx[sel], taken[sel], "reversed")
         leftover = rest - taken
         done = take_own + taken
         if self.debt is not None:
             self.debt[idx] += leftover
             done = done + leftover
+            if self.cohorts is not None:
+                self.cohorts.below(idx, leftover)
         self.outstanding[idx] -= done
         if book is not None:
             book.reversed(idx, own_rows, take_own, rest, held_after_own, keep_open)

@@ -163,6 +163,7 @@ class PurchaseKernel:
         total = np.zeros(k, dtype=np.int64)
         disc = np.zeros(k, dtype=np.int64)
         inc = np.zeros(k, dtype=np.int64)
+        repaid = np.zeros(k, dtype=np.int64)
         lots = arm.lots
         biggest = self.fn(
             np.ascontiguousarray(idx, dtype=np.int64), amount, shipping, cat, ev, arm.day, self.slot, self.day_vals,
@@ -178,10 +179,15 @@ class PurchaseKernel:
             arm.tier, arm.tier_since, arm.grace_start, arm.purchases, arm.metric, self.window, arm.issued,
             arm.discount, arm.perk, lots.outstanding, lots.pending, self.avail, self.ring, self.pend, self.debt,
             self.inact, self.inact_due_tab, self.cap_used, self.cap_pid, self.lim_used, self.lim_pid,
-            self.nth, self.streak_last, self.streak_run, self.bday, total, disc, inc)
+            self.nth, self.streak_last, self.streak_run, self.bday, total, disc, inc, repaid)
         if biggest > MAX_EVENT_POINTS:
             raise ExactRangeError(f"one purchase would earn {int(biggest):,} {arm.p.points_unit}, more than "
                                   f"the {MAX_EVENT_POINTS:,} one event may earn (rulelang.limits.MAX_EVENT_POINTS)")
+        if lots.cohorts is not None:  # the issue-month cohorts hear of the lots, as from `LotStore.add`
+            earned = np.flatnonzero(total > 0)
+            if earned.size:
+                lots.cohorts.earned(idx[earned], arm.day, total[earned],
+                                    repaid[earned] if lots.debt is not None else None)
         arm.last_discount = disc if t.any_discounts else None
         arm.last_balances = {}  # the kernel runs programs without balances beside the points
         if self.lower_metrics:

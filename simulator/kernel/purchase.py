@@ -3,7 +3,7 @@
 Takes: the batch (customers, amounts, shipping, categories, the condition columns), the day's
 values, `KernelTables` arrays and the program arm's state arrays. Gives: the state updated in
 place exactly as `ProgramArm.apply("purchase", ...)` updates it, and per customer the points
-issued, the discount and the tier-metric increment. The steps are those of docs/semantics.md
+issued, the discount, the tier-metric increment and the points that repaid a debt. The steps are those of docs/semantics.md
 §4.2 in the numpy path's order (candidates, skips, discounts, rate awards, tier multiplier, rule
 multipliers, fixed awards, caps, lots, activity and metric, upgrade); customers are independent
 here (programs with a global budget do not run on the kernel), so one customer after the other
@@ -184,7 +184,7 @@ def purchase_batch(idx, amount, shipping, cat, ev, day, slot, day_vals, bday_bas
                    tier, tier_since, grace_start, purchases, metric, window, issued, discount, perk,
                    outstanding, pending, avail, ring, pend, debt, inact, inact_due_tab,
                    cap_used, cap_pid, lim_used, lim_pid, nth, streak_last, streak_run, bday_doy,
-                   total_out, disc_out, inc_out):
+                   total_out, disc_out, inc_out, repaid_out):
     """Apply one purchase to each customer of `idx`; returns the largest points of one purchase."""
     nr = cond_lo.size
     D = prog[P_D]
@@ -416,6 +416,7 @@ def purchase_batch(idx, amount, shipping, cat, ev, day, slot, day_vals, bday_bas
                 pay = min(debt[c], left)
                 debt[c] -= pay
                 left -= pay
+                repaid_out[i] = pay
             if P > 0:
                 pend[pend_row, c] += left
                 pending[c] += left

@@ -308,6 +308,35 @@ def contract_liability_chart(report: Report) -> bytes | None:
     return _png(fig)
 
 
+def cohort_age_chart(report: Report) -> bytes | None:
+    """The points of the month cohorts by age: stacked shares redeemed, expired, reversed and still
+    outstanding at the end of each month after the issue month, pooled over the cohorts that reach it."""
+    c = (report.get("accounting") or {}).get("cohorts")
+    if not c or not c.get("rows") or not c.get("by_age") or not c["by_age"]["age"]:
+        return None
+    ba = c["by_age"]
+    ages = ba["age"]
+    parts = [("redeemed", "redeemed_share", PROGRAM_COLOR), ("expired", "expired_share", "#9e9ac8"),
+             ("reversed by returns", "reversed_share", "#fdae6b"), ("still outstanding", "outstanding_share", "#c7c7c7")]
+    fig, ax = _new_figure(report, f"What becomes of each month's {_points_unit(report)}, by age",
+                          band_note="means over trials")
+    bottom = [0.0] * len(ages)
+    for label, key, color in parts:
+        vals = [0.0 if v is None else 100.0 * v for v in ba[key]["mean"]]
+        if key == "reversed_share" and not any(vals):
+            continue
+        ax.bar(ages, vals, bottom=bottom, color=color, width=0.8, label=label)
+        bottom = [b + v for b, v in zip(bottom, vals)]
+    ax.set_xlabel("months after the issue month (pooled over the cohorts that reach that age; fewer at higher ages)")
+    ax.set_ylabel("share of the cohorts' issued points (%)")
+    ax.yaxis.set_major_formatter(PercentFormatter(100, decimals=0))
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_ylim(0, 118)  # room for the legend above the bars
+    ax.set_xlim(-0.6, len(ages) - 0.4)
+    ax.legend(fontsize=8, loc="upper left", frameon=False, ncol=4)
+    return _png(fig)
+
+
 def tier_economics_chart(report: Report) -> bytes | None:
     """Per tier over the run: the incremental gross margin against the costs of its perks, discounts and
     points, and the incremental margin left (means; error bars: range of outcomes)."""
@@ -466,6 +495,12 @@ CHARTS: list[tuple[str, str, Callable[[Report], bytes | None], str]] = [
      "Month by month, means over trials: revenue deferred into the liability for the points issued (up), "
      "recognized when points are redeemed and as breakage (down), and the closing liability (line; band: range "
      "of outcomes). Opening + deferred − recognized − breakage = closing; docs/accounting.md gives the method."),
+    ("cohort_ages", "Points by issue month (cohorts)", cohort_age_chart,
+     "Each month's points followed as they age, means over trials: at the end of the issue month (age 0) and of "
+     "each month after it, the shares of the issued points redeemed, expired, reversed by returns and still "
+     "outstanding (they add up to 100 %). Each age pools the month cohorts old enough to have reached it, so "
+     "the higher ages rest on the first months only. The opening balances are not in it; the table gives each "
+     "cohort on its own."),
     ("tier_economics", "Tier economics", tier_economics_chart,
      "Per tier over the whole run (means; whiskers: range of outcomes of the incremental margin): the extra gross "
      "margin its members bring against the same customers without the program, what their perks and discounts "
@@ -486,6 +521,10 @@ CHARTS: list[tuple[str, str, Callable[[Report], bytes | None], str]] = [
 
 def missing_reason(report: Report, key: str) -> str:
     """Why a chart could not be drawn for this report."""
+    if key == "cohort_ages" and not (report.get("accounting") or {}).get("cohorts"):
+        return "The report has no issue-month cohorts (`loyalty simulate` writes them; older reports lack them)."
+    if key == "cohort_ages" and not report["accounting"]["cohorts"].get("rows"):
+        return "The program issued no points, so there are no cohorts to follow."
     if key == "contract_liability" and not (report.get("accounting") or {}).get("contract_liability"):
         return "The report has no contract liability (`loyalty simulate` writes it; older reports lack it)."
     if key in ("tier_mix", "tier_economics") and not report.get("tier_names"):

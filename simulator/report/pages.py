@@ -4,7 +4,8 @@ Takes: the `report.json` document of a run (`RunResult.to_json()`, schema
 `loyalty-simulation/1`). Gives: `render_markdown(report)` (run facts, key metrics
 for the program arm, the baseline and their paired difference, each as its mean, range of
 outcomes and Monte Carlo precision — the words of `simulator.trials.stats` — the tier mix, the ledger identity line,
-the contract liability roll-forward of `simulator.accounting`, the scale the figures assume, warnings), `render_html(report)`
+the contract liability roll-forward of `simulator.accounting`, the points by issue-month cohort
+(`simulator.report.cohort_table`), the scale the figures assume, warnings), `render_html(report)`
 (the same tables plus the charts of `simulator.report.charts`, embedded as base64 PNG, with
 inline CSS and no external asset), `render_human_reports(report)` (both, by file name) and
 `write_human_reports(report, out_dir)`, which writes `report.md` and `report.html` as one set;
@@ -28,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from simulator.report import cohort_table
 from simulator.report.charts import all_charts
 from simulator.report.outputs import write_set
 from simulator.trials.stats import PRECISION, RANGE, summarize
@@ -397,6 +399,7 @@ def render_markdown(report: Report) -> str:
         out += ["### Contract liability for points (IFRS 15 / ASC 606)", ""] + [_md(n) + "  " for n in accounting_notes(report)]
         out += ["", "| Month | Opening | Deferred | Recognized | Breakage | Closing |", "|---|---:|---:|---:|---:|---:|"]
         out += ["| " + " | ".join(r) + " |" for r in acc] + [""]
+    out += cohort_table.markdown(report, _md)
     te_rows = tier_economics_rows(report)
     if te_rows:
         out += ["### Tier economics", "", _md(tier_economics_note(report)), "",
@@ -496,6 +499,7 @@ def render_html(report: Report) -> str:
                    "<th>Breakage</th><th>Closing</th></tr></thead><tbody>")
         out += ["<tr>" + "".join(f"<td>{_h(v)}</td>" for v in r) + "</tr>" for r in acc]
         out.append("</tbody></table>")
+    out += cohort_table.html(report, _h)
     te_rows = tier_economics_rows(report)
     if te_rows:
         out.append("<h2>Tier economics</h2>")

@@ -4,10 +4,12 @@ Takes: a `report.json` document (`RunResult.to_json()`; money already rounded to
 Gives: `tables(report)`, {name: (columns, rows)} for `summary` (one row per metric: mean, range of
 outcomes, Monte Carlo precision), `monthly` (one row per month and metric, same columns),
 `per_trial` (one row per trial, one column per metric), `contract_liability` (the monthly
-roll-forward's means, when the report has it), `tier_economics` (one row per tier, means over the run,
-for a program with tiers) and `assumptions` (setting, value);
+roll-forward's means, when the report has it), `cohorts` and `cohort_ages` (the points by issue-month
+cohort: one row per cohort and month, and the shares by cohort age; `cohort_tables`), `tier_economics`
+(one row per tier, means over the run, for a program with tiers) and `assumptions` (setting, value);
 `csv_text(columns, rows)`; `export_files(report)`, the file set `--out` writes beside the reports
-(`summary.csv`, `monthly.csv`, `per_trial.csv`, `contract_liability.csv`, `tier_economics.csv`,
+(`summary.csv`, `monthly.csv`, `per_trial.csv`, `contract_liability.csv`, `cohorts.csv`, `cohort_ages.csv`,
+`tier_economics.csv`,
 `report.xlsx`, `*.parquet`);
 and `dataframes(report_or_path)`, the same tables as pandas DataFrames (the `notebook` extra).
 """
@@ -69,6 +71,9 @@ def tables(report: dict[str, Any]) -> dict[str, Table]:
         cols = ["opening", "deferred", "recognized", "breakage", "closing"]
         out["contract_liability"] = (["month", *cols], [[mo, *[cl["monthly"][c]["mean"][i] for c in cols]]
                                                         for i, mo in enumerate(months)])
+    co = (report.get("accounting") or {}).get("cohorts")
+    if co:
+        out["cohorts"], out["cohort_ages"] = cohort_tables(co)
     te = (report.get("accounting") or {}).get("tier_economics")
     if te:
         from simulator.accounting.views import TIER_METRICS
@@ -77,6 +82,29 @@ def tables(report: dict[str, Any]) -> dict[str, Table]:
                                                           for n in te["tiers"]])
     out["assumptions"] = (["setting", "value"], assumption_rows(report))
     return out
+
+
+COHORT_COLUMNS = ["issued", "redeemed", "expired", "reversed", "outstanding"]
+
+
+def cohort_tables(co: dict[str, Any]) -> tuple[Table, Table]:
+    """`cohorts`: one row per cohort and month from its issue month on (cohort, month, age in months after
+    the issue month — empty for points reversed below zero —, then the points issued, redeemed, expired and
+    reversed in the month and outstanding at its end: means over trials); `cohort_ages`: per age, the
+    month cohorts pooled and their shares redeemed / expired / reversed / outstanding (means)."""
+    months = co["months"]
+    rows = []
+    for name in co["rows"]:
+        first = 0 if name in ("opening", "below zero") else months.index(name)
+        for i in range(first, len(months)):
+            age = None if name == "below zero" else i - first
+            rows.append([name, months[i], age, *[co["matrix"][k][name][i] for k in COHORT_COLUMNS]])
+    ba = co["by_age"]
+    shares = ["redeemed_share", "expired_share", "reversed_share", "outstanding_share"]
+    ages = [[a, ba["cohorts"][j], ba["issued"]["mean"][j], *[ba[k]["mean"][j] for k in shares]]
+            for j, a in enumerate(ba["age"])]
+    return ((["cohort", "month", "age_months", *COHORT_COLUMNS], rows),
+            (["age_months", "cohorts_pooled", "issued", *shares], ages))
 
 
 def assumption_rows(report: dict[str, Any]) -> list[list[Any]]:
@@ -150,15 +178,18 @@ def parquet_bytes(columns: list[str], rows: list[list[Any]]) -> bytes:
     return buf.getvalue()
 
 
+EXPORTED = ("summary", "monthly", "per_trial", "contract_liability", "cohorts", "cohort_ages", "tier_economics")
+
+
 def export_files(report: dict[str, Any]) -> dict[str, str | bytes]:
     """{file name: content} of the exports written with `--out` beside the reports."""
     tabs = tables(report)
     files: dict[str, str | bytes] = {}
-    for name in ("summary", "monthly", "per_trial", "contract_liability", "tier_economics"):
+    for name in EXPORTED:
         if name in tabs:
             files[f"{name}.csv"] = csv_text(*tabs[name])
     files["report.xlsx"] = xlsx_bytes(tabs)
-    for name in ("summary", "monthly", "per_trial", "contract_liability", "tier_economics"):
+    for name in EXPORTED:
         if name in tabs:
             files[f"{name}.parquet"] = parquet_bytes(*tabs[name])
     return files
@@ -169,7 +200,7 @@ NOTEBOOK_HINT = "pandas is not installed: pip install 'loyalty-rules[notebook]' 
 
 def dataframes(report: dict[str, Any] | str | os.PathLike) -> dict[str, Any]:
     """The tables of a run as pandas DataFrames, keyed `summary`, `monthly`, `per_trial`,
-    `contract_liability` and `tier_economics` (when present) and `assumptions`. `report` is a report.json document, or
+    `contract_liability`, `cohorts`, `cohort_ages` and `tier_economics` (when present) and `assumptions`. `report` is a report.json document, or
     the path of report.json or of the `--out` folder holding it. Needs the `notebook` extra."""
     try:
         import pandas as pd

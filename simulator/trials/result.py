@@ -154,17 +154,29 @@ LEDGER_FLOW_KEYS = ("program.revenue_cents", "program.discount_cents", "program.
 
 
 def ledger_flows(mon: dict[str, np.ndarray], tot: dict[str, np.ndarray],
-                 tier_flows: dict[str, np.ndarray] | None = None) -> dict[str, np.ndarray]:
+                 tier_flows: dict[str, np.ndarray] | None = None,
+                 cohorts: dict[str, np.ndarray] | None = None) -> dict[str, np.ndarray]:
     """The monthly ledger flows the accounting views start from, (trials, months) int64, the opening
-    balances (trials,), the tier economics flows `tier.*` (trials, months, tiers) and the members by tier
-    `tier.members` (trials, months, tiers): exact integers, merged from the chunks like every other sum."""
+    balances (trials,), the tier economics flows `tier.*` (trials, months, tiers), the members by tier
+    `tier.members` (trials, months, tiers) and the issue-month cohort matrices `cohort.*` (trials,
+    cohorts, months; `simulator.engine.cohorts`): exact integers, merged from the chunks like every other sum."""
     out = {k: mon[k] for k in LEDGER_FLOW_KEYS if k in mon}
     trials = mon["program.points_issued"].shape[0]
     for k, v in (tier_flows or {}).items():  # (trials, months, tiers)
         out[f"tier.{k}"] = v
+    for k, v in (cohorts or {}).items():  # (trials, cohorts, months)
+        out[f"cohort.{k}"] = v
     out["program.points_opening"] = tot["program.points_opening"] if "program.points_opening" in tot \
         else np.zeros(trials, np.int64)
     return out
+
+
+def _cohort_flows(trials: list) -> dict[str, np.ndarray]:
+    """The trials' issue-month cohort matrices stacked (trials, cohorts, months)."""
+    first = getattr(trials[0], "cohorts", None)
+    if not first:
+        return {}
+    return {k: np.stack([t.cohorts[k] for t in trials]).astype(np.int64) for k in first}
 
 
 def _tier_flows(trials: list) -> dict[str, np.ndarray]:
@@ -367,4 +379,4 @@ def build_result(meta: dict[str, Any], program: ir.Program, pop, trials: list, c
                             f"were not simulated: the spare slots for referred newcomers ran out "
                             f"(referral_pool {pop.referral_pool:g}); raise `referral_pool` in the population file")
     return RunResult(meta, totals, per_trial, monthly, months, tier_names, tier_mix, max_err == 0, max_err,
-                     warnings, trials[0].records, ledger_flows=ledger_flows(mon, tot, _tier_flows(trials)))
+                     warnings, trials[0].records, ledger_flows=ledger_flows(mon, tot, _tier_flows(trials), _cohort_flows(trials)))

@@ -154,7 +154,8 @@ def _settings(args: argparse.Namespace, population: PopulationSource | None = No
     if customers is None:
         base = population.base.customers if population is not None else None
         customers = base.size if base is not None else args.default_customers
-    return Settings(customers, args.months, args.trials, args.seed, args.workers, args.block_size, args.start)
+    return Settings(customers, args.months, args.trials, args.seed, args.workers, args.block_size, args.start,
+                    scheduler=args.scheduler)
 
 
 def _fail(exc: RulelangError, command: str) -> int:

@@ -338,13 +338,14 @@ def run_programs(arms: Sequence[Arm], population: PopulationSource, settings: Se
     estimate = mc.estimate_memory([a.program for a in arms], every_pop, settings, chunks, ntasks, whatif=True)
     for a in arms:
         mc.check_customers(a.program, pops[0])
-    mc.check_memory(arms[0].program, settings, chunks[0], ntasks, estimate=estimate,
-                    held_bytes=mc.customers_file_bytes(pops[0]))
+    estimate = mc.check_memory(arms[0].program, settings, chunks[0], ntasks, estimate=estimate,
+                               held_bytes=mc.customers_file_bytes(pops[0]))
     tasks = [(arms[i].program, for_task(arm_pops[i][t], settings.customers, settings.seed, blocks, settings.block_size),
               settings, t, blocks, 0)
              for i in ran for t in range(settings.trials) for blocks in chunks[i]]
     mc.preload_for_workers(pops[0])
-    results = iter(mc.run_tasks(tasks, settings.workers, progress))  # arm by arm, trial by trial, chunks in block order
+    results = iter(mc.run_tasks(tasks, settings.workers, progress, scheduler=settings.scheduler,
+                                estimate=estimate))  # arm by arm, trial by trial, chunks in block order
     chunk_results: dict[int, list[list]] = {i: [[next(results) for _ in chunks[i]] for _ in range(settings.trials)]
                                             for i in ran}
     out = []

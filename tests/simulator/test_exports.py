@@ -42,7 +42,7 @@ def run_dir(tmp_path_factory):
 
 def test_out_writes_every_export(run_dir):
     names = {p.name for p in run_dir.iterdir()}
-    for n in ("summary.csv", "monthly.csv", "per_trial.csv", "contract_liability.csv", "tier_economics.csv", "report.xlsx",
+    for n in ("summary.csv", "monthly.csv", "per_trial.csv", "contract_liability.csv", "cohorts.csv", "cohort_ages.csv", "tier_economics.csv", "report.xlsx",
               "summary.parquet", "monthly.parquet", "per_trial.parquet", "report.json", "report.md", "report.html"):
         assert n in names
 
@@ -73,11 +73,12 @@ def test_dataframes_xlsx_and_parquet_agree(run_dir):
     import pandas as pd
 
     frames = dataframes(run_dir)
-    assert set(frames) == {"summary", "monthly", "per_trial", "contract_liability", "tier_economics", "assumptions"}
+    assert set(frames) == {"summary", "monthly", "per_trial", "contract_liability", "cohorts", "cohort_ages",
+                           "tier_economics", "assumptions"}
     assert list(frames["tier_economics"]["tier"]) == ["Green", "Gold", "Reserve"]  # coffee's tiers, lowest first
     book = pd.read_excel(run_dir / "report.xlsx", sheet_name=None)
     assert set(book) == set(frames)
-    for name in ("summary", "monthly", "per_trial", "contract_liability"):
+    for name in ("summary", "monthly", "per_trial", "contract_liability", "cohorts", "cohort_ages"):
         pq = pd.read_parquet(run_dir / f"{name}.parquet")
         assert list(pq.columns) == list(frames[name].columns)
         assert len(pq) == len(frames[name]) == len(book[name])
@@ -86,6 +87,15 @@ def test_dataframes_xlsx_and_parquet_agree(run_dir):
     diff = cl["opening"] + cl["deferred"] - cl["recognized"] - cl["breakage"] - cl["closing"]
     assert (diff.abs() < 0.011).all()
     assert (cl["opening"].iloc[1:].values == cl["closing"].iloc[:-1].values).all()
+    co = frames["cohorts"]  # per cohort, on the means: issued - redeemed - expired - reversed to date = outstanding
+    for _, g in co.groupby("cohort"):
+        net = (g["issued"] - g["redeemed"] - g["expired"] - g["reversed"]).cumsum()
+        assert ((net - g["outstanding"]).abs() < 1e-6).all()
+    # each month the cohorts' outstanding add up to the ledger's (means over trials)
+    report = json.loads((run_dir / "report.json").read_text())
+    by_month = co.groupby("month")["outstanding"].sum()
+    for i, month in enumerate(report["months"]):
+        assert by_month[month] == pytest.approx(report["monthly"]["program.points_outstanding"]["mean"][i])
 
 
 def test_dataframes_without_pandas_names_the_extra(monkeypatch, run_dir):

@@ -35,6 +35,8 @@ def _trials(res) -> str:
     """Everything a run reports but its meta (which names the engine), as one comparable text."""
     doc = res.to_json()
     doc.pop("meta")
+    # the ledger flows the report pages read (issue-month cohorts, tier flows), to the last point
+    doc["ledger_flows"] = {k: v.tolist() for k, v in sorted(res.ledger_flows.items())}
     return json.dumps(doc, sort_keys=True, default=str)
 
 

@@ -19,7 +19,8 @@ from simulator.report import outputs
 
 RUN = ["simulate", "rules/coffee.loyalty", "--customers", "200", "--months", "2", "--trials", "1", "--workers", "1"]
 REPORTS = {"report.json", "report.md", "report.html", "report.xlsx",
-           *(f"{t}.{ext}" for t in ("summary", "monthly", "per_trial", "contract_liability", "tier_economics") for ext in ("csv", "parquet"))}
+           *(f"{t}.{ext}" for t in ("summary", "monthly", "per_trial", "contract_liability", "cohorts", "cohort_ages",
+                                           "tier_economics") for ext in ("csv", "parquet"))}
 
 
 def _contents(folder: Path) -> dict[str, bytes]:

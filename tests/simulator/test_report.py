@@ -181,7 +181,7 @@ def test_missing_series_give_notes_not_errors(report):
             "ledger_identity_max_abs_error": 0, "warnings": ["returns are not simulated: rules on `return` never fire"]}
     page = render_html(bare)
     assert IMG.findall(page) == []
-    assert page.count("not drawn.") == 7  # every chart of simulator.report.charts.CHARTS
+    assert page.count("not drawn.") == 8  # every chart of simulator.report.charts.CHARTS
     assert "returns are not simulated" in render_markdown(bare)
 
 

@@ -1,0 +1,179 @@
+"""Points by issue-month cohort, kept beside the lot buckets of one chunk.
+
+Takes: the chunk's customer count, the calendar's month of each day, the lot granularity (to read a
+ring slot's month) and how many recorded customers (chunk rows 0 .. record-1) keep their own matrix.
+Gives: `CohortBook`, which `simulator.engine.lots.LotStore` tells about every change of the points
+held (lots.py's docstring says when), and per chunk the cohort matrix `flows()`: for each kind
+(issued, redeemed, expired, reversed: points that moved in the month; outstanding: held at the
+month's end) an int64 array (cohorts, months). Cohort rows, oldest first: `OPENING` (0, a customers
+file's balances), 1 + m (points earned in month m of the calendar), `below_zero` (M + 1: points a
+return reversed beyond the balance under `negative balance allowed`, not yet repaid; its outstanding
+is minus the debt). Sums over customers, so chunks and blocks merge by adding (exact in any order).
+
+`held[r, c]` is what customer c still holds of cohort r (one int64 per customer and issue month).
+Every lot of an earlier month is older than every lot of a later one, so the engine's orders of
+consumption read directly on it: a burn takes the oldest points (matured lots are all older than
+pending ones, so the oldest held are the oldest spendable), `old` (lots older than the ring) is the
+oldest part of what a customer holds, a return takes its order's month and then the newest points,
+an expiry of a bucket takes the bucket's month (the opening balance first when it shares the
+bucket), an inactivity expiry takes everything. A debt repaid by new points is moved from
+`below_zero` to the repaying cohort as a reversal in that month (rulelang.run.cohorts says the same
+for the interpreter). The reference interpreter attributes lot by lot (`Result.cohorts`); the
+differential test compares the two per recorded customer.
+
+Month totals cannot wrap: each entry is a part of a ledger month total the day loop checks against
+int64 (`_int64`), and held rows are summed exactly (`exact_sum`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from simulator.engine.exact import exact_sum
+
+OPENING = 0
+KINDS = ("issued", "redeemed", "expired", "reversed")
+MATRIX = KINDS + ("outstanding",)
+
+
+class CohortBook:
+    def __init__(self, n: int, month_of_day: np.ndarray, months: int, granularity: str, record: int = 0):
+        self.n = n
+        self.months = months
+        self.month_of_day = month_of_day
+        self.granularity = granularity
+        self.below_zero = months + 1
+        self.held = np.zeros((months + 1, n), dtype=np.int64)  # rows: opening, then month 0 .. M - 1
+        self.mat = {k: np.zeros((months + 2, months), dtype=np.int64) for k in MATRIX}
+        self.month = 0  # the calendar month of the day being simulated (set by the day loop)
+        self.record = record
+        self.rec = {k: np.zeros((record, months + 2, months), dtype=np.int64) for k in KINDS} if record else None
+
+    # ------------------------------------------------------------ helpers
+    def _rows(self) -> int:
+        """Rows that may hold points today: the opening and the months up to the current one."""
+        return self.month + 2
+
+    def _book(self, kind: str, idx: np.ndarray, take: np.ndarray) -> None:
+        """Book `take` (rows x customers `idx`) as `kind` in the current month."""
+        R = take.shape[0]
+        self.mat[kind][:R, self.month] += take.sum(axis=1)
+        if self.rec is not None:
+            sel = idx < self.record
+            if sel.any():
+                self.rec[kind][idx[sel], :R, self.month] += take[:, sel].T
+
+    def _book_rows(self, kind: str, idx: np.ndarray, rows: np.ndarray | int, pts: np.ndarray) -> None:
+        """Book `pts` of cohort `rows` (one row for all, or one per customer) as `kind` in the current month."""
+        if isinstance(rows, (int, np.integer)):
+            self.mat[kind][rows, self.month] += int(pts.sum())
+        else:
+            np.add.at(self.mat[kind][:, self.month], rows, pts.astype(np.int64))
+        if self.rec is not None:
+            sel = idx < self.record
+            if sel.any():
+                self.rec[kind][idx[sel], rows if isinstance(rows, (int, np.integer)) else rows[sel], self.month] += pts[sel]
+
+    def month_row(self, day: np.ndarray | int) -> np.ndarray | int:
+        return 1 + self.month_of_day[day]
+
+    def slot_row(self, slot: int) -> int:
+        """The cohort row of a ring slot (an earn day, or an earn month)."""
+        return 1 + (slot if self.granularity == "month" else int(self.month_of_day[slot]))
+
+    # ------------------------------------------------------------ changes (called by LotStore)
+    def earned(self, idx: np.ndarray, day: int, points: np.ndarray, repaid: np.ndarray | None) -> None:
+        """`points` earned on `day` by customers `idx`, of which `repaid` paid a debt at once."""
+        row = int(self.month_row(day))
+        kept = points if repaid is None else points - repaid
+        self.held[row, idx] += kept
+        self._book_rows("issued", idx, row, points)
+        if repaid is not None and repaid.any():
+            self._book_rows("reversed", idx, row, repaid)
+            self._book_rows("reversed", idx, self.below_zero, -repaid)
+
+    def opening(self, idx: np.ndarray, points: np.ndarray) -> None:
+        self.held[OPENING, idx] += points
+        self._book_rows("issued", idx, OPENING, points)
+
+    def take_oldest(self, idx: np.ndarray, amount: np.ndarray, kind: str) -> None:
+        """`amount` points per customer from the oldest cohorts."""
+        if idx.size == 0:
+            return
+        R = self._rows()
+        block = self.held[:R, idx]
+        before = np.cumsum(block, axis=0) - block
+        take = np.clip(amount[None, :] - before, 0, block)
+        self.held[:R, idx] = block - take
+        self._book(kind, idx, take)
+
+    def take_newest(self, idx: np.ndarray, amount: np.ndarray, kind: str) -> None:
+        """`amount` points per customer from the newest cohorts."""
+        if idx.size == 0:
+            return
+        R = self._rows()
+        block = self.held[R - 1::-1, idx]  # newest first
+        before = np.cumsum(block, axis=0) - block
+        take = np.clip(amount[None, :] - before, 0, block)
+        self.held[R - 1::-1, idx] = block - take
+        self._book(kind, idx, take[::-1])
+
+    def take_rows(self, idx: np.ndarray, rows: np.ndarray | int, amount: np.ndarray, kind: str) -> None:
+        """`amount` points of cohort `rows` (one per customer)."""
+        if idx.size == 0:
+            return
+        self.held[rows, idx] -= amount
+        self._book_rows(kind, idx, rows, amount)
+
+    def take_slot(self, idx: np.ndarray, pts: np.ndarray, slot: int, with_opening: bool, kind: str) -> None:
+        """A whole ring bucket of `slot` taken (expired): its month, the opening balance first when
+        the bucket holds it (`with_opening`: the opening balance's bucket, not a pending row)."""
+        if idx.size == 0:
+            return
+        if with_opening:
+            first = np.minimum(self.held[OPENING, idx], pts)
+            if first.any():
+                self.take_rows(idx, OPENING, first, kind)
+                pts = pts - first
+        self.take_rows(idx, self.slot_row(slot), pts, kind)
+
+    def take_all(self, idx: np.ndarray, kind: str) -> None:
+        if idx.size == 0:
+            return
+        R = self._rows()
+        block = self.held[:R, idx]
+        self.held[:R, idx] = 0
+        self._book(kind, idx, block)
+
+    def below(self, idx: np.ndarray, points: np.ndarray) -> None:
+        """`points` reversed beyond the balance (a debt)."""
+        if points.any():
+            self._book_rows("reversed", idx, self.below_zero, points)
+
+    # ------------------------------------------------------------ month end and results
+    def month_end(self, mo: int, debt: np.ndarray | None) -> None:
+        out = self.mat["outstanding"]
+        for r in range(min(mo + 2, self.months + 1)):
+            out[r, mo] = exact_sum(self.held[r])
+        out[self.below_zero, mo] = -exact_sum(debt) if debt is not None else 0
+
+    def flows(self) -> dict[str, np.ndarray]:
+        return {k: v.copy() for k, v in self.mat.items()}
+
+    def customer(self, c: int, labels: list[str], debt: int) -> dict[str, dict]:
+        """Recorded customer `c`'s cohorts in the interpreter's form (`rulelang.run.cohorts`)."""
+        names = ["opening", *labels, "below zero"]
+        out: dict[str, dict] = {}
+        for r, name in enumerate(names):
+            held = int(self.held[r, c]) if r <= self.months else -debt
+            row = {"issued": int(self.rec["issued"][c, r].sum())}  # type: ignore[index]
+            for k in ("redeemed", "expired", "reversed"):
+                v = self.rec[k][c, r]  # type: ignore[index]
+                row[k] = {labels[m]: int(v[m]) for m in np.flatnonzero(v)}
+            row["outstanding"] = held
+            if row["issued"] or held or any(row[k] for k in ("redeemed", "expired", "reversed")):
+                out[name] = row
+        return out
+
+
+__all__ = ["KINDS", "MATRIX", "OPENING", "CohortBook"]
