@@ -2,7 +2,8 @@
 
 Takes: an `ir.Expr` (or None) and the `StringTable`. Gives: `CondCode` (opcodes, arguments,
 constants, value sets) that `simulator.kernel.purchase` evaluates per customer on a float64
-stack, with the values `simulator.engine.conditions` compares: strings as codes, dates as
+stack (customer attributes: rows of a per-customer table, `attributes` in the order read),
+with the values `simulator.engine.conditions` compares: strings as codes, dates as
 ordinals, money as cents, bools as 0/1 (exact: every value is an integer below 2**53 or the
 float the numpy path compares too). A construct the tables cannot express raises `Unsupported`.
 """
@@ -16,7 +17,7 @@ from simulator.engine.conditions import _guess_type, const_value
 from simulator.model.strings import StringTable
 
 # opcodes
-PUSH_COL, PUSH_STATE, PUSH_DAY, PUSH_CONST, CMP, INSET, NOTINSET, AND, OR, NOT = range(10)
+PUSH_COL, PUSH_STATE, PUSH_DAY, PUSH_CONST, CMP, INSET, NOTINSET, AND, OR, NOT, PUSH_ATTR = range(11)
 CMP_OPS = ("==", "!=", "<", "<=", ">", ">=")
 # values read from the customer's state before the event
 STATE_FIELDS = ("first_purchase", "purchases", "tier", "days_from_birthday", "balance")
@@ -38,11 +39,24 @@ class CondCode:
     consts: list[float] = field(default_factory=list)
     sets: list[list[float]] = field(default_factory=list)
     columns: list[str] = field(default_factory=list)  # event columns, by index
+    counters: tuple[str, ...] = ()  # the program's counters (rows of the kernel's counter state)
+    attribute_types: dict[str, str] = field(default_factory=dict)  # the customer attributes declared
+    attributes: list[str] = field(default_factory=list)  # the attributes read, by index
+
+    @classmethod
+    def of(cls, program: ir.Program) -> "CondCode":
+        """An empty code that knows the program's counters and customer attributes."""
+        return cls(counters=tuple(c.name for c in program.counters), attribute_types=dict(program.attributes))
 
     def column(self, name: str) -> int:
         if name not in self.columns:
             self.columns.append(name)
         return self.columns.index(name)
+
+    def attribute(self, name: str) -> int:
+        if name not in self.attributes:
+            self.attributes.append(name)
+        return self.attributes.index(name)
 
 
 def _number(value: object, what: str) -> float:
@@ -70,7 +84,11 @@ def _emit(expr: ir.Expr, strings: StringTable, code: CondCode) -> None:
         code.consts.append(_number(const_value(expr.value, expr.type, strings), "a constant"))
     elif isinstance(expr, ir.Field):
         name = expr.name
-        if name in STATE_FIELDS:
+        attribute = name[len("customer."):] if name.startswith("customer.") else None
+        if attribute is not None and attribute in code.attribute_types:
+            code.ops.append(PUSH_ATTR)
+            code.args.append(code.attribute(attribute))
+        elif name in STATE_FIELDS:
             code.ops.append(PUSH_STATE)
             code.args.append(STATE_FIELDS.index(name))
         elif name in DAY_FIELDS:
