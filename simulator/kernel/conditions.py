@@ -77,13 +77,24 @@ def compile_condition(expr: ir.Expr | None, strings: StringTable, code: CondCode
     return lo, len(code.ops)
 
 
-def _emit(expr: ir.Expr, strings: StringTable, code: CondCode) -> None:
+# the fields of the one line a purchase without lines is (simulator.engine.lines.line_context)
+GOODS = "@goods"  # the event column of amount − shipping
+LINE_COLUMNS = {"amount": GOODS, "category": "category", "quantity": "quantity"}
+
+
+def _emit(expr: ir.Expr, strings: StringTable, code: CondCode, line: bool = False) -> None:
     if isinstance(expr, ir.Const):
         code.ops.append(PUSH_CONST)
         code.args.append(len(code.consts))
         code.consts.append(_number(const_value(expr.value, expr.type, strings), "a constant"))
     elif isinstance(expr, ir.Field):
         name = expr.name
+        if line:
+            if name not in LINE_COLUMNS:
+                raise Unsupported(f"line field `{name}` in `any line`")
+            code.ops.append(PUSH_COL)
+            code.args.append(code.column(LINE_COLUMNS[name]))
+            return
         attribute = name[len("customer."):] if name.startswith("customer.") else None
         if attribute is not None and attribute in code.attribute_types:
             code.ops.append(PUSH_ATTR)
@@ -100,12 +111,12 @@ def _emit(expr: ir.Expr, strings: StringTable, code: CondCode) -> None:
         else:
             raise Unsupported(f"condition field `{name}`")
     elif isinstance(expr, ir.Cmp):
-        _emit(expr.left, strings, code)
-        _emit(expr.right, strings, code)
+        _emit(expr.left, strings, code, line)
+        _emit(expr.right, strings, code, line)
         code.ops.append(CMP)
         code.args.append(CMP_OPS.index(expr.op))
     elif isinstance(expr, ir.InSet):
-        _emit(expr.left, strings, code)
+        _emit(expr.left, strings, code, line)
         ltype = getattr(expr.left, "type", None)
         vals = [_number(const_value(v, ltype or _guess_type(v), strings), "a set value") for v in expr.values]
         code.ops.append(NOTINSET if expr.negated else INSET)
@@ -113,14 +124,14 @@ def _emit(expr: ir.Expr, strings: StringTable, code: CondCode) -> None:
         code.sets.append(vals)
     elif isinstance(expr, (ir.And, ir.Or)):
         for item in expr.items:
-            _emit(item, strings, code)
+            _emit(item, strings, code, line)
         code.ops.append(AND if isinstance(expr, ir.And) else OR)
         code.args.append(len(expr.items))
     elif isinstance(expr, ir.Not):
-        _emit(expr.item, strings, code)
+        _emit(expr.item, strings, code, line)
         code.ops.append(NOT)
         code.args.append(0)
-    elif isinstance(expr, ir.AnyLine):
-        raise Unsupported("`any line` condition")
+    elif isinstance(expr, ir.AnyLine):  # a purchase without lines is one line (the kernel runs no lines)
+        _emit(expr.item, strings, code, line=True)
     else:
         raise Unsupported(f"condition {type(expr).__name__}")

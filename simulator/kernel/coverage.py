@@ -37,10 +37,11 @@ KNOWN_FIELDS = {
     ir.RateAward: {"rate", "base", "excluding", "only"},
     ir.Multiplier: {"factor", "only"},
     ir.FixedAward: {"points", "to"},
+    ir.QuantityAward: {"rate", "unit", "excluding", "only"},
     ir.DiscountAction: {"percent", "fixed_cents", "base", "excluding"},
     ir.PerkAction: {"name", "cost_cents"},
 }
-KERNEL_ACTIONS = (ir.RateAward, ir.Multiplier, ir.FixedAward, ir.DiscountAction, ir.PerkAction)
+KERNEL_ACTIONS = (ir.RateAward, ir.QuantityAward, ir.Multiplier, ir.FixedAward, ir.DiscountAction, ir.PerkAction)
 # the point sources in the order the kernel works them out (rulelang.ir.POINT_SOURCES)
 KERNEL_SOURCES = (ir.RATE_AWARD, ir.QUANTITY_AWARD, ir.TIER_MULTIPLIER, ir.RULE_MULTIPLIER, ir.FIXED_AWARD)
 

@@ -154,7 +154,9 @@ class PurchaseKernel:
         k = idx.size
         if k == 0:
             return np.zeros(0, dtype=np.int64)
-        if int(amount.max()) > self.t.safe_amount:
+        qty = np.ascontiguousarray(data["quantity"], dtype=np.int64) if "quantity" in data \
+            else np.zeros(k, dtype=np.int64)
+        if int(amount.max()) > self.t.safe_amount or int(np.abs(qty).max()) > self.t.safe_amount:
             return None
         if arm.day != self._day:
             self._day_values(arm)
@@ -163,10 +165,13 @@ class PurchaseKernel:
             else np.zeros(k, dtype=np.int64)
         cat = np.ascontiguousarray(data["category"], dtype=np.int64) if "category" in data \
             else np.zeros(k, dtype=np.int64)
-        from simulator.kernel.conditions import EVENT_COLUMNS
+        from simulator.kernel.conditions import EVENT_COLUMNS, GOODS
         ev = np.empty((len(t.columns), k), dtype=np.float64)
         for j, name in enumerate(t.columns):
-            ev[j] = data[name] if name in data else EVENT_COLUMNS[name]
+            if name == GOODS:  # the one line of a purchase without lines: its goods
+                ev[j] = amount - shipping
+            else:
+                ev[j] = data[name] if name in data else EVENT_COLUMNS[name]
         total = np.zeros(k, dtype=np.int64)
         disc = np.zeros(k, dtype=np.int64)
         inc = np.zeros(k, dtype=np.int64)
@@ -190,7 +195,8 @@ class PurchaseKernel:
             self.inact, self.inact_due_tab, self.cap_used, self.cap_pid, self.lim_used, self.lim_pid,
             self.nth, self.streak_last, self.streak_run, self.bday, total, disc, inc, repaid,
             t.cnt_row, t.cnt_cond_lo, t.cnt_cond_hi, t.cnt_sum_col, self.counters, self.attrs, cinc,
-            t.rule_bal, t.rate_own, self.bal_issued, bal)
+            t.rule_bal, t.rate_own, self.bal_issued, bal,
+            qty, t.q_lo, t.q_hi, t.q_factor, t.qx_lo, t.qx_hi, t.qx_codes, t.qo_has, t.qo_lo, t.qo_hi, t.qo_codes)
         if biggest > MAX_EVENT_POINTS:
             raise ExactRangeError(f"one purchase would earn {int(biggest):,} {arm.p.points_unit}, more than "
                                   f"the {MAX_EVENT_POINTS:,} one event may earn (rulelang.limits.MAX_EVENT_POINTS)")

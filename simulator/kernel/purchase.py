@@ -192,7 +192,8 @@ def purchase_batch(idx, amount, shipping, cat, ev, day, slot, day_vals, bday_bas
                    cap_used, cap_pid, lim_used, lim_pid, nth, streak_last, streak_run, bday_doy,
                    total_out, disc_out, inc_out, repaid_out,
                    cnt_row, cnt_cond_lo, cnt_cond_hi, cnt_sum_col, counters, attrs, cinc_out,
-                   rule_bal, rate_own, bal_issued, bal_out):
+                   rule_bal, rate_own, bal_issued, bal_out,
+                   qty, q_lo, q_hi, q_factor, qx_lo, qx_hi, qx_codes, qo_has, qo_lo, qo_hi, qo_codes):
     """Apply one purchase to each customer of `idx`; returns the largest points of one purchase."""
     nr = cond_lo.size
     D = prog[P_D]
@@ -349,9 +350,16 @@ def purchase_batch(idx, amount, shipping, cat, ev, day, slot, day_vals, bday_bas
         # step 5: rate awards
         R = 0
         for r in range(nr):
-            if not m[r] or rate_hi[r] == rate_lo[r]:
+            if not m[r] or (rate_hi[r] == rate_lo[r] and q_hi[r] == q_lo[r]):
                 continue
             num = 0
+            for j in range(q_lo[r], q_hi[r]):  # awards per quantity: rounded with the rule's rate awards
+                qb = qty[i]
+                if _in(qx_codes, qx_lo[j], qx_hi[j], cat[i]):
+                    qb = 0
+                if qo_has[j] != 0 and not _in(qo_codes, qo_lo[j], qo_hi[j], cat[i]):
+                    qb = 0
+                num += qb * q_factor[j]
             for j in range(rate_lo[r], rate_hi[r]):
                 base = amount[i] if rate_gross[j] != 0 else net
                 if _in(rx_codes, rx_lo[j], rx_hi[j], cat[i]):

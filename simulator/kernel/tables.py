@@ -106,6 +106,12 @@ class KernelTables:
         self.rx_lo, self.rx_hi, self.rx_codes = _codes([r.excluding for r in flat_rates])
         self.ro_has = _i64([0 if r.only is None else 1 for r in flat_rates])
         self.ro_lo, self.ro_hi, self.ro_codes = _codes([r.only for r in flat_rates])
+        # awards per quantity (points per unit of the purchase's quantity), × D
+        self.q_lo, self.q_hi, flat_q = _ranges([list(s.quantities) for s in specs])
+        self.q_factor = _i64([q.num * (D // q.den) for q in flat_q])
+        self.qx_lo, self.qx_hi, self.qx_codes = _codes([q.excluding for q in flat_q])
+        self.qo_has = _i64([0 if q.only is None else 1 for q in flat_q])
+        self.qo_lo, self.qo_hi, self.qo_codes = _codes([q.only for q in flat_q])
         # multipliers
         self.mult_lo, self.mult_hi, flat_m = _ranges([list(s.multipliers) for s in specs])
         self.mult_num = _i64([f.numerator for f in flat_m])
@@ -174,7 +180,8 @@ class KernelTables:
         ≤ 2 × R × every multiplier's numerator × the largest |m − 1| numerator, a discount
         ≤ 2 × amount × its numerator."""
         top = int(max(self.tier_rate.max(initial=0), 0))
-        rsum = sum(max(int(f), top) for f in self.rate_factor) + 1
+        # R ≤ max(amount, quantity) × (the rate factors + the quantity factors): `apply` bounds both
+        rsum = sum(max(int(f), top) for f in self.rate_factor) + sum(int(f) for f in self.q_factor) + 1
         nums = 1
         diff = 1
         dens = self.D

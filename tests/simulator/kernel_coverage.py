@@ -3,12 +3,8 @@ checks this list against `simulator.kernel.kernel_supports`, so coverage cannot 
 
 # every construct the kernel lacks, per program it does not run (the others run on the kernel)
 NUMPY_ONLY = {
-    "rules/grocery.loyalty": ["QuantityAward (rule `fuel`)", "`any line` condition (rule `coffee_club`)"],
-    "tests/simulator/fixtures/fuel.loyalty": [
-        "QuantityAward (rule `fuel`)", "QuantityAward (rule `shop`)", "QuantityAward (rule `launch`)"],
     "tests/simulator/fixtures/status.loyalty": ["tier status dates (`status through`)",
                                                 "`activity` for an inactivity expiry"],
     "tests/simulator/fixtures/status_step.loyalty": ["tier status dates (`status through`)",
                                                      "`activity` for an inactivity expiry"],
-    "tests/simulator/fixtures/balances.loyalty": ["QuantityAward (rule `litres_status`)"],
 }

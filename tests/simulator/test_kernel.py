@@ -25,10 +25,10 @@ from simulator.trials.montecarlo import simulate
 from test_differential import PROGRAMS, _compile
 
 KERNEL_RUNS = [p for p in PROGRAMS if p not in NUMPY_ONLY]
-# the examples of rules/ the kernel runs (at least these; the list grows with the kernel)
-EXAMPLES_ON_KERNEL = {"rules/airline.loyalty", "rules/airline_status.loyalty", "rules/coffee.loyalty", "rules/coffee.yaml", "rules/cosmetics.loyalty",
-                      "rules/fashion_discount.loyalty", "rules/online_shop.loyalty", "rules/online_shop.yaml",
-                      "rules/supermarket.loyalty"}
+# the examples of rules/ the kernel runs: every one of them
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLES_ON_KERNEL = {str(p.relative_to(ROOT)) for p in (ROOT / "rules").glob("*.loyalty")} | \
+    {str(p.relative_to(ROOT)) for p in (ROOT / "rules").glob("*.yaml")}
 
 
 def _trials(res) -> str:
@@ -52,6 +52,7 @@ def test_the_kernel_coverage_is_as_listed(path, busy_population):
 
 
 def test_the_kernel_runs_the_examples():
+    assert len(EXAMPLES_ON_KERNEL) >= 10  # airline (2), coffee (2), cosmetics, fashion, grocery, online shop (2), supermarket
     assert EXAMPLES_ON_KERNEL <= set(KERNEL_RUNS)
 
 
@@ -79,10 +80,10 @@ def test_two_workers_on_the_kernel_give_the_numpy_paths_trials(path, busy_popula
 
 
 def test_the_report_names_what_forced_the_numpy_path(busy_population, monkeypatch):
-    res = _run(monkeypatch, "auto", _compile("rules/grocery.loyalty"), busy_population, customers=100, months=1,
-               trials=1, workers=1)
-    assert res.meta["engine"] == ("numpy (kernel lacks: QuantityAward (rule `fuel`); "
-                                  "`any line` condition (rule `coffee_club`))")
+    res = _run(monkeypatch, "auto", _compile("tests/simulator/fixtures/status.loyalty"), busy_population,
+               customers=100, months=1, trials=1, workers=1)
+    assert res.meta["engine"] == ("numpy (kernel lacks: tier status dates (`status through`); "
+                                  "`activity` for an inactivity expiry)")
 
 
 def test_a_construct_the_kernel_does_not_know_is_never_run_on_it(monkeypatch):
@@ -331,3 +332,42 @@ def test_random_programs_with_counters_attributes_balances_agree(i, busy_populat
     start, end = dt.date.fromisoformat(b.meta["start"]), dt.date.fromisoformat(b.meta["end"])
     assert compare_records(program, b.records, start, end) == []
     assert b.ledger_identity_ok
+
+
+HAND_LINES = """program "Hand lines" {
+  currency EUR
+  earn base on purchase {
+    award 1 point per 1 EUR of net amount excluding category "fuel"
+  }
+  earn fuel on purchase {
+    award 1 point per 2 litres in category "fuel"
+  }
+  earn coffee_club on purchase when any line (category == "coffee" and amount >= 5.00 EUR) {
+    award 25 points
+  }
+}
+"""
+
+
+@pytest.mark.parametrize("kernel", [True, False])
+def test_awards_per_quantity_and_any_line_on_the_kernel_worked_by_hand(kernel):
+    import numpy as np
+
+    sf, _ = parse_text(HAND_LINES, "hand_lines.loyalty")
+    program, _ = compile_source(sf)
+    arm, strings = _arm(program, kernel)
+    fuel, coffee = strings.code("fuel"), strings.code("coffee")
+    data = {"amount": np.array([5000, 650, 650], dtype=np.int64),
+            "shipping": np.array([0, 0, 200], dtype=np.int64),
+            "category": np.array([fuel, coffee, coffee], dtype=np.int64),
+            "quantity": np.array([45, 0, 0], dtype=np.int64)}
+    got = arm.apply("purchase", np.arange(3), data)  # the arm has 3 customers
+    # c0: fuel is excluded from base; 45 litres / 2 = 22.5 -> 22
+    # c1: base 6.50 -> 6; the one line is coffee of 6.50 >= 5.00 EUR: + 25 = 31
+    # c2: 6.50 with 2.00 shipping: the line is the goods, 4.50 EUR: base 4, no bonus
+    assert got.tolist() == [22, 31, 4]
+    # c2 again, 3.20 EUR of coffee: base 3, under 5 EUR: no bonus
+    again = arm.apply("purchase", np.array([2]), {"amount": np.array([320], dtype=np.int64),
+                                                  "shipping": np.zeros(1, dtype=np.int64),
+                                                  "category": np.array([coffee], dtype=np.int64)})
+    assert again.tolist() == [3]
