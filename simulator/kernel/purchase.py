@@ -217,6 +217,11 @@ def purchase_batch(idx, amount, shipping, cat, ev, day, slot, day_vals, bday_bas
     metric_of = prog[P_METRIC_OF]
     ncnt = cnt_row.size
     cinc = np.zeros(max(ncnt, 1), dtype=np.int64)
+    nbal = bal_out.shape[0] if rule_bal.size and rule_bal.max() >= 0 else 0
+    nattr = 0
+    for pc in range(op.size):
+        if op[pc] == 10 and arg[pc] + 1 > nattr:
+            nattr = arg[pc] + 1
     any_dfb = False
     for pc in range(op.size):
         if op[pc] == 1 and arg[pc] == 3:
@@ -265,6 +270,12 @@ def purchase_batch(idx, amount, shipping, cat, ev, day, slot, day_vals, bday_bas
                     if streak_len[r] > 0:
                         _prefetch(streak_last, r, a)
                         _prefetch(streak_run, r, a)
+            for j in range(ncnt):
+                _prefetch(counters, cnt_row[j], a)
+            for j in range(nbal):
+                _prefetch(bal_issued, j, a)
+            for j in range(nattr):
+                _prefetch(attrs, j, a)
             if any_dfb:
                 _prefetch1(bday_doy, a)
             if any_disc:
