@@ -10,7 +10,9 @@ file's balances), 1 + m (points earned in month m of the calendar), `below_zero`
 return reversed beyond the balance under `negative balance allowed`, not yet repaid; its outstanding
 is minus the debt). Sums over customers, so chunks and blocks merge by adding (exact in any order).
 
-`held[r, c]` is what customer c still holds of cohort r (one int64 per customer and issue month).
+`held[c, r]` is what customer c still holds of cohort r (one int64 per customer and issue month),
+customer-major: a change for a set of customers reads and writes each one's few contiguous cohorts
+(one or two cache lines) rather than one scattered element per cohort row (benchmarks/README.md).
 Every lot of an earlier month is older than every lot of a later one, so the engine's orders of
 consumption read directly on it: a burn takes the oldest points (matured lots are all older than
 pending ones, so the oldest held are the oldest spendable), `old` (lots older than the ring) is the
@@ -22,14 +24,15 @@ for the interpreter). The reference interpreter attributes lot by lot (`Result.c
 differential test compares the two per recorded customer.
 
 Month totals cannot wrap: each entry is a part of a ledger month total the day loop checks against
-int64 (`_int64`), and held rows are summed exactly (`exact_sum`).
+int64 (`_int64`); a month end's outstanding is the previous one plus the month's flows, in Python
+ints, and `drift` compares the last one with `held` summed exactly (`exact_sum`).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from simulator.engine.exact import exact_sum
+from simulator.engine.exact import INT64_SAFE, exact_sum
 
 OPENING = 0
 KINDS = ("issued", "redeemed", "expired", "reversed")
@@ -43,8 +46,9 @@ class CohortBook:
         self.month_of_day = month_of_day
         self.granularity = granularity
         self.below_zero = months + 1
-        self.held = np.zeros((months + 1, n), dtype=np.int64)  # rows: opening, then month 0 .. M - 1
+        self.held = np.zeros((n, months + 1), dtype=np.int64)  # columns: opening, then month 0 .. M - 1
         self.mat = {k: np.zeros((months + 2, months), dtype=np.int64) for k in MATRIX}
+        self.last_month: int | None = None  # the last month end booked
         self.month = 0  # the calendar month of the day being simulated (set by the day loop)
         self.record = record
         self.rec = {k: np.zeros((record, months + 2, months), dtype=np.int64) for k in KINDS} if record else None
@@ -55,13 +59,13 @@ class CohortBook:
         return self.month + 2
 
     def _book(self, kind: str, idx: np.ndarray, take: np.ndarray) -> None:
-        """Book `take` (rows x customers `idx`) as `kind` in the current month."""
-        R = take.shape[0]
-        self.mat[kind][:R, self.month] += take.sum(axis=1)
+        """Book `take` (customers `idx` x rows) as `kind` in the current month."""
+        R = take.shape[1]
+        self.mat[kind][:R, self.month] += take.sum(axis=0)
         if self.rec is not None:
             sel = idx < self.record
             if sel.any():
-                self.rec[kind][idx[sel], :R, self.month] += take[:, sel].T
+                self.rec[kind][idx[sel], :R, self.month] += take[sel]
 
     def _book_rows(self, kind: str, idx: np.ndarray, rows: np.ndarray | int, pts: np.ndarray) -> None:
         """Book `pts` of cohort `rows` (one row for all, or one per customer) as `kind` in the current month."""
@@ -86,14 +90,14 @@ class CohortBook:
         """`points` earned on `day` by customers `idx`, of which `repaid` paid a debt at once."""
         row = int(self.month_row(day))
         kept = points if repaid is None else points - repaid
-        self.held[row, idx] += kept
+        self.held[idx, row] += kept
         self._book_rows("issued", idx, row, points)
         if repaid is not None and repaid.any():
             self._book_rows("reversed", idx, row, repaid)
             self._book_rows("reversed", idx, self.below_zero, -repaid)
 
     def opening(self, idx: np.ndarray, points: np.ndarray) -> None:
-        self.held[OPENING, idx] += points
+        self.held[idx, OPENING] += points
         self._book_rows("issued", idx, OPENING, points)
 
     def take_oldest(self, idx: np.ndarray, amount: np.ndarray, kind: str) -> None:
@@ -101,10 +105,10 @@ class CohortBook:
         if idx.size == 0:
             return
         R = self._rows()
-        block = self.held[:R, idx]
-        before = np.cumsum(block, axis=0) - block
-        take = np.clip(amount[None, :] - before, 0, block)
-        self.held[:R, idx] = block - take
+        block = self.held[idx, :R]  # customers x cohorts, oldest first
+        before = np.cumsum(block, axis=1) - block
+        take = np.clip(amount[:, None] - before, 0, block)
+        self.held[idx, :R] = block - take
         self._book(kind, idx, take)
 
     def take_newest(self, idx: np.ndarray, amount: np.ndarray, kind: str) -> None:
@@ -112,17 +116,17 @@ class CohortBook:
         if idx.size == 0:
             return
         R = self._rows()
-        block = self.held[R - 1::-1, idx]  # newest first
-        before = np.cumsum(block, axis=0) - block
-        take = np.clip(amount[None, :] - before, 0, block)
-        self.held[R - 1::-1, idx] = block - take
-        self._book(kind, idx, take[::-1])
+        block = self.held[idx, R - 1::-1]  # customers x cohorts, newest first
+        before = np.cumsum(block, axis=1) - block
+        take = np.clip(amount[:, None] - before, 0, block)
+        self.held[idx, R - 1::-1] = block - take
+        self._book(kind, idx, take[:, ::-1])
 
     def take_rows(self, idx: np.ndarray, rows: np.ndarray | int, amount: np.ndarray, kind: str) -> None:
         """`amount` points of cohort `rows` (one per customer)."""
         if idx.size == 0:
             return
-        self.held[rows, idx] -= amount
+        self.held[idx, rows] -= amount
         self._book_rows(kind, idx, rows, amount)
 
     def take_slot(self, idx: np.ndarray, pts: np.ndarray, slot: int, with_opening: bool, kind: str) -> None:
@@ -131,7 +135,7 @@ class CohortBook:
         if idx.size == 0:
             return
         if with_opening:
-            first = np.minimum(self.held[OPENING, idx], pts)
+            first = np.minimum(self.held[idx, OPENING], pts)
             if first.any():
                 self.take_rows(idx, OPENING, first, kind)
                 pts = pts - first
@@ -141,8 +145,8 @@ class CohortBook:
         if idx.size == 0:
             return
         R = self._rows()
-        block = self.held[:R, idx]
-        self.held[:R, idx] = 0
+        block = self.held[idx, :R]
+        self.held[idx, :R] = 0
         self._book(kind, idx, block)
 
     def below(self, idx: np.ndarray, points: np.ndarray) -> None:
@@ -152,10 +156,23 @@ class CohortBook:
 
     # ------------------------------------------------------------ month end and results
     def month_end(self, mo: int, debt: np.ndarray | None) -> None:
-        out = self.mat["outstanding"]
-        for r in range(min(mo + 2, self.months + 1)):
-            out[r, mo] = exact_sum(self.held[r])
+        """The month's outstanding per cohort: the previous month's plus the month's flows (what `held`
+        sums to, since every change of `held` is booked as a flow; `drift` checks it at the end)."""
+        out, R = self.mat["outstanding"], min(mo + 2, self.months + 1)
+        flow = [self.mat[k][:R, mo].tolist() for k in KINDS]
+        prev = out[:R, mo - 1].tolist() if mo else [0] * R
+        # Python ints: a value beyond int64 raises on assignment instead of wrapping
+        out[:R, mo] = [p + i - d - e - v for p, i, d, e, v in zip(prev, *flow)]
         out[self.below_zero, mo] = -exact_sum(debt) if debt is not None else 0
+        self.last_month = mo
+
+    def drift(self) -> int:
+        """How far the last month end's outstanding per cohort is from what `held` sums to (0 when sound)."""
+        mo = self.last_month
+        if mo is None or self.n == 0:
+            return 0
+        R = min(mo + 2, self.months + 1)
+        return max(abs(exact_sum(self.held[:, r]) - int(self.mat["outstanding"][r, mo])) for r in range(R))
 
     def flows(self) -> dict[str, np.ndarray]:
         return {k: v.copy() for k, v in self.mat.items()}
@@ -165,7 +182,7 @@ class CohortBook:
         names = ["opening", *labels, "below zero"]
         out: dict[str, dict] = {}
         for r, name in enumerate(names):
-            held = int(self.held[r, c]) if r <= self.months else -debt
+            held = int(self.held[c, r]) if r <= self.months else -debt
             row = {"issued": int(self.rec["issued"][c, r].sum())}  # type: ignore[index]
             for k in ("redeemed", "expired", "reversed"):
                 v = self.rec[k][c, r]  # type: ignore[index]
