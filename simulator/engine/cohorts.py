@@ -46,14 +46,49 @@ class CohortBook:
         self.month_of_day = month_of_day
         self.granularity = granularity
         self.below_zero = months + 1
-        self.held = np.zeros((n, months + 1), dtype=np.int64)  # columns: opening, then month 0 .. M - 1
+        self._held = np.zeros((n, months + 1), dtype=np.int64)  # columns: opening, then month 0 .. M - 1
+        # the current month's earnings not yet in `_held` (its column is `_held[:, month + 1] + cur`): a
+        # purchase writes one contiguous array, not a column strided across the customers
+        self.cur = np.zeros(n, dtype=np.int64)
         self.mat = {k: np.zeros((months + 2, months), dtype=np.int64) for k in MATRIX}
         self.last_month: int | None = None  # the last month end booked
-        self.month = 0  # the calendar month of the day being simulated (set by the day loop)
+        self._month = 0  # the calendar month of the day being simulated (`month`, set by the day loop)
         self.record = record
         self.rec = {k: np.zeros((record, months + 2, months), dtype=np.int64) for k in KINDS} if record else None
 
     # ------------------------------------------------------------ helpers
+    @property
+    def month(self) -> int:
+        return self._month
+
+    @month.setter
+    def month(self, mo: int) -> None:
+        if mo != self._month:
+            self._fold()
+            self._month = mo
+
+    def _fold(self) -> None:
+        """Move `cur` into the current month's column."""
+        nz = np.flatnonzero(self.cur)
+        if nz.size:
+            self._held[nz, self._month + 1] += self.cur[nz]
+            self.cur[nz] = 0
+
+    @property
+    def held(self) -> np.ndarray:
+        """`held[c, r]`: the points customer c holds of cohort r (customers x (opening, months))."""
+        self._fold()
+        return self._held
+
+    def _block(self, idx: np.ndarray, cols: slice) -> np.ndarray:
+        """`held[idx, cols]` (cols: a slice ending or starting at the current month's column), with the
+        customers' `cur` moved into it (so the caller writes the whole block back to `_held`)."""
+        block = self._held[idx, cols]
+        c = self.cur[idx]
+        block[:, 0 if cols.step == -1 else -1] += c
+        self.cur[idx] = 0
+        return block
+
     def _rows(self) -> int:
         """Rows that may hold points today: the opening and the months up to the current one."""
         return self.month + 2
@@ -90,14 +125,17 @@ class CohortBook:
         """`points` earned on `day` by customers `idx`, of which `repaid` paid a debt at once."""
         row = int(self.month_row(day))
         kept = points if repaid is None else points - repaid
-        self.held[idx, row] += kept
+        if row == self._month + 1:
+            self.cur[idx] += kept
+        else:
+            self._held[idx, row] += kept
         self._book_rows("issued", idx, row, points)
         if repaid is not None and repaid.any():
             self._book_rows("reversed", idx, row, repaid)
             self._book_rows("reversed", idx, self.below_zero, -repaid)
 
     def opening(self, idx: np.ndarray, points: np.ndarray) -> None:
-        self.held[idx, OPENING] += points
+        self._held[idx, OPENING] += points
         self._book_rows("issued", idx, OPENING, points)
 
     def take_oldest(self, idx: np.ndarray, amount: np.ndarray, kind: str) -> None:
@@ -105,10 +143,10 @@ class CohortBook:
         if idx.size == 0:
             return
         R = self._rows()
-        block = self.held[idx, :R]  # customers x cohorts, oldest first
+        block = self._block(idx, slice(0, R))  # customers x cohorts, oldest first
         before = np.cumsum(block, axis=1) - block
         take = np.clip(amount[:, None] - before, 0, block)
-        self.held[idx, :R] = block - take
+        self._held[idx, :R] = block - take
         self._book(kind, idx, take)
 
     def take_newest(self, idx: np.ndarray, amount: np.ndarray, kind: str) -> None:
@@ -116,17 +154,17 @@ class CohortBook:
         if idx.size == 0:
             return
         R = self._rows()
-        block = self.held[idx, R - 1::-1]  # customers x cohorts, newest first
+        block = self._block(idx, slice(R - 1, None, -1))  # customers x cohorts, newest first
         before = np.cumsum(block, axis=1) - block
         take = np.clip(amount[:, None] - before, 0, block)
-        self.held[idx, R - 1::-1] = block - take
+        self._held[idx, R - 1::-1] = block - take
         self._book(kind, idx, take[:, ::-1])
 
     def take_rows(self, idx: np.ndarray, rows: np.ndarray | int, amount: np.ndarray, kind: str) -> None:
         """`amount` points of cohort `rows` (one per customer)."""
         if idx.size == 0:
             return
-        self.held[idx, rows] -= amount
+        self._held[idx, rows] -= amount  # a column is `_held` + `cur` (linear): `cur` may stay
         self._book_rows(kind, idx, rows, amount)
 
     def take_slot(self, idx: np.ndarray, pts: np.ndarray, slot: int, with_opening: bool, kind: str) -> None:
@@ -135,7 +173,7 @@ class CohortBook:
         if idx.size == 0:
             return
         if with_opening:
-            first = np.minimum(self.held[idx, OPENING], pts)
+            first = np.minimum(self._held[idx, OPENING], pts)
             if first.any():
                 self.take_rows(idx, OPENING, first, kind)
                 pts = pts - first
@@ -145,8 +183,8 @@ class CohortBook:
         if idx.size == 0:
             return
         R = self._rows()
-        block = self.held[idx, :R]
-        self.held[idx, :R] = 0
+        block = self._block(idx, slice(0, R))
+        self._held[idx, :R] = 0
         self._book(kind, idx, block)
 
     def below(self, idx: np.ndarray, points: np.ndarray) -> None:
@@ -171,8 +209,12 @@ class CohortBook:
         mo = self.last_month
         if mo is None or self.n == 0:
             return 0
-        R = min(mo + 2, self.months + 1)
-        return max(abs(exact_sum(self.held[:, r]) - int(self.mat["outstanding"][r, mo])) for r in range(R))
+        R, held = min(mo + 2, self.months + 1), self.held
+        if max(int(held.max()), -int(held.min())) * self.n < INT64_SAFE:  # every column sum fits: one pass
+            sums = held.sum(axis=0)[:R].tolist()
+        else:
+            sums = [exact_sum(held[:, r]) for r in range(R)]
+        return max(abs(sums[r] - int(self.mat["outstanding"][r, mo])) for r in range(R))
 
     def flows(self) -> dict[str, np.ndarray]:
         return {k: v.copy() for k, v in self.mat.items()}
@@ -181,8 +223,9 @@ class CohortBook:
         """Recorded customer `c`'s cohorts in the interpreter's form (`rulelang.run.cohorts`)."""
         names = ["opening", *labels, "below zero"]
         out: dict[str, dict] = {}
+        mine = self.held[c]
         for r, name in enumerate(names):
-            held = int(self.held[c, r]) if r <= self.months else -debt
+            held = int(mine[r]) if r <= self.months else -debt
             row = {"issued": int(self.rec["issued"][c, r].sum())}  # type: ignore[index]
             for k in ("redeemed", "expired", "reversed"):
                 v = self.rec[k][c, r]  # type: ignore[index]
