@@ -50,6 +50,9 @@ class CohortBook:
         # the current month's earnings not yet in `_held` (its column is `_held[:, month + 1] + cur`): a
         # purchase writes one contiguous array, not a column strided across the customers
         self.cur = np.zeros(n, dtype=np.int64)
+        # per customer, a lower bound of the oldest cohort still held (every older column is 0): new
+        # points go to the current month, the newest column, so only an oldest-first take moves it
+        self.head = np.zeros(n, dtype=np.int64)
         self.mat = {k: np.zeros((months + 2, months), dtype=np.int64) for k in MATRIX}
         self.last_month: int | None = None  # the last month end booked
         self._month = 0  # the calendar month of the day being simulated (`month`, set by the day loop)
@@ -93,14 +96,22 @@ class CohortBook:
         """Rows that may hold points today: the opening and the months up to the current one."""
         return self.month + 2
 
-    def _book(self, kind: str, idx: np.ndarray, take: np.ndarray) -> None:
-        """Book `take` (customers `idx` x rows) as `kind` in the current month."""
-        R = take.shape[1]
-        self.mat[kind][:R, self.month] += take.sum(axis=0)
+    def _book(self, kind: str, idx: np.ndarray, take: np.ndarray, lo: int = 0) -> None:
+        """Book `take` (customers `idx` x rows lo ..) as `kind` in the current month."""
+        R = lo + take.shape[1]
+        self.mat[kind][lo:R, self.month] += take.sum(axis=0)
         if self.rec is not None:
             sel = idx < self.record
             if sel.any():
-                self.rec[kind][idx[sel], :R, self.month] += take[sel]
+                self.rec[kind][idx[sel], lo:R, self.month] += take[sel]
+
+    def _book_cells(self, kind: str, idx: np.ndarray, rows: np.ndarray, pts: np.ndarray) -> None:
+        """Book `pts` of cohort `rows` (one per customer `idx`) as `kind` in the current month."""
+        np.add.at(self.mat[kind][:, self.month], rows, pts)
+        if self.rec is not None:
+            sel = idx < self.record
+            if sel.any():
+                self.rec[kind][idx[sel], rows[sel], self.month] += pts[sel]
 
     def _book_rows(self, kind: str, idx: np.ndarray, rows: np.ndarray | int, pts: np.ndarray) -> None:
         """Book `pts` of cohort `rows` (one row for all, or one per customer) as `kind` in the current month."""
@@ -129,6 +140,7 @@ class CohortBook:
             self.cur[idx] += kept
         else:
             self._held[idx, row] += kept
+            self.head[idx] = np.minimum(self.head[idx], row)
         self._book_rows("issued", idx, row, points)
         if repaid is not None and repaid.any():
             self._book_rows("reversed", idx, row, repaid)
@@ -136,6 +148,7 @@ class CohortBook:
 
     def opening(self, idx: np.ndarray, points: np.ndarray) -> None:
         self._held[idx, OPENING] += points
+        self.head[idx] = OPENING
         self._book_rows("issued", idx, OPENING, points)
 
     def take_oldest(self, idx: np.ndarray, amount: np.ndarray, kind: str) -> None:
@@ -143,11 +156,27 @@ class CohortBook:
         if idx.size == 0:
             return
         R = self._rows()
-        block = self._block(idx, slice(0, R))  # customers x cohorts, oldest first
+        # a customer whose oldest held cohort (before the current month's) covers the amount: one entry
+        h = self.head[idx]
+        v = self._held[idx, h]
+        one = (v >= amount) & (h < R - 1)
+        if one.any():
+            f, hf, af = idx[one], h[one], amount[one]
+            self._held[f, hf] = v[one] - af
+            self._book_cells(kind, f, hf, af)
+            rest = ~one
+            idx, amount, h = idx[rest], amount[rest], h[rest]
+            if idx.size == 0:
+                return
+        lo = int(h.min())  # every older column is 0 for these customers
+        block = self._block(idx, slice(lo, R))  # customers x cohorts lo .. R - 1, oldest first
         before = np.cumsum(block, axis=1) - block
         take = np.clip(amount[:, None] - before, 0, block)
-        self._held[idx, :R] = block - take
-        self._book(kind, idx, take)
+        left = block - take
+        self._held[idx, lo:R] = left
+        self._book(kind, idx, take, lo)
+        # the oldest column still holding points (else the current month's) is the new lower bound
+        self.head[idx] = lo + np.minimum(np.argmax(left > 0, axis=1) + (~left.any(axis=1)) * (R - lo), R - 1 - lo)
 
     def take_newest(self, idx: np.ndarray, amount: np.ndarray, kind: str) -> None:
         """`amount` points per customer from the newest cohorts."""
@@ -185,6 +214,7 @@ class CohortBook:
         R = self._rows()
         block = self._block(idx, slice(0, R))
         self._held[idx, :R] = 0
+        self.head[idx] = R - 1
         self._book(kind, idx, block)
 
     def below(self, idx: np.ndarray, points: np.ndarray) -> None:
