@@ -45,6 +45,15 @@ def reasons(plan: Plan, population=None) -> list[str]:
     return kernel_supports(plan, population)
 
 
+def kernel_compiled() -> bool:
+    """Whether the kernel's machine code is already in this process or numba's disk cache (False:
+    the first run on this machine, or after an upgrade, compiles it)."""
+    from simulator.kernel import purchase
+    from simulator.kernel.cache import is_cached
+
+    return is_cached(purchase.purchase_batch)
+
+
 def engine_label(plan: Plan, population=None) -> str:
     why = reasons(plan, population)
     return "kernel" if not why else f"numpy (kernel lacks: {'; '.join(why)})"

@@ -184,6 +184,9 @@ WORKER_PROCESS_BYTES = 48 << 20  # a worker process before its customers (measur
 # numba and llvmlite with the engine kernel loaded, in each process that runs tasks on the kernel
 # (measured 85-115 MiB more peak resident memory per process; benchmarks/README.md)
 KERNEL_PROCESS_BYTES = 112 << 20
+# and, while numba compiles it (the first run on a machine, or after an upgrade), LLVM's working memory
+# (measured 68 MiB more peak for rules/coffee.loyalty on 1,000 customers: 282 MiB cold, 214 MiB cached)
+KERNEL_COMPILE_BYTES = 96 << 20
 MAIN_PROCESS_BYTES = 128 << 20  # the `loyalty` process itself: Python, numpy, pyarrow, the program (measured
 # 97 MiB peak for rules/coffee.loyalty on 1,000 customers; matplotlib for the reports adds some)
 TRIAL_BYTES = 16 << 10  # results the main process keeps per trial and arm (measured 30 KiB at 12
@@ -286,7 +289,16 @@ def estimate_memory(programs: Sequence[ir.Program], populations: Sequence[Popula
     processes = workers if workers > 1 else 0
     return MemoryEstimate(workers, processes, largest, per_customer, spare, events,
                           settings.trials * len(programs), trial_bytes(settings, whatif),
-                          kernel=KERNEL_PROCESS_BYTES * max(processes, 1) if on_kernel else 0)
+                          kernel=_kernel_bytes(processes) if on_kernel else 0)
+
+
+def _kernel_bytes(processes: int) -> int:
+    """The engine kernel's code in every process that runs tasks, with the compiler's memory when
+    the kernel is not compiled yet (each process then compiles it)."""
+    from simulator.kernel.dispatch import kernel_compiled
+
+    per = KERNEL_PROCESS_BYTES + (0 if kernel_compiled() else KERNEL_COMPILE_BYTES)
+    return per * max(processes, 1)
 
 
 def auto_chunk_blocks(program: ir.Program, settings: RunSettings, blocks: int,
