@@ -50,9 +50,10 @@ class CohortBook:
         # the current month's earnings not yet in `_held` (its column is `_held[:, month + 1] + cur`): a
         # purchase writes one contiguous array, not a column strided across the customers
         self.cur = np.zeros(n, dtype=np.int64)
-        # per customer, a lower bound of the oldest cohort still held (every older column is 0): new
-        # points go to the current month, the newest column, so only an oldest-first take moves it
-        self.head = np.zeros(n, dtype=np.int64)
+        # per customer, a lower bound of the oldest cohort still held (every older column of `_held` is 0;
+        # the current month's `cur` is not counted until the month's end folds it): new points go to the
+        # newest column, so only an oldest-first take and the fold move it (months + 1: nothing held yet)
+        self.head = np.full(n, months + 1, dtype=np.int64)
         self.mat = {k: np.zeros((months + 2, months), dtype=np.int64) for k in MATRIX}
         self.last_month: int | None = None  # the last month end booked
         self._month = 0  # the calendar month of the day being simulated (`month`, set by the day loop)
@@ -76,6 +77,7 @@ class CohortBook:
         if nz.size:
             self._held[nz, self._month + 1] += self.cur[nz]
             self.cur[nz] = 0
+            self.head[nz] = np.minimum(self.head[nz], self._month + 1)
 
     @property
     def held(self) -> np.ndarray:
@@ -156,13 +158,15 @@ class CohortBook:
         if idx.size == 0:
             return
         R = self._rows()
-        # a customer whose oldest held cohort (before the current month's) covers the amount: one entry
-        h = self.head[idx]
-        v = self._held[idx, h]
-        one = (v >= amount) & (h < R - 1)
+        # a customer whose oldest held cohort covers the amount: one entry
+        h = np.minimum(self.head[idx], R - 1)  # the current month's column always read (its `cur`)
+        cur = h == R - 1
+        v = self._held[idx, h] + np.where(cur, self.cur[idx], 0)
+        one = v >= amount
         if one.any():
-            f, hf, af = idx[one], h[one], amount[one]
-            self._held[f, hf] = v[one] - af
+            f, hf, af, vf = idx[one], h[one], amount[one], v[one]
+            self._held[f, hf] -= af  # the current month's column too: it is `_held` + `cur`
+            self.head[f] = np.minimum(hf + (vf == af), R - 1)  # an emptied column: the next is a lower bound
             self._book_cells(kind, f, hf, af)
             rest = ~one
             idx, amount, h = idx[rest], amount[rest], h[rest]
@@ -187,6 +191,7 @@ class CohortBook:
         before = np.cumsum(block, axis=1) - block
         take = np.clip(amount[:, None] - before, 0, block)
         self._held[idx, R - 1::-1] = block - take
+        self.head[idx] = np.minimum(self.head[idx], R - 1)  # `cur` moved into the current month's column
         self._book(kind, idx, take[:, ::-1])
 
     def take_rows(self, idx: np.ndarray, rows: np.ndarray | int, amount: np.ndarray, kind: str) -> None:
