@@ -11,8 +11,14 @@ return reversed beyond the balance under `negative balance allowed`, not yet rep
 is minus the debt). Sums over customers, so chunks and blocks merge by adding (exact in any order).
 
 `held[c, r]` is what customer c still holds of cohort r (one int64 per customer and issue month),
-customer-major: a change for a set of customers reads and writes each one's few contiguous cohorts
-(one or two cache lines) rather than one scattered element per cohort row (benchmarks/README.md).
+customer-major: a change for a set of customers reads and writes each one's contiguous cohorts (one
+or two cache lines) rather than one scattered element per cohort row. What makes it cheap enough to
+run on every simulation (benchmarks/README.md, `bench_cohorts.py`), with the same numbers:
+- the current month's earnings go to one contiguous array `cur` (per customer), folded into the
+  month's column when the month changes (`held` folds on reading);
+- `head` (per customer) is a lower bound of the oldest cohort still held: an oldest-first take that
+  this cohort covers changes one entry; the others read only the columns from the lowest bound on;
+- a month end's outstanding is the previous one plus the month's flows, not a pass over `held`.
 Every lot of an earlier month is older than every lot of a later one, so the engine's orders of
 consumption read directly on it: a burn takes the oldest points (matured lots are all older than
 pending ones, so the oldest held are the oldest spendable), `old` (lots older than the ring) is the
