@@ -12,6 +12,7 @@ This is a script, not a test: it never fails on a slow machine.
 
     python benchmarks/bench_kernel.py                      # 1e5 and 1e6 customers, 365 days, 2 workers
     python benchmarks/bench_kernel.py --customers 1e5 --workers 1
+    python benchmarks/bench_kernel.py --customers 1e5 --workers 1 --programs rules/grocery.loyalty
 """
 
 from __future__ import annotations
@@ -136,6 +137,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--sample", type=int, default=200, help="customers replayed through the interpreter")
+    p.add_argument("--programs", default=None,
+                   help="comma-separated examples (default: coffee and the most complex example the kernel runs)")
     p.add_argument("--_measure", nargs=2, metavar=("PROGRAM", "CUSTOMERS"), help=argparse.SUPPRESS)
     ns = p.parse_args(argv)
     if ns._measure:
@@ -150,7 +153,8 @@ def main(argv: list[str] | None = None) -> int:
     head = (f"{'program':<26} {'customers':>10} {'engine':>7} {'wall s':>7} {'M cust-days/s':>13} "
             f"{'M events/s':>10} {'purchase step s':>15} {'peak MiB':>9} {'kernel x':>8} {'same':>5}")
     print(head)
-    for prog in kernel_examples():
+    programs = ns.programs.split(",") if ns.programs else kernel_examples()
+    for prog in programs:
         for n in _sizes(ns.customers):
             rows = {}
             for engine in ("numpy", "auto"):
@@ -165,7 +169,7 @@ def main(argv: list[str] | None = None) -> int:
                       f"{step:>15} {peak:>9.0f} {ratio:>8.2f} "
                       f"{str(rows['numpy']['digest'] == rows['auto']['digest']):>5}", flush=True)
     print(f"reference interpreter on the recorded events of {ns.sample} customers (extrapolated per event):")
-    for prog in kernel_examples():
+    for prog in programs:
         r = measure_interpreter(prog, None, ns.sample, ns.days, ns.seed)
         per_event = r["interpreter_s"] / max(r["events"], 1)
         print(f"{prog:<26} {r['events']:>8,} events in {r['interpreter_s']:.2f} s: {1 / per_event / 1e3:,.1f} k events/s, "

@@ -2,7 +2,8 @@
 
 Takes: an `ir.Expr` (or None) and the `StringTable`. Gives: `CondCode` (opcodes, arguments,
 constants, value sets) that `simulator.kernel.purchase` evaluates per customer on a float64
-stack, with the values `simulator.engine.conditions` compares: strings as codes, dates as
+stack (customer attributes: rows of a per-customer table, `attributes` in the order read),
+with the values `simulator.engine.conditions` compares: strings as codes, dates as
 ordinals, money as cents, bools as 0/1 (exact: every value is an integer below 2**53 or the
 float the numpy path compares too). A construct the tables cannot express raises `Unsupported`.
 """
@@ -16,7 +17,7 @@ from simulator.engine.conditions import _guess_type, const_value
 from simulator.model.strings import StringTable
 
 # opcodes
-PUSH_COL, PUSH_STATE, PUSH_DAY, PUSH_CONST, CMP, INSET, NOTINSET, AND, OR, NOT = range(10)
+PUSH_COL, PUSH_STATE, PUSH_DAY, PUSH_CONST, CMP, INSET, NOTINSET, AND, OR, NOT, PUSH_ATTR = range(11)
 CMP_OPS = ("==", "!=", "<", "<=", ">", ">=")
 # values read from the customer's state before the event
 STATE_FIELDS = ("first_purchase", "purchases", "tier", "days_from_birthday", "balance")
@@ -38,11 +39,24 @@ class CondCode:
     consts: list[float] = field(default_factory=list)
     sets: list[list[float]] = field(default_factory=list)
     columns: list[str] = field(default_factory=list)  # event columns, by index
+    counters: tuple[str, ...] = ()  # the program's counters (rows of the kernel's counter state)
+    attribute_types: dict[str, str] = field(default_factory=dict)  # the customer attributes declared
+    attributes: list[str] = field(default_factory=list)  # the attributes read, by index
+
+    @classmethod
+    def of(cls, program: ir.Program) -> "CondCode":
+        """An empty code that knows the program's counters and customer attributes."""
+        return cls(counters=tuple(c.name for c in program.counters), attribute_types=dict(program.attributes))
 
     def column(self, name: str) -> int:
         if name not in self.columns:
             self.columns.append(name)
         return self.columns.index(name)
+
+    def attribute(self, name: str) -> int:
+        if name not in self.attributes:
+            self.attributes.append(name)
+        return self.attributes.index(name)
 
 
 def _number(value: object, what: str) -> float:
@@ -63,14 +77,29 @@ def compile_condition(expr: ir.Expr | None, strings: StringTable, code: CondCode
     return lo, len(code.ops)
 
 
-def _emit(expr: ir.Expr, strings: StringTable, code: CondCode) -> None:
+# the fields of the one line a purchase without lines is (simulator.engine.lines.line_context)
+GOODS = "@goods"  # the event column of amount − shipping
+LINE_COLUMNS = {"amount": GOODS, "category": "category", "quantity": "quantity"}
+
+
+def _emit(expr: ir.Expr, strings: StringTable, code: CondCode, line: bool = False) -> None:
     if isinstance(expr, ir.Const):
         code.ops.append(PUSH_CONST)
         code.args.append(len(code.consts))
         code.consts.append(_number(const_value(expr.value, expr.type, strings), "a constant"))
     elif isinstance(expr, ir.Field):
         name = expr.name
-        if name in STATE_FIELDS:
+        if line:
+            if name not in LINE_COLUMNS:
+                raise Unsupported(f"line field `{name}` in `any line`")
+            code.ops.append(PUSH_COL)
+            code.args.append(code.column(LINE_COLUMNS[name]))
+            return
+        attribute = name[len("customer."):] if name.startswith("customer.") else None
+        if attribute is not None and attribute in code.attribute_types:
+            code.ops.append(PUSH_ATTR)
+            code.args.append(code.attribute(attribute))
+        elif name in STATE_FIELDS:
             code.ops.append(PUSH_STATE)
             code.args.append(STATE_FIELDS.index(name))
         elif name in DAY_FIELDS:
@@ -82,12 +111,12 @@ def _emit(expr: ir.Expr, strings: StringTable, code: CondCode) -> None:
         else:
             raise Unsupported(f"condition field `{name}`")
     elif isinstance(expr, ir.Cmp):
-        _emit(expr.left, strings, code)
-        _emit(expr.right, strings, code)
+        _emit(expr.left, strings, code, line)
+        _emit(expr.right, strings, code, line)
         code.ops.append(CMP)
         code.args.append(CMP_OPS.index(expr.op))
     elif isinstance(expr, ir.InSet):
-        _emit(expr.left, strings, code)
+        _emit(expr.left, strings, code, line)
         ltype = getattr(expr.left, "type", None)
         vals = [_number(const_value(v, ltype or _guess_type(v), strings), "a set value") for v in expr.values]
         code.ops.append(NOTINSET if expr.negated else INSET)
@@ -95,14 +124,14 @@ def _emit(expr: ir.Expr, strings: StringTable, code: CondCode) -> None:
         code.sets.append(vals)
     elif isinstance(expr, (ir.And, ir.Or)):
         for item in expr.items:
-            _emit(item, strings, code)
+            _emit(item, strings, code, line)
         code.ops.append(AND if isinstance(expr, ir.And) else OR)
         code.args.append(len(expr.items))
     elif isinstance(expr, ir.Not):
-        _emit(expr.item, strings, code)
+        _emit(expr.item, strings, code, line)
         code.ops.append(NOT)
         code.args.append(0)
-    elif isinstance(expr, ir.AnyLine):
-        raise Unsupported("`any line` condition")
+    elif isinstance(expr, ir.AnyLine):  # a purchase without lines is one line (the kernel runs no lines)
+        _emit(expr.item, strings, code, line=True)
     else:
         raise Unsupported(f"condition {type(expr).__name__}")

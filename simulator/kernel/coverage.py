@@ -26,9 +26,9 @@ from simulator.model.strings import StringTable
 KNOWN_FIELDS = {
     ir.Program: {"name", "points_unit", "currency", "point_cost_cents", "point_value_cents", "stacking", "rounding",
                  "pending_days", "events", "attributes", "counters", "rules", "tiers", "expiry", "returns",
-                 "rewards", "pay_with_points", "conversion", "activity"},
+                 "rewards", "pay_with_points", "conversion", "activity", "balances"},
     ir.Rule: {"name", "order", "event", "condition", "actions", "rounding", "priority", "group", "start", "end",
-              "caps", "budget", "every_nth", "streak", "line"},
+              "caps", "budget", "every_nth", "streak", "line", "balance"},
     ir.TierSystem: {"metric", "window", "window_months", "tiers", "review", "downgrade", "grace_months",
                     "validity_months", "spend_before_discounts", "on_return", "status_through", "status_years",
                     "status_drop"},
@@ -37,10 +37,11 @@ KNOWN_FIELDS = {
     ir.RateAward: {"rate", "base", "excluding", "only"},
     ir.Multiplier: {"factor", "only"},
     ir.FixedAward: {"points", "to"},
+    ir.QuantityAward: {"rate", "unit", "excluding", "only"},
     ir.DiscountAction: {"percent", "fixed_cents", "base", "excluding"},
     ir.PerkAction: {"name", "cost_cents"},
 }
-KERNEL_ACTIONS = (ir.RateAward, ir.Multiplier, ir.FixedAward, ir.DiscountAction, ir.PerkAction)
+KERNEL_ACTIONS = (ir.RateAward, ir.QuantityAward, ir.Multiplier, ir.FixedAward, ir.DiscountAction, ir.PerkAction)
 # the point sources in the order the kernel works them out (rulelang.ir.POINT_SOURCES)
 KERNEL_SOURCES = (ir.RATE_AWARD, ir.QUANTITY_AWARD, ir.TIER_MULTIPLIER, ir.RULE_MULTIPLIER, ir.FIXED_AWARD)
 
@@ -69,9 +70,13 @@ def kernel_supports(plan: Plan, population=None) -> list[str]:
         out.append("a point source the kernel does not know")
     out += _new_fields(p, "program")
     out += _new_fields(p.returns, "returns")
+    strings = StringTable()
     for c in p.counters:
         if c.event == "purchase":
-            out.append(f"counter `{c.name}` on purchases")
+            try:
+                compile_condition(c.condition, strings, CondCode.of(p))
+            except Unsupported as exc:
+                out.append(f"{exc} (counter `{c.name}`)")
     ts = p.tiers
     if ts is not None:
         out += _new_fields(ts, "tiers")
@@ -79,14 +84,11 @@ def kernel_supports(plan: Plan, population=None) -> list[str]:
             out += _new_fields(t, f"tier {t.name}")
         if ts.status_through is not None:
             out.append("tier status dates (`status through`)")
-        if ts.metric not in ("spend", "points", "purchases"):
-            out.append(f"tier metric `{ts.metric}` (a counter or a balance)")
     inactivity = any(s.inactivity_months for s in plan.expiry_sets)
     if inactivity and tuple(p.activity) != ("purchase", "earning"):
         out.append("`activity` for an inactivity expiry")
     if plan.reads_lines and population is not None and any(sg.lines for sg in population.segments):
         out.append("purchase lines")
-    strings = StringTable()
     for spec in plan.by_event.get("purchase", []):
         r = spec.rule
         name = f"rule `{r.name}`"
@@ -101,7 +103,7 @@ def kernel_supports(plan: Plan, population=None) -> list[str]:
             if isinstance(a, ir.Multiplier) and a.only is not None:
                 out.append(f"multiplier `in category` ({name})")
         try:
-            compile_condition(r.condition, strings, CondCode())
+            compile_condition(r.condition, strings, CondCode.of(p))
         except Unsupported as exc:
             out.append(f"{exc} ({name})")
     if not out:

@@ -116,13 +116,20 @@ class PurchaseKernel:
         self.debt = lots.debt if lots.debt is not None else z1
         self.window = arm.window if arm.window is not None else z2
         self.bday = np.ascontiguousarray(arm.bday_doy, dtype=np.int64)
+        self.counters = _stack(arm.counters, t.counter_names, n)
+        self.bal_issued = _stack(arm.bal_issued, t.balance_names, n)
+        everyone = np.arange(n)
+        attrs = [np.asarray(arm.attribute(a, at, everyone), dtype=np.float64) for a, at in t.attributes]
+        self.attrs = np.stack(attrs) if attrs else np.zeros((1, 1))
+        # an attribute beyond 2**53 is not exact as a float64: such a chunk's purchases take the numpy path
+        self.exact = all(np.all(np.abs(a) < 2.0**53) for a in attrs)
         p = plan.program
         act = p.activity
         self.prog = np.array([
             t.D, t.rounding, int(t.stack_add), int(t.any_discounts), int(t.has_tier_mult), int(t.has_tier_disc),
             t.metric_kind, int("earning" in act), int("purchase" in act), int(arm.counts_purchases),
             p.pending_days, int(lots.ring is not None), max(lots.ring_size, 1), int(lots.debt is not None), -1,
-            MAX_EVENT_POINTS, t.n_groups, len(keys)], dtype=np.int64)
+            MAX_EVENT_POINTS, t.n_groups, len(keys), t.metric_of], dtype=np.int64)
         self.lower_metrics = bool(p.returns.lower_metrics)
         self._day = -1
         announce_compile(self.fn)
@@ -150,13 +157,15 @@ class PurchaseKernel:
     def apply(self, arm, idx: np.ndarray, data: dict) -> np.ndarray | None:
         """`ProgramArm.apply("purchase", idx, data)` on the kernel; None when this batch must take
         the numpy path (an amount beyond the kernel's int64 bound, or purchase lines)."""
-        if "lines.amount" in data:
+        if "lines.amount" in data or not self.exact:
             return None
         amount = np.ascontiguousarray(data["amount"], dtype=np.int64)
         k = idx.size
         if k == 0:
             return np.zeros(0, dtype=np.int64)
-        if int(amount.max()) > self.t.safe_amount:
+        qty = np.ascontiguousarray(data["quantity"], dtype=np.int64) if "quantity" in data \
+            else np.zeros(k, dtype=np.int64)
+        if int(amount.max()) > self.t.safe_amount or int(np.abs(qty).max()) > self.t.safe_amount:
             return None
         if arm.day != self._day:
             self._day_values(arm)
@@ -165,14 +174,19 @@ class PurchaseKernel:
             else np.zeros(k, dtype=np.int64)
         cat = np.ascontiguousarray(data["category"], dtype=np.int64) if "category" in data \
             else np.zeros(k, dtype=np.int64)
-        from simulator.kernel.conditions import EVENT_COLUMNS
+        from simulator.kernel.conditions import EVENT_COLUMNS, GOODS
         ev = np.empty((len(t.columns), k), dtype=np.float64)
         for j, name in enumerate(t.columns):
-            ev[j] = data[name] if name in data else EVENT_COLUMNS[name]
+            if name == GOODS:  # the one line of a purchase without lines: its goods
+                ev[j] = amount - shipping
+            else:
+                ev[j] = data[name] if name in data else EVENT_COLUMNS[name]
         total = np.zeros(k, dtype=np.int64)
         disc = np.zeros(k, dtype=np.int64)
         inc = np.zeros(k, dtype=np.int64)
         repaid = np.zeros(k, dtype=np.int64)
+        cinc = np.zeros((max(len(t.counted), 1), k), dtype=np.int64)
+        bal = np.zeros((max(len(t.balance_names), 1), k), dtype=np.int64)
         lots = arm.lots
         biggest = self.fn(
             np.ascontiguousarray(idx, dtype=np.int64), amount, shipping, cat, ev, arm.day, self.slot, self.day_vals,
@@ -188,7 +202,10 @@ class PurchaseKernel:
             arm.tier, arm.tier_since, arm.grace_start, arm.purchases, arm.metric, self.window, arm.issued,
             arm.discount, arm.perk, lots.outstanding, lots.pending, self.avail, self.ring, self.pend, self.debt,
             self.inact, self.inact_due_tab, self.cap_used, self.cap_pid, self.lim_used, self.lim_pid,
-            self.nth, self.streak_last, self.streak_run, self.bday, total, disc, inc, repaid)
+            self.nth, self.streak_last, self.streak_run, self.bday, total, disc, inc, repaid,
+            t.cnt_row, t.cnt_cond_lo, t.cnt_cond_hi, t.cnt_sum_col, self.counters, self.attrs, cinc,
+            t.rule_bal, t.rate_own, self.bal_issued, bal,
+            qty, t.q_lo, t.q_hi, t.q_factor, t.qx_lo, t.qx_hi, t.qx_codes, t.qo_has, t.qo_lo, t.qo_hi, t.qo_codes)
         if biggest > MAX_EVENT_POINTS:
             raise ExactRangeError(f"one purchase would earn {int(biggest):,} {arm.p.points_unit}, more than "
                                   f"the {MAX_EVENT_POINTS:,} one event may earn (rulelang.limits.MAX_EVENT_POINTS)")
@@ -198,7 +215,7 @@ class PurchaseKernel:
                 lots.cohorts.earned(idx[earned], arm.day, total[earned],
                                     repaid[earned] if lots.debt is not None else None)
         arm.last_discount = disc if t.any_discounts else None
-        arm.last_balances = {}  # the kernel runs programs without balances beside the points
+        arm.last_balances = {name: bal[j] for j, name in enumerate(t.balance_names)}
         if self.lower_metrics:
-            arm.last_moved = {"metric": inc}
+            arm.last_moved = {"metric": inc, **{"counter." + name: cinc[j] for j, name in enumerate(t.counted)}}
         return total

@@ -3,9 +3,12 @@
 Takes: the batch (customers, amounts, shipping, categories, the condition columns), the day's
 values, `KernelTables` arrays and the program arm's state arrays. Gives: the state updated in
 place exactly as `ProgramArm.apply("purchase", ...)` updates it, and per customer the points
-issued, the discount, the tier-metric increment and the points that repaid a debt. The steps are those of docs/semantics.md
-§4.2 in the numpy path's order (candidates, skips, discounts, rate awards, tier multiplier, rule
-multipliers, fixed awards, caps, lots, activity and metric, upgrade); customers are independent
+issued, the discount, the tier-metric increment, the points that repaid a debt, each counter's
+increment and each balance's points. The steps are those of docs/semantics.md
+§4.2 in the numpy path's order (candidates, skips, counter increments, discounts, rate awards, tier
+multiplier, rule multipliers, fixed awards, caps, lots and balances, activity, counters and metric,
+upgrade); a rule that awards a balance beside the points keeps its own rate, stays out of R, and
+books its points to the balance, not to a lot; customers are independent
 here (programs with a global budget do not run on the kernel), so one customer after the other
 gives what the batch gives. No random numbers are drawn here (see the package docstring).
 The loop is bound by memory latency (about 20 state arrays read at each customer's index), so it
@@ -67,8 +70,8 @@ def _prefetch1(typingctx, arr, col):
 
 # prog[...] slots (KernelTables + the state layout, packed by `dispatch`)
 (P_D, P_ROUND, P_ADD, P_ANYDISC, P_TMULT, P_TDISC, P_METRIC, P_ACT_EARN, P_ACT_BUY, P_COUNT_BUY, P_PEND,
- P_RING, P_RING_SIZE, P_DEBT, P_WIN_ROW, P_MAX_EVENT, P_NGROUPS, P_NINACT) = range(18)
-PROG_SLOTS = 18
+ P_RING, P_RING_SIZE, P_DEBT, P_WIN_ROW, P_MAX_EVENT, P_NGROUPS, P_NINACT, P_METRIC_OF) = range(19)
+PROG_SLOTS = 19
 
 
 @njit(cache=True, inline="always", error_model="numpy")
@@ -104,7 +107,7 @@ def _days_from_birthday(doy, bday_base, today):
 
 
 @njit(cache=True, error_model="numpy")
-def _condition(lo, hi, op, arg, consts, set_lo, set_hi, set_vals, ev, i, state_vals, day_vals, stack):
+def _condition(lo, hi, op, arg, consts, set_lo, set_hi, set_vals, ev, i, state_vals, day_vals, stack, c, attrs):
     if hi == lo:
         return True
     sp = 0
@@ -122,6 +125,9 @@ def _condition(lo, hi, op, arg, consts, set_lo, set_hi, set_vals, ev, i, state_v
             sp += 1
         elif o == 3:
             stack[sp] = consts[a]
+            sp += 1
+        elif o == 10:
+            stack[sp] = attrs[a, c]
             sp += 1
         elif o == 4:
             r = stack[sp - 1]
@@ -158,7 +164,7 @@ def _condition(lo, hi, op, arg, consts, set_lo, set_hi, set_vals, ev, i, state_v
             sp -= a
             stack[sp] = 1.0 if acc else 0.0
             sp += 1
-        else:
+        elif o == 9:
             stack[sp - 1] = 0.0 if stack[sp - 1] != 0.0 else 1.0
     return stack[sp - 1] != 0.0
 
@@ -184,7 +190,10 @@ def purchase_batch(idx, amount, shipping, cat, ev, day, slot, day_vals, bday_bas
                    tier, tier_since, grace_start, purchases, metric, window, issued, discount, perk,
                    outstanding, pending, avail, ring, pend, debt, inact, inact_due_tab,
                    cap_used, cap_pid, lim_used, lim_pid, nth, streak_last, streak_run, bday_doy,
-                   total_out, disc_out, inc_out, repaid_out):
+                   total_out, disc_out, inc_out, repaid_out,
+                   cnt_row, cnt_cond_lo, cnt_cond_hi, cnt_sum_col, counters, attrs, cinc_out,
+                   rule_bal, rate_own, bal_issued, bal_out,
+                   qty, q_lo, q_hi, q_factor, qx_lo, qx_hi, qx_codes, qo_has, qo_lo, qo_hi, qo_codes):
     """Apply one purchase to each customer of `idx`; returns the largest points of one purchase."""
     nr = cond_lo.size
     D = prog[P_D]
@@ -205,6 +214,14 @@ def purchase_batch(idx, amount, shipping, cat, ev, day, slot, day_vals, bday_bas
     win_row = prog[P_WIN_ROW]
     ninact = prog[P_NINACT]
     ngroups = prog[P_NGROUPS]
+    metric_of = prog[P_METRIC_OF]
+    ncnt = cnt_row.size
+    cinc = np.zeros(max(ncnt, 1), dtype=np.int64)
+    nbal = bal_out.shape[0] if rule_bal.size and rule_bal.max() >= 0 else 0
+    nattr = 0
+    for pc in range(op.size):
+        if op[pc] == 10 and arg[pc] + 1 > nattr:
+            nattr = arg[pc] + 1
     any_dfb = False
     for pc in range(op.size):
         if op[pc] == 1 and arg[pc] == 3:
@@ -253,6 +270,12 @@ def purchase_batch(idx, amount, shipping, cat, ev, day, slot, day_vals, bday_bas
                     if streak_len[r] > 0:
                         _prefetch(streak_last, r, a)
                         _prefetch(streak_run, r, a)
+            for j in range(ncnt):
+                _prefetch(counters, cnt_row[j], a)
+            for j in range(nbal):
+                _prefetch(bal_issued, j, a)
+            for j in range(nattr):
+                _prefetch(attrs, j, a)
             if any_dfb:
                 _prefetch1(bday_doy, a)
             if any_disc:
@@ -274,7 +297,7 @@ def purchase_batch(idx, amount, shipping, cat, ev, day, slot, day_vals, bday_bas
             if rule_active[r] == 0:
                 continue
             ok = _condition(cond_lo[r], cond_hi[r], op, arg, consts, set_lo, set_hi, set_vals, ev, i,
-                            state_vals, day_vals, stack)
+                            state_vals, day_vals, stack, c, attrs)
             if sides_only[r] != 0:
                 ok = False
             nth_ok = True
@@ -306,6 +329,12 @@ def purchase_batch(idx, amount, shipping, cat, ev, day, slot, day_vals, bday_bas
             if g >= 0 and ok:
                 groups[g] = True
             m[r] = ok
+        # the counters' increments (booked in step 10; their conditions read the state before the event)
+        for j in range(ncnt):
+            cinc[j] = 0
+            if _condition(cnt_cond_lo[j], cnt_cond_hi[j], op, arg, consts, set_lo, set_hi, set_vals, ev, i,
+                          state_vals, day_vals, stack, c, attrs):
+                cinc[j] = 1 if cnt_sum_col[j] < 0 else np.int64(ev[cnt_sum_col[j], i])
         # step 4: discounts
         goods = amount[i] - shipping[i]
         disc = 0
@@ -332,18 +361,26 @@ def purchase_batch(idx, amount, shipping, cat, ev, day, slot, day_vals, bday_bas
         # step 5: rate awards
         R = 0
         for r in range(nr):
-            if not m[r] or rate_hi[r] == rate_lo[r]:
+            if not m[r] or (rate_hi[r] == rate_lo[r] and q_hi[r] == q_lo[r]):
                 continue
             num = 0
+            for j in range(q_lo[r], q_hi[r]):  # awards per quantity: rounded with the rule's rate awards
+                qb = qty[i]
+                if _in(qx_codes, qx_lo[j], qx_hi[j], cat[i]):
+                    qb = 0
+                if qo_has[j] != 0 and not _in(qo_codes, qo_lo[j], qo_hi[j], cat[i]):
+                    qb = 0
+                num += qb * q_factor[j]
             for j in range(rate_lo[r], rate_hi[r]):
                 base = amount[i] if rate_gross[j] != 0 else net
                 if _in(rx_codes, rx_lo[j], rx_hi[j], cat[i]):
                     base = 0
                 if ro_has[j] != 0 and not _in(ro_codes, ro_lo[j], ro_hi[j], cat[i]):
                     base = 0
-                f = tier_rate[t] if tier_rate[t] >= 0 else rate_factor[j]
+                f = tier_rate[t] if tier_rate[t] >= 0 and rate_own[j] == 0 else rate_factor[j]
                 num += base * f
-            R += num
+            if rule_bal[r] < 0:  # R: the points' raw awards only
+                R += num
             pts[r] += _round_div(num, D, rule_round[r])
         # step 6: the tier's multiplier, then the rules'
         tier_pts = 0
@@ -403,6 +440,10 @@ def purchase_batch(idx, amount, shipping, cat, ev, day, slot, day_vals, bday_bas
                 lim_used[j, c] += 1
             if perk_cost[r] != 0:
                 perk[c] += perk_cost[r]
+            if rule_bal[r] >= 0:  # a balance beside the points: not a lot
+                bal_out[rule_bal[r], i] += pts[r]
+                bal_issued[rule_bal[r], c] += pts[r]
+                continue
             total += pts[r]
         if tier_pts > 0:
             total += tier_pts
@@ -430,6 +471,9 @@ def purchase_batch(idx, amount, shipping, cat, ev, day, slot, day_vals, bday_bas
         if active:
             for k in range(ninact):
                 inact[k, c] = inact_due_tab[k, day]
+        for j in range(ncnt):
+            counters[cnt_row[j], c] += cinc[j]
+            cinc_out[j, i] = cinc[j]
         if count_buy:
             purchases[c] += 1
         if mk != 0:
@@ -439,8 +483,12 @@ def purchase_batch(idx, amount, shipping, cat, ev, day, slot, day_vals, bday_bas
                 inc = goods
             elif mk == 3:
                 inc = total
-            else:
+            elif mk == 4:
                 inc = 1
+            elif mk == 5:
+                inc = cinc[metric_of]
+            else:
+                inc = bal_out[metric_of, i]
             inc_out[i] = inc
             metric[c] += inc
             if win_row >= 0:

@@ -5,9 +5,12 @@ Takes: a `Plan` (simulator.engine.program_plan) and the chunk's `StringTable`. G
 rounding, group, every-Nth, streak, and index ranges into flat tables of rate awards (rate × D,
 net or gross, excluded and `in category` codes), multipliers (numerator, denominator), discounts,
 point caps and limits (limit, period); the fixed points and perk costs per rule; the tier
-tables (own rate × D, multiplier, discount, thresholds); and `safe_amount`, the largest
+tables (own rate × D, multiplier, discount, thresholds); the counters on purchases (condition,
+the event column they sum); per rule the balance beside the points it awards (-1: the points);
+the customer attributes conditions read; and `safe_amount`, the largest
 purchase amount for which no product of the kernel's int64 arithmetic can wrap (a batch with a
-larger amount runs on the numpy path, which is exact with Python integers there).
+larger amount runs on the numpy path, which is exact with Python integers there; at most 2**53,
+so that amounts in the float64 condition columns and counter sums are exact).
 A construct the tables cannot express raises `conditions.Unsupported`.
 """
 
@@ -20,12 +23,12 @@ import numpy as np
 
 from simulator.engine.program_plan import Plan
 from simulator.engine.status_dates import tier_rate_table
-from simulator.kernel.conditions import CondCode, Unsupported, compile_condition
+from simulator.kernel.conditions import EVENT_COLUMNS, CondCode, Unsupported, compile_condition
 from simulator.model.strings import StringTable
 
 ROUNDING = {"down": 0, "up": 1, "nearest": 2}
 PERIODS = ("day", "week", "month", "quarter", "year", "lifetime")
-METRICS = {"spend": 1, "points": 3, "purchases": 4}  # 2: spend before discounts
+METRICS = {"spend": 1, "points": 3, "purchases": 4}  # 2: spend before discounts; 5: a counter; 6: a balance
 INT64_HEADROOM = 2**62
 
 
@@ -56,8 +59,25 @@ class KernelTables:
         self.D = D
         self.rounding = ROUNDING[p.rounding]
         self.stack_add = p.stacking == "add"
-        code = CondCode()
+        code = CondCode.of(p)
         cond = [compile_condition(s.rule.condition, strings, code) for s in specs]
+        # counters on purchases: their conditions (read before the event) and what they sum
+        counted = [c for c in p.counters if c.event == "purchase"]
+        self.counted = [c.name for c in counted]
+        ccond = [compile_condition(c.condition, strings, code) for c in counted]
+        self.cnt_row = _i64([code.counters.index(c.name) for c in counted])
+        self.cnt_cond_lo = _i64([c[0] for c in ccond])
+        self.cnt_cond_hi = _i64([c[1] for c in ccond])
+        for c in counted:
+            if c.sums is not None and c.sums not in EVENT_COLUMNS:
+                raise Unsupported(f"counter `{c.name}` sums `{c.sums}`")
+        self.cnt_sum_col = _i64([code.column(c.sums) if c.sums is not None else -1 for c in counted])
+        self.counter_names = list(code.counters)
+        self.attributes = [(a, code.attribute_types[a]) for a in code.attributes]
+        # balances beside the points: per rule the balance it awards (-1: the points)
+        self.balance_names = [b.name for b in p.balances]
+        self.rule_bal = _i64([self.balance_names.index(s.rule.balance) if s.rule.balance is not None else -1
+                              for s in specs])
         self.cond_lo = _i64([c[0] for c in cond])
         self.cond_hi = _i64([c[1] for c in cond])
         self.op = _i64(code.ops)
@@ -80,10 +100,18 @@ class KernelTables:
         rates = [list(s.rates) for s in specs]
         self.rate_lo, self.rate_hi, flat_rates = _ranges(rates)
         self.rate_factor = _i64([r.num * (D // r.den) for r in flat_rates])
+        # a rule that awards a balance keeps its own rate where the tier sets one
+        self.rate_own = _i64([1 if s.rule.balance is not None else 0 for s in specs for _ in s.rates])
         self.rate_gross = _i64([1 if r.base == "gross" else 0 for r in flat_rates])
         self.rx_lo, self.rx_hi, self.rx_codes = _codes([r.excluding for r in flat_rates])
         self.ro_has = _i64([0 if r.only is None else 1 for r in flat_rates])
         self.ro_lo, self.ro_hi, self.ro_codes = _codes([r.only for r in flat_rates])
+        # awards per quantity (points per unit of the purchase's quantity), × D
+        self.q_lo, self.q_hi, flat_q = _ranges([list(s.quantities) for s in specs])
+        self.q_factor = _i64([q.num * (D // q.den) for q in flat_q])
+        self.qx_lo, self.qx_hi, self.qx_codes = _codes([q.excluding for q in flat_q])
+        self.qo_has = _i64([0 if q.only is None else 1 for q in flat_q])
+        self.qo_lo, self.qo_hi, self.qo_codes = _codes([q.only for q in flat_q])
         # multipliers
         self.mult_lo, self.mult_hi, flat_m = _ranges([list(s.multipliers) for s in specs])
         self.mult_num = _i64([f.numerator for f in flat_m])
@@ -132,8 +160,17 @@ class KernelTables:
             self.metric_kind = 2 if ts.spend_before_discounts else 1
         elif ts.metric in METRICS:
             self.metric_kind = METRICS[ts.metric]
+        elif ts.metric in self.balance_names:
+            self.metric_kind = 6
+        elif ts.metric in self.counted:
+            self.metric_kind = 5
+        elif ts.metric in self.counter_names:
+            self.metric_kind = 0  # a counter of other events: a purchase leaves the metric as it is
         else:
-            raise Unsupported(f"tier metric `{ts.metric}` (a counter)")
+            raise Unsupported(f"tier metric `{ts.metric}`")
+        # the counter (5: index among `counted`) or balance (6) the metric is
+        self.metric_of = (self.counted.index(ts.metric) if self.metric_kind == 5 else
+                          self.balance_names.index(ts.metric) if self.metric_kind == 6 else 0)
         self.any_discounts = self.has_tier_disc or any(s.discounts for s in specs)
         self.safe_amount = self._safe_amount(plan, flat_m, mults, discs, pct)
 
@@ -143,7 +180,8 @@ class KernelTables:
         ≤ 2 × R × every multiplier's numerator × the largest |m − 1| numerator, a discount
         ≤ 2 × amount × its numerator."""
         top = int(max(self.tier_rate.max(initial=0), 0))
-        rsum = sum(max(int(f), top) for f in self.rate_factor) + 1
+        # R ≤ max(amount, quantity) × (the rate factors + the quantity factors): `apply` bounds both
+        rsum = sum(max(int(f), top) for f in self.rate_factor) + sum(int(f) for f in self.q_factor) + 1
         nums = 1
         diff = 1
         dens = self.D
@@ -154,7 +192,7 @@ class KernelTables:
         if 2 * dens * max(1, self.D) >= INT64_HEADROOM:
             raise Unsupported("multipliers whose denominators pass int64")
         per_cent = max(2 * rsum * nums * diff, *(2 * f.numerator + 1 for f in list(discs) + [x for x in pct if x]), 2)
-        safe = INT64_HEADROOM // per_cent
+        safe = min(INT64_HEADROOM // per_cent, 2**53)  # the condition columns and sums are exact float64
         if safe < 10**8:  # a million dollars per purchase would not fit
             raise Unsupported("rates and multipliers too large for int64 arithmetic")
         return int(safe)

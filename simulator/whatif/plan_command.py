@@ -150,9 +150,9 @@ def markdown(plan: Plan) -> str:
     for change in plan.diff.changes:
         if change.kind == "changed":
             for f in change.fields:
-                lines.append(f"- ~ {f.text()}")
+                lines.append(f"- `~` {f.text()}")  # the marks in code: a bare `- -` would nest a list
         else:
-            lines.append(f"- {'+' if change.kind == 'added' else '-'} {change.summary}")
+            lines.append(f"- `{'+' if change.kind == 'added' else '-'}` {change.summary}")
     c = plan.comparison
     if c is not None:
         m = c.meta

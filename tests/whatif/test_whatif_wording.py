@@ -53,3 +53,11 @@ def test_every_output_names_both_words(birthday, birthday_v2, gift):
         assert doc["uncertainty"]["range"].startswith("range of outcomes: 5th to 95th percentile over the 3 trials, "
                                                       "each drawing the uncertain assumptions")
         assert doc["uncertainty"]["mc_precision"].startswith("Monte Carlo precision (±): " + DEFINITION)
+
+
+def test_the_plan_marks_each_change_in_code_so_markdown_does_not_nest_lists(birthday, birthday_v2):
+    plan = make_plan(birthday, birthday_v2, load_population_spec(str(FIXTURES / "lively.yaml")), SETTINGS)
+    changes = [line for line in plan_markdown(plan).splitlines() if line.startswith("- ")]
+    assert changes, "the two fixtures differ"
+    # `- - x` would render as a list inside a list item: every mark is `+`, `-` or `~` in code
+    assert all(re.match(r"- `[+~-]` \S", line) for line in changes), changes
