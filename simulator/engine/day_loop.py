@@ -148,10 +148,11 @@ def ledger_error(arm: ProgramArm) -> int:
 
 def cohort_error(arm: ProgramArm, book: CohortBook) -> int:
     """The largest error, over the chunk's customers, of the cohort book against the lots: what it holds
-    by issue month adds up to the points in lots (outstanding plus any debt). 0 when sound."""
+    by issue month adds up to the points in lots (outstanding plus any debt), and its flows to what it
+    holds (`CohortBook.drift`). 0 when sound."""
     if arm.n == 0:
         return 0
-    return int(np.abs(book.held.sum(axis=0) - arm.lots.held(np.arange(arm.n))).max())
+    return max(int(np.abs(book.held.sum(axis=1) - arm.lots.held(np.arange(arm.n))).max()), book.drift())
 
 
 def check_customer_totals(arm: ProgramArm) -> None:

@@ -28,7 +28,7 @@ bucket's month, read from its slot â€” an earn day's month, or the earn month â€
 first in slot 0), `expire_old` (expired: the oldest points), `expire_all` (expired: everything),
 `reverse` (reversed: the order's own lots in its earn day's month, then the newest points; the part
 beyond the balance to "below zero"). The book keeps one int64 per customer and issue month (the
-points still held of that month); the buckets here are unchanged, so nothing it records changes a
+points still held of that month) and two more per customer (simulator.engine.cohorts); the buckets here are unchanged, so nothing it records changes a
 ledger total or a random draw. Any other engine of these lots (a compiled kernel) reports the same
 changes at the same moments.
 """

@@ -291,3 +291,38 @@ def test_reports_show_the_cohorts(busy_population, tmp_path):
     assert len(rows) == sum(M - doc["months"].index(r) for r in co["rows"])  # each cohort from its month on
     files = export_files(doc)
     assert "cohorts.csv" in files and "cohort_ages.csv" in files and "cohorts.parquet" in files
+
+
+def test_book_oldest_first_one_entry_and_spread():
+    """The cohort book alone (30-day months): an oldest-first take is the same whether the oldest held
+    cohort covers it (one entry) or it spreads over several (the current month's earnings included).
+    Customer 0: opening 10, month 0 earns 5, month 1 earns 8; customer 1: month 0 20, month 1 4;
+    customer 2: month 0 7. In month 1 they redeem 12, 22, 3: c0 10 opening + 2 of month 0 -> (0, 3, 8);
+    c1 20 of month 0 + 2 of month 1 -> (0, 0, 2); c2 3 of month 0 -> (0, 4, 0). Then c0 redeems 3 and
+    c2 4 (each all of its oldest cohort, month 0). In month 2 c1 redeems 2 (its month-1 cohort).
+    Redeemed in month 1: opening 10, month 0 2 + 20 + 3 + 3 + 4 = 32, month 1 2; in month 2: month 1 2.
+    Outstanding: month 0 opening 10, month 0 5 + 20 + 7 = 32; month 1 month 1 8 + 4 - 2 = 10 (the rest
+    0); month 2 month 1 10 - 2 = 8 (only customer 0's 8)."""
+    from simulator.engine.cohorts import CohortBook
+
+    book = CohortBook(3, np.arange(120) // 30, 4, "none")
+    book.opening(np.array([0]), np.array([10]))
+    book.earned(np.array([0, 1, 2]), 5, np.array([5, 20, 7]), None)
+    book.month_end(0, None)
+    book.month = 1
+    book.earned(np.array([0, 1]), 35, np.array([8, 4]), None)
+    book.take_oldest(np.array([0, 1, 2]), np.array([12, 22, 3]), "redeemed")
+    book.take_oldest(np.array([0, 2]), np.array([3, 4]), "redeemed")
+    book.month_end(1, None)
+    book.month = 2
+    book.take_oldest(np.array([1]), np.array([2]), "redeemed")
+    book.month_end(2, None)
+    f = book.flows()
+    # rows: 0 opening, 1 + m month m, 5 below zero
+    assert f["redeemed"][:, 1].tolist() == [10, 32, 2, 0, 0, 0]
+    assert f["redeemed"][:, 2].tolist() == [0, 0, 2, 0, 0, 0]
+    assert f["outstanding"][:, 0].tolist() == [10, 32, 0, 0, 0, 0]
+    assert f["outstanding"][:, 1].tolist() == [0, 0, 10, 0, 0, 0]
+    assert f["outstanding"][:, 2].tolist() == [0, 0, 8, 0, 0, 0]
+    assert book.held.tolist() == [[0, 0, 8, 0, 0], [0, 0, 0, 0, 0], [0, 0, 0, 0, 0]]
+    assert book.drift() == 0
