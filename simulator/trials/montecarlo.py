@@ -250,9 +250,12 @@ def customer_bytes(program: ir.Program, settings: RunSettings, population: Popul
 
 
 def _lot_bytes(program: ir.Program, cal: Calendar) -> int:
-    """The ledger's bytes per customer: its lot buckets, and the tier economics' running totals."""
+    """The ledger's bytes per customer: its lot buckets, the points by issue-month cohort (one int64
+    per month and the opening cohort, plus the current month's earnings and the oldest cohort held:
+    simulator.engine.cohorts), and the tier economics' running totals."""
     tiers = TIER_ECONOMICS_BYTES if program.tiers is not None and len(program.tiers.tiers) > 1 else 0
-    return LOT_BYTES * (build_plan(program, cal, StringTable()).ring_size + program.pending_days) + tiers
+    cohorts = 8 * (cal.months + 3)
+    return LOT_BYTES * (build_plan(program, cal, StringTable()).ring_size + program.pending_days) + cohorts + tiers
 
 
 def _customer_bytes(lot_bytes: int, pop: Population, days: int) -> int:

@@ -153,7 +153,8 @@ def test_automatic_chunks_keep_workers_busy_and_memory_bounded():
     # a given chunk size is kept
     assert sizes(RunSettings(customers=3 * BLOCK, trials=1, workers=1, chunk_size=BLOCK)) == [1, 1, 1]
     # no lots by earn day, no referrals: about 400 bytes a customer
-    assert customer_bytes(program, RunSettings(), _quiet_population()) == 400
+    # 400 for traits, state and lots, and the points by issue-month cohort: 8 x (12 months + 3) = 120
+    assert customer_bytes(program, RunSettings(), _quiet_population()) == 400 + 120
 
 
 def test_automatic_chunks_shrink_for_programs_with_many_lot_buckets():
@@ -164,13 +165,16 @@ def test_automatic_chunks_shrink_for_programs_with_many_lot_buckets():
     sf, _, _ = load_file("rules/online_shop.loyalty")  # expiry 12 months after each earn day, 14 days pending
     program, _ = compile_source(sf)
     per_customer = customer_bytes(program, RunSettings(), _quiet_population())
-    assert per_customer == 400 + 8 * (366 + 14)  # int64 buckets: 3,440 bytes
+    assert per_customer == 400 + 8 * (366 + 14) + 8 * (12 + 3)  # int64 buckets and cohorts: 3,560 bytes
     chunks = plan_tasks(program, RunSettings(customers=10 * BLOCK, trials=1, workers=1), population=_quiet_population())
-    assert len(chunks[0]) == AUTO_WORKER_BYTES // (per_customer * BLOCK) == 1  # 384 MiB / (3,440 x 65,536) = 1.79
+    assert len(chunks[0]) == AUTO_WORKER_BYTES // (per_customer * BLOCK) == 1  # 384 MiB / (3,560 x 65,536) = 1.73
 
 
-def test_a_run_that_does_not_fit_in_memory_is_refused_before_it_starts():
+def test_a_run_that_does_not_fit_in_memory_is_refused_before_it_starts(monkeypatch):
+    from simulator.kernel import dispatch
     from simulator.trials.montecarlo import RunSettings, check_memory, customer_bytes, plan_tasks
+
+    monkeypatch.setattr(dispatch, "kernel_compiled", lambda: True)  # no compiler memory: the kernel is cached
 
     from simulator.trials.montecarlo import (KERNEL_PROCESS_BYTES, MAIN_PROCESS_BYTES, TRIAL_BYTES, TRIAL_MONTH_BYTES,
                                              WORKER_PROCESS_BYTES)
@@ -180,9 +184,9 @@ def test_a_run_that_does_not_fit_in_memory_is_refused_before_it_starts():
     settings = RunSettings(customers=10 * BLOCK, trials=1, workers=2)
     chunks = plan_tasks(program, settings, population=pop)  # chunks of 4, 4 and 2 blocks... at most 2 running at once
     assert [len(c) for c in chunks] == [4, 4, 2]
-    # the main process, two tasks of 4 blocks at 400 bytes a customer, two worker processes with the
+    # the main process, two tasks of 4 blocks at 520 bytes a customer (400 + 120 for the cohorts), two worker processes with the
     # engine kernel's code each (the program runs on the kernel), one trial's results (12 months)
-    need = (MAIN_PROCESS_BYTES + 2 * 4 * BLOCK * 400 + 2 * WORKER_PROCESS_BYTES + 2 * KERNEL_PROCESS_BYTES
+    need = (MAIN_PROCESS_BYTES + 2 * 4 * BLOCK * 520 + 2 * WORKER_PROCESS_BYTES + 2 * KERNEL_PROCESS_BYTES
             + (TRIAL_BYTES + 12 * TRIAL_MONTH_BYTES))
     assert check_memory(program, settings, chunks, len(chunks), available=need, population=pop).total == need
     with pytest.raises(SimulationError) as err:
