@@ -146,21 +146,26 @@ def random_program(rng: random.Random, i: int) -> str:
     return "\n".join(head + rules + tail)
 
 
-@pytest.mark.parametrize("i", range(20))
-def test_random_programs_agree_on_kernel_numpy_path_and_interpreter(i, busy_population, monkeypatch):
-    text = random_program(random.Random(1000 + i), i)
-    sf, diags = parse_text(text, f"random{i}.loyalty")
+def _three_ways(text: str, name: str, population, monkeypatch) -> None:
+    """`text` runs on the kernel, and the kernel, the numpy path and the interpreter agree."""
+    sf, diags = parse_text(text, name)
     assert sf is not None, [d.message for d in diags]
     program, diags = compile_source(sf)
     assert program is not None, (text, [d.message for d in diags if d.is_error])
     kw = dict(customers=300, months=13, trials=1, seed=7, workers=1, record=25)
-    b = _run(monkeypatch, "auto", program, busy_population, **kw)
+    b = _run(monkeypatch, "auto", program, population, **kw)
     assert b.meta["engine"] == "kernel", text
-    a = _run(monkeypatch, "numpy", program, busy_population, **kw)
+    a = _run(monkeypatch, "numpy", program, population, **kw)
     assert _trials(a) == _trials(b)
     start, end = dt.date.fromisoformat(b.meta["start"]), dt.date.fromisoformat(b.meta["end"])
     assert compare_records(program, b.records, start, end) == []
     assert b.ledger_identity_ok
+
+
+@pytest.mark.parametrize("i", range(20))
+def test_random_programs_agree_on_kernel_numpy_path_and_interpreter(i, busy_population, monkeypatch):
+    text = random_program(random.Random(1000 + i), i)
+    _three_ways(text, f"random{i}.loyalty", busy_population, monkeypatch)
 
 
 def test_a_kernel_that_ran_is_cached_and_not_announced_again(busy_population, monkeypatch):
@@ -320,18 +325,7 @@ def wider_program(rng: random.Random, i: int) -> str:
 @pytest.mark.parametrize("i", range(8))
 def test_random_programs_with_counters_attributes_balances_agree(i, busy_population, monkeypatch):
     text = wider_program(random.Random(5000 + i), i)
-    sf, diags = parse_text(text, f"wider{i}.loyalty")
-    assert sf is not None, [d.message for d in diags]
-    program, diags = compile_source(sf)
-    assert program is not None, (text, [d.message for d in diags if d.is_error])
-    kw = dict(customers=300, months=13, trials=1, seed=7, workers=1, record=25)
-    b = _run(monkeypatch, "auto", program, busy_population, **kw)
-    assert b.meta["engine"] == "kernel", text
-    a = _run(monkeypatch, "numpy", program, busy_population, **kw)
-    assert _trials(a) == _trials(b)
-    start, end = dt.date.fromisoformat(b.meta["start"]), dt.date.fromisoformat(b.meta["end"])
-    assert compare_records(program, b.records, start, end) == []
-    assert b.ledger_identity_ok
+    _three_ways(text, f"wider{i}.loyalty", busy_population, monkeypatch)
 
 
 HAND_LINES = """program "Hand lines" {
