@@ -33,7 +33,6 @@ from rulelang.run.ledger import OPENING_BALANCE, Entry, Ledger, LedgerInvariantE
 from rulelang.run.trace import Result, RuleTrace, TierChange, TraceStep, VoucherTotals
 from rulelang.run.vouchers import Wallet, voucher_end
 from rulelang.run.balances import BalanceBook, expires_today
-from rulelang.run.trace import Result, RuleTrace, TierChange, TraceStep
 from rulelang.run.undo import Moved, share
 
 __all__ = [

@@ -614,7 +614,6 @@ class ProgramArm:
         it fires for; None when it has none or the event has no amount."""
         if not spec.rates or b.amount is None:
             return None
-        D = self.plan.common_den
         num: np.ndarray = np.zeros(b.k, dtype=np.int64)
         for rs in spec.rates:
             base = self._rate_base(b, rs.base, rs.excluding, rs.only)

@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from rulelang import ir
-from rulelang.diagnostics import NO_SPAN, Diagnostic, RulelangError, Span
+from rulelang.diagnostics import Diagnostic, RulelangError, Span
 from rulelang.fields import BuiltinField, recorded_fields
 from rulelang.limits import MAX_DAYS
 

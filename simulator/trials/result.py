@@ -46,10 +46,8 @@ Definitions (money in currency units; cents / 100):
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from fractions import Fraction
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -236,7 +234,6 @@ def build_result(meta: dict[str, Any], program: ir.Program, pop, trials: list, c
     mon = {k: np.stack([t.monthly[k] for t in trials]).astype(np.int64) for k in trials[0].monthly}
     tot = {k: np.array([t.totals[k] for t in trials], dtype=np.int64) for k in trials[0].totals}
     margin = pop.economics.gross_margin
-    pay_den = Fraction(program.point_cost_cents).denominator
     point_cost = float(Fraction(program.point_cost_cents)) / 100.0
     # customers alive at the start (all of them, unless a customers file or an `age:` starts some dead)
     customers = tot["alive_at_start" if "alive_at_start" in tot else "customers"].astype(np.float64)

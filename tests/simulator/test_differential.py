@@ -10,8 +10,6 @@ are replayed through `rulelang.run.interpreter.run`, and every total must match 
 from __future__ import annotations
 
 import datetime as dt
-from fractions import Fraction
-from pathlib import Path
 
 import pytest
 

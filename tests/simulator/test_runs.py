@@ -172,7 +172,7 @@ def test_automatic_chunks_shrink_for_programs_with_many_lot_buckets():
 
 def test_a_run_that_does_not_fit_in_memory_is_refused_before_it_starts(monkeypatch):
     from simulator.kernel import dispatch
-    from simulator.trials.montecarlo import RunSettings, check_memory, customer_bytes, plan_tasks
+    from simulator.trials.montecarlo import RunSettings, check_memory, plan_tasks
 
     monkeypatch.setattr(dispatch, "kernel_compiled", lambda: True)  # no compiler memory: the kernel is cached
 
