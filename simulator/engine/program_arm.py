@@ -675,12 +675,14 @@ class ProgramArm:
 
     def _raw_on(self, b: "_Batch", only: tuple[int, ...]) -> np.ndarray:
         """R on the lines of the category codes `only` (in 1/D points): the firing rules' rate
-        awards and awards per quantity, each on those of its lines in `only` (a multiplier
-        `in category`, docs/semantics.md §3.1)."""
+        awards and awards per quantity of the points (not of a balance beside them), each on those
+        of its lines in `only` (a multiplier `in category`, docs/semantics.md §3.1)."""
         D = self.plan.common_den
         out: np.ndarray = np.zeros(b.k, dtype=np.int64)
         quantity = b.data.get("quantity")
         for spec, m in b.fired:
+            if spec.rule.balance is not None:  # a balance beside the points is not multiplied
+                continue
             num: np.ndarray = np.zeros(b.k, dtype=np.int64)
             if b.amount is not None:
                 for rs in spec.rates:

@@ -38,7 +38,7 @@ KNOWN_FIELDS = {
     ir.Multiplier: {"factor", "only"},
     ir.FixedAward: {"points", "to"},
     ir.QuantityAward: {"rate", "unit", "excluding", "only"},
-    ir.DiscountAction: {"percent", "fixed_cents", "base", "excluding"},
+    ir.DiscountAction: {"percent", "fixed_cents", "base", "excluding", "only"},
     ir.PerkAction: {"name", "cost_cents"},
 }
 KERNEL_ACTIONS = (ir.RateAward, ir.QuantityAward, ir.Multiplier, ir.FixedAward, ir.DiscountAction, ir.PerkAction)
@@ -100,8 +100,6 @@ def kernel_supports(plan: Plan, population=None) -> list[str]:
                 out.append(f"{type(a).__name__} ({name})")
                 continue
             out += _new_fields(a, name)
-            if isinstance(a, ir.Multiplier) and a.only is not None:
-                out.append(f"multiplier `in category` ({name})")
         try:
             compile_condition(r.condition, strings, CondCode.of(p))
         except Unsupported as exc:

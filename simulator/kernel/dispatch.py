@@ -205,7 +205,8 @@ class PurchaseKernel:
             self.nth, self.streak_last, self.streak_run, self.bday, total, disc, inc, repaid,
             t.cnt_row, t.cnt_cond_lo, t.cnt_cond_hi, t.cnt_sum_col, self.counters, self.attrs, cinc,
             t.rule_bal, t.rate_own, self.bal_issued, bal,
-            qty, t.q_lo, t.q_hi, t.q_factor, t.qx_lo, t.qx_hi, t.qx_codes, t.qo_has, t.qo_lo, t.qo_hi, t.qo_codes)
+            qty, t.q_lo, t.q_hi, t.q_factor, t.qx_lo, t.qx_hi, t.qx_codes, t.qo_has, t.qo_lo, t.qo_hi, t.qo_codes,
+            t.do_has, t.do_lo, t.do_hi, t.do_codes, t.mo_has, t.mo_lo, t.mo_hi, t.mo_codes)
         if biggest > MAX_EVENT_POINTS:
             raise ExactRangeError(f"one purchase would earn {int(biggest):,} {arm.p.points_unit}, more than "
                                   f"the {MAX_EVENT_POINTS:,} one event may earn (rulelang.limits.MAX_EVENT_POINTS)")

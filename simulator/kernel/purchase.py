@@ -193,7 +193,8 @@ def purchase_batch(idx, amount, shipping, cat, ev, day, slot, day_vals, bday_bas
                    total_out, disc_out, inc_out, repaid_out,
                    cnt_row, cnt_cond_lo, cnt_cond_hi, cnt_sum_col, counters, attrs, cinc_out,
                    rule_bal, rate_own, bal_issued, bal_out,
-                   qty, q_lo, q_hi, q_factor, qx_lo, qx_hi, qx_codes, qo_has, qo_lo, qo_hi, qo_codes):
+                   qty, q_lo, q_hi, q_factor, qx_lo, qx_hi, qx_codes, qo_has, qo_lo, qo_hi, qo_codes,
+                   do_has, do_lo, do_hi, do_codes, mo_has, mo_lo, mo_hi, mo_codes):
     """Apply one purchase to each customer of `idx`; returns the largest points of one purchase."""
     nr = cond_lo.size
     D = prog[P_D]
@@ -345,6 +346,8 @@ def purchase_batch(idx, amount, shipping, cat, ev, day, slot, day_vals, bday_bas
                 base = amount[i] if disc_gross[j] != 0 else goods
                 if _in(dx_codes, dx_lo[j], dx_hi[j], cat[i]):
                     base = 0
+                if do_has[j] != 0 and not _in(do_codes, do_lo[j], do_hi[j], cat[i]):
+                    base = 0  # `in category`: the purchase, one line, counts when it is in them
                 if disc_pct[j] != 0:
                     disc += _round_div(base * disc_num[j], disc_den[j], rule_round[r])
                 else:
@@ -400,10 +403,13 @@ def purchase_batch(idx, amount, shipping, cat, ev, day, slot, day_vals, bday_bas
                 for j in range(mult_lo[r], mult_hi[r]):
                     fn = mult_num[j]
                     fd = mult_den[j]
+                    Rj = R  # `in category`: R on the lines of those categories (the one line: all of R or none)
+                    if mo_has[j] != 0 and not _in(mo_codes, mo_lo[j], mo_hi[j], cat[i]):
+                        Rj = 0
                     if add:
-                        pts[r] += _round_div(R * (fn - fd), D * fd, rule_round[r])
+                        pts[r] += _round_div(Rj * (fn - fd), D * fd, rule_round[r])
                     else:
-                        pts[r] += _round_div(R * pnum * (fn - fd), pden * D * fd, rule_round[r])
+                        pts[r] += _round_div(Rj * pnum * (fn - fd), pden * D * fd, rule_round[r])
                         pnum *= fn
                         pden *= fd
                         a, b = pnum, pden

@@ -116,6 +116,9 @@ class KernelTables:
         self.mult_lo, self.mult_hi, flat_m = _ranges([list(s.multipliers) for s in specs])
         self.mult_num = _i64([f.numerator for f in flat_m])
         self.mult_den = _i64([f.denominator for f in flat_m])
+        flat_mo = [o for s in specs for o in (list(s.multiplier_only) + [None] * len(s.multipliers))[:len(s.multipliers)]]
+        self.mo_has = _i64([0 if o is None else 1 for o in flat_mo])  # `multiply 2x in category`
+        self.mo_lo, self.mo_hi, self.mo_codes = _codes(flat_mo)
         # fixed awards to the customer (a purchase has no referral side) and perks
         self.fixed = _i64([sum(pts for pts, to in s.fixed if to == "customer") for s in specs])
         self.perk_cost = _i64([sum(c for _, c in s.perks) for s in specs])
@@ -128,6 +131,8 @@ class KernelTables:
         self.disc_fixed = _i64([int(ds.fixed_cents or 0) for ds in flat_d])
         self.disc_gross = _i64([1 if ds.base == "gross" else 0 for ds in flat_d])
         self.dx_lo, self.dx_hi, self.dx_codes = _codes([ds.excluding for ds in flat_d])
+        self.do_has = _i64([0 if ds.only is None else 1 for ds in flat_d])  # `discount ... in category`
+        self.do_lo, self.do_hi, self.do_codes = _codes([ds.only for ds in flat_d])
         self.has_rule_disc = _i64([1 if s.discounts else 0 for s in specs])
         # caps (points) and limits (times): rows of the kernel's stacked state
         self.cap_lo, self.cap_hi, flat_c = _ranges([list(s.point_caps) for s in specs])

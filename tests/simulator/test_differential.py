@@ -42,6 +42,10 @@ PROGRAMS.append(BALANCES)
 PROGRAMS.append(str((HERE / "fixtures" / "money_counter.loyalty").relative_to(ROOT)))  # tiers by a money counter
 # status dates (to the qualified tier; one step), `activity is ...`, tier earn rates
 PROGRAMS += [str((HERE / "fixtures" / name).relative_to(ROOT)) for name in ("status.loyalty", "status_step.loyalty")]
+IN_CATEGORY = str((HERE / "fixtures" / "in_category.loyalty").relative_to(ROOT))  # discounts, multipliers `in category`
+PROGRAMS.append(IN_CATEGORY)
+GROCERY = str((HERE / "fixtures" / "grocery.loyalty").relative_to(ROOT))  # per-line exclusions, `any line`
+PROGRAMS.append(GROCERY)  # here without lines: each purchase of the busy population is one line
 PROGRAMS.append(str((HERE / "fixtures" / "constructs.loyalty").relative_to(ROOT)))  # last: tests below read it
 
 
@@ -257,7 +261,6 @@ def test_a_budget_of_a_conditional_rule_runs_out_exactly_and_other_customers_go_
 
 # ---------------------------------------------------------------- line items
 
-GROCERY = str((HERE / "fixtures" / "grocery.loyalty").relative_to(ROOT))  # per-line exclusions, `any line`
 BASKETS = HERE / "fixtures" / "baskets.yaml"  # the busy population with baskets of lines
 
 

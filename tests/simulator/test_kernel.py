@@ -22,7 +22,7 @@ from simulator.engine.program_plan import build_plan
 from simulator.kernel import cache, coverage, kernel_supports
 from simulator.model.strings import StringTable
 from simulator.trials.montecarlo import simulate
-from test_differential import PROGRAMS, _compile
+from test_differential import IN_CATEGORY, PROGRAMS, _compile
 
 KERNEL_RUNS = [p for p in PROGRAMS if p not in NUMPY_ONLY]
 # the examples of rules/ the kernel runs: every one of them
@@ -69,7 +69,7 @@ def test_kernel_and_numpy_path_give_identical_trials(path, busy_population, monk
         assert _trials(a) == _trials(b)
 
 
-@pytest.mark.parametrize("path", ["rules/coffee.loyalty", "rules/cosmetics.loyalty"])
+@pytest.mark.parametrize("path", ["rules/coffee.loyalty", "rules/cosmetics.loyalty", IN_CATEGORY])
 def test_two_workers_on_the_kernel_give_the_numpy_paths_trials(path, busy_population, monkeypatch):
     program = _compile(path)
     kw = dict(customers=1024, months=6, trials=2, seed=3, block_size=256, chunk_size=256)
@@ -115,7 +115,8 @@ CONDITIONS = ['category == "coffee"', 'category in ["coffee", "tea", "beans"]', 
               'category != "gift_card"', 'tier >= Gold']
 AWARDS = ['award 1 point per 1 USD of net amount', 'award 3 points per 2 USD of gross amount excluding category "gift_card"',
           'award 25 points', 'multiply 2x', 'multiply 1.5x', 'discount 5% of net amount', 'discount 2 USD',
-          'perk cup costs 1 USD', 'award 7 points per 10 USD of net amount']
+          'perk cup costs 1 USD', 'award 7 points per 10 USD of net amount', 'multiply 2x in category "coffee", "tea"',
+          'discount 10% in category "coffee"', 'discount 1 USD in category "beans", "sale"']
 MODIFIERS = ['cap 100 points per customer per month', 'limit 2 times per customer per week', 'every 3rd purchase',
              'streak 2 weeks', 'group "g"', 'priority 2', 'during 2027-02-01 .. 2027-06-30', 'round up',
              'round nearest']
@@ -136,6 +137,8 @@ def random_program(rng: random.Random, i: int) -> str:
         if "tier" in cond and not tiers:
             cond = ""
         body = rng.sample(AWARDS, rng.randint(1, 2)) + rng.sample(MODIFIERS, rng.randint(0, 2))
+        if r == 0 and "points per 1 USD" in tiers and not any("USD of" in a for a in body):
+            body.insert(0, AWARDS[0])  # a tier's own rate replaces a rate award's: the checker wants one
         rules.append(f"earn r{r} on purchase{' when ' + cond if cond else ''} {{\n  " + "\n  ".join(body) + "\n}")
     head = [f'program "random {i}" {{', "currency USD", "point cost 0.01 USD",
             rng.choice(["multipliers multiply", "multipliers add"]), rng.choice(["round down", "round up", "round nearest"]),
@@ -365,3 +368,39 @@ def test_awards_per_quantity_and_any_line_on_the_kernel_worked_by_hand(kernel):
                                                   "shipping": np.zeros(1, dtype=np.int64),
                                                   "category": np.array([coffee], dtype=np.int64)})
     assert again.tolist() == [3]
+
+
+HAND_IN_CATEGORY = """program "Hand in category" {
+  currency USD
+  balance "status_points" not redeemable
+  earn base on purchase {
+    award 1 point per 1 USD of net amount
+  }
+  earn status on purchase {
+    award 2 status_points per 1 USD of net amount
+  }
+  earn coffee on purchase {
+    multiply 3x in category "coffee"
+    discount 10% in category "coffee"
+  }
+}
+"""
+
+
+@pytest.mark.parametrize("kernel", [True, False])
+def test_discounts_and_multipliers_in_category_worked_by_hand(kernel):
+    import numpy as np
+
+    sf, _ = parse_text(HAND_IN_CATEGORY, "hand_in_category.loyalty")
+    program, _ = compile_source(sf)
+    arm, strings = _arm(program, kernel)
+    data = {"amount": np.array([2000, 2000, 500], dtype=np.int64), "shipping": np.zeros(3, dtype=np.int64),
+            "category": np.array([strings.code("coffee"), strings.code("tea"), strings.code("coffee")], dtype=np.int64)}
+    got = arm.apply("purchase", np.arange(3), data)
+    # c0: 20.00 coffee, 10% off: 2.00 -> net 18.00: base 18; R = 18 (the status points are not in R):
+    #     the 3x bonus 18 x (3 - 1) = 36: 54; status 2 x 18 = 36
+    # c1: 20.00 tea: neither the discount nor the bonus: 20; status 40
+    # c2: 5.00 coffee: 0.50 off -> 4.50: base 4; bonus 4.5 x 2 = 9: 13; status 9
+    assert got.tolist() == [54, 20, 13]
+    assert arm.last_discount.tolist() == [200, 0, 50]
+    assert arm.last_balances["status_points"].tolist() == [36, 40, 9]
