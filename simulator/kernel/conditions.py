@@ -2,7 +2,8 @@
 
 Takes: an `ir.Expr` (or None) and the `StringTable`. Gives: `CondCode` (opcodes, arguments,
 constants, value sets) that `simulator.kernel.purchase` evaluates per customer on a float64
-stack (customer attributes: rows of a per-customer table, `attributes` in the order read),
+stack (customer attributes: rows of a per-customer table, `attributes` in the order read; an
+`any line` condition per line of the purchase, its line attributes `line_attributes` in the order read),
 with the values `simulator.engine.conditions` compares: strings as codes, dates as
 ordinals, money as cents, bools as 0/1 (exact: every value is an integer below 2**53 or the
 float the numpy path compares too). A construct the tables cannot express raises `Unsupported`.
@@ -16,8 +17,13 @@ from rulelang import ir
 from simulator.engine.conditions import _guess_type, const_value
 from simulator.model.strings import StringTable
 
-# opcodes
-PUSH_COL, PUSH_STATE, PUSH_DAY, PUSH_CONST, CMP, INSET, NOTINSET, AND, OR, NOT, PUSH_ATTR = range(11)
+# opcodes (ANY_LINE: the next `arg` opcodes are a condition on one line, true when it holds for a line;
+# inside it PUSH_LINE reads a line's field (LINE_FIELDS) and PUSH_LINE_ATTR a line attribute)
+(PUSH_COL, PUSH_STATE, PUSH_DAY, PUSH_CONST, CMP, INSET, NOTINSET, AND, OR, NOT, PUSH_ATTR, ANY_LINE, PUSH_LINE,
+ PUSH_LINE_ATTR) = range(14)
+# the fields of a line (simulator.engine.conditions.line_context): a purchase without lines is one line,
+# its goods (amount − shipping), category and quantity; no line carries an sku in a simulation
+LINE_FIELDS = ("amount", "category", "quantity", "sku")
 CMP_OPS = ("==", "!=", "<", "<=", ">", ">=")
 # values read from the customer's state before the event
 STATE_FIELDS = ("first_purchase", "purchases", "tier", "days_from_birthday", "balance")
@@ -42,11 +48,14 @@ class CondCode:
     counters: tuple[str, ...] = ()  # the program's counters (rows of the kernel's counter state)
     attribute_types: dict[str, str] = field(default_factory=dict)  # the customer attributes declared
     attributes: list[str] = field(default_factory=list)  # the attributes read, by index
+    line_attribute_types: dict[str, str] = field(default_factory=dict)  # the line attributes declared
+    line_attributes: list[str] = field(default_factory=list)  # the line attributes read, by index
 
     @classmethod
     def of(cls, program: ir.Program) -> "CondCode":
-        """An empty code that knows the program's counters and customer attributes."""
-        return cls(counters=tuple(c.name for c in program.counters), attribute_types=dict(program.attributes))
+        """An empty code that knows the program's counters, customer and line attributes."""
+        return cls(counters=tuple(c.name for c in program.counters), attribute_types=dict(program.attributes),
+                   line_attribute_types=dict(program.line_attributes))
 
     def column(self, name: str) -> int:
         if name not in self.columns:
@@ -57,6 +66,11 @@ class CondCode:
         if name not in self.attributes:
             self.attributes.append(name)
         return self.attributes.index(name)
+
+    def line_attribute(self, name: str) -> int:
+        if name not in self.line_attributes:
+            self.line_attributes.append(name)
+        return self.line_attributes.index(name)
 
 
 def _number(value: object, what: str) -> float:
@@ -77,11 +91,6 @@ def compile_condition(expr: ir.Expr | None, strings: StringTable, code: CondCode
     return lo, len(code.ops)
 
 
-# the fields of the one line a purchase without lines is (simulator.engine.lines.line_context)
-GOODS = "@goods"  # the event column of amount − shipping
-LINE_COLUMNS = {"amount": GOODS, "category": "category", "quantity": "quantity"}
-
-
 def _emit(expr: ir.Expr, strings: StringTable, code: CondCode, line: bool = False) -> None:
     if isinstance(expr, ir.Const):
         code.ops.append(PUSH_CONST)
@@ -90,10 +99,14 @@ def _emit(expr: ir.Expr, strings: StringTable, code: CondCode, line: bool = Fals
     elif isinstance(expr, ir.Field):
         name = expr.name
         if line:
-            if name not in LINE_COLUMNS:
+            if name in LINE_FIELDS:
+                code.ops.append(PUSH_LINE)
+                code.args.append(LINE_FIELDS.index(name))
+            elif name in code.line_attribute_types:
+                code.ops.append(PUSH_LINE_ATTR)
+                code.args.append(code.line_attribute(name))
+            else:
                 raise Unsupported(f"line field `{name}` in `any line`")
-            code.ops.append(PUSH_COL)
-            code.args.append(code.column(LINE_COLUMNS[name]))
             return
         attribute = name[len("customer."):] if name.startswith("customer.") else None
         if attribute is not None and attribute in code.attribute_types:
@@ -131,7 +144,13 @@ def _emit(expr: ir.Expr, strings: StringTable, code: CondCode, line: bool = Fals
         _emit(expr.item, strings, code, line)
         code.ops.append(NOT)
         code.args.append(0)
-    elif isinstance(expr, ir.AnyLine):  # a purchase without lines is one line (the kernel runs no lines)
+    elif isinstance(expr, ir.AnyLine):
+        if line:
+            raise Unsupported("`any line` inside `any line`")
+        at = len(code.ops)
+        code.ops.append(ANY_LINE)
+        code.args.append(0)
         _emit(expr.item, strings, code, line=True)
+        code.args[at] = len(code.ops) - at - 1  # the line's condition: the opcodes after this one
     else:
         raise Unsupported(f"condition {type(expr).__name__}")

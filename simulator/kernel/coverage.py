@@ -26,7 +26,7 @@ from simulator.model.strings import StringTable
 KNOWN_FIELDS = {
     ir.Program: {"name", "points_unit", "currency", "point_cost_cents", "point_value_cents", "stacking", "rounding",
                  "pending_days", "events", "attributes", "counters", "rules", "tiers", "expiry", "returns",
-                 "rewards", "pay_with_points", "conversion", "activity", "balances"},
+                 "rewards", "pay_with_points", "conversion", "activity", "balances", "line_attributes"},
     ir.Rule: {"name", "order", "event", "condition", "actions", "rounding", "priority", "group", "start", "end",
               "caps", "budget", "every_nth", "streak", "line", "balance"},
     ir.TierSystem: {"metric", "window", "window_months", "tiers", "review", "downgrade", "grace_months",
@@ -87,8 +87,6 @@ def kernel_supports(plan: Plan, population=None) -> list[str]:
     inactivity = any(s.inactivity_months for s in plan.expiry_sets)
     if inactivity and tuple(p.activity) != ("purchase", "earning"):
         out.append("`activity` for an inactivity expiry")
-    if plan.reads_lines and population is not None and any(sg.lines for sg in population.segments):
-        out.append("purchase lines")
     for spec in plan.by_event.get("purchase", []):
         r = spec.rule
         name = f"rule `{r.name}`"

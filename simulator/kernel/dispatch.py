@@ -23,10 +23,14 @@ from simulator.engine.exact import ExactRangeError
 from simulator.engine.program_plan import Plan
 from simulator.kernel.cache import announce_compile
 from simulator.kernel.coverage import kernel_supports
+from simulator.engine.line_attributes import KEY as ATTRIBUTE_KEY, default_value
+from simulator.engine.lines import has_lines as has_lines_in
+from simulator.kernel.conditions import EVENT_COLUMNS
 from simulator.kernel.tables import PERIODS, KernelTables
 from simulator.model.strings import StringTable
 
 ENV = "LOYALTY_ENGINE"
+LINES_SAFE = 2**31  # a purchase with lines above this many cents takes the numpy path: shares multiply amounts
 
 
 def _numba_missing() -> str | None:
@@ -129,8 +133,13 @@ class PurchaseKernel:
             t.D, t.rounding, int(t.stack_add), int(t.any_discounts), int(t.has_tier_mult), int(t.has_tier_disc),
             t.metric_kind, int("earning" in act), int("purchase" in act), int(arm.counts_purchases),
             p.pending_days, int(lots.ring is not None), max(lots.ring_size, 1), int(lots.debt is not None), -1,
-            MAX_EVENT_POINTS, t.n_groups, len(keys), t.metric_of], dtype=np.int64)
+            MAX_EVENT_POINTS, t.n_groups, len(keys), t.metric_of, strings.code("")], dtype=np.int64)
         self.lower_metrics = bool(p.returns.lower_metrics)
+        # the line attributes `any line` conditions read, and what a line that gives none reads
+        self.line_attributes = t.line_attributes
+        self.la_default = np.array([float(default_value(vt, strings)) for _, vt in t.line_attributes] or [0.0])
+        self.no_lines = (np.zeros((1, 1), dtype=np.int64), np.zeros((1, 1), dtype=np.int64),
+                         np.zeros((1, 1), dtype=np.int64), np.zeros((1, 1), dtype=np.bool_), np.zeros((1, 1, 1)))
         self._day = -1
         announce_compile(self.fn)
 
@@ -154,10 +163,25 @@ class PurchaseKernel:
             self.prog[14] = month_index(d) % arm.window.shape[0]
         self.slot = self.plan.slot_of_day(arm.day)
 
+    def _lines(self, data: dict, k: int) -> tuple:
+        """The batch's drawn lines as the kernel reads them: amounts, categories, quantities, which
+        slots are lines, and the line attributes read (a (attributes, k, L) float64 table; an
+        attribute not drawn reads its default)."""
+        amt = np.ascontiguousarray(data["lines.amount"], dtype=np.int64)
+        cat = np.ascontiguousarray(data["lines.category"], dtype=np.int64)
+        qty = np.ascontiguousarray(data["lines.quantity"], dtype=np.int64)
+        valid = np.ascontiguousarray(data["lines.valid"], dtype=np.bool_)
+        names = self.line_attributes
+        attrs = np.empty((max(len(names), 1),) + amt.shape)
+        for a, (name, _) in enumerate(names):
+            drawn = data.get(ATTRIBUTE_KEY + name)
+            attrs[a] = drawn if drawn is not None else self.la_default[a]
+        return amt, cat, qty, valid, attrs
+
     def apply(self, arm, idx: np.ndarray, data: dict) -> np.ndarray | None:
         """`ProgramArm.apply("purchase", idx, data)` on the kernel; None when this batch must take
-        the numpy path (an amount beyond the kernel's int64 bound, or purchase lines)."""
-        if "lines.amount" in data or not self.exact:
+        the numpy path (an amount beyond the kernel's int64 bound)."""
+        if not self.exact:
             return None
         amount = np.ascontiguousarray(data["amount"], dtype=np.int64)
         k = idx.size
@@ -174,13 +198,16 @@ class PurchaseKernel:
             else np.zeros(k, dtype=np.int64)
         cat = np.ascontiguousarray(data["category"], dtype=np.int64) if "category" in data \
             else np.zeros(k, dtype=np.int64)
-        from simulator.kernel.conditions import EVENT_COLUMNS, GOODS
         ev = np.empty((len(t.columns), k), dtype=np.float64)
         for j, name in enumerate(t.columns):
-            if name == GOODS:  # the one line of a purchase without lines: its goods
-                ev[j] = amount - shipping
-            else:
-                ev[j] = data[name] if name in data else EVENT_COLUMNS[name]
+            ev[j] = data[name] if name in data else EVENT_COLUMNS[name]
+        has_lines = has_lines_in(data)
+        if has_lines:
+            if int(amount.max()) >= LINES_SAFE:  # the lines' shares multiply two amounts
+                return None
+            lines = self._lines(data, k)
+        else:
+            lines = self.no_lines
         total = np.zeros(k, dtype=np.int64)
         disc = np.zeros(k, dtype=np.int64)
         inc = np.zeros(k, dtype=np.int64)
@@ -206,7 +233,8 @@ class PurchaseKernel:
             t.cnt_row, t.cnt_cond_lo, t.cnt_cond_hi, t.cnt_sum_col, self.counters, self.attrs, cinc,
             t.rule_bal, t.rate_own, self.bal_issued, bal,
             qty, t.q_lo, t.q_hi, t.q_factor, t.qx_lo, t.qx_hi, t.qx_codes, t.qo_has, t.qo_lo, t.qo_hi, t.qo_codes,
-            t.do_has, t.do_lo, t.do_hi, t.do_codes, t.mo_has, t.mo_lo, t.mo_hi, t.mo_codes)
+            t.do_has, t.do_lo, t.do_hi, t.do_codes, t.mo_has, t.mo_lo, t.mo_hi, t.mo_codes,
+            has_lines, *lines, self.la_default)
         if biggest > MAX_EVENT_POINTS:
             raise ExactRangeError(f"one purchase would earn {int(biggest):,} {arm.p.points_unit}, more than "
                                   f"the {MAX_EVENT_POINTS:,} one event may earn (rulelang.limits.MAX_EVENT_POINTS)")

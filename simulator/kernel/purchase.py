@@ -70,8 +70,8 @@ def _prefetch1(typingctx, arr, col):
 
 # prog[...] slots (KernelTables + the state layout, packed by `dispatch`)
 (P_D, P_ROUND, P_ADD, P_ANYDISC, P_TMULT, P_TDISC, P_METRIC, P_ACT_EARN, P_ACT_BUY, P_COUNT_BUY, P_PEND,
- P_RING, P_RING_SIZE, P_DEBT, P_WIN_ROW, P_MAX_EVENT, P_NGROUPS, P_NINACT, P_METRIC_OF) = range(19)
-PROG_SLOTS = 19
+ P_RING, P_RING_SIZE, P_DEBT, P_WIN_ROW, P_MAX_EVENT, P_NGROUPS, P_NINACT, P_METRIC_OF, P_NONE) = range(20)
+PROG_SLOTS = 20
 
 
 @njit(cache=True, inline="always", error_model="numpy")
@@ -106,12 +106,106 @@ def _days_from_birthday(doy, bday_base, today):
     return best
 
 
+@njit(cache=True, inline="always", error_model="numpy")
+def _op(o, a, stack, sp, consts, set_lo, set_hi, set_vals):
+    """The opcodes a purchase's condition and a line's share (constants, comparisons, sets, and,
+    or, not); returns the stack's new height."""
+    if o == 3:
+        stack[sp] = consts[a]
+        return sp + 1
+    if o == 4:
+        r = stack[sp - 1]
+        left = stack[sp - 2]
+        if a == 0:
+            v = left == r
+        elif a == 1:
+            v = left != r
+        elif a == 2:
+            v = left < r
+        elif a == 3:
+            v = left <= r
+        elif a == 4:
+            v = left > r
+        else:
+            v = left >= r
+        stack[sp - 2] = 1.0 if v else 0.0
+        return sp - 1
+    if o == 5 or o == 6:
+        x = stack[sp - 1]
+        hit = False
+        for j in range(set_lo[a], set_hi[a]):
+            if set_vals[j] == x:
+                hit = True
+                break
+        if o == 6:
+            hit = not hit
+        stack[sp - 1] = 1.0 if hit else 0.0
+        return sp
+    if o == 7 or o == 8:
+        acc = o == 7
+        for j in range(sp - a, sp):
+            t = stack[j] != 0.0
+            acc = (acc and t) if o == 7 else (acc or t)
+        sp -= a
+        stack[sp] = 1.0 if acc else 0.0
+        return sp + 1
+    if o == 9:
+        stack[sp - 1] = 0.0 if stack[sp - 1] != 0.0 else 1.0
+    return sp
+
+
 @njit(cache=True, error_model="numpy")
-def _condition(lo, hi, op, arg, consts, set_lo, set_hi, set_vals, ev, i, state_vals, day_vals, stack, c, attrs):
+def _line_holds(lo, hi, op, arg, consts, set_lo, set_hi, set_vals, stack, amt, catv, qtyv, none_code,
+                line_attr, la_default, i, j, drawn):
+    """A line's condition (`any line (...)`) on one line: its amount, category, quantity, no sku,
+    and its line attributes (`drawn`: line j of purchase i, else each attribute's default)."""
+    sp = 0
+    for pc in range(lo, hi):
+        o = op[pc]
+        a = arg[pc]
+        if o == 12:
+            if a == 0:
+                stack[sp] = amt
+            elif a == 1:
+                stack[sp] = catv
+            elif a == 2:
+                stack[sp] = qtyv
+            else:
+                stack[sp] = none_code
+            sp += 1
+        elif o == 13:
+            stack[sp] = line_attr[a, i, j] if drawn else la_default[a]
+            sp += 1
+        else:
+            sp = _op(o, a, stack, sp, consts, set_lo, set_hi, set_vals)
+    return stack[sp - 1] != 0.0
+
+
+@njit(cache=True, error_model="numpy")
+def _any_line(lo, hi, op, arg, consts, set_lo, set_hi, set_vals, stack, i, goods, catv, qtyv, none_code,
+              has_lines, line_amt, line_cat, line_qty, line_valid, line_attr, la_default):
+    """`any line COND`: COND holds for one of purchase i's lines (without lines: the purchase, one line
+    of its goods, category and quantity, without line attributes)."""
+    if not has_lines:
+        return _line_holds(lo, hi, op, arg, consts, set_lo, set_hi, set_vals, stack, float(goods), float(catv),
+                           float(qtyv), none_code, line_attr, la_default, i, 0, False)
+    for j in range(line_amt.shape[1]):
+        if line_valid[i, j] and _line_holds(lo, hi, op, arg, consts, set_lo, set_hi, set_vals, stack,
+                                            float(line_amt[i, j]), float(line_cat[i, j]), float(line_qty[i, j]),
+                                            none_code, line_attr, la_default, i, j, True):
+            return True
+    return False
+
+
+@njit(cache=True, error_model="numpy")
+def _condition(lo, hi, op, arg, consts, set_lo, set_hi, set_vals, ev, i, state_vals, day_vals, stack, c, attrs,
+               lstack, goods, catv, qtyv, none_code, has_lines, line_amt, line_cat, line_qty, line_valid, line_attr,
+               la_default):
     if hi == lo:
         return True
     sp = 0
-    for pc in range(lo, hi):
+    pc = lo
+    while pc < hi:
         o = op[pc]
         a = arg[pc]
         if o == 0:
@@ -123,50 +217,84 @@ def _condition(lo, hi, op, arg, consts, set_lo, set_hi, set_vals, ev, i, state_v
         elif o == 2:
             stack[sp] = day_vals[a]
             sp += 1
-        elif o == 3:
-            stack[sp] = consts[a]
-            sp += 1
         elif o == 10:
             stack[sp] = attrs[a, c]
             sp += 1
-        elif o == 4:
-            r = stack[sp - 1]
-            left = stack[sp - 2]
-            sp -= 1
-            if a == 0:
-                v = left == r
-            elif a == 1:
-                v = left != r
-            elif a == 2:
-                v = left < r
-            elif a == 3:
-                v = left <= r
-            elif a == 4:
-                v = left > r
-            else:
-                v = left >= r
-            stack[sp - 1] = 1.0 if v else 0.0
-        elif o == 5 or o == 6:
-            x = stack[sp - 1]
-            hit = False
-            for j in range(set_lo[a], set_hi[a]):
-                if set_vals[j] == x:
-                    hit = True
-                    break
-            if o == 6:
-                hit = not hit
-            stack[sp - 1] = 1.0 if hit else 0.0
-        elif o == 7 or o == 8:
-            acc = o == 7
-            for j in range(sp - a, sp):
-                t = stack[j] != 0.0
-                acc = (acc and t) if o == 7 else (acc or t)
-            sp -= a
-            stack[sp] = 1.0 if acc else 0.0
+        elif o == 11:  # `any line`: the next `a` opcodes, per line
+            hit = _any_line(pc + 1, pc + 1 + a, op, arg, consts, set_lo, set_hi, set_vals, lstack, i, goods, catv,
+                            qtyv, none_code, has_lines, line_amt, line_cat, line_qty, line_valid, line_attr,
+                            la_default)
+            stack[sp] = 1.0 if hit else 0.0
             sp += 1
-        elif o == 9:
-            stack[sp - 1] = 0.0 if stack[sp - 1] != 0.0 else 1.0
+            pc += a + 1
+            continue
+        else:
+            sp = _op(o, a, stack, sp, consts, set_lo, set_hi, set_vals)
+        pc += 1
     return stack[sp - 1] != 0.0
+
+
+@njit(cache=True, error_model="numpy")
+def _shares(total, line_amt, line_valid, i, out):
+    """`total` cents split over purchase i's lines in proportion to their amounts, in whole cents
+    (simulator.engine.lines.shares): floor(total × A_j / A) − floor(total × A_(j−1) / A); all of it
+    on the last line when the amounts add up to 0."""
+    W = line_amt.shape[1]
+    whole = 0
+    nvalid = 0
+    for j in range(W):
+        if line_valid[i, j]:
+            whole += line_amt[i, j]
+            nvalid += 1
+    if whole <= 0:
+        for j in range(W):
+            out[j] = 0
+        out[max(nvalid - 1, 0)] = total
+        return
+    cum = 0
+    prev = 0
+    for j in range(W):
+        if line_valid[i, j]:
+            cum += line_amt[i, j]
+        upto = (total * cum) // whole
+        out[j] = upto - prev
+        prev = upto
+
+
+@njit(cache=True, inline="always", error_model="numpy")
+def _line_money(line_amt, line_cat, line_valid, i, kind, lship, ldisc, xc, xlo, xhi, ohas, oc, olo, ohi,
+                mhas, mc, mlo, mhi):
+    """A money base over purchase i's lines that count (not excluded, in `only` when given, and in the
+    multiplier's categories when `mhas`): each line's amount (kind 0), gross (1: plus its share of
+    the shipping) or net (2: less its share of the discounts)."""
+    out = 0
+    for j in range(line_amt.shape[1]):
+        if not line_valid[i, j]:
+            continue
+        cv = line_cat[i, j]
+        if _in(xc, xlo, xhi, cv) or (ohas != 0 and not _in(oc, olo, ohi, cv)) or (mhas != 0 and not _in(mc, mlo, mhi, cv)):
+            continue
+        if kind == 0:
+            out += line_amt[i, j]
+        elif kind == 1:
+            out += line_amt[i, j] + lship[j]
+        else:
+            out += line_amt[i, j] - ldisc[j]
+    return out
+
+
+@njit(cache=True, inline="always", error_model="numpy")
+def _line_quantity(line_cat, line_qty, line_valid, i, xc, xlo, xhi, ohas, oc, olo, ohi, mhas, mc, mlo, mhi):
+    """The quantity over purchase i's lines that count (as `_line_money`)."""
+    out = 0
+    for j in range(line_cat.shape[1]):
+        if not line_valid[i, j]:
+            continue
+        cv = line_cat[i, j]
+        if _in(xc, xlo, xhi, cv) or (ohas != 0 and not _in(oc, olo, ohi, cv)) or (mhas != 0 and not _in(mc, mlo, mhi, cv)):
+            continue
+        out += line_qty[i, j]
+    return out
 
 
 @njit(cache=True, error_model="numpy")
@@ -175,6 +303,29 @@ def _period_reset(used, pid, row, c, cur):
         used[row, c] = 0
         pid[row, c] = cur
     return used[row, c]
+
+
+@njit(cache=True, error_model="numpy")
+def _raw_on(mj, m, nr, t, rule_bal, rate_lo, rate_hi, rate_factor, rate_own, rate_gross, tier_rate, rx_lo, rx_hi,
+            rx_codes, ro_has, ro_lo, ro_hi, ro_codes, q_lo, q_hi, q_factor, qx_lo, qx_hi, qx_codes, qo_has, qo_lo,
+            qo_hi, qo_codes, mo_lo, mo_hi, mo_codes, line_amt, line_cat, line_qty, line_valid, i, lship, ldisc):
+    """R on purchase i's lines of multiplier mj's categories (`multiply 2x in category ...`, in 1/D
+    points): the firing rules' rate awards and awards per quantity of the points, each on those of
+    its lines that count and are in the multiplier's categories."""
+    out = 0
+    for r in range(nr):
+        if not m[r] or rule_bal[r] >= 0:
+            continue
+        for j in range(q_lo[r], q_hi[r]):
+            out += _line_quantity(line_cat, line_qty, line_valid, i, qx_codes, qx_lo[j], qx_hi[j], qo_has[j],
+                                  qo_codes, qo_lo[j], qo_hi[j], 1, mo_codes, mo_lo[mj], mo_hi[mj]) * q_factor[j]
+        for j in range(rate_lo[r], rate_hi[r]):
+            base = _line_money(line_amt, line_cat, line_valid, i, 1 if rate_gross[j] != 0 else 2, lship, ldisc,
+                               rx_codes, rx_lo[j], rx_hi[j], ro_has[j], ro_codes, ro_lo[j], ro_hi[j], 1, mo_codes,
+                               mo_lo[mj], mo_hi[mj])
+            f = tier_rate[t] if tier_rate[t] >= 0 and rate_own[j] == 0 else rate_factor[j]
+            out += base * f
+    return out
 
 
 @njit(cache=True, error_model="numpy")
@@ -194,7 +345,8 @@ def purchase_batch(idx, amount, shipping, cat, ev, day, slot, day_vals, bday_bas
                    cnt_row, cnt_cond_lo, cnt_cond_hi, cnt_sum_col, counters, attrs, cinc_out,
                    rule_bal, rate_own, bal_issued, bal_out,
                    qty, q_lo, q_hi, q_factor, qx_lo, qx_hi, qx_codes, qo_has, qo_lo, qo_hi, qo_codes,
-                   do_has, do_lo, do_hi, do_codes, mo_has, mo_lo, mo_hi, mo_codes):
+                   do_has, do_lo, do_hi, do_codes, mo_has, mo_lo, mo_hi, mo_codes,
+                   has_lines, line_amt, line_cat, line_qty, line_valid, line_attr, la_default):
     """Apply one purchase to each customer of `idx`; returns the largest points of one purchase."""
     nr = cond_lo.size
     D = prog[P_D]
@@ -229,6 +381,11 @@ def purchase_batch(idx, amount, shipping, cat, ev, day, slot, day_vals, bday_bas
             any_dfb = True
     ntiers = thresholds.size
     stack = np.zeros(max(op.size, 1) + 1)
+    lstack = np.zeros(max(op.size, 1) + 1)
+    none_code = float(prog[P_NONE])
+    W = line_amt.shape[1]
+    lship = np.zeros(W, dtype=np.int64)  # per line: its share of the shipping, of the discounts
+    ldisc = np.zeros(W, dtype=np.int64)
     state_vals = np.zeros(5)
     groups = np.zeros(max(prog[P_NGROUPS], 1), dtype=np.bool_)
     m = np.zeros(max(nr, 1), dtype=np.bool_)
@@ -298,7 +455,8 @@ def purchase_batch(idx, amount, shipping, cat, ev, day, slot, day_vals, bday_bas
             if rule_active[r] == 0:
                 continue
             ok = _condition(cond_lo[r], cond_hi[r], op, arg, consts, set_lo, set_hi, set_vals, ev, i,
-                            state_vals, day_vals, stack, c, attrs)
+                            state_vals, day_vals, stack, c, attrs, lstack, amount[i] - shipping[i], cat[i], qty[i],
+                            none_code, has_lines, line_amt, line_cat, line_qty, line_valid, line_attr, la_default)
             if sides_only[r] != 0:
                 ok = False
             nth_ok = True
@@ -334,20 +492,27 @@ def purchase_batch(idx, amount, shipping, cat, ev, day, slot, day_vals, bday_bas
         for j in range(ncnt):
             cinc[j] = 0
             if _condition(cnt_cond_lo[j], cnt_cond_hi[j], op, arg, consts, set_lo, set_hi, set_vals, ev, i,
-                          state_vals, day_vals, stack, c, attrs):
+                          state_vals, day_vals, stack, c, attrs, lstack, amount[i] - shipping[i], cat[i], qty[i],
+                          none_code, has_lines, line_amt, line_cat, line_qty, line_valid, line_attr, la_default):
                 cinc[j] = 1 if cnt_sum_col[j] < 0 else np.int64(ev[cnt_sum_col[j], i])
         # step 4: discounts
         goods = amount[i] - shipping[i]
+        if has_lines:  # each line's share of the shipping (its gross amount)
+            _shares(shipping[i], line_amt, line_valid, i, lship)
         disc = 0
         for r in range(nr):
             if not m[r] or has_rule_disc[r] == 0:
                 continue
             for j in range(disc_lo[r], disc_hi[r]):
-                base = amount[i] if disc_gross[j] != 0 else goods
-                if _in(dx_codes, dx_lo[j], dx_hi[j], cat[i]):
-                    base = 0
-                if do_has[j] != 0 and not _in(do_codes, do_lo[j], do_hi[j], cat[i]):
-                    base = 0  # `in category`: the purchase, one line, counts when it is in them
+                if has_lines:  # the lines that count, before discounts (gross: with their shipping)
+                    base = _line_money(line_amt, line_cat, line_valid, i, disc_gross[j], lship, ldisc, dx_codes,
+                                       dx_lo[j], dx_hi[j], do_has[j], do_codes, do_lo[j], do_hi[j], 0, do_codes, 0, 0)
+                else:
+                    base = amount[i] if disc_gross[j] != 0 else goods
+                    if _in(dx_codes, dx_lo[j], dx_hi[j], cat[i]):
+                        base = 0
+                    if do_has[j] != 0 and not _in(do_codes, do_lo[j], do_hi[j], cat[i]):
+                        base = 0  # `in category`: the purchase, one line, counts when it is in them
                 if disc_pct[j] != 0:
                     disc += _round_div(base * disc_num[j], disc_den[j], rule_round[r])
                 else:
@@ -361,6 +526,8 @@ def purchase_batch(idx, amount, shipping, cat, ev, day, slot, day_vals, bday_bas
             discount[c] += disc
             net = goods - disc
         disc_out[i] = disc
+        if has_lines:  # each line's share of the discounts (its net amount)
+            _shares(disc if any_disc else 0, line_amt, line_valid, i, ldisc)
         # step 5: rate awards
         R = 0
         for r in range(nr):
@@ -368,18 +535,27 @@ def purchase_batch(idx, amount, shipping, cat, ev, day, slot, day_vals, bday_bas
                 continue
             num = 0
             for j in range(q_lo[r], q_hi[r]):  # awards per quantity: rounded with the rule's rate awards
-                qb = qty[i]
-                if _in(qx_codes, qx_lo[j], qx_hi[j], cat[i]):
-                    qb = 0
-                if qo_has[j] != 0 and not _in(qo_codes, qo_lo[j], qo_hi[j], cat[i]):
-                    qb = 0
+                if has_lines:
+                    qb = _line_quantity(line_cat, line_qty, line_valid, i, qx_codes, qx_lo[j], qx_hi[j], qo_has[j],
+                                        qo_codes, qo_lo[j], qo_hi[j], 0, qo_codes, 0, 0)
+                else:
+                    qb = qty[i]
+                    if _in(qx_codes, qx_lo[j], qx_hi[j], cat[i]):
+                        qb = 0
+                    if qo_has[j] != 0 and not _in(qo_codes, qo_lo[j], qo_hi[j], cat[i]):
+                        qb = 0
                 num += qb * q_factor[j]
             for j in range(rate_lo[r], rate_hi[r]):
-                base = amount[i] if rate_gross[j] != 0 else net
-                if _in(rx_codes, rx_lo[j], rx_hi[j], cat[i]):
-                    base = 0
-                if ro_has[j] != 0 and not _in(ro_codes, ro_lo[j], ro_hi[j], cat[i]):
-                    base = 0
+                if has_lines:  # the lines that count, net (less their share of the discounts) or gross
+                    base = _line_money(line_amt, line_cat, line_valid, i, 1 if rate_gross[j] != 0 else 2, lship,
+                                       ldisc, rx_codes, rx_lo[j], rx_hi[j], ro_has[j], ro_codes, ro_lo[j], ro_hi[j],
+                                       0, ro_codes, 0, 0)
+                else:
+                    base = amount[i] if rate_gross[j] != 0 else net
+                    if _in(rx_codes, rx_lo[j], rx_hi[j], cat[i]):
+                        base = 0
+                    if ro_has[j] != 0 and not _in(ro_codes, ro_lo[j], ro_hi[j], cat[i]):
+                        base = 0
                 f = tier_rate[t] if tier_rate[t] >= 0 and rate_own[j] == 0 else rate_factor[j]
                 num += base * f
             if rule_bal[r] < 0:  # R: the points' raw awards only
@@ -404,8 +580,14 @@ def purchase_batch(idx, amount, shipping, cat, ev, day, slot, day_vals, bday_bas
                     fn = mult_num[j]
                     fd = mult_den[j]
                     Rj = R  # `in category`: R on the lines of those categories (the one line: all of R or none)
-                    if mo_has[j] != 0 and not _in(mo_codes, mo_lo[j], mo_hi[j], cat[i]):
-                        Rj = 0
+                    if mo_has[j] != 0:
+                        if has_lines:
+                            Rj = _raw_on(j, m, nr, t, rule_bal, rate_lo, rate_hi, rate_factor, rate_own, rate_gross,
+                                         tier_rate, rx_lo, rx_hi, rx_codes, ro_has, ro_lo, ro_hi, ro_codes, q_lo, q_hi,
+                                         q_factor, qx_lo, qx_hi, qx_codes, qo_has, qo_lo, qo_hi, qo_codes, mo_lo,
+                                         mo_hi, mo_codes, line_amt, line_cat, line_qty, line_valid, i, lship, ldisc)
+                        elif not _in(mo_codes, mo_lo[j], mo_hi[j], cat[i]):
+                            Rj = 0
                     if add:
                         pts[r] += _round_div(Rj * (fn - fd), D * fd, rule_round[r])
                     else:

@@ -74,6 +74,7 @@ class KernelTables:
         self.cnt_sum_col = _i64([code.column(c.sums) if c.sums is not None else -1 for c in counted])
         self.counter_names = list(code.counters)
         self.attributes = [(a, code.attribute_types[a]) for a in code.attributes]
+        self.line_attributes = [(a, code.line_attribute_types[a]) for a in code.line_attributes]
         # balances beside the points: per rule the balance it awards (-1: the points)
         self.balance_names = [b.name for b in p.balances]
         self.rule_bal = _i64([self.balance_names.index(s.rule.balance) if s.rule.balance is not None else -1

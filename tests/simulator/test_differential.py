@@ -271,6 +271,7 @@ def test_engine_agrees_with_interpreter_on_line_items(path):
     pop, diags = load_population(BASKETS.read_text(), str(BASKETS))
     assert pop is not None, [d.message for d in diags]
     res = simulate(program, pop, customers=200, months=13, trials=1, seed=5, workers=1, record=25)
+    assert res.meta["engine"] == "kernel"  # the kernel runs purchases with lines
     records = res.records
     purchases = [e for r in records.values() for e in r["events"] if e["kind"] == "purchase"]
     # the sample's purchases carry lines: several lines, fuel lines with litres, coffee lines
@@ -297,6 +298,7 @@ def test_engine_agrees_with_interpreter_on_line_attributes():
     pop, diags = load_population(BRANDS.read_text(), str(BRANDS))
     assert pop is not None, [d.message for d in diags]
     res = simulate(program, pop, customers=200, months=13, trials=1, seed=5, workers=1, record=25)
+    assert res.meta["engine"] == "kernel"  # the kernel runs purchases with lines and line attributes
     records = res.records
     # the lines of receipts (only the busy segment's purchases have several lines; the light
     # segment's purchase is one line, without attributes)

@@ -404,3 +404,82 @@ def test_discounts_and_multipliers_in_category_worked_by_hand(kernel):
     assert got.tolist() == [54, 20, 13]
     assert arm.last_discount.tolist() == [200, 0, 50]
     assert arm.last_balances["status_points"].tolist() == [36, 40, 9]
+
+
+def _program(path: str):
+    return _compile(path)
+
+
+@pytest.mark.parametrize("kernel", [True, False])
+def test_purchase_lines_on_the_kernel_worked_by_hand(kernel):
+    """Drawn lines (the day loop's `lines.*` arrays) on the kernel: per-line exclusions and
+    `in category`, a discount shared over the lines, `any line` on line attributes."""
+    import numpy as np
+
+    arm, strings = _arm(_program("tests/simulator/fixtures/own_brand.loyalty"), kernel)
+    code = strings.code
+    # c0: coffee 4.00 (Own, organic) + grocery 6.00 (Other, size 2, deposit 0.25) in store
+    # c1: grocery 6.00 (Other) + coffee 4.00, by app; c2: one drinks line 3.00 (deposit 0.25), by app
+    data = {"amount": np.array([1000, 1000, 300], dtype=np.int64), "shipping": np.zeros(3, dtype=np.int64),
+            "category": np.array([code("coffee"), code("grocery"), code("drinks")], dtype=np.int64),
+            "channel": np.array([code("store"), code("app"), code("app")], dtype=np.int64),
+            "quantity": np.zeros(3, dtype=np.int64),
+            "lines.amount": np.array([[400, 600], [600, 400], [300, 0]], dtype=np.int64),
+            "lines.category": np.array([[code("coffee"), code("grocery")], [code("grocery"), code("coffee")],
+                                        [code("drinks"), code("drinks")]], dtype=np.int64),
+            "lines.quantity": np.zeros((3, 2), dtype=np.int64),
+            "lines.valid": np.array([[True, True], [True, True], [True, False]]),
+            "lines.attr.brand": np.array([[code("Own"), code("Other")], [code("Other"), code("")],
+                                          [code(""), code("")]], dtype=np.int64),
+            "lines.attr.organic": np.array([[True, False], [False, False], [False, False]]),
+            "lines.attr.size": np.array([[0.0, 2.0], [0.0, 0.0], [0.0, 0.0]]),
+            "lines.attr.deposit": np.array([[0, 25], [0, 0], [25, 0]], dtype=np.int64)}
+    got = arm.apply("purchase", np.arange(3), data)
+    # c0 (the fixture's first test): base 10; own_brand 15; organic coffee: the coffee line's 4 raw
+    #     doubled: bonus 4; big_pack (size 2, brand Other) 5; bottles: a line is organic: no. 34
+    # c1 (its fifth): 10% off the grocery line: 0.60, shared by amount: floor(60 x 600/1000) = 36 on
+    #     the grocery line, 24 on the coffee line; base 10.00 - 0.60 = 9.40 -> 9
+    # c2: base 3; bottles: a 0.25 deposit and no organic line: 3. 6
+    assert got.tolist() == [34, 9, 6]
+    assert arm.last_discount.tolist() == [0, 60, 0]
+
+
+@pytest.mark.parametrize("kernel", [True, False])
+def test_a_discount_shared_over_lines_and_a_multiplier_in_category_worked_by_hand(kernel):
+    import numpy as np
+
+    arm, strings = _arm(_program("tests/simulator/fixtures/grocery.loyalty"), kernel)
+    code = strings.code
+    cats = [code("coffee"), code("grocery"), code("tobacco")]
+    data = {"amount": np.array([2000], dtype=np.int64), "shipping": np.zeros(1, dtype=np.int64),
+            "category": np.array([code("coffee")], dtype=np.int64), "channel": np.array([code("app")], dtype=np.int64),
+            "quantity": np.zeros(1, dtype=np.int64),
+            "lines.amount": np.array([[600, 400, 1000]], dtype=np.int64),
+            "lines.category": np.array([cats], dtype=np.int64),
+            "lines.quantity": np.zeros((1, 3), dtype=np.int64), "lines.valid": np.ones((1, 3), dtype=bool)}
+    # the fixture's third test: 10% off the lines not tobacco, (6.00 + 4.00) x 10% = 1.00, shared
+    # 30 : 20 : 50 over the lines; base (5.70 + 3.80) = 9.50 -> 9; coffee_bonus 20; big_coffee
+    # 9.50 / 2 -> 4; app_double: the coffee line's 5.70 + 5.70 / 2 = 8.55 doubled: bonus 8. 41
+    assert arm.apply("purchase", np.arange(1), data).tolist() == [41]
+    assert arm.last_discount.tolist() == [100]
+
+
+LINE_PROGRAMS = [("tests/simulator/fixtures/own_brand.loyalty", "brands.yaml"),
+                 ("tests/simulator/fixtures/grocery.loyalty", "baskets.yaml"),
+                 ("rules/supermarket.loyalty", "baskets.yaml"), ("tests/simulator/fixtures/fuel.loyalty", "baskets.yaml")]
+
+
+@pytest.mark.parametrize("path,population", LINE_PROGRAMS)
+def test_purchases_with_lines_on_the_kernel_give_the_numpy_paths_trials(path, population, monkeypatch):
+    from sim_helpers import HERE
+    from simulator.model.population import load_population_file
+
+    pop = load_population_file(HERE / "fixtures" / population)
+    program = _compile(path)
+    for block, months, workers in ((128, 13, 1), (1024, 4, 1), (256, 6, 2)):  # 5, 1 and 3 blocks
+        kw = dict(customers=600, months=months // 2, trials=1, seed=11, block_size=block, chunk_size=max(block, 256))
+        a = _run(monkeypatch, "numpy", program, pop, workers=1, **kw)
+        b = _run(monkeypatch, "auto", program, pop, workers=workers, **kw)
+        assert b.meta["engine"] == "kernel"
+        assert a.totals["program.points_issued"]["mean"] > 0
+        assert _trials(a) == _trials(b)
