@@ -82,11 +82,6 @@ def kernel_supports(plan: Plan, population=None) -> list[str]:
         out += _new_fields(ts, "tiers")
         for t in ts.tiers:
             out += _new_fields(t, f"tier {t.name}")
-        if ts.status_through is not None:
-            out.append("tier status dates (`status through`)")
-    inactivity = any(s.inactivity_months for s in plan.expiry_sets)
-    if inactivity and tuple(p.activity) != ("purchase", "earning"):
-        out.append("`activity` for an inactivity expiry")
     for spec in plan.by_event.get("purchase", []):
         r = spec.rule
         name = f"rule `{r.name}`"

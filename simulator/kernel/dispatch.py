@@ -18,7 +18,7 @@ import os
 import numpy as np
 
 from rulelang.limits import MAX_EVENT_POINTS
-from simulator.engine.calendar import month_index, period_id
+from simulator.engine.calendar import add_months, month_index, period_id
 from simulator.engine.exact import ExactRangeError
 from simulator.engine.program_plan import Plan
 from simulator.kernel.cache import announce_compile
@@ -138,6 +138,9 @@ class PurchaseKernel:
         # the line attributes `any line` conditions read, and what a line that gives none reads
         self.line_attributes = t.line_attributes
         self.la_default = np.array([float(default_value(vt, strings)) for _, vt in t.line_attributes] or [0.0])
+        self.no_status = np.zeros(1, dtype=np.int64)
+        self.no_unseen = np.zeros(1, dtype=np.bool_)
+        self.inact_months = [plan.expiry_sets[k].inactivity_months for k in keys]
         self.no_lines = (np.zeros((1, 1), dtype=np.int64), np.zeros((1, 1), dtype=np.int64),
                          np.zeros((1, 1), dtype=np.int64), np.zeros((1, 1), dtype=np.bool_), np.zeros((1, 1, 1)))
         self._day = -1
@@ -162,6 +165,10 @@ class PurchaseKernel:
         if arm.window is not None:
             self.prog[14] = month_index(d) % arm.window.shape[0]
         self.slot = self.plan.slot_of_day(arm.day)
+        # where a customer's first event starts the inactivity clock (the day before it)
+        before = d - dt.timedelta(days=1)
+        self.first_due = np.array([arm.cal.day_of(add_months(before, months)) for months in self.inact_months] or [0],
+                                  dtype=np.int64)
 
     def _lines(self, data: dict, k: int) -> tuple:
         """The batch's drawn lines as the kernel reads them: amounts, categories, quantities, which
@@ -234,7 +241,9 @@ class PurchaseKernel:
             t.rule_bal, t.rate_own, self.bal_issued, bal,
             qty, t.q_lo, t.q_hi, t.q_factor, t.qx_lo, t.qx_hi, t.qx_codes, t.qo_has, t.qo_lo, t.qo_hi, t.qo_codes,
             t.do_has, t.do_lo, t.do_hi, t.do_codes, t.mo_has, t.mo_lo, t.mo_hi, t.mo_codes,
-            has_lines, *lines, self.la_default)
+            has_lines, *lines, self.la_default,
+            arm.status is not None, arm.status.year if arm.status is not None else self.no_status, arm.date.year,
+            arm.unseen is not None, arm.unseen if arm.unseen is not None else self.no_unseen, self.first_due)
         if biggest > MAX_EVENT_POINTS:
             raise ExactRangeError(f"one purchase would earn {int(biggest):,} {arm.p.points_unit}, more than "
                                   f"the {MAX_EVENT_POINTS:,} one event may earn (rulelang.limits.MAX_EVENT_POINTS)")

@@ -346,7 +346,8 @@ def purchase_batch(idx, amount, shipping, cat, ev, day, slot, day_vals, bday_bas
                    rule_bal, rate_own, bal_issued, bal_out,
                    qty, q_lo, q_hi, q_factor, qx_lo, qx_hi, qx_codes, qo_has, qo_lo, qo_hi, qo_codes,
                    do_has, do_lo, do_hi, do_codes, mo_has, mo_lo, mo_hi, mo_codes,
-                   has_lines, line_amt, line_cat, line_qty, line_valid, line_attr, la_default):
+                   has_lines, line_amt, line_cat, line_qty, line_valid, line_attr, la_default,
+                   has_status, status_year, year, has_unseen, unseen, first_due):
     """Apply one purchase to each customer of `idx`; returns the largest points of one purchase."""
     nr = cond_lo.size
     D = prog[P_D]
@@ -440,6 +441,10 @@ def purchase_batch(idx, amount, shipping, cat, ev, day, slot, day_vals, bday_bas
                 _prefetch1(discount, a)
         c = idx[i]
         t = tier[c]
+        if has_unseen and unseen[c]:  # a declared `activity`: the inactivity clock starts the day before
+            unseen[c] = False         # the customer's first event (ProgramArm.first_event)
+            for k in range(ninact):
+                inact[k, c] = first_due[k]
         state_vals[0] = 1.0 if purchases[c] == 0 else 0.0
         state_vals[1] = purchases[c]
         state_vals[2] = t
@@ -686,6 +691,10 @@ def purchase_batch(idx, amount, shipping, cat, ev, day, slot, day_vals, bday_bas
             for k in range(ntiers):
                 if metric[c] >= thresholds[k]:
                     q = k
+            # status dates: a metric the purchase moved that reaches the tier held, or an upgrade,
+            # earns the status in this year (simulator.engine.status_dates.StatusDates.earned_again)
+            if has_status and ((inc != 0 and q == t) or q > t):
+                status_year[c] = year
             if q > t:
                 tier[c] = q
                 tier_since[c] = day
