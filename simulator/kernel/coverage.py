@@ -86,8 +86,6 @@ def kernel_supports(plan: Plan, population=None) -> list[str]:
         r = spec.rule
         name = f"rule `{r.name}`"
         out += _new_fields(r, name)
-        if r.budget is not None:
-            out.append(f"global budget ({name})")
         for a in r.actions:
             if not isinstance(a, KERNEL_ACTIONS):
                 out.append(f"{type(a).__name__} ({name})")

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+from fractions import Fraction
 
 import numpy as np
 
@@ -30,6 +31,7 @@ from simulator.kernel.tables import PERIODS, KernelTables
 from simulator.model.strings import StringTable
 
 ENV = "LOYALTY_ENGINE"
+BUDGET_SAFE = 2**61  # what is left of a budget, and what one purchase spends of it, stay below this
 LINES_SAFE = 2**31  # a purchase with lines above this many cents takes the numpy path: shares multiply amounts
 
 
@@ -170,6 +172,32 @@ class PurchaseKernel:
         self.first_due = np.array([arm.cal.day_of(add_months(before, months)) for months in self.inact_months] or [0],
                                   dtype=np.int64)
 
+    def _budgets_in(self, arm, amount: np.ndarray) -> np.ndarray | None:
+        """What is left of each rule's global budget (money × the point cost's denominator), for the
+        kernel to spend customer after customer in batch order (None: beyond its int64 arithmetic)."""
+        t = self.t
+        left = np.zeros(max(len(t.specs), 1), dtype=np.int64)
+        if not t.budgeted:
+            return left
+        if (int(amount.max()) + int(t.perk_cost.max(initial=0))) * t.pc_den >= BUDGET_SAFE:
+            return None
+        for r, spec in enumerate(t.specs):
+            if t.budget_kind[r] == 0:
+                continue
+            have = Fraction(arm.budget_left(spec)) * (t.pc_den if t.budget_kind[r] == 2 else 1)
+            if have.denominator != 1 or abs(have) >= BUDGET_SAFE:
+                return None
+            left[r] = int(have)
+        return left
+
+    def _budgets_out(self, arm, left: np.ndarray) -> None:
+        t = self.t
+        for r, spec in enumerate(t.specs):
+            if t.budget_kind[r] == 1:
+                arm.budgets[spec.name] = int(left[r])
+            elif t.budget_kind[r] == 2:
+                arm.budgets[spec.name] = Fraction(int(left[r]), t.pc_den)
+
     def _lines(self, data: dict, k: int) -> tuple:
         """The batch's drawn lines as the kernel reads them: amounts, categories, quantities, which
         slots are lines, and the line attributes read (a (attributes, k, L) float64 table; an
@@ -215,6 +243,9 @@ class PurchaseKernel:
             lines = self._lines(data, k)
         else:
             lines = self.no_lines
+        budget_left = self._budgets_in(arm, amount)
+        if budget_left is None:
+            return None
         total = np.zeros(k, dtype=np.int64)
         disc = np.zeros(k, dtype=np.int64)
         inc = np.zeros(k, dtype=np.int64)
@@ -243,7 +274,10 @@ class PurchaseKernel:
             t.do_has, t.do_lo, t.do_hi, t.do_codes, t.mo_has, t.mo_lo, t.mo_hi, t.mo_codes,
             has_lines, *lines, self.la_default,
             arm.status is not None, arm.status.year if arm.status is not None else self.no_status, arm.date.year,
-            arm.unseen is not None, arm.unseen if arm.unseen is not None else self.no_unseen, self.first_due)
+            arm.unseen is not None, arm.unseen if arm.unseen is not None else self.no_unseen, self.first_due,
+            t.budget_kind, budget_left, t.pc_num, t.pc_den)
+        if t.budgeted:
+            self._budgets_out(arm, budget_left)
         if biggest > MAX_EVENT_POINTS:
             raise ExactRangeError(f"one purchase would earn {int(biggest):,} {arm.p.points_unit}, more than "
                                   f"the {MAX_EVENT_POINTS:,} one event may earn (rulelang.limits.MAX_EVENT_POINTS)")

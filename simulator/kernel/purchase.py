@@ -347,7 +347,8 @@ def purchase_batch(idx, amount, shipping, cat, ev, day, slot, day_vals, bday_bas
                    qty, q_lo, q_hi, q_factor, qx_lo, qx_hi, qx_codes, qo_has, qo_lo, qo_hi, qo_codes,
                    do_has, do_lo, do_hi, do_codes, mo_has, mo_lo, mo_hi, mo_codes,
                    has_lines, line_amt, line_cat, line_qty, line_valid, line_attr, la_default,
-                   has_status, status_year, year, has_unseen, unseen, first_due):
+                   has_status, status_year, year, has_unseen, unseen, first_due,
+                   budget_kind, budget_left, pc_num, pc_den):
     """Apply one purchase to each customer of `idx`; returns the largest points of one purchase."""
     nr = cond_lo.size
     D = prog[P_D]
@@ -391,6 +392,7 @@ def purchase_batch(idx, amount, shipping, cat, ev, day, slot, day_vals, bday_bas
     groups = np.zeros(max(prog[P_NGROUPS], 1), dtype=np.bool_)
     m = np.zeros(max(nr, 1), dtype=np.bool_)
     pts = np.zeros(max(nr, 1), dtype=np.int64)
+    rdisc = np.zeros(max(nr, 1), dtype=np.int64)  # per rule: its discounts (a money budget spends them)
     biggest = 0
     n_rows_state = lim_used.shape[0] if lim_hi.size and lim_hi[-1] > 0 else 0
     n_caps = cap_used.shape[0] if cap_hi.size and cap_hi[-1] > 0 else 0
@@ -490,6 +492,8 @@ def purchase_batch(idx, amount, shipping, cat, ev, day, slot, day_vals, bday_bas
                 if _period_reset(lim_used, lim_pid, j, c, period_cur[lim_period[j]]) >= lim_limit[j]:
                     ok = False
             ok = ok and nth_ok and streak_ok
+            if budget_kind[r] != 0 and budget_left[r] <= 0:  # a budget at or below 0 skips the rule
+                ok = False
             if g >= 0 and ok:
                 groups[g] = True
             m[r] = ok
@@ -506,8 +510,10 @@ def purchase_batch(idx, amount, shipping, cat, ev, day, slot, day_vals, bday_bas
             _shares(shipping[i], line_amt, line_valid, i, lship)
         disc = 0
         for r in range(nr):
+            rdisc[r] = 0
             if not m[r] or has_rule_disc[r] == 0:
                 continue
+            before = disc
             for j in range(disc_lo[r], disc_hi[r]):
                 if has_lines:  # the lines that count, before discounts (gross: with their shipping)
                     base = _line_money(line_amt, line_cat, line_valid, i, disc_gross[j], lship, ldisc, dx_codes,
@@ -523,6 +529,7 @@ def purchase_batch(idx, amount, shipping, cat, ev, day, slot, day_vals, bday_bas
                 else:
                     disc += min(base, disc_fixed[j])
             disc = min(disc, goods)
+            rdisc[r] = disc - before
         if tdisc:
             disc += _round_div(goods * tier_disc_num[t], tier_disc_den[t], rounding)
         net = goods
@@ -620,6 +627,20 @@ def purchase_batch(idx, amount, shipping, cat, ev, day, slot, day_vals, bday_bas
                     left = 0
                 if pts[r] > left:
                     pts[r] = left
+            if budget_kind[r] != 0:  # the global budget: what is left, shared by every customer in turn
+                spent = (rdisc[r] + perk_cost[r]) * pc_den  # a money budget, × the point cost's denominator
+                if budget_kind[r] == 1:
+                    allowed = max(budget_left[r], 0)
+                elif pc_num > 0:
+                    allowed = max(budget_left[r] - spent, 0) // pc_num
+                else:
+                    allowed = pts[r]
+                if pts[r] > allowed:
+                    pts[r] = allowed
+                if budget_kind[r] == 1:
+                    budget_left[r] -= pts[r]
+                else:
+                    budget_left[r] -= spent + pts[r] * pc_num
             if gives_money[r] == 0 and pts[r] == 0 and wanted > 0:
                 m[r] = False
         # step 9: book the rules, then the lots

@@ -135,6 +135,15 @@ class KernelTables:
         self.do_has = _i64([0 if ds.only is None else 1 for ds in flat_d])  # `discount ... in category`
         self.do_lo, self.do_hi, self.do_codes = _codes([ds.only for ds in flat_d])
         self.has_rule_disc = _i64([1 if s.discounts else 0 for s in specs])
+        # global budgets: per rule 0 (none), 1 (points) or 2 (money: discounts, perks and points at the
+        # point cost pc_num / pc_den cents, what is left kept × pc_den, exact)
+        self.budget_kind = _i64([0 if s.rule.budget is None else 1 if s.rule.budget.points is not None else 2
+                                 for s in specs])
+        self.budgeted = bool(self.budget_kind.any())
+        pc = Fraction(p.point_cost_cents)
+        self.pc_num, self.pc_den = pc.numerator, pc.denominator
+        if self.budgeted and (pc.denominator > 2**20 or pc.numerator > 2**40):
+            raise Unsupported("a point cost whose fraction passes the kernel's budget arithmetic")
         # caps (points) and limits (times): rows of the kernel's stacked state
         self.cap_lo, self.cap_hi, flat_c = _ranges([list(s.point_caps) for s in specs])
         self.cap_limit = _i64([c.limit for c in flat_c])

@@ -570,3 +570,109 @@ def test_a_first_purchase_starts_the_inactivity_clock_of_a_declared_activity_wor
     # day 20 (2027-01-22), from 2027-01-21: 2027-03-21 is day 78
     assert _buy(arm, [0, 1], [1000, 500]) == [10, 5]
     assert due.tolist()[:2] == [68, 78]
+
+
+HAND_BUDGET = """program "Hand budget" {
+  currency USD
+  point cost 0.004 USD
+  earn launch on purchase {
+    award 2 points per 1 USD of net amount
+    discount 1 USD
+    budget 3 USD
+    group "g"
+    priority 1
+  }
+  earn standard on purchase {
+    award 1 point per 1 USD of net amount
+    group "g"
+  }
+}
+"""
+
+
+@pytest.mark.parametrize("kernel", [True, False])
+def test_a_money_budget_runs_out_mid_batch_worked_by_hand(kernel):
+    from fractions import Fraction
+
+    arm = _arm_from(HAND_BUDGET, kernel, dt.date(2027, 1, 2), 30, n=4)
+    arm.calendar(0)
+    # four customers buy 50.00 USD in one batch, in index order; a point costs 0.4 cents; launch
+    # spends 1.00 USD of discount and 2 points per USD of the 49.00 net on each, 3.00 USD in all:
+    # c0: 300 - 100 - 98 x 0.4 = 160.8 cents left; c1: 160.8 - 100 - 39.2 = 21.6;
+    # c2: the discount is not cut (100 cents), the points are, to floor(max(21.6 - 100, 0) / 0.4) = 0;
+    #     launch still fires (it gives a discount) and holds the group: 0 points; left 21.6 - 100 = -78.4
+    # c3: the budget is below 0, launch is skipped and leaves the group to standard: 50 points
+    assert _buy(arm, [0, 1, 2, 3], [5000] * 4) == [98, 98, 0, 50]
+    assert arm.last_discount.tolist() == [100, 100, 100, 0]
+    assert arm.budgets == {"launch": Fraction(-392, 5)}
+    assert _buy(arm, [0], [5000]) == [50]  # the next batch: still skipped
+
+
+HAND_POINTS_BUDGET = """program "Hand points budget" {
+  currency USD
+  earn launch on purchase when amount >= 10 USD {
+    award 1 point per 1 USD of net amount
+    multiply 2x
+    budget 100 points
+  }
+}
+"""
+
+
+@pytest.mark.parametrize("kernel", [True, False])
+def test_a_points_budget_gives_the_last_points_to_the_customer_it_runs_out_on_worked_by_hand(kernel):
+    arm = _arm_from(HAND_POINTS_BUDGET, kernel, dt.date(2027, 1, 2), 30, n=5)
+    arm.calendar(0)
+    # 30 USD each: 30 + a 30-point bonus = 60 wanted; c1's 5 USD does not match (and takes nothing);
+    # c0 60 (40 left), c2 40 of its 60 (0 left), c3: a budget at 0 skips the rule: 0, c4 too
+    assert _buy(arm, [0, 1, 2, 3, 4], [3000, 500, 3000, 3000, 3000]) == [60, 0, 40, 0, 0]
+    assert arm.budgets == {"launch": 0}
+
+
+BUDGET_PROGRAM = """program "Budgets" {
+  currency USD
+  point cost 0.004 USD
+  earn launch on purchase when channel in ["app", "online"] {
+    award 3 points per 1 USD of net amount
+    discount 5% of net amount
+    perk tote costs 0.50 USD
+    budget 400 USD
+    group "g"
+    priority 1
+  }
+  earn standard on purchase {
+    award 1 point per 1 USD of net amount
+    group "g"
+  }
+  earn stamps on purchase when category == "coffee" {
+    award 10 points
+    budget 1500 points
+  }
+  returns reverse earned points
+  negative balance forbidden
+}
+"""
+
+
+def test_budgets_that_run_out_mid_batch_on_the_kernel_give_the_numpy_paths_trials(busy_population, monkeypatch):
+    from simulator.engine.interpreter_check import compare_records_together
+
+    sf, _ = parse_text(BUDGET_PROGRAM, "budgets.loyalty")
+    program, _ = compile_source(sf)
+    kw = dict(customers=300, months=2, trials=2, seed=9, block_size=128)  # 3 blocks, one chunk
+    a = _run(monkeypatch, "numpy", program, busy_population, workers=1, **kw)
+    b = _run(monkeypatch, "auto", program, busy_population, workers=2, **kw)
+    assert b.meta["engine"] == "kernel"
+    assert _trials(a) == _trials(b)
+    # one block, every customer recorded (a record samples each block's first customers)
+    b = _run(monkeypatch, "auto", program, busy_population, customers=300, months=2, trials=1, seed=9,
+             block_size=512, workers=1, record=10**6)
+    assert b.meta["engine"] == "kernel"
+    # every customer replayed together through the interpreter with one shared budget, in the
+    # documented order: the same purchase gets the last of each budget, and both run out (the
+    # points budget to the point; the money budget to 0 or below, discounts and perks are not cut)
+    start, end = dt.date.fromisoformat(b.meta["start"]), dt.date.fromisoformat(b.meta["end"])
+    problems, budgets = compare_records_together(program, b.records, start, end)
+    assert problems == []
+    assert budgets.remaining["stamps"] == 0
+    assert budgets.remaining["launch"] <= 0

@@ -46,6 +46,7 @@ def shared_run(busy_population):
     program = _program()
     res = simulate(program, busy_population, customers=150, months=8, trials=1, seed=3, workers=1,
                    record=10**6)
+    assert res.meta["engine"] == "kernel"  # the kernel spends the budgets, customer after customer in batch order
     start, end = dt.date.fromisoformat(res.meta["start"]), dt.date.fromisoformat(res.meta["end"])
     return program, res, start, end
 
