@@ -50,6 +50,17 @@ DISCOUNT_KEYS = NODES[ast.Discount].yaml_keys
 TIERS_KEYS = NODES[ast.TierSystem].yaml_keys
 LEVEL_KEYS = NODES[ast.Tier].yaml_keys
 EXPIRE_KEYS = NODES[ast.Expiry].yaml_keys
+# keys people write for an expiry, from the text form's words (`expire ... 6 months after earning`)
+EXPIRE_SLIPS = {
+    key: "the key is `after_earning`, e.g. `- after_earning: 12 months` (add `at_end_of_month: true` to "
+         "expire at the end of that month)"
+    for key in ("after", "after_months", "months", "expire_after", "after_earn", "earning")
+} | {
+    "inactive": "the key is `inactivity`: write `- inactivity: 18 months`",
+    "inactivity_months": "the key is `inactivity`: write `- inactivity: 18 months`",
+    "date": "the key is `on` (one date) or `yearly_on` (each year): write `- on: 2027-12-31` or `- yearly_on: 12-31`",
+    "yearly": "the key is `yearly_on`: write `- yearly_on: 12-31`",
+}
 TEST_KEYS = NODES[ast.TestCase].yaml_keys
 GIVEN_KEYS = NODES[ast.Given].yaml_keys  # any other word is a tier metric (`nights: 4`)
 EXPECT_KEYS = NODES[ast.Expect].yaml_keys
@@ -612,11 +623,14 @@ class _Builder:
         if isinstance(node, yaml.ScalarNode):
             r.choice(node, what, {"never": "never"}, "never")
             return ast.Expiry("never", span=span)
-        m = r.mapping(node, what, EXPIRE_KEYS)
+        m = r.mapping(node, what, EXPIRE_KEYS, hints=EXPIRE_SLIPS)
         unit = self.unit_key(m, what)
         kinds = [k for k in m if k not in ("at_end_of_month", "unit")]
         if len(kinds) != 1:
-            if isinstance(node, yaml.MappingNode):
+            # a mistyped kind (`after: 6 months`) already has its RL201 with the right key
+            mistyped = not kinds and isinstance(node, yaml.MappingNode) and any(
+                isinstance(k, yaml.ScalarNode) and k.value not in EXPIRE_KEYS for k, _ in node.value)
+            if isinstance(node, yaml.MappingNode) and not mistyped:
                 r.error("RL202", f"{what} needs exactly one of `after_earning`, `inactivity`, `on`, `yearly_on`",
                         node, "e.g. `- after_earning: 12 months`")
             return ast.Expiry("never", span=span)
