@@ -50,6 +50,12 @@ DISCOUNT_KEYS = NODES[ast.Discount].yaml_keys
 TIERS_KEYS = NODES[ast.TierSystem].yaml_keys
 LEVEL_KEYS = NODES[ast.Tier].yaml_keys
 EXPIRE_KEYS = NODES[ast.Expiry].yaml_keys
+# settings kept when written at their default value: YAML key -> the text form's statement kind
+WRITTEN_KEYS = {
+    "program": {"points": "points", "multipliers": "multipliers", "round": "round", "pending": "pending"},
+    "rule": {"priority": "priority"},
+    "tiers": {"review": "review", "downgrade": "downgrade", "grace": "grace", "valid": "valid"},
+}
 # keys people write for an expiry, from the text form's words (`expire ... 6 months after earning`)
 EXPIRE_SLIPS = {
     key: "the key is `after_earning`, e.g. `- after_earning: 12 months` (add `at_end_of_month: true` to "
@@ -201,6 +207,7 @@ class _Builder:
         if "activity" in m:
             fields["activity"] = self.activity(m["activity"].node)
             self._statement(span, "activity", m["activity"])
+        self._written(span, m, WRITTEN_KEYS["program"])
         return ast.Program(name, **fields, span=span)  # type: ignore[arg-type]
 
     def balance(self, entry: Entry) -> ast.Balance:
@@ -280,6 +287,7 @@ class _Builder:
             node = m["streak"].node
             length, unit = r.quantity(node, f"`streak` of {what}", STREAK_UNITS, None, "4 weeks")
             fields["streak"] = ast.Streak(length, unit or "day", span=r.span(node))  # type: ignore[arg-type]
+        self._written(r.entry_span(entry), m, WRITTEN_KEYS["rule"])
         return ast.EarnRule(entry.key, event, **fields, span=r.entry_span(entry))  # type: ignore[arg-type]
 
     def action(self, node: Node, what: str) -> ast.Action:
@@ -494,7 +502,14 @@ class _Builder:
         if "status" in m:
             fields.update(self.status(m["status"].node))
             self._statement(span, "status", m["status"])
+        self._written(span, m, WRITTEN_KEYS["tiers"])
         return ast.TierSystem(metric, window, levels, **fields, span=span)  # type: ignore[arg-type]
+
+    def _written(self, owner: Span, m: dict[str, Entry], keys: dict[str, str]) -> None:
+        """Which settings were written (even at their default), so fmt and convert keep them."""
+        for key, kind in keys.items():
+            if key in m:
+                self._statement(owner, kind, m[key])
 
     def _statement(self, owner: Span, kind: str, entry: Entry) -> None:
         """Where a key without a node of its own was written, for the checker's errors."""
