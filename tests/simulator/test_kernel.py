@@ -127,9 +127,12 @@ TIERS = ['tiers by spend over calendar year {\n tier Silver from 0\n tier Gold f
          ' tier Black from 600 USD { multiply 2x\n discount 5% }\n review monthly\n downgrade one step\n }',
          'tiers by points over rolling 3 months {\n tier Silver from 0\n tier Gold from 300 { award 2 points per 1 USD }\n'
          ' review monthly\n downgrade to qualified\n }',
-         'tiers by purchases over lifetime {\n tier Silver from 0\n tier Gold from 10 { multiply 1.2x }\n }']
+         'tiers by purchases over lifetime {\n tier Silver from 0\n tier Gold from 10 { multiply 1.2x }\n }',
+         'tiers by spend over calendar year {\n tier Silver from 0\n tier Gold from 150 USD { multiply 1.5x }\n'
+         ' status valid through 01-15 of the next year\n }']
 EXPIRY = ['', 'expire points 3 months after earning at end of month', 'expire points after 2 months of inactivity',
-          'expire points 2 months after earning']
+          'expire points 2 months after earning',
+          'expire points after 2 months of inactivity\n activity is redemption, any earning event']
 
 
 def random_program(rng: random.Random, i: int) -> str:
@@ -676,3 +679,45 @@ def test_budgets_that_run_out_mid_batch_on_the_kernel_give_the_numpy_paths_trial
     assert problems == []
     assert budgets.remaining["stamps"] == 0
     assert budgets.remaining["launch"] <= 0
+
+
+# random programs on purchases with drawn lines and line attributes (fixtures/brands.yaml)
+LINE_HEAD = ['line attribute brand: string', 'line attribute organic: bool', 'line attribute size: number',
+             'line attribute deposit: money']
+LINE_CONDITIONS = ['any line category == "coffee"', 'any line (category == "fuel" and quantity >= 30)',
+                   'any line (brand == "Own" and amount >= 2 USD)', 'any line organic == true and channel == "app"',
+                   'not any line category in ["tobacco", "gift_card"]', 'any line (size >= 2 or deposit >= 0.25 USD)',
+                   'any line brand != "Own"', 'any line brand in ["Bean Co", "Other"] and amount >= 15 USD']
+LINE_AWARDS = ['award 1 point per 1 USD of net amount excluding category "tobacco", "gift_card"',
+               'award 2 points per 1 USD of gross amount in category "coffee", "drinks"',
+               'award 1 point per 4 litres in category "fuel"', 'multiply 2x in category "coffee", "grocery"',
+               'discount 10% in category "grocery"', 'discount 1 USD in category "drinks"',
+               'discount 5% of net amount excluding category "tobacco"', 'award 10 points', 'multiply 1.5x',
+               'award 3 points per 2 USD of net amount excluding category "fuel"']
+
+
+def lines_program(rng: random.Random, i: int) -> str:
+    rules = []
+    for r in range(rng.randint(2, 4)):
+        cond = rng.choice(LINE_CONDITIONS + CONDITIONS[:4] + [""])
+        body = rng.sample(LINE_AWARDS, rng.randint(1, 2)) + rng.sample(MODIFIERS[:5], rng.randint(0, 1))
+        rules.append(f"earn r{r} on purchase{' when ' + cond if cond else ''} {{\n  " + "\n  ".join(body) + "\n}")
+    head = [f'program "lines {i}" {{', "currency USD", "point cost 0.01 USD", *LINE_HEAD,
+            rng.choice(["multipliers multiply", "multipliers add"]), rng.choice(["round down", "round nearest"])]
+    tail = [rng.choice(TIERS[:1] + TIERS[2:] + [""]), rng.choice(EXPIRY), "returns reverse earned points",
+            rng.choice(["negative balance forbidden", "negative balance allowed"]),
+            "reward r { price 150 points\n worth 2 USD\n costs us 1 USD }", "}"]
+    return "\n".join(head + rules + tail)
+
+
+@pytest.fixture(scope="module")
+def brands_population():
+    from sim_helpers import HERE
+    from simulator.model.population import load_population_file
+    return load_population_file(HERE / "fixtures" / "brands.yaml")
+
+
+@pytest.mark.parametrize("i", range(8))
+def test_random_programs_on_purchase_lines_agree(i, brands_population, monkeypatch):
+    text = lines_program(random.Random(7000 + i), i)
+    _three_ways(text, f"lines{i}.loyalty", brands_population, monkeypatch)
