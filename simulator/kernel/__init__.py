@@ -10,8 +10,9 @@ as small opcode tables), `tables` (the plan as flat arrays), `purchase` (the @nj
 Random numbers: the kernel draws none. The day loop (simulator.engine.day_loop) draws every
 uniform, basket and return exactly as before, from the same streams in the same order
 (stream 0: the day's uniforms and the baseline buyers' baskets; 1: the program arm's extra
-buyers' baskets; 2: referred newcomers; 3: quantity; 4: voucher use; 5: lines), and hands the
-day's purchases (amount, shipping, category, channel, items) to the kernel. Every draw that
+buyers' baskets; 2: referred newcomers; 3: quantity; 4: voucher use; 5: lines and their
+attributes), and hands the day's purchases (amount, shipping, category, channel, items, quantity,
+the lines) to the kernel. Every draw that
 depends on the program's state (who buys in the program arm, which depends on the balance
 through the goal gradient; redemption; voucher use) is still taken by the day loop after the
 kernel has updated that state, so the kernel changes no draw, and results are identical to the

@@ -1,6 +1,6 @@
 """Which constructs of a program the kernel runs, and which force the numpy path.
 
-Takes: a `Plan` (and optionally the population, for purchase lines). Gives:
+Takes: a `Plan` (and optionally the population; the kernel runs purchases with lines too). Gives:
 `kernel_supports(plan, population) -> list[str]`: the constructs the kernel lacks, each
 named (with its rule), empty when the whole program's purchases run on the kernel. The kernel
 runs a program's purchases only; every other event (signups, birthdays, referrals, custom

@@ -5,8 +5,9 @@ Takes: the `Plan`, the chunk's `ProgramArm`, the `StringTable` and the populatio
 `engine_label(plan, population)`: "kernel", or "numpy (kernel lacks: ...)" naming what forced
 the numpy path (written to the report's meta.engine). The environment variable LOYALTY_ENGINE
 chooses: "auto" (default: the kernel where it runs the whole program), "numpy" (never the
-kernel). `PurchaseKernel` stacks the arm's per-rule state (caps, limits, every-Nth, streaks,
-inactivity clocks) into 2-D arrays and puts rows of them back into the arm's dictionaries, so
+kernel). `PurchaseKernel` hands the kernel a batch's drawn lines and what is left of each global
+budget (written back to the arm's `budgets` after the batch), and stacks the arm's per-rule state
+(caps, limits, every-Nth, streaks, inactivity clocks) into 2-D arrays and puts rows of them back into the arm's dictionaries, so
 the numpy steps and the kernel read and write the same memory.
 """
 

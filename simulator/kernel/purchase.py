@@ -6,11 +6,16 @@ place exactly as `ProgramArm.apply("purchase", ...)` updates it, and per custome
 issued, the discount, the tier-metric increment, the points that repaid a debt, each counter's
 increment and each balance's points. The steps are those of docs/semantics.md
 §4.2 in the numpy path's order (candidates, skips, counter increments, discounts, rate awards, tier
-multiplier, rule multipliers, fixed awards, caps, lots and balances, activity, counters and metric,
-upgrade); a rule that awards a balance beside the points keeps its own rate, stays out of R, and
-books its points to the balance, not to a lot; customers are independent
-here (programs with a global budget do not run on the kernel), so one customer after the other
-gives what the batch gives. No random numbers are drawn here (see the package docstring).
+multiplier, rule multipliers, fixed awards, caps, global budgets, lots and balances, activity,
+counters and metric, status dates, upgrade); a rule that awards a balance beside the points keeps
+its own rate, stays out of R, and books its points to the balance, not to a lot. A purchase with
+drawn lines (`has_lines`: (k, L) amounts, categories, quantities, valid slots, line attributes)
+takes its bases per line as `simulator.engine.lines` does (exclusions and `in category` per line,
+shares of the shipping and of the discounts in whole cents), and `any line` conditions per line;
+without lines a purchase is one line. Only global budgets couple customers: the kernel takes the
+batch's customers one after the other in batch order (the documented order, docs/simulator.md §6)
+and spends what is left of each budget (`budget_left`) as it goes, which is what the numpy path's
+`_apply_in_turn` gives. No random numbers are drawn here (see the package docstring).
 The loop is bound by memory latency (about 20 state arrays read at each customer's index), so it
 asks the CPU to prefetch the state of the customer `AHEAD` purchases on (a hint: no effect on results).
 """

@@ -4,10 +4,11 @@ Takes: a `Plan` (simulator.engine.program_plan) and the chunk's `StringTable`. G
 `KernelTables`: per purchase rule, in candidate order, its condition program (`conditions`),
 rounding, group, every-Nth, streak, and index ranges into flat tables of rate awards (rate × D,
 net or gross, excluded and `in category` codes), multipliers (numerator, denominator), discounts,
-point caps and limits (limit, period); the fixed points and perk costs per rule; the tier
+point caps and limits (limit, period), discounts' and multipliers' `in category` codes, global
+budgets (points or money, the point cost as a fraction); the fixed points and perk costs per rule; the tier
 tables (own rate × D, multiplier, discount, thresholds); the counters on purchases (condition,
 the event column they sum); per rule the balance beside the points it awards (-1: the points);
-the customer attributes conditions read; and `safe_amount`, the largest
+the customer and line attributes conditions read; and `safe_amount`, the largest
 purchase amount for which no product of the kernel's int64 arithmetic can wrap (a batch with a
 larger amount runs on the numpy path, which is exact with Python integers there; at most 2**53,
 so that amounts in the float64 condition columns and counter sums are exact).
