@@ -111,106 +111,13 @@ def _days_from_birthday(doy, bday_base, today):
     return best
 
 
-@njit(cache=True, inline="always", error_model="numpy")
-def _op(o, a, stack, sp, consts, set_lo, set_hi, set_vals):
-    """The opcodes a purchase's condition and a line's share (constants, comparisons, sets, and,
-    or, not); returns the stack's new height."""
-    if o == 3:
-        stack[sp] = consts[a]
-        return sp + 1
-    if o == 4:
-        r = stack[sp - 1]
-        left = stack[sp - 2]
-        if a == 0:
-            v = left == r
-        elif a == 1:
-            v = left != r
-        elif a == 2:
-            v = left < r
-        elif a == 3:
-            v = left <= r
-        elif a == 4:
-            v = left > r
-        else:
-            v = left >= r
-        stack[sp - 2] = 1.0 if v else 0.0
-        return sp - 1
-    if o == 5 or o == 6:
-        x = stack[sp - 1]
-        hit = False
-        for j in range(set_lo[a], set_hi[a]):
-            if set_vals[j] == x:
-                hit = True
-                break
-        if o == 6:
-            hit = not hit
-        stack[sp - 1] = 1.0 if hit else 0.0
-        return sp
-    if o == 7 or o == 8:
-        acc = o == 7
-        for j in range(sp - a, sp):
-            t = stack[j] != 0.0
-            acc = (acc and t) if o == 7 else (acc or t)
-        sp -= a
-        stack[sp] = 1.0 if acc else 0.0
-        return sp + 1
-    if o == 9:
-        stack[sp - 1] = 0.0 if stack[sp - 1] != 0.0 else 1.0
-    return sp
-
-
 @njit(cache=True, error_model="numpy")
-def _line_holds(lo, hi, op, arg, consts, set_lo, set_hi, set_vals, stack, amt, catv, qtyv, none_code,
-                line_attr, la_default, i, j, drawn):
-    """A line's condition (`any line (...)`) on one line: its amount, category, quantity, no sku,
-    and its line attributes (`drawn`: line j of purchase i, else each attribute's default)."""
+def _plain_condition(lo, hi, op, arg, consts, set_lo, set_hi, set_vals, ev, i, state_vals, day_vals, stack, c,
+                     attrs):
+    """A condition without `any line` (most of them): `_condition` without the lines' arguments, which
+    keeps the call cheap (the compiler inlines it)."""
     sp = 0
     for pc in range(lo, hi):
-        o = op[pc]
-        a = arg[pc]
-        if o == 12:
-            if a == 0:
-                stack[sp] = amt
-            elif a == 1:
-                stack[sp] = catv
-            elif a == 2:
-                stack[sp] = qtyv
-            else:
-                stack[sp] = none_code
-            sp += 1
-        elif o == 13:
-            stack[sp] = line_attr[a, i, j] if drawn else la_default[a]
-            sp += 1
-        else:
-            sp = _op(o, a, stack, sp, consts, set_lo, set_hi, set_vals)
-    return stack[sp - 1] != 0.0
-
-
-@njit(cache=True, error_model="numpy")
-def _any_line(lo, hi, op, arg, consts, set_lo, set_hi, set_vals, stack, i, goods, catv, qtyv, none_code,
-              has_lines, line_amt, line_cat, line_qty, line_valid, line_attr, la_default):
-    """`any line COND`: COND holds for one of purchase i's lines (without lines: the purchase, one line
-    of its goods, category and quantity, without line attributes)."""
-    if not has_lines:
-        return _line_holds(lo, hi, op, arg, consts, set_lo, set_hi, set_vals, stack, float(goods), float(catv),
-                           float(qtyv), none_code, line_attr, la_default, i, 0, False)
-    for j in range(line_amt.shape[1]):
-        if line_valid[i, j] and _line_holds(lo, hi, op, arg, consts, set_lo, set_hi, set_vals, stack,
-                                            float(line_amt[i, j]), float(line_cat[i, j]), float(line_qty[i, j]),
-                                            none_code, line_attr, la_default, i, j, True):
-            return True
-    return False
-
-
-@njit(cache=True, error_model="numpy")
-def _condition(lo, hi, op, arg, consts, set_lo, set_hi, set_vals, ev, i, state_vals, day_vals, stack, c, attrs,
-               lstack, goods, catv, qtyv, none_code, has_lines, line_amt, line_cat, line_qty, line_valid, line_attr,
-               la_default):
-    if hi == lo:
-        return True
-    sp = 0
-    pc = lo
-    while pc < hi:
         o = op[pc]
         a = arg[pc]
         if o == 0:
@@ -222,20 +129,186 @@ def _condition(lo, hi, op, arg, consts, set_lo, set_hi, set_vals, ev, i, state_v
         elif o == 2:
             stack[sp] = day_vals[a]
             sp += 1
+        elif o == 3:
+            stack[sp] = consts[a]
+            sp += 1
         elif o == 10:
             stack[sp] = attrs[a, c]
             sp += 1
+        elif o == 4:
+            r = stack[sp - 1]
+            left = stack[sp - 2]
+            sp -= 1
+            if a == 0:
+                v = left == r
+            elif a == 1:
+                v = left != r
+            elif a == 2:
+                v = left < r
+            elif a == 3:
+                v = left <= r
+            elif a == 4:
+                v = left > r
+            else:
+                v = left >= r
+            stack[sp - 1] = 1.0 if v else 0.0
+        elif o == 5 or o == 6:
+            x = stack[sp - 1]
+            hit = False
+            for j in range(set_lo[a], set_hi[a]):
+                if set_vals[j] == x:
+                    hit = True
+                    break
+            if o == 6:
+                hit = not hit
+            stack[sp - 1] = 1.0 if hit else 0.0
+        elif o == 7 or o == 8:
+            acc = o == 7
+            for j in range(sp - a, sp):
+                t = stack[j] != 0.0
+                acc = (acc and t) if o == 7 else (acc or t)
+            sp -= a
+            stack[sp] = 1.0 if acc else 0.0
+            sp += 1
+        elif o == 9:
+            stack[sp - 1] = 0.0 if stack[sp - 1] != 0.0 else 1.0
+    return stack[sp - 1] != 0.0
+
+
+@njit(cache=True, error_model="numpy")
+def _condition(lo, hi, op, arg, consts, set_lo, set_hi, set_vals, ev, i, state_vals, day_vals, stack, c, attrs,
+               lstack, goods, catv, qtyv, none_code, has_lines, line_amt, line_cat, line_qty, line_valid, line_attr,
+               la_default):
+    if hi == lo:
+        return True
+    sp = 0
+    skip = 0  # the opcodes of an `any line` condition, evaluated per line by `_any_line`
+    for pc in range(lo, hi):
+        if skip > 0:
+            skip -= 1
+            continue
+        o = op[pc]
+        a = arg[pc]
+        if o == 0:
+            stack[sp] = ev[a, i]
+            sp += 1
+        elif o == 1:
+            stack[sp] = state_vals[a]
+            sp += 1
+        elif o == 2:
+            stack[sp] = day_vals[a]
+            sp += 1
+        elif o == 3:
+            stack[sp] = consts[a]
+            sp += 1
+        elif o == 10:
+            stack[sp] = attrs[a, c]
+            sp += 1
+        elif o == 4:
+            r = stack[sp - 1]
+            left = stack[sp - 2]
+            sp -= 1
+            if a == 0:
+                v = left == r
+            elif a == 1:
+                v = left != r
+            elif a == 2:
+                v = left < r
+            elif a == 3:
+                v = left <= r
+            elif a == 4:
+                v = left > r
+            else:
+                v = left >= r
+            stack[sp - 1] = 1.0 if v else 0.0
+        elif o == 5 or o == 6:
+            x = stack[sp - 1]
+            hit = False
+            for j in range(set_lo[a], set_hi[a]):
+                if set_vals[j] == x:
+                    hit = True
+                    break
+            if o == 6:
+                hit = not hit
+            stack[sp - 1] = 1.0 if hit else 0.0
+        elif o == 7 or o == 8:
+            acc = o == 7
+            for j in range(sp - a, sp):
+                t = stack[j] != 0.0
+                acc = (acc and t) if o == 7 else (acc or t)
+            sp -= a
+            stack[sp] = 1.0 if acc else 0.0
+            sp += 1
+        elif o == 9:
+            stack[sp - 1] = 0.0 if stack[sp - 1] != 0.0 else 1.0
         elif o == 11:  # `any line`: the next `a` opcodes, per line
-            hit = _any_line(pc + 1, pc + 1 + a, op, arg, consts, set_lo, set_hi, set_vals, lstack, i, goods, catv,
-                            qtyv, none_code, has_lines, line_amt, line_cat, line_qty, line_valid, line_attr,
-                            la_default)
+            # (evaluated here, not in a function of its own: a call in this loop keeps the compiler from
+            # inlining `_condition`, which makes every purchase several times slower)
+            hit = False
+            for j in range(line_amt.shape[1] if has_lines else 1):
+                if has_lines and not line_valid[i, j]:
+                    continue
+                lsp = 0
+                for q in range(pc + 1, pc + 1 + a):
+                    lo_ = op[q]
+                    la = arg[q]
+                    if lo_ == 12:  # the line's amount, category, quantity, sku (none)
+                        if la == 3:
+                            lstack[lsp] = none_code
+                        elif has_lines:
+                            lstack[lsp] = line_amt[i, j] if la == 0 else line_cat[i, j] if la == 1 else line_qty[i, j]
+                        else:
+                            lstack[lsp] = goods if la == 0 else catv if la == 1 else qtyv
+                        lsp += 1
+                    elif lo_ == 13:  # a line attribute (its default on a line without attributes)
+                        lstack[lsp] = line_attr[la, i, j] if has_lines else la_default[la]
+                        lsp += 1
+                    elif lo_ == 3:
+                        lstack[lsp] = consts[la]
+                        lsp += 1
+                    elif lo_ == 4:
+                        lr = lstack[lsp - 1]
+                        lleft = lstack[lsp - 2]
+                        lsp -= 1
+                        if la == 0:
+                            lv = lleft == lr
+                        elif la == 1:
+                            lv = lleft != lr
+                        elif la == 2:
+                            lv = lleft < lr
+                        elif la == 3:
+                            lv = lleft <= lr
+                        elif la == 4:
+                            lv = lleft > lr
+                        else:
+                            lv = lleft >= lr
+                        lstack[lsp - 1] = 1.0 if lv else 0.0
+                    elif lo_ == 5 or lo_ == 6:
+                        lx = lstack[lsp - 1]
+                        lhit = False
+                        for jj in range(set_lo[la], set_hi[la]):
+                            if set_vals[jj] == lx:
+                                lhit = True
+                                break
+                        if lo_ == 6:
+                            lhit = not lhit
+                        lstack[lsp - 1] = 1.0 if lhit else 0.0
+                    elif lo_ == 7 or lo_ == 8:
+                        lacc = lo_ == 7
+                        for jj in range(lsp - la, lsp):
+                            lt = lstack[jj] != 0.0
+                            lacc = (lacc and lt) if lo_ == 7 else (lacc or lt)
+                        lsp -= la
+                        lstack[lsp] = 1.0 if lacc else 0.0
+                        lsp += 1
+                    elif lo_ == 9:
+                        lstack[lsp - 1] = 0.0 if lstack[lsp - 1] != 0.0 else 1.0
+                if lstack[lsp - 1] != 0.0:
+                    hit = True
+                    break
             stack[sp] = 1.0 if hit else 0.0
             sp += 1
-            pc += a + 1
-            continue
-        else:
-            sp = _op(o, a, stack, sp, consts, set_lo, set_hi, set_vals)
-        pc += 1
+            skip = a
     return stack[sp - 1] != 0.0
 
 
@@ -389,6 +462,17 @@ def purchase_batch(idx, amount, shipping, cat, ev, day, slot, day_vals, bday_bas
     ntiers = thresholds.size
     stack = np.zeros(max(op.size, 1) + 1)
     lstack = np.zeros(max(op.size, 1) + 1)
+    # which conditions (rules', counters') hold an `any line`: the others take `_plain_condition`
+    cond_line = np.zeros(max(nr, 1), dtype=np.bool_)
+    for r in range(nr):
+        for pc in range(cond_lo[r], cond_hi[r]):
+            if op[pc] == 11:
+                cond_line[r] = True
+    cnt_line = np.zeros(max(cnt_row.size, 1), dtype=np.bool_)
+    for j in range(cnt_row.size):
+        for pc in range(cnt_cond_lo[j], cnt_cond_hi[j]):
+            if op[pc] == 11:
+                cnt_line[j] = True
     none_code = float(prog[P_NONE])
     W = line_amt.shape[1]
     lship = np.zeros(W, dtype=np.int64)  # per line: its share of the shipping, of the discounts
@@ -466,9 +550,16 @@ def purchase_batch(idx, amount, shipping, cat, ev, day, slot, day_vals, bday_bas
             pts[r] = 0
             if rule_active[r] == 0:
                 continue
-            ok = _condition(cond_lo[r], cond_hi[r], op, arg, consts, set_lo, set_hi, set_vals, ev, i,
-                            state_vals, day_vals, stack, c, attrs, lstack, amount[i] - shipping[i], cat[i], qty[i],
-                            none_code, has_lines, line_amt, line_cat, line_qty, line_valid, line_attr, la_default)
+            if cond_hi[r] == cond_lo[r]:
+                ok = True
+            elif cond_line[r] == 0:
+                ok = _plain_condition(cond_lo[r], cond_hi[r], op, arg, consts, set_lo, set_hi, set_vals, ev, i,
+                                      state_vals, day_vals, stack, c, attrs)
+            else:
+                ok = _condition(cond_lo[r], cond_hi[r], op, arg, consts, set_lo, set_hi, set_vals, ev, i,
+                                state_vals, day_vals, stack, c, attrs, lstack, amount[i] - shipping[i], cat[i],
+                                qty[i], none_code, has_lines, line_amt, line_cat, line_qty, line_valid, line_attr,
+                                la_default)
             if sides_only[r] != 0:
                 ok = False
             nth_ok = True
@@ -505,9 +596,17 @@ def purchase_batch(idx, amount, shipping, cat, ev, day, slot, day_vals, bday_bas
         # the counters' increments (booked in step 10; their conditions read the state before the event)
         for j in range(ncnt):
             cinc[j] = 0
-            if _condition(cnt_cond_lo[j], cnt_cond_hi[j], op, arg, consts, set_lo, set_hi, set_vals, ev, i,
-                          state_vals, day_vals, stack, c, attrs, lstack, amount[i] - shipping[i], cat[i], qty[i],
-                          none_code, has_lines, line_amt, line_cat, line_qty, line_valid, line_attr, la_default):
+            if cnt_cond_hi[j] == cnt_cond_lo[j]:
+                holds = True
+            elif cnt_line[j] == 0:
+                holds = _plain_condition(cnt_cond_lo[j], cnt_cond_hi[j], op, arg, consts, set_lo, set_hi, set_vals,
+                                         ev, i, state_vals, day_vals, stack, c, attrs)
+            else:
+                holds = _condition(cnt_cond_lo[j], cnt_cond_hi[j], op, arg, consts, set_lo, set_hi, set_vals, ev, i,
+                                   state_vals, day_vals, stack, c, attrs, lstack, amount[i] - shipping[i], cat[i],
+                                   qty[i], none_code, has_lines, line_amt, line_cat, line_qty, line_valid, line_attr,
+                                   la_default)
+            if holds:
                 cinc[j] = 1 if cnt_sum_col[j] < 0 else np.int64(ev[cnt_sum_col[j], i])
         # step 4: discounts
         goods = amount[i] - shipping[i]
