@@ -134,6 +134,11 @@ class PurchaseKernel:
         self._day = -1
         announce_compile(self.fn)
 
+    def day_pass(self, sim):
+        """The compiled day pass (`simulator.kernel.day_pass.DayPass`) of a chunk whose purchases run here."""
+        from simulator.kernel.day_pass import DayPass
+        return DayPass(sim)
+
     def _day_values(self, arm) -> None:
         """The day's values the kernel reads (computed once per simulated day)."""
         d: dt.date = arm.date
