@@ -27,6 +27,12 @@ program and population gives the same numbers, bit for bit, before and after the
 variants compared on common random numbers stay paired. A new trait gets its own trait stream
 (`simulator.model.draws.TraitStreams`), never a draw taken from stream 0 in the middle of the day.
 
+Where the program runs on the compiled kernel (`self.arm.kernel`) and the batch draws no purchase
+lines, the day's pass (the uniforms, the buyers, their baskets and returns, both arms' month
+metrics, the baseline churn, and after the program's purchase steps the program arm's churn) runs
+compiled (`simulator.kernel.day`), drawing from the same streams in the same order as
+`_purchases_numpy` and `_basket` here, which stay the reference and the path everywhere else.
+
 Cost per day: the uniforms, one comparison and `flatnonzero` over the chunk (q_max =
 max(q, q') is kept up to date, not recomputed); everything else touches only the
 day's buyers and the customers with an event. Calendar work runs on boundaries.

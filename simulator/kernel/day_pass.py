@@ -52,7 +52,7 @@ class DayPass:
                      ca.k, ca.prob, ca.first, ca.second, ch.k, ch.prob, ch.first, ch.second,
                      sim.ship_any, t.shipping, sim.schedule is not None, t.ret_rate, t.ret_delay_min,
                      t.ret_delay_span, t.ret_frac_bounds, t.ret_frac_values, sim.days, sim.bgnbd, sim.p_drop)
-        announce_compile(K.day_block)
+        announce_compile(K.day_block)  # says so once, with the purchase kernel's announcement
 
     def _alloc(self, cap: int, keep: int = 0) -> None:
         """(Re)allocate the basket buffers for `cap` rows, keeping the first `keep` rows."""

@@ -48,10 +48,10 @@ def reasons(plan: Plan, population=None) -> list[str]:
 def kernel_compiled() -> bool:
     """Whether the kernel's machine code is already in this process or numba's disk cache (False:
     the first run on this machine, or after an upgrade, compiles it)."""
-    from simulator.kernel import purchase
+    from simulator.kernel import day, purchase
     from simulator.kernel.cache import is_cached
 
-    return is_cached(purchase.purchase_batch)
+    return all(is_cached(f) for f in (purchase.purchase_batch, day.day_block, day.churn))
 
 
 def engine_label(plan: Plan, population=None) -> str:
