@@ -134,6 +134,14 @@ class PurchaseKernel:
         self._day = -1
         announce_compile(self.fn)
 
+    def day_steps(self, sim) -> tuple:
+        """The day loop's compiled steps around the purchases, bound to chunk `sim` (a `ChunkSim`):
+        (a `RedeemKernel` for redemption and per-use perks, or None where it does not run; a `LiftKernel`
+        for the purchase probability)."""
+        from simulator.kernel.lift import LiftKernel
+        from simulator.kernel.redeem import RedeemKernel
+        return (RedeemKernel(sim) if RedeemKernel.supports(sim) else None), LiftKernel(sim)
+
     def _day_values(self, arm) -> None:
         """The day's values the kernel reads (computed once per simulated day)."""
         d: dt.date = arm.date
