@@ -32,6 +32,12 @@ max(q, q') is kept up to date, not recomputed); everything else touches only the
 day's buyers and the customers with an event. Calendar work runs on boundaries.
 The other day events (signups, referrals, birthdays, custom events, returns) are in
 `simulator.engine.day_events`.
+
+Where the chunk's purchases run on the compiled kernel (`arm.kernel`, simulator.kernel), so do
+redemption on the visit (`_redeem`), per-use tier perks (`_per_use_perks`) and the purchase
+probability (`_refresh_q`, `_end_post_windows`): the same state changes, no draw of their own
+(they read the basket uniforms above: redeem, perk use); the numpy code below stays the
+reference and the path of every other chunk.
 """
 
 from __future__ import annotations

@@ -48,10 +48,17 @@ def reasons(plan: Plan, population=None) -> list[str]:
 def kernel_compiled() -> bool:
     """Whether the kernel's machine code is already in this process or numba's disk cache (False:
     the first run on this machine, or after an upgrade, compiles it)."""
-    from simulator.kernel import purchase
     from simulator.kernel.cache import is_cached
 
-    return is_cached(purchase.purchase_batch)
+    return all(is_cached(f) for f in compiled_functions())
+
+
+def compiled_functions() -> tuple:
+    """Every @njit entry point the engine calls: the purchase kernel, and the steps around it
+    (redemption and per-use perks, the purchase probability)."""
+    from simulator.kernel import lift, purchase, redeem
+
+    return (purchase.purchase_batch, *redeem.COMPILED, *lift.COMPILED)
 
 
 def engine_label(plan: Plan, population=None) -> str:
@@ -132,7 +139,7 @@ class PurchaseKernel:
             MAX_EVENT_POINTS, t.n_groups, len(keys), t.metric_of], dtype=np.int64)
         self.lower_metrics = bool(p.returns.lower_metrics)
         self._day = -1
-        announce_compile(self.fn)
+        announce_compile(*compiled_functions())
 
     def day_steps(self, sim) -> tuple:
         """The day loop's compiled steps around the purchases, bound to chunk `sim` (a `ChunkSim`):
