@@ -144,9 +144,11 @@ class PurchaseKernel:
     def day_steps(self, sim) -> tuple:
         """The day loop's compiled steps around the purchases, bound to chunk `sim` (a `ChunkSim`):
         (a `RedeemKernel` for redemption and per-use perks, or None where it does not run; a `LiftKernel`
-        for the purchase probability)."""
+        for the purchase probability); the chunk's cohort book gets the compiled month fold."""
         from simulator.kernel.lift import LiftKernel
-        from simulator.kernel.redeem import RedeemKernel
+        from simulator.kernel.redeem import RedeemKernel, fold
+        if getattr(sim.cohorts, "fold", False) is None:  # the cohort book's month fold, compiled
+            sim.cohorts.fold = fold
         return (RedeemKernel(sim) if RedeemKernel.supports(sim) else None), LiftKernel(sim)
 
     def _day_values(self, arm) -> None:

@@ -190,6 +190,18 @@ def per_use_batch(mp, mi, uni, rate, tier, tier_cost, perk_tier, perk, used, rec
                     used[i, j] = True
 
 
+@njit(cache=True, error_model="numpy")
+def fold(cur, held, chead, col):
+    """`CohortBook._fold`: each customer's current-month earnings `cur` into column `col` of `held`."""
+    for c in range(cur.size):
+        v = cur[c]
+        if v != 0:
+            held[c, col] += v
+            cur[c] = 0
+            if chead[c] > col:
+                chead[c] = col
+
+
 _Z1 = np.zeros(1, dtype=np.int64)
 _Z2 = np.zeros((1, 1), dtype=np.int64)
 _Z3 = np.zeros((1, 1, 1), dtype=np.int64)
@@ -307,6 +319,6 @@ class RedeemKernel:
         return used if record else None
 
 
-COMPILED = (burn_batch, goal_batch, pay_batch, per_use_batch)
+COMPILED = (burn_batch, goal_batch, pay_batch, per_use_batch, fold)
 
-__all__ = ["COMPILED", "RedeemKernel", "burn", "lot_args"]
+__all__ = ["COMPILED", "RedeemKernel", "burn", "fold", "lot_args"]

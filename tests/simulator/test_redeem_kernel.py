@@ -105,6 +105,17 @@ def test_the_compiled_burn_is_the_numpy_burn(granularity, pending, ring, negativ
         assert (lots.cohorts.mat["redeemed"].sum() > 0) and (lots.cohorts.rec["redeemed"].sum() > 0)
 
 
+def test_the_compiled_month_fold_is_the_numpy_fold():
+    lots, _ = _ledger(5, "day", 14, 30, True)
+    book = lots.cohorts
+    assert (book.cur != 0).sum() > 20  # this month's earnings not yet in their column
+    other = copy.deepcopy(lots)
+    other.cohorts.fold = redeem.fold
+    book.month = other.cohorts.month = book.month + 1  # the month changes: `cur` folds into its column
+    assert not book.cur.any()
+    _assert_same(_lot_state(lots), _lot_state(other))
+
+
 # ------------------------------------------------------------------ each step of real runs, both ways
 
 STEPS = ("_redeem", "_per_use_perks", "_refresh_q", "_end_post_windows")
