@@ -63,7 +63,8 @@ def main() -> None:
         a, b = times["numpy"], times["compiled"]
         print(f"{path}: steps on numpy {min(a):.2f} / {statistics.median(a):.2f} s, compiled {min(b):.2f} / "
               f"{statistics.median(b):.2f} s (min / median): {min(a) / min(b):.2f}x / "
-              f"{statistics.median(a) / statistics.median(b):.2f}x; same report: {reports['numpy'] == reports['compiled']}")
+              f"{statistics.median(a) / statistics.median(b):.2f}x; "
+              f"same report: {reports['numpy'] == reports['compiled']}")
     print(f"load average {os.getloadavg()[0]:.1f} at the end")
 
 

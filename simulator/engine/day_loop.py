@@ -549,7 +549,7 @@ class ChunkSim(DayEvents):
         """Per-use tier perks: today's members `mp` (basket rows `mi`) use each perk of their tier with
         the `perk_use_rate` chance (uniform 3)."""
         arm = self.arm
-        if self.redeem_k is not None:  # compiled (simulator.kernel.redeem), the same effect
+        if self.redeem_k is not None and self.redeem_k.per_use_ok:  # compiled (kernel.redeem), the same effect
             used = self.redeem_k.per_use(mp, mi, uni, bool(self.rec_idx))
             if used is not None:
                 for j, (_, perk) in enumerate(self.per_use):
@@ -569,7 +569,7 @@ class ChunkSim(DayEvents):
         if self.goal_reward is None and program.pay_with_points is None:
             return
         arm, rk = self.arm, self.redeem_k
-        if rk is not None and (self.goal_reward is not None or rk.pay_ok):  # compiled, the same effect
+        if rk is not None and (rk.goal_ok if self.goal_reward is not None else rk.pay_ok):  # compiled, the same effect
             if self.goal_reward is not None:
                 can = rk.goal(mp, mi, d.uniforms, self.goal_reward)
                 if can.size:

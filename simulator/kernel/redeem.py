@@ -251,11 +251,15 @@ class RedeemKernel:
                     pwp.points, pc.numerator, pc.denominator)
             self.consts = np.array(vals, dtype=np.int64) if _fits(*vals, 2 * pc.denominator) else None
         self.pay_ok = pwp is None or self.consts is not None
+        goal = sim.goal_reward
+        self.goal_ok = goal is None or _fits(goal.price, goal.cost_cents)  # else the numpy path
         per_use = sim.per_use
         self.perk_tier = np.array([t for t, _ in per_use], dtype=np.int64)
-        self.tier_cost = np.zeros(max(arm.ntiers, 1), dtype=np.int64)
+        costs = [0] * max(arm.ntiers, 1)
         for t, perk in per_use:
-            self.tier_cost[t] += perk.cost_cents
+            costs[t] += perk.cost_cents
+        self.per_use_ok = _fits(*costs)  # else the numpy path
+        self.tier_cost = np.array(costs if self.per_use_ok else [0] * len(costs), dtype=np.int64)
         self.perk_rate = np.float32(sim.resp.perk_use_rate)  # numpy 2 compares a float32 with a Python float as float32
         self.redeem_activity = "redemption" in p.activity
         self._noz = np.zeros((0, 0), dtype=np.bool_)
