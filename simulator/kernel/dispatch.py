@@ -54,11 +54,11 @@ def kernel_compiled() -> bool:
 
 
 def compiled_functions() -> tuple:
-    """Every @njit entry point the engine calls: the purchase kernel, and the steps around it
-    (redemption and per-use perks, the purchase probability)."""
-    from simulator.kernel import lift, purchase, redeem
+    """Every @njit entry point the engine calls: the purchase kernel, the day pass, and the steps
+    around the purchases (redemption and per-use perks, the purchase probability, the month fold)."""
+    from simulator.kernel import day, lift, purchase, redeem
 
-    return (purchase.purchase_batch, *redeem.COMPILED, *lift.COMPILED)
+    return (purchase.purchase_batch, day.day_block, day.churn, *redeem.COMPILED, *lift.COMPILED)
 
 
 def engine_label(plan: Plan, population=None) -> str:
@@ -150,6 +150,11 @@ class PurchaseKernel:
         if getattr(sim.cohorts, "fold", False) is None:  # the cohort book's month fold, compiled
             sim.cohorts.fold = fold
         return (RedeemKernel(sim) if RedeemKernel.supports(sim) else None), LiftKernel(sim)
+
+    def day_pass(self, sim):
+        """The compiled day pass (`simulator.kernel.day_pass.DayPass`) of a chunk whose purchases run here."""
+        from simulator.kernel.day_pass import DayPass
+        return DayPass(sim)
 
     def _day_values(self, arm) -> None:
         """The day's values the kernel reads (computed once per simulated day)."""
