@@ -94,6 +94,30 @@ def test_yaml_to_text_keeps_the_comments(capsys, tmp_path: Path) -> None:
     assert out == TEXT  # the modeline is for YAML editors: it is not carried into the text form
 
 
+def test_yaml_to_canonical_yaml_keeps_the_comments_and_the_modeline(capsys, tmp_path: Path) -> None:
+    modeline = "# yaml-language-server: $schema=../rulelang/schema/rulelang.schema.json\n"
+    # YAML in a different layout: keys out of the canonical order, the award as a block mapping
+    messy = YAML.replace("  points: stars\n  currency: USD\n", "  currency: USD\n  points: stars\n").replace(
+        "        - award: {points: 1, unit: star, per: 1 USD}  # rounded down\n",
+        "        - award:  # rounded down\n            points: 1\n            unit: star\n            per: 1 USD\n")
+    path = tmp_path / "tiny.yaml"
+    path.write_text(modeline + messy)
+    code, out, err = run(capsys, "convert", str(path), "--to", "yaml")
+    assert (code, err) == (0, "")
+    assert out == modeline + YAML  # canonical, every comment beside its key, the schema line on top
+    path.write_text(out)
+    assert run(capsys, "convert", str(path), "--to", "yaml")[1] == out  # and again: unchanged
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in (ROOT / "rules").glob("*.yaml")))
+def test_every_yaml_example_to_canonical_yaml_keeps_all_its_comments(capsys, name: str) -> None:
+    source = ROOT / "rules" / name
+    text = source.read_text()
+    code, out, _ = run(capsys, "convert", str(source), "--to", "yaml")
+    assert code == 0
+    assert [c.text for c in yaml_comments(out, name)] == [c.text for c in yaml_comments(text, name)]
+
+
 @pytest.mark.parametrize("name", sorted(p.name for p in (ROOT / "rules").glob("*.loyalty")))
 def test_every_example_goes_to_yaml_and_back_with_all_its_comments(capsys, tmp_path: Path, name: str) -> None:
     source = ROOT / "rules" / name

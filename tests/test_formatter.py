@@ -59,9 +59,22 @@ def test_identity_file_formats_to_itself() -> None:
     assert format_source(parse_ok(text)) == text
 
 
-def test_header_is_reordered_and_defaults_dropped() -> None:
+def test_header_is_reordered_and_written_defaults_kept() -> None:
+    # `round down` is the default, but the author wrote it: fmt moves it into the header order
+    # (points, currency, ..., round, pending) and keeps it
     src = 'program "P" {\n  pending 1 day\n  round down\n  currency EUR\n  points "miles"\n}\n'
-    assert assert_stable(src) == 'program "P" {\n  points "miles"\n  currency EUR\n  pending 1 day\n}\n'
+    assert assert_stable(src) == 'program "P" {\n  points "miles"\n  currency EUR\n  round down\n  pending 1 day\n}\n'
+
+
+def test_statements_that_restate_a_default_are_kept_where_written() -> None:
+    src = ('program "P" {\n  points "points"\n  currency EUR\n  multipliers multiply\n  round down\n'
+           '  pending 0 days\n\n  earn base on purchase {\n    award 5 points\n    priority 0\n  }\n\n'
+           '  tiers by points over lifetime {\n    tier Base from 0\n    tier Gold from 100\n'
+           '    review never\n    downgrade never\n    grace 0 months\n    valid 0 months\n  }\n}\n')
+    assert assert_stable(src) == src
+    # what was not written is not added
+    bare = 'program "P" {\n  currency EUR\n}\n'
+    assert assert_stable(bare) == bare
 
 
 def test_comments_follow_their_statement() -> None:
@@ -218,3 +231,18 @@ def test_the_mutated_seed_holds_every_node_type() -> None:
         elif isinstance(item, tuple):
             stack.extend(item)
     assert seen == set(NODE_TYPES)
+
+
+def test_convert_keeps_written_defaults_both_ways() -> None:
+    src = ('program "P" {\n  points "points"\n  currency EUR\n  round down\n\n  earn base on purchase {\n'
+           '    award 5 points\n    priority 0\n  }\n\n  tiers by points over lifetime {\n    tier Base from 0\n'
+           '    tier Gold from 100\n    review never\n  }\n}\n')
+    yaml_text = to_yaml(parse_ok(src))
+    for line in ("  points: points", "  round: down", "      priority: 0", "    review: never"):
+        assert line in yaml_text.splitlines(), line
+    back, diags = load_yaml(yaml_text, "p.yaml")
+    assert back is not None and not [d for d in diags if d.is_error]
+    assert format_source(back) == src
+    # a YAML file without them gets none added
+    plain = to_yaml(parse_ok('program "P" {\n  currency EUR\n}\n'))
+    assert plain == "program:\n  name: P\n  currency: EUR\n"

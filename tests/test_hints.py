@@ -145,6 +145,10 @@ SLIPS = [
          "RL103", (9, 15), ("2027-01-01",)),
     # `      price: 0`: the `price` key at 7 of line 16 (the reward's name is on line 15).
     Slip("yaml price zero", "yaml", "price: 100", "price: 0", "RL202", (16, 7)),
+    # `    - {after: 12 months}` (line 12): the dash at 5, `{` at 7, the key `after` at 8; one error, not a
+    # second "needs exactly one of" for the same slip.
+    Slip("yaml expiry key `after`", "yaml", "- {after_earning: 12 months}", "- {after: 12 months}", "RL201", (12, 8),
+         ("- after_earning: 12 months",)),
     # `        - award: -200`: the award at 11.
     Slip("yaml negative award", "yaml", "- award: {points: 1, per: 1 USD}", "- award: -200", "RL202", (10, 11),
          ("200",)),
@@ -312,3 +316,11 @@ def test_a_reward_voucher_without_a_validity_is_told_how_to_give_one(tmp_path: P
     (error,) = _errors(VOUCHERS.replace("voucher 2 EUR valid 1 year", "voucher 2 EUR"), "loyalty", tmp_path)
     assert (error.code, error.span.line, error.span.column) == ("RL101", 13, 13)
     assert "voucher 2 EUR valid 1 year" in _snippets(error.hint or "")
+
+
+def test_a_mistyped_expiry_key_is_one_error(tmp_path: Path) -> None:
+    errors = _errors(YAML.replace("- {after_earning: 12 months}", "- {after: 12 months}"), "yaml", tmp_path)
+    assert [e.code for e in errors] == ["RL201"]
+    # an expiry with no kind at all still says which keys make one
+    errors = _errors(YAML.replace("- {after_earning: 12 months}", "- {at_end_of_month: true}"), "yaml", tmp_path)
+    assert [e.code for e in errors] == ["RL202"] and "after_earning" in errors[0].message

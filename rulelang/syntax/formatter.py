@@ -7,7 +7,9 @@ multipliers, round, pending, attributes, events, counters), then rules, tiers, e
 returns, rewards, pay with points, convert; tests after the program, a blank line between
 blocks. Comments are kept: a comment written alone on its line is placed above the
 statement that follows it in the source (or at the end of its block); a comment at the end
-of a line stays at the end of that statement's line. Formatting is idempotent and parsing
+of a line stays at the end of that statement's line. A statement that restates a default
+(`round down`, `review never`, `points "points"`) is kept when it was written: the formatter
+changes layout, never what the author chose to say. Formatting is idempotent and parsing
 the output gives an equal AST. Also `expr_to_text(expr)` for conditions.
 """
 
@@ -204,7 +206,7 @@ class _Writer:
         def head(kind: str, text: str) -> None:
             body.append(("header", (text, self.stmt(s, kind))))
 
-        if p.points_unit != "points":
+        if p.points_unit != "points" or self.stmt(s, "points") is not None:
             head("points", f"points {string_text(p.points_unit)}")
         head("currency", f"currency {p.currency}")
         for b in p.balances:
@@ -213,11 +215,11 @@ class _Writer:
             head("point_cost", f"point cost {money_text(p.point_cost)}")
         if p.point_value is not None:
             head("point_value", f"point value {money_text(p.point_value)}")
-        if p.stacking != "multiply":
+        if p.stacking != "multiply" or self.stmt(s, "multipliers") is not None:
             head("multipliers", f"multipliers {p.stacking}")
-        if p.rounding != "down":
+        if p.rounding != "down" or self.stmt(s, "round") is not None:
             head("round", f"round {p.rounding}")
-        if p.pending_days:
+        if p.pending_days or self.stmt(s, "pending") is not None:
             head("pending", f"pending {counted(p.pending_days, 'day')}")
         for a in p.attributes:
             body.append(("decl", (f"attribute {a.name}: {a.type}", a.span)))
@@ -274,7 +276,7 @@ class _Writer:
             self.emit(2, self.action(a), a.span)
         if r.rounding is not None:
             self.emit(2, f"round {r.rounding}", self.stmt(s, "round"))
-        if r.priority:
+        if r.priority or self.stmt(s, "priority") is not None:
             self.emit(2, f"priority {r.priority}", self.stmt(s, "priority"))
         if r.group is not None:
             self.emit(2, f"group {string_text(r.group)}", self.stmt(s, "group"))
@@ -313,13 +315,13 @@ class _Writer:
         self.emit(1, f"tiers by {metric}{basis} over {window} {{", s, blank=blank)
         for tier in t.tiers:
             self.tier(tier)
-        if t.review != "never":
+        if t.review != "never" or self.stmt(s, "review") is not None:
             self.emit(2, f"review {t.review}", self.stmt(s, "review"))
-        if t.downgrade != "never":
+        if t.downgrade != "never" or self.stmt(s, "downgrade") is not None:
             self.emit(2, f"downgrade {t.downgrade.replace('_', ' ')}", self.stmt(s, "downgrade"))
-        if t.grace_months:
+        if t.grace_months or self.stmt(s, "grace") is not None:
             self.emit(2, f"grace {self.months(t.grace_months)}", self.stmt(s, "grace"))
-        if t.validity_months:
+        if t.validity_months or self.stmt(s, "valid") is not None:
             self.emit(2, f"valid {self.months(t.validity_months)}", self.stmt(s, "valid"))
         if t.on_return is not None:
             words = {"keep_until_review": "keep tier until review", "lower_at_once": "lower tier at once"}

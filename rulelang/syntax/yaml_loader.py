@@ -50,6 +50,23 @@ DISCOUNT_KEYS = NODES[ast.Discount].yaml_keys
 TIERS_KEYS = NODES[ast.TierSystem].yaml_keys
 LEVEL_KEYS = NODES[ast.Tier].yaml_keys
 EXPIRE_KEYS = NODES[ast.Expiry].yaml_keys
+# settings kept when written at their default value: YAML key -> the text form's statement kind
+WRITTEN_KEYS = {
+    "program": {"points": "points", "multipliers": "multipliers", "round": "round", "pending": "pending"},
+    "rule": {"priority": "priority"},
+    "tiers": {"review": "review", "downgrade": "downgrade", "grace": "grace", "valid": "valid"},
+}
+# keys people write for an expiry, from the text form's words (`expire ... 6 months after earning`)
+EXPIRE_SLIPS = {
+    key: "the key is `after_earning`, e.g. `- after_earning: 12 months` (add `at_end_of_month: true` to "
+         "expire at the end of that month)"
+    for key in ("after", "after_months", "months", "expire_after", "after_earn", "earning")
+} | {
+    "inactive": "the key is `inactivity`: write `- inactivity: 18 months`",
+    "inactivity_months": "the key is `inactivity`: write `- inactivity: 18 months`",
+    "date": "the key is `on` (one date) or `yearly_on` (each year): write `- on: 2027-12-31` or `- yearly_on: 12-31`",
+    "yearly": "the key is `yearly_on`: write `- yearly_on: 12-31`",
+}
 TEST_KEYS = NODES[ast.TestCase].yaml_keys
 GIVEN_KEYS = NODES[ast.Given].yaml_keys  # any other word is a tier metric (`nights: 4`)
 EXPECT_KEYS = NODES[ast.Expect].yaml_keys
@@ -190,6 +207,7 @@ class _Builder:
         if "activity" in m:
             fields["activity"] = self.activity(m["activity"].node)
             self._statement(span, "activity", m["activity"])
+        self._written(span, m, WRITTEN_KEYS["program"])
         return ast.Program(name, **fields, span=span)  # type: ignore[arg-type]
 
     def balance(self, entry: Entry) -> ast.Balance:
@@ -269,6 +287,7 @@ class _Builder:
             node = m["streak"].node
             length, unit = r.quantity(node, f"`streak` of {what}", STREAK_UNITS, None, "4 weeks")
             fields["streak"] = ast.Streak(length, unit or "day", span=r.span(node))  # type: ignore[arg-type]
+        self._written(r.entry_span(entry), m, WRITTEN_KEYS["rule"])
         return ast.EarnRule(entry.key, event, **fields, span=r.entry_span(entry))  # type: ignore[arg-type]
 
     def action(self, node: Node, what: str) -> ast.Action:
@@ -483,7 +502,14 @@ class _Builder:
         if "status" in m:
             fields.update(self.status(m["status"].node))
             self._statement(span, "status", m["status"])
+        self._written(span, m, WRITTEN_KEYS["tiers"])
         return ast.TierSystem(metric, window, levels, **fields, span=span)  # type: ignore[arg-type]
+
+    def _written(self, owner: Span, m: dict[str, Entry], keys: dict[str, str]) -> None:
+        """Which settings were written (even at their default), so fmt and convert keep them."""
+        for key, kind in keys.items():
+            if key in m:
+                self._statement(owner, kind, m[key])
 
     def _statement(self, owner: Span, kind: str, entry: Entry) -> None:
         """Where a key without a node of its own was written, for the checker's errors."""
@@ -612,11 +638,14 @@ class _Builder:
         if isinstance(node, yaml.ScalarNode):
             r.choice(node, what, {"never": "never"}, "never")
             return ast.Expiry("never", span=span)
-        m = r.mapping(node, what, EXPIRE_KEYS)
+        m = r.mapping(node, what, EXPIRE_KEYS, hints=EXPIRE_SLIPS)
         unit = self.unit_key(m, what)
         kinds = [k for k in m if k not in ("at_end_of_month", "unit")]
         if len(kinds) != 1:
-            if isinstance(node, yaml.MappingNode):
+            # a mistyped kind (`after: 6 months`) already has its RL201 with the right key
+            mistyped = not kinds and isinstance(node, yaml.MappingNode) and any(
+                isinstance(k, yaml.ScalarNode) and k.value not in EXPIRE_KEYS for k, _ in node.value)
+            if isinstance(node, yaml.MappingNode) and not mistyped:
                 r.error("RL202", f"{what} needs exactly one of `after_earning`, `inactivity`, `on`, `yearly_on`",
                         node, "e.g. `- after_earning: 12 months`")
             return ast.Expiry("never", span=span)

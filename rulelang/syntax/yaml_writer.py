@@ -7,7 +7,8 @@ Conditions are written with the text formatter's `expr_to_text` (re-exported
 here), so both forms spell a condition the same way.
 
 Canonical style: block mappings and lists, two-space indents, keys in the
-order of docs/yaml.md, values left out where they equal the default, small
+order of docs/yaml.md, values left out where they equal the default unless the source
+wrote them (`round down`, `review: never` are kept: `SourceFile.statement_spans`), small
 leaf mappings (actions, caps, perks, expiry) on one line in flow style, money
 as `7.40 USD`, dates as ISO `2027-05-04`. Comments are placed by
 `rulelang.syntax.convert_comments` (what `loyalty convert` writes).
@@ -26,6 +27,7 @@ from typing import Mapping, Union
 
 import yaml
 
+from rulelang.diagnostics import Span
 from rulelang.fields import given_keys
 from rulelang.syntax.lifecycle_words import ACTIVITY_WORDS
 from rulelang.syntax import ast
@@ -206,7 +208,7 @@ def to_yaml(sf: ast.SourceFile, schema_url: str | None = None) -> str:
     """The canonical YAML text of a rule file; with `schema_url`, a schema modeline on top."""
     doc: dict[str, Value] = {}
     if sf.program is not None:
-        doc["program"] = _program(sf.program)
+        doc["program"] = _program(sf.program, {key for key, _ in sf.statement_spans})
     if sf.tests:
         doc["tests"] = [_test(t) for t in sf.tests]
     lines = [SCHEMA_MODELINE.format(url=schema_url)] if schema_url else []
@@ -222,9 +224,19 @@ _TIER = NODES[ast.Tier].yaml_fields
 _RETURNS = NODES[ast.ReturnPolicy].yaml_fields
 
 
-def _program(p: ast.Program) -> dict[str, Value]:
-    out: dict[str, Value] = {_PROGRAM["name"]: _text(p.name), _PROGRAM["points_unit"]: _word(p.points_unit),
-                             _PROGRAM["currency"]: _word(p.currency)}
+Written = set[tuple[int, int, str]]  # (owner line, owner column, statement kind) of the settings written
+
+
+def _said(written: Written, owner: Span, kind: str) -> bool:
+    """Whether the source wrote this setting (kept even at its default)."""
+    return (owner.line, owner.column, kind) in written
+
+
+def _program(p: ast.Program, written: Written) -> dict[str, Value]:
+    out: dict[str, Value] = {_PROGRAM["name"]: _text(p.name)}
+    if p.points_unit != "points" or _said(written, p.span, "points"):
+        out[_PROGRAM["points_unit"]] = _word(p.points_unit)
+    out[_PROGRAM["currency"]] = _word(p.currency)
     if p.balances:
         out[_PROGRAM["balances"]] = {b.name: Flow({"redeemable": Raw("true" if b.redeemable else "false")})
                                      for b in p.balances}
@@ -232,11 +244,11 @@ def _program(p: ast.Program) -> dict[str, Value]:
         out[_PROGRAM["point_cost"]] = _money(p.point_cost)
     if p.point_value is not None:
         out[_PROGRAM["point_value"]] = _money(p.point_value)
-    if p.stacking != "multiply":
+    if p.stacking != "multiply" or _said(written, p.span, "multipliers"):
         out[_PROGRAM["stacking"]] = Raw(p.stacking)
-    if p.rounding != "down":
+    if p.rounding != "down" or _said(written, p.span, "round"):
         out[_PROGRAM["rounding"]] = Raw(p.rounding)
-    if p.pending_days:
+    if p.pending_days or _said(written, p.span, "pending"):
         out[_PROGRAM["pending_days"]] = _count(p.pending_days, "day")
     if p.attributes:
         out[_PROGRAM["attributes"]] = {a.name: Raw(a.type) for a in p.attributes}
@@ -247,9 +259,9 @@ def _program(p: ast.Program) -> dict[str, Value]:
     if p.counters:
         out[_PROGRAM["counters"]] = {c.name: _counter(c) for c in p.counters}
     if p.rules:
-        out[_PROGRAM["rules"]] = {r.name: _rule(r) for r in p.rules}
+        out[_PROGRAM["rules"]] = {r.name: _rule(r, written) for r in p.rules}
     if p.tiers is not None:
-        out[_PROGRAM["tiers"]] = _tiers(p.tiers)
+        out[_PROGRAM["tiers"]] = _tiers(p.tiers, written)
     if p.expiry:
         out[_PROGRAM["expiry"]] = _expiries(p.expiry)
     if p.returns is not None:
@@ -283,14 +295,14 @@ def _counter(c: ast.CounterDecl) -> dict[str, Value]:
     return out
 
 
-def _rule(r: ast.EarnRule) -> dict[str, Value]:
+def _rule(r: ast.EarnRule, written: Written) -> dict[str, Value]:
     out: dict[str, Value] = {_RULE["event"]: _word(r.event)}
     if r.condition is not None:
         out[_RULE["condition"]] = _condition(r.condition)
     out[_RULE["actions"]] = [_action(a) for a in r.actions]
     if r.rounding is not None:
         out[_RULE["rounding"]] = Raw(r.rounding)
-    if r.priority:
+    if r.priority or _said(written, r.span, "priority"):
         out[_RULE["priority"]] = _number(r.priority)
     if r.group is not None:
         out[_RULE["group"]] = _word(r.group)
@@ -372,20 +384,20 @@ _ACTION_BODY = dispatch("YAML writer: action", {
 }, ACTION_TYPES)
 
 
-def _tiers(t: ast.TierSystem) -> dict[str, Value]:
+def _tiers(t: ast.TierSystem, written: Written) -> dict[str, Value]:
     window = {"calendar_year": "calendar_year", "lifetime": "lifetime"}.get(t.window.kind)
     out: dict[str, Value] = {
         _TIERS["metric"]: _word(t.metric),
         _TIERS["window"]: Raw(window or f"rolling {t.window.months or 0} months"),
         _TIERS["tiers"]: {tier.name: _tier(tier) for tier in t.tiers},
     }
-    if t.review != "never":
+    if t.review != "never" or _said(written, t.span, "review"):
         out[_TIERS["review"]] = Raw(t.review)
-    if t.downgrade != "never":
+    if t.downgrade != "never" or _said(written, t.span, "downgrade"):
         out[_TIERS["downgrade"]] = Raw(t.downgrade)
-    if t.grace_months:
+    if t.grace_months or _said(written, t.span, "grace"):
         out[_TIERS["grace_months"]] = _count(t.grace_months, "month")
-    if t.validity_months:
+    if t.validity_months or _said(written, t.span, "valid"):
         out[_TIERS["validity_months"]] = _count(t.validity_months, "month")
     if t.spend_basis is not None:
         out[_TIERS["spend_basis"]] = Raw(t.spend_basis)

@@ -38,7 +38,7 @@ from rulelang.syntax.parser import parse_text
 from rulelang.tools.testing import Painter, render_report_github, render_report_json, render_report_text, run_paths
 from rulelang.syntax.yaml_loader import load_yaml
 from rulelang.syntax.yaml_writer import to_yaml
-from rulelang.syntax.convert_comments import to_text_keeping_comments, to_yaml_keeping_comments
+from rulelang.syntax.convert_comments import MODELINE, to_text_keeping_comments, to_yaml_keeping_comments
 from rulelang.vocabulary import counted
 
 EXIT_OK = 0
@@ -497,8 +497,14 @@ def _converted(sf: ast.SourceFile, text: str, to: str) -> tuple[str, ast.SourceF
     """The other form of `sf`, with the comments of the file (`text`), and that output read back.
     Should the comments not find a place that reads back the same, they are left out (with a note)."""
     from_text = is_text_file(sf.path)
-    if to == "yaml":
-        output = to_yaml_keeping_comments(sf) if from_text else to_yaml(sf)
+    if to == "yaml" and not from_text:  # YAML to canonical YAML: its comments go through the text form
+        via, _ = parse_text(to_text_keeping_comments(sf, text), sf.path)
+        output = to_yaml_keeping_comments(via) if via is not None else to_yaml(sf)
+        modeline = next((line for line in text.splitlines()[:1] if line.startswith(MODELINE)), None)
+        if modeline is not None:  # the editor's schema line stays on top
+            output = modeline + "\n" + output
+    elif to == "yaml":
+        output = to_yaml_keeping_comments(sf)
     else:
         output = format_source(sf) if from_text else to_text_keeping_comments(sf, text)
     again = _read_back(output, sf, to)
