@@ -27,6 +27,12 @@ program and population gives the same numbers, bit for bit, before and after the
 variants compared on common random numbers stay paired. A new trait gets its own trait stream
 (`simulator.model.draws.TraitStreams`), never a draw taken from stream 0 in the middle of the day.
 
+Where the program runs on the compiled kernel (`self.arm.kernel`) and the batch draws no purchase
+lines, the day's pass (the uniforms, the buyers, their baskets and returns, both arms' month
+metrics, the baseline churn, and after the program's purchase steps the program arm's churn) runs
+compiled (`simulator.kernel.day`), drawing from the same streams in the same order as
+`_purchases_numpy` and `_basket` here, which stay the reference and the path everywhere else.
+
 Cost per day: the uniforms, one comparison and `flatnonzero` over the chunk (q_max =
 max(q, q') is kept up to date, not recomputed); everything else touches only the
 day's buyers and the customers with an event. Calendar work runs on boundaries.
@@ -301,6 +307,10 @@ class ChunkSim(DayEvents):
         self.ship_any = bool(t.shipping.any())
         self.dropout_tiers = bool(resp.tier_dropout_reduction and self.ntiers > 1)
         self.rec_idx = set(range(min(self.record_n, self.sizes[0]))) if self.record_n > 0 else set()
+        # the compiled day pass (simulator.kernel.day) where the program runs on the kernel, but for a
+        # batch that draws purchase lines (numpy draws those)
+        self.day_pass = (self.arm.kernel.day_pass(self) if self.arm.kernel is not None and self.line_rngs is None
+                         else None)
         for c in self.rec_idx:
             self.records[c] = {"events": [], "birthday": bday_of(int(tr.bday_doy[c])),
                                "attributes": {k: v[c] for k, v in tr.attributes.items()}}
@@ -376,7 +386,56 @@ class ChunkSim(DayEvents):
 
     # ------------------------------------------------------------------ purchases
     def _purchases(self, day: int, mo: int) -> np.ndarray | None:
-        """The day's purchases in both arms; returns the members who bought (program arm)."""
+        """The day's purchases in both arms; returns the members who bought (program arm). On the
+        compiled pass (`simulator.kernel.day`: the program runs on the kernel and the batch draws no
+        purchase lines) the uniforms, baskets, returns, month metrics and churn are compiled; else numpy.
+        Both give the same draws and results, bit for bit."""
+        if self.day_pass is not None:
+            return self._purchases_compiled(day, mo)
+        return self._purchases_numpy(day, mo)
+
+    def _purchases_compiled(self, day: int, mo: int) -> np.ndarray | None:
+        """`_purchases_numpy` with the day's draws and both arms' month metrics in compiled code;
+        the program arm's purchase steps stay here (`_program_steps`), then its churn is compiled."""
+        got = self.day_pass.draw(day, mo)
+        if got is None:
+            return None
+        U, ib, ip, mem_p, mi, d = got
+        self.day_pass.book(self.mon, mo)
+        mp = U[mi]
+        self._program_steps(U, ib, ip, mp, mi, d, day)
+        if self.bgnbd and ip.size:
+            gone = self.day_pass.churn(ip, mem_p, U, d.uniforms)
+            if gone:
+                self.mon["program.churned"][mo] += gone
+        return mp if mp.size else None
+
+    def _program_steps(self, U: np.ndarray, ib: np.ndarray, ip: np.ndarray, mp: np.ndarray, mi: np.ndarray,
+                       d: Basket, day: int) -> None:
+        """The program arm's purchase steps for its members `mp` (rows `mi` of U): the purchase event,
+        the returns to come, per-use perks, redemption and voucher use."""
+        earned = None
+        arm = self.arm
+        uni = d.uniforms
+        if mp.size:
+            data = {f.name: v[mi] for f in PURCHASE_FIELDS if (v := getattr(d, f.name)) is not None}
+            if d.lines is not None:
+                data.update({key: value[mi] for key, value in d.lines.items()})
+            earned = self._event("purchase", mp, data, day)
+        if d.ret is not None:
+            self._schedule_returns(d.ret, U, ib, ip, mi, earned, d, day)
+        if mp.size:
+            for t, perk in self.per_use:  # per-use tier perks
+                use = mp[(arm.tier[mp] == t) & (uni[mi, 3] < self.resp.perk_use_rate)]
+                if use.size:
+                    arm.use_perk(use, perk.cost_cents)
+                    self._record(use, day, "use_perk", name=perk.name)
+            self._redeem(mp, mi, d, day)
+            if self.voucher_rngs is not None:
+                self._use_vouchers(mp, day)
+
+    def _purchases_numpy(self, day: int, mo: int) -> np.ndarray | None:
+        """The day's purchases in both arms with numpy (the reference of the compiled pass)."""
         u = self.u
         for sl, rng in self.uniform_slices:
             rng.random(out=u[sl], dtype=np.float32)
@@ -420,24 +479,8 @@ class ChunkSim(DayEvents):
             mp, mi = buy_p, ip
         else:
             mp, mi = buy_p[mem], ip[mem]
-        earned = None
         arm = self.arm
-        if mp.size:
-            data = {f.name: v[mi] for f in PURCHASE_FIELDS if (v := getattr(d, f.name)) is not None}
-            if d.lines is not None:
-                data.update({key: value[mi] for key, value in d.lines.items()})
-            earned = self._event("purchase", mp, data, day)
-        if d.ret is not None:
-            self._schedule_returns(d.ret, U, ib, ip, mi, earned, d, day)
-        if mp.size:
-            for t, perk in self.per_use:  # per-use tier perks
-                use = mp[(arm.tier[mp] == t) & (uni[mi, 3] < self.resp.perk_use_rate)]
-                if use.size:
-                    arm.use_perk(use, perk.cost_cents)
-                    self._record(use, day, "use_perk", name=perk.name)
-            self._redeem(mp, mi, d, day)
-            if self.voucher_rngs is not None:
-                self._use_vouchers(mp, day)
+        self._program_steps(U, ib, ip, mp, mi, d, day)
         if self.bgnbd and buy_p.size:
             # Only purchases at the customer's own rate carry the BG/NBD chance to drop out; the
             # visits the program adds (uniform between that rate and the program's) do not.

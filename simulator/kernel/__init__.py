@@ -1,21 +1,27 @@
-"""The compiled engine kernel (numba): the program arm's purchases, customer by customer.
+"""The compiled engine kernel (numba): the day's purchase pass and the program arm's purchases.
 
 Takes: the engine's `Plan` and `ProgramArm` (simulator.engine). Gives: `PurchaseKernel`, which
 applies a day's purchases to the program arm's state arrays in place, one customer after the
-other, exactly as `ProgramArm.apply("purchase", ...)` does over the batch (docs/semantics.md §4.2).
+other, exactly as `ProgramArm.apply("purchase", ...)` does over the batch (docs/semantics.md §4.2),
+and, for the same chunks, the day's purchase pass (`day_pass.DayPass`, compiled in `day`): the daily
+uniforms, the buyers of both arms, their baskets and returns, both arms' month metrics and churn.
 Modules, one stage each: `cache` (where numba keeps compiled code), `conditions` (rule conditions
-as small opcode tables), `tables` (the plan as flat arrays), `purchase` (the @njit kernel),
-`coverage` (which constructs the kernel runs), `dispatch` (the engine's choice: kernel or numpy).
+as small opcode tables), `tables` (the plan as flat arrays), `purchase` (the @njit purchase kernel),
+`day` (the @njit day pass), `day_pass` (its buffers and per-block calls), `coverage` (which
+constructs the kernel runs), `dispatch` (the engine's choice: kernel or numpy).
 
-Random numbers: the kernel draws none. The day loop (simulator.engine.day_loop) draws every
-uniform, basket and return exactly as before, from the same streams in the same order
-(stream 0: the day's uniforms and the baseline buyers' baskets; 1: the program arm's extra
-buyers' baskets; 2: referred newcomers; 3: quantity; 4: voucher use; 5: lines), and hands the
-day's purchases (amount, shipping, category, channel, items) to the kernel. Every draw that
-depends on the program's state (who buys in the program arm, which depends on the balance
-through the goal gradient; redemption; voucher use) is still taken by the day loop after the
-kernel has updated that state, so the kernel changes no draw, and results are identical to the
-numpy path for any seed, worker count and block size.
+Random numbers: `purchase` draws none. `day` draws, per block, from the same numpy Generators
+and in the same order as the numpy day loop (simulator.engine.day_loop `_purchases_numpy` and
+`_basket`), so the two give the same numbers bit for bit (numba's Generator methods and numpy's
+vectorized ones consume a PCG64 stream identically): stream 0, one float32 uniform per customer of
+the block, then for the baseline buyers (in customer order) spend (gamma), the action uniforms
+(buyer by buyer, row-major) and items (Poisson, only when a segment has more than one item on
+average); stream 1, the same three for the program arm's other buyers; stream 2 (side), one
+uniform per spare slot, then the same three for the referred newcomers who buy; stream 3,
+`quantity` of every buyer of the block, only when the program reads it. A batch that draws purchase
+lines (stream 5) takes the numpy pass. Every other draw that depends on the program's state
+(redemption, voucher use from stream 4) is still taken by the day loop after the kernel updated
+that state, so results are identical to the numpy path for any seed, worker count and block size.
 """
 
 from simulator.kernel.cache import setup

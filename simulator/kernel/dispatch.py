@@ -48,10 +48,10 @@ def reasons(plan: Plan, population=None) -> list[str]:
 def kernel_compiled() -> bool:
     """Whether the kernel's machine code is already in this process or numba's disk cache (False:
     the first run on this machine, or after an upgrade, compiles it)."""
-    from simulator.kernel import purchase
+    from simulator.kernel import day, purchase
     from simulator.kernel.cache import is_cached
 
-    return is_cached(purchase.purchase_batch)
+    return all(is_cached(f) for f in (purchase.purchase_batch, day.day_block, day.churn))
 
 
 def engine_label(plan: Plan, population=None) -> str:
@@ -133,6 +133,11 @@ class PurchaseKernel:
         self.lower_metrics = bool(p.returns.lower_metrics)
         self._day = -1
         announce_compile(self.fn)
+
+    def day_pass(self, sim):
+        """The compiled day pass (`simulator.kernel.day_pass.DayPass`) of a chunk whose purchases run here."""
+        from simulator.kernel.day_pass import DayPass
+        return DayPass(sim)
 
     def _day_values(self, arm) -> None:
         """The day's values the kernel reads (computed once per simulated day)."""
