@@ -65,6 +65,7 @@ class CohortBook:
         self._month = 0  # the calendar month of the day being simulated (`month`, set by the day loop)
         self.record = record
         self.rec = {k: np.zeros((record, months + 2, months), dtype=np.int64) for k in KINDS} if record else None
+        self.fold = None  # a compiled `_fold` (set where the chunk runs on the kernel), else numpy
 
     # ------------------------------------------------------------ helpers
     @property
@@ -79,6 +80,9 @@ class CohortBook:
 
     def _fold(self) -> None:
         """Move `cur` into the current month's column."""
+        if self.fold is not None:  # compiled (simulator.kernel.redeem.fold), the same effect
+            self.fold(self.cur, self._held, self.head, self._month + 1)
+            return
         nz = np.flatnonzero(self.cur)
         if nz.size:
             self._held[nz, self._month + 1] += self.cur[nz]

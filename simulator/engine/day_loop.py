@@ -38,6 +38,12 @@ max(q, q') is kept up to date, not recomputed); everything else touches only the
 day's buyers and the customers with an event. Calendar work runs on boundaries.
 The other day events (signups, referrals, birthdays, custom events, returns) are in
 `simulator.engine.day_events`.
+
+Where the chunk's purchases run on the compiled kernel (`arm.kernel`, simulator.kernel), so do
+redemption on the visit (`_redeem`), per-use tier perks (`_per_use_perks`) and the purchase
+probability (`_refresh_q`, `_end_post_windows`): the same state changes, no draw of their own
+(they read the basket uniforms above: redeem, perk use); the numpy code below stays the
+reference and the path of every other chunk.
 """
 
 from __future__ import annotations
@@ -314,6 +320,9 @@ class ChunkSim(DayEvents):
         for c in self.rec_idx:
             self.records[c] = {"events": [], "birthday": bday_of(int(tr.bday_doy[c])),
                                "attributes": {k: v[c] for k, v in tr.attributes.items()}}
+        # the compiled steps around the purchases (simulator.kernel.redeem, .lift), where the purchases
+        # run on the kernel: redemption, per-use perks, the purchase probability (None: numpy below)
+        self.redeem_k, self.lift_k = self.arm.kernel.day_steps(self) if self.arm.kernel is not None else (None, None)
 
     def _opening_state(self) -> None:
         """A program already running (customers file): the opening tier and balance of its members.
@@ -415,7 +424,6 @@ class ChunkSim(DayEvents):
         """The program arm's purchase steps for its members `mp` (rows `mi` of U): the purchase event,
         the returns to come, per-use perks, redemption and voucher use."""
         earned = None
-        arm = self.arm
         uni = d.uniforms
         if mp.size:
             data = {f.name: v[mi] for f in PURCHASE_FIELDS if (v := getattr(d, f.name)) is not None}
@@ -425,11 +433,8 @@ class ChunkSim(DayEvents):
         if d.ret is not None:
             self._schedule_returns(d.ret, U, ib, ip, mi, earned, d, day)
         if mp.size:
-            for t, perk in self.per_use:  # per-use tier perks
-                use = mp[(arm.tier[mp] == t) & (uni[mi, 3] < self.resp.perk_use_rate)]
-                if use.size:
-                    arm.use_perk(use, perk.cost_cents)
-                    self._record(use, day, "use_perk", name=perk.name)
+            if self.per_use:
+                self._per_use_perks(mp, mi, uni, day)
             self._redeem(mp, mi, d, day)
             if self.voucher_rngs is not None:
                 self._use_vouchers(mp, day)
@@ -582,12 +587,42 @@ class ChunkSim(DayEvents):
                 ret = {"rows": back, "due": due, "returned": returned}
         return Basket(amount, shipping, cat, chan, items, quantity, uni, ret, lines=lines)
 
+    def _per_use_perks(self, mp: np.ndarray, mi: np.ndarray, uni: np.ndarray, day: int) -> None:
+        """Per-use tier perks: today's members `mp` (basket rows `mi`) use each perk of their tier with
+        the `perk_use_rate` chance (uniform 3)."""
+        arm = self.arm
+        if self.redeem_k is not None and self.redeem_k.per_use_ok:  # compiled (kernel.redeem), the same effect
+            used = self.redeem_k.per_use(mp, mi, uni, bool(self.rec_idx))
+            if used is not None:
+                for j, (_, perk) in enumerate(self.per_use):
+                    use = mp[used[:, j]]
+                    if use.size:
+                        self._record(use, day, "use_perk", name=perk.name)
+            return
+        for t, perk in self.per_use:
+            use = mp[(arm.tier[mp] == t) & (uni[mi, 3] < self.resp.perk_use_rate)]
+            if use.size:
+                arm.use_perk(use, perk.cost_cents)
+                self._record(use, day, "use_perk", name=perk.name)
+
     def _redeem(self, mp: np.ndarray, mi: np.ndarray, d: Basket, day: int) -> None:
         """Redemption on the visit: members who want to redeem and can afford the goal reward."""
         program = self.plan.program
         if self.goal_reward is None and program.pay_with_points is None:
             return
-        arm = self.arm
+        arm, rk = self.arm, self.redeem_k
+        if rk is not None and (rk.goal_ok if self.goal_reward is not None else rk.pay_ok):  # compiled, the same effect
+            if self.goal_reward is not None:
+                can = rk.goal(mp, mi, d.uniforms, self.goal_reward)
+                if can.size:
+                    self._record(can, day, "redeem", name=self.goal_reward.name)
+                    self._post_reward(can, day)
+            else:
+                idx, cents = rk.pay_most(mp, mi, d.uniforms, d.amount)
+                if idx.size:
+                    self._record(idx, day, "pay", amount_cents=cents)
+                    self._post_reward(idx, day)
+            return
         wants = d.uniforms[mi, 4] < self.tables.redeem[self.seg[mp]]
         if self.goal_reward is not None:
             w = np.flatnonzero(wants)
@@ -631,6 +666,9 @@ class ChunkSim(DayEvents):
     def _end_post_windows(self, day: int) -> None:
         """Post-reward windows that end today (they covered the `post_reward_days` days from the
         reward's day): their lift goes now, not at the customer's next balance change."""
+        if self.lift_k is not None and self.lifts:  # compiled (simulator.kernel.lift), the same effect
+            self.lift_k.end_post_windows(day)
+            return
         ends = np.flatnonzero(self.post_until == day)
         if ends.size:
             self._refresh_q(ends[self.alive_p[ends]], day)
@@ -639,6 +677,9 @@ class ChunkSim(DayEvents):
         """Program-arm daily purchase probability: q·(1 + w·(g·progress + post-reward lift))."""
         r = self.resp
         if idx.size == 0 or not self.lifts:
+            return
+        if self.lift_k is not None:  # compiled (simulator.kernel.lift), the same arithmetic
+            self.lift_k.refresh(idx, day)
             return
         lift = np.zeros(idx.size, dtype=np.float32)
         goal = self.plan.goal_points

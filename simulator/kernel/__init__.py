@@ -4,11 +4,15 @@ Takes: the engine's `Plan` and `ProgramArm` (simulator.engine). Gives: `Purchase
 applies a day's purchases to the program arm's state arrays in place, one customer after the
 other, exactly as `ProgramArm.apply("purchase", ...)` does over the batch (docs/semantics.md §4.2),
 and, for the same chunks, the day's purchase pass (`day_pass.DayPass`, compiled in `day`): the daily
-uniforms, the buyers of both arms, their baskets and returns, both arms' month metrics and churn.
+uniforms, the buyers of both arms, their baskets and returns, both arms' month metrics and churn;
+and the day loop's steps around the purchases (`PurchaseKernel.day_steps`): redemption on the visit
+(the goal reward or paying with points: the FIFO lot burn and the issue-month cohorts), per-use tier
+perks, the goal-gradient / post-reward purchase probability and the cohort book's month fold.
 Modules, one stage each: `cache` (where numba keeps compiled code), `conditions` (rule conditions
 as small opcode tables), `tables` (the plan as flat arrays), `purchase` (the @njit purchase kernel),
-`day` (the @njit day pass), `day_pass` (its buffers and per-block calls), `coverage` (which
-constructs the kernel runs), `dispatch` (the engine's choice: kernel or numpy).
+`day` (the @njit day pass), `day_pass` (its buffers and per-block calls), `redeem` (redemption,
+per-use perks, the month fold), `lift` (the purchase probability), `coverage` (which constructs the
+kernel runs), `dispatch` (the engine's choice: kernel or numpy).
 
 Random numbers: `purchase` draws none. `day` draws, per block, from the same numpy Generators
 and in the same order as the numpy day loop (simulator.engine.day_loop `_purchases_numpy` and
@@ -19,9 +23,11 @@ the block, then for the baseline buyers (in customer order) spend (gamma), the a
 average); stream 1, the same three for the program arm's other buyers; stream 2 (side), one
 uniform per spare slot, then the same three for the referred newcomers who buy; stream 3,
 `quantity` of every buyer of the block, only when the program reads it. A batch that draws purchase
-lines (stream 5) takes the numpy pass. Every other draw that depends on the program's state
-(redemption, voucher use from stream 4) is still taken by the day loop after the kernel updated
-that state, so results are identical to the numpy path for any seed, worker count and block size.
+lines (stream 5) takes the numpy pass. `redeem` and `lift` draw none: redemption and per-use perks
+read the day's basket uniforms (column 4: whether to redeem, column 3: perk use) after the purchase
+step, as the numpy path does. Every other draw that depends on the program's state (voucher use
+from stream 4) is still taken by the day loop after the kernel updated that state, so results are
+identical to the numpy path for any seed, worker count and block size.
 """
 
 from simulator.kernel.cache import setup

@@ -42,11 +42,11 @@ def is_cached(func) -> bool:
         return False
 
 
-def announce_compile(func) -> None:
-    """Print "compiling the engine kernel (once)..." to stderr on a terminal when `func` has no
+def announce_compile(*funcs) -> None:
+    """Print "compiling the engine kernel (once)..." to stderr on a terminal when one of `funcs` has no
     compiled code yet."""
     global _announced
-    if _announced or is_cached(func):
+    if _announced or all(is_cached(f) for f in funcs):
         return
     _announced = True
     if sys.stderr.isatty():

@@ -48,10 +48,17 @@ def reasons(plan: Plan, population=None) -> list[str]:
 def kernel_compiled() -> bool:
     """Whether the kernel's machine code is already in this process or numba's disk cache (False:
     the first run on this machine, or after an upgrade, compiles it)."""
-    from simulator.kernel import day, purchase
     from simulator.kernel.cache import is_cached
 
-    return all(is_cached(f) for f in (purchase.purchase_batch, day.day_block, day.churn))
+    return all(is_cached(f) for f in compiled_functions())
+
+
+def compiled_functions() -> tuple:
+    """Every @njit entry point the engine calls: the purchase kernel, the day pass, and the steps
+    around the purchases (redemption and per-use perks, the purchase probability, the month fold)."""
+    from simulator.kernel import day, lift, purchase, redeem
+
+    return (purchase.purchase_batch, day.day_block, day.churn, *redeem.COMPILED, *lift.COMPILED)
 
 
 def engine_label(plan: Plan, population=None) -> str:
@@ -132,7 +139,17 @@ class PurchaseKernel:
             MAX_EVENT_POINTS, t.n_groups, len(keys), t.metric_of], dtype=np.int64)
         self.lower_metrics = bool(p.returns.lower_metrics)
         self._day = -1
-        announce_compile(self.fn)
+        announce_compile(*compiled_functions())
+
+    def day_steps(self, sim) -> tuple:
+        """The day loop's compiled steps around the purchases, bound to chunk `sim` (a `ChunkSim`):
+        (a `RedeemKernel` for redemption and per-use perks, or None where it does not run; a `LiftKernel`
+        for the purchase probability); the chunk's cohort book gets the compiled month fold."""
+        from simulator.kernel.lift import LiftKernel
+        from simulator.kernel.redeem import RedeemKernel, fold
+        if getattr(sim.cohorts, "fold", False) is None:  # the cohort book's month fold, compiled
+            sim.cohorts.fold = fold
+        return (RedeemKernel(sim) if RedeemKernel.supports(sim) else None), LiftKernel(sim)
 
     def day_pass(self, sim):
         """The compiled day pass (`simulator.kernel.day_pass.DayPass`) of a chunk whose purchases run here."""
