@@ -10,9 +10,16 @@ on the recorded events of a small sample of the same customers, extrapolated per
 
 This is a script, not a test: it never fails on a slow machine.
 
-    python benchmarks/bench_kernel.py                      # 1e5 and 1e6 customers, 365 days, 2 workers
+The same run then times the what-if commands end to end (`bench_whatif.py`): `sensitivity` with
+its 17 assumptions and `sweep` with 7 points at 100,000 customers × 10 trials, and one 10,000-customer
+10-trial `simulate` (the fixed costs: imports, the population, the pool, the report). The table
+gives the engine beside the numpy path ("x numpy": the numpy path's wall time over the kernel's) and
+beside the reference interpreter ("x interp": customer-days per second over the interpreter's).
+
+    python benchmarks/bench_kernel.py                      # 1e5, 1e6 and 1e7 customers, 365 days, 2 workers
     python benchmarks/bench_kernel.py --customers 1e5 --workers 1
     python benchmarks/bench_kernel.py --customers 1e5 --workers 1 --programs rules/grocery.loyalty
+    python benchmarks/bench_kernel.py --numpy-max 1e6 --no-whatif   # the numpy path only up to 1e6
 """
 
 from __future__ import annotations
@@ -132,7 +139,13 @@ def _fresh(args: list[str], engine: str) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description="The engine kernel beside the numpy path and the interpreter.")
-    p.add_argument("--customers", default="1e5,1e6", help="comma-separated sizes (default 1e5,1e6)")
+    p.add_argument("--customers", default="1e5,1e6,1e7", help="comma-separated sizes (default 1e5,1e6,1e7)")
+    p.add_argument("--numpy-max", type=float, default=None,
+                   help="run the numpy path only up to this many customers (default: at every size)")
+    p.add_argument("--whatif", action=argparse.BooleanOptionalAction, default=True,
+                   help="time sensitivity, sweep and a small simulate end to end too (default: yes)")
+    p.add_argument("--whatif-customers", type=int, default=100_000)
+    p.add_argument("--whatif-trials", type=int, default=10)
     p.add_argument("--days", type=int, default=365)
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--seed", type=int, default=1)
@@ -150,31 +163,41 @@ def main(argv: list[str] | None = None) -> int:
           "(each includes one tiny simulation);\n"
           "each measurement below runs in a fresh process after that tiny simulation (its workers load the kernel "
           "within the wall time)")
-    head = (f"{'program':<26} {'customers':>10} {'engine':>7} {'wall s':>7} {'M cust-days/s':>13} "
-            f"{'M events/s':>10} {'purchase step s':>15} {'peak MiB':>9} {'kernel x':>8} {'same':>5}")
-    print(head)
     programs = ns.programs.split(",") if ns.programs else kernel_examples()
-    for prog in programs:
-        for n in _sizes(ns.customers):
-            rows = {}
-            for engine in ("numpy", "auto"):
-                rows[engine] = _fresh(["--_measure", prog, str(n), "--days", str(ns.days), "--workers",
-                                       str(ns.workers), "--seed", str(ns.seed)], engine)
-            for engine, r in rows.items():
-                step = f"{r['purchase_step_s']:.2f}" if r["purchase_step_s"] is not None else "-"
-                ratio = rows["numpy"]["wall_s"] / r["wall_s"]
-                peak = r["parent_mib"] + ns.workers * r["child_mib"] if ns.workers > 1 else r["parent_mib"]
-                print(f"{prog:<26} {n:>10,} {('kernel' if engine == 'auto' else 'numpy'):>7} {r['wall_s']:>7.2f} "
-                      f"{r['customer_days_per_s'] / 1e6:>13.1f} {r['purchases'] / r['wall_s'] / 1e6:>10.2f} "
-                      f"{step:>15} {peak:>9.0f} {ratio:>8.2f} "
-                      f"{str(rows['numpy']['digest'] == rows['auto']['digest']):>5}", flush=True)
     print(f"reference interpreter on the recorded events of {ns.sample} customers (extrapolated per event):")
+    interp = {}
     for prog in programs:
-        r = measure_interpreter(prog, None, ns.sample, ns.days, ns.seed)
+        r = interp[prog] = measure_interpreter(prog, None, ns.sample, ns.days, ns.seed)
         per_event = r["interpreter_s"] / max(r["events"], 1)
         print(f"{prog:<26} {r['events']:>8,} events in {r['interpreter_s']:.2f} s: {1 / per_event / 1e3:,.1f} k events/s, "
               f"{r['interpreter_customer_days_per_s'] / 1e6:.3f} M cust-days/s; disagreements {r['disagreements']}",
               flush=True)
+    head = (f"{'program':<26} {'customers':>10} {'engine':>7} {'wall s':>7} {'M cust-days/s':>13} "
+            f"{'M events/s':>10} {'purchase step s':>15} {'peak MiB':>9} {'x numpy':>8} {'x interp':>8} {'same':>5}")
+    print(head)
+    for prog in programs:
+        for n in _sizes(ns.customers):
+            rows = {}
+            engines = ("numpy", "auto") if ns.numpy_max is None or n <= ns.numpy_max else ("auto",)
+            for engine in engines:
+                rows[engine] = _fresh(["--_measure", prog, str(n), "--days", str(ns.days), "--workers",
+                                       str(ns.workers), "--seed", str(ns.seed)], engine)
+            for engine, r in rows.items():
+                step = f"{r['purchase_step_s']:.2f}" if r["purchase_step_s"] is not None else "-"
+                ratio = f"{rows['numpy']['wall_s'] / r['wall_s']:.2f}" if "numpy" in rows else "-"
+                over = r["customer_days_per_s"] / interp[prog]["interpreter_customer_days_per_s"]
+                peak = r["parent_mib"] + ns.workers * r["child_mib"] if ns.workers > 1 else r["parent_mib"]
+                same = str(rows["numpy"]["digest"] == rows["auto"]["digest"]) if "numpy" in rows else "-"
+                print(f"{prog:<26} {n:>10,} {('kernel' if engine == 'auto' else 'numpy'):>7} {r['wall_s']:>7.2f} "
+                      f"{r['customer_days_per_s'] / 1e6:>13.1f} {r['purchases'] / r['wall_s'] / 1e6:>10.2f} "
+                      f"{step:>15} {peak:>9.0f} {ratio:>8} {over:>8.0f} {same:>5}", flush=True)
+    if ns.whatif:
+        import bench_whatif
+
+        print(f"what-if commands end to end (fresh processes; {ns.whatif_customers:,} customers x "
+              f"{ns.whatif_trials} trials for sensitivity and sweep), load average {os.getloadavg()[0]:.1f}:")
+        bench_whatif.main(["--customers", str(ns.whatif_customers), "--trials", str(ns.whatif_trials),
+                           "--workers", str(ns.workers)])
     return 0
 
 

@@ -110,8 +110,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", metavar="FILE", help="write the measurements as JSON too")
     args = ap.parse_args(argv)
     rows = []
-    print(f"{os.cpu_count()} cores; sensitivity and sweep on {args.customers:,} customers x {args.trials} trials; "
-          f"best of {args.repeat}")
+    print(f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}; sensitivity and sweep on "
+          f"{args.customers:,} customers x {args.trials} trials; best of {args.repeat}")
     print(f"{'command':<12} {'wall s (min)':>12} {'all runs s':>24} {'process MiB':>12} {'worker MiB':>11}")
     for name, cmd in commands(args).items():
         if args.only and name not in args.only:

@@ -295,9 +295,9 @@ def summary_text(result: RunResult, width: int | None = None) -> str:
         rows.append((label, [cell(prog, kind, True), cell(base, kind, False), cell(diff, kind, True, True)]))
     lines.append(fit_table(GROUPS, rows, width or terminal_width()))
     if result.tier_names:
-        from simulator.report.pages import _last
+        from simulator.trials.stats import last_month  # not the report pages: they load matplotlib
 
-        last = {n: _last(result.tier_mix["share"][n]) for n in result.tier_names}
+        last = {n: last_month(result.tier_mix["share"][n]) for n in result.tier_names}
         lines.append(f"tier mix at end (share of members, mean [{RANGE}]): "
                      + ", ".join(f"{n} {fmt_interval(v, 'pct', precision=False) if v else '-'}" for n, v in last.items()))
     opening = "opening + " if "program.points_opening" in result.totals else ""

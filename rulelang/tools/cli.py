@@ -540,9 +540,15 @@ PLUGIN_MODULES: dict[str, tuple[str, ...]] = {
 }
 
 
-def add_plugins(subparsers: argparse._SubParsersAction) -> None:
-    """Commands from other packages (`simulate`, `compare`, `plan`): `module.register(subparsers)`."""
+CORE_COMMANDS = ("check", "fmt", "test", "explain", "convert")  # what `COMMANDS` add
+
+
+def add_plugins(subparsers: argparse._SubParsersAction, modules: Sequence[str] | None = None) -> None:
+    """Commands from other packages (`simulate`, `compare`, `plan`): `module.register(subparsers)`, for
+    every module of `PLUGIN_MODULES` (or only `modules`)."""
     for name, commands in PLUGIN_MODULES.items():
+        if modules is not None and name not in modules:
+            continue
         try:
             module = importlib.import_module(name)
         except ImportError as exc:
@@ -579,7 +585,18 @@ def _version() -> str:
         return "0.1.0"
 
 
-def build_parser() -> argparse.ArgumentParser:
+def plugins_for(argv: Sequence[str]) -> list[str] | None:
+    """The plugin modules a command line needs: none for a core command, the one module that adds a
+    plugin's command, every module (None) otherwise (no command, an option first such as --help, or a
+    misspelt command, whose error lists every command). Loading only what runs keeps `simulate` from
+    importing pyarrow for `fit` and the replay engine for `replay`."""
+    if not argv or argv[0] not in CORE_COMMANDS + tuple(c for cs in PLUGIN_MODULES.values() for c in cs):
+        return None
+    return [name for name, commands in PLUGIN_MODULES.items() if argv[0] in commands]
+
+
+def build_parser(plugins: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The `loyalty` parser with every command (or, of the simulator's, only those of `plugins`)."""
     parser = argparse.ArgumentParser(
         prog="loyalty",
         description="Write, check, test and explain loyalty programs.",
@@ -590,7 +607,7 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for add in COMMANDS:
         add(subparsers)
-    add_plugins(subparsers)
+    add_plugins(subparsers, plugins)
     return parser
 
 
@@ -631,7 +648,8 @@ def _date(text: str) -> dt.date:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line and return the exit code (the console script exits with it)."""
     try:
-        parser = build_parser()
+        argv = list(sys.argv[1:] if argv is None else argv)
+        parser = build_parser(plugins_for(argv))
         try:
             args = parser.parse_args(argv)
         except SystemExit as stop:  # argparse: --help / --version (0) or a usage error (2)

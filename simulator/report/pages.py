@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 from simulator.report import cohort_table
 from simulator.report.charts import all_charts
 from simulator.report.outputs import write_set
-from simulator.trials.stats import PRECISION, RANGE, summarize
+from simulator.trials.stats import PRECISION, RANGE, last_month, summarize
 from simulator.trials.stats import legend as stats_legend
 
 if TYPE_CHECKING:
@@ -239,13 +239,7 @@ def tier_rows(report: Report) -> list[tuple[str, str, str]]:
     return out
 
 
-def _last(series: Summary | None) -> Summary | None:
-    if not series or not series.get("mean"):
-        return None
-    out = {k: (series[k][-1] if series.get(k) else None) for k in ("mean", "low", "high")}
-    rng = series.get("range") or [None, None]
-    out["range"] = [rng[0][-1] if rng[0] else None, rng[1][-1] if rng[1] else None]
-    return out
+_last = last_month  # the summary of a monthly series' last month
 
 
 def ledger_line(report: Report) -> str:

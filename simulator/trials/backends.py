@@ -28,9 +28,9 @@ import sys
 import uuid
 from concurrent.futures import CancelledError, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from contextlib import ExitStack
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any, Callable, Iterable, Iterator, Sequence
 
 from rulelang.diagnostics import RulelangError
 
@@ -57,10 +57,48 @@ ADDRESS = re.compile(r"^(?:(?:tcp|tls|ucx|ws|wss)://)?\[?[\w.:-]+\]?:\d+$")
 # ---------------------------------------------------------------- this machine's process pool
 
 
+_shared: list[tuple[int, ProcessPoolExecutor]] = []  # the pool of the open `shared_pool()` scope, if any
+_scopes = 0  # `shared_pool()` scopes open in this process
+
+
+@contextmanager
+def shared_pool() -> Iterator[None]:
+    """Within this scope every `run_local` of this process runs on one process pool, started at the
+    first run that needs one and closed when the outermost scope ends (a command that runs several
+    simulations one after the other: `plan` over a change with several programs). Outside a scope,
+    each `run_local` starts and closes its own pool (worker processes then never outlive a run)."""
+    global _scopes
+    _scopes += 1
+    try:
+        yield
+    finally:
+        _scopes -= 1
+        if _scopes == 0:
+            _close_shared()
+
+
+def _close_shared() -> None:
+    while _shared:
+        _shared.pop()[1].shutdown(wait=True, cancel_futures=True)
+
+
+def _pool(stack: ExitStack, nworkers: int) -> ProcessPoolExecutor:
+    """A pool of (at least) `nworkers` processes: the scope's (started now if it has none or a smaller
+    one), else a pool of this run that `stack` closes."""
+    if not _scopes:
+        return stack.enter_context(ProcessPoolExecutor(max_workers=nworkers))
+    if _shared and _shared[0][0] >= nworkers:
+        return _shared[0][1]
+    _close_shared()
+    _shared.append((nworkers, ProcessPoolExecutor(max_workers=nworkers)))
+    return _shared[0][1]
+
+
 def run_local(run: Callable[[Any], Any], tasks: Sequence[Any], workers: int | None,
               progress: Progress | None = None) -> list[Any]:
     """Run `tasks` on up to `workers` processes (None: all cores; 1: in this process) and return
-    their results in task order; `progress(done, total)` is called after each task."""
+    their results in task order; `progress(done, total)` is called after each task. Inside a
+    `shared_pool()` scope the processes are the scope's."""
     nworkers = workers if workers is not None else (os.cpu_count() or 1)
     nworkers = max(1, min(nworkers, len(tasks)))
     results: list[Any] = []
@@ -68,13 +106,15 @@ def run_local(run: Callable[[Any], Any], tasks: Sequence[Any], workers: int | No
         if nworkers == 1:
             outcomes: Iterable[Any] = map(run, tasks)
         else:
-            outcomes = stack.enter_context(ProcessPoolExecutor(max_workers=nworkers)).map(run, tasks)
+            outcomes = _pool(stack, nworkers).map(run, tasks)
         try:
             for res in outcomes:
                 results.append(res)
                 if progress:
                     progress(len(results), len(tasks))
         except (MemoryError, BrokenProcessPool) as exc:
+            if isinstance(exc, BrokenProcessPool):
+                _close_shared()  # a broken pool runs nothing more
             what = "ran out of memory" if isinstance(exc, MemoryError) else "was stopped (most often: out of memory)"
             raise SimulationError.of(f"a simulation worker {what}",
                                      "use fewer --workers, a smaller --block-size, or fewer --customers",

@@ -5,8 +5,8 @@ settings. Gives: `RunResult` (see `simulator.trials.result`). Each task is (tria
 where a chunk is a run of whole 2^16-customer RNG blocks; block streams are keyed
 by (seed, trial, block), and every metric a chunk returns is an int64 sum over its
 customers (or a maximum), so the totals are bit-identical for any number of workers and
-any chunk size; quantities of the trial as a whole (the fixed cost per month) are added
-once, after the chunks are merged (`merge_chunks`). Programs
+any chunk size; the costs the population's economics set (fixed costs, acquisition) are
+computed once, from the merged counts (`merge_chunks`). Programs
 with a global budget couple customers, so each trial then runs as one chunk.
 """
 
@@ -30,10 +30,10 @@ from simulator.machine import available_memory
 from simulator.model.customers_file import check_tiers, for_task
 from simulator.model.draws import segment_tables
 from simulator.engine.day_loop import BLOCK, ChunkResult, ChunkSim, blocks_for
-from simulator.engine.exact import ExactRangeError, checked_add
+from simulator.engine.exact import ExactRangeError, checked_add, fits_int64, mul
 from simulator.kernel import engine_label, kernel_for
 from simulator.kernel.dispatch import reasons as kernel_reasons
-from simulator.engine.program_plan import SimulationError, build_plan
+from simulator.engine.program_plan import Plan, SimulationError, build_plan
 from simulator.engine.line_attributes import check_population_attributes
 from simulator.model.population import Population, default_population
 from simulator.trials import backends
@@ -121,13 +121,41 @@ def _has_budget(program: ir.Program) -> bool:
     return any(r.budget is not None for r in program.rules)
 
 
+PLAN_CACHE_SIZE = 16  # distinct (program, calendar) plans a process keeps: a what-if command's programs
+_plans: list[tuple[ir.Program, Calendar, Plan, list[str]]] = []  # (program, calendar, plan, interned names)
+
+
+def plan_for(program: ir.Program, cal: Calendar) -> tuple[Plan, StringTable]:
+    """The engine's plan of `program` over `cal`, built once per process for every equal program (the
+    tasks of all variants of a what-if command, each unpickled anew, share it), and a fresh
+    `StringTable` holding exactly the strings the plan interned (a task interns its population's
+    strings after them, as it would after building the plan itself). The plan is only read by the
+    engine. Raises what `build_plan` raises (SimulationError) every time."""
+    for i, (prog, c, plan, names) in enumerate(_plans):
+        if c.start == cal.start and c.days == cal.days and (prog is program or prog == program):
+            if i:
+                _plans.insert(0, _plans.pop(i))
+            return plan, _strings(names)
+    strings = StringTable()
+    plan = build_plan(program, cal, strings)
+    _plans.insert(0, (program, cal, plan, list(strings.names)))
+    del _plans[PLAN_CACHE_SIZE:]
+    return plan, _strings(strings.names)
+
+
+def _strings(names: list[str]) -> StringTable:
+    table = StringTable()
+    for name in names[1:]:  # code 0 is the empty string in every table
+        table.code(name)
+    return table
+
+
 def run_task(task: Task) -> ChunkResult:
     """Simulate one task in this process (worker processes run this): its trial's chunk result."""
     program, pop, settings, trial, blocks, record = task
     pop = for_task(pop, settings.customers, settings.seed, blocks, settings.block_size)  # no-op when the caller restricted it
-    strings = StringTable()
     cal = calendar_for(settings, pop)
-    plan = build_plan(program, cal, strings)
+    plan, strings = plan_for(program, cal)
     tables = segment_tables(pop, strings)
     sim = ChunkSim(plan, pop, tables, strings, settings.seed, trial, blocks, record=record, kernel_for=kernel_for)
     try:
@@ -255,7 +283,7 @@ def _lot_bytes(program: ir.Program, cal: Calendar) -> int:
     simulator.engine.cohorts), and the tier economics' running totals."""
     tiers = TIER_ECONOMICS_BYTES if program.tiers is not None and len(program.tiers.tiers) > 1 else 0
     cohorts = 8 * (cal.months + 3)
-    return LOT_BYTES * (build_plan(program, cal, StringTable()).ring_size + program.pending_days) + cohorts + tiers
+    return LOT_BYTES * (plan_for(program, cal)[0].ring_size + program.pending_days) + cohorts + tiers
 
 
 def _customer_bytes(lot_bytes: int, pop: Population, days: int) -> int:
@@ -288,7 +316,7 @@ def estimate_memory(programs: Sequence[ir.Program], populations: Sequence[Popula
     spare = max(d[0] for d in draws)
     events = max(d[1] + sum(s.share * sum(e.rate_per_day * days for _, e in s.events) for s in p.segments)
                  for d, p in zip(draws, distinct))
-    on_kernel = any(not kernel_reasons(build_plan(p, cal, StringTable()), pop) for p in programs for pop in distinct)
+    on_kernel = any(not kernel_reasons(plan_for(p, cal)[0], pop) for p in programs for pop in distinct)
     processes = workers if workers > 1 else 0
     return MemoryEstimate(workers, processes, largest, per_customer, spare, events,
                           settings.trials * len(programs), trial_bytes(settings, whatif),
@@ -414,7 +442,7 @@ def simulate(program: ir.Program | None, population: Population | None = None, *
     settings = RunSettings(customers, months, trials, seed, workers, chunk_size, start, block_size, scheduler)
     check_settings(settings, pop)
     cal = calendar_for(settings, pop)
-    build_plan(prog, cal, StringTable())  # raise unsupported constructs before starting workers
+    plan_for(prog, cal)  # raise unsupported constructs before starting workers
     chunks = plan_tasks(prog, settings, population=pop)
     check_customers(prog, pop)
     estimate = check_memory(prog, settings, chunks, trials * len(chunks), population=pop,
@@ -470,7 +498,7 @@ def run_meta(program: ir.Program, pop: Population, settings: RunSettings, cal: C
         "population_file": population_file if population_file is not None else pop.path,
         "package_version": package_version(), "engine_version": ENGINE_VERSION,
         "model": pop.model, "response": "on" if response_on else "off",
-        "engine": engine_label(build_plan(program, cal, StringTable()), pop),  # kernel, or numpy and why
+        "engine": engine_label(plan_for(program, cal)[0], pop),  # kernel, or numpy and why
         **customers_meta(pop, settings),
     }
 
@@ -486,10 +514,27 @@ def customers_meta(pop: Population, settings: RunSettings) -> dict[str, Any]:
             "customers_sampling": how}
 
 
+def economics_costs(monthly: dict[str, np.ndarray], pop: Population) -> dict[str, np.ndarray]:
+    """The trial's monthly fixed cost and acquisition cost (cents) from its merged monthly counts and
+    `pop.economics`: members × the fixed cost per member-month + the fixed cost per month (once a month
+    of the trial, whatever the number of chunks), and referred newcomers × the cost per referred customer.
+    These are exactly the sums the engine's chunks make (nmem × cost each month, nc × cost per referral
+    round: integer products, so their sum over chunks is the product of the sums), so the economics
+    never need to reach a worker: what-if variants that differ only in them share one simulation
+    (`simulator.whatif.runner.ENGINE_NEUTRAL_ECONOMICS`)."""
+    econ = pop.economics
+    members, newcomers = monthly["program.members"], monthly["program.new_customers"]
+    fixed = checked_add(fits_int64(mul(members, econ.fixed_cost_per_member_month_cents)),
+                        np.full(members.size, econ.fixed_cost_per_month_cents, np.int64))
+    return {"program.fixed_cost_cents": fixed,
+            "program.acquisition_cents": fits_int64(mul(newcomers, econ.acquisition_cost_cents))}
+
+
 def merge_chunks(parts: Sequence[ChunkResult], pop: Population) -> ChunkResult:
     """One trial's result from its chunks' results, given in block order, on the trial's population
     `pop`. A chunk returns only sums over its customers (int64: exact in any grouping) and maxima;
-    what belongs to the trial as a whole is added here, once: the fixed cost per month."""
+    the costs set by the population's economics are computed here, once, from the merged counts
+    (`economics_costs`)."""
     first = parts[0]
     monthly = {k: v.copy() for k, v in first.monthly.items()}
     totals = dict(first.totals)
@@ -514,10 +559,7 @@ def merge_chunks(parts: Sequence[ChunkResult], pop: Population) -> ChunkResult:
         for k, v in totals.items():  # the report keeps a trial's totals as int64
             if abs(v) >= 2**63:
                 raise ExactRangeError(f"the trial's {k} ({v:.3e}) is beyond int64 (9.2e18): simulate fewer customers")
-        # per trial, not per customer: charged once a month whatever the number of chunks
-        fixed = monthly["program.fixed_cost_cents"]
-        monthly["program.fixed_cost_cents"] = checked_add(
-            fixed, np.full(fixed.size, pop.economics.fixed_cost_per_month_cents, np.int64))
+        monthly.update(economics_costs(monthly, pop))
     except ExactRangeError as exc:
         raise SimulationError.of(f"the simulation stopped: {exc}", EXACT_RANGE_HINT, code="RL410") from None
     return ChunkResult(monthly, totals, tiers, records, tier_flows, cohorts)

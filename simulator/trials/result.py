@@ -93,6 +93,8 @@ class RunResult:
     fit_warnings: list[dict[str, Any]] = field(default_factory=list)  # `simulator.model.fit_warnings`, as JSON
     # per-trial monthly ledger flows (int64, trials x months) the accounting views start from
     ledger_flows: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
+    # every `monthly` series per trial (float, trials x months), before the summaries are taken
+    trial_series: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
     accounting: dict[str, Any] = field(default_factory=dict)  # `simulator.accounting.views`, as JSON
 
     def to_json(self) -> dict[str, Any]:
@@ -229,7 +231,26 @@ def _f(x: np.ndarray) -> list[float | None]:
     return [None if np.isnan(v) else float(v) for v in np.asarray(x, dtype=np.float64)]
 
 
-def build_result(meta: dict[str, Any], program: ir.Program, pop, trials: list, cal) -> RunResult:
+def trial_mean(values: np.ndarray) -> np.ndarray:
+    """The `mean` `summarize` gives over axis 0 (the trials), computed the same way (bit for bit)."""
+    arr = np.asarray(values, dtype=np.float64)
+    return arr.sum(axis=0) / arr.shape[0]
+
+
+def tier_counts_and_shares(trials: list) -> tuple[np.ndarray, np.ndarray]:
+    """The trials' members by tier at each month's end (trials, months, tiers) and each tier's share of them."""
+    counts = np.stack([t.tier_counts for t in trials]).astype(np.float64)  # (T, months, tiers)
+    members = counts.sum(axis=2, keepdims=True)
+    share = np.divide(counts, members, out=np.zeros_like(counts), where=members != 0)
+    return counts, share
+
+
+def build_result(meta: dict[str, Any], program: ir.Program, pop, trials: list, cal, *,
+                 summaries: bool = True) -> RunResult:
+    """The RunResult of `trials` (merged ChunkResults). `summaries=False` leaves out the means and
+    intervals (`totals`, `monthly`, `tier_mix`: empty) and keeps everything else, for callers that
+    only read the per-trial values (`per_trial`, `trial_series`), such as the what-if commands' single
+    trials."""
     T = len(trials)
     mon = {k: np.stack([t.monthly[k] for t in trials]).astype(np.int64) for k in trials[0].monthly}
     tot = {k: np.array([t.totals[k] for t in trials], dtype=np.int64) for k in trials[0].totals}
@@ -345,14 +366,12 @@ def build_result(meta: dict[str, Any], program: ir.Program, pop, trials: list, c
     max_err = max(ledger_identity_error(mon, tot), int(tot["ledger_identity_max_abs_error"].max()),
                   balance_identity_error(mon, program.balance_names()))
 
-    totals = {k: summarize(v) for k, v in pt.items()}
-    monthly = {k: summarize(v) for k, v in series.items()}
+    totals = {k: summarize(v) for k, v in pt.items()} if summaries else {}
+    monthly = {k: summarize(v) for k, v in series.items()} if summaries else {}
     tier_names = [t.name for t in program.tiers.tiers] if program.tiers else []
     tier_mix: dict[str, Any] = {}
-    if tier_names:
-        counts = np.stack([t.tier_counts for t in trials]).astype(np.float64)  # (T, months, tiers)
-        members = counts.sum(axis=2, keepdims=True)
-        share = np.divide(counts, members, out=np.zeros_like(counts), where=members != 0)
+    if tier_names and summaries:
+        counts, share = tier_counts_and_shares(trials)
         tier_mix = {
             "counts": {name: summarize(counts[:, :, i]) for i, name in enumerate(tier_names)},
             "share": {name: summarize(share[:, :, i]) for i, name in enumerate(tier_names)},
@@ -376,4 +395,5 @@ def build_result(meta: dict[str, Any], program: ir.Program, pop, trials: list, c
                             f"were not simulated: the spare slots for referred newcomers ran out "
                             f"(referral_pool {pop.referral_pool:g}); raise `referral_pool` in the population file")
     return RunResult(meta, totals, per_trial, monthly, months, tier_names, tier_mix, max_err == 0, max_err,
-                     warnings, trials[0].records, ledger_flows=ledger_flows(mon, tot, _tier_flows(trials), _cohort_flows(trials)))
+                     warnings, trials[0].records, ledger_flows=ledger_flows(mon, tot, _tier_flows(trials), _cohort_flows(trials)),
+                     trial_series=series)

@@ -121,6 +121,16 @@ def json_legend(uncertain: bool, trials: int) -> dict[str, str]:
     return {"range": range_note(uncertain, trials), "mc_precision": precision_note(trials)}
 
 
+def last_month(series: dict | None) -> dict | None:
+    """The summary of a monthly series' last month ({"mean", "low", "high", "range"}), None without one."""
+    if not series or not series.get("mean"):
+        return None
+    out = {k: (series[k][-1] if series.get(k) else None) for k in ("mean", "low", "high")}
+    rng = series.get("range") or [None, None]
+    out["range"] = [rng[0][-1] if rng[0] else None, rng[1][-1] if rng[1] else None]
+    return out
+
+
 def _num(x) -> float | None:
     v = float(x)
     return None if math.isnan(v) else v

@@ -40,6 +40,7 @@ import yaml
 from rulelang.diagnostics import Diagnostic, RulelangError, Span, render_text
 from rulelang.vocabulary import counted
 
+from simulator.trials.backends import shared_pool
 from simulator.whatif.plan_command import EXIT_CHANGES, EXIT_ERROR, EXIT_NO_CHANGES, Plan, make_plan
 from simulator.whatif.plan_command import markdown as plan_markdown
 
@@ -377,32 +378,42 @@ def plan_change(rng: Range, rules_dir: str, settings_for: Callable[[Any], Any], 
                 mapping: Sequence[tuple[str, str]] = (), fallback_population: str | None = None,
                 progress: Callable[[int, int], None] | None = None) -> ChangePlan:
     """List the change's rule files, check those it leaves, and plan each changed program."""
-    from simulator.whatif.runner import load_population_spec, load_program_spec
-
     files = changed_files(rng, rules_dir)
     errors, sources = check_files(rng, files)
     outcomes: list[FileOutcome] = []
-    for f in files:
-        outcome = FileOutcome(f, errors.get(f.path, []))
-        outcomes.append(outcome)
-        if f.kind != "program" or f.change not in ("changed", "renamed") or outcome.errors:
-            continue
-        outcome.population = population_for(f.path, mapping, fallback_population)
-        new_spec = f.path if rng.head is None else rng.spec(rng.head, f.path)
-        try:
-            old = load_program_spec(rng.spec(rng.merge_base, f.old_path or f.path))
-        except RulelangError as exc:
-            outcome.note = (f"not simulated: the version at {rng.merge_base} does not load "
-                            f"({counted(len(exc.diagnostics), 'error')})")
-            continue
-        try:
-            new = load_program_spec(new_spec)
-            population = load_population_spec(outcome.population.path)
-            outcome.plan = make_plan(old, new, population, settings_for(population), guardrails, progress)
-        except RulelangError as exc:
-            outcome.errors = list(exc.diagnostics)
-            sources.update(getattr(exc, "sources", {}) or {})
+    with shared_pool():  # one worker pool for every changed program's comparison
+        for f in files:
+            _plan_file(rng, f, errors, sources, outcomes, settings_for, guardrails, mapping, fallback_population,
+                       progress)
     return ChangePlan(rng, outcomes, sources)
+
+
+def _plan_file(rng: Range, f: ChangedFile, errors: dict[str, list[Diagnostic]], sources: dict[str, str],
+               outcomes: list[FileOutcome], settings_for: Callable[[Any], Any], guardrails: Sequence[Any],
+               mapping: Sequence[tuple[str, str]], fallback_population: str | None,
+               progress: Callable[[int, int], None] | None) -> None:
+    """One file of the change: its outcome (errors, or the plan of a changed program) appended to `outcomes`."""
+    from simulator.whatif.runner import load_population_spec, load_program_spec
+
+    outcome = FileOutcome(f, errors.get(f.path, []))
+    outcomes.append(outcome)
+    if f.kind != "program" or f.change not in ("changed", "renamed") or outcome.errors:
+        return
+    outcome.population = population_for(f.path, mapping, fallback_population)
+    new_spec = f.path if rng.head is None else rng.spec(rng.head, f.path)
+    try:
+        old = load_program_spec(rng.spec(rng.merge_base, f.old_path or f.path))
+    except RulelangError as exc:
+        outcome.note = (f"not simulated: the version at {rng.merge_base} does not load "
+                        f"({counted(len(exc.diagnostics), 'error')})")
+        return
+    try:
+        new = load_program_spec(new_spec)
+        population = load_population_spec(outcome.population.path)
+        outcome.plan = make_plan(old, new, population, settings_for(population), guardrails, progress)
+    except RulelangError as exc:
+        outcome.errors = list(exc.diagnostics)
+        sources.update(getattr(exc, "sources", {}) or {})
 
 
 # ---------------------------------------------------------------- Markdown

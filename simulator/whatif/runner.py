@@ -35,11 +35,9 @@ from rulelang.diagnostics import Diagnostic, DiagnosticBag, RulelangError, Span
 from rulelang import mark_span
 
 from simulator.trials import montecarlo as mc
-from simulator.engine.program_plan import build_plan
-from simulator.model.strings import StringTable
 from simulator.model.customers_file import for_task
 from simulator.model.population import DEFAULT_POPULATION, Population, load_population
-from simulator.trials.result import RunResult, build_result
+from simulator.trials.result import RunResult, build_result, tier_counts_and_shares, trial_mean
 from simulator.trials.stats import summarize, t975
 from simulator.model.yaml_reading import compose, scalar_value
 
@@ -329,7 +327,7 @@ def run_programs(arms: Sequence[Arm], population: PopulationSource, settings: Se
     arm_pops = [[a.population(p) if a.population else p for p in pops] for a in arms]
     cal = mc.calendar_for(settings, pops[0])
     for a in arms:  # constructs the engine cannot simulate: fail before starting workers
-        build_plan(a.program, cal, StringTable())
+        mc.plan_for(a.program, cal)
     chunks = [mc.plan_tasks(a.program, settings, population=population.base) for a in arms]
     same = engine_twins(arms, arm_pops)  # arms the engine sees identically run once (same_as[i] = j <= i)
     ran = [i for i in range(len(arms)) if same[i] == i]
@@ -359,11 +357,15 @@ def run_programs(arms: Sequence[Arm], population: PopulationSource, settings: Se
     return out
 
 
-# Population settings no worker reads: `merge_chunks` adds the fixed cost per month once per trial and
-# `build_result` applies the gross margin, both after the simulation. Arms that differ only in these
-# (sensitivity's `economics.gross_margin` and `economics.fixed_cost_per_month`) share one simulation.
-# tests/whatif/test_shared_runs.py checks that the engine's chunk results do not depend on them.
-ENGINE_NEUTRAL_ECONOMICS = {"gross_margin": 0.0, "fixed_cost_per_month_cents": 0}
+# Population settings whose effect is set after the simulation: `merge_chunks` computes the fixed costs
+# and the acquisition cost from the merged counts of members and referred newcomers
+# (`montecarlo.economics_costs`) and `build_result` applies the gross margin. No draw and no decision of
+# the engine depends on them, so arms that differ only in these (sensitivity's four `economics.*`
+# assumptions, a sweep over `population.economics.*`) share one simulation.
+# tests/whatif/test_shared_runs.py checks that the merged results do not depend on the values the
+# chunks ran with.
+ENGINE_NEUTRAL_ECONOMICS = {"gross_margin": 0.0, "fixed_cost_per_month_cents": 0,
+                            "fixed_cost_per_member_month_cents": 0, "acquisition_cost_cents": 0}
 
 
 def engine_view(pop: Population) -> Population:
@@ -392,22 +394,32 @@ def engine_twins(arms: Sequence[Arm], arm_pops: Sequence[Sequence[Population]]) 
     return out
 
 
+def _one_trial_mean(values: np.ndarray) -> np.ndarray:
+    """A one-trial series as the `mean` of its summary (NaN where that is None)."""
+    return _arr([None if math.isnan(x) else x for x in trial_mean(values).tolist()])
+
+
 def _collect(arm: Arm, pops: list[Population], meta: dict[str, Any], per_trial: list, cal) -> WhatIfRun:
-    singles = [build_result(meta, arm.program, pops[t], [per_trial[t]], cal) for t in range(len(per_trial))]
+    # each trial on its own population (its economics), its per-trial values only: the summaries of a
+    # single trial would be its values again
+    singles = [build_result(meta, arm.program, pops[t], [per_trial[t]], cal, summaries=False)
+               for t in range(len(per_trial))]
     trial_totals = {k: _arr([r.per_trial[k][0] for r in singles]) for k in singles[0].per_trial}
-    trial_monthly = {k: np.stack([_arr(r.monthly[k]["mean"]) for r in singles]) for k in singles[0].monthly}
+    trial_monthly = {k: np.stack([_one_trial_mean(r.trial_series[k]) for r in singles])
+                     for k in singles[0].trial_series}
     tier_share = None
     if singles[0].tier_names:
-        tier_share = np.stack([np.stack([_arr(r.tier_mix["share"][n]["mean"]) for n in r.tier_names], axis=1)
-                               for r in singles])
+        one = [tier_counts_and_shares([per_trial[t]]) for t in range(len(per_trial))]
+        tier_share = np.stack([np.stack([_one_trial_mean(share[:, :, j]) for j in range(len(singles[0].tier_names))],
+                                        axis=1) for _, share in one])
     if all(p is pops[0] for p in pops):
         result = build_result(meta, arm.program, pops[0], per_trial, cal)
     else:  # parameters drawn per trial: combine the single-trial results
         first = singles[0]
         tier_mix: dict[str, Any] = {}
         if first.tier_names:
-            counts = np.stack([np.stack([_arr(r.tier_mix["counts"][n]["mean"]) for n in first.tier_names], axis=1)
-                               for r in singles])
+            counts = np.stack([np.stack([_one_trial_mean(c[:, :, j]) for j in range(len(first.tier_names))], axis=1)
+                               for c, _ in one])
             tier_mix = {"counts": {n: summarize(counts[:, :, j]) for j, n in enumerate(first.tier_names)},
                         "share": {n: summarize(tier_share[:, :, j]) for j, n in enumerate(first.tier_names)}}  # type: ignore[index]
         max_err = max(r.ledger_identity_max_abs_error for r in singles)

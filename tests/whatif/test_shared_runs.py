@@ -32,9 +32,10 @@ def _arms(birthday, birthday_v2, coffee):
         Arm("margin", birthday.program, _econ(gross_margin=0.55)),  # engine-neutral: shares the base's run
         Arm("v2", birthday_v2.program),
         Arm("fixed month", birthday.program, _econ(fixed_cost_per_month_cents=12_345)),  # shares the base's too
-        Arm("member cost", birthday.program, _econ(fixed_cost_per_member_month_cents=7)),  # read by the engine
+        Arm("member cost", birthday.program, _econ(fixed_cost_per_member_month_cents=7)),  # shares the base's too
         Arm("goal gradient", birthday.program, _goal_gradient),
         Arm("coffee", coffee.program),
+        Arm("coffee acquisition", coffee.program, _econ(acquisition_cost_cents=250)),  # shares coffee's run
     ]
 
 
@@ -63,7 +64,7 @@ def test_variants_in_one_shared_run_equal_each_variant_run_alone(birthday, birth
     for arm, run in zip(arms, together):
         _same_run(run, run_programs([arm], pop, alone)[0])
     # the engine-neutral arms changed what they should, by the definition of the change:
-    base, margin, fixed = together[0], together[1], together[3]
+    base, margin, fixed, member = together[0], together[1], together[3], together[4]
     # gross profit = margin × revenue (the baseline's too), so it moves by (0.55 − m) × revenue
     m = pop.base.economics.gross_margin
     np.testing.assert_allclose(margin.trial_totals["program.gross_profit"] - base.trial_totals["program.gross_profit"],
@@ -72,6 +73,12 @@ def test_variants_in_one_shared_run_equal_each_variant_run_alone(birthday, birth
     per_month = pop.base.economics.fixed_cost_per_month_cents / 100
     np.testing.assert_allclose(fixed.trial_totals["program.program_cost"] - base.trial_totals["program.program_cost"],
                                2 * (123.45 - per_month), rtol=1e-9)
+    # the fixed cost per member-month: each month's members × (0.07 − the file's) USD
+    per_member = pop.base.economics.fixed_cost_per_member_month_cents / 100
+    members = base.trial_monthly["program.members"]
+    assert members.sum() > 0
+    np.testing.assert_allclose(member.trial_monthly["program.cost_fixed"] - base.trial_monthly["program.cost_fixed"],
+                               members * (0.07 - per_member), rtol=1e-9)
 
 
 def test_only_arms_the_engine_sees_identically_share_a_simulation(birthday, birthday_v2):
@@ -80,25 +87,43 @@ def test_only_arms_the_engine_sees_identically_share_a_simulation(birthday, birt
     arms = _arms(birthday, birthday_v2, coffee)
     pops = [pop.for_trial(5, t) for t in range(2)]
     arm_pops = [[a.population(p) if a.population else p for p in pops] for a in arms]
-    # margin and fixed month run as the base (arm 0); every other arm runs itself
-    assert engine_twins(arms, arm_pops) == [0, 0, 2, 0, 4, 5, 6]
+    # margin, fixed month and member cost run as the base (arm 0), the acquisition cost as coffee (arm 6);
+    # every other arm runs itself
+    assert engine_twins(arms, arm_pops) == [0, 0, 2, 0, 0, 5, 6, 6]
 
 
-def test_the_engine_does_not_read_the_engine_neutral_economics(birthday):
-    """What lets arms share a simulation: the chunk results do not change with these settings."""
-    pop = load_population_spec(str(FIXTURES / "lively.yaml")).for_trial(3, 0)
-    settings = Settings(customers=200, months=2, trials=1, seed=3, workers=1, block_size=100)
-    blocks = [(0, 100), (1, 100)]
+def test_the_merged_results_do_not_depend_on_the_engine_neutral_economics_a_chunk_ran_with():
+    """What lets arms share a simulation: the chunks' results, merged on a trial's population, are the
+    same whatever economics the chunks ran with; and the costs they set are the definitions' products."""
+    coffee = load_program_spec(str(ROOT / "rules" / "coffee.loyalty"))
+    pop = load_population_spec(str(ROOT / "rules" / "populations" / "coffee.yaml")).for_trial(3, 0)
+    settings = Settings(customers=600, months=3, trials=1, seed=3, workers=1, block_size=200)
     changed = replace(pop, economics=replace(pop.economics, **{k: (0.9 if isinstance(v, float) else 99_999)
                                                                 for k, v in ENGINE_NEUTRAL_ECONOMICS.items()}))
     assert changed.economics != pop.economics
-    a = mc.run_task((birthday.program, pop, settings, 0, blocks, 0))
-    b = mc.run_task((birthday.program, changed, settings, 0, blocks, 0))
+    parts = {name: [mc.run_task((coffee.program, p, settings, 0, [(b, 200)], 0)) for b in range(3)]
+             for name, p in (("file", pop), ("changed", changed))}
+    a, b = mc.merge_chunks(parts["file"], pop), mc.merge_chunks(parts["changed"], pop)
     assert a.totals == b.totals
     assert a.monthly.keys() == b.monthly.keys()
     for k in a.monthly:
         np.testing.assert_array_equal(a.monthly[k], b.monthly[k], err_msg=k)
     np.testing.assert_array_equal(a.tier_counts, b.tier_counts)
+    # by definition: members × 1 cent (0.01 USD per member-month) + 500 USD once a month; 200 cents per
+    # referred newcomer (rules/populations/coffee.yaml)
+    econ = pop.economics
+    assert (econ.fixed_cost_per_member_month_cents, econ.fixed_cost_per_month_cents, econ.acquisition_cost_cents) \
+        == (1, 50_000, 200)
+    members, newcomers = a.monthly["program.members"], a.monthly["program.new_customers"]
+    assert members.sum() > 0 and newcomers.sum() > 0
+    np.testing.assert_array_equal(a.monthly["program.fixed_cost_cents"], members * 1 + 50_000)
+    np.testing.assert_array_equal(a.monthly["program.acquisition_cents"], newcomers * 200)
+    # and the chunks that ran with the file's economics made the same sums themselves
+    for k in ("program.fixed_cost_cents", "program.acquisition_cents"):
+        per_chunk = sum(p.monthly[k] for p in parts["file"])
+        if k == "program.fixed_cost_cents":
+            per_chunk = per_chunk + 50_000
+        np.testing.assert_array_equal(a.monthly[k], per_chunk, err_msg=k)
 
 
 def test_t975_is_students_t_quantile():
