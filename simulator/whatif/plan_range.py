@@ -217,7 +217,7 @@ def load_mapping(path: str | None) -> list[tuple[str, str]]:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         span = Span.point(path, mark.line + 1, mark.column + 1) if mark else _whole_file(path)
-        raise ChangeError([Diagnostic(BAD_MAPPING, "error", f"the population mapping is not valid YAML", span)],
+        raise ChangeError([Diagnostic(BAD_MAPPING, "error", "the population mapping is not valid YAML", span)],
                           {path: text}) from None
     hint = "write `populations:` with one `PATTERN: POPULATION_FILE` per line, e.g. `rules/coffee.loyalty: ci/coffee.yaml`"
     top = {k.value: v for k, v in node.value} if isinstance(node, yaml.MappingNode) else None

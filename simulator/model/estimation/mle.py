@@ -25,7 +25,7 @@ import numpy as np
 
 from rulelang.limits import FIT_MAX_ITERATIONS, FIT_PARAMETER_MAX, FIT_PARAMETER_MIN
 
-from simulator.model.estimation import NOT_CONVERGED, RUNAWAY, TOO_LITTLE_DATA, FitError, ModelFit
+from simulator.model.estimation import RUNAWAY, TOO_LITTLE_DATA, FitError, ModelFit
 
 _LOG_LOW = float(np.log(FIT_PARAMETER_MIN)) - 2.0  # the optimizer may step past the runaway limits,
 _LOG_HIGH = float(np.log(FIT_PARAMETER_MAX)) + 2.0  # which are checked after it stops
