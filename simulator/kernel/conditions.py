@@ -24,6 +24,8 @@ from simulator.model.strings import StringTable
 # the fields of a line (simulator.engine.conditions.line_context): a purchase without lines is one line,
 # its goods (amount − shipping), category and quantity; no line carries an sku in a simulation
 LINE_FIELDS = ("amount", "category", "quantity", "sku")
+GOODS = "@goods"  # the event column of amount - shipping: the one line of a purchase without lines
+LINE_COLUMNS = {"amount": GOODS, "category": "category", "quantity": "quantity"}  # a flat `any line`
 CMP_OPS = ("==", "!=", "<", "<=", ">", ">=")
 # values read from the customer's state before the event
 STATE_FIELDS = ("first_purchase", "purchases", "tier", "days_from_birthday", "balance")
@@ -83,21 +85,32 @@ def _number(value: object, what: str) -> float:
     raise Unsupported(f"{what} of type {type(value).__name__}")
 
 
-def compile_condition(expr: ir.Expr | None, strings: StringTable, code: CondCode) -> tuple[int, int]:
-    """Append `expr`'s program to `code`; returns its (start, stop) in the opcode list."""
+def compile_condition(expr: ir.Expr | None, strings: StringTable, code: CondCode,
+                      flat: bool = False) -> tuple[int, int]:
+    """Append `expr`'s program to `code`; returns its (start, stop) in the opcode list. `flat`: for a
+    purchase without drawn lines, whose one line is its goods: `any line (...)` reads the purchase's
+    goods, category and quantity columns (no per-line loop; Unsupported for other line fields)."""
     lo = len(code.ops)
     if expr is not None:
-        _emit(expr, strings, code)
+        _emit(expr, strings, code, flat=flat)
     return lo, len(code.ops)
 
 
-def _emit(expr: ir.Expr, strings: StringTable, code: CondCode, line: bool = False) -> None:
+def _emit(expr: ir.Expr, strings: StringTable, code: CondCode, line: bool = False, flat: bool = False,
+          flat_line: bool = False) -> None:
+    kw = {"flat": flat, "flat_line": flat_line}
     if isinstance(expr, ir.Const):
         code.ops.append(PUSH_CONST)
         code.args.append(len(code.consts))
         code.consts.append(_number(const_value(expr.value, expr.type, strings), "a constant"))
     elif isinstance(expr, ir.Field):
         name = expr.name
+        if flat_line:  # the one line of a purchase without lines
+            if name not in LINE_COLUMNS:
+                raise Unsupported(f"line field `{name}` in a flat `any line`")
+            code.ops.append(PUSH_COL)
+            code.args.append(code.column(LINE_COLUMNS[name]))
+            return
         if line:
             if name in LINE_FIELDS:
                 code.ops.append(PUSH_LINE)
@@ -124,12 +137,12 @@ def _emit(expr: ir.Expr, strings: StringTable, code: CondCode, line: bool = Fals
         else:
             raise Unsupported(f"condition field `{name}`")
     elif isinstance(expr, ir.Cmp):
-        _emit(expr.left, strings, code, line)
-        _emit(expr.right, strings, code, line)
+        _emit(expr.left, strings, code, line, **kw)
+        _emit(expr.right, strings, code, line, **kw)
         code.ops.append(CMP)
         code.args.append(CMP_OPS.index(expr.op))
     elif isinstance(expr, ir.InSet):
-        _emit(expr.left, strings, code, line)
+        _emit(expr.left, strings, code, line, **kw)
         ltype = getattr(expr.left, "type", None)
         vals = [_number(const_value(v, ltype or _guess_type(v), strings), "a set value") for v in expr.values]
         code.ops.append(NOTINSET if expr.negated else INSET)
@@ -137,16 +150,19 @@ def _emit(expr: ir.Expr, strings: StringTable, code: CondCode, line: bool = Fals
         code.sets.append(vals)
     elif isinstance(expr, (ir.And, ir.Or)):
         for item in expr.items:
-            _emit(item, strings, code, line)
+            _emit(item, strings, code, line, **kw)
         code.ops.append(AND if isinstance(expr, ir.And) else OR)
         code.args.append(len(expr.items))
     elif isinstance(expr, ir.Not):
-        _emit(expr.item, strings, code, line)
+        _emit(expr.item, strings, code, line, **kw)
         code.ops.append(NOT)
         code.args.append(0)
     elif isinstance(expr, ir.AnyLine):
-        if line:
+        if line or flat_line:
             raise Unsupported("`any line` inside `any line`")
+        if flat:
+            _emit(expr.item, strings, code, flat=True, flat_line=True)
+            return
         at = len(code.ops)
         code.ops.append(ANY_LINE)
         code.args.append(0)

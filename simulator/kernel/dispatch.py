@@ -27,7 +27,7 @@ from simulator.kernel.cache import announce_compile
 from simulator.kernel.coverage import kernel_supports
 from simulator.engine.line_attributes import KEY as ATTRIBUTE_KEY, default_value
 from simulator.engine.lines import has_lines as has_lines_in
-from simulator.kernel.conditions import EVENT_COLUMNS
+from simulator.kernel.conditions import EVENT_COLUMNS, GOODS
 from simulator.kernel.tables import PERIODS, KernelTables
 from simulator.model.strings import StringTable
 
@@ -258,7 +258,10 @@ class PurchaseKernel:
             else np.zeros(k, dtype=np.int64)
         ev = np.empty((len(t.columns), k), dtype=np.float64)
         for j, name in enumerate(t.columns):
-            ev[j] = data[name] if name in data else EVENT_COLUMNS[name]
+            if name == GOODS:  # the one line of a purchase without lines (a flat `any line`): its goods
+                ev[j] = amount - shipping
+            else:
+                ev[j] = data[name] if name in data else EVENT_COLUMNS[name]
         has_lines = has_lines_in(data)
         if has_lines:
             if int(amount.max()) >= LINES_SAFE:  # the lines' shares multiply two amounts
@@ -279,7 +282,7 @@ class PurchaseKernel:
         biggest = self.fn(
             np.ascontiguousarray(idx, dtype=np.int64), amount, shipping, cat, ev, arm.day, self.slot, self.day_vals,
             self.bday_base, self.active, self.period_cur, self.streak_cur,
-            t.cond_lo, t.cond_hi, t.op, t.arg, t.consts, t.set_lo, t.set_hi, t.set_vals,
+            *((t.cond_lo, t.cond_hi) if has_lines else (t.cond_flat_lo, t.cond_flat_hi)), t.op, t.arg, t.consts, t.set_lo, t.set_hi, t.set_vals,
             t.rule_round, t.rule_group, t.sides_only, t.every_nth, t.streak_len, t.gives_money,
             t.rate_lo, t.rate_hi, t.rate_factor, t.rate_gross, t.rx_lo, t.rx_hi, t.rx_codes, t.ro_has, t.ro_lo,
             t.ro_hi, t.ro_codes, t.mult_lo, t.mult_hi, t.mult_num, t.mult_den, t.fixed, t.perk_cost,
@@ -291,7 +294,7 @@ class PurchaseKernel:
             arm.discount, arm.perk, lots.outstanding, lots.pending, self.avail, self.ring, self.pend, self.debt,
             self.inact, self.inact_due_tab, self.cap_used, self.cap_pid, self.lim_used, self.lim_pid,
             self.nth, self.streak_last, self.streak_run, self.bday, total, disc, inc, repaid,
-            t.cnt_row, t.cnt_cond_lo, t.cnt_cond_hi, t.cnt_sum_col, self.counters, self.attrs, cinc,
+            t.cnt_row, *((t.cnt_cond_lo, t.cnt_cond_hi) if has_lines else (t.cnt_flat_lo, t.cnt_flat_hi)), t.cnt_sum_col, self.counters, self.attrs, cinc,
             t.rule_bal, t.rate_own, self.bal_issued, bal,
             qty, t.q_lo, t.q_hi, t.q_factor, t.qx_lo, t.qx_hi, t.qx_codes, t.qo_has, t.qo_lo, t.qo_hi, t.qo_codes,
             t.do_has, t.do_lo, t.do_hi, t.do_codes, t.mo_has, t.mo_lo, t.mo_hi, t.mo_codes,

@@ -24,7 +24,7 @@ import numpy as np
 
 from simulator.engine.program_plan import Plan
 from simulator.engine.status_dates import tier_rate_table
-from simulator.kernel.conditions import EVENT_COLUMNS, CondCode, Unsupported, compile_condition
+from simulator.kernel.conditions import ANY_LINE, EVENT_COLUMNS, CondCode, Unsupported, compile_condition
 from simulator.model.strings import StringTable
 
 ROUNDING = {"down": 0, "up": 1, "nearest": 2}
@@ -52,6 +52,18 @@ def _codes(ranges: list[tuple[int, ...] | None]) -> tuple[np.ndarray, np.ndarray
 
 
 class KernelTables:
+    @staticmethod
+    def _flat(expr, strings: StringTable, code: CondCode, lined: tuple[int, int]) -> tuple[int, int]:
+        """`expr` compiled flat when it holds an `any line` that can be (else its line form `lined`)."""
+        if not any(code.ops[pc] == ANY_LINE for pc in range(*lined)):
+            return lined
+        mark = (len(code.ops), len(code.args), len(code.consts), len(code.sets))
+        try:
+            return compile_condition(expr, strings, code, flat=True)
+        except Unsupported:
+            del code.ops[mark[0]:], code.args[mark[1]:], code.consts[mark[2]:], code.sets[mark[3]:]
+            return lined
+
     def __init__(self, plan: Plan, strings: StringTable):
         p = plan.program
         specs = plan.by_event.get("purchase", [])
@@ -69,6 +81,12 @@ class KernelTables:
         self.cnt_row = _i64([code.counters.index(c.name) for c in counted])
         self.cnt_cond_lo = _i64([c[0] for c in ccond])
         self.cnt_cond_hi = _i64([c[1] for c in ccond])
+        # the same conditions for a batch without drawn lines: `any line` on the goods line, read as a
+        # plain condition (no per-line loop); a condition that cannot be flat keeps its line form
+        flat = [self._flat(s.rule.condition, strings, code, c) for s, c in zip(specs, cond)]
+        cflat = [self._flat(c.condition, strings, code, cc) for c, cc in zip(counted, ccond)]
+        self.cond_flat_lo, self.cond_flat_hi = _i64([c[0] for c in flat]), _i64([c[1] for c in flat])
+        self.cnt_flat_lo, self.cnt_flat_hi = _i64([c[0] for c in cflat]), _i64([c[1] for c in cflat])
         for c in counted:
             if c.sums is not None and c.sums not in EVENT_COLUMNS:
                 raise Unsupported(f"counter `{c.name}` sums `{c.sums}`")

@@ -721,3 +721,24 @@ def brands_population():
 def test_random_programs_on_purchase_lines_agree(i, brands_population, monkeypatch):
     text = lines_program(random.Random(7000 + i), i)
     _three_ways(text, f"lines{i}.loyalty", brands_population, monkeypatch)
+
+
+def test_an_any_line_condition_is_flat_for_purchases_without_lines():
+    """rules/grocery.loyalty's `coffee_club` reads `any line (category == "coffee" and amount >= 5.00 EUR)`:
+    its line form loops over the lines (opcode ANY_LINE); a batch without drawn lines takes the flat form,
+    the same test on the purchase's goods and category columns, with no per-line loop."""
+    from simulator.kernel.conditions import ANY_LINE, GOODS
+    from simulator.kernel.tables import KernelTables
+
+    strings = StringTable()
+    plan = build_plan(_compile("rules/grocery.loyalty"), Calendar.make(dt.date(2027, 1, 1), 31), strings)
+    t = KernelTables(plan, strings)
+    r = [s.rule.name for s in t.specs].index("coffee_club")
+    lined = t.op[t.cond_lo[r]:t.cond_hi[r]].tolist()
+    flat = t.op[t.cond_flat_lo[r]:t.cond_flat_hi[r]].tolist()
+    assert ANY_LINE in lined and ANY_LINE not in flat
+    assert len(flat) == len(lined) - 1  # the same test, without the loop's opcode
+    assert GOODS in t.columns and "category" in t.columns
+    # a condition without `any line` has one form
+    b = [s.rule.name for s in t.specs].index("base")
+    assert (t.cond_flat_lo[b], t.cond_flat_hi[b]) == (t.cond_lo[b], t.cond_hi[b])
