@@ -8,7 +8,9 @@ point caps and limits (limit, period), discounts' and multipliers' `in category`
 budgets (points or money, the point cost as a fraction); the fixed points and perk costs per rule; the tier
 tables (own rate × D, multiplier, discount, thresholds); the counters on purchases (condition,
 the event column they sum); per rule the balance beside the points it awards (-1: the points);
-the customer and line attributes conditions read; and `safe_amount`, the largest
+the customer and line attributes conditions read; each condition's flat form as well
+(`cond_flat_lo/hi`, `cnt_flat_lo/hi`: `any line` read on the goods line, for a batch without drawn
+lines; the line form where it cannot be flat); and `safe_amount`, the largest
 purchase amount for which no product of the kernel's int64 arithmetic can wrap (a batch with a
 larger amount runs on the numpy path, which is exact with Python integers there; at most 2**53,
 so that amounts in the float64 condition columns and counter sums are exact).
