@@ -27,13 +27,14 @@ from __future__ import annotations
 import datetime as dt
 import zlib
 
-from dataclasses import dataclass, field
+from dataclasses import MISSING, dataclass, field, fields, replace
 
 import numpy as np
 
 from simulator.model.strings import StringTable
 from simulator.model.history_traits import aged_state, history_traits
-from simulator.model.population import Choice, Population
+from simulator.model.customers_file import ChunkRows
+from simulator.model.population import Choice, Economics, Population, Response, Segment
 
 NEVER = np.int32(2**30)
 NON_LEAP_MONTH_START = np.array([0, 31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334, 365])
@@ -330,6 +331,25 @@ def _join(a: dict, b: dict) -> dict:
 
 def draw_block(pop: Population, tables: SegmentTables, seed: int, trial: int, block: int, n_customers: int,
                days: int, side_rng: np.random.Generator, start: dt.date | None = None) -> Traits:
+    """One block's traits (`_draw_block`); within `share_draws()`, drawn once per process for equal
+    draw inputs (`draw_key`) and handed out as copies, with `side_rng` left where the draw leaves it."""
+    cache = _shared
+    key = draw_key(pop, tables, seed, trial, block, n_customers, days, start) if cache is not None else None
+    if cache is None or key is None:
+        return _draw_block(pop, tables, seed, trial, block, n_customers, days, side_rng, start)
+    before = side_rng.bit_generator.state
+    found = cache.get(key, before)
+    if found is not None:
+        traits, after = found
+        side_rng.bit_generator.state = after
+        return copy_traits(traits)
+    traits = _draw_block(pop, tables, seed, trial, block, n_customers, days, side_rng, start)
+    cache.put(key, before, traits, side_rng.bit_generator.state)
+    return copy_traits(traits)
+
+
+def _draw_block(pop: Population, tables: SegmentTables, seed: int, trial: int, block: int, n_customers: int,
+                days: int, side_rng: np.random.Generator, start: dt.date | None = None) -> Traits:
     """Draw one block's traits (documented in the module docstring).
 
     The customers' traits come from their trait streams (`TraitStreams`, group 0), the spare
@@ -428,3 +448,108 @@ def concat_traits(parts: list[Traits]) -> tuple[Traits, np.ndarray]:
                ev_day[order], ev_cust[order], ev_kind[order], {f: v[order] for f, v in fields.items()},
                ref_day[rorder], ref_cust[rorder], **history)
     return t, offsets
+
+
+# ---------------------------------------------------------------- one draw for the variants of a what-if run
+
+# What `_draw_block` never reads (the day loop and the segment tables do): variants of a what-if run
+# that differ only in these draw the same traits. Every other field of the population takes part in
+# `draw_key`, so a field added later is shared only once it is listed here
+# (tests/whatif/test_shared_draws.py checks that changing each of these leaves the draw unchanged).
+NOT_DRAWN_RESPONSE = ("goal_gradient", "post_reward_lift", "post_reward_days", "heavy_buyer_damping",
+                      "tier_dropout_reduction", "downgrade_dropout_increase", "perk_use_rate", "satisfaction",
+                      "satisfaction_redeem_boost", "satisfaction_tier_boost")
+NOT_DRAWN_SEGMENT = ("categories", "channels", "items_mean", "quantity_mean", "lines", "shipping_cents", "redeem",
+                     "voucher_use", "returns", "uncertainty")
+SHARED_DRAW_BYTES = 32 << 20  # the traits a process keeps for later variants (least recently used dropped first)
+
+
+def draw_key(pop: Population, tables: SegmentTables, seed: int, trial: int, block: int, n_customers: int,
+             days: int, start: dt.date | None) -> tuple | None:
+    """What one block's draw depends on: `pop` without the fields it never reads (`NOT_DRAWN_*`, the
+    economics), its customers file as (digest, rows, how the run's customers are taken), and the
+    draw's arguments. None when the population holds customers not given as a task's rows."""
+    rows = pop.customers
+    if rows is not None and not isinstance(rows, ChunkRows):
+        return None
+    customers = None if rows is None else (rows.digest, rows.size, rows.customers, rows.seed, rows.block_size)
+    plain_resp, plain_seg = Response(), _segment_defaults()
+    view = replace(pop, customers=customers, economics=Economics(),
+                   response=replace(pop.response, **{f: getattr(plain_resp, f) for f in NOT_DRAWN_RESPONSE}),
+                   segments=tuple(replace(s, **plain_seg) for s in pop.segments))
+    return (view, tables.attr_names, tables.event_names, seed, trial, block, n_customers, days, start)
+
+
+def _segment_defaults() -> dict:
+    return {f.name: f.default if f.default is not MISSING else f.default_factory()  # type: ignore[misc]
+            for f in fields(Segment) if f.name in NOT_DRAWN_SEGMENT}
+
+
+def _equal(a: tuple, b: tuple) -> bool:
+    try:
+        return bool(a == b)
+    except Exception:  # a field whose == is not a truth value (arrays): treat as different
+        return False
+
+
+def _nbytes(t: Traits) -> int:
+    total = 0
+    for v in vars(t).values():
+        if isinstance(v, np.ndarray):
+            total += v.nbytes
+        elif isinstance(v, dict):
+            total += sum(a.nbytes for a in v.values())
+    return total
+
+
+def copy_traits(t: Traits) -> Traits:
+    """A copy of `t` whose arrays the day loop may change without changing `t`."""
+    out = {}
+    for k, v in vars(t).items():
+        if isinstance(v, np.ndarray):
+            v = v.copy()
+        elif isinstance(v, dict):
+            v = {name: a.copy() for name, a in v.items()}
+        out[k] = v
+    return Traits(**out)
+
+
+class SharedDraws:
+    """The traits drawn in this process, by `draw_key` and the side stream's state before the draw;
+    at most `max_bytes` of them, the least recently used dropped first."""
+
+    def __init__(self, max_bytes: int = SHARED_DRAW_BYTES):
+        self.max_bytes = max_bytes
+        self.entries: list[tuple[tuple, dict, Traits, dict, int]] = []  # most recent first
+        self.draws = self.reused = 0
+
+    def get(self, key: tuple, before: dict) -> tuple[Traits, dict] | None:
+        for i, (k, b, traits, after, size) in enumerate(self.entries):
+            if b == before and _equal(k, key):
+                self.entries.insert(0, self.entries.pop(i))
+                self.reused += 1
+                return traits, after
+        return None
+
+    def put(self, key: tuple, before: dict, traits: Traits, after: dict) -> None:
+        self.draws += 1
+        size = _nbytes(traits)
+        if size > self.max_bytes:
+            return
+        self.entries.insert(0, (key, before, traits, after, size))
+        while sum(e[4] for e in self.entries) > self.max_bytes:
+            self.entries.pop()
+
+
+_shared: SharedDraws | None = None
+
+
+def share_draws(on: bool = True) -> SharedDraws | None:
+    """Draw each block once per process for the variants of a what-if run (`draw_block`), or stop
+    (dropping what is kept); returns the process's `SharedDraws` (None when off)."""
+    global _shared
+    if not on:
+        _shared = None
+    elif _shared is None:
+        _shared = SharedDraws()
+    return _shared

@@ -28,7 +28,7 @@ from simulator.engine.calendar import Calendar, add_months
 from simulator.model.strings import StringTable
 from simulator.machine import available_memory
 from simulator.model.customers_file import check_tiers, for_task
-from simulator.model.draws import segment_tables
+from simulator.model.draws import segment_tables, share_draws
 from simulator.engine.day_loop import BLOCK, ChunkResult, ChunkSim, blocks_for
 from simulator.engine.exact import ExactRangeError, checked_add, fits_int64, mul
 from simulator.kernel import engine_label, kernel_for
@@ -164,6 +164,13 @@ def run_task(task: Task) -> ChunkResult:
         raise SimulationError.of(f"the simulation stopped: {exc}", EXACT_RANGE_HINT, code="RL410") from None
 
 
+def run_task_sharing_draws(task: Task) -> ChunkResult:
+    """`run_task`, drawing each block's traits once per process for the tasks of every variant with
+    the same draw inputs (`simulator.model.draws.share_draws`): the what-if runs' tasks."""
+    share_draws(True)
+    return run_task(task)
+
+
 EXACT_RANGE_HINT = ("the engines hold points exactly only within the bounds of rulelang.limits "
                     "(docs/errors/RL410.md): use smaller point amounts, rates or multipliers, "
                     "smaller purchase amounts in the population, or fewer months")
@@ -171,13 +178,20 @@ EXACT_RANGE_HINT = ("the engines hold points exactly only within the bounds of r
 
 def run_tasks(tasks: Sequence[Task], workers: int | None,
               progress: Callable[[int, int], None] | None = None, *, scheduler: str | None = None,
-              estimate: MemoryEstimate | None = None) -> list[ChunkResult]:
+              estimate: MemoryEstimate | None = None, shared_draws: bool = False) -> list[ChunkResult]:
     """Run `tasks` and return their results in task order; `progress(done, total)` is called after
     each task. Without `scheduler`: on up to `workers` processes of this machine (None: all cores;
-    1: in this process). With one (`local` or `tcp://HOST:PORT`): on a Dask cluster
-    (`simulator.trials.backends`), each worker's memory checked first against `estimate`."""
+    1: in this process), with `shared_draws` each process drawing a block's traits once for all the
+    tasks with the same draw inputs (`run_task_sharing_draws`; the results are the same). With one
+    (`local` or `tcp://HOST:PORT`): on a Dask cluster (`simulator.trials.backends`), each worker's
+    memory checked first against `estimate`."""
     if scheduler is None:
-        return backends.run_local(run_task, tasks, workers, progress)
+        if not shared_draws:
+            return backends.run_local(run_task, tasks, workers, progress)
+        try:
+            return backends.run_local(run_task_sharing_draws, tasks, workers, progress)
+        finally:
+            share_draws(False)  # this process keeps no traits after the run (the workers' go with them)
     backend = backends.dask_backend(scheduler, workers)
 
     def need(bundle_bytes: int) -> backends.WorkerNeed:

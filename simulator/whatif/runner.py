@@ -338,14 +338,18 @@ def run_programs(arms: Sequence[Arm], population: PopulationSource, settings: Se
         mc.check_customers(a.program, pops[0])
     estimate = mc.check_memory(arms[0].program, settings, chunks[0], ntasks, estimate=estimate,
                                held_bytes=mc.customers_file_bytes(pops[0]))
+    # trial by trial, arm by arm, chunks in block order: the variants of a trial follow one another, so
+    # that a process draws their customers once (`mc.run_tasks`' shared_draws) and keeps few draws
     tasks = [(arms[i].program, for_task(arm_pops[i][t], settings.customers, settings.seed, blocks, settings.block_size),
               settings, t, blocks, 0)
-             for i in ran for t in range(settings.trials) for blocks in chunks[i]]
+             for t in range(settings.trials) for i in ran for blocks in chunks[i]]
     mc.preload_for_workers(pops[0])
     results = iter(mc.run_tasks(tasks, settings.workers, progress, scheduler=settings.scheduler,
-                                estimate=estimate))  # arm by arm, trial by trial, chunks in block order
-    chunk_results: dict[int, list[list]] = {i: [[next(results) for _ in chunks[i]] for _ in range(settings.trials)]
-                                            for i in ran}
+                                estimate=estimate, shared_draws=len(ran) > 1))
+    chunk_results: dict[int, list[list]] = {i: [] for i in ran}
+    for _ in range(settings.trials):
+        for i in ran:
+            chunk_results[i].append([next(results) for _ in chunks[i]])
     out = []
     for i, a in enumerate(arms):
         parts = chunk_results[same[i]]  # merge_chunks copies, never changes its parts
