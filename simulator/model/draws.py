@@ -516,19 +516,22 @@ def copy_traits(t: Traits) -> Traits:
 
 class SharedDraws:
     """The traits drawn in this process, by `draw_key` and the side stream's state before the draw;
-    at most `max_bytes` of them, the least recently used dropped first."""
+    at most `max_bytes` of them. When full, the least recently used draw that was never reused goes
+    first (a variant's own customers, drawn once), then the least recently used one: the draw most
+    variants share stays."""
 
     def __init__(self, max_bytes: int = SHARED_DRAW_BYTES):
         self.max_bytes = max_bytes
-        self.entries: list[tuple[tuple, dict, Traits, dict, int]] = []  # most recent first
+        self.entries: list[list] = []  # [key, state before, traits, state after, bytes, reuses], most recent first
         self.draws = self.reused = 0
 
     def get(self, key: tuple, before: dict) -> tuple[Traits, dict] | None:
-        for i, (k, b, traits, after, size) in enumerate(self.entries):
-            if b == before and _equal(k, key):
+        for i, entry in enumerate(self.entries):
+            if entry[1] == before and _equal(entry[0], key):
+                entry[5] += 1
                 self.entries.insert(0, self.entries.pop(i))
                 self.reused += 1
-                return traits, after
+                return entry[2], entry[3]
         return None
 
     def put(self, key: tuple, before: dict, traits: Traits, after: dict) -> None:
@@ -536,9 +539,10 @@ class SharedDraws:
         size = _nbytes(traits)
         if size > self.max_bytes:
             return
-        self.entries.insert(0, (key, before, traits, after, size))
+        self.entries.insert(0, [key, before, traits, after, size, 0])
         while sum(e[4] for e in self.entries) > self.max_bytes:
-            self.entries.pop()
+            unused = [i for i, e in enumerate(self.entries) if e[5] == 0 and i > 0]
+            self.entries.pop(unused[-1] if unused else -1)
 
 
 _shared: SharedDraws | None = None

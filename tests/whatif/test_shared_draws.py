@@ -194,3 +194,26 @@ def test_a_reused_draw_is_a_copy_and_leaves_the_side_stream_where_the_draw_does(
     assert _same_traits(again, fresh)
     assert again_rng.bit_generator.state == fresh_rng.bit_generator.state == first_rng.bit_generator.state
     assert again_rng.random() == fresh_rng.random()
+
+
+def test_a_full_store_drops_a_draw_never_reused_before_the_shared_one():
+    pop = fixed_population(_rich_population()).base
+    tables = draws.segment_tables(pop, StringTable())
+    size = draws._nbytes(draws._draw_block(pop, tables, 3, 0, 0, 500, 60, block_rng(3, 0, 0, stream=2)))
+    store = draws.SharedDraws(max_bytes=2 * size + size // 2)  # room for two draws of this size
+    cache = draws._shared
+    draws._shared = store
+    try:
+        def draw(trial: int) -> None:
+            draws.draw_block(pop, tables, 3, trial, 0, 500, 60, block_rng(3, trial, 0, stream=2))
+
+        draw(0)
+        draw(0)  # reused: kept
+        draw(1)  # full with two; the next one drops a draw never reused: trial 1's, though trial 0's is older
+        draw(2)
+        draw(0)
+        assert (store.draws, store.reused) == (3, 2)
+        draw(1)  # dropped: drawn again
+        assert (store.draws, store.reused) == (4, 2)
+    finally:
+        draws._shared = cache
