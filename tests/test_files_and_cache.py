@@ -159,6 +159,18 @@ def test_a_tampered_cache_is_ignored_and_runs_no_code(monkeypatch: pytest.Monkey
         assert parser_cache._read(str(cache_file), doc["key"]) is not None  # rewritten, valid again
 
 
+def test_the_cache_decodes_every_tagged_value_back_and_refuses_other_objects() -> None:
+    value = {"states": {(1, "a"): [("x", frozenset({2, 3})), {4, 5}], 0: None}, "flag": True, "n": 2.5}
+    text = json.dumps(parser_cache._encode(value))
+    back = json.loads(text, object_hook=parser_cache._untag)
+    assert back == value
+    assert isinstance(back["states"][(1, "a")][0], tuple) and type(back["states"][(1, "a")][0][1]) is frozenset
+    assert type(back["states"][(1, "a")][1]) is set
+    for bad in ('{"x": 1}', '{"t": 1}', '{"d": [[1]]}', '{"d": [[[1], 2]]}', '{"t": [], "s": []}'):
+        with pytest.raises((ValueError, TypeError)):
+            json.loads(bad, object_hook=parser_cache._untag)
+
+
 def test_no_cache_when_asked(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("LOYALTY_NO_CACHE", "1")
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
