@@ -571,3 +571,23 @@ def test_fmt_dash_formats_stdin_to_stdout(monkeypatch: pytest.MonkeyPatch, capsy
     assert (code, out) == (0, format_source(sf))
     monkeypatch.setattr(sys, "stdin", io.StringIO(UGLY))
     assert run(capsys, "fmt", "--check", "-")[0] == 1
+
+
+def test_the_process_command_line_freezes_what_is_left_for_the_exit(tmp_path: Path, monkeypatch, capsys) -> None:
+    """`main()` without arguments is the process's command line: the objects are frozen for the garbage
+    collector, so the interpreter's exit does not walk them; called with arguments (a library, a test), it
+    freezes nothing."""
+    import gc
+
+    from rulelang.tools import cli
+
+    clean = write(tmp_path, "tiny.loyalty", CLEAN)
+    assert gc.get_freeze_count() == 0
+    assert cli.main(["check", str(clean)]) == 0
+    assert gc.get_freeze_count() == 0
+    monkeypatch.setattr(sys, "argv", ["loyalty", "check", str(clean)])
+    try:
+        assert cli.main() == 0
+        assert gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()
