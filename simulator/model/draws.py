@@ -14,6 +14,11 @@ and each custom event their own set), the referrals come from the block's side s
 trait depends only on its own parameters (a sensitivity run that changes the dropout
 redraws nothing else); and the block's stream 0, which the day loop uses, is untouched.
 
+Within `share_draws()` (the what-if runs' tasks, `simulator.trials.montecarlo.run_tasks`) a process
+draws a block once for every variant with the same draw inputs (`draw_key`: the population without
+what the draw never reads, `NOT_DRAWN_*`) and hands out copies, the side stream set to where the
+draw leaves it: the traits, and so every result, are the ones a draw per variant gives.
+
 Formulas (rates per day after the population's unit conversion):
 - λ ~ Gamma(r, rate α) purchases per day; daily purchase probability q = min(λ, 1)
   (one purchase a day at most; exact for the mean while λ ≤ 1).
