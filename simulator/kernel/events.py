@@ -29,7 +29,8 @@ from simulator.engine.exact import ExactRangeError
 from simulator.kernel.conditions import ANY_LINE, EVENT_COLUMNS, GOODS, PUSH_COL, PUSH_STATE, STATE_FIELDS, Unsupported
 from simulator.kernel.coverage import event_fields, kind_reasons
 from simulator.kernel.dispatch import BUDGET_SAFE, _stack, _stack_rules
-from simulator.kernel.purchase import P_ACT_BUY, P_ANYDISC, P_COUNT_BUY, P_TDISC, purchase_batch
+from simulator.kernel.purchase import P_ACT_BUY, P_ANYDISC, P_COUNT_BUY, P_METRIC, P_METRIC_OF, P_NGROUPS, P_TDISC, \
+    purchase_batch
 from simulator.kernel.tables import KernelTables
 
 BALANCE = STATE_FIELDS.index("balance")
@@ -169,6 +170,9 @@ class EventKernel:
         fixed, skip = self._side(role)
         prog = pk.prog.copy()  # the day's row of a rolling window is the purchase kernel's
         prog[P_TDISC] = 0
+        prog[P_METRIC] = t.metric_kind
+        prog[P_METRIC_OF] = t.metric_of
+        prog[P_NGROUPS] = t.n_groups
         prog[P_ANYDISC] = int(self.any_discounts and has_amount)
         prog[P_ACT_BUY] = 0
         prog[P_COUNT_BUY] = 0
