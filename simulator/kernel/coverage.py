@@ -2,10 +2,11 @@
 
 Takes: a `Plan` (and optionally the population; the kernel runs purchases with lines too). Gives:
 `kernel_supports(plan, population) -> list[str]`: the constructs the kernel lacks, each
-named (with its rule), empty when the whole program's purchases run on the kernel. The kernel
-runs a program's purchases only; every other event (signups, birthdays, referrals, custom
-events, returns), the calendar work (pending, expiry, tier review, conversion, perks per period)
-and redemption run on the numpy path, over the same state arrays, for every program.
+named (with its rule), empty when the whole program's purchases run on the kernel; and
+`kind_reasons(plan, kind)`: the same for the rules and counters of another event kind (signups,
+birthdays, referrals, custom events, returns: simulator.kernel.events), which runs on the kernel
+when that is empty and the program's purchases do. The calendar work (pending, expiry, tier
+review, conversion, perks per period) runs on the numpy path, over the same state arrays.
 
 The check is closed: a field of the IR that this module does not know (a construct added to
 the language later) is reported as unsupported while it holds a value other than its default,
@@ -19,7 +20,7 @@ import dataclasses
 
 from rulelang import ir
 from simulator.engine.program_plan import Plan
-from simulator.kernel.conditions import CondCode, Unsupported, compile_condition
+from simulator.kernel.conditions import ANY_LINE, CondCode, Unsupported, compile_condition
 from simulator.model.strings import StringTable
 
 # the IR fields the kernel (or the numpy path around it) knows, per class
@@ -108,9 +109,14 @@ def kind_reasons(plan: Plan, kind: str) -> list[str]:
                 out.append(f"{exc} (counter `{c.name}`)")
     if not out:
         try:
-            KernelTables(plan, strings, kind=kind, event_fields=fields)
+            t = KernelTables(plan, strings, kind=kind, event_fields=fields)
         except Unsupported as exc:
-            out.append(str(exc))
+            return [str(exc)]
+        # an event is one line (its amount, category, quantity): an `any line` that reads more of a
+        # line (its sku, a line attribute) needs drawn lines, which only purchases have
+        flat = list(zip(t.cond_flat_lo, t.cond_flat_hi)) + list(zip(t.cnt_flat_lo, t.cnt_flat_hi))
+        if any(t.op[pc] == ANY_LINE for lo, hi in flat for pc in range(lo, hi)):
+            out.append(f"`any line` reading more than the one line of a `{kind}` event")
     return list(dict.fromkeys(out))
 
 

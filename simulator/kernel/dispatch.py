@@ -1,7 +1,8 @@
 """The engine's choice: the kernel for the program arm's purchases, or the numpy path.
 
 Takes: the `Plan`, the chunk's `ProgramArm`, the `StringTable` and the population. Gives:
-`kernel_for(...)` -> a `PurchaseKernel` bound to the arm's state (or None: numpy path), and
+`kernel_for(...)` -> a `PurchaseKernel` bound to the arm's state (or None: numpy path; its
+`event(...)` runs the other event kinds, simulator.kernel.events), and
 `engine_label(plan, population)`: "kernel", or "numpy (kernel lacks: ...)" naming what forced
 the numpy path (written to the report's meta.engine). The environment variable LOYALTY_ENGINE
 chooses: "auto" (default: the kernel where it runs the whole program), "numpy" (never the

@@ -26,7 +26,7 @@ import numpy as np
 
 from rulelang.limits import MAX_EVENT_POINTS
 from simulator.engine.exact import ExactRangeError
-from simulator.kernel.conditions import ANY_LINE, EVENT_COLUMNS, GOODS, PUSH_COL, PUSH_STATE, STATE_FIELDS, Unsupported
+from simulator.kernel.conditions import EVENT_COLUMNS, GOODS, PUSH_COL, PUSH_STATE, STATE_FIELDS, Unsupported
 from simulator.kernel.coverage import event_fields, kind_reasons
 from simulator.kernel.dispatch import BUDGET_SAFE, _stack, _stack_rules
 from simulator.kernel.purchase import P_ACT_BUY, P_ANYDISC, P_COUNT_BUY, P_METRIC, P_METRIC_OF, P_NGROUPS, P_TDISC, \
@@ -53,10 +53,6 @@ class EventKernel:
         self.kind = kind
         plan = pk.plan
         t = self.t = KernelTables(plan, arm.strings, kind=kind, event_fields=event_fields(plan, kind))
-        if any(t.op[pc] == ANY_LINE for pc in range(t.op.size)
-               if any(lo <= pc < hi for lo, hi in zip(t.cond_flat_lo, t.cond_flat_hi))
-               or any(lo <= pc < hi for lo, hi in zip(t.cnt_flat_lo, t.cnt_flat_hi))):
-            raise Unsupported("`any line` that reads more than an event's one line")
         if kind == "return":  # `balance`: what the customer held before the return (the day loop's column)
             col = len(t.columns)
             t.columns.append("balance")

@@ -1,12 +1,14 @@
 """The engine's plan as flat numpy arrays the kernel reads (one compile per program and chunk).
 
 Takes: a `Plan` (simulator.engine.program_plan) and the chunk's `StringTable`. Gives:
-`KernelTables`: per purchase rule, in candidate order, its condition program (`conditions`),
+`KernelTables`: per rule of one event kind (`kind`: purchases by default; another kind,
+simulator.kernel.events, has no tier rate, tier discount, nor a metric of spend or purchases, and
+its conditions read the `event.<field>` columns it carries), in candidate order, its condition program (`conditions`),
 rounding, group, every-Nth, streak, and index ranges into flat tables of rate awards (rate × D,
 net or gross, excluded and `in category` codes), multipliers (numerator, denominator), discounts,
 point caps and limits (limit, period), discounts' and multipliers' `in category` codes, global
 budgets (points or money, the point cost as a fraction); the fixed points and perk costs per rule; the tier
-tables (own rate × D, multiplier, discount, thresholds); the counters on purchases (condition,
+tables (own rate × D, multiplier, discount, thresholds); the counters on the kind (condition,
 the event column they sum); per rule the balance beside the points it awards (-1: the points);
 the customer and line attributes conditions read; each condition's flat form as well
 (`cond_flat_lo/hi`, `cnt_flat_lo/hi`: `any line` read on the goods line, for a batch without drawn
