@@ -75,6 +75,11 @@ class EventKernel:
         self.exact = all(np.all(np.abs(a) < EXACT) for a in attrs)
         self.any_discounts = bool(arm.any_discounts)  # the numpy path's switch (every rule's discounts)
         self.sides: dict[str | None, tuple[np.ndarray, np.ndarray]] = {}
+        # the budgeted rules: (row, spec, a money budget); a points budget is an int
+        self.budgeted = [(r, s, t.budget_kind[r] == 2) for r, s in enumerate(t.specs) if t.budget_kind[r] != 0]
+        self.most_perk = int(t.perk_cost.max(initial=0))
+        self.no_columns = np.zeros((0, 1))
+        self.no_budgets = np.zeros(max(len(t.specs), 1), dtype=np.int64)  # no budget: never read
         self._day = -1
 
     def _side(self, role: str | None) -> tuple[np.ndarray, np.ndarray]:
@@ -99,20 +104,35 @@ class EventKernel:
         self.active = np.array([int((s is None or d >= s) and (e is None or d <= e)) for s, e in t.windows],
                                dtype=np.int64)
         self.streak_cur = np.array([streak_period(d, per) if per else 0 for per in t.streak_period], dtype=np.int64)
+        # the program's values (`purchase.P_*`) for this kind, without an amount and with one (a return):
+        # the purchase kernel's of today (the row of a rolling window) with what only purchases move
+        prog = self.pk.prog.copy()
+        prog[P_TDISC] = 0
+        prog[P_METRIC] = t.metric_kind
+        prog[P_METRIC_OF] = t.metric_of
+        prog[P_NGROUPS] = t.n_groups
+        prog[P_ACT_BUY] = 0
+        prog[P_COUNT_BUY] = 0
+        prog[P_ANYDISC] = 0
+        with_amount = prog.copy()
+        with_amount[P_ANYDISC] = int(self.any_discounts)
+        self.prog = (prog, with_amount)
 
-    def _budgets_in(self, arm, amount: np.ndarray) -> np.ndarray | None:
-        """What is left of each rule's global budget, as `PurchaseKernel._budgets_in` (None: beyond int64)."""
+    def _budgets_in(self, arm, amount: np.ndarray | None) -> np.ndarray | None:
+        """What is left of each rule's global budget, as `PurchaseKernel._budgets_in` (None: beyond
+        int64); `amount` None: the event has none."""
         t = self.t
         left = np.zeros(max(len(t.specs), 1), dtype=np.int64)
-        if not t.budgeted:
-            return left
-        if (int(amount.max()) + int(t.perk_cost.max(initial=0))) * t.pc_den >= BUDGET_SAFE:
+        most = int(amount.max()) if amount is not None else 0
+        if (most + self.most_perk) * t.pc_den >= BUDGET_SAFE:
             return None
-        for r, spec in enumerate(t.specs):
-            if t.budget_kind[r] == 0:
-                continue
-            have = Fraction(arm.budget_left(spec)) * (t.pc_den if t.budget_kind[r] == 2 else 1)
-            if have.denominator != 1 or abs(have) >= BUDGET_SAFE:
+        for r, spec, money in self.budgeted:
+            have = arm.budget_left(spec)
+            if money:
+                have = Fraction(have) * t.pc_den
+                if have.denominator != 1:
+                    return None
+            if abs(have) >= BUDGET_SAFE:
                 return None
             left[r] = int(have)
         return left
@@ -147,16 +167,20 @@ class EventKernel:
             if not np.all(role_col == code):
                 return None  # one side per batch (the day loop's referrals)
             role = arm.strings.name(code)
+        zeros = np.zeros(k, dtype=np.int64)  # read only: the kernel never writes its event columns
         has_amount = "amount" in data
-        amount = np.ascontiguousarray(data["amount"], dtype=np.int64) if has_amount else np.zeros(k, dtype=np.int64)
-        qty = np.ascontiguousarray(data["quantity"], dtype=np.int64) if "quantity" in data \
-            else np.zeros(k, dtype=np.int64)
-        if int(np.abs(amount).max()) > t.safe_amount or int(np.abs(qty).max()) > t.safe_amount:
+        amount = np.ascontiguousarray(data["amount"], dtype=np.int64) if has_amount else zeros
+        qty = np.ascontiguousarray(data["quantity"], dtype=np.int64) if "quantity" in data else zeros
+        if (has_amount and int(np.abs(amount).max()) > t.safe_amount) or \
+                (qty is not zeros and int(np.abs(qty).max()) > t.safe_amount):
             return None
-        ev = self._columns(arm, idx, data, amount)
-        if ev is None:
-            return None
-        budget_left = self._budgets_in(arm, amount)
+        if t.columns:
+            ev = self._columns(arm, idx, data, amount)
+            if ev is None:
+                return None
+        else:
+            ev = self.no_columns
+        budget_left = self._budgets_in(arm, amount if has_amount else None) if t.budgeted else self.no_budgets
         if budget_left is None:
             return None
         if arm.day != pk._day:
@@ -164,21 +188,11 @@ class EventKernel:
         if arm.day != self._day:
             self._day_values(arm)
         fixed, skip = self._side(role)
-        prog = pk.prog.copy()  # the day's row of a rolling window is the purchase kernel's
-        prog[P_TDISC] = 0
-        prog[P_METRIC] = t.metric_kind
-        prog[P_METRIC_OF] = t.metric_of
-        prog[P_NGROUPS] = t.n_groups
-        prog[P_ANYDISC] = int(self.any_discounts and has_amount)
-        prog[P_ACT_BUY] = 0
-        prog[P_COUNT_BUY] = 0
-        cat = np.ascontiguousarray(data["category"], dtype=np.int64) if "category" in data \
-            else np.zeros(k, dtype=np.int64)
-        shipping = np.zeros(k, dtype=np.int64)  # a return's goods are its amount; other events have none
+        prog = self.prog[1] if has_amount else self.prog[0]
+        cat = np.ascontiguousarray(data["category"], dtype=np.int64) if "category" in data else zeros
+        shipping = zeros  # a return's goods are its amount; other events have none
         total = np.zeros(k, dtype=np.int64)
-        disc = np.zeros(k, dtype=np.int64)
-        inc = np.zeros(k, dtype=np.int64)
-        repaid = np.zeros(k, dtype=np.int64)
+        disc, inc, repaid = np.zeros((3, k), dtype=np.int64)
         cinc = np.zeros((max(len(t.counted), 1), k), dtype=np.int64)
         bal = np.zeros((max(len(t.balance_names), 1), k), dtype=np.int64)
         lots = arm.lots

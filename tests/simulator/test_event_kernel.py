@@ -63,8 +63,14 @@ def test_events_other_than_purchases_earn_what_the_rules_say_worked_by_hand(kern
     role = lambda *names: np.array([strings.code(x) for x in names], dtype=np.int64)  # noqa: E731
     # signups: welcome 200 for the vip customers c0, c2; welcome_all 10 for all
     assert _go(arm, "signup", [0, 1, 2, 3]) == [210, 10, 210, 10]
-    # c1 signs up again this month: welcome_all's cap of 15 a month leaves 15 - 10 = 5
+    # signup_gift's money budget of 75 cents, in batch order: c1's pen (50 cents, 25 left), c3's pen
+    # (its 0 points are not cut; 25 - 50: -25 left)
+    assert arm.perk.tolist() == [0, 50, 0, 50]
+    assert arm.budgets == {"signup_gift": -25}
+    # c1 signs up again this month: welcome_all's cap of 15 a month leaves 15 - 10 = 5; signup_gift's
+    # budget is below 0: skipped, no pen
     assert _go(arm, "signup", [1]) == [5]
+    assert arm.perk.tolist() == [0, 50, 0, 50]
     # c0 refers: 100 to the referrer; referee_bonus awards only the referee's side, skipped
     assert _go(arm, "referral", [0], role=role("referrer")) == [100]
     assert arm.tier.tolist()[0] == 1  # 210 + 100 = 310 points reach Gold (300)
@@ -76,7 +82,7 @@ def test_events_other_than_purchases_earn_what_the_rules_say_worked_by_hand(kern
     # birthdays, the budget of 120 points spent in batch order: c0 50 (70 left), c1 50 (20 left),
     # c2 20 of its 50 (0 left), c3: a budget at 0 skips the rule
     assert _go(arm, "birthday", [0, 1, 2, 3]) == [50, 50, 20, 0]
-    assert arm.budgets == {"birthday_treat": 0}
+    assert arm.budgets == {"signup_gift": -25, "birthday_treat": 0}
     # issued so far: c0 210 + 100 + 50 = 360, c1 15 + 100 + 50 = 165, c2 210 + 75 + 20 = 305 (Gold),
     # c3 10 + 75 + 50 = 135
     assert arm.issued.tolist() == [360, 165, 305, 135]
