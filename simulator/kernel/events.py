@@ -81,6 +81,9 @@ class EventKernel:
         self.no_columns = np.zeros((0, 1))
         self.no_budgets = np.zeros(max(len(t.specs), 1), dtype=np.int64)  # no budget: never read
         self._day = -1
+        # the day's values change with the day only for windows, streaks and a rolling tier window
+        self.daily = any(s is not None or e is not None for s, e in t.windows) or any(t.streak_period) \
+            or arm.window is not None
 
     def _side(self, role: str | None) -> tuple[np.ndarray, np.ndarray]:
         """Per rule, for a batch of one referral side (None: an event without a role): its fixed
@@ -185,7 +188,7 @@ class EventKernel:
             return None
         if arm.day != pk._day:
             pk._day_values(arm)
-        if arm.day != self._day:
+        if arm.day != self._day and (self.daily or self._day < 0):
             self._day_values(arm)
         fixed, skip = self._side(role)
         prog = self.prog[1] if has_amount else self.prog[0]

@@ -22,6 +22,7 @@ from simulator.kernel import events, kernel_for
 from simulator.kernel.coverage import kind_reasons
 from simulator.model.strings import StringTable
 from simulator.trials.montecarlo import simulate
+from test_differential import PROGRAMS, _compile
 from test_kernel import _trials
 
 PROGRAM = Path(__file__).resolve().parent / "fixtures" / "events.loyalty"
@@ -55,6 +56,13 @@ def _go(arm, kind: str, who: list[int], **data) -> list[int]:
 def test_every_event_kind_of_the_program_runs_on_the_kernel():
     plan = build_plan(_program(), Calendar.make(dt.date(2027, 1, 2), 30), StringTable())
     assert {kind: kind_reasons(plan, kind) for kind in KINDS} == {kind: [] for kind in KINDS}
+
+
+@pytest.mark.parametrize("path", PROGRAMS)
+def test_every_event_kind_of_the_differential_programs_runs_on_the_kernel(path):
+    plan = build_plan(_compile(path), Calendar.make(dt.date(2027, 1, 1), 30), StringTable())
+    kinds = (set(plan.by_event) | {c.event for c in plan.program.counters}) - {"purchase"}
+    assert {kind: kind_reasons(plan, kind) for kind in kinds} == {kind: [] for kind in kinds}
 
 
 @pytest.mark.parametrize("kernel", [True, False])
