@@ -114,11 +114,28 @@ class DayEvents:
                 touched.append(cust[batch_rows])
 
     # ------------------------------------------------------------ returns
+    def _return_kernel(self):
+        """The chunk's compiled returns (simulator.kernel.returns.ReturnKernel) where the program runs
+        on the kernel and has no rules on `return` (those run on the numpy schedule below); else None."""
+        rk = self.__dict__.get("_ret_k", False)
+        if rk is False or (rk is not None and rk.arm is not self.arm):
+            rk = None
+            if self.arm.kernel is not None and not self.return_rules:
+                from simulator.kernel.returns import ReturnKernel
+                rk = ReturnKernel(self)
+            self._ret_k = rk
+        return rk
+
     def _schedule_returns(self, ret: dict, U: np.ndarray, ib: np.ndarray, ip: np.ndarray, mi: np.ndarray,
                           earned: np.ndarray | None, draws, day: int) -> None:
         """Book the returns of today's purchases that will come back (rows `ret["rows"]` of `U`).
         Called right after the members' purchases were applied: an order that earned points
-        opens a row in the order book while its lots are still the customer's newest."""
+        opens a row in the order book while its lots are still the customer's newest.
+        Compiled where the program runs on the kernel (`_return_kernel`), the same state."""
+        rk = self._return_kernel()
+        if rk is not None:
+            rk.book(ret, U, ib, ip, mi, earned, draws, day)
+            return
         rows = ret["rows"]
         if rows.size == 0:
             return
@@ -173,7 +190,12 @@ class DayEvents:
     def _returns(self, day: int, mo: int, touched: list) -> None:
         """Today's returns: the returned list amount comes off each arm's revenue, and the returned
         share of an instant discount off the program's discount cost; a member's return is a program
-        event (its order's points reversed by the program's policy, rules on `return`)."""
+        event (its order's points reversed by the program's policy, rules on `return`).
+        Compiled where the program runs on the kernel (`_return_kernel`), the same state."""
+        rk = self._return_kernel()
+        if rk is not None:
+            rk.day(day, mo, touched)
+            return
         due = self.schedule.pop(day)
         if due is None:
             return
