@@ -119,6 +119,10 @@ def book_batch(nret, ret_rows, ret_due, ret_returned, U, m, ib, ip, mi, earned, 
             s_extra[x, row] = extra_src[x, j] if j >= 0 else 0
         due = ret_due[i]
         s_next[row] = -1
+        if due < 0 or due >= d_head.size:  # never due within the simulated days: never popped
+            free[st[1]] = row
+            st[1] += 1
+            continue
         t = d_tail[due]
         if t >= 0:
             s_next[t] = row
