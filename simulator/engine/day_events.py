@@ -11,7 +11,8 @@ sees them (every event of a day happens at 12:00, in this order):
 - custom events (pre-drawn) of alive members, with their fields;
 - returns due today: the returned list amount comes off each arm's revenue; for members the
   `return` event reverses the order's points (the program's `returns` policy) and runs rules
-  on `return`.
+  on `return` (compiled where the program runs on the kernel and has no rules on `return`:
+  simulator.kernel.returns, the same state).
 Only days with something due do any work; nothing here is O(customers) per day.
 It also records the event streams of sampled customers for the differential test.
 """

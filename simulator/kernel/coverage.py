@@ -5,7 +5,8 @@ Takes: a `Plan` (and optionally the population; the kernel runs purchases with l
 named (with its rule), empty when the whole program's purchases run on the kernel. The kernel
 runs a program's purchases only; every other event (signups, birthdays, referrals, custom
 events, returns), the calendar work (pending, expiry, tier review, conversion, perks per period)
-and redemption run on the numpy path, over the same state arrays, for every program.
+and redemption run on the numpy path, over the same state arrays, for every program (but for
+the compiled steps of such a program's chunks: redemption in `redeem`, returns in `returns`).
 
 The check is closed: a field of the IR that this module does not know (a construct added to
 the language later) is reported as unsupported while it holds a value other than its default,

@@ -62,10 +62,11 @@ def kernel_compiled() -> bool:
 
 def compiled_functions() -> tuple:
     """Every @njit entry point the engine calls: the purchase kernel, the day pass, and the steps
-    around the purchases (redemption and per-use perks, the purchase probability, the month fold)."""
-    from simulator.kernel import day, lift, purchase, redeem
+    around the purchases (redemption and per-use perks, the purchase probability, the month fold,
+    the return schedule and the day's returns)."""
+    from simulator.kernel import day, lift, purchase, redeem, returns
 
-    return (purchase.purchase_batch, day.day_block, day.churn, *redeem.COMPILED, *lift.COMPILED)
+    return (purchase.purchase_batch, day.day_block, day.churn, *redeem.COMPILED, *lift.COMPILED, *returns.COMPILED)
 
 
 def engine_label(plan: Plan, population=None) -> str:

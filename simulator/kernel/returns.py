@@ -39,10 +39,10 @@ N_RMETRICS = 5
 
 
 @njit(cache=True, error_model="numpy")
-def book_batch(nret, ret_rows, ret_due, ret_returned, U, m, ib, ip, mi, earned, disc, extra_src, amount, day,
-               reverses, slot, s_cust, s_oday, s_ret, s_whole, s_disc, s_earned, s_bid, s_flags, s_next, s_extra,
-               d_head, d_tail, free, st, b_cust, b_seq, b_day, b_slot, b_A, b_R, b_live, n_open, bst,
-               outstanding, debt, debt_on, need):
+def book_batch(nret, ret_rows, ret_due, ret_returned, U, m, ib, ip, mi, earned, disc, extra_src, amount, day, slot,
+               s_cust, s_oday, s_ret, s_whole, s_disc, s_earned, s_bid, s_flags, s_next, s_extra, free,
+               b_cust, b_seq, b_day, b_slot, b_A, b_R, b_live, n_open, bst,
+               reverses, d_head, d_tail, st, outstanding, debt, debt_on, need):
     """Book the day's returns (`DayEvents._schedule_returns` + `open_orders` + `OrderBook.open`): rows
     `ret_rows[:nret]` of U (due `ret_due`, `ret_returned` cents back) of buyers of either arm. `earned`,
     `disc`, `extra_src[:, j]`: what member row `mi[j]` earned, its instant discount, its extra columns.
@@ -133,12 +133,11 @@ def book_batch(nret, ret_rows, ret_due, ret_returned, U, m, ib, ip, mi, earned, 
 
 
 @njit(cache=True, error_model="numpy")
-def day_batch(day, s_cust, s_oday, s_ret, s_whole, s_disc, s_earned, s_bid, s_flags, s_next, d_head, d_tail, free,
-              st, metrics, flows_on, rev_b, rev_p, out_rows, out_rank, mark, reverses, gran_month, month_of_day,
-              b_cust, b_seq, b_A, b_R, b_live, n_open, bst,
-              pend_on, pend, pending, P, ring_on, avail, ring, old, head, cur_slot, ring_size, outstanding,
-              debt_on, debt, book_on, held, cur, chead, month, mat, rec, record, below_zero,
-              reversed_, refunded):
+def day_batch(day, cur_slot, month, s_cust, s_oday, s_ret, s_whole, s_disc, s_earned, s_bid, s_flags, s_next,
+              d_head, d_tail, free, st, out_rows, out_rank, b_cust, b_seq, b_A, b_R, b_live, n_open, bst,
+              metrics, flows_on, rev_b, rev_p, mark, reverses, gran_month, month_of_day,
+              pend_on, pend, pending, P, ring_on, avail, ring, old, head, ring_size, outstanding,
+              debt_on, debt, book_on, held, cur, chead, mat, rec, record, below_zero, reversed_, refunded):
     """The day's returns (`DayEvents._returns` without rules on `return`): pops the due day's rows
     (freed for later bookings, their columns kept until then), adds both arms' returns to `metrics`,
     takes the refunds off the tier economics' revenue (`flows_on`), and for the member rows, customer
@@ -383,6 +382,7 @@ class ReturnKernel:
         self.d_head = np.full(days + 1, -1, dtype=np.int64)
         self.d_tail = np.full(days + 1, -1, dtype=np.int64)
         self.st = np.zeros(2, dtype=np.int64)  # next unused row, free rows
+        self.bst = np.zeros(3, dtype=np.int64)  # the order book's size, next id, open rows (synced both ways)
         self.metrics = np.zeros(N_RMETRICS, dtype=np.int64)
         self.need = np.zeros(2, dtype=np.int64)
         # extra columns kept for the numpy steps called back: what each order moved (lower metrics),
@@ -391,15 +391,42 @@ class ReturnKernel:
                            if arm.p.returns.lower_metrics else ())
         self.bal_names = tuple(arm.bal_issued)
         self.n_extra = len(self.moved_keys) + len(self.bal_names)
+        self.no_extra = np.zeros((0, 1), dtype=np.int64)
         self._alloc(cap)
-        self.book_obj = arm.lots.book if arm.reverses else OrderBook(1)  # a stub book when none reverses
+        self._stub = OrderBook(1)  # the book of a program whose returns reverse nothing (never opened)
         self.mark = np.zeros(arm.n, dtype=np.int64)
         self.month_of_day = np.ascontiguousarray(arm.plan.month_of_day, dtype=np.int64)
-        self.gran_month = arm.plan.granularity == "month"
-        self.out_rows = np.zeros(cap, dtype=np.int64)
-        self.out_rank = np.zeros(cap, dtype=np.int64)
-        self.flows_dummy = _Z1
-        self.no_extra = np.zeros((0, 1), dtype=np.int64)
+
+    @property
+    def book_obj(self):
+        book = self.arm.lots.book
+        return book if book is not None else self._stub
+
+    def _book_fixed(self) -> tuple:
+        lots = self.arm.lots
+        debt_on = lots.debt is not None
+        return (self.arm.reverses, self.d_head, self.d_tail, self.st, lots.outstanding,
+                lots.debt if debt_on else _Z1, debt_on, self.need)
+
+    def _day_fixed(self) -> tuple:
+        """The arrays of the lots and cohorts, and the constants (read per call: nothing is cached)."""
+        sim, arm = self.sim, self.arm
+        lots = arm.lots
+        flows = bool(sim.tier_flows)
+        ring_on = lots.ring is not None
+        cb = lots.cohorts
+        if cb is None:
+            cohort = (False, _Z2, _Z1, _Z1, _Z2, _Z3, 0, 0)
+        else:
+            rec = cb.rec["reversed"] if cb.rec is not None else _Z3
+            cohort = (True, cb._held, cb.cur, cb.head, cb.mat["reversed"], rec, cb.record, cb.below_zero)
+        return (self.metrics, flows, sim.cust_rev["baseline_revenue_cents"] if flows else _Z1,
+                sim.cust_rev["revenue_cents"] if flows else _Z1, self.mark, arm.reverses,
+                arm.plan.granularity == "month", self.month_of_day,
+                lots.pend is not None, lots.pend if lots.pend is not None else _Z2, lots.pending, lots.pending_days,
+                ring_on, lots.avail if lots.avail is not None else _Z1, lots.ring if ring_on else _Z2, lots.old,
+                lots.head if ring_on else _Z1, max(lots.ring_size, 1), lots.outstanding, lots.debt is not None,
+                lots.debt if lots.debt is not None else _Z1, *cohort, arm.reversed, arm.discount_refunded)
 
     def _alloc(self, cap: int) -> None:
         old = getattr(self, "cols", None)
@@ -415,14 +442,15 @@ class ReturnKernel:
         self.cap = cap
         self.out_rows = np.zeros(cap, dtype=np.int64)
         self.out_rank = np.zeros(cap, dtype=np.int64)
+        self._sched = (cols["cust"], cols["oday"], cols["ret"], cols["whole"], cols["disc"], cols["earned"],
+                       cols["bid"], cols["flags"], cols["next"])
 
-    def _sched(self) -> tuple:
-        c = self.cols
-        return (c["cust"], c["oday"], c["ret"], c["whole"], c["disc"], c["earned"], c["bid"], c["flags"], c["next"])
-
-    def _book_arrays(self) -> tuple:
+    def _book_state(self) -> tuple:
+        """The order book's arrays (reallocated when it grows) and its counts, into `bst`."""
         b = self.book_obj
-        return b.cust, b.seq, b.day, b.slot, b.A, b.R, b.live, b.n_open
+        bst = self.bst
+        bst[0], bst[1], bst[2] = b.size, b.next_seq, b.live_count
+        return b.cust, b.seq, b.day, b.slot, b.A, b.R, b.live, b.n_open, bst
 
     def book(self, ret: dict, U: np.ndarray, ib: np.ndarray, ip: np.ndarray, mi: np.ndarray,
              earned: np.ndarray | None, draws, day: int) -> None:
@@ -431,12 +459,10 @@ class ReturnKernel:
         if nret == 0:
             return
         arm = self.arm
-        lots = arm.lots
         k = mi.size
         has = earned is not None and k > 0
-        earn = np.ascontiguousarray(earned, dtype=np.int64) if has else np.zeros(k, dtype=np.int64)
-        disc = (np.ascontiguousarray(arm.last_discount, dtype=np.int64) if has and arm.last_discount is not None
-                else np.zeros(k, dtype=np.int64))
+        earn = _i64(earned) if has else np.zeros(k, dtype=np.int64)
+        disc = _i64(arm.last_discount) if has and arm.last_discount is not None else np.zeros(k, dtype=np.int64)
         if self.n_extra:
             extra = np.zeros((self.n_extra, k), dtype=np.int64)
             if k:  # (as `_schedule_returns`: what the last purchase moved, whenever members bought)
@@ -450,14 +476,12 @@ class ReturnKernel:
         else:
             extra = self.no_extra
         book = self.book_obj
-        debt_on = lots.debt is not None
-        slot = arm.plan.slot_of_day(day)
+        head = (nret, _i64(ret["rows"]), _i64(ret["due"]), _i64(ret["returned"]), _i64(U), U.size, _i64(ib),
+                _i64(ip), _i64(mi), earn, disc, extra, _i64(draws.amount), day, arm.plan.slot_of_day(day))
         while True:
-            bst = np.array([book.size, book.next_seq, book.live_count], dtype=np.int64)
-            got = book_batch(nret, _i64(ret["rows"]), _i64(ret["due"]), _i64(ret["returned"]), _i64(U), U.size,
-                             _i64(ib), _i64(ip), _i64(mi), earn, disc, extra, _i64(draws.amount), day, arm.reverses, slot, *self._sched(), self.cols["extra"],
-                             self.d_head, self.d_tail, self.cols["free"], self.st, *self._book_arrays(), bst,
-                             lots.outstanding, lots.debt if debt_on else _Z1, debt_on, self.need)
+            bargs = self._book_state()
+            got = book_batch(*head, *self._sched, self.cols["extra"], self.cols["free"], *bargs, *self._book_fixed())
+            bst = bargs[-1]
             if got == 0:
                 book.size, book.next_seq, book.live_count = int(bst[0]), int(bst[1]), int(bst[2])
                 return
@@ -475,33 +499,24 @@ class ReturnKernel:
         lots = arm.lots
         met = self.metrics
         met[:] = 0
-        flows = bool(sim.tier_flows)
-        rev_b = sim.cust_rev["baseline_revenue_cents"] if flows else _Z1
-        rev_p = sim.cust_rev["revenue_cents"] if flows else _Z1
-        ring_on = lots.ring is not None
         cb = lots.cohorts
-        if cb is None:
-            cohort = (False, _Z2, _Z1, _Z1, 0, _Z2, _Z3, 0, 0)
-        else:
-            rec = cb.rec["reversed"] if cb.rec is not None else _Z3
-            cohort = (True, cb._held, cb.cur, cb.head, cb._month, cb.mat["reversed"], rec, cb.record, cb.below_zero)
-        book = self.book_obj
-        bst = np.array([book.size, book.next_seq, book.live_count], dtype=np.int64)
-        nm = day_batch(day, *self._sched(), self.d_head, self.d_tail, self.cols["free"], self.st, met, flows, rev_b,
-                       rev_p, self.out_rows, self.out_rank, self.mark, arm.reverses, self.gran_month,
-                       self.month_of_day, book.cust, book.seq, book.A, book.R, book.live, book.n_open, bst,
-                       lots.pend is not None, lots.pend if lots.pend is not None else _Z2, lots.pending,
-                       lots.pending_days, ring_on, lots.avail if lots.avail is not None else _Z1,
-                       lots.ring if ring_on else _Z2, lots.old, lots.head if ring_on else _Z1, lots.cur_slot,
-                       max(lots.ring_size, 1), lots.outstanding, lots.debt is not None,
-                       lots.debt if lots.debt is not None else _Z1, *cohort, arm.reversed, arm.discount_refunded)
-        book.live_count = int(bst[2])
+        bargs = self._book_state()
+        b = self.book_obj
+        nm = day_batch(day, lots.cur_slot, cb._month if cb is not None else 0, *self._sched, self.d_head,
+                       self.d_tail, self.cols["free"], self.st, self.out_rows, self.out_rank, b.cust, b.seq, b.A,
+                       b.R, b.live, b.n_open, bargs[-1], *self._day_fixed())
+        b.live_count = int(bargs[-1][2])
         mon = sim.mon
-        for arm_name, cents, count in (("baseline", R_BASE_CENTS, R_BASE_COUNT), ("program", R_PROG_CENTS, R_PROG_COUNT)):
-            mon[f"{arm_name}.revenue_cents"][mo] -= int(met[cents])
-            mon[f"{arm_name}.returns"][mo] += int(met[count])
-            mon[f"{arm_name}.refund_cents"][mo] += int(met[cents])
-        mon["program.discount_returned_cents"][mo] += int(met[R_DISC_BACK])
+        b_cents, b_count, p_cents, p_count, disc_back = met.tolist()
+        if b_count:
+            mon["baseline.revenue_cents"][mo] -= b_cents
+            mon["baseline.returns"][mo] += b_count
+            mon["baseline.refund_cents"][mo] += b_cents
+        if p_count:
+            mon["program.revenue_cents"][mo] -= p_cents
+            mon["program.returns"][mo] += p_count
+            mon["program.refund_cents"][mo] += p_cents
+            mon["program.discount_returned_cents"][mo] += disc_back
         if nm == 0:
             return
         rows = self.out_rows[:nm]
@@ -515,8 +530,7 @@ class ReturnKernel:
                                                       "amount_cents": int(c["ret"][r])})
         if self.n_extra:
             self._numpy_steps(rows, self.out_rank[:nm])
-        touched.append(np.unique(cust))
-
+        touched.append(cust)  # sorted by customer; a customer with two returns twice (harmless there)
     def _numpy_steps(self, rows: np.ndarray, rank: np.ndarray) -> None:
         """What stays numpy, per round of unique customers as in `DayEvents._returns`: balances beside
         the points, and lowering the tier metric and counters (with `requalify`)."""
