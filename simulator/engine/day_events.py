@@ -122,8 +122,7 @@ class DayEvents:
         if rk is False or (rk is not None and rk.arm is not self.arm):
             rk = None
             if self.arm.kernel is not None and not self.return_rules:
-                from simulator.kernel.returns import ReturnKernel
-                rk = ReturnKernel(self)
+                rk = self.arm.kernel.returns(self)
             self._ret_k = rk
         return rk
 
@@ -245,6 +244,17 @@ class DayEvents:
                 moved = {k[len("moved."):]: v[batch] for k, v in due.items() if k.startswith("moved.")}
                 requalify(arm, c, undo_returns(arm, c, returned, whole, due["order_day"][batch], moved))
             touched.append(c)
+
+    def _returns_numpy_steps(self, c: np.ndarray, returned: np.ndarray, whole: np.ndarray, order_day: np.ndarray,
+                             moved: dict, balances: dict) -> None:
+        """The steps of one round of members' returns (customers `c`, unique) that the compiled returns
+        call back, as `_returns` runs them: balances beside the points lose their share, then (`moved`:
+        `returns lower tier metric and counters`) the metric, counters and tier."""
+        arm = self.arm
+        if arm.reverses and balances:
+            arm.reverse_balances(c, returned, whole, balances)
+        if moved:
+            requalify(arm, c, undo_returns(arm, c, returned, whole, order_day, moved))
 
     # ------------------------------------------------------------ events and records
     def _event(self, kind: str, idx: np.ndarray, data: dict, day: int,

@@ -172,6 +172,11 @@ class PurchaseKernel:
         from simulator.kernel.day_pass import DayPass
         return DayPass(sim)
 
+    def returns(self, sim):
+        """The compiled returns (`simulator.kernel.returns.ReturnKernel`) of a chunk whose purchases run here."""
+        from simulator.kernel.returns import ReturnKernel
+        return ReturnKernel(sim)
+
     def _day_values(self, arm) -> None:
         """The day's values the kernel reads (computed once per simulated day)."""
         d: dt.date = arm.date

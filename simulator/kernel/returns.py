@@ -532,21 +532,16 @@ class ReturnKernel:
             self._numpy_steps(rows, self.out_rank[:nm])
         touched.append(cust)  # sorted by customer; a customer with two returns twice (harmless there)
     def _numpy_steps(self, rows: np.ndarray, rank: np.ndarray) -> None:
-        """What stays numpy, per round of unique customers as in `DayEvents._returns`: balances beside
-        the points, and lowering the tier metric and counters (with `requalify`)."""
-        from simulator.engine.undo import requalify, undo_returns
-
-        arm, c = self.arm, self.cols
+        """What stays numpy (`DayEvents._returns_numpy_steps`), per round of unique customers as in
+        `DayEvents._returns`: balances beside the points, lowering the tier metric and counters."""
+        c = self.cols
         nmk = len(self.moved_keys)
         for k in range(int(rank.max()) + 1):
             batch = rows[rank == k]
-            cust, returned, whole = c["cust"][batch], c["ret"][batch], c["whole"][batch]
-            if arm.reverses and self.bal_names:
-                arm.reverse_balances(cust, returned, whole, {name: c["extra"][nmk + x][batch]
-                                                             for x, name in enumerate(self.bal_names)})
-            if nmk:
-                moved = {key: c["extra"][x][batch] for x, key in enumerate(self.moved_keys)}
-                requalify(arm, cust, undo_returns(arm, cust, returned, whole, c["oday"][batch], moved))
+            self.sim._returns_numpy_steps(
+                c["cust"][batch], c["ret"][batch], c["whole"][batch], c["oday"][batch],
+                {key: c["extra"][x][batch] for x, key in enumerate(self.moved_keys)},
+                {name: c["extra"][nmk + x][batch] for x, name in enumerate(self.bal_names)})
 
 
 COMPILED = (book_batch, day_batch)
