@@ -209,6 +209,7 @@ def _final(monkeypatch, program, pop, compiled: bool, **kw):
         assert (self.__dict__.get("_ret_k") is not None) == compiled
         state = _state(self)
         del state["sim.u"]  # scratch for the numpy pass's uniforms (np.empty; the compiled pass has its own)
+        state["referred_reversed"] = np.array((self.arm.reversed[self.tr.pool] > 0).sum())  # in spare slots
         states.append((state, copy.deepcopy(self.records)))
         return orig(self)
 
@@ -247,3 +248,5 @@ def test_compiled_returns_leave_the_numpy_returns_state(path, customers, block, 
         assert want[shows].sum() > 0
     else:  # referred newcomers (spare slots) joined; points reversed
         assert a.totals[f"program.{shows}"]["mean"] > 0
+    if shows == "new_customers":  # and some of them returned a purchase that earned points
+        assert want["referred_reversed"] > 0
