@@ -246,15 +246,12 @@ class DayEvents:
             touched.append(c)
 
     def _returns_numpy_steps(self, c: np.ndarray, returned: np.ndarray, whole: np.ndarray, order_day: np.ndarray,
-                             moved: dict, balances: dict) -> None:
-        """The steps of one round of members' returns (customers `c`, unique) that the compiled returns
-        call back, as `_returns` runs them: balances beside the points lose their share, then (`moved`:
-        `returns lower tier metric and counters`) the metric, counters and tier."""
+                             moved: dict) -> None:
+        """The step of one round of members' returns (customers `c`, unique) that the compiled returns
+        call back, as `_returns` runs it: `returns lower tier metric and counters` (what each order
+        `moved`) lowers the metric, counters and tier."""
         arm = self.arm
-        if arm.reverses and balances:
-            arm.reverse_balances(c, returned, whole, balances)
-        if moved:
-            requalify(arm, c, undo_returns(arm, c, returned, whole, order_day, moved))
+        requalify(arm, c, undo_returns(arm, c, returned, whole, order_day, moved))
 
     # ------------------------------------------------------------ events and records
     def _event(self, kind: str, idx: np.ndarray, data: dict, day: int,

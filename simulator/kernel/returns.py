@@ -15,10 +15,11 @@ returns in rounds of unique customers (sorted by customer, each customer's retur
 which is order-day order); every change of a return reads and writes only its customer's lots, cohorts
 and order-book rows (the cohort matrix of the month adds up integers: any order gives the same sums),
 so customer after customer, each customer's returns in that order, gives the same state.
-What calls back into the numpy code, per round of the numpy path, for these rows only and in the same
-order: balances beside the points (`ProgramArm.reverse_balances`) and, under `returns lower tier metric
-and counters`, `undo_returns` / `requalify`; neither reads nor writes the lots. The sampled customers'
-records are written in Python. No random numbers are drawn here.
+Balances beside the points lose their share (`ProgramArm.reverse_balances`) in `balance_batch`, one
+call per balance, in the same per-customer order. What calls back into the numpy code, per round of the
+numpy path, for these rows only and in the same order: under `returns lower tier metric and counters`,
+`undo_returns` / `requalify` (`DayEvents._returns_numpy_steps`), which read and write neither the lots
+nor the balances. The sampled customers' records are written in Python. No random numbers are drawn.
 """
 
 from __future__ import annotations
@@ -359,6 +360,23 @@ def day_batch(day, cur_slot, month, s_cust, s_oday, s_ret, s_whole, s_disc, s_ea
     return nm
 
 
+@njit(cache=True, error_model="numpy")
+def balance_batch(rows, s_cust, s_ret, s_whole, earned, issued, expired, reversed_):
+    """`ProgramArm.reverse_balances` for one balance beside the points over the member rows `rows` (sorted by
+    customer, booking order within one: each customer's returns in the numpy rounds' order): each loses
+    floor(earned x returned / amount) of what its order earned of it (all for a whole return), at most
+    what is outstanding (issued - expired - reversed)."""
+    for i in range(rows.size):
+        row = rows[i]
+        c = s_cust[row]
+        e = earned[row]
+        back = s_ret[row]
+        whole = s_whole[row]
+        target = e if back >= whole else e * back // max(whole, 1)
+        done = min(max(target, 0), issued[c] - expired[c] - reversed_[c])
+        reversed_[c] += done
+
+
 _Z1 = np.zeros(1, dtype=np.int64)
 
 
@@ -528,22 +546,25 @@ class ReturnKernel:
                     r = int(rows[i])
                     sim.records[cc]["events"].append({"kind": "return", "day": day, "order": f"d{int(c['oday'][r])}",
                                                       "amount_cents": int(c["ret"][r])})
-        if self.n_extra:
+        if self.bal_names and arm.reverses:  # balances beside the points (before the metrics, as numpy)
+            nmk = len(self.moved_keys)
+            for x, name in enumerate(self.bal_names):
+                balance_batch(rows, c["cust"], c["ret"], c["whole"], c["extra"][nmk + x], arm.bal_issued[name],
+                              arm.bal_expired[name], arm.bal_reversed[name])
+        if self.moved_keys:
             self._numpy_steps(rows, self.out_rank[:nm])
         touched.append(cust)  # sorted by customer; a customer with two returns twice (harmless there)
     def _numpy_steps(self, rows: np.ndarray, rank: np.ndarray) -> None:
         """What stays numpy (`DayEvents._returns_numpy_steps`), per round of unique customers as in
-        `DayEvents._returns`: balances beside the points, lowering the tier metric and counters."""
+        `DayEvents._returns`: lowering the tier metric and counters (`returns lower tier metric and
+        counters`), the tier with it. It reads and writes neither the lots nor the balances."""
         c = self.cols
-        nmk = len(self.moved_keys)
         for k in range(int(rank.max()) + 1):
             batch = rows[rank == k]
-            self.sim._returns_numpy_steps(
-                c["cust"][batch], c["ret"][batch], c["whole"][batch], c["oday"][batch],
-                {key: c["extra"][x][batch] for x, key in enumerate(self.moved_keys)},
-                {name: c["extra"][nmk + x][batch] for x, name in enumerate(self.bal_names)})
+            self.sim._returns_numpy_steps(c["cust"][batch], c["ret"][batch], c["whole"][batch], c["oday"][batch],
+                                          {key: c["extra"][x][batch] for x, key in enumerate(self.moved_keys)})
 
 
-COMPILED = (book_batch, day_batch)
+COMPILED = (book_batch, day_batch, balance_batch)
 
 __all__ = ["COMPILED", "ReturnKernel"]
