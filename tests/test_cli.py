@@ -331,6 +331,20 @@ def test_explain_reports_bad_events_at_their_line_and_column(tmp_path: Path,
     assert f"{events}:6:28: error[RL012]" in err
 
 
+def test_explain_names_a_key_written_for_type(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    program = write(tmp_path, "tiny.loyalty", CLEAN)
+    events = write(tmp_path, "events.yaml", (
+        "events:\n"
+        "  - {kind: purchase, date: 2027-05-04, amount: 7.40}\n"    # line 2: `kind` at column 6 (after "  - {")
+        "  - {date: 2027-05-05, amount: 1}\n"                      # line 3: no type at all
+    ))
+    code, _, err = run(capsys, "explain", program, "--events", events)
+    assert code == 1
+    assert f"{events}:2:6: error[RL013]: event 1 has no `type` (`kind` is not a key of an event)" in err
+    assert "write `type: purchase`" in err
+    assert f"{events}:3:5: error[RL013]: event 2 has no `type`\n" in err
+
+
 def test_explain_yaml_syntax_error_and_order(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     program = write(tmp_path, "tiny.loyalty", CLEAN)
     events = write(tmp_path, "events.yaml", "events:\n  - {type: purchase, date: 2027-05-04\n")

@@ -52,6 +52,7 @@ RETURN_TOO_LARGE = "RL241"
 TOP_KEYS = ("customer", "events", "until")
 CUSTOMER_KEYS = ("tier", "balance", "balances", "attributes", "purchases", "birthday", "metric", "counters")
 COMMON_EVENT_KEYS = ("type", "date", "time", "id")
+TYPE_SLIPS = ("kind", "event", "event_type", "types", "name")  # keys written for `type` (RL013 names them)
 # An event's own keys (rulelang.fields): its keys, then the built-in fields it carries.
 BUILTIN_EVENT_KEYS: dict[str, tuple[str, ...]] = {
     e.name: e.keys + tuple(f.spelling.events_file for f in given_keys(e.name, "events_file") if f.spelling)
@@ -348,8 +349,13 @@ class _Reader:
                                         "`{type: purchase, date: 2027-05-04, amount: 7.40}`", node)
         type_node = next((v for k, v in node.value if isinstance(k, yaml.ScalarNode) and k.value == "type"), None)
         if type_node is None:
-            raise self.error(MISSING_KEY, f"{what} has no `type`", node,
-                             "types: " + ", ".join([*BUILTIN_EVENT_KEYS, *self.custom_events()]))
+            known = [*BUILTIN_EVENT_KEYS, *self.custom_events()]
+            slip = next(((k, v) for k, v in node.value if isinstance(k, yaml.ScalarNode) and k.value in TYPE_SLIPS
+                         and isinstance(v, yaml.ScalarNode)), None)
+            if slip is not None:  # `kind: purchase`: the right word is `type`
+                raise self.error(MISSING_KEY, f"{what} has no `type` (`{slip[0].value}` is not a key of an event)",
+                                 slip[0], f"write `type: {slip[1].value}`; types: " + ", ".join(known))
+            raise self.error(MISSING_KEY, f"{what} has no `type`", node, "types: " + ", ".join(known))
         kind = self.text(type_node, "event type")
         custom = self.custom_events()
         kind = canonical_event(kind)

@@ -372,9 +372,11 @@ class ChunkSim(DayEvents):
             buyers = self._purchases(day, mo)
             if buyers is not None:
                 touched.append(buyers)
-            if self.lifts:
-                for t_idx in touched:  # customers whose balance changed today (repeats are harmless)
-                    self._refresh_q(t_idx[self.alive_p[t_idx] & (self.enroll[t_idx] <= day)], day)
+            if self.lifts and touched:
+                # the customers whose balance changed today, in one call (repeats are harmless: the
+                # probability is a function of the state, which nothing changes in between)
+                t_idx = touched[0] if len(touched) == 1 else np.concatenate(touched)
+                self._refresh_q(t_idx[self.alive_p[t_idx] & (self.enroll[t_idx] <= day)], day)
             if day == cal.days - 1 or cal.date(day + 1).day == 1:
                 self._month_end(mo, day)
         return self._finish()
@@ -791,10 +793,14 @@ class ChunkSim(DayEvents):
                "discount_cents": arm.discount, "perk_cents": arm.perk, "points_issued": arm.issued}
         members = np.flatnonzero(enrolled)
         tiers = arm.tier[members]
+        by_tier = [members[tiers == t] for t in range(self.ntiers)]  # then plain int64 sums per tier
         for k, cum in now.items():
             delta = cum - self.tier_prev[k]
-            self.tier_prev[k] = cum.copy()
-            np.add.at(self.tier_flows[k][mo], tiers, delta[members])
+            np.copyto(self.tier_prev[k], cum)
+            row = self.tier_flows[k][mo]
+            for t, who in enumerate(by_tier):
+                if who.size:
+                    row[t] += delta[who].sum()
 
     def ledger_of(self, c: int) -> dict:
         arm = self.arm

@@ -42,6 +42,7 @@ class DayPass:
         self.cnt = np.zeros(K.N_COUNTS, dtype=np.int64)
         self.metrics = np.zeros(K.N_METRICS, dtype=np.int64)
         self.K = sim.n_uniforms
+        self.tail = None  # day_block's arguments after the day's (`_bind`)
         # the basket buffers hold a typical day's buyers; a day with more grows them
         self._alloc(min(n, max(4096, 2 * int(np.ceil(float(sim.q_max.sum(dtype=np.float64)))) + 1024)))
         self.death = tr.death_day if tr.death_day is not None else np.zeros(1, dtype=np.int32)
@@ -74,6 +75,17 @@ class DayPass:
         self.order = tuple(bufs[k] for k in ("z", "part", "amount", "shipping", "cat", "chan", "items", "quantity",
                                              "uni", "ib", "ip", "mem_p", "mi", "ret_rows", "ret_due", "ret_returned"))
 
+    def _bind(self) -> None:
+        """The arguments of `day_block` after the day's: the chunk's arrays (updated in place, never
+        rebound: the day loop writes into them) and the buffers of the last `_alloc`."""
+        sim = self.sim
+        state = (sim.q_max, sim.q_base, sim.q_prog, self.death, not sim.bgnbd, sim.seg)
+        flows = bool(sim.tier_flows)
+        rev_b = sim.cust_rev["baseline_revenue_cents"] if flows else self.flows_dummy
+        rev_p = sim.cust_rev["revenue_cents"] if flows else self.flows_dummy
+        after = (sim.alive_b, sim.visit_b, sim.visit_p, sim.enroll, flows, rev_b, rev_p, self.cnt, self.U, self.uU)
+        self.tail = (*state, *self.tabs, *after, *self.order, self.metrics)
+
     def draw(self, day: int, mo: int):
         """The day's pass over every block; None when nobody buys, else (U, ib, ip, mem_p, mi, basket):
         the buyers, the rows of U that buy in the baseline arm, in the program arm (and whether each
@@ -82,19 +94,17 @@ class DayPass:
         cnt, metrics = self.cnt, self.metrics
         cnt[:] = 0
         metrics[:] = 0
-        state = (sim.q_max, sim.q_base, sim.q_prog, self.death, not sim.bgnbd, sim.seg)
-        flows = bool(sim.tier_flows)
-        rev_b = sim.cust_rev["baseline_revenue_cents"] if flows else self.flows_dummy
-        rev_p = sim.cust_rev["revenue_cents"] if flows else self.flows_dummy
-        after = (sim.alive_b, sim.visit_b, sim.visit_p, sim.enroll, flows, rev_b, rev_p, cnt, self.U, self.uU)
+        if self.tail is None:
+            self._bind()
+        tail = self.tail
         for r0, r1, r2, r3, lo, mid, hi in self.blocks:
-            got = K.day_block(r0, r1, r2, r3, lo, mid, hi, day, mo, True, 0, *state, *self.tabs, *after,
-                              *self.order, metrics)
+            got = K.day_block(r0, r1, r2, r3, lo, mid, hi, day, mo, True, 0, *tail)
             if got < 0:  # more buyers than the buffers hold: grow them, then draw the baskets
                 m0, n_sel = int(cnt[K.C_ROWS]), -got - 1
                 self._alloc(max(2 * self.bufs["amount"].size, m0 + n_sel), keep=m0)
-                K.day_block(r0, r1, r2, r3, lo, mid, hi, day, mo, False, n_sel, *state, *self.tabs, *after,
-                            *self.order, metrics)
+                self._bind()
+                tail = self.tail
+                K.day_block(r0, r1, r2, r3, lo, mid, hi, day, mo, False, n_sel, *tail)
         m = int(cnt[K.C_ROWS])
         if m == 0:
             return None
