@@ -134,6 +134,40 @@ def book_batch(nret, ret_rows, ret_due, ret_returned, U, m, ib, ip, mi, earned, 
 
 
 @njit(cache=True, error_model="numpy")
+def _stable_order(keys):
+    """The order that sorts `keys` keeping equal keys in their order (a bottom-up merge sort: plain
+    loops, much cheaper to compile than numba's `argsort(kind="mergesort")`)."""
+    n = keys.size
+    a = np.arange(n)
+    b = np.empty(n, dtype=np.int64)
+    width = 1
+    while width < n:
+        for lo in range(0, n, 2 * width):
+            mid = min(lo + width, n)
+            hi = min(lo + 2 * width, n)
+            i, j, k = lo, mid, lo
+            while i < mid and j < hi:
+                if keys[a[j]] < keys[a[i]]:  # the right run only when strictly smaller: stable
+                    b[k] = a[j]
+                    j += 1
+                else:
+                    b[k] = a[i]
+                    i += 1
+                k += 1
+            while i < mid:
+                b[k] = a[i]
+                i += 1
+                k += 1
+            while j < hi:
+                b[k] = a[j]
+                j += 1
+                k += 1
+        a, b = b, a
+        width *= 2
+    return a
+
+
+@njit(cache=True, error_model="numpy")
 def day_batch(day, cur_slot, month, s_cust, s_oday, s_ret, s_whole, s_disc, s_earned, s_bid, s_flags, s_next,
               d_head, d_tail, free, st, out_rows, out_rank, b_cust, b_seq, b_A, b_R, b_live, n_open, bst,
               metrics, flows_on, rev_b, rev_p, mark, reverses, gran_month, month_of_day,
@@ -181,7 +215,7 @@ def day_batch(day, cur_slot, month, s_cust, s_oday, s_ret, s_whole, s_disc, s_ea
     keys = np.empty(nm, dtype=np.int64)
     for i in range(nm):
         keys[i] = s_cust[mem[i]]
-    order = np.argsort(keys, kind="mergesort")  # stable: booking order within a customer
+    order = _stable_order(keys)  # stable: booking order within a customer
     ngroups = 0
     for i in range(nm):
         row = mem[order[i]]

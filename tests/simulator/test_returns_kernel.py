@@ -250,3 +250,14 @@ def test_compiled_returns_leave_the_numpy_returns_state(path, customers, block, 
         assert a.totals[f"program.{shows}"]["mean"] > 0
     if shows == "new_customers":  # and some of them returned a purchase that earned points
         assert want["referred_reversed"] > 0
+
+
+def test_the_compiled_stable_order_is_numpys_stable_argsort():
+    # equal customers keep their booking order: the numpy rounds' order of one customer's returns
+    from simulator.kernel.returns import _stable_order
+
+    rng = np.random.default_rng(1)
+    for n in (0, 1, 2, 3, 7, 100, 1001):
+        keys = rng.integers(0, 20, n)
+        assert _stable_order(keys).tolist() == np.argsort(keys, kind="stable").tolist()
+    assert _stable_order(np.array([5, 3, 5, 3, 1])).tolist() == [4, 1, 3, 0, 2]  # 1; the 3s; the 5s, in order
