@@ -452,8 +452,8 @@ class ProgramArm:
         k = idx.size
         if k == 0:
             return np.zeros(0, dtype=np.int64)
-        if kind == "purchase" and self.kernel is not None:  # the compiled kernel (simulator.kernel)
-            out = self.kernel.apply(self, idx, data)
+        if self.kernel is not None:  # the compiled kernel (simulator.kernel), every kind it runs
+            out = self.kernel.apply(self, idx, data) if kind == "purchase" else self.kernel.event(self, kind, idx, data)
             if out is not None:
                 return out
         self.first_event(idx)

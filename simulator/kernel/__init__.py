@@ -5,7 +5,9 @@ applies a day's purchases to the program arm's state arrays in place, one custom
 other, exactly as `ProgramArm.apply("purchase", ...)` does over the batch (docs/semantics.md §4.2),
 and, for the same chunks, the day's purchase pass (`day_pass.DayPass`, compiled in `day`): the daily
 uniforms, the buyers of both arms, their baskets and returns, both arms' month metrics and churn;
-and the day loop's steps around the purchases (`PurchaseKernel.day_steps`): redemption on the visit
+the program arm's other events on the same kernel (`events.EventKernel`: signups, referrals of
+one side per batch, birthdays, custom events with their `event.<field>` columns, rules on `return`,
+each kind with its own tables), and the day loop's steps around the purchases (`PurchaseKernel.day_steps`): redemption on the visit
 (the goal reward or paying with points: the FIFO lot burn and the issue-month cohorts), per-use tier
 perks, the goal-gradient / post-reward purchase probability and the cohort book's month fold; and the
 returns (`returns.ReturnKernel`, where the program has no rules on `return`): the schedule of returns
@@ -14,12 +16,12 @@ points in the lots, the order book and the issue-month cohorts), balances beside
 tier metrics calling back into the numpy code per round.
 Modules, one stage each: `cache` (where numba keeps compiled code), `conditions` (rule conditions
 as small opcode tables), `tables` (the plan as flat arrays), `purchase` (the @njit purchase kernel),
-`day` (the @njit day pass), `day_pass` (its buffers and per-block calls), `redeem` (redemption,
+`events` (the other event kinds on the purchase kernel), `day` (the @njit day pass), `day_pass` (its buffers and per-block calls), `redeem` (redemption,
 per-use perks, the month fold), `lift` (the purchase probability), `returns` (the return schedule and
 the day's returns), `coverage` (which constructs the
 kernel runs), `dispatch` (the engine's choice: kernel or numpy).
 
-Random numbers: `purchase` draws none (it reads the purchases, their quantity and drawn lines with
+Random numbers: `purchase` (and `events` through it) draws none (it reads the purchases, their quantity and drawn lines with
 their attributes, as the day loop or `day` hands them over). `day` draws, per block, from the same
 numpy Generators and in the same order as the numpy day loop (simulator.engine.day_loop `_purchases_numpy` and
 `_basket`), so the two give the same numbers bit for bit (numba's Generator methods and numpy's

@@ -52,6 +52,7 @@ class CondCode:
     attributes: list[str] = field(default_factory=list)  # the attributes read, by index
     line_attribute_types: dict[str, str] = field(default_factory=dict)  # the line attributes declared
     line_attributes: list[str] = field(default_factory=list)  # the line attributes read, by index
+    event_fields: frozenset[str] = frozenset()  # `event.<field>` names the event carries (columns)
 
     @classmethod
     def of(cls, program: ir.Program) -> "CondCode":
@@ -131,7 +132,7 @@ def _emit(expr: ir.Expr, strings: StringTable, code: CondCode, line: bool = Fals
         elif name in DAY_FIELDS:
             code.ops.append(PUSH_DAY)
             code.args.append(DAY_FIELDS.index(name))
-        elif name in EVENT_COLUMNS:
+        elif name in EVENT_COLUMNS or name in code.event_fields:
             code.ops.append(PUSH_COL)
             code.args.append(code.column(name))
         else:

@@ -2,11 +2,12 @@
 
 Takes: a `Plan` (and optionally the population; the kernel runs purchases with lines too). Gives:
 `kernel_supports(plan, population) -> list[str]`: the constructs the kernel lacks, each
-named (with its rule), empty when the whole program's purchases run on the kernel. The kernel
-runs a program's purchases only; every other event (signups, birthdays, referrals, custom
-events, returns), the calendar work (pending, expiry, tier review, conversion, perks per period)
-and redemption run on the numpy path, over the same state arrays, for every program (but for
-the compiled steps of such a program's chunks: redemption in `redeem`, returns in `returns`).
+named (with its rule), empty when the whole program's purchases run on the kernel; and
+`kind_reasons(plan, kind)`: the same for the rules and counters of another event kind (signups,
+birthdays, referrals, custom events, returns: simulator.kernel.events), which runs on the kernel
+when that is empty and the program's purchases do. The calendar work (pending, expiry, tier
+review, conversion, perks per period) runs on the numpy path, over the same state arrays; the
+returns' schedule and reversal have compiled steps of their own (`returns`).
 
 The check is closed: a field of the IR that this module does not know (a construct added to
 the language later) is reported as unsupported while it holds a value other than its default,
@@ -20,7 +21,7 @@ import dataclasses
 
 from rulelang import ir
 from simulator.engine.program_plan import Plan
-from simulator.kernel.conditions import CondCode, Unsupported, compile_condition
+from simulator.kernel.conditions import ANY_LINE, CondCode, Unsupported, compile_condition
 from simulator.model.strings import StringTable
 
 # the IR fields the kernel (or the numpy path around it) knows, per class
@@ -63,6 +64,63 @@ def _new_fields(obj: object, where: str) -> list[str]:
     return out
 
 
+def _rule_reasons(plan: Plan, kind: str, strings: StringTable, fields: frozenset[str] = frozenset()) -> list[str]:
+    """The constructs of the rules on `kind` the kernel does not run."""
+    out: list[str] = []
+    for spec in plan.by_event.get(kind, []):
+        r = spec.rule
+        name = f"rule `{r.name}`"
+        out += _new_fields(r, name)
+        for a in r.actions:
+            if not isinstance(a, KERNEL_ACTIONS):
+                out.append(f"{type(a).__name__} ({name})")
+                continue
+            out += _new_fields(a, name)
+        try:
+            code = CondCode.of(plan.program)
+            code.event_fields = fields
+            compile_condition(r.condition, strings, code)
+        except Unsupported as exc:
+            out.append(f"{exc} ({name})")
+    return out
+
+
+def event_fields(plan: Plan, kind: str) -> frozenset[str]:
+    """The `event.<field>` names a custom event of `kind` carries (columns of its batches)."""
+    etype = next((e for e in plan.program.events if e.name == kind), None)
+    return frozenset("event." + f for f, _ in etype.fields) if etype is not None else frozenset()
+
+
+def kind_reasons(plan: Plan, kind: str) -> list[str]:
+    """The constructs of the rules and counters on `kind` (an event other than a purchase, of a
+    program whose purchases run on the kernel) the kernel does not run (empty: the kind runs on it,
+    simulator.kernel.events). Its conditions read the state, the day, the customer's attributes
+    and the event's columns: the basket fields a return carries, a custom event's `event.<field>`."""
+    from simulator.kernel.tables import KernelTables
+    strings = StringTable()
+    fields = event_fields(plan, kind)
+    out = _rule_reasons(plan, kind, strings, fields)
+    for c in plan.program.counters:
+        if c.event == kind:
+            try:
+                code = CondCode.of(plan.program)
+                code.event_fields = fields
+                compile_condition(c.condition, strings, code)
+            except Unsupported as exc:
+                out.append(f"{exc} (counter `{c.name}`)")
+    if not out:
+        try:
+            t = KernelTables(plan, strings, kind=kind, event_fields=fields)
+        except Unsupported as exc:
+            return [str(exc)]
+        # an event is one line (its amount, category, quantity): an `any line` that reads more of a
+        # line (its sku, a line attribute) needs drawn lines, which only purchases have
+        flat = list(zip(t.cond_flat_lo, t.cond_flat_hi)) + list(zip(t.cnt_flat_lo, t.cnt_flat_hi))
+        if any(t.op[pc] == ANY_LINE for lo, hi in flat for pc in range(lo, hi)):
+            out.append(f"`any line` reading more than the one line of a `{kind}` event")
+    return list(dict.fromkeys(out))
+
+
 def kernel_supports(plan: Plan, population=None) -> list[str]:
     """The constructs of the program's purchases the kernel does not run (empty: it runs them all)."""
     p = plan.program
@@ -83,19 +141,7 @@ def kernel_supports(plan: Plan, population=None) -> list[str]:
         out += _new_fields(ts, "tiers")
         for t in ts.tiers:
             out += _new_fields(t, f"tier {t.name}")
-    for spec in plan.by_event.get("purchase", []):
-        r = spec.rule
-        name = f"rule `{r.name}`"
-        out += _new_fields(r, name)
-        for a in r.actions:
-            if not isinstance(a, KERNEL_ACTIONS):
-                out.append(f"{type(a).__name__} ({name})")
-                continue
-            out += _new_fields(a, name)
-        try:
-            compile_condition(r.condition, strings, CondCode.of(p))
-        except Unsupported as exc:
-            out.append(f"{exc} ({name})")
+    out += _rule_reasons(plan, "purchase", strings)
     if not out:
         from simulator.kernel.tables import KernelTables  # the arithmetic bounds
         try:

@@ -1,7 +1,8 @@
 """The engine's choice: the kernel for the program arm's purchases, or the numpy path.
 
 Takes: the `Plan`, the chunk's `ProgramArm`, the `StringTable` and the population. Gives:
-`kernel_for(...)` -> a `PurchaseKernel` bound to the arm's state (or None: numpy path), and
+`kernel_for(...)` -> a `PurchaseKernel` bound to the arm's state (or None: numpy path; its
+`event(...)` runs the other event kinds, simulator.kernel.events), and
 `engine_label(plan, population)`: "kernel", or "numpy (kernel lacks: ...)" naming what forced
 the numpy path (written to the report's meta.engine). The environment variable LOYALTY_ENGINE
 chooses: "auto" (default: the kernel where it runs the whole program), "numpy" (never the
@@ -155,7 +156,17 @@ class PurchaseKernel:
         self.no_lines = (np.zeros((1, 1), dtype=np.int64), np.zeros((1, 1), dtype=np.int64),
                          np.zeros((1, 1), dtype=np.int64), np.zeros((1, 1), dtype=np.bool_), np.zeros((1, 1, 1)))
         self._day = -1
+        self.events: dict = {}  # per event kind other than a purchase: its `EventKernel` (None: numpy)
         announce_compile(*compiled_functions())
+
+    def event(self, arm, kind: str, idx: np.ndarray, data: dict) -> np.ndarray | None:
+        """`ProgramArm.apply(kind, idx, data)` for an event other than a purchase, on the kernel
+        (simulator.kernel.events); None: this kind or batch takes the numpy path."""
+        ek = self.events.get(kind, False)
+        if ek is False:
+            from simulator.kernel.events import event_kernel
+            ek = self.events[kind] = event_kernel(self, arm, kind)
+        return ek.apply(arm, idx, data) if ek is not None else None
 
     def day_steps(self, sim) -> tuple:
         """The day loop's compiled steps around the purchases, bound to chunk `sim` (a `ChunkSim`):

@@ -1,12 +1,14 @@
 """The engine's plan as flat numpy arrays the kernel reads (one compile per program and chunk).
 
 Takes: a `Plan` (simulator.engine.program_plan) and the chunk's `StringTable`. Gives:
-`KernelTables`: per purchase rule, in candidate order, its condition program (`conditions`),
+`KernelTables`: per rule of one event kind (`kind`: purchases by default; another kind,
+simulator.kernel.events, has no tier rate, tier discount, nor a metric of spend or purchases, and
+its conditions read the `event.<field>` columns it carries), in candidate order, its condition program (`conditions`),
 rounding, group, every-Nth, streak, and index ranges into flat tables of rate awards (rate × D,
 net or gross, excluded and `in category` codes), multipliers (numerator, denominator), discounts,
 point caps and limits (limit, period), discounts' and multipliers' `in category` codes, global
 budgets (points or money, the point cost as a fraction); the fixed points and perk costs per rule; the tier
-tables (own rate × D, multiplier, discount, thresholds); the counters on purchases (condition,
+tables (own rate × D, multiplier, discount, thresholds); the counters on the kind (condition,
 the event column they sum); per rule the balance beside the points it awards (-1: the points);
 the customer and line attributes conditions read; each condition's flat form as well
 (`cond_flat_lo/hi`, `cnt_flat_lo/hi`: `any line` read on the goods line, for a batch without drawn
@@ -66,18 +68,21 @@ class KernelTables:
             del code.ops[mark[0]:], code.args[mark[1]:], code.consts[mark[2]:], code.sets[mark[3]:]
             return lined
 
-    def __init__(self, plan: Plan, strings: StringTable):
+    def __init__(self, plan: Plan, strings: StringTable, kind: str = "purchase",
+                 event_fields: frozenset[str] = frozenset()):
         p = plan.program
-        specs = plan.by_event.get("purchase", [])
+        purchase = kind == "purchase"  # another event (simulator.kernel.events): no tier rate, discount, spend
+        specs = plan.by_event.get(kind, [])
         self.specs = specs
         D = plan.common_den
         self.D = D
         self.rounding = ROUNDING[p.rounding]
         self.stack_add = p.stacking == "add"
         code = CondCode.of(p)
+        code.event_fields = event_fields
         cond = [compile_condition(s.rule.condition, strings, code) for s in specs]
         # counters on purchases: their conditions (read before the event) and what they sum
-        counted = [c for c in p.counters if c.event == "purchase"]
+        counted = [c for c in p.counters if c.event == kind]
         self.counted = [c.name for c in counted]
         ccond = [compile_condition(c.condition, strings, code) for c in counted]
         self.cnt_row = _i64([code.counters.index(c.name) for c in counted])
@@ -90,7 +95,7 @@ class KernelTables:
         self.cond_flat_lo, self.cond_flat_hi = _i64([c[0] for c in flat]), _i64([c[1] for c in flat])
         self.cnt_flat_lo, self.cnt_flat_hi = _i64([c[0] for c in cflat]), _i64([c[1] for c in cflat])
         for c in counted:
-            if c.sums is not None and c.sums not in EVENT_COLUMNS:
+            if c.sums is not None and c.sums not in EVENT_COLUMNS and c.sums not in event_fields:
                 raise Unsupported(f"counter `{c.name}` sums `{c.sums}`")
         self.cnt_sum_col = _i64([code.column(c.sums) if c.sums is not None else -1 for c in counted])
         self.counter_names = list(code.counters)
@@ -179,19 +184,21 @@ class KernelTables:
         ts = p.tiers
         tiers = ts.tiers if ts else ()
         self.ntiers = max(1, len(tiers))
-        rate = tier_rate_table(ts, D)
+        rate = tier_rate_table(ts, D) if purchase else None  # a tier's own rate: on purchases only
         self.tier_rate = np.asarray(rate, dtype=np.int64) if rate is not None else np.full(self.ntiers, -1, np.int64)
         mults = [Fraction(t.multiplier) if t.multiplier is not None else Fraction(1) for t in tiers]
         self.has_tier_mult = any(f != 1 for f in mults)
         self.tier_mult_num = _i64([f.numerator for f in mults] or [1])
         self.tier_mult_den = _i64([f.denominator for f in mults] or [1])
         discs = [Fraction(t.discount_percent) / 100 if t.discount_percent else Fraction(0) for t in tiers]
-        self.has_tier_disc = any(discs)
+        self.has_tier_disc = purchase and any(discs)
         self.tier_disc_num = _i64([f.numerator for f in discs] or [0])
         self.tier_disc_den = _i64([f.denominator for f in discs] or [1])
         self.thresholds = _i64([int(ceil(t.threshold)) for t in tiers] or [0])
         if ts is None:
             self.metric_kind = 0
+        elif not purchase and ts.metric in ("spend", "purchases"):
+            self.metric_kind = 0  # moved by purchases only
         elif ts.metric == "spend":
             self.metric_kind = 2 if ts.spend_before_discounts else 1
         elif ts.metric in METRICS:
