@@ -11,7 +11,8 @@ sees them (every event of a day happens at 12:00, in this order):
 - custom events (pre-drawn) of alive members, with their fields;
 - returns due today: the returned list amount comes off each arm's revenue; for members the
   `return` event reverses the order's points (the program's `returns` policy) and runs rules
-  on `return`.
+  on `return` (compiled where the program runs on the kernel and has no rules on `return`:
+  simulator.kernel.returns, the same state).
 Only days with something due do any work; nothing here is O(customers) per day.
 It also records the event streams of sampled customers for the differential test.
 """
@@ -114,11 +115,27 @@ class DayEvents:
                 touched.append(cust[batch_rows])
 
     # ------------------------------------------------------------ returns
+    def _return_kernel(self):
+        """The chunk's compiled returns (simulator.kernel.returns.ReturnKernel) where the program runs
+        on the kernel and has no rules on `return` (those run on the numpy schedule below); else None."""
+        rk = self.__dict__.get("_ret_k", False)
+        if rk is False or (rk is not None and rk.arm is not self.arm):
+            rk = None
+            if self.arm.kernel is not None and not self.return_rules:
+                rk = self.arm.kernel.returns(self)
+            self._ret_k = rk
+        return rk
+
     def _schedule_returns(self, ret: dict, U: np.ndarray, ib: np.ndarray, ip: np.ndarray, mi: np.ndarray,
                           earned: np.ndarray | None, draws, day: int) -> None:
         """Book the returns of today's purchases that will come back (rows `ret["rows"]` of `U`).
         Called right after the members' purchases were applied: an order that earned points
-        opens a row in the order book while its lots are still the customer's newest."""
+        opens a row in the order book while its lots are still the customer's newest.
+        Compiled where the program runs on the kernel (`_return_kernel`), the same state."""
+        rk = self._return_kernel()
+        if rk is not None:
+            rk.book(ret, U, ib, ip, mi, earned, draws, day)
+            return
         rows = ret["rows"]
         if rows.size == 0:
             return
@@ -173,7 +190,12 @@ class DayEvents:
     def _returns(self, day: int, mo: int, touched: list) -> None:
         """Today's returns: the returned list amount comes off each arm's revenue, and the returned
         share of an instant discount off the program's discount cost; a member's return is a program
-        event (its order's points reversed by the program's policy, rules on `return`)."""
+        event (its order's points reversed by the program's policy, rules on `return`).
+        Compiled where the program runs on the kernel (`_return_kernel`), the same state."""
+        rk = self._return_kernel()
+        if rk is not None:
+            rk.day(day, mo, touched)
+            return
         due = self.schedule.pop(day)
         if due is None:
             return
@@ -222,6 +244,14 @@ class DayEvents:
                 moved = {k[len("moved."):]: v[batch] for k, v in due.items() if k.startswith("moved.")}
                 requalify(arm, c, undo_returns(arm, c, returned, whole, due["order_day"][batch], moved))
             touched.append(c)
+
+    def _returns_numpy_steps(self, c: np.ndarray, returned: np.ndarray, whole: np.ndarray, order_day: np.ndarray,
+                             moved: dict) -> None:
+        """The step of one round of members' returns (customers `c`, unique) that the compiled returns
+        call back, as `_returns` runs it: `returns lower tier metric and counters` (what each order
+        `moved`) lowers the metric, counters and tier."""
+        arm = self.arm
+        requalify(arm, c, undo_returns(arm, c, returned, whole, order_day, moved))
 
     # ------------------------------------------------------------ events and records
     def _event(self, kind: str, idx: np.ndarray, data: dict, day: int,

@@ -43,7 +43,9 @@ Where the chunk's purchases run on the compiled kernel (`arm.kernel`, simulator.
 redemption on the visit (`_redeem`), per-use tier perks (`_per_use_perks`) and the purchase
 probability (`_refresh_q`, `_end_post_windows`): the same state changes, no draw of their own
 (they read the basket uniforms above: redeem, perk use); the numpy code below stays the
-reference and the path of every other chunk.
+reference and the path of every other chunk. So do the returns of a program without rules on
+`return` (`DayEvents._return_kernel`, simulator.kernel.returns: the schedule, both arms' return
+metrics, the reversal of the order's points in the lots, order book and cohorts).
 """
 
 from __future__ import annotations

@@ -9,11 +9,16 @@ the program arm's other events on the same kernel (`events.EventKernel`: signups
 one side per batch, birthdays, custom events with their `event.<field>` columns, rules on `return`,
 each kind with its own tables), and the day loop's steps around the purchases (`PurchaseKernel.day_steps`): redemption on the visit
 (the goal reward or paying with points: the FIFO lot burn and the issue-month cohorts), per-use tier
-perks, the goal-gradient / post-reward purchase probability and the cohort book's month fold.
+perks, the goal-gradient / post-reward purchase probability and the cohort book's month fold; and the
+returns (`returns.ReturnKernel`, where the program has no rules on `return`): the schedule of returns
+to come and the day's returns (both arms' metrics, refunded discounts, the reversal of the order's
+points in the lots, the order book and the issue-month cohorts), balances beside the points and lowered
+tier metrics calling back into the numpy code per round.
 Modules, one stage each: `cache` (where numba keeps compiled code), `conditions` (rule conditions
 as small opcode tables), `tables` (the plan as flat arrays), `purchase` (the @njit purchase kernel),
 `events` (the other event kinds on the purchase kernel), `day` (the @njit day pass), `day_pass` (its buffers and per-block calls), `redeem` (redemption,
-per-use perks, the month fold), `lift` (the purchase probability), `coverage` (which constructs the
+per-use perks, the month fold), `lift` (the purchase probability), `returns` (the return schedule and
+the day's returns), `coverage` (which constructs the
 kernel runs), `dispatch` (the engine's choice: kernel or numpy).
 
 Random numbers: `purchase` (and `events` through it) draws none (it reads the purchases, their quantity and drawn lines with
@@ -28,7 +33,7 @@ uniform per spare slot, then the same three for the referred newcomers who buy; 
 `quantity` of every buyer of the block, only when the program reads it. A batch that draws purchase
 lines (stream 5) takes the numpy pass. `redeem` and `lift` draw none: redemption and per-use perks
 read the day's basket uniforms (column 4: whether to redeem, column 3: perk use) after the purchase
-step, as the numpy path does. Every other draw that depends on the program's state (voucher use
+step, as the numpy path does; `returns` draws none (which purchases come back is drawn by `day`). Every other draw that depends on the program's state (voucher use
 from stream 4) is still taken by the day loop after the kernel updated that state, so results are
 identical to the numpy path for any seed, worker count and block size.
 """

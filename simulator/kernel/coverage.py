@@ -6,7 +6,8 @@ named (with its rule), empty when the whole program's purchases run on the kerne
 `kind_reasons(plan, kind)`: the same for the rules and counters of another event kind (signups,
 birthdays, referrals, custom events, returns: simulator.kernel.events), which runs on the kernel
 when that is empty and the program's purchases do. The calendar work (pending, expiry, tier
-review, conversion, perks per period) runs on the numpy path, over the same state arrays.
+review, conversion, perks per period) runs on the numpy path, over the same state arrays; the
+returns' schedule and reversal have compiled steps of their own (`returns`).
 
 The check is closed: a field of the IR that this module does not know (a construct added to
 the language later) is reported as unsupported while it holds a value other than its default,

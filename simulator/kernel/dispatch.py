@@ -63,10 +63,11 @@ def kernel_compiled() -> bool:
 
 def compiled_functions() -> tuple:
     """Every @njit entry point the engine calls: the purchase kernel, the day pass, and the steps
-    around the purchases (redemption and per-use perks, the purchase probability, the month fold)."""
-    from simulator.kernel import day, lift, purchase, redeem
+    around the purchases (redemption and per-use perks, the purchase probability, the month fold,
+    the return schedule and the day's returns)."""
+    from simulator.kernel import day, lift, purchase, redeem, returns
 
-    return (purchase.purchase_batch, day.day_block, day.churn, *redeem.COMPILED, *lift.COMPILED)
+    return (purchase.purchase_batch, day.day_block, day.churn, *redeem.COMPILED, *lift.COMPILED, *returns.COMPILED)
 
 
 def engine_label(plan: Plan, population=None) -> str:
@@ -181,6 +182,11 @@ class PurchaseKernel:
         """The compiled day pass (`simulator.kernel.day_pass.DayPass`) of a chunk whose purchases run here."""
         from simulator.kernel.day_pass import DayPass
         return DayPass(sim)
+
+    def returns(self, sim):
+        """The compiled returns (`simulator.kernel.returns.ReturnKernel`) of a chunk whose purchases run here."""
+        from simulator.kernel.returns import ReturnKernel
+        return ReturnKernel(sim)
 
     def _day_values(self, arm) -> None:
         """The day's values the kernel reads (computed once per simulated day)."""
