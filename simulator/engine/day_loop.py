@@ -45,7 +45,9 @@ probability (`_refresh_q`, `_end_post_windows`): the same state changes, no draw
 (they read the basket uniforms above: redeem, perk use); the numpy code below stays the
 reference and the path of every other chunk. So do the returns of a program without rules on
 `return` (`DayEvents._return_kernel`, simulator.kernel.returns: the schedule, both arms' return
-metrics, the reversal of the order's points in the lots, order book and cohorts).
+metrics, the reversal of the order's points in the lots, order book and cohorts), and the program's
+other events (signups, referral sides, birthdays, custom events, rules on `return`: `ProgramArm.apply`
+hands every kind to the kernel, simulator.kernel.events).
 """
 
 from __future__ import annotations
