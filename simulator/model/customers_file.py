@@ -132,14 +132,16 @@ class ChunkRows:
         self.size = base.size if base is not None else size
 
     def block(self, b: int) -> BlockRows:
-        if b not in self.ready:
-            n = dict(self.blocks)[b]
-            first = b * self.block_size
-            self.ready[b] = self.base.select(self.base.block_rows(self.customers, self.seed, b, first, n))
-        return self.ready[b]
+        """Block b's rows: the shipped ones, else selected from the file now and not kept (a task
+        list holds every task's ChunkRows until the run ends: keeping them would hold the whole
+        file's rows again, block by block)."""
+        if b in self.ready:
+            return self.ready[b]
+        n = dict(self.blocks)[b]
+        return self.base.select(self.base.block_rows(self.customers, self.seed, b, b * self.block_size, n))
 
     def __reduce__(self):
-        ready = {b: self.block(b) for b, _ in self.blocks}
+        ready = {b: self.block(b) for b, _ in self.blocks}  # selected for the pickle only
         return (ChunkRows, (None, self.customers, self.seed, self.blocks, self.block_size, ready, self.path,
                             self.digest, self.size))
 
