@@ -119,7 +119,7 @@ class DayEvents:
         """The chunk's compiled returns (simulator.kernel.returns.ReturnKernel) where the program runs
         on the kernel and has no rules on `return` (those run on the numpy schedule below); else None."""
         rk = self.__dict__.get("_ret_k", False)
-        if rk is False or (rk is not None and rk.arm is not self.arm):
+        if rk is False or (rk is not None and not rk.is_for(self.arm)):
             rk = None
             if self.arm.kernel is not None and not self.return_rules:
                 rk = self.arm.kernel.returns(self)

@@ -11,6 +11,8 @@ chunk, grown when a day has more buyers than they hold) and the month's metric i
 
 from __future__ import annotations
 
+import weakref
+
 import numpy as np
 
 from simulator.kernel import day as K
@@ -29,7 +31,7 @@ class DayPass:
         from simulator.engine.day_loop import Basket  # the engine's record of the day's draws
 
         self.Basket = Basket
-        self.sim = sim
+        self.sim = weakref.proxy(sim)  # sim owns this pass: a strong reference back would be a cycle
         tr, t = sim.tr, sim.tables
         n = tr.n
         self.blocks = []

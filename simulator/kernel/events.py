@@ -22,6 +22,8 @@ from __future__ import annotations
 
 from fractions import Fraction
 
+import weakref
+
 import numpy as np
 
 from rulelang.limits import MAX_EVENT_POINTS
@@ -49,7 +51,7 @@ def event_kernel(pk, arm, kind: str) -> "EventKernel | None":
 class EventKernel:
     def __init__(self, pk, arm, kind: str):
         self.fn = purchase_batch
-        self.pk = pk
+        self.pk = weakref.proxy(pk)  # pk owns this kernel: a strong reference back would be a cycle
         self.kind = kind
         plan = pk.plan
         t = self.t = KernelTables(plan, arm.strings, kind=kind, event_fields=event_fields(plan, kind))

@@ -13,6 +13,8 @@ is fused or reordered). No random numbers are drawn.
 
 from __future__ import annotations
 
+import weakref
+
 import numpy as np
 
 from simulator.kernel.cache import setup
@@ -49,7 +51,7 @@ class LiftKernel:
     """`_refresh_q` and `_end_post_windows` of one chunk on the kernel."""
 
     def __init__(self, sim):
-        self.sim = sim
+        self.sim = weakref.proxy(sim)  # sim owns this kernel: a strong reference back would be a cycle
         r, goal = sim.resp, sim.plan.goal_points
         self.gg_on = bool(r.goal_gradient and goal > 0)
         self.gg = np.float32(r.goal_gradient)

@@ -19,6 +19,8 @@ voucher, the inactivity clock of a program whose `activity` counts redemptions, 
 
 from __future__ import annotations
 
+import weakref
+
 import numpy as np
 
 from simulator.kernel.cache import setup
@@ -239,7 +241,7 @@ class RedeemKernel:
     """The day loop's redemption and per-use perks on the kernel, bound to one chunk (`ChunkSim`)."""
 
     def __init__(self, sim):
-        self.sim = sim
+        self.sim = weakref.proxy(sim)  # sim owns this kernel: a strong reference back would be a cycle
         arm = sim.arm
         p = arm.p
         self.consts = None

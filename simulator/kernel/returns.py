@@ -24,6 +24,8 @@ nor the balances. The sampled customers' records are written in Python. No rando
 
 from __future__ import annotations
 
+import weakref
+
 import numpy as np
 
 from simulator.kernel.cache import setup
@@ -427,9 +429,10 @@ class ReturnKernel:
     def __init__(self, sim, cap: int = 1024):
         from simulator.engine.returns import OrderBook
 
-        self.sim = sim
+        self.sim = weakref.proxy(sim)  # sim owns this kernel: strong references back would be cycles
         arm = sim.arm
-        self.arm = arm
+        self.arm = weakref.proxy(arm)
+        self._arm_ref = weakref.ref(arm)
         days = sim.days
         self.d_head = np.full(days + 1, -1, dtype=np.int64)
         self.d_tail = np.full(days + 1, -1, dtype=np.int64)
@@ -448,6 +451,10 @@ class ReturnKernel:
         self._stub = OrderBook(1)  # the book of a program whose returns reverse nothing (never opened)
         self.mark = np.zeros(arm.n, dtype=np.int64)
         self.month_of_day = np.ascontiguousarray(arm.plan.month_of_day, dtype=np.int64)
+
+    def is_for(self, arm) -> bool:
+        """Whether this kernel is bound to `arm` (a chunk replaces its arm per trial)."""
+        return self._arm_ref() is arm
 
     @property
     def book_obj(self):
