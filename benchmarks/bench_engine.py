@@ -72,6 +72,12 @@ class Measurement:
 # ---------------------------------------------------------------- programs
 
 
+# the engine's targets on a 2-core machine (issue 12)
+TARGET_RATE = 2e8  # customer-days per second, both arms
+TARGET_WALL_S = 30.0  # 1e7 customers x 365 days
+TARGET_MIB = 1024.0  # peak memory of that run, all processes
+
+
 def compile_program(path: str):
     """The IR of a rule file, or SystemExit with its diagnostics."""
     from rulelang.check.compiler import compile_source
@@ -301,19 +307,19 @@ def main(argv: list[str] | None = None) -> int:
         r["engine_customer_days_per_s"] = best
         r["ratio"] = ratio
     print()
-    print("targets (issue: 2-core machine): >= 1e8 customer-days/s; 1e7 customers x 365 days in <= 60 s "
-          "and <= 2 GB peak memory")
+    print(f"targets (2-core machine): >= {TARGET_RATE:.0e} customer-days/s; 1e7 customers x 365 days in "
+          f"<= {TARGET_WALL_S:.0f} s and <= {TARGET_MIB / 1024:.0f} GB peak memory")
     for prog, ms in engine.items():
         best = max(ms, key=lambda m: m.customer_days_per_s)
         rate = best.customer_days_per_s
-        verdict = "meets" if rate >= 1e8 else f"misses by {1e8 / rate:.1f}x"
+        verdict = "meets" if rate >= TARGET_RATE else f"misses by {TARGET_RATE / rate:.1f}x"
         print(f"  {prog}: best {rate / 1e6:.1f} M customer-days/s ({best.customers:,} customers): {verdict}")
         for m in ms:
             if m.customers >= 10_000_000:
-                time_ok = "meets" if m.wall_s <= 60 else f"misses by {m.wall_s / 60:.1f}x"
-                mem_ok = "meets" if m.total_mib <= 2048 else f"misses by {m.total_mib / 2048:.1f}x"
-                print(f"    {m.customers:,} customers: {m.wall_s:.0f} s ({time_ok} the 60 s), "
-                      f"{m.total_mib:.0f} MiB total ({mem_ok} the 2 GB)")
+                time_ok = "meets" if m.wall_s <= TARGET_WALL_S else f"misses by {m.wall_s / TARGET_WALL_S:.1f}x"
+                mem_ok = "meets" if m.total_mib <= TARGET_MIB else f"misses by {m.total_mib / TARGET_MIB:.1f}x"
+                print(f"    {m.customers:,} customers: {m.wall_s:.0f} s ({time_ok} the {TARGET_WALL_S:.0f} s), "
+                      f"{m.total_mib:.0f} MiB total ({mem_ok} the {TARGET_MIB / 1024:.0f} GB)")
     if ns.json:
         doc = {"engine": [m.__dict__ | {"total_mib": m.total_mib} for ms in engine.values() for m in ms],
                "interpreter": interp}
