@@ -20,9 +20,8 @@ lots, tiers and inactivity clocks are the purchase kernel's arrays. No random nu
 
 from __future__ import annotations
 
-from fractions import Fraction
-
 import weakref
+from fractions import Fraction
 
 import numpy as np
 

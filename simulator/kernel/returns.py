@@ -453,7 +453,7 @@ class ReturnKernel:
         self.month_of_day = np.ascontiguousarray(arm.plan.month_of_day, dtype=np.int64)
 
     def is_for(self, arm) -> bool:
-        """Whether this kernel is bound to `arm` (a chunk replaces its arm per trial)."""
+        """Whether this kernel is bound to `arm` (`DayEvents._return_kernel` checks before reusing it)."""
         return self._arm_ref() is arm
 
     @property
